@@ -1,0 +1,7 @@
+// Every subcommand registers itself here; one module per command.
+import type { Command } from 'commander';
+import { register as selfcheck } from './selfcheck.js';
+
+export function registerCommands(program: Command): void {
+  selfcheck(program);
+}

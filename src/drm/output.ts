@@ -1,0 +1,101 @@
+// The output seam, shaped like a compositor's backend split: an OutputBackend owns a device (a KMS
+// card, or nothing for headless) and its Outputs; the displif backend drives Outputs only through
+// this interface and cannot tell KMS from headless.
+import type { DomId } from '../util/ids.js';
+import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
+
+export interface Mode {
+  readonly width: number;
+  readonly height: number;
+  /** Refresh in millihertz (60000 = 60 Hz), as precise as the device reports it. */
+  readonly refreshMilliHz: number;
+  readonly preferred: boolean;
+}
+
+/** Guest pixels: a display buffer, however the backend obtained it. */
+export interface BufferSource {
+  readonly domid: DomId;
+  /** buffer_sz from DBUF_CREATE. */
+  readonly size: number;
+  /** CPU view of the buffer (the guest's pages mapped read-only, or be-alloc memory). */
+  readonly bytes: Uint8Array;
+  /** Present where zero-copy may be tried: export the same pages as a dma-buf. */
+  exportDmaBuf?(): Promise<ExportedDmaBuf>;
+}
+
+/** A guest framebuffer (FB_ATTACH) with the geometry the backend validated. */
+export interface FramebufferDesc {
+  /** Unique for the daemon's lifetime; outputs key their caches on it. */
+  readonly id: number;
+  readonly width: number;
+  readonly height: number;
+  /** DRM FourCC. */
+  readonly fourcc: number;
+  /** Bytes per row in the buffer (the frontend's rule: ceil(width*bpp/8) of the dbuf). */
+  readonly pitch: number;
+  /** Byte offset of the first pixel in the buffer (data_ofs). */
+  readonly offset: number;
+  readonly buffer: BufferSource;
+}
+
+export interface OutputConfig {
+  readonly fb: FramebufferDesc;
+  /** The guest's CRTC viewport inside its connector resolution. */
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+export type FlipResult =
+  | { readonly shown: true; readonly timestampNs: bigint }
+  | { readonly shown: false; readonly reason: string };
+
+/** The frame an output shows now, as 8-bit RGBA, for snapshots, hashes and the viewer. */
+export interface Frame {
+  readonly width: number;
+  readonly height: number;
+  readonly rgba: Uint8Array;
+  /** Increments every time a new frame is shown. */
+  readonly sequence: number;
+}
+
+/** How a framebuffer reaches the screen, reported for status and metrics. */
+export type ScanoutPath = 'zero-copy' | 'copy' | 'none';
+
+export interface Output {
+  readonly name: string;
+  readonly modes: readonly Mode[];
+  /** Sets the configuration (null disables). Rejects with an errno-carrying error on failure. */
+  setConfig(cfg: OutputConfig | null): Promise<void>;
+  /**
+   * Queues `fb` to be shown at the next vblank. `done` is called exactly once, from the event loop:
+   * shown, or dropped with a reason (output disabled, lost DRM master, device error).
+   */
+  flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void;
+  /** Forget anything cached for `fb` (its FB_DETACH or DBUF_DESTROY). Safe for unknown fbs. */
+  release(fb: FramebufferDesc): void;
+  /** The frame shown now, or undefined when disabled. */
+  currentFrame(): Frame | undefined;
+  /** How `fb` is (or would be) scanned out, and why not zero-copy where it is copied. */
+  pathOf(fb: FramebufferDesc): { path: ScanoutPath; reason?: string };
+}
+
+export interface OutputBackendResources {
+  readonly framebuffers: number;
+  readonly dmaBufImports: number;
+  readonly dumbBuffers: number;
+}
+
+export interface OutputBackend {
+  readonly kind: 'headless' | 'kms';
+  outputs(): readonly Output[];
+  output(name: string): Output | undefined;
+  /**
+   * Memory for a be-alloc buffer, granted to `domid`: scanout-capable where the device can
+   * (dumb buffer exported and imported to refs), else pages from the platform's allocator.
+   */
+  allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer>;
+  resources(): OutputBackendResources;
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+// Typed access to the native addon. Everything here is mechanism; callers own the policy.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A range of memory mapped into this process. `unmap()` detaches `buffer` first and is idempotent. */
+export interface NativeMapping {
+  readonly buffer: ArrayBuffer;
+  readonly length: number;
+  unmap(): void;
+}
+
+export interface DisplifStructLayout {
+  readonly size: number;
+  readonly fields: Readonly<Record<string, number>>;
+}
+
+export interface NativeAddon {
+  mapFd(fd: number, offset: number, length: number, writable: boolean): NativeMapping;
+  mapAnonymous(length: number): NativeMapping;
+  load32Acquire(view: Uint8Array, offset: number): number;
+  store32Release(view: Uint8Array, offset: number, value: number): void;
+  fullBarrier(): void;
+  copyOut(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void;
+  memoryStats(): { mappings: number; mappedBytes: number };
+  pageSize(): number;
+  displifLayout(): Record<string, DisplifStructLayout> & {
+    constants: Readonly<Record<string, number>>;
+    strings: Readonly<Record<string, string>>;
+  };
+  /** Further mechanism (gntdev, evtchn, xenbus, libdrm, sd_notify) registers itself in native/src. */
+  readonly [name: string]: unknown;
+}
+
+function findAddon(): string {
+  // Works from src/ (tsx) and from dist/src/ (compiled): walk up to the package root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'vdispl_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    'vdispld native addon not built (build/Release/vdispl_native.node missing): run `npm ci` or `npx node-gyp rebuild` ' +
+      '(needs g++, pkg-config, libdrm-dev, libxen-dev and linux-libc-dev)',
+  );
+}
+
+let cached: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require(findAddon()) as NativeAddon;
+  }
+  return cached;
+}

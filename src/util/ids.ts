@@ -1,0 +1,17 @@
+// Branded numeric ids: a grant ref is not a port is not a domain id, and the compiler says so.
+declare const brand: unique symbol;
+export type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type DomId = Brand<number, 'DomId'>;
+export type GrantRef = Brand<number, 'GrantRef'>;
+export type EvtchnPort = Brand<number, 'EvtchnPort'>;
+/** A device index under backend/vdispl/<domid>/<devid>. */
+export type DevId = Brand<number, 'DevId'>;
+/** A displif cookie (u64 on the wire) kept as bigint so no bit is lost. */
+export type Cookie = Brand<bigint, 'Cookie'>;
+
+export const domId = (n: number): DomId => n as DomId;
+export const grantRef = (n: number): GrantRef => n as GrantRef;
+export const evtchnPort = (n: number): EvtchnPort => n as EvtchnPort;
+export const devId = (n: number): DevId => n as DevId;
+export const cookie = (n: bigint): Cookie => n as Cookie;

@@ -1,0 +1,97 @@
+// The platform seam: everything the backend needs from Xen besides XenStore. The Linux
+// implementation sits on gntdev/evtchn/gntalloc through the native addon; the simulator's sits
+// on simulated grant tables and event channels. The backend cannot tell them apart.
+import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
+
+export const XEN_PAGE_SIZE = 4096;
+
+/**
+ * A failure of a platform operation. `errno` is the positive Linux/Xen errno the kernel would
+ * report (the backend answers a request with its negation); `gntst` is the Xen grant status
+ * (GNTST_*, negative) where Xen reported one.
+ */
+export class PlatformError extends Error {
+  constructor(
+    message: string,
+    readonly errno: number,
+    readonly code: string,
+    readonly gntst?: number,
+  ) {
+    super(message);
+    this.name = 'PlatformError';
+  }
+}
+
+/** Pages of another domain mapped into ours, in the order of the refs. */
+export interface GrantMapping {
+  readonly domid: DomId;
+  readonly refs: readonly GrantRef[];
+  readonly writable: boolean;
+  /** The mapped bytes, refs.length * XEN_PAGE_SIZE long. Detached after close(). */
+  readonly bytes: Uint8Array;
+  /** Idempotent: unmaps the pages. */
+  close(): void;
+}
+
+/** A dma-buf made from another domain's grants (gntdev DMABUF_EXP_FROM_REFS). */
+export interface ExportedDmaBuf {
+  readonly fd: number;
+  readonly size: number;
+  /** Closes our fd, then waits (off the event loop) until every importer released it. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Our memory granted to another domain: be-alloc buffers (gntalloc or DMABUF_IMP_TO_REFS). */
+export interface GrantedBuffer {
+  readonly domid: DomId;
+  readonly refs: readonly GrantRef[];
+  /** Our view of the pages, when they are CPU-mappable (gntalloc); undefined for an imported dma-buf. */
+  readonly bytes: Uint8Array | undefined;
+  /** Ends foreign access and frees; idempotent. */
+  close(): void;
+}
+
+export interface EventChannel {
+  readonly remoteDomid: DomId;
+  readonly remotePort: EvtchnPort;
+  readonly localPort: EvtchnPort;
+  notify(): void;
+  /** Idempotent: unbinds; no handler call after it returns. */
+  close(): void;
+}
+
+export interface PlatformCapabilities {
+  /** gntdev can export grants as a dma-buf (zero-copy scanout possible). */
+  readonly dmabufExport: boolean;
+  /** gntdev can grant a dma-buf's pages to a guest (zero-copy be-alloc). */
+  readonly dmabufImport: boolean;
+  /** gntalloc can allocate pages and grant them (copy be-alloc). */
+  readonly grantAlloc: boolean;
+  /** One line for the log: what is available and, for what is not, why. */
+  readonly summary: string;
+}
+
+/** Counts of every live kernel-ish resource the platform handed out; all zero after a clean tear-down. */
+export interface PlatformResources {
+  readonly grantMappings: number;
+  readonly mappedPages: number;
+  readonly exportedDmaBufs: number;
+  readonly grantedBuffers: number;
+  readonly eventChannels: number;
+}
+
+export interface XenPlatform {
+  readonly ownDomid: DomId;
+  readonly capabilities: PlatformCapabilities;
+  /** Maps foreign grants; large maps may run on a worker thread. Rejects with PlatformError. */
+  mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping>;
+  exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf>;
+  /** Allocates `pages` pages and grants them to `domid` (writable). */
+  allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer>;
+  /** Grants the pages of a dma-buf (fd) to `domid`. */
+  importDmaBuf(fd: number, domid: DomId, pages: number): Promise<GrantedBuffer>;
+  /** `onEvent` is called (from the event loop, coalesced) whenever the remote end notifies. */
+  bindEventChannel(remoteDomid: DomId, remotePort: EvtchnPort, onEvent: () => void): Promise<EventChannel>;
+  resources(): PlatformResources;
+  close(): Promise<void>;
+}
