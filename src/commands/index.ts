@@ -1,7 +1,9 @@
 // Every subcommand registers itself here; one module per command.
 import type { Command } from 'commander';
 import { register as selfcheck } from './selfcheck.js';
+import { register as sim } from './sim.js';
 
 export function registerCommands(program: Command): void {
   selfcheck(program);
+  sim(program);
 }
