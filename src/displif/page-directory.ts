@@ -1,0 +1,179 @@
+// Page directories (struct xendispl_page_directory): the chain of pages listing a buffer's grant
+// refs, 1023 per page, linked by gref_dir_next_page. The walk is bounded by the buffer size alone:
+// exactly ceil(n / 1023) pages are read whatever the links say, a link of 0 before the last page,
+// a page visited twice, or a listed ref of 0 ends the walk with an error. Nothing here maps pages;
+// the caller supplies a reader, so the same walk runs over grant mappings and simulated memory.
+import type { GrantRef } from '../util/ids.js';
+import { readU32, writeU32 } from './bytes.js';
+import { GNTDEV_MAX_REFS, GREFS_PER_DIR_PAGE, PAGE_SIZE, XEN_E2BIG, XEN_EFAULT, XEN_EINVAL } from './constants.js';
+import { PAGE_DIR } from './wire-layout.js';
+
+export type PageDirectoryErrorCode = 'bad-count' | 'zero-ref' | 'early-end' | 'loop' | 'short-page';
+
+export class PageDirectoryError extends Error {
+  constructor(
+    message: string,
+    /** Negative Xen errno to answer the request with. */
+    readonly errno: number,
+    readonly code: PageDirectoryErrorCode,
+  ) {
+    super(message);
+    this.name = 'PageDirectoryError';
+  }
+}
+
+/** Directory pages needed for `nRefs` buffer pages: ceil(nRefs / 1023). */
+export function directoryPageCount(nRefs: number): number {
+  return Math.ceil(nRefs / GREFS_PER_DIR_PAGE);
+}
+
+/** Reads one directory page by grant ref: a mapping's bytes, or a copy. At least 4 KiB is not required, only the used part. */
+export type DirectoryPageReader = (ref: GrantRef) => Promise<Uint8Array> | Uint8Array;
+
+/**
+ * Position in a directory walk. It knows which page to read next and, given that page's bytes,
+ * where the walk goes on; every link is checked before it is followed.
+ */
+class DirectoryCursor {
+  readonly pages: number;
+  private index = 0;
+  private nextRef: number;
+  private readonly seen = new Set<number>();
+
+  constructor(
+    firstRef: number,
+    readonly nRefs: number,
+  ) {
+    if (!Number.isInteger(nRefs) || nRefs <= 0) throw new PageDirectoryError(`page directory for ${nRefs} refs`, -XEN_EINVAL, 'bad-count');
+    if (nRefs > GNTDEV_MAX_REFS) {
+      throw new PageDirectoryError(`page directory for ${nRefs} refs, more than ${GNTDEV_MAX_REFS}`, -XEN_E2BIG, 'bad-count');
+    }
+    if (firstRef === 0) throw new PageDirectoryError('first directory page has grant ref 0', -XEN_EINVAL, 'zero-ref');
+    this.pages = directoryPageCount(nRefs);
+    this.nextRef = firstRef;
+  }
+
+  /** The ref of the page to read next, or undefined when all pages were read. */
+  get current(): GrantRef | undefined {
+    return this.index < this.pages ? (this.nextRef as GrantRef) : undefined;
+  }
+
+  get pageIndex(): number {
+    return this.index;
+  }
+
+  /** Buffer refs listed on the current page. */
+  get refsOnPage(): number {
+    return Math.min(this.nRefs - this.index * GREFS_PER_DIR_PAGE, GREFS_PER_DIR_PAGE);
+  }
+
+  /** Checks the page is long enough for what will be read from it. */
+  checkLength(page: Uint8Array): void {
+    const need = PAGE_DIR.gref + 4 * this.refsOnPage;
+    if (page.length < need) {
+      throw new PageDirectoryError(`directory page ${this.index} is ${page.length} bytes, need ${need}`, -XEN_EFAULT, 'short-page');
+    }
+  }
+
+  /** Moves past the current page, whose bytes are `page`; reads its link only if another page follows. */
+  advance(page: Uint8Array): void {
+    this.seen.add(this.nextRef);
+    this.index++;
+    if (this.index >= this.pages) return;
+    const next = readU32(page, PAGE_DIR.gref_dir_next_page);
+    if (next === 0) {
+      throw new PageDirectoryError(`directory ends after ${this.index} of ${this.pages} pages`, -XEN_EINVAL, 'early-end');
+    }
+    if (this.seen.has(next)) {
+      throw new PageDirectoryError(`directory page ${this.index} links back to grant ref ${next}`, -XEN_EINVAL, 'loop');
+    }
+    this.nextRef = next;
+  }
+}
+
+function readRefs(cursor: DirectoryCursor, page: Uint8Array, out: GrantRef[]): void {
+  cursor.checkLength(page);
+  const n = cursor.refsOnPage;
+  for (let i = 0; i < n; i++) {
+    // One read per entry: the value checked is the value kept.
+    const ref = readU32(page, PAGE_DIR.gref + 4 * i);
+    if (ref === 0) {
+      const k = cursor.pageIndex * GREFS_PER_DIR_PAGE + i;
+      throw new PageDirectoryError(`buffer page ${k} has grant ref 0`, -XEN_EINVAL, 'zero-ref');
+    }
+    out.push(ref as GrantRef);
+  }
+}
+
+/**
+ * Collects the `nRefs` buffer refs listed by the directory starting at `firstRef`, reading exactly
+ * directoryPageCount(nRefs) pages. Throws PageDirectoryError for a bad directory; errors from
+ * `readPage` (a failed mapping) pass through unchanged.
+ */
+export async function walkPageDirectory(firstRef: GrantRef, nRefs: number, readPage: DirectoryPageReader): Promise<GrantRef[]> {
+  const cursor = new DirectoryCursor(firstRef, nRefs);
+  const refs: GrantRef[] = [];
+  for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
+    const page = await readPage(ref);
+    readRefs(cursor, page, refs);
+    cursor.advance(page);
+  }
+  return refs;
+}
+
+/** walkPageDirectory for a reader that answers at once (simulated memory, tests). */
+export function walkPageDirectorySync(firstRef: GrantRef, nRefs: number, readPage: (ref: GrantRef) => Uint8Array): GrantRef[] {
+  const cursor = new DirectoryCursor(firstRef, nRefs);
+  const refs: GrantRef[] = [];
+  for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
+    const page = readPage(ref);
+    readRefs(cursor, page, refs);
+    cursor.advance(page);
+  }
+  return refs;
+}
+
+/**
+ * be-alloc: the frontend made and linked the directory pages; the backend writes the refs of the
+ * pages it granted into gref[] of each, following the links with the same checks as a walk.
+ * `accessPage` must return a writable view of the directory page.
+ */
+export async function fillPageDirectory(firstRef: GrantRef, bufferRefs: readonly GrantRef[], accessPage: DirectoryPageReader): Promise<void> {
+  const cursor = new DirectoryCursor(firstRef, bufferRefs.length);
+  for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
+    const page = await accessPage(ref);
+    cursor.checkLength(page);
+    const base = cursor.pageIndex * GREFS_PER_DIR_PAGE;
+    const n = cursor.refsOnPage;
+    for (let i = 0; i < n; i++) writeU32(page, PAGE_DIR.gref + 4 * i, bufferRefs[base + i]!);
+    cursor.advance(page);
+  }
+}
+
+/**
+ * Frontend side: lays out a directory for `bufferRefs` in `pages` (whose grant refs are `pageRefs`,
+ * in chain order): each page zeroed, linked to the next, the last linked to 0. A number instead of
+ * refs links the pages for that many buffer pages and leaves gref[] zero: be-alloc, where the
+ * backend fills them in.
+ */
+export function writePageDirectory(
+  pages: readonly Uint8Array[],
+  pageRefs: readonly GrantRef[],
+  bufferRefs: readonly GrantRef[] | number,
+): void {
+  const total = typeof bufferRefs === 'number' ? bufferRefs : bufferRefs.length;
+  const n = directoryPageCount(total);
+  if (pages.length !== n || pageRefs.length !== n) {
+    throw new RangeError(`writePageDirectory: ${total} refs need ${n} directory pages, got ${pages.length} pages and ${pageRefs.length} refs`);
+  }
+  for (let p = 0; p < n; p++) {
+    const page = pages[p]!;
+    if (page.length < PAGE_SIZE) throw new RangeError(`writePageDirectory: page ${p} shorter than ${PAGE_SIZE} bytes`);
+    page.fill(0, 0, PAGE_SIZE);
+    writeU32(page, PAGE_DIR.gref_dir_next_page, p + 1 < n ? pageRefs[p + 1]! : 0);
+    if (typeof bufferRefs === 'number') continue;
+    const base = p * GREFS_PER_DIR_PAGE;
+    const count = Math.min(total - base, GREFS_PER_DIR_PAGE);
+    for (let i = 0; i < count; i++) writeU32(page, PAGE_DIR.gref + 4 * i, bufferRefs[base + i]!);
+  }
+}
