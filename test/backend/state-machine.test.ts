@@ -39,7 +39,7 @@ const EXPECTED: Record<Phase, string[]> = {
   removed: Array(10).fill('none/removed'),
 };
 
-test('every (phase, frontend state) pair of an online device', () => {
+void test('every (phase, frontend state) pair of an online device', () => {
   assert.deepEqual(FRONTEND_STATES.map(name), [
     'Unknown', 'Initialising', 'InitWait', 'Initialised', 'Connected', 'Closing', 'Closed', 'Reconfiguring', 'Reconfigured', 'absent',
   ]);
@@ -52,7 +52,7 @@ test('every (phase, frontend state) pair of an online device', () => {
   }
 });
 
-test('toolstack removal (online=0) ends every phase in removed, releasing only what is held', () => {
+void test('toolstack removal (online=0) ends every phase in removed, releasing only what is held', () => {
   for (const phase of PHASES) {
     for (const fe of FRONTEND_STATES) {
       const t = decide(phase, { frontend: fe, online: false }, undefined);
@@ -64,7 +64,7 @@ test('toolstack removal (online=0) ends every phase in removed, releasing only w
   }
 });
 
-test('the InitWait kick fires only on an edge into Initialising', () => {
+void test('the InitWait kick fires only on an edge into Initialising', () => {
   const online = (frontend: FrontendState) => ({ frontend, online: true });
   // Frontend came back from Reconfiguring (be-alloc Linux) or from Closed: kick.
   for (const prev of [S.Reconfiguring, S.Closed, S.Closing, S.Connected, S.Unknown, 'absent'] as const) {
@@ -79,7 +79,7 @@ test('the InitWait kick fires only on an edge into Initialising', () => {
   }
 });
 
-test('invariants: connect only from InitWait on Initialised; release only when connected', () => {
+void test('invariants: connect only from InitWait on Initialised; release only when connected', () => {
   for (const phase of PHASES) {
     for (const fe of FRONTEND_STATES) {
       for (const online of [true, false]) {
@@ -145,7 +145,7 @@ function converse(start: Phase, fe0: S, beAlloc: boolean, connectFails?: 'fronte
   throw new Error('no fixed point: the machines oscillate');
 }
 
-test('conversations with a Linux-like frontend reach Connected', () => {
+void test('conversations with a Linux-like frontend reach Connected', () => {
   // Fresh device.
   assert.deepEqual(converse('idle', S.Initialising, false), { phase: 'connected', fe: S.Connected, kicks: 0 });
   // Daemon restart with a live guest (frontend Connected, backend node says Connected from before).

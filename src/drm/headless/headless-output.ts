@@ -1,0 +1,201 @@
+// A virtual output with no device behind it: a mode, a vblank clock at its rate, and the frame it
+// shows now. Scan-out reads the guest's mapped pages where they are (zero-copy); pixels become
+// RGBA only when someone asks for the frame, and a framebuffer released while shown is copied out
+// first, so the frame stays readable after the guest's pages are gone.
+import { createHash } from 'node:crypto';
+import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
+import { drawRegion } from './pixel-convert.js';
+import { VblankClock } from './vblank-clock.js';
+
+/** An errno-carrying failure of an output operation, as the Output seam promises. */
+export class OutputError extends Error {
+  constructor(
+    message: string,
+    /** Positive errno. */
+    readonly errno: number,
+  ) {
+    super(message);
+    this.name = 'OutputError';
+  }
+}
+
+export interface HeadlessOutputStats {
+  readonly flipsShown: number;
+  readonly flipsDropped: number;
+  readonly modesets: number;
+}
+
+interface PendingFlip {
+  readonly fb: FramebufferDesc;
+  readonly done: (r: FlipResult) => void;
+}
+
+/** What is on screen: a live framebuffer in a viewport, or a frozen copy of one that was released. */
+type Showing =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'live'; readonly cfg: OutputConfig; readonly fb: FramebufferDesc }
+  | { readonly kind: 'frozen'; readonly cfg: OutputConfig; readonly rgba: Uint8Array };
+
+const EINVAL = 22;
+const ENODEV = 19;
+
+export class HeadlessOutput implements Output {
+  readonly modes: readonly Mode[];
+  private readonly clock: VblankClock;
+  private showing: Showing = { kind: 'off' };
+  private pending: PendingFlip | undefined;
+  private sequence = 0;
+  private cached: { sequence: number; frame: Frame } | undefined;
+  private cachedHash: { sequence: number; hash: string } | undefined;
+  private shown = 0;
+  private dropped = 0;
+  private modesets = 0;
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly mode: Mode,
+  ) {
+    if (!(mode.width > 0 && mode.height > 0)) throw new RangeError(`headless output ${name}: mode ${mode.width}x${mode.height}`);
+    this.modes = [mode];
+    this.clock = new VblankClock(mode.refreshMilliHz);
+  }
+
+  get enabled(): boolean {
+    return this.showing.kind !== 'off';
+  }
+
+  get stats(): HeadlessOutputStats {
+    return { flipsShown: this.shown, flipsDropped: this.dropped, modesets: this.modesets };
+  }
+
+  /** The framebuffers this output holds (shown or queued); the backend's count of what is in use. */
+  get heldFramebuffers(): number {
+    const live = this.showing.kind === 'live' ? this.showing.fb : undefined;
+    const queued = this.pending?.fb;
+    return (live ? 1 : 0) + (queued && queued !== live ? 1 : 0);
+  }
+
+  setConfig(cfg: OutputConfig | null): Promise<void> {
+    if (this.closed) return Promise.reject(new OutputError(`output ${this.name} is gone`, ENODEV));
+    if (cfg === null) {
+      this.dropPending('output disabled');
+      this.showing = { kind: 'off' };
+      this.bump();
+      return Promise.resolve();
+    }
+    const { width, height } = this.mode;
+    if (cfg.x + cfg.width > width || cfg.y + cfg.height > height || cfg.width <= 0 || cfg.height <= 0) {
+      return Promise.reject(
+        new OutputError(`output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`, EINVAL),
+      );
+    }
+    if (cfg.fb.width < cfg.width || cfg.fb.height < cfg.height) {
+      return Promise.reject(new OutputError(`output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`, EINVAL));
+    }
+    this.showing = { kind: 'live', cfg, fb: cfg.fb };
+    this.modesets++;
+    this.bump();
+    return Promise.resolve();
+  }
+
+  flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void {
+    if (this.closed || this.showing.kind === 'off') {
+      this.dropped++;
+      setImmediate(done, { shown: false, reason: this.closed ? 'output gone' : 'output disabled' });
+      return;
+    }
+    // One flip per vblank, as a display engine: a newer one replaces a queued one.
+    this.dropPending('replaced by a newer flip before the vblank');
+    this.pending = { fb, done };
+    this.clock.next((timestampNs) => this.onVblank(timestampNs));
+  }
+
+  release(fb: FramebufferDesc): void {
+    if (this.pending?.fb.id === fb.id) this.dropPending('framebuffer released');
+    if (this.showing.kind === 'live' && this.showing.fb.id === fb.id) {
+      // Keep showing the last picture, as a CRTC whose framebuffer was removed under it would
+      // until the next modeset; copy it now, while the pages are still mapped.
+      const frame = this.render();
+      this.showing = { kind: 'frozen', cfg: this.showing.cfg, rgba: frame.rgba };
+    }
+  }
+
+  currentFrame(): Frame | undefined {
+    if (this.showing.kind === 'off') return undefined;
+    if (this.cached?.sequence === this.sequence) return this.cached.frame;
+    const frame = this.showing.kind === 'frozen' ? this.frozenFrame(this.showing.rgba) : this.render();
+    this.cached = { sequence: this.sequence, frame };
+    return frame;
+  }
+
+  /** A hash of the frame shown now (cached per frame): cheap change detection for tests and the demo. */
+  contentHash(): string | undefined {
+    if (this.cachedHash?.sequence === this.sequence) return this.cachedHash.hash;
+    const frame = this.currentFrame();
+    if (!frame) return undefined;
+    const hash = createHash('sha1').update(frame.rgba).digest('hex');
+    this.cachedHash = { sequence: this.sequence, hash };
+    return hash;
+  }
+
+  pathOf(_fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
+    return { path: 'zero-copy' };
+  }
+
+  /** Drops queued work and stops the clock; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.dropPending('output gone');
+    this.closed = true;
+    this.clock.close();
+    this.showing = { kind: 'off' };
+    this.cached = undefined;
+  }
+
+  private onVblank(timestampNs: bigint): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    if (this.showing.kind === 'off') {
+      this.dropped++;
+      p.done({ shown: false, reason: 'output disabled' });
+      return;
+    }
+    this.showing = { kind: 'live', cfg: this.showing.cfg, fb: p.fb };
+    this.shown++;
+    this.bump();
+    p.done({ shown: true, timestampNs });
+  }
+
+  private dropPending(reason: string): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    this.dropped++;
+    this.clock.cancel();
+    setImmediate(p.done, { shown: false, reason });
+  }
+
+  private bump(): void {
+    this.sequence++;
+  }
+
+  private render(): Frame {
+    const { width, height } = this.mode;
+    const rgba = new Uint8Array(width * height * 4);
+    for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+    if (this.showing.kind === 'live') {
+      const { cfg, fb } = this.showing;
+      drawRegion(
+        { src: fb.buffer.bytes, offset: fb.offset, pitch: fb.pitch, width: cfg.width, height: cfg.height, fourcc: fb.fourcc },
+        { rgba, width, height, x: cfg.x, y: cfg.y },
+      );
+    }
+    return { width, height, rgba, sequence: this.sequence };
+  }
+
+  private frozenFrame(rgba: Uint8Array): Frame {
+    return { width: this.mode.width, height: this.mode.height, rgba, sequence: this.sequence };
+  }
+}
