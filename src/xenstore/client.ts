@@ -233,7 +233,7 @@ export class XenStoreClient implements XenStore {
       directory: async (path) =>
         this.parsed(codec.parseDirectory(await send(XsType.DIRECTORY, codec.pathRequest(path), path)), XsType.DIRECTORY, path),
       getPerms: async (path) =>
-        this.parsed(codec.parsePerms(await send(XsType.GET_PERMS, codec.pathRequest(path), path)), XsType.GET_PERMS, path),
+        this.parsed(codec.parsePerms(await send(XsType.GET_PERMS, codec.pathRequest(path, true), path)), XsType.GET_PERMS, path),
     };
   }
 

@@ -26,9 +26,9 @@ function checkPath(path: string, allowSpecial: boolean): string | undefined {
   return p === undefined ? undefined : `bad XenStore path '${path.length > 80 ? `${path.slice(0, 80)}…` : path}': ${describePathProblem(p)}`;
 }
 
-/** `<path>|` for READ, MKDIR, RM, DIRECTORY, GET_PERMS. */
-export function pathRequest(path: string): Built {
-  const bad = checkPath(path, false);
+/** `<path>|` for READ, MKDIR, RM, DIRECTORY, GET_PERMS (the last also on special @ nodes). */
+export function pathRequest(path: string, allowSpecial = false): Built {
+  const bad = checkPath(path, allowSpecial);
   return bad !== undefined ? refused(bad) : built(joinStrings([path]));
 }
 
