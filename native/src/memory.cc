@@ -6,58 +6,11 @@
 #include <atomic>
 #include <cstring>
 #include "errors.h"
+#include "mapping.h"
 #include "registry.h"
 
 namespace vdispl {
 namespace {
-
-std::atomic<int64_t> g_live_mappings{0};
-std::atomic<int64_t> g_live_mapped_bytes{0};
-
-// Owned by the ArrayBuffer's finalizer; unmap() may run earlier and then the finalizer only frees.
-struct MapState {
-  void* addr;
-  size_t len;
-  bool mapped;
-};
-
-void ReleaseState(MapState* st) {
-  if (st->mapped) {
-    munmap(st->addr, st->len);
-    st->mapped = false;
-    g_live_mappings--;
-    g_live_mapped_bytes -= static_cast<int64_t>(st->len);
-  }
-}
-
-// Returns { buffer: ArrayBuffer, unmap(): void }. unmap() detaches the buffer first, so no
-// JavaScript view can touch the range after it is gone; it is idempotent.
-Napi::Object WrapMapping(Napi::Env env, void* addr, size_t len) {
-  auto* st = new MapState{addr, len, true};
-  g_live_mappings++;
-  g_live_mapped_bytes += static_cast<int64_t>(len);
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, addr, len, [](Napi::Env, void*, MapState* s) {
-    ReleaseState(s);
-    delete s;
-  }, st);
-  Napi::Object obj = Napi::Object::New(env);
-  obj.Set("buffer", ab);
-  obj.Set("length", Napi::Number::New(env, static_cast<double>(len)));
-  Napi::Reference<Napi::ArrayBuffer>* ref = new Napi::Reference<Napi::ArrayBuffer>(Napi::Persistent(ab));
-  Napi::Function unmap = Napi::Function::New(env, [st, ref](const Napi::CallbackInfo& info) {
-    if (!ref->IsEmpty()) {
-      Napi::ArrayBuffer buf = ref->Value();
-      if (!buf.IsDetached()) buf.Detach();
-      ref->Reset();
-    }
-    ReleaseState(st);
-    return info.Env().Undefined();
-  }, "unmap");
-  // The reference is tiny; tie its lifetime to the mapping object by a finalizer on the function.
-  unmap.AddFinalizer([](Napi::Env, Napi::Reference<Napi::ArrayBuffer>* r) { delete r; }, ref);
-  obj.Set("unmap", unmap);
-  return obj;
-}
 
 // mapFd(fd, offset, length, writable) -> mapping. MAP_SHARED: the very same pages as the owner sees.
 Napi::Value MapFd(const Napi::CallbackInfo& info) {
@@ -125,8 +78,8 @@ Napi::Value CopyOut(const Napi::CallbackInfo& info) {
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("mappings", Napi::Number::New(info.Env(), static_cast<double>(g_live_mappings.load())));
-  o.Set("mappedBytes", Napi::Number::New(info.Env(), static_cast<double>(g_live_mapped_bytes.load())));
+  o.Set("mappings", Napi::Number::New(info.Env(), static_cast<double>(LiveMappings())));
+  o.Set("mappedBytes", Napi::Number::New(info.Env(), static_cast<double>(LiveMappedBytes())));
   return o;
 }
 
