@@ -1,0 +1,131 @@
+// A process's connection to the simulated hypervisor, acting for the domain whose socket it
+// opened. Requests are matched to replies by sequence number; event-channel events arrive on
+// the same socket — an fd libuv polls, so a process wakes up for them like for /dev/xen/evtchn.
+import { connect, type Socket } from 'node:net';
+import { FrameReader, HvOp, encodeFrame, toI32, type Frame } from './wire.js';
+
+export class HvClientClosedError extends Error {
+  constructor() {
+    super('simulated hypervisor connection closed');
+    this.name = 'HvClientClosedError';
+  }
+}
+
+interface Pending {
+  resolve(words: Uint32Array): void;
+  reject(err: Error): void;
+}
+
+export class HvClient {
+  private readonly reader = new FrameReader();
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Map<number, () => void>();
+  private seq = 0;
+  private closedFlag = false;
+  private readonly closeHandlers: (() => void)[] = [];
+
+  private constructor(private readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.reader.push(chunk, (f) => this.onFrame(f))) this.close();
+    });
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  static connect(path: string): Promise<HvClient> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(path);
+      sock.once('error', reject);
+      sock.once('connect', () => {
+        sock.off('error', reject);
+        resolve(new HvClient(sock));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Called once when the connection goes (the hypervisor dropped it or close() was called). */
+  onClose(fn: () => void): void {
+    if (this.closedFlag) fn();
+    else this.closeHandlers.push(fn);
+  }
+
+  /** Sends a request and resolves with the reply words ([status, ...]). */
+  call(op: HvOp, args: ArrayLike<number>): Promise<Uint32Array> {
+    if (this.closedFlag) return Promise.reject(new HvClientClosedError());
+    this.seq = (this.seq % 0xfffffffe) + 1; // never 0: seq 0 means "no reply wanted"
+    const seq = this.seq;
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.socket.write(encodeFrame(op, seq, args));
+    });
+  }
+
+  /** Sends a request that gets no reply (notify, unmask, unmap on a synchronous close path). */
+  send(op: HvOp, args: ArrayLike<number>): void {
+    if (!this.closedFlag) this.socket.write(encodeFrame(op, 0, args));
+  }
+
+  /** Routes events of `port` to `fn`; at most one listener per port. */
+  listen(port: number, fn: () => void): void {
+    this.listeners.set(port, fn);
+  }
+
+  unlisten(port: number): void {
+    this.listeners.delete(port);
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.socket.destroy();
+    this.listeners.clear();
+    const err = new HvClientClosedError();
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const h of this.closeHandlers.splice(0)) h();
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.op === HvOp.Reply) {
+      const p = this.pending.get(f.seq);
+      if (!p) return;
+      this.pending.delete(f.seq);
+      p.resolve(f.args);
+      return;
+    }
+    if (f.op === HvOp.Event) {
+      const handled: number[] = [];
+      let firstError: unknown;
+      for (const port of f.args) {
+        const fn = this.listeners.get(port);
+        if (!fn) continue;
+        try {
+          fn();
+        } catch (err) {
+          firstError ??= err;
+        }
+        // Re-enable the port only after its handler ran: whatever the peer sent meanwhile is
+        // one pending bit and comes back as exactly one more event.
+        if (this.listeners.has(port)) handled.push(port);
+      }
+      if (handled.length) this.send(HvOp.EvtchnUnmask, handled);
+      // A throwing handler is the caller's bug: surface it as an uncaught exception, but outside
+      // the frame loop so the stream state stays consistent and every port is re-enabled.
+      if (firstError !== undefined) {
+        process.nextTick(() => {
+          throw firstError;
+        });
+      }
+    }
+  }
+}
+
+/** The signed status word of a reply. */
+export function statusOf(words: Uint32Array): number {
+  return toI32(words[0] ?? 0);
+}

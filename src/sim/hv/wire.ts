@@ -1,0 +1,112 @@
+// The simulated hypervisor's wire format: what a domain's kernel would do with hypercalls and
+// what /dev/xen/{evtchn,gntdev,gntalloc} do for a Linux process, carried over a unix socket.
+// Every message is a run of little-endian u32 words: [n, op, seq, args...] where n counts the
+// words after itself. All arguments are numbers (domids, ports, refs, frames), so the format
+// is fixed-width and cheap to validate: the hypervisor reads guests' messages, and guests are
+// hostile.
+import { Buffer } from 'node:buffer';
+
+export enum HvOp {
+  /** -> [status, domid, ramPages, grantEntries] */
+  Info = 1,
+  /** (remoteDomid) -> [status, port] */
+  EvtchnAllocUnbound = 2,
+  /** (remoteDomid, remotePort) -> [status, port] */
+  EvtchnBindInterdomain = 3,
+  /** (port) -> [status] */
+  EvtchnClose = 4,
+  /** (port), no reply */
+  EvtchnNotify = 5,
+  /** (ports...), no reply: re-enables delivery, like writing the port back to /dev/xen/evtchn */
+  EvtchnUnmask = 6,
+  /** (domid, flags, refs...) -> [gntst, failIndex, reason, handle, frames...] */
+  GntMap = 7,
+  /** (handle) -> [status] */
+  GntUnmap = 8,
+  /** (pages) -> [status, firstFrame] */
+  MemAlloc = 9,
+  /** (firstFrame, pages) -> [status] */
+  MemFree = 10,
+  /** (count) -> [status, refs...] */
+  GntAllocRefs = 11,
+  /** (refs...) -> [status]: the caller has ended access already */
+  GntFreeRefs = 12,
+  /**
+   * (firstFrame, pages, refs...) -> [status]: ends access to each ref as soon as no mapping
+   * pins it, then frees refs and frames (gntalloc's deferred release).
+   */
+  GntReleaseDeferred = 13,
+  /** -> [status]; everything sent before it has been processed when the reply arrives */
+  Ping = 14,
+  /** hypervisor -> client: [seq, status, ...] */
+  Reply = 100,
+  /** hypervisor -> client: (ports...) */
+  Event = 101,
+}
+
+export const GNTMAP_FLAG_READONLY = 1;
+
+/** Why a map failed, beyond the GNTST code (for error messages). */
+export enum MapFailReason {
+  None = 0,
+  BadFlagsOrDomain = 1,
+  WrongGrantee = 2,
+  ReadOnly = 3,
+  PinnedByOther = 4,
+  Unstable = 5,
+  NoDomain = 6,
+  BadRef = 7,
+  NoSpace = 8,
+}
+
+/** Most words one frame may carry: a 65536-ref map plus its header. */
+export const MAX_FRAME_WORDS = 65536 + 16;
+
+export function encodeFrame(op: number, seq: number, args: ArrayLike<number>): Buffer {
+  const n = 2 + args.length;
+  const buf = Buffer.allocUnsafe((n + 1) * 4);
+  buf.writeUInt32LE(n, 0);
+  buf.writeUInt32LE(op >>> 0, 4);
+  buf.writeUInt32LE(seq >>> 0, 8);
+  for (let i = 0; i < args.length; i++) buf.writeUInt32LE(args[i]! >>> 0, 12 + i * 4);
+  return buf;
+}
+
+export interface Frame {
+  readonly op: number;
+  readonly seq: number;
+  readonly args: Uint32Array;
+}
+
+/**
+ * Splits a byte stream into frames. Bytes are copied out of the socket's chunks once; a frame
+ * whose length is out of bounds makes `push` return false (the peer is broken or hostile and
+ * the connection should be dropped).
+ */
+export class FrameReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer, onFrame: (f: Frame) => void): boolean {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let off = 0;
+    while (this.pending.length - off >= 4) {
+      const n = this.pending.readUInt32LE(off);
+      if (n < 2 || n > MAX_FRAME_WORDS) return false;
+      const bytes = (n + 1) * 4;
+      if (this.pending.length - off < bytes) break;
+      const op = this.pending.readUInt32LE(off + 4);
+      const seq = this.pending.readUInt32LE(off + 8);
+      const args = new Uint32Array(n - 2);
+      for (let i = 0; i < args.length; i++) args[i] = this.pending.readUInt32LE(off + 12 + i * 4);
+      off += bytes;
+      onFrame({ op, seq, args });
+    }
+    this.pending = off === this.pending.length ? Buffer.alloc(0) : Buffer.from(this.pending.subarray(off));
+    return true;
+  }
+}
+
+/** Status words are i32 on the wire (negative errno or GNTST). */
+export function toI32(word: number): number {
+  return word | 0;
+}
