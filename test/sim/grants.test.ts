@@ -45,7 +45,7 @@ async function guestShares(guest: DomainKernel, n: number, readonly = false) {
   return { pages, refs };
 }
 
-test('every GNTST outcome of a map is reported as the gntdev ioctl would (EINVAL + GNTST code)', async () => {
+void test('every GNTST outcome of a map is reported as the gntdev ioctl would (EINVAL + GNTST code)', async () => {
   await withHypervisor(
     'gntst',
     async (hv, dir) => {
@@ -114,7 +114,7 @@ test('every GNTST outcome of a map is reported as the gntdev ioctl would (EINVAL
   );
 });
 
-test('a domain out of maptrack handles gets GNTST_no_space', async () => {
+void test('a domain out of maptrack handles gets GNTST_no_space', async () => {
   await withHypervisor(
     'maptrack',
     async (hv, dir) => {
@@ -137,7 +137,7 @@ test('a domain out of maptrack handles gets GNTST_no_space', async () => {
   );
 });
 
-test('a mapping is the very same pages: writes cross without a copy, both ways', async () => {
+void test('a mapping is the very same pages: writes cross without a copy, both ways', async () => {
   await withHypervisor('zerocopy', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const be = await SimPlatform.connect({ dir });
@@ -176,7 +176,7 @@ test('a mapping is the very same pages: writes cross without a copy, both ways',
   });
 });
 
-test('ending access fails while the page is mapped and succeeds once unmapped', async () => {
+void test('ending access fails while the page is mapped and succeeds once unmapped', async () => {
   await withHypervisor('endaccess', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const be = await SimPlatform.connect({ dir });
@@ -197,7 +197,7 @@ test('ending access fails while the page is mapped and succeeds once unmapped', 
   });
 });
 
-test('be-alloc: pages granted by the backend are the guest\'s view; release waits for the guest to unmap', async () => {
+void test('be-alloc: pages granted by the backend are the guest\'s view; release waits for the guest to unmap', async () => {
   await withHypervisor('bealloc', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const be = await SimPlatform.connect({ dir });
@@ -229,7 +229,7 @@ test('be-alloc: pages granted by the backend are the guest\'s view; release wait
   });
 });
 
-test('a destroyed domain whose pages are mapped is a counted zombie until they are unmapped', async () => {
+void test('a destroyed domain whose pages are mapped is a counted zombie until they are unmapped', async () => {
   await withHypervisor('zombie', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const be = await SimPlatform.connect({ dir });
@@ -254,7 +254,7 @@ test('a destroyed domain whose pages are mapped is a counted zombie until they a
   });
 });
 
-test('closing the platform releases what it still held, like closing the device files', async () => {
+void test('closing the platform releases what it still held, like closing the device files', async () => {
   await withHypervisor('release', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const be = await SimPlatform.connect({ dir });
@@ -271,7 +271,7 @@ test('closing the platform releases what it still held, like closing the device 
   });
 });
 
-test('dma-buf export: refused like a kernel without CONFIG_XEN_GNTDEV_DMABUF unless enabled', async () => {
+void test('dma-buf export: refused like a kernel without CONFIG_XEN_GNTDEV_DMABUF unless enabled', async () => {
   await withHypervisor('dmabuf', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const plain = await SimPlatform.connect({ dir });
