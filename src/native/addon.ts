@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DrmConstructors } from './drm-device.js';
+import type { FdFunctions, NativeResources } from './fd.js';
+import type { XenDeviceConstructors } from './xen-devices.js';
 
 /** A range of memory mapped into this process. `unmap()` detaches `buffer` first and is idempotent. */
 export interface NativeMapping {
@@ -16,7 +19,14 @@ export interface DisplifStructLayout {
   readonly fields: Readonly<Record<string, number>>;
 }
 
-export interface NativeAddon {
+/** What the compiler saw in the installed kernel/Xen/libdrm headers (native/src/abi.cc). */
+export interface KernelAbi {
+  readonly ioctls: Readonly<Record<string, number>>;
+  readonly layouts: Readonly<Record<string, DisplifStructLayout>>;
+  readonly constants: Readonly<Record<string, number>>;
+}
+
+export interface NativeAddon extends XenDeviceConstructors, DrmConstructors, FdFunctions {
   mapFd(fd: number, offset: number, length: number, writable: boolean): NativeMapping;
   mapAnonymous(length: number): NativeMapping;
   load32Acquire(view: Uint8Array, offset: number): number;
@@ -29,7 +39,10 @@ export interface NativeAddon {
     constants: Readonly<Record<string, number>>;
     strings: Readonly<Record<string, string>>;
   };
-  /** Further mechanism (gntdev, evtchn, xenbus, libdrm, sd_notify) registers itself in native/src. */
+  kernelAbi(): KernelAbi;
+  /** Live gntdev/gntalloc/evtchn/DRM/poller resources handed out by the addon. */
+  nativeResources(): NativeResources;
+  /** Further mechanism registers itself in native/src. */
   readonly [name: string]: unknown;
 }
 
