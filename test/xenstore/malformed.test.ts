@@ -13,7 +13,7 @@ const reply = (sock: Socket, m: XsMessage, type: number, payload: Buffer | strin
   sock.write(encodeMessage(type, m.reqId, m.txId, typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload));
 };
 
-test('malformed replies fail their own request with EPROTO and leave the connection usable', async () => {
+void test('malformed replies fail their own request with EPROTO and leave the connection usable', async () => {
   const srv = await FakeServer.start((m, sock) => {
     const path = m.payload.subarray(0, m.payload.indexOf(0)).toString();
     switch (path) {
@@ -63,7 +63,7 @@ test('malformed replies fail their own request with EPROTO and leave the connect
   }
 });
 
-test('an oversized frame is a protocol violation: the connection is dropped, then re-established', async () => {
+void test('an oversized frame is a protocol violation: the connection is dropped, then re-established', async () => {
   let first = true;
   const srv = await FakeServer.start((m, sock) => {
     if (first) {

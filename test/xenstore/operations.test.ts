@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, rejectsWith } from './helpers.js';
 
-test('read, write, tryRead, mkdir, directory, rm', async () => {
+void test('read, write, tryRead, mkdir, directory, rm', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -38,7 +38,7 @@ test('read, write, tryRead, mkdir, directory, rm', async () => {
   }
 });
 
-test('permissions round-trip in Xen string form, and get_domain_path', async () => {
+void test('permissions round-trip in Xen string form, and get_domain_path', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -60,7 +60,7 @@ test('permissions round-trip in Xen string form, and get_domain_path', async () 
   }
 });
 
-test('many requests in flight are matched to their replies', async () => {
+void test('many requests in flight are matched to their replies', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -77,7 +77,7 @@ test('many requests in flight are matched to their replies', async () => {
   }
 });
 
-test('limits are checked before sending, with a clear error', async () => {
+void test('limits are checked before sending, with a clear error', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -100,7 +100,7 @@ test('limits are checked before sending, with a clear error', async () => {
   }
 });
 
-test('relative paths resolve under the caller\'s domain home', async () => {
+void test('relative paths resolve under the caller\'s domain home', async () => {
   const f = await fixture();
   try {
     await f.dom0.mkdir('/local/domain/4');

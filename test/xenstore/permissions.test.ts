@@ -5,7 +5,7 @@ import { EventLog, fixture, rejectsWith, settle } from './helpers.js';
 import { RawConnection } from './raw.js';
 import { XsType } from '../../src/xenstore/wire.js';
 
-test('a guest reads and writes only where the permissions allow', async () => {
+void test('a guest reads and writes only where the permissions allow', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -56,7 +56,7 @@ test('a guest reads and writes only where the permissions allow', async () => {
   }
 });
 
-test('the toolstack writes into a guest-owned directory: the node belongs to the guest', async () => {
+void test('the toolstack writes into a guest-owned directory: the node belongs to the guest', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -76,7 +76,7 @@ test('the toolstack writes into a guest-owned directory: the node belongs to the
   }
 });
 
-test('only dom0 introduces and releases domains; XS_INTRODUCE over the wire works as toolstacks use it', async () => {
+void test('only dom0 introduces and releases domains; XS_INTRODUCE over the wire works as toolstacks use it', async () => {
   const f = await fixture();
   const raw = await RawConnection.connect(f.xsd.socketPath);
   try {
@@ -112,7 +112,7 @@ test('only dom0 introduces and releases domains; XS_INTRODUCE over the wire work
   }
 });
 
-test('release drops the domain\'s watches, fires @releaseDomain and hands its nodes to dom0', async () => {
+void test('release drops the domain\'s watches, fires @releaseDomain and hands its nodes to dom0', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -140,7 +140,7 @@ test('release drops the domain\'s watches, fires @releaseDomain and hands its no
   }
 });
 
-test('a guest does not see @releaseDomain unless its permissions say so', async () => {
+void test('a guest does not see @releaseDomain unless its permissions say so', async () => {
   const f = await fixture();
   try {
     const g = await f.guest(2);

@@ -12,7 +12,7 @@ async function guestFixture() {
   return { f, g: await f.guest(5) };
 }
 
-test('nodes per domain: ENOSPC, and freed nodes count again', async () => {
+void test('nodes per domain: ENOSPC, and freed nodes count again', async () => {
   const { f, g } = await guestFixture();
   try {
     // The home directory itself is owned by the guest: 1 node already.
@@ -28,7 +28,7 @@ test('nodes per domain: ENOSPC, and freed nodes count again', async () => {
   }
 });
 
-test('value size: ENOSPC for a guest', async () => {
+void test('value size: ENOSPC for a guest', async () => {
   const { f, g } = await guestFixture();
   try {
     await g.write('v', 'x'.repeat(16));
@@ -39,7 +39,7 @@ test('value size: ENOSPC for a guest', async () => {
   }
 });
 
-test('watches per connection: E2BIG; duplicate watch: distinct tokens are fine', async () => {
+void test('watches per connection: E2BIG; duplicate watch: distinct tokens are fine', async () => {
   const { f, g } = await guestFixture();
   try {
     const ws = [await g.watch('a', () => undefined), await g.watch('a', () => undefined), await g.watch('b', () => undefined)];
@@ -52,7 +52,7 @@ test('watches per connection: E2BIG; duplicate watch: distinct tokens are fine',
   }
 });
 
-test('transactions per connection and nodes per transaction: ENOSPC', async () => {
+void test('transactions per connection and nodes per transaction: ENOSPC', async () => {
   const { f, g } = await guestFixture();
   try {
     let release!: () => void;

@@ -12,7 +12,7 @@ import { XenStoreClient } from '../../src/xenstore/client.js';
 import { unixSocketTransport } from '../../src/xenstore/transport-unix.js';
 import { selectTransport } from '../../src/xenstore/select-transport.js';
 
-test('xenstored restarts: requests fail with ECONNRESET, watches come back and fire once', async () => {
+void test('xenstored restarts: requests fail with ECONNRESET, watches come back and fire once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-xs-re-'));
   const socketPath = join(dir, 'socket');
   let xsd = await startXenstored({ socketPath });
@@ -49,7 +49,7 @@ test('xenstored restarts: requests fail with ECONNRESET, watches come back and f
   }
 });
 
-test('requests in flight when the connection drops fail with a clear error', async () => {
+void test('requests in flight when the connection drops fail with a clear error', async () => {
   const srv = await FakeServer.start(() => undefined); // never answers
   const xs = await XenStoreClient.connect({ transport: unixSocketTransport(srv.path), reconnect: false });
   try {
@@ -69,7 +69,7 @@ test('requests in flight when the connection drops fail with a clear error', asy
   }
 });
 
-test('connect names what it tried; close() is idempotent and stops reconnecting', async () => {
+void test('connect names what it tried; close() is idempotent and stops reconnecting', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-xs-none-'));
   try {
     await assert.rejects(

@@ -6,7 +6,7 @@ import { fixture } from './helpers.js';
 import { RawConnection } from './raw.js';
 import { HEADER_SIZE, XsType, encodeMessage } from '../../src/xenstore/wire.js';
 
-test('bad requests get the errors xenstored gives', async () => {
+void test('bad requests get the errors xenstored gives', async () => {
   const f = await fixture();
   const raw = await RawConnection.connect(f.xsd.socketPath);
   try {
@@ -60,7 +60,7 @@ test('bad requests get the errors xenstored gives', async () => {
   }
 });
 
-test('an oversized frame drops that connection only; partial frames are reassembled', async () => {
+void test('an oversized frame drops that connection only; partial frames are reassembled', async () => {
   const f = await fixture();
   const bad = await RawConnection.connect(f.xsd.socketPath);
   const good = await RawConnection.connect(f.xsd.socketPath);

@@ -5,7 +5,7 @@ import { EventLog, fixture, rejectsWith, settle } from './helpers.js';
 import { RawConnection } from './raw.js';
 import { XsType } from '../../src/xenstore/wire.js';
 
-test('a transaction sees a snapshot, publishes on commit, and fails with EAGAIN when what it read changed', async () => {
+void test('a transaction sees a snapshot, publishes on commit, and fails with EAGAIN when what it read changed', async () => {
   const f = await fixture();
   const raw = await RawConnection.connect(f.xsd.socketPath);
   try {
@@ -29,7 +29,7 @@ test('a transaction sees a snapshot, publishes on commit, and fails with EAGAIN 
   }
 });
 
-test('writes inside a transaction are invisible outside until commit, and watches fire then', async () => {
+void test('writes inside a transaction are invisible outside until commit, and watches fire then', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -57,7 +57,7 @@ test('writes inside a transaction are invisible outside until commit, and watche
   }
 });
 
-test('the helper retries on EAGAIN and gives up after its bound', async () => {
+void test('the helper retries on EAGAIN and gives up after its bound', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -93,7 +93,7 @@ test('the helper retries on EAGAIN and gives up after its bound', async () => {
   }
 });
 
-test('unrelated transactions both commit; a throwing body aborts; a finished transaction refuses use', async () => {
+void test('unrelated transactions both commit; a throwing body aborts; a finished transaction refuses use', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;

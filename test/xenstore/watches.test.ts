@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventLog, fixture, settle } from './helpers.js';
 
-test('a watch fires once at registration, then for changes at or below its path only', async () => {
+void test('a watch fires once at registration, then for changes at or below its path only', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -30,7 +30,7 @@ test('a watch fires once at registration, then for changes at or below its path 
   }
 });
 
-test('removal fires the removed path above, and each watch\'s own path below', async () => {
+void test('removal fires the removed path above, and each watch\'s own path below', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -54,7 +54,7 @@ test('removal fires the removed path above, and each watch\'s own path below', a
   }
 });
 
-test('events arrive in the order xenstored sent them, interleaved with replies', async () => {
+void test('events arrive in the order xenstored sent them, interleaved with replies', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -75,7 +75,7 @@ test('events arrive in the order xenstored sent them, interleaved with replies',
   }
 });
 
-test('a guest is not told about nodes it cannot read; relative watches report relative paths', async () => {
+void test('a guest is not told about nodes it cannot read; relative watches report relative paths', async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -102,7 +102,7 @@ test('a guest is not told about nodes it cannot read; relative watches report re
   }
 });
 
-test('special watches see domains come and go; a throwing callback does not stop delivery', async () => {
+void test('special watches see domains come and go; a throwing callback does not stop delivery', async () => {
   const f = await fixture();
   try {
     const lines: string[] = [];

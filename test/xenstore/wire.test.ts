@@ -8,7 +8,7 @@ import { socketPathFrom, xenbusPathFrom } from '../../src/xenstore/select-transp
 import { firedPath } from '../../src/sim/xenstored/watches.js';
 import { accessFor } from '../../src/sim/xenstored/access.js';
 
-test('frames survive any split, header fields are little-endian, oversized lengths are refused', () => {
+void test('frames survive any split, header fields are little-endian, oversized lengths are refused', () => {
   const a = encodeMessage(2, 0x01020304, 7, Buffer.from('/x\0'));
   const b = encodeMessage(15, 0, 0, joinStrings(['/w', 'tok']));
   assert.deepEqual([...a.subarray(4, 8)], [4, 3, 2, 1]);
@@ -30,7 +30,7 @@ test('frames survive any split, header fields are little-endian, oversized lengt
   assert.deepEqual(new FrameDecoder().push(max), [], 'exactly 4096 is allowed; waits for the payload');
 });
 
-test('string lists: terminated lists split, unterminated ones are flagged; request args are lenient', () => {
+void test('string lists: terminated lists split, unterminated ones are flagged; request args are lenient', () => {
   assert.deepEqual(splitStrings(Buffer.from('a\0b\0')), ['a', 'b']);
   assert.deepEqual(splitStrings(Buffer.alloc(0)), []);
   assert.equal(splitStrings(Buffer.from('a\0b')), undefined);
@@ -38,7 +38,7 @@ test('string lists: terminated lists split, unterminated ones are flagged; reque
   assert.deepEqual(splitArgs(Buffer.from('/p\0tok\0')), ['/p', 'tok']);
 });
 
-test('path rules follow docs/misc/xenstore.txt', () => {
+void test('path rules follow docs/misc/xenstore.txt', () => {
   for (const ok of ['/', '/a', '/local/domain/0/backend', 'rel/path', '/a-b_c@d']) assert.equal(pathProblem(ok), undefined, ok);
   assert.equal(pathProblem('@releaseDomain', true), undefined);
   assert.equal(pathProblem('@releaseDomain')?.kind, 'special-not-allowed');
@@ -55,7 +55,7 @@ test('path rules follow docs/misc/xenstore.txt', () => {
   assert.equal(parentOf('/a'), '/');
 });
 
-test('watch matching and the permission decision', () => {
+void test('watch matching and the permission decision', () => {
   assert.equal(firedPath('/a', '/a/b', false), '/a/b');
   assert.equal(firedPath('/a/b', '/a', false), undefined);
   assert.equal(firedPath('/a/b', '/a', true), '/a/b');
@@ -69,7 +69,7 @@ test('watch matching and the permission decision', () => {
   assert.deepEqual(accessFor({ domid: 0, privileged: true }, perms).owner, true);
 });
 
-test('permission strings and transport paths', () => {
+void test('permission strings and transport paths', () => {
   assert.deepEqual(parsePerm('b12'), { access: 'b', domid: 12 });
   for (const bad of ['x1', 'r', 'r-1', 'r65536', 'rr1', ' r1']) assert.equal(parsePerm(bad), undefined, bad);
   assert.equal(socketPathFrom({}), '/run/xenstored/socket');
