@@ -7,14 +7,14 @@ import { CONSTANTS, IOCTLS, LAYOUTS, VARIABLE_IOCTLS, ioc } from '../../src/nati
 
 const abi = native().kernelAbi();
 
-test('every ioctl number matches the headers', () => {
+void test('every ioctl number matches the headers', () => {
   for (const [name, value] of Object.entries(IOCTLS)) {
     assert.equal(abi.ioctls[name], value, `${name}: header 0x${abi.ioctls[name]?.toString(16)} vs 0x${value.toString(16)}`);
   }
   assert.deepEqual(Object.keys(abi.ioctls).sort(), Object.keys(IOCTLS).sort(), 'same set of ioctls on both sides');
 });
 
-test('the numbers PROTOCOL.md quotes are the ones in use', () => {
+void test('the numbers PROTOCOL.md quotes are the ones in use', () => {
   assert.equal(IOCTLS.IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS, 0x00144709);
   assert.equal(IOCTLS.IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, 0x0008470a);
   assert.equal(IOCTLS.IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, 0x0014470b);
@@ -26,7 +26,7 @@ test('the numbers PROTOCOL.md quotes are the ones in use', () => {
   assert.equal(IOCTLS.IOCTL_EVTCHN_UNBIND, 0x00044503);
 });
 
-test('every struct layout matches the headers', () => {
+void test('every struct layout matches the headers', () => {
   for (const [name, want] of Object.entries(LAYOUTS)) {
     const got = abi.layouts[name];
     assert.ok(got, `${name} exported by the addon`);
@@ -35,7 +35,7 @@ test('every struct layout matches the headers', () => {
   }
 });
 
-test('variable-length ioctls: the number encodes one entry, the buffer holds count entries', () => {
+void test('variable-length ioctls: the number encodes one entry, the buffer holds count entries', () => {
   const exp = LAYOUTS.ioctl_gntdev_dmabuf_exp_from_refs;
   assert.equal(VARIABLE_IOCTLS.gntdevExport.header, exp.fields.refs);
   assert.equal(VARIABLE_IOCTLS.gntdevExport.numberSize, exp.size, 'sizeof with refs[1]');
@@ -49,16 +49,16 @@ test('variable-length ioctls: the number encodes one entry, the buffer holds cou
   assert.equal((IOCTLS.IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS >>> 16) & 0x3fff, 20);
 });
 
-test('DRM and Xen constants match the headers', () => {
+void test('DRM and Xen constants match the headers', () => {
   for (const [name, value] of Object.entries(CONSTANTS)) assert.equal(abi.constants[name], value, name);
 });
 
-test('the _IOC encoder is the kernel one', () => {
+void test('the _IOC encoder is the kernel one', () => {
   assert.equal(ioc(0, 'G', 9, 20), 0x00144709);
   assert.equal(ioc(3, 'd', 0xb2, 32), 0xc02064b2);
 });
 
-test('the displif pixel formats carry the FourCCs of drm_fourcc.h', async () => {
+void test('the displif pixel formats carry the FourCCs of drm_fourcc.h', async () => {
   const { PIXEL_FORMATS } = await import('../../src/displif/formats.js');
   for (const f of PIXEL_FORMATS) assert.equal(abi.constants[`DRM_FORMAT_${f.name}`], f.fourcc, f.name);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native } from '../../src/native/addon.js';
 
-test('a mapping is shared, detached on unmap, and counted', () => {
+void test('a mapping is shared, detached on unmap, and counted', () => {
   const n = native();
   const before = n.memoryStats().mappings;
   const m = n.mapAnonymous(8192);
@@ -20,7 +20,7 @@ test('a mapping is shared, detached on unmap, and counted', () => {
   assert.equal(n.memoryStats().mappings, before);
 });
 
-test('out-of-range and unaligned accesses throw instead of touching memory', () => {
+void test('out-of-range and unaligned accesses throw instead of touching memory', () => {
   const n = native();
   const m = n.mapAnonymous(4096);
   const view = new Uint8Array(m.buffer);
@@ -31,7 +31,7 @@ test('out-of-range and unaligned accesses throw instead of touching memory', () 
   assert.throws(() => n.load32Acquire(view, 0));
 });
 
-test('mapFd maps the very same pages of a file in two places', async () => {
+void test('mapFd maps the very same pages of a file in two places', async () => {
   const { openSync, closeSync, ftruncateSync, unlinkSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const path = `${tmpdir()}/vdispld-mapfd-${process.pid}`;

@@ -21,7 +21,7 @@ function thrown(fn: () => unknown): Error {
   assert.fail('expected a throw');
 }
 
-test('without /dev/xen every Xen device names itself, errno and the fix', { skip: noXen }, () => {
+void test('without /dev/xen every Xen device names itself, errno and the fix', { skip: noXen }, () => {
   for (const [Ctor, path] of [
     [n.Gntdev, '/dev/xen/gntdev'],
     [n.Evtchn, '/dev/xen/evtchn'],
@@ -39,7 +39,7 @@ test('without /dev/xen every Xen device names itself, errno and the fix', { skip
   assert.match(bus.message, /^\/dev\/xen\/xenbus: open: .*\(ENOENT\) — not running in a Xen domain, or xenfs is not set up; use the xenstored socket/);
 });
 
-test('without /dev/dri the DRM device says so and points at headless', { skip: noDri }, () => {
+void test('without /dev/dri the DRM device says so and points at headless', { skip: noDri }, () => {
   const err = thrown(() => new n.DrmDevice('/dev/dri/card0'));
   assert.ok(isNativeError(err));
   assert.equal(
@@ -49,7 +49,7 @@ test('without /dev/dri the DRM device says so and points at headless', { skip: n
   );
 });
 
-test('a kernel without CONFIG_XEN_GNTDEV_DMABUF: ENOTTY with the advice, probe reports it', async () => {
+void test('a kernel without CONFIG_XEN_GNTDEV_DMABUF: ENOTTY with the advice, probe reports it', async () => {
   const before = n.nativeResources();
   const g = new n.Gntdev('/dev/null');
   assert.deepEqual(g.probeDmabuf(), { exportErrno: 25, importErrno: 25 });
@@ -70,7 +70,7 @@ test('a kernel without CONFIG_XEN_GNTDEV_DMABUF: ENOTTY with the advice, probe r
   assert.deepEqual(n.nativeResources(), before);
 });
 
-test('bad arguments are refused before any ioctl', async () => {
+void test('bad arguments are refused before any ioctl', async () => {
   const g = new n.Gntdev('/dev/null');
   try {
     assert.throws(() => g.mapGrants(1, new Uint32Array(0), false), RangeError);
@@ -82,7 +82,7 @@ test('bad arguments are refused before any ioctl', async () => {
   }
 });
 
-test('gntalloc and evtchn errors name the ioctl; an empty evtchn read is no ports', () => {
+void test('gntalloc and evtchn errors name the ioctl; an empty evtchn read is no ports', () => {
   const before = n.nativeResources();
   const a = new n.Gntalloc('/dev/null');
   assert.throws(() => a.alloc(1, 2, true), /^Error: \/dev\/null: IOCTL_GNTALLOC_ALLOC_GREF: Inappropriate ioctl for device \(ENOTTY\)$/);
@@ -97,7 +97,7 @@ test('gntalloc and evtchn errors name the ioctl; an empty evtchn read is no port
   assert.deepEqual(n.nativeResources(), before);
 });
 
-test('DRM calls on a non-DRM node fail with the call named', () => {
+void test('DRM calls on a non-DRM node fail with the call named', () => {
   const d = new n.DrmDevice('/dev/null');
   try {
     assert.throws(() => d.resources(), /^Error: \/dev\/null: drmModeGetResources: /);

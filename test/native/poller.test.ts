@@ -24,7 +24,7 @@ function withFifo(fn: (fd: number) => Promise<void>): Promise<void> {
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test('readable wakes the callback; the data is read without blocking; close is final', async () => {
+void test('readable wakes the callback; the data is read without blocking; close is final', async () => {
   const before = n.nativeResources();
   await withFifo(async (fd) => {
     const buf = new Uint8Array(64);
@@ -62,7 +62,7 @@ test('readable wakes the callback; the data is read without blocking; close is f
   assert.deepEqual(n.nativeResources(), before);
 });
 
-test('stop() pauses delivery and start() resumes it with the data still there', async () => {
+void test('stop() pauses delivery and start() resumes it with the data still there', async () => {
   await withFifo(async (fd) => {
     let calls = 0;
     let wake: () => void = () => {};
@@ -88,7 +88,7 @@ test('stop() pauses delivery and start() resumes it with the data still there', 
   });
 });
 
-test('an unpollable descriptor is refused at construction', () => {
+void test('an unpollable descriptor is refused at construction', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-poll-'));
   try {
     const fd = n.openDevice(dir, false, true);

@@ -41,7 +41,7 @@ async function receive(socketPath: string, count: number, send: () => void): Pro
   return got;
 }
 
-test('READY, STATUS, WATCHDOG and STOPPING reach $NOTIFY_SOCKET as systemd expects them', async () => {
+void test('READY, STATUS, WATCHDOG and STOPPING reach $NOTIFY_SOCKET as systemd expects them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-notify-'));
   const path = join(dir, 'notify');
   try {
@@ -59,13 +59,13 @@ test('READY, STATUS, WATCHDOG and STOPPING reach $NOTIFY_SOCKET as systemd expec
   }
 });
 
-test('an abstract-namespace socket (@name) works too', async () => {
+void test('an abstract-namespace socket (@name) works too', async () => {
   const name = `@vdispld-test-${process.pid}-${Date.now()}`;
   const got = await receive(name, 1, () => sdNotifier({ NOTIFY_SOCKET: name }).ready());
   assert.deepEqual(got, ['READY=1\n']);
 });
 
-test('without NOTIFY_SOCKET nothing is sent; a dead socket is reported once, never thrown', () => {
+void test('without NOTIFY_SOCKET nothing is sent; a dead socket is reported once, never thrown', () => {
   const sent: string[] = [];
   const off = sdNotifier({}, { send: (_s, m) => sent.push(m) });
   off.ready();
@@ -82,7 +82,7 @@ test('without NOTIFY_SOCKET nothing is sent; a dead socket is reported once, nev
   assert.match(String(errors[0]), /NOTIFY_SOCKET \/nonexistent\/vdispld\/notify: sendto: No such file or directory \(ENOENT\) — \$NOTIFY_SOCKET names a socket nobody listens on/);
 });
 
-test('watchdog interval: half of WATCHDOG_USEC, only for our pid', () => {
+void test('watchdog interval: half of WATCHDOG_USEC, only for our pid', () => {
   const base = { NOTIFY_SOCKET: '/run/x' };
   assert.equal(sdNotifier({ ...base, WATCHDOG_USEC: '10000000' }).watchdogIntervalMs(), 5000);
   assert.equal(sdNotifier({ ...base, WATCHDOG_USEC: '10000000', WATCHDOG_PID: '42' }, { pid: 42 }).watchdogIntervalMs(), 5000);
