@@ -42,8 +42,11 @@ export type Action =
   | { readonly kind: 'kick-initwait' }
   /** Read and validate the frontend's rings and channels, map and bind, then state Connected. */
   | { readonly kind: 'connect' }
-  /** Release every resource of the connection, then go to `then`. */
-  | { readonly kind: 'release'; readonly then: 'initwait' | 'removed' }
+  /**
+   * Release every resource of the connection, then go to `then`: InitWait (ready to reconnect),
+   * Closed after removal, or Closed with the XenBus error node after the frontend broke protocol.
+   */
+  | { readonly kind: 'release'; readonly then: 'initwait' | 'removed' | 'closed-retry' }
   /** Write state Closed (nothing is held). */
   | { readonly kind: 'close' };
 
@@ -57,6 +60,11 @@ export interface Snapshot {
   readonly frontend: FrontendState;
   /** The backend's `online` node: false only when it reads "0" (the toolstack's removal). */
   readonly online: boolean;
+  /**
+   * The live connection saw the frontend break the protocol (impossible ring indices). The
+   * header's rule: handle it as if the frontend went Closed, here with an error for the admin.
+   */
+  readonly broken?: boolean;
 }
 
 const NONE: Action = { kind: 'none' };
@@ -128,6 +136,7 @@ export function decide(phase: Phase, now: Snapshot, previousFrontend: FrontendSt
     if (phase === 'connected') return go({ kind: 'release', then: 'removed' }, 'removed');
     return go({ kind: 'close' }, 'removed');
   }
+  if (phase === 'connected' && now.broken === true) return go({ kind: 'release', then: 'closed-retry' }, 'closed-retry');
   const t = TABLE[phase][now.frontend];
   if (
     phase === 'initwait' &&

@@ -94,6 +94,14 @@ void test('invariants: connect only from InitWait on Initialised; release only w
     }
   }
   assert.equal(phaseAfterConnectFailure('frontend'), 'closed-retry');
+  // A broken connection is released into Closed (retry), whatever the frontend's state says;
+  // removal still wins; other phases have no connection to break.
+  for (const fe of FRONTEND_STATES) {
+    const t = decide('connected', { frontend: fe, online: true, broken: true }, fe);
+    assert.deepEqual(t, { action: { kind: 'release', then: 'closed-retry' }, next: 'closed-retry' });
+    assert.equal(decide('connected', { frontend: fe, online: false, broken: true }, fe).next, 'removed');
+    assert.deepEqual(decide('initwait', { frontend: fe, online: true, broken: true }, fe), decide('initwait', { frontend: fe, online: true }, fe));
+  }
   assert.equal(phaseAfterConnectFailure('config'), 'failed');
   assert.equal(PUBLISHED_STATE.connected, S.Connected);
   assert.equal(PUBLISHED_STATE['closed-retry'], S.Closed);

@@ -1,0 +1,199 @@
+// A device's live connection: outputs claimed, rings and event pages mapped, event channels bound,
+// buffers and framebuffers registered. Everything it holds is released by close(), in an order
+// that never leaves an output reading unmapped pages: stop serving, unbind, turn outputs off,
+// detach framebuffers, unmap buffers, unmap rings, give outputs back.
+import { BackRing } from '../displif/back-ring.js';
+import { EventProducer } from '../displif/event-page.js';
+import { nativeSharedMemory } from '../displif/shared-memory.js';
+import { showValue } from '../displif/xenstore-fields.js';
+import type { Logger } from '../util/log.js';
+import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
+import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
+import { BufferRegistry, releaseBacking } from './buffer-registry.js';
+import { ConnectorChannel, type ChannelStats } from './connector-channel.js';
+import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
+import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
+import type { OutputClaim, OutputMap } from './output-map.js';
+import type { Quotas } from './quotas.js';
+
+export interface ConnectionEnv {
+  readonly platform: XenPlatform;
+  readonly outputs: OutputMap;
+  readonly quotas: Quotas;
+  nextFramebufferId(): number;
+}
+
+export interface ConnectorStatus {
+  readonly index: number;
+  readonly uniqueId: string;
+  readonly output: string;
+  readonly resolution: { readonly width: number; readonly height: number };
+  readonly scanout: Scanout | null;
+  readonly stats: Readonly<ChannelStats>;
+  /** Flip events written to the event page so far (the next event id). */
+  readonly eventsWritten: number;
+}
+
+interface ConnectorParts {
+  claim?: OutputClaim;
+  ring?: GrantMapping;
+  evt?: GrantMapping;
+  reqChannel?: EventChannel;
+  evtChannel?: EventChannel;
+  channel?: ConnectorChannel;
+  events?: EventProducer;
+}
+
+export class Connection {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    /** Undefined only for the clean-up of a connection that failed before it had one. */
+    private readonly ctx: (DeviceContext & { live: boolean }) | undefined,
+    private readonly parts: readonly ConnectorParts[],
+  ) {}
+
+  /**
+   * Claims outputs, maps and binds every connector. Throws ConfigError naming the fault (the
+   * toolstack's or the frontend's), after releasing whatever it had taken.
+   */
+  static async open(env: ConnectionEnv, domid: DomId, devId: number, cfg: DeviceConfig, log: Logger, onBroken: (reason: string) => void): Promise<Connection> {
+    const parts: ConnectorParts[] = cfg.connectors.map(() => ({}));
+    const connectors: ConnectorState[] = [];
+    let ctx: (DeviceContext & { live: boolean }) | undefined;
+    try {
+      for (const c of cfg.connectors) {
+        const r = env.outputs.claim({ domid, devId, index: c.index, uniqueId: c.uniqueId, resolution: c.resolution });
+        if (!r.ok) throw new ConfigError(r.error, 'config');
+        parts[c.index]!.claim = r.claim;
+        connectors.push({ index: c.index, uniqueId: c.uniqueId, resolution: c.resolution, output: r.claim.output, scanout: null });
+      }
+      ctx = {
+        domid,
+        version: cfg.version,
+        beAlloc: cfg.beAlloc,
+        platform: env.platform,
+        allocator: parts[0]!.claim!.backend,
+        registry: new BufferRegistry(env.quotas),
+        connectors,
+        nextFramebufferId: () => env.nextFramebufferId(),
+        live: true,
+      };
+      const conn = new Connection(ctx, parts);
+      let broken = false;
+      const hooks = {
+        onViolation: (reason: string) => {
+          if (broken) return;
+          broken = true;
+          log.warn({ domid, dev: devId }, `frontend broke the ring protocol: ${reason}`);
+          onBroken(reason);
+        },
+      };
+      for (const c of cfg.connectors) await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks);
+      return conn;
+    } catch (err) {
+      await new Connection(ctx, parts).close();
+      throw err;
+    }
+  }
+
+  status(): ConnectorStatus[] {
+    return (this.ctx?.connectors ?? []).map((c) => {
+      const p = this.parts[c.index]!;
+      return {
+        index: c.index,
+        uniqueId: c.uniqueId,
+        output: c.output.name,
+        resolution: c.resolution,
+        scanout: c.scanout,
+        stats: p.channel?.stats ?? emptyStats(),
+        eventsWritten: p.events?.stats.written ?? 0,
+      };
+    });
+  }
+
+  /** Idempotent; resolves when everything is released. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const ctx = this.ctx;
+    if (ctx) ctx.live = false;
+    for (const p of this.parts) {
+      p.reqChannel?.close();
+      p.evtChannel?.close();
+    }
+    await Promise.all(this.parts.map((p) => p.channel?.stop()));
+    if (ctx) {
+      for (const c of ctx.connectors) {
+        c.scanout = null;
+        try {
+          await c.output.setConfig(null);
+        } catch {
+          /* an output that cannot even turn off still gets its framebuffers released below */
+        }
+      }
+      const { framebuffers, buffers } = ctx.registry.drain();
+      for (const fb of framebuffers) for (const c of ctx.connectors) c.output.release(fb.desc);
+      for (const b of buffers) releaseBacking(b.backing);
+    }
+    for (const p of this.parts) {
+      p.ring?.close();
+      p.evt?.close();
+      p.claim?.release();
+    }
+  }
+}
+
+async function openConnector(
+  platform: XenPlatform,
+  domid: DomId,
+  c: ConnectorConfig,
+  p: ConnectorParts,
+  ctx: DeviceContext,
+  state: ConnectorState,
+  hooks: { onViolation(reason: string): void },
+): Promise<void> {
+  const where = (key: string, value: number): string => `connector ${c.index} ${key} = ${showValue(String(value))}`;
+  const map = async (key: string, ref: GrantRef): Promise<GrantMapping> => {
+    try {
+      return await platform.mapGrants(domid, [ref], { writable: true });
+    } catch (err) {
+      throw new ConfigError(`${where(key, ref)}: cannot map the page: ${(err as Error).message}`, 'frontend');
+    }
+  };
+  const bind = async (key: string, port: EvtchnPort, onEvent: () => void): Promise<EventChannel> => {
+    try {
+      return await platform.bindEventChannel(domid, port, onEvent);
+    } catch (err) {
+      throw new ConfigError(`${where(key, port)}: cannot bind the event channel: ${(err as Error).message}`, 'frontend');
+    }
+  };
+  p.ring = await map('req-ring-ref', c.reqRingRef);
+  p.evt = await map('evt-ring-ref', c.evtRingRef);
+  const ring = new BackRing(nativeSharedMemory(p.ring.bytes));
+  p.events = new EventProducer(nativeSharedMemory(p.evt.bytes));
+  const channel = new ConnectorChannel(ctx, state, ring, p.events, hooks);
+  p.channel = channel;
+  p.reqChannel = await bind('req-event-channel', c.reqPort, () => channel.kick());
+  // The frontend does not notify on the event channel; bound so our notifications reach it.
+  p.evtChannel = await bind('evt-event-channel', c.evtPort, () => {});
+  channel.attach(p.reqChannel, p.evtChannel);
+}
+
+function emptyStats(): ChannelStats {
+  return {
+    requests: 0,
+    errors: 0,
+    timeouts: 0,
+    flipsQueued: 0,
+    flipsShown: 0,
+    flipsDropped: 0,
+    eventsQueued: 0,
+    eventsDropped: 0,
+    flipLatencyUsSum: 0,
+    flipLatencyUsLast: 0,
+  };
+}

@@ -1,0 +1,262 @@
+// One connector's transport: its control ring, its event page and their two event channels. It
+// serves requests in ring order, a bounded number per event-loop turn, answering the synchronous
+// ones on the spot (PG_FLIP among them: no promise, no log line, no timer per request) and pausing
+// the ring while an asynchronous one (mapping, modeset) runs, under a deadline well inside the
+// frontend's 3000 ms. Flip completions become EVT_PG_FLIP events, each within the flip deadline
+// whether or not the output ever reports the flip.
+import type { BackRing } from '../displif/back-ring.js';
+import { Op, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
+import type { EventProducer } from '../displif/event-page.js';
+import { decodeRequest, type Request } from '../displif/requests.js';
+import type { FlipResult } from '../drm/output.js';
+import type { Cookie } from '../util/ids.js';
+import type { EventChannel } from '../xen/platform.js';
+import type { Framebuffer } from './buffer-registry.js';
+import type { ConnectorState, DeviceContext, FlipQueue, OpResult } from './ops/context.js';
+import { dbufCreate } from './ops/dbuf-create.js';
+import { dbufDestroy, fbAttach, fbDetach } from './ops/framebuffers.js';
+import { getEdid } from './ops/get-edid.js';
+import { pgFlip, setConfig } from './ops/scanout.js';
+
+/** Requests served per ring per event-loop turn before yielding to other guests (PROTOCOL.md §5.11). */
+export const REQUEST_BUDGET = 32;
+/** An asynchronous request not finished by then is answered -ETIMEDOUT (the frontend gives up at 3000). */
+export const ASYNC_DEADLINE_MS = 2000;
+/** A flip the output has not reported by then gets its event anyway, counted as dropped. */
+export const FLIP_EVENT_DEADLINE_MS = 1000;
+
+export interface ChannelStats {
+  requests: number;
+  /** Requests answered with a non-zero status, by operation code. */
+  errors: number;
+  timeouts: number;
+  flipsQueued: number;
+  flipsShown: number;
+  flipsDropped: number;
+  /** Flip events that waited behind a full event page or were lost to its queue limit. */
+  eventsQueued: number;
+  eventsDropped: number;
+  /** Sum and count of queue→event latency in microseconds, and the last one. */
+  flipLatencyUsSum: number;
+  flipLatencyUsLast: number;
+}
+
+interface PendingFlip {
+  readonly cookie: Cookie;
+  readonly queuedNs: bigint;
+  settled: boolean;
+}
+
+export interface ChannelHooks {
+  /** The frontend broke the ring protocol: the connection must be closed. Called at most once. */
+  onViolation(reason: string): void;
+}
+
+export class ConnectorChannel implements FlipQueue {
+  readonly stats: ChannelStats = {
+    requests: 0,
+    errors: 0,
+    timeouts: 0,
+    flipsQueued: 0,
+    flipsShown: 0,
+    flipsDropped: 0,
+    eventsQueued: 0,
+    eventsDropped: 0,
+    flipLatencyUsSum: 0,
+    flipLatencyUsLast: 0,
+  };
+  private reqChannel: EventChannel | undefined;
+  private evtChannel: EventChannel | undefined;
+  /** An asynchronous request is running: the ring waits. */
+  private busy = false;
+  /** Asynchronous requests still running, including ones already answered -ETIMEDOUT. */
+  private readonly inflight = new Set<Promise<void>>();
+  private scheduled = false;
+  private closed = false;
+  private flips: PendingFlip[] = [];
+  private pendingFlips = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly serviceNow = (): void => {
+    this.scheduled = false;
+    this.service();
+  };
+  private readonly onSlot = (copy: Uint8Array): void => this.handle(copy);
+
+  constructor(
+    private readonly ctx: DeviceContext,
+    readonly conn: ConnectorState,
+    private readonly ring: BackRing,
+    private readonly events: EventProducer,
+    private readonly hooks: ChannelHooks,
+  ) {}
+
+  /** Hands over the bound channels; from here on a notification serves the ring. */
+  attach(reqChannel: EventChannel, evtChannel: EventChannel): void {
+    this.reqChannel = reqChannel;
+    this.evtChannel = evtChannel;
+    this.kick();
+  }
+
+  /** The frontend notified (or we may have work): serve the ring on this turn. */
+  kick(): void {
+    this.service();
+  }
+
+  get pending(): number {
+    return this.pendingFlips;
+  }
+
+  queue(fb: Framebuffer): void {
+    const entry: PendingFlip = { cookie: fb.cookie, queuedNs: process.hrtime.bigint(), settled: false };
+    this.flips.push(entry);
+    this.pendingFlips++;
+    this.stats.flipsQueued++;
+    this.conn.output.flip(fb.desc, (r: FlipResult) => this.flipDone(entry, r.shown));
+    if (!this.watchdog) this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS);
+  }
+
+  /**
+   * Stops serving: no request is read, no response or event written after this. Waits for an
+   * asynchronous request in progress (it undoes its own effect when it finds the connection gone).
+   * The event channels and ring mappings belong to the connection, which closes them after.
+   */
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.watchdog) {
+      clearTimeout(this.watchdog);
+      this.watchdog = undefined;
+    }
+    this.flips = [];
+    this.pendingFlips = 0;
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  }
+
+  private service(): void {
+    if (this.busy || this.closed) return;
+    let budget = REQUEST_BUDGET;
+    while (budget > 0 && !this.busy && !this.closed) {
+      // One request at a time: a handler that goes asynchronous must stop the loop before the next.
+      const out = this.ring.consume(1, this.onSlot);
+      if (out.kind === 'violation') {
+        this.closed = true;
+        this.hooks.onViolation(out.reason);
+        return;
+      }
+      if (out.consumed === 0 && !out.more) return;
+      budget -= out.consumed;
+      if (!out.more) return;
+    }
+    if (!this.busy && !this.closed && !this.scheduled) {
+      // Budget spent with requests left: let other rings and guests run first.
+      this.scheduled = true;
+      setImmediate(this.serviceNow);
+    }
+  }
+
+  private handle(copy: Uint8Array): void {
+    this.stats.requests++;
+    const d = decodeRequest(copy, { version: this.ctx.version, connector: this.conn.index });
+    if (!d.ok) {
+      this.respond(d.id, d.operation, d.errno);
+      return;
+    }
+    const r = this.dispatch(d.req);
+    if (typeof r === 'number') {
+      this.respond(d.id, d.operation, r);
+      return;
+    }
+    this.busy = true;
+    const done = this.await(d.id, d.operation, d.req, r).finally(() => this.inflight.delete(done));
+    this.inflight.add(done);
+  }
+
+  /** Synchronous handlers return the status; asynchronous ones a promise of the result. */
+  private dispatch(req: Request): number | Promise<OpResult> {
+    const ctx = this.ctx;
+    switch (req.kind) {
+      case 'pg-flip':
+        return pgFlip(ctx, this.conn, req, this);
+      case 'fb-attach':
+        return fbAttach(ctx, req);
+      case 'fb-detach':
+        return fbDetach(ctx, req);
+      case 'dbuf-destroy':
+        return dbufDestroy(ctx, req);
+      case 'dbuf-create':
+        return dbufCreate(ctx, req);
+      case 'set-config':
+        return setConfig(ctx, this.conn, req).then((status) => ({ status }));
+      case 'get-edid':
+        return getEdid(ctx, this.conn, req);
+    }
+  }
+
+  private async await(id: number, operation: number, req: Request, p: Promise<OpResult>): Promise<void> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.stats.timeouts++;
+      this.respond(id, operation, -XEN_ETIMEDOUT);
+      this.busy = false;
+      this.service();
+    }, ASYNC_DEADLINE_MS);
+    let result: OpResult;
+    try {
+      result = await p;
+    } catch {
+      // Handlers turn failures into statuses; this is a bug, and the guest still gets an answer.
+      result = { status: -XEN_EIO };
+    }
+    clearTimeout(timer);
+    if (timedOut) {
+      // The frontend was told it failed: a buffer made late must not outlive that answer.
+      if (req.kind === 'dbuf-create' && result.status === 0) dbufDestroy(this.ctx, { kind: 'dbuf-destroy', dbufCookie: req.dbufCookie });
+      return;
+    }
+    this.respond(id, operation, result.status, result.edidSz);
+    this.busy = false;
+    this.service();
+  }
+
+  private respond(id: number, operation: number, status: number, edidSz?: number): void {
+    if (this.closed) return;
+    if (status !== 0) this.stats.errors++;
+    const notify = this.ring.respond(edidSz === undefined || operation !== Op.GET_EDID ? { id, operation, status } : { id, operation, status, edidSz });
+    if (notify) this.reqChannel?.notify();
+  }
+
+  private flipDone(entry: PendingFlip, shown: boolean): void {
+    if (entry.settled || this.closed) return;
+    entry.settled = true;
+    this.pendingFlips--;
+    if (shown) this.stats.flipsShown++;
+    else this.stats.flipsDropped++;
+    const us = Number((process.hrtime.bigint() - entry.queuedNs) / 1000n);
+    this.stats.flipLatencyUsSum += us;
+    this.stats.flipLatencyUsLast = us;
+    this.sendEvent(entry.cookie);
+    // Trim settled entries from the head so the list stays as short as the flips in flight.
+    while (this.flips.length > 0 && this.flips[0]!.settled) this.flips.shift();
+  }
+
+  private sendEvent(cookie: Cookie): void {
+    const out = this.events.pgFlip(cookie);
+    if (out.queued) this.stats.eventsQueued++;
+    if (out.dropped) this.stats.eventsDropped++;
+    if (out.notify) this.evtChannel?.notify();
+  }
+
+  /** The flip watchdog: answers flips the output sat on for too long, then re-arms while any wait. */
+  private checkFlips(): void {
+    this.watchdog = undefined;
+    if (this.closed) return;
+    const deadline = process.hrtime.bigint() - BigInt(FLIP_EVENT_DEADLINE_MS) * 1_000_000n;
+    for (const f of this.flips) if (!f.settled && f.queuedNs <= deadline) this.flipDone(f, false);
+    // Events that waited for room on the page go out now if the frontend made some.
+    if (this.events.backlog > 0) {
+      const out = this.events.flush();
+      if (out.notify) this.evtChannel?.notify();
+    }
+    if (this.pendingFlips > 0 || this.events.backlog > 0) this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS / 4);
+  }
+}

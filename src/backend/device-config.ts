@@ -1,0 +1,101 @@
+// Reads what a device's connection needs from XenStore and validates all of it before anything is
+// mapped: the toolstack's part (connectors, resolutions, unique-ids, be-alloc) and the frontend's
+// part (version, ring refs, ports). A failure names the key and the value and says whose fault it
+// is: the toolstack's (the device stays failed) or the frontend's (it may try again).
+import { MAX_CONNECTORS, XsField } from '../displif/constants.js';
+import type { ProtocolVersion } from '../displif/constants.js';
+import {
+  parseBeAlloc,
+  parseEvtchnPort,
+  parseGrantRef,
+  parseResolution,
+  parseUniqueId,
+  parseVersion,
+  type FieldResult,
+  type Resolution,
+} from '../displif/xenstore-fields.js';
+import type { EvtchnPort, GrantRef } from '../util/ids.js';
+import type { XsOps } from '../xenstore/types.js';
+
+export interface ConnectorConfig {
+  readonly index: number;
+  readonly uniqueId: string;
+  readonly resolution: Resolution;
+  readonly reqRingRef: GrantRef;
+  readonly reqPort: EvtchnPort;
+  readonly evtRingRef: GrantRef;
+  readonly evtPort: EvtchnPort;
+}
+
+export interface DeviceConfig {
+  readonly version: ProtocolVersion;
+  readonly beAlloc: boolean;
+  readonly connectors: readonly ConnectorConfig[];
+}
+
+export type Fault = 'config' | 'frontend';
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly fault: Fault,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function take<T>(r: FieldResult<T>, fault: Fault): T {
+  if (!r.ok) throw new ConfigError(r.error, fault);
+  return r.value;
+}
+
+/** The connector indices present under the frontend directory: must be 0..n-1 with 1 <= n <= 4. */
+function connectorCount(children: readonly string[], fePath: string): number {
+  const idx = children.filter((c) => /^\d+$/.test(c)).map(Number);
+  if (idx.length === 0) throw new ConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'config');
+  if (idx.length > MAX_CONNECTORS) throw new ConfigError(`XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`, 'config');
+  idx.sort((a, b) => a - b);
+  idx.forEach((v, i) => {
+    if (v !== i) throw new ConfigError(`XenStore ${fePath}: connector indices ${idx.join(',')} are not contiguous from 0`, 'config');
+  });
+  return idx.length;
+}
+
+/** Reads and validates the whole configuration of the device whose frontend directory is `fePath`. */
+export async function readDeviceConfig(xs: XsOps, fePath: string): Promise<DeviceConfig> {
+  const children = await xs.directory(fePath);
+  const n = connectorCount(children, fePath);
+  const key = (k: string): string => `${fePath}/${k}`;
+  const beAlloc = take(parseBeAlloc(key(XsField.BE_ALLOC), await xs.tryRead(key(XsField.BE_ALLOC))), 'config');
+  const version = take(parseVersion(key(XsField.FE_VERSION), await xs.tryRead(key(XsField.FE_VERSION))), 'frontend');
+  const connectors: ConnectorConfig[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = (f: string): string => `${fePath}/${i}/${f}`;
+    const read = (f: string): Promise<string | undefined> => xs.tryRead(k(f));
+    const resolution = take(parseResolution(k(XsField.RESOLUTION), await read(XsField.RESOLUTION)), 'config');
+    const uniqueId = take(parseUniqueId(k(XsField.UNIQUE_ID), await read(XsField.UNIQUE_ID)), 'config');
+    connectors.push({
+      index: i,
+      uniqueId,
+      resolution,
+      reqRingRef: take(parseGrantRef(k(XsField.REQ_RING_REF), await read(XsField.REQ_RING_REF)), 'frontend'),
+      reqPort: take(parseEvtchnPort(k(XsField.REQ_CHANNEL), await read(XsField.REQ_CHANNEL)), 'frontend'),
+      evtRingRef: take(parseGrantRef(k(XsField.EVT_RING_REF), await read(XsField.EVT_RING_REF)), 'frontend'),
+      evtPort: take(parseEvtchnPort(k(XsField.EVT_CHANNEL), await read(XsField.EVT_CHANNEL)), 'frontend'),
+    });
+  }
+  const ids = new Set(connectors.map((c) => c.uniqueId));
+  if (ids.size !== connectors.length) throw new ConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'config');
+  return { version, beAlloc, connectors };
+}
+
+/** The toolstack's frontend path from the backend's `frontend` node, checked against the device's domain. */
+export function checkFrontendPath(value: string | undefined, feDomid: number, devId: number, bePath: string): string {
+  const expected = `/local/domain/${feDomid}/device/vdispl/${devId}`;
+  if (value === undefined) throw new ConfigError(`XenStore ${bePath}/frontend is missing`, 'config');
+  if (value !== expected) {
+    throw new ConfigError(`XenStore ${bePath}/frontend = ${JSON.stringify(value.slice(0, 80))}: expected ${expected}`, 'config');
+  }
+  return value;
+}

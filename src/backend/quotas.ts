@@ -1,0 +1,64 @@
+// Per-device limits (PROTOCOL.md §5 item 5; DESIGN rule 2): one guest cannot make the daemon hold
+// unbounded memory, grant mappings or framebuffers. The defaults fit what the Linux frontend does
+// at its largest: 4 connectors, triple-buffered, at 2560x1600 XRGB8888 (12 buffers of 4000 pages).
+import { XEN_PAGE_SIZE } from '../xen/platform.js';
+
+export interface Quotas {
+  /** Display buffers alive at once per device (DBUF_CREATE beyond it: -ENOMEM). */
+  readonly maxBuffers: number;
+  /** Framebuffers alive at once per device (FB_ATTACH beyond it: -ENOMEM). */
+  readonly maxFramebuffers: number;
+  /** Buffer pages held at once per device, frontend- or backend-allocated (-ENOMEM). */
+  readonly maxMappedPages: number;
+  /** Pages of one buffer (-E2BIG). */
+  readonly maxBufferPages: number;
+  /** Largest framebuffer side accepted at FB_ATTACH (-EINVAL). */
+  readonly maxFbWidth: number;
+  readonly maxFbHeight: number;
+  /** PG_FLIPs queued on one connector and not yet completed (-EBUSY). */
+  readonly maxPendingFlips: number;
+}
+
+const PAGES_2560x1600 = Math.ceil((2560 * 1600 * 4) / XEN_PAGE_SIZE);
+
+export const DEFAULT_QUOTAS: Quotas = Object.freeze({
+  maxBuffers: 32,
+  maxFramebuffers: 32,
+  // 12 buffers of 2560x1600 need 48000 pages; 48 Ki pages (192 MiB) leaves room for the fbdev console.
+  maxMappedPages: Math.max(49152, 12 * PAGES_2560x1600),
+  // 64 MiB: a 4096x4096 XRGB8888 buffer.
+  maxBufferPages: 16384,
+  maxFbWidth: 8192,
+  maxFbHeight: 8192,
+  maxPendingFlips: 4,
+});
+
+const KEYS: Readonly<Record<string, keyof Quotas>> = {
+  buffers: 'maxBuffers',
+  framebuffers: 'maxFramebuffers',
+  pages: 'maxMappedPages',
+  'buffer-pages': 'maxBufferPages',
+  'fb-width': 'maxFbWidth',
+  'fb-height': 'maxFbHeight',
+  'pending-flips': 'maxPendingFlips',
+};
+
+export const QUOTA_OPTION_KEYS = Object.keys(KEYS);
+
+/**
+ * Applies `key=value[,key=value...]` (the --quota option) over `base`. Throws one line naming the
+ * bad key or value.
+ */
+export function parseQuotas(spec: string, base: Quotas = DEFAULT_QUOTAS): Quotas {
+  const out: Record<keyof Quotas, number> = { ...base };
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z-]+)=(\d{1,9})$/.exec(part);
+    if (!m) throw new Error(`quota ${JSON.stringify(part)}: expected KEY=NUMBER with KEY one of ${QUOTA_OPTION_KEYS.join(', ')}`);
+    const key = KEYS[m[1]!];
+    if (!key) throw new Error(`quota ${JSON.stringify(m[1])}: unknown; known: ${QUOTA_OPTION_KEYS.join(', ')}`);
+    const n = Number(m[2]);
+    if (n < 1) throw new Error(`quota ${m[1]}: must be at least 1`);
+    out[key] = n;
+  }
+  return Object.freeze(out);
+}
