@@ -98,3 +98,12 @@ export class EventLog {
 export async function settle(c: XenStoreClient): Promise<void> {
   await c.getDomainPath(0);
 }
+
+/** Polls `cond` every few ms; rejects after `ms` so no test can hang on it. */
+export async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

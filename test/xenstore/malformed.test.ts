@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { rejectsWith } from './helpers.js';
+import { rejectsWith, waitFor } from './helpers.js';
 import { FakeServer } from './fake-server.js';
 import { XenStoreClient } from '../../src/xenstore/client.js';
 import { unixSocketTransport } from '../../src/xenstore/transport-unix.js';
@@ -81,7 +81,7 @@ void test('an oversized frame is a protocol violation: the connection is dropped
   try {
     const e = await rejectsWith(xs.read('/a'), 'EPROTO', '/a');
     assert.match(e.message, /4096/);
-    while (!xs.stats().connected) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => xs.stats().connected, 'the reconnect');
     assert.equal(await xs.read('/a'), 'recovered');
     assert.equal(xs.stats().reconnects, 1);
   } finally {

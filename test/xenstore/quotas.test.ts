@@ -1,7 +1,7 @@
 // Quotas bind guests with the errors C xenstored returns; dom0 is exempt.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, rejectsWith } from './helpers.js';
+import { fixture, rejectsWith, waitFor } from './helpers.js';
 
 const quotas = { nodesPerDomain: 5, maxValueSize: 16, watchesPerConnection: 3, transactionsPerConnection: 2, nodesPerTransaction: 6 };
 
@@ -58,7 +58,7 @@ void test('transactions per connection and nodes per transaction: ENOSPC', async
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const open = [g.transaction(() => gate), g.transaction(() => gate)];
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => f.xsd.stats().transactions === 2, 'two open transactions');
     await rejectsWith(g.transaction(async () => undefined), 'ENOSPC');
     release();
     await Promise.all(open);

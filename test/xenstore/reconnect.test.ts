@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventLog, rejectsWith } from './helpers.js';
+import { EventLog, rejectsWith, waitFor } from './helpers.js';
 import { FakeServer } from './fake-server.js';
 import { startXenstored } from '../../src/sim/xenstored/index.js';
 import { XenStoreClient } from '../../src/xenstore/client.js';
@@ -54,7 +54,7 @@ void test('requests in flight when the connection drops fail with a clear error'
   const xs = await XenStoreClient.connect({ transport: unixSocketTransport(srv.path), reconnect: false });
   try {
     const inFlight = [xs.read('/a'), xs.write('/b', 'x'), xs.directory('/c')];
-    while (srv.received.length < 3) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => srv.received.length >= 3, 'the three requests to arrive');
     assert.equal(xs.stats().pending, 3);
     srv.dropAll();
     for (const p of inFlight) {
@@ -84,7 +84,7 @@ void test('connect names what it tried; close() is idempotent and stops reconnec
     const srv = await FakeServer.start(() => undefined);
     const xs = await XenStoreClient.connect({ transport: unixSocketTransport(srv.path), reconnect: { initialDelayMs: 1000 } });
     await srv.close(); // gone for good: the client keeps trying until closed
-    while (xs.stats().connected) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => !xs.stats().connected, 'the drop to be noticed');
     await xs.close();
     await xs.close();
     await rejectsWith(xs.read('/x'), 'ECONNRESET');
