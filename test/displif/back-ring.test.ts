@@ -40,7 +40,7 @@ function responses(front: FrontRing): DecodedResponse[] {
   return got;
 }
 
-test('requests travel, responses come back, and both event indices are re-armed', () => {
+void test('requests travel, responses come back, and both event indices are re-armed', () => {
   withSharedPage(({ bytes, back: bm, front: fm }) => {
     const front = FrontRing.init(fm);
     const back = new BackRing(bm);
@@ -66,7 +66,7 @@ test('requests travel, responses come back, and both event indices are re-armed'
   });
 });
 
-test('notifications are suppressed while the other side is known to be busy', () => {
+void test('notifications are suppressed while the other side is known to be busy', () => {
   withSharedPage(({ bytes, back: bm, front: fm }) => {
     const front = FrontRing.init(fm);
     const back = new BackRing(bm);
@@ -91,7 +91,7 @@ test('notifications are suppressed while the other side is known to be busy', ()
   });
 });
 
-test('indices wrap at 2^32 without losing or reordering a request', () => {
+void test('indices wrap at 2^32 without losing or reordering a request', () => {
   withSharedPage(({ bytes, back: bm, front: fm }) => {
     const start = 0xffffffff - 40;
     const front = FrontRing.init(fm, start);
@@ -119,7 +119,7 @@ test('indices wrap at 2^32 without losing or reordering a request', () => {
   });
 });
 
-test('a full ring: 32 outstanding requests, no more room until one is answered', () => {
+void test('a full ring: 32 outstanding requests, no more room until one is answered', () => {
   withSharedPage(({ back: bm, front: fm }) => {
     const front = FrontRing.init(fm, 0xfffffff0);
     const back = new BackRing(bm, 0xfffffff0);
@@ -139,7 +139,7 @@ test('a full ring: 32 outstanding requests, no more room until one is answered',
   });
 });
 
-test('a lying req_prod is a sticky violation and no slot is read', () => {
+void test('a lying req_prod is a sticky violation and no slot is read', () => {
   const cases: Array<[string, (bytes: Uint8Array) => void]> = [
     ['33 ahead of the responses', (b) => writeU32(b, REQ_PROD, readU32(b, REQ_PROD) + 30)],
     ['half the index space ahead', (b) => writeU32(b, REQ_PROD, (readU32(b, REQ_PROD) + 0x80000000) >>> 0)],
@@ -168,7 +168,7 @@ test('a lying req_prod is a sticky violation and no slot is read', () => {
   }
 });
 
-test('each slot is copied out exactly once and the copy is what gets decoded', () => {
+void test('each slot is copied out exactly once and the copy is what gets decoded', () => {
   const bytes = new Uint8Array(4096);
   const plain = plainSharedMemory(bytes);
   const copies: number[] = [];
@@ -190,7 +190,7 @@ test('each slot is copied out exactly once and the copy is what gets decoded', (
   assert.deepEqual(copies, [0, 1, 2, 3, 4, 5].map(ringSlotOffset));
 });
 
-test('the backend keeps its own rsp_prod: a scribbled shared copy changes nothing it publishes', () => {
+void test('the backend keeps its own rsp_prod: a scribbled shared copy changes nothing it publishes', () => {
   withSharedPage(({ bytes, back: bm, front: fm }) => {
     const front = FrontRing.init(fm);
     const back = new BackRing(bm);
@@ -205,14 +205,14 @@ test('the backend keeps its own rsp_prod: a scribbled shared copy changes nothin
   });
 });
 
-test('answering more requests than were consumed is refused', () => {
+void test('answering more requests than were consumed is refused', () => {
   withSharedPage(({ back: bm }) => {
     const back = new BackRing(bm);
     assert.throws(() => back.writeResponse({ id: 1, operation: Op.PG_FLIP, status: 0 }), /no consumed request/);
   });
 });
 
-test('the frontend side refuses a backend that publishes more responses than requests', () => {
+void test('the frontend side refuses a backend that publishes more responses than requests', () => {
   withSharedPage(({ bytes, front: fm }) => {
     const front = FrontRing.init(fm);
     front.writeRequest(flip(0), 1);

@@ -17,7 +17,7 @@ const FIXED: Array<[number, number]> = [
   [4095, 2047], [3840, 2047], [1, 1], [1, 2047], [4095, 1], [333, 777], [2048, 2047],
 ];
 
-test('edid-decode --check passes every EDID without warnings, from 1x1 to 4095x2047', () => {
+void test('edid-decode --check passes every EDID without warnings, from 1x1 to 4095x2047', () => {
   const rnd = xorshift32(0x5eed);
   const sizes = [...FIXED];
   for (let i = 0; i < 16; i++) sizes.push([1 + (rnd() % 4095), 1 + (rnd() % 2047)]);
@@ -33,7 +33,7 @@ test('edid-decode --check passes every EDID without warnings, from 1x1 to 4095x2
   }
 });
 
-test('one 128-byte block with a correct checksum and the exact mode at 60 Hz', () => {
+void test('one 128-byte block with a correct checksum and the exact mode at 60 Hz', () => {
   for (const [width, height] of FIXED) {
     const edid = buildEdid({ width, height });
     assert.equal(edid.length, 128, 'no extension block needed within the descriptor limits');
@@ -52,7 +52,7 @@ test('one 128-byte block with a correct checksum and the exact mode at 60 Hz', (
   assert.equal(preferredTiming(broken), undefined);
 });
 
-test('identity fields: manufacturer, name and serial are where EDID puts them', () => {
+void test('identity fields: manufacturer, name and serial are where EDID puts them', () => {
   const edid = buildEdid({ width: 1024, height: 768, manufacturer: 'ABC', productName: 'screen-two', serial: 0xdeadbeef, productCode: 0x1234 });
   const { out } = edidDecode(edid);
   assert.match(out, /Manufacturer: ABC/);
@@ -63,7 +63,7 @@ test('identity fields: manufacturer, name and serial are where EDID puts them', 
   assert.deepEqual(buildEdid({ width: 1024, height: 768 }), buildEdid({ width: 1024, height: 768 }), 'deterministic');
 });
 
-test('what an EDID base block cannot describe is refused', () => {
+void test('what an EDID base block cannot describe is refused', () => {
   for (const [width, height] of [[0, 600], [800, 0], [4096, 600], [1.5, 2], [4095, 4095]]) {
     assert.throws(() => buildEdid({ width: width!, height: height! }), RangeError, `${width}x${height}`);
   }

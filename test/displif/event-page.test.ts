@@ -23,7 +23,7 @@ function take(consumer: EventConsumer): Array<{ id: number; cookie: bigint }> {
   });
 }
 
-test('events carry ids 0, 1, 2, ... and every write asks for a notification', () => {
+void test('events carry ids 0, 1, 2, ... and every write asks for a notification', () => {
   withSharedPage(({ bytes, back, front }) => {
     const consumer = EventConsumer.init(front);
     const producer = new EventProducer(back);
@@ -37,7 +37,7 @@ test('events carry ids 0, 1, 2, ... and every write asks for a notification', ()
   });
 });
 
-test('a full page queues events without blocking, and flush delivers them in order', () => {
+void test('a full page queues events without blocking, and flush delivers them in order', () => {
   withSharedPage(({ back, front }) => {
     const consumer = EventConsumer.init(front);
     const producer = new EventProducer(back);
@@ -63,7 +63,7 @@ test('a full page queues events without blocking, and flush delivers them in ord
   });
 });
 
-test('beyond the queue limit events are dropped and counted, and ids stay gapless', () => {
+void test('beyond the queue limit events are dropped and counted, and ids stay gapless', () => {
   withSharedPage(({ back, front }) => {
     const consumer = EventConsumer.init(front);
     const producer = new EventProducer(back, { queueLimit: 2 });
@@ -86,7 +86,7 @@ test('beyond the queue limit events are dropped and counted, and ids stay gaples
   });
 });
 
-test('an impossible in_cons is clamped to "full" and counted; nothing is written', () => {
+void test('an impossible in_cons is clamped to "full" and counted; nothing is written', () => {
   for (const lie of [+1, +5, -64, 0x80000000]) {
     withSharedPage(({ bytes, back, front }) => {
       EventConsumer.init(front);
@@ -108,7 +108,7 @@ test('an impossible in_cons is clamped to "full" and counted; nothing is written
   }
 });
 
-test('in_prod is private: a value scribbled into the page is overwritten, never used', () => {
+void test('in_prod is private: a value scribbled into the page is overwritten, never used', () => {
   withSharedPage(({ bytes, back, front }) => {
     const consumer = EventConsumer.init(front);
     const producer = new EventProducer(back);
@@ -123,7 +123,7 @@ test('in_prod is private: a value scribbled into the page is overwritten, never 
   });
 });
 
-test('indices wrap at 2^32: every event arrives once, in order, with sequential ids', () => {
+void test('indices wrap at 2^32: every event arrives once, in order, with sequential ids', () => {
   withSharedPage(({ back, front }) => {
     const start = 0xffffffff - 100;
     const consumer = EventConsumer.init(front, start);
@@ -142,7 +142,7 @@ test('indices wrap at 2^32: every event arrives once, in order, with sequential 
   });
 });
 
-test('across the wrap the producer never overwrites an unconsumed slot', () => {
+void test('across the wrap the producer never overwrites an unconsumed slot', () => {
   // idx % 63 runs ... 0,1,2,3 for 2^32-4 .. 2^32-1 and then 0 again for index 0: the slot of
   // index 0 still holds the unconsumed event of index 2^32-4.
   assert.equal(eventSlotOffset(0xfffffffc), eventSlotOffset(0));
@@ -160,7 +160,7 @@ test('across the wrap the producer never overwrites an unconsumed slot', () => {
   });
 });
 
-test('the frontend side refuses an in_prod more than 63 ahead', () => {
+void test('the frontend side refuses an in_prod more than 63 ahead', () => {
   withSharedPage(({ bytes, front }) => {
     const consumer = EventConsumer.init(front);
     writeU32(bytes, IN_PROD, 64);

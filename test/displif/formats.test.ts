@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { PIXEL_FORMATS, SCANOUT_BPPS, formatByFourcc, fourcc, fourccToString, frontendPitch, imageExtent } from '../../src/displif/formats.js';
 
-test('the nine formats the Linux frontend offers, with the codes of drm_fourcc.h', () => {
+void test('the nine formats the Linux frontend offers, with the codes of drm_fourcc.h', () => {
   assert.deepEqual(
     PIXEL_FORMATS.map((f) => f.name),
     ['RGB565', 'RGB888', 'XRGB8888', 'ARGB8888', 'XRGB4444', 'ARGB4444', 'XRGB1555', 'ARGB1555', 'YUYV'],
@@ -21,13 +21,13 @@ test('the nine formats the Linux frontend offers, with the codes of drm_fourcc.h
   assert.deepEqual([...SCANOUT_BPPS].sort(), [16, 24, 32]);
 });
 
-test('fourccToString never prints raw guest bytes', () => {
+void test('fourccToString never prints raw guest bytes', () => {
   assert.equal(fourccToString(fourcc('YUYV')), 'YUYV');
   assert.equal(fourccToString(7), '0x00000007');
   assert.equal(fourccToString(0xffffffff), '0xffffffff');
 });
 
-test('pitch is ceil(width * bpp / 8), unaligned, in 64-bit arithmetic', () => {
+void test('pitch is ceil(width * bpp / 8), unaligned, in 64-bit arithmetic', () => {
   assert.equal(frontendPitch(1366, 24), 4098n);
   assert.equal(frontendPitch(1920, 32), 7680n);
   assert.equal(frontendPitch(3, 1), 1n);

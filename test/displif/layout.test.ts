@@ -5,7 +5,7 @@ import { native } from '../../src/native/addon.js';
 import { WIRE } from '../../src/displif/wire-layout.js';
 import * as C from '../../src/displif/constants.js';
 
-test('every struct size and field offset equals the header', () => {
+void test('every struct size and field offset equals the header', () => {
   const fromHeader = native().displifLayout();
   const structs = Object.keys(fromHeader).filter((k) => k !== 'constants' && k !== 'strings');
   assert.deepEqual(Object.keys(WIRE).sort(), structs.sort(), 'the same set of structs on both sides');
@@ -17,7 +17,7 @@ test('every struct size and field offset equals the header', () => {
   }
 });
 
-test('constants equal the header', () => {
+void test('constants equal the header', () => {
   const { constants: h, strings: s } = native().displifLayout();
   const expect: Record<string, number> = {
     XENDISPL_PROTOCOL_VERSION_INT: C.PROTOCOL_VERSION,
@@ -60,7 +60,7 @@ test('constants equal the header', () => {
   );
 });
 
-test('derived geometry is consistent with the struct layout', () => {
+void test('derived geometry is consistent with the struct layout', () => {
   assert.equal(C.SLOT_SIZE, WIRE.xendispl_req.size);
   assert.equal(C.SLOT_SIZE, WIRE.xendispl_resp.size);
   assert.equal(C.SLOT_SIZE, WIRE.xendispl_evt.size);

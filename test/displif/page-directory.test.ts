@@ -44,11 +44,11 @@ function expectError(fn: () => unknown, code: string, errno = -XEN_EINVAL): void
   assert.throws(fn, (e: unknown) => e instanceof PageDirectoryError && e.code === code && e.errno === errno);
 }
 
-test('directoryPageCount is ceil(n / 1023)', () => {
+void test('directoryPageCount is ceil(n / 1023)', () => {
   assert.deepEqual([1, 1022, 1023, 1024, 2025, 2046, 2047, 65536].map(directoryPageCount), [1, 1, 1, 2, 2, 2, 3, 65]);
 });
 
-test('walks read exactly ceil(n/1023) pages and return the refs in order', async () => {
+void test('walks read exactly ceil(n/1023) pages and return the refs in order', async () => {
   for (const n of [1, 1023, 1024, 2025, 3069, 5000]) {
     const { pages, dirRefs, bufferRefs } = build(n);
     assert.deepEqual(walkPageDirectorySync(dirRefs[0]!, n, pages.reader), bufferRefs);
@@ -60,7 +60,7 @@ test('walks read exactly ceil(n/1023) pages and return the refs in order', async
   }
 });
 
-test('the 1080p example: 2025 buffer pages on 2 directory pages', () => {
+void test('the 1080p example: 2025 buffer pages on 2 directory pages', () => {
   const n = Math.ceil((1920 * 1080 * 4) / 4096);
   assert.equal(n, 2025);
   const { pages, dirRefs } = build(n);
@@ -68,7 +68,7 @@ test('the 1080p example: 2025 buffer pages on 2 directory pages', () => {
   assert.equal(pages.reads.length, 2);
 });
 
-test('links past the last page are never followed, whatever they say', () => {
+void test('links past the last page are never followed, whatever they say', () => {
   const { pages, dirRefs, bufferRefs } = build(1500);
   writeU32(pages.page(dirRefs[1]!), 0, dirRefs[0]!); // the last page links back to the first
   assert.deepEqual(walkPageDirectorySync(dirRefs[0]!, 1500, pages.reader), bufferRefs);
@@ -79,7 +79,7 @@ test('links past the last page are never followed, whatever they say', () => {
   assert.deepEqual(pages.reads, [dirRefs[0]]);
 });
 
-test('a chain that ends early, loops, or lists ref 0 is refused', () => {
+void test('a chain that ends early, loops, or lists ref 0 is refused', () => {
   const early = build(3000);
   writeU32(early.pages.page(early.dirRefs[1]!), 0, 0);
   expectError(() => walkPageDirectorySync(early.dirRefs[0]!, 3000, early.pages.reader), 'early-end');
@@ -104,7 +104,7 @@ test('a chain that ends early, loops, or lists ref 0 is refused', () => {
   assert.equal(ok.pages.reads.length, 0);
 });
 
-test('counts out of range are refused before any page is read', () => {
+void test('counts out of range are refused before any page is read', () => {
   const { pages, dirRefs } = build(1);
   expectError(() => walkPageDirectorySync(dirRefs[0]!, 0, pages.reader), 'bad-count');
   expectError(() => walkPageDirectorySync(dirRefs[0]!, 65537, pages.reader), 'bad-count', -XEN_E2BIG);
@@ -112,7 +112,7 @@ test('counts out of range are refused before any page is read', () => {
   assert.equal(pages.reads.length, 0);
 });
 
-test('a reader that returns too few bytes is an error, not an out-of-bounds read', () => {
+void test('a reader that returns too few bytes is an error, not an out-of-bounds read', () => {
   expectError(() => walkPageDirectorySync(grantRef(1), 5, () => new Uint8Array(20)), 'short-page', -14);
   // Exactly what is needed is enough: the header plus five refs.
   const page = new Uint8Array(24);
@@ -120,12 +120,12 @@ test('a reader that returns too few bytes is an error, not an out-of-bounds read
   assert.deepEqual(walkPageDirectorySync(grantRef(1), 5, () => page), [1, 2, 3, 4, 5]);
 });
 
-test('reader failures pass through unchanged', async () => {
+void test('reader failures pass through unchanged', async () => {
   const boom = new Error('mapping failed');
   await assert.rejects(walkPageDirectory(grantRef(1), 5, () => Promise.reject(boom)), (e) => e === boom);
 });
 
-test('be-alloc: the backend fills gref[] following the frontend links, and a walk reads them back', async () => {
+void test('be-alloc: the backend fills gref[] following the frontend links, and a walk reads them back', async () => {
   const pages = new Pages();
   const dirRefs = [grantRef(70), grantRef(71), grantRef(72)];
   writePageDirectory(dirRefs.map((r) => pages.page(r)), dirRefs, 2500);
@@ -140,7 +140,7 @@ test('be-alloc: the backend fills gref[] following the frontend links, and a wal
   await assert.rejects(fillPageDirectory(dirRefs[0]!, mine, pages.reader), (e) => e instanceof PageDirectoryError && e.code === 'loop');
 });
 
-test('the writer zeroes stale bytes and checks its arguments', () => {
+void test('the writer zeroes stale bytes and checks its arguments', () => {
   const page = new Uint8Array(4096).fill(0xff);
   writePageDirectory([page], [grantRef(5)], [grantRef(1), grantRef(2)]);
   assert.equal(readU32(page, 0), 0);

@@ -54,7 +54,7 @@ function encoded(req: Request, id = 0x1234): Uint8Array {
   return b;
 }
 
-test('every request kind round-trips through encode and decode', () => {
+void test('every request kind round-trips through encode and decode', () => {
   for (const req of SAMPLES) {
     for (const id of [0, 1, 0x1234, 0xffff]) {
       const r = decodeRequest(encoded(req, id), { version: 2 });
@@ -65,7 +65,7 @@ test('every request kind round-trips through encode and decode', () => {
   }
 });
 
-test('golden bytes', () => {
+void test('golden bytes', () => {
   assert.equal(
     hex(encoded(SAMPLES[0]!)),
     '3412100000000000' + '0807060504030201' + '80070000' + '38040000' + '20000000' + '00907e00' + '00000000' + '55000000' + '00000000' + '00'.repeat(20),
@@ -93,7 +93,7 @@ function rejects(req: Request, mutate: (b: Uint8Array) => void, errno: number, o
 
 const [DBUF, PRIME, , DESTROY, ATTACH, DETACH, CONFIG, , FLIP, EDID] = SAMPLES as [Request, Request, Request, Request, Request, Request, Request, Request, Request, Request];
 
-test('a non-zero reserved byte anywhere is refused', () => {
+void test('a non-zero reserved byte anywhere is refused', () => {
   // Header bytes 3..7 for every kind; and every byte after each request's named fields.
   const ends: Record<string, number> = { 'dbuf-create': 44, 'dbuf-destroy': 16, 'fb-attach': 36, 'fb-detach': 16, 'set-config': 36, 'pg-flip': 16, 'get-edid': 16 };
   for (const req of SAMPLES) {
@@ -102,7 +102,7 @@ test('a non-zero reserved byte anywhere is refused', () => {
   }
 });
 
-test('cookie 0 is refused wherever a cookie is carried', () => {
+void test('cookie 0 is refused wherever a cookie is carried', () => {
   const zero = (at: number) => (b: Uint8Array) => b.fill(0, at, at + 8);
   rejects(DBUF, zero(8), XEN_EINVAL);
   rejects(DESTROY, zero(8), XEN_EINVAL);
@@ -117,19 +117,19 @@ test('cookie 0 is refused wherever a cookie is carried', () => {
   assert.ok(decodeRequest(b, { version: 2 }).ok);
 });
 
-test('unknown operations and GET_EDID on v1 get -ENOSYS', () => {
+void test('unknown operations and GET_EDID on v1 get -ENOSYS', () => {
   for (const op of [0, 1, 0x0f, 0x17, 0x80, 0xff]) rejects(FLIP, (b) => (b[2] = op), XEN_ENOSYS);
   rejects(EDID, () => {}, XEN_ENOSYS, { version: 1 });
   assert.ok(decodeRequest(encoded(EDID), { version: 2 }).ok);
 });
 
-test('v1 connections still read data_ofs (Linux sends it without negotiating v2)', () => {
+void test('v1 connections still read data_ofs (Linux sends it without negotiating v2)', () => {
   const r = decodeRequest(encoded(PRIME), { version: 1 });
   assert.ok(r.ok);
   assert.equal(r.req.kind === 'dbuf-create' && r.req.dataOfs, 4000);
 });
 
-test('buffer and framebuffer operations only on connector 0 when the ring is known', () => {
+void test('buffer and framebuffer operations only on connector 0 when the ring is known', () => {
   for (const req of [DBUF, DESTROY, ATTACH, DETACH]) {
     rejects(req, () => {}, XEN_EINVAL, { version: 2, connector: 1 });
     assert.ok(decodeRequest(encoded(req), { version: 2, connector: 0 }).ok);
@@ -137,7 +137,7 @@ test('buffer and framebuffer operations only on connector 0 when the ring is kno
   for (const req of [CONFIG, FLIP, EDID]) assert.ok(decodeRequest(encoded(req), { version: 2, connector: 3 }).ok);
 });
 
-test('DBUF_CREATE sizes are checked in 64-bit arithmetic', () => {
+void test('DBUF_CREATE sizes are checked in 64-bit arithmetic', () => {
   const set = (o: number, v: number) => (b: Uint8Array) => writeU32(b, o, v);
   const geometry = (w: number, h: number, bpp: number, size: number, ofs = 0) => (b: Uint8Array) => {
     writeU32(b, 16, w);
@@ -164,7 +164,7 @@ test('DBUF_CREATE sizes are checked in 64-bit arithmetic', () => {
   assert.equal(decodeRequest(odd, { version: 2 }).ok, false);
 });
 
-test('DBUF_CREATE: geometry all zero or all set, flags, directory ref, page count', () => {
+void test('DBUF_CREATE: geometry all zero or all set, flags, directory ref, page count', () => {
   rejects(DBUF, (b) => writeU32(b, 24, 0), XEN_EINVAL); // bpp 0 with width and height set
   rejects(DBUF, (b) => writeU32(b, 16, 0), XEN_EINVAL);
   rejects(DBUF, (b) => writeU32(b, 32, 2), XEN_EINVAL); // unknown flag bit
@@ -180,7 +180,7 @@ test('DBUF_CREATE: geometry all zero or all set, flags, directory ref, page coun
   rejects(PRIME, (b) => writeU32(b, 28, 0xffffffff), XEN_E2BIG);
 });
 
-test('FB_ATTACH: size and pixel format', () => {
+void test('FB_ATTACH: size and pixel format', () => {
   rejects(ATTACH, (b) => writeU32(b, 24, 0), XEN_EINVAL);
   rejects(ATTACH, (b) => writeU32(b, 28, 0), XEN_EINVAL);
   rejects(ATTACH, (b) => writeU32(b, 32, 0), XEN_EINVAL);
@@ -191,7 +191,7 @@ test('FB_ATTACH: size and pixel format', () => {
   }
 });
 
-test('SET_CONFIG: all zeros turns off; anything else needs a cookie, a size and a scanout bpp', () => {
+void test('SET_CONFIG: all zeros turns off; anything else needs a cookie, a size and a scanout bpp', () => {
   rejects(CONFIG, (b) => writeU32(b, 24, 0), XEN_EINVAL);
   rejects(CONFIG, (b) => writeU32(b, 28, 0), XEN_EINVAL);
   for (const bpp of [0, 8, 12, 31, 33, 64]) rejects(CONFIG, (b) => writeU32(b, 32, bpp), XEN_EINVAL);
@@ -202,19 +202,19 @@ test('SET_CONFIG: all zeros turns off; anything else needs a cookie, a size and 
   assert.equal(decodeRequest(off, { version: 2 }).ok, false);
 });
 
-test('GET_EDID: at least XENDISPL_EDID_MAX_SIZE bytes and a directory', () => {
+void test('GET_EDID: at least XENDISPL_EDID_MAX_SIZE bytes and a directory', () => {
   rejects(EDID, (b) => writeU32(b, 8, EDID_MAX_SIZE - 1), XEN_EINVAL);
   rejects(EDID, (b) => writeU32(b, 12, 0), XEN_EINVAL);
   rejects(EDID, (b) => writeU32(b, 8, 0xffffffff), XEN_E2BIG);
 });
 
-test('a short buffer is a failure, not an exception', () => {
+void test('a short buffer is a failure, not an exception', () => {
   const r = decodeRequest(new Uint8Array(10), { version: 2 });
   assert.equal(r.ok, false);
   assert.equal(!r.ok && r.errno, -XEN_EINVAL);
 });
 
-test('the operation echoed on success is the request operation', () => {
+void test('the operation echoed on success is the request operation', () => {
   for (const req of SAMPLES) {
     const b = encoded(req);
     const r = decodeRequest(b, { version: 2 });

@@ -7,7 +7,7 @@ import { decodeEvent, encodeEvent } from '../../src/displif/events.js';
 import { EvtType, Op, XEN_EINVAL, XEN_ENOENT } from '../../src/displif/constants.js';
 import { hex } from './helpers.js';
 
-test('responses are zero-filled, echo id and operation, and carry a negative status', () => {
+void test('responses are zero-filled, echo id and operation, and carry a negative status', () => {
   const slot = new Uint8Array(64 * 3).fill(0xa5); // stale bytes a sloppy encoder would leak
   encodeResponse(slot, 64, { id: 0xbeef, operation: Op.FB_ATTACH, status: -XEN_ENOENT });
   assert.equal(hex(slot.subarray(64, 128)), 'efbe1200' + 'feffffff' + '00'.repeat(56));
@@ -16,7 +16,7 @@ test('responses are zero-filled, echo id and operation, and carry a negative sta
   assert.deepEqual(d, { id: 0xbeef, operation: Op.FB_ATTACH, status: -XEN_ENOENT, edidSz: 0, reservedZero: true });
 });
 
-test('GET_EDID responses carry edid_sz; other operations never do', () => {
+void test('GET_EDID responses carry edid_sz; other operations never do', () => {
   const b = new Uint8Array(64).fill(0xff);
   encodeResponse(b, 0, { id: 1, operation: Op.GET_EDID, status: 0, edidSz: 128 });
   assert.equal(hex(b), '0100160000000000' + '80000000' + '00'.repeat(52));
@@ -25,7 +25,7 @@ test('GET_EDID responses carry edid_sz; other operations never do', () => {
   assert.equal(hex(b), '0100150000000000' + '00'.repeat(56));
 });
 
-test('every operation byte, known or not, is echoed verbatim', () => {
+void test('every operation byte, known or not, is echoed verbatim', () => {
   const b = new Uint8Array(64);
   for (let op = 0; op < 256; op++) {
     encodeResponse(b, 0, { id: op * 257, operation: op, status: -XEN_EINVAL });
@@ -36,7 +36,7 @@ test('every operation byte, known or not, is echoed verbatim', () => {
   }
 });
 
-test('a positive status is a backend bug and never reaches the wire', () => {
+void test('a positive status is a backend bug and never reaches the wire', () => {
   const b = new Uint8Array(64);
   assert.throws(() => encodeResponse(b, 0, { id: 1, operation: Op.PG_FLIP, status: XEN_EINVAL }), RangeError);
   assert.throws(() => encodeResponse(b, 0, { id: 1, operation: Op.PG_FLIP, status: -0.5 }), RangeError);
@@ -44,7 +44,7 @@ test('a positive status is a backend bug and never reaches the wire', () => {
   assert.throws(() => encodeResponse(new Uint8Array(63), 0, { id: 1, operation: Op.PG_FLIP, status: 0 }), RangeError);
 });
 
-test('decodeResponse notices non-zero reserved bytes', () => {
+void test('decodeResponse notices non-zero reserved bytes', () => {
   const b = new Uint8Array(64);
   encodeResponse(b, 0, { id: 1, operation: Op.SET_CONFIG, status: 0 });
   b[3] = 1;
@@ -54,7 +54,7 @@ test('decodeResponse notices non-zero reserved bytes', () => {
   assert.equal(decodeResponse(b).reservedZero, false);
 });
 
-test('PG_FLIP events: golden bytes and round trip', () => {
+void test('PG_FLIP events: golden bytes and round trip', () => {
   const b = new Uint8Array(64).fill(0x5a);
   encodeEvent(b, 0, { type: EvtType.PG_FLIP, id: 0x0102, fbCookie: cookie(0x1122334455667788n) });
   assert.equal(hex(b), '0201000000000000' + '8877665544332211' + '00'.repeat(48));
