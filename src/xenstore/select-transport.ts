@@ -56,7 +56,8 @@ export function firstWorking(candidates: readonly Transport[]): Transport {
         try {
           return await c.open(sink);
         } catch (err) {
-          failures.push(err instanceof Error ? err.message : String(err));
+          const msg = err instanceof Error ? err.message : String(err);
+          failures.push(msg.includes(c.description) ? msg : `${c.description}: ${msg}`);
         }
       }
       throw new Error(`${failures.join('; ')}. Is xenstored running? XENSTORED_PATH selects another socket.`);
