@@ -9,7 +9,7 @@ import { showValue } from '../displif/xenstore-fields.js';
 import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
-import { BufferRegistry, releaseBacking } from './buffer-registry.js';
+import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
 import { ConnectorChannel, type ChannelStats } from './connector-channel.js';
 import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
@@ -110,6 +110,10 @@ export class Connection {
         eventsWritten: p.events?.stats.written ?? 0,
       };
     });
+  }
+
+  counts(): RegistryCounts {
+    return this.ctx?.registry.counts() ?? { buffers: 0, framebuffers: 0, pages: 0 };
   }
 
   /** Idempotent; resolves when everything is released. */

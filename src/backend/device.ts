@@ -1,0 +1,301 @@
+// One vdispl device: runs the state table against XenStore. Every watch event marks the device
+// dirty; one loop at a time reads a fresh snapshot, asks the table, performs the action, and goes
+// round again until the table says 'none'. Backend writes happen in a transaction that first
+// checks the device still exists, so a device the toolstack just removed is never half re-created.
+import { XEN_EINVAL, XenbusState, XsField, xenbusStateName } from '../displif/constants.js';
+import { formatVersions, parseXenbusState } from '../displif/xenstore-fields.js';
+import type { DevId, DomId } from '../util/ids.js';
+import type { Logger } from '../util/log.js';
+import type { XenStore, XsWatch } from '../xenstore/types.js';
+import type { RegistryCounts } from './buffer-registry.js';
+import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
+import { ConfigError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
+import { decide, phaseAfterConnectFailure, type FrontendState, type Phase, type Snapshot, type Transition } from './state-machine.js';
+
+export interface DeviceEnv extends ConnectionEnv {
+  readonly xs: XenStore;
+  readonly log: Logger;
+}
+
+export interface DeviceStatus {
+  readonly domid: number;
+  readonly devId: number;
+  readonly phase: Phase;
+  readonly frontendState: string;
+  readonly error: string | undefined;
+  readonly connectors: readonly ConnectorStatus[];
+}
+
+/** Delay before offering a new connection to a frontend that broke the last one: 100 ms doubling to 5 s. */
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5000;
+/** Failure log lines per device before they are thinned out (a hostile guest can fail on purpose). */
+const LOUD_FAILURES = 3;
+
+export class Device {
+  private phase: Phase = 'idle';
+  private prevFe: FrontendState | undefined;
+  private fe: FrontendState = 'absent';
+  private fePath: string | undefined;
+  private feWatch: XsWatch | undefined;
+  private connection: Connection | undefined;
+  private broken: string | undefined;
+  private loop: Promise<void> | undefined;
+  private dirty = false;
+  private stopping = false;
+  private failures = 0;
+  private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastError: string | undefined;
+  /** Why the last connection was found broken, for the error node written after its release. */
+  private brokenReason = '';
+  /** Its nodes were seen at least once (watch events can name a device that is already gone). */
+  private seen = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly env: DeviceEnv,
+    readonly domid: DomId,
+    readonly devId: DevId,
+    readonly bePath: string,
+    /** Called once when the device's backend nodes are gone and it released everything. */
+    private readonly onGone: (d: Device) => void,
+  ) {
+    this.log = env.log.child({ domid, dev: devId });
+  }
+
+  get currentPhase(): Phase {
+    return this.phase;
+  }
+
+  status(): DeviceStatus {
+    return {
+      domid: this.domid,
+      devId: this.devId,
+      phase: this.phase,
+      frontendState: this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe),
+      error: this.lastError,
+      connectors: this.connection?.status() ?? [],
+    };
+  }
+
+  /** The live connection's registry counts, or undefined when not connected. */
+  resources(): RegistryCounts | undefined {
+    return this.connection?.counts();
+  }
+
+  /** Something under the device's backend or frontend nodes changed: re-evaluate. */
+  notify(): void {
+    if (this.stopping) return;
+    this.dirty = true;
+    if (!this.loop) {
+      this.loop = this.run().finally(() => {
+        this.loop = undefined;
+        if (this.dirty && !this.stopping) this.notify();
+      });
+    }
+  }
+
+  /** Resolves when no evaluation is running (tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  /**
+   * Daemon shutdown: stop reacting, release the connection and tell the frontend we are gone
+   * (Closed), so it drops its device and reconnects when a backend offers InitWait again.
+   */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.clearRetry();
+    await this.settled();
+    const had = this.connection !== undefined || this.phase === 'initwait';
+    await this.releaseConnection();
+    await this.feWatch?.close().catch(() => {});
+    this.feWatch = undefined;
+    if (had) await this.writeBackend({ [XsField.STATE]: String(XenbusState.Closed) }).catch(() => false);
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty && !this.stopping) {
+      this.dirty = false;
+      let snap: Snapshot | 'gone';
+      try {
+        snap = await this.snapshot();
+      } catch (err) {
+        // XenStore trouble (a restarting xenstored): the client fires every watch again after it
+        // reconnects, which brings us back here.
+        this.log.warn(`cannot read XenStore state: ${(err as Error).message}`);
+        return;
+      }
+      if (snap === 'gone') {
+        await this.gone();
+        return;
+      }
+      const t = decide(this.phase, snap, this.prevFe);
+      this.prevFe = snap.frontend;
+      this.fe = snap.frontend;
+      if (t.action.kind === 'none') continue;
+      if (t.action.kind === 'publish-initwait' && this.phase === 'closed-retry' && Date.now() < this.retryAt) {
+        this.armRetry();
+        continue;
+      }
+      try {
+        await this.perform(t);
+      } catch (err) {
+        this.log.warn(`${t.action.kind} failed: ${(err as Error).message}`);
+        return;
+      }
+      this.dirty = true;
+    }
+  }
+
+  private async perform(t: Transition): Promise<void> {
+    const from = this.phase;
+    const a = t.action;
+    switch (a.kind) {
+      case 'none':
+        return;
+      case 'publish-initwait':
+        await this.writeBackend({ [XsField.BE_VERSIONS]: formatVersions(), [XsField.STATE]: String(XenbusState.InitWait) }, true);
+        break;
+      case 'kick-initwait':
+        await this.writeBackend({ [XsField.STATE]: String(XenbusState.InitWait) });
+        break;
+      case 'connect':
+        if (!(await this.connect())) return;
+        break;
+      case 'release':
+        await this.releaseConnection();
+        if (a.then === 'initwait') await this.writeBackend({ [XsField.STATE]: String(XenbusState.InitWait) });
+        else if (a.then === 'removed') await this.writeBackend({ [XsField.STATE]: String(XenbusState.Closed) });
+        else await this.fail('frontend', `frontend broke the ring protocol: ${this.brokenReason}`, false);
+        break;
+      case 'close':
+        await this.writeBackend({ [XsField.STATE]: String(XenbusState.Closed) });
+        break;
+    }
+    this.phase = t.next;
+    if (from !== this.phase) this.log.info(`${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})`);
+    if (this.phase === 'removed') await this.unwatchFrontend();
+  }
+
+  /** true when Connected; false when it failed (the phase is then set by fail()). */
+  private async connect(): Promise<boolean> {
+    const fePath = this.fePath;
+    if (fePath === undefined) return false;
+    let conn: Connection | undefined;
+    try {
+      const cfg = await readDeviceConfig(this.env.xs, fePath);
+      this.broken = undefined;
+      conn = await Connection.open(this.env, this.domid, this.devId, cfg, this.log, (reason) => {
+        this.broken = reason;
+        this.notify();
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        await this.fail(err.fault, err.message, true);
+        return false;
+      }
+      throw err;
+    }
+    this.connection = conn;
+    if (!(await this.writeBackend({ [XsField.STATE]: String(XenbusState.Connected) }))) {
+      await this.releaseConnection();
+      return false;
+    }
+    this.failures = 0;
+    this.lastError = undefined;
+    return true;
+  }
+
+  /** The device cannot be served: one log line, the XenBus error node, state Closed. */
+  private async fail(fault: Fault, message: string, setPhase: boolean): Promise<void> {
+    this.failures++;
+    this.lastError = message;
+    if (this.failures <= LOUD_FAILURES || this.failures % 100 === 0) {
+      this.log.error({ fault, failures: this.failures }, `dom${this.domid} device ${this.devId}: ${message}`);
+    }
+    await this.writeBackend({ [XsField.ERROR]: `${XEN_EINVAL} ${message}`, [XsField.STATE]: String(XenbusState.Closed) });
+    if (fault === 'frontend') this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, this.failures - 1));
+    if (setPhase) {
+      const from = this.phase;
+      this.phase = phaseAfterConnectFailure(fault);
+      this.log.info(`${from} -> ${this.phase}`);
+    }
+  }
+
+  private async releaseConnection(): Promise<void> {
+    const c = this.connection;
+    this.connection = undefined;
+    this.brokenReason = this.broken ?? 'unknown';
+    this.broken = undefined;
+    if (c) await c.close();
+  }
+
+  private async snapshot(): Promise<Snapshot | 'gone'> {
+    const xs = this.env.xs;
+    const [frontend, online] = await Promise.all([xs.tryRead(`${this.bePath}/${XsField.FRONTEND}`), xs.tryRead(`${this.bePath}/${XsField.ONLINE}`)]);
+    if (frontend === undefined) return 'gone';
+    this.seen = true;
+    if (this.fePath === undefined && this.phase !== 'failed') {
+      try {
+        this.fePath = checkFrontendPath(frontend, this.domid, this.devId, this.bePath);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        await this.fail('config', err.message, true);
+        return { frontend: 'absent', online: online !== '0' };
+      }
+      this.feWatch = await xs.watch(`${this.fePath}/${XsField.STATE}`, () => this.notify());
+    }
+    let fe: FrontendState = 'absent';
+    if (this.fePath !== undefined) {
+      const raw = await xs.tryRead(`${this.fePath}/${XsField.STATE}`);
+      if (raw !== undefined) {
+        const p = parseXenbusState('state', raw);
+        // A frontend writing garbage into its state is broken: as if it went Closed.
+        fe = p.ok ? p.value : XenbusState.Closed;
+      }
+    }
+    return { frontend: fe, online: online !== '0', broken: this.broken !== undefined };
+  }
+
+  /** Writes backend keys if the device still exists; false if it is gone. */
+  private writeBackend(values: Readonly<Record<string, string>>, clearError = false): Promise<boolean> {
+    const be = this.bePath;
+    return this.env.xs.transaction(async (tx) => {
+      if ((await tx.tryRead(`${be}/${XsField.FRONTEND}`)) === undefined) return false;
+      for (const [k, v] of Object.entries(values)) await tx.write(`${be}/${k}`, v);
+      if (clearError && (await tx.tryRead(`${be}/${XsField.ERROR}`)) !== undefined) await tx.rm(`${be}/${XsField.ERROR}`);
+      return true;
+    });
+  }
+
+  private async gone(): Promise<void> {
+    this.stopping = true;
+    this.clearRetry();
+    await this.releaseConnection();
+    await this.unwatchFrontend();
+    if (this.seen) this.log.info('device removed');
+    this.onGone(this);
+  }
+
+  private async unwatchFrontend(): Promise<void> {
+    const w = this.feWatch;
+    this.feWatch = undefined;
+    if (w) await w.close().catch(() => {});
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.notify();
+    }, Math.max(0, this.retryAt - Date.now()));
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
