@@ -3,8 +3,9 @@
 # until the backend is Connected (up to 30 s), then runs a command agent driven through the guest's
 # own XenStore directory:
 #   dom0 writes  data/e2e/cmd/<n>   a shell command (the harness numbers them 1, 2, ...)
-#   guest prints its output on the console as "E2E-G<n>| <line>" and then "E2E-G<n> END rc=<rc>",
+#   guest prints its output on the console as "E2E-G<boot>.<n>| <line>", then "E2E-G<boot>.<n> END",
 #   and writes   data/e2e/rc/<n>    the exit status.
+# <boot> (data/e2e/boot) tells this boot's lines from an earlier boot's in the same console log.
 # Commands that start background jobs must redirect those jobs' output themselves.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -17,15 +18,16 @@ echo "E2E-GUEST: init at uptime $(cut -d' ' -f1 /proc/uptime)s"
   for ko in $(cat /modules.order); do insmod "$ko" || echo "E2E-GUEST: insmod $ko failed"; done
   echo "E2E-GUEST: modules loaded at uptime $(cut -d' ' -f1 /proc/uptime)s"
 ) &
-xenstore-write data/e2e/ready 1 || echo "E2E-GUEST: cannot write data/e2e/ready"
+boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
+xenstore-write data/e2e/boot "$boot" && xenstore-write data/e2e/ready 1 || echo "E2E-GUEST: cannot write data/e2e"
 echo "E2E-GUEST: agent ready"
 n=1
 while :; do
   if c=$(xenstore-read "data/e2e/cmd/$n" 2>/dev/null); then
     sh -c "$c" > /tmp/out.$n 2>&1 < /dev/null
     rc=$?
-    sed "s/^/E2E-G$n| /" /tmp/out.$n; rm -f /tmp/out.$n
-    echo "E2E-G$n END rc=$rc"
+    sed "s/^/E2E-G$boot.$n| /" /tmp/out.$n; rm -f /tmp/out.$n
+    echo "E2E-G$boot.$n END rc=$rc"
     xenstore-write "data/e2e/rc/$n" "$rc"
     n=$((n + 1))
   else

@@ -1,0 +1,128 @@
+// One emulated Xen machine: QEMU (TCG) running Xen 4.17 with the Debian dom0, its serial console,
+// its QMP socket and its 9p shares. A Machine owns the QEMU process; close() ends it, idempotently.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Image } from './image.js';
+import { Qmp } from './qmp.js';
+import { SerialConsole } from './serial.js';
+
+export interface MachineOptions {
+  image: Image;
+  /** Where the serial log, QEMU's stderr and the sockets go. */
+  runDir: string;
+  /** 9p exports: tag -> [host directory, read-only?]. dom0's init mounts share, repo and node. */
+  shares: Record<string, { path: string; readonly: boolean }>;
+  /** TCG's SMAP/SMEP emulation and Xen's PV guest kernel disagree: dom0 dies at once with plain max. */
+  cpu?: string;
+  memMiB?: number;
+  echo?: boolean;
+}
+
+export class Machine {
+  /** Every machine not yet closed, so that an interrupted run can end its QEMUs. */
+  static readonly live = new Set<Machine>();
+  private closed = false;
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly console: SerialConsole,
+    private readonly qmp: Qmp,
+  ) {
+    this.exited = new Promise((resolve) => {
+      if (proc.exitCode !== null) resolve(proc.exitCode);
+      else proc.once('exit', (code) => resolve(code));
+    });
+  }
+
+  static async start(o: MachineOptions): Promise<Machine> {
+    mkdirSync(o.runDir, { recursive: true });
+    const serialSock = join(o.runDir, 'serial.sock');
+    const qmpSock = join(o.runDir, 'qmp.sock');
+    rmSync(serialSock, { force: true });
+    rmSync(qmpSock, { force: true });
+    const xenCmd = [
+      'console=com1 com1=115200,8n1',
+      'dom0_mem=1024M,max:1024M dom0_max_vcpus=2',
+      'loglvl=all guest_loglvl=all',
+    ].join(' ');
+    const dom0Cmd = 'console=hvc0 earlyprintk=xen root=/dev/vda rw loglevel=5';
+    // Multiboot modules are "file args" separated by commas, so commas inside args are doubled.
+    const modules = `${o.image.vmlinuz} ${dom0Cmd.replaceAll(',', ',,')},${o.image.dom0Initrd}`;
+    const args = [
+      '-machine', 'pc',
+      '-accel', 'tcg,thread=multi,tb-size=512',
+      '-cpu', o.cpu ?? 'max,-smap,-smep',
+      '-smp', '2',
+      '-m', String(o.memMiB ?? 2048),
+      '-kernel', o.image.xen,
+      '-append', xenCmd,
+      '-initrd', modules,
+      // snapshot=on: every boot starts from the pristine image; writes go to a temporary file
+      '-drive', `file=${o.image.dom0Disk},format=raw,if=virtio,snapshot=on`,
+      '-vga', 'std',
+      '-display', 'none',
+      '-no-reboot',
+      '-net', 'none',
+      '-chardev', `socket,id=ser0,path=${serialSock},server=on,wait=on`,
+      '-serial', 'chardev:ser0',
+      '-qmp', `unix:${qmpSock},server=on,wait=off`,
+    ];
+    for (const [tag, s] of Object.entries(o.shares)) {
+      args.push('-virtfs', `local,path=${s.path},mount_tag=${tag},security_model=none,id=${tag}${s.readonly ? ',readonly=on' : ''}`);
+    }
+    const stderr = createWriteStream(join(o.runDir, 'qemu.log'));
+    stderr.write(`qemu-system-x86_64 ${args.join(' ')}\n`);
+    const t0 = performance.now();
+    const proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.pipe(stderr, { end: false });
+    proc.stderr.pipe(stderr, { end: false });
+    proc.once('exit', () => stderr.end());
+    try {
+      const console = await SerialConsole.open(serialSock, join(o.runDir, 'serial.log'), t0, o.echo ?? false);
+      const qmp = await Qmp.open(qmpSock);
+      const m = new Machine(proc, console, qmp);
+      Machine.live.add(m);
+      return m;
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw e;
+    }
+  }
+
+  /** dom0's display as QEMU shows it, written as a binary PPM. */
+  async screendump(ppmPath: string): Promise<void> {
+    await this.qmp.execute('screendump', { filename: ppmPath });
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /**
+   * Waits up to graceMs for the machine to power itself off (dom0 does after its agent ends), then
+   * asks QEMU to quit, then kills it.
+   */
+  /** Synchronous last resort for process exit paths. */
+  kill(): void {
+    if (this.running) this.proc.kill('SIGKILL');
+  }
+
+  async close(graceMs = 0): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    Machine.live.delete(this);
+    const within = (ms: number): Promise<boolean> =>
+      Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+    if (this.running && !(await within(graceMs))) {
+      await this.qmp.execute('quit').catch(() => undefined);
+      if (!(await within(10_000))) {
+        this.proc.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    this.qmp.close();
+    await this.console.close();
+  }
+}

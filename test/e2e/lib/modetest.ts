@@ -1,0 +1,38 @@
+// Reading libdrm's modetest output: which connector and CRTC to use, and the page-flip rate it reports.
+
+export interface DrmConnector {
+  id: number;
+  encoder: number;
+  status: string;
+  name: string;
+  modes: string[];
+}
+
+/** The connector table of `modetest -c` (id, encoder, status, name, then the modes listed under it). */
+export function parseConnectors(out: string): DrmConnector[] {
+  const res: DrmConnector[] = [];
+  let cur: DrmConnector | undefined;
+  for (const line of out.split('\n')) {
+    const c = /^(\d+)\t(\d+)\t(connected|disconnected|unknown)\t(\S+)/.exec(line);
+    if (c) {
+      cur = { id: Number(c[1]), encoder: Number(c[2]), status: c[3]!, name: c[4]!, modes: [] };
+      res.push(cur);
+      continue;
+    }
+    const m = /^\s+#\d+\s+(\d+x\d+)/.exec(line);
+    if (m && cur) cur.modes.push(m[1]!);
+  }
+  return res;
+}
+
+/** CRTC ids from the CRTCs section of `modetest -p` or full modetest output. */
+export function parseCrtcs(out: string): number[] {
+  const sec = /^CRTCs:\n(?:id\t.*\n)?([\s\S]*?)(?:\n\n|\nPlanes:)/m.exec(out);
+  if (!sec) return [];
+  return [...sec[1]!.matchAll(/^(\d+)\t/gm)].map((m) => Number(m[1]));
+}
+
+/** Every "freq: NN.NNHz" line of `modetest -v`. */
+export function parseFlipRates(out: string): number[] {
+  return [...out.matchAll(/freq:\s*([\d.]+)\s*Hz/g)].map((m) => Number(m[1]));
+}

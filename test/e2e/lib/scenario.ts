@@ -1,0 +1,218 @@
+// The scenario framework: each scenario boots its own machine, does its work through a Ctx, and
+// records checks. A scenario passes only if it ran to the end and every check held; it is `blocked`
+// (never silently passed) when something it needs does not exist yet, e.g. the daemon's `run`.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Daemon } from './daemon.js';
+import { Dom0 } from './dom0.js';
+import { Guest, type GuestConfig } from './guest.js';
+import { REPO_DIR, type Image } from './image.js';
+import { Machine } from './machine.js';
+import { readPpm, writePng, type Rgb } from './picture.js';
+
+export type Outcome = 'pass' | 'fail' | 'blocked';
+
+export class Blocked extends Error {}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  /** Runs the scenario. Throwing fails it (Blocked: blocks it); failed checks fail it at the end. */
+  run(ctx: Ctx): Promise<void>;
+}
+
+export interface Environment {
+  image: Image;
+  nodeDir: string;
+  /** Whether `vdispld run` exists in the build; when not, why. */
+  daemon: { ok: boolean; why: string };
+  echo: boolean;
+  /** Explicit, loud overrides (e.g. the flip-rate floor) — printed with the results. */
+  flipMinHz: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  outcome: Outcome;
+  seconds: number;
+  reason?: string;
+  checks: Check[];
+  marks: Record<string, number>;
+  dir: string;
+  figures: Record<string, number | string>;
+}
+
+export class Ctx {
+  readonly checks: Check[] = [];
+  readonly marks: Record<string, number> = {};
+  readonly figures: Record<string, number | string> = {};
+  readonly guests: Guest[] = [];
+  daemon: Daemon | undefined;
+  daemonStarted = false;
+  private shots = 0;
+
+  constructor(
+    readonly env: Environment,
+    readonly machine: Machine,
+    readonly dom0: Dom0,
+    readonly dir: string,
+    readonly shareDir: string,
+  ) {}
+
+  /** Records a check; a false one fails the scenario at the end but lets it go on collecting. */
+  check(name: string, ok: boolean, detail = ''): boolean {
+    this.checks.push({ name, ok, detail });
+    console.log(`    ${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+    return ok;
+  }
+
+  /** A check the rest of the scenario depends on: a false one stops it. */
+  require(name: string, ok: boolean, detail = ''): void {
+    if (!this.check(name, ok, detail)) throw new Error(`required check failed: ${name}`);
+  }
+
+  blocked(reason: string): never {
+    throw new Blocked(reason);
+  }
+
+  mark(name: string): void {
+    this.marks[name] = Number(this.machine.console.now().toFixed(2));
+  }
+
+  figure(name: string, value: number | string): void {
+    this.figures[name] = value;
+    console.log(`    figure ${name} = ${value}`);
+  }
+
+  guest(config: GuestConfig): Guest {
+    const g = new Guest(this.dom0, config);
+    this.guests.push(g);
+    return g;
+  }
+
+  /** The daemon's service wrapper (reads systemd/vdispld.service); only when `run` exists. */
+  service(): Daemon {
+    if (!this.env.daemon.ok) this.blocked(`needs the daemon: ${this.env.daemon.why}`);
+    this.daemon ??= new Daemon(this.dom0, this.shareDir);
+    return this.daemon;
+  }
+
+  /** QEMU's screendump of dom0's display, kept as PPM and PNG in the scenario folder. */
+  async screendump(name: string): Promise<Rgb> {
+    const base = join(this.dir, `screen-${String(++this.shots).padStart(2, '0')}-${name}`);
+    await this.machine.screendump(`${base}.ppm`);
+    const img = readPpm(`${base}.ppm`);
+    writePng(`${base}.png`, img);
+    return img;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Copies what dom0 and the guests logged into the scenario folder; never throws. */
+async function collectLogs(ctx: Ctx): Promise<void> {
+  const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      writeFileSync(join(ctx.dir, `collect-${what}.error.txt`), String(e));
+    }
+  };
+  if (!ctx.machine.running) return;
+  for (const g of ctx.guests) {
+    await step(`guest-${g.name}-dmesg`, async () => {
+      const r = await g.exec('dmesg', 20);
+      if (r.rc === 0) writeFileSync(join(ctx.dir, `guest-${g.name}-dmesg.log`), r.out);
+    });
+  }
+  await step('dom0', () =>
+    ctx.dom0.exec(
+      'O=/mnt/share/out; mkdir -p $O; cp /var/log/xen/console/*.log /var/log/xen/*.log $O/ 2>/dev/null; ' +
+        'xl dmesg > $O/xen-dmesg.log 2>&1; dmesg > $O/dom0-dmesg.log; xl list > $O/xl-list.txt 2>&1; ' +
+        'xenstore-ls -f > $O/xenstore.txt 2>&1; ps -eo pid,stat,etime,args > $O/dom0-ps.txt; true',
+      60,
+    ),
+  );
+}
+
+export async function runScenario(s: Scenario, env: Environment, runsDir: string): Promise<ScenarioResult> {
+  const dir = join(runsDir, s.id);
+  const shareDir = join(dir, 'share');
+  mkdirSync(join(shareDir, 'out'), { recursive: true });
+  const t0 = performance.now();
+  const result: ScenarioResult = { id: s.id, title: s.title, outcome: 'fail', seconds: 0, checks: [], marks: {}, dir, figures: {} };
+  let machine: Machine | undefined;
+  let ctx: Ctx | undefined;
+  try {
+    machine = await Machine.start({
+      image: env.image,
+      runDir: dir,
+      echo: env.echo,
+      shares: {
+        share: { path: shareDir, readonly: false },
+        repo: { path: REPO_DIR, readonly: true },
+        node: { path: env.nodeDir, readonly: true },
+      },
+    });
+    const dom0 = new Dom0(machine, shareDir);
+    ctx = new Ctx(env, machine, dom0, dir, shareDir);
+    await dom0.ready(240_000);
+    ctx.mark('dom0_ready');
+    await s.run(ctx);
+    if (ctx.daemonStarted && ctx.daemon) {
+      const st = await ctx.daemon.status();
+      ctx.check('daemon still running at the end (no crash)', st.running, st.detail);
+      const stop = await ctx.daemon.stop();
+      ctx.check('daemon stops cleanly on SIGTERM within TimeoutStopSec', stop.clean, stop.detail);
+    }
+    result.outcome = ctx.checks.every((c) => c.ok) ? 'pass' : 'fail';
+    if (result.outcome === 'fail') result.reason = `failed checks: ${ctx.checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`;
+  } catch (e) {
+    const err = e as Error;
+    const failedChecks = ctx?.checks.filter((c) => !c.ok) ?? [];
+    if (err instanceof Blocked && failedChecks.length === 0) {
+      result.outcome = 'blocked';
+      result.reason = err.message;
+    } else {
+      result.outcome = 'fail';
+      result.reason = err instanceof Blocked ? `${failedChecks.map((c) => c.name).join('; ')} (then blocked: ${err.message})` : err.message;
+    }
+  } finally {
+    if (ctx) await collectLogs(ctx);
+    if (machine) {
+      if (machine.running && ctx) ctx.dom0.stop();
+      await machine.close(15_000);
+    }
+    if (ctx) {
+      result.checks = ctx.checks;
+      result.marks = ctx.marks;
+      result.figures = ctx.figures;
+    }
+    result.seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+    flattenShare(shareDir, dir);
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 1) + '\n');
+  }
+  return result;
+}
+
+/** Puts share/out/* (daemon, guest console, Xen logs) beside the serial log: one folder to read. */
+function flattenShare(shareDir: string, dir: string): void {
+  const out = join(shareDir, 'out');
+  if (!existsSync(out)) return;
+  for (const f of readdirSync(out)) {
+    try {
+      copyFileSync(join(out, f), join(dir, f));
+    } catch {
+      /* a directory or a vanished file: leave it in share/out */
+    }
+  }
+}
+
+export { sleep };

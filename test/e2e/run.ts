@@ -1,0 +1,117 @@
+// `npm run e2e [-- options] [scenario...]`: builds (or reuses) the image, then boots a fresh Xen
+// machine per scenario and reports pass / fail / blocked with timings. See the README's "End-to-end
+// on real Xen" section.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { daemonAvailable } from './lib/daemon.js';
+import { ensureHostTools, ensureImage, hostNodeDir, REPO_DIR } from './lib/image.js';
+import { Machine } from './lib/machine.js';
+import { runScenario, type Environment, type ScenarioResult } from './lib/scenario.js';
+import { SCENARIOS } from './scenarios/index.js';
+
+const HELP = `usage: npm run e2e -- [options] [scenario ...]
+  scenario       number or id (e.g. 1 2 6, or 2-draw); default: all
+  --list         list the scenarios
+  --build-only   build or check the cached image and stop
+  --rebuild      rebuild the image even if the cache has it
+  --no-build     do not run tsc for dist/ first
+  --echo         copy the machine's serial console to stdout
+  --flip-min-hz  the flip-rate floor of scenario 3 (default 55; a lower value is printed with the results)
+  --out DIR      results folder (default test-artifacts/e2e/<time>)
+env: VDISPLD_E2E_CACHE (default .e2e-cache/), VDISPLD_E2E_KVER, VDISPLD_E2E_MIRROR`;
+
+const log = (s: string): void => console.log(`e2e: ${s}`);
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      list: { type: 'boolean' }, 'build-only': { type: 'boolean' }, rebuild: { type: 'boolean' }, 'no-build': { type: 'boolean' },
+      echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.list) {
+    for (const s of SCENARIOS) console.log(`${s.id.padEnd(18)} ${s.title}`);
+    return 0;
+  }
+  const chosen = positionals.length
+    ? positionals.map((p) => {
+        const s = SCENARIOS.find((x) => x.id === p || x.id.split('-')[0] === p);
+        if (!s) throw new Error(`no scenario ${p}; --list shows them`);
+        return s;
+      })
+    : SCENARIOS;
+  const flipMinHz = Number(values['flip-min-hz'] ?? 55);
+  if (!(flipMinHz > 0)) throw new Error('--flip-min-hz must be a positive number');
+
+  ensureHostTools(log);
+  const build = await ensureImage({ rebuild: values.rebuild ?? false, log });
+  log(`image ${build.image.key} ${build.built ? `built in ${build.seconds.toFixed(0)} s` : 'from cache'} (${build.image.dir})`);
+  log(build.image.manifest.trim().split('\n').join('; '));
+  if (values['build-only']) return 0;
+
+  if (!values['no-build']) {
+    // dom0 runs the working tree's dist/; tsc still emits when other parts have type errors
+    const t = spawnSync(process.execPath, [join(REPO_DIR, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_DIR, encoding: 'utf8' });
+    if (t.status !== 0) log(`warning: tsc reported errors (dist/ may be stale):\n${(t.stdout ?? '').split('\n').slice(0, 5).join('\n')}`);
+  }
+  if (!existsSync(join(REPO_DIR, 'build/Release/vdispl_native.node'))) throw new Error('native addon missing: build/Release/vdispl_native.node (npm ci)');
+  const daemon = daemonAvailable();
+  log(daemon.ok ? 'daemon: `vdispld run` is in the build' : `daemon: not available (${daemon.why}); scenarios that need it report blocked`);
+  if (flipMinHz !== 55) log(`NOTE: flip-rate floor lowered to ${flipMinHz} Hz by --flip-min-hz`);
+
+  const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, echo: values.echo ?? false, flipMinHz };
+  const root = join(REPO_DIR, 'test-artifacts', 'e2e');
+  const runsDir = values.out ?? join(root, new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(runsDir, { recursive: true });
+  if (!values.out) {
+    // keep the last few runs only: each holds screendumps and logs
+    const old = readdirSync(root).sort().slice(0, -5);
+    for (const d of old) rmSync(join(root, d), { recursive: true, force: true });
+  }
+
+  const results: ScenarioResult[] = [];
+  for (const s of chosen) {
+    log(`scenario ${s.id}: ${s.title}`);
+    const r = await runScenario(s, env, runsDir);
+    results.push(r);
+    const marks = Object.entries(r.marks).map(([k, v]) => `${k}@${v}s`).join(' ');
+    log(`scenario ${s.id}: ${r.outcome.toUpperCase()} in ${r.seconds} s${r.reason ? ` — ${r.reason}` : ''}`);
+    if (marks) log(`  marks: ${marks}`);
+    if (r.outcome !== 'pass') log(`  logs, console, screenshots: ${r.dir}`);
+  }
+  writeFileSync(join(runsDir, 'summary.json'), JSON.stringify({ image: build.image.key, imageBuildSeconds: build.seconds, flipMinHz, results }, null, 1) + '\n');
+  const count = (o: string): number => results.filter((r) => r.outcome === o).length;
+  log(`results in ${runsDir}`);
+  for (const r of results) console.log(`  ${r.outcome.padEnd(7)} ${String(r.seconds).padStart(6)} s  ${r.id}`);
+  console.log(`e2e: ${count('pass')} passed, ${count('fail')} failed, ${count('blocked')} skipped`);
+  return count('fail') > 0 ? 1 : count('blocked') > 0 ? 2 : 0;
+}
+
+function killAll(): void {
+  for (const m of Machine.live) m.kill();
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+process.once('exit', killAll);
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(`e2e: ${e instanceof Error ? e.message : String(e)}`);
+    killAll();
+    process.exitCode = 1;
+  },
+);
