@@ -20,6 +20,8 @@ export class HvClient {
   private readonly reader = new FrameReader();
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Map<number, () => void>();
+  /** Ports an event arrived for before anyone listened: delivered (and re-enabled) on listen(). */
+  private readonly early = new Set<number>();
   private seq = 0;
   private closedFlag = false;
   private readonly closeHandlers: (() => void)[] = [];
@@ -73,10 +75,18 @@ export class HvClient {
   /** Routes events of `port` to `fn`; at most one listener per port. */
   listen(port: number, fn: () => void): void {
     this.listeners.set(port, fn);
+    if (this.early.delete(port)) {
+      process.nextTick(() => {
+        if (this.listeners.get(port) !== fn) return;
+        fn();
+        if (this.listeners.has(port)) this.send(HvOp.EvtchnUnmask, [port]);
+      });
+    }
   }
 
   unlisten(port: number): void {
     this.listeners.delete(port);
+    this.early.delete(port);
   }
 
   close(): void {
@@ -103,7 +113,10 @@ export class HvClient {
       let firstError: unknown;
       for (const port of f.args) {
         const fn = this.listeners.get(port);
-        if (!fn) continue;
+        if (!fn) {
+          this.early.add(port);
+          continue;
+        }
         try {
           fn();
         } catch (err) {

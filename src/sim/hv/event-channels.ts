@@ -84,8 +84,11 @@ export class EventChannels {
     if (!local.ok) return local;
     rport.binding = { kind: 'interdomain', remoteDomid: domid, remotePort: local.value };
     // Xen sets the new local port pending unconditionally: notifications the peer sent to its
-    // unbound port would otherwise be lost.
-    this.setPending(domid, local.value);
+    // unbound port would otherwise be lost. Delivery waits for kick(), so the caller can answer
+    // the bind before the event reaches the binder.
+    const p = this.domains.get(domid)![local.value]!;
+    p.notifications++;
+    p.pending = true;
     return local;
   }
 
@@ -104,6 +107,12 @@ export class EventChannels {
     if (p.owner !== owner) return fail(EVTCHN_ENOTCONN);
     if (p.binding.kind === 'interdomain') this.setPending(p.binding.remoteDomid, p.binding.remotePort);
     return { ok: true, value: undefined };
+  }
+
+  /** Delivers a pending, unmasked port (after bindInterdomain). */
+  kick(domid: number, port: number): void {
+    const p = this.domains.get(domid)?.[port];
+    if (p && p.pending && !p.masked) this.tryDeliver(domid, port, p);
   }
 
   unmask(domid: number, owner: number, port: number): void {

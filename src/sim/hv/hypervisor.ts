@@ -292,6 +292,7 @@ export class SimHypervisor {
         if (a.length !== 2) return false;
         const r = this.evtchn.bindInterdomain(c.domid, c.id, a[0]!, a[1]!);
         reply(r.ok ? [0, r.value] : [-r.errno, 0]);
+        if (r.ok) this.evtchn.kick(c.domid, r.value);
         return true;
       }
       case HvOp.EvtchnClose: {
