@@ -46,16 +46,5 @@ export function allZero(b: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
-export const U32_MAX = 0xffffffff;
-export const U64_MAX = 0xffffffffffffffffn;
-
-export function isU32(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= U32_MAX;
-}
-
-export function isU16(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= 0xffff;
-}
-
 /** The host stores integers little-endian (checked once: the native ring accessors read native order). */
 export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
