@@ -1,25 +1,41 @@
-// Shared pages for ring tests: real mappings from the native addon (MAP_SHARED, the same code
-// path as a grant mapping), released and counted so every test proves it left nothing mapped.
+// Shared pages for ring tests: one file-backed page mapped twice through the native addon
+// (MAP_SHARED, the path grant mappings take), so the backend and the "guest" see the same memory
+// at two different addresses. Both mappings are released and counted: every test proves it left
+// nothing mapped.
 import assert from 'node:assert/strict';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { native } from '../../src/native/addon.js';
 import { nativeSharedMemory, type SharedMemory } from '../../src/displif/shared-memory.js';
 
 export interface SharedPage {
+  /** The guest's view of the page, for tests that play a misbehaving frontend. */
   readonly bytes: Uint8Array;
-  /** The backend's view and the frontend's view: two accessors over the same page. */
+  /** The backend's accessor (its own mapping) and the frontend's (the guest's mapping). */
   readonly back: SharedMemory;
   readonly front: SharedMemory;
 }
 
 export function withSharedPage<T>(fn: (page: SharedPage) => T): T {
   const before = native().memoryStats().mappings;
-  const m = native().mapAnonymous(4096);
+  const dir = mkdtempSync(join(tmpdir(), 'vdispld-displif-'));
+  const fd = openSync(join(dir, 'page'), 'w+');
   try {
-    const bytes = new Uint8Array(m.buffer);
-    return fn({ bytes, back: nativeSharedMemory(bytes), front: nativeSharedMemory(bytes) });
+    ftruncateSync(fd, 4096);
+    const guest = native().mapFd(fd, 0, 4096, true);
+    const backend = native().mapFd(fd, 0, 4096, true);
+    try {
+      const bytes = new Uint8Array(guest.buffer);
+      return fn({ bytes, back: nativeSharedMemory(new Uint8Array(backend.buffer)), front: nativeSharedMemory(bytes) });
+    } finally {
+      guest.unmap();
+      backend.unmap();
+    }
   } finally {
-    m.unmap();
-    assert.equal(native().memoryStats().mappings, before, 'the test page is unmapped');
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(native().memoryStats().mappings, before, 'both mappings of the test page are gone');
   }
 }
 
