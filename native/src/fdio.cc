@@ -30,6 +30,16 @@ Napi::Value CloseDeviceFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dupFd(fd) -> a new close-on-exec descriptor for the same open file, counted like openDevice's.
+// For kernel bookkeeping keyed by fd number (gntdev imports), so the number is ours to keep.
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  int out = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (out < 0) ThrowErrno(info.Env(), "fcntl(F_DUPFD_CLOEXEC)", errno);
+  counters().deviceFds++;
+  return Napi::Number::New(info.Env(), out);
+}
+
 // readFd(fd, view, offset, length) -> bytes read (0 = end of file), or -EAGAIN when nothing is there.
 Napi::Value ReadFd(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
@@ -83,6 +93,7 @@ Napi::Value Resources(const Napi::CallbackInfo& info) {
 Register reg([](Napi::Env env, Napi::Object exports) {
   exports.Set("openDevice", Napi::Function::New(env, OpenDeviceFd, "openDevice"));
   exports.Set("closeDevice", Napi::Function::New(env, CloseDeviceFd, "closeDevice"));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("readFd", Napi::Function::New(env, ReadFd, "readFd"));
   exports.Set("writeFd", Napi::Function::New(env, WriteFd, "writeFd"));
   exports.Set("nativeResources", Napi::Function::New(env, Resources, "nativeResources"));

@@ -23,6 +23,8 @@ export interface FdFunctions {
   /** open(2) with O_CLOEXEC; `kind` ('xenbus', ...) selects the advice in the error. */
   openDevice(path: string, writable: boolean, nonblocking: boolean, kind?: string): number;
   closeDevice(fd: number): void;
+  /** A close-on-exec duplicate, counted like openDevice's; close it with closeDevice. */
+  dupFd(fd: number): number;
   /** Bytes read (0 = end of file) or WOULD_BLOCK. */
   readFd(fd: number, view: Uint8Array, offset: number, length: number): number;
   /** Bytes written or WOULD_BLOCK. */
