@@ -1,21 +1,34 @@
 // Reading and writing a frontend's page directories through the platform seam. A directory page is
 // mapped, copied once into private memory and unmapped before anything is read from it, so the
 // guest cannot change a link between our check and our use of it.
-import { PAGE_SIZE } from '../../displif/constants.js';
-import { fillPageDirectory, walkPageDirectory } from '../../displif/page-directory.js';
+import { allZero, readU32 } from '../../displif/bytes.js';
+import { GREFS_PER_DIR_PAGE, PAGE_SIZE, XEN_EINVAL } from '../../displif/constants.js';
+import { PageDirectoryError, directoryPageCount, fillPageDirectory, walkPageDirectory } from '../../displif/page-directory.js';
+import { PAGE_DIR } from '../../displif/wire-layout.js';
 import type { DomId, GrantRef } from '../../util/ids.js';
 import type { GrantMapping, XenPlatform } from '../../xen/platform.js';
 
-/** The `nRefs` buffer refs listed by the directory at `firstRef`. */
-export function readDirectory(platform: XenPlatform, domid: DomId, firstRef: GrantRef, nRefs: number): Promise<GrantRef[]> {
-  return walkPageDirectory(firstRef, nRefs, async (ref) => {
+/**
+ * The `nRefs` buffer refs listed by the directory at `firstRef`. The walk reads exactly the pages
+ * `nRefs` needs; a directory that lists more than that (a link or a ref after the last one on the
+ * last page: frontends zero their directory pages) is refused like one that lists fewer.
+ */
+export async function readDirectory(platform: XenPlatform, domid: DomId, firstRef: GrantRef, nRefs: number): Promise<GrantRef[]> {
+  let last: Uint8Array | undefined;
+  const refs = await walkPageDirectory(firstRef, nRefs, async (ref) => {
     const m = await platform.mapGrants(domid, [ref], { writable: false });
     try {
-      return m.bytes.slice(0, PAGE_SIZE);
+      last = m.bytes.slice(0, PAGE_SIZE);
+      return last;
     } finally {
       m.close();
     }
   });
+  const onLast = nRefs - (directoryPageCount(nRefs) - 1) * GREFS_PER_DIR_PAGE;
+  if (last && (readU32(last, PAGE_DIR.gref_dir_next_page) !== 0 || !allZero(last, PAGE_DIR.gref + 4 * onLast, PAGE_SIZE))) {
+    throw new PageDirectoryError(`page directory lists more than the ${nRefs} refs buffer_sz needs`, -XEN_EINVAL, 'bad-count');
+  }
+  return refs;
 }
 
 /**
