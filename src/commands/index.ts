@@ -1,9 +1,11 @@
 // Every subcommand registers itself here; one module per command.
 import type { Command } from 'commander';
+import { register as run } from './run.js';
 import { register as selfcheck } from './selfcheck.js';
 import { register as sim } from './sim.js';
 
 export function registerCommands(program: Command): void {
   selfcheck(program);
+  run(program);
   sim(program);
 }

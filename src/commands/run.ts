@@ -1,0 +1,130 @@
+// `vdispld run`: the daemon. Serves every vdispl device the toolstack gives this domain until
+// SIGTERM or SIGINT, then releases everything (guests see their backend close) and exits 0.
+// Under systemd (Type=notify) it reports READY=1 once it watches XenStore, and keeps the watchdog
+// fed from the event loop, so a stalled loop gets the service restarted.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseConnectorMapping } from '../backend/output-map.js';
+import { DEFAULT_QUOTAS, QUOTA_OPTION_KEYS, parseQuotas, type Quotas } from '../backend/quotas.js';
+import { Daemon, StartupError, type DaemonOptions } from '../daemon.js';
+import { parseHeadlessSpec, type HeadlessOutputSpec } from '../drm/headless/headless-backend.js';
+import { sdNotifier } from '../native/sd-notify.js';
+import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
+
+interface RunOpts {
+  xenstore?: string;
+  platform: 'linux' | 'sim';
+  simDir?: string;
+  output: 'auto' | 'kms' | 'headless';
+  card?: string;
+  headless: HeadlessOutputSpec[];
+  connector: Array<[string, string]>;
+  unmapped: 'headless' | 'refuse';
+  quota: Quotas;
+  domid?: number;
+  logLevel: string;
+}
+
+const collect =
+  <T>(parse: (s: string) => T) =>
+  (value: string, prev: T[]): T[] => [...prev, parse(value)];
+
+function parseDomid(s: string): number {
+  if (!/^(0|[1-9][0-9]{0,4})$/.test(s) || Number(s) >= 0x7ff0) throw new Error(`--domid ${JSON.stringify(s)}: expected a domain id 0..32751`);
+  return Number(s);
+}
+
+/** Option parsers throw plain Errors; commander turns an InvalidArgumentError into one usage line and exit 2. */
+export function wrap<T>(fn: (s: string, prev: T) => T): (s: string, prev: T) => T {
+  return (s, prev) => {
+    try {
+      return fn(s, prev);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+export function daemonOptions(o: RunOpts): DaemonOptions {
+  return {
+    ...(o.xenstore !== undefined ? { xenstore: o.xenstore } : {}),
+    platform: o.platform,
+    ...(o.simDir !== undefined ? { simDir: o.simDir } : {}),
+    output: o.output,
+    ...(o.card !== undefined ? { card: o.card } : {}),
+    headlessOutputs: o.headless,
+    connectorMap: new Map(o.connector),
+    unmapped: o.unmapped,
+    quotas: o.quota,
+    ...(o.domid !== undefined ? { domid: o.domid } : {}),
+  };
+}
+
+function defaultQuotasText(): string {
+  const q = DEFAULT_QUOTAS;
+  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips}`;
+}
+
+/** The options `run` and `demo` share. */
+export function addDaemonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS as string[]).default('info'))
+    .addOption(new Option('--output <kind>', 'where guest connectors are shown').choices(['auto', 'kms', 'headless']).default('auto'))
+    .option('--card <path>', 'DRM card for --output kms (default: the first with connectors)')
+    .addOption(new Option('--headless <NAME=WxH[@HZ]>', 'a named headless output (repeatable)').argParser(wrap(collect(parseHeadlessSpec))).default([], 'none'))
+    .addOption(
+      new Option('--connector <UNIQUE_ID=OUTPUT>', 'show the guest connector with this unique-id on OUTPUT (repeatable)')
+        .argParser(wrap(collect(parseConnectorMapping)))
+        .default([], 'none'),
+    )
+    .addOption(new Option('--unmapped <policy>', 'connectors with no output of their name or mapping').choices(['headless', 'refuse']).default('headless'))
+    .addOption(
+      new Option('--quota <KEY=N,...>', `per-device limits (keys: ${QUOTA_OPTION_KEYS.join(', ')})`)
+        .argParser(wrap((s: string, prev: Quotas) => parseQuotas(s, prev)))
+        .default(DEFAULT_QUOTAS, defaultQuotasText()),
+    );
+}
+
+/** Runs `daemon` until SIGTERM/SIGINT; resolves with the exit code. */
+export async function serve(opts: DaemonOptions, log: Logger): Promise<number> {
+  const sd = sdNotifier(process.env, { onError: (err) => log.warn({ err }, 'sd_notify failed') });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(opts, log);
+  } catch (err) {
+    log.fatal(err instanceof StartupError ? err.message : { err }, err instanceof StartupError ? undefined : 'startup failed');
+    return 1;
+  }
+  const status = (): string => {
+    const r = daemon.backend.resources();
+    return `${r.devices} vdispl device(s), ${r.connected} connected`;
+  };
+  sd.ready(status());
+  const wd = sd.watchdogIntervalMs();
+  const watchdog = wd !== undefined ? setInterval(() => sd.watchdog(), wd) : undefined;
+  const statusTimer = sd.enabled ? setInterval(() => sd.status(status()), 5000) : undefined;
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info(`${signal}: stopping`);
+  sd.stopping();
+  if (watchdog) clearInterval(watchdog);
+  if (statusTimer) clearInterval(statusTimer);
+  await daemon.stop();
+  return 0;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('serve the vdispl devices of this domain (the daemon)')
+    .option('--xenstore <socket>', 'XenStore socket (default: $XENSTORED_PATH, /run/xenstored/socket, then /dev/xen/xenbus)')
+    .addOption(new Option('--platform <kind>', 'Xen interfaces: the real /dev/xen, or a simulated host').choices(['linux', 'sim']).default('linux'))
+    .option('--sim-dir <dir>', 'the simulated host directory, with --platform sim')
+    .option('--domid <id>', 'this domain id (default 0; a driver domain gives its own)', wrap(parseDomid));
+  addDaemonOptions(cmd).action(async (o: RunOpts) => {
+    if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
+    const log = createLogger({ level: o.logLevel });
+    process.exitCode = await serve(daemonOptions(o), log);
+  });
+}

@@ -1,0 +1,161 @@
+// Daemon wiring: opens the three seams (XenStore, the Xen platform, the outputs), starts the
+// backend on them, and takes everything down again in reverse order. Knows options and resources,
+// nothing of the protocol. `vdispld run` and `vdispld demo` both start the daemon through here.
+import { existsSync, readdirSync } from 'node:fs';
+import { DisplayBackend } from './backend/backend.js';
+import { OutputMap } from './backend/output-map.js';
+import { DEFAULT_QUOTAS, type Quotas } from './backend/quotas.js';
+import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
+import type { OutputBackend } from './drm/output.js';
+import type { Logger } from './util/log.js';
+import type { XenPlatform } from './xen/platform.js';
+import { XenStoreClient, unixSocketTransport } from './xenstore/index.js';
+import type { XenStore } from './xenstore/types.js';
+
+export interface DaemonOptions {
+  /** XenStore socket; undefined: XENSTORED_PATH, /run/xenstored/socket, then /dev/xen/xenbus. */
+  readonly xenstore?: string;
+  /** 'linux': /dev/xen through the native addon; 'sim': the simulated host in `simDir`. */
+  readonly platform: 'linux' | 'sim';
+  readonly simDir?: string;
+  /** 'auto': KMS when a DRM card exists, else headless. */
+  readonly output: 'auto' | 'kms' | 'headless';
+  /** DRM card for KMS (default: the first that has connectors). */
+  readonly card?: string;
+  readonly headlessOutputs?: readonly HeadlessOutputSpec[];
+  /** unique-id → output name. */
+  readonly connectorMap?: ReadonlyMap<string, string>;
+  readonly unmapped?: 'headless' | 'refuse';
+  readonly quotas?: Quotas;
+  /** This domain's id for the Linux platform (a driver domain is not 0). */
+  readonly domid?: number;
+}
+
+/** A failure to start, already phrased for the user (what, and how to fix it). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+async function openPlatform(opts: DaemonOptions, log: Logger): Promise<XenPlatform> {
+  if (opts.platform === 'sim') {
+    if (!opts.simDir) throw new StartupError('--platform sim needs --sim-dir DIR (the simulated host directory)');
+    const { SimPlatform } = await import('./sim/platform.js');
+    try {
+      return await SimPlatform.connect({ dir: opts.simDir, domid: opts.domid ?? 0 });
+    } catch (err) {
+      throw new StartupError(`cannot join the simulated host in ${opts.simDir}: ${(err as Error).message} (is it running?)`);
+    }
+  }
+  const { LinuxXenPlatform } = await import('./xen/linux/platform.js');
+  try {
+    return LinuxXenPlatform.open({ log: log.child({ part: 'platform' }), ...(opts.domid !== undefined ? { ownDomid: opts.domid } : {}) });
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+}
+
+function hasDrmCard(): boolean {
+  try {
+    return readdirSync('/dev/dri').some((n) => /^card\d+$/.test(n));
+  } catch {
+    return false;
+  }
+}
+
+interface KmsModule {
+  openKmsBackend(opts: { card?: string; log: Logger }): Promise<OutputBackend>;
+}
+
+async function openOutputs(opts: DaemonOptions, log: Logger): Promise<{ primary: OutputBackend; headless: HeadlessBackend }> {
+  const headless = new HeadlessBackend(opts.headlessOutputs ?? []);
+  const kind = opts.output === 'auto' ? (hasDrmCard() ? 'kms' : 'headless') : opts.output;
+  if (kind === 'headless') {
+    if (opts.output === 'auto') log.info('no DRM card in /dev/dri: every connector gets a headless output');
+    return { primary: headless, headless };
+  }
+  if (opts.card !== undefined && !existsSync(opts.card)) {
+    await headless.close();
+    throw new StartupError(`DRM card ${opts.card} does not exist (list cards with \`vdispld outputs\`)`);
+  }
+  let mod: KmsModule;
+  try {
+    mod = (await import('./drm/kms/backend.js' as string)) as KmsModule;
+  } catch (err) {
+    await headless.close();
+    throw new StartupError(`the KMS output is not available in this build (${(err as Error).message}); use --output headless`);
+  }
+  try {
+    const primary = await mod.openKmsBackend({ ...(opts.card !== undefined ? { card: opts.card } : {}), log: log.child({ part: 'kms' }) });
+    return { primary, headless };
+  } catch (err) {
+    await headless.close();
+    throw new StartupError((err as Error).message);
+  }
+}
+
+export class Daemon {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly xs: XenStore,
+    readonly platform: XenPlatform,
+    readonly primary: OutputBackend,
+    readonly headless: HeadlessBackend,
+    readonly outputs: OutputMap,
+    readonly backend: DisplayBackend,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
+    let xs: XenStoreClient;
+    try {
+      xs = await XenStoreClient.connect({
+        ...(opts.xenstore !== undefined ? { transport: unixSocketTransport(opts.xenstore) } : {}),
+        log: (line) => log.warn({ part: 'xenstore' }, line),
+      });
+    } catch (err) {
+      throw new StartupError(`cannot reach XenStore: ${(err as Error).message}`);
+    }
+    const undo: Array<() => Promise<void>> = [() => xs.close()];
+    try {
+      const platform = await openPlatform(opts, log);
+      undo.unshift(() => platform.close());
+      const { primary, headless } = await openOutputs(opts, log);
+      undo.unshift(async () => {
+        if (primary !== headless) await primary.close();
+        await headless.close();
+      });
+      const outputs = new OutputMap({
+        primary,
+        headless,
+        ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
+        ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
+      });
+      const backend = await DisplayBackend.start({ xs, platform, outputs, log, quotas: opts.quotas ?? DEFAULT_QUOTAS });
+      log.info(
+        { outputs: primary.outputs().map((o) => o.name), output: primary.kind, platform: opts.platform },
+        `serving vdispl devices on ${primary.kind} outputs`,
+      );
+      return new Daemon(xs, platform, primary, headless, outputs, backend, log);
+    } catch (err) {
+      for (const u of undo) await u().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Releases every guest's resources, tells connected frontends, closes the seams. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.backend.close();
+      if (this.primary !== this.headless) await this.primary.close();
+      await this.headless.close();
+      await this.platform.close();
+      await this.xs.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
