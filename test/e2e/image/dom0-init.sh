@@ -17,12 +17,14 @@ for m in xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xenfs; do modprobe $m ||
 /etc/init.d/xen start
 echo "E2E-DOM0: xencommons rc=$? at uptime $(up)s"
 
-# share: per-boot read-write exchange directory; repo: the project's working tree (read-only);
-# node: the host's Node.js binary (read-only). Missing tags are not fatal: the shell below stays.
+# share: per-boot read-write exchange directory, uncached so both sides see each other's writes at
+# once; repo: the project's working tree and node: the host's Node.js binary, read-only and cached
+# (node is ~100 MB: reading it through 9p on every start costs seconds under emulation).
+# Missing tags are not fatal: the shell below stays.
 modprobe 9pnet_virtio; modprobe 9p
-for t in share:/mnt/share:rw repo:/opt/vdispld:ro node:/opt/node:ro; do
-  tag=${t%%:*}; rest=${t#*:}; dir=${rest%:*}; mode=${rest##*:}
-  mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none,$mode "$tag" "$dir" 2>/dev/null \
+for t in share:/mnt/share:rw,cache=none repo:/opt/vdispld:ro,cache=loose node:/opt/node:ro,cache=loose; do
+  tag=${t%%:*}; rest=${t#*:}; dir=${rest%%:*}; opts=${rest#*:}
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,$opts "$tag" "$dir" 2>/dev/null \
     && echo "E2E-DOM0: 9p $tag on $dir" || echo "E2E-DOM0: no 9p $tag"
 done
 

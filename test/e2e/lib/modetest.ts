@@ -25,11 +25,13 @@ export function parseConnectors(out: string): DrmConnector[] {
   return res;
 }
 
-/** CRTC ids from the CRTCs section of `modetest -p` or full modetest output. */
+/** CRTC ids from the CRTCs section of `modetest -p` (rows "id<TAB>fb<TAB>(x,y)<TAB>(wxh)"). */
 export function parseCrtcs(out: string): number[] {
-  const sec = /^CRTCs:\n(?:id\t.*\n)?([\s\S]*?)(?:\n\n|\nPlanes:)/m.exec(out);
-  if (!sec) return [];
-  return [...sec[1]!.matchAll(/^(\d+)\t/gm)].map((m) => Number(m[1]));
+  const start = out.indexOf('CRTCs:');
+  if (start < 0) return [];
+  const end = out.indexOf('Planes:', start);
+  const sec = out.slice(start, end < 0 ? undefined : end);
+  return [...sec.matchAll(/^(\d+)\t\d+\t\(/gm)].map((m) => Number(m[1]));
 }
 
 /** Every "freq: NN.NNHz" line of `modetest -v`. */

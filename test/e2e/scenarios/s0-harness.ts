@@ -19,7 +19,9 @@ export const harness: Scenario = {
     ctx.check('xenstored socket at /run/xenstored/socket', xs.rc === 0, xs.out.trim());
     const v = await ctx.dom0.exec('/opt/node/bin/node -p process.version', 60);
     ctx.check("the host's node runs in dom0", v.rc === 0 && v.out.trim() === process.version, `${v.out.trim()} (host ${process.version}), ${v.seconds.toFixed(1)} s`);
-    ctx.figure('node start in dom0 (s)', Number(v.seconds.toFixed(1)));
+    ctx.figure('node start in dom0, first (s)', Number(v.seconds.toFixed(1)));
+    const v2 = await ctx.dom0.exec('/opt/node/bin/node -p process.version', 60);
+    ctx.figure('node start in dom0, again (s)', Number(v2.seconds.toFixed(1)));
     const sc = await ctx.dom0.exec('/opt/node/bin/node /opt/vdispld/dist/src/main.js selfcheck', 90);
     ctx.check('vdispld selfcheck in dom0 (native addon loads: same glibc)', sc.rc === 0 && /native addon: ok/.test(sc.out), sc.out.trim().split('\n')[0] ?? '');
     ctx.figure('vdispld selfcheck in dom0 (s)', Number(sc.seconds.toFixed(1)));
