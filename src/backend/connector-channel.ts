@@ -116,9 +116,10 @@ export class ConnectorChannel implements FlipQueue {
   }
 
   /**
-   * Stops serving: no request is read, no response or event written after this. Waits for an
-   * asynchronous request in progress (it undoes its own effect when it finds the connection gone).
-   * The event channels and ring mappings belong to the connection, which closes them after.
+   * Stops serving: no request is read, no response or event written after this. Waits for
+   * asynchronous requests in progress, but no longer than their deadline: one stuck in a hung
+   * output must not hold the tear-down, and each undoes its own effect when it finds the
+   * connection gone. The event channels and ring mappings belong to the connection.
    */
   async stop(): Promise<void> {
     this.closed = true;
@@ -128,7 +129,11 @@ export class ConnectorChannel implements FlipQueue {
     }
     this.flips = [];
     this.pendingFlips = 0;
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    if (this.inflight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, ASYNC_DEADLINE_MS)));
+    await Promise.race([Promise.all([...this.inflight]), limit]);
+    clearTimeout(timer);
   }
 
   private service(): void {
