@@ -1,0 +1,41 @@
+// Settings from the environment (the unit's EnvironmentFile=/etc/default/vdispld): VDISPLD_ and
+// the key in upper snake case. The two maps take comma-separated lists, as their options do:
+// VDISPLD_CONNECTORS=id0=HDMI-A-1,id1=VGA-1 and VDISPLD_QUOTAS=buffers=16,pages=20000.
+import type { RawEntry } from './layer.js';
+import { SCALARS } from './settings.js';
+
+export const ENV_PREFIX = 'VDISPLD_';
+
+export function envName(key: string): string {
+  return ENV_PREFIX + key.toUpperCase().replace(/-/g, '_');
+}
+
+export const CONNECTORS_ENV = envName('connectors');
+export const QUOTAS_ENV = envName('quotas');
+export const CONFIG_ENV = envName('config');
+
+/** Splits `a=b,c=d` into [key, value] pairs; an item without '=' is reported with the variable. */
+export function splitPairs(list: string, what: string): [string, string][] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const eq = item.indexOf('=');
+      if (eq <= 0) throw new Error(`${what}: ${JSON.stringify(item.slice(0, 60))} is not KEY=VALUE`);
+      return [item.slice(0, eq), item.slice(eq + 1)];
+    });
+}
+
+export function envEntries(env: Readonly<Record<string, string | undefined>>): RawEntry[] {
+  const out: RawEntry[] = [];
+  for (const s of SCALARS) {
+    const v = env[envName(s.key)];
+    if (v !== undefined && v !== '') out.push({ key: s.key, value: v });
+  }
+  const c = env[CONNECTORS_ENV];
+  if (c) for (const [k, v] of splitPairs(c, CONNECTORS_ENV)) out.push({ key: `connectors.${k}`, value: v });
+  const q = env[QUOTAS_ENV];
+  if (q) for (const [k, v] of splitPairs(q, QUOTAS_ENV)) out.push({ key: `quotas.${k}`, value: v });
+  return out;
+}

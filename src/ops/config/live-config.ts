@@ -1,0 +1,196 @@
+// The daemon's settings while it runs: the local layers (file, environment, command line) fixed
+// at start, the XenStore layer re-read whenever the toolstack changes the subtree. Changes to the
+// connector map, the quotas and the log level apply at once; other keys say that they take
+// effect at the next start. The backend reads quotas and the connector map through live views,
+// so it sees a change at its next decision without being told.
+import type { Quotas } from '../../backend/quotas.js';
+import type { Logger } from '../../util/log.js';
+import type { XenStore, XsWatch } from '../../xenstore/types.js';
+import { WarnOnce } from '../warn-once.js';
+import { buildLayer, describeProblem, type Layer } from './layer.js';
+import { layerKeys, resolve, shadowedBy, type Resolved } from './resolve.js';
+import { SCALARS, type LayerName, type Settings } from './settings.js';
+import { readSubtree } from './xenstore-subtree.js';
+
+export interface XenStoreConfigSource {
+  readonly xs: XenStore;
+  /** The subtree, e.g. /local/domain/0/vdispld. */
+  readonly root: string;
+  readonly ownDomid: number;
+}
+
+export interface LiveConfigOptions {
+  /** Layers from the file, the environment and the command line (already validated). */
+  readonly local: readonly Layer[];
+  readonly xenstore?: XenStoreConfigSource;
+  readonly log: Logger;
+  /** After a reload changed a live setting; `settings` is the new whole. */
+  readonly onChange?: (settings: Settings, changed: readonly string[]) => void;
+}
+
+const LIVE_FIELDS: readonly (keyof Settings)[] = ['connectors', 'quotas', ...SCALARS.filter((s) => s.live).map((s) => s.field)];
+
+export class LiveConfig {
+  private current: Resolved;
+  /** What the daemon started with: non-live keys keep these values. */
+  private startup: Settings;
+  private watch: XsWatch | undefined;
+  private loop: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+  private reloadCount = 0;
+  private readonly once: WarnOnce;
+  /** Live views for the backend: always the current values. */
+  readonly quotas: Quotas;
+  readonly connectorMap: ReadonlyMap<string, string>;
+
+  private constructor(private readonly opts: LiveConfigOptions) {
+    this.once = new WarnOnce((m) => opts.log.warn(m));
+    this.current = resolve(opts.local);
+    this.startup = this.current.settings;
+    this.quotas = liveQuotas(() => this.current.settings.quotas);
+    this.connectorMap = new LiveMap(() => this.current.settings.connectors);
+  }
+
+  /** Reads the XenStore subtree (if any) and starts watching it. */
+  static async start(opts: LiveConfigOptions): Promise<LiveConfig> {
+    const c = new LiveConfig(opts);
+    const src = opts.xenstore;
+    if (src) {
+      await c.reload(true);
+      c.watch = await src.xs.watch(src.root, () => c.changed());
+      // The registration event is the first read above's twin: let its reload finish.
+      await c.settled();
+    }
+    return c;
+  }
+
+  get settings(): Settings {
+    return this.current.settings;
+  }
+
+  /** Which layer each set key came from. */
+  get origin(): ReadonlyMap<string, LayerName> {
+    return this.current.origin;
+  }
+
+  /** Completed reloads of the XenStore subtree (tests wait on it). */
+  get reloads(): number {
+    return this.reloadCount;
+  }
+
+  /** Resolves when no reload is running. */
+  async settled(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  /** Idempotent: stops watching. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.watch;
+    this.watch = undefined;
+    await this.settled();
+    if (w) await w.close().catch(() => undefined);
+  }
+
+  private changed(): void {
+    if (this.closed) return;
+    this.dirty = true;
+    this.loop ??= (async () => {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        await this.reload(false);
+      }
+    })().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  private async reload(initial: boolean): Promise<void> {
+    const src = this.opts.xenstore!;
+    let read;
+    try {
+      read = await src.xs.transaction((tx) => readSubtree(tx, src.root, src.ownDomid));
+    } catch (err) {
+      // xenstored restarting: the client fires the watch again once it is back.
+      this.once.say(`config: cannot read XenStore ${src.root}: ${(err as Error).message}`, `read:${(err as Error).message}`);
+      return;
+    }
+    for (const r of read.rejected) this.once.say(`config: XenStore ${r}`);
+    const { layer, problems } = buildLayer('xenstore', read.entries);
+    for (const p of problems) this.once.say(`config: ${describeProblem(p, `XenStore ${src.root}`)}`, `${p.kind}:${p.key}:${'message' in p ? p.message : ''}`);
+    for (const key of layerKeys(layer)) {
+      const over = shadowedBy(this.opts.local, key, 'xenstore');
+      if (over !== undefined) this.once.say(`config: XenStore ${src.root} sets ${key}, but the ${over === 'cli' ? 'command line' : 'environment'} overrides it`, `shadow:${key}`);
+    }
+    this.apply(resolve([...this.opts.local, layer]), initial);
+    this.reloadCount++;
+  }
+
+  private apply(next: Resolved, initial: boolean): void {
+    const prev = this.current.settings;
+    const merged: Record<string, unknown> = { ...next.settings };
+    const changed: string[] = [];
+    for (const s of SCALARS) {
+      if (initial || s.live) continue;
+      // Fixed at start: keep the value the daemon runs with, and say so once per new value.
+      if (!sameValue(next.settings[s.field], this.startup[s.field])) {
+        this.once.say(`config: ${s.key} changed in XenStore to ${JSON.stringify(next.settings[s.field])}; it takes effect at the next start`, `restart:${s.key}:${JSON.stringify(next.settings[s.field])}`);
+      }
+      merged[s.field] = this.startup[s.field];
+    }
+    const settings = Object.freeze(merged) as unknown as Settings;
+    for (const f of LIVE_FIELDS) if (!sameValue(prev[f], settings[f])) changed.push(f);
+    this.current = { settings, origin: next.origin };
+    if (initial) this.startup = settings;
+    if (!initial && changed.length > 0) {
+      this.opts.log.info({ changed }, `config: applied XenStore change to ${changed.join(', ')}`);
+      this.opts.onChange?.(settings, changed);
+    }
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (b.get(k) !== v) return false;
+    return true;
+  }
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  return a === b;
+}
+
+/** An object with the Quotas fields whose values are read from `get()` on every access. */
+function liveQuotas(get: () => Quotas): Quotas {
+  const o = {};
+  for (const k of Object.keys(get()) as (keyof Quotas)[]) Object.defineProperty(o, k, { enumerable: true, get: () => get()[k] });
+  return Object.freeze(o) as Quotas;
+}
+
+class LiveMap implements ReadonlyMap<string, string> {
+  constructor(private readonly source: () => ReadonlyMap<string, string>) {}
+  get size(): number {
+    return this.source().size;
+  }
+  get(k: string): string | undefined {
+    return this.source().get(k);
+  }
+  has(k: string): boolean {
+    return this.source().has(k);
+  }
+  forEach(cb: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void {
+    this.source().forEach((v, k) => cb(v, k, this));
+  }
+  entries(): MapIterator<[string, string]> {
+    return this.source().entries();
+  }
+  keys(): MapIterator<string> {
+    return this.source().keys();
+  }
+  values(): MapIterator<string> {
+    return this.source().values();
+  }
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.source()[Symbol.iterator]();
+  }
+}
