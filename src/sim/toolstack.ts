@@ -225,10 +225,13 @@ export class Toolstack {
     return out;
   }
 
-  /** Removes a device as libxl does; resolves once its nodes are gone, whatever the backend did. */
-  async removeVdispl(paths: VdisplPaths, opts: { timeoutMs?: number } = {}): Promise<RemovalResult> {
+  /**
+   * Removes a device as libxl does; resolves once its nodes are gone, whatever the backend did.
+   * `force` starts with the forced round, as `xl destroy` does (libxl__devices_destroy).
+   */
+  async removeVdispl(paths: VdisplPaths, opts: { timeoutMs?: number; force?: boolean } = {}): Promise<RemovalResult> {
     const timeoutMs = opts.timeoutMs ?? LIBXL_DESTROY_TIMEOUT_MS;
-    let forced = false;
+    let forced = opts.force ?? false;
     let outcome: RemovalResult['outcome'];
     for (;;) {
       const started = await this.initiateRemove(paths, forced);
