@@ -1,0 +1,330 @@
+// The KMS output backend: one DRM card, an output per connected connector (named as the kernel
+// names it, e.g. HDMI-A-1), each on a CRTC of its own. It holds DRM master while it can; when
+// another process takes the display every output pauses (guests keep running, their flips are
+// dropped) and a slow poll takes master back and restores the guests' modes. On close it puts back
+// what the CRTCs showed before.
+import { closeSync } from 'node:fs';
+import { native } from '../../native/addon.js';
+import type { DrmCrtc, NativeDrmDevice } from '../../native/drm-device.js';
+import { POLL_READABLE, type NativeFdPoller } from '../../native/fd.js';
+import type { Logger } from '../../util/log.js';
+import { silentLogger } from '../../util/log.js';
+import type { DomId } from '../../util/ids.js';
+import { grantRef } from '../../util/ids.js';
+import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
+import type { Output, OutputBackend, OutputBackendResources } from '../output.js';
+import { describeCaps, openCard, type CardDeps, type CardInfo } from './card.js';
+import { AtomicCommitter, LegacyCommitter, type Committer } from './commit.js';
+import { FallbackStats } from './fallbacks.js';
+import { KmsOutput } from './kms-output.js';
+import { OwnBuffers } from './own-buffers.js';
+import { assignPipes, type Pipe } from './topology.js';
+import { ZeroCopyImporter } from './zero-copy.js';
+
+export interface KmsBackendOptions {
+  /** A card path, or 'auto' (default): the first card that can show guests. */
+  readonly card?: string;
+  /** Use atomic modesetting where the card grants it (default true). */
+  readonly atomic?: boolean;
+  /** Scale guest screens that match no mode, where a plane can (default true). */
+  readonly scale?: boolean;
+  readonly log?: Logger;
+  /** How often to try to take DRM master back after losing it (ms, default 1000). */
+  readonly masterRetryMs?: number;
+  /** For tests: device access and the poller. */
+  readonly cardDeps?: CardDeps;
+  readonly makePoller?: (fd: number, onReady: (status: number, events: number) => void) => NativeFdPoller;
+}
+
+interface Saved {
+  readonly pipe: Pipe;
+  readonly crtc: DrmCrtc;
+  readonly connectors: number[];
+}
+
+export class KmsBackend implements OutputBackend {
+  readonly kind = 'kms';
+  private readonly byName = new Map<string, KmsOutput>();
+  private readonly list: KmsOutput[] = [];
+  private readonly tokens = new Map<number, KmsOutput>();
+  private readonly saved: Saved[] = [];
+  private readonly own = new OwnBuffers();
+  private readonly ownGranted = new Set<GrantedBuffer>();
+  private readonly importer: ZeroCopyImporter;
+  private readonly committer: Committer;
+  private readonly poller: NativeFdPoller;
+  readonly fallbacks: FallbackStats;
+  private nextToken = 1;
+  private master: boolean;
+  private retry: NodeJS.Timeout | undefined;
+  private beAllocNote = false;
+  private closed = false;
+
+  private constructor(
+    private readonly dev: NativeDrmDevice,
+    readonly card: CardInfo,
+    private readonly log: Logger,
+    private readonly opts: KmsBackendOptions,
+  ) {
+    const caps = card.caps;
+    const { pipes, unserved } = assignPipes(card.resources);
+    for (const c of unserved) log.warn({ connector: c.name }, `${c.name}: no free CRTC can drive it; not offered as an output`);
+    let committer: Committer = new LegacyCommitter(dev);
+    if (caps.atomic) {
+      const atomic = new AtomicCommitter(dev);
+      const refused = pipes.map((p) => atomic.adopt(p)).find((r) => r !== true);
+      if (refused === undefined) committer = atomic;
+      else log.warn(`${card.path}: atomic granted but unusable (${refused}); using legacy modesetting`);
+    }
+    this.committer = committer;
+    this.fallbacks = new FallbackStats((reason) => log.info({ reason }, `a guest buffer is copied instead of scanned out directly: ${reason}`));
+    const formats = new Set<number>();
+    for (const p of pipes) for (const f of p.plane?.formats ?? []) formats.add(f);
+    const onError = (err: unknown, what: string): void => log.warn({ err }, `kms: ${what} failed`);
+    this.importer = new ZeroCopyImporter(dev, caps, this.own, formats, this.fallbacks, onError);
+    for (const pipe of pipes) {
+      const crtc = dev.getCrtc(pipe.crtc.id);
+      const connectors = card.resources.connectors
+        .filter((c) => card.resources.encoders.find((e) => e.id === c.encoderId)?.crtcId === crtc.id)
+        .map((c) => c.id);
+      this.saved.push({ pipe, crtc, connectors });
+      const out = new KmsOutput({
+        dev,
+        pipe,
+        committer,
+        importer: this.importer,
+        stats: this.fallbacks,
+        log,
+        scale: opts.scale ?? true,
+        issueToken: (o) => this.issue(o),
+        forgetToken: (t) => this.tokens.delete(t),
+        onMasterLost: (err) => this.masterLost(err),
+      });
+      this.list.push(out);
+      this.byName.set(out.name, out);
+    }
+    const makePoller = opts.makePoller ?? ((fd, cb) => new (native().FdPoller)(fd, cb));
+    this.poller = makePoller(dev.fd, (status) => this.onReadable(status));
+    this.poller.start(POLL_READABLE);
+    this.master = this.takeMaster();
+    log.info(
+      { card: card.path, driver: card.driver.name, modesetting: committer.kind, outputs: this.list.map((o) => o.name) },
+      `kms: ${card.path} (${card.driver.name}): ${describeCaps(caps)}; ${committer.kind} modesetting; outputs ${this.list.map((o) => o.name).join(', ') || 'none'}`,
+    );
+    if (!this.master) {
+      log.warn(`kms: ${card.path}: another process holds DRM master; outputs stay dark until it lets go`);
+      this.pauseAll();
+    }
+  }
+
+  static open(opts: KmsBackendOptions = {}): KmsBackend {
+    const log = opts.log ?? silentLogger();
+    const { dev, info } = openCard(opts.card ?? 'auto', { atomic: opts.atomic ?? true }, opts.cardDeps);
+    try {
+      return new KmsBackend(dev, info, log, opts);
+    } catch (err) {
+      dev.close();
+      throw err;
+    }
+  }
+
+  /** Whether this process holds DRM master now. */
+  get isMaster(): boolean {
+    return this.master;
+  }
+
+  get modesetting(): 'atomic' | 'legacy' {
+    return this.committer.kind;
+  }
+
+  outputs(): readonly Output[] {
+    return this.list;
+  }
+
+  output(name: string): Output | undefined {
+    return this.byName.get(name);
+  }
+
+  /**
+   * be-alloc memory: a dumb buffer of this card, granted to the guest through gntdev's dma-buf
+   * import, so its framebuffers scan out with no copy at all; where that is not possible, the
+   * platform's gntalloc pages (shown by copying).
+   */
+  async allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer> {
+    const pages = Math.ceil(size / XEN_PAGE_SIZE);
+    const why = this.dumbImportUnavailable(platform);
+    if (why === undefined) {
+      try {
+        return await this.allocDumbGranted(platform, domid, pages);
+      } catch (err) {
+        this.noteBeAlloc(`dumb buffer import refused (${err instanceof Error ? err.message : String(err)})`);
+      }
+    } else {
+      this.noteBeAlloc(why);
+    }
+    return platform.allocGranted(domid, pages);
+  }
+
+  resources(): OutputBackendResources {
+    return {
+      framebuffers: this.importer.liveFramebuffers,
+      dmaBufImports: this.importer.liveImports,
+      dumbBuffers: this.own.size + this.list.reduce((n, o) => n + o.dumbBuffers, 0),
+    };
+  }
+
+  /** Routes drained events to their outputs; exposed so tests can drive the poller. */
+  onReadable(status: number): void {
+    if (this.closed) return;
+    if (status < 0) {
+      this.log.error({ errno: -status }, `kms: polling ${this.card.path} failed`);
+      return;
+    }
+    let events;
+    try {
+      events = this.dev.handleEvents();
+    } catch (err) {
+      this.log.error({ err }, 'kms: reading DRM events failed');
+      return;
+    }
+    for (const ev of events) this.tokens.get(ev.userData)?.onFlipEvent(ev);
+  }
+
+  /** One attempt to take DRM master back (the retry timer calls it; tests may too). */
+  tryRegainMaster(): boolean {
+    if (this.closed || this.master) return this.master;
+    if (!this.takeMaster()) return false;
+    this.master = true;
+    if (this.retry) clearInterval(this.retry);
+    this.retry = undefined;
+    this.log.info(`kms: DRM master regained on ${this.card.path}: restoring the guests' modes`);
+    for (const o of this.list) o.resume().catch((err: unknown) => this.log.warn({ err, output: o.name }, 'restoring an output failed'));
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retry) clearInterval(this.retry);
+    for (const o of this.list) o.close();
+    if (this.master) this.restoreCrtcs();
+    for (const g of [...this.ownGranted]) g.close();
+    this.importer.close();
+    this.committer.close();
+    this.poller.close();
+    this.tokens.clear();
+    this.dev.close();
+    await Promise.resolve();
+  }
+
+  private issue(o: KmsOutput): number {
+    // u32, never 0, never one still in use.
+    do this.nextToken = (this.nextToken % 0xffffffff) + 1;
+    while (this.tokens.has(this.nextToken));
+    this.tokens.set(this.nextToken, o);
+    return this.nextToken;
+  }
+
+  private takeMaster(): boolean {
+    try {
+      this.dev.setMaster();
+    } catch {
+      // Already master (some kernels refuse a second SET_MASTER) or someone else is: ask.
+    }
+    return this.dev.isMaster();
+  }
+
+  private masterLost(err: unknown): void {
+    if (!this.master || this.closed) return;
+    this.master = false;
+    this.log.warn({ err }, `kms: lost DRM master on ${this.card.path} (another process took the display): scanout paused`);
+    this.pauseAll();
+  }
+
+  private pauseAll(): void {
+    for (const o of this.list) o.pause();
+    if (this.retry === undefined) {
+      this.retry = setInterval(() => this.tryRegainMaster(), this.opts.masterRetryMs ?? 1000);
+      this.retry.unref();
+    }
+  }
+
+  /** Puts back what each CRTC we used showed when we started (fbcon, a login screen). */
+  private restoreCrtcs(): void {
+    for (const s of this.saved) {
+      try {
+        if (s.crtc.mode !== null && s.crtc.bufferId !== 0 && s.connectors.length > 0) {
+          this.dev.setCrtc(s.crtc.id, s.crtc.bufferId, s.crtc.x, s.crtc.y, s.connectors, s.crtc.mode);
+        } else {
+          this.committer.disable(s.pipe);
+        }
+      } catch (err) {
+        this.log.warn({ err, crtc: s.crtc.id }, 'kms: could not restore a CRTC; turning it off');
+        try {
+          this.committer.disable(s.pipe);
+        } catch {
+          /* nothing more to do */
+        }
+      }
+    }
+  }
+
+  private dumbImportUnavailable(platform: XenPlatform): string | undefined {
+    if (!platform.capabilities.dmabufImport) return 'the platform cannot grant dma-buf pages (no gntdev dma-buf import)';
+    if (!this.card.caps.dumbBuffers) return 'the card has no dumb buffers';
+    if (!this.card.caps.primeExport) return 'the card cannot export dumb buffers (no PRIME export)';
+    return undefined;
+  }
+
+  private noteBeAlloc(why: string): void {
+    if (this.beAllocNote) return;
+    this.beAllocNote = true;
+    this.log.info(`kms: be-alloc buffers come from gntalloc and are copied: ${why}`);
+  }
+
+  private async allocDumbGranted(platform: XenPlatform, domid: DomId, pages: number): Promise<GrantedBuffer> {
+    // 1024 XRGB8888 pixels per row: one 4 KiB page per row on drivers that do not pad the pitch.
+    const dumb = this.dev.createDumb(1024, pages, 32);
+    let mapping;
+    let fd = -1;
+    try {
+      if (dumb.size % XEN_PAGE_SIZE !== 0) throw new Error(`dumb buffer of ${dumb.size} bytes is not whole pages`);
+      const count = dumb.size / XEN_PAGE_SIZE;
+      mapping = this.dev.mapDumb(dumb.handle, dumb.size);
+      fd = this.dev.primeHandleToFd(dumb.handle);
+      const imported = await platform.importDmaBuf(fd, domid, count);
+      closeSync(fd);
+      fd = -1;
+      const memory = mapping.buffer;
+      const map = mapping;
+      this.own.add(memory, { handle: dumb.handle, size: dumb.size });
+      let open = true;
+      const buf: GrantedBuffer = {
+        domid,
+        // The guest gets the pages its buffer needs; extra pages of the allocation stay unused.
+        refs: imported.refs.slice(0, pages).map((r) => grantRef(r)),
+        bytes: new Uint8Array(memory, 0, pages * XEN_PAGE_SIZE),
+        close: () => {
+          if (!open) return;
+          open = false;
+          imported.close();
+          this.own.remove(memory);
+          map.unmap();
+          try {
+            if (!this.closed) this.dev.destroyDumb(dumb.handle);
+          } catch (err) {
+            this.log.warn({ err }, 'kms: destroying a be-alloc dumb buffer failed');
+          }
+          this.ownGranted.delete(buf);
+        },
+      };
+      this.ownGranted.add(buf);
+      return buf;
+    } catch (err) {
+      if (fd >= 0) closeSync(fd);
+      mapping?.unmap();
+      this.dev.destroyDumb(dumb.handle);
+      throw err;
+    }
+  }
+}
