@@ -1,0 +1,407 @@
+// A DRM card in TypeScript for the KMS output's tests: connectors, CRTCs, planes and properties as
+// a driver reports them, dumb buffers in memory, PRIME import of fake dma-bufs, ADDFB2 with a
+// pitch-alignment rule, legacy and atomic modesetting with TEST_ONLY, flip events delivered at a
+// vblank the test triggers, and DRM master that can be taken away. What is "on screen" can be read
+// back pixel by pixel, through the plane's source and destination rectangles.
+import type {
+  DrmConnector,
+  DrmCrtc,
+  DrmFlipEvent,
+  DrmModeInfo,
+  DrmPlane,
+  DrmProperty,
+  DrmResources,
+  NativeDrmDevice,
+} from '../../src/native/drm-device.js';
+import type { NativeMapping } from '../../src/native/addon.js';
+import type { NativeDeviceError } from '../../src/native/errors.js';
+
+const CODES: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 16: 'EBUSY', 22: 'EINVAL', 95: 'EOPNOTSUPP' };
+
+export function drmError(call: string, errno: number): NativeDeviceError {
+  const code = CODES[errno] ?? 'EIO';
+  return Object.assign(new Error(`/dev/dri/card0: ${call}: (${code})`), { errno, code, syscall: call, device: '/dev/dri/card0' });
+}
+
+export function mode(w: number, h: number, hz = 60, preferred = false): DrmModeInfo {
+  const htotal = w + 160;
+  const vtotal = h + 45;
+  return {
+    clock: Math.round((htotal * vtotal * hz) / 1000),
+    hdisplay: w, hsyncStart: w + 48, hsyncEnd: w + 80, htotal, hskew: 0,
+    vdisplay: h, vsyncStart: h + 3, vsyncEnd: h + 8, vtotal, vscan: 0,
+    vrefresh: hz, flags: 0, type: preferred ? 0x48 : 0x40, name: `${w}x${h}`,
+  };
+}
+
+let nextPropId = 1000;
+const prop = (name: string, value = 0n, enums: { name: string; value: bigint }[] = []): DrmProperty => ({
+  id: nextPropId++, name, value, flags: 0, enums, values: [],
+});
+
+export interface FakeConnectorSpec {
+  readonly name: string;
+  readonly modes: readonly DrmModeInfo[];
+  readonly connected?: boolean;
+}
+
+export interface FakeCardOptions {
+  readonly connectors: readonly FakeConnectorSpec[];
+  readonly crtcs?: number;
+  readonly atomic?: boolean;
+  readonly primeImport?: boolean;
+  readonly primeExport?: boolean;
+  /** ADDFB2 refuses pitches that are not a multiple of this (many display engines: 64 or 256). */
+  readonly pitchAlign?: number;
+  /** Atomic: the primary plane may be smaller than the CRTC and placed anywhere. */
+  readonly canPosition?: boolean;
+  /** Atomic: the primary plane may scale. */
+  readonly canScale?: boolean;
+  readonly formats?: readonly number[];
+  /** fbcon's state before we start: CRTC 0 shows this framebuffer. */
+  readonly bootFb?: number;
+}
+
+interface Fb {
+  readonly id: number;
+  readonly width: number;
+  readonly height: number;
+  readonly fourcc: number;
+  readonly memory: Uint8Array;
+  readonly pitch: number;
+  readonly offset: number;
+}
+
+interface CrtcState {
+  fbId: number;
+  mode: DrmModeInfo | null;
+  connectors: number[];
+  src: { x: number; y: number; w: number; h: number };
+  dst: { x: number; y: number; w: number; h: number };
+}
+
+const XR24 = 0x34325258;
+
+export class FakeDrm implements NativeDrmDevice {
+  readonly fd = 77;
+  readonly path = '/dev/dri/card0';
+  master = true;
+  /** When false, setMaster fails (another process holds it). */
+  masterAvailable = true;
+  closed = false;
+  readonly calls: string[] = [];
+  /** Fake dma-buf fds the "kernel" knows: fd -> memory. */
+  readonly dmabufs = new Map<number, Uint8Array>();
+  private readonly res: DrmResources;
+  private readonly dumbs = new Map<number, { memory: Uint8Array; pitch: number; size: number }>();
+  private readonly handles = new Map<number, Uint8Array>();
+  private readonly fbs = new Map<number, Fb>();
+  private readonly blobs = new Map<number, DrmModeInfo>();
+  private readonly state = new Map<number, CrtcState>();
+  private readonly pendingFlips = new Map<number, { fbId: number; userData: number; src?: CrtcState['src']; dst?: CrtcState['dst'] }>();
+  private events: DrmFlipEvent[] = [];
+  private nextHandle = 1;
+  private nextFb = 100;
+  private nextBlob = 500;
+  private atomicOn = false;
+  private seq = 0;
+  refuseImport: string | undefined;
+
+  constructor(readonly opts: FakeCardOptions) {
+    const ncrtc = opts.crtcs ?? opts.connectors.length;
+    const crtcs: DrmCrtc[] = [];
+    for (let i = 0; i < ncrtc; i++) {
+      crtcs.push({ id: 40 + i, index: i, bufferId: 0, x: 0, y: 0, width: 0, height: 0, mode: null, gammaSize: 256, props: [prop('MODE_ID'), prop('ACTIVE')] });
+      this.state.set(40 + i, { fbId: 0, mode: null, connectors: [], src: { x: 0, y: 0, w: 0, h: 0 }, dst: { x: 0, y: 0, w: 0, h: 0 } });
+    }
+    const allCrtcs = (1 << ncrtc) - 1;
+    const encoders = opts.connectors.map((_, i) => ({ id: 30 + i, type: 2, crtcId: 0, possibleCrtcs: allCrtcs, possibleClones: 0 }));
+    const connectors: DrmConnector[] = opts.connectors.map((c, i) => ({
+      id: 20 + i, name: c.name, type: 0, typeId: Number(/-([0-9]+)$/.exec(c.name)?.[1] ?? 1),
+      connection: c.connected === false ? 'disconnected' : 'connected',
+      mmWidth: 500, mmHeight: 300, encoderId: 30 + i, encoders: [30 + i], modes: c.modes, props: [prop('CRTC_ID')],
+    }));
+    const planeType = (primary: boolean): DrmProperty =>
+      prop('type', primary ? 1n : 0n, [{ name: 'Overlay', value: 0n }, { name: 'Primary', value: 1n }, { name: 'Cursor', value: 2n }]);
+    const planeProps = (primary: boolean): DrmProperty[] => [
+      planeType(primary), ...['FB_ID', 'CRTC_ID', 'SRC_X', 'SRC_Y', 'SRC_W', 'SRC_H', 'CRTC_X', 'CRTC_Y', 'CRTC_W', 'CRTC_H'].map((n) => prop(n)),
+    ];
+    const planes: DrmPlane[] = crtcs.map((_c, i) => ({
+      id: 60 + i, crtcId: 0, fbId: 0, possibleCrtcs: 1 << i, formats: opts.formats ?? [XR24, 0x34325241, 0x36314752], props: planeProps(true),
+    }));
+    this.res = { minWidth: 1, maxWidth: 8192, minHeight: 1, maxHeight: 8192, crtcs, encoders, connectors, planes };
+    if (opts.bootFb !== undefined && connectors[0] && crtcs[0]) {
+      const m = connectors[0].modes[0]!;
+      this.fbs.set(opts.bootFb, { id: opts.bootFb, width: m.hdisplay, height: m.vdisplay, fourcc: XR24, memory: new Uint8Array(m.hdisplay * m.vdisplay * 4).fill(0x11), pitch: m.hdisplay * 4, offset: 0 });
+      this.state.set(crtcs[0].id, { fbId: opts.bootFb, mode: m, connectors: [connectors[0].id], src: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay }, dst: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay } });
+      (encoders[0] as { crtcId: number }).crtcId = crtcs[0].id;
+    }
+  }
+
+  // --- test helpers ------------------------------------------------------------------------------
+
+  /** Completes every pending flip, as a vblank would, and queues its event. */
+  vblank(): number {
+    let n = 0;
+    for (const [crtc, f] of this.pendingFlips) {
+      const s = this.state.get(crtc)!;
+      s.fbId = f.fbId;
+      if (f.src) s.src = f.src;
+      if (f.dst) s.dst = f.dst;
+      this.events.push({ crtcId: crtc, sequence: ++this.seq, sec: 100, usec: 500 * this.seq, userData: f.userData });
+      n++;
+    }
+    this.pendingFlips.clear();
+    return n;
+  }
+
+  /** Another process becomes master. */
+  stealMaster(): void {
+    this.master = false;
+    this.masterAvailable = false;
+  }
+
+  giveBackMaster(): void {
+    this.masterAvailable = true;
+  }
+
+  crtcState(crtcId: number): Readonly<CrtcState> {
+    return this.state.get(crtcId)!;
+  }
+
+  /** XRGB pixel on screen at (x, y) of `crtcId` as [B, G, R]; undefined where the plane does not cover. */
+  pixel(crtcId: number, x: number, y: number): number[] | undefined {
+    const s = this.state.get(crtcId)!;
+    const fb = this.fbs.get(s.fbId);
+    if (!fb || !s.mode) return undefined;
+    if (x < s.dst.x || y < s.dst.y || x >= s.dst.x + s.dst.w || y >= s.dst.y + s.dst.h) return undefined;
+    const fx = s.src.x + Math.floor(((x - s.dst.x) * s.src.w) / s.dst.w);
+    const fy = s.src.y + Math.floor(((y - s.dst.y) * s.src.h) / s.dst.h);
+    const o = fb.offset + fy * fb.pitch + fx * 4;
+    return [...fb.memory.subarray(o, o + 3)];
+  }
+
+  get liveFramebuffers(): number {
+    return this.fbs.size - (this.opts.bootFb !== undefined && this.fbs.has(this.opts.bootFb) ? 1 : 0);
+  }
+
+  get liveDumbs(): number {
+    return this.dumbs.size;
+  }
+
+  get liveHandles(): number {
+    return this.handles.size;
+  }
+
+  get liveBlobs(): number {
+    return this.blobs.size;
+  }
+
+  // --- NativeDrmDevice ---------------------------------------------------------------------------
+
+  version() {
+    return { name: 'fakedrm', desc: 'test card', date: '20260101', major: 1, minor: 0, patch: 0 };
+  }
+
+  getCap(cap: number): number {
+    switch (cap) {
+      case 0x1:
+        return 1;
+      case 0x5:
+        return (this.opts.primeImport === false ? 0 : 1) | (this.opts.primeExport === false ? 0 : 2);
+      case 0x6:
+        return 1;
+      default:
+        return 0;
+    }
+  }
+
+  setClientCap(cap: number, value: number): number {
+    if (cap === 3) {
+      if (!this.opts.atomic) return 95;
+      this.atomicOn = value === 1;
+    }
+    return 0;
+  }
+
+  setMaster(): void {
+    this.calls.push('setMaster');
+    if (!this.masterAvailable) throw drmError('drmSetMaster', 13);
+    this.master = true;
+  }
+
+  dropMaster(): void {
+    this.master = false;
+  }
+
+  isMaster(): boolean {
+    return this.master;
+  }
+
+  resources(): DrmResources {
+    return this.res;
+  }
+
+  getCrtc(crtcId: number): DrmCrtc {
+    const c = this.res.crtcs.find((x) => x.id === crtcId)!;
+    const s = this.state.get(crtcId)!;
+    return { ...c, bufferId: s.fbId, mode: s.mode, x: s.src.x, y: s.src.y };
+  }
+
+  objectProperties(): DrmProperty[] {
+    return [];
+  }
+
+  createDumb(width: number, height: number, bpp: number) {
+    const align = this.opts.pitchAlign ?? 64;
+    const pitch = Math.ceil((width * bpp) / 8 / align) * align;
+    const size = Math.ceil((pitch * height) / 4096) * 4096;
+    const handle = this.nextHandle++;
+    const memory = new Uint8Array(size);
+    this.dumbs.set(handle, { memory, pitch, size });
+    this.handles.set(handle, memory);
+    return { handle, pitch, size };
+  }
+
+  mapDumb(handle: number, size: number): NativeMapping {
+    const d = this.dumbs.get(handle);
+    if (!d || size > d.size) throw drmError('DRM_IOCTL_MODE_MAP_DUMB', 22);
+    return { buffer: d.memory.buffer as ArrayBuffer, length: size, unmap() {} };
+  }
+
+  destroyDumb(handle: number): void {
+    this.dumbs.delete(handle);
+    this.handles.delete(handle);
+  }
+
+  primeFdToHandle(fd: number): number {
+    this.calls.push(`primeFdToHandle ${fd}`);
+    if (this.opts.primeImport === false) throw drmError('DRM_IOCTL_PRIME_FD_TO_HANDLE', 95);
+    if (this.refuseImport) throw drmError('DRM_IOCTL_PRIME_FD_TO_HANDLE', 22);
+    const memory = this.dmabufs.get(fd);
+    if (!memory) throw drmError('DRM_IOCTL_PRIME_FD_TO_HANDLE', 22);
+    const handle = this.nextHandle++;
+    this.handles.set(handle, memory);
+    return handle;
+  }
+
+  primeHandleToFd(handle: number): number {
+    const memory = this.handles.get(handle);
+    if (!memory) throw drmError('DRM_IOCTL_PRIME_HANDLE_TO_FD', 22);
+    const fd = 900 + handle;
+    this.dmabufs.set(fd, memory);
+    return fd;
+  }
+
+  closeHandle(handle: number): void {
+    this.calls.push(`closeHandle ${handle}`);
+    this.handles.delete(handle);
+  }
+
+  addFb2(width: number, height: number, fourcc: number, handles: readonly number[], pitches: readonly number[], offsets: readonly number[]): number {
+    const memory = this.handles.get(handles[0]!);
+    const align = this.opts.pitchAlign ?? 64;
+    if (!memory || pitches[0]! % align !== 0) throw drmError('DRM_IOCTL_MODE_ADDFB2', 22);
+    if (offsets[0]! + pitches[0]! * (height - 1) + width * 4 > memory.length && fourcc === XR24) throw drmError('DRM_IOCTL_MODE_ADDFB2', 22);
+    const id = this.nextFb++;
+    this.fbs.set(id, { id, width, height, fourcc, memory, pitch: pitches[0]!, offset: offsets[0]! });
+    this.calls.push(`addFb2 ${id} ${width}x${height} pitch ${pitches[0]} offset ${offsets[0]}`);
+    return id;
+  }
+
+  rmFb(fbId: number): void {
+    this.calls.push(`rmFb ${fbId}`);
+    if (!this.fbs.delete(fbId)) throw drmError('DRM_IOCTL_MODE_RMFB', 2);
+    // The kernel turns off a CRTC whose framebuffer is removed.
+    for (const s of this.state.values()) if (s.fbId === fbId) Object.assign(s, { fbId: 0, mode: null });
+  }
+
+  setCrtc(crtcId: number, fbId: number, x: number, y: number, connectorIds: readonly number[], m: DrmModeInfo | null): void {
+    this.calls.push(`setCrtc ${crtcId} fb ${fbId}`);
+    if (!this.master) throw drmError('drmModeSetCrtc', 13);
+    const s = this.state.get(crtcId)!;
+    if (m === null || fbId === 0) {
+      Object.assign(s, { fbId: 0, mode: null, connectors: [] });
+      return;
+    }
+    const fb = this.fbs.get(fbId);
+    if (!fb || fb.width < x + m.hdisplay || fb.height < y + m.vdisplay) throw drmError('drmModeSetCrtc', 22);
+    Object.assign(s, { fbId, mode: m, connectors: [...connectorIds], src: { x, y, w: m.hdisplay, h: m.vdisplay }, dst: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay } });
+  }
+
+  pageFlip(crtcId: number, fbId: number, userData: number): void {
+    this.calls.push(`pageFlip ${crtcId} fb ${fbId}`);
+    if (!this.master) throw drmError('drmModePageFlip', 13);
+    if (this.pendingFlips.has(crtcId)) throw drmError('drmModePageFlip', 16);
+    const fb = this.fbs.get(fbId);
+    const s = this.state.get(crtcId)!;
+    if (!fb || !s.mode || fb.width < s.mode.hdisplay || fb.height < s.mode.vdisplay) throw drmError('drmModePageFlip', 22);
+    this.pendingFlips.set(crtcId, { fbId, userData });
+  }
+
+  atomicCommit(objIds: Uint32Array, propIds: Uint32Array, values: BigUint64Array, flags: number, userData: number): void {
+    if (!this.atomicOn) throw drmError('drmModeAtomicCommit', 22);
+    const test = (flags & 0x100) !== 0;
+    this.calls.push(`atomic${test ? ' test' : ''}`);
+    if (!this.master && !test) throw drmError('drmModeAtomicCommit', 13);
+    const byName = new Map<string, bigint>();
+    for (let i = 0; i < objIds.length; i++) {
+      const name = this.propName(objIds[i]!, propIds[i]!);
+      byName.set(name, values[i]!);
+    }
+    const plane = this.res.planes.find((p) => objIds.includes(p.id));
+    const crtcId = Number(byName.get('CRTC_ID') ?? 0n) || (plane ? this.res.crtcs[Math.log2(plane.possibleCrtcs)]!.id : 0);
+    const s = this.state.get(crtcId);
+    if (!s) throw drmError('drmModeAtomicCommit', 22);
+    const modeBlob = byName.get('MODE_ID');
+    const m = modeBlob !== undefined ? (modeBlob === 0n ? null : this.blobs.get(Number(modeBlob)) ?? null) : s.mode;
+    const fbId = Number(byName.get('FB_ID') ?? BigInt(s.fbId));
+    if (byName.get('ACTIVE') === 0n || fbId === 0) {
+      if (!test) Object.assign(s, { fbId: 0, mode: null, connectors: [] });
+      return;
+    }
+    const fb = this.fbs.get(fbId);
+    if (!fb || !m) throw drmError('drmModeAtomicCommit', 22);
+    const src = { x: Number(byName.get('SRC_X')! >> 16n), y: Number(byName.get('SRC_Y')! >> 16n), w: Number(byName.get('SRC_W')! >> 16n), h: Number(byName.get('SRC_H')! >> 16n) };
+    const dst = { x: Number(byName.get('CRTC_X')!), y: Number(byName.get('CRTC_Y')!), w: Number(byName.get('CRTC_W')!), h: Number(byName.get('CRTC_H')!) };
+    const full = dst.x === 0 && dst.y === 0 && dst.w === m.hdisplay && dst.h === m.vdisplay;
+    if (!full && !this.opts.canPosition) throw drmError('drmModeAtomicCommit(TEST_ONLY)', 22);
+    if ((src.w !== dst.w || src.h !== dst.h) && !this.opts.canScale) throw drmError('drmModeAtomicCommit(TEST_ONLY)', 22);
+    if (src.x + src.w > fb.width || src.y + src.h > fb.height) throw drmError('drmModeAtomicCommit', 22);
+    if (test) return;
+    if (flags & 0x01) {
+      if (this.pendingFlips.has(crtcId)) throw drmError('drmModeAtomicCommit', 16);
+      this.pendingFlips.set(crtcId, { fbId, userData, src, dst });
+      return;
+    }
+    Object.assign(s, { fbId, mode: m, src, dst });
+  }
+
+  createModeBlob(m: DrmModeInfo): number {
+    const id = this.nextBlob++;
+    this.blobs.set(id, m);
+    return id;
+  }
+
+  destroyBlob(id: number): void {
+    this.blobs.delete(id);
+  }
+
+  handleEvents(): DrmFlipEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private propName(obj: number, propId: number): string {
+    const all = [...this.res.crtcs, ...this.res.connectors, ...this.res.planes];
+    const o = all.find((x) => x.id === obj);
+    const p = o?.props.find((x) => x.id === propId);
+    if (!p) throw drmError('drmModeAtomicCommit', 22);
+    return p.name;
+  }
+}
