@@ -54,6 +54,8 @@ export class MiniBackend {
   eventIdOffset = 0;
   answer: (r: SeenRequest) => Answer = () => 0;
   flipDelayMs = 1;
+  /** Play a backend that never reacts to the toolstack's Closing. */
+  ignoreClosing = false;
   private conns: Connector[] = [];
   private watches: XsWatch[] = [];
   private queue: Promise<void> = Promise.resolve();
@@ -62,7 +64,7 @@ export class MiniBackend {
 
   constructor(
     private readonly xs: XenStore,
-    private readonly platform: SimPlatform,
+    readonly platform: SimPlatform,
     readonly feDomid: number,
     readonly devid = 0,
   ) {
@@ -105,7 +107,7 @@ export class MiniBackend {
   private async backendChanged(): Promise<void> {
     const be = Number(await this.xs.tryRead(`${this.be}/state`));
     const online = await this.xs.tryRead(`${this.be}/online`);
-    if (be === XenbusState.Closing && online === '0') {
+    if (be === XenbusState.Closing && online === '0' && !this.ignoreClosing) {
       this.teardown();
       await this.setState(XenbusState.Closed);
     }
@@ -143,6 +145,11 @@ export class MiniBackend {
     this.fbs.clear();
   }
 
+  /** Resolves once the hypervisor has processed every unmap and release this backend sent. */
+  sync(): Promise<void> {
+    return this.platform.sync();
+  }
+
   async close(): Promise<void> {
     for (const w of this.watches.splice(0)) await w.close();
     await this.queue;
@@ -165,7 +172,8 @@ export class MiniBackend {
       const a = this.answer(r);
       if (a === 'silent') continue;
       const status = a === 'wrong-op' ? 0 : a !== 0 ? a : await this.execute(r);
-      c.ring.writeResponse({ id: r.id, operation: a === 'wrong-op' ? (r.op === Op.PG_FLIP ? Op.SET_CONFIG : Op.PG_FLIP) : r.op, status });
+      // 'wrong-op': the byte left 0, as a backend reading the header's generic diagram ("reserved") would.
+      c.ring.writeResponse({ id: r.id, operation: a === 'wrong-op' ? 0 : r.op, status });
       if (c.ring.pushResponses()) c.req.notify();
       if (r.op === Op.PG_FLIP && status === 0) {
         const fb = readU64(r.bytes, REQ.pgFlip.fbCookie);

@@ -42,7 +42,9 @@ export class FrontendBus {
     for (const [id, dev] of this.devices) {
       if (present.has(id)) continue;
       this.devices.delete(id);
-      void dev.remove();
+      dev.remove().catch((err: unknown) => {
+        this.hooks.report({ kind: 'error', message: `removing device ${id}: ${err instanceof Error ? err.message : String(err)}` });
+      });
     }
     for (const id of present) {
       if (this.devices.has(id)) continue;

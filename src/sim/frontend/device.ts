@@ -89,9 +89,14 @@ export class FrontDevice {
     return run;
   }
 
+  /** xenbus_read_driver_state: any failure (gone, or no longer readable) reads as Unknown. */
+  private readOtherend(key: string): Promise<string | undefined> {
+    return this.xs.tryRead(`${this.backendPath}/${key}`).catch(() => undefined);
+  }
+
   private async otherendChanged(): Promise<void> {
     if (this.removed) return;
-    const raw = await this.xs.tryRead(`${this.backendPath}/state`);
+    const raw = await this.readOtherend('state');
     const parsed = raw === undefined ? undefined : scanInt(raw);
     this.backendState = parsed ? parsed.value : XenbusState.Unknown;
     this.reportState();
@@ -242,7 +247,7 @@ export class FrontDevice {
     await this.queue;
     await this.switchState(XenbusState.Closing);
     for (let to = 100; to > 0; to--) {
-      const s = await this.xs.tryRead(`${this.backendPath}/state`);
+      const s = await this.readOtherend('state');
       if (s !== undefined && Number(s) === XenbusState.InitWait) break;
       await new Promise((r) => setTimeout(r, 10));
     }

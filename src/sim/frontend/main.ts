@@ -10,7 +10,7 @@ import type { FrontDevice } from './device.js';
 import { DisplayApp } from './display-app.js';
 import { HostileApp } from './hostile.js';
 import type { FrontendCommand, FrontendConfig, FrontendReport } from './protocol.js';
-import { runScript } from './script.js';
+import { runScript, scriptNames, type ScriptNames } from './script.js';
 
 interface App {
   stop(): Promise<void>;
@@ -20,12 +20,18 @@ function send(r: FrontendReport): void {
   if (process.connected) process.send!(r);
 }
 
+// A guest kernel does not die of one driver's bad day: report it (tests check for 'error') and go on.
+process.on('unhandledRejection', (err: unknown) => {
+  send({ kind: 'error', message: `unhandled: ${err instanceof Error ? err.stack ?? err.message : String(err)}` });
+});
+
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as FrontendConfig;
   const verbose = cfg.verbose ?? true;
   const kernel = await DomainKernel.connect(cfg.dir, cfg.domid);
   const xs = await XenStoreClient.connect({ transport: unixSocketTransport(cfg.xenstoredPath), reconnect: false });
   const apps = new Map<FrontDevice, App>();
+  const names = new WeakMap<DrmCard, ScriptNames>();
 
   const startApp = (dev: FrontDevice, card: DrmCard): void => {
     const b = cfg.behaviour;
@@ -74,7 +80,9 @@ async function main(): Promise<void> {
             send({ kind: 'script-result', id: cmd.id, results: [{ op: cmd.steps[0]?.op ?? 'sleep', status: -19, ms: 0 }] });
             return;
           }
-          const results = await runScript({ card, domid: cfg.domid, ctrl: (c) => dev.pairs?.[c]?.ctrl }, cmd.steps);
+          let n = names.get(card);
+          if (!n) names.set(card, (n = scriptNames()));
+          const results = await runScript({ card, domid: cfg.domid, ctrl: (c) => dev.pairs?.[c]?.ctrl }, cmd.steps, n);
           send({ kind: 'script-result', id: cmd.id, results });
           return;
         }

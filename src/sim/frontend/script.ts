@@ -1,6 +1,6 @@
 // Scripted guest userspace: exactly the given steps, each one DRM call (one displif request) or
 // a raw slot, with the status the guest would see. Names given in a step refer to the buffers
-// and framebuffers made by earlier steps.
+// and framebuffers made by earlier steps, of this script or of earlier ones on the same card.
 import { formatByName } from '../../displif/formats.js';
 import { SLOT_SIZE, XEN_EINVAL, XEN_ETIMEDOUT } from '../../displif/constants.js';
 import type { DrmCard, Framebuffer, GemObject } from './card.js';
@@ -16,9 +16,18 @@ export interface ScriptTarget {
   ctrl(conn: number): CtrlChannel | undefined;
 }
 
-export async function runScript(t: ScriptTarget, steps: readonly ScriptStep[]): Promise<StepResult[]> {
-  const buffers = new Map<string, GemObject>();
-  const fbs = new Map<string, Framebuffer>();
+/** What scripts named, kept across the scripts run on one card. */
+export interface ScriptNames {
+  readonly buffers: Map<string, GemObject>;
+  readonly fbs: Map<string, Framebuffer>;
+}
+
+export function scriptNames(): ScriptNames {
+  return { buffers: new Map(), fbs: new Map() };
+}
+
+export async function runScript(t: ScriptTarget, steps: readonly ScriptStep[], names: ScriptNames = scriptNames()): Promise<StepResult[]> {
+  const { buffers, fbs } = names;
   const results: StepResult[] = [];
   for (const step of steps) {
     const started = performance.now();
