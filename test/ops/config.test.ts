@@ -18,7 +18,7 @@ import { ConfigError, loadLocalConfig } from '../../src/ops/config/load.js';
 import { parseListen } from '../../src/ops/config/listen.js';
 import { resolve } from '../../src/ops/config/resolve.js';
 import { foreignWriter } from '../../src/ops/config/xenstore-subtree.js';
-import type { Cookie, DomId } from '../../src/util/ids.js';
+import { cookie, type DomId } from '../../src/util/ids.js';
 import { captureLogger, tempDir, waitFor, xenstored } from './helpers.js';
 
 function layer(name: Layer['name'], entries: RawEntry[]): Layer {
@@ -213,9 +213,9 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     const first = outputs.claim(ref);
     assert.ok(first.ok && first.claim.output.name === 'XS-0');
     first.claim.release();
-    assert.ok(registry.reserveBuffer(1 as Cookie, 1).ok);
-    assert.ok(registry.reserveBuffer(2 as Cookie, 1).ok);
-    assert.deepEqual(registry.reserveBuffer(3 as Cookie, 1), { ok: false, errno: -12 });
+    assert.ok(registry.reserveBuffer(cookie(1n), 1).ok);
+    assert.ok(registry.reserveBuffer(cookie(2n), 1).ok);
+    assert.deepEqual(registry.reserveBuffer(cookie(3n), 1), { ok: false, errno: -12 });
 
     const before = cfg.reloads;
     await fx.dom0.transaction(async (tx) => {
@@ -230,7 +230,7 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     const second = outputs.claim(ref);
     assert.ok(second.ok && second.claim.output.name === 'NEW-0', 'a new connection gets the new mapping');
     second.claim.release();
-    assert.ok(registry.reserveBuffer(3 as Cookie, 1).ok, 'the raised quota applies to the live registry');
+    assert.ok(registry.reserveBuffer(cookie(3n), 1).ok, 'the raised quota applies to the live registry');
     assert.equal(cfg.settings.logLevel, 'warn', 'log level is live');
     assert.deepEqual(cfg.settings.viewer, { host: '127.0.0.1', port: 8111 }, 'the viewer listener stays as started');
     assert.ok(cap.messages('warn').some((m) => m === 'config: viewer changed in XenStore to {"host":"127.0.0.1","port":8222}; it takes effect at the next start'));
