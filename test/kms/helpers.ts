@@ -29,6 +29,7 @@ export function rig(card: FakeCardOptions, opts: Partial<KmsBackendOptions> = {}
     log,
     cardDeps: { open: () => dev, list: () => ['card0'], exists: () => true },
     makePoller: () => poller,
+    closeFd: (fd) => dev.dmabufs.delete(fd),
     ...opts,
   });
   return {

@@ -34,6 +34,8 @@ export interface KmsBackendOptions {
   /** For tests: device access and the poller. */
   readonly cardDeps?: CardDeps;
   readonly makePoller?: (fd: number, onReady: (status: number, events: number) => void) => NativeFdPoller;
+  /** Closes a PRIME fd of ours (default: close(2)). */
+  readonly closeFd?: (fd: number) => void;
 }
 
 interface Saved {
@@ -54,6 +56,7 @@ export class KmsBackend implements OutputBackend {
   private readonly committer: Committer;
   private readonly poller: NativeFdPoller;
   readonly fallbacks: FallbackStats;
+  private readonly closeFd: (fd: number) => void;
   private nextToken = 1;
   private master: boolean;
   private retry: NodeJS.Timeout | undefined;
@@ -66,6 +69,7 @@ export class KmsBackend implements OutputBackend {
     private readonly log: Logger,
     private readonly opts: KmsBackendOptions,
   ) {
+    this.closeFd = opts.closeFd ?? closeSync;
     const caps = card.caps;
     const { pipes, unserved } = assignPipes(card.resources);
     for (const c of unserved) log.warn({ connector: c.name }, `${c.name}: no free CRTC can drive it; not offered as an output`);
@@ -293,7 +297,7 @@ export class KmsBackend implements OutputBackend {
       mapping = this.dev.mapDumb(dumb.handle, dumb.size);
       fd = this.dev.primeHandleToFd(dumb.handle);
       const imported = await platform.importDmaBuf(fd, domid, count);
-      closeSync(fd);
+      this.closeFd(fd);
       fd = -1;
       const memory = mapping.buffer;
       const map = mapping;
@@ -321,7 +325,7 @@ export class KmsBackend implements OutputBackend {
       this.ownGranted.add(buf);
       return buf;
     } catch (err) {
-      if (fd >= 0) closeSync(fd);
+      if (fd >= 0) this.closeFd(fd);
       mapping?.unmap();
       this.dev.destroyDumb(dumb.handle);
       throw err;
