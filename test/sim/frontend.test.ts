@@ -306,3 +306,36 @@ void test('toolstack removal and domain destroy: the guest closes, a backend tha
     void be;
   });
 });
+
+void test('a hostile guest is reproducible from its seed and survives its own attacks', async () => {
+  const attacks = ['bad-cookies', 'lying-sizes', 'directory-loops', 'revoked-grants', 'event-storm', 'random-bytes', 'unknown-ops', 'event-page'] as const;
+  const summaries: Extract<FrontendReport, { kind: 'hostile-summary' }>[] = [];
+  for (let run = 0; run < 2; run++) {
+    await withGuest(
+      'connectors=c0:64x32;c1:64x32',
+      async (_host, guest, be) => {
+        const s = await guest.waitFor(isKind('hostile-summary'), { timeoutMs: 60_000 });
+        summaries.push(s);
+        assert.equal(s.operations, 30);
+        assert.equal(s.timeouts, 0, 'a backend that answers every request');
+        assert.ok(Object.keys(s.statuses).some((k) => Number(k) < 0), 'bad requests were refused');
+        assert.ok(be.requests.length > 0);
+      },
+      { frontend: { kind: 'hostile', seed: 1234, operations: 30, attacks } },
+    );
+  }
+  assert.deepEqual(summaries[0]!.byAttack, summaries[1]!.byAttack, 'same seed, same attacks');
+});
+
+void test('a corrupted ring index gets the guest dropped by the backend; the guest reports what it saw', async () => {
+  await withGuest(
+    'connectors=c0:64x32',
+    async (_host, guest, be) => {
+      const s = await guest.waitFor(isKind('hostile-summary'), { timeoutMs: 20_000 });
+      assert.equal(s.backendClosed, true);
+      assert.ok(be.violations.length >= 1);
+      await guest.waitFor(isKind('disconnected'));
+    },
+    { frontend: { kind: 'hostile', seed: 7, operations: 1, attacks: ['ring-corruption'] } },
+  );
+});

@@ -47,6 +47,7 @@ interface Connector {
 
 export class MiniBackend {
   readonly requests: SeenRequest[] = [];
+  readonly violations: string[] = [];
   readonly flips: { conn: number; fb: bigint; frame: DecodedFrame | undefined }[] = [];
   readonly buffers = new Map<bigint, Buffer>();
   readonly fbs = new Map<bigint, { dbuf: bigint; width: number; height: number; fourcc: number }>();
@@ -164,14 +165,20 @@ export class MiniBackend {
       const out = c.ring.consume(32, (copy) => {
         batch.push({ conn: i, id: copy[0]! | (copy[1]! << 8), op: copy[2]!, bytes: copy.slice(0, SLOT_SIZE) });
       });
-      if (out.kind === 'violation') throw new Error(`ring violation: ${out.reason}`);
+      if (out.kind === 'violation') {
+        // A broken frontend: drop it, as a backend must.
+        this.violations.push(out.reason);
+        this.teardown();
+        await this.setState(XenbusState.Closed);
+        return;
+      }
       if (!out.more) break;
     }
     for (const r of batch) {
       this.requests.push(r);
       const a = this.answer(r);
       if (a === 'silent') continue;
-      const status = a === 'wrong-op' ? 0 : a !== 0 ? a : await this.execute(r);
+      const status = a === 'wrong-op' ? 0 : a !== 0 ? a : await this.execute(r).catch(() => -22);
       // 'wrong-op': the byte left 0, as a backend reading the header's generic diagram ("reserved") would.
       c.ring.writeResponse({ id: r.id, operation: a === 'wrong-op' ? 0 : r.op, status });
       if (c.ring.pushResponses()) c.req.notify();

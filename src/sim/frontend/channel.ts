@@ -76,6 +76,8 @@ export class CtrlChannel {
   private currentId = 0;
   private lock: Promise<void> = Promise.resolve();
   private waiter: ((status: number) => void) | undefined;
+  /** Not the driver's rule: a hostile program takes any response with its id (no 3 s waits for unknown ops). */
+  private anyOperation = false;
   private freed = false;
 
   constructor(
@@ -98,8 +100,9 @@ export class CtrlChannel {
    * Sends one request and waits for its response: be_prepare_req + be_stream_do_io +
    * be_stream_wait_io under the channel's mutex. Resolves to the status the ioctl returns.
    */
-  request(op: number, fill: (slot: Uint8Array) => void): Promise<number> {
+  request(op: number, fill: (slot: Uint8Array) => void, opts: { anyOperation?: boolean } = {}): Promise<number> {
     const run = async (): Promise<number> => {
+      this.anyOperation = opts.anyOperation ?? false;
       // Prepare in place: operation and id, then the operation's own fields.
       const slot = this.mem.bytes.subarray(ringSlotOffset(this.reqIndex), ringSlotOffset(this.reqIndex) + SLOT_SIZE);
       slot[2] = op;
@@ -174,7 +177,7 @@ export class CtrlChannel {
         this.observer.ignoredResponse(this.conn, r.id, r.operation, 'id is not the request in flight');
         return;
       }
-      if (!V1_OPS.has(r.operation)) {
+      if (!V1_OPS.has(r.operation) && !this.anyOperation) {
         // Linux logs "Operation %d is not supported" and keeps waiting: the request times out.
         this.observer.ignoredResponse(this.conn, r.id, r.operation, 'operation not echoed');
         return;

@@ -116,10 +116,14 @@ export class HostileApp {
   private async send(conn: number, op: number, fields: readonly Field[]): Promise<number> {
     const ch = this.dev.pairs?.[conn]?.ctrl;
     if (!ch) return -19;
-    const status = await ch.request(op, (slot) => {
-      slot.fill(0, 3);
-      for (const [o, size, v] of fields) put(slot, o, size, v);
-    });
+    const status = await ch.request(
+      op,
+      (slot) => {
+        slot.fill(0, 3);
+        for (const [o, size, v] of fields) put(slot, o, size, v);
+      },
+      { anyOperation: true },
+    );
     this.statuses[String(status)] = (this.statuses[String(status)] ?? 0) + 1;
     if (status === -110) this.timeouts++;
     return status;
