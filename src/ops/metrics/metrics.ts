@@ -1,0 +1,219 @@
+// Prometheus metrics (prom-client) on a private registry. Two request-path hooks are pushed by the
+// backend (request answered, flip event sent); everything else is read from the daemon's probe at
+// scrape time, so the request path pays one array increment and one histogram observation.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BufferPath, ConnectorCounters, DaemonProbe } from '../probe.js';
+import { RequestCounts } from './request-counts.js';
+
+/** What the backend tells metrics as it happens (structural: the backend declares its own). */
+export interface BackendObserver {
+  /** A request was answered with `status` (0 or a negative Xen errno). */
+  request(op: number, status: number): void;
+  /** A flip's EVT_PG_FLIP went out `latencyNs` after its PG_FLIP was queued. */
+  flipDone(latencyNs: number, shown: boolean): void;
+}
+
+export const METRIC_PREFIX = 'vdispld_';
+/** Flip latency buckets: a vblank at 60 Hz is 16.7 ms; the frontend gives up at 3 s. */
+const FLIP_BUCKETS = [0.001, 0.002, 0.004, 0.008, 0.0167, 0.025, 0.0334, 0.05, 0.1, 0.25, 0.5, 1, 3];
+const PHASES = ['idle', 'initwait', 'connected', 'closed-retry', 'failed', 'removed'];
+const PATHS: readonly BufferPath[] = ['zero-copy', 'copy', 'be-alloc'];
+
+export interface MetricsOptions {
+  /** Node process metrics and event-loop lag (prom-client's default collectors); default true. */
+  readonly processMetrics?: boolean;
+  /** Log lines dropped by the guest rate limit, if the sink is ours. */
+  readonly logSuppressed?: () => number;
+}
+
+interface FrameTally {
+  stats: ConnectorCounters;
+  seenShown: number;
+  seenDropped: number;
+  shown: number;
+  dropped: number;
+}
+
+export class Metrics implements BackendObserver {
+  readonly registry = new Registry();
+  private readonly requests = new RequestCounts();
+  private readonly flipLatency: Histogram;
+  private readonly frames = new Map<string, FrameTally>();
+
+  constructor(
+    private readonly probe: DaemonProbe,
+    opts: MetricsOptions = {},
+  ) {
+    const registers = [this.registry];
+    const self = this;
+    new Counter({
+      name: `${METRIC_PREFIX}requests_total`,
+      help: 'displif requests answered, by operation and result (ok or the errno name)',
+      labelNames: ['op', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of self.requests.entries()) this.inc({ op: e.op, result: e.result }, e.n);
+      },
+    });
+    this.flipLatency = new Histogram({
+      name: `${METRIC_PREFIX}flip_latency_seconds`,
+      help: 'time from a PG_FLIP request being queued to its EVT_PG_FLIP event',
+      buckets: FLIP_BUCKETS,
+      registers,
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}frames_shown_total`,
+      help: 'guest flips shown on the output, per connector',
+      labelNames: ['domid', 'dev', 'connector'],
+      registers,
+      collect() {
+        self.tallyFrames();
+        this.reset();
+        for (const [k, t] of self.frames) this.inc(labelsOf(k), t.shown);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}frames_dropped_total`,
+      help: 'guest flips not shown (replaced before the vblank, output off or too late), per connector',
+      labelNames: ['domid', 'dev', 'connector'],
+      registers,
+      collect() {
+        self.tallyFrames();
+        this.reset();
+        for (const [k, t] of self.frames) this.inc(labelsOf(k), t.dropped);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}grant_mappings`,
+      help: 'grant mappings held (guest buffers, rings and event pages)',
+      registers,
+      collect() {
+        this.set(self.probe.resources().grantMappings);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}mapped_pages`,
+      help: 'guest pages mapped through those grant mappings',
+      registers,
+      collect() {
+        this.set(self.probe.resources().mappedPages);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}framebuffers`,
+      help: 'guest framebuffers by how they reach the screen: zero-copy, copy, or be-alloc (backend-allocated)',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        const p = self.probe.bufferPaths();
+        for (const path of PATHS) this.set({ path }, p[path] ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}buffers`,
+      help: 'guest display buffers held',
+      registers,
+      collect() {
+        this.set(self.probe.resources().buffers);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}copy_fallbacks_total`,
+      help: 'buffers copied rather than scanned out directly, by reason',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(self.probe.fallbacks())) this.inc({ reason: reason.slice(0, 120) }, n);
+      },
+    });
+    if (probe.bytesCopied() !== undefined) {
+      new Counter({
+        name: `${METRIC_PREFIX}copied_bytes_total`,
+        help: 'bytes copied from guest buffers to the screen',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(self.probe.bytesCopied() ?? 0);
+        },
+      });
+    }
+    new Gauge({
+      name: `${METRIC_PREFIX}guest_devices`,
+      help: 'vdispl devices (one per guest display device) by backend state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const n = new Map<string, number>(PHASES.map((p) => [p, 0]));
+        for (const d of self.probe.devices()) n.set(d.phase, (n.get(d.phase) ?? 0) + 1);
+        for (const [state, v] of n) this.set({ state }, v);
+      },
+    });
+    if (opts.logSuppressed) {
+      const get = opts.logSuppressed;
+      new Counter({
+        name: `${METRIC_PREFIX}log_lines_suppressed_total`,
+        help: 'log lines of noisy guests dropped by the rate limit',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(get());
+        },
+      });
+    }
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  request(op: number, status: number): void {
+    this.requests.add(op, status);
+  }
+
+  flipDone(latencyNs: number, _shown: boolean): void {
+    this.flipLatency.observe(latencyNs / 1e9);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * Per-connector frame counts that survive reconnects (idempotent within a scrape): the backend's counters start again with
+   * each connection (a new stats object), so the totals add what each object gained since seen.
+   */
+  private tallyFrames(): void {
+    const present = new Set<string>();
+    for (const d of this.probe.devices()) {
+      for (const c of d.connectors) {
+        const key = `${d.domid}/${d.devId}/${c.index}`;
+        present.add(key);
+        let t = this.frames.get(key);
+        if (!t) {
+          t = { stats: c.stats, seenShown: 0, seenDropped: 0, shown: 0, dropped: 0 };
+          this.frames.set(key, t);
+        }
+        if (t.stats !== c.stats) {
+          t.stats = c.stats;
+          t.seenShown = 0;
+          t.seenDropped = 0;
+        }
+        t.shown += Math.max(0, c.stats.flipsShown - t.seenShown);
+        t.dropped += Math.max(0, c.stats.flipsDropped - t.seenDropped);
+        t.seenShown = c.stats.flipsShown;
+        t.seenDropped = c.stats.flipsDropped;
+      }
+    }
+    // A guest that is gone takes its series with it (domids are not reused for long).
+    for (const k of this.frames.keys()) if (!present.has(k)) this.frames.delete(k);
+  }
+}
+
+function labelsOf(key: string): { domid: string; dev: string; connector: string } {
+  const [domid, dev, connector] = key.split('/') as [string, string, string];
+  return { domid, dev, connector };
+}

@@ -1,0 +1,76 @@
+// What the operations side sees of a running daemon: its devices and connectors with their
+// counters, its outputs and their current frames, and its resource counts. The daemon supplies
+// one (daemon-probe.ts); tests can build one from the backend's parts directly. Everything here
+// is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
+import type { Frame, ScanoutPath } from '../drm/output.js';
+
+/** The per-connector counters the backend keeps; one object per connection (a reconnect starts a new one). */
+export interface ConnectorCounters {
+  readonly requests: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly flipsQueued: number;
+  readonly flipsShown: number;
+  readonly flipsDropped: number;
+  readonly flipLatencyUsSum: number;
+  readonly flipLatencyUsLast: number;
+}
+
+export interface ConnectorProbe {
+  readonly index: number;
+  readonly uniqueId: string;
+  /** The output it is shown on. */
+  readonly output: string;
+  readonly resolution: { readonly width: number; readonly height: number };
+  /** The guest's viewport after SET_CONFIG, null while off. */
+  readonly scanout: { readonly width: number; readonly height: number; readonly x: number; readonly y: number } | null;
+  readonly stats: ConnectorCounters;
+}
+
+export interface DeviceProbe {
+  readonly domid: number;
+  readonly devId: number;
+  /** The backend's phase for the device (idle, initwait, connected, closed-retry, failed, removed). */
+  readonly phase: string;
+  readonly frontendState: string;
+  readonly error: string | undefined;
+  readonly connectors: readonly ConnectorProbe[];
+}
+
+export interface OutputProbe {
+  readonly name: string;
+  readonly kind: 'kms' | 'headless';
+  readonly width: number | undefined;
+  readonly height: number | undefined;
+  readonly refreshMilliHz: number | undefined;
+}
+
+export type BufferPath = 'zero-copy' | 'copy' | 'be-alloc';
+
+export interface ResourceProbe {
+  readonly grantMappings: number;
+  readonly mappedPages: number;
+  readonly buffers: number;
+  readonly framebuffers: number;
+}
+
+export interface DaemonProbe {
+  devices(): readonly DeviceProbe[];
+  outputs(): readonly OutputProbe[];
+  /** The frame an output shows now, RGBA. */
+  frame(outputName: string): Frame | undefined;
+  resources(): ResourceProbe;
+  /** Guest framebuffers now, by how they reach the screen. */
+  bufferPaths(): Readonly<Record<BufferPath, number>>;
+  /** Why buffers were copied rather than scanned out directly, counted since start. */
+  fallbacks(): Readonly<Record<string, number>>;
+  /** Bytes copied from guest buffers to the screen since start, where the output counts them. */
+  bytesCopied(): number | undefined;
+}
+
+/** `domid/dev/conn`, as `vdispld snapshot` and the viewer name a connector. */
+export function connectorKey(domid: number, devId: number, index: number): string {
+  return `${domid}/${devId}/${index}`;
+}
+
+export type { ScanoutPath };
