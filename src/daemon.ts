@@ -65,10 +65,6 @@ function hasDrmCard(): boolean {
   }
 }
 
-interface KmsModule {
-  openKmsBackend(opts: { card?: string; log: Logger }): Promise<OutputBackend>;
-}
-
 async function openOutputs(opts: DaemonOptions, log: Logger): Promise<{ primary: OutputBackend; headless: HeadlessBackend }> {
   const headless = new HeadlessBackend(opts.headlessOutputs ?? []);
   const kind = opts.output === 'auto' ? (hasDrmCard() ? 'kms' : 'headless') : opts.output;
@@ -80,15 +76,10 @@ async function openOutputs(opts: DaemonOptions, log: Logger): Promise<{ primary:
     await headless.close();
     throw new StartupError(`DRM card ${opts.card} does not exist (list cards with \`vdispld outputs\`)`);
   }
-  let mod: KmsModule;
   try {
-    mod = (await import('./drm/kms/backend.js' as string)) as KmsModule;
-  } catch (err) {
-    await headless.close();
-    throw new StartupError(`the KMS output is not available in this build (${(err as Error).message}); use --output headless`);
-  }
-  try {
-    const primary = await mod.openKmsBackend({ ...(opts.card !== undefined ? { card: opts.card } : {}), log: log.child({ part: 'kms' }) });
+    // Loaded only when asked for: a headless daemon never touches libdrm.
+    const { openKmsBackend } = await import('./drm/kms/backend.js');
+    const primary = await openKmsBackend({ ...(opts.card !== undefined ? { card: opts.card } : {}), log: log.child({ part: 'kms' }) });
     return { primary, headless };
   } catch (err) {
     await headless.close();
