@@ -20,6 +20,7 @@ const HELP = `usage: npm run e2e -- [options] [scenario ...]
   --echo         copy the machine's serial console to stdout
   --flip-min-hz  the flip-rate floor of scenario 3 (default 55; a lower value is printed with the results)
   --out DIR      results folder (default test-artifacts/e2e/<time>)
+  --daemon-args="ARGS"  extra arguments for every \`vdispld run\` (debugging, e.g. "--log-level debug")
 env: VDISPLD_E2E_CACHE (default .e2e-cache/), VDISPLD_E2E_KVER, VDISPLD_E2E_MIRROR`;
 
 const log = (s: string): void => console.log(`e2e: ${s}`);
@@ -29,7 +30,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       list: { type: 'boolean' }, 'build-only': { type: 'boolean' }, rebuild: { type: 'boolean' }, 'no-build': { type: 'boolean' },
-      echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, 'daemon-args': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -66,7 +67,9 @@ async function main(): Promise<number> {
   log(daemon.ok ? 'daemon: `vdispld run` is in the build' : `daemon: not available (${daemon.why}); scenarios that need it report blocked`);
   if (flipMinHz !== 55) log(`NOTE: flip-rate floor lowered to ${flipMinHz} Hz by --flip-min-hz`);
 
-  const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, echo: values.echo ?? false, flipMinHz };
+  const daemonArgs = (values['daemon-args'] ?? '').split(/\s+/).filter(Boolean);
+  if (daemonArgs.length) log(`NOTE: every vdispld run gets extra arguments: ${daemonArgs.join(' ')}`);
+  const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, daemonArgs, echo: values.echo ?? false, flipMinHz };
   const root = join(REPO_DIR, 'test-artifacts', 'e2e');
   const runsDir = values.out ?? join(root, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(runsDir, { recursive: true });

@@ -19,7 +19,11 @@ echo "E2E-GUEST: init at uptime $(cut -d' ' -f1 /proc/uptime)s"
   echo "E2E-GUEST: modules loaded at uptime $(cut -d' ' -f1 /proc/uptime)s"
 ) &
 boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
-xenstore-write data/e2e/boot "$boot" && xenstore-write data/e2e/ready 1 || echo "E2E-GUEST: cannot write data/e2e"
+# Retried: once, under heavy host load, one of these two writes failed while xen-drm-front was probing.
+i=0
+until /usr/bin/xenstore-write data/e2e/boot "$boot" data/e2e/ready 1; do
+  i=$((i + 1)); echo "E2E-GUEST: XenStore write failed (try $i)"; [ $i -ge 30 ] && break; sleep 1
+done
 echo "E2E-GUEST: agent ready"
 n=1
 while :; do

@@ -17,6 +17,7 @@ export interface MachineOptions {
   cpu?: string;
   memMiB?: number;
   echo?: boolean;
+  tcgThreads?: 'single' | 'multi';
 }
 
 export class Machine {
@@ -52,7 +53,11 @@ export class Machine {
     const modules = `${o.image.vmlinuz} ${dom0Cmd.replaceAll(',', ',,')},${o.image.dom0Initrd}`;
     const args = [
       '-machine', 'pc',
-      '-accel', 'tcg,thread=multi,tb-size=512',
+      // Single-threaded TCG: with thread=multi, under a loaded host, guests saw memory that fork's
+      // copy-on-write had not given them (static busybox crashing in glibc's post-fork stack list,
+      // same address every time). One host thread for both emulated CPUs also leaves the second host
+      // core to everyone else.
+      '-accel', `tcg,thread=${o.tcgThreads ?? 'single'},tb-size=512`,
       '-cpu', o.cpu ?? 'max,-smap,-smep',
       '-smp', '2',
       '-m', String(o.memMiB ?? 2048),

@@ -32,6 +32,8 @@ export interface Environment {
   nodeDir: string;
   /** Whether `vdispld run` exists in the build; when not, why. */
   daemon: { ok: boolean; why: string };
+  /** Extra arguments for every `vdispld run` (from --daemon-args; printed when used). */
+  daemonArgs: string[];
   echo: boolean;
   /** Explicit, loud overrides (e.g. the flip-rate floor) — printed with the results. */
   flipMinHz: number;

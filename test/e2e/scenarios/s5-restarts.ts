@@ -49,7 +49,7 @@ export const restarts: Scenario = {
     const svc = ctx.service();
     const stop = await svc.stop();
     ctx.check('daemon stops cleanly while the guest is connected', stop.clean, stop.detail);
-    await svc.start(connectorArgs({ id0: DOM0_CONNECTOR }));
+    await svc.start([...connectorArgs({ id0: DOM0_CONNECTOR }), ...ctx.env.daemonArgs]);
     ctx.mark('daemon_restarted');
     const s = await waitValues(ctx.dom0, { [`${backendPath(newId)}/state`]: ['4'], [`${frontendPath(newId)}/state`]: ['4'] }, 90);
     ctx.check('after the daemon restart both sides are Connected again', true, `${s.toFixed(2)} s`);

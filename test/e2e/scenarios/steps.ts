@@ -34,7 +34,7 @@ export function connectorArgs(map: Record<string, string>): string[] {
  */
 export async function startBackend(ctx: Ctx, map: Record<string, string>): Promise<void> {
   if (ctx.env.daemon.ok) {
-    const out = await ctx.service().start(connectorArgs(map));
+    const out = await ctx.service().start([...connectorArgs(map), ...ctx.env.daemonArgs]);
     ctx.daemonStarted = true;
     ctx.mark('daemon_ready');
     ctx.check('vdispld reports READY=1 before any guest exists', true, out);
