@@ -45,7 +45,10 @@ export class Metrics implements BackendObserver {
     opts: MetricsOptions = {},
   ) {
     const registers = [this.registry];
-    const self = this;
+    // collect() runs with the metric as `this`; the sources it reads are captured here.
+    const requests = this.requests;
+    const frames = this.frames;
+    const tally = (): void => this.tallyFrames();
     new Counter({
       name: `${METRIC_PREFIX}requests_total`,
       help: 'displif requests answered, by operation and result (ok or the errno name)',
@@ -53,7 +56,7 @@ export class Metrics implements BackendObserver {
       registers,
       collect() {
         this.reset();
-        for (const e of self.requests.entries()) this.inc({ op: e.op, result: e.result }, e.n);
+        for (const e of requests.entries()) this.inc({ op: e.op, result: e.result }, e.n);
       },
     });
     this.flipLatency = new Histogram({
@@ -68,9 +71,9 @@ export class Metrics implements BackendObserver {
       labelNames: ['domid', 'dev', 'connector'],
       registers,
       collect() {
-        self.tallyFrames();
+        tally();
         this.reset();
-        for (const [k, t] of self.frames) this.inc(labelsOf(k), t.shown);
+        for (const [k, t] of frames) this.inc(labelsOf(k), t.shown);
       },
     });
     new Counter({
@@ -79,9 +82,9 @@ export class Metrics implements BackendObserver {
       labelNames: ['domid', 'dev', 'connector'],
       registers,
       collect() {
-        self.tallyFrames();
+        tally();
         this.reset();
-        for (const [k, t] of self.frames) this.inc(labelsOf(k), t.dropped);
+        for (const [k, t] of frames) this.inc(labelsOf(k), t.dropped);
       },
     });
     new Gauge({
@@ -89,7 +92,7 @@ export class Metrics implements BackendObserver {
       help: 'grant mappings held (guest buffers, rings and event pages)',
       registers,
       collect() {
-        this.set(self.probe.resources().grantMappings);
+        this.set(probe.resources().grantMappings);
       },
     });
     new Gauge({
@@ -97,7 +100,7 @@ export class Metrics implements BackendObserver {
       help: 'guest pages mapped through those grant mappings',
       registers,
       collect() {
-        this.set(self.probe.resources().mappedPages);
+        this.set(probe.resources().mappedPages);
       },
     });
     new Gauge({
@@ -106,7 +109,7 @@ export class Metrics implements BackendObserver {
       labelNames: ['path'],
       registers,
       collect() {
-        const p = self.probe.bufferPaths();
+        const p = probe.bufferPaths();
         for (const path of PATHS) this.set({ path }, p[path] ?? 0);
       },
     });
@@ -115,7 +118,7 @@ export class Metrics implements BackendObserver {
       help: 'guest display buffers held',
       registers,
       collect() {
-        this.set(self.probe.resources().buffers);
+        this.set(probe.resources().buffers);
       },
     });
     new Counter({
@@ -125,7 +128,7 @@ export class Metrics implements BackendObserver {
       registers,
       collect() {
         this.reset();
-        for (const [reason, n] of Object.entries(self.probe.fallbacks())) this.inc({ reason: reason.slice(0, 120) }, n);
+        for (const [reason, n] of Object.entries(probe.fallbacks())) this.inc({ reason: reason.slice(0, 120) }, n);
       },
     });
     if (probe.bytesCopied() !== undefined) {
@@ -135,7 +138,7 @@ export class Metrics implements BackendObserver {
         registers,
         collect() {
           this.reset();
-          this.inc(self.probe.bytesCopied() ?? 0);
+          this.inc(probe.bytesCopied() ?? 0);
         },
       });
     }
@@ -146,7 +149,7 @@ export class Metrics implements BackendObserver {
       registers,
       collect() {
         const n = new Map<string, number>(PHASES.map((p) => [p, 0]));
-        for (const d of self.probe.devices()) n.set(d.phase, (n.get(d.phase) ?? 0) + 1);
+        for (const d of probe.devices()) n.set(d.phase, (n.get(d.phase) ?? 0) + 1);
         for (const [state, v] of n) this.set({ state }, v);
       },
     });
