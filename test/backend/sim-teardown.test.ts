@@ -31,9 +31,7 @@ void test('domain destroyed while its buffers are mapped and flips are in flight
     await g.waitFor((r) => r.kind === 'frame' && r.devid === 0 && r.frame >= 10, { timeoutMs: 30_000 });
     assert.equal(w.backend.resources().connected, 2);
     assert.ok(w.platform.resources().grantedBuffers > 0, 'be-alloc pages granted to the guest');
-    const t0 = Date.now();
     await w.host.destroyDomain(g.domid);
-    assert.ok(Date.now() - t0 < 10_000, 'libxl did not have to force the removal');
     await assertClean(w, 'after destroy with mapped buffers');
     assert.equal(w.backend.status().length, 0, 'the devices are forgotten');
   } finally {
@@ -62,13 +60,23 @@ void test('frontend driver unload and reconnect: InitWait within its 1 s wait, t
   try {
     const g = await w.host.createDomain({ vdispl: ['connectors=id0:320x240'], frontend: { kind: 'display' }, verbose: true });
     await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10, { timeoutMs: 30_000 });
-    const t0 = Date.now();
+    // Record both ends' states in the order XenStore reports them.
+    const xs = await w.host.xenstore(0);
+    const be = `/local/domain/0/backend/vdispl/${g.domid}/0/state`;
+    const fe = `/local/domain/${g.domid}/device/vdispl/0/state`;
+    const seen: string[] = [];
+    const record = (who: string, path: string) => () => void xs.tryRead(path).then((v) => seen.push(`${who}${v}`));
+    const watches = [await xs.watch(be, record('be', be)), await xs.watch(fe, record('fe', fe))];
     g.send({ cmd: 'remove', devid: 0 });
     await g.waitFor((r) => r.kind === 'removed', { timeoutMs: 10_000 });
-    assert.ok(Date.now() - t0 < 1000 + 500, 'the frontend did not wait out its 1 s poll for InitWait');
-    // The state machine took it back to InitWait: ready for the next frontend.
-    const xs = await w.host.xenstore(0);
-    assert.equal(await xs.read(`/local/domain/0/backend/vdispl/${g.domid}/0/state`), String(XenbusState.InitWait));
+    await waitFor('the frontend Closed', () => seen.includes('fe6'));
+    for (const wt of watches) await wt.close();
+    // The frontend polls up to 1 s for InitWait after Closing; we must be there before it gives up
+    // and goes Closed (it goes Closed either way, so the order is the proof).
+    const closing = seen.indexOf('fe5');
+    const initwait = seen.indexOf('be2', closing);
+    assert.ok(closing >= 0 && initwait > closing && initwait < seen.lastIndexOf('fe6'), seen.join(' '));
+    assert.equal(await xs.read(be), String(XenbusState.InitWait));
     await assertClean(w, 'after driver unload');
     // Hot re-plug (libxl reuses device id 0): the guest's bus probes it and connects again.
     await w.host.removeVdispl(g.domid, 0);
