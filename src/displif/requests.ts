@@ -143,12 +143,16 @@ function cookieAt(b: Uint8Array, o: number): Cookie {
  * Decodes one request from `copy` (the first 64 bytes; a private copy, never the shared slot).
  * Checks are structural and independent of backend state: registries, quotas and connector
  * resolution are the caller's policy.
+ *
+ * Reserved header bytes, bytes past an operation's last field and unknown flag bits are ignored,
+ * not refused: Linux xen-drm-front fills a request in place over the slot's previous contents
+ * (it never clears it, and ORs REQ_ALLOC into the old `flags`), so a past response's status or an
+ * older request's fields stay there. Refusing them would fail valid requests after any error.
  */
 export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResult {
   if (copy.length < SLOT_SIZE) return fail(0, 0, XEN_EINVAL, 'short slot');
   const id = readU16(copy, REQ.id);
   const operation = copy[REQ.operation]!;
-  if (!allZero(copy, REQ.reserved, REQ.op)) return fail(id, operation, XEN_EINVAL, 'reserved header bytes not zero');
   if (opts.connector !== undefined && opts.connector !== 0 && GENERIC_OPS.has(operation)) {
     return fail(id, operation, XEN_EINVAL, 'buffer operation on a ring other than connector 0');
   }
@@ -157,7 +161,6 @@ export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResu
       return decodeDbufCreate(copy, id);
     case Op.DBUF_DESTROY: {
       const L = REQ.dbufDestroy;
-      if (!allZero(copy, L.end, SLOT_SIZE)) return fail(id, operation, XEN_EINVAL, 'reserved bytes not zero');
       if (isZeroU64(copy, L.dbufCookie)) return fail(id, operation, XEN_EINVAL, 'dbuf cookie 0');
       return ok(id, Op.DBUF_DESTROY, { kind: 'dbuf-destroy', dbufCookie: cookieAt(copy, L.dbufCookie) });
     }
@@ -165,7 +168,6 @@ export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResu
       return decodeFbAttach(copy, id);
     case Op.FB_DETACH: {
       const L = REQ.fbDetach;
-      if (!allZero(copy, L.end, SLOT_SIZE)) return fail(id, operation, XEN_EINVAL, 'reserved bytes not zero');
       if (isZeroU64(copy, L.fbCookie)) return fail(id, operation, XEN_EINVAL, 'fb cookie 0');
       return ok(id, Op.FB_DETACH, { kind: 'fb-detach', fbCookie: cookieAt(copy, L.fbCookie) });
     }
@@ -173,7 +175,6 @@ export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResu
       return decodeSetConfig(copy, id);
     case Op.PG_FLIP: {
       const L = REQ.pgFlip;
-      if (!allZero(copy, L.end, SLOT_SIZE)) return fail(id, operation, XEN_EINVAL, 'reserved bytes not zero');
       if (isZeroU64(copy, L.fbCookie)) return fail(id, operation, XEN_EINVAL, 'fb cookie 0');
       return ok(id, Op.PG_FLIP, { kind: 'pg-flip', fbCookie: cookieAt(copy, L.fbCookie) });
     }
@@ -188,7 +189,6 @@ export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResu
 function decodeDbufCreate(b: Uint8Array, id: number): DecodeResult {
   const L = REQ.dbufCreate;
   const op = Op.DBUF_CREATE;
-  if (!allZero(b, L.end, SLOT_SIZE)) return fail(id, op, XEN_EINVAL, 'reserved bytes not zero');
   if (isZeroU64(b, L.dbufCookie)) return fail(id, op, XEN_EINVAL, 'dbuf cookie 0');
   const width = readU32(b, L.width);
   const height = readU32(b, L.height);
@@ -197,7 +197,6 @@ function decodeDbufCreate(b: Uint8Array, id: number): DecodeResult {
   const flags = readU32(b, L.flags);
   const grefDirectory = readU32(b, L.grefDirectory);
   const dataOfs = readU32(b, L.dataOfs);
-  if ((flags & ~DBUF_FLG_REQ_ALLOC) !== 0) return fail(id, op, XEN_EINVAL, 'unknown flag bits');
   if (grefDirectory === 0) return fail(id, op, XEN_EINVAL, 'page directory grant ref 0');
   if (bufferSz === 0) return fail(id, op, XEN_EINVAL, 'buffer_sz 0');
   if (bufferPageCount(bufferSz) > GNTDEV_MAX_REFS) return fail(id, op, XEN_E2BIG, 'buffer larger than one grant mapping can hold');
@@ -226,7 +225,6 @@ function decodeDbufCreate(b: Uint8Array, id: number): DecodeResult {
 function decodeFbAttach(b: Uint8Array, id: number): DecodeResult {
   const L = REQ.fbAttach;
   const op = Op.FB_ATTACH;
-  if (!allZero(b, L.end, SLOT_SIZE)) return fail(id, op, XEN_EINVAL, 'reserved bytes not zero');
   if (isZeroU64(b, L.dbufCookie)) return fail(id, op, XEN_EINVAL, 'dbuf cookie 0');
   if (isZeroU64(b, L.fbCookie)) return fail(id, op, XEN_EINVAL, 'fb cookie 0');
   const width = readU32(b, L.width);
@@ -247,7 +245,6 @@ function decodeFbAttach(b: Uint8Array, id: number): DecodeResult {
 function decodeSetConfig(b: Uint8Array, id: number): DecodeResult {
   const L = REQ.setConfig;
   const op = Op.SET_CONFIG;
-  if (!allZero(b, L.end, SLOT_SIZE)) return fail(id, op, XEN_EINVAL, 'reserved bytes not zero');
   if (allZero(b, L.fbCookie, L.end)) return ok(id, op, { kind: 'set-config', config: null });
   if (isZeroU64(b, L.fbCookie)) return fail(id, op, XEN_EINVAL, 'fb cookie 0 with a non-zero configuration');
   const x = readU32(b, L.x);
@@ -264,7 +261,6 @@ function decodeSetConfig(b: Uint8Array, id: number): DecodeResult {
 function decodeGetEdid(b: Uint8Array, id: number): DecodeResult {
   const L = REQ.getEdid;
   const op = Op.GET_EDID;
-  if (!allZero(b, L.end, SLOT_SIZE)) return fail(id, op, XEN_EINVAL, 'reserved bytes not zero');
   const bufferSz = readU32(b, L.bufferSz);
   const grefDirectory = readU32(b, L.grefDirectory);
   if (grefDirectory === 0) return fail(id, op, XEN_EINVAL, 'page directory grant ref 0');

@@ -11,18 +11,19 @@ import { statusOf } from './errno.js';
 import { readDirectory, writeDirectory } from './guest-pages.js';
 
 export async function dbufCreate(ctx: DeviceContext, req: DbufCreate): Promise<OpResult> {
-  if (req.beAlloc) {
-    // Only where the toolstack allowed it. Linux also sets the flag for PRIME imports (no
-    // geometry); their pages belong to another guest driver and must not be replaced by ours.
-    if (!ctx.beAlloc || req.geometry === null) return { status: -XEN_EINVAL };
-  }
+  // REQ_ALLOC means something only where the toolstack set be-alloc: Linux ORs the flag into the
+  // slot's stale contents, so on a be-alloc=0 device a set bit is a leftover, not a request.
+  const beAlloc = req.beAlloc && ctx.beAlloc;
+  // Linux also sets the flag for PRIME imports (no geometry); their pages belong to another
+  // guest driver and must not be replaced by ours.
+  if (beAlloc && req.geometry === null) return { status: -XEN_EINVAL };
   const pages = bufferPageCount(req.bufferSz);
   const reserved = ctx.registry.reserveBuffer(req.dbufCookie, pages);
   if (!reserved.ok) return { status: reserved.errno };
   const r = reserved.r;
   let backing: BufferBacking | undefined;
   try {
-    backing = req.beAlloc ? await allocateForFrontend(ctx, req) : await mapFromFrontend(ctx, req, pages);
+    backing = beAlloc ? await allocateForFrontend(ctx, req) : await mapFromFrontend(ctx, req, pages);
   } catch (err) {
     ctx.registry.cancel(r);
     return { status: statusOf(err) };
