@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include "errors.h"
 #include "stats.h"
@@ -28,6 +29,10 @@ struct DeviceFd {
   // Serialises operations whose kernel bookkeeping is keyed by fd number (gntdev dma-buf export
   // and wait), see gntdev.cc.
   std::mutex lock;
+  // Descriptors this device handed out and still owns the release of (gntdev exports), so a
+  // release can only ever close one of those, never an unrelated descriptor.
+  std::mutex ownedLock;
+  std::set<int> owned;
 };
 
 using DevicePtr = std::shared_ptr<DeviceFd>;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <cstddef>
 #include <cstring>
+#include <string>
 #include <vector>
 #include "xen_uapi.h"
 #include "device.h"
@@ -134,6 +135,8 @@ class ExportWorker : public PromiseWorker {
     long r = IoctlRetry(dev_->fd, IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS, op);
     if (r < 0) return FailOn(dev_, "IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS", static_cast<int>(-r));
     fd_ = static_cast<int>(op->fd);
+    std::lock_guard<std::mutex> owned(dev_->ownedLock);
+    dev_->owned.insert(fd_);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -281,11 +284,18 @@ class Gntdev : public Napi::ObjectWrap<Gntdev> {
     return w->Queue();
   }
 
-  // releaseExported(fd, waitMs) -> Promise<'released' | 'timeout'>; takes ownership of fd.
+  // releaseExported(fd, waitMs) -> Promise<'released' | 'timeout'>; takes ownership of fd, which
+  // must be one this gntdev exported and not yet released (anything else is refused untouched).
   Napi::Value ReleaseExported(const Napi::CallbackInfo& info) {
     int fd = ArgFd(info, 0, "fd");
     uint32_t waitMs = ArgU32(info, 1, "waitMs");
-    auto* w = new ReleaseExportWorker(info.Env(), Dev(info.Env()), fd, waitMs);
+    const DevicePtr& dev = Dev(info.Env());
+    {
+      std::lock_guard<std::mutex> owned(dev->ownedLock);
+      if (dev->owned.erase(fd) == 0)
+        throw Napi::Error::New(info.Env(), "releaseExported: fd " + std::to_string(fd) + " is not a dma-buf this gntdev exported");
+    }
+    auto* w = new ReleaseExportWorker(info.Env(), dev, fd, waitMs);
     return w->Queue();
   }
 

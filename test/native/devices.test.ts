@@ -63,6 +63,11 @@ void test('a kernel without CONFIG_XEN_GNTDEV_DMABUF: ENOTTY with the advice, pr
   await assert.rejects(g.importToRefs(0, 1, 4), /IOCTL_GNTDEV_DMABUF_IMP_TO_REFS: .*CONFIG_XEN_GNTDEV_DMABUF/);
   await assert.rejects(g.mapGrants(1, new Uint32Array([8]), false), /IOCTL_GNTDEV_MAP_GRANT_REF: .*ENOTTY/);
   assert.throws(() => g.importRelease(3), /IOCTL_GNTDEV_DMABUF_IMP_RELEASE/);
+  // Only a descriptor this gntdev exported can be released through it: anything else is left alone.
+  const other = n.openDevice('/dev/null', false, false);
+  assert.throws(() => g.releaseExported(other, 10), /fd \d+ is not a dma-buf this gntdev exported/);
+  assert.equal(n.readFd(other, new Uint8Array(1), 0, 1), 0, 'still open: reads end-of-file, not EBADF');
+  n.closeDevice(other);
   assert.equal(n.nativeResources().deviceFds, before.deviceFds + 1);
   g.close();
   g.close();
