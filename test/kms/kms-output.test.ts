@@ -240,3 +240,21 @@ void test('connectors: disconnected ones are not offered; each output gets its o
   assert.equal(new Set(crtcs).size, 2);
   void r.backend.close();
 });
+
+void test('yielding master on purpose pauses the outputs and holds off the regain poll', async () => {
+  const r = rig({ connectors: [{ name: 'HDMI-A-1', modes: [mode(640, 480, 60, true)] }] }, { masterRetryMs: 60_000 });
+  const out = r.backend.output('HDMI-A-1')!;
+  const a = guestFb(r.dev, 640, 480, { tag: 1 });
+  await out.setConfig(cfg(a));
+  r.backend.yieldMaster(60_000);
+  assert.equal(r.dev.isMaster(), false, 'dropMaster called');
+  assert.equal(r.backend.isMaster, false);
+  assert.equal(r.backend.tryRegainMaster(), false, 'held off');
+  const f = flipper();
+  out.flip(a.desc, f.done);
+  await settle();
+  assert.equal(f.results[0]?.shown, false);
+  const modesets = r.dev.calls.filter((c) => c.startsWith('setCrtc')).length;
+  await r.backend.close();
+  assert.equal(r.dev.calls.filter((c) => c.startsWith('setCrtc')).length, modesets, 'without master, close does not touch the CRTCs');
+});

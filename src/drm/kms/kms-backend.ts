@@ -61,6 +61,7 @@ export class KmsBackend implements OutputBackend {
   private master: boolean;
   private retry: NodeJS.Timeout | undefined;
   private beAllocNote = false;
+  private holdOffUntil = 0;
   private closed = false;
 
   private constructor(
@@ -194,9 +195,27 @@ export class KmsBackend implements OutputBackend {
     for (const ev of events) this.tokens.get(ev.userData)?.onFlipEvent(ev);
   }
 
+  /**
+   * Hands the display to another process (a VT switch, an operator's tool): the outputs pause, and
+   * after `holdOffMs` the usual poll takes master back once the other process lets go.
+   */
+  yieldMaster(holdOffMs = 0): void {
+    if (this.closed || !this.master) return;
+    this.master = false;
+    try {
+      this.dev.dropMaster();
+    } catch (err) {
+      this.log.warn({ err }, `kms: dropping DRM master on ${this.card.path} failed`);
+    }
+    this.log.info(`kms: DRM master handed over on ${this.card.path}: scanout paused`);
+    this.holdOffUntil = Date.now() + holdOffMs;
+    this.pauseAll();
+  }
+
   /** One attempt to take DRM master back (the retry timer calls it; tests may too). */
   tryRegainMaster(): boolean {
     if (this.closed || this.master) return this.master;
+    if (Date.now() < this.holdOffUntil) return false;
     if (!this.takeMaster()) return false;
     this.master = true;
     if (this.retry) clearInterval(this.retry);
