@@ -5,6 +5,8 @@ import { register as outputs } from './outputs.js';
 import { register as run } from './run.js';
 import { register as selfcheck } from './selfcheck.js';
 import { register as sim } from './sim.js';
+import { register as snapshot } from './snapshot.js';
+import { register as status } from './status.js';
 
 export function registerCommands(program: Command): void {
   selfcheck(program);
@@ -12,4 +14,6 @@ export function registerCommands(program: Command): void {
   demo(program);
   sim(program);
   outputs(program);
+  status(program);
+  snapshot(program);
 }

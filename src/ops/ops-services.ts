@@ -1,0 +1,139 @@
+// The operations side of a running daemon, started and stopped as one: metrics (and its listener),
+// the control socket for `vdispld status`/`snapshot`, the live viewer, and the once-a-second frame
+// rate sampling they share. It reads the daemon only through a DaemonProbe.
+import type { Logger } from '../util/log.js';
+import type { ListenSetting } from './config/listen.js';
+import { isLoopback } from './config/listen.js';
+import { ControlServer, type ControlReply } from './control/control-server.js';
+import { parseTarget, type ControlRequest, type SnapshotHeader } from './control/protocol.js';
+import { PngEncoder } from './frames/png-encoder.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsServer } from './metrics/metrics-server.js';
+import { connectorKey, type DaemonProbe } from './probe.js';
+import { FrameRates } from './status/frame-rate.js';
+import { buildStatus, type StatusReport } from './status/status-report.js';
+import { ViewerServer } from './viewer/viewer-server.js';
+
+export interface OpsOptions {
+  readonly probe: DaemonProbe;
+  readonly log: Logger;
+  readonly version: string;
+  /** Unix socket path, or undefined for none (tests, `demo` without it). */
+  readonly controlSocket: string | undefined;
+  readonly metrics: ListenSetting;
+  readonly viewer: ListenSetting;
+  /** Settings in force with their origin, for status. */
+  readonly config?: () => StatusReport['config'];
+  /** How a connector's shown framebuffer reaches the screen, by domid/dev/conn. */
+  readonly pathOf?: (key: string) => string | undefined;
+  readonly logSuppressed?: () => number;
+  /** Frame-rate sampling period (default 1000 ms). */
+  readonly sampleMs?: number;
+}
+
+export class OpsServices {
+  readonly metrics: Metrics;
+  readonly rates = new FrameRates();
+  private readonly encoder = new PngEncoder();
+  private control: ControlServer | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private viewerServer: ViewerServer | undefined;
+  private sampler: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly startedAtMs = Date.now();
+
+  private constructor(private readonly opts: OpsOptions) {
+    this.metrics = new Metrics(opts.probe, opts.logSuppressed ? { logSuppressed: opts.logSuppressed } : {});
+  }
+
+  static async start(opts: OpsOptions): Promise<OpsServices> {
+    const ops = new OpsServices(opts);
+    try {
+      ops.sampleNow();
+      ops.sampler = setInterval(() => ops.sampleNow(), opts.sampleMs ?? 1000);
+      ops.sampler.unref();
+      if (opts.controlSocket !== undefined) {
+        ops.control = await ControlServer.listen(opts.controlSocket, (req) => ops.answer(req));
+        opts.log.info({ path: opts.controlSocket }, `control socket ${opts.controlSocket}`);
+      }
+      if (opts.metrics !== 'off') {
+        ops.metricsServer = await MetricsServer.listen(opts.metrics, ops.metrics);
+        ops.announce('metrics', ops.metricsServer.address, '/metrics');
+      }
+      if (opts.viewer !== 'off') {
+        ops.viewerServer = await ViewerServer.listen(opts.viewer, { probe: opts.probe, rates: ops.rates, encoder: ops.encoder, log: opts.log });
+        ops.announce('viewer', ops.viewerServer.address, '/');
+      }
+    } catch (err) {
+      await ops.close();
+      throw err;
+    }
+    return ops;
+  }
+
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.metricsServer?.address;
+  }
+
+  get viewerAddress(): { host: string; port: number } | undefined {
+    return this.viewerServer?.address;
+  }
+
+  status(): StatusReport {
+    const cfg = this.opts.config?.();
+    return buildStatus({
+      probe: this.opts.probe,
+      rates: this.rates,
+      version: this.opts.version,
+      startedAtMs: this.startedAtMs,
+      nowMs: Date.now(),
+      ...(cfg ? { config: cfg } : {}),
+      ...(this.opts.pathOf ? { pathOf: this.opts.pathOf } : {}),
+    });
+  }
+
+  /** The PNG of the frame a connector shows now, or an error naming why there is none. */
+  async snapshot(target: string): Promise<{ header: SnapshotHeader; png: Buffer } | { error: string }> {
+    const t = parseTarget(target);
+    if (!t) return { error: `snapshot target ${JSON.stringify(target.slice(0, 40))}: expected DOMID/DEV/CONN, e.g. 1/0/0` };
+    const dev = this.opts.probe.devices().find((d) => d.domid === t.domid && d.devId === t.devId);
+    if (!dev) return { error: `no vdispl device ${t.devId} of domain ${t.domid}` };
+    const conn = dev.connectors.find((c) => c.index === t.index);
+    if (!conn) return { error: `dom${t.domid} device ${t.devId} has no connector ${t.index} connected (state ${dev.phase})` };
+    const frame = this.opts.probe.frame(conn.output);
+    if (!frame) return { error: `connector ${target} (output ${conn.output}) shows nothing: the guest has not configured it` };
+    const png = await this.encoder.encode(frame);
+    return {
+      header: { target: connectorKey(t.domid, t.devId, t.index), output: conn.output, width: frame.width, height: frame.height, sequence: frame.sequence, type: 'image/png', bytes: png.length },
+      png,
+    };
+  }
+
+  /** Idempotent; stops every listener and the sampler. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.sampler) clearInterval(this.sampler);
+      this.sampler = undefined;
+      await Promise.all([this.control?.close(), this.metricsServer?.close(), this.viewerServer?.close()]);
+      await this.encoder.close();
+    })();
+    return this.closing;
+  }
+
+  private sampleNow(): void {
+    this.rates.sample(this.opts.probe.devices(), Date.now());
+  }
+
+  private async answer(req: ControlRequest): Promise<ControlReply> {
+    if (req.cmd === 'status') return { header: { status: this.status() } };
+    const r = await this.snapshot(req.target);
+    if ('error' in r) return { error: r.error };
+    return { header: { snapshot: r.header }, payload: r.png };
+  }
+
+  private announce(what: string, a: { host: string; port: number }, path: string): void {
+    const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+    this.opts.log.info({ address: `${host}:${a.port}` }, `${what} on http://${host}:${a.port}${path}`);
+    if (!isLoopback(a.host)) this.opts.log.warn(`${what} listens on ${a.host}, reachable from other machines, without authentication`);
+  }
+}

@@ -1,0 +1,103 @@
+// The status of a running daemon as one JSON document: `vdispld status --json` prints it as it is,
+// the text form and the viewer render it. Versioned, so scripts can tell what they read.
+import type { BufferPath, DaemonProbe, OutputProbe, ResourceProbe } from '../probe.js';
+import { connectorKey } from '../probe.js';
+import type { FrameRates } from './frame-rate.js';
+
+export const STATUS_VERSION = 1;
+
+export interface ConnectorReport {
+  /** domid/dev/conn: what `vdispld snapshot` takes. */
+  readonly key: string;
+  readonly index: number;
+  readonly uniqueId: string;
+  readonly output: string;
+  readonly resolution: { readonly width: number; readonly height: number };
+  readonly scanout: { readonly width: number; readonly height: number; readonly x: number; readonly y: number } | null;
+  /** How the shown framebuffer reaches the screen, when the daemon knows. */
+  readonly path: string | undefined;
+  readonly framesPerSecond: number | null;
+  readonly flipLatencyMs: { readonly last: number | null; readonly mean: number | null };
+  readonly flips: { readonly shown: number; readonly dropped: number };
+  readonly requests: number;
+  readonly errors: number;
+  readonly timeouts: number;
+}
+
+export interface DeviceReport {
+  readonly domid: number;
+  readonly devId: number;
+  readonly state: string;
+  readonly frontendState: string;
+  readonly error: string | null;
+  readonly connectors: readonly ConnectorReport[];
+}
+
+export interface StatusReport {
+  readonly version: typeof STATUS_VERSION;
+  readonly daemon: { readonly version: string; readonly pid: number; readonly uptimeSeconds: number };
+  readonly outputs: readonly OutputProbe[];
+  readonly devices: readonly DeviceReport[];
+  readonly resources: ResourceProbe;
+  readonly framebuffersByPath: Readonly<Record<BufferPath, number>>;
+  readonly copyFallbacks: Readonly<Record<string, number>>;
+  /** Settings in force and where each came from, when the daemon has a config. */
+  readonly config?: Readonly<Record<string, { readonly value: unknown; readonly origin: string }>>;
+}
+
+export interface ReportContext {
+  readonly probe: DaemonProbe;
+  readonly rates: FrameRates;
+  readonly version: string;
+  readonly startedAtMs: number;
+  readonly nowMs: number;
+  readonly config?: StatusReport['config'];
+  /** How a connector's current framebuffer is shown (from the daemon), by key. */
+  readonly pathOf?: (key: string) => string | undefined;
+}
+
+const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function buildStatus(ctx: ReportContext): StatusReport {
+  const devices: DeviceReport[] = ctx.probe.devices().map((d) => ({
+    domid: d.domid,
+    devId: d.devId,
+    state: d.phase,
+    frontendState: d.frontendState,
+    error: d.error ?? null,
+    connectors: d.connectors.map((c) => {
+      const key = connectorKey(d.domid, d.devId, c.index);
+      const s = c.stats;
+      const settled = s.flipsShown + s.flipsDropped;
+      const fps = ctx.rates.rate(key);
+      return {
+        key,
+        index: c.index,
+        uniqueId: c.uniqueId,
+        output: c.output,
+        resolution: { width: c.resolution.width, height: c.resolution.height },
+        scanout: c.scanout ? { width: c.scanout.width, height: c.scanout.height, x: c.scanout.x, y: c.scanout.y } : null,
+        path: c.scanout ? ctx.pathOf?.(key) : undefined,
+        framesPerSecond: fps === undefined ? null : round(fps, 1),
+        flipLatencyMs: {
+          last: settled > 0 ? round(s.flipLatencyUsLast / 1000, 2) : null,
+          mean: settled > 0 ? round(s.flipLatencyUsSum / settled / 1000, 2) : null,
+        },
+        flips: { shown: s.flipsShown, dropped: s.flipsDropped },
+        requests: s.requests,
+        errors: s.errors,
+        timeouts: s.timeouts,
+      };
+    }),
+  }));
+  return {
+    version: STATUS_VERSION,
+    daemon: { version: ctx.version, pid: process.pid, uptimeSeconds: Math.max(0, Math.round((ctx.nowMs - ctx.startedAtMs) / 1000)) },
+    outputs: ctx.probe.outputs(),
+    devices,
+    resources: ctx.probe.resources(),
+    framebuffersByPath: ctx.probe.bufferPaths(),
+    copyFallbacks: ctx.probe.fallbacks(),
+    ...(ctx.config ? { config: ctx.config } : {}),
+  };
+}

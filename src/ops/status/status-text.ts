@@ -1,0 +1,58 @@
+// `vdispld status` for people: one block per device, one line per connector, the numbers an
+// operator looks for first (state, output, path, frames/s, flip latency) and the totals. Every
+// guest-chosen string is printed quoted, so it cannot move the cursor or fake a line.
+import type { StatusReport } from './status-report.js';
+
+function q(s: string): string {
+  return /^[\x21-\x7e]*$/.test(s) && !s.includes('"') ? s : JSON.stringify(s);
+}
+
+function num(n: number | null, unit = ''): string {
+  return n === null ? '-' : `${n}${unit}`;
+}
+
+function pad(cells: readonly string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return cells.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+export function renderStatus(r: StatusReport): string {
+  const out: string[] = [];
+  const up = r.daemon.uptimeSeconds;
+  out.push(`vdispld ${r.daemon.version}, pid ${r.daemon.pid}, up ${Math.floor(up / 3600)}h${String(Math.floor((up % 3600) / 60)).padStart(2, '0')}m${String(up % 60).padStart(2, '0')}s`);
+  const res = r.resources;
+  const p = r.framebuffersByPath;
+  out.push(
+    `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (zero-copy ${p['zero-copy']}, copy ${p.copy}, be-alloc ${p['be-alloc']}); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
+  );
+  out.push(`outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`);
+  for (const d of r.devices) {
+    out.push('');
+    out.push(`dom${d.domid} device ${d.devId}: ${d.state} (frontend ${d.frontendState})${d.error ? ` error: ${q(d.error)}` : ''}`);
+    if (d.connectors.length === 0) continue;
+    const rows = [['  connector', 'unique-id', 'output', 'mode', 'path', 'fps', 'flip ms (last/mean)', 'shown', 'dropped', 'errors']];
+    for (const c of d.connectors) {
+      rows.push([
+        `  ${c.key}`,
+        q(c.uniqueId),
+        q(c.output),
+        c.scanout ? `${c.scanout.width}x${c.scanout.height}` : `off (${c.resolution.width}x${c.resolution.height})`,
+        c.path ?? '-',
+        num(c.framesPerSecond),
+        `${num(c.flipLatencyMs.last)}/${num(c.flipLatencyMs.mean)}`,
+        String(c.flips.shown),
+        String(c.flips.dropped),
+        String(c.errors + c.timeouts),
+      ]);
+    }
+    out.push(...pad(rows));
+  }
+  const fb = Object.entries(r.copyFallbacks);
+  if (fb.length > 0) {
+    out.push('');
+    out.push('copied instead of zero-copy:');
+    for (const [reason, n] of fb) out.push(`  ${n} x ${q(reason)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
