@@ -7,13 +7,21 @@ import type { Image } from './image.js';
 import { Qmp } from './qmp.js';
 import { SerialConsole } from './serial.js';
 
+/**
+ * -smap,-smep: TCG's SMAP/SMEP and Xen's PV guest kernels disagree, dom0 dies at its first instructions.
+ * -xsave,-avx,-avx2,-pku,-mpx: with them (Xen then context-switches x87/SSE/AVX/MPX/PKRU state with
+ * XSAVE), processes in dom0 and in the guest crashed at random on a loaded host (a corrupted return
+ * address in dash, a NULL list pointer in glibc after fork); FXSAVE-only state is what we trust.
+ */
+export const DEFAULT_CPU = 'max,-smap,-smep,-xsave,-avx,-avx2,-pku,-mpx';
+
 export interface MachineOptions {
   image: Image;
   /** Where the serial log, QEMU's stderr and the sockets go. */
   runDir: string;
   /** 9p exports: tag -> [host directory, read-only?]. dom0's init mounts share, repo and node. */
   shares: Record<string, { path: string; readonly: boolean }>;
-  /** TCG's SMAP/SMEP emulation and Xen's PV guest kernel disagree: dom0 dies at once with plain max. */
+  /** QEMU -cpu; default DEFAULT_CPU or $VDISPLD_E2E_CPU. */
   cpu?: string;
   memMiB?: number;
   echo?: boolean;
@@ -58,7 +66,7 @@ export class Machine {
       // same address every time). One host thread for both emulated CPUs also leaves the second host
       // core to everyone else.
       '-accel', `tcg,thread=${o.tcgThreads ?? 'single'},tb-size=512`,
-      '-cpu', o.cpu ?? 'max,-smap,-smep',
+      '-cpu', o.cpu ?? process.env.VDISPLD_E2E_CPU ?? DEFAULT_CPU,
       '-smp', '2',
       '-m', String(o.memMiB ?? 2048),
       '-kernel', o.image.xen,

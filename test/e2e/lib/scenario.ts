@@ -84,8 +84,11 @@ export class Ctx {
     throw new Blocked(reason);
   }
 
+  /** Host seconds since QEMU started; a repeated name gets #2, #3, ... */
   mark(name: string): void {
-    this.marks[name] = Number(this.machine.console.now().toFixed(2));
+    let key = name;
+    for (let i = 2; key in this.marks; i++) key = `${name}#${i}`;
+    this.marks[key] = Number(this.machine.console.now().toFixed(2));
   }
 
   figure(name: string, value: number | string): void {
@@ -128,6 +131,13 @@ async function collectLogs(ctx: Ctx): Promise<void> {
     }
   };
   if (!ctx.machine.running) return;
+  await step('crashes', async () => {
+    // Any process that crashed in dom0 or a guest makes the run untrustworthy, whoever is to blame.
+    const r = await ctx.dom0.exec('dmesg | grep -E "segfault at|general protection|traps:|Kernel panic|BUG:" ; ' +
+      'grep -h -E "segfault at|general protection|traps:|BUG:" /var/log/xen/console/*.log 2>/dev/null; true', 30);
+    const lines = r.out.split('\n').filter((l) => l.trim());
+    ctx.check('no process crashed in dom0 or a guest (kernel logs)', lines.length === 0, lines.slice(0, 3).join(' | '));
+  });
   for (const g of ctx.guests) {
     await step(`guest-${g.name}-dmesg`, async () => {
       const r = await g.exec('dmesg', 20);
@@ -187,7 +197,15 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       result.reason = err instanceof Blocked ? `${failedChecks.map((c) => c.name).join('; ')} (then blocked: ${err.message})` : err.message;
     }
   } finally {
-    if (ctx) await collectLogs(ctx);
+    if (ctx) {
+      const before = ctx.checks.length;
+      await collectLogs(ctx);
+      const late = ctx.checks.slice(before).filter((c) => !c.ok);
+      if (late.length && result.outcome !== 'fail') {
+        result.outcome = 'fail';
+        result.reason = `failed checks: ${late.map((c) => c.name).join('; ')}${result.reason ? ` (was: ${result.reason})` : ''}`;
+      }
+    }
     if (machine) {
       // Nothing in dom0 needs a clean shutdown: its disk is a snapshot and the share is written
       // through. Give the agent a moment to stop, then quit QEMU.
