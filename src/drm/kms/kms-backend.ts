@@ -225,8 +225,8 @@ export class KmsBackend implements OutputBackend {
     return true;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     if (this.retry) clearInterval(this.retry);
     for (const o of this.list) o.close();
@@ -237,7 +237,7 @@ export class KmsBackend implements OutputBackend {
     this.poller.close();
     this.tokens.clear();
     this.dev.close();
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   private issue(o: KmsOutput): number {

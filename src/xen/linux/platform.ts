@@ -185,7 +185,10 @@ export class LinuxXenPlatform implements XenPlatform {
       },
     };
     this.exports.add(buf);
-    if (this.closed) await buf.close();
+    if (this.closed) {
+      await buf.close();
+      throw new PlatformError('platform closed', EIO, 'EIO');
+    }
     return buf;
   }
 
