@@ -7,7 +7,7 @@ import { parseTarget, type SnapshotHeader } from '../ops/control/protocol.js';
 import { socketOption } from './status.js';
 
 function target(s: string): string {
-  if (!parseTarget(s)) throw new InvalidArgumentError('expected DOMID/DEV/CONN, e.g. 1/0/0 (see `vdispld status`)');
+  if (!parseTarget(s)) throw new InvalidArgumentError('expected DOMID/DEV/CONN with CONN a connector index or unique-id, e.g. 1/0/0 or 1/0/id0 (see `vdispld status`)');
   return s;
 }
 
@@ -15,11 +15,11 @@ export function register(program: Command): void {
   program
     .command('snapshot')
     .description("write a guest connector's current frame as PNG")
-    .argument('<domid/dev/conn>', 'the connector, as `vdispld status` lists it', target)
+    .argument('<domid/dev/conn>', 'the connector (CONN: index or unique-id), as `vdispld status` lists it', target)
     .requiredOption('-o, --output <file>', 'PNG file to write ("-" for stdout)')
     .addOption(socketOption())
     .addOption(new Option('--json', 'print what was written as JSON (for scripts)').env('VDISPLD_JSON'))
-    .addHelpText('after', '\nExamples:\n  vdispld snapshot 1/0/0 -o guest1.png\n  vdispld snapshot 5/0/1 -o - --socket /run/vdispld/control.sock > screen.png')
+    .addHelpText('after', '\nExamples:\n  vdispld snapshot 1/0/0 -o guest1.png\n  vdispld snapshot 1/0/id1 -o side.png --json\n  vdispld snapshot 5/0/1 -o - --socket /run/vdispld/control.sock > screen.png')
     .action(async (t: string, o: { output: string; socket: string; json?: boolean }) => {
       try {
         const a = await controlRequest(o.socket, { v: 1, cmd: 'snapshot', target: t });

@@ -98,13 +98,15 @@ export class OpsServices {
     if (!t) return { error: `snapshot target ${JSON.stringify(target.slice(0, 40))}: expected DOMID/DEV/CONN, e.g. 1/0/0` };
     const dev = this.opts.probe.devices().find((d) => d.domid === t.domid && d.devId === t.devId);
     if (!dev) return { error: `no vdispl device ${t.devId} of domain ${t.domid}` };
-    const conn = dev.connectors.find((c) => c.index === t.index);
-    if (!conn) return { error: `dom${t.domid} device ${t.devId} has no connector ${t.index} connected (state ${dev.phase})` };
+    const ref = t.conn;
+    const conn = dev.connectors.find((c) => ('index' in ref ? c.index === ref.index : c.uniqueId === ref.uniqueId));
+    const named = 'index' in ref ? String(ref.index) : JSON.stringify(ref.uniqueId);
+    if (!conn) return { error: `dom${t.domid} device ${t.devId} has no connector ${named} connected (state ${dev.phase})` };
     const frame = this.opts.probe.frame(conn.output);
     if (!frame) return { error: `connector ${target} (output ${conn.output}) shows nothing: the guest has not configured it` };
     const png = await this.encoder.encode(frame);
     return {
-      header: { target: connectorKey(t.domid, t.devId, t.index), output: conn.output, width: frame.width, height: frame.height, sequence: frame.sequence, type: 'image/png', bytes: png.length },
+      header: { target: connectorKey(t.domid, t.devId, conn.index), output: conn.output, width: frame.width, height: frame.height, sequence: frame.sequence, type: 'image/png', bytes: png.length },
       png,
     };
   }

@@ -35,12 +35,13 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 void test('protocol: targets and requests are validated', () => {
-  assert.deepEqual(parseTarget('5/0/1'), { domid: 5, devId: 0, index: 1 });
-  for (const bad of ['5/0', '5/0/4', 'a/b/c', '99999/0/0', '5/0/1/2', ' 5/0/1']) assert.equal(parseTarget(bad), undefined, bad);
+  assert.deepEqual(parseTarget('5/0/1'), { domid: 5, devId: 0, conn: { index: 1 } });
+  assert.deepEqual(parseTarget('5/0/id1'), { domid: 5, devId: 0, conn: { uniqueId: 'id1' } });
+  for (const bad of ['5/0', '5/0/4', 'a/b/c', '99999/0/0', '5/0/1/2', ' 5/0/1', '5/0/a b']) assert.equal(parseTarget(bad), undefined, bad);
   assert.deepEqual(decodeRequest('{"v":1,"cmd":"status"}'), { v: 1, cmd: 'status' });
   assert.deepEqual(decodeRequest('{"v":2,"cmd":"status"}'), { error: 'protocol version 2 unsupported (this daemon speaks 1)' });
   assert.deepEqual(decodeRequest('nope'), { error: 'request is not JSON' });
-  assert.deepEqual(decodeRequest('{"v":1,"cmd":"snapshot","target":"x"}'), { error: 'snapshot target must be DOMID/DEV/CONN, e.g. 1/0/0' });
+  assert.deepEqual(decodeRequest('{"v":1,"cmd":"snapshot","target":"x"}'), { error: 'snapshot target must be DOMID/DEV/CONN (connector index or unique-id), e.g. 1/0/0' });
   assert.match((decodeRequest('{"v":1,"cmd":"reboot"}') as { error: string }).error, /unknown command "reboot"/);
 });
 
@@ -94,7 +95,7 @@ void test('status and snapshot over the socket: JSON, text, PNG of the shown fra
     assert.equal(js.code, 0, js.stderr);
     assert.equal((JSON.parse(js.stdout.toString()) as StatusReport).devices[0]!.connectors.length, 2);
     const file = join(t.dir, 'shot.png');
-    const sn = await cli(['snapshot', '3/0/1', '-o', file, '--socket', sock, '--json']);
+    const sn = await cli(['snapshot', '3/0/id1', '-o', file, '--socket', sock, '--json']);
     assert.equal(sn.code, 0, sn.stderr);
     assert.deepEqual(JSON.parse(sn.stdout.toString()), { target: '3/0/1', output: 'dom3.0.id1', width: 32, height: 24, sequence: (JSON.parse(sn.stdout.toString()) as { sequence: number }).sequence, file, bytes: readFileSync(file).length });
     assert.deepEqual([...decodePng(readFileSync(file)).rgba.subarray(0, 4)], [10, 20, 30, 255]);

@@ -95,6 +95,18 @@ void test('WebSocket: frames only when the output shows a new one, one unacknowl
 
 const skip = browserMissing();
 
+// Just enough of the DOM's types for the page-side callbacks (the project compiles without lib.dom).
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
+interface PageGlobals {
+  vdispldViewer: { frames: Record<string, number> };
+  document: { querySelector(sel: string): (PageCanvas & { textContent: string | null }) | null };
+}
+
+
 void test('in headless Chromium: every connector’s canvas shows the frame the guest drew, and follows it', { skip, timeout: 90_000 }, async () => {
   await withViewer(async (_ops, fake, base) => {
     const [a, b] = await fake.addDevice(5, 0, [
@@ -108,13 +120,13 @@ void test('in headless Chromium: every connector’s canvas shows the frame the 
       const page = await browser.newPage();
       await page.goto(`${base}/`);
       const seqA = a!.output.currentFrame()!.sequence;
-      await page.waitForFunction((s) => (window as unknown as { vdispldViewer: { frames: Record<string, number> } }).vdispldViewer.frames['5/0/0'] === s, seqA, { timeout: 20_000 });
-      await page.waitForFunction(() => (window as unknown as { vdispldViewer: { frames: Record<string, number> } }).vdispldViewer.frames['5/0/1'] !== undefined, undefined, { timeout: 20_000 });
+      await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/0'] === s, seqA, { timeout: 20_000 });
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/1'] !== undefined, undefined, { timeout: 20_000 });
       const pixel = (key: string, x: number, y: number): Promise<number[]> =>
         page.evaluate(
           ([k, px, py]) => {
-            const c = document.querySelector(`canvas[data-key="${k}"]`) as HTMLCanvasElement;
-            return [...c.getContext('2d')!.getImageData(px, py, 1, 1).data];
+            const c = (globalThis as unknown as PageGlobals).document.querySelector(`canvas[data-key="${k}"]`)!;
+            return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data);
           },
           [key, x, y] as const,
         );
@@ -124,17 +136,17 @@ void test('in headless Chromium: every connector’s canvas shows the frame the 
       assert.deepEqual(await pixel('5/0/1', 60, 10), [0, 255, 0, 255]);
       assert.deepEqual(await pixel('5/0/1', 60, 50), [0, 0, 255, 255]);
       const size = await page.evaluate(() => {
-        const c = document.querySelector('canvas[data-key="5/0/0"]') as HTMLCanvasElement;
+        const c = (globalThis as unknown as PageGlobals).document.querySelector('canvas[data-key="5/0/0"]')!;
         return [c.width, c.height];
       });
       assert.deepEqual(size, [160, 100]);
-      const caption = await page.evaluate(() => document.querySelector('figure figcaption')!.textContent);
+      const caption = await page.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('figure figcaption')!.textContent);
       assert.match(caption ?? '', /5\/0\/0 {2}"id0" on "dom5\.0\.id0"\nconnected 160x100/);
 
       // The guest draws again: the canvas follows.
       await a!.draw(() => [7, 77, 177]);
       const seqA2 = a!.output.currentFrame()!.sequence;
-      await page.waitForFunction((s) => (window as unknown as { vdispldViewer: { frames: Record<string, number> } }).vdispldViewer.frames['5/0/0'] === s, seqA2, { timeout: 20_000 });
+      await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/0'] === s, seqA2, { timeout: 20_000 });
       assert.deepEqual(await pixel('5/0/0', 80, 50), [7, 77, 177, 255]);
       await page.screenshot({ path: process.env['VDISPLD_VIEWER_SCREENSHOT'] ?? '/dev/null' }).catch(() => undefined);
     } finally {

@@ -28,15 +28,22 @@ export interface SnapshotHeader {
   readonly bytes: number;
 }
 
-/** `domid/dev/conn`, each a decimal number in range. */
-export function parseTarget(s: string): { domid: number; devId: number; index: number } | undefined {
-  const m = /^(\d{1,5})\/(\d{1,9})\/(\d)$/.exec(s);
+/** A connector: its index (0..3) or its unique-id. */
+export type ConnectorRef = { readonly index: number } | { readonly uniqueId: string };
+
+/**
+ * `DOMID/DEV/CONN`: CONN is the connector's index (0..3) or its unique-id, as `vdispld status`
+ * lists both.
+ */
+export function parseTarget(s: string): { domid: number; devId: number; conn: ConnectorRef } | undefined {
+  const m = /^(\d{1,5})\/(\d{1,9})\/([\x21-\x2e\x30-\x7e]{1,64})$/.exec(s);
   if (!m) return undefined;
   const domid = Number(m[1]);
   const devId = Number(m[2]);
-  const index = Number(m[3]);
-  if (domid > 0x7fef || index > 3) return undefined;
-  return { domid, devId, index };
+  if (domid > 0x7fef) return undefined;
+  const c = m[3]!;
+  if (/^\d+$/.test(c)) return Number(c) <= 3 ? { domid, devId, conn: { index: Number(c) } } : undefined;
+  return { domid, devId, conn: { uniqueId: c } };
 }
 
 /** Validates a request line; an error string names what is wrong. */
@@ -53,7 +60,7 @@ export function decodeRequest(line: string): ControlRequest | { error: string } 
   if (r['cmd'] === 'status') return { v: PROTOCOL_VERSION, cmd: 'status' };
   if (r['cmd'] === 'snapshot') {
     const t = r['target'];
-    if (typeof t !== 'string' || !parseTarget(t)) return { error: 'snapshot target must be DOMID/DEV/CONN, e.g. 1/0/0' };
+    if (typeof t !== 'string' || !parseTarget(t)) return { error: 'snapshot target must be DOMID/DEV/CONN (connector index or unique-id), e.g. 1/0/0' };
     return { v: PROTOCOL_VERSION, cmd: 'snapshot', target: t };
   }
   return { error: `unknown command ${JSON.stringify(String(r['cmd']).slice(0, 32))}` };
