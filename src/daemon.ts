@@ -3,6 +3,7 @@
 // nothing of the protocol. `vdispld run` and `vdispld demo` both start the daemon through here.
 import { existsSync, readdirSync } from 'node:fs';
 import { DisplayBackend } from './backend/backend.js';
+import type { ChannelObserver } from './backend/connector-channel.js';
 import { OutputMap } from './backend/output-map.js';
 import { DEFAULT_QUOTAS, type Quotas } from './backend/quotas.js';
 import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   readonly quotas?: Quotas;
   /** This domain's id for the Linux platform (a driver domain is not 0). */
   readonly domid?: number;
+  /** Metrics hooks on the request path (the operations side's Metrics). */
+  readonly observer?: ChannelObserver;
 }
 
 /** A failure to start, already phrased for the user (what, and how to fix it). */
@@ -125,7 +128,7 @@ export class Daemon {
         ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
       });
-      const backend = await DisplayBackend.start({ xs, platform, outputs, log, quotas: opts.quotas ?? DEFAULT_QUOTAS });
+      const backend = await DisplayBackend.start({ xs, platform, outputs, log, quotas: opts.quotas ?? DEFAULT_QUOTAS, ...(opts.observer ? { observer: opts.observer } : {}) });
       log.info(
         { outputs: primary.outputs().map((o) => o.name), output: primary.kind, platform: opts.platform },
         `serving vdispl devices on ${primary.kind} outputs`,

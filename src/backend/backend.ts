@@ -3,6 +3,7 @@
 import type { Logger } from '../util/log.js';
 import type { XenPlatform } from '../xen/platform.js';
 import type { XenStore } from '../xenstore/types.js';
+import type { ChannelObserver } from './connector-channel.js';
 import type { DeviceStatus } from './device.js';
 import { DeviceDiscovery } from './discovery.js';
 import type { OutputMap } from './output-map.js';
@@ -14,6 +15,8 @@ export interface BackendOptions {
   readonly outputs: OutputMap;
   readonly log: Logger;
   readonly quotas?: Quotas;
+  /** Metrics hooks on the request path (optional). */
+  readonly observer?: ChannelObserver;
 }
 
 export interface BackendResources {
@@ -43,6 +46,7 @@ export class DisplayBackend {
         outputs: opts.outputs,
         quotas: opts.quotas ?? DEFAULT_QUOTAS,
         nextFramebufferId: () => ++framebufferIds,
+        ...(opts.observer ? { observer: opts.observer } : {}),
       },
       basePath,
     );

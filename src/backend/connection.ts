@@ -6,11 +6,12 @@ import { BackRing } from '../displif/back-ring.js';
 import { EventProducer } from '../displif/event-page.js';
 import { nativeSharedMemory } from '../displif/shared-memory.js';
 import { showValue } from '../displif/xenstore-fields.js';
+import type { ScanoutPath } from '../drm/output.js';
 import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
-import { ConnectorChannel, type ChannelStats } from './connector-channel.js';
+import { ConnectorChannel, type ChannelObserver, type ChannelStats } from './connector-channel.js';
 import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
@@ -21,6 +22,8 @@ export interface ConnectionEnv {
   readonly outputs: OutputMap;
   readonly quotas: Quotas;
   nextFramebufferId(): number;
+  /** Metrics hooks on the request path (optional). */
+  readonly observer?: ChannelObserver;
 }
 
 export interface ConnectorStatus {
@@ -29,6 +32,8 @@ export interface ConnectorStatus {
   readonly output: string;
   readonly resolution: { readonly width: number; readonly height: number };
   readonly scanout: Scanout | null;
+  /** How the shown framebuffer reaches the screen; be-alloc when its buffer is ours. Undefined while off. */
+  readonly path: ScanoutPath | 'be-alloc' | undefined;
   readonly stats: Readonly<ChannelStats>;
   /** Flip events written to the event page so far (the next event id). */
   readonly eventsWritten: number;
@@ -82,6 +87,7 @@ export class Connection {
       const conn = new Connection(ctx, parts);
       let broken = false;
       const hooks = {
+        ...(env.observer ? { observer: env.observer } : {}),
         onViolation: (reason: string) => {
           if (broken) return;
           broken = true;
@@ -106,10 +112,17 @@ export class Connection {
         output: c.output.name,
         resolution: c.resolution,
         scanout: c.scanout,
+        path: this.pathOf(c),
         stats: p.channel?.stats ?? emptyStats(),
         eventsWritten: p.events?.stats.written ?? 0,
       };
     });
+  }
+
+  private pathOf(c: ConnectorState): ScanoutPath | 'be-alloc' | undefined {
+    const fb = c.scanout ? this.ctx?.registry.framebuffer(c.scanout.fbCookie) : undefined;
+    if (!fb) return undefined;
+    return fb.dbuf.backing.kind === 'backend' ? 'be-alloc' : c.output.pathOf(fb.desc).path;
   }
 
   counts(): RegistryCounts {

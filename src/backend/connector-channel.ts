@@ -50,6 +50,16 @@ interface PendingFlip {
 export interface ChannelHooks {
   /** The frontend broke the ring protocol: the connection must be closed. Called at most once. */
   onViolation(reason: string): void;
+  /** Metrics: told of every answer and every flip event (optional; must be cheap). */
+  readonly observer?: ChannelObserver;
+}
+
+/** What the operations side counts on the request path (src/ops/metrics implements it). */
+export interface ChannelObserver {
+  /** A request was answered with `status` (0 or a negative Xen errno). */
+  request(op: number, status: number): void;
+  /** A flip's EVT_PG_FLIP went out `latencyNs` after its PG_FLIP was queued. */
+  flipDone(latencyNs: number, shown: boolean): void;
 }
 
 export class ConnectorChannel implements FlipQueue {
@@ -226,6 +236,7 @@ export class ConnectorChannel implements FlipQueue {
   private respond(id: number, operation: number, status: number, edidSz?: number): void {
     if (this.closed) return;
     if (status !== 0) this.stats.errors++;
+    this.hooks.observer?.request(operation, status);
     const notify = this.ring.respond(edidSz === undefined || operation !== Op.GET_EDID ? { id, operation, status } : { id, operation, status, edidSz });
     if (notify) this.reqChannel?.notify();
   }
@@ -236,7 +247,9 @@ export class ConnectorChannel implements FlipQueue {
     this.pendingFlips--;
     if (shown) this.stats.flipsShown++;
     else this.stats.flipsDropped++;
-    const us = Number((process.hrtime.bigint() - entry.queuedNs) / 1000n);
+    const ns = Number(process.hrtime.bigint() - entry.queuedNs);
+    const us = Math.floor(ns / 1000);
+    this.hooks.observer?.flipDone(ns, shown);
     this.stats.flipLatencyUsSum += us;
     this.stats.flipLatencyUsLast = us;
     this.sendEvent(entry.cookie);
