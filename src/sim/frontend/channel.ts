@@ -26,6 +26,16 @@ const V1_OPS: ReadonlySet<number> = new Set([
   Op.SET_CONFIG,
 ]);
 
+/** What became of a burst of raw requests (a hostile frontend's pipelined requests). */
+export interface BurstResult {
+  /** Status per request, in the order pushed; undefined where no response came within WAIT_BACK_MS. */
+  readonly statuses: readonly (number | undefined)[];
+  /** Responses that matched no request of the burst, echoed the wrong operation, or came twice. */
+  readonly strays: number;
+  /** The backend broke the ring (response index beyond the requests), as the frontend sees it. */
+  readonly violation?: string;
+}
+
 export interface ChannelObserver {
   request(conn: number, op: number, id: number, status: number, ms: number): void;
   timeout(conn: number, op: number, id: number): void;
@@ -78,6 +88,13 @@ export class CtrlChannel {
   private waiter: ((status: number) => void) | undefined;
   /** Not the driver's rule: a hostile program takes any response with its id (no 3 s waits for unknown ops). */
   private anyOperation = false;
+  /** While a burst is out, every response goes to it instead of the one-request path. */
+  private burstSink: ((id: number, operation: number, status: number) => void) | undefined;
+  private burstViolation: ((reason: string) => void) | undefined;
+  /** Ends a burst at once when the channel is freed (its device went away). */
+  private burstEnd: (() => void) | undefined;
+  /** Requests whose response never came within WAIT_BACK_MS (the driver's -ETIMEDOUT). */
+  unanswered = 0;
   private freed = false;
 
   constructor(
@@ -116,6 +133,7 @@ export class CtrlChannel {
       const status = await new Promise<number>((resolve) => {
         const timer = setTimeout(() => {
           this.waiter = undefined;
+          this.unanswered++;
           this.observer.timeout(this.conn, op, id);
           resolve(-XEN_ETIMEDOUT);
         }, WAIT_BACK_MS);
@@ -147,6 +165,68 @@ export class CtrlChannel {
     return true;
   }
 
+  /**
+   * Not the driver's way: a hostile program fills the ring with `slots` at once (each gets its own
+   * id over bytes 0..1; the rest is sent as given) and waits, like the driver, at most
+   * WAIT_BACK_MS for the responses. Runs under the channel's lock, after any request in flight.
+   */
+  burst(slots: readonly Uint8Array[]): Promise<BurstResult> {
+    const run = async (): Promise<BurstResult> => {
+      const n = Math.min(slots.length, this.ring.freeRequests());
+      const ids = new Map<number, { index: number; operation: number }>();
+      const statuses: (number | undefined)[] = new Array<number | undefined>(n).fill(undefined);
+      if (!this.connected || n === 0) return { statuses, strays: 0 };
+      let strays = 0;
+      let left = n;
+      let violation: string | undefined;
+      const done = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, WAIT_BACK_MS);
+        this.burstSink = (id, operation, status) => {
+          const want = ids.get(id);
+          if (!want || want.operation !== operation || statuses[want.index] !== undefined) {
+            strays++;
+            return;
+          }
+          statuses[want.index] = status;
+          if (--left === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        this.burstViolation = (reason) => {
+          violation = reason;
+          clearTimeout(timer);
+          resolve();
+        };
+        this.burstEnd = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        for (let i = 0; i < n; i++) {
+          const slot = Uint8Array.from(slots[i]!.subarray(0, SLOT_SIZE));
+          const id = this.nextId;
+          this.nextId = (this.nextId + 1) & 0xffff;
+          writeU16(slot, 0, id);
+          ids.set(id, { index: i, operation: slot[2]! });
+          this.ring.writeRawRequest(slot);
+          this.reqIndex = (this.reqIndex + 1) >>> 0;
+        }
+        if (this.ring.pushRequests()) this.kernel.notify(this.shared.port);
+      });
+      await done;
+      this.burstSink = undefined;
+      this.burstViolation = undefined;
+      this.burstEnd = undefined;
+      return violation === undefined ? { statuses, strays } : { statuses, strays, violation };
+    };
+    const result = this.lock.then(run);
+    this.lock = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
   /** Requests queued in the ring and not yet answered. */
   get outstanding(): number {
     return RING_SIZE - this.ring.freeRequests();
@@ -158,6 +238,7 @@ export class CtrlChannel {
     this.freed = true;
     this.connected = false;
     this.waiter?.(-XEN_EIO);
+    this.burstEnd?.();
     teardownRing(this.kernel, this.shared);
   }
 
@@ -173,6 +254,10 @@ export class CtrlChannel {
   private onEvent(): void {
     if (!this.connected || this.freed) return;
     const outcome = this.ring.consumeResponses(RING_SIZE, (r) => {
+      if (this.burstSink) {
+        this.burstSink(r.id, r.operation, r.status);
+        return;
+      }
       if (r.id !== this.currentId) {
         this.observer.ignoredResponse(this.conn, r.id, r.operation, 'id is not the request in flight');
         return;
@@ -188,8 +273,10 @@ export class CtrlChannel {
       }
       this.waiter(r.status);
     });
-    if (outcome.kind === 'violation') this.observer.violation(this.conn, outcome.reason);
-    else if (outcome.more) queueMicrotask(() => this.onEvent());
+    if (outcome.kind === 'violation') {
+      this.burstViolation?.(outcome.reason);
+      this.observer.violation(this.conn, outcome.reason);
+    } else if (outcome.more) queueMicrotask(() => this.onEvent());
   }
 }
 

@@ -4,13 +4,14 @@
 // grants revoked or made for another domain, corrupted ring indices and event-page indices,
 // unknown operations, random slots, and notification storms. A backend must answer each bad
 // request with an error (or drop this frontend on a protocol violation) and stay up for others.
-import { GREFS_PER_DIR_PAGE, Op, PAGE_SIZE, SLOT_SIZE, XenbusState } from '../../displif/constants.js';
+import { DBUF_FLG_REQ_ALLOC, GREFS_PER_DIR_PAGE, Op, PAGE_SIZE, SLOT_SIZE, XenbusState } from '../../displif/constants.js';
 import { writeU32, writeU64 } from '../../displif/bytes.js';
 import { PAGE_DIR, REQ, SRING, EVT_PAGE } from '../../displif/wire-layout.js';
 import type { DomainKernel } from '../domain-kernel.js';
 import type { DrmCard } from './card.js';
 import type { FrontDevice } from './device.js';
 import type { FrontendReport, HostileAttack, HostileBehaviour } from './protocol.js';
+import { hostileSlot, type HostileSlot } from './hostile-requests.js';
 
 const ALL_ATTACKS: readonly HostileAttack[] = [
   'bad-cookies',
@@ -22,7 +23,16 @@ const ALL_ATTACKS: readonly HostileAttack[] = [
   'random-bytes',
   'unknown-ops',
   'event-page',
+  'request-burst',
+  'quota-exhaust',
+  'be-alloc-abuse',
 ];
+
+/** Apps made in this process: each reconnection's app draws its own sequence, reproducibly. */
+let generation = 0;
+
+/** Buffer pages of the pool the bursts may name; directories over 1, 2 and all of them. */
+const POOL_BUFFER_PAGES = 8;
 
 /** mulberry32: small, fast, good enough to pick attacks; the seed makes a run reproducible. */
 export function prng(seed: number): () => number {
@@ -55,7 +65,16 @@ export class HostileApp {
   private readonly statuses: Record<string, number> = {};
   private timeouts = 0;
   private operations = 0;
+  private requests = 0;
+  private unanswered = 0;
+  private closedUnanswered = 0;
+  private strays = 0;
   private nextCookie = 0x4141000000000000n;
+  /** Cookies of ours the backend accepted and we did not destroy (as far as we know). */
+  private readonly liveDbufs = new Set<bigint>();
+  private readonly liveFbs = new Set<bigint>();
+  /** Pages granted once for the bursts: directories, buffer pages, a read-only page. */
+  private pool: { grant: Grant; directories: { ref: number; pages: number }[]; readOnly: number[] } | undefined;
 
   constructor(
     private readonly dev: FrontDevice,
@@ -63,7 +82,8 @@ export class HostileApp {
     private readonly b: HostileBehaviour,
     private readonly report: (r: FrontendReport) => void,
   ) {
-    this.rand = prng(b.seed);
+    // The first app of a process draws from the seed itself (so seeds replay as before).
+    this.rand = prng((b.seed + Math.imul(generation++, 0x9e3779b9)) >>> 0);
   }
 
   private get kernel(): DomainKernel {
@@ -97,10 +117,17 @@ export class HostileApp {
         this.byAttack[attack] = (this.byAttack[attack] ?? 0) + 1;
         this.operations++;
         await this.perform(attack);
+        if (this.b.progressEvery && this.operations % this.b.progressEvery === 0) this.summary(false);
       }
     } catch (err) {
       this.report({ kind: 'error', message: `hostile: ${err instanceof Error ? err.message : String(err)}` });
     }
+    if (this.pool) this.release(this.pool.grant);
+    this.pool = undefined;
+    this.summary(true);
+  }
+
+  private summary(final: boolean): void {
     this.report({
       kind: 'hostile-summary',
       devid: this.dev.devid,
@@ -108,14 +135,36 @@ export class HostileApp {
       byAttack: { ...this.byAttack },
       statuses: { ...this.statuses },
       timeouts: this.timeouts,
+      requests: this.requests,
+      unanswered: this.unanswered,
+      closedUnanswered: this.closedUnanswered,
+      strays: this.strays,
       backendClosed: !this.card.isPlugged || this.dev.backendState !== XenbusState.Connected,
+      final,
     });
+  }
+
+  private get connected(): boolean {
+    return this.card.isPlugged && this.dev.backendState === XenbusState.Connected;
+  }
+
+  /** A request that got no answer: the backend's failure, unless it closed the device on us. */
+  private noAnswer(): void {
+    if (this.connected) this.unanswered++;
+    else this.closedUnanswered++;
+  }
+
+  private tally(status: number): void {
+    this.statuses[String(status)] = (this.statuses[String(status)] ?? 0) + 1;
+    if (status === -110) this.timeouts++;
   }
 
   /** One request through the driver's path (one in flight, 3 s wait); the status is tallied. */
   private async send(conn: number, op: number, fields: readonly Field[]): Promise<number> {
     const ch = this.dev.pairs?.[conn]?.ctrl;
     if (!ch) return -19;
+    const before = ch.unanswered;
+    this.requests++;
     const status = await ch.request(
       op,
       (slot) => {
@@ -124,9 +173,141 @@ export class HostileApp {
       },
       { anyOperation: true },
     );
-    this.statuses[String(status)] = (this.statuses[String(status)] ?? 0) + 1;
-    if (status === -110) this.timeouts++;
+    if (ch.unanswered !== before) this.noAnswer();
+    this.tally(status);
     return status;
+  }
+
+  /** The burst's shared pages: made once, released when the app ends. */
+  private async burstPool(): Promise<NonNullable<HostileApp['pool']>> {
+    if (this.pool) return this.pool;
+    // [dir1, dir2, dirAll, read-only page, buffer pages...]
+    const g = await this.grant(4 + POOL_BUFFER_PAGES);
+    const buf = g.refs.slice(4);
+    this.writeDir(g, 0, 0, buf.slice(0, 1));
+    this.writeDir(g, 1, 0, buf.slice(0, 2));
+    this.writeDir(g, 2, 0, buf);
+    this.kernel.grantAccess(g.refs[3]!, this.dev.backendId, g.first + 3, true);
+    this.pool = {
+      grant: g,
+      directories: [
+        { ref: g.refs[0]!, pages: 1 },
+        { ref: g.refs[1]!, pages: 2 },
+        { ref: g.refs[2]!, pages: POOL_BUFFER_PAGES },
+      ],
+      readOnly: [g.refs[3]!],
+    };
+    return this.pool;
+  }
+
+  /** Up to a ring's worth of hostile requests at once; every one must be answered exactly once. */
+  private async burst(conn: number): Promise<void> {
+    const ch = this.dev.pairs?.[conn]?.ctrl;
+    if (!ch) return;
+    const pool = await this.burstPool();
+    const n = 1 + Math.floor(this.rand() * 32);
+    const made: HostileSlot[] = [];
+    for (let i = 0; i < n; i++) {
+      made.push(
+        hostileSlot({
+          rand: this.rand,
+          connectors: this.card.connectors,
+          conn,
+          liveDbufs: [...this.liveDbufs],
+          liveFbs: [...this.liveFbs],
+          grantedRefs: pool.grant.refs,
+          readOnlyRefs: pool.readOnly,
+          directories: pool.directories,
+        }),
+      );
+    }
+    const r = await ch.burst(made.map((m) => m.slot));
+    this.strays += r.strays;
+    r.statuses.forEach((status, i) => {
+      this.requests++;
+      if (status === undefined) {
+        this.noAnswer();
+        return;
+      }
+      this.tally(status);
+      if (status === 0) this.track(made[i]!.slot);
+    });
+  }
+
+  /** Keeps the cookie lists roughly right, so later requests reuse live cookies. */
+  private track(slot: Uint8Array): void {
+    const u64 = (o: number): bigint => new DataView(slot.buffer, slot.byteOffset).getBigUint64(o, true);
+    switch (slot[2]) {
+      case Op.DBUF_CREATE:
+        this.liveDbufs.add(u64(REQ.dbufCreate.dbufCookie));
+        break;
+      case Op.DBUF_DESTROY:
+        this.liveDbufs.delete(u64(REQ.dbufDestroy.dbufCookie));
+        break;
+      case Op.FB_ATTACH:
+        this.liveFbs.add(u64(REQ.fbAttach.fbCookie));
+        break;
+      case Op.FB_DETACH:
+        this.liveFbs.delete(u64(REQ.fbDetach.fbCookie));
+        break;
+    }
+  }
+
+  /** Creates small buffers, then framebuffers over them, until refused; then releases them all. */
+  private async exhaustQuotas(): Promise<void> {
+    const g = await this.grant(2);
+    this.writeDir(g, 0, 0, [g.refs[1]!]);
+    const dbufs: bigint[] = [];
+    const fbs: bigint[] = [];
+    try {
+      // The defaults allow 32 of each; a refusal (-ENOMEM) must come, and nothing must break.
+      for (let i = 0; i < 100; i++) {
+        const c = this.cookie();
+        const st = await this.dbufCreate(c, g.refs[0]!, PAGE_SIZE, 16, 16, 32);
+        if (st !== 0) break;
+        dbufs.push(c);
+      }
+      for (let i = 0; i < 100 && dbufs.length; i++) {
+        const fb = this.cookie();
+        const st = await this.send(0, Op.FB_ATTACH, [
+          [REQ.fbAttach.dbufCookie, 8, dbufs[i % dbufs.length]!],
+          [REQ.fbAttach.fbCookie, 8, fb],
+          [REQ.fbAttach.width, 4, 16],
+          [REQ.fbAttach.height, 4, 16],
+          [REQ.fbAttach.pixelFormat, 4, 0x34325258],
+        ]);
+        if (st !== 0) break;
+        fbs.push(fb);
+      }
+    } finally {
+      // Half detached first, the rest go with their buffers.
+      for (const fb of fbs.slice(0, fbs.length >> 1)) await this.send(0, Op.FB_DETACH, [[REQ.fbDetach.fbCookie, 8, fb]]);
+      for (const c of dbufs) await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, c]]);
+      this.release(g);
+    }
+  }
+
+  /** REQ_ALLOC abuse: read-only, too short or unknown directories, PRIME geometry with the flag. */
+  private async beAllocAbuse(): Promise<void> {
+    const g = await this.grant(2);
+    const which = Math.floor(this.rand() * 4);
+    if (which === 0) this.kernel.grantAccess(g.refs[0]!, this.dev.backendId, g.first, true);
+    const c = this.cookie();
+    const D = REQ.dbufCreate;
+    const pages = which === 1 ? GREFS_PER_DIR_PAGE + 1 : 4; // which 1: two directory pages needed, one linked
+    const dir = which === 2 ? 0x7ff0 + Math.floor(this.rand() * 1000) : g.refs[0]!;
+    const prime = which === 3;
+    const st = await this.send(0, Op.DBUF_CREATE, [
+      [D.dbufCookie, 8, c],
+      [D.width, 4, prime ? 0 : 32],
+      [D.height, 4, prime ? 0 : 32],
+      [D.bpp, 4, prime ? 0 : 32],
+      [D.bufferSz, 4, pages * PAGE_SIZE],
+      [D.flags, 4, DBUF_FLG_REQ_ALLOC],
+      [D.grefDirectory, 4, dir],
+    ]);
+    if (st === 0) await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, c]]);
+    this.release(g);
   }
 
   private async grant(pages: number, to = this.dev.backendId): Promise<Grant> {
@@ -275,6 +456,15 @@ export class HostileApp {
         await new Promise((r) => setTimeout(r, 50));
         return;
       }
+      case 'request-burst':
+        await this.burst(conn);
+        return;
+      case 'quota-exhaust':
+        await this.exhaustQuotas();
+        return;
+      case 'be-alloc-abuse':
+        await this.beAllocAbuse();
+        return;
       case 'event-page': {
         const ch = this.dev.pairs?.[conn]?.evt;
         if (!ch) return;

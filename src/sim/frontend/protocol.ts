@@ -39,6 +39,8 @@ export interface HostileBehaviour {
   readonly operations?: number;
   /** Restrict to these kinds of misbehaviour (default: all). */
   readonly attacks?: readonly HostileAttack[];
+  /** Also report a (non-final) summary every this many operations, for long campaigns. */
+  readonly progressEvery?: number;
 }
 
 export type HostileAttack =
@@ -50,7 +52,13 @@ export type HostileAttack =
   | 'event-storm'
   | 'random-bytes'
   | 'unknown-ops'
-  | 'event-page';
+  | 'event-page'
+  /** Up to 32 hostile requests pushed at once (every op and field at its limits), all answers checked. */
+  | 'request-burst'
+  /** Buffers and framebuffers made until the backend's quotas refuse, then released. */
+  | 'quota-exhaust'
+  /** REQ_ALLOC with a read-only, too short or foreign directory, and with PRIME geometry. */
+  | 'be-alloc-abuse';
 
 /** One step of a script: each DRM-level step is exactly one displif request. */
 export type ScriptStep =
@@ -103,7 +111,25 @@ export type FrontendReport =
   | { readonly kind: 'ring-violation'; readonly devid: number; readonly conn: number; readonly reason: string }
   | { readonly kind: 'fatal'; readonly devid: number; readonly errno: number; readonly message: string }
   | { readonly kind: 'script-result'; readonly id: number; readonly results: readonly StepResult[] }
-  | { readonly kind: 'hostile-summary'; readonly devid: number; readonly operations: number; readonly byAttack: Readonly<Record<string, number>>; readonly statuses: Readonly<Record<string, number>>; readonly timeouts: number; readonly backendClosed: boolean }
+  | {
+      readonly kind: 'hostile-summary';
+      readonly devid: number;
+      readonly operations: number;
+      readonly byAttack: Readonly<Record<string, number>>;
+      readonly statuses: Readonly<Record<string, number>>;
+      /** Requests that got -110: from the backend, or from the frontend's own 3 s wait. */
+      readonly timeouts: number;
+      /** Requests sent, and those no response came for while the device stayed connected. */
+      readonly requests: number;
+      readonly unanswered: number;
+      /** Requests without a response because the backend closed the device (a protocol violation of ours). */
+      readonly closedUnanswered: number;
+      /** Responses with an id we did not send, the wrong operation, or a second time. */
+      readonly strays: number;
+      readonly backendClosed: boolean;
+      /** false for a progress report of a long run; the last report of an app is final. */
+      readonly final: boolean;
+    }
   /** A behaviour ended (stop command, frame limit reached, or card gone) and released its buffers. */
   | { readonly kind: 'stopped'; readonly devid: number; readonly frames: readonly number[] }
   | { readonly kind: 'error'; readonly message: string };
