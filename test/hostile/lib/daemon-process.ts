@@ -1,0 +1,121 @@
+// `vdispld run` against a simulated host, as its own OS process: the daemon a campaign attacks.
+// Running it apart from the campaign lets the campaign see it die (or not), kill it with SIGKILL,
+// and measure its CPU, memory and descriptors from /proc without counting the simulator's work.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { SimHost } from '../../../src/sim/host.js';
+import { sampleProcess, type ProcSample } from './proc-stats.js';
+
+const MAIN = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+/** The daemon's log kept for failure messages: the last lines only, a hostile run logs a lot. */
+const LOG_TAIL_BYTES = 64 * 1024;
+
+export interface DaemonProcessOptions {
+  /** XenStore socket the daemon talks to (default the host's dom0 socket; a proxy for xenstored restarts). */
+  readonly xenstore?: string;
+  /** At least 'info': readiness is its 'watching for vdispl devices' line. */
+  readonly logLevel?: 'debug' | 'info';
+  readonly extraArgs?: readonly string[];
+  readonly readyTimeoutMs?: number;
+}
+
+export class DaemonProcess {
+  private logTail = '';
+  private readonly exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Set when the campaign itself stopped or killed it: an exit then is not a failure. */
+  private expectedExit = false;
+
+  private constructor(readonly child: ChildProcess) {
+    child.stderr!.on('data', (d: Buffer) => {
+      this.logTail = (this.logTail + d.toString()).slice(-LOG_TAIL_BYTES);
+      if (process.env.VDISPLD_TEST_LOG) process.stderr.write(d);
+    });
+    this.exitPromise = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  static async start(host: SimHost, opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        MAIN,
+        'run',
+        '--platform',
+        'sim',
+        '--sim-dir',
+        host.dir,
+        '--xenstore',
+        opts.xenstore ?? host.xenstoredPath,
+        '--output',
+        'headless',
+        '--log-level',
+        opts.logLevel ?? 'info',
+        ...(opts.extraArgs ?? []),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const d = new DaemonProcess(child);
+    const until = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    while (!d.logTail.includes('watching for vdispl devices')) {
+      if (d.exitInfo) throw new Error(`vdispld run exited (${JSON.stringify(d.exitInfo)}) before it was ready:\n${d.logTail}`);
+      if (Date.now() > until) {
+        await d.kill();
+        throw new Error(`vdispld run not ready within ${opts.readyTimeoutMs ?? 30_000} ms:\n${d.logTail}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return d;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Still running, and no one asked it to stop: the first pass criterion of every campaign. */
+  get alive(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** Exited without being told to (a crash). */
+  get died(): boolean {
+    return this.exitInfo !== undefined && !this.expectedExit;
+  }
+
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    return this.exitInfo;
+  }
+
+  get log(): string {
+    return this.logTail;
+  }
+
+  sample(): ProcSample {
+    return sampleProcess(this.pid);
+  }
+
+  /** SIGTERM and wait: the daemon's own orderly stop (releases everything, tells guests). */
+  async stop(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.exitInfo) return this.exitInfo;
+    this.expectedExit = true;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const r = await this.exitPromise;
+    clearTimeout(timer);
+    return r;
+  }
+
+  /** SIGKILL and wait. Idempotent. */
+  async kill(): Promise<void> {
+    if (this.exitInfo) return;
+    this.expectedExit = true;
+    this.child.kill('SIGKILL');
+    await this.exitPromise;
+  }
+}
