@@ -8,5 +8,6 @@ import { twoConnectors } from './s4-two-connectors.js';
 import { restarts } from './s5-restarts.js';
 import { teardown } from './s6-teardown.js';
 import { beAlloc } from './s7-be-alloc.js';
+import { kmsDom0 } from './s8-kms-dom0.js';
 
-export const SCENARIOS: Scenario[] = [harness, connect, draw, flip, twoConnectors, restarts, teardown, beAlloc];
+export const SCENARIOS: Scenario[] = [harness, connect, draw, flip, twoConnectors, restarts, teardown, beAlloc, kmsDom0];
