@@ -13,7 +13,13 @@ import { snapshotFileName, writePng } from '../drm/headless/snapshot.js';
 import { decodeFrameRgba } from '../sim/frontend/pattern.js';
 import type { FrontendReport } from '../sim/frontend/protocol.js';
 import { SimHost, type SimGuest } from '../sim/host.js';
-import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
+import { tmpdir } from 'node:os';
+import { ConfigError, addOperationsOptions, prepareRun, type RunOperations } from '../ops/run-operations.js';
+import { packageVersion } from '../ops/version.js';
+import { isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
+
+/** The demo's control socket unless one is configured: where `vdispld status --socket` finds it. */
+export const DEMO_CONTROL_SOCKET = join(process.env['XDG_RUNTIME_DIR'] ?? tmpdir(), 'vdispld-demo.sock');
 
 interface DemoOpts {
   guests: number;
@@ -244,7 +250,7 @@ function parseSeconds(s: string): number {
   return n;
 }
 
-export async function runDemo(o: DemoOpts, log: Logger): Promise<number> {
+export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Promise<number> {
   const json = o.json === true;
   const say = (s: string): void => {
     if (!json) process.stdout.write(`${s}\n`);
@@ -254,12 +260,16 @@ export async function runDemo(o: DemoOpts, log: Logger): Promise<number> {
   let daemon: Daemon | undefined;
   const cleanup = async (): Promise<void> => {
     await daemon?.stop().catch((err: unknown) => log.error({ err }, 'stopping the daemon'));
+    await ops?.stop();
     await host.close();
   };
   let demo: Demo;
   try {
-    daemon = await Daemon.start({ xenstore: host.xenstoredPath, platform: 'sim', simDir: host.dir, output: 'headless' }, log);
+    const base = { xenstore: host.xenstoredPath, platform: 'sim' as const, simDir: host.dir, output: 'headless' as const };
+    daemon = await Daemon.start(ops ? await ops.beforeStart(base, { output: true, card: true }, packageVersion()) : base, log);
+    ops?.afterStart(daemon);
     say(`vdispld demo: daemon up (${daemon.platform.capabilities.summary})`);
+    if (ops) for (const l of ops.listeners()) say(`vdispld demo: ${l}`);
     demo = new Demo(host, daemon);
     for (let k = 1; k <= o.guests; k++) {
       const plan = guestPlan(k);
@@ -339,16 +349,23 @@ export async function runDemo(o: DemoOpts, log: Logger): Promise<number> {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description('run a simulated Xen host, the daemon on headless outputs, and animated guests (no Xen, no GPU)')
     .addOption(new Option('--guests <n>', 'guests to start: odd ones with two connectors, even ones in be-alloc mode').argParser(parseCount).default(2))
     .addOption(new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseSeconds))
     .option('--snapshots <dir>', 'where PNG snapshots go (written on `s`, SIGUSR1, and at the end of --duration)')
     .option('--json', 'print one JSON document at the end instead of live lines')
-    .addOption(new Option('--log-level <level>', 'daemon log verbosity (stderr)').choices(LOG_LEVELS as string[]).default('warn'))
-    .action(async (o: DemoOpts) => {
-      if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
-      process.exitCode = await runDemo(o, createLogger({ level: o.logLevel }));
-    });
+    .addOption(new Option('--log-level <level>', 'daemon log verbosity (stderr)').choices(LOG_LEVELS as string[]).default('warn'));
+  addOperationsOptions(cmd, { controlSocket: DEMO_CONTROL_SOCKET }).action(async (o: DemoOpts, c: Command) => {
+    if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
+    let prepared;
+    try {
+      prepared = prepareRun(c, process.env, { controlSocket: DEMO_CONTROL_SOCKET, logLevel: 'warn' });
+    } catch (err) {
+      if (err instanceof ConfigError) c.error(`error: ${err.message}`, { exitCode: 2, code: 'vdispld.config' });
+      throw err;
+    }
+    process.exitCode = await runDemo(o, prepared.log, prepared.ops);
+  });
 }

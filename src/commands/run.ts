@@ -8,7 +8,9 @@ import { DEFAULT_QUOTAS, QUOTA_OPTION_KEYS, parseQuotas, type Quotas } from '../
 import { Daemon, StartupError, type DaemonOptions } from '../daemon.js';
 import { parseHeadlessSpec, type HeadlessOutputSpec } from '../drm/headless/headless-backend.js';
 import { sdNotifier } from '../native/sd-notify.js';
-import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
+import { ConfigError, addOperationsOptions, prepareRun, type RunOperations } from '../ops/run-operations.js';
+import { packageVersion } from '../ops/version.js';
+import { isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
 
 interface RunOpts {
   xenstore?: string;
@@ -84,14 +86,23 @@ export function addDaemonOptions(cmd: Command): Command {
     );
 }
 
+/** The operations side (config, metrics, control socket, viewer), and which output options were typed. */
+export interface ServeOperations {
+  readonly ops: RunOperations;
+  readonly typed: { readonly output: boolean; readonly card: boolean };
+}
+
 /** Runs `daemon` until SIGTERM/SIGINT; resolves with the exit code. */
-export async function serve(opts: DaemonOptions, log: Logger): Promise<number> {
+export async function serve(opts: DaemonOptions, log: Logger, operations?: ServeOperations): Promise<number> {
   const sd = sdNotifier(process.env, { onError: (err) => log.warn({ err }, 'sd_notify failed') });
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start(opts, log);
+    const withOps = operations ? await operations.ops.beforeStart(opts, operations.typed, packageVersion()) : opts;
+    daemon = await Daemon.start(withOps, log);
+    operations?.ops.afterStart(daemon);
   } catch (err) {
     log.fatal(err instanceof StartupError ? err.message : { err }, err instanceof StartupError ? undefined : 'startup failed');
+    await operations?.ops.stop();
     return 1;
   }
   const status = (): string => {
@@ -111,6 +122,7 @@ export async function serve(opts: DaemonOptions, log: Logger): Promise<number> {
   if (watchdog) clearInterval(watchdog);
   if (statusTimer) clearInterval(statusTimer);
   await daemon.stop();
+  await operations?.ops.stop();
   return 0;
 }
 
@@ -122,9 +134,16 @@ export function register(program: Command): void {
     .addOption(new Option('--platform <kind>', 'Xen interfaces: the real /dev/xen, or a simulated host').choices(['linux', 'sim']).default('linux'))
     .option('--sim-dir <dir>', 'the simulated host directory, with --platform sim')
     .option('--domid <id>', 'this domain id (default 0; a driver domain gives its own)', wrap(parseDomid));
-  addDaemonOptions(cmd).action(async (o: RunOpts) => {
+  addOperationsOptions(addDaemonOptions(cmd)).action(async (o: RunOpts, c: Command) => {
     if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
-    const log = createLogger({ level: o.logLevel });
-    process.exitCode = await serve(daemonOptions(o), log);
+    let prepared;
+    try {
+      prepared = prepareRun(c);
+    } catch (err) {
+      if (err instanceof ConfigError) c.error(`error: ${err.message}`, { exitCode: 2, code: 'vdispld.config' });
+      throw err;
+    }
+    const typed = { output: c.getOptionValueSource('output') === 'cli', card: c.getOptionValueSource('card') === 'cli' };
+    process.exitCode = await serve(daemonOptions(o), prepared.log, { ops: prepared.ops, typed });
   });
 }

@@ -41,9 +41,16 @@ export class OpsServices {
   private sampler: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAtMs = Date.now();
+  private pathOf: ((key: string) => string | undefined) | undefined;
 
   private constructor(private readonly opts: OpsOptions) {
     this.metrics = new Metrics(opts.probe, opts.logSuppressed ? { logSuppressed: opts.logSuppressed } : {});
+    this.pathOf = opts.pathOf;
+  }
+
+  /** How connectors' framebuffers reach the screen, once the daemon can say. */
+  setPathOf(pathOf: (key: string) => string | undefined): void {
+    this.pathOf = pathOf;
   }
 
   static async start(opts: OpsOptions): Promise<OpsServices> {
@@ -88,7 +95,12 @@ export class OpsServices {
       startedAtMs: this.startedAtMs,
       nowMs: Date.now(),
       ...(cfg ? { config: cfg } : {}),
-      ...(this.opts.pathOf ? { pathOf: this.opts.pathOf } : {}),
+      listeners: {
+        ...(this.metricsServer ? { metrics: `${url(this.metricsServer.address)}/metrics` } : {}),
+        ...(this.viewerServer ? { viewer: `${url(this.viewerServer.address)}/` } : {}),
+        ...(this.control ? { controlSocket: this.control.path } : {}),
+      },
+      ...(this.pathOf ? { pathOf: this.pathOf } : {}),
     });
   }
 
@@ -134,8 +146,11 @@ export class OpsServices {
   }
 
   private announce(what: string, a: { host: string; port: number }, path: string): void {
-    const host = a.host.includes(':') ? `[${a.host}]` : a.host;
-    this.opts.log.info({ address: `${host}:${a.port}` }, `${what} on http://${host}:${a.port}${path}`);
+    this.opts.log.info({ address: url(a) }, `${what} on ${url(a)}${path}`);
     if (!isLoopback(a.host)) this.opts.log.warn(`${what} listens on ${a.host}, reachable from other machines, without authentication`);
   }
+}
+
+function url(a: { host: string; port: number }): string {
+  return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }

@@ -60,7 +60,7 @@ export interface DaemonProbe {
   /** The frame an output shows now, RGBA. */
   frame(outputName: string): Frame | undefined;
   resources(): ResourceProbe;
-  /** Guest framebuffers now, by how they reach the screen. */
+  /** Guest framebuffers on screen now (one per configured connector), by how they reach it. */
   bufferPaths(): Readonly<Record<BufferPath, number>>;
   /** Why buffers were copied rather than scanned out directly, counted since start. */
   fallbacks(): Readonly<Record<string, number>>;
@@ -74,3 +74,34 @@ export function connectorKey(domid: number, devId: number, index: number): strin
 }
 
 export type { ScanoutPath };
+
+/** A probe that shows nothing until the daemon it stands for is running (listeners start first). */
+export class DeferredProbe implements DaemonProbe {
+  private inner: DaemonProbe | undefined;
+
+  set(p: DaemonProbe): void {
+    this.inner = p;
+  }
+
+  devices(): readonly DeviceProbe[] {
+    return this.inner?.devices() ?? [];
+  }
+  outputs(): readonly OutputProbe[] {
+    return this.inner?.outputs() ?? [];
+  }
+  frame(name: string): Frame | undefined {
+    return this.inner?.frame(name);
+  }
+  resources(): ResourceProbe {
+    return this.inner?.resources() ?? { grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0 };
+  }
+  bufferPaths(): Readonly<Record<BufferPath, number>> {
+    return this.inner?.bufferPaths() ?? { 'zero-copy': 0, copy: 0, 'be-alloc': 0 };
+  }
+  fallbacks(): Readonly<Record<string, number>> {
+    return this.inner?.fallbacks() ?? {};
+  }
+  bytesCopied(): number | undefined {
+    return this.inner?.bytesCopied();
+  }
+}

@@ -44,10 +44,10 @@ void test('listen addresses: loopback unless a host is named, off, IPv6, bad por
 });
 
 void test('the file: TOML tables become connectors.* and quotas.*; syntax errors name file, line and column', () => {
-  const entries = parseConfigText('drm-device = "none"\nzero-copy = false\n[connectors]\nid0 = "HDMI-A-1"\n[quotas]\nbuffers = 8\n', 'f.toml');
+  const entries = parseConfigText('drm-device = "none"\nmetrics = 9464\n[connectors]\nid0 = "HDMI-A-1"\n[quotas]\nbuffers = 8\n', 'f.toml');
   assert.deepEqual(entries, [
     { key: 'drm-device', value: 'none' },
-    { key: 'zero-copy', value: false },
+    { key: 'metrics', value: 9464 },
     { key: 'connectors.id0', value: 'HDMI-A-1' },
     { key: 'quotas.buffers', value: 8 },
   ]);
@@ -66,10 +66,9 @@ void test('the environment: VDISPLD_<KEY>, comma lists for the maps', () => {
 });
 
 void test('the command line: only typed options form the cli layer; a bad value exits with one line naming the option', () => {
-  const cmd = parseCli(['--metrics', '9100', '--connector', 'id0=DP-1', '--connector', 'id1=DP-2', '--quota', 'buffers=4,pages=64', '--no-zero-copy']);
+  const cmd = parseCli(['--metrics', '9100', '--connector', 'id0=DP-1', '--connector', 'id1=DP-2', '--quota', 'buffers=4,pages=64']);
   assert.deepEqual(cliEntries(cmd), [
     { key: 'metrics', value: '9100' },
-    { key: 'zero-copy', value: false },
     { key: 'connectors.id0', value: 'DP-1' },
     { key: 'connectors.id1', value: 'DP-2' },
     { key: 'quotas.buffers', value: '4' },
@@ -161,7 +160,7 @@ void test('local load: unknown file keys are warnings, bad values stop the start
 
     writeFileSync(path, '[quotas]\nbuffers = -1\n');
     assert.throws(() => loadLocalConfig({ cli: [], env: {}, configFile: path }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${path}: quota "buffers=-1"`));
-    assert.throws(() => loadLocalConfig({ cli: [], env: { VDISPLD_ZERO_COPY: 'maybe' } }), /^ConfigError: environment: zero-copy = "maybe": expected on or off/);
+    assert.throws(() => loadLocalConfig({ cli: [], env: { VDISPLD_UNMAPPED: 'maybe' } }), /^ConfigError: environment: unmapped = "maybe": expected one of headless, refuse/);
     assert.throws(() => loadLocalConfig({ cli: [], env: {}, configFile: join(t.dir, 'missing.toml') }), /missing\.toml: does not exist/);
     // The default path may be absent.
     assert.equal(loadLocalConfig({ cli: [], env: {}, defaultConfigFile: join(t.dir, 'absent.toml') }).file, undefined);

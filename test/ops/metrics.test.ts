@@ -99,9 +99,9 @@ void test('exposition: requests by op and result, flip latency histogram, frames
   assert.equal(value(fams, 'vdispld_grant_mappings'), 7);
   assert.equal(value(fams, 'vdispld_mapped_pages'), 1234);
   assert.equal(value(fams, 'vdispld_buffers'), 3);
-  assert.equal(value(fams, 'vdispld_framebuffers', { path: 'zero-copy' }), 2);
-  assert.equal(value(fams, 'vdispld_framebuffers', { path: 'copy' }), 1);
-  assert.equal(value(fams, 'vdispld_framebuffers', { path: 'be-alloc' }), 0);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'zero-copy' }), 2);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copy' }), 1);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'be-alloc' }), 0);
   assert.equal(value(fams, 'vdispld_copy_fallbacks_total', { reason: 'dma-buf export refused' }), 4);
   assert.equal(value(fams, 'vdispld_copied_bytes_total'), 4096);
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'connected' }), 1);

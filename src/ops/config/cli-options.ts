@@ -5,7 +5,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseConnectorMapping } from '../../backend/output-map.js';
 import { CONFIG_ENV, CONNECTORS_ENV, QUOTAS_ENV, envName, splitPairs } from './env.js';
 import type { RawEntry } from './layer.js';
-import { SCALAR_BY_KEY, parseBool, parseQuotaEntry, type ScalarSpec } from './settings.js';
+import { SCALAR_BY_KEY, parseQuotaEntry, type ScalarSpec } from './settings.js';
 
 export interface SettingsOptionValues {
   config?: string;
@@ -13,7 +13,6 @@ export interface SettingsOptionValues {
   connector?: string[];
   quota?: string[];
   unmapped?: string;
-  zeroCopy?: boolean;
   metrics?: string;
   viewer?: string;
   controlSocket?: string;
@@ -69,8 +68,6 @@ export function addSettingsOptions(cmd: Command): Command {
       ),
     )
     .addOption(scalarOption('--unmapped <policy>', 'unmapped'))
-    .addOption(new Option('--zero-copy', `try dma-buf zero-copy scan-out (default) [env ${envName('zero-copy')}=on|off]`))
-    .addOption(new Option('--no-zero-copy', 'always copy guest frames'))
     .addOption(scalarOption('--metrics <addr>', 'metrics'))
     .addOption(scalarOption('--viewer <addr>', 'viewer'))
     .addOption(scalarOption('--control-socket <path>', 'control-socket'))
@@ -93,7 +90,6 @@ export function cliEntries(cmd: Command): RawEntry[] {
   scalar('controlSocket', 'control-socket');
   scalar('logLevel', 'log-level');
   scalar('logFormat', 'log-format');
-  if (typed('zeroCopy') && o.zeroCopy !== undefined) out.push({ key: 'zero-copy', value: parseBool('zero-copy', o.zeroCopy) });
   for (const p of typed('connector') ? (o.connector ?? []) : []) {
     const eq = p.indexOf('=');
     out.push({ key: `connectors.${p.slice(0, eq)}`, value: p.slice(eq + 1) });

@@ -74,6 +74,11 @@ export class LiveConfig {
     return this.current.origin;
   }
 
+  /** Quota entries set by some layer (the rest are defaults). */
+  get quotaValues(): ReadonlyMap<string, number> {
+    return this.current.quotaValues;
+  }
+
   /** Completed reloads of the XenStore subtree (tests wait on it). */
   get reloads(): number {
     return this.reloadCount;
@@ -141,7 +146,7 @@ export class LiveConfig {
     }
     const settings = Object.freeze(merged) as unknown as Settings;
     for (const f of LIVE_FIELDS) if (!sameValue(prev[f], settings[f])) changed.push(f);
-    this.current = { settings, origin: next.origin };
+    this.current = { settings, origin: next.origin, quotaValues: next.quotaValues };
     if (initial) this.startup = settings;
     if (!initial && changed.length > 0) {
       this.opts.log.info({ changed }, `config: applied XenStore change to ${changed.join(', ')}`);

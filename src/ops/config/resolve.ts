@@ -9,6 +9,8 @@ export interface Resolved {
   readonly settings: Settings;
   /** Every key that is set, with the layer it came from ('default' for unset scalars). */
   readonly origin: ReadonlyMap<string, LayerName>;
+  /** The quota entries set by some layer, by key name (buffers, pages, ...). */
+  readonly quotaValues: ReadonlyMap<string, number>;
 }
 
 export function resolve(layers: readonly Layer[]): Resolved {
@@ -35,7 +37,7 @@ export function resolve(layers: readonly Layer[]): Resolved {
   }
   out['connectors'] = connectors;
   out['quotas'] = quotasFrom(quotas);
-  return { settings: Object.freeze(out) as unknown as Settings, origin };
+  return { settings: Object.freeze(out) as unknown as Settings, origin, quotaValues: quotas };
 }
 
 /** The layer that sets `key` with the highest precedence above `than`, if any. */

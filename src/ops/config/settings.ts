@@ -17,7 +17,6 @@ export interface Settings {
   readonly connectors: ReadonlyMap<string, string>;
   readonly unmapped: Unmapped;
   readonly quotas: Quotas;
-  readonly zeroCopy: boolean;
   readonly metrics: ListenSetting;
   readonly viewer: ListenSetting;
   readonly controlSocket: string;
@@ -32,7 +31,6 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   connectors: new Map<string, string>(),
   unmapped: 'headless',
   quotas: DEFAULT_QUOTAS,
-  zeroCopy: true,
   metrics: 'off',
   viewer: 'off',
   controlSocket: DEFAULT_CONTROL_SOCKET,
@@ -105,7 +103,6 @@ function spec<F extends ScalarField>(s: ScalarSpec<F>): ScalarSpec<F> {
 export const SCALARS: readonly ScalarSpec[] = [
   spec({ key: 'drm-device', field: 'drmDevice', live: false, fromXenStore: true, help: 'KMS device: auto, none (headless only) or /dev/dri/cardN', parse: (r) => drmDevice('drm-device', r) }),
   spec({ key: 'unmapped', field: 'unmapped', live: false, fromXenStore: true, help: 'connectors with no output of their name: headless (own virtual output) or refuse', parse: (r) => oneOf('unmapped', r, ['headless', 'refuse'] as const) }),
-  spec({ key: 'zero-copy', field: 'zeroCopy', live: false, fromXenStore: true, help: 'try dma-buf zero-copy scan-out before copying (on/off)', parse: (r) => parseBool('zero-copy', r) }),
   spec({ key: 'metrics', field: 'metrics', live: false, fromXenStore: true, help: 'Prometheus metrics listener: off, PORT or HOST:PORT (loopback unless a host is named)', parse: (r) => listen('metrics', r) }),
   spec({ key: 'viewer', field: 'viewer', live: false, fromXenStore: true, help: 'live viewer listener: off, PORT or HOST:PORT (loopback unless a host is named)', parse: (r) => listen('viewer', r) }),
   spec({ key: 'control-socket', field: 'controlSocket', live: false, fromXenStore: false, help: 'unix socket for vdispld status/snapshot (created 0600)', parse: (r) => absolutePath('control-socket', r) }),

@@ -104,8 +104,8 @@ export class Metrics implements BackendObserver {
       },
     });
     new Gauge({
-      name: `${METRIC_PREFIX}framebuffers`,
-      help: 'guest framebuffers by how they reach the screen: zero-copy, copy, or be-alloc (backend-allocated)',
+      name: `${METRIC_PREFIX}shown_framebuffers`,
+      help: 'guest framebuffers on screen now, by how they reach it: zero-copy, copy, or be-alloc (backend-allocated)',
       labelNames: ['path'],
       registers,
       collect() {

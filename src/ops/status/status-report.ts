@@ -41,6 +41,8 @@ export interface StatusReport {
   readonly resources: ResourceProbe;
   readonly framebuffersByPath: Readonly<Record<BufferPath, number>>;
   readonly copyFallbacks: Readonly<Record<string, number>>;
+  /** Where the daemon listens (URLs; absent when off). */
+  readonly listeners?: { readonly metrics?: string; readonly viewer?: string; readonly controlSocket?: string };
   /** Settings in force and where each came from, when the daemon has a config. */
   readonly config?: Readonly<Record<string, { readonly value: unknown; readonly origin: string }>>;
 }
@@ -52,6 +54,7 @@ export interface ReportContext {
   readonly startedAtMs: number;
   readonly nowMs: number;
   readonly config?: StatusReport['config'];
+  readonly listeners?: StatusReport['listeners'];
   /** How a connector's current framebuffer is shown (from the daemon), by key. */
   readonly pathOf?: (key: string) => string | undefined;
 }
@@ -98,6 +101,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     resources: ctx.probe.resources(),
     framebuffersByPath: ctx.probe.bufferPaths(),
     copyFallbacks: ctx.probe.fallbacks(),
+    ...(ctx.listeners ? { listeners: ctx.listeners } : {}),
     ...(ctx.config ? { config: ctx.config } : {}),
   };
 }

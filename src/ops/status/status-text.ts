@@ -26,6 +26,8 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (zero-copy ${p['zero-copy']}, copy ${p.copy}, be-alloc ${p['be-alloc']}); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
   );
+  const l = r.listeners;
+  if (l && (l.viewer || l.metrics)) out.push(`listening: ${[l.viewer ? `viewer ${l.viewer}` : '', l.metrics ? `metrics ${l.metrics}` : ''].filter(Boolean).join(', ')}`);
   out.push(`outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`);
   for (const d of r.devices) {
     out.push('');

@@ -1,0 +1,57 @@
+// The running daemon as the operations side sees it (a DaemonProbe): the backend's device status,
+// the platform's mapping counts, and the outputs of both output backends.
+import type { Daemon } from '../daemon.js';
+import type { Frame, OutputBackend } from '../drm/output.js';
+import type { BufferPath, DaemonProbe, DeviceProbe, OutputProbe, ResourceProbe } from './probe.js';
+
+/** An output backend that counts why buffers were copied (the KMS backend does). */
+interface WithFallbacks {
+  readonly fallbacks?: { byReason(): Record<string, number> };
+}
+
+export function daemonProbe(daemon: Daemon): DaemonProbe {
+  const backends = (): OutputBackend[] => (daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless]);
+  return {
+    devices: (): readonly DeviceProbe[] => daemon.backend.status(),
+    outputs(): readonly OutputProbe[] {
+      const out: OutputProbe[] = [];
+      for (const b of backends()) {
+        for (const o of b.outputs()) {
+          const m = o.modes.find((x) => x.preferred) ?? o.modes[0];
+          out.push({ name: o.name, kind: b.kind, width: m?.width, height: m?.height, refreshMilliHz: m?.refreshMilliHz });
+        }
+      }
+      return out;
+    },
+    frame(name: string): Frame | undefined {
+      for (const b of backends()) {
+        const o = b.output(name);
+        if (o) return o.currentFrame();
+      }
+      return undefined;
+    },
+    resources(): ResourceProbe {
+      const p = daemon.platform.resources();
+      const r = daemon.backend.resources();
+      return { grantMappings: p.grantMappings, mappedPages: p.mappedPages, buffers: r.buffers, framebuffers: r.framebuffers };
+    },
+    bufferPaths(): Readonly<Record<BufferPath, number>> {
+      const n: Record<BufferPath, number> = { 'zero-copy': 0, copy: 0, 'be-alloc': 0 };
+      for (const d of daemon.backend.status()) for (const c of d.connectors) if (c.path !== undefined && c.path !== 'none') n[c.path]++;
+      return n;
+    },
+    fallbacks(): Readonly<Record<string, number>> {
+      return (daemon.primary as OutputBackend & WithFallbacks).fallbacks?.byReason() ?? {};
+    },
+    bytesCopied: () => undefined,
+  };
+}
+
+/** How a connector's shown framebuffer reaches the screen, by domid/dev/conn. */
+export function daemonPathOf(daemon: Daemon): (key: string) => string | undefined {
+  return (key) => {
+    const [domid, dev, conn] = key.split('/').map(Number);
+    const d = daemon.backend.status().find((x) => x.domid === domid && x.devId === dev);
+    return d?.connectors.find((c) => c.index === conn)?.path;
+  };
+}

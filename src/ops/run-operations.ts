@@ -1,0 +1,221 @@
+// The operations side of `vdispld run` and `vdispld demo`: configuration from file, environment,
+// command line and XenStore; the log sink (journald under systemd); and, around the daemon's life,
+// metrics, the control socket and the viewer. The commands call it at three points: when options
+// are parsed (prepare), before the daemon starts (it supplies the live connector map, quotas and
+// metrics hooks) and after (it starts the listeners on the daemon's probe).
+import { Option, type Command } from 'commander';
+import type { Daemon, DaemonOptions } from '../daemon.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { XenStoreClient, unixSocketTransport } from '../xenstore/index.js';
+import { envName } from './config/env.js';
+import { buildLayer, type RawEntry } from './config/layer.js';
+import { LiveConfig } from './config/live-config.js';
+import { ConfigError, loadLocalConfig, type LocalConfig } from './config/load.js';
+import { resolve } from './config/resolve.js';
+import { SCALAR_BY_KEY, type Settings } from './config/settings.js';
+import { subtreePath } from './config/xenstore-subtree.js';
+import { daemonPathOf, daemonProbe } from './daemon-probe.js';
+import { chooseFormat, LogSink } from './log/log-sink.js';
+import { OpsServices } from './ops-services.js';
+import { DeferredProbe } from './probe.js';
+
+export { ConfigError };
+
+/** Options of the daemon's commands that come from the layered settings rather than commander alone. */
+const LAYERED = new Set(['connector', 'quota', 'unmapped', 'logLevel', 'config', 'metrics', 'viewer', 'controlSocket', 'logFormat']);
+
+function scalarOption(flags: string, key: string, extraHelp = ''): Option {
+  const spec = SCALAR_BY_KEY.get(key)!;
+  return new Option(flags, `${spec.help}${extraHelp} [env ${envName(key)}]`).argParser((v: string) => {
+    spec.parse(v);
+    return v;
+  });
+}
+
+/**
+ * Adds --config, --metrics, --viewer, --control-socket and --log-format, names an environment
+ * variable for every other option of `cmd` (VDISPLD_<OPTION>), and records the raw --quota values
+ * (the command's own parser folds them into one object, losing which keys were typed).
+ */
+export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: string } = {}): Command {
+  for (const o of cmd.options) {
+    const attr = o.attributeName();
+    if (!LAYERED.has(attr) && o.envVar === undefined && o.long) o.env(envName(o.long.replace(/^--/, '')));
+  }
+  const rawQuotas: string[] = [];
+  cmd.on('option:quota', (v: string) => rawQuotas.push(v));
+  cmd.setOptionValueWithSource('rawQuotas', rawQuotas, 'default');
+  return cmd
+    .addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) [env ${envName('config')}]`))
+    .addOption(scalarOption('--metrics <addr>', 'metrics'))
+    .addOption(scalarOption('--viewer <addr>', 'viewer'))
+    .addOption(scalarOption('--control-socket <path>', 'control-socket', defaults.controlSocket ? ` (default ${defaults.controlSocket})` : ''))
+    .addOption(scalarOption('--log-format <format>', 'log-format'));
+}
+
+/** What the operator typed on the command line, as entries of the 'cli' layer. */
+export function commandLineEntries(cmd: Command): RawEntry[] {
+  const o = cmd.opts<Record<string, unknown>>();
+  const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  const out: RawEntry[] = [];
+  for (const [attr, key] of [
+    ['unmapped', 'unmapped'],
+    ['logLevel', 'log-level'],
+    ['metrics', 'metrics'],
+    ['viewer', 'viewer'],
+    ['controlSocket', 'control-socket'],
+    ['logFormat', 'log-format'],
+  ] as const) {
+    if (typed(attr) && o[attr] !== undefined) out.push({ key, value: o[attr] });
+  }
+  if (typed('connector')) for (const [id, output] of o['connector'] as [string, string][]) out.push({ key: `connectors.${id}`, value: output });
+  for (const spec of (o['rawQuotas'] as string[] | undefined) ?? []) {
+    for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const eq = part.indexOf('=');
+      out.push({ key: `quotas.${part.slice(0, eq)}`, value: part.slice(eq + 1) });
+    }
+  }
+  return out;
+}
+
+export interface PreparedRun {
+  readonly log: Logger;
+  readonly ops: RunOperations;
+}
+
+/**
+ * Reads the local settings and makes the logger. Throws ConfigError (one line naming source and
+ * key) on a bad value: the caller exits 2.
+ */
+export function prepareRun(
+  cmd: Command,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  fixed: { controlSocket?: string; logLevel?: string } = {},
+): PreparedRun {
+  const file = cmd.opts<{ config?: string }>().config ?? (env[envName('config')] || undefined);
+  const loaded = loadLocalConfig({ cli: commandLineEntries(cmd), env, ...(file !== undefined ? { configFile: file } : {}) });
+  // A command's own defaults (the demo logs less) sit below every source.
+  const own = buildLayer('default', fixed.logLevel !== undefined ? [{ key: 'log-level', value: fixed.logLevel }] : []).layer;
+  const local: LocalConfig = { ...loaded, layers: [own, ...loaded.layers] };
+  const settings = resolve(local.layers).settings;
+  const sink = new LogSink({ format: chooseFormat(settings.logFormat, env) });
+  const log = createLogger({ level: settings.logLevel, destination: sink });
+  for (const w of local.warnings) log.warn(`config: ${w}`);
+  if (local.file) log.info({ file: local.file }, `config file ${local.file}`);
+  return { log, ops: new RunOperations(local, log, sink, fixed.controlSocket) };
+}
+
+/** How the drm-device setting maps onto the daemon's --output/--card, unless those were typed. */
+function outputFromSetting(s: Settings, opts: DaemonOptions): Partial<DaemonOptions> {
+  if (s.drmDevice === 'none') return { output: 'headless' };
+  if (s.drmDevice === 'auto') return {};
+  return opts.output === 'headless' ? {} : { output: 'kms', card: s.drmDevice };
+}
+
+export class RunOperations {
+  private config: LiveConfig | undefined;
+  private xs: XenStoreClient | undefined;
+  private services: OpsServices | undefined;
+  private readonly probe = new DeferredProbe();
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly local: LocalConfig,
+    private readonly log: Logger,
+    private readonly sink: LogSink,
+    /** The demo's own control socket path, used when no layer sets one. */
+    private readonly controlSocketDefault: string | undefined,
+  ) {}
+
+  /**
+   * Reads the XenStore subtree (own connection; the daemon's is not up yet, and the connector map
+   * must be right before the first guest is claimed), starts metrics/control/viewer listeners on a
+   * probe that fills in once the daemon runs, and returns the daemon's options with the live
+   * connector map, quotas and metrics hooks.
+   */
+  async beforeStart(opts: DaemonOptions, typed: { output: boolean; card: boolean }, version: string): Promise<DaemonOptions> {
+    const domid = opts.domid ?? 0;
+    try {
+      this.xs = await XenStoreClient.connect({
+        ...(opts.xenstore !== undefined ? { transport: unixSocketTransport(opts.xenstore) } : {}),
+        log: (line) => this.log.warn({ part: 'config' }, line),
+      });
+    } catch (err) {
+      this.log.warn(`config: XenStore settings not read (${(err as Error).message})`);
+    }
+    this.config = await LiveConfig.start({
+      local: this.local.layers,
+      ...(this.xs ? { xenstore: { xs: this.xs, root: subtreePath(`/local/domain/${domid}`), ownDomid: domid } } : {}),
+      log: this.log,
+      onChange: (s, changed) => {
+        if (changed.includes('logLevel')) this.log.level = s.logLevel;
+      },
+    });
+    const s = this.config.settings;
+    this.log.level = s.logLevel;
+    const origin = this.config.origin;
+    const controlSocket = origin.get('control-socket') === 'default' && this.controlSocketDefault !== undefined ? this.controlSocketDefault : s.controlSocket;
+    this.services = await OpsServices.start({
+      probe: this.probe,
+      log: this.log,
+      version,
+      controlSocket,
+      metrics: s.metrics,
+      viewer: s.viewer,
+      config: () => this.configReport(),
+      logSuppressed: () => this.sink.stats.rateLimited,
+    });
+    const out = typed.output || typed.card || origin.get('drm-device') === 'default' ? {} : outputFromSetting(s, opts);
+    return { ...opts, ...out, connectorMap: this.config.connectorMap, quotas: this.config.quotas, unmapped: s.unmapped, observer: this.services.metrics };
+  }
+
+  /** The daemon is up: the listeners now see it. */
+  afterStart(daemon: Daemon): void {
+    this.probe.set(daemonProbe(daemon));
+    this.services?.setPathOf(daemonPathOf(daemon));
+  }
+
+  /** One line per listener, for a command to print. */
+  listeners(): string[] {
+    const l = this.services?.status().listeners ?? {};
+    return [
+      ...(l.controlSocket ? [`control socket ${l.controlSocket} (vdispld status --socket ${l.controlSocket})`] : []),
+      ...(l.viewer ? [`viewer ${l.viewer}`] : []),
+      ...(l.metrics ? [`metrics ${l.metrics}`] : []),
+    ];
+  }
+
+  get viewerAddress(): { host: string; port: number } | undefined {
+    return this.services?.viewerAddress;
+  }
+
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.services?.metricsAddress;
+  }
+
+  /** Idempotent: listeners, the XenStore watch and connection, then the log sink. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.services?.close();
+      await this.config?.close();
+      await this.xs?.close();
+      this.sink.close();
+    })();
+    return this.stopping;
+  }
+
+  private configReport(): Record<string, { value: unknown; origin: string }> {
+    const c = this.config;
+    if (!c) return {};
+    const s = c.settings;
+    const out: Record<string, { value: unknown; origin: string }> = {};
+    for (const [key, origin] of c.origin) {
+      let value: unknown;
+      if (key.startsWith('connectors.')) value = s.connectors.get(key.slice('connectors.'.length));
+      else if (key.startsWith('quotas.')) value = c.quotaValues.get(key.slice('quotas.'.length));
+      else value = s[SCALAR_BY_KEY.get(key)!.field];
+      out[key] = { value, origin };
+    }
+    return out;
+  }
+}
