@@ -121,7 +121,13 @@ export class ConnectorChannel implements FlipQueue {
     this.flips.push(entry);
     this.pendingFlips++;
     this.stats.flipsQueued++;
-    this.conn.output.flip(fb.desc, (r: FlipResult) => this.flipDone(entry, r.shown));
+    try {
+      this.conn.output.flip(fb.desc, (r: FlipResult) => this.flipDone(entry, r.shown));
+    } catch {
+      // An output reports a failed flip through `done`; one that throws instead must still cost
+      // the frontend only this frame: the flip counts as dropped and its event follows the response.
+      setImmediate(() => this.flipDone(entry, false));
+    }
     if (!this.watchdog) this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS);
   }
 
@@ -175,7 +181,13 @@ export class ConnectorChannel implements FlipQueue {
       this.respond(d.id, d.operation, d.errno);
       return;
     }
-    const r = this.dispatch(d.req);
+    let r: number | Promise<OpResult>;
+    try {
+      r = this.dispatch(d.req);
+    } catch {
+      // A handler or an output threw (a bug): the guest still gets an answer and the ring goes on.
+      r = -XEN_EIO;
+    }
     if (typeof r === 'number') {
       this.respond(d.id, d.operation, r);
       return;
