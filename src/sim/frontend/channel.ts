@@ -13,6 +13,7 @@ import { ringSlotOffset } from '../../displif/back-ring.js';
 import { nativeSharedMemory, type SharedMemory } from '../../displif/shared-memory.js';
 import { writeU16 } from '../../displif/bytes.js';
 import type { DomainKernel, OwnPages } from '../domain-kernel.js';
+import { crashPoint } from './crash-points.js';
 
 /** XEN_DRM_FRONT_WAIT_BACK_MS */
 export const WAIT_BACK_MS = 3000;
@@ -140,9 +141,11 @@ export class CtrlChannel {
         this.waiter = (s) => {
           clearTimeout(timer);
           this.waiter = undefined;
+          crashPoint('response-received', op);
           resolve(s);
         };
         this.push();
+        crashPoint('request-pushed', op);
       });
       if (status !== -XEN_ETIMEDOUT) this.observer.request(this.conn, op, id, status, performance.now() - started);
       return status;
@@ -167,8 +170,8 @@ export class CtrlChannel {
 
   /**
    * Not the driver's way: a hostile program fills the ring with `slots` at once (each gets its own
-   * id over bytes 0..1; the rest is sent as given) and waits, like the driver, at most
-   * WAIT_BACK_MS for the responses. Runs under the channel's lock, after any request in flight.
+   * id over bytes 0..1; the rest is sent as given) and waits for the responses, each at most
+   * WAIT_BACK_MS after the one before. Runs under the channel's lock, after any request in flight.
    */
   burst(slots: readonly Uint8Array[]): Promise<BurstResult> {
     const run = async (): Promise<BurstResult> => {
@@ -180,7 +183,9 @@ export class CtrlChannel {
       let left = n;
       let violation: string | undefined;
       const done = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, WAIT_BACK_MS);
+        // The backend answers in ring order, one slow request at a time: like the driver's
+        // one-request wait, give up only after WAIT_BACK_MS without any answer.
+        let timer = setTimeout(resolve, WAIT_BACK_MS);
         this.burstSink = (id, operation, status) => {
           const want = ids.get(id);
           if (!want || want.operation !== operation || statuses[want.index] !== undefined) {
@@ -188,10 +193,9 @@ export class CtrlChannel {
             return;
           }
           statuses[want.index] = status;
-          if (--left === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
+          clearTimeout(timer);
+          if (--left === 0) resolve();
+          else timer = setTimeout(resolve, WAIT_BACK_MS);
         };
         this.burstViolation = (reason) => {
           violation = reason;
@@ -315,6 +319,7 @@ export class EvtChannel {
   private onEvent(): void {
     if (!this.connected || this.freed) return;
     const outcome = this.consumer.consume((e) => {
+      crashPoint('event-received');
       const want = this.expectedId;
       this.expectedId = (this.expectedId + 1) & 0xffff;
       if (e.id !== want) {

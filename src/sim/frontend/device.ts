@@ -10,6 +10,7 @@ import type { DomainKernel } from '../domain-kernel.js';
 import { CtrlChannel, EvtChannel, setupRing, teardownRing, type ChannelObserver, type SharedPage } from './channel.js';
 import { DrmCard } from './card.js';
 import type { FrontendReport } from './protocol.js';
+import { crashPoint } from './crash-points.js';
 
 /** XEN_DRM_FRONT_MAX_CRTCS */
 export const MAX_CONNECTORS = 4;
@@ -76,6 +77,7 @@ export class FrontDevice {
     this.backendPath = backend;
     this.backendId = Number(backendId);
     await this.switchState(XenbusState.Initialising);
+    crashPoint('initialising');
     this.watch = await this.xs.watch(`${backend}/state`, () => void this.serial(() => this.otherendChanged()));
     return true;
   }
@@ -120,13 +122,17 @@ export class FrontDevice {
         if (this.state !== XenbusState.Initialising) return;
         const ret = await this.initwait();
         if (ret < 0) await this.fatal(ret, 'initializing frontend');
-        else await this.switchState(XenbusState.Initialised);
+        else {
+          await this.switchState(XenbusState.Initialised);
+          crashPoint('initialised');
+        }
         return;
       }
       case XenbusState.Connected: {
         if (this.state !== XenbusState.Initialised) return;
         this.connect();
         await this.switchState(XenbusState.Connected);
+        crashPoint('connected');
         return;
       }
       case XenbusState.Closing:
@@ -177,6 +183,7 @@ export class FrontDevice {
       return -12;
     }
     this.pairs = pairs;
+    crashPoint('rings-allocated');
     try {
       await this.xs.transaction(async (t) => {
         for (let i = 0; i < pairs.length; i++) {
@@ -190,6 +197,7 @@ export class FrontDevice {
     } catch {
       return -5;
     }
+    crashPoint('rings-published');
     return 0;
   }
 

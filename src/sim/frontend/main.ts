@@ -9,6 +9,7 @@ import type { DrmCard } from './card.js';
 import type { FrontDevice } from './device.js';
 import { DisplayApp } from './display-app.js';
 import { HostileApp } from './hostile.js';
+import { armCrash } from './crash-points.js';
 import type { FrontendCommand, FrontendConfig, FrontendReport } from './protocol.js';
 import { runScript, scriptNames, type ScriptNames } from './script.js';
 
@@ -27,6 +28,7 @@ process.on('unhandledRejection', (err: unknown) => {
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as FrontendConfig;
+  armCrash(cfg.crash);
   const verbose = cfg.verbose ?? true;
   const kernel = await DomainKernel.connect(cfg.dir, cfg.domid);
   const xs = await XenStoreClient.connect({ transport: unixSocketTransport(cfg.xenstoredPath), reconnect: false });

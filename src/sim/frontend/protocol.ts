@@ -11,6 +11,31 @@ export interface FrontendConfig {
   readonly behaviour: Behaviour;
   /** Report every request and flip (default true); false reports only state, errors and summaries. */
   readonly verbose?: boolean;
+  /** Fault injection: the guest kernel dies (SIGKILL) at this step. */
+  readonly crash?: CrashPlan;
+}
+
+/**
+ * Steps of the XenBus handshake and of a request at which a guest can be made to die: after it
+ * went Initialising; with its rings allocated but not published; published but not Initialised;
+ * Initialised; Connected; a request pushed but not answered; its response read; an event read.
+ */
+export type CrashStep =
+  | 'initialising'
+  | 'rings-allocated'
+  | 'rings-published'
+  | 'initialised'
+  | 'connected'
+  | 'request-pushed'
+  | 'response-received'
+  | 'event-received';
+
+export interface CrashPlan {
+  readonly step: CrashStep;
+  /** Only requests of this operation count (request steps). */
+  readonly op?: number;
+  /** Die at the nth time the step is reached (default 1). */
+  readonly nth?: number;
 }
 
 export type Behaviour =
