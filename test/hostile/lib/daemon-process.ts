@@ -2,6 +2,7 @@
 // Running it apart from the campaign lets the campaign see it die (or not), kill it with SIGKILL,
 // and measure its CPU, memory and descriptors from /proc without counting the simulator's work.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimHost } from '../../../src/sim/host.js';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
@@ -57,6 +58,9 @@ export class DaemonProcess {
         'headless',
         '--log-level',
         opts.logLevel ?? 'info',
+        // Its own control socket in the host's directory: never the system's, never shared.
+        '--control-socket',
+        join(host.dir, `vdispld-control-${Date.now()}-${Math.floor(Math.random() * 1e6)}.sock`),
         ...(opts.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },

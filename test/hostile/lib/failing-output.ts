@@ -1,0 +1,107 @@
+// An output backend whose outputs fail on command, around a headless backend: flips dropped (the
+// display said no), flips that throw, modesets that are refused. What a KMS output does when the
+// card goes away, another process takes DRM master or a commit is rejected.
+import type { HeadlessBackend } from '../../../src/drm/headless/headless-backend.js';
+import type { FlipResult, FramebufferDesc, Output, OutputBackend, OutputBackendResources, OutputConfig } from '../../../src/drm/output.js';
+import type { DomId } from '../../../src/util/ids.js';
+import type { GrantedBuffer, XenPlatform } from '../../../src/xen/platform.js';
+
+export interface FailureMode {
+  /** Every nth flip is reported not shown. 0: never. */
+  dropEvery: number;
+  /** Every nth flip throws from flip() itself. 0: never. */
+  throwEvery: number;
+  /** The next n setConfig calls reject with EIO. */
+  refuseModesets: number;
+}
+
+class FailingOutput implements Output {
+  private flips = 0;
+  injected = 0;
+
+  constructor(
+    private readonly inner: Output,
+    private readonly mode: FailureMode,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get modes(): Output['modes'] {
+    return this.inner.modes;
+  }
+
+  setConfig(cfg: OutputConfig | null): Promise<void> {
+    if (cfg !== null && this.mode.refuseModesets > 0) {
+      this.mode.refuseModesets--;
+      this.injected++;
+      return Promise.reject(Object.assign(new Error(`output ${this.name}: modeset refused (injected)`), { errno: 5 }));
+    }
+    return this.inner.setConfig(cfg);
+  }
+
+  flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void {
+    this.flips++;
+    if (this.mode.throwEvery > 0 && this.flips % this.mode.throwEvery === 0) {
+      this.injected++;
+      throw new Error(`output ${this.name}: flip failed (injected throw)`);
+    }
+    if (this.mode.dropEvery > 0 && this.flips % this.mode.dropEvery === 0) {
+      this.injected++;
+      setImmediate(done, { shown: false, reason: 'injected failure' });
+      return;
+    }
+    this.inner.flip(fb, done);
+  }
+
+  release(fb: FramebufferDesc): void {
+    this.inner.release(fb);
+  }
+
+  currentFrame(): ReturnType<Output['currentFrame']> {
+    return this.inner.currentFrame();
+  }
+
+  pathOf(fb: FramebufferDesc): ReturnType<Output['pathOf']> {
+    return this.inner.pathOf(fb);
+  }
+}
+
+export class FailingBackend implements OutputBackend {
+  readonly kind = 'headless' as const;
+  private readonly wrapped = new Map<string, FailingOutput>();
+
+  constructor(
+    private readonly inner: HeadlessBackend,
+    readonly mode: FailureMode,
+  ) {
+    for (const o of inner.outputs()) this.wrapped.set(o.name, new FailingOutput(o, mode));
+  }
+
+  get injected(): number {
+    let n = 0;
+    for (const o of this.wrapped.values()) n += o.injected;
+    return n;
+  }
+
+  outputs(): readonly Output[] {
+    return [...this.wrapped.values()];
+  }
+
+  output(name: string): Output | undefined {
+    return this.wrapped.get(name);
+  }
+
+  allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer> {
+    return this.inner.allocateGuestBuffer(platform, domid, size);
+  }
+
+  resources(): OutputBackendResources {
+    return this.inner.resources();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
