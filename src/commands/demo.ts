@@ -357,7 +357,15 @@ export function register(program: Command): void {
     .option('--snapshots <dir>', 'where PNG snapshots go (written on `s`, SIGUSR1, and at the end of --duration)')
     .option('--json', 'print one JSON document at the end instead of live lines')
     .addOption(new Option('--log-level <level>', 'daemon log verbosity (stderr)').choices(LOG_LEVELS as string[]).default('warn'));
-  addOperationsOptions(cmd, { controlSocket: DEMO_CONTROL_SOCKET }).action(async (o: DemoOpts, c: Command) => {
+  addOperationsOptions(cmd, {
+    controlSocket: DEMO_CONTROL_SOCKET,
+    examples: `
+Examples:
+  vdispld demo                                  # live lines; s: snapshots; Ctrl-C: stop
+  vdispld demo --viewer 8080                    # then open http://127.0.0.1:8080/
+  vdispld demo --guests 3 --duration 10 --snapshots out/ --json
+  vdispld status --socket ${DEMO_CONTROL_SOCKET}   # from another terminal`,
+  }).action(async (o: DemoOpts, c: Command) => {
     if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
     let prepared;
     try {

@@ -3,8 +3,9 @@
 // metrics, the control socket and the viewer. The commands call it at three points: when options
 // are parsed (prepare), before the daemon starts (it supplies the live connector map, quotas and
 // metrics hooks) and after (it starts the listeners on the daemon's probe).
-import { Option, type Command } from 'commander';
-import type { Daemon, DaemonOptions } from '../daemon.js';
+import type { EventEmitter } from 'node:events';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { StartupError, type Daemon, type DaemonOptions } from '../daemon.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { XenStoreClient, unixSocketTransport } from '../xenstore/index.js';
 import { envName } from './config/env.js';
@@ -12,7 +13,7 @@ import { buildLayer, type RawEntry } from './config/layer.js';
 import { LiveConfig } from './config/live-config.js';
 import { ConfigError, loadLocalConfig, type LocalConfig } from './config/load.js';
 import { resolve } from './config/resolve.js';
-import { SCALAR_BY_KEY, type Settings } from './config/settings.js';
+import { DEFAULT_CONTROL_SOCKET, SCALAR_BY_KEY, type Settings } from './config/settings.js';
 import { subtreePath } from './config/xenstore-subtree.js';
 import { daemonPathOf, daemonProbe } from './daemon-probe.js';
 import { chooseFormat, LogSink } from './log/log-sink.js';
@@ -24,10 +25,33 @@ export { ConfigError };
 /** Options of the daemon's commands that come from the layered settings rather than commander alone. */
 const LAYERED = new Set(['connector', 'quota', 'unmapped', 'logLevel', 'config', 'metrics', 'viewer', 'controlSocket', 'logFormat']);
 
+/** Environment variables of the layered options the command defines itself. */
+const LAYERED_ENV: Readonly<Record<string, string>> = {
+  connector: `${envName('connectors')}, comma-separated`,
+  quota: envName('quotas'),
+  unmapped: envName('unmapped'),
+  logLevel: envName('log-level'),
+};
+
+const EXAMPLES = `
+Settings come from (lowest first) defaults, the config file, the XenStore subtree
+/local/domain/<domid>/vdispld, the environment, and the command line; see docs/OPERATIONS.md.
+
+Examples:
+  vdispld run                                   # as systemd/vdispld.service starts it
+  vdispld run --connector id0=HDMI-A-1 --quota buffers=16
+  vdispld run --metrics 9464 --viewer 8080      # loopback listeners
+  VDISPLD_CONFIG=/etc/vdispld/vdispld.toml vdispld run --log-format json`;
+
 function scalarOption(flags: string, key: string, extraHelp = ''): Option {
   const spec = SCALAR_BY_KEY.get(key)!;
-  return new Option(flags, `${spec.help}${extraHelp} [env ${envName(key)}]`).argParser((v: string) => {
-    spec.parse(v);
+  return new Option(flags, `${spec.help}${extraHelp} (env: ${envName(key)})`).argParser((v: string) => {
+    try {
+      spec.parse(v);
+    } catch (err) {
+      // commander prints an InvalidArgumentError as one line naming the option, and exits 2.
+      throw new InvalidArgumentError((err as Error).message);
+    }
     return v;
   });
 }
@@ -37,19 +61,30 @@ function scalarOption(flags: string, key: string, extraHelp = ''): Option {
  * variable for every other option of `cmd` (VDISPLD_<OPTION>), and records the raw --quota values
  * (the command's own parser folds them into one object, losing which keys were typed).
  */
-export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: string } = {}): Command {
-  for (const o of cmd.options) {
+export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: string; examples?: string } = {}): Command {
+  // commander binds an option's environment variable when the option is added, so the command's
+  // own options are taken out and added again, each with its variable (the layered ones get it
+  // from our environment layer instead, and only say so in --help).
+  const own = [...cmd.options];
+  const events = cmd as unknown as EventEmitter; // commander's Command is one; its types omit it
+  (cmd.options as Option[]).length = 0;
+  for (const o of own) {
+    events.removeAllListeners(`option:${o.name()}`);
+    events.removeAllListeners(`optionEnv:${o.name()}`);
     const attr = o.attributeName();
-    if (!LAYERED.has(attr) && o.envVar === undefined && o.long) o.env(envName(o.long.replace(/^--/, '')));
+    if (LAYERED_ENV[attr] !== undefined) o.description = `${o.description} (env: ${LAYERED_ENV[attr]})`;
+    else if (!LAYERED.has(attr) && o.envVar === undefined && o.long) o.env(envName(o.long.replace(/^--/, '')));
+    cmd.addOption(o);
   }
+  cmd.addHelpText('after', defaults.examples ?? EXAMPLES);
   const rawQuotas: string[] = [];
   cmd.on('option:quota', (v: string) => rawQuotas.push(v));
   cmd.setOptionValueWithSource('rawQuotas', rawQuotas, 'default');
   return cmd
-    .addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) [env ${envName('config')}]`))
+    .addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) (env: ${envName('config')})`))
     .addOption(scalarOption('--metrics <addr>', 'metrics'))
     .addOption(scalarOption('--viewer <addr>', 'viewer'))
-    .addOption(scalarOption('--control-socket <path>', 'control-socket', defaults.controlSocket ? ` (default ${defaults.controlSocket})` : ''))
+    .addOption(scalarOption('--control-socket <path>', 'control-socket', ` (default: ${defaults.controlSocket ?? DEFAULT_CONTROL_SOCKET})`))
     .addOption(scalarOption('--log-format <format>', 'log-format'));
 }
 
@@ -155,16 +190,21 @@ export class RunOperations {
     this.log.level = s.logLevel;
     const origin = this.config.origin;
     const controlSocket = origin.get('control-socket') === 'default' && this.controlSocketDefault !== undefined ? this.controlSocketDefault : s.controlSocket;
-    this.services = await OpsServices.start({
-      probe: this.probe,
-      log: this.log,
-      version,
-      controlSocket,
-      metrics: s.metrics,
-      viewer: s.viewer,
-      config: () => this.configReport(),
-      logSuppressed: () => this.sink.stats.rateLimited,
-    });
+    try {
+      this.services = await OpsServices.start({
+        probe: this.probe,
+        log: this.log,
+        version,
+        controlSocket,
+        metrics: s.metrics,
+        viewer: s.viewer,
+        config: () => this.configReport(),
+        logSuppressed: () => this.sink.stats.rateLimited,
+      });
+    } catch (err) {
+      // One line for the operator (the listener names itself), not a stack.
+      throw new StartupError((err as Error).message);
+    }
     const out = typed.output || typed.card || origin.get('drm-device') === 'default' ? {} : outputFromSetting(s, opts);
     return { ...opts, ...out, connectorMap: this.config.connectorMap, quotas: this.config.quotas, unmapped: s.unmapped, observer: this.services.metrics };
   }

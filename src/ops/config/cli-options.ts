@@ -49,21 +49,21 @@ function collectPairs(what: 'connector' | 'quota'): (v: string, prev: string[] |
 
 function scalarOption(flags: string, key: string): Option {
   const spec = SCALAR_BY_KEY.get(key)!;
-  return new Option(flags, `${spec.help} [env ${envName(key)}]`).argParser(checked(spec));
+  return new Option(flags, `${spec.help} (env: ${envName(key)})`).argParser(checked(spec));
 }
 
 /** Adds the settings options to a command (`vdispld run`, `vdispld demo`). */
 export function addSettingsOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--config <file>', `TOML config file (default /etc/vdispld/vdispld.toml if present) [env ${CONFIG_ENV}]`))
+    .addOption(new Option('--config <file>', `TOML config file (default /etc/vdispld/vdispld.toml if present) (env: ${CONFIG_ENV})`))
     .addOption(scalarOption('--drm-device <dev>', 'drm-device'))
     .addOption(
-      new Option('--connector <uniqueId=output>', `show the guest connector with this unique-id on OUTPUT; repeatable [env ${CONNECTORS_ENV}, comma-separated]`).argParser(
+      new Option('--connector <uniqueId=output>', `show the guest connector with this unique-id on OUTPUT; repeatable (env: ${CONNECTORS_ENV}, comma-separated)`).argParser(
         collectPairs('connector'),
       ),
     )
     .addOption(
-      new Option('--quota <key=n>', `per-device limit (buffers, framebuffers, pages, buffer-pages, fb-width, fb-height, pending-flips); repeatable [env ${QUOTAS_ENV}]`).argParser(
+      new Option('--quota <key=n>', `per-device limit (buffers, framebuffers, pages, buffer-pages, fb-width, fb-height, pending-flips); repeatable (env: ${QUOTAS_ENV})`).argParser(
         collectPairs('quota'),
       ),
     )

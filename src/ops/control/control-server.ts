@@ -2,7 +2,8 @@
 // 0177 umask, then chmod 0600 for good measure, in a 0700 runtime directory under systemd). A
 // stale socket left by a killed daemon is replaced; a live one (another daemon answering) or any
 // other file at the path is an error, never deleted.
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { MAX_REQUEST_BYTES, decodeRequest, encodeLine, type ControlRequest } from './protocol.js';
 
@@ -47,6 +48,8 @@ export class ControlServer {
     if (state === 'live') throw new Error(`control socket ${path}: another vdispld is answering there`);
     if (state === 'not-a-socket') throw new Error(`control socket ${path}: exists and is not a socket; remove it or choose another --control-socket`);
     if (state === 'stale') unlinkSync(path);
+    // Under systemd the unit's RuntimeDirectory exists already (0700); started by hand, make it.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const server = createServer();
     const cs = new ControlServer(server, path);
     server.on('connection', (s) => cs.serve(s, handler));
