@@ -1,0 +1,73 @@
+// Request round trips, one request in flight as the Linux frontend does: PG_FLIP, FB_ATTACH and
+// DBUF_CREATE of a 1920x1080 XRGB8888 buffer (2025 pages + 2 directory pages), timed in the
+// guest from the push to the response. One guest per backend on the same host; rounds alternate
+// which backend goes first, so drift in the machine's load falls on both.
+import type { BenchContext } from '../lib/context.js';
+import { figure, type Figure } from '../lib/figures.js';
+import { Rig } from '../lib/rig.js';
+import { percentile } from '../lib/stats.js';
+
+// Flips are paced by the vblank (the frontend waits for each event): a fast one keeps the
+// sample count up without changing what a round trip does.
+const HZ = 360;
+
+export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
+  const rig = await Rig.start(ctx, { name: 'round-trip', daemon: true, floor: true, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ });
+  try {
+    const [gd] = await rig.addGuests(rig.daemon!, 1, () => ['rtt0']);
+    const [gf] = await rig.addGuests(rig.floor!, 1, () => ['rtt0']);
+    const plan = { ...ctx.opts.rttSamples, width: 1920, height: 1080 };
+    const ops = ['pgFlip', 'fbAttach', 'dbufCreate'] as const;
+    const runs = { vdispld: new Map<string, number[]>(), floor: new Map<string, number[]>() };
+    const push = (who: 'vdispld' | 'floor', key: string, v: number): void => {
+      const m = runs[who];
+      m.set(key, [...(m.get(key) ?? []), v]);
+    };
+    for (let round = 0; round < ctx.opts.rounds; round++) {
+      const order = round % 2 === 0 ? (['floor', 'vdispld'] as const) : (['vdispld', 'floor'] as const);
+      for (const who of order) {
+        const g = who === 'vdispld' ? gd! : gf!;
+        const r = await g.ask({ cmd: 'rtt', plan }, 'rtt', 300_000);
+        if (r.errors) ctx.log(`round trip: ${who} answered ${r.errors} request(s) with an error`);
+        for (const op of ops) {
+          push(who, `${op}.p50`, percentile(r.us[op], 50));
+          push(who, `${op}.p99`, percentile(r.us[op], 99));
+        }
+      }
+      ctx.log(
+        `round trip ${round + 1}/${ctx.opts.rounds}: PG_FLIP p99 ${runs.vdispld.get('pgFlip.p99')!.at(-1)!.toFixed(0)} µs ` +
+          `(floor ${runs.floor.get('pgFlip.p99')!.at(-1)!.toFixed(0)})`,
+      );
+    }
+    const names = { pgFlip: 'PG_FLIP', fbAttach: 'FB_ATTACH', dbufCreate: 'DBUF_CREATE 1920x1080' };
+    const out: Figure[] = [];
+    for (const op of ops) {
+      for (const p of ['p50', 'p99'] as const) {
+        const key = `${op}.${p}`;
+        out.push(
+          figure({
+            id: `rtt.${key}`,
+            section: 'Request round trip (one in flight)',
+            what: `${names[op]} ${p}`,
+            unit: 'µs',
+            vdispld: runs.vdispld.get(key)!,
+            floorName: 'C ring floor',
+            floor: runs.floor.get(key)!,
+            ...(op === 'pgFlip' && p === 'p99'
+              ? {
+                  target: (f) => ({
+                    text: 'within 2x the C floor and under 100 µs',
+                    met: f.ratio !== undefined && f.ratio.median <= 2 && f.vdispld.median < 100,
+                  }),
+                }
+              : {}),
+            ...(op === 'dbufCreate' && p === 'p99' ? { target: (f) => ({ text: 'under 2 ms', met: f.vdispld.median < 2000 }) } : {}),
+          }),
+        );
+      }
+    }
+    return out;
+  } finally {
+    await rig.close();
+  }
+}
