@@ -450,7 +450,10 @@ export class HostileApp {
         const ch = this.dev.pairs?.[conn]?.ctrl;
         if (!ch) return;
         const mem = ch.sharedMemory;
-        mem.store32Release(SRING.req_prod, (mem.load32Acquire(SRING.rsp_prod) + 1000) >>> 0);
+        const rsp = mem.load32Acquire(SRING.rsp_prod);
+        // A jump far ahead, one just past the ring, an index moved backwards, or the wrap.
+        const lies = [rsp + 1000, rsp + 33, rsp - 1, rsp + 0x80000000];
+        mem.store32Release(SRING.req_prod, lies[Math.floor(this.rand() * lies.length)]! >>> 0);
         this.kernel.notify(ch.shared.port);
         await this.kernel.sync();
         await new Promise((r) => setTimeout(r, 50));
@@ -469,7 +472,10 @@ export class HostileApp {
         const ch = this.dev.pairs?.[conn]?.evt;
         if (!ch) return;
         const mem = ch.sharedMemory;
-        mem.store32Release(EVT_PAGE.in_cons, (mem.load32Acquire(EVT_PAGE.in_prod) + 500) >>> 0);
+        // in_cons ahead of in_prod, far behind it, or at the u32 wrap.
+        const inProd = mem.load32Acquire(EVT_PAGE.in_prod);
+        const lies = [inProd + 500, inProd - 64, inProd + 0x80000000, 0xffffffff];
+        mem.store32Release(EVT_PAGE.in_cons, lies[Math.floor(this.rand() * lies.length)]! >>> 0);
         return;
       }
     }

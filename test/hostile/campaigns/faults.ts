@@ -55,9 +55,7 @@ export const FAULTS_FULL: FaultCampaignOptions = {
 export const FAULTS_SHORT: FaultCampaignOptions = {
   crashes: [
     { plan: { step: 'rings-published' }, beAlloc: false },
-    { plan: { step: 'connected' }, beAlloc: true },
-    { plan: { step: 'request-pushed', op: Op.PG_FLIP, nth: 5 }, beAlloc: false },
-    { plan: { step: 'response-received', op: Op.DBUF_CREATE }, beAlloc: true },
+    { plan: { step: 'request-pushed', op: Op.PG_FLIP, nth: 5 }, beAlloc: true },
   ],
   daemonKills: 1,
   xenstoredOutages: 1,

@@ -2,6 +2,9 @@
 import type { CampaignResult } from '../lib/result.js';
 import { FAULTS_FULL, FAULTS_SHORT, faultCampaign } from './faults.js';
 import { REQUESTS_FULL, REQUESTS_SHORT, requestCampaign } from './requests.js';
+import { RING_FULL, RING_SHORT, ringCampaign } from './ring.js';
+import { SOAK_FULL, SOAK_SHORT, soakCampaign } from './soak.js';
+import { XENSTORE_FULL, XENSTORE_SHORT, xenstoreCampaign } from './xenstore.js';
 
 export interface CampaignArgs {
   readonly short: boolean;
@@ -15,6 +18,10 @@ export const CAMPAIGNS = {
   requests: (a: CampaignArgs): Promise<CampaignResult> =>
     requestCampaign({ ...(a.short ? REQUESTS_SHORT : REQUESTS_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}), ...(a.log ? { log: a.log } : {}) }),
   faults: (a: CampaignArgs): Promise<CampaignResult> => faultCampaign({ ...(a.short ? FAULTS_SHORT : FAULTS_FULL), ...(a.log ? { log: a.log } : {}) }),
+  ring: (a: CampaignArgs): Promise<CampaignResult> => ringCampaign({ ...(a.short ? RING_SHORT : RING_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}) }),
+  xenstore: (a: CampaignArgs): Promise<CampaignResult> => xenstoreCampaign({ ...(a.short ? XENSTORE_SHORT : XENSTORE_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}) }),
+  soak: (a: CampaignArgs): Promise<CampaignResult> =>
+    soakCampaign({ ...(a.short ? SOAK_SHORT : SOAK_FULL), ...(a.minutes !== undefined ? { minutes: a.minutes } : {}), ...(a.log ? { log: a.log } : {}) }),
 } as const;
 
 export type CampaignName = keyof typeof CAMPAIGNS;

@@ -1,0 +1,53 @@
+// Pieces the campaigns share: a good guest flipping at 60 frames/s and its verdict, hostile guests
+// run for a while and stopped, and the closing checks (dom0 empty, daemon alive, orderly stop).
+import type { Behaviour } from '../../../src/sim/frontend/protocol.js';
+import type { SimGuest } from '../../../src/sim/host.js';
+import { emptyTotals, flipFigures, goodGuestTroubles, hostileTotals, runningApps, type HostileTotals } from '../lib/guests.js';
+import type { CampaignResult } from '../lib/result.js';
+import { dom0Holdings, isEmpty, sleep, until, waitEmpty, type World } from '../lib/world.js';
+
+/** The daemon's own promise (FLIP_EVENT_DEADLINE_MS): a flip's event within 1 s, shown or not. */
+export const FLIP_DEADLINE_MS = 1000;
+
+export async function goodGuest(w: World, name = 'good', connectors = 'good0:320x240'): Promise<{ guest: SimGuest; from: number }> {
+  const guest = await w.host.createDomain({ name, vdispl: [`connectors=${connectors}`], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+  await guest.waitFor((r) => r.kind === 'frame' && r.frame >= 5, { timeoutMs: 30_000 });
+  return { guest, from: guest.reports.length };
+}
+
+/** Checks the good guest since `from`: flipping, every flip released by its event in time, nothing odd. */
+export function judgeGoodGuest(res: CampaignResult, g: { guest: SimGuest; from: number }, seconds: number, label = 'good guest'): void {
+  const f = flipFigures(g.guest.reports, FLIP_DEADLINE_MS, g.from);
+  res.set(`${label} flips`, f.frames);
+  res.set(`${label} flip ms p50/p99/max`, `${f.p50Ms} / ${f.p99Ms} / ${f.maxMs}`);
+  res.check(f.frames >= Math.floor(seconds * 10), `${label} flipped only ${f.frames} times in ${seconds.toFixed(1)} s`);
+  res.check(f.failed === 0, `${f.failed} ${label} flips not released by their event`);
+  res.check(f.late === 0, `${f.late} ${label} flips later than ${FLIP_DEADLINE_MS} ms`);
+  const t = goodGuestTroubles(g.guest.reports, g.from);
+  res.check(t.length === 0, `${label} saw: ${JSON.stringify(t.slice(0, 3))}`);
+}
+
+/** Runs hostile guests for `seconds`, then stops their apps; returns their totals. */
+export async function runHostile(w: World, specs: readonly { vdispl: string[]; behaviour: Behaviour }[], seconds: number): Promise<{ guests: SimGuest[]; totals: HostileTotals }> {
+  const guests: SimGuest[] = [];
+  for (const s of specs) guests.push(await w.host.createDomain({ vdispl: s.vdispl, frontend: s.behaviour, verbose: false }));
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end && w.daemon.alive) await sleep(100);
+  for (const g of guests) if (g.process?.connected) g.send({ cmd: 'stop' });
+  await until('the hostile apps to stop', () => guests.every((g) => runningApps(g.reports) === 0), 30_000).catch(() => undefined);
+  const totals = emptyTotals();
+  for (const g of guests) hostileTotals(g.reports, totals);
+  return { guests, totals };
+}
+
+/** Destroys every guest given, then: dom0 holds nothing, no zombie, the daemon alive and its stop clean. */
+export async function closing(w: World, res: CampaignResult, guests: readonly SimGuest[]): Promise<void> {
+  for (const g of guests) await w.host.destroyDomain(g.domid);
+  const left = await waitEmpty(w.host);
+  res.set('dom0 holdings after', JSON.stringify(left));
+  res.check(isEmpty(left), `dom0 still holds ${JSON.stringify(left)} after every guest was destroyed`);
+  res.check(!w.daemon.died, `the daemon exited: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
+  const stop = await w.daemon.stop();
+  res.check(stop.code === 0, `the daemon's orderly stop exited with ${JSON.stringify(stop)}`);
+  res.check(isEmpty(dom0Holdings(w.host)), 'dom0 holds something after the daemon stopped');
+}
