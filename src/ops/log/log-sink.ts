@@ -73,7 +73,11 @@ export class LogSink implements DestinationStream {
   }
 
   write(line: string): void {
-    if (this.closed) return;
+    if (this.closed) {
+      // A line after shutdown (a last error) still reaches stderr.
+      this.fallback.write(line.endsWith('\n') ? line : `${line}\n`);
+      return;
+    }
     let rec: Record<string, unknown> | undefined;
     try {
       const v: unknown = JSON.parse(line);
@@ -97,7 +101,7 @@ export class LogSink implements DestinationStream {
     this.route(line.endsWith('\n') ? line : `${line}\n`, rec);
   }
 
-  /** Idempotent; closes the journal socket. */
+  /** Idempotent; closes the journal socket (later lines go to the fallback stream). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
