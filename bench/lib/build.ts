@@ -15,13 +15,14 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export interface Floors {
   readonly ring: string;
   readonly memcpy: string;
+  readonly xenstore: string;
 }
 
 /** Compiles bench/floor/*.c with $CC (default cc) at -O2. */
 export async function buildFloors(workDir: string): Promise<Floors> {
   const cc = process.env['CC'] ?? 'cc';
   const out: Record<string, string> = {};
-  for (const name of ['ring-floor', 'memcpy-floor']) {
+  for (const name of ['ring-floor', 'memcpy-floor', 'xs-floor']) {
     const exe = join(workDir, name);
     try {
       await run(cc, ['-O2', '-Wall', '-Wextra', '-o', exe, join(REPO, 'bench', 'floor', `${name}.c`)]);
@@ -31,7 +32,7 @@ export async function buildFloors(workDir: string): Promise<Floors> {
     }
     out[name] = exe;
   }
-  return { ring: out['ring-floor']!, memcpy: out['memcpy-floor']! };
+  return { ring: out['ring-floor']!, memcpy: out['memcpy-floor']!, xenstore: out['xs-floor']! };
 }
 
 /** Compiles src/ with tsconfig.build.json into `workDir`; returns the daemon's main.js. */

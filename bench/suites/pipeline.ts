@@ -1,0 +1,156 @@
+// The flip pipeline at scale: N guests x 4 connectors, each a compositor flipping at the
+// display's 60 frames/s (the next flip as soon as the last one's event came), for a while. First
+// the floor's run, then vdispld's, each on a host of its own (two such loads at once would measure
+// the machine, not the backend). The run is cut into windows; each window is one run of the
+// figures: late flip events, the backend's CPU share of one core, its RSS.
+import type { BenchContext } from '../lib/context.js';
+import { figure, type Figure } from '../lib/figures.js';
+import { sampleProc, type ProcSample } from '../lib/proc.js';
+import { Rig } from '../lib/rig.js';
+import { percentile } from '../lib/stats.js';
+
+const CONNECTORS = 4;
+const HZ = 60;
+const FRAME_MS = 1000 / HZ;
+
+interface SideResult {
+  readonly late: number[];
+  readonly failed: number[];
+  readonly fps: number[];
+  readonly cpuShare: number[];
+  readonly rssMiB: number[];
+  readonly peakRssMiB: number;
+  readonly cpuUsPerFlip: number[];
+  readonly latencyUs: number[];
+}
+
+async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', guests: number, seconds: number): Promise<SideResult> {
+  const ids = (g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `p${g}c${c}`);
+  const headless = Array.from({ length: guests }, (_, g) => ids(g).map((id) => `${id}=1920x1080@${HZ}`)).flat();
+  const rig = await Rig.start(ctx, { name: `pipeline-${side}`, daemon: side === 'vdispld', floor: side === 'floor', headless, vblankHz: HZ });
+  try {
+    const backend = side === 'vdispld' ? rig.daemon! : rig.floor!;
+    ctx.log(`pipeline (${side}): starting ${guests} guests`);
+    const gs = await rig.addGuests(backend, guests, ids);
+    await Promise.all(gs.map((g) => g.ask({ cmd: 'prepare' }, 'prepared', 300_000)));
+    const windowMs = seconds >= 30 ? 10_000 : 2_000;
+    const ms = Math.ceil((seconds * 1000) / windowMs) * windowMs;
+    const windows = ms / windowMs;
+    // A second of flipping before the first window: everyone is in step when counting starts.
+    const startEpochMs = Date.now() + 1000;
+    const cpu: { at: number; s: ProcSample | undefined }[] = [];
+    const rss: number[] = Array.from({ length: windows }, () => 0);
+    const timers: NodeJS.Timeout[] = [];
+    for (let k = 0; k <= windows; k++) {
+      timers.push(setTimeout(() => cpu.push({ at: Date.now(), s: sampleProc(backend.pid) }), startEpochMs + k * windowMs - Date.now()));
+    }
+    const rssTimer = setInterval(() => {
+      const w = Math.floor((Date.now() - startEpochMs) / windowMs);
+      const s = sampleProc(backend.pid);
+      if (s && w >= 0 && w < windows) rss[w] = Math.max(rss[w]!, s.rssKiB / 1024);
+    }, 500);
+    ctx.log(`pipeline (${side}): ${guests} x ${CONNECTORS} connectors at ${HZ} frames/s for ${ms / 1000} s`);
+    const reports = await Promise.all(
+      gs.map((g) => g.ask({ cmd: 'pipeline', ms, windowMs, startEpochMs, framePeriodMs: FRAME_MS }, 'pipeline', ms + 120_000)),
+    );
+    clearInterval(rssTimer);
+    for (const t of timers) clearTimeout(t);
+    const peak = sampleProc(backend.pid)?.peakRssKiB ?? NaN;
+    const late: number[] = [];
+    const failed: number[] = [];
+    const fps: number[] = [];
+    const flips: number[] = [];
+    for (let w = 0; w < windows; w++) {
+      late.push(reports.reduce((n, r) => n + (r.windows[w]?.late ?? 0), 0));
+      failed.push(reports.reduce((n, r) => n + (r.windows[w]?.failed ?? 0), 0));
+      const f = reports.reduce((n, r) => n + (r.windows[w]?.flips ?? 0), 0);
+      flips.push(f);
+      fps.push(f / (guests * CONNECTORS) / (windowMs / 1000));
+    }
+    const cpuShare: number[] = [];
+    const cpuUsPerFlip: number[] = [];
+    for (let w = 0; w + 1 < cpu.length && w < windows; w++) {
+      const a = cpu[w]!;
+      const b = cpu[w + 1]!;
+      if (!a.s || !b.s) continue;
+      cpuShare.push((b.s.cpuMs - a.s.cpuMs) / (b.at - a.at));
+      cpuUsPerFlip.push(((b.s.cpuMs - a.s.cpuMs) * 1000) / Math.max(1, flips[w]!));
+    }
+    return {
+      late,
+      failed,
+      fps,
+      cpuShare,
+      rssMiB: rss,
+      peakRssMiB: peak / 1024,
+      cpuUsPerFlip,
+      latencyUs: reports.flatMap((r) => r.latencyUs),
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
+export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
+  const n = ctx.opts.pipelineGuests;
+  const s = ctx.opts.pipelineSeconds;
+  const floor = await runSide(ctx, 'floor', n, s);
+  const vd = await runSide(ctx, 'vdispld', n, s);
+  ctx.log(`pipeline: vdispld ${vd.late.reduce((a, b) => a + b, 0)} late events, CPU ${(100 * Math.max(...vd.cpuShare)).toFixed(1)} % at most`);
+  const section = `Flip pipeline (${n} guests x ${CONNECTORS} connectors at ${HZ} frames/s, ${s} s; runs = windows)`;
+  const fl = 'C ring floor';
+  return [
+    figure({
+      id: 'pipeline.late',
+      section,
+      what: 'late flip events (> 1 frame) per window',
+      unit: 'events',
+      vdispld: vd.late,
+      floorName: fl,
+      floor: floor.late,
+      target: (f) => ({ text: 'zero late events', met: f.vdispld.max === 0 }),
+      note: 'late: an event a vblank later than it should have come (gap > 1.5 frames at the guest)',
+    }),
+    figure({ id: 'pipeline.failed', section, what: 'flips failed or timed out per window', unit: 'flips', vdispld: vd.failed, floorName: fl, floor: floor.failed }),
+    figure({ id: 'pipeline.fps', section, what: 'frames per second per connector', unit: 'fps', vdispld: vd.fps, floorName: fl, floor: floor.fps }),
+    figure({
+      id: 'pipeline.cpu',
+      section,
+      what: 'backend CPU share of one core',
+      unit: '%',
+      vdispld: vd.cpuShare.map((x) => 100 * x),
+      floorName: fl,
+      floor: floor.cpuShare.map((x) => 100 * x),
+      target: (f) => ({ text: 'under 30 % of one core', met: f.vdispld.max < 30 }),
+    }),
+    figure({
+      id: 'pipeline.cpu-per-flip',
+      section,
+      what: 'zero-copy path: backend CPU per flip (headless output)',
+      unit: 'µs',
+      vdispld: vd.cpuUsPerFlip,
+      floorName: fl,
+      floor: floor.cpuUsPerFlip,
+    }),
+    figure({
+      id: 'pipeline.rss',
+      section,
+      what: 'backend RSS (highest sample per window)',
+      unit: 'MiB',
+      vdispld: vd.rssMiB,
+      floorName: fl,
+      floor: floor.rssMiB,
+      target: (f) => ({ text: 'under 120 MB (checked on the peak, VmHWM)', met: Math.max(f.vdispld.max, vd.peakRssMiB) * 1.048576 < 120 }),
+      note: `peak RSS over the whole run (VmHWM): vdispld ${vd.peakRssMiB.toFixed(1)} MiB, floor ${floor.peakRssMiB.toFixed(1)} MiB`,
+    }),
+    figure({
+      id: 'pipeline.latency.p99',
+      section,
+      what: 'flip latency p99 (PG_FLIP pushed to EVT_PG_FLIP)',
+      unit: 'µs',
+      vdispld: [percentile(vd.latencyUs, 99)],
+      floorName: fl,
+      floor: [percentile(floor.latencyUs, 99)],
+    }),
+  ];
+}

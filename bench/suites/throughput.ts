@@ -1,0 +1,54 @@
+// Throughput: 4 guests x 4 connectors all busy, each connector sending PG_FLIP after PG_FLIP on
+// its own ring with one request in flight (the driver's rule), for a few seconds per round.
+// vdispld and the floor each serve their own 4 guests on one host; rounds alternate between them
+// while the other side idles. Besides requests per second, the backend's CPU time per request.
+import type { BenchContext } from '../lib/context.js';
+import { figure, type Figure } from '../lib/figures.js';
+import type { BenchGuest } from '../lib/guests.js';
+import { sampleProc } from '../lib/proc.js';
+import { Rig } from '../lib/rig.js';
+
+const GUESTS = 4;
+const CONNECTORS = 4;
+
+const ids = (side: string, g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `${side}${g}c${c}`);
+
+async function round(guests: readonly BenchGuest[], pid: number, ms: number): Promise<{ rps: number; cpuUsPerRequest: number; errors: number }> {
+  const before = sampleProc(pid);
+  const reports = await Promise.all(guests.map((g) => g.ask({ cmd: 'throughput', ms }, 'throughput', ms + 60_000)));
+  const after = sampleProc(pid);
+  const requests = reports.reduce((n, r) => n + r.requests, 0);
+  const rps = reports.reduce((n, r) => n + r.requests / (r.elapsedMs / 1000), 0);
+  const errors = reports.reduce((n, r) => n + r.errors, 0);
+  const cpuUsPerRequest = before && after ? ((after.cpuMs - before.cpuMs) * 1000) / requests : NaN;
+  return { rps, cpuUsPerRequest, errors };
+}
+
+export async function throughputSuite(ctx: BenchContext): Promise<Figure[]> {
+  const headless = Array.from({ length: GUESTS }, (_, g) => ids('t', g).map((id) => `${id}=1920x1080@60`)).flat();
+  const rig = await Rig.start(ctx, { name: 'throughput', daemon: true, floor: true, headless, vblankHz: 60 });
+  try {
+    const gd = await rig.addGuests(rig.daemon!, GUESTS, (g) => ids('t', g));
+    const gf = await rig.addGuests(rig.floor!, GUESTS, (g) => ids('f', g));
+    await Promise.all([...gd, ...gf].map((g) => g.ask({ cmd: 'prepare' }, 'prepared', 120_000)));
+    const ms = ctx.opts.throughputSeconds * 1000;
+    const runs = { rps: [[], []] as number[][], cpu: [[], []] as number[][] };
+    for (let r = 0; r < ctx.opts.rounds; r++) {
+      const order = r % 2 === 0 ? [1, 0] : [0, 1];
+      for (const side of order) {
+        const res = side === 0 ? await round(gd, rig.daemon!.pid, ms) : await round(gf, rig.floor!.pid, ms);
+        if (res.errors) ctx.log(`throughput: ${side === 0 ? 'vdispld' : 'floor'} answered ${res.errors} request(s) with an error`);
+        runs.rps[side]!.push(res.rps);
+        runs.cpu[side]!.push(res.cpuUsPerRequest);
+      }
+      ctx.log(`throughput ${r + 1}/${ctx.opts.rounds}: ${runs.rps[0]!.at(-1)!.toFixed(0)} requests/s (floor ${runs.rps[1]!.at(-1)!.toFixed(0)})`);
+    }
+    const section = `Throughput (${GUESTS} guests x ${CONNECTORS} connectors, PG_FLIP back to back)`;
+    return [
+      figure({ id: 'throughput.rps', section, what: 'requests per second', unit: 'req/s', vdispld: runs.rps[0]!, floorName: 'C ring floor', floor: runs.rps[1]! }),
+      figure({ id: 'throughput.cpu', section, what: 'backend CPU per request', unit: 'µs', vdispld: runs.cpu[0]!, floorName: 'C ring floor', floor: runs.cpu[1]! }),
+    ];
+  } finally {
+    await rig.close();
+  }
+}
