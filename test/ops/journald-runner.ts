@@ -24,6 +24,55 @@ export interface PrivateJournald {
   close(): Promise<void>;
 }
 
+/**
+ * Runs `command` (argv) in a private mount namespace whose /run/systemd/journal is a private
+ * systemd-journald's, as a service under systemd would log; resolves with its exit status and a
+ * reader of what the journal stored. The journald is stopped and its files removed by `close()`.
+ */
+export async function runUnderJournald(command: readonly string[], timeoutMs: number): Promise<{ code: number | null; output: string; read(matches: string[]): Record<string, unknown>[]; close(): void }> {
+  const t = tempDir('journald-run');
+  const run = join(t.dir, 'run');
+  const log = join(t.dir, 'log');
+  const varlog = join(t.dir, 'varlog');
+  for (const d of [run, log, varlog]) mkdirSync(d);
+  const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+  const script = [
+    'set -e',
+    `mount --bind ${run} /run/systemd`,
+    'mkdir -p /run/log',
+    `mount --bind ${log} /run/log`,
+    `if [ -d /var/log/journal ]; then mount --bind ${varlog} /var/log/journal; fi`,
+    `${JOURNALD} & J=$!`,
+    'i=0; while [ ! -S /run/systemd/journal/socket ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
+    'set +e',
+    command.map(q).join(' '),
+    'rc=$?',
+    'kill $J; wait $J',
+    'exit $rc',
+  ].join('\n');
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  const dirs = (): string[] => [join(log, 'journal'), varlog].flatMap((base) => (existsSync(base) ? readdirSync(base).map((m) => join(base, m)) : []));
+  return {
+    code,
+    output,
+    read(matches) {
+      const out: Record<string, unknown>[] = [];
+      for (const d of dirs()) {
+        const r = spawnSync('journalctl', ['-D', d, '-o', 'json', '--no-pager', ...matches], { encoding: 'utf8', timeout: 10000 });
+        for (const line of r.stdout.split('\n')) if (line.trim()) out.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      return out;
+    },
+    close: () => t.remove(),
+  };
+}
+
 export async function startJournald(): Promise<PrivateJournald> {
   const t = tempDir('journald');
   const run = join(t.dir, 'run');

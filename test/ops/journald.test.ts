@@ -12,7 +12,7 @@ import { decodeEntry, encodeEntry } from '../../src/ops/log/journal-encode.js';
 import { escapeValue, fieldName, recordFields } from '../../src/ops/log/journal-fields.js';
 import { LogSink, chooseFormat, journalStreamMatches } from '../../src/ops/log/log-sink.js';
 import { tempDir, waitFor } from './helpers.js';
-import { journaldAvailable, startJournald } from './journald-runner.js';
+import { journaldAvailable, runUnderJournald, startJournald } from './journald-runner.js';
 
 const fieldsOf = (rec: Record<string, unknown>): Record<string, string> => Object.fromEntries(recordFields(rec));
 
@@ -200,4 +200,27 @@ void test('through a real systemd-journald: priorities, fields, escaping, and a 
     await jd.close();
   }
   assert.equal(existsSync(jd.socket), false);
+});
+
+void test('the daemon under journald: vdispld demo --log-format journal stores its guests\' lines with DOMID= and DEVID=', { skip, timeout: 120_000 }, async () => {
+  const root = new URL('../..', import.meta.url).pathname;
+  const t = tempDir('jdemo');
+  const r = await runUnderJournald(
+    [process.execPath, '--import', 'tsx', join(root, 'src/main.ts'), 'demo', '--guests', '1', '--duration', '3', '--json', '--log-format', 'journal', '--log-level', 'info', '--control-socket', join(t.dir, 'c.sock')],
+    100_000,
+  );
+  try {
+    assert.equal(r.code, 0, r.output.slice(-2000));
+    const dom1 = r.read(['SYSLOG_IDENTIFIER=vdispld', 'DOMID=1']);
+    const connected = dom1.find((e) => /-> connected/.test(String(e['MESSAGE'])));
+    assert.ok(connected, `a DOMID=1 entry says the device connected; got ${dom1.map((e) => String(e['MESSAGE'])).join(' | ')}`);
+    assert.equal(connected['DEVID'], '0');
+    assert.equal(connected['PRIORITY'], '6');
+    assert.equal(connected['_TRANSPORT'], 'journal');
+    // Nothing of the daemon's log went to stderr: the JSON report is the only output.
+    assert.equal((JSON.parse(r.output) as { ok: boolean }).ok, true);
+  } finally {
+    r.close();
+    t.remove();
+  }
 });
