@@ -143,6 +143,11 @@ async function collectLogs(ctx: Ctx): Promise<void> {
       const r = await g.exec('dmesg', 20);
       if (r.rc === 0) writeFileSync(join(ctx.dir, `guest-${g.name}-dmesg.log`), r.out);
     });
+    await step(`guest-${g.name}-programs`, async () => {
+      // what the guest's background programs (modetest) printed
+      const r = await g.exec('for f in /tmp/*.log; do [ -e "$f" ] && { echo "==== $f"; cat "$f"; }; done; true', 20);
+      if (r.rc === 0 && r.out.trim()) writeFileSync(join(ctx.dir, `guest-${g.name}-programs.log`), r.out);
+    });
   }
   await step('dom0', () =>
     ctx.dom0.exec(
