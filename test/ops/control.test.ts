@@ -14,7 +14,7 @@ import { OpsServices } from '../../src/ops/ops-services.js';
 import type { StatusReport } from '../../src/ops/status/status-report.js';
 import { renderStatus } from '../../src/ops/status/status-text.js';
 import { FakeDaemon } from './fake-daemon.js';
-import { captureLogger, tempDir } from './helpers.js';
+import { assertNoNewHandles, captureLogger, openHandles, tempDir } from './helpers.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -47,6 +47,7 @@ void test('protocol: targets and requests are validated', () => {
 
 void test('status and snapshot over the socket: JSON, text, PNG of the shown frame; root-only socket', async () => {
   const t = tempDir('ctl');
+  const before = openHandles();
   const fake = new FakeDaemon();
   const cap = captureLogger();
   const sock = join(t.dir, 'control.sock');
@@ -115,6 +116,7 @@ void test('status and snapshot over the socket: JSON, text, PNG of the shown fra
     await fake.close();
   }
   assert.equal(existsSync(sock), false, 'socket file removed');
+  await assertNoNewHandles(before, 'the control socket, sampler and encoder');
   t.remove();
 });
 

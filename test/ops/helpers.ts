@@ -63,3 +63,20 @@ export async function xenstored(): Promise<XsFixture> {
     },
   };
 }
+
+/** Handles that stay open by mistake: servers, sockets, timers, workers (counted by kind). */
+export function openHandles(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) {
+    if (/^(TCPServerWrap|PipeServerWrap|TCPSocketWrap|PipeWrap|Timeout|Worker|MessagePort)$/.test(r)) out[r] = (out[r] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Waits until the open handles are back to `before` (closing sockets finish on a later turn). */
+export async function assertNoNewHandles(before: Record<string, number>, what: string): Promise<void> {
+  const grown = (): string[] => Object.entries(openHandles()).filter(([k, n]) => n > (before[k] ?? 0)).map(([k, n]) => `${k} ${before[k] ?? 0} -> ${n}`);
+  const deadline = Date.now() + 3000;
+  while (grown().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(grown(), [], `${what} left handles open`);
+}

@@ -9,7 +9,7 @@ import { decodeFrameMessage } from '../../src/ops/viewer/frame-message.js';
 import { hostAllowed, originAllowed } from '../../src/ops/viewer/access.js';
 import { browserMissing, launch } from './browser.js';
 import { FakeDaemon } from './fake-daemon.js';
-import { captureLogger, waitFor } from './helpers.js';
+import { assertNoNewHandles, captureLogger, openHandles, waitFor } from './helpers.js';
 
 void test('access: loopback listener answers loopback Host names only; WebSockets only from its own page', () => {
   const bound = { host: '127.0.0.1', port: 8080 };
@@ -27,6 +27,7 @@ void test('access: loopback listener answers loopback Host names only; WebSocket
 });
 
 async function withViewer(fn: (ops: OpsServices, fake: FakeDaemon, base: string) => Promise<void>): Promise<void> {
+  const before = openHandles();
   const fake = new FakeDaemon();
   const ops = await OpsServices.start({ probe: fake, log: captureLogger().log, version: 't', controlSocket: undefined, metrics: 'off', viewer: { host: '127.0.0.1', port: 0 }, sampleMs: 50 });
   try {
@@ -36,6 +37,7 @@ async function withViewer(fn: (ops: OpsServices, fake: FakeDaemon, base: string)
     await ops.close();
     await fake.close();
   }
+  await assertNoNewHandles(before, 'the viewer');
 }
 
 void test('WebSocket: frames only when the output shows a new one, one unacknowledged frame per connector, foreign origins refused', async () => {
