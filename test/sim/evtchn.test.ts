@@ -20,7 +20,8 @@ interface Msg {
   readonly events?: number;
 }
 
-function next(child: ChildProcess, kind: string, ms = 10_000): Promise<Msg> {
+// Generous: a forked child compiles its TypeScript through tsx first, slow on a loaded 2-core machine.
+function next(child: ChildProcess, kind: string, ms = 60_000): Promise<Msg> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no '${kind}' from the guest process`)), ms);
     const on = (m: Msg): void => {
