@@ -109,7 +109,7 @@ async function main(): Promise<void> {
       workDir,
       log,
       daemonNodeArgs: (name) =>
-        opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir, '--cpu-prof-name', `vdispld-${name}-${++profiles}.cpuprofile`] : [],
+        opts.profileDir ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', opts.profileDir, '--cpu-prof-name', `vdispld-${name}-${++profiles}.cpuprofile`] : [],
     };
     const started = new Date();
     const load = [loadavg()];
