@@ -88,7 +88,7 @@ function xorshift(seed: number): () => number {
 }
 
 export function mutate(input: Uint8Array, other: Uint8Array | undefined, rnd: () => number, o: FuzzOptions): Uint8Array {
-  let b = Uint8Array.from(input.length ? input : [0]);
+  let b: Uint8Array = Uint8Array.from(input.length ? input : [0]);
   const rounds = 1 + (rnd() % 4);
   for (let i = 0; i < rounds; i++) {
     const pos = rnd() % Math.max(1, b.length);

@@ -11,6 +11,7 @@ import type * as SharedM from '../src/displif/shared-memory.js';
 import type * as FieldsM from '../src/displif/xenstore-fields.js';
 import type * as ConstM from '../src/displif/constants.js';
 import type { InstrumentedDisplif } from './instrument.js';
+import type { Cookie } from '../src/util/ids.js';
 
 export interface Modules {
   readonly requests: typeof RequestsM;
@@ -102,7 +103,7 @@ const eventPage: Target = (data, m) => {
     const op = data[i]! & 3;
     const inCons = u32(page, 0);
     const before = u32(page, 4);
-    if (op === 0) prod.pgFlip(BigInt(i));
+    if (op === 0) prod.pgFlip(BigInt(i) as Cookie);
     else if (op === 1) prod.flush();
     else if (op === 2) {
       // An honest consumer step.
