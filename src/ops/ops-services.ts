@@ -20,6 +20,11 @@ export interface OpsOptions {
   readonly version: string;
   /** Unix socket path, or undefined for none (tests, `demo` without it). */
   readonly controlSocket: string | undefined;
+  /**
+   * The socket is the default, not asked for: if it cannot be had (another daemon holds it, no
+   * right to /run), run without it and say so, rather than not serving guests.
+   */
+  readonly controlSocketOptional?: boolean;
   readonly metrics: ListenSetting;
   readonly viewer: ListenSetting;
   /** Settings in force with their origin, for status. */
@@ -60,8 +65,13 @@ export class OpsServices {
       ops.sampler = setInterval(() => ops.sampleNow(), opts.sampleMs ?? 1000);
       ops.sampler.unref();
       if (opts.controlSocket !== undefined) {
-        ops.control = await ControlServer.listen(opts.controlSocket, (req) => ops.answer(req));
-        opts.log.info({ path: opts.controlSocket }, `control socket ${opts.controlSocket}`);
+        try {
+          ops.control = await ControlServer.listen(opts.controlSocket, (req) => ops.answer(req));
+          opts.log.info({ path: opts.controlSocket }, `control socket ${opts.controlSocket}`);
+        } catch (err) {
+          if (!opts.controlSocketOptional) throw err;
+          opts.log.warn(`${(err as Error).message}; running without a control socket (vdispld status and snapshot will not reach this daemon; set --control-socket)`);
+        }
       }
       if (opts.metrics !== 'off') {
         ops.metricsServer = await MetricsServer.listen(opts.metrics, ops.metrics);

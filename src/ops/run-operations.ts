@@ -196,6 +196,7 @@ export class RunOperations {
         log: this.log,
         version,
         controlSocket,
+        controlSocketOptional: origin.get('control-socket') === 'default',
         metrics: s.metrics,
         viewer: s.viewer,
         config: () => this.configReport(),

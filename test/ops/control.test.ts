@@ -164,3 +164,23 @@ void test('hostile clients: garbage, oversized and silent requests get an answer
   assert.equal(readFileSync(sock, 'utf8'), 'not a socket', 'a foreign file is never deleted');
   t.remove();
 });
+
+void test('a default control socket that is taken does not stop the daemon; one asked for does', async () => {
+  const t = tempDir('ctl3');
+  const sock = join(t.dir, 'c.sock');
+  const fake = new FakeDaemon();
+  const first = await OpsServices.start({ probe: fake, log: captureLogger().log, version: 't', controlSocket: sock, metrics: 'off', viewer: 'off' });
+  try {
+    const cap = captureLogger();
+    const second = await OpsServices.start({ probe: fake, log: cap.log, version: 't', controlSocket: sock, controlSocketOptional: true, metrics: 'off', viewer: 'off' });
+    assert.ok(cap.messages('warn').some((m) => /another vdispld is answering there; running without a control socket/.test(m)));
+    assert.equal(second.status().listeners?.controlSocket, undefined);
+    await second.close();
+    await assert.rejects(OpsServices.start({ probe: fake, log: captureLogger().log, version: 't', controlSocket: sock, metrics: 'off', viewer: 'off' }), /another vdispld is answering there/);
+    assert.equal(((await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport).daemon.version, 't', 'the first still answers');
+  } finally {
+    await first.close();
+    await fake.close();
+    t.remove();
+  }
+});
