@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     rounds: intOption(values.rounds, 'rounds', 5, 1, 50),
     pipelineGuests: intOption(values['pipeline-guests'], 'pipeline-guests', 16, 1, 64),
     pipelineSeconds: intOption(values['pipeline-seconds'], 'pipeline-seconds', values.full ? 60 : 10, 2, 600),
-    rttSamples: { dbufCreate: 100, fbAttach: 500, pgFlip: 500 },
+    rttSamples: { dbufCreate: 40, fbAttach: 300, pgFlip: 300 },
     throughputSeconds: 2,
     ...(values.profile ? { profileDir: resolve(values.profile) } : {}),
   };

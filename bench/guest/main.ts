@@ -12,7 +12,7 @@ import type { DrmCard, Framebuffer, GemObject } from '../../src/sim/frontend/car
 import type { FrontDevice } from '../../src/sim/frontend/device.js';
 import type { FrontendReport } from '../../src/sim/frontend/protocol.js';
 import { XenStoreClient, unixSocketTransport } from '../../src/xenstore/index.js';
-import type { GuestCommand, GuestConfig, GuestReport, PipelineWindow, RttPlan } from './protocol.js';
+import type { GuestCommand, GuestConfig, GuestReport, RttPlan } from './protocol.js';
 
 const FULL_HD = { width: 1920, height: 1080 };
 const MAX_LATENCY_SAMPLES = 4096;
@@ -34,13 +34,13 @@ interface Surfaces {
 /** Request round trips, by operation, while `recording`; everything else the driver reports is ignored. */
 class RttRecorder {
   recording = false;
-  errors = 0;
+  errors: Record<string, number> = {};
   readonly us = new Map<number, number[]>();
 
   onReport(r: FrontendReport): void {
     if (!this.recording || r.kind !== 'request') return;
     if (r.status !== 0) {
-      this.errors++;
+      this.errors[r.status] = (this.errors[r.status] ?? 0) + 1;
       return;
     }
     let list = this.us.get(r.op);
@@ -187,7 +187,7 @@ async function runRtt(card: DrmCard, plan: RttPlan, rec: RttRecorder): Promise<G
     errors: rec.errors,
   };
   rec.us.clear();
-  rec.errors = 0;
+  rec.errors = {};
   return out;
 }
 
@@ -207,7 +207,7 @@ async function prepare(card: DrmCard): Promise<Surfaces[]> {
 
 async function runThroughput(cards: readonly Card[], prepared: Map<DrmCard, Surfaces[]>, ms: number): Promise<GuestReport> {
   let requests = 0;
-  let errors = 0;
+  const errors: Record<string, number> = {};
   const started = performance.now();
   const end = started + ms;
   const loops: Promise<void>[] = [];
@@ -224,7 +224,7 @@ async function runThroughput(cards: readonly Card[], prepared: Map<DrmCard, Surf
             const cookie = s.fbs[i % 2]!.cookie;
             const status = await ctrl.request(Op.PG_FLIP, (slot) => writeU64(slot, REQ.pgFlip.fbCookie, cookie));
             requests++;
-            if (status !== 0) errors++;
+            if (status !== 0) errors[status] = (errors[status] ?? 0) + 1;
           }
         })(),
       );
@@ -245,7 +245,7 @@ async function runPipeline(
   let seen = 0;
   // performance.now() and Date.now() differ by a constant here: windows are on the shared wall clock.
   const offset = Date.now() - performance.now();
-  const windowOf = (t: number): PipelineWindow | undefined => windows[Math.floor((t + offset - cmd.startEpochMs) / cmd.windowMs)];
+  const windowOf = (t: number): { flips: number; late: number; failed: number } | undefined => windows[Math.floor((t + offset - cmd.startEpochMs) / cmd.windowMs)];
   const end = cmd.startEpochMs - offset + cmd.ms;
   const lateGapMs = 1.5 * cmd.framePeriodMs;
   const loops: Promise<void>[] = [];

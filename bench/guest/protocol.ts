@@ -42,11 +42,14 @@ export interface PipelineWindow {
   readonly failed: number;
 }
 
+/** Requests answered with an error (or timed out: -110), by status. */
+export type ErrorCounts = Readonly<Record<string, number>>;
+
 export type GuestReport =
   | { readonly kind: 'ready'; readonly connectors: number }
-  | { readonly kind: 'rtt'; readonly us: { readonly dbufCreate: number[]; readonly fbAttach: number[]; readonly pgFlip: number[] }; readonly errors: number }
+  | { readonly kind: 'rtt'; readonly us: { readonly dbufCreate: number[]; readonly fbAttach: number[]; readonly pgFlip: number[] }; readonly errors: ErrorCounts }
   | { readonly kind: 'prepared'; readonly connectors: number }
-  | { readonly kind: 'throughput'; readonly requests: number; readonly errors: number; readonly elapsedMs: number }
+  | { readonly kind: 'throughput'; readonly requests: number; readonly errors: ErrorCounts; readonly elapsedMs: number }
   | {
       readonly kind: 'pipeline';
       readonly windows: PipelineWindow[];

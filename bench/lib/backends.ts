@@ -119,7 +119,7 @@ class FloorProcess implements Backend {
 
   constructor(
     private readonly child: ChildProcess,
-    private readonly lines: Interface,
+    lines: Interface,
     private readonly host: SimHost,
     readonly readyMs: number,
     readonly stop: () => Promise<void>,

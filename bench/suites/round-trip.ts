@@ -28,7 +28,7 @@ export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
       for (const who of order) {
         const g = who === 'vdispld' ? gd! : gf!;
         const r = await g.ask({ cmd: 'rtt', plan }, 'rtt', 300_000);
-        if (r.errors) ctx.log(`round trip: ${who} answered ${r.errors} request(s) with an error`);
+        if (Object.keys(r.errors).length) ctx.log(`round trip: ${who}: requests failed, by status: ${JSON.stringify(r.errors)}`);
         for (const op of ops) {
           push(who, `${op}.p50`, percentile(r.us[op], 50));
           push(who, `${op}.p99`, percentile(r.us[op], 99));

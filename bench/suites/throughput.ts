@@ -13,13 +13,14 @@ const CONNECTORS = 4;
 
 const ids = (side: string, g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `${side}${g}c${c}`);
 
-async function round(guests: readonly BenchGuest[], pid: number, ms: number): Promise<{ rps: number; cpuUsPerRequest: number; errors: number }> {
+async function round(guests: readonly BenchGuest[], pid: number, ms: number): Promise<{ rps: number; cpuUsPerRequest: number; errors: Record<string, number> }> {
   const before = sampleProc(pid);
   const reports = await Promise.all(guests.map((g) => g.ask({ cmd: 'throughput', ms }, 'throughput', ms + 60_000)));
   const after = sampleProc(pid);
   const requests = reports.reduce((n, r) => n + r.requests, 0);
   const rps = reports.reduce((n, r) => n + r.requests / (r.elapsedMs / 1000), 0);
-  const errors = reports.reduce((n, r) => n + r.errors, 0);
+  const errors: Record<string, number> = {};
+  for (const r of reports) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
   const cpuUsPerRequest = before && after ? ((after.cpuMs - before.cpuMs) * 1000) / requests : NaN;
   return { rps, cpuUsPerRequest, errors };
 }
@@ -30,14 +31,14 @@ export async function throughputSuite(ctx: BenchContext): Promise<Figure[]> {
   try {
     const gd = await rig.addGuests(rig.daemon!, GUESTS, (g) => ids('t', g));
     const gf = await rig.addGuests(rig.floor!, GUESTS, (g) => ids('f', g));
-    await Promise.all([...gd, ...gf].map((g) => g.ask({ cmd: 'prepare' }, 'prepared', 120_000)));
+    for (const g of [...gd, ...gf]) await g.ask({ cmd: 'prepare' }, 'prepared', 120_000);
     const ms = ctx.opts.throughputSeconds * 1000;
     const runs = { rps: [[], []] as number[][], cpu: [[], []] as number[][] };
     for (let r = 0; r < ctx.opts.rounds; r++) {
       const order = r % 2 === 0 ? [1, 0] : [0, 1];
       for (const side of order) {
         const res = side === 0 ? await round(gd, rig.daemon!.pid, ms) : await round(gf, rig.floor!.pid, ms);
-        if (res.errors) ctx.log(`throughput: ${side === 0 ? 'vdispld' : 'floor'} answered ${res.errors} request(s) with an error`);
+        if (Object.keys(res.errors).length) ctx.log(`throughput: ${side === 0 ? 'vdispld' : 'floor'}: requests failed, by status: ${JSON.stringify(res.errors)}`);
         runs.rps[side]!.push(res.rps);
         runs.cpu[side]!.push(res.cpuUsPerRequest);
       }
