@@ -25,7 +25,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    // Generous: the CLI starts through tsx, slow on a loaded 2-core machine; a hang still ends.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);

@@ -24,7 +24,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: Buffer; std
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
@@ -113,7 +113,7 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
         const page = await browser.newPage();
         await page.goto(status.listeners!.viewer!);
         for (const key of ['1/0/0', '1/0/1', '2/0/0']) {
-          await page.waitForFunction((k) => (globalThis as unknown as PageGlobals).vdispldViewer.frames[k] !== undefined, key, { timeout: 30_000 });
+          await page.waitForFunction((k) => (globalThis as unknown as PageGlobals).vdispldViewer.frames[k] !== undefined, key, { timeout: 90_000 });
           const shot = await page.evaluate((k) => {
             const c = (globalThis as unknown as PageGlobals).document.querySelector(`canvas[data-key="${k}"]`)!;
             return { w: c.width, h: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
@@ -126,7 +126,7 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
         }
         // It follows the guest: a later frame number arrives.
         const first = await page.evaluate(() => (globalThis as unknown as PageGlobals).vdispldViewer.frames['1/0/0']!);
-        await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['1/0/0']! > s, first, { timeout: 30_000 });
+        await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['1/0/0']! > s, first, { timeout: 90_000 });
       } finally {
         await browser.close();
       }
