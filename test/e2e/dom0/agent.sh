@@ -7,7 +7,10 @@
 #                 /mnt/share/cmd/<n>.rc        exit status, renamed into place last
 # /mnt/share/cmd/stop ends the agent; dom0 then powers off.
 C=/mnt/share/cmd
+# Polls fast right after a command (scenarios come in bursts), slower when idle, so that the loop's
+# forks do not compete with the daemon under emulation.
 n=1
+idle=0
 echo "E2E-DOM0: agent ready"
 while [ ! -e "$C/stop" ]; do
   if [ -e "$C/$n.sh" ]; then
@@ -15,8 +18,11 @@ while [ ! -e "$C/stop" ]; do
     echo $? > "$C/$n.rc.tmp"
     mv "$C/$n.rc.tmp" "$C/$n.rc"
     n=$((n + 1))
+    idle=0
+  elif [ $idle -lt 30 ]; then
+    idle=$((idle + 1)); sleep 0.1
   else
-    sleep 0.1
+    sleep 0.5
   fi
 done
 echo "E2E-DOM0: agent stopped after $((n - 1)) commands"
