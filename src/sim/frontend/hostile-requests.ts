@@ -23,6 +23,13 @@ export interface HostileRequestContext {
   readonly readOnlyRefs: readonly number[];
   /** Well-formed page directories of ours and the buffer pages each lists: creations that can succeed. */
   readonly directories: readonly { readonly ref: number; readonly pages: number }[];
+  /**
+   * Whether this guest has `ref` granted right now (its ring and event pages among them). A ref
+   * drawn as "never granted" must not be one: a be-alloc DBUF_CREATE naming the guest's own
+   * control ring makes the backend write buffer refs over that ring's header (rsp_event), and the
+   * guest then waits forever for notifications it asked not to get (docs/SECURITY.md, findings).
+   */
+  readonly isGranted?: (ref: number) => boolean;
 }
 
 export interface HostileSlot {
@@ -116,8 +123,9 @@ class Gen {
     const r = this.int(6);
     if (r <= 1 && this.c.grantedRefs.length) return this.pick(this.c.grantedRefs)!;
     if (r === 2 && this.c.readOnlyRefs.length) return this.pick(this.c.readOnlyRefs)!;
-    if (r === 3) return this.pick([0, 1, 7, 8, 0xffff, 0x7fffffff, 0xffffffff])!;
-    return 8 + this.int(40000);
+    const ref = r === 3 ? this.pick([0, 1, 7, 8, 0xffff, 0x7fffffff, 0xffffffff])! : 8 + this.int(40000);
+    // Not granted by us, as promised: one of our live pages (a ring) would be a different attack.
+    return this.c.isGranted?.(ref) ? 0xffffffff : ref;
   }
 }
 

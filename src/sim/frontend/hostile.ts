@@ -218,6 +218,7 @@ export class HostileApp {
           grantedRefs: pool.grant.refs,
           readOnlyRefs: pool.readOnly,
           directories: pool.directories,
+          isGranted: (ref) => this.isGranted(ref),
         }),
       );
     }
@@ -232,6 +233,12 @@ export class HostileApp {
       this.tally(status);
       if (status === 0) this.track(made[i]!.slot);
     });
+  }
+
+  /** Whether our grant table has `ref` in use now (granted to anyone, rings and event pages included). */
+  private isGranted(ref: number): boolean {
+    const table = this.kernel.grantTable;
+    return ref < table.entries && (table.header(ref) & 0xffff) !== 0;
   }
 
   /** Keeps the cookie lists roughly right, so later requests reuse live cookies. */
