@@ -9,9 +9,14 @@
 // the generator, whose "never granted" refs now exclude every ref the guest has granted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Op } from '../../../src/displif/constants.js';
+import { BackRing } from '../../../src/displif/back-ring.js';
+import { Op, PAGE_SIZE, SLOT_SIZE } from '../../../src/displif/constants.js';
 import { readU32 } from '../../../src/displif/bytes.js';
-import { REQ } from '../../../src/displif/wire-layout.js';
+import { FrontRing } from '../../../src/displif/front-ring.js';
+import { fillPageDirectory } from '../../../src/displif/page-directory.js';
+import { plainSharedMemory } from '../../../src/displif/shared-memory.js';
+import { REQ, SRING } from '../../../src/displif/wire-layout.js';
+import { grantRef } from '../../../src/util/ids.js';
 import { hostileSlot, type HostileRequestContext } from '../../../src/sim/frontend/hostile-requests.js';
 import { prng } from '../../../src/sim/frontend/hostile.js';
 
@@ -39,6 +44,27 @@ function directoryRefs(draws: number, isGranted?: (ref: number) => boolean): num
   }
   return refs;
 }
+
+void test('the mechanism: a be-alloc directory written over a ring page leaves rsp_event behind, so no notification comes', async () => {
+  const mem = plainSharedMemory(new Uint8Array(PAGE_SIZE));
+  const front = FrontRing.init(mem);
+  const back = new BackRing(mem);
+  const raw = new Uint8Array(SLOT_SIZE);
+  raw[2] = Op.DBUF_DESTROY;
+  const oneRoundTrip = (): boolean => {
+    front.writeRawRequest(raw);
+    front.pushRequests();
+    back.consume(1, () => undefined);
+    const notify = back.respond({ id: 0, operation: Op.DBUF_DESTROY, status: 0 });
+    front.consumeResponses(32, () => undefined);
+    return notify;
+  };
+  assert.equal(oneRoundTrip(), true, 'a healthy ring notifies');
+  // What the backend does for DBUF_CREATE with REQ_ALLOC whose directory ref is this page.
+  await fillPageDirectory(grantRef(8), [967, 968, 969].map(grantRef), () => mem.bytes);
+  assert.equal(mem.load32Acquire(SRING.rsp_event), 969, 'gref[2] is rsp_event');
+  assert.equal(oneRoundTrip(), false, 'the answer is published but never notified');
+});
 
 void test('without the check, the generator names the ring page as a "never granted" directory', () => {
   // The shape of the finding, so the test below is known to be able to fail.
