@@ -1,8 +1,12 @@
 // A process's connection to the simulated hypervisor, acting for the domain whose socket it
 // opened. Requests are matched to replies by sequence number; event-channel events arrive on
 // the same socket — an fd libuv polls, so a process wakes up for them like for /dev/xen/evtchn.
+// It is on every request's path (notify, re-enable), so it is frugal: what one handler sends goes
+// out in one write, and the socket reads into one reused buffer instead of a new one per read.
 import { connect, type Socket } from 'node:net';
-import { FrameReader, HvOp, encodeFrame, toI32, type Frame } from './wire.js';
+import { FrameReader, FrameWriter, HvOp, toI32, type Frame } from './wire.js';
+
+const READ_BUFFER_BYTES = 64 * 1024;
 
 export class HvClientClosedError extends Error {
   constructor() {
@@ -18,6 +22,7 @@ interface Pending {
 
 export class HvClient {
   private readonly reader = new FrameReader();
+  private readonly writer: FrameWriter;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Map<number, () => void>();
   /** Ports an event arrived for before anyone listened: delivered (and re-enabled) on listen(). */
@@ -26,22 +31,32 @@ export class HvClient {
   private closedFlag = false;
   private readonly closeHandlers: (() => void)[] = [];
 
+  private readonly onFrameBound = (f: Frame): void => this.onFrame(f);
+
   private constructor(private readonly socket: Socket) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      if (!this.reader.push(chunk, (f) => this.onFrame(f))) this.close();
-    });
+    this.writer = new FrameWriter(socket);
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
   }
 
   static connect(path: string): Promise<HvClient> {
     return new Promise((resolve, reject) => {
-      const sock = connect(path);
+      let client: HvClient | undefined;
+      const sock = connect({
+        path,
+        onread: {
+          buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+          callback: (n: number, buf: Uint8Array): boolean => {
+            // The reader copies what it keeps: the buffer is refilled by the next read.
+            if (client && !client.reader.push(Buffer.from(buf.buffer, buf.byteOffset, n), client.onFrameBound)) client.close();
+            return true;
+          },
+        },
+      });
       sock.once('error', reject);
       sock.once('connect', () => {
         sock.off('error', reject);
-        resolve(new HvClient(sock));
+        resolve((client = new HvClient(sock)));
       });
     });
   }
@@ -63,13 +78,13 @@ export class HvClient {
     const seq = this.seq;
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.socket.write(encodeFrame(op, seq, args));
+      this.writer.write(op, seq, args);
     });
   }
 
   /** Sends a request that gets no reply (notify, unmask, unmap on a synchronous close path). */
   send(op: HvOp, args: ArrayLike<number>): void {
-    if (!this.closedFlag) this.socket.write(encodeFrame(op, 0, args));
+    if (!this.closedFlag) this.writer.write(op, 0, args);
   }
 
   /** Routes events of `port` to `fn`; at most one listener per port. */
@@ -92,6 +107,8 @@ export class HvClient {
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    // What was sent before close() still reaches the hypervisor (an unmap on a close path).
+    this.writer.flush();
     this.socket.destroy();
     this.listeners.clear();
     const err = new HvClientClosedError();

@@ -23,7 +23,7 @@ import {
 } from './grant-table.js';
 import { PageAllocator, RefAllocator } from './page-allocator.js';
 import { grantTablePath, hvSocketPath, ramPath } from './paths.js';
-import { FrameReader, GNTMAP_FLAG_READONLY, HvOp, MapFailReason, encodeFrame, type Frame } from './wire.js';
+import { FrameReader, FrameWriter, GNTMAP_FLAG_READONLY, HvOp, MapFailReason, type Frame } from './wire.js';
 
 const PAGE = 4096;
 const EINVAL = 22;
@@ -63,6 +63,8 @@ interface Connection {
   readonly domid: number;
   readonly socket: Socket;
   readonly reader: FrameReader;
+  /** Replies and events of one turn go out in one write. */
+  readonly writer: FrameWriter;
   readonly handles: Map<number, MapHandle>;
   /** Frame runs and refs this process allocated (gntalloc-like ownership). */
   readonly runs: Map<number, number>;
@@ -103,7 +105,7 @@ export class SimHypervisor {
     mkdirSync(`${dir}/mem`, { recursive: true });
     this.evtchn = new EventChannels((owner, _domid, port) => {
       const c = this.conns.get(owner);
-      if (c && !c.closed) c.socket.write(encodeFrame(HvOp.Event, 0, [port]));
+      if (c && !c.closed) c.writer.write(HvOp.Event, 0, [port]);
     });
   }
 
@@ -245,6 +247,7 @@ export class SimHypervisor {
       domid,
       socket,
       reader: new FrameReader(),
+      writer: new FrameWriter(socket),
       handles: new Map(),
       runs: new Map(),
       refs: new Set(),
@@ -272,7 +275,7 @@ export class SimHypervisor {
   private handle(c: Connection, f: Frame): boolean {
     const a = f.args;
     const reply = (words: ArrayLike<number>): void => {
-      if (f.seq !== 0 && !c.closed) c.socket.write(encodeFrame(HvOp.Reply, f.seq, words));
+      if (f.seq !== 0 && !c.closed) c.writer.write(HvOp.Reply, f.seq, words);
     };
     const dom = this.domains.get(c.domid)!;
     switch (f.op) {

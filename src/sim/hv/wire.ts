@@ -78,13 +78,15 @@ export interface Frame {
   readonly args: Uint32Array;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
- * Splits a byte stream into frames. Bytes are copied out of the socket's chunks once; a frame
- * whose length is out of bounds makes `push` return false (the peer is broken or hostile and
- * the connection should be dropped).
+ * Splits a byte stream into frames. Bytes are copied out of the socket's chunks once (so a chunk
+ * may be a reused read buffer); a frame whose length is out of bounds makes `push` return false
+ * (the peer is broken or hostile and the connection should be dropped).
  */
 export class FrameReader {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
 
   push(chunk: Buffer, onFrame: (f: Frame) => void): boolean {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -101,9 +103,37 @@ export class FrameReader {
       off += bytes;
       onFrame({ op, seq, args });
     }
-    this.pending = off === this.pending.length ? Buffer.alloc(0) : Buffer.from(this.pending.subarray(off));
+    this.pending = off === this.pending.length ? EMPTY : Buffer.from(this.pending.subarray(off));
     return true;
   }
+}
+
+/**
+ * Frames written in one turn of the event loop leave in one write: a process that answers a
+ * request, sends an event and re-enables a port in one handler makes one system call, not three.
+ * Order is kept. flush() writes at once (before a close).
+ */
+export class FrameWriter {
+  private queued: Buffer[] = [];
+  private scheduled = false;
+
+  constructor(private readonly out: { write(b: Buffer): unknown; readonly destroyed: boolean }) {}
+
+  write(op: number, seq: number, args: ArrayLike<number>): void {
+    this.queued.push(encodeFrame(op, seq, args));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.queued.length === 0) return;
+    const q = this.queued;
+    this.queued = [];
+    if (!this.out.destroyed) this.out.write(q.length === 1 ? q[0]! : Buffer.concat(q));
+  };
 }
 
 /** Status words are i32 on the wire (negative errno or GNTST). */
