@@ -31,16 +31,39 @@ interface Surfaces {
   readonly fbs: Framebuffer[];
 }
 
+/** A uniform sample of at most `size` values of an unbounded stream (reservoir sampling). */
+class Reservoir {
+  readonly values: number[] = [];
+  private seen = 0;
+
+  constructor(private readonly size: number) {}
+
+  add(v: number): void {
+    this.seen++;
+    if (this.values.length < this.size) this.values.push(v);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < this.size) this.values[j] = v;
+    }
+  }
+}
+
 /** Request round trips, by operation, while `recording`; everything else the driver reports is ignored. */
 class RttRecorder {
   recording = false;
   errors: Record<string, number> = {};
   readonly us = new Map<number, number[]>();
+  /** When set, PG_FLIP round trips go here instead (long runs keep a bounded sample). */
+  flips: Reservoir | undefined;
 
   onReport(r: FrontendReport): void {
     if (!this.recording || r.kind !== 'request') return;
     if (r.status !== 0) {
       this.errors[r.status] = (this.errors[r.status] ?? 0) + 1;
+      return;
+    }
+    if (this.flips && r.op === Op.PG_FLIP) {
+      this.flips.add(r.ms * 1000);
       return;
     }
     let list = this.us.get(r.op);
@@ -113,7 +136,7 @@ async function main(): Promise<void> {
           send(await runThroughput(cards, prepared, cmd.ms));
           return;
         case 'pipeline':
-          send(await runPipeline(cards, prepared, cmd));
+          send(await runPipeline(cards, prepared, cmd, rtt));
           return;
         case 'exit':
           await exit();
@@ -238,11 +261,14 @@ async function runPipeline(
   cards: readonly Card[],
   prepared: Map<DrmCard, Surfaces[]>,
   cmd: Extract<GuestCommand, { cmd: 'pipeline' }>,
+  rec: RttRecorder,
 ): Promise<GuestReport> {
   const nWindows = Math.max(1, Math.ceil(cmd.ms / cmd.windowMs));
   const windows: { flips: number; late: number; failed: number }[] = Array.from({ length: nWindows }, () => ({ flips: 0, late: 0, failed: 0 }));
-  const latencyUs: number[] = [];
-  let seen = 0;
+  const latency = new Reservoir(MAX_LATENCY_SAMPLES);
+  rec.flips = new Reservoir(MAX_LATENCY_SAMPLES);
+  rec.errors = {};
+  rec.recording = true;
   // performance.now() and Date.now() differ by a constant here: windows are on the shared wall clock.
   const offset = Date.now() - performance.now();
   const windowOf = (t: number): { flips: number; late: number; failed: number } | undefined => windows[Math.floor((t + offset - cmd.startEpochMs) / cmd.windowMs)];
@@ -272,21 +298,17 @@ async function runPipeline(
             // apart; a gap of more than 1.5 frames means a vblank went by without this flip.
             if (lastEvent !== undefined && now - lastEvent > lateGapMs) w.late++;
             lastEvent = now;
-            // Reservoir sample of the flip latency, so long runs keep a bounded, fair sample.
-            const us = (now - sent) * 1000;
-            seen++;
-            if (latencyUs.length < MAX_LATENCY_SAMPLES) latencyUs.push(us);
-            else {
-              const j = Math.floor(Math.random() * seen);
-              if (j < MAX_LATENCY_SAMPLES) latencyUs[j] = us;
-            }
+            latency.add((now - sent) * 1000);
           }
         })(),
       );
     });
   }
   await Promise.all(loops);
-  return { kind: 'pipeline', windows, latencyUs };
+  rec.recording = false;
+  const rttUs = rec.flips.values;
+  rec.flips = undefined;
+  return { kind: 'pipeline', windows, latencyUs: latency.values, rttUs, errors: rec.errors };
 }
 
 main().catch((err: unknown) => {

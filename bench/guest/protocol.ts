@@ -55,5 +55,8 @@ export type GuestReport =
       readonly windows: PipelineWindow[];
       /** Flip latency (PG_FLIP pushed -> EVT_PG_FLIP seen) in µs, a sample of up to 4096. */
       readonly latencyUs: number[];
+      /** PG_FLIP round trip (pushed -> response) in µs, a sample of up to 4096. */
+      readonly rttUs: number[];
+      readonly errors: ErrorCounts;
     }
   | { readonly kind: 'error'; readonly message: string };

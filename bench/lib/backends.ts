@@ -54,6 +54,8 @@ export interface DaemonSpawnOptions {
   readonly mainJs: string;
   readonly host: SimHost;
   readonly notify: NotifySocket;
+  /** The domain it serves from: 0, or a driver domain. */
+  readonly domid?: number;
   /** Named headless outputs (NAME=WxH@HZ); connectors with that unique-id are shown there. */
   readonly headless: readonly string[];
   /** Where the control socket goes (never the system's /run/vdispld). */
@@ -85,6 +87,7 @@ export async function startDaemon(o: DaemonSpawnOptions): Promise<Backend> {
     'headless',
     '--control-socket',
     o.controlSocket,
+    ...(o.domid ? ['--domid', String(o.domid)] : []),
     '--log-level',
     o.logLevel ?? 'warn',
     ...o.headless.flatMap((h) => ['--headless', h]),

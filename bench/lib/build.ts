@@ -35,13 +35,16 @@ export async function buildFloors(workDir: string): Promise<Floors> {
   return { ring: out['ring-floor']!, memcpy: out['memcpy-floor']!, xenstore: out['xs-floor']! };
 }
 
-/** Compiles src/ with tsconfig.build.json into `workDir`; returns the daemon's main.js. */
-export async function buildDaemon(workDir: string): Promise<string> {
-  const outDir = join(workDir, 'vdispld');
+/**
+ * Compiles `root`/src (default: this working tree) with its tsconfig.build.json into
+ * `workDir`/`name`; returns the daemon's main.js.
+ */
+export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'): Promise<string> {
+  const outDir = join(workDir, name);
   mkdirSync(outDir, { recursive: true });
   const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    await run(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.build.json'), '--outDir', outDir, '--sourceMap', 'false'], { cwd: REPO });
+    await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir, '--sourceMap', 'false'], { cwd: root });
   } catch (err) {
     // tsc still emits on type errors (someone's work in progress): run what it emitted, say so.
     const e = err as { stdout?: string };
@@ -49,4 +52,20 @@ export async function buildDaemon(workDir: string): Promise<string> {
   }
   for (const link of ['build', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(outDir, link));
   return join(outDir, 'src', 'main.js');
+}
+
+/** Builds vdispld as it was at git revision `rev` (read with git archive; the working tree is not touched). */
+export async function buildRevision(workDir: string, rev: string): Promise<string> {
+  const root = join(workDir, `source-${rev.replace(/[^\w.-]/g, '_')}`);
+  mkdirSync(root, { recursive: true });
+  const tar = await run('git', ['-C', REPO, 'archive', '--format=tar', rev, 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'], {
+    encoding: 'buffer',
+    maxBuffer: 1 << 28,
+  });
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = execFile('tar', ['-x', '-C', root], (err) => (err ? reject(err) : resolvePromise()));
+    child.stdin!.end(tar.stdout);
+  });
+  symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
+  return buildDaemon(workDir, root, `vdispld-${rev.replace(/[^\w.-]/g, '_')}`);
 }

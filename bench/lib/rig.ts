@@ -1,6 +1,8 @@
-// One simulated host with the backends under test on it: vdispld serving dom0's devices and/or
-// the C floor serving a driver domain's, and the bench guests of each. Everything it starts it
-// stops in close(), in reverse order: guests, backends, host.
+// One simulated host with the backends under test on it, each serving its own guests: vdispld in
+// dom0 (or a driver domain), the C floor in a driver domain, or two vdispld builds side by side.
+// Because they serve different domains' devices, they can all live at once and rounds can
+// alternate between them. Everything it starts it stops in close(), in reverse order: guests,
+// backends, host.
 import { join } from 'node:path';
 import { SimHost } from '../../src/sim/index.js';
 import { startDaemon, startFloor, type Backend } from './backends.js';
@@ -8,15 +10,31 @@ import type { BenchContext } from './context.js';
 import { startGuests, type BenchGuest, type GuestSpec } from './guests.js';
 import { NotifySocket } from './notify.js';
 
+export type BackendSpec =
+  /** vdispld compiled to `mainJs` (default: the build under test), in dom0 unless `driverDomain`. */
+  | { readonly label: string; readonly kind: 'vdispld'; readonly mainJs?: string; readonly driverDomain?: boolean }
+  /** The C ring floor, always in a driver domain of its own. */
+  | { readonly label: string; readonly kind: 'floor' };
+
+/** The usual pair: vdispld in dom0 and the C floor beside it. */
+export const BOTH: readonly BackendSpec[] = [
+  { label: 'vdispld', kind: 'vdispld' },
+  { label: 'floor', kind: 'floor' },
+];
+
 export interface RigOptions {
-  /** Name for profiles and control sockets. */
+  /** Name for profiles. */
   readonly name: string;
-  readonly daemon: boolean;
-  readonly floor: boolean;
+  readonly backends: readonly BackendSpec[];
   /** vdispld's headless outputs (NAME=WxH@HZ). */
   readonly headless: readonly string[];
   /** The floor's vblank clock (match the outputs' refresh). */
   readonly vblankHz: number;
+}
+
+interface Served {
+  readonly backend: Backend;
+  readonly domid: number;
 }
 
 export class Rig {
@@ -26,45 +44,52 @@ export class Rig {
   private constructor(
     readonly host: SimHost,
     private readonly notify: NotifySocket,
-    readonly daemon: Backend | undefined,
-    readonly floor: Backend | undefined,
-    readonly floorDomid: number,
+    private readonly served: Map<string, Served>,
   ) {}
 
   static async start(ctx: BenchContext, o: RigOptions): Promise<Rig> {
     const host = await SimHost.start();
     const notify = new NotifySocket();
-    let daemon: Backend | undefined;
-    let floor: Backend | undefined;
+    const served = new Map<string, Served>();
     try {
-      // The floor gets a driver domain of its own, so that both can serve guests on one host.
-      const floorDomid = o.floor ? (await host.createDomain({ name: 'floor', frontend: false, ramMiB: 16 })).domid : 0;
-      if (o.daemon) {
-        daemon = await startDaemon({
-          mainJs: ctx.daemonJs,
-          host,
-          notify,
-          headless: o.headless,
-          controlSocket: join(host.dir, 'control.sock'),
-          nodeArgs: ctx.daemonNodeArgs(o.name),
-        });
+      for (const spec of o.backends) {
+        const driver = spec.kind === 'floor' || spec.driverDomain === true;
+        const domid = driver ? (await host.createDomain({ name: `backend-${spec.label}`, frontend: false, ramMiB: 16 })).domid : 0;
+        const backend =
+          spec.kind === 'floor'
+            ? await startFloor({ exe: ctx.floors.ring, host, notify, domid, vblankHz: o.vblankHz })
+            : await startDaemon({
+                mainJs: spec.mainJs ?? ctx.daemonJs,
+                host,
+                notify,
+                domid,
+                headless: o.headless,
+                controlSocket: join(host.dir, `control-${spec.label}.sock`),
+                nodeArgs: ctx.daemonNodeArgs(`${o.name}-${spec.label}`),
+              });
+        served.set(spec.label, { backend, domid });
       }
-      if (o.floor) floor = await startFloor({ exe: ctx.floors.ring, host, notify, domid: floorDomid, vblankHz: o.vblankHz });
-      return new Rig(host, notify, daemon, floor, floorDomid);
+      return new Rig(host, notify, served);
     } catch (err) {
-      await floor?.stop();
-      await daemon?.stop();
+      for (const s of [...served.values()].reverse()) await s.backend.stop();
       await host.close();
       notify.close();
       throw err;
     }
   }
 
-  /** Guests for `backend` (this rig's daemon or floor), each with one device of these connectors. */
-  async addGuests(backend: Backend, count: number, connectors: (guest: number) => string[]): Promise<BenchGuest[]> {
-    const domid = backend.kind === 'floor' ? this.floorDomid : 0;
-    const specs: GuestSpec[] = Array.from({ length: count }, (_, i) => ({ backendDomid: domid, connectors: connectors(i) }));
-    const made = await startGuests(this.host, backend, specs);
+  backend(label: string): Backend {
+    const s = this.served.get(label);
+    if (!s) throw new Error(`rig: no backend ${label}`);
+    return s.backend;
+  }
+
+  /** Guests served by backend `label`, each with one device of these connectors. */
+  async addGuests(label: string, count: number, connectors: (guest: number) => string[]): Promise<BenchGuest[]> {
+    const s = this.served.get(label);
+    if (!s) throw new Error(`rig: no backend ${label}`);
+    const specs: GuestSpec[] = Array.from({ length: count }, (_, i) => ({ backendDomid: s.domid, connectors: connectors(i) }));
+    const made = await startGuests(this.host, s.backend, specs);
     this.guests.push(...made);
     return made;
   }
@@ -74,8 +99,7 @@ export class Rig {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.guests.map((g) => g.close()));
-    await this.daemon?.stop();
-    await this.floor?.stop();
+    for (const s of [...this.served.values()].reverse()) await s.backend.stop();
     await this.host.close();
     this.notify.close();
   }

@@ -24,7 +24,8 @@ function ratio(f: Figure): string {
   return r.runs.length > 1 ? `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : `${r.median.toFixed(2)}×`;
 }
 
-export function table(figures: readonly Figure[]): string {
+/** `labels`: the two columns' names (vdispld and its floor, or two builds being compared). */
+export function table(figures: readonly Figure[], labels: { a: string; b: string } = { a: 'vdispld', b: 'floor' }): string {
   const lines: string[] = [];
   let section = '';
   for (const f of figures) {
@@ -32,7 +33,7 @@ export function table(figures: readonly Figure[]): string {
       section = f.section;
       if (lines.length) lines.push('');
       lines.push(`**${section}**`, '');
-      lines.push('| figure | vdispld: median (min–max) | floor: median (min–max) | ratio | target |');
+      lines.push(`| figure | ${labels.a}: median (min–max) | ${labels.b}: median (min–max) | ratio | target |`);
       lines.push('|---|---|---|---|---|');
     }
     const floor = f.floorName ? `${spread(f.floor, f.unit)} — ${f.floorName}` : '—';

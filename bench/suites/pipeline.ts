@@ -22,16 +22,17 @@ interface SideResult {
   readonly peakRssMiB: number;
   readonly cpuUsPerFlip: number[];
   readonly latencyUs: number[];
+  readonly rttUs: number[];
 }
 
-async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', guests: number, seconds: number): Promise<SideResult> {
+export async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', guests: number, seconds: number): Promise<SideResult> {
   const ids = (g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `p${g}c${c}`);
   const headless = Array.from({ length: guests }, (_, g) => ids(g).map((id) => `${id}=1920x1080@${HZ}`)).flat();
-  const rig = await Rig.start(ctx, { name: `pipeline-${side}`, daemon: side === 'vdispld', floor: side === 'floor', headless, vblankHz: HZ });
+  const rig = await Rig.start(ctx, { name: 'pipeline', backends: [side === 'vdispld' ? { label: side, kind: 'vdispld' } : { label: side, kind: 'floor' }], headless, vblankHz: HZ });
   try {
-    const backend = side === 'vdispld' ? rig.daemon! : rig.floor!;
     ctx.log(`pipeline (${side}): starting ${guests} guests`);
-    const gs = await rig.addGuests(backend, guests, ids);
+    const gs = await rig.addGuests(side, guests, ids);
+    const backend = rig.backend(side);
     // One guest at a time: the floor maps buffers synchronously, and 16 guests' worth of
     // DBUF_CREATEs queued behind each other would run into the driver's 3 s timeout.
     for (const g of gs) await g.ask({ cmd: 'prepare' }, 'prepared', 300_000);
@@ -58,6 +59,9 @@ async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', guests: num
     clearInterval(rssTimer);
     for (const t of timers) clearTimeout(t);
     const peak = sampleProc(backend.pid)?.peakRssKiB ?? NaN;
+    const errors: Record<string, number> = {};
+    for (const r of reports) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+    if (Object.keys(errors).length) ctx.log(`pipeline (${side}): requests failed, by status: ${JSON.stringify(errors)}`);
     const late: number[] = [];
     const failed: number[] = [];
     const fps: number[] = [];
@@ -87,6 +91,7 @@ async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', guests: num
       peakRssMiB: peak / 1024,
       cpuUsPerFlip,
       latencyUs: reports.flatMap((r) => r.latencyUs),
+      rttUs: reports.flatMap((r) => r.rttUs),
     };
   } finally {
     await rig.close();
@@ -144,6 +149,33 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
       floor: floor.rssMiB,
       target: (f) => ({ text: 'under 120 MB (checked on the peak, VmHWM)', met: Math.max(f.vdispld.max, vd.peakRssMiB) * 1.048576 < 120 }),
       note: `peak RSS over the whole run (VmHWM): vdispld ${vd.peakRssMiB.toFixed(1)} MiB, floor ${floor.peakRssMiB.toFixed(1)} MiB`,
+    }),
+    figure({
+      id: 'pipeline.rtt.p50',
+      section,
+      what: 'PG_FLIP round trip under this load, p50',
+      unit: 'µs',
+      vdispld: [percentile(vd.rttUs, 50)],
+      floorName: fl,
+      floor: [percentile(floor.rttUs, 50)],
+    }),
+    figure({
+      id: 'pipeline.rtt.p99',
+      section,
+      what: 'PG_FLIP round trip under this load, p99',
+      unit: 'µs',
+      vdispld: [percentile(vd.rttUs, 99)],
+      floorName: fl,
+      floor: [percentile(floor.rttUs, 99)],
+    }),
+    figure({
+      id: 'pipeline.latency.p50',
+      section,
+      what: 'flip latency p50 (PG_FLIP pushed to EVT_PG_FLIP)',
+      unit: 'µs',
+      vdispld: [percentile(vd.latencyUs, 50)],
+      floorName: fl,
+      floor: [percentile(floor.latencyUs, 50)],
     }),
     figure({
       id: 'pipeline.latency.p99',

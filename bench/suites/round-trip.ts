@@ -4,7 +4,7 @@
 // which backend goes first, so drift in the machine's load falls on both.
 import type { BenchContext } from '../lib/context.js';
 import { figure, type Figure } from '../lib/figures.js';
-import { Rig } from '../lib/rig.js';
+import { BOTH, Rig } from '../lib/rig.js';
 import { percentile } from '../lib/stats.js';
 
 // Flips are paced by the vblank (the frontend waits for each event): a fast one keeps the
@@ -12,10 +12,10 @@ import { percentile } from '../lib/stats.js';
 const HZ = 360;
 
 export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
-  const rig = await Rig.start(ctx, { name: 'round-trip', daemon: true, floor: true, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ });
+  const rig = await Rig.start(ctx, { name: 'round-trip', backends: BOTH, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ });
   try {
-    const [gd] = await rig.addGuests(rig.daemon!, 1, () => ['rtt0']);
-    const [gf] = await rig.addGuests(rig.floor!, 1, () => ['rtt0']);
+    const [gd] = await rig.addGuests('vdispld', 1, () => ['rtt0']);
+    const [gf] = await rig.addGuests('floor', 1, () => ['rtt0']);
     const plan = { ...ctx.opts.rttSamples, width: 1920, height: 1080 };
     const ops = ['pgFlip', 'fbAttach', 'dbufCreate'] as const;
     const runs = { vdispld: new Map<string, number[]>(), floor: new Map<string, number[]>() };

@@ -6,7 +6,7 @@ import type { BenchContext } from '../lib/context.js';
 import { figure, type Figure } from '../lib/figures.js';
 import type { BenchGuest } from '../lib/guests.js';
 import { sampleProc } from '../lib/proc.js';
-import { Rig } from '../lib/rig.js';
+import { BOTH, Rig } from '../lib/rig.js';
 
 const GUESTS = 4;
 const CONNECTORS = 4;
@@ -27,17 +27,17 @@ async function round(guests: readonly BenchGuest[], pid: number, ms: number): Pr
 
 export async function throughputSuite(ctx: BenchContext): Promise<Figure[]> {
   const headless = Array.from({ length: GUESTS }, (_, g) => ids('t', g).map((id) => `${id}=1920x1080@60`)).flat();
-  const rig = await Rig.start(ctx, { name: 'throughput', daemon: true, floor: true, headless, vblankHz: 60 });
+  const rig = await Rig.start(ctx, { name: 'throughput', backends: BOTH, headless, vblankHz: 60 });
   try {
-    const gd = await rig.addGuests(rig.daemon!, GUESTS, (g) => ids('t', g));
-    const gf = await rig.addGuests(rig.floor!, GUESTS, (g) => ids('f', g));
+    const gd = await rig.addGuests('vdispld', GUESTS, (g) => ids('t', g));
+    const gf = await rig.addGuests('floor', GUESTS, (g) => ids('f', g));
     for (const g of [...gd, ...gf]) await g.ask({ cmd: 'prepare' }, 'prepared', 120_000);
     const ms = ctx.opts.throughputSeconds * 1000;
     const runs = { rps: [[], []] as number[][], cpu: [[], []] as number[][] };
     for (let r = 0; r < ctx.opts.rounds; r++) {
       const order = r % 2 === 0 ? [1, 0] : [0, 1];
       for (const side of order) {
-        const res = side === 0 ? await round(gd, rig.daemon!.pid, ms) : await round(gf, rig.floor!.pid, ms);
+        const res = side === 0 ? await round(gd, rig.backend('vdispld').pid, ms) : await round(gf, rig.backend('floor').pid, ms);
         if (Object.keys(res.errors).length) ctx.log(`throughput: ${side === 0 ? 'vdispld' : 'floor'}: requests failed, by status: ${JSON.stringify(res.errors)}`);
         runs.rps[side]!.push(res.rps);
         runs.cpu[side]!.push(res.cpuUsPerRequest);
