@@ -49,7 +49,7 @@ export async function copyPathSuite(ctx: BenchContext): Promise<Figure[]> {
         paths = `copy card: ${r.copyPath}; zero-copy card: ${r.zeroCopyPath}`;
       };
       const floor = async (): Promise<void> => {
-        const { stdout } = await run(ctx.floors.memcpy, [source, '0', String(FRAME), String(iterations)]);
+        const { stdout } = await run(ctx.floors.memcpy, [source, String(FRAME), String(iterations)]);
         const r = JSON.parse(stdout) as { cpuNs: number[] };
         runs.memcpy.push(median(r.cpuNs) / 1000);
       };

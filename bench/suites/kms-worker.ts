@@ -147,16 +147,17 @@ async function main(): Promise<void> {
   closeSync(fd);
   const src = [new Uint8Array(map.buffer, 0, FRAME), new Uint8Array(map.buffer, FRAME, FRAME)];
 
-  // The copy code alone: what the copy path does per frame, into an anonymous mapping.
-  const dst = native().mapAnonymous(FRAME);
-  const target = { bytes: new Uint8Array(dst.buffer), pitch: PITCH, width: W, height: H };
+  // The copy code alone: what the copy path does per frame, two guest frames into two anonymous
+  // mappings alternately (the working set of a double-buffered guest on double-buffered scan-out).
+  const dst = native().mapAnonymous(2 * FRAME);
+  const target = (k: number) => ({ bytes: new Uint8Array(dst.buffer, k * FRAME, FRAME), pitch: PITCH, width: W, height: H });
   const whole = { x: 0, y: 0, width: W, height: H };
   const source = (k: number) => ({ bytes: src[k]!, limit: FRAME, offset: 0, pitch: PITCH, fourcc: XR24 });
-  for (let i = 0; i < 3; i++) copyRegion(source(i % 2), whole, target, 0, 0);
+  for (let i = 0; i < 4; i++) copyRegion(source(i % 2), whole, target(i % 2), 0, 0);
   const copyCodeCpuUs: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const t = process.cpuUsage();
-    const r = copyRegion(source(i % 2), whole, target, 0, 0);
+    const r = copyRegion(source(i % 2), whole, target(i % 2), 0, 0);
     copyCodeCpuUs.push(cpuUs(t));
     if (r.rows !== H) throw new Error(`copyRegion copied ${r.rows} rows`);
   }
