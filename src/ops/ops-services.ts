@@ -8,11 +8,11 @@ import { ControlServer, type ControlReply } from './control/control-server.js';
 import { parseTarget, type ControlRequest, type SnapshotHeader } from './control/protocol.js';
 import { PngEncoder } from './frames/png-encoder.js';
 import { Metrics } from './metrics/metrics.js';
-import { MetricsServer } from './metrics/metrics-server.js';
+import type { MetricsServer } from './metrics/metrics-server.js';
 import { connectorKey, type DaemonProbe } from './probe.js';
 import { FrameRates } from './status/frame-rate.js';
 import { buildStatus, type StatusReport } from './status/status-report.js';
-import { ViewerServer } from './viewer/viewer-server.js';
+import type { ViewerServer } from './viewer/viewer-server.js';
 
 export interface OpsOptions {
   readonly probe: DaemonProbe;
@@ -73,11 +73,15 @@ export class OpsServices {
           opts.log.warn(`${(err as Error).message}; running without a control socket (vdispld status and snapshot will not reach this daemon; set --control-socket)`);
         }
       }
+      // The listeners' modules (http, ws) load only when asked for: most daemons run without them,
+      // and loading them is a good part of start-up (docs/PERFORMANCE.md).
       if (opts.metrics !== 'off') {
+        const { MetricsServer } = await import('./metrics/metrics-server.js');
         ops.metricsServer = await MetricsServer.listen(opts.metrics, ops.metrics);
         ops.announce('metrics', ops.metricsServer.address, '/metrics');
       }
       if (opts.viewer !== 'off') {
+        const { ViewerServer } = await import('./viewer/viewer-server.js');
         ops.viewerServer = await ViewerServer.listen(opts.viewer, { probe: opts.probe, rates: ops.rates, encoder: ops.encoder, log: opts.log });
         ops.announce('viewer', ops.viewerServer.address, '/');
       }
