@@ -206,9 +206,10 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       const before = ctx.checks.length;
       await collectLogs(ctx);
       const late = ctx.checks.slice(before).filter((c) => !c.ok);
-      if (late.length && result.outcome !== 'fail') {
+      if (late.length) {
+        const names = late.map((c) => c.name).join('; ');
+        result.reason = result.outcome === 'fail' ? `${result.reason ?? ''}; ${names}` : `failed checks: ${names}${result.reason ? ` (was: ${result.reason})` : ''}`;
         result.outcome = 'fail';
-        result.reason = `failed checks: ${late.map((c) => c.name).join('; ')}${result.reason ? ` (was: ${result.reason})` : ''}`;
       }
     }
     if (machine) {
