@@ -1,48 +1,36 @@
-// A virtual vblank: instants t0 + k * period at the mode's refresh rate. It arms a timer only while
-// someone waits for the next vblank, so idle outputs cost nothing, and it schedules from the
-// absolute grid, so timer lateness never accumulates into drift.
+// A virtual vblank: instants t0 + k * period at the mode's refresh rate. Every headless output of
+// one refresh rate ticks on the same grid, like CRTCs genlocked to one clock: one timer wakes the
+// process once per vblank for all of them (not once per output), and the flip events of that
+// vblank leave together. A timer is armed only while some output waits for a vblank, so idle
+// outputs cost nothing, and it is scheduled from the absolute grid, so timer lateness never
+// accumulates into drift.
 
-export class VblankClock {
-  private readonly periodNs: bigint;
-  private readonly t0 = process.hrtime.bigint();
+type Waiter = (timestampNs: bigint, sequence: number) => void;
+
+/** The grid shared by every clock of one period, with the one timer they need. */
+class Timeline {
+  readonly t0 = process.hrtime.bigint();
   private timer: NodeJS.Timeout | undefined;
-  private waiters: Array<(timestampNs: bigint, sequence: number) => void> = [];
-  private closed = false;
+  /** Clocks waiting for the next vblank, in the order they asked. */
+  private readonly waiting = new Set<VblankClock>();
 
-  constructor(refreshMilliHz: number) {
-    if (!(refreshMilliHz > 0)) throw new RangeError(`vblank clock: refresh ${refreshMilliHz} mHz`);
-    this.periodNs = BigInt(Math.round(1e12 / refreshMilliHz));
-  }
+  constructor(readonly periodNs: bigint) {}
 
-  get periodMs(): number {
-    return Number(this.periodNs) / 1e6;
-  }
-
-  /** Vblanks elapsed since the clock started. */
   sequenceAt(nowNs: bigint): number {
     return Number((nowNs - this.t0) / this.periodNs);
   }
 
-  /** Calls `cb` once at the next vblank (all waiters of one vblank in the order they asked). */
-  next(cb: (timestampNs: bigint, sequence: number) => void): void {
-    if (this.closed) return;
-    this.waiters.push(cb);
+  want(c: VblankClock): void {
+    this.waiting.add(c);
     if (!this.timer) this.arm();
   }
 
-  /** Forgets every waiter and stops the timer; idempotent. The clock may be used again after. */
-  cancel(): void {
-    this.waiters = [];
-    if (this.timer) {
+  drop(c: VblankClock): void {
+    this.waiting.delete(c);
+    if (this.waiting.size === 0 && this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-  }
-
-  /** Idempotent; no callback after it returns. */
-  close(): void {
-    this.closed = true;
-    this.cancel();
   }
 
   private arm(): void {
@@ -59,11 +47,66 @@ export class VblankClock {
       this.timer = setTimeout(() => this.fire(at), Math.max(1, Number(at - now) / 1e6));
       return;
     }
+    const clocks = [...this.waiting];
+    this.waiting.clear();
+    // A late timer reports the vblank it was armed for; clocks asking again in their callbacks
+    // re-arm the timer for the one after.
+    const sequence = this.sequenceAt(at);
+    for (const c of clocks) {
+      // Cancelled and asked again by an earlier callback of this vblank: it waits for the next one.
+      if (this.waiting.has(c)) continue;
+      c.tick(at, sequence);
+    }
+  }
+}
+
+const timelines = new Map<bigint, Timeline>();
+
+export class VblankClock {
+  private readonly timeline: Timeline;
+  private waiters: Waiter[] = [];
+  private closed = false;
+
+  constructor(refreshMilliHz: number) {
+    if (!(refreshMilliHz > 0)) throw new RangeError(`vblank clock: refresh ${refreshMilliHz} mHz`);
+    const periodNs = BigInt(Math.round(1e12 / refreshMilliHz));
+    let t = timelines.get(periodNs);
+    if (!t) timelines.set(periodNs, (t = new Timeline(periodNs)));
+    this.timeline = t;
+  }
+
+  get periodMs(): number {
+    return Number(this.timeline.periodNs) / 1e6;
+  }
+
+  /** Vblanks elapsed on the grid since it started. */
+  sequenceAt(nowNs: bigint): number {
+    return this.timeline.sequenceAt(nowNs);
+  }
+
+  /** Calls `cb` once at the next vblank (all waiters of one vblank in the order they asked). */
+  next(cb: Waiter): void {
+    if (this.closed) return;
+    this.waiters.push(cb);
+    if (this.waiters.length === 1) this.timeline.want(this);
+  }
+
+  /** Forgets every waiter; idempotent. The clock may be used again after. */
+  cancel(): void {
+    this.waiters = [];
+    this.timeline.drop(this);
+  }
+
+  /** Idempotent; no callback after it returns. */
+  close(): void {
+    this.closed = true;
+    this.cancel();
+  }
+
+  /** The timeline's vblank: runs this clock's waiters. */
+  tick(timestampNs: bigint, sequence: number): void {
     const waiters = this.waiters;
     this.waiters = [];
-    // A late timer reports the vblank it was armed for; waiters added in the callbacks re-arm
-    // through next() for the one after.
-    const sequence = this.sequenceAt(at);
-    for (const w of waiters) w(at, sequence);
+    for (const w of waiters) w(timestampNs, sequence);
   }
 }
