@@ -104,24 +104,37 @@ function flipOnce(out: Output, fb: FramebufferDesc, timeoutMs = 1000): Promise<F
 }
 
 /** Another process takes DRM master and lights the CRTC blue for `holdMs`, then exits. */
-async function anotherMaster(cardPath: string, holdMs: number): Promise<number | null> {
+/**
+ * Another DRM client that takes master and shows blue for `holdMs`. It starts, opens the card and
+ * says "ready" before anything is timed: node's start-up (seconds under emulation) must not eat the
+ * hold-off the backend grants it. It takes master only when told to go.
+ */
+function anotherMaster(cardPath: string, holdMs: number): { ready: Promise<void>; go(): void; exited: Promise<number | null> } {
   const addon = new URL('../../build/Release/vdispl_native.node', import.meta.url).pathname;
   const js = `
     const n = require(${JSON.stringify(addon)});
     const d = new n.DrmDevice(${JSON.stringify(cardPath)});
-    d.setMaster();
-    const r = d.resources();
-    const c = r.connectors.find((k) => k.connection === 'connected' && k.modes.length);
-    const m = c.modes.find((x) => x.type & 8) || c.modes[0];
-    const crtc = r.encoders.find((e) => e.id === c.encoderId)?.crtcId || r.crtcs[0].id;
-    const b = d.createDumb(m.hdisplay, m.vdisplay, 32);
-    const map = d.mapDumb(b.handle, b.size);
-    new Uint32Array(map.buffer).fill(0x000000ff);
-    const fb = d.addFb2(m.hdisplay, m.vdisplay, 0x34325258, [b.handle], [b.pitch], [0]);
-    d.setCrtc(crtc, fb, 0, 0, [c.id], m);
-    setTimeout(() => { d.close(); process.exit(0); }, ${holdMs});`;
-  const child = spawn(process.execPath, ['-e', js], { stdio: 'inherit' });
-  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    process.stdout.write('ready\\n');
+    process.stdin.once('data', () => {
+      d.setMaster();
+      const r = d.resources();
+      const c = r.connectors.find((k) => k.connection === 'connected' && k.modes.length);
+      const m = c.modes.find((x) => x.type & 8) || c.modes[0];
+      const crtc = r.encoders.find((e) => e.id === c.encoderId)?.crtcId || r.crtcs[0].id;
+      const b = d.createDumb(m.hdisplay, m.vdisplay, 32);
+      const map = d.mapDumb(b.handle, b.size);
+      new Uint32Array(map.buffer).fill(0x000000ff);
+      const fb = d.addFb2(m.hdisplay, m.vdisplay, 0x34325258, [b.handle], [b.pitch], [0]);
+      d.setCrtc(crtc, fb, 0, 0, [c.id], m);
+      setTimeout(() => { d.close(); process.exit(0); }, ${holdMs});
+    });`;
+  const child = spawn(process.execPath, ['-e', js], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    void exited.then((code) => reject(new Error(`DRM master holder exited (${code}) before it was ready`)));
+  });
+  return { ready, go: () => child.stdin.end('go\n'), exited };
 }
 
 async function main(): Promise<void> {
@@ -182,8 +195,18 @@ async function scenario(backend: KmsBackend, fakeDev: import('./fake-drm.js').Fa
 
   // 4. Another process takes DRM master (and shows blue); our flips are dropped, not failed; when it
   //    exits, the guest picture comes back.
-  backend.yieldMaster(2500);
-  const holder = fakeDev ? (fakeDev.stealMaster(), Promise.resolve(0)) : anotherMaster(backend.card.path, 2000);
+  let holder: Promise<number | null>;
+  if (fakeDev) {
+    backend.yieldMaster(2500);
+    fakeDev.stealMaster();
+    holder = Promise.resolve(0);
+  } else {
+    const h = anotherMaster(backend.card.path, 2000);
+    await h.ready;
+    backend.yieldMaster(2500);
+    h.go();
+    holder = h.exited;
+  }
   await sleep(1000);
   const during = await flipOnce(out, c);
   await step('master-taken', !during.shown, { flip: during, expect: { samples: [{ x: Math.floor(W / 2), y: Math.floor(H / 2), rgb: [0, 0, 255] }] } });
