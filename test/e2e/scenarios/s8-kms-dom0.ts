@@ -23,6 +23,20 @@ export const kmsDom0: Scenario = {
     const script = '/opt/vdispld/test/kms/scenario-kms.ts';
     const ok = await ctx.dom0.exec(`test -f ${script}`);
     if (ok.rc !== 0) ctx.blocked('test/kms/scenario-kms.ts is not in the tree');
+    // `vdispld outputs --json` on the real card: the kernel's connector name, its modes, and what
+    // bochs-drm can do for the copy path (dumb buffers) — what an operator reads to write --connector.
+    const listed = await ctx.dom0.exec('/opt/node/bin/node /opt/vdispld/dist/src/main.js outputs --json', 90);
+    ctx.check('vdispld outputs --json exits 0 in dom0', listed.rc === 0, listed.out.slice(0, 200));
+    if (listed.rc === 0) {
+      const report = JSON.parse(listed.out.slice(listed.out.indexOf('{'))) as {
+        cards: { path: string; driver?: string; caps?: { dumbBuffers: boolean }; connectors?: { name: string; connection: string; modes: { width: number; height: number; preferred: boolean }[] }[] }[];
+      };
+      const bochs = report.cards.find((c) => c.driver === 'bochs-drm');
+      const conn = bochs?.connectors?.find((k) => k.name === DOM0_CONNECTOR);
+      ctx.check(`outputs lists bochs-drm with ${DOM0_CONNECTOR} connected`, conn?.connection === 'connected', JSON.stringify(bochs ?? report).slice(0, 200));
+      ctx.check('outputs lists its modes, one preferred, and dumb-buffer support', (conn?.modes.length ?? 0) > 1 && conn!.modes.some((m) => m.preferred) && bochs?.caps?.dumbBuffers === true,
+        `${conn?.modes.length ?? 0} modes; caps ${JSON.stringify(bochs?.caps)}`);
+    }
     const dir = join(ctx.shareDir, 'kms');
     await ctx.dom0.run(
       `mkdir -p /mnt/share/kms; cd /opt/vdispld && (setsid sh -c '/opt/node/bin/node --import tsx test/kms/scenario-kms.ts ` +
