@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
-import { ConnectorChannel, type ChannelObserver, type ChannelStats } from './connector-channel.js';
+import { ConnectorChannel, emptyChannelStats, type ChannelObserver, type ChannelStats } from './connector-channel.js';
 import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
@@ -113,7 +113,7 @@ export class Connection {
         resolution: c.resolution,
         scanout: c.scanout,
         path: this.pathOf(c),
-        stats: p.channel?.stats ?? emptyStats(),
+        stats: p.channel?.stats ?? emptyChannelStats(),
         eventsWritten: p.events?.stats.written ?? 0,
       };
     });
@@ -198,19 +198,4 @@ async function openConnector(
   // The frontend does not notify on the event channel; bound so our notifications reach it.
   p.evtChannel = await bind('evt-event-channel', c.evtPort, () => {});
   channel.attach(p.reqChannel, p.evtChannel);
-}
-
-function emptyStats(): ChannelStats {
-  return {
-    requests: 0,
-    errors: 0,
-    timeouts: 0,
-    flipsQueued: 0,
-    flipsShown: 0,
-    flipsDropped: 0,
-    eventsQueued: 0,
-    eventsDropped: 0,
-    flipLatencyUsSum: 0,
-    flipLatencyUsLast: 0,
-  };
 }

@@ -62,8 +62,9 @@ export interface ChannelObserver {
   flipDone(latencyNs: number, shown: boolean): void;
 }
 
-export class ConnectorChannel implements FlipQueue {
-  readonly stats: ChannelStats = {
+/** Counters of a channel that has served nothing yet. */
+export function emptyChannelStats(): ChannelStats {
+  return {
     requests: 0,
     errors: 0,
     timeouts: 0,
@@ -75,6 +76,10 @@ export class ConnectorChannel implements FlipQueue {
     flipLatencyUsSum: 0,
     flipLatencyUsLast: 0,
   };
+}
+
+export class ConnectorChannel implements FlipQueue {
+  readonly stats: ChannelStats = emptyChannelStats();
   private reqChannel: EventChannel | undefined;
   private evtChannel: EventChannel | undefined;
   /** An asynchronous request is running: the ring waits. */
