@@ -77,6 +77,7 @@ export class OpsServices {
       // and loading them is a good part of start-up (docs/PERFORMANCE.md).
       if (opts.metrics !== 'off') {
         const { MetricsServer } = await import('./metrics/metrics-server.js');
+        await ops.metrics.build();
         ops.metricsServer = await MetricsServer.listen(opts.metrics, ops.metrics);
         ops.announce('metrics', ops.metricsServer.address, '/metrics');
       }

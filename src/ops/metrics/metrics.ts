@@ -1,7 +1,9 @@
 // Prometheus metrics (prom-client) on a private registry. Two request-path hooks are pushed by the
 // backend (request answered, flip event sent); everything else is read from the daemon's probe at
 // scrape time, so the request path pays one array increment and one histogram observation.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// prom-client is loaded when the registry is first needed (build(), or the first text()): loading it
+// is a good part of start-up, and a daemon whose metrics listener is off never reads it.
+import type { Histogram, Registry } from 'prom-client';
 import type { BufferPath, ConnectorCounters, DaemonProbe } from '../probe.js';
 import { RequestCounts } from './request-counts.js';
 
@@ -34,17 +36,34 @@ interface FrameTally {
   dropped: number;
 }
 
+/** Flip latencies kept for the histogram until the registry exists (start-up, or never: metrics off). */
+const EARLY_FLIPS = 4096;
+
 export class Metrics implements BackendObserver {
-  readonly registry = new Registry();
+  private registry: Registry | undefined;
+  private building: Promise<Registry> | undefined;
   private readonly requests = new RequestCounts();
-  private readonly flipLatency: Histogram;
+  private flipLatency: Histogram | undefined;
+  private early: number[] = [];
   private readonly frames = new Map<string, FrameTally>();
 
   constructor(
     private readonly probe: DaemonProbe,
-    opts: MetricsOptions = {},
-  ) {
-    const registers = [this.registry];
+    private readonly opts: MetricsOptions = {},
+  ) {}
+
+  /** Loads prom-client and makes the registry, once; the metrics listener calls it before it listens. */
+  build(): Promise<Registry> {
+    this.building ??= import('prom-client').then((prom) => this.make(prom));
+    return this.building;
+  }
+
+  private make(prom: typeof import('prom-client')): Registry {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = prom;
+    const probe = this.probe;
+    const opts = this.opts;
+    const registry = new Registry();
+    const registers = [registry];
     // collect() runs with the metric as `this`; the sources it reads are captured here.
     const requests = this.requests;
     const frames = this.frames;
@@ -59,12 +78,15 @@ export class Metrics implements BackendObserver {
         for (const e of requests.entries()) this.inc({ op: e.op, result: e.result }, e.n);
       },
     });
-    this.flipLatency = new Histogram({
+    const flipLatency = new Histogram({
       name: `${METRIC_PREFIX}flip_latency_seconds`,
       help: 'time from a PG_FLIP request being queued to its EVT_PG_FLIP event',
       buckets: FLIP_BUCKETS,
       registers,
     });
+    for (const s of this.early) flipLatency.observe(s);
+    this.early = [];
+    this.flipLatency = flipLatency;
     new Counter({
       name: `${METRIC_PREFIX}frames_shown_total`,
       help: 'guest flips shown on the output, per connector',
@@ -165,7 +187,9 @@ export class Metrics implements BackendObserver {
         },
       });
     }
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+    this.registry = registry;
+    return registry;
   }
 
   request(op: number, status: number): void {
@@ -173,16 +197,18 @@ export class Metrics implements BackendObserver {
   }
 
   flipDone(latencyNs: number, _shown: boolean): void {
-    this.flipLatency.observe(latencyNs / 1e9);
+    if (this.flipLatency) this.flipLatency.observe(latencyNs / 1e9);
+    else if (this.early.length < EARLY_FLIPS) this.early.push(latencyNs / 1e9);
   }
 
+  /** Valid once the registry is built (text() has resolved). */
   get contentType(): string {
-    return this.registry.contentType;
+    return this.registry?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8';
   }
 
   /** The exposition text. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return (await this.build()).metrics();
   }
 
   /**
