@@ -93,10 +93,8 @@ async function main(): Promise<void> {
 
   const workDir = mkdtempSync(join(tmpdir(), 'vdispld-bench-'));
   const cleanup = (): void => rmSync(workDir, { recursive: true, force: true });
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  // Interrupted: the children are killed on exit (lib/children.ts), the work directory goes here.
+  process.once('exit', cleanup);
   try {
     log(`building the C floors${values['daemon-js'] ? '' : ' and vdispld (tsc)'} in ${workDir}`);
     const [floors, daemonJs] = await Promise.all([buildFloors(workDir), values['daemon-js'] ? Promise.resolve(resolve(values['daemon-js'])) : buildDaemon(workDir)]);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Build: g++/make/pkg-config and the headers the addon compiles against (libdrm, xen/io/*.h, UAPI xen/*.h).
 # Tests: edid-decode checks our EDIDs; xenstore-utils checks the simulated xenstored; systemd for
 # systemd-analyze; chromium for the viewer test.
-PKGS=(g++ make pkg-config python3 libdrm-dev libxen-dev linux-libc-dev edid-decode xenstore-utils)
+PKGS=(gcc g++ make pkg-config python3 libdrm-dev libxen-dev linux-libc-dev edid-decode xenstore-utils)
 # Operations tests: systemd-analyze verify on the unit, a private systemd-journald, the viewer in chromium.
 PKGS+=(systemd chromium)
 PKGS+=(${VDISPLD_EXTRA_PKGS:-})

@@ -11,6 +11,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { SimHost } from '../../src/sim/index.js';
 import type { VdisplPaths } from '../../src/sim/index.js';
 import type { XsWatch } from '../../src/xenstore/types.js';
+import { track } from './children.js';
 import type { NotifySocket } from './notify.js';
 
 const XENBUS_INIT_WAIT = 2;
@@ -93,7 +94,7 @@ export async function startDaemon(o: DaemonSpawnOptions): Promise<Backend> {
     ...o.headless.flatMap((h) => ['--headless', h]),
   ];
   const spawnedNs = process.hrtime.bigint();
-  const child = spawn(process.execPath, args, { env: childEnv(o.notify), stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = track(spawn(process.execPath, args, { env: childEnv(o.notify), stdio: ['ignore', 'inherit', 'inherit'] }));
   const stop = stopper(child);
   try {
     const readyMs = await waitReady(child, o.notify, spawnedNs, 'vdispld');
@@ -187,10 +188,12 @@ class FloorProcess implements Backend {
 
 export async function startFloor(o: FloorSpawnOptions): Promise<Backend> {
   const spawnedNs = process.hrtime.bigint();
-  const child = spawn(o.exe, ['--sim-dir', o.host.dir, '--domid', String(o.domid), '--vblank-hz', String(o.vblankHz)], {
-    env: childEnv(o.notify),
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = track(
+    spawn(o.exe, ['--sim-dir', o.host.dir, '--domid', String(o.domid), '--vblank-hz', String(o.vblankHz)], {
+      env: childEnv(o.notify),
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
   const stop = stopper(child);
   try {
     const readyMs = await waitReady(child, o.notify, spawnedNs, 'the ring floor');

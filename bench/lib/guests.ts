@@ -7,6 +7,7 @@ import type { SimHost, VdisplPaths } from '../../src/sim/index.js';
 import type { GuestCommand, GuestConfig, GuestReport } from '../guest/protocol.js';
 import type { Backend } from './backends.js';
 import { REPO } from './build.js';
+import { track } from './children.js';
 
 export interface GuestSpec {
   /** Backend domain of its vdispl device. */
@@ -47,10 +48,12 @@ export class BenchGuest {
       frontend: false,
     });
     const cfg: GuestConfig = { dir: host.dir, domid: g.domid, xenstoredPath: host.xenstored.domainSocketPath(g.domid) };
-    const child = fork(join(REPO, 'bench', 'guest', 'main.ts'), [JSON.stringify(cfg)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = track(
+      fork(join(REPO, 'bench', 'guest', 'main.ts'), [JSON.stringify(cfg)], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
     const guest = new BenchGuest(g.domid, g.devices[0]!, child);
     try {
       const ready = guest.next('ready', 60_000);

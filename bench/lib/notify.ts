@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '../../src/native/addon.js';
 import { POLL_READABLE, type NativeFdPoller } from '../../src/native/fd.js';
+import { removeOnExit } from './children.js';
 
 export class NotifySocket {
   readonly path: string;
@@ -15,10 +16,12 @@ export class NotifySocket {
   private waiter: ((atNs: bigint) => void) | undefined;
   private early: bigint | undefined;
   private closed = false;
+  private readonly forgetDir: () => void;
 
   constructor() {
     const n = native();
     this.dir = mkdtempSync(join(tmpdir(), 'vdispld-bench-notify-'));
+    this.forgetDir = removeOnExit(this.dir);
     this.path = join(this.dir, 'notify');
     this.fd = n.bindNotifySocket(this.path);
     const buf = new Uint8Array(4096);
@@ -65,5 +68,6 @@ export class NotifySocket {
     this.poller.close();
     native().closeDevice(this.fd);
     rmSync(this.dir, { recursive: true, force: true });
+    this.forgetDir();
   }
 }

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { SimHost } from '../../src/sim/index.js';
 import { startDaemon, startFloor, type Backend } from './backends.js';
+import { removeOnExit } from './children.js';
 import type { BenchContext } from './context.js';
 import { startGuests, type BenchGuest, type GuestSpec } from './guests.js';
 import { NotifySocket } from './notify.js';
@@ -45,10 +46,12 @@ export class Rig {
     readonly host: SimHost,
     private readonly notify: NotifySocket,
     private readonly served: Map<string, Served>,
+    private readonly forgetDir: () => void,
   ) {}
 
   static async start(ctx: BenchContext, o: RigOptions): Promise<Rig> {
     const host = await SimHost.start();
+    const forgetDir = removeOnExit(host.dir);
     const notify = new NotifySocket();
     const served = new Map<string, Served>();
     try {
@@ -69,10 +72,11 @@ export class Rig {
               });
         served.set(spec.label, { backend, domid });
       }
-      return new Rig(host, notify, served);
+      return new Rig(host, notify, served, forgetDir);
     } catch (err) {
       for (const s of [...served.values()].reverse()) await s.backend.stop();
       await host.close();
+      forgetDir();
       notify.close();
       throw err;
     }
@@ -101,6 +105,7 @@ export class Rig {
     await Promise.all(this.guests.map((g) => g.close()));
     for (const s of [...this.served.values()].reverse()) await s.backend.stop();
     await this.host.close();
+    this.forgetDir();
     this.notify.close();
   }
 }

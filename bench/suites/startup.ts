@@ -11,6 +11,7 @@ import type { BenchContext } from '../lib/context.js';
 import { figure, type Figure } from '../lib/figures.js';
 import { NotifySocket } from '../lib/notify.js';
 import { REPO } from '../lib/build.js';
+import { removeOnExit, track } from '../lib/children.js';
 
 /**
  * Node itself: a process that loads nothing but our addon and says READY. What no JavaScript
@@ -20,7 +21,7 @@ async function bareNode(notify: NotifySocket): Promise<number> {
   const addon = join(REPO, 'build', 'Release', 'vdispl_native.node');
   const script = `require(${JSON.stringify(addon)}).sdNotify(process.env.NOTIFY_SOCKET, 'READY=1\\n')`;
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['-e', script], { env: { NOTIFY_SOCKET: notify.path }, stdio: 'ignore' });
+  const child = track(spawn(process.execPath, ['-e', script], { env: { NOTIFY_SOCKET: notify.path }, stdio: 'ignore' }));
   const at = await notify.nextReady(30_000);
   if (child.exitCode === null) await once(child, 'exit');
   return Number(at - t0) / 1e6;
@@ -28,6 +29,7 @@ async function bareNode(notify: NotifySocket): Promise<number> {
 
 export async function startupSuite(ctx: BenchContext): Promise<Figure[]> {
   const host = await SimHost.start();
+  const forgetDir = removeOnExit(host.dir);
   const notify = new NotifySocket();
   const runs = { vdispld: [] as number[], floor: [] as number[], node: [] as number[] };
   try {
@@ -49,6 +51,7 @@ export async function startupSuite(ctx: BenchContext): Promise<Figure[]> {
     }
   } finally {
     await host.close();
+    forgetDir();
     notify.close();
   }
   return [
