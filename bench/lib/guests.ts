@@ -114,13 +114,14 @@ export class BenchGuest {
 /** Starts guests a few at a time: forking a dozen tsx processes at once only makes each slower. */
 export async function startGuests(host: SimHost, backend: Backend, specs: readonly GuestSpec[], parallel = 4): Promise<BenchGuest[]> {
   const out: BenchGuest[] = [];
-  try {
-    for (let i = 0; i < specs.length; i += parallel) {
-      out.push(...(await Promise.all(specs.slice(i, i + parallel).map((s) => BenchGuest.start(host, backend, s)))));
+  for (let i = 0; i < specs.length; i += parallel) {
+    const batch = await Promise.allSettled(specs.slice(i, i + parallel).map((s) => BenchGuest.start(host, backend, s)));
+    for (const r of batch) if (r.status === 'fulfilled') out.push(r.value);
+    const failed = batch.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(out.map((g) => g.close()));
+      throw failed.reason;
     }
-  } catch (err) {
-    await Promise.all(out.map((g) => g.close()));
-    throw err;
   }
   return out;
 }
