@@ -6,7 +6,7 @@
 //   npm run bench -- --full                the flip pipeline for 60 s (16 guests x 4 connectors)
 //   npm run bench -- --only round-trip,copy
 //   npm run bench -- --profile DIR         V8 CPU profiles of every vdispld process (--cpu-prof)
-//   npm run bench -- --out FILE            JSON path (default bench/results/latest.json)
+//   npm run bench -- --out FILE            JSON path (default bench/results/last-run.json)
 //   npm run bench -- --daemon-js PATH      benchmark an already built main.js instead of building
 //
 // Benchmarks never assert: a missed target is reported, and the exit status stays 0.
