@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     throughputSeconds: 2,
     ...(values.profile ? { profileDir: resolve(values.profile) } : {}),
   };
-  const outPath = resolve(values.out ?? join(REPO, 'bench', 'results', 'latest.json'));
+  const outPath = resolve(values.out ?? join(REPO, 'bench', 'results', 'last-run.json'));
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
   const workDir = mkdtempSync(join(tmpdir(), 'vdispld-bench-'));
