@@ -29,6 +29,11 @@ export interface KernelAbi {
 export interface NativeAddon extends XenDeviceConstructors, DrmConstructors, FdFunctions {
   mapFd(fd: number, offset: number, length: number, writable: boolean): NativeMapping;
   mapAnonymous(length: number): NativeMapping;
+  /**
+   * Pages `pageOffsets[i]` (in system pages) of `fd`, in that order, as one contiguous range: what
+   * gntdev gives for grants of scattered frames. Each page must lie inside the file (RangeError).
+   */
+  mapFdPages(fd: number, pageOffsets: Uint32Array, writable: boolean): NativeMapping;
   load32Acquire(view: Uint8Array, offset: number): number;
   store32Release(view: Uint8Array, offset: number, value: number): void;
   fullBarrier(): void;
