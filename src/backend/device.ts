@@ -2,11 +2,13 @@
 // dirty; one loop at a time reads a fresh snapshot, asks the table, performs the action, and goes
 // round again until the table says 'none'. Backend writes happen in a transaction that first
 // checks the device still exists, so a device the toolstack just removed is never half re-created.
+// A failed device's error goes where operators read it (<backend>/error) and where the XenBus
+// convention puts it (/local/domain/<own>/error/<backend path below the domain home>/error).
 import { XEN_EINVAL, XenbusState, XsField, xenbusStateName } from '../displif/constants.js';
 import { formatVersions, parseXenbusState } from '../displif/xenstore-fields.js';
 import type { DevId, DomId } from '../util/ids.js';
 import type { Logger } from '../util/log.js';
-import type { XenStore, XsWatch } from '../xenstore/types.js';
+import type { XenStore, XsOps, XsWatch } from '../xenstore/types.js';
 import type { RegistryCounts } from './buffer-registry.js';
 import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
 import { ConfigError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
@@ -32,6 +34,16 @@ const RETRY_MAX_MS = 5000;
 /** Failure log lines per device before they are thinned out (a hostile guest can fail on purpose). */
 const LOUD_FAILURES = 3;
 
+/**
+ * The XenBus convention's error node for a backend path: the path below its domain's home, under
+ * that domain's error/ directory (Linux's xenbus_dev_error writes the same place). Undefined for a
+ * path outside /local/domain/<id>/, which only a test could give.
+ */
+export function conventionalErrorPath(bePath: string): string | undefined {
+  const m = /^(\/local\/domain\/\d+)\/(.+)$/.exec(bePath);
+  return m ? `${m[1]}/error/${m[2]}/${XsField.ERROR}` : undefined;
+}
+
 export class Device {
   private phase: Phase = 'idle';
   private prevFe: FrontendState | undefined;
@@ -51,6 +63,11 @@ export class Device {
   private brokenReason = '';
   /** Its nodes were seen at least once (watch events can name a device that is already gone). */
   private seen = false;
+  /** When the first watch event not yet evaluated arrived: transition logs say how long we took. */
+  private pendingSince: number | undefined;
+  /** The watch event that started the current evaluation (see pendingSince). */
+  private evalSince: number | undefined;
+  private readonly errorNode: string | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -62,6 +79,7 @@ export class Device {
     private readonly onGone: (d: Device) => void,
   ) {
     this.log = env.log.child({ domid, dev: devId });
+    this.errorNode = conventionalErrorPath(bePath);
   }
 
   get currentPhase(): Phase {
@@ -87,6 +105,7 @@ export class Device {
   /** Something under the device's backend or frontend nodes changed: re-evaluate. */
   notify(): void {
     if (this.stopping) return;
+    this.pendingSince ??= performance.now();
     this.dirty = true;
     if (!this.loop) {
       this.loop = this.run().finally(() => {
@@ -119,6 +138,9 @@ export class Device {
   private async run(): Promise<void> {
     while (this.dirty && !this.stopping) {
       this.dirty = false;
+      // A pass that acts keeps the event that started the work, so the log shows the whole reaction.
+      this.evalSince ??= this.pendingSince;
+      this.pendingSince = undefined;
       let snap: Snapshot | 'gone';
       try {
         snap = await this.snapshot();
@@ -135,7 +157,10 @@ export class Device {
       const t = decide(this.phase, snap, this.prevFe);
       this.prevFe = snap.frontend;
       this.fe = snap.frontend;
-      if (t.action.kind === 'none') continue;
+      if (t.action.kind === 'none') {
+        this.evalSince = undefined;
+        continue;
+      }
       if (t.action.kind === 'publish-initwait' && this.phase === 'closed-retry' && Date.now() < this.retryAt) {
         this.armRetry();
         continue;
@@ -176,7 +201,14 @@ export class Device {
         break;
     }
     this.phase = t.next;
-    if (from !== this.phase) this.log.info(`${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})`);
+    if (from !== this.phase) {
+      const ms = this.evalSince === undefined ? undefined : Math.round(performance.now() - this.evalSince);
+      this.evalSince = undefined;
+      this.log.info(
+        { from, to: this.phase, ...(ms !== undefined ? { ms } : {}) },
+        `${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})${ms !== undefined ? ` ${ms} ms after the watch event` : ''}`,
+      );
+    }
     if (this.phase === 'removed') await this.unwatchFrontend();
   }
 
@@ -216,7 +248,7 @@ export class Device {
     if (this.failures <= LOUD_FAILURES || this.failures % 100 === 0) {
       this.log.error({ fault, failures: this.failures }, `dom${this.domid} device ${this.devId}: ${message}`);
     }
-    await this.writeBackend({ [XsField.ERROR]: `${XEN_EINVAL} ${message}`, [XsField.STATE]: String(XenbusState.Closed) });
+    await this.writeBackend({ [XsField.ERROR]: `${XEN_EINVAL} ${message}`, [XsField.STATE]: String(XenbusState.Closed) }, false, `${XEN_EINVAL} ${message}`);
     if (fault === 'frontend') this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, this.failures - 1));
     if (setPhase) {
       const from = this.phase;
@@ -260,15 +292,39 @@ export class Device {
     return { frontend: fe, online: online !== '0', broken: this.broken !== undefined };
   }
 
-  /** Writes backend keys if the device still exists; false if it is gone. */
-  private writeBackend(values: Readonly<Record<string, string>>, clearError = false): Promise<boolean> {
+  /**
+   * Writes backend keys if the device still exists; false if it is gone. `clearError` removes both
+   * error nodes (the device is offered again); `error` writes the conventional one as well.
+   */
+  private writeBackend(values: Readonly<Record<string, string>>, clearError = false, error?: string): Promise<boolean> {
     const be = this.bePath;
+    const node = this.errorNode;
     return this.env.xs.transaction(async (tx) => {
       if ((await tx.tryRead(`${be}/${XsField.FRONTEND}`)) === undefined) return false;
       for (const [k, v] of Object.entries(values)) await tx.write(`${be}/${k}`, v);
-      if (clearError && (await tx.tryRead(`${be}/${XsField.ERROR}`)) !== undefined) await tx.rm(`${be}/${XsField.ERROR}`);
+      if (node !== undefined && error !== undefined) await tx.write(node, error);
+      if (clearError) {
+        if ((await tx.tryRead(`${be}/${XsField.ERROR}`)) !== undefined) await tx.rm(`${be}/${XsField.ERROR}`);
+        if (node !== undefined) await this.rmErrorNode(tx, node);
+      }
       return true;
     });
+  }
+
+  /** Removes the conventional error node and the directories it alone kept (they are ours). */
+  private async rmErrorNode(tx: XsOps, node: string): Promise<void> {
+    if ((await tx.tryRead(node)) === undefined) return;
+    // Up to the device's own directory under error/: the rest (error/backend/vdispl/<domid>) may hold
+    // other devices' errors, so each level goes only when empty.
+    await tx.rm(node.slice(0, node.lastIndexOf('/')));
+    const home = node.slice(0, node.indexOf('/error/') + '/error'.length);
+    for (let dir = node.slice(0, node.lastIndexOf('/')); ; ) {
+      dir = dir.slice(0, dir.lastIndexOf('/'));
+      if (dir.length <= home.length) break;
+      const left = await tx.directory(dir).catch(() => ['?']);
+      if (left.length > 0) break;
+      await tx.rm(dir);
+    }
   }
 
   private async gone(): Promise<void> {
@@ -276,6 +332,11 @@ export class Device {
     this.clearRetry();
     await this.releaseConnection();
     await this.unwatchFrontend();
+    // The toolstack removes the backend directory, not what we wrote under error/.
+    const node = this.errorNode;
+    if (node !== undefined) {
+      await this.env.xs.transaction((tx) => this.rmErrorNode(tx, node)).catch((err: unknown) => this.log.warn(`cannot remove ${node}: ${(err as Error).message}`));
+    }
     if (this.seen) this.log.info('device removed');
     this.onGone(this);
   }

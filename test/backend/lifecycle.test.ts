@@ -12,6 +12,7 @@ import { writePageDirectory, directoryPageCount } from '../../src/displif/page-d
 import { SRING } from '../../src/displif/wire-layout.js';
 import { writeU32 } from '../../src/displif/bytes.js';
 import { DisplayBackend } from '../../src/backend/backend.js';
+import { conventionalErrorPath } from '../../src/backend/device.js';
 import { OutputMap } from '../../src/backend/output-map.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { Toolstack, type VdisplPaths } from '../../src/sim/toolstack.js';
@@ -195,14 +196,27 @@ void test('bad frontend values fail the device alone, naming the key and the val
     await w.fe.publish(1, (k, v) => (k === '0/evt-ring-ref' ? '0x10' : v));
     await w.fe.waitBackend(S.Closed);
     assert.match(await w.dom0.read(`${w.paths.backend}/error`), /0\/evt-ring-ref = "0x10": expected a decimal integer/);
+    // The XenBus convention's place as well: <own home>/error/<backend path below the home>/error.
+    const conv = conventionalErrorPath(w.paths.backend)!;
+    assert.equal(conv, `/local/domain/0/error/backend/vdispl/${FE}/0/error`);
+    assert.match(await w.dom0.read(conv), /^22 .*0\/evt-ring-ref = "0x10": expected a decimal integer/);
     // A ref the guest never granted: the map fails.
     await w.fe.setState(S.Initialising);
     await w.fe.waitBackend(S.InitWait);
+    assert.equal(await w.dom0.tryRead(conv), undefined, 'conventional error node removed when served again');
+    assert.equal(await w.dom0.tryRead(`${w.paths.backend}/error`), undefined, 'backend error node removed when served again');
+    assert.equal(await w.dom0.tryRead('/local/domain/0/error/backend'), undefined, 'no empty directories left under error/');
     await w.fe.publish(1, (k, v) => (k === '0/req-ring-ref' ? '123456' : v));
     await w.fe.waitBackend(S.Closed);
     assert.match(await w.dom0.read(`${w.paths.backend}/error`), /connector 0 req-ring-ref = "123456": cannot map the page/);
+    assert.match(await w.dom0.read(conv), /^22 connector 0 req-ring-ref = "123456": cannot map the page/);
     await w.backend.settled();
     assertNothingHeld(w, 'after failed connects');
+    // The toolstack removes the backend directory, not dom0's error/ tree: the daemon does.
+    await w.toolstack.removeVdispl(w.paths, { timeoutMs: 5000 });
+    await waitFor('device forgotten', () => w.backend.status().length === 0);
+    assert.equal(await w.dom0.tryRead(conv), undefined, 'conventional error node removed with the device');
+    assert.equal(await w.dom0.tryRead('/local/domain/0/error/backend'), undefined, 'no empty directories left under error/');
   } finally {
     await w.close();
   }
