@@ -30,6 +30,11 @@ export interface DaemonOptions {
   readonly quotas?: Quotas;
   /** This domain's id for the Linux platform (a driver domain is not 0). */
   readonly domid?: number;
+  /**
+   * The zero-copy switch for KMS outputs, read as each new framebuffer is first shown (a live
+   * setting: framebuffers attached after a change follow it). Default: on.
+   */
+  readonly zeroCopy?: () => boolean;
   /** Metrics hooks on the request path (the operations side's Metrics). */
   readonly observer?: ChannelObserver;
 }
@@ -82,7 +87,11 @@ async function openOutputs(opts: DaemonOptions, log: Logger): Promise<{ primary:
   try {
     // Loaded only when asked for: a headless daemon never touches libdrm.
     const { openKmsBackend } = await import('./drm/kms/backend.js');
-    const primary = await openKmsBackend({ ...(opts.card !== undefined ? { card: opts.card } : {}), log: log.child({ part: 'kms' }) });
+    const primary = await openKmsBackend({
+      ...(opts.card !== undefined ? { card: opts.card } : {}),
+      ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
+      log: log.child({ part: 'kms' }),
+    });
     return { primary, headless };
   } catch (err) {
     await headless.close();

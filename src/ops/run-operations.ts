@@ -23,7 +23,7 @@ import { DeferredProbe } from './probe.js';
 export { ConfigError };
 
 /** Options of the daemon's commands that come from the layered settings rather than commander alone. */
-const LAYERED = new Set(['connector', 'quota', 'unmapped', 'logLevel', 'config', 'metrics', 'viewer', 'controlSocket', 'logFormat']);
+const LAYERED = new Set(['connector', 'quota', 'unmapped', 'logLevel', 'config', 'zeroCopy', 'metrics', 'viewer', 'controlSocket', 'logFormat']);
 
 /** Environment variables of the layered options the command defines itself. */
 const LAYERED_ENV: Readonly<Record<string, string>> = {
@@ -57,7 +57,7 @@ function scalarOption(flags: string, key: string, extraHelp = ''): Option {
 }
 
 /**
- * Adds --config, --metrics, --viewer, --control-socket and --log-format, names an environment
+ * Adds --config, --zero-copy, --metrics, --viewer, --control-socket and --log-format, names an environment
  * variable for every other option of `cmd` (VDISPLD_<OPTION>), and records the raw --quota values
  * (the command's own parser folds them into one object, losing which keys were typed).
  */
@@ -82,6 +82,7 @@ export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: s
   cmd.setOptionValueWithSource('rawQuotas', rawQuotas, 'default');
   return cmd
     .addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) (env: ${envName('config')})`))
+    .addOption(scalarOption('--zero-copy <on|off>', 'zero-copy'))
     .addOption(scalarOption('--metrics <addr>', 'metrics'))
     .addOption(scalarOption('--viewer <addr>', 'viewer'))
     .addOption(scalarOption('--control-socket <path>', 'control-socket', ` (default: ${defaults.controlSocket ?? DEFAULT_CONTROL_SOCKET})`))
@@ -96,6 +97,7 @@ export function commandLineEntries(cmd: Command): RawEntry[] {
   for (const [attr, key] of [
     ['unmapped', 'unmapped'],
     ['logLevel', 'log-level'],
+    ['zeroCopy', 'zero-copy'],
     ['metrics', 'metrics'],
     ['viewer', 'viewer'],
     ['controlSocket', 'control-socket'],
@@ -184,6 +186,8 @@ export class RunOperations {
       log: this.log,
       onChange: (s, changed) => {
         if (changed.includes('logLevel')) this.log.level = s.logLevel;
+        // Planned paths are kept (a framebuffer does not change path mid-stream): say what changes.
+        if (changed.includes('zeroCopy')) this.log.info(`config: zero-copy ${s.zeroCopy ? 'on' : 'off'} for framebuffers attached from now on`);
       },
     });
     const s = this.config.settings;
@@ -207,7 +211,16 @@ export class RunOperations {
       throw new StartupError((err as Error).message);
     }
     const out = typed.output || typed.card || origin.get('drm-device') === 'default' ? {} : outputFromSetting(s, opts);
-    return { ...opts, ...out, connectorMap: this.config.connectorMap, quotas: this.config.quotas, unmapped: s.unmapped, observer: this.services.metrics };
+    const config = this.config;
+    return {
+      ...opts,
+      ...out,
+      connectorMap: config.connectorMap,
+      quotas: config.quotas,
+      unmapped: s.unmapped,
+      zeroCopy: () => config.settings.zeroCopy,
+      observer: this.services.metrics,
+    };
   }
 
   /** The daemon is up: the listeners now see it. */

@@ -68,6 +68,8 @@ void test('a bad option or value exits 2 with one line naming it', { timeout: 18
     const cases: [string[], Record<string, string>, RegExp][] = [
       [['run', '--quota', 'bogus=1'], {}, /--quota .*unknown/],
       [['run', '--metrics', 'x:y:z'], {}, /--metrics <addr>.*expected off, PORT/],
+      [['run', '--zero-copy', 'maybe'], {}, /--zero-copy <on\|off>.*expected on or off/],
+      [['run'], { VDISPLD_ZERO_COPY: 'maybe' }, /^error: environment: zero-copy = "maybe": expected on or off/],
       [['run', '--frobnicate'], {}, /unknown option '--frobnicate'/],
       [['run'], { VDISPLD_UNMAPPED: 'maybe' }, /^error: environment: unmapped = "maybe"/],
       [['run'], { VDISPLD_QUOTAS: 'pages' }, /VDISPLD_QUOTAS: "pages" is not KEY=VALUE/],

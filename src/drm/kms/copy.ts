@@ -27,6 +27,8 @@ export interface CopyTarget {
 
 export interface CopyResult {
   readonly rows: number;
+  /** Guest bytes read for those rows (rows × the row's bytes in the guest's format): the copy-path metric. */
+  readonly bytes: number;
   /** The guest's buffer ended before the region did (a lying size: shown as far as it goes). */
   readonly truncated: boolean;
 }
@@ -40,10 +42,10 @@ const AR24 = 0x34325241;
  */
 export function copyRegion(src: CopySource, from: Rect, dst: CopyTarget, toX: number, toY: number): CopyResult {
   const fmt = formatByFourcc(src.fourcc);
-  if (!fmt || toX < 0 || toY < 0) return { rows: 0, truncated: false };
+  if (!fmt || toX < 0 || toY < 0) return { rows: 0, bytes: 0, truncated: false };
   const cols = Math.min(from.width, dst.width - toX);
   const rows = Math.min(from.height, dst.height - toY);
-  if (cols <= 0 || rows <= 0) return { rows: 0, truncated: false };
+  if (cols <= 0 || rows <= 0) return { rows: 0, bytes: 0, truncated: false };
   const limit = Math.min(src.limit, src.bytes.length);
   // YUYV is read in 2-pixel macropixels: start on an even column.
   const fx = fmt.yuv ? from.x & ~1 : from.x;
@@ -55,13 +57,13 @@ export function copyRegion(src: CopySource, from: Rect, dst: CopyTarget, toX: nu
     const s0 = src.offset + from.y * src.pitch + fx * fmt.cpp;
     const fit = s0 < 0 ? 0 : Math.max(0, Math.min(rows, Math.floor((limit - s0 - rowBytes) / rowBytes) + 1));
     if (fit > 0) dst.bytes.set(src.bytes.subarray(s0, s0 + fit * rowBytes), toY * dst.pitch + toX * 4);
-    return { rows: fit, truncated: fit < rows };
+    return { rows: fit, bytes: fit * rowBytes, truncated: fit < rows };
   }
   const scratch = raw ? undefined : new Uint8Array(cols * 4);
   let done = 0;
   for (let r = 0; r < rows; r++) {
     const s = src.offset + (from.y + r) * src.pitch + fx * fmt.cpp;
-    if (s < 0 || s + rowBytes > limit) return { rows: done, truncated: true };
+    if (s < 0 || s + rowBytes > limit) return { rows: done, bytes: done * rowBytes, truncated: true };
     const d = (toY + r) * dst.pitch + toX * 4;
     if (raw) {
       dst.bytes.set(src.bytes.subarray(s, s + rowBytes), d);
@@ -80,7 +82,7 @@ export function copyRegion(src: CopySource, from: Rect, dst: CopyTarget, toX: nu
     }
     done++;
   }
-  return { rows: done, truncated: false };
+  return { rows: done, bytes: done * rowBytes, truncated: false };
 }
 
 /** Black, for the borders around a centred picture. */

@@ -29,6 +29,11 @@ export interface KmsBackendOptions {
   /** Scale guest screens that match no mode, where a plane can (default true). */
   readonly scale?: boolean;
   readonly log?: Logger;
+  /**
+   * The operator's zero-copy switch (default on). Read when a framebuffer is first shown: turning it
+   * off copies framebuffers attached afterwards; those already planned keep their path.
+   */
+  readonly zeroCopy?: () => boolean;
   /** How often to try to take DRM master back after losing it (ms, default 1000). */
   readonly masterRetryMs?: number;
   /** For tests: device access and the poller. */
@@ -86,7 +91,7 @@ export class KmsBackend implements OutputBackend {
     const formats = new Set<number>();
     for (const p of pipes) for (const f of p.plane?.formats ?? []) formats.add(f);
     const onError = (err: unknown, what: string): void => log.warn({ err }, `kms: ${what} failed`);
-    this.importer = new ZeroCopyImporter(dev, caps, this.own, formats, this.fallbacks, onError);
+    this.importer = new ZeroCopyImporter(dev, caps, this.own, formats, this.fallbacks, onError, opts.zeroCopy);
     for (const pipe of pipes) {
       const crtc = dev.getCrtc(pipe.crtc.id);
       const connectors = card.resources.connectors
@@ -168,6 +173,11 @@ export class KmsBackend implements OutputBackend {
       this.noteBeAlloc(why);
     }
     return platform.allocGranted(domid, pages);
+  }
+
+  /** Guest bytes the copy path has read since start, by output name (every output, 0 if none). */
+  copiedBytes(): Record<string, number> {
+    return Object.fromEntries(this.list.map((o) => [o.name, o.copiedBytes]));
   }
 
   resources(): OutputBackendResources {

@@ -81,6 +81,7 @@ export class KmsOutput implements Output {
   private sequence = 0;
   private cachedFrame: Frame | undefined;
   private settleWaiters: (() => void)[] = [];
+  private copied = 0;
 
   constructor(private readonly d: KmsOutputDeps) {
     this.name = d.pipe.connector.name;
@@ -93,6 +94,11 @@ export class KmsOutput implements Output {
 
   get crtcId(): number {
     return this.d.pipe.crtc.id;
+  }
+
+  /** Guest bytes the copy path has read for this output since it was made (rows × row bytes). */
+  get copiedBytes(): number {
+    return this.copied;
   }
 
   /** Scanout dumb buffers held (2 while enabled). */
@@ -373,6 +379,7 @@ export class KmsOutput implements Output {
       p.dst.x,
       p.dst.y,
     );
+    this.copied += r.bytes;
     if (r.truncated) this.d.stats.count('the guest buffer is shorter than its framebuffer (shown as far as granted)');
     const full = { x: 0, y: 0, width: a.buffers.width, height: a.buffers.height };
     return { pipe: this.d.pipe, mode: a.choice.mode, fbId: back.fbId, placement: { src: full, dst: full, scaled: false, fullScreen: true } };

@@ -13,6 +13,9 @@ import type { CardCaps } from './card.js';
 import type { FallbackStats } from './fallbacks.js';
 import type { OwnBuffers } from './own-buffers.js';
 
+/** The copy reason when the operator turned zero-copy off (zero-copy = off). */
+export const ZERO_COPY_DISABLED = 'disabled by configuration';
+
 export type ScanoutPlan = { readonly kind: 'zero-copy'; readonly fbId: number } | { readonly kind: 'copy'; readonly reason: string };
 
 interface Import {
@@ -47,6 +50,8 @@ export class ZeroCopyImporter {
     private readonly planeFormats: ReadonlySet<number>,
     private readonly stats: FallbackStats,
     private readonly onError: (err: unknown, what: string) => void,
+    /** The operator's zero-copy switch, read when a framebuffer is first planned (so a change applies to new ones). */
+    private readonly enabled: () => boolean = () => true,
   ) {}
 
   /** DRM framebuffers created for guests and not yet removed. */
@@ -113,6 +118,7 @@ export class ZeroCopyImporter {
   }
 
   private async decide(fb: FramebufferDesc, entry: Entry): Promise<ScanoutPlan> {
+    if (!this.enabled()) return { kind: 'copy', reason: ZERO_COPY_DISABLED };
     if (this.planeFormats.size > 0 && !this.planeFormats.has(fb.fourcc)) {
       return { kind: 'copy', reason: `the primary plane cannot scan out ${fourccToString(fb.fourcc)}` };
     }

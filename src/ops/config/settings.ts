@@ -16,6 +16,8 @@ export interface Settings {
   /** unique-id → output name. */
   readonly connectors: ReadonlyMap<string, string>;
   readonly unmapped: Unmapped;
+  /** Scan guest buffers out directly where the card allows (KMS); off copies every new framebuffer. */
+  readonly zeroCopy: boolean;
   readonly quotas: Quotas;
   readonly metrics: ListenSetting;
   readonly viewer: ListenSetting;
@@ -30,6 +32,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   drmDevice: 'auto',
   connectors: new Map<string, string>(),
   unmapped: 'headless',
+  zeroCopy: true,
   quotas: DEFAULT_QUOTAS,
   metrics: 'off',
   viewer: 'off',
@@ -103,6 +106,14 @@ function spec<F extends ScalarField>(s: ScalarSpec<F>): ScalarSpec<F> {
 export const SCALARS: readonly ScalarSpec[] = [
   spec({ key: 'drm-device', field: 'drmDevice', live: false, fromXenStore: true, help: 'KMS device: auto, none (headless only) or /dev/dri/cardN', parse: (r) => drmDevice('drm-device', r) }),
   spec({ key: 'unmapped', field: 'unmapped', live: false, fromXenStore: true, help: 'connectors with no output of their name: headless (own virtual output) or refuse', parse: (r) => oneOf('unmapped', r, ['headless', 'refuse'] as const) }),
+  spec({
+    key: 'zero-copy',
+    field: 'zeroCopy',
+    live: true,
+    fromXenStore: true,
+    help: 'scan guest buffers out directly where the KMS card allows: on, or off to copy every framebuffer attached from then on',
+    parse: (r) => parseBool('zero-copy', r),
+  }),
   spec({ key: 'metrics', field: 'metrics', live: false, fromXenStore: true, help: 'Prometheus metrics listener: off, PORT or HOST:PORT (loopback unless a host is named)', parse: (r) => listen('metrics', r) }),
   spec({ key: 'viewer', field: 'viewer', live: false, fromXenStore: true, help: 'live viewer listener: off, PORT or HOST:PORT (loopback unless a host is named)', parse: (r) => listen('viewer', r) }),
   spec({ key: 'control-socket', field: 'controlSocket', live: false, fromXenStore: false, help: 'unix socket for vdispld status/snapshot (created 0600)', parse: (r) => absolutePath('control-socket', r) }),
