@@ -4,9 +4,10 @@ import type { Daemon } from '../daemon.js';
 import type { Frame, OutputBackend } from '../drm/output.js';
 import type { BufferPath, DaemonProbe, DeviceProbe, OutputProbe, ResourceProbe } from './probe.js';
 
-/** An output backend that counts why buffers were copied (the KMS backend does). */
-interface WithFallbacks {
+/** An output backend with a copy path counts why buffers were copied and what it copied (the KMS backend does). */
+interface WithCopyPath {
   readonly fallbacks?: { byReason(): Record<string, number> };
+  copiedBytes?(): Record<string, number>;
 }
 
 export function daemonProbe(daemon: Daemon): DaemonProbe {
@@ -41,9 +42,9 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
       return n;
     },
     fallbacks(): Readonly<Record<string, number>> {
-      return (daemon.primary as OutputBackend & WithFallbacks).fallbacks?.byReason() ?? {};
+      return (daemon.primary as OutputBackend & WithCopyPath).fallbacks?.byReason() ?? {};
     },
-    bytesCopied: () => undefined,
+    bytesCopied: () => (daemon.primary as OutputBackend & WithCopyPath).copiedBytes?.(),
   };
 }
 

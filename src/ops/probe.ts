@@ -64,8 +64,8 @@ export interface DaemonProbe {
   bufferPaths(): Readonly<Record<BufferPath, number>>;
   /** Why buffers were copied rather than scanned out directly, counted since start. */
   fallbacks(): Readonly<Record<string, number>>;
-  /** Bytes copied from guest buffers to the screen since start, where the output counts them. */
-  bytesCopied(): number | undefined;
+  /** Guest bytes the copy path read since start, by output name; undefined where outputs do not copy (headless). */
+  bytesCopied(): Readonly<Record<string, number>> | undefined;
 }
 
 /** `domid/dev/conn`, as `vdispld snapshot` and the viewer name a connector. */
@@ -101,7 +101,7 @@ export class DeferredProbe implements DaemonProbe {
   fallbacks(): Readonly<Record<string, number>> {
     return this.inner?.fallbacks() ?? {};
   }
-  bytesCopied(): number | undefined {
+  bytesCopied(): Readonly<Record<string, number>> | undefined {
     return this.inner?.bytesCopied();
   }
 }

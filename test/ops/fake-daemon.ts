@@ -110,7 +110,7 @@ export class FakeDaemon implements DaemonProbe {
     return {};
   }
 
-  bytesCopied(): number | undefined {
+  bytesCopied(): Record<string, number> | undefined {
     return undefined;
   }
 

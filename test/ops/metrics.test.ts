@@ -16,7 +16,7 @@ function counters(shown: number, dropped: number): ConnectorCounters {
 class FakeProbe implements DaemonProbe {
   devs: DeviceProbe[] = [];
   fallbackCounts: Record<string, number> = {};
-  copied: number | undefined = 0;
+  copied: Record<string, number> | undefined = {};
   devices(): readonly DeviceProbe[] {
     return this.devs;
   }
@@ -78,7 +78,7 @@ void test('exposition: requests by op and result, flip latency histogram, frames
   const conn1 = counters(10, 1);
   probe.devs = [device(1, 'connected', [conn1, counters(3, 0)]), device(2, 'failed'), device(3, 'initwait')];
   probe.fallbackCounts = { 'dma-buf export refused': 4 };
-  probe.copied = 4096;
+  probe.copied = { 'HDMI-A-1': 4096, 'DP-1': 0 };
 
   let fams = parse(await m.text());
   assert.equal(value(fams, 'vdispld_requests_total', { op: 'PG_FLIP', result: 'ok' }), 5);
@@ -103,7 +103,8 @@ void test('exposition: requests by op and result, flip latency histogram, frames
   assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copy' }), 1);
   assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'be-alloc' }), 0);
   assert.equal(value(fams, 'vdispld_copy_fallbacks_total', { reason: 'dma-buf export refused' }), 4);
-  assert.equal(value(fams, 'vdispld_copied_bytes_total'), 4096);
+  assert.equal(value(fams, 'vdispld_copied_bytes_total', { output: 'HDMI-A-1' }), 4096);
+  assert.equal(value(fams, 'vdispld_copied_bytes_total', { output: 'DP-1' }), 0, 'an output that copied nothing yet has its series at 0');
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'connected' }), 1);
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'failed' }), 1);
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'removed' }), 0);

@@ -153,14 +153,16 @@ export class Metrics implements BackendObserver {
         for (const [reason, n] of Object.entries(probe.fallbacks())) this.inc({ reason: reason.slice(0, 120) }, n);
       },
     });
+    // Only where some output has a copy path (KMS): a headless daemon copies nothing and says so by absence.
     if (probe.bytesCopied() !== undefined) {
       new Counter({
         name: `${METRIC_PREFIX}copied_bytes_total`,
-        help: 'bytes copied from guest buffers to the screen',
+        help: 'guest bytes the copy path read into scanout buffers (rows x row bytes), per output',
+        labelNames: ['output'],
         registers,
         collect() {
           this.reset();
-          this.inc(probe.bytesCopied() ?? 0);
+          for (const [output, n] of Object.entries(probe.bytesCopied() ?? {})) this.inc({ output }, n);
         },
       });
     }
