@@ -12,11 +12,24 @@ export interface CampaignArgs {
   /** Soak length. */
   readonly minutes?: number;
   readonly log?: (line: string) => void;
+  /** Request campaign: how many hostile requests (default the campaign's size). */
+  readonly requests?: number;
+  /** Request campaign: measure the daemon (loop lag, CPU profile) into this directory. */
+  readonly probeDir?: string;
+  /** Request campaign: a control run with no hostile guest and this CPU load instead. */
+  readonly control?: { readonly burners: number; readonly seconds: number };
 }
 
 export const CAMPAIGNS = {
   requests: (a: CampaignArgs): Promise<CampaignResult> =>
-    requestCampaign({ ...(a.short ? REQUESTS_SHORT : REQUESTS_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}), ...(a.log ? { log: a.log } : {}) }),
+    requestCampaign({
+      ...(a.short ? REQUESTS_SHORT : REQUESTS_FULL),
+      ...(a.seed !== undefined ? { seed: a.seed } : {}),
+      ...(a.log ? { log: a.log } : {}),
+      ...(a.requests !== undefined ? { requests: a.requests } : {}),
+      ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
+      ...(a.control !== undefined ? { control: a.control } : {}),
+    }),
   faults: (a: CampaignArgs): Promise<CampaignResult> => faultCampaign({ ...(a.short ? FAULTS_SHORT : FAULTS_FULL), ...(a.log ? { log: a.log } : {}) }),
   ring: (a: CampaignArgs): Promise<CampaignResult> => ringCampaign({ ...(a.short ? RING_SHORT : RING_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}) }),
   xenstore: (a: CampaignArgs): Promise<CampaignResult> => xenstoreCampaign({ ...(a.short ? XENSTORE_SHORT : XENSTORE_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}) }),

@@ -5,11 +5,17 @@
 // frames/s. Pass: the daemon never exits, the good guest's every flip is released by its event
 // within the deadline, every hostile request is answered (or its device was closed), and once the
 // guests are gone dom0 holds nothing in the hypervisor and no domain is a zombie.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HostileAttack } from '../../../src/sim/frontend/protocol.js';
 import type { SimGuest } from '../../../src/sim/host.js';
 import { backendFaults, emptyTotals, flipFigures, goodGuestTroubles, hostileTotals, runningApps, type HostileTotals } from '../lib/guests.js';
+import { sampleProcess } from '../lib/proc-stats.js';
 import { CampaignResult } from '../lib/result.js';
 import { dom0Holdings, isEmpty, sleep, startWorld, until, waitEmpty } from '../lib/world.js';
+import { LoopLag, showLag, type LoopLagSummary } from '../probe/loop-lag.js';
+import { DAEMON_FLIP_TARGET_MS } from './common.js';
 
 export interface RequestCampaignOptions {
   /** Hostile requests to send in total (the issue's bar: 1,000,000). */
@@ -21,6 +27,13 @@ export interface RequestCampaignOptions {
   /** Give up (and fail) after this long. */
   readonly timeLimitS: number;
   readonly log?: (line: string) => void;
+  /** Measure the daemon (event-loop lag, CPU profile) into this directory. */
+  readonly probeDir?: string;
+  /**
+   * Control run: no hostile guest at all; instead this many CPU-burning processes for
+   * `controlSeconds`, so the good guest sees the machine as loaded as in a real run.
+   */
+  readonly control?: { readonly burners: number; readonly seconds: number };
 }
 
 export const REQUESTS_FULL: RequestCampaignOptions = { requests: 1_000_000, hostileGuests: 3, seed: 0x5eed, deadlineMs: 250, timeLimitS: 1800 };
@@ -42,7 +55,8 @@ const ATTACKS: readonly HostileAttack[] = [
 export async function requestCampaign(o: RequestCampaignOptions): Promise<CampaignResult> {
   const res = new CampaignResult('requests');
   const log = o.log ?? ((): void => undefined);
-  const w = await startWorld();
+  const w = await startWorld(o.probeDir ? { probeDir: o.probeDir } : {});
+  let burners: ChildProcess[] = [];
   try {
     const good = await w.host.createDomain({ name: 'good', vdispl: ['connectors=good0:320x240'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
     await good.waitFor((r) => r.kind === 'frame' && r.frame >= 5, { timeoutMs: 30_000 });
@@ -50,8 +64,15 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const cpu0 = w.daemon.sample();
     const t0 = Date.now();
 
+    const campaignLag = new LoopLag();
+    /** Late good-guest flips with the wall-clock time their report arrived, to set against stalls. */
+    const lateFlips: [number, number][] = [];
+    const offReport = good.onReport((r) => {
+      if (r.kind === 'frame' && r.ms > o.deadlineMs) lateFlips.push([Date.now(), Math.round(r.ms)]);
+    });
+    if (o.control) burners = startBurners(o.control.burners);
     const hostile: SimGuest[] = [];
-    for (let i = 0; i < o.hostileGuests; i++) {
+    for (let i = 0; i < (o.control ? 0 : o.hostileGuests); i++) {
       // Every guest has a be-alloc=0 device with two connectors; every other one a be-alloc=1 device too.
       const vdispl = [`connectors=h${i}a:64x48;h${i}b:4095x2047`];
       if (i % 2 === 1) vdispl.push(`be-alloc=1,connectors=h${i}c:128x96`);
@@ -69,9 +90,11 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
       for (const g of hostile) hostileTotals(g.reports, t);
       return t;
     };
+    const hostileCpu0 = hostile.reduce((sum, g) => sum + cpuOf(g.process?.pid), 0);
     let lastLog = Date.now();
     const deadline = t0 + o.timeLimitS * 1000;
-    while (totals().requests < o.requests && w.daemon.alive && Date.now() < deadline) {
+    const more = (): boolean => (o.control ? Date.now() < t0 + o.control.seconds * 1000 : totals().requests < o.requests);
+    while (more() && w.daemon.alive && Date.now() < deadline) {
       await sleep(100);
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
@@ -84,6 +107,11 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const seconds = (Date.now() - t0) / 1000;
     const cpu1 = w.daemon.alive ? w.daemon.sample() : cpu0;
     const t = totals();
+    const hostileCpu = hostile.reduce((sum, g) => sum + cpuOf(g.process?.pid), 0) - hostileCpu0;
+    for (const b of burners) b.kill('SIGKILL');
+    offReport();
+    const lag = campaignLag.summary();
+    campaignLag.close();
 
     res.set('hostile requests', t.requests);
     res.set('requests/s', Math.round(t.requests / seconds));
@@ -95,10 +123,15 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     res.set('unanswered (device closed)', t.closedUnanswered);
     res.set('stray responses', t.strays);
     res.set('daemon CPU, % of one core', Math.round(((cpu1.cpuSeconds - cpu0.cpuSeconds) / seconds) * 1000) / 10);
+    res.set('hostile guest processes CPU, % of one core', Math.round((hostileCpu / seconds) * 1000) / 10);
     res.set('daemon RSS MiB (start -> end)', `${(cpu0.rssKiB / 1024).toFixed(0)} -> ${(cpu1.rssKiB / 1024).toFixed(0)}`);
 
     res.check(!w.daemon.died, `the daemon exited: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
-    res.check(t.requests >= o.requests, `only ${t.requests} of ${o.requests} hostile requests within ${o.timeLimitS} s`);
+    res.set('campaign process (simulated Xen, xenstored) loop lag', showLag(lag));
+    res.set('campaign process longest stalls (time:ms)', showStalls(lag));
+    res.set(`good guest flips later than ${o.deadlineMs} ms (arrival time, ms)`, lateFlips.slice(0, 40).map(([at, ms]) => `${new Date(at).toISOString().slice(11, 23)}:${ms}`).join(' '));
+    if (o.control) res.set('control run', `no hostile guest; ${o.control.burners} CPU burners for ${o.control.seconds} s`);
+    else res.check(t.requests >= o.requests, `only ${t.requests} of ${o.requests} hostile requests within ${o.timeLimitS} s`);
     res.check(t.unanswered === 0, `${t.unanswered} hostile requests got no answer while their device was connected`);
     res.check(t.strays === 0, `${t.strays} responses matched no request`);
     for (const g of hostile) {
@@ -110,6 +143,7 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     res.set('good guest flips', flips.frames);
     res.set('good guest flip ms p50/p99/max', `${flips.p50Ms} / ${flips.p99Ms} / ${flips.maxMs}`);
     res.set(`good guest flips later than ${o.deadlineMs} ms`, flips.late);
+    res.set(`good guest flips later than the daemon's ${DAEMON_FLIP_TARGET_MS} ms target`, flipFigures(good.reports, DAEMON_FLIP_TARGET_MS, goodFrom).late);
     res.check(flips.frames >= Math.floor(seconds * 30), `the good guest flipped only ${flips.frames} times in ${seconds.toFixed(1)} s`);
     res.check(flips.failed === 0, `${flips.failed} good-guest flips not released by their event`);
     res.check(flips.late === 0, `${flips.late} good-guest flips later than ${o.deadlineMs} ms`);
@@ -125,8 +159,46 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const stop = await w.daemon.stop();
     res.check(stop.code === 0, `the daemon's orderly stop exited with ${JSON.stringify(stop)}`);
     res.check(isEmpty(dom0Holdings(w.host)), 'dom0 holds something after the daemon stopped');
+    if (o.probeDir) {
+      const d = readProbe(o.probeDir);
+      res.set('daemon loop lag', d ? showLag(d) : 'not written');
+      if (d) res.set('daemon longest stalls (time:ms)', showStalls(d));
+    }
   } finally {
+    for (const b of burners) b.kill('SIGKILL');
     await w.close();
   }
   return res;
+}
+
+function showStalls(s: LoopLagSummary): string {
+  return s.longest
+    .slice(0, 15)
+    .map(([at, ms]) => `${new Date(at).toISOString().slice(11, 23)}:${ms}`)
+    .join(' ');
+}
+
+function cpuOf(pid: number | undefined): number {
+  try {
+    return pid === undefined ? 0 : sampleProcess(pid).cpuSeconds;
+  } catch {
+    return 0; // the process is gone: its CPU no longer counts
+  }
+}
+
+function readProbe(dir: string): LoopLagSummary | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'loop-lag.json'), 'utf8')) as LoopLagSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The control run's load: processes that only spin, at the campaign's own niceness, each killed
+ * when the run ends and by its own 30-minute limit if the campaign itself dies.
+ */
+function startBurners(n: number): ChildProcess[] {
+  const spin = 'const end = Date.now() + 1800000; for (;;) { const t = Date.now() + 50; while (Date.now() < t); if (Date.now() > end) break; }';
+  return Array.from({ length: n }, () => spawn(process.execPath, ['-e', spin], { stdio: 'ignore' }));
 }

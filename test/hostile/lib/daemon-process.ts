@@ -18,7 +18,14 @@ export interface DaemonProcessOptions {
   readonly logLevel?: 'debug' | 'info';
   readonly extraArgs?: readonly string[];
   readonly readyTimeoutMs?: number;
+  /**
+   * Measure the daemon: its event-loop lag (written to `<dir>/loop-lag.json` at exit) and a V8 CPU
+   * profile (`<dir>/*.cpuprofile`, by --cpu-prof, also at exit). Both need an orderly stop().
+   */
+  readonly probeDir?: string;
 }
+
+const PRELOAD = fileURLToPath(new URL('../probe/daemon-preload.ts', import.meta.url));
 
 export class DaemonProcess {
   private logTail = '';
@@ -46,6 +53,7 @@ export class DaemonProcess {
       [
         '--import',
         'tsx',
+        ...(opts.probeDir ? ['--import', PRELOAD, '--cpu-prof', `--cpu-prof-dir=${opts.probeDir}`] : []),
         MAIN,
         'run',
         '--platform',
@@ -63,7 +71,10 @@ export class DaemonProcess {
         join(host.dir, `vdispld-control-${Date.now()}-${Math.floor(Math.random() * 1e6)}.sock`),
         ...(opts.extraArgs ?? []),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        ...(opts.probeDir ? { env: { ...process.env, VDISPLD_LOOP_PROBE_OUT: join(opts.probeDir, 'loop-lag.json') } } : {}),
+      },
     );
     const d = new DaemonProcess(child);
     const until = Date.now() + (opts.readyTimeoutMs ?? 30_000);

@@ -1,0 +1,14 @@
+// Loaded into the daemon under test with `--import` when a campaign measures it
+// (DaemonProcessOptions.probe): the daemon's event-loop lag, written as JSON to
+// VDISPLD_LOOP_PROBE_OUT when the process exits. Nothing of the daemon itself changes.
+import { writeFileSync } from 'node:fs';
+import { LoopLag } from './loop-lag.js';
+
+const out = process.env.VDISPLD_LOOP_PROBE_OUT;
+if (out) {
+  const lag = new LoopLag();
+  process.once('exit', () => {
+    writeFileSync(out, JSON.stringify(lag.summary()));
+    lag.close();
+  });
+}
