@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 PKGS=(gcc g++ make pkg-config python3 libdrm-dev libxen-dev linux-libc-dev edid-decode xenstore-utils)
 # Operations tests: systemd-analyze verify on the unit, a private systemd-journald, the viewer in chromium.
 PKGS+=(systemd chromium)
+# test/ops/systemd-pid1 boots systemd as PID 1 in a container with systemd-nspawn.
+PKGS+=(systemd-container)
 PKGS+=(${VDISPLD_EXTRA_PKGS:-})
 
 missing=()
