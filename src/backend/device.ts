@@ -68,6 +68,7 @@ export class Device {
   /** The watch event that started the current evaluation (see pendingSince). */
   private evalSince: number | undefined;
   private readonly errorNode: string | undefined;
+  private warnedPvBeAlloc = false;
   private readonly log: Logger;
 
   constructor(
@@ -219,6 +220,7 @@ export class Device {
     let conn: Connection | undefined;
     try {
       const cfg = await readDeviceConfig(this.env.xs, fePath);
+      if (cfg.beAlloc) await this.warnPvBeAlloc();
       this.broken = undefined;
       conn = await Connection.open(this.env, this.domid, this.devId, cfg, this.log, (reason) => {
         this.broken = reason;
@@ -239,6 +241,21 @@ export class Device {
     this.failures = 0;
     this.lastError = undefined;
     return true;
+  }
+
+  /**
+   * be-alloc buffers reach a guest's programs only through mmap of pages the guest kernel mapped from
+   * our grants; an x86 PV guest's page tables may not point at another domain's frames, so Linux
+   * xen-drm-front's mmap of them gives SIGBUS on first touch (seen on real Xen: e2e scenario 7). We
+   * still serve the device (the guest kernel itself can use the buffers), but say so once. The
+   * domain type is libxl's record; other toolstacks may not write it.
+   */
+  private async warnPvBeAlloc(): Promise<void> {
+    if (this.warnedPvBeAlloc) return;
+    const type = await this.env.xs.tryRead(`/libxl/${this.domid}/type`).catch(() => undefined);
+    if (type !== 'pv') return;
+    this.warnedPvBeAlloc = true;
+    this.log.warn(`dom${this.domid} is an x86 PV guest with be-alloc=1: its programs cannot mmap backend-allocated buffers (SIGBUS in the guest); use be-alloc=0, or a PVH/HVM guest`);
   }
 
   /** The device cannot be served: one log line, the XenBus error node, state Closed. */

@@ -19,7 +19,8 @@ import { Toolstack, type VdisplPaths } from '../../src/sim/toolstack.js';
 import { parseVdisplSpec } from '../../src/sim/vdispl-config.js';
 import { startXenstored, type SimXenstored } from '../../src/sim/xenstored/index.js';
 import { XenStoreClient, unixSocketTransport } from '../../src/xenstore/index.js';
-import { silentLogger } from '../../src/util/log.js';
+import { silentLogger, type Logger } from '../../src/util/log.js';
+import { pino } from 'pino';
 import { cookie, type GrantRef } from '../../src/util/ids.js';
 import { FakePlatform, type FakeGuest } from './helpers/fake-platform.js';
 import { TestFrontend, waitFor } from './helpers/test-frontend.js';
@@ -44,7 +45,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connectorMap?: Map<string, string> } = {}): Promise<World> {
+async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connectorMap?: Map<string, string>; log?: Logger; before?: (dom0: XenStoreClient) => Promise<void> } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-be-'));
   const xsd = await startXenstored({ socketPath: join(dir, 'xs') });
   const connect = (p: string) => XenStoreClient.connect({ transport: unixSocketTransport(p), reconnect: false });
@@ -53,11 +54,12 @@ async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connec
   const toolstack = new Toolstack(dom0);
   await toolstack.createDomainNodes(FE, 'guest5', '00000000-0000-0000-0000-000000000005', 65536);
   const guestXs = await connect(await xsd.introduceDomain(FE));
+  await opts.before?.(dom0);
   const platform = new FakePlatform();
   const guest = platform.guest(FE, 16384);
   const headless = new HeadlessBackend();
   const outputs = new OutputMap({ primary: headless, headless, connectorMap: opts.connectorMap });
-  const backend = await DisplayBackend.start({ xs: beXs, platform, outputs, log: silentLogger() });
+  const backend = await DisplayBackend.start({ xs: beXs, platform, outputs, log: opts.log ?? silentLogger() });
   const paths = await toolstack.addVdispl(FE, 0, parseVdisplSpec(spec));
   const fe = new TestFrontend(guestXs, platform, guest, paths.frontend, paths.backend);
   const w: World = {
@@ -283,9 +285,14 @@ void test('daemon restart: a new backend finds the live device and the frontend 
 });
 
 void test('be-alloc device: the backend allocates, grants, and fills the directory', async () => {
-  const w = await world('be-alloc=1,connectors=id0:64x48');
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+  // libxl records the domain type; a PV guest's programs cannot mmap be-alloc buffers (e2e s7)
+  const w = await world('be-alloc=1,connectors=id0:64x48', { log, before: (dom0) => dom0.write(`/libxl/${FE}/type`, 'pv') });
   try {
     await w.fe.connect(1);
+    const warned = lines.filter((l) => /x86 PV guest with be-alloc=1/.test(l));
+    assert.equal(warned.length, 1, 'one warning that a PV guest cannot mmap be-alloc buffers');
     const dirRefs = w.guest.grantPages(1);
     writePageDirectory([w.guest.page(dirRefs[0]!)], dirRefs, [1 as GrantRef, 1 as GrantRef, 1 as GrantRef]);
     const r = await w.fe.request(0, {
