@@ -2,6 +2,7 @@
 // modetest in the guest, and check dom0's screen against what modetest drew.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hasCommand } from '../lib/daemon.js';
 import type { Guest } from '../lib/guest.js';
 import { parseConnectors, parseCrtcs, type DrmConnector } from '../lib/modetest.js';
 import { sleep, type Ctx } from '../lib/scenario.js';
@@ -44,8 +45,8 @@ export async function startBackend(ctx: Ctx, map: Record<string, string>): Promi
   }
 }
 
-export async function createGuest(ctx: Ctx, connectors: ConnectorSpec[], beAlloc = false, name = 'guest'): Promise<{ guest: Guest; domid: number }> {
-  const guest = ctx.guest({ name, vdispl: vdisplLine(connectors, beAlloc) });
+export async function createGuest(ctx: Ctx, connectors: ConnectorSpec[], beAlloc = false, name = 'guest', type: 'pv' | 'pvh' = 'pv'): Promise<{ guest: Guest; domid: number }> {
+  const guest = ctx.guest({ name, vdispl: vdisplLine(connectors, beAlloc), type });
   const r = await guest.create(90);
   ctx.require('xl create succeeds', r.rc === 0, r.rc === 0 ? `${r.seconds.toFixed(1)} s` : r.out.trim().split('\n').slice(-3).join(' | '));
   ctx.mark('xl_created');
@@ -174,4 +175,29 @@ export function checkCopyPathLogged(ctx: Ctx): void {
 /** modetest's own complaints, minus the one every xen-drm-front CRTC causes (it has no gamma LUT). */
 export function modetestErrors(log: string): string[] {
   return log.split('\n').filter((l) => /failed|error|cannot/i.test(l) && !/failed to set gamma/i.test(l));
+}
+
+/**
+ * `vdispld status --json` in dom0: its `resources` (live kernel resources of the daemon). With the
+ * guest still connected its rings stay mapped, so only buffers and framebuffers must be zero.
+ */
+export async function checkResourcesIdle(ctx: Ctx, what: string, keys: string[] = ['buffers', 'framebuffers']): Promise<void> {
+  if (!hasCommand('status')) {
+    ctx.figure(`${what}: live-resource counters`, 'not checked: no `vdispld status` in the build yet');
+    return;
+  }
+  let detail = '';
+  // a guest's buffers go with its program's exit, a moment after it: a few tries
+  for (let i = 0; i < 3; i++) {
+    const r = await ctx.dom0.exec('/opt/node/bin/node /opt/vdispld/dist/src/main.js status --json', 90);
+    if (r.rc !== 0) {
+      detail = r.out.trim();
+      continue;
+    }
+    const res = (JSON.parse(r.out) as { resources?: Record<string, unknown> }).resources ?? {};
+    detail = keys.map((k) => `${k}=${String(res[k])}`).join(' ');
+    if (keys.every((k) => res[k] === 0)) break;
+    await sleep(1000);
+  }
+  ctx.check(`${what}: daemon's ${keys.join(' and ')} counters are zero`, /=/.test(detail) && keys.every((k) => detail.includes(`${k}=0`)), detail);
 }
