@@ -15,7 +15,7 @@ import { ConnectorChannel, emptyChannelStats, type ChannelObserver, type Channel
 import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
-import type { Quotas } from './quotas.js';
+import { PageRate, type Quotas } from './quotas.js';
 
 export interface ConnectionEnv {
   readonly platform: XenPlatform;
@@ -88,6 +88,7 @@ export class Connection {
       let broken = false;
       const hooks = {
         ...(env.observer ? { observer: env.observer } : {}),
+        pageRate: PageRate.of(env.quotas),
         onViolation: (reason: string) => {
           if (broken) return;
           broken = true;

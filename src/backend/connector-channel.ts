@@ -5,14 +5,15 @@
 // frontend's 3000 ms. Flip completions become EVT_PG_FLIP events, each within the flip deadline
 // whether or not the output ever reports the flip.
 import type { BackRing } from '../displif/back-ring.js';
-import { Op, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
+import { Op, XEN_EAGAIN, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
 import type { EventProducer } from '../displif/event-page.js';
-import { decodeRequest, type Request } from '../displif/requests.js';
+import { bufferPageCount, decodeRequest, type Request } from '../displif/requests.js';
 import type { FlipResult } from '../drm/output.js';
 import type { Cookie } from '../util/ids.js';
 import type { EventChannel } from '../xen/platform.js';
 import type { Framebuffer } from './buffer-registry.js';
 import type { ConnectorState, DeviceContext, FlipQueue, OpResult } from './ops/context.js';
+import type { PageRate } from './quotas.js';
 import { dbufCreate } from './ops/dbuf-create.js';
 import { dbufDestroy, fbAttach, fbDetach } from './ops/framebuffers.js';
 import { getEdid } from './ops/get-edid.js';
@@ -20,6 +21,14 @@ import { pgFlip, setConfig } from './ops/scanout.js';
 
 /** Requests served per ring per event-loop turn before yielding to other guests (PROTOCOL.md §5.11). */
 export const REQUEST_BUDGET = 32;
+/**
+ * And the time one ring may hold the event loop per turn: a guest whose requests are each costly
+ * (large buffers to destroy, outputs slow to take a flip) yields after this much, whatever is
+ * left of its budget, so one turn of one ring costs other guests at most this plus one request.
+ * Half a 60 Hz frame: a full ring of ordinary requests (~1 ms) stays well inside it even when
+ * the process is descheduled for a few milliseconds, so only costly rings ever reach it.
+ */
+export const SERVICE_SLICE_MS = 8;
 /** An asynchronous request not finished by then is answered -ETIMEDOUT (the frontend gives up at 3000). */
 export const ASYNC_DEADLINE_MS = 2000;
 /** A flip the output has not reported by then gets its event anyway, counted as dropped. */
@@ -52,6 +61,10 @@ export interface ChannelHooks {
   onViolation(reason: string): void;
   /** Metrics: told of every answer and every flip event (optional; must be cheap). */
   readonly observer?: ChannelObserver;
+  /** The device's buffer-page rate, shared by its connectors (none: unlimited). */
+  readonly pageRate?: PageRate;
+  /** Monotonic milliseconds for the page rate (default performance.now; tests pass their own). */
+  readonly now?: () => number;
 }
 
 /** What the operations side counts on the request path (src/ops/metrics implements it). */
@@ -160,6 +173,7 @@ export class ConnectorChannel implements FlipQueue {
   private service(): void {
     if (this.busy || this.closed) return;
     let budget = REQUEST_BUDGET;
+    const sliceEnd = performance.now() + SERVICE_SLICE_MS;
     while (budget > 0 && !this.busy && !this.closed) {
       // One request at a time: a handler that goes asynchronous must stop the loop before the next.
       const out = this.ring.consume(1, this.onSlot);
@@ -171,9 +185,10 @@ export class ConnectorChannel implements FlipQueue {
       if (out.consumed === 0 && !out.more) return;
       budget -= out.consumed;
       if (!out.more) return;
+      if (performance.now() >= sliceEnd) break;
     }
     if (!this.busy && !this.closed && !this.scheduled) {
-      // Budget spent with requests left: let other rings and guests run first.
+      // Budget or slice spent with requests left: let other rings and guests run first.
       this.scheduled = true;
       setImmediate(this.serviceNow);
     }
@@ -215,12 +230,25 @@ export class ConnectorChannel implements FlipQueue {
       case 'dbuf-destroy':
         return dbufDestroy(ctx, req);
       case 'dbuf-create':
+        if (!this.withinPageRate(req.bufferSz)) return -XEN_EAGAIN;
         return dbufCreate(ctx, req);
       case 'set-config':
         return setConfig(ctx, this.conn, req).then((status) => ({ status }));
       case 'get-edid':
         return getEdid(ctx, this.conn, req);
     }
+  }
+
+  /**
+   * Charges a DBUF_CREATE to the device's page rate before any work, so a refused one costs
+   * nothing heavy. A buffer over the per-buffer limit is not charged: it is refused -E2BIG.
+   */
+  private withinPageRate(bufferSz: number): boolean {
+    const rate = this.hooks.pageRate;
+    if (!rate) return true;
+    const pages = bufferPageCount(bufferSz);
+    if (pages > this.ctx.registry.quotas.maxBufferPages) return true;
+    return rate.take(pages, this.hooks.now ? this.hooks.now() : performance.now());
   }
 
   private async await(id: number, operation: number, req: Request, p: Promise<OpResult>): Promise<void> {

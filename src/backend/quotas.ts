@@ -17,6 +17,14 @@ export interface Quotas {
   readonly maxFbHeight: number;
   /** PG_FLIPs queued on one connector and not yet completed (-EBUSY). */
   readonly maxPendingFlips: number;
+  /**
+   * Buffer pages a device may have the daemon map or allocate per second, sustained, after a
+   * burst of `maxMappedPages` (DBUF_CREATE beyond it: -EAGAIN). Making or mapping a large buffer
+   * is a long synchronous stretch of work (zeroing, granting or mapping every page); without a
+   * rate a guest that creates and destroys its largest buffer in a loop keeps the daemon busy
+   * with that alone.
+   */
+  readonly bufferPagesPerSecond: number;
 }
 
 const PAGES_2560x1600 = Math.ceil((2560 * 1600 * 4) / XEN_PAGE_SIZE);
@@ -31,6 +39,9 @@ export const DEFAULT_QUOTAS: Quotas = Object.freeze({
   maxFbWidth: 8192,
   maxFbHeight: 8192,
   maxPendingFlips: 4,
+  // One largest buffer (64 MiB) a second, after a burst of a whole device's worth: far more than
+  // a frontend allocates outside a mode change, far less than a churning guest would.
+  bufferPagesPerSecond: 16384,
 });
 
 const KEYS: Readonly<Record<string, keyof Quotas>> = {
@@ -41,6 +52,7 @@ const KEYS: Readonly<Record<string, keyof Quotas>> = {
   'fb-width': 'maxFbWidth',
   'fb-height': 'maxFbHeight',
   'pending-flips': 'maxPendingFlips',
+  'pages-per-second': 'bufferPagesPerSecond',
 };
 
 export const QUOTA_OPTION_KEYS = Object.keys(KEYS);
@@ -61,4 +73,34 @@ export function parseQuotas(spec: string, base: Quotas = DEFAULT_QUOTAS): Quotas
     out[key] = n;
   }
   return Object.freeze(out);
+}
+
+/**
+ * A device's buffer-page rate (Quotas.bufferPagesPerSecond): a token bucket holding up to `burst`
+ * pages, refilled at `perSecond`. Time is passed in (milliseconds, monotonic) so the bucket is
+ * pure and its tests need no clock.
+ */
+export class PageRate {
+  private tokens: number;
+  private last: number | undefined;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  static of(q: Quotas): PageRate {
+    return new PageRate(q.bufferPagesPerSecond, Math.max(q.maxMappedPages, q.maxBufferPages));
+  }
+
+  /** Takes `pages` if the bucket holds them (then true); takes nothing otherwise. */
+  take(pages: number, nowMs: number): boolean {
+    if (this.last !== undefined && nowMs > this.last) this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.last) * this.perSecond) / 1000);
+    if (this.last === undefined || nowMs > this.last) this.last = nowMs;
+    if (pages > this.tokens) return false;
+    this.tokens -= pages;
+    return true;
+  }
 }
