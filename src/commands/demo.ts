@@ -359,6 +359,7 @@ export function register(program: Command): void {
     .addOption(new Option('--log-level <level>', 'daemon log verbosity (stderr)').choices(LOG_LEVELS as string[]).default('warn'));
   addOperationsOptions(cmd, {
     controlSocket: DEMO_CONTROL_SOCKET,
+    kms: false,
     examples: `
 Examples:
   vdispld demo                                  # live lines; s: snapshots; Ctrl-C: stop

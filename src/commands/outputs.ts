@@ -1,7 +1,8 @@
 // `vdispld outputs`: the DRM cards of this machine, their connectors (by the kernel's names, which
 // is what --connector maps guests to), modes, and what each card can do for guests (atomic, PRIME
 // import for zero-copy, dumb buffers for the copy path). Read-only: nothing is modeset.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { cardArgument } from './card-argument.js';
 import { describeCaps, defaultCardDeps, listCards, probeCard, type CardDeps, type CardInfo } from '../drm/kms/card.js';
 import { describeMode, isPreferred, refreshMilliHz } from '../drm/kms/modes.js';
 
@@ -90,8 +91,19 @@ export function register(program: Command): void {
   program
     .command('outputs')
     .description('list the DRM connectors (names for --connector), their modes and what each card can do')
-    .option('--card <path>', "a DRM card such as /dev/dri/card0, or 'auto' for every card", 'auto')
-    .option('--json', 'print JSON')
+    .addOption(new Option('--card <path>', "a DRM card such as /dev/dri/card0, or 'auto' for every card").env('VDISPLD_CARD').default('auto').argParser(cardArgument(true)))
+    .addOption(new Option('--json', 'print JSON (for scripts)').env('VDISPLD_JSON'))
+    .addHelpText(
+      'after',
+      `
+Read-only: nothing is modeset, so it can run beside the daemon. The names it prints are what
+--connector and connectors.<unique-id> map guest connectors to.
+
+Examples:
+  vdispld outputs
+  vdispld outputs --card /dev/dri/card1
+  vdispld outputs --json | jq -r '.cards[].connectors[]? | select(.connection == "connected") | .name'`,
+    )
     .action((opts: { card: string; json?: boolean }) => {
       const report = collectOutputs(opts.card);
       if (opts.json) console.log(JSON.stringify(report, null, 2));

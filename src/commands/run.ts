@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseConnectorMapping } from '../backend/output-map.js';
 import { DEFAULT_QUOTAS, QUOTA_OPTION_KEYS, parseQuotas, type Quotas } from '../backend/quotas.js';
 import { Daemon, StartupError, type DaemonOptions } from '../daemon.js';
+import { cardArgument } from './card-argument.js';
 import { parseHeadlessSpec, type HeadlessOutputSpec } from '../drm/headless/headless-backend.js';
 import { sdNotifier } from '../native/sd-notify.js';
 import { ConfigError, addOperationsOptions, prepareRun, type RunOperations } from '../ops/run-operations.js';
@@ -71,7 +72,7 @@ export function addDaemonOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(new Option('--output <kind>', 'where guest connectors are shown').choices(['auto', 'kms', 'headless']).default('auto'))
-    .option('--card <path>', 'DRM card for --output kms (default: the first with connectors)')
+    .addOption(new Option('--card <path>', 'DRM card for --output kms (default: the first with connectors)').argParser(cardArgument(false)))
     .addOption(new Option('--headless <NAME=WxH[@HZ]>', 'a named headless output (repeatable)').argParser(wrap(collect(parseHeadlessSpec))).default([], 'none'))
     .addOption(
       new Option('--connector <UNIQUE_ID=OUTPUT>', 'show the guest connector with this unique-id on OUTPUT (repeatable)')

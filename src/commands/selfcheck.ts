@@ -1,13 +1,14 @@
 // `vdispld selfcheck`: proves the install is whole (native addon loads, compiled against the
 // real displif.h) and prints the wire layout it was built with.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { native } from '../native/addon.js';
 
 export function register(program: Command): void {
   program
     .command('selfcheck')
     .description('check that the native addon loads and print the displif layout it was compiled with')
-    .option('--json', 'print JSON')
+    .addOption(new Option('--json', 'print JSON (for scripts)').env('VDISPLD_JSON'))
+    .addHelpText('after', '\nExamples:\n  vdispld selfcheck                  # after an install: the addon loads\n  vdispld selfcheck --json | jq .constants.XENDISPL_PROTOCOL_VERSION_INT')
     .action((opts: { json?: boolean }) => {
       const layout = native().displifLayout();
       if (opts.json) {

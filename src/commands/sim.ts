@@ -2,14 +2,17 @@
 // simulated xenstored with dom0 connections on PATH, so people can point xenstore-utils or their
 // own tools at it (XENSTORED_PATH=PATH). Other simulator commands register under `sim` through
 // simCommand().
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startXenstored } from '../sim/xenstored/index.js';
 
 /** The `sim` parent command, created on first use so several modules can add subcommands. */
 export function simCommand(program: Command): Command {
   return (
     program.commands.find((c) => c.name() === 'sim') ??
-    program.command('sim').description('run pieces of the simulated Xen host standalone')
+    program
+      .command('sim')
+      .description('run pieces of the simulated Xen host standalone')
+      .addHelpText('after', '\nExamples:\n  vdispld sim xenstored --socket /tmp/xs.sock\n  vdispld sim help xenstored')
   );
 }
 
@@ -20,17 +23,25 @@ function domid(v: string): number {
   return Number(v);
 }
 
+/** Repeatable, and comma-separated for the environment (VDISPLD_INTRODUCE=3,4). */
 function collect(v: string, acc: number[]): number[] {
-  return [...acc, domid(v)];
+  return [...acc, ...v.split(',').map((s) => domid(s.trim()))];
 }
 
 export function register(program: Command): void {
   simCommand(program)
     .command('xenstored')
     .description('run the simulated xenstored; dom0 connects on --socket, domain N on <socket>.domN once introduced')
-    .requiredOption('--socket <path>', 'unix socket for dom0 (privileged) connections')
-    .option('--introduce <domid>', 'introduce a guest domain at start (repeatable)', collect, [] as number[])
-    .option('--verbose', 'log refused frames and control messages to stderr')
+    .addOption(new Option('--socket <path>', 'unix socket for dom0 (privileged) connections').env('VDISPLD_XENSTORED_SOCKET').makeOptionMandatory())
+    .addOption(new Option('--introduce <domid>', 'introduce a guest domain at start (repeatable; the variable takes a comma list)').env('VDISPLD_INTRODUCE').argParser(collect).default([] as number[], 'none'))
+    .addOption(new Option('--verbose', 'log refused frames and control messages to stderr').env('VDISPLD_VERBOSE'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vdispld sim xenstored --socket /tmp/xs.sock --introduce 3
+  XENSTORED_PATH=/tmp/xs.sock xenstore-ls /local/domain      # xenstore-utils against it`,
+    )
     .action(async (opts: { socket: string; introduce: number[]; verbose?: boolean }) => {
       const xs = await startXenstored({
         socketPath: opts.socket,

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .command('snapshot')
     .description("write a guest connector's current frame as PNG")
     .argument('<domid/dev/conn>', 'the connector (CONN: index or unique-id), as `vdispld status` lists it', target)
-    .requiredOption('-o, --output <file>', 'PNG file to write ("-" for stdout)')
+    .addOption(new Option('-o, --output <file>', 'PNG file to write ("-" for stdout)').env('VDISPLD_SNAPSHOT_FILE').makeOptionMandatory())
     .addOption(socketOption())
     .addOption(new Option('--json', 'print what was written as JSON (for scripts)').env('VDISPLD_JSON'))
     .addHelpText('after', '\nExamples:\n  vdispld snapshot 1/0/0 -o guest1.png\n  vdispld snapshot 1/0/id1 -o side.png --json\n  vdispld snapshot 5/0/1 -o - --socket /run/vdispld/control.sock > screen.png')

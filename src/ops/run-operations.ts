@@ -61,7 +61,7 @@ function scalarOption(flags: string, key: string, extraHelp = ''): Option {
  * variable for every other option of `cmd` (VDISPLD_<OPTION>), and records the raw --quota values
  * (the command's own parser folds them into one object, losing which keys were typed).
  */
-export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: string; examples?: string } = {}): Command {
+export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: string; examples?: string; kms?: boolean } = {}): Command {
   // commander binds an option's environment variable when the option is added, so the command's
   // own options are taken out and added again, each with its variable (the layered ones get it
   // from our environment layer instead, and only say so in --help).
@@ -80,9 +80,10 @@ export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: s
   const rawQuotas: string[] = [];
   cmd.on('option:quota', (v: string) => rawQuotas.push(v));
   cmd.setOptionValueWithSource('rawQuotas', rawQuotas, 'default');
+  cmd.addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) (env: ${envName('config')})`));
+  // Only a command that may drive KMS outputs offers the switch (the demo is headless: nothing to switch).
+  if (defaults.kms ?? true) cmd.addOption(scalarOption('--zero-copy <on|off>', 'zero-copy'));
   return cmd
-    .addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) (env: ${envName('config')})`))
-    .addOption(scalarOption('--zero-copy <on|off>', 'zero-copy'))
     .addOption(scalarOption('--metrics <addr>', 'metrics'))
     .addOption(scalarOption('--viewer <addr>', 'viewer'))
     .addOption(scalarOption('--control-socket <path>', 'control-socket', ` (default: ${defaults.controlSocket ?? DEFAULT_CONTROL_SOCKET})`))
@@ -115,6 +116,24 @@ export function commandLineEntries(cmd: Command): RawEntry[] {
   return out;
 }
 
+/** The config file the operator named (--config, then VDISPLD_CONFIG), or undefined for the default path. */
+export function configFileOf(cmd: Command, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return cmd.opts<{ config?: string }>().config ?? (env[envName('config')] || undefined);
+}
+
+/** The variables every command's options read (walked from the program), so none is called unknown. */
+export function optionEnvNames(cmd: Command): Set<string> {
+  let top = cmd;
+  while (top.parent) top = top.parent;
+  const out = new Set<string>();
+  const walk = (c: Command): void => {
+    for (const o of c.options) if (o.envVar !== undefined) out.add(o.envVar);
+    c.commands.forEach(walk);
+  };
+  walk(top);
+  return out;
+}
+
 export interface PreparedRun {
   readonly log: Logger;
   readonly ops: RunOperations;
@@ -129,8 +148,8 @@ export function prepareRun(
   env: Readonly<Record<string, string | undefined>> = process.env,
   fixed: { controlSocket?: string; logLevel?: string } = {},
 ): PreparedRun {
-  const file = cmd.opts<{ config?: string }>().config ?? (env[envName('config')] || undefined);
-  const loaded = loadLocalConfig({ cli: commandLineEntries(cmd), env, ...(file !== undefined ? { configFile: file } : {}) });
+  const file = configFileOf(cmd, env);
+  const loaded = loadLocalConfig({ cli: commandLineEntries(cmd), env, knownEnv: optionEnvNames(cmd), ...(file !== undefined ? { configFile: file } : {}) });
   // A command's own defaults (the demo logs less) sit below every source.
   const own = buildLayer('default', fixed.logLevel !== undefined ? [{ key: 'log-level', value: fixed.logLevel }] : []).layer;
   const local: LocalConfig = { ...loaded, layers: [own, ...loaded.layers] };

@@ -37,24 +37,41 @@ async function inBatches<T, R>(items: readonly T[], n: number, fn: (t: T) => Pro
   return out;
 }
 
-void test('--version, and --help with examples and environment variables', { timeout: 120_000 }, async () => {
-  const [v, run, demo, status, snapshot, top] = await inBatches([['--version'], ['run', '--help'], ['demo', '--help'], ['status', '--help'], ['snapshot', '--help'], ['--help']], 3, (a) => vdispld(a));
+/** The options a --help page lists (without --help itself): name → its whole entry on one line. */
+function optionEntries(help: string): Map<string, string> {
+  const opts = help.split('\nOptions:\n')[1]!.split('\n\n')[0]!;
+  const out = new Map<string, string>();
+  for (const chunk of opts.split(/\n(?= {2}-)/)) {
+    const m = /^ {2}(?:-\w, )?--([a-z-]+)/.exec(chunk);
+    if (m && m[1] !== 'help') out.set(m[1]!, chunk.replace(/\s+/g, ' '));
+  }
+  return out;
+}
+const optionNames = (help: string): string[] => [...optionEntries(help).keys()];
+
+void test('--version, and --help with examples and environment variables on every command', { timeout: 180_000 }, async () => {
+  const commands = [['run'], ['demo'], ['status'], ['snapshot'], ['outputs'], ['selfcheck'], ['sim'], ['sim', 'xenstored']];
+  const [v, top, ...helps] = await inBatches([['--version'], ['--help'], ...commands.map((c) => [...c, '--help'])], 3, (a) => vdispld(a));
   assert.equal(v!.code, 0);
   assert.equal(v!.stdout.trim(), version);
-  for (const h of [run!, demo!, status!, snapshot!]) {
-    assert.equal(h.code, 0, h.stderr);
-    assert.match(h.stdout, /\nExamples:\n {2}vdispld /);
-  }
-  // Every option of the daemon can be set from the environment.
-  const opts = run!.stdout.split('\nOptions:\n')[1]!.split('\n\n')[0]!;
-  const names = [...opts.matchAll(/^ {2}(?:-\w, )?--([a-z-]+)/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
-  assert.ok(names.length >= 15, names.join(' '));
-  const flat = opts.replace(/\s+/g, ' ');
-  for (const n of names) {
+  helps.forEach((h, i) => {
+    const what = `vdispld ${commands[i]!.join(' ')} --help`;
+    assert.equal(h.code, 0, `${what}: ${h.stderr}`);
+    assert.match(h.stdout, /\nExamples:\n {2}(?:[A-Z_]+=\S+ )?vdispld /, `${what} has examples`);
+  });
+  // Every option of every command can be set from the environment, and says how in --help.
+  const run = helps[0]!.stdout;
+  assert.ok(optionNames(run).length >= 15, optionNames(run).join(' '));
+  helps.forEach((h, i) => {
+    for (const [n, entry] of optionEntries(h.stdout)) {
+      assert.match(entry, /env: VDISPLD_[A-Z_]+/, `vdispld ${commands[i]!.join(' ')} --${n} names its environment variable: ${entry}`);
+    }
+  });
+  for (const [n, entry] of optionEntries(run)) {
     const expected = { connector: 'VDISPLD_CONNECTORS', quota: 'VDISPLD_QUOTAS' }[n] ?? `VDISPLD_${n.toUpperCase().replace(/-/g, '_')}`;
-    assert.ok(flat.includes(`env: ${expected}`), `--${n} names ${expected}`);
+    assert.ok(entry.includes(`env: ${expected}`), `--${n} names ${expected}`);
   }
-  assert.match(status!.stdout, /--socket <path>.*\n?.*env: VDISPLD_CONTROL_SOCKET/);
+  assert.match(helps[2]!.stdout, /--socket <path>.*\n?.*env: VDISPLD_CONTROL_SOCKET/);
   for (const cmd of ['run', 'demo', 'outputs', 'status', 'snapshot']) assert.match(top!.stdout, new RegExp(`^ {2}${cmd}\\b`, 'm'), cmd);
 });
 
@@ -79,6 +96,10 @@ void test('a bad option or value exits 2 with one line naming it', { timeout: 18
       [['run', '--config', broken], {}, /broken\.toml:1:\d+: /],
       [['demo', '--viewer', 'nowhere:99999'], {}, /--viewer <addr>.*port 99999 is above 65535/],
       [['snapshot', '1/0/0'], {}, /required option '-o, --output <file>'/],
+      [['run', '--card', '/etc/passwd'], {}, /--card <path>.*expected a DRM device/],
+      [['outputs', '--card', 'card0'], {}, /--card <path>.*expected 'auto' or a DRM device/],
+      [['sim', 'xenstored', '--socket', '/nonexistent/xs.sock', '--introduce', '0'], {}, /--introduce <domid>.*expected a guest domain id/],
+      [['sim', 'xenstored'], { VDISPLD_XENSTORED_SOCKET: '/nonexistent/xs.sock', VDISPLD_INTRODUCE: '3,x' }, /--introduce <domid>.*expected a guest domain id/],
       [['snapshot', '1/0/9', '-o', '/dev/null'], {}, /DOMID\/DEV\/CONN/],
     ];
     const results = await inBatches(cases, 3, ([args, env]) => vdispld(args, env));

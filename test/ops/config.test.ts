@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Command, CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { BufferRegistry } from '../../src/backend/buffer-registry.js';
 import { DEFAULT_QUOTAS } from '../../src/backend/quotas.js';
 import { OutputMap } from '../../src/backend/output-map.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
-import { addSettingsOptions, cliEntries, configFileOption } from '../../src/ops/config/cli-options.js';
+import { buildProgram } from '../../src/cli.js';
 import { envEntries } from '../../src/ops/config/env.js';
 import { parseConfigText } from '../../src/ops/config/file.js';
 import { buildLayer, type Layer, type RawEntry } from '../../src/ops/config/layer.js';
@@ -18,6 +18,7 @@ import { ConfigError, loadLocalConfig } from '../../src/ops/config/load.js';
 import { parseListen } from '../../src/ops/config/listen.js';
 import { resolve } from '../../src/ops/config/resolve.js';
 import { foreignWriter } from '../../src/ops/config/xenstore-subtree.js';
+import { commandLineEntries, configFileOf, optionEnvNames } from '../../src/ops/run-operations.js';
 import { cookie, type DomId } from '../../src/util/ids.js';
 import { captureLogger, tempDir, waitFor, xenstored } from './helpers.js';
 
@@ -27,11 +28,13 @@ function layer(name: Layer['name'], entries: RawEntry[]): Layer {
   return l;
 }
 
+/** `vdispld run ARGS` parsed by the real program, with the daemon's action swapped for nothing. */
 function parseCli(args: string[]): Command {
-  const cmd = addSettingsOptions(new Command('run').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined }));
-  cmd.action(() => undefined);
-  cmd.parse(args, { from: 'user' });
-  return cmd;
+  const program = buildProgram().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  const run = program.commands.find((c) => c.name() === 'run')!;
+  run.configureOutput({ writeErr: () => undefined, writeOut: () => undefined }).action(() => undefined);
+  program.parse(['run', ...args], { from: 'user' });
+  return run;
 }
 
 void test('listen addresses: loopback unless a host is named, off, IPv6, bad ports named', () => {
@@ -67,21 +70,24 @@ void test('the environment: VDISPLD_<KEY>, comma lists for the maps', () => {
 
 void test('the command line: only typed options form the cli layer; a bad value exits with one line naming the option', () => {
   const cmd = parseCli(['--metrics', '9100', '--connector', 'id0=DP-1', '--connector', 'id1=DP-2', '--quota', 'buffers=4,pages=64']);
-  assert.deepEqual(cliEntries(cmd), [
+  assert.deepEqual(commandLineEntries(cmd), [
     { key: 'metrics', value: '9100' },
     { key: 'connectors.id0', value: 'DP-1' },
     { key: 'connectors.id1', value: 'DP-2' },
     { key: 'quotas.buffers', value: '4' },
     { key: 'quotas.pages', value: '64' },
   ]);
-  assert.deepEqual(cliEntries(parseCli([])), []);
+  assert.deepEqual(commandLineEntries(parseCli([])), []);
   for (const [args, re] of [
-    [['--quota', 'bogus=1'], /--quota <key=n>.*unknown quota/],
+    [['--quota', 'bogus=1'], /--quota <KEY=N,...>.*unknown/],
     [['--quota', 'buffers=0'], /must be at least 1/],
     [['--metrics', 'x:y:z'], /--metrics <addr>.*expected off, PORT/],
-    [['--connector', 'noequals'], /--connector.*not KEY=VALUE/],
-    [['--log-level', 'loud'], /--log-level <level>.*expected fatal/],
-    [['--drm-device', '/etc/passwd'], /--drm-device <dev>.*expected auto, none/],
+    [['--connector', 'noequals'], /--connector <UNIQUE_ID=OUTPUT>.*expected UNIQUE_ID=OUTPUT/],
+    [['--log-level', 'loud'], /--log-level <level>.*Allowed choices are fatal/],
+    [['--card', '/etc/passwd'], /--card <path>.*expected a DRM device/],
+    [['--zero-copy', 'sometimes'], /--zero-copy <on\|off>.*expected on or off/],
+    [['--control-socket', 'relative.sock'], /--control-socket <path>.*expected an absolute path/],
+    [['--log-format', 'xml'], /--log-format <format>.*expected one of auto, json, journal/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
   ] as const) {
     assert.throws(
@@ -90,8 +96,9 @@ void test('the command line: only typed options form the cli layer; a bad value 
       args.join(' '),
     );
   }
-  assert.equal(configFileOption(parseCli([]), { VDISPLD_CONFIG: '/x.toml' }), '/x.toml');
-  assert.equal(configFileOption(parseCli(['--config', '/y.toml']), { VDISPLD_CONFIG: '/x.toml' }), '/y.toml');
+  assert.equal(configFileOf(parseCli([]), { VDISPLD_CONFIG: '/x.toml' }), '/x.toml');
+  assert.equal(configFileOf(parseCli(['--config', '/y.toml']), { VDISPLD_CONFIG: '/x.toml' }), '/y.toml');
+  assert.equal(configFileOf(parseCli([]), { VDISPLD_CONFIG: '' }), undefined, 'empty: the default path');
 });
 
 void test('precedence: default < file < xenstore < env < cli, maps merged entry by entry', () => {
@@ -164,6 +171,10 @@ void test('local load: unknown file keys are warnings, bad values stop the start
     assert.throws(() => loadLocalConfig({ cli: [], env: {}, configFile: join(t.dir, 'missing.toml') }), /missing\.toml: does not exist/);
     // The default path may be absent.
     assert.equal(loadLocalConfig({ cli: [], env: {}, defaultConfigFile: join(t.dir, 'absent.toml') }).file, undefined);
+    // A misspelt variable is named once; the settings' and the commands' own variables are not.
+    const env = { VDISPLD_METRIC: '9464', VDISPLD_METRICS: '9465', VDISPLD_JSON: '1', VDISPLD_CONFIG: '', HOME: '/root' };
+    const withEnv = loadLocalConfig({ cli: [], env, knownEnv: optionEnvNames(parseCli([])), defaultConfigFile: join(t.dir, 'absent.toml') });
+    assert.deepEqual(withEnv.warnings, ['environment: unknown variable VDISPLD_METRIC ignored (see docs/OPERATIONS.md for the settings)']);
   } finally {
     t.remove();
   }

@@ -27,6 +27,22 @@ export function splitPairs(list: string, what: string): [string, string][] {
     });
 }
 
+/** Every variable of the settings table and the maps: what the environment layer reads. */
+export function settingsEnvNames(): Set<string> {
+  return new Set([...SCALARS.map((s) => envName(s.key)), CONNECTORS_ENV, QUOTAS_ENV, CONFIG_ENV]);
+}
+
+/**
+ * VDISPLD_* variables that nothing reads: a misspelt VDISPLD_METRIC would otherwise be ignored in
+ * silence. `known` adds the variables of the commands' own options.
+ */
+export function unknownEnvNames(env: Readonly<Record<string, string | undefined>>, known: ReadonlySet<string>): string[] {
+  const ours = settingsEnvNames();
+  return Object.keys(env)
+    .filter((k) => k.startsWith(ENV_PREFIX) && env[k] !== undefined && !ours.has(k) && !known.has(k))
+    .sort();
+}
+
 export function envEntries(env: Readonly<Record<string, string | undefined>>): RawEntry[] {
   const out: RawEntry[] = [];
   for (const s of SCALARS) {

@@ -1,7 +1,7 @@
 // The settings a daemon starts with from local sources. A wrong value in any of them stops the
 // start with one line naming the source and the key (exit 2); an unknown key in the file is only
 // warned about, so a file written for a newer vdispld still works.
-import { envEntries } from './env.js';
+import { envEntries, unknownEnvNames } from './env.js';
 import { DEFAULT_CONFIG_FILE, readConfigFile } from './file.js';
 import { buildLayer, describeProblem, type Layer, type RawEntry } from './layer.js';
 
@@ -20,13 +20,15 @@ export interface LocalConfigInput {
   readonly configFile?: string;
   /** Override of the default path (tests). */
   readonly defaultConfigFile?: string;
+  /** VDISPLD_* variables the commands' own options read (not settings, but not unknown either). */
+  readonly knownEnv?: ReadonlySet<string>;
 }
 
 export interface LocalConfig {
   readonly layers: readonly Layer[];
   /** Where the file layer came from, or undefined without one. */
   readonly file: string | undefined;
-  /** Unknown keys: to be logged once, at warn, when the logger exists. */
+  /** Unknown keys (file) and variables (environment): to be logged once, at warn, when the logger exists. */
   readonly warnings: readonly string[];
 }
 
@@ -52,6 +54,9 @@ export function loadLocalConfig(input: LocalConfigInput): LocalConfig {
   };
   if (fileEntries) add('file', fileEntries, path);
   add('env', envList, 'environment');
+  for (const name of unknownEnvNames(input.env, input.knownEnv ?? new Set())) {
+    warnings.push(`environment: unknown variable ${name} ignored (see docs/OPERATIONS.md for the settings)`);
+  }
   add('cli', input.cli, 'command line');
   return { layers, file: fileEntries ? path : undefined, warnings };
 }
