@@ -10,7 +10,7 @@ import { addDaemonOptions } from '../../src/commands/run.js';
 import { LiveConfig } from '../../src/ops/config/live-config.js';
 import { loadLocalConfig } from '../../src/ops/config/load.js';
 import { resolve } from '../../src/ops/config/resolve.js';
-import { addOperationsOptions, commandLineEntries } from '../../src/ops/run-operations.js';
+import { addOperationsOptions, commandLineEntries, prepareRun } from '../../src/ops/run-operations.js';
 import { captureLogger, tempDir, waitFor, xenstored } from './helpers.js';
 
 function runCommand(args: string[]): Command {
@@ -83,6 +83,27 @@ void test('zero-copy from the XenStore subtree: read at start, changed live, the
     assert.equal(pinned.settings.zeroCopy, true);
   } finally {
     await pinned.close();
+    await fx.close();
+  }
+});
+
+void test('the daemon options `vdispld run` builds carry a live zero-copy view (what the KMS backend is opened with)', async () => {
+  const fx = await xenstored();
+  const t = tempDir('zcrun');
+  const root = '/local/domain/0/vdispld';
+  await fx.dom0.write(`${root}/zero-copy`, 'off');
+  const { ops } = prepareRun(runCommand(['--control-socket', join(t.dir, 'control.sock'), '--log-level', 'silent', '--log-format', 'json']), {});
+  try {
+    const opts = await ops.beforeStart({ platform: 'sim', output: 'headless', xenstore: fx.xsd.socketPath }, { output: true, card: true }, '0.0.0');
+    const zeroCopy = opts.zeroCopy;
+    assert.ok(zeroCopy, 'DaemonOptions.zeroCopy is set');
+    assert.equal(zeroCopy(), false, 'off, from XenStore');
+    await fx.dom0.write(`${root}/zero-copy`, 'on');
+    await waitFor(() => zeroCopy(), 'the live change to reach the view');
+  } finally {
+    await ops.stop();
+    await ops.stop();
+    t.remove();
     await fx.close();
   }
 });
