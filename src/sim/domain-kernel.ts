@@ -5,7 +5,8 @@
 // Sharing is done as in Xen: the granting side writes an entry into its grant table in shared
 // memory; the hypervisor checks it when another domain maps it and pins it; the mapping is a
 // MAP_SHARED view of the granter's memory file at the granted frames, so both sides touch the
-// very same pages. Frames must be consecutive to form one view (see page-allocator.ts).
+// very same pages. As with gntdev, the frames may lie anywhere: each is placed in one contiguous
+// range (native mapFdPages).
 import { closeSync, openSync } from 'node:fs';
 import { native, type NativeMapping } from '../native/addon.js';
 import { PlatformError, XEN_PAGE_SIZE } from '../xen/platform.js';
@@ -44,7 +45,8 @@ export function errnoError(what: string, errno: number): PlatformError {
 export interface ForeignMapping {
   readonly domid: number;
   readonly refs: readonly number[];
-  readonly frames: readonly number[];
+  /** The granted frames, in ref order; they need not be consecutive (mapped page by page). */
+  readonly frames: Uint32Array;
   readonly writable: boolean;
   readonly bytes: Uint8Array;
   close(): void;
@@ -161,7 +163,12 @@ export class DomainKernel {
    * gntdev reports (EINVAL for any failed grant) and the GNTST code of the first failure.
    */
   async mapForeign(domid: number, refs: readonly number[], writable: boolean): Promise<ForeignMapping> {
-    const r = await this.hv.call(HvOp.GntMap, [domid, writable ? 0 : GNTMAP_FLAG_READONLY, ...refs]);
+    // The request is built as one word array, (domid, flags, refs...): no per-ref allocation.
+    const args = new Uint32Array(2 + refs.length);
+    args[0] = domid;
+    args[1] = writable ? 0 : GNTMAP_FLAG_READONLY;
+    args.set(refs, 2);
+    const r = await this.hv.call(HvOp.GntMap, args);
     const errno = -statusOf(r);
     if (errno !== 0) {
       const gntst = toI32(r[1]!);
@@ -177,22 +184,18 @@ export class DomainKernel {
       throw err;
     }
     const handle = r[4]!;
-    const frames = [...r.subarray(5)];
+    // The reply is this process's own copy: its frames are kept as they are.
+    const frames = r.subarray(5);
     let mapping: NativeMapping;
     try {
-      for (let i = 1; i < frames.length; i++) {
-        if (frames[i] !== frames[0]! + i) {
-          throw new PlatformError(
-            `mapping ${refs.length} grants of domain ${domid}: the granted frames are not consecutive; ` +
-              'the simulator maps only consecutive frames (its guests allocate buffers contiguously)',
-            95,
-            'SIM_NONCONTIGUOUS',
-          );
-        }
+      if (frames.length !== refs.length) {
+        throw new PlatformError(`mapping ${refs.length} grants of domain ${domid}: the hypervisor answered ${frames.length} frames`, 5, 'EIO');
       }
       const fd = this.foreignFd(domid);
       try {
-        mapping = native().mapFd(fd, frames[0]! * XEN_PAGE_SIZE, frames.length * XEN_PAGE_SIZE, writable);
+        // Like gntdev, any set of frames becomes one contiguous range of this process; runs of
+        // consecutive frames (the usual case) are one mmap each.
+        mapping = native().mapFdPages(fd, frames, writable);
       } catch (err) {
         this.releaseForeignFd(domid);
         throw new PlatformError(`mmap of domain ${domid}'s frames failed: ${(err as Error).message}`, 12, 'ENOMEM');
@@ -205,7 +208,7 @@ export class DomainKernel {
     const bytes = new Uint8Array(mapping.buffer);
     return {
       domid,
-      refs: [...refs],
+      refs: refs.slice(),
       frames,
       writable,
       bytes,

@@ -87,7 +87,7 @@ export class SimPlatform implements XenPlatform {
     let open = true;
     const mapping: GrantMapping = {
       domid,
-      refs: m.refs.map(grantRef),
+      refs: refs.slice(),
       writable: m.writable,
       bytes: m.bytes,
       close: () => {
@@ -114,6 +114,18 @@ export class SimPlatform implements XenPlatform {
     }
     // EXP_FROM_REFS maps the grants read-write.
     const m = await this.kernel.mapForeign(domid, refs, true);
+    // A simulated dma-buf is the guest's memory file and an offset: it can only stand for frames
+    // that lie end to end there. Others are refused, and the importer takes its copy path.
+    for (let i = 1; i < m.frames.length; i++) {
+      if (m.frames[i] !== m.frames[0]! + i) {
+        m.close();
+        throw new PlatformError(
+          'dma-buf export: the granted frames are not consecutive, which a simulated dma-buf (fd + offset) cannot describe',
+          95,
+          'SIM_NONCONTIGUOUS',
+        );
+      }
+    }
     let fd: number;
     try {
       fd = openSync(ramPath(this.kernel.dir, domid), 'r+');

@@ -1,7 +1,7 @@
-// Contiguous first-fit allocation of page frames in a domain's memory file. Contiguity is a
-// deliberate property of the simulated kernels: Node cannot place pages at chosen addresses
-// (no MAP_FIXED in the addon), so a foreign mapping is zero-copy only when the granted frames
-// are consecutive. Everything the simulator's well-behaved guests and backend allocate is.
+// Contiguous first-fit allocation of page frames in a domain's memory file. The simulated
+// kernels allocate buffers contiguously (as a CMA-backed or huge-page allocation would); nothing
+// depends on it for sharing: a mapping of granted frames places each page wherever it lies
+// (native mapFdPages), so a guest may grant any frames it likes.
 
 interface Run {
   start: number;
