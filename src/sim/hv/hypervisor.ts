@@ -32,6 +32,8 @@ const ENOMEM = 12;
 export const MAX_REFS_PER_MAP = 65536;
 /** Xen's default gnttab_max_maptrack_frames (1024) × 256 handles per frame. */
 export const DEFAULT_MAPTRACK_LIMIT = 1024 * 256;
+/** Words before the frames in a GntMap reply: errno, gntst, failIndex, reason, handle. */
+const MAP_REPLY_HEADER = 5;
 
 export interface DomainSpec {
   readonly domid: number;
@@ -54,7 +56,7 @@ export interface GrantStats {
 
 interface MapHandle {
   readonly granter: number;
-  readonly refs: readonly number[];
+  readonly refs: Uint32Array;
   readonly writable: boolean;
 }
 
@@ -375,7 +377,7 @@ export class SimHypervisor {
     }
   }
 
-  private map(c: Connection, granterId: number, writable: boolean, refs: Uint32Array): number[] {
+  private map(c: Connection, granterId: number, writable: boolean, refs: Uint32Array): ArrayLike<number> {
     // [errno, gntst, failIndex, reason, handle, frames...]
     if (refs.length === 0 || refs.length > MAX_REFS_PER_MAP) return [-EINVAL, 0, 0, MapFailReason.None, 0];
     const granter = this.domains.get(granterId);
@@ -384,19 +386,26 @@ export class SimHypervisor {
     if (mapper.mappedPages + refs.length > this.maptrackLimit) {
       return [-EINVAL, GNTST_no_space, 0, MapFailReason.NoSpace, 0];
     }
-    const frames: number[] = [];
+    // The reply is built in place: one array for the whole answer, not one entry per page.
+    const out = new Uint32Array(MAP_REPLY_HEADER + refs.length);
     for (let i = 0; i < refs.length; i++) {
-      const r = granter.active.pin(refs[i]!, c.domid, writable);
-      if (r.status !== GNTST_okay) {
+      const failed = granter.active.pin(refs[i]!, c.domid, writable);
+      if (failed) {
         for (let j = 0; j < i; j++) granter.active.unpin(refs[j]!, writable);
-        return [-EINVAL, r.status, i, 'reason' in r ? r.reason : MapFailReason.None, 0];
+        return [-EINVAL, failed.status, i, failed.reason, 0];
       }
-      frames.push((r as { frame: number }).frame);
+      out[MAP_REPLY_HEADER + i] = granter.active.frameOf(refs[i]!);
     }
     const handle = this.nextHandle++;
-    c.handles.set(handle, { granter: granterId, refs: [...refs], writable });
+    // `refs` is this frame's own copy of the request (FrameReader copies it out of the socket).
+    c.handles.set(handle, { granter: granterId, refs, writable });
     mapper.mappedPages += refs.length;
-    return [0, GNTST_okay, 0, MapFailReason.None, handle, ...frames];
+    out[0] = 0;
+    out[1] = GNTST_okay;
+    out[2] = 0;
+    out[3] = MapFailReason.None;
+    out[4] = handle;
+    return out;
   }
 
   private unmap(c: Connection, handle: number): boolean {
