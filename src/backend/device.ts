@@ -179,6 +179,8 @@ export class Device {
   private async perform(t: Transition): Promise<void> {
     const from = this.phase;
     const a = t.action;
+    // how much of a teardown the release itself took (outputs off, unmaps, unbinds)
+    let releaseMs: number | undefined;
     switch (a.kind) {
       case 'none':
         return;
@@ -191,12 +193,15 @@ export class Device {
       case 'connect':
         if (!(await this.connect())) return;
         break;
-      case 'release':
+      case 'release': {
+        const t0 = performance.now();
         await this.releaseConnection();
+        releaseMs = Math.round(performance.now() - t0);
         if (a.then === 'initwait') await this.writeBackend({ [XsField.STATE]: String(XenbusState.InitWait) });
         else if (a.then === 'removed') await this.writeBackend({ [XsField.STATE]: String(XenbusState.Closed) });
         else await this.fail('frontend', `frontend broke the ring protocol: ${this.brokenReason}`, false);
         break;
+      }
       case 'close':
         await this.writeBackend({ [XsField.STATE]: String(XenbusState.Closed) });
         break;
@@ -206,8 +211,9 @@ export class Device {
       const ms = this.evalSince === undefined ? undefined : Math.round(performance.now() - this.evalSince);
       this.evalSince = undefined;
       this.log.info(
-        { from, to: this.phase, ...(ms !== undefined ? { ms } : {}) },
-        `${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})${ms !== undefined ? ` ${ms} ms after the watch event` : ''}`,
+        { from, to: this.phase, ...(ms !== undefined ? { ms } : {}), ...(releaseMs !== undefined ? { releaseMs } : {}) },
+        `${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})` +
+          `${ms !== undefined ? ` ${ms} ms after the watch event` : ''}${releaseMs !== undefined ? `, ${releaseMs} ms of it releasing` : ''}`,
       );
     }
     if (this.phase === 'removed') await this.unwatchFrontend();

@@ -21,6 +21,8 @@ const HELP = `usage: npm run e2e -- [options] [scenario ...]
   --flip-min-hz  the flip-rate floor of scenario 3 (default 55; a lower value is printed with the results)
   --out DIR      results folder (default test-artifacts/e2e/<time>)
   --daemon-args="ARGS"  extra arguments for every \`vdispld run\` (debugging, e.g. "--log-level debug")
+  --node-options="OPTS" NODE_OPTIONS for the daemon in dom0 (e.g. "--cpu-prof": profiles land in the
+                 scenario folder as *.cpuprofile when the daemon stops)
 env: VDISPLD_E2E_CACHE (default .e2e-cache/), VDISPLD_E2E_KVER, VDISPLD_E2E_MIRROR`;
 
 const log = (s: string): void => console.log(`e2e: ${s}`);
@@ -30,7 +32,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       list: { type: 'boolean' }, 'build-only': { type: 'boolean' }, rebuild: { type: 'boolean' }, 'no-build': { type: 'boolean' },
-      echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, 'daemon-args': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, 'daemon-args': { type: 'string' }, 'node-options': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -69,7 +71,9 @@ async function main(): Promise<number> {
 
   const daemonArgs = (values['daemon-args'] ?? '').split(/\s+/).filter(Boolean);
   if (daemonArgs.length) log(`NOTE: every vdispld run gets extra arguments: ${daemonArgs.join(' ')}`);
-  const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, daemonArgs, echo: values.echo ?? false, flipMinHz };
+  const nodeOptions = values['node-options'] ?? '';
+  if (nodeOptions) log(`NOTE: the daemon runs with NODE_OPTIONS=${nodeOptions}`);
+  const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, daemonArgs, nodeOptions, echo: values.echo ?? false, flipMinHz };
   const root = join(REPO_DIR, 'test-artifacts', 'e2e');
   const runsDir = values.out ?? join(root, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(runsDir, { recursive: true });

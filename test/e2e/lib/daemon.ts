@@ -83,7 +83,7 @@ export function hasCommand(name: string): boolean {
 export class Daemon {
   readonly unit: UnitSettings;
 
-  constructor(private readonly dom0: Dom0, shareDir: string, unitPath = join(REPO_DIR, 'systemd', 'vdispld.service')) {
+  constructor(private readonly dom0: Dom0, shareDir: string, unitPath = join(REPO_DIR, 'systemd', 'vdispld.service'), nodeOptions = '') {
     this.unit = parseUnit(readFileSync(unitPath, 'utf8'));
     // Emulation is slow: give start and stop at least the unit's own timeouts, never less.
     const env = [
@@ -94,6 +94,7 @@ export class Daemon {
       `SVC_RUNTIME_DIR=${this.unit.runtimeDirectory ?? ''}`,
       `SVC_RUNTIME_MODE=${this.unit.runtimeDirectoryMode ?? '0755'}`,
       `SVC_UMASK=${this.unit.umask ?? ''}`,
+      `SVC_NODE_OPTIONS=${shq(nodeOptions)}`,
     ];
     writeFileSync(join(shareDir, 'service.env'), env.join('\n') + '\n');
   }

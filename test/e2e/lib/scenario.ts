@@ -34,6 +34,8 @@ export interface Environment {
   daemon: { ok: boolean; why: string };
   /** Extra arguments for every `vdispld run` (from --daemon-args; printed when used). */
   daemonArgs: string[];
+  /** NODE_OPTIONS for the daemon (from --node-options, e.g. --cpu-prof); printed when used. */
+  nodeOptions: string;
   echo: boolean;
   /** Explicit, loud overrides (e.g. the flip-rate floor) — printed with the results. */
   flipMinHz: number;
@@ -105,7 +107,7 @@ export class Ctx {
   /** The daemon's service wrapper (reads systemd/vdispld.service); only when `run` exists. */
   service(): Daemon {
     if (!this.env.daemon.ok) this.blocked(`needs the daemon: ${this.env.daemon.why}`);
-    this.daemon ??= new Daemon(this.dom0, this.shareDir);
+    this.daemon ??= new Daemon(this.dom0, this.shareDir, undefined, this.env.nodeOptions);
     return this.daemon;
   }
 
