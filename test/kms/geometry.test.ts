@@ -77,7 +77,7 @@ void test('copy honours both pitches and the data offset, row by row', () => {
   const dst = { bytes: new Uint8Array(64 * 8).fill(0xee), pitch: 64, width: 16, height: 8 };
   clearTarget(dst);
   const r = copyRegion({ bytes: src, limit: src.length, offset: 12, pitch: 20, fourcc: fourcc('XR24') }, { x: 1, y: 1, width: 3, height: 2 }, dst, 4, 2);
-  assert.deepEqual(r, { rows: 2, truncated: false });
+  assert.deepEqual(r, { rows: 2, bytes: 2 * 3 * 4, truncated: false });
   const px = (x: number, y: number) => [...dst.bytes.subarray(y * 64 + x * 4, y * 64 + x * 4 + 4)];
   assert.deepEqual(px(4, 2), [1, 1, 0x80, 0]);
   assert.deepEqual(px(6, 3), [3, 2, 0x80, 0]);
@@ -90,10 +90,10 @@ void test('copy never reads past what the guest granted: a short buffer stops at
   const dst = { bytes: new Uint8Array(16 * 4), pitch: 16, width: 4, height: 4 };
   // The guest claims 4 rows but granted 2.5 rows' worth.
   const r = copyRegion({ bytes: src, limit: 40, offset: 0, pitch: 16, fourcc: fourcc('XR24') }, { x: 0, y: 0, width: 4, height: 4 }, dst, 0, 0);
-  assert.deepEqual(r, { rows: 2, truncated: true });
+  assert.deepEqual(r, { rows: 2, bytes: 2 * 16, truncated: true }, 'only the rows read count as copied');
   assert.deepEqual([...dst.bytes.subarray(32)], new Array(32).fill(0));
   const big = copyRegion({ bytes: src, limit: 1 << 30, offset: 0, pitch: 16, fourcc: fourcc('XR24') }, { x: 0, y: 0, width: 4, height: 9 }, { ...dst, height: 9, bytes: new Uint8Array(16 * 9) }, 0, 0);
-  assert.deepEqual(big, { rows: 4, truncated: true }, 'limit is also the mapping length');
+  assert.deepEqual(big, { rows: 4, bytes: 4 * 16, truncated: true }, 'limit is also the mapping length');
 });
 
 void test('other frontend formats are converted to XRGB8888', () => {
@@ -101,16 +101,18 @@ void test('other frontend formats are converted to XRGB8888', () => {
   const dst = () => ({ bytes: new Uint8Array(8 * 4), pitch: 8, width: 2, height: 1 });
   const red = new Uint8Array([0x00, 0xf8, 0x00, 0xf8]);
   const d1 = dst();
-  copyRegion({ bytes: red, limit: 4, offset: 0, pitch: 4, fourcc: fourcc('RG16') }, { x: 0, y: 0, width: 2, height: 1 }, d1, 0, 0);
+  // Copied bytes are the guest's bytes read (its format), not the XRGB8888 bytes written.
+  assert.equal(copyRegion({ bytes: red, limit: 4, offset: 0, pitch: 4, fourcc: fourcc('RG16') }, { x: 0, y: 0, width: 2, height: 1 }, d1, 0, 0).bytes, 4);
   assert.deepEqual([...d1.bytes.subarray(0, 8)], [0, 0, 255, 255, 0, 0, 255, 255]);
   const blue = new Uint8Array([255, 0, 0, 255, 0, 0]);
   const d2 = dst();
-  copyRegion({ bytes: blue, limit: 6, offset: 0, pitch: 6, fourcc: fourcc('RG24') }, { x: 0, y: 0, width: 2, height: 1 }, d2, 0, 0);
+  assert.equal(copyRegion({ bytes: blue, limit: 6, offset: 0, pitch: 6, fourcc: fourcc('RG24') }, { x: 0, y: 0, width: 2, height: 1 }, d2, 0, 0).bytes, 6);
   assert.deepEqual([...d2.bytes.subarray(0, 8)], [255, 0, 0, 255, 255, 0, 0, 255]);
   const white = new Uint8Array([235, 128, 235, 128]);
   const d3 = dst();
-  copyRegion({ bytes: white, limit: 4, offset: 0, pitch: 4, fourcc: fourcc('YUYV') }, { x: 0, y: 0, width: 2, height: 1 }, d3, 0, 0);
+  assert.equal(copyRegion({ bytes: white, limit: 4, offset: 0, pitch: 4, fourcc: fourcc('YUYV') }, { x: 0, y: 0, width: 2, height: 1 }, d3, 0, 0).bytes, 4);
   assert.deepEqual([...d3.bytes.subarray(0, 8)], [255, 255, 255, 255, 255, 255, 255, 255]);
   const unknown = copyRegion({ bytes: white, limit: 4, offset: 0, pitch: 4, fourcc: 0x12345678 }, { x: 0, y: 0, width: 1, height: 1 }, dst(), 0, 0);
   assert.equal(unknown.rows, 0, 'a FourCC outside the allow-list copies nothing');
+  assert.equal(unknown.bytes, 0);
 });
