@@ -1,8 +1,9 @@
 // `npm run hostile:<campaign>`: runs one campaign (full size unless --short), prints its figures,
 // and exits 0 only if it passed. `--json` prints one JSON document instead; `--seed N` changes the
-// hostile guests' seed (a failure names the seed, so it replays). For the request campaign,
-// `--probe DIR` measures the daemon (event-loop lag and a CPU profile in DIR) and
-// `--control-burners N` replaces the hostile guests with N CPU-spinning processes (a control run).
+// hostile guests' seed (a failure names the seed, so it replays). `--probe DIR` measures the
+// daemon (event-loop lag and a CPU profile in DIR; not for faults, which restarts it). For the
+// request campaign, `--control-burners N` replaces the hostile guests with N CPU-spinning
+// processes for `--control-seconds` (a control run with the same load and no hostile guest).
 import { parseArgs } from 'node:util';
 import { CAMPAIGNS, type CampaignName } from './campaigns/index.js';
 

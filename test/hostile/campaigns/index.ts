@@ -14,7 +14,7 @@ export interface CampaignArgs {
   readonly log?: (line: string) => void;
   /** Request campaign: how many hostile requests (default the campaign's size). */
   readonly requests?: number;
-  /** Request campaign: measure the daemon (loop lag, CPU profile) into this directory. */
+  /** Measure the daemon (loop lag, CPU profile) into this directory (not the faults campaign: it restarts the daemon). */
   readonly probeDir?: string;
   /** Request campaign: a control run with no hostile guest and this CPU load instead. */
   readonly control?: { readonly burners: number; readonly seconds: number };
@@ -31,10 +31,17 @@ export const CAMPAIGNS = {
       ...(a.control !== undefined ? { control: a.control } : {}),
     }),
   faults: (a: CampaignArgs): Promise<CampaignResult> => faultCampaign({ ...(a.short ? FAULTS_SHORT : FAULTS_FULL), ...(a.log ? { log: a.log } : {}) }),
-  ring: (a: CampaignArgs): Promise<CampaignResult> => ringCampaign({ ...(a.short ? RING_SHORT : RING_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}) }),
-  xenstore: (a: CampaignArgs): Promise<CampaignResult> => xenstoreCampaign({ ...(a.short ? XENSTORE_SHORT : XENSTORE_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}) }),
+  ring: (a: CampaignArgs): Promise<CampaignResult> =>
+    ringCampaign({ ...(a.short ? RING_SHORT : RING_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
+  xenstore: (a: CampaignArgs): Promise<CampaignResult> =>
+    xenstoreCampaign({ ...(a.short ? XENSTORE_SHORT : XENSTORE_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
   soak: (a: CampaignArgs): Promise<CampaignResult> =>
-    soakCampaign({ ...(a.short ? SOAK_SHORT : SOAK_FULL), ...(a.minutes !== undefined ? { minutes: a.minutes } : {}), ...(a.log ? { log: a.log } : {}) }),
+    soakCampaign({
+      ...(a.short ? SOAK_SHORT : SOAK_FULL),
+      ...(a.minutes !== undefined ? { minutes: a.minutes } : {}),
+      ...(a.log ? { log: a.log } : {}),
+      ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
+    }),
 } as const;
 
 export type CampaignName = keyof typeof CAMPAIGNS;

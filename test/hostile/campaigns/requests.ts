@@ -6,19 +6,13 @@
 // within the deadline, every hostile request is answered (or its device was closed), and once the
 // guests are gone dom0 holds nothing in the hypervisor and no domain is a zombie.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HostileAttack } from '../../../src/sim/frontend/protocol.js';
 import type { SimGuest } from '../../../src/sim/host.js';
 import { backendFaults, emptyTotals, flipFigures, goodGuestTroubles, hostileTotals, runningApps, type HostileTotals } from '../lib/guests.js';
 import { sampleProcess } from '../lib/proc-stats.js';
 import { CampaignResult } from '../lib/result.js';
 import { dom0Holdings, isEmpty, sleep, startWorld, until, waitEmpty } from '../lib/world.js';
-import { LoopLag, showLag, type LoopLagSummary } from '../probe/loop-lag.js';
-import { DAEMON_FLIP_TARGET_MS, FLIP_DEADLINE_MS } from './common.js';
-
-/** The bar session 1's full run failed on; still reported, with each late flip's arrival time. */
-const REPORT_BAR_MS = 250;
+import { DAEMON_FLIP_TARGET_MS, FLIP_DEADLINE_MS, LATE_LIST_BAR_MS, reportLag, showLate } from './common.js';
 
 export interface RequestCampaignOptions {
   /** Hostile requests to send in total (the issue's bar: 1,000,000). */
@@ -72,11 +66,10 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const cpu0 = w.daemon.sample();
     const t0 = Date.now();
 
-    const campaignLag = new LoopLag();
     /** Late good-guest flips with the wall-clock time their report arrived, to set against stalls. */
     const lateFlips: [number, number][] = [];
     const offReport = good.onReport((r) => {
-      if (r.kind === 'frame' && r.ms > REPORT_BAR_MS) lateFlips.push([Date.now(), Math.round(r.ms)]);
+      if (r.kind === 'frame' && r.ms > LATE_LIST_BAR_MS) lateFlips.push([Date.now(), Math.round(r.ms)]);
     });
     if (o.control) burners = startBurners(o.control.burners);
     const hostile: SimGuest[] = [];
@@ -118,8 +111,6 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const hostileCpu = hostile.reduce((sum, g) => sum + cpuOf(g.process?.pid), 0) - hostileCpu0;
     for (const b of burners) b.kill('SIGKILL');
     offReport();
-    const lag = campaignLag.summary();
-    campaignLag.close();
 
     res.set('hostile requests', t.requests);
     res.set('requests/s', Math.round(t.requests / seconds));
@@ -135,9 +126,7 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     res.set('daemon RSS MiB (start -> end)', `${(cpu0.rssKiB / 1024).toFixed(0)} -> ${(cpu1.rssKiB / 1024).toFixed(0)}`);
 
     res.check(!w.daemon.died, `the daemon exited: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
-    res.set('campaign process (simulated Xen, xenstored) loop lag', showLag(lag));
-    res.set('campaign process longest stalls (time:ms)', showStalls(lag));
-    res.set(`good guest flips later than ${REPORT_BAR_MS} ms (arrival time:ms)`, lateFlips.slice(0, 40).map(([at, ms]) => `${new Date(at).toISOString().slice(11, 23)}:${ms}`).join(' '));
+    res.set(`good guest flips later than ${LATE_LIST_BAR_MS} ms (arrival time:ms)`, showLate(lateFlips));
     if (o.control) res.set('control run', `no hostile guest; ${o.control.burners} CPU burners for ${o.control.seconds} s`);
     else res.check(t.requests >= o.requests, `only ${t.requests} of ${o.requests} hostile requests within ${o.timeLimitS} s`);
     res.check(t.unanswered === 0, `${t.unanswered} hostile requests got no answer while their device was connected`);
@@ -150,7 +139,7 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const flips = flipFigures(good.reports, o.deadlineMs, goodFrom);
     res.set('good guest flips', flips.frames);
     res.set('good guest flip ms p50/p99/max', `${flips.p50Ms} / ${flips.p99Ms} / ${flips.maxMs}`);
-    res.set(`good guest flips later than ${REPORT_BAR_MS} ms`, flipFigures(good.reports, REPORT_BAR_MS, goodFrom).late);
+    res.set(`good guest flips later than ${LATE_LIST_BAR_MS} ms`, flipFigures(good.reports, LATE_LIST_BAR_MS, goodFrom).late);
     res.set(`good guest flips later than the daemon's ${DAEMON_FLIP_TARGET_MS} ms target`, flipFigures(good.reports, DAEMON_FLIP_TARGET_MS, goodFrom).late);
     res.set(`good guest flips later than the guest's ${o.deadlineMs} ms deadline`, flips.late);
     res.check(flips.frames >= Math.floor(seconds * 30), `the good guest flipped only ${flips.frames} times in ${seconds.toFixed(1)} s`);
@@ -168,11 +157,7 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const stop = await w.daemon.stop();
     res.check(stop.code === 0, `the daemon's orderly stop exited with ${JSON.stringify(stop)}`);
     res.check(isEmpty(dom0Holdings(w.host)), 'dom0 holds something after the daemon stopped');
-    if (o.probeDir) {
-      const d = readProbe(o.probeDir);
-      res.set('daemon loop lag', d ? showLag(d) : 'not written');
-      if (d) res.set('daemon longest stalls (time:ms)', showStalls(d));
-    }
+    reportLag(w, res);
   } finally {
     for (const b of burners) b.kill('SIGKILL');
     await w.close();
@@ -180,26 +165,11 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
   return res;
 }
 
-function showStalls(s: LoopLagSummary): string {
-  return s.longest
-    .slice(0, 15)
-    .map(([at, ms]) => `${new Date(at).toISOString().slice(11, 23)}:${ms}`)
-    .join(' ');
-}
-
 function cpuOf(pid: number | undefined): number {
   try {
     return pid === undefined ? 0 : sampleProcess(pid).cpuSeconds;
   } catch {
     return 0; // the process is gone: its CPU no longer counts
-  }
-}
-
-function readProbe(dir: string): LoopLagSummary | undefined {
-  try {
-    return JSON.parse(readFileSync(join(dir, 'loop-lag.json'), 'utf8')) as LoopLagSummary;
-  } catch {
-    return undefined;
   }
 }
 

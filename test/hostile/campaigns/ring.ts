@@ -14,6 +14,8 @@ export interface RingCampaignOptions {
   readonly seed: number;
   /** The storm may cost the daemon at most this share of one core. */
   readonly maxStormCpuShare: number;
+  /** Measure the daemon (event-loop lag, CPU profile) into this directory. */
+  readonly probeDir?: string;
 }
 
 export const RING_FULL: RingCampaignOptions = { abuseSeconds: 60, stormSeconds: 30, seed: 0xa11ce, maxStormCpuShare: 0.5 };
@@ -23,7 +25,7 @@ const ABUSE: readonly HostileAttack[] = ['ring-corruption', 'event-page', 'event
 
 export async function ringCampaign(o: RingCampaignOptions): Promise<CampaignResult> {
   const res = new CampaignResult('ring');
-  const w = await startWorld();
+  const w = await startWorld(o.probeDir ? { probeDir: o.probeDir } : {});
   try {
     const good = await goodGuest(w);
     const t0 = Date.now();

@@ -14,6 +14,8 @@ export interface SoakOptions {
   /** RSS may grow at most this much (MiB) between the middle and the end of the run. */
   readonly maxSecondHalfRssGrowthMiB: number;
   readonly log?: (line: string) => void;
+  /** Measure the daemon (event-loop lag, CPU profile) into this directory. */
+  readonly probeDir?: string;
 }
 
 export const SOAK_FULL: SoakOptions = { minutes: 60, sampleEverySeconds: 60, maxSecondHalfRssGrowthMiB: 16 };
@@ -29,7 +31,7 @@ interface Sample {
 
 export async function soakCampaign(o: SoakOptions): Promise<CampaignResult> {
   const res = new CampaignResult('soak');
-  const w = await startWorld();
+  const w = await startWorld(o.probeDir ? { probeDir: o.probeDir } : {});
   try {
     const guests: SimGuest[] = [];
     for (let i = 0; i < 4; i++) {

@@ -14,6 +14,8 @@ export interface XenstoreCampaignOptions {
   readonly writes: number;
   readonly seed: number;
   readonly maxCpuShare: number;
+  /** Measure the daemon (event-loop lag, CPU profile) into this directory. */
+  readonly probeDir?: string;
 }
 
 export const XENSTORE_FULL: XenstoreCampaignOptions = { writes: 50_000, seed: 0x5705e, maxCpuShare: 0.8 };
@@ -23,7 +25,7 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
   const res = new CampaignResult('xenstore');
   const rand = prng(o.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const w = await startWorld();
+  const w = await startWorld(o.probeDir ? { probeDir: o.probeDir } : {});
   try {
     const good = await goodGuest(w);
     const t0 = Date.now();

@@ -26,6 +26,8 @@ export interface DaemonProcessOptions {
 }
 
 const PRELOAD = fileURLToPath(new URL('../probe/daemon-preload.ts', import.meta.url));
+/** The daemon's loop-lag summary in a probe directory. */
+export const DAEMON_LAG_FILE = 'loop-lag.json';
 
 export class DaemonProcess {
   private logTail = '';
@@ -73,7 +75,7 @@ export class DaemonProcess {
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        ...(opts.probeDir ? { env: { ...process.env, VDISPLD_LOOP_PROBE_OUT: join(opts.probeDir, 'loop-lag.json') } } : {}),
+        ...(opts.probeDir ? { env: { ...process.env, VDISPLD_LOOP_PROBE_OUT: join(opts.probeDir, DAEMON_LAG_FILE) } } : {}),
       },
     );
     const d = new DaemonProcess(child);

@@ -3,6 +3,7 @@
 // mappings, event channels, granted pages) and whether any destroyed domain lingers as a zombie.
 // Those are read from the hypervisor, not from the daemon: they are what a leak would cost Xen.
 import { SimHost } from '../../../src/sim/host.js';
+import { LoopLag } from '../probe/loop-lag.js';
 import { DaemonProcess, type DaemonProcessOptions } from './daemon-process.js';
 
 export interface Dom0Holdings {
@@ -49,6 +50,10 @@ export async function waitEmpty(host: SimHost, timeoutMs = 10_000): Promise<Dom0
 export interface World {
   readonly host: SimHost;
   daemon: DaemonProcess;
+  /** Where the daemon's probe writes (DaemonProcessOptions.probeDir), if it is measured. */
+  readonly probeDir?: string;
+  /** This process's event-loop lag: the simulated hypervisor and xenstored run here. */
+  readonly lag: LoopLag;
   close(): Promise<void>;
 }
 
@@ -61,10 +66,14 @@ export async function startWorld(opts: DaemonProcessOptions = {}): Promise<World
     await host.close();
     throw err;
   }
+  const lag = new LoopLag();
   const world: World = {
     host,
     daemon,
+    ...(opts.probeDir ? { probeDir: opts.probeDir } : {}),
+    lag,
     close: async () => {
+      lag.close();
       await world.daemon.kill();
       await host.close();
     },

@@ -3,6 +3,7 @@
 // delays every guest it serves; a stall in the campaign's process (the simulated hypervisor and
 // xenstored live there) delays guests too but is not the daemon's doing — measuring both tells
 // which is which.
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 /** Stall bars reported: the campaign's old 250 ms bar, the daemon's 1 s target. */
@@ -74,4 +75,21 @@ export class LoopLag {
 export function showLag(s: LoopLagSummary): string {
   const over = STALL_BARS_MS.map((b) => `>${b}:${s.stallsOver[String(b)] ?? 0}`).join(' ');
   return `p50 ${s.p50Ms} / p99 ${s.p99Ms} / max ${s.maxMs} ms; stalls ${over}`;
+}
+
+/** The longest stalls as `HH:MM:SS.mmm:ms`, to set against late flips' arrival times. */
+export function showStalls(s: LoopLagSummary, n = 15): string {
+  return s.longest
+    .slice(0, n)
+    .map(([at, ms]) => `${new Date(at).toISOString().slice(11, 23)}:${ms}`)
+    .join(' ');
+}
+
+/** What the daemon's probe wrote at exit (undefined if it did not exit in order). */
+export function readLag(file: string): LoopLagSummary | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LoopLagSummary;
+  } catch {
+    return undefined;
+  }
 }
