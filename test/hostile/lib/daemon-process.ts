@@ -8,6 +8,12 @@ import type { SimHost } from '../../../src/sim/host.js';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
 
 const MAIN = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+/**
+ * A hang guard, not a performance bar: under tsx the daemon compiles its sources at start, and at
+ * a load of 18 on this 2-core machine (a QEMU VM and four engineers' tests) that once took longer
+ * than the 30 s this used to be, failing a full faults campaign before it began.
+ */
+const READY_TIMEOUT_MS = 120_000;
 /** The daemon's log kept for failure messages: the last lines only, a hostile run logs a lot. */
 const LOG_TAIL_BYTES = 64 * 1024;
 
@@ -17,6 +23,7 @@ export interface DaemonProcessOptions {
   /** At least 'info': readiness is its 'watching for vdispl devices' line. */
   readonly logLevel?: 'debug' | 'info';
   readonly extraArgs?: readonly string[];
+  /** Default READY_TIMEOUT_MS. */
   readonly readyTimeoutMs?: number;
   /**
    * Measure the daemon: its event-loop lag (written to `<dir>/loop-lag.json` at exit) and a V8 CPU
@@ -79,12 +86,12 @@ export class DaemonProcess {
       },
     );
     const d = new DaemonProcess(child);
-    const until = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    const until = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     while (!d.logTail.includes('watching for vdispl devices')) {
       if (d.exitInfo) throw new Error(`vdispld run exited (${JSON.stringify(d.exitInfo)}) before it was ready:\n${d.logTail}`);
       if (Date.now() > until) {
         await d.kill();
-        throw new Error(`vdispld run not ready within ${opts.readyTimeoutMs ?? 30_000} ms:\n${d.logTail}`);
+        throw new Error(`vdispld run not ready within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms:\n${d.logTail}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
