@@ -239,18 +239,20 @@ static uint32_t map_grants(uint32_t domid, const uint32_t *refs, uint32_t n, int
   }
   uint32_t handle = r[4];
   const uint32_t *frames = r + 5;
-  for (uint32_t i = 1; i < n; i++) {
-    if (frames[i] != frames[0] + i) {
-      free(r);
-      send_frame(HV_GNT_UNMAP, 0, &handle, 1);
-      *err = -EOPNOTSUPP;
-      return 0;
-    }
-  }
+  /* Any frames, as gntdev maps them: one reserved range, each run of consecutive frames placed
+   * into it with MAP_FIXED (one mmap for the usual contiguous buffer). */
   int fd = ram_fd(domid);
-  void *p = fd < 0 ? MAP_FAILED
-                   : mmap(NULL, (size_t)n * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
-                          (off_t)frames[0] * PAGE);
+  int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  void *p = fd < 0 ? MAP_FAILED : mmap(NULL, (size_t)n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  for (uint32_t i = 0; p != MAP_FAILED && i < n;) {
+    uint32_t run = 1;
+    while (i + run < n && frames[i + run] == frames[i] + run) run++;
+    if (mmap((char *)p + (size_t)i * PAGE, (size_t)run * PAGE, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)frames[i] * PAGE) == MAP_FAILED) {
+      munmap(p, (size_t)n * PAGE);
+      p = MAP_FAILED;
+    }
+    i += run;
+  }
   free(r);
   if (p == MAP_FAILED) {
     send_frame(HV_GNT_UNMAP, 0, &handle, 1);

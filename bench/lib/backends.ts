@@ -64,6 +64,8 @@ export interface DaemonSpawnOptions {
   /** Extra node flags (--cpu-prof ...). */
   readonly nodeArgs?: readonly string[];
   readonly logLevel?: string;
+  /** `--quota KEY=N,...` for vdispld (a build that does not know a key refuses to start). */
+  readonly quota?: string;
 }
 
 /** A clean environment: nothing of the caller's VDISPLD_* settings leaks into the measurement. */
@@ -92,6 +94,7 @@ export async function startDaemon(o: DaemonSpawnOptions): Promise<Backend> {
     '--log-level',
     o.logLevel ?? 'warn',
     ...o.headless.flatMap((h) => ['--headless', h]),
+    ...(o.quota ? ['--quota', o.quota] : []),
   ];
   const spawnedNs = process.hrtime.bigint();
   const child = track(spawn(process.execPath, args, { env: childEnv(o.notify), stdio: ['ignore', 'inherit', 'inherit'] }));

@@ -31,6 +31,8 @@ export interface RigOptions {
   readonly headless: readonly string[];
   /** The floor's vblank clock (match the outputs' refresh). */
   readonly vblankHz: number;
+  /** vdispld's `--quota` (default: its own defaults). */
+  readonly quota?: string;
 }
 
 interface Served {
@@ -69,6 +71,7 @@ export class Rig {
                 headless: o.headless,
                 controlSocket: join(host.dir, `control-${spec.label}.sock`),
                 nodeArgs: ctx.daemonNodeArgs(`${o.name}-${spec.label}`),
+                ...(o.quota ? { quota: o.quota } : {}),
               });
         served.set(spec.label, { backend, domid });
       }

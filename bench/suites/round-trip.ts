@@ -10,9 +10,14 @@ import { percentile } from '../lib/stats.js';
 // Flips are paced by the vblank (the frontend waits for each event): a fast one keeps the
 // sample count up without changing what a round trip does.
 const HZ = 360;
+// DBUF_CREATE/DESTROY back to back (40 of 2025 pages after warm-up, as fast as they are answered)
+// is a latency probe, not what a frontend does: vdispld's buffer-page rate (64 MiB/s after a
+// burst) would answer most of them -EAGAIN in a millisecond. The rate is lifted for this suite
+// so every sample is a real creation; the quota itself is tested in test/hostile.
+const QUOTA = 'pages-per-second=100000000';
 
 export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
-  const rig = await Rig.start(ctx, { name: 'round-trip', backends: BOTH, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ });
+  const rig = await Rig.start(ctx, { name: 'round-trip', backends: BOTH, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ, quota: QUOTA });
   try {
     const [gd] = await rig.addGuests('vdispld', 1, () => ['rtt0']);
     const [gf] = await rig.addGuests('floor', 1, () => ['rtt0']);
@@ -61,7 +66,8 @@ export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
                   }),
                 }
               : {}),
-            ...(op === 'dbufCreate' && p === 'p99' ? { target: (f) => ({ text: 'under 2 ms', met: f.vdispld.median < 2000 }) } : {}),
+            // The issue's bound names no percentile: both are held to it and shown.
+            ...(op === 'dbufCreate' ? { target: (f) => ({ text: `under 2 ms (${p})`, met: f.vdispld.median < 2000 }) } : {}),
           }),
         );
       }
