@@ -51,6 +51,7 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
   demo.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   demo.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => demo.once('exit', (code) => r(code)));
+  let failure: unknown;
   try {
     // Up and drawing: both devices connected and every connector has shown frames.
     let status: StatusReport | undefined;
@@ -132,14 +133,21 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
         await browser.close();
       }
     }
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
     demo.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
     if (code === 'hung') demo.kill('SIGKILL');
-    assert.equal(code, 0, `demo exit (stderr: ${stderr.slice(-2000)})`);
-    const report = JSON.parse(stdout) as { ok: boolean };
-    assert.equal(report.ok, true);
-    assert.equal(existsSync(sock), false, 'control socket removed');
+    const sockLeft = existsSync(sock);
     t.remove();
+    // A failure above is the news; the exit checks would only hide it.
+    if (failure === undefined) {
+      assert.equal(code, 0, `demo exit (stderr: ${stderr.slice(-2000)})`);
+      const report = JSON.parse(stdout) as { ok: boolean };
+      assert.equal(report.ok, true);
+      assert.equal(sockLeft, false, 'control socket removed');
+    }
   }
 });
