@@ -317,6 +317,24 @@ export class HostileApp {
     this.release(g);
   }
 
+  /**
+   * A valid directory whose buffer pages lie in no order (listed backwards, so no two neighbours
+   * are consecutive frames): Xen's gntdev maps any set of frames, so this must succeed. Its
+   * statuses are counted apart (`scattered-frames <status>` in byAttack) so a campaign can tell a
+   * refusal of scattered frames (-EOPNOTSUPP, 95) from the quota's and the rate's refusals.
+   */
+  private async scatteredFrames(): Promise<void> {
+    const n = 8;
+    const g = await this.grant(1 + n);
+    this.writeDir(g, 0, 0, g.refs.slice(1).reverse());
+    const c = this.cookie();
+    const st = await this.dbufCreate(c, g.refs[0]!, n * PAGE_SIZE, 32, 64, 32);
+    const key = `scattered-frames ${st}`;
+    this.byAttack[key] = (this.byAttack[key] ?? 0) + 1;
+    if (st === 0) await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, c]]);
+    this.release(g);
+  }
+
   private async grant(pages: number, to = this.dev.backendId): Promise<Grant> {
     const own = await this.kernel.allocPages(pages);
     const refs = await this.kernel.allocRefs(pages);
@@ -393,6 +411,10 @@ export class HostileApp {
         return;
       }
       case 'directory-loops': {
+        if (this.rand() < 0.25) {
+          await this.scatteredFrames();
+          return;
+        }
         // 1024 buffer pages need two directory pages; the first links to itself, or ends early,
         // or the listed refs are 0.
         const n = GREFS_PER_DIR_PAGE + 1;

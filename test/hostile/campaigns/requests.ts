@@ -6,6 +6,7 @@
 // within the deadline, every hostile request is answered (or its device was closed), and once the
 // guests are gone dom0 holds nothing in the hypervisor and no domain is a zombie.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { XEN_EOPNOTSUPP } from '../../../src/displif/constants.js';
 import type { HostileAttack } from '../../../src/sim/frontend/protocol.js';
 import type { SimGuest } from '../../../src/sim/host.js';
 import { backendFaults, emptyTotals, flipFigures, goodGuestTroubles, hostileTotals, runningApps, type HostileTotals } from '../lib/guests.js';
@@ -130,6 +131,11 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     if (o.control) res.set('control run', `no hostile guest; ${o.control.burners} CPU burners for ${o.control.seconds} s`);
     else res.check(t.requests >= o.requests, `only ${t.requests} of ${o.requests} hostile requests within ${o.timeLimitS} s`);
     res.check(t.unanswered === 0, `${t.unanswered} hostile requests got no answer while their device was connected`);
+    // Valid directories listing scattered frames map as under gntdev: never -EOPNOTSUPP.
+    const scattered = Object.entries(t.byAttack).filter(([k]) => k.startsWith('scattered-frames '));
+    res.set('scattered-frame buffers by status', JSON.stringify(Object.fromEntries(scattered.map(([k, v]) => [k.slice('scattered-frames '.length), v]))));
+    if (!o.control) res.check(scattered.some(([k]) => k === 'scattered-frames 0'), 'no buffer of scattered frames was created');
+    res.check(!scattered.some(([k]) => k === `scattered-frames ${-XEN_EOPNOTSUPP}`), 'buffers of scattered frames were refused -EOPNOTSUPP');
     res.check(t.strays === 0, `${t.strays} responses matched no request`);
     for (const g of hostile) {
       const faults = backendFaults(g.reports).filter((r) => r.kind !== 'ignored-response');
