@@ -92,6 +92,17 @@ void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, jou
     assert.match(ready['StatusText'] ?? '', /^0 vdispl device\(s\), 0 connected$/, 'STATUS= sent with READY=1');
     assert.match(await journal('-u', 'vdispld', '-o', 'cat'), /serving vdispl devices/);
 
+    // The sandbox is on the running process, not only in the file.
+    const status = (await c.exec(['cat', `/proc/${ready['MainPID']}/status`])).stdout;
+    assert.match(status, /^NoNewPrivs:\s+1$/m, 'NoNewPrivileges=yes');
+    assert.match(status, /^Seccomp:\s+2$/m, 'SystemCallFilter= (seccomp filter mode)');
+    assert.match(status, /^CapBnd:\s+0000000000200000$/m, 'CapabilityBoundingSet=CAP_SYS_ADMIN only');
+    const mounts = (await c.exec(['cat', `/proc/${ready['MainPID']}/mountinfo`])).stdout.split('\n');
+    const rootMount = mounts.find((l) => l.split(' ')[4] === '/');
+    assert.match(rootMount ?? '', /^\S+ \S+ \S+ \S+ \/ ro[, ]/, `ProtectSystem=strict: / read-only (${rootMount})`);
+    const complaints = (await journal('-b', '-p', 'warning', '-o', 'cat')).split('\n').filter((l) => /vdispld/.test(l));
+    if (complaints.length > 0) t.diagnostic(`systemd about the unit: ${complaints.join(' | ').slice(0, 1500)}`);
+
     // A guest: STATUS= follows it, and its log entries carry DOMID= in the journal.
     const guest = await host.createDomain({ vdispl: ['connectors=main:640x480'] });
     await until('STATUS= with the connected guest', 30_000, async () => {
