@@ -128,8 +128,19 @@ export async function serve(opts: DaemonOptions, log: Logger, operations?: Serve
 }
 
 export function register(program: Command): void {
+  program.addHelpText(
+    'after',
+    `
+Without a command, vdispld runs \`vdispld run\` (the daemon).
+
+Examples:
+  vdispld                              # the daemon, as systemd/vdispld.service starts it
+  vdispld demo --viewer 8080           # everything simulated; watch at http://127.0.0.1:8080/
+  vdispld outputs                      # the DRM connectors guests can be shown on
+  vdispld status                       # what the running daemon serves`,
+  );
   const cmd = program
-    .command('run')
+    .command('run', { isDefault: true })
     .description('serve the vdispl devices of this domain (the daemon)')
     .option('--xenstore <socket>', 'XenStore socket (default: $XENSTORED_PATH, /run/xenstored/socket, then /dev/xen/xenbus)')
     .addOption(new Option('--platform <kind>', 'Xen interfaces: the real /dev/xen, or a simulated host').choices(['linux', 'sim']).default('linux'))

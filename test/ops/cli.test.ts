@@ -73,6 +73,7 @@ void test('--version, and --help with examples and environment variables on ever
   }
   assert.match(helps[2]!.stdout, /--socket <path>.*\n?.*env: VDISPLD_CONTROL_SOCKET/);
   for (const cmd of ['run', 'demo', 'outputs', 'status', 'snapshot']) assert.match(top!.stdout, new RegExp(`^ {2}${cmd}\\b`, 'm'), cmd);
+  assert.match(top!.stdout, /Without a command, vdispld runs `vdispld run`[\s\S]*\nExamples:\n {2}vdispld /);
 });
 
 void test('a bad option or value exits 2 with one line naming it', { timeout: 180_000 }, async () => {
@@ -86,6 +87,7 @@ void test('a bad option or value exits 2 with one line naming it', { timeout: 18
       [['run', '--quota', 'bogus=1'], {}, /--quota .*unknown/],
       [['run', '--metrics', 'x:y:z'], {}, /--metrics <addr>.*expected off, PORT/],
       [['run', '--zero-copy', 'maybe'], {}, /--zero-copy <on\|off>.*expected on or off/],
+      [['--zero-copy', 'maybe'], {}, /--zero-copy <on\|off>.*expected on or off/],
       [['run'], { VDISPLD_ZERO_COPY: 'maybe' }, /^error: environment: zero-copy = "maybe": expected on or off/],
       [['run', '--frobnicate'], {}, /unknown option '--frobnicate'/],
       [['run'], { VDISPLD_UNMAPPED: 'maybe' }, /^error: environment: unmapped = "maybe"/],
