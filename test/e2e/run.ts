@@ -29,7 +29,7 @@ const HELP = `usage: npm run e2e -- [options] [scenario ...]
   --flip-min-hz  the flip-rate floor of scenario 3 (default 55; a lower value is printed with the results)
   --out DIR      results folder (default test-artifacts/e2e/<time>)
   --daemon-args="ARGS"  extra arguments for every \`vdispld run\` (debugging, e.g. "--log-level debug")
-  --node-options="OPTS" NODE_OPTIONS for the daemon in dom0 (e.g. "--cpu-prof": profiles land in the
+  --node-options="OPTS" node's own flags for the daemon in dom0 (e.g. "--cpu-prof": profiles land in the
                  scenario folder as *.cpuprofile when the daemon stops)
 env: VDISPLD_E2E_CACHE (default .e2e-cache/), VDISPLD_E2E_KVER, VDISPLD_E2E_MIRROR`;
 
@@ -83,7 +83,7 @@ async function main(): Promise<number> {
   const daemonArgs = (values['daemon-args'] ?? '').split(/\s+/).filter(Boolean);
   if (daemonArgs.length) log(`NOTE: every vdispld run gets extra arguments: ${daemonArgs.join(' ')}`);
   const nodeOptions = values['node-options'] ?? '';
-  if (nodeOptions) log(`NOTE: the daemon runs with NODE_OPTIONS=${nodeOptions}`);
+  if (nodeOptions) log(`NOTE: the daemon runs as node ${nodeOptions} main.js`);
   const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, daemonArgs, nodeOptions, echo: values.echo ?? false, flipMinHz };
   const root = join(REPO_DIR, 'test-artifacts', 'e2e');
   const runsDir = values.out ?? join(root, new Date().toISOString().replace(/[:.]/g, '-'));

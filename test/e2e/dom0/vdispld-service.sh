@@ -39,10 +39,11 @@ start)
   (
     [ -n "$SVC_UMASK" ] && umask "$SVC_UMASK"
     [ "$SVC_TYPE" = notify ] && export NOTIFY_SOCKET="$R/notify.sock"
-    # profiling (--node-options): --cpu-prof writes where the daemon's cwd is, i.e. the share's out/
-    [ -n "$SVC_NODE_OPTIONS" ] && { export NODE_OPTIONS="$SVC_NODE_OPTIONS"; cd "$O"; }
+    # profiling (--node-options): node's own flags, before the script (NODE_OPTIONS refuses
+    # --cpu-prof); profiles are written to the cwd, i.e. the share's out/
+    [ -n "$SVC_NODE_OPTIONS" ] && cd "$O"
     sh -c 'if [ -n "$0" ]; then export WATCHDOG_USEC=$0 WATCHDOG_PID=$$; fi; shift; exec "$@"' \
-      "${SVC_WATCHDOG_USEC:-}" _ "$NODE" "$MAIN" "$@" >> "$O/daemon.log" 2>&1 < /dev/null &
+      "${SVC_WATCHDOG_USEC:-}" _ "$NODE" $SVC_NODE_OPTIONS "$MAIN" "$@" >> "$O/daemon.log" 2>&1 < /dev/null &
     echo $! > "$R/daemon.pid"
     wait $!
     echo $? > "$R/daemon.exit.tmp"; mv "$R/daemon.exit.tmp" "$R/daemon.exit"
