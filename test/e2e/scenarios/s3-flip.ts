@@ -39,16 +39,16 @@ function steadyMean(rates: number[]): number {
   return steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : 0;
 }
 
-async function flipOn(ctx: Ctx, guest: Guest, conn: Connected, index: number, label: string): Promise<{ hz: number; share: number }> {
+async function flipOn(ctx: Ctx, guest: Guest, conn: Connected, index: number, tag: string, label: string): Promise<{ hz: number; share: number }> {
   const c = conn.connectors[index];
   const crtc = conn.crtcs[index];
   const spec = CONNECTORS[index]!;
   const before = parseCpu(await ctx.dom0.run(CPU_PROBE));
-  await startModetest(guest, `flip-${label}`, `-v -s ${c?.id ?? '?'}${crtc !== undefined ? `@${crtc}` : ''}:${spec.width}x${spec.height}`);
+  await startModetest(guest, tag, `-v -s ${c?.id ?? '?'}${crtc !== undefined ? `@${crtc}` : ''}:${spec.width}x${spec.height}`);
   await sleep(SECONDS * 1000);
   const after = parseCpu(await ctx.dom0.run(CPU_PROBE));
   await guest.killall('modetest');
-  const rates = parseFlipRates(await guest.log(`flip-${label}`));
+  const rates = parseFlipRates(await guest.log(tag));
   const hz = steadyMean(rates);
   const share = after.total > before.total ? (after.proc - before.proc) / (after.total - before.total) : NaN;
   ctx.figure(`${label}: flip rate reports (Hz)`, rates.join(' '));
@@ -74,8 +74,8 @@ export const flip: Scenario = {
     await startBackend(ctx, { id0: DOM0_CONNECTOR });
     const { guest, domid } = await createGuest(ctx, CONNECTORS);
     const conn = await waitConnected(ctx, guest, domid, CONNECTORS.length);
-    const headless = await flipOn(ctx, guest, conn, 1, 'headless id1');
-    const bochs = await flipOn(ctx, guest, conn, 0, 'bochs id0 (copy path)');
+    const headless = await flipOn(ctx, guest, conn, 1, 'flip-headless', 'headless id1');
+    const bochs = await flipOn(ctx, guest, conn, 0, 'flip-bochs', 'bochs id0 (copy path)');
     const ratio = headless.hz > 0 ? bochs.hz / headless.hz : 0;
     ctx.figure('bochs rate / headless rate', Number(ratio.toFixed(2)));
     ctx.check(`the display path keeps >= ${COPY_FLOOR * 100} % of the headless flip rate`, ratio >= COPY_FLOOR,
