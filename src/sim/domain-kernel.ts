@@ -224,6 +224,24 @@ export class DomainKernel {
     };
   }
 
+  /**
+   * One page granted by `domid`, copied by the hypervisor (a grant copy: no mapping, nothing left
+   * pinned). The bytes are the reply's own words, private to the caller. Failures are those of a
+   * read-only mapForeign.
+   */
+  async copyForeignPage(domid: number, ref: number): Promise<Uint8Array> {
+    const r = await this.hv.call(HvOp.GntCopyPage, [domid, ref]);
+    const errno = -statusOf(r);
+    if (errno !== 0) {
+      const gntst = toI32(r[1]!);
+      if (gntst === 0) throw errnoError(`copying grant ref ${ref} of domain ${domid}`, errno);
+      const reason = REASONS[r[2]!] ?? gntstName(gntst);
+      throw new PlatformError(`copying grant ref ${ref} of domain ${domid}: ${gntstName(gntst)}, ${reason}`, errno, gntstName(gntst), gntst);
+    }
+    if (r.length !== 3 + XEN_PAGE_SIZE / 4) throw new PlatformError(`copying grant ref ${ref} of domain ${domid}: short reply`, 5, 'EIO');
+    return new Uint8Array(r.buffer, r.byteOffset + 12, XEN_PAGE_SIZE);
+  }
+
   async allocUnbound(remoteDomid: number): Promise<number> {
     const r = await this.hv.call(HvOp.EvtchnAllocUnbound, [remoteDomid]);
     if (statusOf(r) !== 0) throw errnoError(`allocating an unbound port for domain ${remoteDomid}`, -statusOf(r));

@@ -103,6 +103,15 @@ export class SimPlatform implements XenPlatform {
     return mapping;
   }
 
+  async copyFromGrant(domid: DomId, ref: GrantRef, length: number): Promise<Uint8Array> {
+    this.assertOpen();
+    if (!Number.isInteger(length) || length < 0 || length > XEN_PAGE_SIZE) {
+      throw new PlatformError(`copyFromGrant: bad length ${length}`, 22, 'EINVAL');
+    }
+    const page = await this.kernel.copyForeignPage(domid, ref);
+    return page.subarray(0, length);
+  }
+
   async exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<SimExportedDmaBuf> {
     this.assertOpen();
     if (this.dmabuf !== 'contiguous') {

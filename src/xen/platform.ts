@@ -85,6 +85,13 @@ export interface XenPlatform {
   readonly capabilities: PlatformCapabilities;
   /** Maps foreign grants; large maps may run on a worker thread. Rejects with PlatformError. */
   mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping>;
+  /**
+   * Optional: the first `length` (<= 4096) bytes of one granted page, copied by the hypervisor
+   * into private memory (gntdev's GNTDEV_IOCTL_GRANT_COPY) without mapping it. Cheaper than
+   * map, copy, unmap for a page read once (page directories): no page tables, no TLB shoot-down.
+   * Checks and failures are those of a read-only mapGrants. Without it, callers map and copy.
+   */
+  copyFromGrant?(domid: DomId, ref: GrantRef, length: number): Promise<Uint8Array>;
   exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf>;
   /** Allocates `pages` pages and grants them to `domid` (writable). */
   allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer>;

@@ -1,6 +1,7 @@
 // Reading and writing a frontend's page directories through the platform seam. A directory page is
-// mapped, copied once into private memory and unmapped before anything is read from it, so the
-// guest cannot change a link between our check and our use of it.
+// copied once into private memory before anything is read from it (by a grant copy where the
+// platform has one, else mapped, copied and unmapped), so the guest cannot change a link between
+// our check and our use of it.
 import { allZero, readU32 } from '../../displif/bytes.js';
 import { GREFS_PER_DIR_PAGE, PAGE_SIZE, XEN_EINVAL } from '../../displif/constants.js';
 import { PageDirectoryError, directoryPageCount, fillPageDirectory, walkPageDirectory } from '../../displif/page-directory.js';
@@ -16,6 +17,11 @@ import type { GrantMapping, XenPlatform } from '../../xen/platform.js';
 export async function readDirectory(platform: XenPlatform, domid: DomId, firstRef: GrantRef, nRefs: number): Promise<GrantRef[]> {
   let last: Uint8Array | undefined;
   const refs = await walkPageDirectory(firstRef, nRefs, async (ref) => {
+    if (platform.copyFromGrant) {
+      // A grant copy is already private memory: no mapping to make, touch and tear down.
+      last = await platform.copyFromGrant(domid, ref, PAGE_SIZE);
+      return last;
+    }
     const m = await platform.mapGrants(domid, [ref], { writable: false });
     try {
       last = m.bytes.slice(0, PAGE_SIZE);

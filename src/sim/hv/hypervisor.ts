@@ -7,7 +7,7 @@
 // when it closes, its mappings are unmapped, its ports closed, and its allocations ended and
 // freed (deferred while another domain still maps them), as the Linux drivers do on release.
 // A destroyed domain whose pages are still mapped by others stays a zombie until they unmap.
-import { mkdirSync, openSync, closeSync, ftruncateSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, ftruncateSync, readSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { native, type NativeMapping } from '../../native/addon.js';
 import { ActiveGrants } from './active-grants.js';
@@ -15,6 +15,7 @@ import { EventChannels, type PortStats } from './event-channels.js';
 import {
   DEFAULT_MAX_GRANT_FRAMES,
   GNTST_bad_domain,
+  GNTST_bad_page,
   GNTST_no_space,
   GNTST_okay,
   GNTTAB_NR_RESERVED_ENTRIES,
@@ -34,6 +35,8 @@ export const MAX_REFS_PER_MAP = 65536;
 export const DEFAULT_MAPTRACK_LIMIT = 1024 * 256;
 /** Words before the frames in a GntMap reply: errno, gntst, failIndex, reason, handle. */
 const MAP_REPLY_HEADER = 5;
+/** Words before the page in a GntCopyPage reply: errno, gntst, reason. */
+const COPY_REPLY_HEADER = 3;
 
 export interface DomainSpec {
   readonly domid: number;
@@ -86,6 +89,8 @@ interface Domain {
   readonly server: Server;
   readonly conns: Set<Connection>;
   mappedPages: number;
+  /** The memory file, opened for grant copies on first use. */
+  ramFd?: number;
 }
 
 export class SimHypervisor {
@@ -319,6 +324,10 @@ export class SimHypervisor {
         if (a.length < 2) return false;
         reply(this.map(c, a[0]!, (a[1]! & GNTMAP_FLAG_READONLY) === 0, a.subarray(2)));
         return true;
+      case HvOp.GntCopyPage:
+        if (a.length !== 2) return false;
+        reply(this.copyPage(c, a[0]!, a[1]!));
+        return true;
       case HvOp.GntUnmap: {
         if (a.length !== 1) return false;
         reply([this.unmap(c, a[0]!) ? 0 : -EINVAL]);
@@ -408,6 +417,27 @@ export class SimHypervisor {
     return out;
   }
 
+  /** Xen's grant copy from a foreign grant: the entry is acquired for reading only while copying. */
+  private copyPage(c: Connection, granterId: number, ref: number): ArrayLike<number> {
+    // [errno, gntst, reason, page words...]
+    const granter = this.domains.get(granterId);
+    if (!granter || granter.state !== 'running') return [-EINVAL, GNTST_bad_domain, MapFailReason.NoDomain];
+    const failed = granter.active.pin(ref, c.domid, false);
+    if (failed) return [-EINVAL, failed.status, failed.reason];
+    const out = new Uint32Array(COPY_REPLY_HEADER + PAGE / 4);
+    try {
+      granter.ramFd ??= openSync(ramPath(this.dir, granterId), 'r');
+      const bytes = new Uint8Array(out.buffer, COPY_REPLY_HEADER * 4, PAGE);
+      if (readSync(granter.ramFd, bytes, 0, PAGE, granter.active.frameOf(ref) * PAGE) !== PAGE) return [-EINVAL, GNTST_bad_page, MapFailReason.None];
+    } finally {
+      granter.active.unpin(ref, false);
+    }
+    out[0] = 0;
+    out[1] = GNTST_okay;
+    out[2] = MapFailReason.None;
+    return out;
+  }
+
   private unmap(c: Connection, handle: number): boolean {
     const h = c.handles.get(handle);
     if (!h) return false;
@@ -472,6 +502,8 @@ export class SimHypervisor {
     this.domains.delete(dom.domid);
     this.evtchn.removeDomain(dom.domid);
     dom.gnttab.unmap();
+    if (dom.ramFd !== undefined) closeSync(dom.ramFd);
+    dom.ramFd = undefined;
     rmSync(ramPath(this.dir, dom.domid), { force: true });
     rmSync(grantTablePath(this.dir, dom.domid), { force: true });
   }

@@ -38,6 +38,11 @@ export enum HvOp {
   GntReleaseDeferred = 13,
   /** -> [status]; everything sent before it has been processed when the reply arrives */
   Ping = 14,
+  /**
+   * (domid, ref) -> [status, gntst, reason, page words...]: one granted page copied by the
+   * hypervisor (GNTTABOP_copy from a grant), checked as a read-only map, nothing left pinned.
+   */
+  GntCopyPage = 15,
   /** hypervisor -> client: [seq, status, ...] */
   Reply = 100,
   /** hypervisor -> client: (ports...) */
