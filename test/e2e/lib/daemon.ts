@@ -80,16 +80,26 @@ export function hasCommand(name: string): boolean {
   return new RegExp(`^\\s+${name}\\b`, 'm').test(r.stdout ?? '');
 }
 
+/**
+ * The start timeout the harness allows: the unit's, but never below this. Node's start under TCG on
+ * the shared 2-core host measured 16-75 s to READY=1, and over 90 s (the unit's own bound) once at
+ * load 17; that measures the emulation, not vdispld. Each start's READY time is logged by the
+ * service script (and printed by the start check) so a slow start stays visible.
+ */
+const EMULATED_START_FLOOR_S = 240;
+
 export class Daemon {
   readonly unit: UnitSettings;
+  private readonly startTimeoutS: number;
 
   constructor(private readonly dom0: Dom0, shareDir: string, unitPath = join(REPO_DIR, 'systemd', 'vdispld.service'), nodeOptions = '') {
     this.unit = parseUnit(readFileSync(unitPath, 'utf8'));
+    this.startTimeoutS = Math.max(Math.ceil(this.unit.timeoutStartSec), EMULATED_START_FLOOR_S);
     // Emulation is slow: give start and stop at least the unit's own timeouts, never less.
     const env = [
       `SVC_TYPE=${this.unit.type}`,
       `SVC_WATCHDOG_USEC=${this.unit.watchdogSec ? Math.round(this.unit.watchdogSec * 1e6) : ''}`,
-      `SVC_TIMEOUT_START=${Math.ceil(this.unit.timeoutStartSec)}`,
+      `SVC_TIMEOUT_START=${this.startTimeoutS}`,
       `SVC_TIMEOUT_STOP=${Math.ceil(this.unit.timeoutStopSec)}`,
       `SVC_RUNTIME_DIR=${this.unit.runtimeDirectory ?? ''}`,
       `SVC_RUNTIME_MODE=${this.unit.runtimeDirectoryMode ?? '0755'}`,
@@ -100,7 +110,7 @@ export class Daemon {
   }
 
   private svc(args: string): Promise<{ rc: number; out: string }> {
-    return this.dom0.exec(`sh /opt/vdispld/test/e2e/dom0/vdispld-service.sh ${args}`, Math.ceil(this.unit.timeoutStartSec + this.unit.timeoutStopSec) + 30);
+    return this.dom0.exec(`sh /opt/vdispld/test/e2e/dom0/vdispld-service.sh ${args}`, this.startTimeoutS + Math.ceil(this.unit.timeoutStopSec) + 30);
   }
 
   /** Starts the daemon with the unit's arguments plus `extra`; throws unless it became ready. */
