@@ -63,7 +63,7 @@ export interface ChannelHooks {
   readonly observer?: ChannelObserver;
   /** The device's buffer-page rate, shared by its connectors (none: unlimited). */
   readonly pageRate?: PageRate;
-  /** Monotonic milliseconds for the page rate (default performance.now; tests pass their own). */
+  /** Monotonic milliseconds for the page rate and the service slice (default performance.now; tests pass their own). */
   readonly now?: () => number;
 }
 
@@ -170,10 +170,14 @@ export class ConnectorChannel implements FlipQueue {
     clearTimeout(timer);
   }
 
+  private now(): number {
+    return this.hooks.now ? this.hooks.now() : performance.now();
+  }
+
   private service(): void {
     if (this.busy || this.closed) return;
     let budget = REQUEST_BUDGET;
-    const sliceEnd = performance.now() + SERVICE_SLICE_MS;
+    const sliceEnd = this.now() + SERVICE_SLICE_MS;
     while (budget > 0 && !this.busy && !this.closed) {
       // One request at a time: a handler that goes asynchronous must stop the loop before the next.
       const out = this.ring.consume(1, this.onSlot);
@@ -185,7 +189,7 @@ export class ConnectorChannel implements FlipQueue {
       if (out.consumed === 0 && !out.more) return;
       budget -= out.consumed;
       if (!out.more) return;
-      if (performance.now() >= sliceEnd) break;
+      if (this.now() >= sliceEnd) break;
     }
     if (!this.busy && !this.closed && !this.scheduled) {
       // Budget or slice spent with requests left: let other rings and guests run first.
@@ -248,7 +252,7 @@ export class ConnectorChannel implements FlipQueue {
     if (!rate) return true;
     const pages = bufferPageCount(bufferSz);
     if (pages > this.ctx.registry.quotas.maxBufferPages) return true;
-    return rate.take(pages, this.hooks.now ? this.hooks.now() : performance.now());
+    return rate.take(pages, this.now());
   }
 
   private async await(id: number, operation: number, req: Request, p: Promise<OpResult>): Promise<void> {

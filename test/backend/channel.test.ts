@@ -45,7 +45,7 @@ class StuckOutput implements Output {
   }
 }
 
-function rig(output: Output) {
+function rig(output: Output, now?: () => number) {
   const platform = new FakePlatform();
   const guest = platform.guest(3, 1024);
   const [ringRef, evtRef] = guest.grantPages(2);
@@ -67,6 +67,7 @@ function rig(output: Output) {
   const violations: string[] = [];
   const ch = new ConnectorChannel(ctx, conn, new BackRing(plainSharedMemory(guest.page(ringRef!))), new EventProducer(plainSharedMemory(guest.page(evtRef!))), {
     onViolation: (r) => violations.push(r),
+    ...(now ? { now } : {}),
   });
   const responses: DecodedResponse[] = [];
   const events: DecodedEvent[] = [];
@@ -78,7 +79,8 @@ function rig(output: Output) {
 }
 
 void test('a full ring of requests is served within the budget, ids and operations echoed', async () => {
-  const r = rig(new StuckOutput());
+  // A frozen clock: the time slice must not split the ring when this process is descheduled.
+  const r = rig(new StuckOutput(), () => 0);
   assert.ok(REQUEST_BUDGET >= 32);
   for (let i = 0; i < 32; i++) r.front.writeRequest({ kind: 'fb-detach', fbCookie: cookie(BigInt(1000 + i)) }, 500 + i);
   r.front.pushRequests();
