@@ -64,7 +64,7 @@ export function daemonOptions(o: RunOpts): DaemonOptions {
 
 function defaultQuotasText(): string {
   const q = DEFAULT_QUOTAS;
-  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips}`;
+  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips},pages-per-second=${q.bufferPagesPerSecond}`;
 }
 
 /** The options `run` and `demo` share. */

@@ -82,7 +82,7 @@ export class DaemonProcess {
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        ...(opts.probeDir ? { env: { ...process.env, VDISPLD_LOOP_PROBE_OUT: join(opts.probeDir, DAEMON_LAG_FILE) } } : {}),
+        ...(opts.probeDir ? { env: { ...process.env, HOSTILE_LOOP_PROBE_OUT: join(opts.probeDir, DAEMON_LAG_FILE) } } : {}),
       },
     );
     const d = new DaemonProcess(child);
