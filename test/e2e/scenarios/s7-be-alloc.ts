@@ -25,7 +25,8 @@ export const beAlloc: Scenario = {
     const conn = await waitConnected(ctx, guest, domid, 1);
     await startModetest(guest, 'mt', setArgs(conn, CONNECTORS));
     // modetest either draws and stays, or dies at once; give it the time a draw takes here
-    const ended = await guest.exec('i=0; while [ $i -lt 300 ] && kill -0 $(cat /tmp/mt.pid) 2>/dev/null; do sleep 0.1; i=$((i+1)); done; ! kill -0 $(cat /tmp/mt.pid) 2>/dev/null', 60);
+    // (by name: the spawned pipeline's pid lives on in its `sleep` after modetest is gone)
+    const ended = await guest.exec('i=0; while [ $i -lt 300 ] && pidof modetest >/dev/null; do sleep 0.1; i=$((i+1)); done; ! pidof modetest >/dev/null', 60);
     // generous: the guest's kernel is still writing its report of modetest's exit to the console
     const log = await guest.run('cat /tmp/mt.log', 90);
     const dmesg = await guest.run('dmesg', 90);
