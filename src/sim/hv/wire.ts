@@ -67,14 +67,26 @@ export enum MapFailReason {
 /** Most words one frame may carry: a 65536-ref map plus its header. */
 export const MAX_FRAME_WORDS = 65536 + 16;
 
-// Frames are built and read as whole word arrays (one copy each way, no per-word calls): a
-// GntMap of a 1080p buffer carries 2027 words out and 2030 back. That is host byte order, so the
-// wire's little-endian promise holds on little-endian hosts only, the only ones Xen's x86 and Arm
-// guests and this simulator run on.
+// Large frames are built and read as whole word arrays (one copy each way, no per-word calls): a
+// GntMap of a 1080p buffer carries 2027 words out and 2030 back. Small ones (notify, unmask,
+// events: the per-request traffic) stay word by word, which is 4-18x cheaper for a few words
+// than materialising a typed array's buffer. Word arrays are in host byte order, so the wire's
+// little-endian promise holds on little-endian hosts only, the only ones this simulator runs on.
 if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new Error('the simulated hypervisor wire needs a little-endian host');
+
+/** Frames with more argument words than this are encoded and decoded in bulk. */
+const BULK_WORDS = 32;
 
 export function encodeFrame(op: number, seq: number, args: ArrayLike<number>): Buffer {
   const n = 2 + args.length;
+  if (args.length <= BULK_WORDS) {
+    const buf = Buffer.allocUnsafe((n + 1) * 4);
+    buf.writeUInt32LE(n, 0);
+    buf.writeUInt32LE(op >>> 0, 4);
+    buf.writeUInt32LE(seq >>> 0, 8);
+    for (let i = 0; i < args.length; i++) buf.writeUInt32LE(args[i]! >>> 0, 12 + i * 4);
+    return buf;
+  }
   const words = new Uint32Array(n + 1);
   words[0] = n;
   words[1] = op;
@@ -111,7 +123,8 @@ export class FrameReader {
       const op = this.pending.readUInt32LE(off + 4);
       const seq = this.pending.readUInt32LE(off + 8);
       const args = new Uint32Array(n - 2);
-      new Uint8Array(args.buffer).set(this.pending.subarray(off + 12, off + bytes));
+      if (args.length > BULK_WORDS) new Uint8Array(args.buffer).set(this.pending.subarray(off + 12, off + bytes));
+      else for (let i = 0; i < args.length; i++) args[i] = this.pending.readUInt32LE(off + 12 + i * 4);
       off += bytes;
       onFrame({ op, seq, args });
     }
