@@ -13,6 +13,8 @@ import { Pid1Container, pid1Unavailable } from './pid1-container.js';
 
 const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const WATCHDOG_S = 3;
+/** Where the container sees this checkout (read-only). */
+const CHECKOUT = '/opt/vdispld';
 const skip = pid1Unavailable();
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>, context: () => Promise<string>): Promise<T> {
@@ -40,7 +42,9 @@ void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, jou
       chmodSync(p, mode);
       return p;
     };
-    const wrapper = put('vdispld', `#!/bin/sh\n# The checkout, run from source.\ncd ${root} && exec ${process.execPath} --import tsx src/main.ts "$@"\n`, 0o755);
+    // The checkout is bound read-only at a fixed path: the unit's PrivateTmp and ProtectHome would
+    // hide it where CI clones it (under /tmp or /home).
+    const wrapper = put('vdispld', `#!/bin/sh\n# The checkout, run from source.\ncd ${CHECKOUT} && exec ${process.execPath} --import tsx src/main.ts "$@"\n`, 0o755);
     const envFile = put(
       'default',
       [`VDISPLD_PLATFORM=sim`, `VDISPLD_SIM_DIR=${simDir}`, `VDISPLD_XENSTORE=${host.xenstoredPath}`, 'VDISPLD_OUTPUT=headless', ''].join('\n'),
@@ -69,6 +73,7 @@ void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, jou
         '/etc/systemd/system/vdispld-test.target': target,
         '/etc/default/vdispld': envFile,
         '/usr/local/bin/vdispld': wrapper,
+        [CHECKOUT]: root,
       },
       shared: [simDir],
       bootTimeoutMs: 120_000,
