@@ -3,25 +3,15 @@
 // reports it, a bounded number of requests per turn, and a late success undone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BackRing } from '../../src/displif/back-ring.js';
 import { XEN_ENOENT, XEN_ETIMEDOUT, LINUX_FE_REQUEST_TIMEOUT_MS } from '../../src/displif/constants.js';
-import { EventConsumer, EventProducer } from '../../src/displif/event-page.js';
-import type { DecodedEvent } from '../../src/displif/events.js';
-import { FrontRing } from '../../src/displif/front-ring.js';
 import { formatByName } from '../../src/displif/formats.js';
 import { writePageDirectory } from '../../src/displif/page-directory.js';
-import type { DecodedResponse } from '../../src/displif/responses.js';
-import { plainSharedMemory } from '../../src/displif/shared-memory.js';
 import { SRING } from '../../src/displif/wire-layout.js';
 import { writeU32 } from '../../src/displif/bytes.js';
-import { BufferRegistry } from '../../src/backend/buffer-registry.js';
-import { ASYNC_DEADLINE_MS, ConnectorChannel, FLIP_EVENT_DEADLINE_MS, REQUEST_BUDGET } from '../../src/backend/connector-channel.js';
-import type { ConnectorState, DeviceContext } from '../../src/backend/ops/context.js';
-import { DEFAULT_QUOTAS } from '../../src/backend/quotas.js';
-import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
+import { ASYNC_DEADLINE_MS, FLIP_EVENT_DEADLINE_MS, REQUEST_BUDGET } from '../../src/backend/connector-channel.js';
 import type { FlipResult, FramebufferDesc, Output, OutputConfig } from '../../src/drm/output.js';
-import { cookie, domId } from '../../src/util/ids.js';
-import { FakePlatform } from './helpers/fake-platform.js';
+import { cookie } from '../../src/util/ids.js';
+import { channelRig } from './helpers/channel-rig.js';
 import { waitFor } from './helpers/test-frontend.js';
 
 /** An output that accepts everything and never finishes anything: a hung display driver. */
@@ -46,36 +36,7 @@ class StuckOutput implements Output {
 }
 
 function rig(output: Output, now?: () => number) {
-  const platform = new FakePlatform();
-  const guest = platform.guest(3, 1024);
-  const [ringRef, evtRef] = guest.grantPages(2);
-  const front = FrontRing.init(plainSharedMemory(guest.page(ringRef!)));
-  const consumer = EventConsumer.init(plainSharedMemory(guest.page(evtRef!)));
-  const conn: ConnectorState = { index: 0, uniqueId: 'id0', resolution: { width: 64, height: 64 }, output, scanout: null };
-  let ids = 0;
-  const ctx: DeviceContext & { live: boolean } = {
-    domid: domId(3),
-    version: 1,
-    beAlloc: false,
-    platform,
-    allocator: new HeadlessBackend(),
-    registry: new BufferRegistry(DEFAULT_QUOTAS),
-    connectors: [conn],
-    nextFramebufferId: () => ++ids,
-    live: true,
-  };
-  const violations: string[] = [];
-  const ch = new ConnectorChannel(ctx, conn, new BackRing(plainSharedMemory(guest.page(ringRef!))), new EventProducer(plainSharedMemory(guest.page(evtRef!))), {
-    onViolation: (r) => violations.push(r),
-    ...(now ? { now } : {}),
-  });
-  const responses: DecodedResponse[] = [];
-  const events: DecodedEvent[] = [];
-  const poll = (): void => {
-    front.consumeResponses(64, (r) => responses.push(r));
-    consumer.consume((e) => events.push(e));
-  };
-  return { platform, guest, front, ch, ctx, conn, responses, events, poll, violations, ringRef: ringRef! };
+  return channelRig(output, now ? { hooks: { now } } : {});
 }
 
 void test('a full ring of requests is served within the budget, ids and operations echoed', async () => {

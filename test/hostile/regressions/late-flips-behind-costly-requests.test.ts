@@ -9,24 +9,15 @@
 //    device-sized burst); a DBUF_CREATE past it is refused -EAGAIN before any work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BackRing } from '../../../src/displif/back-ring.js';
 import { XEN_E2BIG, XEN_EAGAIN, XEN_ENOENT } from '../../../src/displif/constants.js';
-import { EventConsumer, EventProducer } from '../../../src/displif/event-page.js';
-import type { DecodedEvent } from '../../../src/displif/events.js';
 import { formatByName } from '../../../src/displif/formats.js';
-import { FrontRing } from '../../../src/displif/front-ring.js';
 import { directoryPageCount, writePageDirectory } from '../../../src/displif/page-directory.js';
-import type { DecodedResponse } from '../../../src/displif/responses.js';
-import { plainSharedMemory } from '../../../src/displif/shared-memory.js';
-import { BufferRegistry } from '../../../src/backend/buffer-registry.js';
-import { ConnectorChannel, REQUEST_BUDGET, SERVICE_SLICE_MS, type ChannelHooks } from '../../../src/backend/connector-channel.js';
-import type { ConnectorState, DeviceContext } from '../../../src/backend/ops/context.js';
+import { REQUEST_BUDGET, SERVICE_SLICE_MS, type ChannelHooks } from '../../../src/backend/connector-channel.js';
 import { DEFAULT_QUOTAS, PageRate, parseQuotas, type Quotas } from '../../../src/backend/quotas.js';
-import { HeadlessBackend } from '../../../src/drm/headless/headless-backend.js';
 import type { FlipResult, FramebufferDesc, Output, OutputConfig } from '../../../src/drm/output.js';
-import { cookie, domId } from '../../../src/util/ids.js';
+import { cookie } from '../../../src/util/ids.js';
 import { XEN_PAGE_SIZE } from '../../../src/xen/platform.js';
-import { FakePlatform } from '../../backend/helpers/fake-platform.js';
+import { channelRig } from '../../backend/helpers/channel-rig.js';
 import { waitFor } from '../../backend/helpers/test-frontend.js';
 
 /** An output that takes `costMs` of the caller's time for every flip, then shows it at once. */
@@ -52,35 +43,13 @@ class SlowOutput implements Output {
 }
 
 function rig(output: Output, opts: { quotas?: Quotas; beAlloc?: boolean; hooks?: Partial<ChannelHooks> } = {}) {
-  const platform = new FakePlatform();
-  const guest = platform.guest(5, 256);
-  const [ringRef, evtRef] = guest.grantPages(2);
-  const front = FrontRing.init(plainSharedMemory(guest.page(ringRef!)));
-  const consumer = EventConsumer.init(plainSharedMemory(guest.page(evtRef!)));
-  const conn: ConnectorState = { index: 0, uniqueId: 'slow0', resolution: { width: 64, height: 64 }, output, scanout: null };
-  let ids = 0;
-  const ctx: DeviceContext & { live: boolean } = {
-    domid: domId(5),
-    version: 1,
-    beAlloc: opts.beAlloc ?? false,
-    platform,
-    allocator: new HeadlessBackend(),
-    registry: new BufferRegistry(opts.quotas ?? DEFAULT_QUOTAS),
-    connectors: [conn],
-    nextFramebufferId: () => ++ids,
-    live: true,
-  };
-  const ch = new ConnectorChannel(ctx, conn, new BackRing(plainSharedMemory(guest.page(ringRef!))), new EventProducer(plainSharedMemory(guest.page(evtRef!))), {
-    onViolation: (r) => assert.fail(`unexpected violation: ${r}`),
-    ...opts.hooks,
+  return channelRig(output, {
+    domid: 5,
+    guestPages: 256,
+    uniqueId: 'slow0',
+    ...opts,
+    hooks: { onViolation: (r) => assert.fail(`unexpected violation: ${r}`), ...opts.hooks },
   });
-  const responses: DecodedResponse[] = [];
-  const events: DecodedEvent[] = [];
-  const poll = (): void => {
-    front.consumeResponses(64, (r) => responses.push(r));
-    consumer.consume((e) => events.push(e));
-  };
-  return { platform, guest, front, ch, ctx, responses, events, poll };
 }
 
 void test('a ring of costly requests yields the event loop after its slice, not after its whole budget', async () => {

@@ -1,0 +1,61 @@
+// One connector channel over a fake platform, with the guest's side of its ring and event page:
+// the unit under test for the channel's timing and fairness guarantees, without a device or XenStore.
+import { BackRing } from '../../../src/displif/back-ring.js';
+import { EventConsumer, EventProducer } from '../../../src/displif/event-page.js';
+import type { DecodedEvent } from '../../../src/displif/events.js';
+import { FrontRing } from '../../../src/displif/front-ring.js';
+import type { DecodedResponse } from '../../../src/displif/responses.js';
+import { plainSharedMemory } from '../../../src/displif/shared-memory.js';
+import { BufferRegistry } from '../../../src/backend/buffer-registry.js';
+import { ConnectorChannel, type ChannelHooks } from '../../../src/backend/connector-channel.js';
+import type { ConnectorState, DeviceContext } from '../../../src/backend/ops/context.js';
+import { DEFAULT_QUOTAS, type Quotas } from '../../../src/backend/quotas.js';
+import { HeadlessBackend } from '../../../src/drm/headless/headless-backend.js';
+import type { Output } from '../../../src/drm/output.js';
+import { domId } from '../../../src/util/ids.js';
+import { FakePlatform } from './fake-platform.js';
+
+export interface ChannelRigOptions {
+  readonly domid?: number;
+  /** The guest's memory, in pages. */
+  readonly guestPages?: number;
+  readonly uniqueId?: string;
+  readonly quotas?: Quotas;
+  readonly beAlloc?: boolean;
+  /** Replaces or adds channel hooks; violations are collected in `violations` unless onViolation is given. */
+  readonly hooks?: Partial<ChannelHooks>;
+}
+
+export function channelRig(output: Output, opts: ChannelRigOptions = {}) {
+  const platform = new FakePlatform();
+  const domid = opts.domid ?? 3;
+  const guest = platform.guest(domid, opts.guestPages ?? 1024);
+  const [ringRef, evtRef] = guest.grantPages(2);
+  const front = FrontRing.init(plainSharedMemory(guest.page(ringRef!)));
+  const consumer = EventConsumer.init(plainSharedMemory(guest.page(evtRef!)));
+  const conn: ConnectorState = { index: 0, uniqueId: opts.uniqueId ?? 'id0', resolution: { width: 64, height: 64 }, output, scanout: null };
+  let ids = 0;
+  const ctx: DeviceContext & { live: boolean } = {
+    domid: domId(domid),
+    version: 1,
+    beAlloc: opts.beAlloc ?? false,
+    platform,
+    allocator: new HeadlessBackend(),
+    registry: new BufferRegistry(opts.quotas ?? DEFAULT_QUOTAS),
+    connectors: [conn],
+    nextFramebufferId: () => ++ids,
+    live: true,
+  };
+  const violations: string[] = [];
+  const ch = new ConnectorChannel(ctx, conn, new BackRing(plainSharedMemory(guest.page(ringRef!))), new EventProducer(plainSharedMemory(guest.page(evtRef!))), {
+    onViolation: (r) => violations.push(r),
+    ...opts.hooks,
+  });
+  const responses: DecodedResponse[] = [];
+  const events: DecodedEvent[] = [];
+  const poll = (): void => {
+    front.consumeResponses(64, (r) => responses.push(r));
+    consumer.consume((e) => events.push(e));
+  };
+  return { platform, guest, front, ch, ctx, conn, responses, events, poll, violations, ringRef: ringRef! };
+}
