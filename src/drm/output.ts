@@ -45,6 +45,12 @@ export interface OutputConfig {
   readonly y: number;
   readonly width: number;
   readonly height: number;
+  /**
+   * Where in the framebuffer the viewport's top-left pixel comes from (Linux xen-drm-front's
+   * multi-head form); 0 when absent. The backend guarantees srcX+width and srcY+height fit the fb.
+   */
+  readonly srcX?: number;
+  readonly srcY?: number;
 }
 
 export type FlipResult =

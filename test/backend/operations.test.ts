@@ -157,7 +157,7 @@ void test('quotas: buffers, pages per buffer, pages per device, framebuffers, pe
   assert.equal(attach(h, 3n, 12n, 32, 32), -XEN_ENOMEM);
   // One flip may wait; the second is -EBUSY until the first completes.
   await h.conn.output.setConfig({ fb: h.ctx.registry.framebuffer(cookie(10n))!.desc, x: 0, y: 0, width: 32, height: 32 });
-  h.conn.scanout = { fbCookie: cookie(10n), x: 0, y: 0, width: 32, height: 32 };
+  h.conn.scanout = { fbCookie: cookie(10n), x: 0, y: 0, width: 32, height: 32, srcX: 0, srcY: 0 };
   const flips = fakeFlips();
   assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(11n) }, flips), 0);
   assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(11n) }, flips), -XEN_EBUSY);

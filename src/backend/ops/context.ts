@@ -7,13 +7,18 @@ import type { Cookie, DomId } from '../../util/ids.js';
 import type { XenPlatform } from '../../xen/platform.js';
 import type { BufferRegistry, Framebuffer } from '../buffer-registry.js';
 
-/** What SET_CONFIG last established on a connector. */
+/**
+ * What SET_CONFIG last established on a connector, normalised: a viewport on the connector that
+ * shows the framebuffer's region starting at (srcX, srcY). The header's form has source (0, 0).
+ */
 export interface Scanout {
   readonly fbCookie: Cookie;
   readonly x: number;
   readonly y: number;
   readonly width: number;
   readonly height: number;
+  readonly srcX: number;
+  readonly srcY: number;
 }
 
 export interface ConnectorState {

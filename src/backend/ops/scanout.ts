@@ -1,6 +1,8 @@
-// SET_CONFIG and PG_FLIP: what a connector shows. The viewport stays inside the connector's
-// resolution (the header's rule), the framebuffer must cover it, and a flip goes only to a
-// connector that is on. PG_FLIP is answered as soon as the flip is queued; its event follows.
+// SET_CONFIG and PG_FLIP: what a connector shows. Two readings of SET_CONFIG are accepted (see
+// docs/PROTOCOL-NOTES.md): the header's viewport inside the connector, and Linux xen-drm-front's
+// framebuffer-sized request whose x/y is the source offset of the connector's region. Both are
+// normalised to one Scanout (viewport + source offset); a flip goes only to a connector that is on
+// and must cover that region. PG_FLIP is answered as soon as the flip is queued; its event follows.
 import { XEN_EBUSY, XEN_EINVAL, XEN_ENOENT } from '../../displif/constants.js';
 import type { PgFlip, SetConfig } from '../../displif/requests.js';
 import type { ConnectorState, DeviceContext, FlipQueue } from './context.js';
@@ -19,13 +21,11 @@ export async function setConfig(ctx: DeviceContext, conn: ConnectorState, req: S
   }
   const fb = ctx.registry.framebuffer(c.fbCookie);
   if (!fb) return -XEN_ENOENT;
-  const { width: cw, height: ch } = conn.resolution;
-  // u32 + u32 is exact in a double.
-  if (c.x + c.width > cw || c.y + c.height > ch) return -XEN_EINVAL;
-  if (c.width > fb.desc.width || c.height > fb.desc.height) return -XEN_EINVAL;
   if (c.bpp !== fb.format.bpp) return -XEN_EINVAL;
+  const view = normaliseConfig(conn.resolution, fb.desc, c);
+  if (view === null) return -XEN_EINVAL;
   try {
-    await conn.output.setConfig({ fb: fb.desc, x: c.x, y: c.y, width: c.width, height: c.height });
+    await conn.output.setConfig({ fb: fb.desc, ...view });
   } catch (err) {
     return statusOf(err);
   }
@@ -34,7 +34,7 @@ export async function setConfig(ctx: DeviceContext, conn: ConnectorState, req: S
     conn.output.release(fb.desc);
     return -XEN_ENOENT;
   }
-  conn.scanout = { fbCookie: c.fbCookie, x: c.x, y: c.y, width: c.width, height: c.height };
+  conn.scanout = { fbCookie: c.fbCookie, ...view };
   return 0;
 }
 
@@ -43,8 +43,50 @@ export function pgFlip(ctx: DeviceContext, conn: ConnectorState, req: PgFlip, fl
   if (!fb) return -XEN_ENOENT;
   const s = conn.scanout;
   if (s === null) return -XEN_EINVAL;
-  if (fb.desc.width < s.width || fb.desc.height < s.height) return -XEN_EINVAL;
+  if (!covers(fb.desc, s)) return -XEN_EINVAL;
   if (flips.pending >= ctx.registry.quotas.maxPendingFlips) return -XEN_EBUSY;
   flips.queue(fb);
   return 0;
+}
+
+/** A connector's picture: where on the connector (x, y, width, height) and from where in the framebuffer. */
+export interface ScanoutView {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  readonly srcX: number;
+  readonly srcY: number;
+}
+
+interface Geometry {
+  readonly width: number;
+  readonly height: number;
+}
+
+interface RequestedView {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** True when `fb` holds the region the view reads: (srcX, srcY) plus width x height. */
+export function covers(fb: Geometry, v: ScanoutView): boolean {
+  // Every value is a u32 from the ring or a resolution, so the sums are exact in a double.
+  return v.srcX + v.width <= fb.width && v.srcY + v.height <= fb.height;
+}
+
+/**
+ * The header's form when the viewport fits the connector and the framebuffer covers it; otherwise
+ * Linux's form when width/height are the framebuffer's and the connector-sized region at (x, y)
+ * lies inside it; otherwise null (-EINVAL). Empty viewports are refused in both.
+ */
+export function normaliseConfig(conn: Geometry, fb: Geometry, c: RequestedView): ScanoutView | null {
+  if (c.width === 0 || c.height === 0) return null;
+  const header: ScanoutView = { x: c.x, y: c.y, width: c.width, height: c.height, srcX: 0, srcY: 0 };
+  if (c.x + c.width <= conn.width && c.y + c.height <= conn.height && covers(fb, header)) return header;
+  if (c.width !== fb.width || c.height !== fb.height) return null;
+  const linux: ScanoutView = { x: 0, y: 0, width: conn.width, height: conn.height, srcX: c.x, srcY: c.y };
+  return covers(fb, linux) ? linux : null;
 }

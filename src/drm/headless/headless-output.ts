@@ -4,6 +4,7 @@
 // first, so the frame stays readable after the guest's pages are gone.
 import { createHash } from 'node:crypto';
 import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
+import { formatByFourcc } from '../../displif/formats.js';
 import { drawRegion } from './pixel-convert.js';
 import { VblankClock } from './vblank-clock.js';
 
@@ -90,7 +91,9 @@ export class HeadlessOutput implements Output {
         new OutputError(`output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`, EINVAL),
       );
     }
-    if (cfg.fb.width < cfg.width || cfg.fb.height < cfg.height) {
+    const srcX = cfg.srcX ?? 0;
+    const srcY = cfg.srcY ?? 0;
+    if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height) {
       return Promise.reject(new OutputError(`output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`, EINVAL));
     }
     this.showing = { kind: 'live', cfg, fb: cfg.fb };
@@ -187,8 +190,9 @@ export class HeadlessOutput implements Output {
     for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
     if (this.showing.kind === 'live') {
       const { cfg, fb } = this.showing;
+      const offset = fb.offset + (cfg.srcY ?? 0) * fb.pitch + columnOffset(fb.fourcc, cfg.srcX ?? 0);
       drawRegion(
-        { src: fb.buffer.bytes, offset: fb.offset, pitch: fb.pitch, width: cfg.width, height: cfg.height, fourcc: fb.fourcc },
+        { src: fb.buffer.bytes, offset, pitch: fb.pitch, width: cfg.width, height: cfg.height, fourcc: fb.fourcc },
         { rgba, width, height, x: cfg.x, y: cfg.y },
       );
     }
@@ -198,4 +202,11 @@ export class HeadlessOutput implements Output {
   private frozenFrame(rgba: Uint8Array): Frame {
     return { width: this.mode.width, height: this.mode.height, rgba, sequence: this.sequence };
   }
+}
+
+/** Byte offset of column x in a row; YUYV starts on a whole macropixel. Unknown formats draw nothing anyway. */
+function columnOffset(fourcc: number, x: number): number {
+  const fmt = formatByFourcc(fourcc);
+  if (!fmt) return 0;
+  return fmt.yuv ? Math.floor(x / 2) * 4 : x * fmt.cpp;
 }

@@ -26,6 +26,9 @@ export interface Viewport {
   readonly y: number;
   readonly width: number;
   readonly height: number;
+  /** Where the viewport's first pixel sits in the framebuffer (Linux's multi-head form); 0 if absent. */
+  readonly srcX?: number;
+  readonly srcY?: number;
 }
 
 /**
@@ -49,7 +52,7 @@ export function centredPlacement(v: Viewport, modeW: number, modeH: number): Pla
   const x2 = Math.min(x0 + v.width, modeW);
   const y2 = Math.min(y0 + v.height, modeH);
   if (x2 <= x1 || y2 <= y1) return undefined;
-  const src = { x: x1 - x0, y: y1 - y0, width: x2 - x1, height: y2 - y1 };
+  const src = { x: (v.srcX ?? 0) + x1 - x0, y: (v.srcY ?? 0) + y1 - y0, width: x2 - x1, height: y2 - y1 };
   const dst = { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
   return { src, dst, scaled: false, fullScreen: dst.x === 0 && dst.y === 0 && dst.width === modeW && dst.height === modeH };
 }
@@ -70,7 +73,7 @@ export function scaledPlacement(v: Viewport, modeW: number, modeH: number): Plac
     width: Math.max(1, Math.floor((v.width * outW) / screen.width)),
     height: Math.max(1, Math.floor((v.height * outH) / screen.height)),
   };
-  const src = { x: 0, y: 0, width: v.width, height: v.height };
+  const src = { x: v.srcX ?? 0, y: v.srcY ?? 0, width: v.width, height: v.height };
   const scaled = dst.width !== src.width || dst.height !== src.height;
   return { src, dst, scaled, fullScreen: !scaled && dst.x === 0 && dst.y === 0 && dst.width === modeW && dst.height === modeH };
 }
