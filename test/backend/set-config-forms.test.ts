@@ -14,7 +14,7 @@ import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
 import { fbAttach } from '../../src/backend/ops/framebuffers.js';
 import { normaliseConfig, pgFlip, setConfig } from '../../src/backend/ops/scanout.js';
 import { cookie, domId, type Cookie, type GrantRef } from '../../src/util/ids.js';
-import { FakePlatform, type FakeGuest } from './helpers/fake-platform.js';
+import { FakePlatform } from './helpers/fake-platform.js';
 
 const XRGB = formatByName('XRGB8888')!;
 const U32_MAX = 0xffff_ffff;
