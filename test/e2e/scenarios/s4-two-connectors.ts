@@ -12,7 +12,7 @@ import type { Guest } from '../lib/guest.js';
 import { hasCommand } from '../lib/daemon.js';
 import { readPng } from '../lib/picture.js';
 import { sleep, type Ctx, type Scenario } from '../lib/scenario.js';
-import { checkSmpte, describeCheck } from '../lib/smpte.js';
+import { checkPicture, describeCheck, smpteAt, type Model } from '../lib/smpte.js';
 import { createGuest, DOM0_CONNECTOR, modetestErrors, setArgs, startBackend, startModetest, waitConnected, waitForSmpte, type Connected, type ConnectorSpec } from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [
@@ -28,8 +28,11 @@ function oneArg(conn: Connected, i: number): string {
   return `-s ${c?.id ?? '?'}${crtc !== undefined ? `@${crtc}` : ''}:${s.width}x${s.height}`;
 }
 
-/** `vdispld snapshot` of id1 in dom0 until it shows the 640x480 bars at its origin (x0 in the guest's framebuffer). */
-async function snapshotShowsSmpte(ctx: Ctx, domid: number, name: string): Promise<void> {
+/**
+ * `vdispld snapshot` of id1 in dom0 until it shows what `model` says (by default the 640x480 bars
+ * at its origin: x0 in the guest's framebuffer).
+ */
+async function snapshotShows(ctx: Ctx, domid: number, name: string, model: Model = smpteAt, what = "the guest's 640x480 SMPTE bars"): Promise<void> {
   if (!hasCommand('snapshot')) ctx.blocked('id1 (headless) needs `vdispld snapshot`, not in the build yet');
   const out = `/mnt/share/out/${name}.png`;
   // each `vdispld snapshot` is a node start in dom0: tens of seconds under emulation, over 90 s
@@ -40,9 +43,9 @@ async function snapshotShowsSmpte(ctx: Ctx, domid: number, name: string): Promis
     ctx.figure(`${name}: vdispld snapshot #${i + 1} in dom0 (s)`, Number(r.seconds.toFixed(1)));
     last = r.out.trim();
     if (r.rc === 0) {
-      const c = checkSmpte(readPng(join(ctx.shareDir, 'out', `${name}.png`)), 640, 480);
+      const c = checkPicture(readPng(join(ctx.shareDir, 'out', `${name}.png`)), 640, 480, model);
       if (c.ok || i === 2) {
-        ctx.check(`headless id1 snapshot shows the guest's 640x480 SMPTE bars (${name})`, c.ok, describeCheck(c));
+        ctx.check(`headless id1 snapshot shows ${what} (${name})`, c.ok, describeCheck(c));
         return;
       }
     }
@@ -67,7 +70,7 @@ export const twoConnectors: Scenario = {
     await startModetest(guest, 'mt-id1', oneArg(conn, 1));
     await sleep(3000);
     await modetestClean(ctx, guest, 'mt-id1', 'id1 alone');
-    await snapshotShowsSmpte(ctx, domid, 'id1-alone');
+    await snapshotShows(ctx, domid, 'id1-alone');
     await guest.killall('modetest');
 
     await startModetest(guest, 'mt-id0', oneArg(conn, 0));
@@ -77,15 +80,21 @@ export const twoConnectors: Scenario = {
 
     const args = setArgs(conn, CONNECTORS);
     ctx.figure('guest modetest, both heads', args);
-    // one pattern across the 1440x600 framebuffer: no head shows a whole SMPTE picture of its own, so
-    // what is checked is that the backend took both configurations (the guest kernel logs a refusal)
+    // one pattern across the 1440x600 framebuffer: each head shows its own region of it (id0 from x=0,
+    // id1 from x=800), so the backend must have taken both configurations (the guest kernel logs a
+    // refusal) and read each head from its offset
     const before = (await guest.run('dmesg | grep -c "Failed to enable display"; true', 60)).trim();
     await startModetest(guest, 'mt-both', args);
     await sleep(5000);
     const after = (await guest.run('dmesg | grep -c "Failed to enable display"; true', 60)).trim();
-    await ctx.screendump('both-heads');
     ctx.check('both heads set from one framebuffer (SET_CONFIG width/height = framebuffer size, x/y = offset, as Linux sends)',
       after === before, `guest kernel "Failed to enable display" count ${before} -> ${after} (-EINVAL from the backend)`);
+    const fbW = CONNECTORS[0]!.width + CONNECTORS[1]!.width;
+    const fbH = Math.max(CONNECTORS[0]!.height, CONNECTORS[1]!.height);
+    const region = (x0: number): Model => (x, y) => smpteAt(x + x0, y, fbW, fbH);
+    const screen = checkPicture(await ctx.screendump('both-heads'), CONNECTORS[0]!.width, CONNECTORS[0]!.height, region(0));
+    ctx.check(`dom0 screen shows the left 800x600 of the guest's ${fbW}x${fbH} picture (both heads)`, screen.ok, describeCheck(screen));
+    await snapshotShows(ctx, domid, 'id1-both-heads', region(CONNECTORS[0]!.width), `the guest's ${fbW}x${fbH} picture from x=${CONNECTORS[0]!.width}`);
     await modetestClean(ctx, guest, 'mt-both', 'both heads, one framebuffer');
   },
 };
