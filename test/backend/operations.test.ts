@@ -11,12 +11,13 @@ import type { DbufCreate } from '../../src/displif/requests.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { BufferRegistry } from '../../src/backend/buffer-registry.js';
 import { DEFAULT_QUOTAS, parseQuotas, type Quotas } from '../../src/backend/quotas.js';
-import type { ConnectorState, DeviceContext, FlipQueue } from '../../src/backend/ops/context.js';
+import type { ConnectorState, DeviceContext } from '../../src/backend/ops/context.js';
+import { fakeFlips } from './helpers/fake-flips.js';
 import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
 import { dbufDestroy, fbAttach, fbDetach } from '../../src/backend/ops/framebuffers.js';
 import { getEdid } from '../../src/backend/ops/get-edid.js';
 import { pgFlip, setConfig } from '../../src/backend/ops/scanout.js';
-import { cookie, domId, type Cookie, type GrantRef } from '../../src/util/ids.js';
+import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
 import { FakePlatform, type FakeGuest } from './helpers/fake-platform.js';
 
 const XRGB = formatByName('XRGB8888')!;
@@ -163,17 +164,6 @@ void test('quotas: buffers, pages per buffer, pages per device, framebuffers, pe
   assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(11n) }, flips), -XEN_EBUSY);
   await h.outputs.close();
 });
-
-function fakeFlips(): FlipQueue & { queued: Cookie[] } {
-  const queued: Cookie[] = [];
-  return {
-    queued,
-    get pending() {
-      return queued.length;
-    },
-    queue: (fb) => void queued.push(fb.cookie),
-  };
-}
 
 void test('FB_ATTACH: unknown dbuf, duplicate fb, size checks in 64-bit math with the frontend pitch', async () => {
   const h = harness();

@@ -9,11 +9,12 @@ import { directoryPageCount, writePageDirectory } from '../../src/displif/page-d
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { BufferRegistry } from '../../src/backend/buffer-registry.js';
 import { DEFAULT_QUOTAS } from '../../src/backend/quotas.js';
-import type { ConnectorState, FlipQueue } from '../../src/backend/ops/context.js';
+import type { ConnectorState } from '../../src/backend/ops/context.js';
+import { fakeFlips } from './helpers/fake-flips.js';
 import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
 import { fbAttach } from '../../src/backend/ops/framebuffers.js';
 import { normaliseConfig, pgFlip, setConfig } from '../../src/backend/ops/scanout.js';
-import { cookie, domId, type Cookie, type GrantRef } from '../../src/util/ids.js';
+import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
 import { FakePlatform } from './helpers/fake-platform.js';
 
 const XRGB = formatByName('XRGB8888')!;
@@ -91,17 +92,6 @@ function shownAt(r: Rig, i: number, cx: number, cy: number): { x: number; y: num
   const [red, green, blue] = [f.rgba[p]!, f.rgba[p + 1]!, f.rgba[p + 2]!];
   if (green === 0) return null;
   return { x: (blue << 8) | red, y: green - 1 };
-}
-
-function fakeFlips(): FlipQueue & { queued: Cookie[] } {
-  const queued: Cookie[] = [];
-  return {
-    queued,
-    get pending() {
-      return queued.length;
-    },
-    queue: (fb) => void queued.push(fb.cookie),
-  };
 }
 
 void test('two heads from one framebuffer (Linux form): each connector shows its own region of it', async () => {

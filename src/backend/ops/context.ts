@@ -11,8 +11,12 @@ import type { BufferRegistry, Framebuffer } from '../buffer-registry.js';
  * What SET_CONFIG last established on a connector, normalised: a viewport on the connector that
  * shows the framebuffer's region starting at (srcX, srcY). The header's form has source (0, 0).
  */
-export interface Scanout {
+export interface Scanout extends ScanoutView {
   readonly fbCookie: Cookie;
+}
+
+/** A connector's picture: where on the connector (x, y, width, height) and from where in the framebuffer. */
+export interface ScanoutView {
   readonly x: number;
   readonly y: number;
   readonly width: number;

@@ -5,7 +5,7 @@
 // and must cover that region. PG_FLIP is answered as soon as the flip is queued; its event follows.
 import { XEN_EBUSY, XEN_EINVAL, XEN_ENOENT } from '../../displif/constants.js';
 import type { PgFlip, SetConfig } from '../../displif/requests.js';
-import type { ConnectorState, DeviceContext, FlipQueue } from './context.js';
+import type { ConnectorState, DeviceContext, FlipQueue, ScanoutView } from './context.js';
 import { statusOf } from './errno.js';
 
 export async function setConfig(ctx: DeviceContext, conn: ConnectorState, req: SetConfig): Promise<number> {
@@ -49,15 +49,6 @@ export function pgFlip(ctx: DeviceContext, conn: ConnectorState, req: PgFlip, fl
   return 0;
 }
 
-/** A connector's picture: where on the connector (x, y, width, height) and from where in the framebuffer. */
-export interface ScanoutView {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  readonly srcX: number;
-  readonly srcY: number;
-}
 
 interface Geometry {
   readonly width: number;
