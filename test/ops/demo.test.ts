@@ -58,7 +58,19 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
     await waitFor(() => existsSync(sock), `the demo's control socket (stderr: ${stderr})`, 60_000);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      status = (await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport;
+      // The socket's file appears at bind(), a moment before listen(): a refused connect is retried.
+      const reply = await controlRequest(sock, { v: 1, cmd: 'status' }).catch((err: unknown) => {
+        if (demo.exitCode !== null || demo.signalCode !== null) {
+          throw new Error(`the demo ended (${demo.exitCode ?? demo.signalCode}) before answering: ${String(err)}; stderr: ${stderr.slice(-2000)}`);
+        }
+        if (Date.now() >= deadline || !(err instanceof Error) || !/no vdispld is listening/.test(err.message)) throw err;
+        return undefined;
+      });
+      if (reply === undefined) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      status = reply.header['status'] as StatusReport;
       const conns = status.devices.flatMap((d) => d.connectors);
       // framesPerSecond needs two once-a-second samples of the connection: a fast host can show 30 flips before.
       if (status.devices.length === 2 && status.devices.every((d) => d.state === 'connected') && conns.length === 3 && conns.every((c) => c.flips.shown > 30 && c.framesPerSecond !== null)) break;
