@@ -49,7 +49,6 @@ export function pgFlip(ctx: DeviceContext, conn: ConnectorState, req: PgFlip, fl
   return 0;
 }
 
-
 interface Geometry {
   readonly width: number;
   readonly height: number;
