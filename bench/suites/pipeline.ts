@@ -106,6 +106,9 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
   ctx.log(`pipeline: vdispld ${vd.late.reduce((a, b) => a + b, 0)} late events, CPU ${(100 * Math.max(...vd.cpuShare)).toFixed(1)} % at most`);
   const section = `Flip pipeline (${n} guests x ${CONNECTORS} connectors at ${HZ} frames/s, ${s} s; runs = windows)`;
   const fl = 'C ring floor';
+  // One figure from one percentile of a sample both sides collected over the whole run.
+  const percentileFigure = (id: string, what: string, sample: 'rttUs' | 'latencyUs', p: number): Figure =>
+    figure({ id, section, what, unit: 'µs', vdispld: [percentile(vd[sample], p)], floorName: fl, floor: [percentile(floor[sample], p)] });
   return [
     figure({
       id: 'pipeline.late',
@@ -150,41 +153,9 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
       target: (f) => ({ text: 'under 120 MB (checked on the peak, VmHWM)', met: Math.max(f.vdispld.max, vd.peakRssMiB) * 1.048576 < 120 }),
       note: `peak RSS over the whole run (VmHWM): vdispld ${vd.peakRssMiB.toFixed(1)} MiB, floor ${floor.peakRssMiB.toFixed(1)} MiB`,
     }),
-    figure({
-      id: 'pipeline.rtt.p50',
-      section,
-      what: 'PG_FLIP round trip under this load, p50',
-      unit: 'µs',
-      vdispld: [percentile(vd.rttUs, 50)],
-      floorName: fl,
-      floor: [percentile(floor.rttUs, 50)],
-    }),
-    figure({
-      id: 'pipeline.rtt.p99',
-      section,
-      what: 'PG_FLIP round trip under this load, p99',
-      unit: 'µs',
-      vdispld: [percentile(vd.rttUs, 99)],
-      floorName: fl,
-      floor: [percentile(floor.rttUs, 99)],
-    }),
-    figure({
-      id: 'pipeline.latency.p50',
-      section,
-      what: 'flip latency p50 (PG_FLIP pushed to EVT_PG_FLIP)',
-      unit: 'µs',
-      vdispld: [percentile(vd.latencyUs, 50)],
-      floorName: fl,
-      floor: [percentile(floor.latencyUs, 50)],
-    }),
-    figure({
-      id: 'pipeline.latency.p99',
-      section,
-      what: 'flip latency p99 (PG_FLIP pushed to EVT_PG_FLIP)',
-      unit: 'µs',
-      vdispld: [percentile(vd.latencyUs, 99)],
-      floorName: fl,
-      floor: [percentile(floor.latencyUs, 99)],
-    }),
+    percentileFigure('pipeline.rtt.p50', 'PG_FLIP round trip under this load, p50', 'rttUs', 50),
+    percentileFigure('pipeline.rtt.p99', 'PG_FLIP round trip under this load, p99', 'rttUs', 99),
+    percentileFigure('pipeline.latency.p50', 'flip latency p50 (PG_FLIP pushed to EVT_PG_FLIP)', 'latencyUs', 50),
+    percentileFigure('pipeline.latency.p99', 'flip latency p99 (PG_FLIP pushed to EVT_PG_FLIP)', 'latencyUs', 99),
   ];
 }
