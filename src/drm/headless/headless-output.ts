@@ -45,6 +45,8 @@ export class HeadlessOutput implements Output {
   private readonly clock: VblankClock;
   private showing: Showing = { kind: 'off' };
   private pending: PendingFlip | undefined;
+  /** The clock will call onVblank at its next vblank (set while a flip is pending). */
+  private awaitingVblank = false;
   private sequence = 0;
   private cached: { sequence: number; frame: Frame } | undefined;
   private cachedHash: { sequence: number; hash: string } | undefined;
@@ -108,10 +110,15 @@ export class HeadlessOutput implements Output {
       setImmediate(done, { shown: false, reason: this.closed ? 'output gone' : 'output disabled' });
       return;
     }
-    // One flip per vblank, as a display engine: a newer one replaces a queued one.
-    this.dropPending('replaced by a newer flip before the vblank');
+    // One flip per vblank, as a display engine: a newer one replaces a queued one. The wait for
+    // the vblank stays as it is: a compositor flipping faster than the refresh would otherwise
+    // cancel and re-arm the shared vblank timer once per flip.
+    this.dropPending('replaced by a newer flip before the vblank', true);
     this.pending = { fb, done };
-    this.clock.next((timestampNs) => this.onVblank(timestampNs));
+    if (!this.awaitingVblank) {
+      this.awaitingVblank = true;
+      this.clock.next(this.onVblank);
+    }
   }
 
   release(fb: FramebufferDesc): void {
@@ -156,7 +163,8 @@ export class HeadlessOutput implements Output {
     this.cached = undefined;
   }
 
-  private onVblank(timestampNs: bigint): void {
+  private readonly onVblank = (timestampNs: bigint): void => {
+    this.awaitingVblank = false;
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
@@ -169,14 +177,18 @@ export class HeadlessOutput implements Output {
     this.shown++;
     this.bump();
     p.done({ shown: true, timestampNs });
-  }
+  };
 
-  private dropPending(reason: string): void {
+  /** `keepWaiting`: a newer flip takes the queued one's place at the same vblank. */
+  private dropPending(reason: string, keepWaiting = false): void {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
     this.dropped++;
-    this.clock.cancel();
+    if (!keepWaiting) {
+      this.awaitingVblank = false;
+      this.clock.cancel();
+    }
     setImmediate(p.done, { shown: false, reason });
   }
 
