@@ -14,7 +14,9 @@
  *   - nothing is validated beyond the ring indices: it is a floor, not a backend.
  *
  * Transport: the simulated hypervisor's socket for the domain it runs in (see
- * src/sim/hv/wire.ts): frames of little-endian u32 words [n, op, seq, args...].
+ * src/sim/hv/wire.ts): frames of little-endian u32 words [n, op, seq, args...]; and event-channel
+ * doorbells (src/sim/hv/event-channels.ts): a FIFO per port, polled by its owner and rung by its
+ * peer with one byte, as vdispld and the simulated guests do.
  *
  * The XenBus handshake is the benchmark's job. It hands connectors over on stdin, one line each:
  *   add <dev-key> <fe-domid> <conn> <req-ref> <req-port> <evt-ref> <evt-port>
@@ -28,13 +30,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -60,11 +62,10 @@ enum {
   HV_INFO = 1,
   HV_BIND_INTERDOMAIN = 3,
   HV_NOTIFY = 5,
-  HV_UNMASK = 6,
   HV_GNT_MAP = 7,
   HV_GNT_UNMAP = 8,
   HV_REPLY = 100,
-  HV_EVENT = 101,
+  HV_EVTCHN_PEER = 102,
 };
 #define GNTMAP_READONLY 1u
 #define MAX_FRAME_WORDS (65536u + 16u)
@@ -89,6 +90,8 @@ struct conn {
   xen_displif_back_ring_t ring;
   struct xendispl_event_page *evt;
   uint32_t req_port, evt_port;
+  int req_bell;             /* our doorbell for req_port, polled */
+  int req_peer, evt_peer;   /* the frontend's doorbells, rung; -1: notify through the hypervisor */
   uint32_t in_prod;  /* private: never read back from the shared page */
   uint16_t evt_id;
   int flip_waiting;
@@ -107,11 +110,10 @@ static int ndevs;
 static int ram_fds[4096];
 static uint64_t n_requests, n_events, n_dbufs;
 
-/* Socket input, and ports whose events arrived while a call waited for its reply. */
+/* Socket input. */
 static uint8_t *rx;
 static size_t rx_len, rx_cap;
-static uint32_t port_queue[8192];
-static int nqueued;
+static int ep = -1;
 
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -148,15 +150,17 @@ static void send_frame(uint32_t op, uint32_t s, const uint32_t *args, uint32_t n
   if (w != stackbuf) free(w);
 }
 
-static void read_more(void) {
+/* dontwait: the socket was readable when epoll said so, but a call made since may have read it. */
+static void read_more(int dontwait) {
   if (rx_cap - rx_len < 65536) {
     rx_cap = rx_cap ? rx_cap * 2 : 1 << 20;
     rx = realloc(rx, rx_cap);
     if (!rx) die("out of memory");
   }
   ssize_t n;
-  do n = read(hv, rx + rx_len, rx_cap - rx_len);
+  do n = recv(hv, rx + rx_len, rx_cap - rx_len, dontwait ? MSG_DONTWAIT : 0);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && dontwait && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
   if (n < 0) die("hypervisor socket: %s", strerror(errno));
   if (n == 0) die("the hypervisor closed the connection");
   rx_len += (size_t)n;
@@ -179,14 +183,25 @@ static void consume_frame(size_t bytes) {
   rx_len -= bytes;
 }
 
-static void queue_ports(const uint32_t *ports, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    if (nqueued == (int)(sizeof port_queue / sizeof port_queue[0])) die("event queue overflow");
-    port_queue[nqueued++] = ports[i];
+static int open_bell(uint32_t domid, uint32_t port, uint32_t gen) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/xen/evtchn/dom%u-port%u-%u", sim_dir, domid, port, gen);
+  return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+}
+
+/* The hypervisor says a port's peer changed (gen 0: gone; sends go through the hypervisor). */
+static void on_peer(const uint32_t *a) {
+  for (int i = 0; i < nconns; i++) {
+    struct conn *c = &conns[i];
+    int *bell = c->req_port == a[0] ? &c->req_peer : c->evt_port == a[0] ? &c->evt_peer : NULL;
+    if (!bell) continue;
+    if (*bell >= 0) close(*bell);
+    *bell = a[3] ? open_bell(a[1], a[2], a[3]) : -1;
+    return;
   }
 }
 
-/* A hypercall: sends the request, returns the reply words (malloc'd), queueing events meanwhile. */
+/* A hypercall: sends the request, returns the reply words (malloc'd), handling peer changes meanwhile. */
 static uint32_t *call(uint32_t op, const uint32_t *args, uint32_t nargs, uint32_t *nreply) {
   seq = seq % 0xfffffffeu + 1;
   uint32_t want = seq;
@@ -196,8 +211,8 @@ static uint32_t *call(uint32_t op, const uint32_t *args, uint32_t nargs, uint32_
     size_t bytes;
     while ((bytes = peek_frame(&w)) != 0) {
       uint32_t n = w[0];
-      if (w[1] == HV_EVENT) {
-        queue_ports(w + 3, n - 2);
+      if (w[1] == HV_EVTCHN_PEER && n == 6) {
+        on_peer(w + 3);
       } else if (w[1] == HV_REPLY && w[2] == want) {
         uint32_t *out = malloc((n - 2 + 1) * 4);
         if (!out) die("out of memory");
@@ -208,7 +223,7 @@ static uint32_t *call(uint32_t op, const uint32_t *args, uint32_t nargs, uint32_
       }
       consume_frame(bytes);
     }
-    read_more();
+    read_more(0);
   }
 }
 
@@ -268,7 +283,14 @@ static void unmap_grants(uint32_t handle, void *addr, size_t pages) {
   send_frame(HV_GNT_UNMAP, 0, &handle, 1);
 }
 
-static void notify(uint32_t port) { send_frame(HV_NOTIFY, 0, &port, 1); }
+/* EVTCHNOP_send: the peer's doorbell once known (a full pipe is a port already pending). */
+static void notify(uint32_t port, int peer_bell) {
+  if (peer_bell < 0) {
+    send_frame(HV_NOTIFY, 0, &port, 1);
+    return;
+  }
+  if (write(peer_bell, "", 1) < 0 && errno != EAGAIN) die("doorbell: %s", strerror(errno));
+}
 
 static struct device *device_of(const char *key, uint32_t domid) {
   for (int i = 0; i < ndevs; i++)
@@ -339,7 +361,7 @@ static void send_flip_event(struct conn *c) {
   c->in_prod++;
   __atomic_store_n(&page->in_prod, c->in_prod, __ATOMIC_RELEASE);
   n_events++;
-  notify(c->evt_port);
+  notify(c->evt_port, c->evt_peer);
 }
 
 static int vblank_hz;
@@ -387,35 +409,20 @@ static void service(struct conn *c) {
       n_requests++;
       int notify_fe;
       RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(r, notify_fe);
-      if (notify_fe) notify(c->req_port);
+      if (notify_fe) notify(c->req_port, c->req_peer);
       if (q.operation == XENDISPL_OP_PG_FLIP && vblank_hz == 0) send_flip_event(c);
     }
     RING_FINAL_CHECK_FOR_REQUESTS(r, more);
   } while (more);
 }
 
-static void on_port(uint32_t port) {
-  for (int i = 0; i < nconns; i++) {
-    if (conns[i].req_port == port) {
-      service(&conns[i]);
-      return;
-    }
+/* A connector's doorbell rang: take the event (drain it), then serve the ring. The event channel's
+ * own port is not polled: frontends do not notify it. */
+static void on_bell(struct conn *c) {
+  char buf[4096];
+  while (read(c->req_bell, buf, sizeof buf) == (ssize_t)sizeof buf) {
   }
-  /* The event channel's port: frontends do not notify it; nothing to do. */
-}
-
-/* Serves every queued port, then re-enables them in one message, as /dev/xen/evtchn users do. */
-static void drain_ports(void) {
-  static uint32_t served[8192];
-  while (nqueued) {
-    int n = 0;
-    while (nqueued) {
-      uint32_t p = port_queue[--nqueued];
-      on_port(p);
-      served[n++] = p;
-    }
-    send_frame(HV_UNMASK, 0, served, (uint32_t)n);
-  }
+  service(c);
 }
 
 static void add_conn(char *line) {
@@ -441,7 +448,7 @@ static void add_conn(char *line) {
     return;
   }
   uint32_t args[2], nr;
-  uint32_t local[2];
+  uint32_t local[2], gen[2], remote_gen[2];
   uint32_t remote[2] = {req_port, evt_port};
   for (int i = 0; i < 2; i++) {
     args[0] = domid;
@@ -453,6 +460,8 @@ static void add_conn(char *line) {
       return;
     }
     local[i] = r[1];
+    gen[i] = r[2];
+    remote_gen[i] = r[3];
     free(r);
   }
   struct conn *c = &conns[nconns++];
@@ -463,6 +472,12 @@ static void add_conn(char *line) {
   c->evt = evt_page;
   c->req_port = local[0];
   c->evt_port = local[1];
+  c->req_bell = open_bell(own_domid, local[0], gen[0]);
+  c->req_peer = open_bell(domid, req_port, remote_gen[0]);
+  c->evt_peer = open_bell(domid, evt_port, remote_gen[1]);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 3u + (uint32_t)(c - conns)};
+  if (c->req_bell < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c->req_bell, &ev) < 0) die("doorbell: %s", strerror(errno));
+  service(c); /* the bind set our port pending: requests may be waiting */
   printf("ok\n");
 }
 
@@ -516,27 +531,43 @@ int main(int argc, char **argv) {
     if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) die("timerfd: %s", strerror(errno));
   }
 
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) die("epoll: %s", strerror(errno));
+  int fds[3] = {hv, 0, tfd};
+  for (uint32_t k = 0; k < 3; k++) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = k};
+    if (fds[k] >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fds[k], &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+  }
+
   char line[512];
   size_t line_len = 0;
   for (;;) {
-    drain_ports();
-    struct pollfd p[3] = {{hv, POLLIN, 0}, {0, POLLIN, 0}, {tfd, POLLIN, 0}};
-    int n = poll(p, tfd >= 0 ? 3 : 2, -1);
+    struct epoll_event evs[64];
+    int n = epoll_wait(ep, evs, 64, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
-      die("poll: %s", strerror(errno));
+      die("epoll_wait: %s", strerror(errno));
     }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      read_more();
-      uint32_t *w;
-      size_t bytes;
-      while ((bytes = peek_frame(&w)) != 0) {
-        if (w[1] == HV_EVENT) queue_ports(w + 3, w[0] - 2);
-        consume_frame(bytes);
+    int stdin_ready = 0;
+    for (int k = 0; k < n; k++) {
+      uint32_t who = evs[k].data.u32;
+      if (who >= 3) {
+        on_bell(&conns[who - 3]);
+      } else if (who == 0) {
+        read_more(1);
+        uint32_t *w;
+        size_t bytes;
+        while ((bytes = peek_frame(&w)) != 0) {
+          if (w[1] == HV_EVTCHN_PEER && w[0] == 6) on_peer(w + 3);
+          consume_frame(bytes);
+        }
+      } else if (who == 2) {
+        on_tick(tfd);
+      } else {
+        stdin_ready = 1;
       }
     }
-    if (tfd >= 0 && (p[2].revents & POLLIN)) on_tick(tfd);
-    if (p[1].revents & (POLLIN | POLLHUP)) {
+    if (stdin_ready) {
       ssize_t r = read(0, line + line_len, sizeof line - 1 - line_len);
       if (r <= 0) break;
       line_len += (size_t)r;

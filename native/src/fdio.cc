@@ -2,6 +2,7 @@
 // an error that names it, and read/write that report "would block" as a value instead of throwing,
 // because after a readiness callback that is an ordinary outcome, not an error.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "device.h"
 #include "registry.h"
@@ -70,6 +71,15 @@ Napi::Value WriteFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// makeFifo(path, mode): a named pipe, which Node's fs cannot make. The simulator's event-channel
+// doorbells are FIFOs: any process can open one by name and libuv polls it like a socket.
+Napi::Value MakeFifo(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  uint32_t mode = ArgU32(info, 1, "mode");
+  if (::mkfifo(path.c_str(), static_cast<mode_t>(mode & 07777)) != 0) ThrowErrno(info.Env(), "mkfifo " + path, errno);
+  return info.Env().Undefined();
+}
+
 Napi::Value Resources(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Counters& c = counters();
@@ -96,6 +106,7 @@ Register reg([](Napi::Env env, Napi::Object exports) {
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("readFd", Napi::Function::New(env, ReadFd, "readFd"));
   exports.Set("writeFd", Napi::Function::New(env, WriteFd, "writeFd"));
+  exports.Set("makeFifo", Napi::Function::New(env, MakeFifo, "makeFifo"));
   exports.Set("nativeResources", Napi::Function::New(env, Resources, "nativeResources"));
 });
 

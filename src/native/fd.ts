@@ -29,6 +29,8 @@ export interface FdFunctions {
   readFd(fd: number, view: Uint8Array, offset: number, length: number): number;
   /** Bytes written or WOULD_BLOCK. */
   writeFd(fd: number, view: Uint8Array, offset: number, length: number): number;
+  /** mkfifo(3); throws with the errno's name. */
+  makeFifo(path: string, mode: number): void;
   sdNotify(socketPath: string, message: string): void;
   /** A bound non-blocking datagram socket (play systemd in tests); close with closeDevice. */
   bindNotifySocket(path: string): number;

@@ -12,7 +12,7 @@ import { native, type NativeMapping } from '../native/addon.js';
 import { PlatformError, XEN_PAGE_SIZE } from '../xen/platform.js';
 import { HvClient, statusOf } from './hv/client.js';
 import { GrantTableView, gntstName } from './hv/grant-table.js';
-import { grantTablePath, hvSocketPath, ramPath } from './hv/paths.js';
+import { grantTablePath, ramPath } from './hv/paths.js';
 import { GNTMAP_FLAG_READONLY, HvOp, MapFailReason, toI32 } from './hv/wire.js';
 
 /** Bytes of fresh pages zeroed per event-loop turn (1 MiB). */
@@ -79,7 +79,7 @@ export class DomainKernel {
 
   /** Connects as `domid` to the hypervisor of the simulated host in `dir`. */
   static async connect(dir: string, domid: number): Promise<DomainKernel> {
-    const hv = await HvClient.connect(hvSocketPath(dir, domid));
+    const hv = await HvClient.connect(dir, domid);
     try {
       const info = await hv.call(HvOp.Info, []);
       if (statusOf(info) !== 0 || info[1] !== domid) throw new Error(`hypervisor refused domain ${domid}`);
@@ -251,13 +251,13 @@ export class DomainKernel {
   }
 
   async allocUnbound(remoteDomid: number): Promise<number> {
-    const r = await this.hv.call(HvOp.EvtchnAllocUnbound, [remoteDomid]);
+    const r = await this.hv.allocUnbound(remoteDomid);
     if (statusOf(r) !== 0) throw errnoError(`allocating an unbound port for domain ${remoteDomid}`, -statusOf(r));
     return r[1]!;
   }
 
   async bindInterdomain(remoteDomid: number, remotePort: number): Promise<number> {
-    const r = await this.hv.call(HvOp.EvtchnBindInterdomain, [remoteDomid, remotePort]);
+    const r = await this.hv.bindInterdomain(remoteDomid, remotePort);
     if (statusOf(r) !== 0) {
       throw errnoError(`binding to port ${remotePort} of domain ${remoteDomid}`, -statusOf(r));
     }
@@ -265,13 +265,12 @@ export class DomainKernel {
   }
 
   notify(port: number): void {
-    this.hv.send(HvOp.EvtchnNotify, [port]);
+    this.hv.notify(port);
   }
 
   /** Closes a port; its handler is dropped at once, so no event is delivered after this. */
   closePort(port: number): void {
-    this.hv.unlisten(port);
-    this.hv.send(HvOp.EvtchnClose, [port]);
+    this.hv.closePort(port);
   }
 
   /** Resolves when the hypervisor has processed everything this process sent before. */

@@ -1,12 +1,15 @@
-// Event channels across processes: a guest process and the backend's platform notify each other
-// through the simulated hypervisor; notifications to a busy receiver coalesce as in Xen.
+// Event channels across processes: a guest process and the backend's platform notify each other by
+// ringing each other's doorbells (the hypervisor only when a peer is not known yet); notifications
+// to a busy receiver coalesce as in Xen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { native } from '../../src/native/addon.js';
 import { DomainKernel } from '../../src/sim/domain-kernel.js';
+import { HvOp } from '../../src/sim/hv/wire.js';
 import { SimPlatform } from '../../src/sim/platform.js';
 import { PlatformError } from '../../src/xen/platform.js';
 import { domId, evtchnPort } from '../../src/util/ids.js';
@@ -40,7 +43,7 @@ async function guestCount(child: ChildProcess): Promise<number> {
   return (await reply).events!;
 }
 
-void test('notify wakes the other process both ways; a busy receiver sees 1000 notifications as 2 events', async () => {
+void test('notify wakes the other process both ways, doorbell to doorbell; a busy receiver sees 1000 notifications as 1 event', async () => {
   await withHypervisor('evtchn', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 64 });
     const be = await SimPlatform.connect({ dir });
@@ -72,14 +75,20 @@ void test('notify wakes the other process both ways; a busy receiver sees 1000 n
       const counted = next(child, 'count');
       child.send({ cmd: 'block', marker, done });
       await until(() => existsSync(marker), 5000, 'the guest to block');
-      for (let i = 0; i < 1000; i++) ch.notify();
+      // One notification per event-loop turn, so each is its own ring (sends of one turn coalesce
+      // before they leave): a thousand bytes wait in the guest's doorbell.
+      for (let i = 0; i < 1000; i++) {
+        ch.notify();
+        await new Promise((r) => setImmediate(r));
+      }
       await be.sync();
       writeFileSync(done, '');
       const after = (await counted).events!;
-      assert.equal(after, 3, 'one event delivered before the guest re-enabled the port, one for everything pending after');
-      const stats = hv.evtchnStats(1, port!)!;
-      assert.equal(stats.notifications, 1001);
-      assert.equal(stats.deliveries, 3);
+      assert.equal(after, 2, 'everything pending while the guest was busy is one event');
+      // Both sides rang each other directly: the hypervisor set no pending bit for them, beyond
+      // the one every bind sets on the binder's port.
+      assert.equal(hv.evtchnStats(1, port!)!.notifications, 0);
+      assert.equal(hv.evtchnStats(0, ch.localPort)!.notifications, 1);
 
       // Unbound: the guest's port falls back to unbound and its notifications go nowhere.
       ch.close();
@@ -132,5 +141,50 @@ void test('binding checks the remote port as Xen does, and a dead process\'s por
       g2.close();
       await be.close();
     }
+  });
+});
+
+void test('a send through the hypervisor rings the doorbell too; a closed port\'s doorbell and descriptors go with it', async () => {
+  await withHypervisor('evtbell', async (hv, dir) => {
+    await hv.createDomain({ domid: 1, ramPages: 64 });
+    const before = native().nativeResources();
+    const bells = (): string[] => readdirSync(join(dir, 'xen', 'evtchn'));
+    const g0 = await DomainKernel.connect(dir, 0);
+    const g1 = await DomainKernel.connect(dir, 1);
+    try {
+      let ev0 = 0;
+      let ev1 = 0;
+      const p1 = await g1.allocUnbound(0);
+      g1.hv.listen(p1, () => ev1++);
+      const p0 = await g0.bindInterdomain(1, p1);
+      g0.hv.listen(p0, () => ev0++);
+      await until(() => ev0 === 1, 5000, 'the bind event');
+      assert.equal(bells().length, 2, 'one doorbell per port');
+
+      // EVTCHNOP_send as a process that does not know its peer's doorbell makes it.
+      g0.hv.send(HvOp.EvtchnNotify, [p0]);
+      await until(() => ev1 === 1, 5000, 'the event the hypervisor rang');
+      assert.equal(hv.evtchnStats(1, p1)!.notifications, 1);
+      g1.notify(p1);
+      await until(() => ev0 === 2, 5000, 'the direct ring');
+
+      g1.closePort(p1);
+      await g1.sync();
+      assert.deepEqual(hv.evtchnStats(0, p0)!.binding, { kind: 'unbound', remoteDomid: 1 });
+      assert.equal(bells().length, 1, 'the closed port\'s doorbell is gone');
+      await g0.sync(); // the peer change has reached g0: its sends go to the hypervisor, which drops them
+      g0.notify(p0);
+      await g0.sync();
+      assert.equal(hv.evtchnStats(0, p0)!.notifications, 1, 'only the bind set it');
+      assert.equal(ev1, 1, 'nothing reaches a closed port');
+    } finally {
+      g0.close();
+      g1.close();
+    }
+    await until(() => hv.portCount(0) === 0 && hv.portCount(1) === 0, 5000, 'the ports to close');
+    assert.deepEqual(bells(), []);
+    const after = native().nativeResources();
+    assert.equal(after.deviceFds, before.deviceFds, 'every doorbell descriptor closed');
+    assert.equal(after.pollers, before.pollers, 'every doorbell poller closed');
   });
 });

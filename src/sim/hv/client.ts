@@ -1,9 +1,11 @@
 // A process's connection to the simulated hypervisor, acting for the domain whose socket it
-// opened. Requests are matched to replies by sequence number; event-channel events arrive on
-// the same socket — an fd libuv polls, so a process wakes up for them like for /dev/xen/evtchn.
-// It is on every request's path (notify, re-enable), so it is frugal: what one handler sends goes
-// out in one write, and the socket reads into one reused buffer instead of a new one per read.
+// opened. Requests are matched to replies by sequence number. Event channels are doorbells
+// (doorbells.ts): events arrive on them, not here, and a notification rings the peer's doorbell
+// directly once the hypervisor has said who the peer is; until then it goes through here. What one
+// handler sends goes out in one write, and the socket reads into one reused buffer.
 import { connect, type Socket } from 'node:net';
+import { Doorbells } from './doorbells.js';
+import { hvSocketPath } from './paths.js';
 import { FrameReader, FrameWriter, HvOp, toI32, type Frame } from './wire.js';
 
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -24,26 +26,30 @@ export class HvClient {
   private readonly reader = new FrameReader();
   private readonly writer: FrameWriter;
   private readonly pending = new Map<number, Pending>();
-  private readonly listeners = new Map<number, () => void>();
-  /** Ports an event arrived for before anyone listened: delivered (and re-enabled) on listen(). */
-  private readonly early = new Set<number>();
+  private readonly doorbells: Doorbells;
   private seq = 0;
   private closedFlag = false;
   private readonly closeHandlers: (() => void)[] = [];
 
   private readonly onFrameBound = (f: Frame): void => this.onFrame(f);
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    dir: string,
+    domid: number,
+  ) {
+    this.doorbells = new Doorbells(dir, domid);
     this.writer = new FrameWriter(socket);
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
   }
 
-  static connect(path: string): Promise<HvClient> {
+  /** Connects as `domid` to the hypervisor of the simulated host in `dir`. */
+  static connect(dir: string, domid: number): Promise<HvClient> {
     return new Promise((resolve, reject) => {
       let client: HvClient | undefined;
       const sock = connect({
-        path,
+        path: hvSocketPath(dir, domid),
         onread: {
           buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
           callback: (n: number, buf: Uint8Array): boolean => {
@@ -56,7 +62,7 @@ export class HvClient {
       sock.once('error', reject);
       sock.once('connect', () => {
         sock.off('error', reject);
-        resolve((client = new HvClient(sock)));
+        resolve((client = new HvClient(sock, dir, domid)));
       });
     });
   }
@@ -73,44 +79,96 @@ export class HvClient {
 
   /** Sends a request and resolves with the reply words ([status, ...]). */
   call(op: HvOp, args: ArrayLike<number>): Promise<Uint32Array> {
+    return this.callThen(op, args);
+  }
+
+  /**
+   * allocUnbound and bindInterdomain: the port's doorbell is opened as its reply is read, in
+   * frame order, so an EvtchnPeer for the port that follows in the same read finds it.
+   * -> [status, port] (bind: [status, port, remotePort's gen] too).
+   */
+  async allocUnbound(remoteDomid: number): Promise<Uint32Array> {
+    return this.callThen(HvOp.EvtchnAllocUnbound, [remoteDomid], (r) => {
+      if (statusOf(r) === 0) this.adoptOrClose(r[1]!, r[2]!);
+    });
+  }
+
+  async bindInterdomain(remoteDomid: number, remotePort: number): Promise<Uint32Array> {
+    return this.callThen(HvOp.EvtchnBindInterdomain, [remoteDomid, remotePort], (r) => {
+      if (statusOf(r) !== 0) return;
+      this.adoptOrClose(r[1]!, r[2]!);
+      this.doorbells.setPeer(r[1]!, remoteDomid, remotePort, r[3]!);
+    });
+  }
+
+  /** EVTCHNOP_send on one of this process's ports. */
+  notify(port: number): void {
+    if (!this.doorbells.ring(port)) this.send(HvOp.EvtchnNotify, [port]);
+  }
+
+  /** Closes a port: no event is delivered for it after this. */
+  closePort(port: number): void {
+    this.doorbells.forget(port);
+    this.send(HvOp.EvtchnClose, [port]);
+  }
+
+  /** A port whose doorbell cannot be opened (out of descriptors) is closed again, not leaked. */
+  private adoptOrClose(port: number, gen: number): void {
+    try {
+      this.doorbells.adopt(port, gen);
+    } catch (err) {
+      this.send(HvOp.EvtchnClose, [port]);
+      throw err;
+    }
+  }
+
+  private callThen(op: HvOp, args: ArrayLike<number>, onReply?: (words: Uint32Array) => void): Promise<Uint32Array> {
     if (this.closedFlag) return Promise.reject(new HvClientClosedError());
     this.seq = (this.seq % 0xfffffffe) + 1; // never 0: seq 0 means "no reply wanted"
     const seq = this.seq;
     return new Promise((resolve, reject) => {
-      this.pending.set(seq, { resolve, reject });
+      this.pending.set(seq, {
+        resolve: onReply
+          ? (w) => {
+              try {
+                onReply(w);
+              } catch (err) {
+                reject(err as Error);
+                return;
+              }
+              resolve(w);
+            }
+          : resolve,
+        reject,
+      });
       this.writer.write(op, seq, args);
     });
   }
 
-  /** Sends a request that gets no reply (notify, unmask, unmap on a synchronous close path). */
+  /** Sends a request that gets no reply (a notify through the hypervisor, an unmap on a synchronous close path). */
   send(op: HvOp, args: ArrayLike<number>): void {
     if (!this.closedFlag) this.writer.write(op, 0, args);
   }
 
-  /** Routes events of `port` to `fn`; at most one listener per port. */
+  /**
+   * Calls `fn` for events of `port` (a port this process allocated or bound); at most one listener
+   * per port. A notification that came before is pending and is delivered once listening starts.
+   */
   listen(port: number, fn: () => void): void {
-    this.listeners.set(port, fn);
-    if (this.early.delete(port)) {
-      process.nextTick(() => {
-        if (this.listeners.get(port) !== fn) return;
-        fn();
-        if (this.listeners.has(port)) this.send(HvOp.EvtchnUnmask, [port]);
-      });
-    }
+    this.doorbells.listen(port, fn);
   }
 
   unlisten(port: number): void {
-    this.listeners.delete(port);
-    this.early.delete(port);
+    this.doorbells.unlisten(port);
   }
 
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
     // What was sent before close() still reaches the hypervisor (an unmap on a close path).
+    this.doorbells.close();
     this.writer.flush();
     this.socket.destroy();
-    this.listeners.clear();
     const err = new HvClientClosedError();
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
@@ -125,33 +183,7 @@ export class HvClient {
       p.resolve(f.args);
       return;
     }
-    if (f.op === HvOp.Event) {
-      const handled: number[] = [];
-      let firstError: unknown;
-      for (const port of f.args) {
-        const fn = this.listeners.get(port);
-        if (!fn) {
-          this.early.add(port);
-          continue;
-        }
-        try {
-          fn();
-        } catch (err) {
-          firstError ??= err;
-        }
-        // Re-enable the port only after its handler ran: whatever the peer sent meanwhile is
-        // one pending bit and comes back as exactly one more event.
-        if (this.listeners.has(port)) handled.push(port);
-      }
-      if (handled.length) this.send(HvOp.EvtchnUnmask, handled);
-      // A throwing handler is the caller's bug: surface it as an uncaught exception, but outside
-      // the frame loop so the stream state stays consistent and every port is re-enabled.
-      if (firstError !== undefined) {
-        process.nextTick(() => {
-          throw firstError;
-        });
-      }
-    }
+    if (f.op === HvOp.EvtchnPeer && f.args.length === 4) this.doorbells.setPeer(f.args[0]!, f.args[1]!, f.args[2]!, f.args[3]!);
   }
 }
 

@@ -1,16 +1,21 @@
-// Interdomain event channels as Xen keeps them (xen/common/event_channel.c semantics), pure:
-// no sockets here, delivery goes through a callback. Each port has one pending bit and a mask;
-// a notification on a pending port is absorbed (Xen's coalescing), and a delivered port stays
-// masked until its owner re-enables it — the way Linux's /dev/xen/evtchn masks a port when it
-// queues it for reading and unmasks it when the process writes the port back. So however many
-// notifications arrive while the owner is busy, it sees one event, plus at most one more after
-// it re-enables the port.
+// Interdomain event channels as Xen keeps them (xen/common/event_channel.c semantics), pure: no
+// files or sockets here, what must happen outside goes through hooks. Every port has a doorbell (a
+// FIFO, see paths.ts) that its owner polls. The pending bit is the doorbell's unread bytes: however
+// many notifications arrive while the owner is busy, it sees them as one readable doorbell, as a
+// port that is already pending absorbs further sends in Xen.
+//
+// Notifications take one of two paths. A process that knows its peer's doorbell rings it itself:
+// no third party in between, as a hypercall raises the other vCPU's upcall directly. Until it knows
+// (the peer's bind is told to it asynchronously, by `peerChanged`), or after its peer went, it sends
+// EVTCHNOP_send through the hypervisor, which rings the peer's doorbell or drops the send on an
+// unbound port. Only that second path is counted here.
 
 /** Errno values the event-channel hypercalls and /dev/xen/evtchn return. */
 export const EVTCHN_EINVAL = 22;
 export const EVTCHN_ESRCH = 3;
 export const EVTCHN_ENOSPC = 28;
 export const EVTCHN_ENOTCONN = 107;
+export const EVTCHN_ENOMEM = 12;
 
 /** 2-level ABI on a 64-bit guest: 64 × 64 ports. */
 export const MAX_PORTS_PER_DOMAIN = 4096;
@@ -19,25 +24,38 @@ export type PortBinding =
   | { readonly kind: 'unbound'; readonly remoteDomid: number }
   | { readonly kind: 'interdomain'; readonly remoteDomid: number; readonly remotePort: number };
 
+/** The other end of an interdomain port, with its doorbell's generation. */
+export interface PortPeer {
+  readonly domid: number;
+  readonly port: number;
+  readonly gen: number;
+}
+
+export interface EventChannelHooks {
+  /** A port exists: make its doorbell (before any ring of it). */
+  opened(domid: number, port: number, gen: number): void;
+  /** A port is gone: remove its doorbell. */
+  closed(domid: number, port: number, gen: number): void;
+  /** Set a port pending: one byte into its doorbell. */
+  ring(domid: number, port: number, gen: number): void;
+  /** Tell the connection `owner` that its `port` now has this peer, or none (unbound again). */
+  peerChanged(owner: number, port: number, peer: PortPeer | undefined): void;
+}
+
 interface Port {
   binding: PortBinding;
-  /** The connection (process) that allocated or bound the port and receives its events. */
+  /** The connection (process) that allocated or bound the port and polls its doorbell. */
   readonly owner: number;
-  pending: boolean;
-  masked: boolean;
+  readonly gen: number;
   notifications: number;
-  deliveries: number;
 }
 
 export interface PortStats {
   readonly binding: PortBinding;
   readonly owner: number;
-  readonly pending: boolean;
-  readonly masked: boolean;
-  /** Notifications that reached this port (sent by its peer, plus the one a bind sets). */
+  readonly gen: number;
+  /** Sets of this port's pending bit by the hypervisor: sends through it, plus the one a bind makes. */
   readonly notifications: number;
-  /** Events actually delivered to the owner: notifications minus what coalescing absorbed. */
-  readonly deliveries: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errno: number };
@@ -46,9 +64,9 @@ const fail = (errno: number): { ok: false; errno: number } => ({ ok: false, errn
 
 export class EventChannels {
   private readonly domains = new Map<number, (Port | undefined)[]>();
+  private nextGen = 1;
 
-  /** `deliver(owner, domid, port)` hands one event to the owning connection. */
-  constructor(private readonly deliver: (owner: number, domid: number, port: number) => void) {}
+  constructor(private readonly hooks: EventChannelHooks) {}
 
   addDomain(domid: number): void {
     if (!this.domains.has(domid)) this.domains.set(domid, [undefined]); // port 0 is never valid
@@ -69,12 +87,17 @@ export class EventChannels {
     }
   }
 
-  allocUnbound(domid: number, owner: number, remoteDomid: number): Result<number> {
+  allocUnbound(domid: number, owner: number, remoteDomid: number): Result<{ port: number; gen: number }> {
     if (!this.domains.has(remoteDomid)) return fail(EVTCHN_ESRCH);
     return this.allocate(domid, owner, { kind: 'unbound', remoteDomid });
   }
 
-  bindInterdomain(domid: number, owner: number, remoteDomid: number, remotePort: number): Result<number> {
+  bindInterdomain(
+    domid: number,
+    owner: number,
+    remoteDomid: number,
+    remotePort: number,
+  ): Result<{ port: number; gen: number; remoteGen: number }> {
     const remote = this.domains.get(remoteDomid);
     if (!remote) return fail(EVTCHN_ESRCH);
     const rport = remote[remotePort];
@@ -82,14 +105,14 @@ export class EventChannels {
     if (rport.binding.kind !== 'unbound' || rport.binding.remoteDomid !== domid) return fail(EVTCHN_EINVAL);
     const local = this.allocate(domid, owner, { kind: 'interdomain', remoteDomid, remotePort });
     if (!local.ok) return local;
-    rport.binding = { kind: 'interdomain', remoteDomid: domid, remotePort: local.value };
+    rport.binding = { kind: 'interdomain', remoteDomid: domid, remotePort: local.value.port };
+    this.hooks.peerChanged(rport.owner, remotePort, { domid, port: local.value.port, gen: local.value.gen });
     // Xen sets the new local port pending unconditionally: notifications the peer sent to its
-    // unbound port would otherwise be lost. Delivery waits for kick(), so the caller can answer
-    // the bind before the event reaches the binder.
-    const p = this.domains.get(domid)![local.value]!;
+    // unbound port would otherwise be lost. The binder sees it once it polls its doorbell.
+    const p = this.domains.get(domid)![local.value.port]!;
     p.notifications++;
-    p.pending = true;
-    return local;
+    this.hooks.ring(domid, local.value.port, p.gen);
+    return { ok: true, value: { ...local.value, remoteGen: rport.gen } };
   }
 
   close(domid: number, owner: number, port: number): Result<void> {
@@ -105,21 +128,14 @@ export class EventChannels {
     const p = this.domains.get(domid)?.[port];
     if (!p) return fail(EVTCHN_EINVAL);
     if (p.owner !== owner) return fail(EVTCHN_ENOTCONN);
-    if (p.binding.kind === 'interdomain') this.setPending(p.binding.remoteDomid, p.binding.remotePort);
+    if (p.binding.kind === 'interdomain') {
+      const peer = this.domains.get(p.binding.remoteDomid)?.[p.binding.remotePort];
+      if (peer) {
+        peer.notifications++;
+        this.hooks.ring(p.binding.remoteDomid, p.binding.remotePort, peer.gen);
+      }
+    }
     return { ok: true, value: undefined };
-  }
-
-  /** Delivers a pending, unmasked port (after bindInterdomain). */
-  kick(domid: number, port: number): void {
-    const p = this.domains.get(domid)?.[port];
-    if (p && p.pending && !p.masked) this.tryDeliver(domid, port, p);
-  }
-
-  unmask(domid: number, owner: number, port: number): void {
-    const p = this.domains.get(domid)?.[port];
-    if (!p || p.owner !== owner) return;
-    p.masked = false;
-    if (p.pending) this.tryDeliver(domid, port, p);
   }
 
   stats(domid: number, port: number): PortStats | undefined {
@@ -132,7 +148,7 @@ export class EventChannels {
     return (this.domains.get(domid) ?? []).filter((p) => p !== undefined).length;
   }
 
-  private allocate(domid: number, owner: number, binding: PortBinding): Result<number> {
+  private allocate(domid: number, owner: number, binding: PortBinding): Result<{ port: number; gen: number }> {
     const ports = this.domains.get(domid);
     if (!ports) return fail(EVTCHN_ESRCH);
     let port = ports.indexOf(undefined, 1);
@@ -141,8 +157,14 @@ export class EventChannels {
       port = ports.length;
       ports.push(undefined);
     }
-    ports[port] = { binding, owner, pending: false, masked: false, notifications: 0, deliveries: 0 };
-    return { ok: true, value: port };
+    const gen = this.nextGen++;
+    try {
+      this.hooks.opened(domid, port, gen);
+    } catch {
+      return fail(EVTCHN_ENOMEM); // no doorbell (out of descriptors): as an allocation failure in Xen
+    }
+    ports[port] = { binding, owner, gen, notifications: 0 };
+    return { ok: true, value: { port, gen } };
   }
 
   private closePort(domid: number, port: number): void {
@@ -150,24 +172,12 @@ export class EventChannels {
     const p = ports[port]!;
     if (p.binding.kind === 'interdomain') {
       const peer = this.domains.get(p.binding.remoteDomid)?.[p.binding.remotePort];
-      if (peer) peer.binding = { kind: 'unbound', remoteDomid: domid };
+      if (peer) {
+        peer.binding = { kind: 'unbound', remoteDomid: domid };
+        this.hooks.peerChanged(peer.owner, p.binding.remotePort, undefined);
+      }
     }
     ports[port] = undefined;
-  }
-
-  private setPending(domid: number, port: number): void {
-    const p = this.domains.get(domid)?.[port];
-    if (!p) return;
-    p.notifications++;
-    if (p.pending) return; // coalesced: one pending bit per port
-    p.pending = true;
-    if (!p.masked) this.tryDeliver(domid, port, p);
-  }
-
-  private tryDeliver(domid: number, port: number, p: Port): void {
-    p.pending = false;
-    p.masked = true;
-    p.deliveries++;
-    this.deliver(p.owner, domid, port);
+    this.hooks.closed(domid, port, p.gen);
   }
 }

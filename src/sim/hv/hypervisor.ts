@@ -7,10 +7,11 @@
 // when it closes, its mappings are unmapped, its ports closed, and its allocations ended and
 // freed (deferred while another domain still maps them), as the Linux drivers do on release.
 // A destroyed domain whose pages are still mapped by others stays a zombie until they unmap.
-import { mkdirSync, openSync, closeSync, ftruncateSync, readSync, rmSync } from 'node:fs';
+import { constants as fsc, mkdirSync, openSync, closeSync, ftruncateSync, readSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { native, type NativeMapping } from '../../native/addon.js';
 import { ActiveGrants } from './active-grants.js';
+import { ringDoorbell } from './doorbells.js';
 import { EventChannels, type PortStats } from './event-channels.js';
 import {
   DEFAULT_MAX_GRANT_FRAMES,
@@ -23,7 +24,7 @@ import {
   GrantTableView,
 } from './grant-table.js';
 import { PageAllocator, RefAllocator } from './page-allocator.js';
-import { grantTablePath, hvSocketPath, ramPath } from './paths.js';
+import { doorbellPath, grantTablePath, hvSocketPath, ramPath } from './paths.js';
 import { FrameReader, FrameWriter, GNTMAP_FLAG_READONLY, HvOp, MapFailReason, type Frame } from './wire.js';
 
 const PAGE = 4096;
@@ -103,6 +104,8 @@ export class SimHypervisor {
   /** Malformed frames and operations on ports a connection does not own, by domain. */
   private readonly violations = new Map<number, number>();
   private readonly zombieWaiters: (() => void)[] = [];
+  /** Our descriptor of each port's doorbell, by generation. */
+  private readonly doorbells = new Map<number, number>();
 
   constructor(
     readonly dir: string,
@@ -110,9 +113,34 @@ export class SimHypervisor {
   ) {
     mkdirSync(`${dir}/xen`, { recursive: true });
     mkdirSync(`${dir}/mem`, { recursive: true });
-    this.evtchn = new EventChannels((owner, _domid, port) => {
-      const c = this.conns.get(owner);
-      if (c && !c.closed) c.writer.write(HvOp.Event, 0, [port]);
+    mkdirSync(`${dir}/xen/evtchn`, { recursive: true });
+    this.evtchn = new EventChannels({
+      opened: (domid, port, gen) => {
+        const path = doorbellPath(dir, domid, port, gen);
+        native().makeFifo(path, 0o600);
+        // Held open for the port's life: bytes rung before the owner opens it are kept (a FIFO
+        // drops its data when its last descriptor closes), and ringing never blocks. Node opens with O_CLOEXEC.
+        try {
+          this.doorbells.set(gen, openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK));
+        } catch (err) {
+          rmSync(path, { force: true });
+          throw err;
+        }
+      },
+      closed: (domid, port, gen) => {
+        const fd = this.doorbells.get(gen);
+        this.doorbells.delete(gen);
+        if (fd !== undefined) closeSync(fd);
+        rmSync(doorbellPath(dir, domid, port, gen), { force: true });
+      },
+      ring: (_domid, _port, gen) => {
+        const fd = this.doorbells.get(gen);
+        if (fd !== undefined) ringDoorbell(fd);
+      },
+      peerChanged: (owner, port, peer) => {
+        const c = this.conns.get(owner);
+        if (c && !c.closed) c.writer.write(HvOp.EvtchnPeer, 0, peer ? [port, peer.domid, peer.port, peer.gen] : [port, 0, 0, 0]);
+      },
     });
   }
 
@@ -295,14 +323,13 @@ export class SimHypervisor {
       case HvOp.EvtchnAllocUnbound: {
         if (a.length !== 1) return false;
         const r = this.evtchn.allocUnbound(c.domid, c.id, a[0]!);
-        reply(r.ok ? [0, r.value] : [-r.errno, 0]);
+        reply(r.ok ? [0, r.value.port, r.value.gen] : [-r.errno, 0, 0]);
         return true;
       }
       case HvOp.EvtchnBindInterdomain: {
         if (a.length !== 2) return false;
         const r = this.evtchn.bindInterdomain(c.domid, c.id, a[0]!, a[1]!);
-        reply(r.ok ? [0, r.value] : [-r.errno, 0]);
-        if (r.ok) this.evtchn.kick(c.domid, r.value);
+        reply(r.ok ? [0, r.value.port, r.value.gen, r.value.remoteGen] : [-r.errno, 0, 0, 0]);
         return true;
       }
       case HvOp.EvtchnClose: {
@@ -317,9 +344,6 @@ export class SimHypervisor {
         if (!r.ok) this.violations.set(c.domid, (this.violations.get(c.domid) ?? 0) + 1);
         return true;
       }
-      case HvOp.EvtchnUnmask:
-        for (const port of a) this.evtchn.unmask(c.domid, c.id, port);
-        return true;
       case HvOp.GntMap:
         if (a.length < 2) return false;
         reply(this.map(c, a[0]!, (a[1]! & GNTMAP_FLAG_READONLY) === 0, a.subarray(2)));
@@ -521,3 +545,4 @@ function makeFile(path: string, size: number): void {
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
+

@@ -8,3 +8,10 @@ export const hvSocketPath = (dir: string, domid: number): string => join(dir, 'x
 export const ramPath = (dir: string, domid: number): string => join(dir, 'mem', `dom${domid}.ram`);
 /** The domain's grant table: v1 entries, shared between the domain and the hypervisor. */
 export const grantTablePath = (dir: string, domid: number): string => join(dir, 'mem', `dom${domid}.gnttab`);
+/**
+ * An event-channel port's doorbell: a FIFO its owner polls and its peer writes a byte into to notify
+ * it, as a hypercall sets a pending bit and raises an upcall without a third party in between.
+ * `gen` is never reused within a host, so a closed port's doorbell is never mistaken for a new one's.
+ */
+export const doorbellPath = (dir: string, domid: number, port: number, gen: number): string =>
+  join(dir, 'xen', 'evtchn', `dom${domid}-port${port}-${gen}`);

@@ -9,16 +9,17 @@ import { Buffer } from 'node:buffer';
 export enum HvOp {
   /** -> [status, domid, ramPages, grantEntries] */
   Info = 1,
-  /** (remoteDomid) -> [status, port] */
+  /** (remoteDomid) -> [status, port, gen]: the port's doorbell is doorbellPath(domid, port, gen) */
   EvtchnAllocUnbound = 2,
-  /** (remoteDomid, remotePort) -> [status, port] */
+  /** (remoteDomid, remotePort) -> [status, port, gen, remoteGen] */
   EvtchnBindInterdomain = 3,
   /** (port) -> [status] */
   EvtchnClose = 4,
-  /** (port), no reply */
+  /**
+   * (port), no reply: EVTCHNOP_send through the hypervisor, which rings the peer's doorbell. A process
+   * that knows the peer's doorbell rings it itself; this is the path until it does.
+   */
   EvtchnNotify = 5,
-  /** (ports...), no reply: re-enables delivery, like writing the port back to /dev/xen/evtchn */
-  EvtchnUnmask = 6,
   /** (domid, flags, refs...) -> [gntst, failIndex, reason, handle, frames...] */
   GntMap = 7,
   /** (handle) -> [status] */
@@ -45,8 +46,11 @@ export enum HvOp {
   GntCopyPage = 15,
   /** hypervisor -> client: [seq, status, ...] */
   Reply = 100,
-  /** hypervisor -> client: (ports...) */
-  Event = 101,
+  /**
+   * hypervisor -> client: (port, peerDomid, peerPort, peerGen): the peer of one of the client's
+   * ports changed — bound by another domain, or gone (peerGen 0: the port is unbound again).
+   */
+  EvtchnPeer = 102,
 }
 
 export const GNTMAP_FLAG_READONLY = 1;

@@ -1,0 +1,150 @@
+// A process's event-channel doorbells (see paths.ts and event-channels.ts): its own ports' FIFOs,
+// which it polls, and its peers', which it rings to notify them directly. This is the simulator's
+// /dev/xen/evtchn: a readable doorbell is a pending port, draining it is taking the event, and a
+// handler that runs after the drain sees everything sent before it; whatever comes in meanwhile
+// makes the doorbell readable again, so it costs at most one more event (Xen's coalescing).
+//
+// Descriptors, pollers and reads go through the addon, so they show in nativeResources() like the
+// real platform's evtchn descriptor and poller do, and a leak fails the same checks.
+import { native } from '../../native/addon.js';
+import { POLL_READABLE, WOULD_BLOCK, type NativeFdPoller } from '../../native/fd.js';
+import { doorbellPath } from './paths.js';
+
+const DOORBELL_BYTE = new Uint8Array([1]);
+/** One read drains this many pending notifications; more (a storm) just reads again. */
+const DRAIN_BYTES = 4096;
+
+/** One byte into a doorbell: a full pipe is a port already pending, nothing more to do. */
+export function ringDoorbell(fd: number): void {
+  native().writeFd(fd, DOORBELL_BYTE, 0, 1); // WOULD_BLOCK: already pending
+}
+
+interface OwnBell {
+  readonly fd: number;
+  poller?: NativeFdPoller;
+}
+
+export class Doorbells {
+  private readonly own = new Map<number, OwnBell>();
+  private readonly peers = new Map<number, number>();
+  private readonly toRing = new Set<number>();
+  private flushScheduled = false;
+  private readonly drain = new Uint8Array(DRAIN_BYTES);
+  private closed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly domid: number,
+  ) {}
+
+  /** Opens the doorbell of a port this process just allocated or bound (before listening to it). */
+  adopt(port: number, gen: number): void {
+    if (this.closed) return;
+    this.forget(port);
+    this.own.set(port, { fd: native().openDevice(doorbellPath(this.dir, this.domid, port, gen), true, true) });
+  }
+
+  /**
+   * The port's peer is now `peerDomid`'s `peerPort` (or none, with gen 0). A doorbell that is gone
+   * already (the peer closed it meanwhile) leaves the port without one: sends then go through the
+   * hypervisor, which drops them on an unbound port, as Xen does.
+   */
+  setPeer(port: number, peerDomid: number, peerPort: number, peerGen: number): void {
+    const old = this.peers.get(port);
+    if (old !== undefined) {
+      this.peers.delete(port);
+      native().closeDevice(old);
+    }
+    if (this.closed || peerGen === 0 || !this.own.has(port)) return;
+    try {
+      this.peers.set(port, native().openDevice(doorbellPath(this.dir, peerDomid, peerPort, peerGen), true, true));
+    } catch {
+      // gone already: the hypervisor path stands in
+    }
+  }
+
+  /** Whether this process rings the port's peer itself; false: send through the hypervisor. */
+  ring(port: number): boolean {
+    if (!this.peers.has(port)) return false;
+    // Sends of one event-loop turn leave together, one byte per peer: the rest would coalesce anyway.
+    this.toRing.add(port);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
+    return true;
+  }
+
+  /**
+   * Calls `fn` once per readable doorbell, after draining it. At most one listener per port; a
+   * throwing `fn` is the caller's bug and is rethrown outside the poll callback.
+   */
+  listen(port: number, fn: () => void): void {
+    const bell = this.own.get(port);
+    if (!bell) throw new Error(`no doorbell for port ${port}`);
+    bell.poller?.close();
+    const poller = new (native().FdPoller)(bell.fd, (status) => {
+      if (status < 0 || bell.poller !== poller) return;
+      this.drainFd(bell.fd);
+      try {
+        fn();
+      } catch (err) {
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    });
+    bell.poller = poller;
+    // The hypervisor connection is what keeps a domain's process alive, as before doorbells.
+    poller.unref();
+    poller.start(POLL_READABLE);
+  }
+
+  unlisten(port: number): void {
+    const bell = this.own.get(port);
+    bell?.poller?.close();
+    if (bell) bell.poller = undefined;
+  }
+
+  /** Drops everything of a port (closed). Idempotent. */
+  forget(port: number): void {
+    this.unlisten(port);
+    const bell = this.own.get(port);
+    if (bell) {
+      this.own.delete(port);
+      native().closeDevice(bell.fd);
+    }
+    this.toRing.delete(port);
+    const peer = this.peers.get(port);
+    if (peer !== undefined) {
+      this.peers.delete(port);
+      native().closeDevice(peer);
+    }
+  }
+
+  /** Rings what is queued now (before the process lets go of its ports). */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const port of this.toRing) {
+      const fd = this.peers.get(port);
+      if (fd !== undefined) ringDoorbell(fd);
+    }
+    this.toRing.clear();
+  };
+
+  /** Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    for (const port of [...this.own.keys(), ...this.peers.keys()]) this.forget(port);
+  }
+
+  private drainFd(fd: number): void {
+    const n = native();
+    for (;;) {
+      const got = n.readFd(fd, this.drain, 0, DRAIN_BYTES);
+      if (got === WOULD_BLOCK || got < DRAIN_BYTES) return;
+    }
+  }
+}
