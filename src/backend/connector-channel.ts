@@ -5,9 +5,10 @@
 // frontend's 3000 ms. Flip completions become EVT_PG_FLIP events, each within the flip deadline
 // whether or not the output ever reports the flip.
 import type { BackRing } from '../displif/back-ring.js';
-import { Op, XEN_EAGAIN, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
+import { XEN_EAGAIN, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
 import type { EventProducer } from '../displif/event-page.js';
-import { bufferPageCount, decodeRequest, type Request } from '../displif/requests.js';
+import { CookieCache } from '../displif/cookie-cache.js';
+import { bufferPageCount, decodeRequest, type DecodeOptions, type Request } from '../displif/requests.js';
 import type { FlipResult } from '../drm/output.js';
 import type { Cookie } from '../util/ids.js';
 import type { EventChannel } from '../xen/platform.js';
@@ -109,6 +110,7 @@ export class ConnectorChannel implements FlipQueue {
     this.service();
   };
   private readonly onSlot = (copy: Uint8Array): void => this.handle(copy);
+  private readonly decodeOptions: DecodeOptions;
 
   constructor(
     private readonly ctx: DeviceContext,
@@ -116,7 +118,9 @@ export class ConnectorChannel implements FlipQueue {
     private readonly ring: BackRing,
     private readonly events: EventProducer,
     private readonly hooks: ChannelHooks,
-  ) {}
+  ) {
+    this.decodeOptions = { version: ctx.version, connector: conn.index, cookies: new CookieCache() };
+  }
 
   /** Hands over the bound channels; from here on a notification serves the ring. */
   attach(reqChannel: EventChannel, evtChannel: EventChannel): void {
@@ -200,7 +204,7 @@ export class ConnectorChannel implements FlipQueue {
 
   private handle(copy: Uint8Array): void {
     this.stats.requests++;
-    const d = decodeRequest(copy, { version: this.ctx.version, connector: this.conn.index });
+    const d = decodeRequest(copy, this.decodeOptions);
     if (!d.ok) {
       this.respond(d.id, d.operation, d.errno);
       return;
@@ -286,7 +290,7 @@ export class ConnectorChannel implements FlipQueue {
     if (this.closed) return;
     if (status !== 0) this.stats.errors++;
     this.hooks.observer?.request(operation, status);
-    const notify = this.ring.respond(edidSz === undefined || operation !== Op.GET_EDID ? { id, operation, status } : { id, operation, status, edidSz });
+    const notify = this.ring.answer(id, operation, status, edidSz);
     if (notify) this.reqChannel?.notify();
   }
 

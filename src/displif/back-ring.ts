@@ -3,7 +3,7 @@
 // is on differences taken modulo 2^32. The frontend is hostile: req_prod is read once per batch,
 // checked against what the ring can hold, and each slot is copied once into private memory.
 import { RING_SIZE, SLOT_SIZE } from './constants.js';
-import { encodeResponse, type Response } from './responses.js';
+import { writeResponseSlot, type Response } from './responses.js';
 import type { SharedMemory } from './shared-memory.js';
 import { SRING } from './wire-layout.js';
 
@@ -14,12 +14,7 @@ export function ringSlotOffset(index: number): number {
 }
 
 export type ConsumeOutcome =
-  | {
-      readonly kind: 'ok';
-      readonly consumed: number;
-      /** Requests remain (budget exhausted, or more arrived during the final check): call again soon. */
-      readonly more: boolean;
-    }
+  | ConsumeOk
   | {
       /** The frontend published an impossible req_prod: treat it as broken and close it. */
       readonly kind: 'violation';
@@ -27,6 +22,24 @@ export type ConsumeOutcome =
       readonly reason: string;
       readonly reqProd: number;
     };
+
+export interface ConsumeOk {
+  readonly kind: 'ok';
+  readonly consumed: number;
+  /** Requests remain (budget exhausted, or more arrived during the final check): call again soon. */
+  readonly more: boolean;
+}
+
+// The outcomes of serving one request at a time, made once: the request path allocates none.
+const OK_SMALL: readonly (readonly [ConsumeOk, ConsumeOk])[] = [0, 1].map((consumed) => [
+  Object.freeze({ kind: 'ok', consumed, more: false }),
+  Object.freeze({ kind: 'ok', consumed, more: true }),
+]);
+
+function ok(consumed: number, more: boolean): ConsumeOk {
+  const pair = OK_SMALL[consumed];
+  return pair ? pair[more ? 1 : 0] : { kind: 'ok', consumed, more };
+}
 
 /**
  * Receives a private copy of one request slot. The array is reused for the next request: decode
@@ -83,13 +96,13 @@ export class BackRing {
     if (v) return { kind: 'violation', consumed: 0, reason: v, reqProd };
     let consumed = 0;
     while (this.reqCons !== reqProd) {
-      if (consumed >= budget) return { kind: 'ok', consumed, more: true };
+      if (consumed >= budget) return ok(consumed, true);
       this.mem.copyOut(ringSlotOffset(this.reqCons), this.scratch, 0, SLOT_SIZE);
       this.reqCons = (this.reqCons + 1) >>> 0;
       consumed++;
       sink(this.scratch);
     }
-    return { kind: 'ok', consumed, more: this.finalCheckForRequests() };
+    return ok(consumed, this.finalCheckForRequests());
   }
 
   /**
@@ -109,8 +122,13 @@ export class BackRing {
    * pushResponses). Only a consumed request can be answered, and only once.
    */
   writeResponse(r: Response): void {
+    this.writeAnswer(r.id, r.operation, r.status, r.edidSz ?? 0);
+  }
+
+  /** writeResponse with the fields as arguments (`edidSz` counts for GET_EDID only). */
+  writeAnswer(id: number, operation: number, status: number, edidSz = 0): void {
     if (this.outstanding === 0) throw new Error('BackRing.writeResponse: no consumed request is waiting for a response');
-    encodeResponse(this.mem.bytes, ringSlotOffset(this.rspProdPvt), r);
+    writeResponseSlot(this.mem.bytes, ringSlotOffset(this.rspProdPvt), id, operation, status, edidSz);
     this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
   }
 
@@ -131,6 +149,12 @@ export class BackRing {
   /** writeResponse + pushResponses; returns whether to notify the frontend. */
   respond(r: Response): boolean {
     this.writeResponse(r);
+    return this.pushResponses();
+  }
+
+  /** writeAnswer + pushResponses: the request path's answer, with no Response object. */
+  answer(id: number, operation: number, status: number, edidSz = 0): boolean {
+    this.writeAnswer(id, operation, status, edidSz);
     return this.pushResponses();
   }
 

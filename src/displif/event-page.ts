@@ -4,8 +4,8 @@
 // The frontend sends no notification when it consumes, so events that do not fit are queued and
 // written by the next send or flush(); nothing blocks and nothing is lost silently.
 import type { Cookie } from '../util/ids.js';
-import { EVT_RING_LEN, EVT_RING_OFFS, EvtType, SLOT_SIZE } from './constants.js';
-import { decodeEvent, encodeEvent, type DecodedEvent } from './events.js';
+import { EVT_RING_LEN, EVT_RING_OFFS, SLOT_SIZE } from './constants.js';
+import { decodeEvent, writePgFlipEventSlot, type DecodedEvent } from './events.js';
 import type { SharedMemory } from './shared-memory.js';
 import { EVT_PAGE } from './wire-layout.js';
 
@@ -47,6 +47,9 @@ export interface EventProducerOptions {
 
 export const DEFAULT_EVENT_QUEUE_LIMIT = 256;
 
+/** pgFlip's usual outcome, made once. */
+const WROTE_ONE: ProduceOutcome = Object.freeze({ written: 1, notify: true, queued: false, dropped: false, frontendLied: false });
+
 export class EventProducer {
   private inProd: number;
   /** Ids go on in page order and only for events actually written, so the frontend never skips one. */
@@ -57,6 +60,9 @@ export class EventProducer {
   private queuedTotal = 0;
   private dropped = 0;
   private lies = 0;
+  /** What the last drain() did: events written, and whether in_cons was impossible. */
+  private drained = 0;
+  private drainLied = false;
 
   constructor(
     private readonly mem: SharedMemory,
@@ -68,24 +74,28 @@ export class EventProducer {
 
   /** Sends XENDISPL_EVT_PG_FLIP for `fbCookie`, behind any events already waiting. */
   pgFlip(fbCookie: Cookie): ProduceOutcome {
-    const d = this.drain();
-    if (this.queue.length === 0 && d.room) {
+    const room = this.drain();
+    const written = this.drained;
+    const lied = this.drainLied;
+    if (this.queue.length === 0 && room) {
       this.put(fbCookie);
-      return { written: d.written + 1, notify: true, queued: false, dropped: false, frontendLied: d.lied };
+      // The steady state (nothing waited, the page had room) allocates nothing.
+      if (written === 0 && !lied) return WROTE_ONE;
+      return { written: written + 1, notify: true, queued: false, dropped: false, frontendLied: lied };
     }
     if (this.queue.length >= this.queueLimit) {
       this.dropped++;
-      return { written: d.written, notify: d.written > 0, queued: false, dropped: true, frontendLied: d.lied };
+      return { written, notify: written > 0, queued: false, dropped: true, frontendLied: lied };
     }
     this.queue.push(fbCookie);
     this.queuedTotal++;
-    return { written: d.written, notify: d.written > 0, queued: true, dropped: false, frontendLied: d.lied };
+    return { written, notify: written > 0, queued: true, dropped: false, frontendLied: lied };
   }
 
   /** Writes as many queued events as now fit. Call it when the frontend may have consumed some. */
   flush(): ProduceOutcome {
-    const d = this.drain();
-    return { written: d.written, notify: d.written > 0, queued: false, dropped: false, frontendLied: d.lied };
+    this.drain();
+    return { written: this.drained, notify: this.drained > 0, queued: false, dropped: false, frontendLied: this.drainLied };
   }
 
   /** Events waiting for space. */
@@ -97,20 +107,24 @@ export class EventProducer {
     return { written: this.written, backlog: this.queue.length, queuedTotal: this.queuedTotal, dropped: this.dropped, frontendLies: this.lies };
   }
 
-  /** Writes queued events while they fit; `room`: one more fits after them. in_cons is read once. */
-  private drain(): { written: number; lied: boolean; room: boolean } {
+  /**
+   * Writes queued events while they fit, leaving how many in `drained` and whether in_cons was
+   * impossible in `drainLied`; true when one more fits after them. in_cons is read once.
+   */
+  private drain(): boolean {
     const inCons = this.mem.load32Acquire(EVT_PAGE.in_cons);
     const used = (this.inProd - inCons) >>> 0;
-    if (used > EVT_RING_LEN) {
+    this.drained = 0;
+    this.drainLied = used > EVT_RING_LEN;
+    if (this.drainLied) {
       this.lies++;
-      return { written: 0, lied: true, room: false };
+      return false;
     }
-    let written = 0;
     while (this.queue.length > 0 && this.slotFree(inCons)) {
       this.put(this.queue.shift()!);
-      written++;
+      this.drained++;
     }
-    return { written, lied: false, room: this.slotFree(inCons) };
+    return this.slotFree(inCons);
   }
 
   /**
@@ -128,7 +142,7 @@ export class EventProducer {
   }
 
   private put(fbCookie: Cookie): void {
-    encodeEvent(this.mem.bytes, eventSlotOffset(this.inProd), { type: EvtType.PG_FLIP, id: this.nextId, fbCookie });
+    writePgFlipEventSlot(this.mem.bytes, eventSlotOffset(this.inProd), this.nextId, fbCookie);
     this.nextId = (this.nextId + 1) & 0xffff;
     this.inProd = (this.inProd + 1) >>> 0;
     this.mem.store32Release(EVT_PAGE.in_prod, this.inProd);

@@ -15,12 +15,16 @@ export interface PgFlipEvent {
 export type DisplifEvent = PgFlipEvent;
 
 export function encodeEvent(dst: Uint8Array, offset: number, e: DisplifEvent): void {
-  const b = dst.subarray(offset, offset + SLOT_SIZE);
-  if (b.length < SLOT_SIZE) throw new RangeError('encodeEvent: destination shorter than a slot');
-  b.fill(0);
-  writeU16(b, EVT.id, e.id);
-  b[EVT.type] = e.type;
-  writeU64(b, EVT.pgFlipFbCookie, e.fbCookie);
+  writePgFlipEventSlot(dst, offset, e.id, e.fbCookie);
+}
+
+/** encodeEvent for PG_FLIP with the fields as arguments: no event object, no view per event. */
+export function writePgFlipEventSlot(dst: Uint8Array, offset: number, id: number, fbCookie: Cookie): void {
+  if (!(offset >= 0 && offset + SLOT_SIZE <= dst.length)) throw new RangeError('encodeEvent: destination shorter than a slot');
+  dst.fill(0, offset, offset + SLOT_SIZE);
+  writeU16(dst, offset + EVT.id, id);
+  dst[offset + EVT.type] = EvtType.PG_FLIP;
+  writeU64(dst, offset + EVT.pgFlipFbCookie, fbCookie);
 }
 
 export type DecodedEvent =

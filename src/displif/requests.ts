@@ -16,6 +16,7 @@ import {
   XEN_ENOSYS,
   type ProtocolVersion,
 } from './constants.js';
+import type { CookieCache } from './cookie-cache.js';
 import { SCANOUT_BPPS, formatByFourcc, frontendPitch, type PixelFormat } from './formats.js';
 import { REQ } from './wire-layout.js';
 
@@ -107,6 +108,8 @@ export interface DecodeOptions {
    * anywhere but connector 0 are refused, as the header requires.
    */
   readonly connector?: number;
+  /** Where repeated cookies come from without a new bigint each (the values are the same either way). */
+  readonly cookies?: CookieCache;
 }
 
 export type DecodeResult =
@@ -135,8 +138,8 @@ function ok(id: number, operation: Op, req: Request): DecodeResult {
   return { ok: true, id, operation, req };
 }
 
-function cookieAt(b: Uint8Array, o: number): Cookie {
-  return readU64(b, o) as Cookie;
+function cookieAt(b: Uint8Array, o: number, cache: CookieCache | undefined): Cookie {
+  return cache ? cache.read(b, o) : (readU64(b, o) as Cookie);
 }
 
 /**
@@ -153,30 +156,31 @@ export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResu
   if (copy.length < SLOT_SIZE) return fail(0, 0, XEN_EINVAL, 'short slot');
   const id = readU16(copy, REQ.id);
   const operation = copy[REQ.operation]!;
+  const cookies = opts.cookies;
   if (opts.connector !== undefined && opts.connector !== 0 && GENERIC_OPS.has(operation)) {
     return fail(id, operation, XEN_EINVAL, 'buffer operation on a ring other than connector 0');
   }
   switch (operation) {
     case Op.DBUF_CREATE:
-      return decodeDbufCreate(copy, id);
+      return decodeDbufCreate(copy, id, cookies);
     case Op.DBUF_DESTROY: {
       const L = REQ.dbufDestroy;
       if (isZeroU64(copy, L.dbufCookie)) return fail(id, operation, XEN_EINVAL, 'dbuf cookie 0');
-      return ok(id, Op.DBUF_DESTROY, { kind: 'dbuf-destroy', dbufCookie: cookieAt(copy, L.dbufCookie) });
+      return ok(id, Op.DBUF_DESTROY, { kind: 'dbuf-destroy', dbufCookie: cookieAt(copy, L.dbufCookie, cookies) });
     }
     case Op.FB_ATTACH:
-      return decodeFbAttach(copy, id);
+      return decodeFbAttach(copy, id, cookies);
     case Op.FB_DETACH: {
       const L = REQ.fbDetach;
       if (isZeroU64(copy, L.fbCookie)) return fail(id, operation, XEN_EINVAL, 'fb cookie 0');
-      return ok(id, Op.FB_DETACH, { kind: 'fb-detach', fbCookie: cookieAt(copy, L.fbCookie) });
+      return ok(id, Op.FB_DETACH, { kind: 'fb-detach', fbCookie: cookieAt(copy, L.fbCookie, cookies) });
     }
     case Op.SET_CONFIG:
-      return decodeSetConfig(copy, id);
+      return decodeSetConfig(copy, id, cookies);
     case Op.PG_FLIP: {
       const L = REQ.pgFlip;
       if (isZeroU64(copy, L.fbCookie)) return fail(id, operation, XEN_EINVAL, 'fb cookie 0');
-      return ok(id, Op.PG_FLIP, { kind: 'pg-flip', fbCookie: cookieAt(copy, L.fbCookie) });
+      return ok(id, Op.PG_FLIP, { kind: 'pg-flip', fbCookie: cookieAt(copy, L.fbCookie, cookies) });
     }
     case Op.GET_EDID:
       if (opts.version < 2) return fail(id, operation, XEN_ENOSYS, 'GET_EDID on a protocol version 1 connection');
@@ -186,7 +190,7 @@ export function decodeRequest(copy: Uint8Array, opts: DecodeOptions): DecodeResu
   }
 }
 
-function decodeDbufCreate(b: Uint8Array, id: number): DecodeResult {
+function decodeDbufCreate(b: Uint8Array, id: number, cookies: CookieCache | undefined): DecodeResult {
   const L = REQ.dbufCreate;
   const op = Op.DBUF_CREATE;
   if (isZeroU64(b, L.dbufCookie)) return fail(id, op, XEN_EINVAL, 'dbuf cookie 0');
@@ -213,7 +217,7 @@ function decodeDbufCreate(b: Uint8Array, id: number): DecodeResult {
   }
   return ok(id, op, {
     kind: 'dbuf-create',
-    dbufCookie: cookieAt(b, L.dbufCookie),
+    dbufCookie: cookieAt(b, L.dbufCookie, cookies),
     geometry,
     bufferSz,
     beAlloc: (flags & DBUF_FLG_REQ_ALLOC) !== 0,
@@ -222,7 +226,7 @@ function decodeDbufCreate(b: Uint8Array, id: number): DecodeResult {
   });
 }
 
-function decodeFbAttach(b: Uint8Array, id: number): DecodeResult {
+function decodeFbAttach(b: Uint8Array, id: number, cookies: CookieCache | undefined): DecodeResult {
   const L = REQ.fbAttach;
   const op = Op.FB_ATTACH;
   if (isZeroU64(b, L.dbufCookie)) return fail(id, op, XEN_EINVAL, 'dbuf cookie 0');
@@ -234,15 +238,15 @@ function decodeFbAttach(b: Uint8Array, id: number): DecodeResult {
   if (!format) return fail(id, op, XEN_EINVAL, 'pixel format not supported');
   return ok(id, op, {
     kind: 'fb-attach',
-    dbufCookie: cookieAt(b, L.dbufCookie),
-    fbCookie: cookieAt(b, L.fbCookie),
+    dbufCookie: cookieAt(b, L.dbufCookie, cookies),
+    fbCookie: cookieAt(b, L.fbCookie, cookies),
     width,
     height,
     format,
   });
 }
 
-function decodeSetConfig(b: Uint8Array, id: number): DecodeResult {
+function decodeSetConfig(b: Uint8Array, id: number, cookies: CookieCache | undefined): DecodeResult {
   const L = REQ.setConfig;
   const op = Op.SET_CONFIG;
   if (allZero(b, L.fbCookie, L.end)) return ok(id, op, { kind: 'set-config', config: null });
@@ -255,7 +259,7 @@ function decodeSetConfig(b: Uint8Array, id: number): DecodeResult {
   if (width === 0 || height === 0) return fail(id, op, XEN_EINVAL, 'zero scanout size');
   if (!SCANOUT_BPPS.has(bpp)) return fail(id, op, XEN_EINVAL, 'bpp of no supported format');
   // Sums of two u32s are exact in a double; the connector bound is the caller's check.
-  return ok(id, op, { kind: 'set-config', config: { fbCookie: cookieAt(b, L.fbCookie), x, y, width, height, bpp } });
+  return ok(id, op, { kind: 'set-config', config: { fbCookie: cookieAt(b, L.fbCookie, cookies), x, y, width, height, bpp } });
 }
 
 function decodeGetEdid(b: Uint8Array, id: number): DecodeResult {

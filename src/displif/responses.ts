@@ -20,14 +20,22 @@ export interface Response {
  * would read it as success-with-garbage), so it throws rather than going on the wire.
  */
 export function encodeResponse(dst: Uint8Array, offset: number, r: Response): void {
-  if (r.status > 0 || !Number.isInteger(r.status)) throw new RangeError(`response status must be 0 or a negative errno, got ${r.status}`);
-  const b = dst.subarray(offset, offset + SLOT_SIZE);
-  if (b.length < SLOT_SIZE) throw new RangeError('encodeResponse: destination shorter than a slot');
-  b.fill(0);
-  writeU16(b, RSP.id, r.id);
-  b[RSP.operation] = r.operation;
-  writeU32(b, RSP.status, r.status);
-  if (r.operation === Op.GET_EDID) writeU32(b, RSP.edidSz, r.edidSz ?? 0);
+  writeResponseSlot(dst, offset, r.id, r.operation, r.status, r.edidSz ?? 0);
+}
+
+/**
+ * encodeResponse with the fields as arguments: the ring's answer path writes straight into the
+ * shared slot, with no Response object and no view made per answer. `edidSz` is written for
+ * GET_EDID only.
+ */
+export function writeResponseSlot(dst: Uint8Array, offset: number, id: number, operation: number, status: number, edidSz: number): void {
+  if (status > 0 || !Number.isInteger(status)) throw new RangeError(`response status must be 0 or a negative errno, got ${status}`);
+  if (!(offset >= 0 && offset + SLOT_SIZE <= dst.length)) throw new RangeError('encodeResponse: destination shorter than a slot');
+  dst.fill(0, offset, offset + SLOT_SIZE);
+  writeU16(dst, offset + RSP.id, id);
+  dst[offset + RSP.operation] = operation;
+  writeU32(dst, offset + RSP.status, status);
+  if (operation === Op.GET_EDID) writeU32(dst, offset + RSP.edidSz, edidSz);
 }
 
 export interface DecodedResponse {
