@@ -53,7 +53,8 @@ export interface ChannelStats {
 
 interface PendingFlip {
   readonly cookie: Cookie;
-  readonly queuedNs: bigint;
+  /** performance.now() when queued: a number, where a bigint timestamp cost an allocation per flip. */
+  readonly queuedMs: number;
   settled: boolean;
 }
 
@@ -139,7 +140,7 @@ export class ConnectorChannel implements FlipQueue {
   }
 
   queue(fb: Framebuffer): void {
-    const entry: PendingFlip = { cookie: fb.cookie, queuedNs: process.hrtime.bigint(), settled: false };
+    const entry: PendingFlip = { cookie: fb.cookie, queuedMs: performance.now(), settled: false };
     this.flips.push(entry);
     this.pendingFlips++;
     this.stats.flipsQueued++;
@@ -300,7 +301,7 @@ export class ConnectorChannel implements FlipQueue {
     this.pendingFlips--;
     if (shown) this.stats.flipsShown++;
     else this.stats.flipsDropped++;
-    const ns = Number(process.hrtime.bigint() - entry.queuedNs);
+    const ns = Math.round((performance.now() - entry.queuedMs) * 1e6);
     const us = Math.floor(ns / 1000);
     this.hooks.observer?.flipDone(ns, shown);
     this.stats.flipLatencyUsSum += us;
@@ -321,8 +322,8 @@ export class ConnectorChannel implements FlipQueue {
   private checkFlips(): void {
     this.watchdog = undefined;
     if (this.closed) return;
-    const deadline = process.hrtime.bigint() - BigInt(FLIP_EVENT_DEADLINE_MS) * 1_000_000n;
-    for (const f of this.flips) if (!f.settled && f.queuedNs <= deadline) this.flipDone(f, false);
+    const deadline = performance.now() - FLIP_EVENT_DEADLINE_MS;
+    for (const f of this.flips) if (!f.settled && f.queuedMs <= deadline) this.flipDone(f, false);
     // Events that waited for room on the page go out now if the frontend made some.
     if (this.events.backlog > 0) {
       const out = this.events.flush();

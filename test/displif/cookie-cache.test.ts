@@ -48,7 +48,7 @@ void test('cached cookies equal uncached ones for random slots, through hits, mi
   const cache = new CookieCache();
   // A pool small enough to hit often and large enough (x4 the table) to collide and evict; the
   // first 16 share low halves and differ in high bits the slot hash ignores (same slot, other cookie).
-  const pool = Array.from({ length: 256 }, (_, i) => (i < 16 ? [0xffff8880 + ((i & 3) << 8), (i >> 2) << 12] : [rnd(), rnd()]) as const);
+  const pool = Array.from({ length: 256 }, (_, i): readonly [number, number] => (i < 16 ? [0xffff8880 + ((i & 3) << 8), (i >> 2) << 12] : [rnd(), rnd()]));
   const ops = [Op.PG_FLIP, Op.FB_ATTACH, Op.FB_DETACH, Op.DBUF_DESTROY, Op.SET_CONFIG];
   const slot = new Uint8Array(64);
   const accepted = new Map<string, number>();

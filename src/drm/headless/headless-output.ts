@@ -26,16 +26,20 @@ export interface HeadlessOutputStats {
   readonly modesets: number;
 }
 
-interface PendingFlip {
-  readonly fb: FramebufferDesc;
-  readonly done: (r: FlipResult) => void;
-}
 
 /** What is on screen: a live framebuffer in a viewport, or a frozen copy of one that was released. */
 type Showing =
   | { readonly kind: 'off' }
   | { readonly kind: 'live'; readonly cfg: OutputConfig; readonly fb: FramebufferDesc }
   | { readonly kind: 'frozen'; readonly cfg: OutputConfig; readonly rgba: Uint8Array };
+
+/** Why a queued flip was not shown: one result object per reason, shared (results are read-only). */
+const DROPPED = {
+  replaced: Object.freeze({ shown: false, reason: 'replaced by a newer flip before the vblank' }),
+  disabled: Object.freeze({ shown: false, reason: 'output disabled' }),
+  released: Object.freeze({ shown: false, reason: 'framebuffer released' }),
+  gone: Object.freeze({ shown: false, reason: 'output gone' }),
+} satisfies Record<string, FlipResult>;
 
 const EINVAL = 22;
 const ENODEV = 19;
@@ -44,7 +48,9 @@ export class HeadlessOutput implements Output {
   readonly modes: readonly Mode[];
   private readonly clock: VblankClock;
   private showing: Showing = { kind: 'off' };
-  private pending: PendingFlip | undefined;
+  /** The flip queued for the next vblank, as two fields rather than an object per flip. */
+  private pendingFb: FramebufferDesc | undefined;
+  private pendingDone: ((r: FlipResult) => void) | undefined;
   /** The clock will call onVblank at its next vblank (set while a flip is pending). */
   private awaitingVblank = false;
   private sequence = 0;
@@ -75,14 +81,14 @@ export class HeadlessOutput implements Output {
   /** The framebuffers this output holds (shown or queued); the backend's count of what is in use. */
   get heldFramebuffers(): number {
     const live = this.showing.kind === 'live' ? this.showing.fb : undefined;
-    const queued = this.pending?.fb;
+    const queued = this.pendingFb;
     return (live ? 1 : 0) + (queued && queued !== live ? 1 : 0);
   }
 
   setConfig(cfg: OutputConfig | null): Promise<void> {
     if (this.closed) return Promise.reject(new OutputError(`output ${this.name} is gone`, ENODEV));
     if (cfg === null) {
-      this.dropPending('output disabled');
+      this.dropPending(DROPPED.disabled);
       this.showing = { kind: 'off' };
       this.bump();
       return Promise.resolve();
@@ -107,14 +113,15 @@ export class HeadlessOutput implements Output {
   flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void {
     if (this.closed || this.showing.kind === 'off') {
       this.dropped++;
-      setImmediate(done, { shown: false, reason: this.closed ? 'output gone' : 'output disabled' });
+      setImmediate(done, this.closed ? DROPPED.gone : DROPPED.disabled);
       return;
     }
     // One flip per vblank, as a display engine: a newer one replaces a queued one. The wait for
     // the vblank stays as it is: a compositor flipping faster than the refresh would otherwise
     // cancel and re-arm the shared vblank timer once per flip.
-    this.dropPending('replaced by a newer flip before the vblank', true);
-    this.pending = { fb, done };
+    this.dropPending(DROPPED.replaced, true);
+    this.pendingFb = fb;
+    this.pendingDone = done;
     if (!this.awaitingVblank) {
       this.awaitingVblank = true;
       this.clock.next(this.onVblank);
@@ -122,7 +129,7 @@ export class HeadlessOutput implements Output {
   }
 
   release(fb: FramebufferDesc): void {
-    if (this.pending?.fb.id === fb.id) this.dropPending('framebuffer released');
+    if (this.pendingFb?.id === fb.id) this.dropPending(DROPPED.released);
     if (this.showing.kind === 'live' && this.showing.fb.id === fb.id) {
       // Keep showing the last picture, as a CRTC whose framebuffer was removed under it would
       // until the next modeset; copy it now, while the pages are still mapped.
@@ -156,7 +163,7 @@ export class HeadlessOutput implements Output {
   /** Drops queued work and stops the clock; idempotent. */
   close(): void {
     if (this.closed) return;
-    this.dropPending('output gone');
+    this.dropPending(DROPPED.gone);
     this.closed = true;
     this.clock.close();
     this.showing = { kind: 'off' };
@@ -165,31 +172,34 @@ export class HeadlessOutput implements Output {
 
   private readonly onVblank = (timestampNs: bigint): void => {
     this.awaitingVblank = false;
-    const p = this.pending;
-    if (!p) return;
-    this.pending = undefined;
+    const fb = this.pendingFb;
+    const done = this.pendingDone;
+    if (!fb || !done) return;
+    this.pendingFb = undefined;
+    this.pendingDone = undefined;
     if (this.showing.kind === 'off') {
       this.dropped++;
-      p.done({ shown: false, reason: 'output disabled' });
+      done(DROPPED.disabled);
       return;
     }
-    this.showing = { kind: 'live', cfg: this.showing.cfg, fb: p.fb };
+    this.showing = { kind: 'live', cfg: this.showing.cfg, fb };
     this.shown++;
     this.bump();
-    p.done({ shown: true, timestampNs });
+    done({ shown: true, timestampNs });
   };
 
   /** `keepWaiting`: a newer flip takes the queued one's place at the same vblank. */
-  private dropPending(reason: string, keepWaiting = false): void {
-    const p = this.pending;
-    if (!p) return;
-    this.pending = undefined;
+  private dropPending(why: FlipResult, keepWaiting = false): void {
+    const done = this.pendingDone;
+    if (!done) return;
+    this.pendingFb = undefined;
+    this.pendingDone = undefined;
     this.dropped++;
     if (!keepWaiting) {
       this.awaitingVblank = false;
       this.clock.cancel();
     }
-    setImmediate(p.done, { shown: false, reason });
+    setImmediate(done, why);
   }
 
   private bump(): void {
