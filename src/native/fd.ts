@@ -29,6 +29,13 @@ export interface FdFunctions {
   readFd(fd: number, view: Uint8Array, offset: number, length: number): number;
   /** Bytes written or WOULD_BLOCK. */
   writeFd(fd: number, view: Uint8Array, offset: number, length: number): number;
+  /** An epoll set of doorbells (the simulator's /dev/xen/evtchn), counted as a device fd. */
+  doorbellSetCreate(): number;
+  doorbellSetAdd(set: number, doorbellFd: number, port: number): void;
+  /** Must come before the doorbell's descriptor closes. */
+  doorbellSetRemove(set: number, doorbellFd: number): void;
+  /** Drains every readable doorbell; their ports go to ports[0..n). Never blocks. */
+  doorbellSetTake(set: number, ports: Uint32Array): number;
   /** mkfifo(3); throws with the errno's name. */
   makeFifo(path: string, mode: number): void;
   sdNotify(socketPath: string, message: string): void;

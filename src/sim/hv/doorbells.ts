@@ -4,15 +4,17 @@
 // handler that runs after the drain sees everything sent before it; whatever comes in meanwhile
 // makes the doorbell readable again, so it costs at most one more event (Xen's coalescing).
 //
-// Descriptors, pollers and reads go through the addon, so they show in nativeResources() like the
+// The ports listened to form one set (native doorbell_set.cc), polled as one descriptor: one wake
+// and one call take every port that became pending together, as one read of /dev/xen/evtchn does.
+// Descriptors and the poller go through the addon, so they show in nativeResources() like the
 // real platform's evtchn descriptor and poller do, and a leak fails the same checks.
 import { native } from '../../native/addon.js';
-import { POLL_READABLE, WOULD_BLOCK, type NativeFdPoller } from '../../native/fd.js';
+import { POLL_READABLE, type NativeFdPoller } from '../../native/fd.js';
 import { doorbellPath } from './paths.js';
 
 const DOORBELL_BYTE = new Uint8Array([1]);
-/** One read drains this many pending notifications; more (a storm) just reads again. */
-const DRAIN_BYTES = 4096;
+/** Ports taken per call; more ready ports are taken by the next call of the same wake. */
+const TAKE_PORTS = 256;
 
 /** One byte into a doorbell: a full pipe is a port already pending, nothing more to do. */
 export function ringDoorbell(fd: number): void {
@@ -21,7 +23,7 @@ export function ringDoorbell(fd: number): void {
 
 interface OwnBell {
   readonly fd: number;
-  poller?: NativeFdPoller;
+  listener?: () => void;
 }
 
 export class Doorbells {
@@ -29,7 +31,8 @@ export class Doorbells {
   private readonly peers = new Map<number, number>();
   private readonly toRing = new Set<number>();
   private flushScheduled = false;
-  private readonly drain = new Uint8Array(DRAIN_BYTES);
+  private set: { readonly fd: number; readonly poller: NativeFdPoller } | undefined;
+  private readonly taken = new Uint32Array(TAKE_PORTS);
   private closed = false;
 
   constructor(
@@ -82,28 +85,16 @@ export class Doorbells {
   listen(port: number, fn: () => void): void {
     const bell = this.own.get(port);
     if (!bell) throw new Error(`no doorbell for port ${port}`);
-    bell.poller?.close();
-    const poller = new (native().FdPoller)(bell.fd, (status) => {
-      if (status < 0 || bell.poller !== poller) return;
-      this.drainFd(bell.fd);
-      try {
-        fn();
-      } catch (err) {
-        process.nextTick(() => {
-          throw err;
-        });
-      }
-    });
-    bell.poller = poller;
-    // The hypervisor connection is what keeps a domain's process alive, as before doorbells.
-    poller.unref();
-    poller.start(POLL_READABLE);
+    const set = this.set ?? this.openSet();
+    if (!bell.listener) native().doorbellSetAdd(set.fd, bell.fd, port);
+    bell.listener = fn;
   }
 
   unlisten(port: number): void {
     const bell = this.own.get(port);
-    bell?.poller?.close();
-    if (bell) bell.poller = undefined;
+    if (!bell?.listener) return;
+    bell.listener = undefined;
+    if (this.set) native().doorbellSetRemove(this.set.fd, bell.fd);
   }
 
   /** Drops everything of a port (closed). Idempotent. */
@@ -138,13 +129,49 @@ export class Doorbells {
     this.flush();
     this.closed = true;
     for (const port of [...this.own.keys(), ...this.peers.keys()]) this.forget(port);
+    if (this.set) {
+      this.set.poller.close();
+      native().closeDevice(this.set.fd);
+      this.set = undefined;
+    }
   }
 
-  private drainFd(fd: number): void {
+  private openSet(): { readonly fd: number; readonly poller: NativeFdPoller } {
     const n = native();
-    for (;;) {
-      const got = n.readFd(fd, this.drain, 0, DRAIN_BYTES);
-      if (got === WOULD_BLOCK || got < DRAIN_BYTES) return;
+    const fd = n.doorbellSetCreate();
+    const poller = new n.FdPoller(fd, (status) => {
+      if (status >= 0) this.take();
+    });
+    // The hypervisor connection is what keeps a domain's process alive, as before doorbells.
+    poller.unref();
+    poller.start(POLL_READABLE);
+    return (this.set = { fd, poller });
+  }
+
+  private take(): void {
+    const set = this.set;
+    if (!set) return;
+    let got: number;
+    let firstError: unknown;
+    do {
+      got = native().doorbellSetTake(set.fd, this.taken);
+      for (let i = 0; i < got; i++) {
+        // Looked up at call time: a handler may close another port of this batch.
+        const fn = this.own.get(this.taken[i]!)?.listener;
+        if (!fn) continue;
+        try {
+          fn();
+        } catch (err) {
+          firstError ??= err;
+        }
+      }
+    } while (got === TAKE_PORTS && this.set === set);
+    // A throwing handler is the caller's bug: surfaced as an uncaught exception, but after every
+    // port of the batch was served.
+    if (firstError !== undefined) {
+      process.nextTick(() => {
+        throw firstError;
+      });
     }
   }
 }
