@@ -41,6 +41,16 @@ const DROPPED = {
   gone: Object.freeze({ shown: false, reason: 'output gone' }),
 } satisfies Record<string, FlipResult>;
 
+/**
+ * The result of a flip shown at `timestampNs`: outputs on one vblank grid share the instant, so
+ * they share one (read-only) result instead of making one per flip.
+ */
+let lastShown: Extract<FlipResult, { shown: true }> = Object.freeze({ shown: true, timestampNs: -1n });
+function shownAt(timestampNs: bigint): FlipResult {
+  if (lastShown.timestampNs !== timestampNs) lastShown = Object.freeze({ shown: true, timestampNs });
+  return lastShown;
+}
+
 const EINVAL = 22;
 const ENODEV = 19;
 
@@ -185,7 +195,7 @@ export class HeadlessOutput implements Output {
     this.showing = { kind: 'live', cfg: this.showing.cfg, fb };
     this.shown++;
     this.bump();
-    done({ shown: true, timestampNs });
+    done(shownAt(timestampNs));
   };
 
   /** `keepWaiting`: a newer flip takes the queued one's place at the same vblank. */

@@ -64,7 +64,9 @@ const timelines = new Map<bigint, Timeline>();
 
 export class VblankClock {
   private readonly timeline: Timeline;
+  /** Two arrays taking turns, so asking for vblanks allocates nothing once they have grown. */
   private waiters: Waiter[] = [];
+  private spare: Waiter[] = [];
   private closed = false;
 
   constructor(refreshMilliHz: number) {
@@ -93,7 +95,7 @@ export class VblankClock {
 
   /** Forgets every waiter; idempotent. The clock may be used again after. */
   cancel(): void {
-    this.waiters = [];
+    empty(this.waiters);
     this.timeline.drop(this);
   }
 
@@ -106,7 +108,15 @@ export class VblankClock {
   /** The timeline's vblank: runs this clock's waiters. */
   tick(timestampNs: bigint, sequence: number): void {
     const waiters = this.waiters;
-    this.waiters = [];
+    // Waiters asking again from their callbacks go into the other array, for the next vblank.
+    this.waiters = this.spare;
+    this.spare = waiters;
     for (const w of waiters) w(timestampNs, sequence);
+    empty(waiters);
   }
+}
+
+/** Empties `a` keeping its storage: V8 drops the storage on `length = 0`, and pop() keeps it. */
+function empty(a: unknown[]): void {
+  while (a.length > 0) a.pop();
 }
