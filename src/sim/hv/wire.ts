@@ -1,5 +1,7 @@
 // The simulated hypervisor's wire format: what a domain's kernel would do with hypercalls and
 // what /dev/xen/{evtchn,gntdev,gntalloc} do for a Linux process, carried over a unix socket.
+// Event-channel notifications themselves do not travel here once both ends know each other's
+// doorbell (doorbells.ts); this socket sets the channels up and carries the rest.
 // Every message is a run of little-endian u32 words: [n, op, seq, args...] where n counts the
 // words after itself. All arguments are numbers (domids, ports, refs, frames), so the format
 // is fixed-width and cheap to validate: the hypervisor reads guests' messages, and guests are
@@ -72,8 +74,8 @@ export enum MapFailReason {
 export const MAX_FRAME_WORDS = 65536 + 16;
 
 // Large frames are built and read as whole word arrays (one copy each way, no per-word calls): a
-// GntMap of a 1080p buffer carries 2027 words out and 2030 back. Small ones (notify, unmask,
-// events: the per-request traffic) stay word by word, which is 4-18x cheaper for a few words
+// GntMap of a 1080p buffer carries 2027 words out and 2030 back. Small ones (notify, close,
+// unmap, peer changes) stay word by word, which is 4-18x cheaper for a few words
 // than materialising a typed array's buffer. Word arrays are in host byte order, so the wire's
 // little-endian promise holds on little-endian hosts only, the only ones this simulator runs on.
 if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new Error('the simulated hypervisor wire needs a little-endian host');
@@ -138,8 +140,8 @@ export class FrameReader {
 }
 
 /**
- * Frames written in one turn of the event loop leave in one write: a process that answers a
- * request, sends an event and re-enables a port in one handler makes one system call, not three.
+ * Frames written in one turn of the event loop leave in one write: a hypervisor answering several
+ * requests of one read, or a process unmapping and closing in one handler, makes one system call.
  * Order is kept. flush() writes at once (before a close).
  */
 export class FrameWriter {
