@@ -13,6 +13,10 @@ namespace vdispl {
 namespace {
 
 constexpr int kMaxTake = 256;
+// Reads per doorbell per take: a pipe holds 64 KiB, so this empties one that nobody is writing
+// to, while a peer that keeps writing (a hostile guest) cannot hold the caller in the loop; what
+// it wrote since stays readable and comes back as the port's next event.
+constexpr int kMaxDrainReads = 16;
 
 // doorbellSetCreate() -> descriptor (counted in deviceFds; close with closeDevice).
 Napi::Value Create(const Napi::CallbackInfo& info) {
@@ -61,8 +65,9 @@ Napi::Value Take(const Napi::CallbackInfo& info) {
     out[i] = static_cast<uint32_t>(evs[i].data.u64);
     int fd = static_cast<int>(evs[i].data.u64 >> 32);
     ssize_t got;
+    int reads = 0;
     do got = ::read(fd, sink, sizeof sink);
-    while (got == static_cast<ssize_t>(sizeof sink) || (got < 0 && errno == EINTR));
+    while (++reads < kMaxDrainReads && (got == static_cast<ssize_t>(sizeof sink) || (got < 0 && errno == EINTR)));
   }
   return Napi::Number::New(env, n);
 }
