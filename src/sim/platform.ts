@@ -28,6 +28,7 @@ import {
   type XenPlatform,
 } from '../xen/platform.js';
 import { DomainKernel } from './domain-kernel.js';
+import { PlatformHoldings } from '../xen/platform-holdings.js';
 import { ramPath } from './hv/paths.js';
 
 const ENOTTY = 25;
@@ -49,11 +50,7 @@ export interface SimExportedDmaBuf extends ExportedDmaBuf {
 export class SimPlatform implements XenPlatform {
   readonly ownDomid: DomId;
   readonly capabilities: PlatformCapabilities;
-  private readonly mappings = new Set<GrantMapping>();
-  private readonly exports = new Set<ExportedDmaBuf>();
-  private readonly granted = new Set<GrantedBuffer>();
-  private readonly channels = new Set<EventChannel>();
-  private mappedPages = 0;
+  private readonly held = new PlatformHoldings();
   private closed = false;
 
   private constructor(
@@ -94,12 +91,12 @@ export class SimPlatform implements XenPlatform {
         if (!open) return;
         open = false;
         m.close();
-        this.mappings.delete(mapping);
-        this.mappedPages -= m.refs.length;
+        this.held.mappings.delete(mapping);
+        this.held.mappedPages -= m.refs.length;
       },
     };
-    this.mappings.add(mapping);
-    this.mappedPages += m.refs.length;
+    this.held.mappings.add(mapping);
+    this.held.mappedPages += m.refs.length;
     return mapping;
   }
 
@@ -154,12 +151,12 @@ export class SimPlatform implements XenPlatform {
           open = false;
           closeSync(fd);
           m.close();
-          this.exports.delete(buf);
+          this.held.exports.delete(buf);
         }
         return Promise.resolve();
       },
     };
-    this.exports.add(buf);
+    this.held.exports.add(buf);
     return buf;
   }
 
@@ -186,10 +183,10 @@ export class SimPlatform implements XenPlatform {
         open = false;
         own.unmap();
         this.kernel.releaseDeferred(own.first, pages, refs);
-        this.granted.delete(buf);
+        this.held.granted.delete(buf);
       },
     };
-    this.granted.add(buf);
+    this.held.granted.add(buf);
     return buf;
   }
 
@@ -216,21 +213,15 @@ export class SimPlatform implements XenPlatform {
         if (!open) return;
         open = false;
         this.kernel.closePort(port);
-        this.channels.delete(ch);
+        this.held.channels.delete(ch);
       },
     };
-    this.channels.add(ch);
+    this.held.channels.add(ch);
     return ch;
   }
 
   resources(): PlatformResources {
-    return {
-      grantMappings: this.mappings.size,
-      mappedPages: this.mappedPages,
-      exportedDmaBufs: this.exports.size,
-      grantedBuffers: this.granted.size,
-      eventChannels: this.channels.size,
-    };
+    return this.held.resources();
   }
 
   /** Resolves when the hypervisor has processed every unmap/unbind sent so far. */
@@ -242,10 +233,10 @@ export class SimPlatform implements XenPlatform {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const m of [...this.mappings]) m.close();
-    for (const e of [...this.exports]) await e.close();
-    for (const g of [...this.granted]) g.close();
-    for (const c of [...this.channels]) c.close();
+    for (const m of [...this.held.mappings]) m.close();
+    for (const e of [...this.held.exports]) await e.close();
+    for (const g of [...this.held.granted]) g.close();
+    for (const c of [...this.held.channels]) c.close();
     try {
       await this.kernel.sync();
     } catch {

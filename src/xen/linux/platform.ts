@@ -25,6 +25,7 @@ import {
 import { decideCapabilities, readGuestType, type GuestType } from './capabilities.js';
 import { asPlatformError, toPlatformError } from './errors.js';
 import { EventChannelHub } from './event-channels.js';
+import { PlatformHoldings } from '../platform-holdings.js';
 
 export interface LinuxPlatformOptions {
   /** Where the Xen device nodes are; default /dev/xen. */
@@ -63,13 +64,9 @@ export class LinuxXenPlatform implements XenPlatform {
   readonly capabilities: PlatformCapabilities;
   private readonly n: NativeAddon;
   private readonly log: Logger;
-  private readonly mappings = new Set<GrantMapping>();
-  private readonly exports = new Set<ExportedDmaBuf>();
-  private readonly granted = new Set<GrantedBuffer>();
-  private readonly channels = new Set<EventChannel>();
+  private readonly held = new PlatformHoldings();
   private readonly exportFlags: number;
   private readonly releaseWaitMs: number;
-  private mappedPages = 0;
   private closed = false;
 
   private constructor(
@@ -151,12 +148,12 @@ export class LinuxXenPlatform implements XenPlatform {
         if (!open) return;
         open = false;
         m.unmap();
-        this.mappings.delete(mapping);
-        this.mappedPages -= pages;
+        this.held.mappings.delete(mapping);
+        this.held.mappedPages -= pages;
       },
     };
-    this.mappings.add(mapping);
-    this.mappedPages += pages;
+    this.held.mappings.add(mapping);
+    this.held.mappedPages += pages;
     return mapping;
   }
 
@@ -180,11 +177,11 @@ export class LinuxXenPlatform implements XenPlatform {
             }
           })
           .catch((err: unknown) => this.log.error({ err: toPlatformError(err, 'release dma-buf') }, 'releasing an exported dma-buf failed'))
-          .finally(() => this.exports.delete(buf));
+          .finally(() => this.held.exports.delete(buf));
         return closing;
       },
     };
-    this.exports.add(buf);
+    this.held.exports.add(buf);
     if (this.closed) {
       await buf.close();
       throw new PlatformError('platform closed', EIO, 'EIO');
@@ -209,10 +206,10 @@ export class LinuxXenPlatform implements XenPlatform {
         if (!open) return;
         open = false;
         a.mapping.unmap();
-        this.granted.delete(buf);
+        this.held.granted.delete(buf);
       },
     };
-    this.granted.add(buf);
+    this.held.granted.add(buf);
     return buf;
   }
 
@@ -244,10 +241,10 @@ export class LinuxXenPlatform implements XenPlatform {
           this.log.error({ err: toPlatformError(err, 'importRelease') }, 'ending a guest’s access to an imported buffer failed');
         }
         this.n.closeDevice(own);
-        this.granted.delete(buf);
+        this.held.granted.delete(buf);
       },
     };
-    this.granted.add(buf);
+    this.held.granted.add(buf);
     return buf;
   }
 
@@ -266,32 +263,26 @@ export class LinuxXenPlatform implements XenPlatform {
         try {
           inner.close();
         } finally {
-          this.channels.delete(ch);
+          this.held.channels.delete(ch);
         }
       },
     };
-    this.channels.add(ch);
+    this.held.channels.add(ch);
     return ch;
   }
 
   resources(): PlatformResources {
-    return {
-      grantMappings: this.mappings.size,
-      mappedPages: this.mappedPages,
-      exportedDmaBufs: this.exports.size,
-      grantedBuffers: this.granted.size,
-      eventChannels: this.channels.size,
-    };
+    return this.held.resources();
   }
 
   /** Releases everything still held, waits for exported buffers, then closes the devices. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [...this.channels]) c.close();
-    for (const m of [...this.mappings]) m.close();
-    for (const g of [...this.granted]) g.close();
-    await Promise.all([...this.exports].map((e) => e.close()));
+    for (const c of [...this.held.channels]) c.close();
+    for (const m of [...this.held.mappings]) m.close();
+    for (const g of [...this.held.granted]) g.close();
+    await Promise.all([...this.held.exports].map((e) => e.close()));
     this.hub.close();
     this.gntalloc?.close();
     this.gntdev.close();
