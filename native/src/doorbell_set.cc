@@ -72,7 +72,19 @@ Napi::Value Take(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+// doorbellRing(fd): one byte into a doorbell. A full pipe is a port already pending (not an error);
+// a doorbell nobody holds any more (EPIPE cannot happen: every holder opens it read-write) likewise.
+Napi::Value Ring(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "doorbell");
+  static const char kByte = 1;
+  ssize_t n;
+  do n = ::write(fd, &kByte, 1); while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ThrowErrno(info.Env(), "write (doorbell)", errno);
+  return info.Env().Undefined();
+}
+
 Register reg([](Napi::Env env, Napi::Object exports) {
+  exports.Set("doorbellRing", Napi::Function::New(env, Ring, "doorbellRing"));
   exports.Set("doorbellSetCreate", Napi::Function::New(env, Create, "doorbellSetCreate"));
   exports.Set("doorbellSetAdd", Napi::Function::New(env, Add, "doorbellSetAdd"));
   exports.Set("doorbellSetRemove", Napi::Function::New(env, Remove, "doorbellSetRemove"));

@@ -36,6 +36,8 @@ export interface FdFunctions {
   doorbellSetRemove(set: number, doorbellFd: number): void;
   /** Drains every readable doorbell; their ports go to ports[0..n). Never blocks. */
   doorbellSetTake(set: number, ports: Uint32Array): number;
+  /** One byte into a doorbell; a full one is already pending (no error). */
+  doorbellRing(doorbellFd: number): void;
   /** mkfifo(3); throws with the errno's name. */
   makeFifo(path: string, mode: number): void;
   sdNotify(socketPath: string, message: string): void;

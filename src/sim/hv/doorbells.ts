@@ -12,24 +12,30 @@ import { native } from '../../native/addon.js';
 import { POLL_READABLE, type NativeFdPoller } from '../../native/fd.js';
 import { doorbellPath } from './paths.js';
 
-const DOORBELL_BYTE = new Uint8Array([1]);
 /** Ports taken per call; more ready ports are taken by the next call of the same wake. */
 const TAKE_PORTS = 256;
 
 /** One byte into a doorbell: a full pipe is a port already pending, nothing more to do. */
 export function ringDoorbell(fd: number): void {
-  native().writeFd(fd, DOORBELL_BYTE, 0, 1); // WOULD_BLOCK: already pending
+  native().doorbellRing(fd);
 }
 
-interface OwnBell {
+/** Everything about one of this process's ports: a record per port, found by index, not by hash. */
+interface PortBell {
   readonly fd: number;
-  listener?: () => void;
+  listener: (() => void) | undefined;
+  /** The peer's doorbell, or -1: sends go through the hypervisor. */
+  peerFd: number;
+  /** Waiting in this turn's ring queue. */
+  queued: boolean;
 }
 
 export class Doorbells {
-  private readonly own = new Map<number, OwnBell>();
-  private readonly peers = new Map<number, number>();
-  private readonly toRing = new Set<number>();
+  /** Indexed by port (below the hypervisor's 4096 per domain). */
+  private readonly ports: (PortBell | undefined)[] = [];
+  private queue: PortBell[] = [];
+  /** The other queue: the two take turns, so a flush allocates nothing. */
+  private spare: PortBell[] = [];
   private flushScheduled = false;
   private set: { readonly fd: number; readonly poller: NativeFdPoller } | undefined;
   private readonly taken = new Uint32Array(TAKE_PORTS);
@@ -44,7 +50,8 @@ export class Doorbells {
   adopt(port: number, gen: number): void {
     if (this.closed) return;
     this.forget(port);
-    this.own.set(port, { fd: native().openDevice(doorbellPath(this.dir, this.domid, port, gen), true, true) });
+    const fd = native().openDevice(doorbellPath(this.dir, this.domid, port, gen), true, true);
+    this.ports[port] = { fd, listener: undefined, peerFd: -1, queued: false };
   }
 
   /**
@@ -53,14 +60,15 @@ export class Doorbells {
    * hypervisor, which drops them on an unbound port, as Xen does.
    */
   setPeer(port: number, peerDomid: number, peerPort: number, peerGen: number): void {
-    const old = this.peers.get(port);
-    if (old !== undefined) {
-      this.peers.delete(port);
-      native().closeDevice(old);
+    const bell = this.ports[port];
+    if (!bell) return;
+    if (bell.peerFd >= 0) {
+      native().closeDevice(bell.peerFd);
+      bell.peerFd = -1;
     }
-    if (this.closed || peerGen === 0 || !this.own.has(port)) return;
+    if (this.closed || peerGen === 0) return;
     try {
-      this.peers.set(port, native().openDevice(doorbellPath(this.dir, peerDomid, peerPort, peerGen), true, true));
+      bell.peerFd = native().openDevice(doorbellPath(this.dir, peerDomid, peerPort, peerGen), true, true);
     } catch {
       // gone already: the hypervisor path stands in
     }
@@ -68,9 +76,13 @@ export class Doorbells {
 
   /** Whether this process rings the port's peer itself; false: send through the hypervisor. */
   ring(port: number): boolean {
-    if (!this.peers.has(port)) return false;
+    const bell = this.ports[port];
+    if (!bell || bell.peerFd < 0) return false;
     // Sends of one event-loop turn leave together, one byte per peer: the rest would coalesce anyway.
-    this.toRing.add(port);
+    if (!bell.queued) {
+      bell.queued = true;
+      this.queue.push(bell);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);
@@ -83,7 +95,7 @@ export class Doorbells {
    * throwing `fn` is the caller's bug and is rethrown outside the poll callback.
    */
   listen(port: number, fn: () => void): void {
-    const bell = this.own.get(port);
+    const bell = this.ports[port];
     if (!bell) throw new Error(`no doorbell for port ${port}`);
     const set = this.set ?? this.openSet();
     if (!bell.listener) native().doorbellSetAdd(set.fd, bell.fd, port);
@@ -91,7 +103,7 @@ export class Doorbells {
   }
 
   unlisten(port: number): void {
-    const bell = this.own.get(port);
+    const bell = this.ports[port];
     if (!bell?.listener) return;
     bell.listener = undefined;
     if (this.set) native().doorbellSetRemove(this.set.fd, bell.fd);
@@ -99,28 +111,29 @@ export class Doorbells {
 
   /** Drops everything of a port (closed). Idempotent. */
   forget(port: number): void {
+    const bell = this.ports[port];
+    if (!bell) return;
     this.unlisten(port);
-    const bell = this.own.get(port);
-    if (bell) {
-      this.own.delete(port);
-      native().closeDevice(bell.fd);
-    }
-    this.toRing.delete(port);
-    const peer = this.peers.get(port);
-    if (peer !== undefined) {
-      this.peers.delete(port);
-      native().closeDevice(peer);
-    }
+    this.ports[port] = undefined;
+    native().closeDevice(bell.fd);
+    if (bell.peerFd >= 0) native().closeDevice(bell.peerFd);
+    bell.peerFd = -1; // a queued ring of it is skipped
   }
 
   /** Rings what is queued now (before the process lets go of its ports). */
   readonly flush = (): void => {
     this.flushScheduled = false;
-    for (const port of this.toRing) {
-      const fd = this.peers.get(port);
-      if (fd !== undefined) ringDoorbell(fd);
+    const q = this.queue;
+    if (q.length === 0) return;
+    this.queue = this.spare;
+    for (let i = 0; i < q.length; i++) {
+      const bell = q[i]!;
+      bell.queued = false;
+      if (bell.peerFd >= 0) ringDoorbell(bell.peerFd);
     }
-    this.toRing.clear();
+    // pop(), not length = 0: V8 keeps the storage for the next turn.
+    while (q.length) q.pop();
+    this.spare = q;
   };
 
   /** Idempotent. */
@@ -128,7 +141,7 @@ export class Doorbells {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    for (const port of [...this.own.keys(), ...this.peers.keys()]) this.forget(port);
+    for (let port = 0; port < this.ports.length; port++) this.forget(port);
     if (this.set) {
       this.set.poller.close();
       native().closeDevice(this.set.fd);
@@ -157,7 +170,7 @@ export class Doorbells {
       got = native().doorbellSetTake(set.fd, this.taken);
       for (let i = 0; i < got; i++) {
         // Looked up at call time: a handler may close another port of this batch.
-        const fn = this.own.get(this.taken[i]!)?.listener;
+        const fn = this.ports[this.taken[i]!]?.listener;
         if (!fn) continue;
         try {
           fn();
