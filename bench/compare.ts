@@ -18,6 +18,7 @@ import { figure, type Figure } from './lib/figures.js';
 import type { BenchGuest } from './lib/guests.js';
 import { sampleProc } from './lib/proc.js';
 import { Rig } from './lib/rig.js';
+import { RTT_QUOTA } from './suites/round-trip.js';
 import { percentile } from './lib/stats.js';
 import { table } from './lib/table.js';
 
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
         backends: SIDES.map((s) => ({ label: s, kind: 'vdispld' as const, mainJs: js[s], driverDomain: s === 'head' })),
         headless: [`rtt0=1920x1080@${RTT_HZ}`],
         vblankHz: RTT_HZ,
+        quota: RTT_QUOTA,
       });
       try {
         const g: Record<Side, BenchGuest> = { base: (await rig.addGuests('base', 1, () => ['rtt0']))[0]!, head: (await rig.addGuests('head', 1, () => ['rtt0']))[0]! };

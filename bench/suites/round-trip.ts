@@ -14,10 +14,11 @@ const HZ = 360;
 // is a latency probe, not what a frontend does: vdispld's buffer-page rate (64 MiB/s after a
 // burst) would answer most of them -EAGAIN in a millisecond. The rate is lifted for this suite
 // so every sample is a real creation; the quota itself is tested in test/hostile.
-const QUOTA = 'pages-per-second=100000000';
+/** Lifts the buffer-page rate: back-to-back creations are a latency probe (docs/PERFORMANCE.md, Quotas). */
+export const RTT_QUOTA = 'pages-per-second=100000000';
 
 export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
-  const rig = await Rig.start(ctx, { name: 'round-trip', backends: BOTH, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ, quota: QUOTA });
+  const rig = await Rig.start(ctx, { name: 'round-trip', backends: BOTH, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ, quota: RTT_QUOTA });
   try {
     const [gd] = await rig.addGuests('vdispld', 1, () => ['rtt0']);
     const [gf] = await rig.addGuests('floor', 1, () => ['rtt0']);
