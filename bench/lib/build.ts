@@ -1,9 +1,10 @@
 // What the benchmark runs, built fresh in its own work directory: the C floors with the system
-// compiler, and vdispld compiled by tsc as `npm run build` compiles it (so start-up is measured on
-// the JavaScript a service runs, not on tsx transpiling at load time). The compiled tree finds the
-// addon, the dependencies and the package type through links to the repository's own.
+// compiler, and vdispld built as `npm run build` builds it, tsc's tree and then the bundled
+// main.js (so start-up is measured on the JavaScript a service runs, not on tsx transpiling at
+// load time). The build finds the addon, the dependencies and the package type through links to
+// the repository's own.
 import { execFile } from 'node:child_process';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -36,8 +37,9 @@ export async function buildFloors(workDir: string): Promise<Floors> {
 }
 
 /**
- * Compiles `root`/src (default: this working tree) with its tsconfig.build.json into
- * `workDir`/`name`; returns the daemon's main.js.
+ * Builds `root` (default: this working tree) as its `npm run build` does into `workDir`/`name`:
+ * tsc with its tsconfig.build.json, then its scripts/bundle.ts where it has one (revisions before
+ * the bundle run tsc's main.js); returns the daemon's main.js.
  */
 export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'): Promise<string> {
   const outDir = join(workDir, name);
@@ -50,6 +52,15 @@ export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'
     const e = err as { stdout?: string };
     process.stderr.write(`bench: tsc reported errors; benchmarking what it emitted:\n${e.stdout ?? ''}\n`);
   }
+  const bundler = join(root, 'scripts', 'bundle.ts');
+  if (existsSync(bundler)) {
+    try {
+      await run(process.execPath, ['--import', 'tsx', bundler, '--root', root, '--out', outDir], { cwd: root });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`bundling ${root} failed:\n${e.stderr ?? e.message}`);
+    }
+  }
   for (const link of ['build', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(outDir, link));
   return join(outDir, 'src', 'main.js');
 }
@@ -58,7 +69,7 @@ export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'
 export async function buildRevision(workDir: string, rev: string): Promise<string> {
   const root = join(workDir, `source-${rev.replace(/[^\w.-]/g, '_')}`);
   mkdirSync(root, { recursive: true });
-  const tar = await run('git', ['-C', REPO, 'archive', '--format=tar', rev, 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'], {
+  const tar = await run('git', ['-C', REPO, 'archive', '--format=tar', rev, 'src', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json'], {
     encoding: 'buffer',
     maxBuffer: 1 << 28,
   });

@@ -1,0 +1,112 @@
+// The second half of `npm run build`: after tsc has emitted dist/src/ module by module, the
+// command line (src/main.ts and everything it imports, npm dependencies included) is bundled by
+// esbuild into dist/src/main.js, replacing tsc's. Start-up is almost all module loading, and one
+// file costs one resolution, one read and one compile where the tree costs a hundred and more.
+// Modules loaded on demand (import()) become chunks beside main.js, so a daemon that never needs
+// them (the viewer, metrics, KMS, the other commands) never reads them.
+//
+// tsc's tree stays: some modules name files next to themselves at run time (the simulator forks
+// sim/frontend/main.js from beside sim/host.js; the XenStore client loads its xenbus transport by
+// a computed specifier), and in a bundle "next to myself" would be next to main.js. The plugin
+// below gives each bundled module the import.meta.url it has in the tree, and resolves computed
+// import() specifiers from there, so those files are found where tsc put them. It can do that
+// because main.js and every chunk are written to the tree's own root, dist/src/.
+//
+//   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR]   (default: this checkout, DIR/dist)
+import { build, type Plugin } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/** npm dependencies that load a compiled addon from their own directory; required from node_modules at run time. */
+const NATIVE_DEPENDENCIES = ['unix-dgram'];
+
+// CommonJS dependencies inside an ESM bundle call require() for Node's built-ins; an ES module has
+// no require, so each output file makes one from its own URL.
+const REQUIRE_BANNER = "import { createRequire as __vdispldCreateRequire } from 'node:module'; const require = __vdispldCreateRequire(import.meta.url);";
+
+const TREE_IMPORT_HELPER = '__vdispldTreeImport';
+// A relative specifier resolved against the module's place in the tree; a bare one as it is.
+const TREE_IMPORT_BANNER = `const ${TREE_IMPORT_HELPER} = (base, spec) => import(typeof spec === 'string' && /^\\.{1,2}\\//.test(spec) ? new URL(spec, base).href : spec);`;
+
+/**
+ * Rewrites one module's source so that it behaves as in tsc's tree: `import.meta.url` is the URL
+ * of its compiled file there, and `import(x)` with anything but a string literal resolves from
+ * that URL. `treePath` is the module's compiled path relative to the tree root ("./sim/host.js").
+ */
+export function treeRelativeSource(source: string, treePath: string): string {
+  const own = `new URL(${JSON.stringify(treePath)}, import.meta.url).href`;
+  // import.meta.url first: the helper's argument brings one of its own.
+  return source.replace(/\bimport\.meta\.url\b/g, own).replace(/\bimport\(\s*(?=[^'"`\s)])/g, `${TREE_IMPORT_HELPER}(${own}, `);
+}
+
+function treeRelative(srcRoot: string): Plugin {
+  return {
+    name: 'vdispld-tree-relative',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        const rel = relative(srcRoot, args.path);
+        if (rel.startsWith('..') || !/\bimport(\.meta\.url\b|\(\s*[^'"`\s)])/.test(source)) return undefined;
+        const treePath = `./${rel.split(sep).join('/').replace(/\.ts$/, '.js')}`;
+        return { contents: treeRelativeSource(source, treePath), loader: 'ts' };
+      });
+    },
+  };
+}
+
+export interface BundleOptions {
+  /** The checkout whose src/main.ts is bundled. */
+  readonly root: string;
+  /** The build directory: tsc's tree is `out`/src, and main.js plus its chunks are written there. */
+  readonly out: string;
+  /** A source map beside each output file (default true; stack traces map with --enable-source-maps). */
+  readonly sourcemap?: boolean;
+}
+
+/** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js); returns the bytes written per file. */
+export async function bundleDaemon(o: BundleOptions): Promise<Record<string, number>> {
+  const srcRoot = join(o.root, 'src');
+  const result = await build({
+    absWorkingDir: o.root,
+    entryPoints: { main: join(srcRoot, 'main.ts') },
+    outdir: join(o.out, 'src'),
+    // Chunks in the tree's root (no sub-folder), so every output file's URL is the root's.
+    chunkNames: 'chunk-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: o.sourcemap ?? true,
+    // Whitespace and syntax only: names stay, so stack traces and logs read as the source does.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    external: NATIVE_DEPENDENCIES,
+    banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
+    plugins: [treeRelative(srcRoot)],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const sizes: Record<string, number> = {};
+  for (const [file, meta] of Object.entries(result.metafile.outputs)) if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
+  return sizes;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { root: { type: 'string' }, out: { type: 'string' } } });
+  const root = resolve(values.root ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
+  const out = resolve(values.out ?? join(root, 'dist'));
+  const sizes = await bundleDaemon({ root, out });
+  const main = Object.entries(sizes).find(([f]) => f.endsWith('main.js'));
+  const chunks = Object.keys(sizes).length - 1;
+  process.stdout.write(`bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand\n`);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
