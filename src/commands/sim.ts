@@ -3,7 +3,6 @@
 // own tools at it (XENSTORED_PATH=PATH). Other simulator commands register under `sim` through
 // simCommand().
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startXenstored } from '../sim/xenstored/index.js';
 
 /** The `sim` parent command, created on first use so several modules can add subcommands. */
 export function simCommand(program: Command): Command {
@@ -43,6 +42,8 @@ Examples:
   XENSTORED_PATH=/tmp/xs.sock xenstore-ls /local/domain      # xenstore-utils against it`,
     )
     .action(async (opts: { socket: string; introduce: number[]; verbose?: boolean }) => {
+      // Loaded here, not at the top: every other command (the daemon's start-up above all) goes without it.
+      const { startXenstored } = await import('../sim/xenstored/index.js');
       const xs = await startXenstored({
         socketPath: opts.socket,
         log: opts.verbose ? (line) => process.stderr.write(`xenstored: ${line}\n`) : undefined,
