@@ -99,6 +99,50 @@ async function openOutputs(opts: DaemonOptions, log: Logger): Promise<{ primary:
   }
 }
 
+/**
+ * What the daemon stands on that no setting changes: its XenStore connection and the Xen
+ * platform. Opening them is round trips to other processes (xenstored, the hypervisor's devices or
+ * the simulated host) and, for the platform, loading its modules; `vdispld run` opens them while
+ * the operations side reads its settings, then hands them to Daemon.start.
+ */
+export class DaemonGround {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly xs: XenStore,
+    readonly platform: XenPlatform,
+  ) {}
+
+  /** Both at once; if either fails the other is closed, and a XenStore failure is the one reported. */
+  static async open(opts: DaemonOptions, log: Logger): Promise<DaemonGround> {
+    const [xs, platform] = await Promise.allSettled([connectXenStore(opts, log), openPlatform(opts, log)]);
+    if (xs.status === 'fulfilled' && platform.status === 'fulfilled') return new DaemonGround(xs.value, platform.value);
+    if (xs.status === 'fulfilled') await xs.value.close().catch(() => {});
+    if (platform.status === 'fulfilled') await platform.value.close().catch(() => {});
+    throw xs.status === 'rejected' ? xs.reason : (platform as PromiseRejectedResult).reason;
+  }
+
+  /** For a ground never handed to Daemon.start. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.platform.close().catch(() => {});
+      await this.xs.close().catch(() => {});
+    })();
+    return this.closing;
+  }
+}
+
+async function connectXenStore(opts: DaemonOptions, log: Logger): Promise<XenStore> {
+  try {
+    return await XenStoreClient.connect({
+      ...(opts.xenstore !== undefined ? { transport: unixSocketTransport(opts.xenstore) } : {}),
+      log: (line) => log.warn({ part: 'xenstore' }, line),
+    });
+  } catch (err) {
+    throw new StartupError(`cannot reach XenStore: ${(err as Error).message}`);
+  }
+}
+
 export class Daemon {
   private stopping: Promise<void> | undefined;
 
@@ -112,20 +156,16 @@ export class Daemon {
     private readonly log: Logger,
   ) {}
 
-  static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
-    let xs: XenStoreClient;
+  /**
+   * Starts the backend. `ground`: the XenStore connection and platform opened beforehand (see
+   * DaemonGround), owned by the daemon from here on, closed by it if the start fails; else they
+   * are opened now.
+   */
+  static async start(opts: DaemonOptions, log: Logger, ground?: Promise<DaemonGround>): Promise<Daemon> {
+    const g = await (ground ?? DaemonGround.open(opts, log));
+    const { xs, platform } = g;
+    const undo: Array<() => Promise<void>> = [() => g.close()];
     try {
-      xs = await XenStoreClient.connect({
-        ...(opts.xenstore !== undefined ? { transport: unixSocketTransport(opts.xenstore) } : {}),
-        log: (line) => log.warn({ part: 'xenstore' }, line),
-      });
-    } catch (err) {
-      throw new StartupError(`cannot reach XenStore: ${(err as Error).message}`);
-    }
-    const undo: Array<() => Promise<void>> = [() => xs.close()];
-    try {
-      const platform = await openPlatform(opts, log);
-      undo.unshift(() => platform.close());
       const { primary, headless } = await openOutputs(opts, log);
       undo.unshift(async () => {
         if (primary !== headless) await primary.close();

@@ -5,7 +5,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseConnectorMapping } from '../backend/output-map.js';
 import { DEFAULT_QUOTAS, QUOTA_OPTION_KEYS, parseQuotas, type Quotas } from '../backend/quotas.js';
-import { Daemon, StartupError, type DaemonOptions } from '../daemon.js';
+import { Daemon, DaemonGround, StartupError, type DaemonOptions } from '../daemon.js';
 import { cardArgument } from './card-argument.js';
 import { parseHeadlessSpec, type HeadlessOutputSpec } from '../drm/headless/headless-backend.js';
 import { sdNotifier } from '../native/sd-notify.js';
@@ -97,11 +97,20 @@ export interface ServeOperations {
 export async function serve(opts: DaemonOptions, log: Logger, operations?: ServeOperations): Promise<number> {
   const sd = sdNotifier(process.env, { onError: (err) => log.warn({ err }, 'sd_notify failed') });
   let daemon: Daemon;
+  // XenStore and the platform do not depend on the settings the operations side reads, so they
+  // are opened meanwhile (both are waits on other processes). Until Daemon.start takes the ground,
+  // it is this function's to close.
+  const ground = DaemonGround.open(opts, log);
+  // Its failure is reported when Daemon.start awaits it, not as an unhandled rejection meanwhile.
+  ground.catch(() => {});
+  let groundTaken = false;
   try {
     const withOps = operations ? await operations.ops.beforeStart(opts, operations.typed, packageVersion()) : opts;
-    daemon = await Daemon.start(withOps, log);
+    groundTaken = true;
+    daemon = await Daemon.start(withOps, log, ground);
     operations?.ops.afterStart(daemon);
   } catch (err) {
+    if (!groundTaken) await ground.then((g) => g.close(), () => {});
     log.fatal(err instanceof StartupError ? err.message : { err }, err instanceof StartupError ? undefined : 'startup failed');
     await operations?.ops.stop();
     return 1;
