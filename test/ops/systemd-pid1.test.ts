@@ -1,13 +1,15 @@
 // The unit under a real service manager: systemd boots as PID 1 in a container (pid1-container.ts),
 // systemd/vdispld.service is installed as it is in the repository (plus a drop-in that only swaps
-// Xen for the simulated host), and the daemon runs `vdispld run --platform sim` against a
+// Xen for the simulated host), and the daemon, bundled as `npm run build` bundles it, runs
+// `vdispld run --platform sim` against a
 // simulated host whose guests live in this test. Checked through systemctl and journalctl inside
 // the container: Type=notify readiness, STATUS= lines, the watchdog kept fed (and enforced when the
 // daemon stops answering), DOMID= entries in the real journald, and a clean stop.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { bundleDaemon } from '../../scripts/bundle.js';
 import { SimHost } from '../../src/sim/host.js';
 import { Pid1Container, pid1Unavailable } from './pid1-container.js';
 
@@ -15,6 +17,8 @@ const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const WATCHDOG_S = 3;
 /** Where the container sees this checkout (read-only). */
 const CHECKOUT = '/opt/vdispld';
+/** Where it sees the bundled main.js, with links to the checkout's addon, dependencies and package.json. */
+const BUILT = '/opt/vdispld-built';
 const skip = pid1Unavailable();
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>, context: () => Promise<string>): Promise<T> {
@@ -30,12 +34,17 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, journalctl DOMID=, clean stop', { skip, timeout: 300_000 }, async (t) => {
   const t0 = Date.now();
   const files = mkdtempSync('/tmp/vdispld-pid1-files-');
+  const built = mkdtempSync('/tmp/vdispld-pid1-built-');
   // Shared memory and sockets of the simulated host: /dev/shm stays writable under ProtectSystem=strict.
   const simDir = mkdtempSync('/dev/shm/vdispld-pid1-sim-');
   let host: SimHost | undefined;
   let box: Pid1Container | undefined;
   try {
     host = await SimHost.start({ dir: simDir });
+    // The service runs what ships: the bundle (tsc's tree is not needed by `run`). Its links name
+    // the checkout where the container sees it.
+    await bundleDaemon({ root, out: built, sourcemap: false });
+    for (const l of ['build', 'node_modules', 'package.json']) symlinkSync(`${CHECKOUT}/${l}`, join(built, l));
     const put = (name: string, text: string, mode = 0o644): string => {
       const p = join(files, name);
       writeFileSync(p, text);
@@ -44,7 +53,7 @@ void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, jou
     };
     // The checkout is bound read-only at a fixed path: the unit's PrivateTmp and ProtectHome would
     // hide it where CI clones it (under /tmp or /home).
-    const wrapper = put('vdispld', `#!/bin/sh\n# The checkout, run from source.\ncd ${CHECKOUT} && exec ${process.execPath} --import tsx src/main.ts "$@"\n`, 0o755);
+    const wrapper = put('vdispld', `#!/bin/sh\n# The bundled command line, as npm run build makes it.\nexec ${process.execPath} ${BUILT}/src/main.js "$@"\n`, 0o755);
     const envFile = put(
       'default',
       [`VDISPLD_PLATFORM=sim`, `VDISPLD_SIM_DIR=${simDir}`, `VDISPLD_XENSTORE=${host.xenstoredPath}`, 'VDISPLD_OUTPUT=headless', ''].join('\n'),
@@ -74,6 +83,7 @@ void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, jou
         '/etc/default/vdispld': envFile,
         '/usr/local/bin/vdispld': wrapper,
         [CHECKOUT]: root,
+        [BUILT]: built,
       },
       shared: [simDir],
       bootTimeoutMs: 120_000,
@@ -157,6 +167,7 @@ void test('vdispld.service under systemd as PID 1: READY, STATUS=, watchdog, jou
     await box?.stop();
     await host?.close();
     rmSync(files, { recursive: true, force: true });
+    rmSync(built, { recursive: true, force: true });
     rmSync(simDir, { recursive: true, force: true });
   }
 });
