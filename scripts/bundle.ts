@@ -14,6 +14,7 @@
 //
 //   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR]   (default: this checkout, DIR/dist)
 import { build, type Plugin } from 'esbuild';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,10 +69,13 @@ export interface BundleOptions {
 /** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js); returns the bytes written per file. */
 export async function bundleDaemon(o: BundleOptions): Promise<Record<string, number>> {
   const srcRoot = join(o.root, 'src');
+  const outDir = join(o.out, 'src');
+  // Chunk names carry a content hash: the last build's would stay behind beside the new ones.
+  if (existsSync(outDir)) for (const f of readdirSync(outDir)) if (/^chunk-\w+\.js(\.map)?$/.test(f)) rmSync(join(outDir, f));
   const result = await build({
     absWorkingDir: o.root,
     entryPoints: { main: join(srcRoot, 'main.ts') },
-    outdir: join(o.out, 'src'),
+    outdir: outDir,
     // Chunks in the tree's root (no sub-folder), so every output file's URL is the root's.
     chunkNames: 'chunk-[hash]',
     bundle: true,
