@@ -2,7 +2,14 @@
 // full (a connected unix datagram socket polls writable only when its peer has room). Entries sent
 // into a full queue wait here, bounded, and go out when it drains; beyond the bound the oldest are
 // dropped and counted. The event loop never blocks on journald.
-import unixDgram, { type UnixDgramSocket } from 'unix-dgram';
+import { createRequire } from 'node:module';
+import type { UnixDgramSocket } from 'unix-dgram';
+
+// unix-dgram (CommonJS, with a compiled addon) is required when the first entry goes to journald,
+// not imported: a daemon logging JSON lines never loads it, and one under systemd loads it without
+// the ES-module wrapper around a CommonJS module (its exports scanned from the source) at start-up.
+const requireCjs = createRequire(import.meta.url);
+let unixDgram: typeof import('unix-dgram') | undefined;
 
 const ECONNREFUSED = 111;
 const ENOENT = 2;
@@ -92,6 +99,7 @@ export class JournalSocket {
   }
 
   private open(): UnixDgramSocket {
+    unixDgram ??= requireCjs('unix-dgram') as typeof import('unix-dgram');
     const s = unixDgram.createSocket('unix_dgram');
     let error: Error | undefined;
     // The library reports through events; without listeners an 'error' would throw.
