@@ -71,9 +71,11 @@ async function main(): Promise<number> {
   if (values['build-only']) return 0;
 
   if (!values['no-build']) {
-    // dom0 runs the working tree's dist/; tsc still emits when other parts have type errors
-    const t = spawnSync(process.execPath, [join(REPO_DIR, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_DIR, encoding: 'utf8' });
-    if (t.status !== 0) log(`warning: tsc reported errors (dist/ may be stale):\n${(t.stdout ?? '').split('\n').slice(0, 5).join('\n')}`);
+    // dom0 runs the working tree's dist/, built as `npm run build` builds it (tsc, then the bundled
+    // command line): what a user installs. tsc still emits when other parts have type errors, and
+    // its unbundled main.js runs too, so a failed build is a warning.
+    const t = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_DIR, encoding: 'utf8' });
+    if (t.status !== 0) log(`warning: npm run build failed (dist/ may be stale or unbundled):\n${`${t.stdout ?? ''}${t.stderr ?? ''}`.split('\n').slice(0, 8).join('\n')}`);
   }
   if (!existsSync(join(REPO_DIR, 'build/Release/vdispl_native.node'))) throw new Error('native addon missing: build/Release/vdispl_native.node (npm ci)');
   const daemon = daemonAvailable();
