@@ -6,8 +6,9 @@
  * hypervisor and the same machine cost without vdispld's code in the way:
  *   - requests are copied out of the shared ring once (RING_COPY_REQUEST) and answered with a
  *     zeroed response echoing id and operation, status 0, through io/ring.h's own macros;
- *   - DBUF_CREATE walks the page directory and maps the buffer read-only, as any backend must
- *     (the hypervisor checks every grant); DBUF_DESTROY unmaps it;
+ *   - DBUF_CREATE walks the page directory (each page by grant copy, the cheapest read there is)
+ *     and maps the buffer read-only, as any backend must (the hypervisor checks every grant);
+ *     DBUF_DESTROY unmaps it;
  *   - PG_FLIP is answered at once and its EVT_PG_FLIP goes out at the next tick of a vblank clock
  *     (--vblank-hz; 0 = at once), a newer flip replacing a waiting one, whose event then goes out
  *     at once (the same rule a display engine and vdispld follow);
@@ -64,6 +65,7 @@ enum {
   HV_NOTIFY = 5,
   HV_GNT_MAP = 7,
   HV_GNT_UNMAP = 8,
+  HV_GNT_COPY_PAGE = 15,
   HV_REPLY = 100,
   HV_EVTCHN_PEER = 102,
 };
@@ -316,18 +318,21 @@ static int32_t dbuf_create(struct device *d, const struct xendispl_dbuf_create_r
       free(refs);
       return -EINVAL;
     }
-    void *page;
-    uint32_t h = map_grants(d->domid, &dir, 1, 0, &page, &err);
-    if (!h) {
+    /* GNTTABOP_copy of the page: one round trip, no mapping to make and tear down. */
+    uint32_t args[2] = {d->domid, dir}, nr;
+    uint32_t *r = call(HV_GNT_COPY_PAGE, args, 2, &nr);
+    if ((int32_t)r[0] != 0 || nr != 3 + PAGE / 4) {
+      err = (int32_t)r[0] ? (int32_t)r[0] : -EIO;
+      free(r);
       free(refs);
       return err;
     }
-    const struct xendispl_page_directory *pd = page;
+    const struct xendispl_page_directory *pd = (const void *)(r + 3);
     uint32_t take = n - got < REFS_PER_DIR_PAGE ? n - got : REFS_PER_DIR_PAGE;
     memcpy(refs + got, pd->gref, take * 4);
     dir = pd->gref_dir_next_page;
     got += take;
-    unmap_grants(h, page, 1);
+    free(r);
   }
   void *addr;
   uint32_t h = map_grants(d->domid, refs, n, 0, &addr, &err);
