@@ -119,14 +119,17 @@ export async function serve(opts: DaemonOptions, log: Logger, operations?: Serve
     const r = daemon.backend.resources();
     return `${r.devices} vdispl device(s), ${r.connected} connected`;
   };
+  // Listening before READY=1: the manager may stop us the moment it reads it, and a SIGTERM with
+  // no listener yet would end the process without the clean stop (seen in a test on a busy host).
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   sd.ready(status());
   const wd = sd.watchdogIntervalMs();
   const watchdog = wd !== undefined ? setInterval(() => sd.watchdog(), wd) : undefined;
   const statusTimer = sd.enabled ? setInterval(() => sd.status(status()), 5000) : undefined;
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  const signal = await stopSignal;
   log.info(`${signal}: stopping`);
   sd.stopping();
   if (watchdog) clearInterval(watchdog);
