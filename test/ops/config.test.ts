@@ -284,3 +284,38 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     await fx.close();
   }
 });
+
+void test('XenStore subtree absent at start: no transaction to find that out; written later, it is read whole and applied', async () => {
+  const fx = await xenstored();
+  const cap = captureLogger();
+  const root = '/local/domain/0/vdispld';
+  let transactions = 0;
+  // The client as LiveConfig sees it, counting transactions.
+  const xs = new Proxy(fx.dom0, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'transaction') transactions++;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const cfg = await LiveConfig.start({ local: [], xenstore: { xs, root, ownDomid: 0 }, log: cap.log });
+  try {
+    assert.equal(transactions, 0, 'an absent subtree is one directory read, at start and on the watch registration');
+    assert.ok(cfg.reloads >= 1);
+    assert.equal(cfg.connectorMap.get('id0'), undefined);
+    assert.equal(cfg.quotas.maxBuffers, DEFAULT_QUOTAS.maxBuffers);
+    const before = cfg.reloads;
+    await fx.dom0.transaction(async (tx) => {
+      await tx.write(`${root}/connectors/id0`, 'LATE-0');
+      await tx.write(`${root}/quotas/buffers`, '5');
+    });
+    await waitFor(() => cfg.reloads > before && cfg.quotas.maxBuffers === 5, 'the reload of the new subtree');
+    await cfg.settled();
+    assert.equal(cfg.connectorMap.get('id0'), 'LATE-0');
+    assert.ok(transactions >= 1, 'a subtree that exists is read in a transaction');
+    assert.deepEqual(cap.messages('warn'), []);
+  } finally {
+    await cfg.close();
+    await fx.close();
+  }
+});

@@ -10,7 +10,7 @@ import { WarnOnce } from '../warn-once.js';
 import { buildLayer, describeProblem, type Layer } from './layer.js';
 import { layerKeys, resolve, shadowedBy, type Resolved } from './resolve.js';
 import { SCALARS, type LayerName, type Settings } from './settings.js';
-import { readSubtree } from './xenstore-subtree.js';
+import { readSubtree, subtreeExists } from './xenstore-subtree.js';
 
 export interface XenStoreConfigSource {
   readonly xs: XenStore;
@@ -115,7 +115,11 @@ export class LiveConfig {
     const src = this.opts.xenstore!;
     let read;
     try {
-      read = await src.xs.transaction((tx) => readSubtree(tx, src.root, src.ownDomid));
+      // Absent (the usual case) is what a transaction would have read too; a subtree written
+      // right after this read fires the watch, and that reload reads it whole.
+      read = (await subtreeExists(src.xs, src.root))
+        ? await src.xs.transaction((tx) => readSubtree(tx, src.root, src.ownDomid))
+        : { entries: [], rejected: [], exists: false };
     } catch (err) {
       // xenstored restarting: the client fires the watch again once it is back.
       this.once.say(`config: cannot read XenStore ${src.root}: ${(err as Error).message}`, `read:${(err as Error).message}`);

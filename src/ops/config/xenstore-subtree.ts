@@ -51,6 +51,14 @@ async function tryDirectory(tx: XsOps, path: string): Promise<string[] | undefin
   }
 }
 
+/**
+ * Whether the subtree's root exists, by one plain read. Most hosts have no subtree, and finding
+ * that out inside a transaction costs three round trips to xenstored instead of one.
+ */
+export async function subtreeExists(xs: XsOps, root: string): Promise<boolean> {
+  return (await tryDirectory(xs, root)) !== undefined;
+}
+
 /** Reads the subtree as entries inside one transaction, so a toolstack halfway through writing it is seen before or after. */
 export async function readSubtree(tx: XsOps, root: string, ownDomid: number): Promise<SubtreeRead> {
   const entries: RawEntry[] = [];
