@@ -28,7 +28,8 @@ void ReleaseState(MapState* st) {
   st->mapped = false;
   if (st->uncounted) {
     // V8 drops the length from its count when the buffer is detached or swept; give back what
-    // was taken, so the two balance over the mapping's life.
+    // was taken, so the two balance over the mapping's life. Both callers run on the JS thread
+    // (unmap(), and the buffer's finalizer, which N-API defers to that thread), so env is usable.
     st->uncounted = false;
     int64_t total;
     napi_adjust_external_memory(st->env, static_cast<int64_t>(st->len), &total);

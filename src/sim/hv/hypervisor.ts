@@ -119,7 +119,8 @@ export class SimHypervisor {
         const path = doorbellPath(dir, domid, port, gen);
         native().makeFifo(path, 0o600);
         // Held open for the port's life: bytes rung before the owner opens it are kept (a FIFO
-        // drops its data when its last descriptor closes), and ringing never blocks. Node opens with O_CLOEXEC.
+        // drops its data when its last descriptor closes), and ringing never blocks. Node opens
+        // files close-on-exec. A guest may hold up to MAX_PORTS_PER_DOMAIN of these.
         try {
           this.doorbells.set(gen, openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK));
         } catch (err) {
