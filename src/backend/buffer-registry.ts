@@ -25,6 +25,8 @@ export interface DisplayBuffer {
   readonly dataOfs: number;
   readonly pages: number;
   readonly backing: BufferBacking;
+  /** The backing's holders: the registry's own hold ends at DBUF_DESTROY or tear-down. */
+  readonly holds: BackingHolds;
   readonly source: BufferSource;
   /** Framebuffers over this buffer, by cookie. */
   readonly framebuffers: Set<Cookie>;
@@ -143,8 +145,53 @@ export class BufferRegistry {
   }
 }
 
-/** Closes a buffer's backing; idempotent because the backings' close() are. */
-export function releaseBacking(b: BufferBacking): void {
-  if (b.kind === 'frontend') b.mapping.close();
-  else b.granted.close();
+/**
+ * Who holds a buffer's pages: the device (from DBUF_CREATE to DBUF_DESTROY or tear-down) and any
+ * output still showing the buffer's last picture after it was destroyed, as a CRTC keeps scanning
+ * out a framebuffer removed under it. The pages go when the last holder lets go; so releasing a
+ * shown buffer costs no copy of its picture on the request's turn, and an output holds at most the
+ * one buffer it shows.
+ */
+export class BackingHolds {
+  private count = 1;
+  private own = true;
+
+  constructor(private readonly backing: BufferBacking) {}
+
+  /** A further holder while the pages are alive: the function to let go (idempotent), else undefined. */
+  retain(): (() => void) | undefined {
+    if (this.count === 0) return undefined;
+    this.count++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.drop();
+    };
+  }
+
+  /** The device's own hold ends (idempotent). */
+  releaseOwn(): void {
+    if (this.own) {
+      this.own = false;
+      this.drop();
+    }
+  }
+
+  /** Pages still mapped or allocated (a holder is left). */
+  get alive(): boolean {
+    return this.count > 0;
+  }
+
+  private drop(): void {
+    if (--this.count > 0) return;
+    const b = this.backing;
+    if (b.kind === 'frontend') b.mapping.close();
+    else b.granted.close();
+  }
+}
+
+/** The device lets go of a buffer's pages; they are released now unless an output still shows them. */
+export function releaseBacking(b: DisplayBuffer): void {
+  b.holds.releaseOwn();
 }

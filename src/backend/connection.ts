@@ -155,7 +155,7 @@ export class Connection {
       }
       const { framebuffers, buffers } = ctx.registry.drain();
       for (const fb of framebuffers) for (const c of ctx.connectors) c.output.release(fb.desc);
-      for (const b of buffers) releaseBacking(b.backing);
+      for (const b of buffers) releaseBacking(b);
     }
     for (const p of this.parts) {
       p.ring?.close();

@@ -19,6 +19,12 @@ export interface BufferSource {
   readonly size: number;
   /** CPU view of the buffer (the guest's pages mapped read-only, or be-alloc memory). */
   readonly bytes: Uint8Array;
+  /**
+   * Keeps `bytes` readable after the buffer is released (FB_DETACH, DBUF_DESTROY), for an output
+   * that still shows its picture; call the returned function to let go. Undefined (or absent, for
+   * memory nobody unmaps) when there is nothing to hold.
+   */
+  retain?(): (() => void) | undefined;
   /** Present where zero-copy may be tried: export the same pages as a dma-buf. */
   exportDmaBuf?(): Promise<ExportedDmaBuf>;
 }

@@ -166,23 +166,54 @@ void test('viewport outside the mode or larger than the framebuffer is refused w
   }
 });
 
-void test('a framebuffer released while shown stays on screen as a copy; held counts go to zero', async () => {
+void test('a framebuffer released while shown stays on screen: its pages are held, not copied, until the screen moves off', async () => {
   const backend = new HeadlessBackend([{ name: 'h0', width: 8, height: 8 }]);
   const out = backend.output('h0');
   assert.ok(out);
-  const a = xrgbFb(8, 8, 0x42);
+  const plain = xrgbFb(8, 8, 0x42);
+  let holds = 0;
+  let converted = 0;
+  const a: FramebufferDesc = {
+    ...plain,
+    buffer: {
+      ...plain.buffer,
+      // Counts reads of the pixels: the release itself must not convert the frame.
+      get bytes() {
+        converted++;
+        return plain.buffer.bytes;
+      },
+      retain: () => {
+        holds++;
+        return () => holds--;
+      },
+    },
+  };
+  const b = xrgbFb(8, 8, 0x17);
   await out.setConfig({ fb: a, x: 0, y: 0, width: 8, height: 8 });
   assert.equal(backend.resources().framebuffers, 1);
-  const before = out.currentFrame();
+  converted = 0;
   out.release(a);
+  out.release(a); // a second release (FB_DETACH, then DBUF_DESTROY) holds nothing more
+  assert.equal(converted, 0, 'release does not read the pixels');
+  assert.equal(holds, 1, 'the pages are held while shown');
   assert.equal(backend.resources().framebuffers, 0);
-  a.buffer.bytes.fill(0); // the guest's pages are gone or reused
-  const after = out.currentFrame();
-  assert.ok(before && after);
-  assert.deepEqual(Buffer.from(after.rgba), Buffer.from(before.rgba));
+  const frame = out.currentFrame();
+  assert.ok(frame);
+  assert.deepEqual(px(frame.rgba, 8, 3, 5), [3, 5, 0x42, 255], 'the last picture, converted on demand');
+  out.release(b); // releasing another framebuffer changes nothing
+  assert.equal(holds, 1);
+  await out.setConfig({ fb: b, x: 0, y: 0, width: 8, height: 8 });
+  assert.equal(holds, 0, 'let go once the screen shows another framebuffer');
+  await out.setConfig({ fb: a, x: 0, y: 0, width: 8, height: 8 });
+  out.release(a);
+  assert.equal(holds, 1);
   await out.setConfig(null);
+  assert.equal(holds, 0, 'let go when the output is turned off');
   assert.equal(out.currentFrame(), undefined);
+  await out.setConfig({ fb: a, x: 0, y: 0, width: 8, height: 8 });
+  out.release(a);
   await backend.close();
+  assert.equal(holds, 0, 'let go when the output goes');
   assert.equal(backend.outputs().length, 0);
 });
 

@@ -5,7 +5,7 @@
 import { XEN_EINVAL, XEN_ENODEV } from '../../displif/constants.js';
 import { bufferPageCount, type DbufCreate } from '../../displif/requests.js';
 import type { BufferSource } from '../../drm/output.js';
-import { releaseBacking, type BufferBacking, type DisplayBuffer } from '../buffer-registry.js';
+import { BackingHolds, type BufferBacking, type DisplayBuffer } from '../buffer-registry.js';
 import type { DeviceContext, OpResult } from './context.js';
 import { statusOf } from './errno.js';
 import { readDirectory, writeDirectory } from './guest-pages.js';
@@ -28,6 +28,7 @@ export async function dbufCreate(ctx: DeviceContext, req: DbufCreate): Promise<O
     ctx.registry.cancel(r);
     return { status: statusOf(err) };
   }
+  const holds = new BackingHolds(backing);
   const dbuf: DisplayBuffer = {
     cookie: req.dbufCookie,
     geometry: req.geometry,
@@ -35,11 +36,12 @@ export async function dbufCreate(ctx: DeviceContext, req: DbufCreate): Promise<O
     dataOfs: req.dataOfs,
     pages,
     backing,
-    source: sourceOf(ctx, backing, req.bufferSz),
+    holds,
+    source: sourceOf(ctx, backing, holds, req.bufferSz),
     framebuffers: new Set(),
   };
   if (!ctx.live || !ctx.registry.commit(r, dbuf)) {
-    releaseBacking(backing);
+    holds.releaseOwn();
     ctx.registry.cancel(r);
     return { status: -XEN_ENODEV };
   }
@@ -63,15 +65,16 @@ async function allocateForFrontend(ctx: DeviceContext, req: DbufCreate): Promise
   return { kind: 'backend', granted };
 }
 
-function sourceOf(ctx: DeviceContext, backing: BufferBacking, size: number): BufferSource {
+function sourceOf(ctx: DeviceContext, backing: BufferBacking, holds: BackingHolds, size: number): BufferSource {
+  const retain = (): (() => void) | undefined => holds.retain();
   if (backing.kind === 'backend') {
     // An imported dma-buf has no CPU view; the output that made it scans it out itself.
-    return { domid: ctx.domid, size, bytes: backing.granted.bytes?.subarray(0, size) ?? new Uint8Array(0) };
+    return { domid: ctx.domid, size, bytes: backing.granted.bytes?.subarray(0, size) ?? new Uint8Array(0), retain };
   }
   // Outputs see exactly buffer_sz bytes, never the tail of the last page.
   const { mapping } = backing;
   const bytes = mapping.bytes.subarray(0, size);
   return ctx.platform.capabilities.dmabufExport
-    ? { domid: ctx.domid, size, bytes, exportDmaBuf: () => ctx.platform.exportDmaBuf(ctx.domid, mapping.refs) }
-    : { domid: ctx.domid, size, bytes };
+    ? { domid: ctx.domid, size, bytes, retain, exportDmaBuf: () => ctx.platform.exportDmaBuf(ctx.domid, mapping.refs) }
+    : { domid: ctx.domid, size, bytes, retain };
 }

@@ -59,7 +59,7 @@ export function destroyBuffer(ctx: DeviceContext, dbuf: DisplayBuffer): void {
     if (fb) detachFramebuffer(ctx, fb);
   }
   ctx.registry.removeBuffer(dbuf.cookie);
-  releaseBacking(dbuf.backing);
+  releaseBacking(dbuf);
 }
 
 export function dbufDestroy(ctx: DeviceContext, req: DbufDestroy): number {

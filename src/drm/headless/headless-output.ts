@@ -1,7 +1,8 @@
 // A virtual output with no device behind it: a mode, a vblank clock at its rate, and the frame it
 // shows now. Scan-out reads the guest's mapped pages where they are (zero-copy); pixels become
-// RGBA only when someone asks for the frame, and a framebuffer released while shown is copied out
-// first, so the frame stays readable after the guest's pages are gone.
+// RGBA only when someone asks for the frame. A framebuffer released while shown keeps its pages
+// (the buffer's holds) until the output shows something else, so the last picture stays readable
+// without a full-frame conversion on the turn of the guest's FB_DETACH or DBUF_DESTROY.
 import { createHash } from 'node:crypto';
 import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
 import { formatByFourcc } from '../../displif/formats.js';
@@ -27,11 +28,14 @@ export interface HeadlessOutputStats {
 }
 
 
-/** What is on screen: a live framebuffer in a viewport, or a frozen copy of one that was released. */
+/**
+ * What is on screen: a live framebuffer in a viewport, or one the guest released while it was
+ * shown, whose pages the output holds (`letGo` ends the hold) until it shows something else.
+ */
 type Showing =
   | { readonly kind: 'off' }
   | { readonly kind: 'live'; readonly cfg: OutputConfig; readonly fb: FramebufferDesc }
-  | { readonly kind: 'frozen'; readonly cfg: OutputConfig; readonly rgba: Uint8Array };
+  | { readonly kind: 'kept'; readonly cfg: OutputConfig; readonly fb: FramebufferDesc; readonly letGo: () => void };
 
 /** Why a queued flip was not shown: one result object per reason, shared (results are read-only). */
 const DROPPED = {
@@ -50,6 +54,8 @@ function shownAt(timestampNs: bigint): FlipResult {
   if (lastShown.timestampNs !== timestampNs) lastShown = Object.freeze({ shown: true, timestampNs });
   return lastShown;
 }
+
+const noop = (): void => {};
 
 const EINVAL = 22;
 const ENODEV = 19;
@@ -99,7 +105,7 @@ export class HeadlessOutput implements Output {
     if (this.closed) return Promise.reject(new OutputError(`output ${this.name} is gone`, ENODEV));
     if (cfg === null) {
       this.dropPending(DROPPED.disabled);
-      this.showing = { kind: 'off' };
+      this.show({ kind: 'off' });
       this.bump();
       return Promise.resolve();
     }
@@ -114,7 +120,7 @@ export class HeadlessOutput implements Output {
     if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height) {
       return Promise.reject(new OutputError(`output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`, EINVAL));
     }
-    this.showing = { kind: 'live', cfg, fb: cfg.fb };
+    this.show({ kind: 'live', cfg, fb: cfg.fb });
     this.modesets++;
     this.bump();
     return Promise.resolve();
@@ -141,17 +147,18 @@ export class HeadlessOutput implements Output {
   release(fb: FramebufferDesc): void {
     if (this.pendingFb?.id === fb.id) this.dropPending(DROPPED.released);
     if (this.showing.kind === 'live' && this.showing.fb.id === fb.id) {
-      // Keep showing the last picture, as a CRTC whose framebuffer was removed under it would
-      // until the next modeset; copy it now, while the pages are still mapped.
-      const frame = this.render();
-      this.showing = { kind: 'frozen', cfg: this.showing.cfg, rgba: frame.rgba };
+      // Keep showing the last picture, as a CRTC whose framebuffer was removed under it would until
+      // the next modeset: hold its pages (converted only if someone asks for the frame) rather than
+      // convert the whole frame now, on the turn of a request any guest may send in a loop.
+      const letGo = fb.buffer.retain?.() ?? noop;
+      this.showing = { kind: 'kept', cfg: this.showing.cfg, fb: this.showing.fb, letGo };
     }
   }
 
   currentFrame(): Frame | undefined {
     if (this.showing.kind === 'off') return undefined;
     if (this.cached?.sequence === this.sequence) return this.cached.frame;
-    const frame = this.showing.kind === 'frozen' ? this.frozenFrame(this.showing.rgba) : this.render();
+    const frame = this.render();
     this.cached = { sequence: this.sequence, frame };
     return frame;
   }
@@ -176,7 +183,7 @@ export class HeadlessOutput implements Output {
     this.dropPending(DROPPED.gone);
     this.closed = true;
     this.clock.close();
-    this.showing = { kind: 'off' };
+    this.show({ kind: 'off' });
     this.cached = undefined;
   }
 
@@ -192,7 +199,7 @@ export class HeadlessOutput implements Output {
       done(DROPPED.disabled);
       return;
     }
-    this.showing = { kind: 'live', cfg: this.showing.cfg, fb };
+    this.show({ kind: 'live', cfg: this.showing.cfg, fb });
     this.shown++;
     this.bump();
     done(shownAt(timestampNs));
@@ -212,6 +219,13 @@ export class HeadlessOutput implements Output {
     setImmediate(done, why);
   }
 
+  /** Puts `next` on screen; a released framebuffer's pages are let go once it is off. */
+  private show(next: Showing): void {
+    const prev = this.showing;
+    this.showing = next;
+    if (prev.kind === 'kept') prev.letGo();
+  }
+
   private bump(): void {
     this.sequence++;
   }
@@ -220,7 +234,7 @@ export class HeadlessOutput implements Output {
     const { width, height } = this.mode;
     const rgba = new Uint8Array(width * height * 4);
     for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
-    if (this.showing.kind === 'live') {
+    if (this.showing.kind !== 'off') {
       const { cfg, fb } = this.showing;
       const offset = fb.offset + (cfg.srcY ?? 0) * fb.pitch + columnOffset(fb.fourcc, cfg.srcX ?? 0);
       drawRegion(
@@ -231,9 +245,6 @@ export class HeadlessOutput implements Output {
     return { width, height, rgba, sequence: this.sequence };
   }
 
-  private frozenFrame(rgba: Uint8Array): Frame {
-    return { width: this.mode.width, height: this.mode.height, rgba, sequence: this.sequence };
-  }
 }
 
 /** Byte offset of column x in a row; YUYV starts on a whole macropixel. Unknown formats draw nothing anyway. */

@@ -55,6 +55,7 @@ interface Flip {
   fbId?: number;
 }
 
+const noop = (): void => {};
 const isMasterError = (err: unknown): boolean => isNativeError(err) && (err.errno === EACCES || err.errno === EPERM);
 /** How long a modeset waits for a flip in flight before going ahead anyway. */
 const SETTLE_MS = 200;
@@ -66,7 +67,11 @@ export class KmsOutput implements Output {
   private shown: { fb: FramebufferDesc; fbId: number } | undefined;
   private inflight: Flip | undefined;
   private queued: Flip | undefined;
-  private readonly retired = new Map<number, FramebufferDesc>();
+  /**
+   * Framebuffers the guest released while on screen or in flight: their import and pages are held
+   * (`letGo`) until the screen moves off them, as the card still reads them.
+   */
+  private readonly retired = new Map<number, { readonly fb: FramebufferDesc; readonly letGo: () => void }>();
   /** How each framebuffer was last routed, and where its picture lands. */
   private readonly routes = new Map<number, { path: ScanoutPath; reason?: string; placement: Placement }>();
   /** Framebuffers the driver refused at modeset or flip time: copied from then on. */
@@ -74,7 +79,6 @@ export class KmsOutput implements Output {
   /** Scanout buffers of a previous mode, freed once the new mode is on screen. */
   private staleBuffers: ScanoutBuffers[] = [];
   private inConfig = 0;
-  private frozen: Uint8Array | undefined;
   private configuring: Promise<void> = Promise.resolve();
   private paused = false;
   private closed = false;
@@ -128,16 +132,18 @@ export class KmsOutput implements Output {
 
   release(fb: FramebufferDesc): void {
     if (this.queued?.fb.id === fb.id) this.replaceQueued(undefined, 'framebuffer released');
-    if (this.shown?.fb.id === fb.id && this.frozen === undefined) this.frozen = this.render().rgba;
+    // On screen, its picture stays: the pages are held (converted only for a snapshot), never
+    // copied on the turn of a request any guest may send in a loop.
     const onScreen = this.shown?.fb.id === fb.id || this.inflight?.fb.id === fb.id;
-    if (onScreen) this.retired.set(fb.id, fb);
-    else this.d.importer.drop(fb);
+    if (onScreen) {
+      if (!this.retired.has(fb.id)) this.retired.set(fb.id, { fb, letGo: fb.buffer.retain?.() ?? noop });
+    } else this.d.importer.drop(fb);
     this.routes.delete(fb.id);
     this.forcedCopy.delete(fb.id);
   }
 
   currentFrame(): Frame | undefined {
-    if (!this.active || (!this.shown && this.frozen === undefined)) return undefined;
+    if (!this.active || !this.shown) return undefined;
     if (this.cachedFrame?.sequence === this.sequence) return this.cachedFrame;
     this.cachedFrame = this.render();
     return this.cachedFrame;
@@ -157,7 +163,6 @@ export class KmsOutput implements Output {
     this.d.forgetToken(ev.userData);
     this.shown = { fb: f.fb, fbId: f.fbId! };
     this.active?.buffers.shown(f.fbId!);
-    this.frozen = undefined;
     this.sequence++;
     f.done({ shown: true, timestampNs: BigInt(ev.sec) * 1_000_000_000n + BigInt(ev.usec) * 1000n });
     this.afterFlip();
@@ -190,7 +195,7 @@ export class KmsOutput implements Output {
     this.active?.buffers.close();
     this.active = undefined;
     this.closeStaleBuffers();
-    for (const fb of this.retired.values()) this.d.importer.drop(fb);
+    for (const r of this.retired.values()) this.letGo(r);
     this.retired.clear();
     this.shown = undefined;
   }
@@ -282,7 +287,6 @@ export class KmsOutput implements Output {
       }
     }
     this.shown = undefined;
-    this.frozen = undefined;
     a.buffers.close();
     this.closeStaleBuffers();
     this.dropRetired();
@@ -476,17 +480,21 @@ export class KmsOutput implements Output {
     this.closeStaleBuffers();
     this.shown = { fb, fbId };
     this.active?.buffers.shown(fbId);
-    this.frozen = undefined;
     this.sequence++;
     this.dropRetired();
   }
 
   private dropRetired(): void {
-    for (const [id, fb] of this.retired) {
+    for (const [id, r] of this.retired) {
       if (this.shown?.fb.id === id || this.inflight?.fb.id === id) continue;
       this.retired.delete(id);
-      this.d.importer.drop(fb);
+      this.letGo(r);
     }
+  }
+
+  private letGo(r: { readonly fb: FramebufferDesc; readonly letGo: () => void }): void {
+    this.d.importer.drop(r.fb);
+    r.letGo();
   }
 
   private masterLost(err: unknown): void {
@@ -500,9 +508,6 @@ export class KmsOutput implements Output {
     const a = this.active;
     const width = a?.choice.mode.hdisplay ?? 0;
     const height = a?.choice.mode.vdisplay ?? 0;
-    if (this.frozen !== undefined && this.frozen.length === width * height * 4) {
-      return { width, height, rgba: this.frozen, sequence: this.sequence };
-    }
     const rgba = new Uint8Array(width * height * 4);
     for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
     const fb = this.shown?.fb;
