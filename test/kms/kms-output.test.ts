@@ -1,10 +1,23 @@
 // The KMS output against a fake card: zero-copy when the card takes the guest's buffer as it is,
 // the copy path (row by row, centred) when it does not and why, flips completed by DRM events,
 // DRM master lost and regained, framebuffers released while on screen, and a clean close.
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mode } from './fake-drm.js';
-import { flipper, guestFb, rig, settle } from './helpers.js';
+import { flipper, guestFb, rig as openRig, settle, type Rig } from './helpers.js';
+
+// Every rig a test opened is closed after it, also when an assertion failed half-way: a backend
+// left open keeps its master-regain timer and the fake card alive. close() is idempotent, so the
+// tests' own closes (whose effects they check) stay.
+const opened: Rig[] = [];
+const rig = (...args: Parameters<typeof openRig>): Rig => {
+  const r = openRig(...args);
+  opened.push(r);
+  return r;
+};
+afterEach(async () => {
+  for (const r of opened.splice(0)) await r.backend.close();
+});
 
 const cfg = (fb: { desc: import('../../src/drm/output.js').FramebufferDesc }, w = fb.desc.width, h = fb.desc.height) => ({
   fb: fb.desc,

@@ -61,7 +61,6 @@ void test('status and snapshot over the socket: JSON, text, PNG of the shown fra
     ]);
     await a!.draw((x, y) => [x * 4, y * 5, 200]);
     await b!.draw(() => [10, 20, 30]);
-    await new Promise((r) => setTimeout(r, 60));
 
     const status = (await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport;
     assert.equal(status.version, 1);
