@@ -48,7 +48,7 @@ let nextFd = 300;
 
 export interface GuestFb {
   readonly desc: FramebufferDesc;
-  readonly exports: { closed: number; made: number };
+  readonly exports: { closed: number; made: number; holds: number };
   /** The guest's pixel (x, y) as [B, G, R]. */
   px(x: number, y: number): number[];
 }
@@ -66,7 +66,7 @@ export function guestFb(dev: FakeDrm, width: number, height: number, opts: { off
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) bytes.set([x & 0xff, y & 0xff, tag, 0], offset + y * pitch + x * 4);
   }
-  const exports = { closed: 0, made: 0 };
+  const exports = { closed: 0, made: 0, holds: 0 };
   const exportDmaBuf = (): Promise<ExportedDmaBuf> => {
     const fd = nextFd++;
     dev.dmabufs.set(fd, bytes);
@@ -88,7 +88,21 @@ export function guestFb(dev: FakeDrm, width: number, height: number, opts: { off
     fourcc: XR24,
     pitch,
     offset,
-    buffer: { domid: domId(3), size, bytes, ...(opts.exportable === false ? {} : { exportDmaBuf }) },
+    buffer: {
+      domid: domId(3),
+      size,
+      bytes,
+      // Counts the holds an output takes on the pages (a released framebuffer still on screen).
+      retain: () => {
+        exports.holds++;
+        let held = true;
+        return () => {
+          if (held) exports.holds--;
+          held = false;
+        };
+      },
+      ...(opts.exportable === false ? {} : { exportDmaBuf }),
+    },
   };
   return { desc, exports, px: (x, y) => [x & 0xff, y & 0xff, tag] };
 }

@@ -5,6 +5,7 @@
 // display server exits.
 import { formatByName, type PixelFormat } from '../../displif/formats.js';
 import type { DrmCard, Framebuffer, GemObject } from './card.js';
+import { runqueueWaitMs } from '../schedstat.js';
 import { drawFrame } from './pattern.js';
 import type { DisplayBehaviour, FrontendReport } from './protocol.js';
 
@@ -64,15 +65,23 @@ export class DisplayApp {
       const frames = this.behaviour.frames;
       const minMs = this.behaviour.maxFps ? 1000 / this.behaviour.maxFps : 0;
       let frame = 0;
+      let lastReleased: number | undefined;
+      let lastWait = runqueueWaitMs();
       while (!this.stopping && this.card.isPlugged && (frames === undefined || frame < frames)) {
         frame++;
         const started = performance.now();
         const s = surfaces[frame % 2]!;
         this.draw(s, conn, frame);
         const r = await this.card.pageFlip(conn, s.fb);
+        const released = performance.now();
+        const intervalMs = lastReleased === undefined ? undefined : released - lastReleased;
+        lastReleased = released;
+        const wait = runqueueWaitMs();
+        const waitMs = intervalMs !== undefined && wait !== undefined && lastWait !== undefined ? wait - lastWait : undefined;
+        lastWait = wait;
         if (r.status === 0) shown = frame;
         if (this.verbose || r.status !== 0 || r.outcome !== 'event') {
-          this.report({ kind: 'frame', devid: this.devid, conn, frame, flip: r.outcome, ms: r.ms, status: r.status });
+          this.report({ kind: 'frame', devid: this.devid, conn, frame, flip: r.outcome, ms: r.ms, status: r.status, at: Date.now(), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(waitMs !== undefined ? { waitMs } : {}) });
         }
         if (r.status !== 0 && this.card.isPlugged) await sleep(50); // a compositor backs off, then retries
         const spent = performance.now() - started;

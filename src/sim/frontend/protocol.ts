@@ -132,7 +132,21 @@ export type FrontendReport =
   | { readonly kind: 'timeout'; readonly devid: number; readonly conn: number; readonly op: number; readonly id: number }
   | { readonly kind: 'ignored-response'; readonly devid: number; readonly conn: number; readonly id: number; readonly operation: number; readonly why: string }
   | { readonly kind: 'event-dropped'; readonly devid: number; readonly conn: number; readonly expectedId: number; readonly gotId: number }
-  | { readonly kind: 'frame'; readonly devid: number; readonly conn: number; readonly frame: number; readonly flip: FlipOutcome; readonly ms: number; readonly status: number }
+  | {
+      readonly kind: 'frame';
+      readonly devid: number;
+      readonly conn: number;
+      readonly frame: number;
+      readonly flip: FlipOutcome;
+      readonly ms: number;
+      readonly status: number;
+      /** Since the connector's previous flip was released (absent for its first): the interval a user sees. */
+      readonly intervalMs?: number;
+      /** Wall-clock ms (Date.now()) when the flip was released, to set against other processes' stalls. */
+      readonly at?: number;
+      /** Of intervalMs, how long the guest's thread waited for a CPU (the machine's share), where known. */
+      readonly waitMs?: number;
+    }
   | { readonly kind: 'ring-violation'; readonly devid: number; readonly conn: number; readonly reason: string }
   | { readonly kind: 'fatal'; readonly devid: number; readonly errno: number; readonly message: string }
   | { readonly kind: 'script-result'; readonly id: number; readonly results: readonly StepResult[] }

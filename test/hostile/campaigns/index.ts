@@ -4,6 +4,7 @@ import { FAULTS_FULL, FAULTS_SHORT, faultCampaign } from './faults.js';
 import { REQUESTS_FULL, REQUESTS_SHORT, requestCampaign } from './requests.js';
 import { RING_FULL, RING_SHORT, ringCampaign } from './ring.js';
 import { SOAK_FULL, SOAK_SHORT, soakCampaign } from './soak.js';
+import { STORMS_FULL, STORMS_SHORT, stormCampaign } from './storms.js';
 import { XENSTORE_FULL, XENSTORE_SHORT, xenstoreCampaign } from './xenstore.js';
 
 export interface CampaignArgs {
@@ -42,6 +43,8 @@ export const CAMPAIGNS = {
       ...(a.log ? { log: a.log } : {}),
       ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
     }),
+  storms: (a: CampaignArgs): Promise<CampaignResult> =>
+    stormCampaign({ ...(a.short ? STORMS_SHORT : STORMS_FULL), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
 } as const;
 
 export type CampaignName = keyof typeof CAMPAIGNS;

@@ -30,6 +30,10 @@ export interface DaemonProcessOptions {
    * profile (`<dir>/*.cpuprofile`, by --cpu-prof, also at exit). Both need an orderly stop().
    */
   readonly probeDir?: string;
+  /** With probeDir: false measures the loop lag only, without the CPU profile's overhead. */
+  readonly cpuProfile?: boolean;
+  /** With probeDir: keep the daemon's loop stalls from this length up with their time (default 50 ms). */
+  readonly recordStallsFromMs?: number;
 }
 
 const PRELOAD = fileURLToPath(new URL('../probe/daemon-preload.ts', import.meta.url));
@@ -62,7 +66,7 @@ export class DaemonProcess {
       [
         '--import',
         'tsx',
-        ...(opts.probeDir ? ['--import', PRELOAD, '--cpu-prof', `--cpu-prof-dir=${opts.probeDir}`] : []),
+        ...(opts.probeDir ? ['--import', PRELOAD, ...(opts.cpuProfile === false ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.probeDir}`])] : []),
         MAIN,
         'run',
         '--platform',
@@ -82,7 +86,15 @@ export class DaemonProcess {
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        ...(opts.probeDir ? { env: { ...process.env, HOSTILE_LOOP_PROBE_OUT: join(opts.probeDir, DAEMON_LAG_FILE) } } : {}),
+        ...(opts.probeDir
+          ? {
+              env: {
+                ...process.env,
+                HOSTILE_LOOP_PROBE_OUT: join(opts.probeDir, DAEMON_LAG_FILE),
+                ...(opts.recordStallsFromMs !== undefined ? { HOSTILE_LOOP_PROBE_RECORD_MS: String(opts.recordStallsFromMs) } : {}),
+              },
+            }
+          : {}),
       },
     );
     const d = new DaemonProcess(child);

@@ -15,6 +15,9 @@ export interface FlipFigures {
   readonly failed: number;
   /** Flips whose event came later than the deadline. */
   readonly late: number;
+  /** The longest time between two consecutive flips released (the stutter a user sees), and its p99. */
+  readonly maxIntervalMs: number;
+  readonly p99IntervalMs: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -25,7 +28,10 @@ function percentile(sorted: readonly number[], p: number): number {
 export function flipFigures(reports: readonly FrontendReport[], deadlineMs: number, from = 0): FlipFigures {
   const frames = reports.slice(from).filter((r): r is FrameReport => r.kind === 'frame');
   const ms = frames.map((f) => f.ms).sort((a, b) => a - b);
+  const intervals = frames.flatMap((f) => (f.intervalMs === undefined ? [] : [f.intervalMs])).sort((a, b) => a - b);
   return {
+    maxIntervalMs: round(intervals[intervals.length - 1] ?? 0),
+    p99IntervalMs: round(percentile(intervals, 0.99)),
     frames: frames.length,
     p50Ms: round(percentile(ms, 0.5)),
     p99Ms: round(percentile(ms, 0.99)),

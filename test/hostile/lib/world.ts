@@ -66,7 +66,7 @@ export async function startWorld(opts: DaemonProcessOptions = {}): Promise<World
     await host.close();
     throw err;
   }
-  const lag = new LoopLag();
+  const lag = new LoopLag(opts.recordStallsFromMs);
   const world: World = {
     host,
     daemon,

@@ -5,12 +5,13 @@
 // which is which.
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { runqueueWaitMs } from '../../../src/sim/schedstat.js';
 
 /** Stall bars reported: the campaign's old 250 ms bar, the daemon's 1 s target. */
 export const STALL_BARS_MS = [50, 100, 250, 1000] as const;
 const DRIFT_TICK_MS = 20;
 /** The longest stalls kept with their time, for matching against late flips. */
-const KEEP_STALLS = 50;
+const KEEP_STALLS = 500;
 
 export interface LoopLagSummary {
   readonly seconds: number;
@@ -19,8 +20,11 @@ export interface LoopLagSummary {
   readonly maxMs: number;
   /** Stalls longer than each bar (ms -> count). */
   readonly stallsOver: Record<string, number>;
-  /** The longest stalls: [wall-clock ms when the loop came back, stall ms]. */
-  readonly longest: readonly (readonly [number, number])[];
+  /**
+   * The longest stalls: [wall-clock ms when the loop came back, stall ms, ms of it the thread
+   * waited for a CPU while runnable (the machine's share; absent where schedstat is unreadable)].
+   */
+  readonly longest: readonly (readonly [number, number, number?])[];
 }
 
 export class LoopLag {
@@ -29,10 +33,12 @@ export class LoopLag {
   private readonly started = Date.now();
   private last = performance.now();
   private readonly over = new Map<number, number>(STALL_BARS_MS.map((b) => [b, 0]));
-  private longest: [number, number][] = [];
+  private longest: [number, number, number?][] = [];
+  private lastWait = runqueueWaitMs();
   private closed = false;
 
-  constructor() {
+  /** `recordFromMs`: stalls from this length up are kept with their time (default the first bar). */
+  constructor(private readonly recordFromMs: number = STALL_BARS_MS[0]) {
     this.histogram = monitorEventLoopDelay({ resolution: 10 });
     this.histogram.enable();
     this.drift = setInterval(() => this.tick(), DRIFT_TICK_MS);
@@ -44,9 +50,13 @@ export class LoopLag {
     const now = performance.now();
     const stall = now - this.last - DRIFT_TICK_MS;
     this.last = now;
-    if (stall < STALL_BARS_MS[0]) return;
+    const wait = runqueueWaitMs();
+    const waited = wait !== undefined && this.lastWait !== undefined ? Math.round(wait - this.lastWait) : undefined;
+    this.lastWait = wait;
+    if (stall < Math.min(this.recordFromMs, STALL_BARS_MS[0])) return;
     for (const b of STALL_BARS_MS) if (stall > b) this.over.set(b, this.over.get(b)! + 1);
-    this.longest.push([Date.now(), Math.round(stall)]);
+    if (stall < this.recordFromMs) return;
+    this.longest.push(waited === undefined ? [Date.now(), Math.round(stall)] : [Date.now(), Math.round(stall), waited]);
     if (this.longest.length > KEEP_STALLS * 2) this.longest = this.longest.sort((a, b) => b[1] - a[1]).slice(0, KEEP_STALLS);
   }
 
