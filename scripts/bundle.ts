@@ -14,10 +14,11 @@
 //
 //   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR]   (default: this checkout, DIR/dist)
 import { build, type Plugin } from 'esbuild';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /** npm dependencies that load a compiled addon from their own directory; required from node_modules at run time. */
@@ -57,6 +58,55 @@ function treeRelative(srcRoot: string): Plugin {
   };
 }
 
+/** True if Node loads `file` as CommonJS: `.cjs`, or `.js` whose nearest package.json is not `"type": "module"`. */
+export function isCommonJsFile(file: string): boolean {
+  if (file.endsWith('.cjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type !== 'module';
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * The ES module that stands for a CommonJS module in a dynamic import(): its `module.exports` as
+ * the default export plus the named exports Node gives it (`names`, from Node's own import of it).
+ */
+export function commonJsFacade(file: string, names: readonly string[]): string {
+  const lines = [`import m from ${JSON.stringify(file)};`, 'export default m;'];
+  names.forEach((n, i) => lines.push(`const e${i} = m[${JSON.stringify(n)}];`, `export { e${i} as ${JSON.stringify(n)} };`));
+  return lines.join('\n');
+}
+
+const CJS_FACADE = 'vdispld-cjs-facade';
+
+/**
+ * import() of a CommonJS package, as Node runs it, yields `module.exports` as `default` and its
+ * named exports beside it (`(await import('prom-client')).Registry`). With splitting, esbuild makes
+ * the package a chunk of its own whose only export is `default`, so in the bundle every named
+ * export was undefined ("Registry is not a constructor"). Each such import goes through a facade
+ * module instead that exports what Node's import of the package exports, by name; it stays a chunk
+ * loaded on demand. The names come from Node itself, importing the package at build time.
+ */
+function commonJsDynamicImports(): Plugin {
+  return {
+    name: CJS_FACADE,
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.kind !== 'dynamic-import' || isBuiltin(args.path) || NATIVE_DEPENDENCIES.includes(args.path)) return undefined;
+        const r = await b.resolve(args.path, { kind: 'import-statement', importer: args.importer, resolveDir: args.resolveDir });
+        if (r.errors.length > 0 || r.external || !isCommonJsFile(r.path)) return undefined;
+        return { path: r.path, namespace: CJS_FACADE };
+      });
+      b.onLoad({ filter: /.*/, namespace: CJS_FACADE }, async (args) => {
+        const ns = (await import(pathToFileURL(args.path).href)) as Record<string, unknown>;
+        return { contents: commonJsFacade(args.path, Object.keys(ns).filter((n) => n !== 'default')), resolveDir: dirname(args.path), loader: 'js' };
+      });
+    },
+  };
+}
+
 export interface BundleOptions {
   /** The checkout whose src/main.ts is bundled. */
   readonly root: string;
@@ -89,7 +139,7 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
     minifySyntax: true,
     external: NATIVE_DEPENDENCIES,
     banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
-    plugins: [treeRelative(srcRoot)],
+    plugins: [treeRelative(srcRoot), commonJsDynamicImports()],
     metafile: true,
     logLevel: 'warning',
   });

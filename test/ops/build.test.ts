@@ -3,13 +3,16 @@
 // "serving" line on a simulated host, the demo (whose guests are forked from the tree beside the
 // bundle), the xenbus transport (loaded by a computed specifier), and the version.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildDaemon } from '../../bench/lib/build.js';
 import { NotifySocket } from '../../bench/lib/notify.js';
-import { treeRelativeSource } from '../../scripts/bundle.js';
+import { PNG } from 'pngjs';
+import WebSocket from 'ws';
+import { commonJsFacade, treeRelativeSource } from '../../scripts/bundle.js';
 import { SimHost } from '../../src/sim/host.js';
 import { tempDir } from './helpers.js';
 
@@ -40,6 +43,15 @@ function runBuilt(mainJs: string, args: string[], o: { env?: NodeJS.ProcessEnv; 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A loopback port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 const work = tempDir('build');
@@ -109,6 +121,95 @@ void test('built: demo forks its guests from the tree and reports every connecto
   assert.equal(report.ok, true, r.stdout);
   assert.equal(report.connectors.length, 2);
   for (const c of report.connectors) assert.ok(c.flipEvents > 0);
+});
+
+void test('built: every npm dependency works from the bundle: metrics (prom-client), viewer (ws), snapshot (pngjs), logs (pino)', { timeout: 120_000 }, async () => {
+  const [metrics, viewer] = [await freePort(), await freePort()];
+  const sock = join(work.dir, 'deps.sock');
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => (done = r));
+  const demo = runBuilt(mainJs, ['demo', '--guests', '1', '--metrics', String(metrics), '--viewer', String(viewer), '--control-socket', sock, '--log-level', 'info'], {
+    env: { XDG_RUNTIME_DIR: work.dir },
+    until: finished,
+  });
+  try {
+    // The control socket is the last thing the demo opens before its guests.
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const status = await runBuilt(mainJs, ['status', '--socket', sock, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+    assert.match(text, /^# TYPE vdispld_requests_total counter$/m, 'prom-client registry served');
+    assert.match(text, /^nodejs_eventloop_lag_seconds /m, 'default metrics collected');
+    const frame = await new Promise<Buffer>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${viewer}/ws`, { origin: `http://127.0.0.1:${viewer}` });
+      const t = setTimeout(() => reject(new Error('no frame from the viewer in 30 s')), 30_000);
+      ws.on('message', (data: Buffer, binary: boolean) => {
+        if (!binary) return;
+        clearTimeout(t);
+        ws.close();
+        resolve(data);
+      });
+      ws.on('error', reject);
+    });
+    assert.ok(frame.length > 100, 'the viewer sent a binary frame');
+    const png = join(work.dir, 'deps.png');
+    let snap = await runBuilt(mainJs, ['snapshot', '1/0/0', '-o', png, '--socket', sock]);
+    for (let i = 0; snap.code !== 0 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 200)); // the guest's first frame
+      snap = await runBuilt(mainJs, ['snapshot', '1/0/0', '-o', png, '--socket', sock]);
+    }
+    assert.equal(snap.code, 0, snap.stderr);
+    const img = PNG.sync.read(readFileSync(png));
+    assert.deepEqual([img.width, img.height], [640, 480]);
+  } finally {
+    done();
+  }
+  const r = await demo;
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /is not a constructor|is not a function|Cannot find/);
+  assert.match(r.stderr, /^\{"level":30,/m, 'pino wrote JSON log lines');
+});
+
+void test('built: a command whose reader goes away ends quietly with status 141 (stdout and stderr)', { timeout: 120_000 }, () => {
+  const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+  const node = `${q(process.execPath)} ${q(mainJs)}`;
+  const env = { PATH: process.env['PATH'], XDG_RUNTIME_DIR: work.dir };
+  // `| true`: the reader is gone before the command writes; `| head`: as a user types it, where a
+  // short text may fit the pipe before head leaves (then the status is 0).
+  for (const [what, line, statuses] of [
+    ['help on stdout', `${node} demo --help | true`, ['141']],
+    ['help as a user pipes it', `${node} demo --help | head -n 1`, ['0', '141']],
+    ['the top-level help', `${node} --help | true`, ['141']],
+    ['a usage error on stderr', `${node} demo --no-such-option 2>&1 >/dev/null | true`, ['141']],
+    ['the demo on stdout', `${node} demo --guests 1 --duration 20 --control-socket ${q(join(work.dir, 'p1.sock'))} | head -n 1`, ['141']],
+    ['the demo on stderr', `${node} demo --guests 1 --duration 20 --log-level debug --control-socket ${q(join(work.dir, 'p2.sock'))} 2>&1 >/dev/null | head -c 5`, ['141']],
+  ] as const) {
+    const r = spawnSync('bash', ['-c', `${line} >/dev/null; echo "status \${PIPESTATUS[0]}" >&2`], {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+      // stdin not a socket: bash would take itself for a remote shell and read ~/.bashrc.
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const m = /^status (\d+)\n$/.exec(r.stderr);
+    assert.ok(m, `${what}: nothing but the status on stderr (${line}):\n${r.stderr}`);
+    assert.ok((statuses as readonly string[]).includes(m[1]!), `${what}: status ${m[1]}, expected ${statuses.join(' or ')} (${line})`);
+  }
+});
+
+void test('commonJsFacade: module.exports as default and each of Node\'s names as an export', () => {
+  assert.equal(
+    commonJsFacade('/m/index.js', ['Registry', 'odd-name']),
+    [
+      'import m from "/m/index.js";',
+      'export default m;',
+      'const e0 = m["Registry"];',
+      'export { e0 as "Registry" };',
+      'const e1 = m["odd-name"];',
+      'export { e1 as "odd-name" };',
+    ].join('\n'),
+  );
 });
 
 void test('treeRelativeSource: import.meta.url and computed import() take the module place in the tree; literal imports stay', () => {
