@@ -7,7 +7,7 @@
 // intervals stay under two frame periods and the daemon's event loop is never held longer than
 // that during the storms (except where the machine itself stood still: probe/canary.ts), every
 // storm request is answered, nothing is left afterwards.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScriptStep, StepResult } from '../../../src/sim/frontend/protocol.js';
@@ -43,6 +43,7 @@ const RECORD_STALLS_MS = 5;
 export async function stormCampaign(o: StormCampaignOptions): Promise<CampaignResult> {
   const res = new CampaignResult('storms');
   // The daemon's loop is always measured; with --probe DIR its CPU profile is kept there too.
+  if (o.probeDir !== undefined) mkdirSync(o.probeDir, { recursive: true });
   const probeDir = o.probeDir ?? mkdtempSync(join(tmpdir(), 'vdispld-storms-'));
   const w = await startWorld({ probeDir, cpuProfile: o.probeDir !== undefined, recordStallsFromMs: RECORD_STALLS_MS });
   const canary = await MachineCanary.start();
@@ -85,13 +86,15 @@ export async function stormCampaign(o: StormCampaignOptions): Promise<CampaignRe
 }
 
 /**
- * The criteria, each against two frame periods. The daemon's event loop: the part of each stall
- * the daemon's thread was running or blocked (the stall less the time it waited for a CPU, from
- * schedstat; where that is unreadable, less the machine canary's stall at the same time) — the
- * work a guest made it do. The good guest's flip intervals: less the guest's own wait for a CPU and
- * the time that the machine (the canary), the simulated Xen (this process, which relays every
- * flip) or the daemon stood still for want of a CPU during the interval. On a shared, loaded machine
- * every process is descheduled now and then; that is not a guest's attack.
+ * The criteria, each against two frame periods. The daemon's event loop: the CPU time the daemon
+ * used during each stall (all its threads, at most the stall; where unknown, the stall less the
+ * machine canary's stall at the same time) — the work a guest made it do. The good guest's flip
+ * intervals: less the guest's own wait for a CPU and the time during the interval that the
+ * machine (the canary), the simulated Xen (this process, which relays every flip) or the daemon
+ * stood still — what is left is delay no stalled process explains (a flip held back by the
+ * daemon's logic), and fails from two frame periods plus one: stalls shorter than the 5 ms the
+ * probes record go unexplained, and one of them can cost a whole vblank. On a shared, loaded machine every process is descheduled now and then; that is
+ * not a guest's attack, and the daemon's own work in a stall is judged by the first criterion.
  */
 function judgeStorms(
   res: CampaignResult,
@@ -106,14 +109,14 @@ function judgeStorms(
   const show = (at: number, ms: number): string => `${new Date(at).toISOString().slice(11, 23)}:${Math.round(ms)}`;
   res.set('machine stalls (canary) over half a frame period, longest ms', `${machine.filter(([, ms]) => ms >= MAX_INTERVAL_MS / 2).length}, ${Math.max(0, ...machine.map(([, ms]) => ms))}`);
   // The daemon: its own share of each stall.
-  const daemonStalls = (lag?.longest ?? []).map(([at, ms, wait]) => ({ at, ms, own: ms - (wait ?? machineShare(machine, at, ms)) }));
+  const daemonStalls = (lag?.longest ?? []).map(([at, ms, cpu]) => ({ at, ms, own: cpu ?? ms - machineShare(machine, at, ms) }));
   if (lag) {
     res.set('daemon loop during the storms', showLag(lag));
     const over = daemonStalls.filter((d) => d.ms >= MAX_INTERVAL_MS);
     const mine = over.filter((d) => d.own >= MAX_INTERVAL_MS);
     const worstOwn = Math.max(0, ...daemonStalls.map((d) => d.own));
     res.set('daemon loop stalls over the limit: all / its own (time:ms)', `${over.length} / ${mine.length}: ${mine.slice(0, 10).map((d) => show(d.at, d.own)).join(' ')}`);
-    res.set("daemon's own worst stall (running, not waiting for a CPU), ms", Math.round(worstOwn));
+    res.set("daemon's own worst stall (CPU it used meanwhile), ms", Math.round(worstOwn));
     res.check(mine.length === 0, `the daemon's event loop was held by its own work over two frame periods (${limit} ms) ${mine.length} times, the longest ${Math.round(worstOwn)} ms`);
   } else res.check(false, "the daemon's loop-lag window was not written");
   // The good guest.
@@ -122,17 +125,18 @@ function judgeStorms(
   const idle: Stall[] = [
     ...machine,
     ...simulator,
-    ...daemonStalls.filter((d) => d.own < MAX_INTERVAL_MS).map((d) => [d.at, d.ms] as const),
+    // Every daemon stall: one of its own work fails the criterion above already.
+    ...daemonStalls.map((d) => [d.at, d.ms] as const),
   ];
   const frames = good.guest.reports.slice(from).filter((r): r is FrameReport => r.kind === 'frame' && (r.intervalMs ?? 0) >= MAX_INTERVAL_MS);
   const unexplained = frames
     .map((r) => ({ at: r.at ?? 0, ms: r.intervalMs!, left: r.intervalMs! - (r.waitMs ?? 0) - (r.at === undefined ? 0 : machineShare(idle, r.at, r.intervalMs!)) }))
-    .filter((r) => r.left >= MAX_INTERVAL_MS);
+    .filter((r) => r.left >= MAX_INTERVAL_MS + FRAME_PERIOD_MS);
   res.set(
-    'good guest flip intervals over the limit: all / not explained by a wait for a CPU (time:ms)',
+    'good guest flip intervals over the limit: all / not explained by a stalled process (time:ms)',
     `${frames.length} / ${unexplained.length}: ${unexplained.slice(0, 10).map((r) => show(r.at, r.ms)).join(' ')}`,
   );
-  res.check(unexplained.length === 0, `${unexplained.length} good-guest flip intervals over two frame periods (${limit} ms) not explained by a wait for a CPU, the worst ${Math.round(Math.max(...unexplained.map((r) => r.ms)))} ms`);
+  res.check(unexplained.length === 0, `${unexplained.length} good-guest flip intervals over two frame periods (${limit} ms) not explained by a stalled process, the worst ${Math.round(Math.max(...unexplained.map((r) => r.ms)))} ms`);
   judgeGoodGuest(res, good, seconds, 'good guest (storms)');
 }
 

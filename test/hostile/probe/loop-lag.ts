@@ -5,7 +5,6 @@
 // which is which.
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { runqueueWaitMs } from '../../../src/sim/schedstat.js';
 
 /** Stall bars reported: the campaign's old 250 ms bar, the daemon's 1 s target. */
 export const STALL_BARS_MS = [50, 100, 250, 1000] as const;
@@ -21,8 +20,9 @@ export interface LoopLagSummary {
   /** Stalls longer than each bar (ms -> count). */
   readonly stallsOver: Record<string, number>;
   /**
-   * The longest stalls: [wall-clock ms when the loop came back, stall ms, ms of it the thread
-   * waited for a CPU while runnable (the machine's share; absent where schedstat is unreadable)].
+   * The longest stalls: [wall-clock ms when the loop came back, stall ms, CPU ms the process
+   * (all its threads: the loop's and the garbage collector's helpers) used meanwhile — the work
+   * the stall was made of, at most the stall; the rest was waiting for a CPU or a blocking call].
    */
   readonly longest: readonly (readonly [number, number, number?])[];
 }
@@ -34,7 +34,7 @@ export class LoopLag {
   private last = performance.now();
   private readonly over = new Map<number, number>(STALL_BARS_MS.map((b) => [b, 0]));
   private longest: [number, number, number?][] = [];
-  private lastWait = runqueueWaitMs();
+  private lastCpu = process.cpuUsage();
   private closed = false;
 
   /** `recordFromMs`: stalls from this length up are kept with their time (default the first bar). */
@@ -50,13 +50,13 @@ export class LoopLag {
     const now = performance.now();
     const stall = now - this.last - DRIFT_TICK_MS;
     this.last = now;
-    const wait = runqueueWaitMs();
-    const waited = wait !== undefined && this.lastWait !== undefined ? Math.round(wait - this.lastWait) : undefined;
-    this.lastWait = wait;
+    const cpu = process.cpuUsage();
+    const used = (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000;
+    this.lastCpu = cpu;
     if (stall < Math.min(this.recordFromMs, STALL_BARS_MS[0])) return;
     for (const b of STALL_BARS_MS) if (stall > b) this.over.set(b, this.over.get(b)! + 1);
     if (stall < this.recordFromMs) return;
-    this.longest.push(waited === undefined ? [Date.now(), Math.round(stall)] : [Date.now(), Math.round(stall), waited]);
+    this.longest.push([Date.now(), Math.round(stall), Math.round(Math.min(stall + DRIFT_TICK_MS, used))]);
     if (this.longest.length > KEEP_STALLS * 2) this.longest = this.longest.sort((a, b) => b[1] - a[1]).slice(0, KEEP_STALLS);
   }
 
