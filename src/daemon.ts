@@ -6,6 +6,8 @@ import { DisplayBackend } from './backend/backend.js';
 import type { ChannelObserver } from './backend/connector-channel.js';
 import { OutputMap } from './backend/output-map.js';
 import { DEFAULT_QUOTAS, type Quotas } from './backend/quotas.js';
+import { VkbdBackend } from './backend/vkbd-backend.js';
+import { InputRouter } from './input/router.js';
 import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
 import type { OutputBackend } from './drm/output.js';
 import type { Logger } from './util/log.js';
@@ -154,6 +156,9 @@ export class Daemon {
     readonly outputs: OutputMap,
     readonly backend: DisplayBackend,
     private readonly log: Logger,
+    /** Para-virtual input (vkbd devices) and the router that decides which guest gets it. */
+    readonly vkbd: VkbdBackend,
+    readonly input: InputRouter,
   ) {}
 
   /**
@@ -178,11 +183,14 @@ export class Daemon {
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
       });
       const backend = await DisplayBackend.start({ xs, platform, outputs, log, quotas: opts.quotas ?? DEFAULT_QUOTAS, ...(opts.observer ? { observer: opts.observer } : {}) });
+      undo.unshift(() => backend.close());
+      const input = new InputRouter();
+      const vkbd = await VkbdBackend.start({ xs, platform, router: input, log, outputs });
       log.info(
         { outputs: primary.outputs().map((o) => o.name), output: primary.kind, platform: opts.platform },
         `serving vdispl devices on ${primary.kind} outputs`,
       );
-      return new Daemon(xs, platform, primary, headless, outputs, backend, log);
+      return new Daemon(xs, platform, primary, headless, outputs, backend, log, vkbd, input);
     } catch (err) {
       for (const u of undo) await u().catch(() => {});
       throw err;
@@ -192,6 +200,7 @@ export class Daemon {
   /** Releases every guest's resources, tells connected frontends, closes the seams. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.vkbd.close();
       await this.backend.close();
       if (this.primary !== this.headless) await this.primary.close();
       await this.headless.close();

@@ -104,8 +104,8 @@ export async function readDeviceConfig(xs: XsOps, fePath: string): Promise<Devic
 }
 
 /** The toolstack's frontend path from the backend's `frontend` node, checked against the device's domain. */
-export function checkFrontendPath(value: string | undefined, feDomid: number, devId: number, bePath: string): string {
-  const expected = `/local/domain/${feDomid}/device/vdispl/${devId}`;
+export function checkFrontendPath(value: string | undefined, feDomid: number, devId: number, bePath: string, deviceClass = 'vdispl'): string {
+  const expected = `/local/domain/${feDomid}/device/${deviceClass}/${devId}`;
   if (value === undefined) throw new ConfigError(`XenStore ${bePath}/frontend is missing`, 'config');
   if (value !== expected) {
     throw new ConfigError(`XenStore ${bePath}/frontend = ${JSON.stringify(value.slice(0, 80))}: expected ${expected}`, 'config');

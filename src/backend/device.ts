@@ -12,11 +12,14 @@ import type { XenStore, XsOps, XsWatch } from '../xenstore/types.js';
 import type { RegistryCounts } from './buffer-registry.js';
 import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
 import { ConfigError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
+import type { DeviceProtocol, ServedConnection } from './device-protocol.js';
 import { decide, phaseAfterConnectFailure, type FrontendState, type Phase, type Snapshot, type Transition } from './state-machine.js';
 
 export interface DeviceEnv extends ConnectionEnv {
   readonly xs: XenStore;
   readonly log: Logger;
+  /** The kind of device served; vdispl (displif) when absent. */
+  readonly protocol?: DeviceProtocol;
 }
 
 export interface DeviceStatus {
@@ -50,7 +53,7 @@ export class Device {
   private fe: FrontendState = 'absent';
   private fePath: string | undefined;
   private feWatch: XsWatch | undefined;
-  private connection: Connection | undefined;
+  private connection: ServedConnection | undefined;
   private broken: string | undefined;
   private loop: Promise<void> | undefined;
   private dirty = false;
@@ -81,6 +84,23 @@ export class Device {
   ) {
     this.log = env.log.child({ domid, dev: devId });
     this.errorNode = conventionalErrorPath(bePath);
+    this.protocol = env.protocol ?? this.displif();
+  }
+
+  private readonly protocol: DeviceProtocol;
+
+  /** The vdispl device: displif's configuration and connection. */
+  private displif(): DeviceProtocol {
+    return {
+      frontendClass: 'vdispl',
+      readyWhenConnected: false,
+      initWaitFields: () => Promise.resolve({ [XsField.BE_VERSIONS]: formatVersions() }),
+      open: async (r) => {
+        const cfg = await readDeviceConfig(this.env.xs, r.fePath);
+        if (cfg.beAlloc) await this.warnPvBeAlloc();
+        return Connection.open(this.env, r.domid, r.devId, cfg, r.log, r.onBroken);
+      },
+    };
   }
 
   get currentPhase(): Phase {
@@ -155,7 +175,7 @@ export class Device {
         await this.gone();
         return;
       }
-      const t = decide(this.phase, snap, this.prevFe);
+      const t = decide(this.phase, snap, this.prevFe, this.protocol.readyWhenConnected);
       this.prevFe = snap.frontend;
       this.fe = snap.frontend;
       if (t.action.kind === 'none') {
@@ -185,7 +205,7 @@ export class Device {
       case 'none':
         return;
       case 'publish-initwait':
-        await this.writeBackend({ [XsField.BE_VERSIONS]: formatVersions(), [XsField.STATE]: String(XenbusState.InitWait) }, true);
+        await this.writeBackend({ ...(await this.protocol.initWaitFields(this.domid, this.devId, this.bePath)), [XsField.STATE]: String(XenbusState.InitWait) }, true);
         break;
       case 'kick-initwait':
         await this.writeBackend({ [XsField.STATE]: String(XenbusState.InitWait) });
@@ -223,14 +243,19 @@ export class Device {
   private async connect(): Promise<boolean> {
     const fePath = this.fePath;
     if (fePath === undefined) return false;
-    let conn: Connection | undefined;
+    let conn: ServedConnection | undefined;
     try {
-      const cfg = await readDeviceConfig(this.env.xs, fePath);
-      if (cfg.beAlloc) await this.warnPvBeAlloc();
       this.broken = undefined;
-      conn = await Connection.open(this.env, this.domid, this.devId, cfg, this.log, (reason) => {
-        this.broken = reason;
-        this.notify();
+      conn = await this.protocol.open({
+        domid: this.domid,
+        devId: this.devId,
+        fePath,
+        bePath: this.bePath,
+        log: this.log,
+        onBroken: (reason) => {
+          this.broken = reason;
+          this.notify();
+        },
       });
     } catch (err) {
       if (err instanceof ConfigError) {
@@ -301,7 +326,7 @@ export class Device {
     this.seen = true;
     if (this.fePath === undefined && this.phase !== 'failed') {
       try {
-        this.fePath = checkFrontendPath(frontend, this.domid, this.devId, this.bePath);
+        this.fePath = checkFrontendPath(frontend, this.domid, this.devId, this.bePath, this.protocol.frontendClass);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         await this.fail('config', err.message, true);

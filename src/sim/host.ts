@@ -19,6 +19,7 @@ import { SimPlatform, type SimPlatformOptions } from './platform.js';
 import { startXenstored, type SimXenstored } from './xenstored/index.js';
 import { Toolstack, type RemovalResult, type VdisplPaths } from './toolstack.js';
 import { parseVdisplSpec, type VdisplConfig } from './vdispl-config.js';
+import { parseVkbSpec, type VkbSpec } from './vkb-config.js';
 import type { Behaviour, FrontendCommand, FrontendConfig, FrontendReport, ScriptStep, StepResult } from './frontend/protocol.js';
 
 const PAGES_PER_MIB = 256;
@@ -36,6 +37,8 @@ export interface CreateDomainOptions {
   readonly maxGrantFrames?: number;
   /** vdispl devices in xl syntax (or parsed), added before the guest runs. */
   readonly vdispl?: readonly (string | VdisplConfig)[];
+  /** vkb devices in xl syntax (backend-type=linux) or parsed, added with the vdispl ones. */
+  readonly vkb?: readonly (string | VkbSpec)[];
   /**
    * Guest userspace on the simulated xen-drm-front; default a display when vdispl devices are
    * given. false: no guest process at all (the caller acts as the guest).
@@ -210,7 +213,8 @@ export class SimHost {
     const domainSocket = await this.xenstored.introduceDomain(domid);
     const devices: VdisplPaths[] = [];
     for (const spec of opts.vdispl ?? []) devices.push(await this.addVdispl(domid, spec));
-    const behaviour = opts.frontend ?? (devices.length ? { kind: 'display' as const } : false);
+    for (const spec of opts.vkb ?? []) await this.addVkb(domid, spec);
+    const behaviour = opts.frontend ?? (devices.length || opts.vkb?.length ? { kind: 'display' as const } : false);
     let child: ChildProcess | undefined;
     if (behaviour !== false) {
       const cfg: FrontendConfig = { dir: this.dir, domid, xenstoredPath: domainSocket, behaviour, verbose: opts.verbose ?? true };
@@ -236,6 +240,19 @@ export class SimHost {
     return this.toolstack.addVdispl(domid, this.resolveDomain(cfg.backend), cfg);
   }
 
+  /** `xl vkb-attach`: one device in xl syntax; the backend defaults to dom0. */
+  async addVkb(domid: number, spec: string | VkbSpec): Promise<VdisplPaths> {
+    const cfg = typeof spec === 'string' ? parseVkbSpec(spec) : spec;
+    return this.toolstack.addVkb(domid, this.resolveDomain(cfg.backend), cfg);
+  }
+
+  /** `xl vkb-detach`: libxl's removal, as for any device. */
+  async removeVkb(domid: number, devid: number, opts: { timeoutMs?: number } = {}): Promise<RemovalResult> {
+    const p = (await this.toolstack.listVkb(domid)).find((d) => d.devid === devid);
+    if (!p) throw new Error(`domain ${domid} has no vkb ${devid}`);
+    return this.toolstack.removeVdispl(p, opts);
+  }
+
   /** `xl vdispl-detach`: libxl's removal (10 s wait for the backend, forced round, nodes gone). */
   async removeVdispl(domid: number, devid: number, opts: { timeoutMs?: number } = {}): Promise<RemovalResult> {
     const p = (await this.toolstack.listVdispl(domid)).find((d) => d.devid === devid);
@@ -253,7 +270,7 @@ export class SimHost {
     const proc = guest?.process;
     const alive = proc && proc.exitCode === null && proc.signalCode === null;
     if (alive) proc.kill('SIGSTOP');
-    const devices = await this.toolstack.listVdispl(domid);
+    const devices = [...(await this.toolstack.listVdispl(domid)), ...(await this.toolstack.listVkb(domid))];
     await Promise.all(devices.map((d) => this.toolstack.removeVdispl(d, { force: true, timeoutMs: opts.deviceTimeoutMs })));
     await this.toolstack.destroyDomainNodes(domid);
     if (alive) {

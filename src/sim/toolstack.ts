@@ -47,6 +47,23 @@ export interface RemovalResult {
   readonly forced: boolean;
 }
 
+/** What `vkb = [ ... ]` can say for a backend-type=linux device (libxl_device_vkb). */
+export interface VkbConfig {
+  readonly uniqueId?: string;
+  readonly disableKeyboard?: boolean;
+  readonly disablePointer?: boolean;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/** libxl: frontend kind vkbd, backend kind vinput for backend-type=linux. */
+export const vkbPaths = (feDomid: number, beDomid: number, devid: number): VdisplPaths => ({
+  devid,
+  frontend: `/local/domain/${feDomid}/device/vkbd/${devid}`,
+  backend: `/local/domain/${beDomid}/backend/vinput/${feDomid}/${devid}`,
+  libxl: `/libxl/${feDomid}/device/vkbd/${devid}`,
+});
+
 export const vdisplPaths = (feDomid: number, beDomid: number, devid: number): VdisplPaths => ({
   devid,
   frontend: `/local/domain/${feDomid}/device/vdispl/${devid}`,
@@ -142,10 +159,45 @@ export class Toolstack {
   }
 
   /** libxl__device_nextid: one past the last device id libxl knows for the domain. */
-  async nextVdisplId(domid: number): Promise<number> {
+  nextVdisplId(domid: number): Promise<number> {
+    return this.nextId(domid, 'vdispl');
+  }
+
+  /** Adds a vdispl device for frontend `domid` served by `backendDomid`; resolves to its paths. */
+  async addVdispl(domid: number, backendDomid: number, cfg: VdisplConfig, devid?: number): Promise<VdisplPaths> {
+    const id = devid ?? (await this.nextVdisplId(domid));
+    const roFents: [string, string][] = [['be-alloc', cfg.beAlloc ? '1' : '0']];
+    cfg.connectors.forEach((c, i) => {
+      roFents.push([`${i}/resolution`, `${c.width}x${c.height}`]);
+      roFents.push([`${i}/unique-id`, c.uniqueId]);
+    });
+    return this.addDevice(domid, backendDomid, vdisplPaths(domid, backendDomid, id), 'vdispl', roFents, []);
+  }
+
+  /**
+   * `vkb = [ 'backend-type=linux,unique-id=...' ]`: libxl__set_xenstore_vkb puts the xl keys in the
+   * backend directory, which for a Linux backend is of kind vinput.
+   */
+  async addVkb(domid: number, backendDomid: number, cfg: VkbConfig, devid?: number): Promise<VdisplPaths> {
+    const id = devid ?? (await this.nextId(domid, 'vkbd'));
+    const extra: [string, string][] = [];
+    if (cfg.uniqueId !== undefined) extra.push(['unique-id', cfg.uniqueId]);
+    if (cfg.disableKeyboard) extra.push(['feature-disable-keyboard', '1']);
+    if (cfg.disablePointer) extra.push(['feature-disable-pointer', '1']);
+    if (cfg.width) extra.push(['width', String(cfg.width)]);
+    if (cfg.height) extra.push(['height', String(cfg.height)]);
+    return this.addDevice(domid, backendDomid, vkbPaths(domid, backendDomid, id), 'vkbd', [], extra);
+  }
+
+  /** The vkbd devices libxl has for a domain. */
+  listVkb(domid: number): Promise<VdisplPaths[]> {
+    return this.listDevices(domid, 'vkbd');
+  }
+
+  private async nextId(domid: number, kind: string): Promise<number> {
     let ids: string[];
     try {
-      ids = await this.xs.directory(`/libxl/${domid}/device/vdispl`);
+      ids = await this.xs.directory(`/libxl/${domid}/device/${kind}`);
     } catch (err) {
       if (isEnoent(err)) return 0;
       throw err;
@@ -154,10 +206,15 @@ export class Toolstack {
     return nums.length ? Math.max(...nums) + 1 : 0;
   }
 
-  /** Adds a vdispl device for frontend `domid` served by `backendDomid`; resolves to its paths. */
-  async addVdispl(domid: number, backendDomid: number, cfg: VdisplConfig, devid?: number): Promise<VdisplPaths> {
-    const id = devid ?? (await this.nextVdisplId(domid));
-    const p = vdisplPaths(domid, backendDomid, id);
+  /** libxl__device_generic_add: frontend, backend and libxl's copy in one transaction. */
+  private async addDevice(
+    domid: number,
+    backendDomid: number,
+    p: VdisplPaths,
+    kind: string,
+    roFents: readonly [string, string][],
+    extraBents: readonly [string, string][],
+  ): Promise<VdisplPaths> {
     const frontendPerms = [perm(domid, 'n'), perm(backendDomid, 'r')];
     const roFrontendPerms = [perm(backendDomid, 'n'), perm(domid, 'r')];
     const backendPerms = [perm(backendDomid, 'n'), perm(domid, 'r')];
@@ -170,14 +227,9 @@ export class Toolstack {
       ['backend-id', String(backendDomid)],
       ['state', String(XenbusStateInitialising)],
     ];
-    const roFents: [string, string][] = [['be-alloc', cfg.beAlloc ? '1' : '0']];
-    cfg.connectors.forEach((c, i) => {
-      roFents.push([`${i}/resolution`, `${c.width}x${c.height}`]);
-      roFents.push([`${i}/unique-id`, c.uniqueId]);
-    });
     await this.xs.transaction(async (t) => {
       if ((await t.tryRead(p.libxl)) !== undefined) {
-        throw new XenStoreError('EEXIST', p.libxl, `vdispl ${id} of domain ${domid} already exists`);
+        throw new XenStoreError('EEXIST', p.libxl, `${kind} ${p.devid} of domain ${domid} already exists`);
       }
       await rmIfExists(t, p.libxl);
       await t.write(`${p.libxl}/frontend`, p.frontend);
@@ -200,24 +252,28 @@ export class Toolstack {
       await t.mkdir(p.backend);
       await t.setPerms(p.backend, backendPerms);
       await t.write(`${p.backend}/frontend`, p.frontend);
-      for (const [k, v] of bents) await t.write(`${p.backend}/${k}`, v);
+      for (const [k, v] of [...bents, ...extraBents]) await t.write(`${p.backend}/${k}`, v);
       for (const [k, v] of bents) await t.write(`${p.libxl}/${k}`, v);
     });
     return p;
   }
 
   /** The vdispl device ids libxl has for a domain, with their backend paths. */
-  async listVdispl(domid: number): Promise<VdisplPaths[]> {
+  listVdispl(domid: number): Promise<VdisplPaths[]> {
+    return this.listDevices(domid, 'vdispl');
+  }
+
+  private async listDevices(domid: number, kind: string): Promise<VdisplPaths[]> {
     let ids: string[];
     try {
-      ids = await this.xs.directory(`/libxl/${domid}/device/vdispl`);
+      ids = await this.xs.directory(`/libxl/${domid}/device/${kind}`);
     } catch (err) {
       if (isEnoent(err)) return [];
       throw err;
     }
     const out: VdisplPaths[] = [];
     for (const id of ids) {
-      const libxl = `/libxl/${domid}/device/vdispl/${id}`;
+      const libxl = `/libxl/${domid}/device/${kind}/${id}`;
       const backend = await this.xs.tryRead(`${libxl}/backend`);
       const frontend = await this.xs.tryRead(`${libxl}/frontend`);
       if (backend && frontend) out.push({ devid: Number(id), backend, frontend, libxl });

@@ -5,6 +5,7 @@
 import { XenStoreClient, unixSocketTransport } from '../../xenstore/index.js';
 import { DomainKernel } from '../domain-kernel.js';
 import { FrontendBus } from './bus.js';
+import { KbdBus } from './kbd-bus.js';
 import type { DrmCard } from './card.js';
 import type { FrontDevice } from './device.js';
 import { DisplayApp } from './display-app.js';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     }
   };
 
+  const kbds = new KbdBus(xs, kernel, cfg.domid, send);
   const bus = new FrontendBus(xs, kernel, cfg.domid, {
     report: send,
     verbose,
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     if (exiting) return;
     exiting = true;
     await bus.close().catch(() => undefined);
+    await kbds.close().catch(() => undefined);
     await xs.close().catch(() => undefined);
     kernel.close();
     process.exit(code);
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
   });
 
   await bus.start();
+  await kbds.start();
   send({ kind: 'ready', domid: cfg.domid });
 }
 

@@ -1,6 +1,7 @@
 // What passes between a simulated frontend process and its parent (SimHost) over the IPC
 // channel: the frontend's configuration, commands, and reports of what the guest sees.
 // Serialised with the 'advanced' IPC serialisation, so cookies travel as bigint.
+import type { DecodedKbdEvent } from '../../kbdif/events.js';
 
 export interface FrontendConfig {
   /** The simulated host's directory (hypervisor sockets, memory files). */
@@ -171,6 +172,19 @@ export type FrontendReport =
     }
   /** A behaviour ended (stop command, frame limit reached, or card gone) and released its buffers. */
   | { readonly kind: 'stopped'; readonly devid: number; readonly frames: readonly number[] }
-  | { readonly kind: 'error'; readonly message: string };
+  | { readonly kind: 'error'; readonly message: string }
+  /** vkbd devices (device/vkbd/<devid>): state changes, the connection, input as the guest read it. */
+  | { readonly kind: 'kbd-state'; readonly devid: number; readonly frontend: number; readonly backend: number }
+  | {
+      readonly kind: 'kbd-connected';
+      readonly devid: number;
+      readonly abs: boolean;
+      readonly width: number;
+      readonly height: number;
+      readonly multiTouch: boolean;
+      readonly uniqueId: string | null;
+    }
+  | { readonly kind: 'input'; readonly devid: number; readonly events: readonly DecodedKbdEvent[]; readonly x: number; readonly y: number; readonly down: readonly number[] }
+  | { readonly kind: 'kbd-violation'; readonly devid: number; readonly reason: string };
 
 export type FrontendReportKind = FrontendReport['kind'];

@@ -1,0 +1,39 @@
+// What differs between the kinds of XenBus device vdispld serves. Discovery, the state table and
+// the executor in device.ts are the same XenBus dance for vdispl and vkbd; a DeviceProtocol says
+// what is published with InitWait, when the frontend is ready, and how a connection is opened.
+import type { DevId, DomId } from '../util/ids.js';
+import type { Logger } from '../util/log.js';
+import type { RegistryCounts } from './buffer-registry.js';
+import type { ConnectorStatus } from './connection.js';
+
+/** A live connection of any kind: released by close() on every path. */
+export interface ServedConnection {
+  close(): Promise<void>;
+  /** The display connectors it serves (none for input devices). */
+  status(): ConnectorStatus[];
+  counts(): RegistryCounts;
+}
+
+export interface OpenRequest {
+  readonly domid: DomId;
+  readonly devId: DevId;
+  readonly fePath: string;
+  readonly bePath: string;
+  readonly log: Logger;
+  /** The connection saw the frontend break the protocol: the device releases it and closes. */
+  readonly onBroken: (reason: string) => void;
+}
+
+export interface DeviceProtocol {
+  /** The device class under the guest's device/ directory ('vdispl', 'vkbd'). */
+  readonly frontendClass: string;
+  /**
+   * The frontend also counts as ready when it is Connected while we wait in InitWait: Linux
+   * xen-kbdfront goes Initialised at probe and Connected on its own when it sees InitWait.
+   */
+  readonly readyWhenConnected: boolean;
+  /** Backend keys written in the InitWait transaction (never throws for the toolstack's values). */
+  initWaitFields(domid: DomId, devId: DevId, bePath: string): Promise<Record<string, string>>;
+  /** Reads, validates, maps and binds. Throws ConfigError (naming whose fault) after releasing what it took. */
+  open(req: OpenRequest): Promise<ServedConnection>;
+}

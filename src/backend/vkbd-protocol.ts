@@ -1,0 +1,82 @@
+// The vkbd device kind for the shared XenBus machinery (device.ts): what goes with InitWait and how
+// a connection opens. Pointer geometry comes from the operator's xl line (width/height) or else
+// from the vdispl connector with the same unique-id in the same guest, read from the guest's
+// vdispl frontend directory (toolstack-written, guest-owned: validated like everything there).
+import { KbdField } from '../kbdif/constants.js';
+import { formatBackendFields, parseFlag, parseSize, parseToolstackVkbd, TOOLSTACK_KEYS, type ServedFeatures, type ToolstackVkbd } from '../kbdif/xenstore-fields.js';
+import { parseResolution, parseUniqueId, type FieldResult } from '../displif/xenstore-fields.js';
+import { XsField } from '../displif/constants.js';
+import type { DomId } from '../util/ids.js';
+import type { Logger } from '../util/log.js';
+import type { XenPlatform } from '../xen/platform.js';
+import type { XsOps } from '../xenstore/types.js';
+import type { InputTargets } from '../input/target.js';
+import { ConfigError } from './device-config.js';
+import type { DeviceProtocol } from './device-protocol.js';
+import { VkbdConnection } from './vkbd-connection.js';
+
+export interface VkbdEnv {
+  readonly xs: XsOps;
+  readonly platform: XenPlatform;
+  readonly targets: InputTargets;
+  readonly log: Logger;
+}
+
+async function readAll(xs: XsOps, dir: string, keys: readonly string[]): Promise<Map<string, string | undefined>> {
+  const got = await Promise.all(keys.map((k) => xs.tryRead(`${dir}/${k}`)));
+  return new Map(keys.map((k, i) => [k, got[i]]));
+}
+
+/** The connector with `uniqueId` among the guest's vdispl devices, or undefined. Bad entries are skipped. */
+export async function findConnectorResolution(xs: XsOps, domid: DomId, uniqueId: string): Promise<{ width: number; height: number } | undefined> {
+  const root = `/local/domain/${domid}/device/vdispl`;
+  const list = (p: string): Promise<string[]> => xs.directory(p).catch(() => []);
+  // A guest can have many nodes; a real one has up to a few devices of up to 4 connectors.
+  for (const dev of (await list(root)).filter((d) => /^\d{1,9}$/.test(d)).slice(0, 16)) {
+    for (const i of (await list(`${root}/${dev}`)).filter((c) => /^\d$/.test(c))) {
+      const base = `${root}/${dev}/${i}`;
+      const [id, res] = await Promise.all([xs.tryRead(`${base}/${XsField.UNIQUE_ID}`), xs.tryRead(`${base}/${XsField.RESOLUTION}`)]);
+      const u = parseUniqueId(`${base}/${XsField.UNIQUE_ID}`, id);
+      if (!u.ok || u.value !== uniqueId) continue;
+      const r = parseResolution(`${base}/${XsField.RESOLUTION}`, res);
+      if (r.ok) return r.value;
+    }
+  }
+  return undefined;
+}
+
+function take<T>(r: FieldResult<T>, fault: 'config' | 'frontend'): T {
+  if (!r.ok) throw new ConfigError(r.error, fault);
+  return r.value;
+}
+
+export function vkbdProtocol(env: VkbdEnv): DeviceProtocol {
+  return {
+    frontendClass: 'vkbd',
+    readyWhenConnected: true,
+    async initWaitFields(domid, _devId, bePath) {
+      const values = await readAll(env.xs, bePath, TOOLSTACK_KEYS);
+      const ts = parseToolstackVkbd(bePath, (k) => values.get(k));
+      // A bad toolstack value fails the device at connect; meanwhile offer nothing absolute.
+      if (!ts.ok) return formatBackendFields({ width: 0, height: 0, absolute: false });
+      return formatBackendFields(await served(env.xs, domid, ts.value));
+    },
+    async open(r) {
+      const be = await readAll(env.xs, r.bePath, [...TOOLSTACK_KEYS, KbdField.FEAT_ABS_POINTER]);
+      const ts = take(parseToolstackVkbd(r.bePath, (k) => be.get(k)), 'config');
+      // What the guest saw: our own published keys (the guest cannot write the backend directory).
+      const absolute = take(parseFlag(`${r.bePath}/${KbdField.FEAT_ABS_POINTER}`, be.get(KbdField.FEAT_ABS_POINTER)), 'config');
+      const width = take(parseSize(`${r.bePath}/${KbdField.WIDTH}`, be.get(KbdField.WIDTH)), 'config');
+      const height = take(parseSize(`${r.bePath}/${KbdField.HEIGHT}`, be.get(KbdField.HEIGHT)), 'config');
+      const offered: ServedFeatures = absolute && width !== undefined && height !== undefined ? { width, height, absolute: true } : { width: 0, height: 0, absolute: false };
+      return VkbdConnection.open({ platform: env.platform, targets: env.targets, xs: env.xs }, r, ts, offered);
+    },
+  };
+}
+
+async function served(xs: XsOps, domid: DomId, ts: ToolstackVkbd): Promise<ServedFeatures> {
+  if (ts.width !== undefined && ts.height !== undefined) return { width: ts.width, height: ts.height, absolute: true };
+  if (ts.uniqueId === undefined) return { width: 0, height: 0, absolute: false };
+  const res = await findConnectorResolution(xs, domid, ts.uniqueId);
+  return res ? { ...res, absolute: true } : { width: 0, height: 0, absolute: false };
+}
