@@ -1,5 +1,5 @@
-// Blocking kernel calls run on libuv's thread pool and settle a Promise back on the event loop
-// (DESIGN.md rule 4). Execute() must not touch JavaScript; it records errno and the failing call,
+// Blocking kernel calls run on libuv's thread pool and settle a Promise back on the event loop,
+// which never blocks. Execute() must not touch JavaScript; it records errno and the failing call,
 // and the error object is built on the loop thread so it carries the same fields as a sync error.
 #pragma once
 #include <napi.h>

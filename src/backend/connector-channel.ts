@@ -20,7 +20,7 @@ import { dbufDestroy, fbAttach, fbDetach } from './ops/framebuffers.js';
 import { getEdid } from './ops/get-edid.js';
 import { pgFlip, setConfig } from './ops/scanout.js';
 
-/** Requests served per ring per event-loop turn before yielding to other guests (PROTOCOL.md §5.11). */
+/** Requests served per ring per event-loop turn before yielding to other guests (docs/PROTOCOL-NOTES.md, "What the backend checks" 11). */
 export const REQUEST_BUDGET = 32;
 /**
  * And the time one ring may hold the event loop per turn: a guest whose requests are each costly

@@ -1,5 +1,5 @@
-// Per-device limits (PROTOCOL.md §5 item 5; DESIGN rule 2): one guest cannot make the daemon hold
-// unbounded memory, grant mappings or framebuffers. The defaults fit what the Linux frontend does
+// Per-device limits (docs/PROTOCOL-NOTES.md, "What the backend checks" 5): one guest cannot make
+// the daemon hold unbounded memory, grant mappings or framebuffers. The defaults fit what the Linux frontend does
 // at its largest: 4 connectors, triple-buffered, at 2560x1600 XRGB8888 (12 buffers of 4000 pages).
 import { XEN_PAGE_SIZE } from '../xen/platform.js';
 

@@ -1,4 +1,4 @@
-// The per-device XenBus state machine as one explicit table (PROTOCOL.md §1.2). Pure: given where
+// The per-device XenBus state machine as one explicit table (docs/PROTOCOL-NOTES.md, "XenBus states"). Pure: given where
 // the device is and what XenStore says now, it names the one action to take. The executor in
 // device.ts performs the action and feeds the next snapshot back in until the action is 'none'
 // (level-triggered), so a missed or coalesced watch event can never leave a device stuck.

@@ -1,5 +1,6 @@
 // Requests: decode a private 64-byte copy of a ring slot into a typed request, validating every
-// guest-controlled field (PROTOCOL.md §5), and encode requests for simulated frontends.
+// guest-controlled field (docs/PROTOCOL-NOTES.md, "What the backend checks"), and encode requests
+// for simulated frontends.
 // decodeRequest never throws: a bad slot becomes a failure carrying the negative errno to answer with.
 import type { Cookie, GrantRef } from '../util/ids.js';
 import { allZero, isZeroU64, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';

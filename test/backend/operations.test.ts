@@ -1,4 +1,4 @@
-// The request handlers' policy, every errno path of PROTOCOL.md §5's checklist that is the
+// The request handlers' policy, every errno path of docs/PROTOCOL-NOTES.md's checks that is the
 // backend's (the decoder's own paths are tested in test/displif), over an in-process platform.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

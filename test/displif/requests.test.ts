@@ -1,4 +1,4 @@
-// Request codec: round trips, golden bytes, and every validation rule of PROTOCOL.md §5 that the
+// Request codec: round trips, golden bytes, and every check of docs/PROTOCOL-NOTES.md that the
 // decoder owns, each answered with the right negative errno and the id/operation echoed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The toolstack writes what libxl writes (PROTOCOL.md §1.1), permissions included, and removes
+// The toolstack writes what libxl writes (docs/PROTOCOL-NOTES.md, "XenStore keys"), permissions included, and removes
 // a device as libxl does: online=0 + state=5 in one transaction, a 10 s wait for state 6, a
 // forced second round, then every node gone.
 import { test } from 'node:test';

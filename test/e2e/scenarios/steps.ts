@@ -54,7 +54,7 @@ export async function createGuest(ctx: Ctx, connectors: ConnectorSpec[], beAlloc
   return { guest, domid };
 }
 
-/** The nodes libxl writes for the vdispl line, exactly as PROTOCOL.md and displif.h describe them. */
+/** The nodes libxl writes for the vdispl line, exactly as displif.h and docs/PROTOCOL-NOTES.md describe them. */
 export async function checkToolstackNodes(ctx: Ctx, domid: number, connectors: ConnectorSpec[], beAlloc = false): Promise<void> {
   const be = await dumpTree(ctx.dom0, backendPath(domid));
   const fe = await dumpTree(ctx.dom0, frontendPath(domid));
