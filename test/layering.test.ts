@@ -15,7 +15,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['ops'],
   ['daemon.ts'],
   ['backend', 'sim'],
-  ['drm', 'kbdif'],
+  ['drm', 'input'],
+  ['kbdif'],
   ['displif', 'xen', 'xenstore'],
   ['native', 'util'],
 ];
