@@ -5,11 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureArm64Lab } from './lib/arm64-image.js';
 import { daemonAvailable } from './lib/daemon.js';
-import { ensureHostTools, ensureImage, hostNodeDir, REPO_DIR } from './lib/image.js';
+import { ensureHostTools, ensureImage, hostNodeDir, REPO_DIR, type Image } from './lib/image.js';
+import type { Arm64Lab } from './lib/arm64-image.js';
 import { Machine } from './lib/machine.js';
 import { runScenario, type Environment, type ScenarioResult } from './lib/scenario.js';
-import { SCENARIOS } from './scenarios/index.js';
+import { ARM64_SCENARIOS, SCENARIOS } from './scenarios/index.js';
 
 /**
  * What CI runs: the protocol end to end (connect, draw on a real KMS screen, teardown under the 1 s
@@ -18,11 +20,18 @@ import { SCENARIOS } from './scenarios/index.js';
  */
 const CI_SET = ['1', '2', '6'];
 
+/**
+ * What CI runs in the Arm64 lab: zero-copy with backend-allocated buffers and the guest-buffer path
+ * on the real kernel (each boots its own machine; see the README for the times).
+ */
+const ARM64_CI_SET = ['a1', 'a2'];
+
 const HELP = `usage: npm run e2e -- [options] [scenario ...]
-  scenario       number or id (e.g. 1 2 6, or 2-draw); default: all
-  --list         list the scenarios
-  --ci           the set CI runs (${CI_SET.join(' ')}): connect, draw, teardown
-  --build-only   build or check the cached image and stop
+  scenario       number or id (e.g. 1 2 6, or 2-draw; a1 in the Arm64 lab); default: all
+  --arch ARCH    x86 (default: Xen x86, PV dom0, bochs-drm) or arm64 (Xen Arm64, the lab kernel, vkms)
+  --list         list the scenarios (of --arch)
+  --ci           the set CI runs: x86 ${CI_SET.join(' ')} (connect, draw, teardown); arm64 ${ARM64_CI_SET.join(' ')}
+  --build-only   build or check the cached image (arm64: kernel, image, node, addon) and stop
   --rebuild      rebuild the image even if the cache has it
   --no-build     do not run tsc for dist/ first
   --echo         copy the machine's serial console to stdout
@@ -40,7 +49,7 @@ async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      list: { type: 'boolean' }, ci: { type: 'boolean' }, 'build-only': { type: 'boolean' }, rebuild: { type: 'boolean' }, 'no-build': { type: 'boolean' },
+      arch: { type: 'string' }, list: { type: 'boolean' }, ci: { type: 'boolean' }, 'build-only': { type: 'boolean' }, rebuild: { type: 'boolean' }, 'no-build': { type: 'boolean' },
       echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, 'daemon-args': { type: 'string' }, 'node-options': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -48,26 +57,44 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const arch = values.arch ?? 'x86';
+  if (arch !== 'x86' && arch !== 'arm64') throw new Error(`--arch: x86 or arm64, not ${arch}`);
+  const all = arch === 'arm64' ? ARM64_SCENARIOS : SCENARIOS;
   if (values.list) {
-    for (const s of SCENARIOS) console.log(`${s.id.padEnd(18)} ${s.title}`);
+    for (const s of all) console.log(`${s.id.padEnd(18)} ${s.title}`);
     return 0;
   }
   if (values.ci && positionals.length) throw new Error('--ci is a set of scenarios of its own: give either --ci or scenarios');
-  const names = values.ci ? CI_SET : positionals;
+  const names = values.ci ? (arch === 'arm64' ? ARM64_CI_SET : CI_SET) : positionals;
   const chosen = names.length
     ? names.map((p) => {
-        const s = SCENARIOS.find((x) => x.id === p || x.id.split('-')[0] === p);
+        const s = all.find((x) => x.id === p || x.id.split('-')[0] === p);
         if (!s) throw new Error(`no scenario ${p}; --list shows them`);
         return s;
       })
-    : SCENARIOS;
+    : all;
   const flipMinHz = Number(values['flip-min-hz'] ?? 55);
   if (!(flipMinHz > 0)) throw new Error('--flip-min-hz must be a positive number');
 
-  ensureHostTools(log);
-  const build = await ensureImage({ rebuild: values.rebuild ?? false, log });
-  log(`image ${build.image.key} ${build.built ? `built in ${build.seconds.toFixed(0)} s` : 'from cache'} (${build.image.dir})`);
-  log(build.image.manifest.trim().split('\n').join('; '));
+  let image: Image | Arm64Lab;
+  let nodeDir: string;
+  let buildSeconds: Record<string, number>;
+  if (arch === 'arm64') {
+    const { lab, steps } = await ensureArm64Lab({ rebuild: values.rebuild ?? false, log });
+    for (const st of steps) log(`arm64 ${st.step} ${st.key}: ${st.built ? `built in ${st.seconds} s` : 'from cache'}`);
+    log(`arm64 lab in ${lab.dir}: ${lab.manifest.trim().split('\n').join('; ')}`);
+    image = lab;
+    nodeDir = lab.nodeDir;
+    buildSeconds = Object.fromEntries(steps.map((st) => [st.step, st.seconds]));
+  } else {
+    ensureHostTools(log);
+    const build = await ensureImage({ rebuild: values.rebuild ?? false, log });
+    log(`image ${build.image.key} ${build.built ? `built in ${build.seconds.toFixed(0)} s` : 'from cache'} (${build.image.dir})`);
+    log(build.image.manifest.trim().split('\n').join('; '));
+    image = build.image;
+    nodeDir = hostNodeDir();
+    buildSeconds = { image: build.seconds };
+  }
   if (values['build-only']) return 0;
 
   if (!values['no-build']) {
@@ -86,7 +113,7 @@ async function main(): Promise<number> {
   if (daemonArgs.length) log(`NOTE: every vdispld run gets extra arguments: ${daemonArgs.join(' ')}`);
   const nodeOptions = values['node-options'] ?? '';
   if (nodeOptions) log(`NOTE: the daemon runs as node ${nodeOptions} main.js`);
-  const env: Environment = { image: build.image, nodeDir: hostNodeDir(), daemon, daemonArgs, nodeOptions, echo: values.echo ?? false, flipMinHz };
+  const env: Environment = { image, nodeDir, daemon, daemonArgs, nodeOptions, echo: values.echo ?? false, flipMinHz };
   const root = join(REPO_DIR, 'test-artifacts', 'e2e');
   const runsDir = values.out ?? join(root, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(runsDir, { recursive: true });
@@ -106,7 +133,7 @@ async function main(): Promise<number> {
     if (marks) log(`  marks: ${marks}`);
     if (r.outcome !== 'pass') log(`  logs, console, screenshots: ${r.dir}`);
   }
-  writeFileSync(join(runsDir, 'summary.json'), JSON.stringify({ image: build.image.key, imageBuildSeconds: build.seconds, flipMinHz, results }, null, 1) + '\n');
+  writeFileSync(join(runsDir, 'summary.json'), JSON.stringify({ arch, image: image.key, buildSeconds, flipMinHz, results }, null, 1) + '\n');
   const count = (o: string): number => results.filter((r) => r.outcome === o).length;
   log(`results in ${runsDir}`);
   for (const r of results) console.log(`  ${r.outcome.padEnd(7)} ${String(r.seconds).padStart(6)} s  ${r.id}`);

@@ -41,6 +41,11 @@ export interface StatusReport {
   readonly resources: ResourceProbe;
   readonly framebuffersByPath: Readonly<Record<BufferPath, number>>;
   readonly copyFallbacks: Readonly<Record<string, number>>;
+  /**
+   * Guest bytes the copy path has read since start, by output (vdispld_copied_bytes_total); null when
+   * the output backend has no copy path to count.
+   */
+  readonly copiedBytes: Readonly<Record<string, number>> | null;
   /** Where the daemon listens (URLs; absent when off). */
   readonly listeners?: { readonly metrics?: string; readonly viewer?: string; readonly controlSocket?: string };
   /** Settings in force and where each came from, when the daemon has a config. */
@@ -101,6 +106,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     resources: ctx.probe.resources(),
     framebuffersByPath: ctx.probe.bufferPaths(),
     copyFallbacks: ctx.probe.fallbacks(),
+    copiedBytes: ctx.probe.bytesCopied() ?? null,
     ...(ctx.listeners ? { listeners: ctx.listeners } : {}),
     ...(ctx.config ? { config: ctx.config } : {}),
   };

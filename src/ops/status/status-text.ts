@@ -56,5 +56,7 @@ export function renderStatus(r: StatusReport): string {
     out.push('copied instead of zero-copy:');
     for (const [reason, n] of fb) out.push(`  ${n} x ${q(reason)}`);
   }
+  const copied = Object.entries(r.copiedBytes ?? {}).filter(([, n]) => n > 0);
+  if (copied.length > 0) out.push(`bytes copied: ${copied.map(([o, n]) => `${q(o)} ${n}`).join(', ')}`);
   return `${out.join('\n')}\n`;
 }

@@ -15,10 +15,25 @@ export interface GuestConfig {
    * physical address space, where they are ordinary pages to its kernel.
    */
   type?: 'pv' | 'pvh';
+  /** The lab: x86 (default) or arm64, whose guests are always Xen's one Arm guest type, on the lab kernel. */
+  arch?: 'x86' | 'arm64';
 }
 
 /** The xl config of a guest: a PV (or PVH) domain running the image's kernel and busybox initramfs. */
 export function xlConfig(c: GuestConfig): string {
+  if (c.arch === 'arm64') {
+    return [
+      `name = "${c.name}"`,
+      'kernel = "/root/guest/Image"',
+      'ramdisk = "/root/guest/initrd.cpio.gz"',
+      'extra = "console=hvc0 loglevel=4"',
+      `memory = ${c.memoryMiB ?? 256}`,
+      'vcpus = 1',
+      'on_crash = "preserve"',
+      `vdispl = [ '${c.vdispl}' ]`,
+      '',
+    ].join('\n');
+  }
   return [
     `name = "${c.name}"`,
     `type = "${c.type ?? 'pv'}"`,

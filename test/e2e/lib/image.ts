@@ -69,7 +69,7 @@ function kernelAbi(): string {
   return m[1]!;
 }
 
-function sha(parts: string[]): string {
+export function sha(parts: string[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p).update('\0');
   return h.digest('hex').slice(0, 16);
@@ -88,7 +88,7 @@ function imageFiles(dir: string, key: string): Image {
 }
 
 /** A lock file holding the builder's pid; a stale one (dead pid) is taken over. */
-async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   for (let waited = 0; ; waited += 1) {
     try {
       const fd = openSync(path, 'wx');

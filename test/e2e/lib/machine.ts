@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Arm64Lab } from './arm64-image.js';
 import type { Image } from './image.js';
 import { Qmp } from './qmp.js';
 import { SerialConsole } from './serial.js';
@@ -16,7 +17,8 @@ import { SerialConsole } from './serial.js';
 export const DEFAULT_CPU = 'max,-smap,-smep,-xsave,-avx,-avx2,-pku,-mpx';
 
 export interface MachineOptions {
-  image: Image;
+  /** The x86 lab's image, or the Arm64 lab's files. */
+  image: Image | Arm64Lab;
   /** Where the serial log, QEMU's stderr and the sockets go. */
   runDir: string;
   /** 9p exports: tag -> [host directory, read-only?]. dom0's init mounts share, repo and node. */
@@ -51,44 +53,17 @@ export class Machine {
     const qmpSock = join(o.runDir, 'qmp.sock');
     rmSync(serialSock, { force: true });
     rmSync(qmpSock, { force: true });
-    const xenCmd = [
-      'console=com1 com1=115200,8n1',
-      'dom0_mem=1024M,max:1024M dom0_max_vcpus=2',
-      'loglvl=all guest_loglvl=all',
-    ].join(' ');
-    const dom0Cmd = 'console=hvc0 earlyprintk=xen root=/dev/vda rw loglevel=5';
-    // Multiboot modules are "file args" separated by commas, so commas inside args are doubled.
-    const modules = `${o.image.vmlinuz} ${dom0Cmd.replaceAll(',', ',,')},${o.image.dom0Initrd}`;
-    const args = [
-      '-machine', 'pc',
-      // Single-threaded TCG: with thread=multi, under a loaded host, guests saw memory that fork's
-      // copy-on-write had not given them (static busybox crashing in glibc's post-fork stack list,
-      // same address every time). One host thread for both emulated CPUs also leaves the second host
-      // core to everyone else.
-      '-accel', `tcg,thread=${o.tcgThreads ?? 'single'},tb-size=512`,
-      '-cpu', o.cpu ?? process.env.VDISPLD_E2E_CPU ?? DEFAULT_CPU,
-      '-smp', '2',
-      '-m', String(o.memMiB ?? 2048),
-      '-kernel', o.image.xen,
-      '-append', xenCmd,
-      '-initrd', modules,
-      // snapshot=on: every boot starts from the pristine image; writes go to a temporary file
-      '-drive', `file=${o.image.dom0Disk},format=raw,if=virtio,snapshot=on`,
-      '-vga', 'std',
-      '-display', 'none',
-      '-no-reboot',
-      '-net', 'none',
+    const args = 'kind' in o.image ? arm64Args(o, o.image) : x86Args(o, o.image);
+    args.push(
       '-chardev', `socket,id=ser0,path=${serialSock},server=on,wait=on`,
       '-serial', 'chardev:ser0',
       '-qmp', `unix:${qmpSock},server=on,wait=off`,
-    ];
-    for (const [tag, s] of Object.entries(o.shares)) {
-      args.push('-virtfs', `local,path=${s.path},mount_tag=${tag},security_model=none,id=${tag}${s.readonly ? ',readonly=on' : ''}`);
-    }
+    );
+    const qemu = 'kind' in o.image ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
     const stderr = createWriteStream(join(o.runDir, 'qemu.log'));
-    stderr.write(`qemu-system-x86_64 ${args.join(' ')}\n`);
+    stderr.write(`${qemu} ${args.join(' ')}\n`);
     const t0 = performance.now();
-    const proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout.pipe(stderr, { end: false });
     proc.stderr.pipe(stderr, { end: false });
     proc.once('exit', () => stderr.end());
@@ -138,4 +113,70 @@ export class Machine {
     this.qmp.close();
     await this.console.close();
   }
+}
+
+/** Xen 4.17 x86 (multiboot) with Debian's dom0 on a virtio disk, QEMU's standard VGA as the display. */
+function x86Args(o: MachineOptions, image: Image): string[] {
+  const xenCmd = [
+    'console=com1 com1=115200,8n1',
+    'dom0_mem=1024M,max:1024M dom0_max_vcpus=2',
+    'loglvl=all guest_loglvl=all',
+  ].join(' ');
+  const dom0Cmd = 'console=hvc0 earlyprintk=xen root=/dev/vda rw loglevel=5';
+  // Multiboot modules are "file args" separated by commas, so commas inside args are doubled.
+  const modules = `${image.vmlinuz} ${dom0Cmd.replaceAll(',', ',,')},${image.dom0Initrd}`;
+  const args = [
+    '-machine', 'pc',
+    // Single-threaded TCG: with thread=multi, under a loaded host, guests saw memory that fork's
+    // copy-on-write had not given them (static busybox crashing in glibc's post-fork stack list,
+    // same address every time). One host thread for both emulated CPUs also leaves the second host
+    // core to everyone else.
+    '-accel', `tcg,thread=${o.tcgThreads ?? 'single'},tb-size=512`,
+    '-cpu', o.cpu ?? process.env.VDISPLD_E2E_CPU ?? DEFAULT_CPU,
+    '-smp', '2',
+    '-m', String(o.memMiB ?? 2048),
+    '-kernel', image.xen,
+    '-append', xenCmd,
+    '-initrd', modules,
+    // snapshot=on: every boot starts from the pristine image; writes go to a temporary file
+    '-drive', `file=${image.dom0Disk},format=raw,if=virtio,snapshot=on`,
+    '-vga', 'std',
+    '-display', 'none',
+    '-no-reboot',
+    '-net', 'none',
+  ];
+  for (const [tag, s] of Object.entries(o.shares)) {
+    args.push('-virtfs', `local,path=${s.path},mount_tag=${tag},security_model=none,id=${tag}${s.readonly ? ',readonly=on' : ''}`);
+  }
+  return args;
+}
+
+/**
+ * Xen 4.17 for Arm64 on QEMU's virt board (EL2 for Xen, GICv3), dom0's kernel and initramfs loaded by
+ * QEMU's guest-loader device, which also describes them to Xen in the device tree. No disk: dom0 runs
+ * from its initramfs, and the shares are virtio-9p on virtio-mmio (the lab kernel has no PCI).
+ * Xen finds its console through the device tree's stdout-path (the board's DT has no serial0 alias,
+ * so dtuart= is left out); -nic none, or QEMU looks for a network boot ROM it does not ship here.
+ */
+function arm64Args(o: MachineOptions, lab: Arm64Lab): string[] {
+  const dom0Cmd = 'console=hvc0 earlycon=xenboot rdinit=/init loglevel=5';
+  const args = [
+    '-machine', 'virt,virtualization=on,gic-version=3',
+    '-accel', `tcg,thread=${o.tcgThreads ?? 'multi'},tb-size=512`,
+    '-cpu', o.cpu ?? process.env.VDISPLD_E2E_CPU ?? 'cortex-a57',
+    '-smp', '2',
+    '-m', String(o.memMiB ?? 2048),
+    '-kernel', lab.xen,
+    '-append', 'dom0_mem=1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all',
+    '-device', `guest-loader,addr=0x49000000,kernel=${lab.kernel},bootargs=${dom0Cmd}`,
+    '-device', `guest-loader,addr=0x50000000,initrd=${lab.dom0Initrd}`,
+    '-display', 'none',
+    '-no-reboot',
+    '-nic', 'none',
+  ];
+  for (const [tag, s] of Object.entries(o.shares)) {
+    args.push('-fsdev', `local,id=fs-${tag},path=${s.path},security_model=none${s.readonly ? ',readonly=on' : ''}`);
+    args.push('-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
+  }
+  return args;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Daemon } from './daemon.js';
 import { Dom0 } from './dom0.js';
 import { Guest, type GuestConfig } from './guest.js';
+import type { Arm64Lab } from './arm64-image.js';
 import { REPO_DIR, type Image } from './image.js';
 import { Machine } from './machine.js';
 import { readPpm, writePng, type Rgb } from './picture.js';
@@ -28,7 +29,8 @@ export interface Scenario {
 }
 
 export interface Environment {
-  image: Image;
+  /** The x86 lab's image or the Arm64 lab's files. */
+  image: Image | Arm64Lab;
   nodeDir: string;
   /** Whether `vdispld run` exists in the build; when not, why. */
   daemon: { ok: boolean; why: string };
@@ -72,6 +74,10 @@ export class Ctx {
     readonly shareDir: string,
   ) {}
 
+  get arch(): 'x86' | 'arm64' {
+    return 'kind' in this.env.image ? 'arm64' : 'x86';
+  }
+
   /** Records a check; a false one fails the scenario at the end but lets it go on collecting. */
   check(name: string, ok: boolean, detail = ''): boolean {
     this.checks.push({ name, ok, detail });
@@ -109,7 +115,7 @@ export class Ctx {
   }
 
   guest(config: GuestConfig): Guest {
-    const g = new Guest(this.dom0, config);
+    const g = new Guest(this.dom0, { arch: this.arch, ...config });
     this.guests.push(g);
     return g;
   }
@@ -188,6 +194,8 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
         share: { path: shareDir, readonly: false },
         repo: { path: REPO_DIR, readonly: true },
         node: { path: env.nodeDir, readonly: true },
+        // the Arm64 lab: the addon built for arm64 (dom0 binds it over the tree's) and the guest's files
+        ...('kind' in env.image ? { native: { path: env.image.addonDir, readonly: true }, lab: { path: env.image.dir, readonly: true } } : {}),
       },
     });
     const dom0 = new Dom0(machine, shareDir);

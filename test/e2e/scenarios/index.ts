@@ -9,5 +9,10 @@ import { restarts } from './s5-restarts.js';
 import { teardown } from './s6-teardown.js';
 import { beAlloc } from './s7-be-alloc.js';
 import { kmsDom0 } from './s8-kms-dom0.js';
+import { a0Harness } from './a0-harness.js';
+import { a1BeAllocZeroCopy } from './a1-be-alloc-zero-copy.js';
 
 export const SCENARIOS: Scenario[] = [harness, connect, draw, flip, twoConnectors, restarts, teardown, beAlloc, kmsDom0];
+
+/** The Arm64 lab's scenarios (`--arch arm64`), in the order they run. */
+export const ARM64_SCENARIOS: Scenario[] = [a0Harness, a1BeAllocZeroCopy];

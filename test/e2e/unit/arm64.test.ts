@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { lastLine, missingHostPackages } from '../lib/arm64-image.js';
+import { xlConfig } from '../lib/guest.js';
+import { parseCrcLines, stableCrc } from '../lib/vkms.js';
+
+void test('vkms crc/data lines: frame and CRC, anything else ignored', () => {
+  const e = parseCrcLines('0x0000001a 0x25DAA017\n0x0000001b 0x25daa017\nhead: read error\n  \n0x0000001c 0x00000000\n');
+  assert.deepEqual(e, [
+    { frame: 0x1a, crc: '25daa017' },
+    { frame: 0x1b, crc: '25daa017' },
+    { frame: 0x1c, crc: '00000000' },
+  ]);
+});
+
+void test('a stable CRC needs the last n frames to agree', () => {
+  const f = (...crcs: string[]) => crcs.map((crc, i) => ({ frame: i, crc }));
+  assert.equal(stableCrc(f('aa', 'bb', 'bb', 'bb')), 'bb');
+  assert.equal(stableCrc(f('bb', 'bb', 'aa')), undefined);
+  assert.equal(stableCrc(f('bb', 'bb')), undefined, 'too few frames');
+  assert.equal(stableCrc(f('bb', 'bb'), 2), 'bb');
+});
+
+void test('an arm64 guest: no x86 type, the lab kernel, the vdispl line as given', () => {
+  const cfg = xlConfig({ name: 'g', vdispl: 'backend=0,be-alloc=1,connectors=id0:1024x768', arch: 'arm64' });
+  assert.match(cfg, /^kernel = "\/root\/guest\/Image"$/m);
+  assert.doesNotMatch(cfg, /^type =/m);
+  assert.match(cfg, /^vdispl = \[ 'backend=0,be-alloc=1,connectors=id0:1024x768' \]$/m);
+  assert.match(xlConfig({ name: 'g', vdispl: 'x' }), /^type = "pv"$/m);
+});
+
+void test('missing host tools are named by their Debian package, once each', () => {
+  const present = new Set(['flex', 'bison', 'bc', 'make', 'patch', 'file', 'busybox', 'cpio', 'xz', '/usr/include/openssl/ssl.h', '/usr/include/libelf.h']);
+  assert.deepEqual(missingHostPackages((t) => present.has(t)).sort(), ['g++-aarch64-linux-gnu', 'gcc-aarch64-linux-gnu', 'linux-source-6.1', 'qemu-system-arm']);
+  assert.deepEqual(missingHostPackages(() => true), []);
+});
+
+void test("a failed step's one line: the last line that says something, not make's echo", () => {
+  assert.equal(lastLine('CC foo.o\ndrivers/x.c:1: error: boom\nmake[2]: *** [x.o] Error 1\nmake: *** [all] Error 2\n\n'), 'drivers/x.c:1: error: boom');
+  assert.equal(lastLine(''), 'no output');
+});
