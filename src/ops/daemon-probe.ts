@@ -34,7 +34,15 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
     resources(): ResourceProbe {
       const p = daemon.platform.resources();
       const r = daemon.backend.resources();
-      return { grantMappings: p.grantMappings, mappedPages: p.mappedPages, buffers: r.buffers, framebuffers: r.framebuffers };
+      return {
+        grantMappings: p.grantMappings,
+        mappedPages: p.mappedPages,
+        buffers: r.buffers,
+        framebuffers: r.framebuffers,
+        exportedDmaBufs: p.exportedDmaBufs,
+        grantedBuffers: p.grantedBuffers,
+        dmaBufImports: daemon.primary.resources().dmaBufImports,
+      };
     },
     bufferPaths(): Readonly<Record<BufferPath, number>> {
       const n: Record<BufferPath, number> = { 'zero-copy': 0, copy: 0, 'be-alloc': 0 };

@@ -52,6 +52,12 @@ export interface ResourceProbe {
   readonly mappedPages: number;
   readonly buffers: number;
   readonly framebuffers: number;
+  /** Guest buffers exported as dma-bufs (gntdev EXP_FROM_REFS) and not yet released. */
+  readonly exportedDmaBufs: number;
+  /** Our buffers granted to guests (be-alloc: gntalloc, or a display buffer through IMP_TO_REFS). */
+  readonly grantedBuffers: number;
+  /** dma-bufs the display driver imported (PRIME), each a GEM handle of ours. */
+  readonly dmaBufImports: number;
 }
 
 export interface DaemonProbe {
@@ -93,7 +99,7 @@ export class DeferredProbe implements DaemonProbe {
     return this.inner?.frame(name);
   }
   resources(): ResourceProbe {
-    return this.inner?.resources() ?? { grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0 };
+    return this.inner?.resources() ?? { grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
   }
   bufferPaths(): Readonly<Record<BufferPath, number>> {
     return this.inner?.bufferPaths() ?? { 'zero-copy': 0, copy: 0, 'be-alloc': 0 };

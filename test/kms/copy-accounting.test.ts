@@ -9,6 +9,9 @@ import type { FramebufferDesc } from '../../src/drm/output.js';
 import { ZERO_COPY_DISABLED } from '../../src/drm/kms/zero-copy.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { DeferredProbe } from '../../src/ops/probe.js';
+import { FrameRates } from '../../src/ops/status/frame-rate.js';
+import { buildStatus } from '../../src/ops/status/status-report.js';
+import { renderStatus } from '../../src/ops/status/status-text.js';
 import { mode } from './fake-drm.js';
 import { flipper, guestFb, rig, settle, type Rig } from './helpers.js';
 
@@ -97,7 +100,7 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
     devices: () => [],
     outputs: () => [],
     frame: () => undefined,
-    resources: () => ({ grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0 }),
+    resources: () => ({ grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 }),
     bufferPaths: () => ({ 'zero-copy': 1, copy: 1, 'be-alloc': 0 }),
     fallbacks: () => r.backend.fallbacks.byReason(),
     bytesCopied: () => r.backend.copiedBytes(),
@@ -107,5 +110,9 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
   assert.equal(copied?.type, 'COUNTER');
   const by = Object.fromEntries(copied.metrics.map((m) => [m.labels?.['output'], Number(m.value)]));
   assert.deepEqual(by, { 'VGA-1': 3 * 600 * 3200 + 100 * 3200, 'HDMI-A-1': 0 });
+  // ... and what `vdispld status --json` and its text form report: the same figure
+  const status = buildStatus({ probe, rates: new FrameRates(), version: 'test', startedAtMs: 0, nowMs: 0 });
+  assert.deepEqual(status.copiedBytes, { 'VGA-1': 3 * 600 * 3200 + 100 * 3200, 'HDMI-A-1': 0 });
+  assert.match(renderStatus(status), new RegExp(`^bytes copied: VGA-1 ${3 * 600 * 3200 + 100 * 3200}$`, 'm'));
   await r.backend.close();
 });

@@ -99,7 +99,7 @@ export class FakeDaemon implements DaemonProbe {
   }
 
   resources(): ResourceProbe {
-    return { grantMappings: 0, mappedPages: 0, buffers: this.devs.length, framebuffers: this.devs.length };
+    return { grantMappings: 0, mappedPages: 0, buffers: this.devs.length, framebuffers: this.devs.length, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
   }
 
   bufferPaths(): Record<BufferPath, number> {

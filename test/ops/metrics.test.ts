@@ -27,7 +27,7 @@ class FakeProbe implements DaemonProbe {
     return undefined;
   }
   resources() {
-    return { grantMappings: 7, mappedPages: 1234, buffers: 3, framebuffers: 2 };
+    return { grantMappings: 7, mappedPages: 1234, buffers: 3, framebuffers: 2, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
   }
   bufferPaths() {
     return { 'zero-copy': 2, copy: 1, 'be-alloc': 0 };

@@ -49,6 +49,8 @@ XDEB=$(ls "$DEBS"/xen-hypervisor-4.17-arm64_"$XV"_arm64.deb)
 mktmp X; dpkg-deb -x "$XDEB" "$X"
 cp "$X/boot/xen-4.17-arm64" "$OUT/xen"
 cp "$KERNEL/Image" "$OUT/Image"
+# which lab-only patches the kernel carries (the kernel's key includes them, and so does this image's)
+(cd "$HERE/kernel-patches" 2>/dev/null && ls *.patch 2>/dev/null || true) > "$OUT/kernel-patches.txt"
 
 cpio_gz() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6); }
 # a root with busybox's applets and the dynamic loader

@@ -14,7 +14,7 @@ hostname xen-dom0
 mkdir -p /run/lock /run/xen /run/xenstored /var/log/xen/console /var/lib/xen
 echo "E2E-DOM0: init at uptime $(up)s"
 mount -t xenfs xenfs /proc/xen || echo "E2E-DOM0: no xenfs"
-XENSTORED_ROOTDIR=/run/xenstored xenstored --pid-file /run/xenstore.pid || echo "E2E-DOM0: xenstored failed"
+XENSTORED_ROOTDIR=/run/xenstored xenstored --pid-file /run/xenstore.pid -T /var/log/xen/xenstored-access.log || echo "E2E-DOM0: xenstored failed"
 xen-init-dom0 >/dev/null || echo "E2E-DOM0: xen-init-dom0 failed"
 xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console || echo "E2E-DOM0: xenconsoled failed"
 echo "E2E-DOM0: xen tools up at uptime $(up)s"

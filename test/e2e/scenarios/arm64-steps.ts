@@ -36,24 +36,37 @@ export interface DaemonAccount {
   paths: Record<string, number>;
   fallbacks: Record<string, number>;
   connectorPaths: string[];
+  /** Flips shown, summed over every connector. */
+  flipsShown: number;
+  /** The daemon's live kernel resources (grant mappings, dma-bufs, granted buffers, ...). */
+  resources: Record<string, number>;
   raw: string;
 }
 
 /** `vdispld status --json` in dom0, reduced to what the zero-copy scenarios judge. */
 export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
   const r = await ctx.dom0.exec('/opt/node/bin/node /opt/vdispld/dist/src/main.js status --json', 180);
-  if (r.rc !== 0) return { copiedBytes: undefined, paths: {}, fallbacks: {}, connectorPaths: [], raw: r.out.trim().slice(0, 300) };
+  if (r.rc !== 0) return { copiedBytes: undefined, paths: {}, fallbacks: {}, connectorPaths: [], flipsShown: 0, resources: {}, raw: r.out.trim().slice(0, 300) };
   const s = JSON.parse(r.out) as {
     copiedBytes?: Record<string, number> | null;
     framebuffersByPath: Record<string, number>;
     copyFallbacks: Record<string, number>;
-    devices: { connectors: { path?: string }[] }[];
+    resources: Record<string, number>;
+    devices: { connectors: { path?: string; flips: { shown: number } }[] }[];
   };
   return {
     copiedBytes: s.copiedBytes ? Object.values(s.copiedBytes).reduce((a, b) => a + b, 0) : undefined,
     paths: s.framebuffersByPath,
     fallbacks: s.copyFallbacks,
     connectorPaths: s.devices.flatMap((d) => d.connectors.map((c) => c.path ?? '-')),
+    resources: s.resources,
+    flipsShown: s.devices.flatMap((d) => d.connectors).reduce((n, c) => n + c.flips.shown, 0),
     raw: r.out,
   };
+}
+
+/** The lab-only kernel patches the running kernel was built with (names without .patch). */
+export async function labPatches(ctx: Ctx): Promise<string[]> {
+  const r = await ctx.dom0.exec('cat /opt/lab/kernel-patches.txt 2>/dev/null; true', 30);
+  return r.out.split('\n').map((l) => l.trim().replace(/\.patch$/, '')).filter(Boolean);
 }

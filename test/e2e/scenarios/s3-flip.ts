@@ -29,15 +29,15 @@ const SECONDS = 20;
 const COPY_FLOOR = 0.4;
 
 /** utime+stime of a process and the whole machine's busy+idle jiffies, read in dom0. */
-const CPU_PROBE = 'pid=$(cat /run/e2e/daemon.pid); echo "$(cut -d" " -f14,15 /proc/$pid/stat) $(head -1 /proc/stat | cut -d" " -f3-)"';
+export const CPU_PROBE = 'pid=$(cat /run/e2e/daemon.pid); echo "$(cut -d" " -f14,15 /proc/$pid/stat) $(head -1 /proc/stat | cut -d" " -f3-)"';
 
-function parseCpu(out: string): { proc: number; total: number } {
+export function parseCpu(out: string): { proc: number; total: number } {
   const n = out.trim().split(/\s+/).map(Number);
   return { proc: n[0]! + n[1]!, total: n.slice(2).reduce((a, b) => a + b, 0) };
 }
 
 /** Mean of modetest's reports, without the first (it includes the modeset and the first frame). */
-function steadyMean(rates: number[]): number {
+export function steadyMean(rates: number[]): number {
   const steady = rates.length > 1 ? rates.slice(1) : rates;
   return steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : 0;
 }

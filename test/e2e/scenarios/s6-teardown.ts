@@ -15,7 +15,7 @@ const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', width: 800, height: 600 }];
  * Runs an xl command in dom0 and prints dom0's clock (ms since the epoch, the clock xenstored's
  * access log uses) before and after it, xl's exit status, and xl's output.
  */
-function timedXl(xl: string): string {
+export function timedXl(xl: string): string {
   return `t0=$(date +%s%3N); ${xl} > /tmp/xl.out 2>&1; rc=$?; t1=$(date +%s%3N); echo "xl t0=$t0 t1=$t1 rc=$rc"; cat /tmp/xl.out`;
 }
 
@@ -27,7 +27,7 @@ async function connectAndDraw(ctx: Ctx, name: string): Promise<{ guest: Guest; d
   return { guest, domid };
 }
 
-async function checkTeardown(ctx: Ctx, what: string, domid: number, out: string, remaining: string[]): Promise<void> {
+export async function checkTeardown(ctx: Ctx, what: string, domid: number, out: string, remaining: string[]): Promise<void> {
   const m = /xl t0=(\d+) t1=(\d+) rc=(\d+)/.exec(out);
   const xlOut = out.split('\n').slice(1).join('\n').trim();
   ctx.check(`${what}: xl exits 0 and reports no error`, m?.[3] === '0' && !/error|unable|fail/i.test(xlOut), xlOut || 'no output');

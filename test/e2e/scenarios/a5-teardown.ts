@@ -1,0 +1,43 @@
+// a5. Teardown with zero-copy buffers in flight: `xl destroy` of a guest while its modetest -v flips,
+// once with frontend buffers (exported with EXP_FROM_REFS and imported by vkms) and once with
+// backend buffers (vkms dumb buffers granted with IMP_TO_REFS). Each time: the backend Closed within
+// 1 s of the daemon's first sight, every grant mapping, dma-buf, granted buffer and imported GEM
+// handle released (vdispld status), no zombie domain; then a new guest draws exactly.
+import type { Ctx, Scenario } from '../lib/scenario.js';
+import { sleep } from '../lib/scenario.js';
+import { VKMS_CONNECTOR, VKMS_MODE, waitForCrc } from '../lib/vkms.js';
+import { daemonAccount, referenceSmpte } from './arm64-steps.js';
+import { checkTeardown, timedXl } from './s6-teardown.js';
+import { createGuest, setArgs, startBackend, startModetest, waitConnected, type ConnectorSpec } from './steps.js';
+
+const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', ...VKMS_MODE }];
+
+async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): Promise<void> {
+  const what = `xl destroy of a flipping guest with ${beAlloc ? 'backend (IMP_TO_REFS)' : 'frontend (EXP_FROM_REFS)'} buffers`;
+  const { guest, domid } = await createGuest(ctx, CONNECTORS, beAlloc, name);
+  const conn = await waitConnected(ctx, guest, domid, 1);
+  await startModetest(guest, 'flip', `-v ${setArgs(conn, CONNECTORS)}`);
+  await sleep(8000);
+  const res = (await daemonAccount(ctx)).resources;
+  const inFlight = beAlloc ? (res['grantedBuffers'] ?? 0) >= 2 : (res['exportedDmaBufs'] ?? 0) >= 2 && (res['dmaBufImports'] ?? 0) >= 2;
+  ctx.check(`${what}: buffers in flight before the destroy`, inFlight, JSON.stringify(res));
+  const out = await ctx.dom0.run(timedXl(`xl destroy ${name}`), 60);
+  await checkTeardown(ctx, what, domid, out, ['Domain-0']);
+}
+
+export const a5Teardown: Scenario = {
+  id: 'a5-teardown',
+  title: 'teardown with exported and imported buffers in flight: Closed within 1 s, everything released, no zombie, a new guest draws',
+  async run(ctx) {
+    const ref = await referenceSmpte(ctx);
+    await startBackend(ctx, { id0: VKMS_CONNECTOR });
+    await destroyWhileFlipping(ctx, 'guest-fe', false);
+    await destroyWhileFlipping(ctx, 'guest-be', true);
+    const { guest, domid } = await createGuest(ctx, CONNECTORS, true, 'guest-new');
+    const conn = await waitConnected(ctx, guest, domid, 1);
+    await startModetest(guest, 'mt', setArgs(conn, CONNECTORS));
+    const shown = await waitForCrc(ctx.dom0, ref.crc, 120);
+    ctx.check("after both teardowns a new guest's SMPTE bars are shown exactly", shown.ok, `CRC ${shown.last}, reference ${ref.crc}`);
+    await guest.killall('modetest');
+  },
+};
