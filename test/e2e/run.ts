@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureArm64Lab } from './lib/arm64-image.js';
+import { ensureArm64Lab, killBuilds } from './lib/arm64-image.js';
 import { daemonAvailable } from './lib/daemon.js';
 import { ensureHostTools, ensureImage, hostNodeDir, REPO_DIR, type Image } from './lib/image.js';
 import type { Arm64Lab } from './lib/arm64-image.js';
@@ -61,7 +61,8 @@ async function main(): Promise<number> {
   if (arch !== 'x86' && arch !== 'arm64') throw new Error(`--arch: x86 or arm64, not ${arch}`);
   const all = arch === 'arm64' ? ARM64_SCENARIOS : SCENARIOS;
   if (values.list) {
-    for (const s of all) console.log(`${s.id.padEnd(18)} ${s.title}`);
+    const w = Math.max(...all.map((s) => s.id.length)) + 1;
+    for (const s of all) console.log(`${s.id.padEnd(w)} ${s.title}`);
     return 0;
   }
   if (values.ci && positionals.length) throw new Error('--ci is a set of scenarios of its own: give either --ci or scenarios');
@@ -142,6 +143,7 @@ async function main(): Promise<number> {
 }
 
 function killAll(): void {
+  killBuilds();
   for (const m of Machine.live) m.kill();
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

