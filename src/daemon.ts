@@ -177,8 +177,9 @@ export class Daemon {
         await headless.close();
       });
       const outputs = new OutputMap({
-        primary,
-        headless,
+        backends: primary === headless ? [headless] : [primary, headless],
+        onDemand: headless,
+        warn: (message) => log.warn(message),
         ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
       });
@@ -202,6 +203,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       await this.vkbd.close();
       await this.backend.close();
+      this.outputs.close();
       if (this.primary !== this.headless) await this.primary.close();
       await this.headless.close();
       await this.platform.close();

@@ -1,7 +1,9 @@
 // A device's live connection: outputs claimed, rings and event pages mapped, event channels bound,
 // buffers and framebuffers registered. Everything it holds is released by close(), in an order
 // that never leaves an output reading unmapped pages: stop serving, unbind, turn outputs off,
-// detach framebuffers, unmap buffers, unmap rings, give outputs back.
+// detach framebuffers, unmap buffers, unmap rings, give outputs back. A frontend that breaks the
+// ring protocol is told as the 'broken' event on the emitter its device gave (src/util/events.ts).
+import type { EventEmitter } from 'node:events';
 import { BackRing } from '../displif/back-ring.js';
 import { EventProducer } from '../displif/event-page.js';
 import { nativeSharedMemory } from '../displif/shared-memory.js';
@@ -11,8 +13,9 @@ import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
-import { ConnectorChannel, emptyChannelStats, type ChannelObserver, type ChannelStats } from './connector-channel.js';
+import { ConnectorChannel, emptyChannelStats, type ChannelHooks, type ChannelObserver, type ChannelStats } from './connector-channel.js';
 import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
+import type { ConnectionEvents } from './device-protocol.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
 import { PageRate, type Quotas } from './quotas.js';
@@ -60,9 +63,10 @@ export class Connection {
 
   /**
    * Claims outputs, maps and binds every connector. Throws ConfigError naming the fault (the
-   * toolstack's or the frontend's), after releasing whatever it had taken.
+   * toolstack's or the frontend's), after releasing whatever it had taken. `events` is listened to
+   * before the call: a frontend may break the protocol while later connectors are being opened.
    */
-  static async open(env: ConnectionEnv, domid: DomId, devId: number, cfg: DeviceConfig, log: Logger, onBroken: (reason: string) => void): Promise<Connection> {
+  static async open(env: ConnectionEnv, domid: DomId, devId: number, cfg: DeviceConfig, log: Logger, events: EventEmitter<ConnectionEvents>): Promise<Connection> {
     const parts: ConnectorParts[] = cfg.connectors.map(() => ({}));
     const connectors: ConnectorState[] = [];
     let ctx: (DeviceContext & { live: boolean }) | undefined;
@@ -86,17 +90,14 @@ export class Connection {
       };
       const conn = new Connection(ctx, parts);
       let broken = false;
-      const hooks = {
-        ...(env.observer ? { observer: env.observer } : {}),
-        pageRate: PageRate.of(env.quotas),
-        onViolation: (reason: string) => {
-          if (broken) return;
-          broken = true;
-          log.warn({ domid, dev: devId }, `frontend broke the ring protocol: ${reason}`);
-          onBroken(reason);
-        },
+      const onViolation = (reason: string): void => {
+        if (broken) return;
+        broken = true;
+        log.warn({ domid, dev: devId }, `frontend broke the ring protocol: ${reason}`);
+        events.emit('broken', reason);
       };
-      for (const c of cfg.connectors) await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks);
+      const hooks = { ...(env.observer ? { observer: env.observer } : {}), pageRate: PageRate.of(env.quotas) };
+      for (const c of cfg.connectors) await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks, onViolation);
       return conn;
     } catch (err) {
       await new Connection(ctx, parts).close();
@@ -172,7 +173,8 @@ async function openConnector(
   p: ConnectorParts,
   ctx: DeviceContext,
   state: ConnectorState,
-  hooks: { onViolation(reason: string): void },
+  hooks: ChannelHooks,
+  onViolation: (reason: string) => void,
 ): Promise<void> {
   const where = (key: string, value: number): string => `connector ${c.index} ${key} = ${showValue(String(value))}`;
   const map = async (key: string, ref: GrantRef): Promise<GrantMapping> => {
@@ -194,6 +196,7 @@ async function openConnector(
   const ring = new BackRing(nativeSharedMemory(p.ring.bytes));
   p.events = new EventProducer(nativeSharedMemory(p.evt.bytes));
   const channel = new ConnectorChannel(ctx, state, ring, p.events, hooks);
+  channel.events.once('violation', onViolation);
   p.channel = channel;
   p.reqChannel = await bind('req-event-channel', c.reqPort, () => channel.kick());
   // The frontend does not notify on the event channel; bound so our notifications reach it.

@@ -10,6 +10,7 @@ import type { EventProducer } from '../displif/event-page.js';
 import { CookieCache } from '../displif/cookie-cache.js';
 import { bufferPageCount, decodeRequest, type DecodeOptions, type Request } from '../displif/requests.js';
 import type { FlipResult } from '../drm/output.js';
+import { emitter } from '../util/events.js';
 import type { Cookie } from '../util/ids.js';
 import type { EventChannel } from '../xen/platform.js';
 import type { Framebuffer } from './buffer-registry.js';
@@ -58,9 +59,13 @@ interface PendingFlip {
   settled: boolean;
 }
 
+export interface ChannelEvents {
+  /** The frontend broke the ring protocol: the connection must be closed. Emitted at most once. */
+  violation: [reason: string];
+}
+
+/** What the channel is given to work with (not events: those are `events`). */
 export interface ChannelHooks {
-  /** The frontend broke the ring protocol: the connection must be closed. Called at most once. */
-  onViolation(reason: string): void;
   /** Metrics: told of every answer and every flip event (optional; must be cheap). */
   readonly observer?: ChannelObserver;
   /** The device's buffer-page rate, shared by its connectors (none: unlimited). */
@@ -95,6 +100,7 @@ export function emptyChannelStats(): ChannelStats {
 
 export class ConnectorChannel implements FlipQueue {
   readonly stats: ChannelStats = emptyChannelStats();
+  readonly events = emitter<ChannelEvents>();
   private reqChannel: EventChannel | undefined;
   private evtChannel: EventChannel | undefined;
   /** An asynchronous request is running: the ring waits. */
@@ -117,7 +123,7 @@ export class ConnectorChannel implements FlipQueue {
     private readonly ctx: DeviceContext,
     readonly conn: ConnectorState,
     private readonly ring: BackRing,
-    private readonly events: EventProducer,
+    private readonly eventPage: EventProducer,
     private readonly hooks: ChannelHooks,
   ) {
     this.decodeOptions = { version: ctx.version, connector: conn.index, cookies: new CookieCache() };
@@ -188,7 +194,7 @@ export class ConnectorChannel implements FlipQueue {
       const out = this.ring.consume(1, this.onSlot);
       if (out.kind === 'violation') {
         this.closed = true;
-        this.hooks.onViolation(out.reason);
+        this.events.emit('violation', out.reason);
         return;
       }
       if (out.consumed === 0 && !out.more) return;
@@ -312,7 +318,7 @@ export class ConnectorChannel implements FlipQueue {
   }
 
   private sendEvent(cookie: Cookie): void {
-    const out = this.events.pgFlip(cookie);
+    const out = this.eventPage.pgFlip(cookie);
     if (out.queued) this.stats.eventsQueued++;
     if (out.dropped) this.stats.eventsDropped++;
     if (out.notify) this.evtChannel?.notify();
@@ -325,10 +331,10 @@ export class ConnectorChannel implements FlipQueue {
     const deadline = performance.now() - FLIP_EVENT_DEADLINE_MS;
     for (const f of this.flips) if (!f.settled && f.queuedMs <= deadline) this.flipDone(f, false);
     // Events that waited for room on the page go out now if the frontend made some.
-    if (this.events.backlog > 0) {
-      const out = this.events.flush();
+    if (this.eventPage.backlog > 0) {
+      const out = this.eventPage.flush();
       if (out.notify) this.evtChannel?.notify();
     }
-    if (this.pendingFlips > 0 || this.events.backlog > 0) this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS / 4);
+    if (this.pendingFlips > 0 || this.eventPage.backlog > 0) this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS / 4);
   }
 }

@@ -1,6 +1,7 @@
 // What differs between the kinds of XenBus device vdispld serves. Discovery, the state table and
 // the executor in device.ts are the same XenBus dance for vdispl and vkbd; a DeviceProtocol says
 // what is published with InitWait, when the frontend is ready, and how a connection is opened.
+import type { EventEmitter } from 'node:events';
 import type { DevId, DomId } from '../util/ids.js';
 import type { Logger } from '../util/log.js';
 import type { RegistryCounts } from './buffer-registry.js';
@@ -20,8 +21,13 @@ export interface OpenRequest {
   readonly fePath: string;
   readonly bePath: string;
   readonly log: Logger;
-  /** The connection saw the frontend break the protocol: the device releases it and closes. */
-  readonly onBroken: (reason: string) => void;
+  /** Where the connection tells what happens to it; the device listens before opening. */
+  readonly events: EventEmitter<ConnectionEvents>;
+}
+
+export interface ConnectionEvents {
+  /** The frontend broke the protocol (once per connection): the device releases it and closes. */
+  broken: [reason: string];
 }
 
 export interface DeviceProtocol {

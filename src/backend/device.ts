@@ -7,12 +7,13 @@
 import { XEN_EINVAL, XenbusState, XsField, xenbusStateName } from '../displif/constants.js';
 import { formatVersions, parseXenbusState } from '../displif/xenstore-fields.js';
 import type { DevId, DomId } from '../util/ids.js';
+import { emitter } from '../util/events.js';
 import type { Logger } from '../util/log.js';
 import type { XenStore, XsOps, XsWatch } from '../xenstore/types.js';
 import type { RegistryCounts } from './buffer-registry.js';
 import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
 import { ConfigError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
-import type { DeviceProtocol, ServedConnection } from './device-protocol.js';
+import type { ConnectionEvents, DeviceProtocol, ServedConnection } from './device-protocol.js';
 import { decide, phaseAfterConnectFailure, type FrontendState, type Phase, type Snapshot, type Transition } from './state-machine.js';
 
 export interface DeviceEnv extends ConnectionEnv {
@@ -47,7 +48,13 @@ export function conventionalErrorPath(bePath: string): string | undefined {
   return m ? `${m[1]}/error/${m[2]}/${XsField.ERROR}` : undefined;
 }
 
+export interface DeviceEvents {
+  /** The device's backend nodes are gone and it released everything (once). */
+  gone: [];
+}
+
 export class Device {
+  readonly events = emitter<DeviceEvents>();
   private phase: Phase = 'idle';
   private prevFe: FrontendState | undefined;
   private fe: FrontendState = 'absent';
@@ -79,8 +86,6 @@ export class Device {
     readonly domid: DomId,
     readonly devId: DevId,
     readonly bePath: string,
-    /** Called once when the device's backend nodes are gone and it released everything. */
-    private readonly onGone: (d: Device) => void,
   ) {
     this.log = env.log.child({ domid, dev: devId });
     this.errorNode = conventionalErrorPath(bePath);
@@ -98,7 +103,7 @@ export class Device {
       open: async (r) => {
         const cfg = await readDeviceConfig(this.env.xs, r.fePath);
         if (cfg.beAlloc) await this.warnPvBeAlloc();
-        return Connection.open(this.env, r.domid, r.devId, cfg, r.log, r.onBroken);
+        return Connection.open(this.env, r.domid, r.devId, cfg, r.log, r.events);
       },
     };
   }
@@ -246,17 +251,12 @@ export class Device {
     let conn: ServedConnection | undefined;
     try {
       this.broken = undefined;
-      conn = await this.protocol.open({
-        domid: this.domid,
-        devId: this.devId,
-        fePath,
-        bePath: this.bePath,
-        log: this.log,
-        onBroken: (reason) => {
-          this.broken = reason;
-          this.notify();
-        },
+      const events = emitter<ConnectionEvents>();
+      events.once('broken', (reason) => {
+        this.broken = reason;
+        this.notify();
       });
+      conn = await this.protocol.open({ domid: this.domid, devId: this.devId, fePath, bePath: this.bePath, log: this.log, events });
     } catch (err) {
       if (err instanceof ConfigError) {
         await this.fail(err.fault, err.message, true);
@@ -394,7 +394,7 @@ export class Device {
       await this.env.xs.transaction((tx) => this.rmErrorNode(tx, node)).catch((err: unknown) => this.log.warn(`cannot remove ${node}: ${(err as Error).message}`));
     }
     if (this.seen) this.log.info('device removed');
-    this.onGone(this);
+    this.events.emit('gone');
   }
 
   private async unwatchFrontend(): Promise<void> {

@@ -83,9 +83,11 @@ export class DeviceDiscovery {
     const k = `${fe}/${dev}`;
     let d = this.devices.get(k);
     if (!d) {
-      d = new Device(this.env, fe, dev, `${this.basePath}/${fe}/${dev}`, (gone) => {
-        if (this.devices.get(k) === gone) this.devices.delete(k);
+      const made = new Device(this.env, fe, dev, `${this.basePath}/${fe}/${dev}`);
+      made.events.once('gone', () => {
+        if (this.devices.get(k) === made) this.devices.delete(k);
       });
+      d = made;
       this.devices.set(k, d);
     }
     return d;

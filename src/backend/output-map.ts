@@ -1,21 +1,29 @@
 // Which output shows which guest connector. A connector's `unique-id` is looked up in the
 // configured map (`--connector uniqueId=OUTPUT`), then as an output name itself (so a KMS
 // connector name such as HDMI-A-1 works as a unique-id), and otherwise gets a headless output of
-// its own at its resolution. An output serves one connector at a time.
+// its own at its resolution. An output serves one connector at a time. Outputs are found through
+// the output seam only (src/drm/output.ts): any backend in `backends` serves by name, whatever
+// implements it, and one that makes outputs on demand gives unmapped connectors theirs. A claimed
+// output whose monitor is unplugged stays claimed (parked: the guest runs, its flips are dropped)
+// and shows the guest again when the monitor comes back; the backend's events say when.
 import type { Resolution } from '../displif/xenstore-fields.js';
-import type { HeadlessBackend } from '../drm/headless/headless-backend.js';
-import type { Output, OutputBackend } from '../drm/output.js';
+import type { OnDemandBackend, Output, OutputBackend } from '../drm/output.js';
 import type { DomId } from '../util/ids.js';
 
 export interface OutputMapOptions {
-  /** The outputs of the real screen (KMS), or the headless backend when there is none. */
-  readonly primary: OutputBackend;
-  /** Where connectors without a screen get an output; may be the same object as `primary`. */
-  readonly headless: HeadlessBackend;
+  /**
+   * The backends whose outputs a connector may be mapped to by name, searched in order: the real
+   * screen (KMS) first, then named headless outputs. A new output backend is one more entry.
+   */
+  readonly backends: readonly OutputBackend[];
+  /** Where connectors without an output of their own get one, made for them; may also be in `backends`. */
+  readonly onDemand: OnDemandBackend;
   /** unique-id → output name. */
   readonly connectorMap?: ReadonlyMap<string, string>;
   /** 'headless' (default): unmapped connectors get a headless output; 'refuse': the device fails. */
   readonly unmapped?: 'headless' | 'refuse';
+  /** Where a claimed output's coming and going is said. */
+  readonly warn?: (message: string) => void;
 }
 
 export interface OutputClaim {
@@ -53,7 +61,25 @@ export function parseConnectorMapping(s: string): [string, string] {
 export class OutputMap {
   private readonly inUse = new Map<string, string>();
 
-  constructor(private readonly opts: OutputMapOptions) {}
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly opts: OutputMapOptions) {
+    for (const b of new Set([...opts.backends, opts.onDemand])) {
+      const added = (o: Output): void => this.hotplug(o, true);
+      const removed = (o: Output): void => this.hotplug(o, false);
+      b.events.on('output-added', added);
+      b.events.on('output-removed', removed);
+      this.unsubscribe.push(() => {
+        b.events.off('output-added', added);
+        b.events.off('output-removed', removed);
+      });
+    }
+  }
+
+  /** Stops listening to the backends (they may outlive the map). */
+  close(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
 
   claim(c: ConnectorRef): ClaimResult {
     const who = `dom${c.domid} device ${c.devId} connector ${c.index} (unique-id ${JSON.stringify(c.uniqueId)})`;
@@ -72,9 +98,10 @@ export class OutputMap {
       return { ok: false, error: `${who}: no output of that name and no --connector mapping for it (outputs: ${this.names().join(', ') || 'none'})` };
     }
     const dname = dedicatedOutputName(c);
-    if (this.opts.headless.output(dname)) return { ok: false, error: `${who}: headless output ${dname} is already in use` };
-    const out = this.opts.headless.createOutput({ name: dname, width: c.resolution.width, height: c.resolution.height });
-    return { ok: true, claim: this.take(out, this.opts.headless, true, who) };
+    const onDemand = this.opts.onDemand;
+    if (onDemand.output(dname)) return { ok: false, error: `${who}: headless output ${dname} is already in use` };
+    const out = onDemand.createOutput({ name: dname, width: c.resolution.width, height: c.resolution.height });
+    return { ok: true, claim: this.take(out, onDemand, true, who) };
   }
 
   /** Output name → who uses it, for status. */
@@ -93,23 +120,34 @@ export class OutputMap {
         if (!held) return;
         held = false;
         this.inUse.delete(output.name);
-        if (dedicated) this.opts.headless.removeOutput(output.name);
+        if (dedicated) this.opts.onDemand.removeOutput(output.name);
       },
     };
   }
 
+  /** A claimed output came back (a monitor plugged in again) or went (unplugged): said, nothing else to do. */
+  private hotplug(o: Output, added: boolean): void {
+    const holder = this.inUse.get(o.name);
+    if (holder === undefined || this.isDedicated(o.name)) return;
+    this.opts.warn?.(
+      added
+        ? `output ${o.name} is back: showing ${holder} again`
+        : `output ${o.name} is gone (unplugged): ${holder} keeps running, shown nowhere until it comes back`,
+    );
+  }
+
   private find(name: string): { output: Output; backend: OutputBackend } | undefined {
-    const p = this.opts.primary.output(name);
-    if (p) return { output: p, backend: this.opts.primary };
-    // Dedicated outputs live in the headless backend too, but are never a match by name.
-    const h = this.opts.headless !== this.opts.primary ? this.opts.headless.output(name) : undefined;
-    if (h) return { output: h, backend: this.opts.headless };
+    // Dedicated outputs live in the on-demand backend too, but are never a match by name.
+    if (this.isDedicated(name)) return undefined;
+    for (const backend of this.opts.backends) {
+      const output = backend.output(name);
+      if (output) return { output, backend };
+    }
     return undefined;
   }
 
   private names(): string[] {
-    const all = [...this.opts.primary.outputs(), ...(this.opts.headless !== this.opts.primary ? this.opts.headless.outputs() : [])];
-    return all.map((o) => o.name).filter((n) => !this.isDedicated(n));
+    return this.opts.backends.flatMap((b) => b.outputs().map((o) => o.name)).filter((n) => !this.isDedicated(n));
   }
 
   private isDedicated(name: string): boolean {

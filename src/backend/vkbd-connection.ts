@@ -85,7 +85,7 @@ export class VkbdConnection implements ServedConnection {
     if (r.violation !== undefined) {
       this.broken = true;
       this.req.log.warn(`frontend broke the kbdif protocol: ${r.violation}`);
-      this.req.onBroken(r.violation);
+      this.req.events.emit('broken', r.violation);
       return;
     }
     if (r.notify) this.channel?.notify();

@@ -1,6 +1,9 @@
 // The output seam, shaped like a compositor's backend split: an OutputBackend owns a device (a KMS
 // card, or nothing for headless) and its Outputs; the displif backend drives Outputs only through
-// this interface and cannot tell KMS from headless.
+// this interface and cannot tell KMS from headless. Like every seam of vdispld it is a table of
+// methods plus typed events (`events`, see src/util/events.ts): outputs come and go while guests
+// run (a monitor plugged in or out), and the backend says so.
+import type { EventEmitter } from 'node:events';
 import type { DomId } from '../util/ids.js';
 import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
 
@@ -99,10 +102,41 @@ export interface OutputBackendResources {
   readonly dumbBuffers: number;
 }
 
+/** A size asked of a backend that makes outputs on demand. */
+export interface OutputSpec {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  /** Default 60000 (60 Hz, what the Linux frontend assumes). */
+  readonly refreshMilliHz?: number;
+}
+
+export interface OutputBackendEvents {
+  /**
+   * `output` can show a guest: a monitor was plugged in (a KMS connector came up; one that was
+   * unplugged comes back as the same object, showing its guest again) or an output was made.
+   */
+  'output-added': [output: Output];
+  /**
+   * `output` shows nothing until it is added again: its monitor was unplugged, or it was removed.
+   * A claim on it stays valid: its flips are answered as dropped, its configuration is kept.
+   */
+  'output-removed': [output: Output];
+}
+
 export interface OutputBackend {
+  /** Which implementation, for logs and status. */
   readonly kind: 'headless' | 'kms';
+  readonly events: EventEmitter<OutputBackendEvents>;
+  /** The outputs that can show a guest now. */
   outputs(): readonly Output[];
   output(name: string): Output | undefined;
+  /**
+   * Backends that make outputs on demand (headless) implement both: a new output of this size
+   * (output-added), and its removal (output-removed; unknown names are ignored).
+   */
+  createOutput?(spec: OutputSpec): Output;
+  removeOutput?(name: string): void;
   /**
    * Memory for a be-alloc buffer, granted to `domid`: scanout-capable where the device can
    * (dumb buffer exported and imported to refs), else pages from the platform's allocator.
@@ -110,4 +144,11 @@ export interface OutputBackend {
   allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer>;
   resources(): OutputBackendResources;
   close(): Promise<void>;
+}
+
+/** A backend that makes outputs on demand: where connectors without an output of their own go. */
+export type OnDemandBackend = OutputBackend & Required<Pick<OutputBackend, 'createOutput' | 'removeOutput'>>;
+
+export function makesOutputs(b: OutputBackend): b is OnDemandBackend {
+  return typeof b.createOutput === 'function' && typeof b.removeOutput === 'function';
 }

@@ -58,7 +58,7 @@ async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connec
   const platform = new FakePlatform();
   const guest = platform.guest(FE, 16384);
   const headless = new HeadlessBackend();
-  const outputs = new OutputMap({ primary: headless, headless, connectorMap: opts.connectorMap });
+  const outputs = new OutputMap({ backends: [headless], onDemand: headless, connectorMap: opts.connectorMap });
   const backend = await DisplayBackend.start({ xs: beXs, platform, outputs, log: opts.log ?? silentLogger() });
   const paths = await toolstack.addVdispl(FE, 0, parseVdisplSpec(spec));
   const fe = new TestFrontend(guestXs, platform, guest, paths.frontend, paths.backend);

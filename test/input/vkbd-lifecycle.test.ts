@@ -40,7 +40,7 @@ async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=
   const platform = new FakePlatform();
   const guest = platform.guest(FE, 64);
   const headless = new HeadlessBackend();
-  const outputs = new OutputMap({ primary: headless, headless });
+  const outputs = new OutputMap({ backends: [headless], onDemand: headless });
   const log = silentLogger();
   const display = await DisplayBackend.start({ xs: beXs, platform, outputs, log });
   const router = new InputRouter();

@@ -22,7 +22,7 @@ async function world() {
   const platform = await host.platform();
   const xs = await host.xenstore(0);
   const headless = new HeadlessBackend();
-  const outputs = new OutputMap({ primary: headless, headless });
+  const outputs = new OutputMap({ backends: [headless], onDemand: headless });
   const log = silentLogger();
   const display = await DisplayBackend.start({ xs, platform, outputs, log });
   const router = new InputRouter();

@@ -165,6 +165,23 @@ export class FakeDrm implements NativeDrmDevice {
     this.masterAvailable = true;
   }
 
+  /**
+   * A monitor unplugged from (modes undefined) or plugged into connector `name`, with these modes:
+   * the connector's status and modes change, as the kernel's next probe reports them. A CRTC
+   * driving it keeps its state, as in the kernel: turning it off is userspace's business.
+   */
+  setMonitor(name: string, modes: readonly DrmModeInfo[] | undefined): void {
+    const list = this.res.connectors as DrmConnector[];
+    const i = list.findIndex((c) => c.name === name);
+    if (i < 0) throw new Error(`no connector ${name}`);
+    list[i] = { ...list[i]!, connection: modes ? 'connected' : 'disconnected', modes: modes ?? [] };
+  }
+
+  /** Connector name -> status, as sysfs shows it. */
+  statuses(): Map<string, string> {
+    return new Map(this.res.connectors.map((c) => [c.name, c.connection]));
+  }
+
   crtcState(crtcId: number): Readonly<CrtcState> {
     return this.state.get(crtcId)!;
   }
@@ -322,6 +339,7 @@ export class FakeDrm implements NativeDrmDevice {
     const s = this.state.get(crtcId)!;
     if (m === null || fbId === 0) {
       Object.assign(s, { fbId: 0, mode: null, connectors: [] });
+      this.completeFlip(crtcId);
       return;
     }
     const fb = this.fbs.get(fbId);
@@ -357,7 +375,10 @@ export class FakeDrm implements NativeDrmDevice {
     const m = modeBlob !== undefined ? (modeBlob === 0n ? null : this.blobs.get(Number(modeBlob)) ?? null) : s.mode;
     const fbId = Number(byName.get('FB_ID') ?? BigInt(s.fbId));
     if (byName.get('ACTIVE') === 0n || fbId === 0) {
-      if (!test) Object.assign(s, { fbId: 0, mode: null, connectors: [] });
+      if (!test) {
+        Object.assign(s, { fbId: 0, mode: null, connectors: [] });
+        this.completeFlip(crtcId);
+      }
       return;
     }
     const fb = this.fbs.get(fbId);
@@ -395,6 +416,14 @@ export class FakeDrm implements NativeDrmDevice {
 
   close(): void {
     this.closed = true;
+  }
+
+  /** A CRTC turned off completes its pending flip: the kernel sends the event, nothing is shown. */
+  private completeFlip(crtcId: number): void {
+    const f = this.pendingFlips.get(crtcId);
+    if (!f) return;
+    this.pendingFlips.delete(crtcId);
+    this.events.push({ crtcId, sequence: ++this.seq, sec: 100, usec: 500 * this.seq, userData: f.userData });
   }
 
   private propName(obj: number, propId: number): string {

@@ -30,6 +30,9 @@ export function rig(card: FakeCardOptions, opts: Partial<KmsBackendOptions> = {}
     cardDeps: { open: () => dev, list: () => ['card0'], exists: () => true },
     makePoller: () => poller,
     closeFd: (fd) => dev.dmabufs.delete(fd),
+    // The fake card's connectors as sysfs would show them; watched only where a test asks.
+    connectorStatuses: () => Promise.resolve(dev.statuses()),
+    hotplugPollMs: 0,
     ...opts,
   });
   return {

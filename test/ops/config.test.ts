@@ -217,7 +217,7 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
       { name: 'XS-0', width: 64, height: 48 },
       { name: 'NEW-0', width: 64, height: 48 },
     ]);
-    const outputs = new OutputMap({ primary: headless, headless, connectorMap: cfg.connectorMap, unmapped: 'refuse' });
+    const outputs = new OutputMap({ backends: [headless], onDemand: headless, connectorMap: cfg.connectorMap, unmapped: 'refuse' });
     const registry = new BufferRegistry(cfg.quotas);
     const ref = { domid: 1 as DomId, devId: 0, index: 0, uniqueId: 'id0', resolution: { width: 64, height: 48 } };
     const first = outputs.claim(ref);

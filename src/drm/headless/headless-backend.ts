@@ -1,18 +1,13 @@
 // The headless OutputBackend: virtual outputs named and sized by configuration, plus outputs made
 // on demand for guest connectors nobody mapped to a real screen. No device, so be-alloc buffers
 // come from the platform's page allocator.
+import { emitter } from '../../util/events.js';
 import type { DomId } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
-import type { Mode, Output, OutputBackend, OutputBackendResources } from '../output.js';
+import type { Mode, Output, OutputBackend, OutputBackendEvents, OutputBackendResources, OutputSpec } from '../output.js';
 import { HeadlessOutput } from './headless-output.js';
 
-export interface HeadlessOutputSpec {
-  readonly name: string;
-  readonly width: number;
-  readonly height: number;
-  /** Default 60000 (60 Hz, what the Linux frontend assumes). */
-  readonly refreshMilliHz?: number;
-}
+export type HeadlessOutputSpec = OutputSpec;
 
 export const DEFAULT_REFRESH_MILLIHZ = 60000;
 
@@ -30,6 +25,7 @@ export function parseHeadlessSpec(s: string): HeadlessOutputSpec {
 
 export class HeadlessBackend implements OutputBackend {
   readonly kind = 'headless' as const;
+  readonly events = emitter<OutputBackendEvents>();
   private readonly byName = new Map<string, HeadlessOutput>();
   private closed = false;
 
@@ -56,6 +52,7 @@ export class HeadlessBackend implements OutputBackend {
     };
     const out = new HeadlessOutput(spec.name, mode);
     this.byName.set(spec.name, out);
+    this.events.emit('output-added', out);
     return out;
   }
 
@@ -65,6 +62,7 @@ export class HeadlessBackend implements OutputBackend {
     if (!out) return;
     out.close();
     this.byName.delete(name);
+    this.events.emit('output-removed', out);
   }
 
   allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer> {

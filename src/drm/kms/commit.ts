@@ -19,6 +19,8 @@ export interface Committer {
   readonly canScale: boolean;
   /** Why canShow said no, as the operator reads it (counted as a copy reason). */
   readonly refusal: string;
+  /** Makes `pipe` ready for commits; a string says why it cannot be driven this way. */
+  adopt(pipe: Pipe): true | string;
   /** Whether the display can show this state as it is (no side effect). */
   canShow(s: ScanoutState): boolean;
   /** Sets mode and framebuffer now (blocking; SET_CONFIG and master regain only). Throws the native error. */

@@ -2,25 +2,30 @@
 // names it, e.g. HDMI-A-1), each on a CRTC of its own. It holds DRM master while it can; when
 // another process takes the display every output pauses (guests keep running, their flips are
 // dropped) and a slow poll takes master back and restores the guests' modes. On close it puts back
-// what the CRTCs showed before.
+// what the CRTCs showed before. Monitors come and go while it runs (hotplug.ts notices): an
+// unplugged connector's output is parked with its guest's configuration and comes back, as the
+// same object, when a monitor is plugged in again; a connector plugged in for the first time gets
+// an output if a CRTC is free. Both are told as the seam's output-removed/output-added events.
 import { closeSync } from 'node:fs';
 import { native } from '../../native/addon.js';
-import type { DrmCrtc, NativeDrmDevice } from '../../native/drm-device.js';
+import type { DrmCrtc, DrmResources, NativeDrmDevice } from '../../native/drm-device.js';
 import { POLL_READABLE, type NativeFdPoller } from '../../native/fd.js';
+import { emitter } from '../../util/events.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import type { DomId } from '../../util/ids.js';
 import { grantRef } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
-import type { Output, OutputBackend, OutputBackendResources } from '../output.js';
+import type { Output, OutputBackend, OutputBackendEvents, OutputBackendResources } from '../output.js';
 import { describeCaps, openCard, type CardDeps, type CardInfo } from './card.js';
 import { AtomicCommitter } from './atomic-committer.js';
 import type { Committer } from './commit.js';
 import { FallbackStats } from './fallbacks.js';
+import { HotplugWatch, sysfsStatuses, type ConnectorStatuses } from './hotplug.js';
 import { KmsOutput } from './kms-output.js';
 import { LegacyCommitter } from './legacy-committer.js';
 import { OwnBuffers } from './own-buffers.js';
-import { assignPipes, type Pipe } from './topology.js';
+import { assignPipes, isUsable, type Pipe } from './topology.js';
 import { ZeroCopyImporter } from './zero-copy.js';
 
 export interface KmsBackendOptions {
@@ -38,6 +43,10 @@ export interface KmsBackendOptions {
   readonly zeroCopy?: () => boolean;
   /** How often to try to take DRM master back after losing it (ms, default 1000). */
   readonly masterRetryMs?: number;
+  /** How often to look at the connectors' status for a monitor plugged in or out (ms, default 1000; 0: never). */
+  readonly hotplugPollMs?: number;
+  /** For tests: the connectors' status as the kernel knows it (default: sysfs). */
+  readonly connectorStatuses?: () => Promise<ConnectorStatuses>;
   /** For tests: device access and the poller. */
   readonly cardDeps?: CardDeps;
   readonly makePoller?: (fd: number, onReady: (status: number, events: number) => void) => NativeFdPoller;
@@ -53,10 +62,18 @@ interface Saved {
 
 export class KmsBackend implements OutputBackend {
   readonly kind = 'kms';
+  readonly events = emitter<OutputBackendEvents>();
+  /** Outputs whose monitor is connected, in the order they came. */
   private readonly byName = new Map<string, KmsOutput>();
   private readonly list: KmsOutput[] = [];
+  /** Outputs whose monitor was unplugged, by connector name: they come back when it does. */
+  private readonly parked = new Map<string, KmsOutput>();
   private readonly tokens = new Map<number, KmsOutput>();
-  private readonly saved: Saved[] = [];
+  /** What each CRTC we drove showed before us, by CRTC id (the first time we took it). */
+  private readonly saved = new Map<number, Saved>();
+  /** Connectors already said to have no free CRTC. */
+  private readonly unservedSaid = new Set<string>();
+  private readonly hotplug: HotplugWatch | undefined;
   private readonly own = new OwnBuffers();
   private readonly ownGranted = new Set<GrantedBuffer>();
   private readonly importer: ZeroCopyImporter;
@@ -95,25 +112,8 @@ export class KmsBackend implements OutputBackend {
     const onError = (err: unknown, what: string): void => log.warn({ err }, `kms: ${what} failed`);
     this.importer = new ZeroCopyImporter(dev, caps, this.own, formats, this.fallbacks, onError, opts.zeroCopy);
     for (const pipe of pipes) {
-      const crtc = dev.getCrtc(pipe.crtc.id);
-      const connectors = card.resources.connectors
-        .filter((c) => card.resources.encoders.find((e) => e.id === c.encoderId)?.crtcId === crtc.id)
-        .map((c) => c.id);
-      this.saved.push({ pipe, crtc, connectors });
-      const out = new KmsOutput({
-        dev,
-        pipe,
-        committer,
-        importer: this.importer,
-        stats: this.fallbacks,
-        log,
-        scale: opts.scale ?? true,
-        issueToken: (o) => this.issue(o),
-        forgetToken: (t) => this.tokens.delete(t),
-        onMasterLost: (err) => this.masterLost(err),
-      });
-      this.list.push(out);
-      this.byName.set(out.name, out);
+      this.save(pipe, card.resources);
+      this.serve(this.makeOutput(pipe));
     }
     const makePoller = opts.makePoller ?? ((fd, cb) => new (native().FdPoller)(fd, cb));
     this.poller = makePoller(dev.fd, (status) => this.onReadable(status));
@@ -126,6 +126,11 @@ export class KmsBackend implements OutputBackend {
     if (!this.master) {
       log.warn(`kms: ${card.path}: another process holds DRM master; outputs stay dark until it lets go`);
       this.pauseAll();
+    }
+    const every = opts.hotplugPollMs ?? 1000;
+    if (every > 0) {
+      this.hotplug = new HotplugWatch(opts.connectorStatuses ?? (() => sysfsStatuses(card.path)), () => this.rescan(), every);
+      this.hotplug.start();
     }
   }
 
@@ -179,15 +184,48 @@ export class KmsBackend implements OutputBackend {
 
   /** Guest bytes the copy path has read since start, by output name (every output, 0 if none). */
   copiedBytes(): Record<string, number> {
-    return Object.fromEntries(this.list.map((o) => [o.name, o.copiedBytes]));
+    return Object.fromEntries(this.every().map((o) => [o.name, o.copiedBytes]));
   }
 
   resources(): OutputBackendResources {
     return {
       framebuffers: this.importer.liveFramebuffers,
       dmaBufImports: this.importer.liveImports,
-      dumbBuffers: this.own.size + this.list.reduce((n, o) => n + o.dumbBuffers, 0),
+      dumbBuffers: this.own.size + this.every().reduce((n, o) => n + o.dumbBuffers, 0),
     };
+  }
+
+  /**
+   * Reads the card's connectors again (a probe) and follows what changed: a served connector no
+   * longer connected is unplugged (its output parked: output-removed); a connected one not served
+   * gets a CRTC if one is free (its parked output back, or a new one: output-added). The hot-plug
+   * watch calls it when a connector's status changes; tests may too.
+   */
+  rescan(): void {
+    if (this.closed) return;
+    let res: DrmResources;
+    try {
+      res = this.dev.resources();
+    } catch (err) {
+      this.log.warn({ err }, `kms: re-reading ${this.card.path}'s connectors failed`);
+      return;
+    }
+    for (const out of [...this.list]) {
+      const c = res.connectors.find((x) => x.name === out.name);
+      if (!c || !isUsable(c)) this.unplug(out);
+    }
+    const pipesInUse = this.list.map((o) => o.currentPipe);
+    const { pipes, unserved } = assignPipes(res, {
+      crtcs: new Set(pipesInUse.map((p) => p.crtc.id)),
+      planes: new Set(pipesInUse.flatMap((p) => (p.plane ? [p.plane.id] : []))),
+      connectors: new Set(this.list.map((o) => o.name)),
+    });
+    for (const c of unserved) {
+      if (this.unservedSaid.has(c.name)) continue;
+      this.unservedSaid.add(c.name);
+      this.log.warn({ connector: c.name }, `${c.name}: connected, but no free CRTC can drive it; not offered as an output`);
+    }
+    for (const pipe of pipes) this.plug(pipe, res);
   }
 
   /** Routes drained events to their outputs; exposed so tests can drive the poller. */
@@ -241,7 +279,8 @@ export class KmsBackend implements OutputBackend {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     if (this.retry) clearInterval(this.retry);
-    for (const o of this.list) o.close();
+    this.hotplug?.close();
+    for (const o of this.every()) o.close();
     if (this.master) this.restoreCrtcs();
     for (const g of [...this.ownGranted]) g.close();
     this.importer.close();
@@ -250,6 +289,77 @@ export class KmsBackend implements OutputBackend {
     this.tokens.clear();
     this.dev.close();
     return Promise.resolve();
+  }
+
+  /** Connected outputs and parked ones. */
+  private every(): KmsOutput[] {
+    return [...this.list, ...this.parked.values()];
+  }
+
+  private makeOutput(pipe: Pipe): KmsOutput {
+    const out = new KmsOutput({
+      dev: this.dev,
+      pipe,
+      committer: this.committer,
+      importer: this.importer,
+      stats: this.fallbacks,
+      log: this.log,
+      scale: this.opts.scale ?? true,
+      issueToken: (o) => this.issue(o),
+      forgetToken: (t) => this.tokens.delete(t),
+    });
+    out.events.on('master-lost', (err) => this.masterLost(err));
+    return out;
+  }
+
+  private serve(out: KmsOutput): void {
+    this.list.push(out);
+    this.byName.set(out.name, out);
+  }
+
+  /** Records what the pipe's CRTC shows before we first drive it, for close() to put back. */
+  private save(pipe: Pipe, res: DrmResources): void {
+    if (this.saved.has(pipe.crtc.id)) return;
+    const crtc = this.dev.getCrtc(pipe.crtc.id);
+    const connectors = res.connectors.filter((c) => res.encoders.find((e) => e.id === c.encoderId)?.crtcId === crtc.id).map((c) => c.id);
+    this.saved.set(crtc.id, { pipe, crtc, connectors });
+  }
+
+  private unplug(out: KmsOutput): void {
+    out.unplug();
+    this.list.splice(this.list.indexOf(out), 1);
+    this.byName.delete(out.name);
+    this.parked.set(out.name, out);
+    this.log.info({ output: out.name }, `kms: ${out.name} unplugged: output parked until a monitor is plugged in again`);
+    this.events.emit('output-removed', out);
+  }
+
+  private plug(pipe: Pipe, res: DrmResources): void {
+    const name = pipe.connector.name;
+    const why = this.committer.adopt(pipe);
+    if (why !== true) {
+      this.log.warn({ connector: name }, `${name}: connected, but cannot be driven (${why}); not offered as an output`);
+      return;
+    }
+    try {
+      this.save(pipe, res);
+    } catch (err) {
+      this.log.warn({ err, connector: name }, `${name}: connected, but its CRTC cannot be read; not offered as an output`);
+      return;
+    }
+    this.unservedSaid.delete(name);
+    let out = this.parked.get(name);
+    if (out) {
+      this.parked.delete(name);
+      const o = out;
+      out.plug(pipe, !this.master).catch((err: unknown) => this.log.warn({ err, output: o.name }, 'showing the guest again failed'));
+    } else {
+      out = this.makeOutput(pipe);
+      if (!this.master) out.pause();
+    }
+    this.serve(out);
+    this.log.info({ output: name, crtc: pipe.crtc.id }, `kms: ${name} plugged in: an output on CRTC ${pipe.crtc.id}`);
+    this.events.emit('output-added', out);
   }
 
   private issue(o: KmsOutput): number {
@@ -286,7 +396,7 @@ export class KmsBackend implements OutputBackend {
 
   /** Puts back what each CRTC we used showed when we started (fbcon, a login screen). */
   private restoreCrtcs(): void {
-    for (const s of this.saved) {
+    for (const s of this.saved.values()) {
       try {
         if (s.crtc.mode !== null && s.crtc.bufferId !== 0 && s.connectors.length > 0) {
           this.dev.setCrtc(s.crtc.id, s.crtc.bufferId, s.crtc.x, s.crtc.y, s.connectors, s.crtc.mode);

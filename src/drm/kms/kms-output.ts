@@ -5,6 +5,7 @@
 // Its parts: the state of its life (output-state.ts), the flip queue (flip-queue.ts), the route of
 // each framebuffer (routing.ts) and the picture for snapshots (output-picture.ts); this file is the
 // Output seam over them, the modeset and the commit of each flip.
+import { emitter } from '../../util/events.js';
 import type { Logger } from '../../util/log.js';
 import { isNativeError } from '../../native/errors.js';
 import type { DrmFlipEvent, DrmModeInfo, NativeDrmDevice } from '../../native/drm-device.js';
@@ -35,8 +36,11 @@ export interface KmsOutputDeps {
   /** A flip token unique across the card; the backend routes events by it. */
   readonly issueToken: (o: KmsOutput) => number;
   readonly forgetToken: (token: number) => void;
-  /** Called when a call failed because another process took DRM master. */
-  readonly onMasterLost: (err: unknown) => void;
+}
+
+export interface KmsOutputEvents {
+  /** A call failed because another process took DRM master (the output has paused itself). */
+  'master-lost': [err: unknown];
 }
 
 const noop = (): void => {};
@@ -45,9 +49,10 @@ const MASTER_LOST = 'DRM master lost: another process has the display';
 
 export class KmsOutput implements Output {
   readonly name: string;
-  readonly modes: readonly Mode[];
+  readonly events = emitter<KmsOutputEvents>();
+  private modeList: readonly Mode[];
   private state: OutputState = { kind: 'off' };
-  private readonly pipe: Pipe;
+  private pipe: Pipe;
   private shown: { fb: FramebufferDesc; fbId: number } | undefined;
   /**
    * Framebuffers the guest released while on screen or in flight: their import and pages are held
@@ -64,17 +69,28 @@ export class KmsOutput implements Output {
   constructor(private readonly d: KmsOutputDeps) {
     this.pipe = d.pipe;
     this.name = d.pipe.connector.name;
-    const seen = new Set<string>();
-    this.modes = d.pipe.connector.modes.map(toMode).filter((m) => {
-      const k = `${m.width}x${m.height}@${m.refreshMilliHz}`;
-      return seen.has(k) ? false : (seen.add(k), true);
-    });
+    this.modeList = modesOf(d.pipe);
     this.flips = new FlipQueue({
       start: (f) => this.submit(f),
       canStart: () => this.state.kind === 'on',
       forgetToken: (t) => d.forgetToken(t),
     });
     this.router = new Router({ committer: d.committer, importer: d.importer, stats: d.stats, active: () => this.active });
+  }
+
+  /** The connector's modes (those of the monitor plugged in last). */
+  get modes(): readonly Mode[] {
+    return this.modeList;
+  }
+
+  /** What the output is doing, for the backend and tests. */
+  get life(): OutputState['kind'] {
+    return this.state.kind;
+  }
+
+  /** The connector, CRTC and plane it drives (or drove last, while unplugged). */
+  get currentPipe(): Pipe {
+    return this.pipe;
   }
 
   get crtcId(): number {
@@ -112,6 +128,8 @@ export class KmsOutput implements Output {
       case 'paused':
         return drop(this.state.active ? MASTER_LOST : 'output disabled');
       case 'unplugged':
+        // Kept as the frame to show when the monitor comes back.
+        if (this.state.cfg) this.state = { kind: 'unplugged', cfg: { ...this.state.cfg, fb } };
         return drop('output unplugged');
       case 'on':
         return this.flips.offer({ fb, done });
@@ -119,6 +137,8 @@ export class KmsOutput implements Output {
   }
 
   release(fb: FramebufferDesc): void {
+    // Its pages go: an unplugged output keeps no configuration that shows it (the guest's next SET_CONFIG will).
+    if (this.state.kind === 'unplugged' && this.state.cfg?.fb.id === fb.id) this.state = { kind: 'unplugged', cfg: undefined };
     this.flips.dropQueued(fb.id, 'framebuffer released');
     // On screen, its picture stays: the pages are held (converted only for a snapshot), never
     // copied on the turn of a request any guest may send in a loop.
@@ -168,6 +188,40 @@ export class KmsOutput implements Output {
     this.state = { kind: 'on', active: s.active };
     const fb = this.shown?.fb ?? s.active.cfg.fb;
     return this.setConfig({ ...s.active.cfg, fb });
+  }
+
+  /**
+   * The monitor was unplugged: the CRTC is turned off and every scanout buffer freed; the guest's
+   * configuration is kept (with the frame it flipped last) to show on its return.
+   */
+  unplug(): void {
+    const s = this.state;
+    if (s.kind === 'gone' || s.kind === 'unplugged') return;
+    const a = activeOf(s);
+    // A framebuffer the guest released is let go below: it cannot be shown on return.
+    const last = this.shown?.fb ?? a?.cfg.fb;
+    const fb = last && !this.retired.has(last.id) ? last : undefined;
+    this.state = { kind: 'unplugged', cfg: a && fb ? { ...a.cfg, fb } : undefined };
+    this.flips.dropAll('output unplugged');
+    if (s.kind === 'on') this.turnOff();
+    this.shown = undefined;
+    a?.buffers.close();
+    this.closeStaleBuffers();
+    this.dropRetired();
+    this.picture.changed();
+  }
+
+  /**
+   * A monitor is back on this connector, on `pipe` (the CRTC may differ): shows the configuration
+   * kept at unplug, or waits for DRM master first when `paused`.
+   */
+  plug(pipe: Pipe, paused: boolean): Promise<void> {
+    const s = this.state;
+    if (s.kind !== 'unplugged') return Promise.resolve();
+    this.pipe = pipe;
+    this.modeList = modesOf(pipe);
+    this.state = paused ? { kind: 'paused', active: undefined } : { kind: 'off' };
+    return s.cfg ? this.setConfig(s.cfg) : Promise.resolve();
   }
 
   /** Drops pending work and frees the scanout buffers; the backend restores the CRTC first. */
@@ -275,19 +329,21 @@ export class KmsOutput implements Output {
     else if (s.kind === 'paused') this.state = { kind: 'paused', active: undefined };
     else if (s.kind === 'unplugged') this.state = { kind: 'unplugged', cfg: undefined };
     if (!a) return;
-    if (s.kind === 'on') {
-      try {
-        this.d.committer.disable(this.pipe);
-      } catch (err) {
-        if (isMasterError(err)) this.masterLost(err);
-        else this.d.log.warn({ err, output: this.name }, 'turning the output off failed');
-      }
-    }
+    if (s.kind === 'on') this.turnOff();
     this.shown = undefined;
     a.buffers.close();
     this.closeStaleBuffers();
     this.dropRetired();
     this.picture.changed();
+  }
+
+  private turnOff(): void {
+    try {
+      this.d.committer.disable(this.pipe);
+    } catch (err) {
+      if (isMasterError(err)) this.masterLost(err);
+      else this.d.log.warn({ err, output: this.name }, 'turning the output off failed');
+    }
   }
 
   private closeStaleBuffers(): void {
@@ -391,7 +447,7 @@ export class KmsOutput implements Output {
   }
 
   private masterLost(err: unknown): void {
-    this.d.onMasterLost(err);
+    this.events.emit('master-lost', err);
     this.pause();
   }
 
@@ -414,4 +470,13 @@ const zero = { x: 0, y: 0, width: 0, height: 0 };
 interface Retired {
   readonly fb: FramebufferDesc;
   readonly letGo: () => void;
+}
+
+/** The connector's modes, each size and rate once. */
+function modesOf(pipe: Pipe): Mode[] {
+  const seen = new Set<string>();
+  return pipe.connector.modes.map(toMode).filter((m) => {
+    const k = `${m.width}x${m.height}@${m.refreshMilliHz}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
 }

@@ -10,6 +10,10 @@ export class LegacyCommitter implements Committer {
   readonly refusal = 'the guest screen does not fill the mode and legacy KMS cannot position a plane';
   constructor(private readonly dev: NativeDrmDevice) {}
 
+  adopt(): true {
+    return true;
+  }
+
   canShow(s: ScanoutState): boolean {
     const { dst, scaled } = s.placement;
     return !scaled && dst.x === 0 && dst.y === 0 && dst.width === s.mode.hdisplay && dst.height === s.mode.vdisplay;

@@ -45,14 +45,27 @@ function primaryPlaneFor(res: DrmResources, crtc: DrmCrtc, taken: Set<number>): 
   );
 }
 
+/** Whether a connector can show something now: a monitor is connected and reports modes. */
+export function isUsable(c: DrmConnector): boolean {
+  return c.connection === 'connected' && c.modes.length > 0;
+}
+
+/** What pipes already in use hold: their CRTCs and planes are not given again. */
+export interface PipesInUse {
+  readonly crtcs: ReadonlySet<number>;
+  readonly planes: ReadonlySet<number>;
+  /** Connectors already served (by name). */
+  readonly connectors: ReadonlySet<string>;
+}
+
 /**
- * Pipes for the connectors that can show something (connected, with modes). A connector no free
- * CRTC can reach is left out and listed in `unserved`.
+ * Pipes for the connectors that can show something (connected, with modes) and are not served
+ * already. A connector no free CRTC can reach is left out and listed in `unserved`.
  */
-export function assignPipes(res: DrmResources): { pipes: Pipe[]; unserved: DrmConnector[] } {
-  const usable = res.connectors.filter((c) => c.connection === 'connected' && c.modes.length > 0);
-  const takenCrtcs = new Set<number>();
-  const takenPlanes = new Set<number>();
+export function assignPipes(res: DrmResources, inUse?: PipesInUse): { pipes: Pipe[]; unserved: DrmConnector[] } {
+  const usable = res.connectors.filter((c) => isUsable(c) && !inUse?.connectors.has(c.name));
+  const takenCrtcs = new Set<number>(inUse?.crtcs);
+  const takenPlanes = new Set<number>(inUse?.planes);
   const pipes: Pipe[] = [];
   const unserved: DrmConnector[] = [];
   const reachable = (c: DrmConnector): DrmCrtc[] => {

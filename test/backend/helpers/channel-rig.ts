@@ -22,7 +22,7 @@ export interface ChannelRigOptions {
   readonly uniqueId?: string;
   readonly quotas?: Quotas;
   readonly beAlloc?: boolean;
-  /** Replaces or adds channel hooks; violations are collected in `violations` unless onViolation is given. */
+  /** Replaces or adds channel hooks; violations (the channel's 'violation' events) are collected in `violations`. */
   readonly hooks?: Partial<ChannelHooks>;
 }
 
@@ -48,9 +48,9 @@ export function channelRig(output: Output, opts: ChannelRigOptions = {}) {
   };
   const violations: string[] = [];
   const ch = new ConnectorChannel(ctx, conn, new BackRing(plainSharedMemory(guest.page(ringRef!))), new EventProducer(plainSharedMemory(guest.page(evtRef!))), {
-    onViolation: (r) => violations.push(r),
     ...opts.hooks,
   });
+  ch.events.on('violation', (r) => violations.push(r));
   const responses: DecodedResponse[] = [];
   const events: DecodedEvent[] = [];
   const poll = (): void => {

@@ -31,7 +31,7 @@ export async function simWorld(opts: { quotas?: Quotas } = {}): Promise<SimWorld
   const platform = await host.platform();
   const xs = await host.xenstore(0);
   const headless = new HeadlessBackend();
-  const outputs = new OutputMap({ primary: headless, headless });
+  const outputs = new OutputMap({ backends: [headless], onDemand: headless });
   const backend = await DisplayBackend.start({ xs, platform, outputs, log: testLogger(), quotas: opts.quotas ?? DEFAULT_QUOTAS });
   return {
     host,

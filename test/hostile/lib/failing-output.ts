@@ -2,7 +2,8 @@
 // display said no), flips that throw, modesets that are refused. What a KMS output does when the
 // card goes away, another process takes DRM master or a commit is rejected.
 import type { HeadlessBackend } from '../../../src/drm/headless/headless-backend.js';
-import type { FlipResult, FramebufferDesc, Output, OutputBackend, OutputBackendResources, OutputConfig } from '../../../src/drm/output.js';
+import type { FlipResult, FramebufferDesc, Output, OutputBackend, OutputBackendEvents, OutputBackendResources, OutputConfig } from '../../../src/drm/output.js';
+import { emitter } from '../../../src/util/events.js';
 import type { DomId } from '../../../src/util/ids.js';
 import type { GrantedBuffer, XenPlatform } from '../../../src/xen/platform.js';
 
@@ -70,6 +71,8 @@ class FailingOutput implements Output {
 
 export class FailingBackend implements OutputBackend {
   readonly kind = 'headless' as const;
+  /** The wrapped backend's outputs never come or go during a campaign. */
+  readonly events = emitter<OutputBackendEvents>();
   private readonly wrapped = new Map<string, FailingOutput>();
 
   constructor(

@@ -43,13 +43,9 @@ class SlowOutput implements Output {
 }
 
 function rig(output: Output, opts: { quotas?: Quotas; beAlloc?: boolean; hooks?: Partial<ChannelHooks> } = {}) {
-  return channelRig(output, {
-    domid: 5,
-    guestPages: 256,
-    uniqueId: 'slow0',
-    ...opts,
-    hooks: { onViolation: (r) => assert.fail(`unexpected violation: ${r}`), ...opts.hooks },
-  });
+  const r = channelRig(output, { domid: 5, guestPages: 256, uniqueId: 'slow0', ...opts });
+  r.ch.events.on('violation', (reason) => assert.fail(`unexpected violation: ${reason}`));
+  return r;
 }
 
 void test('a ring of costly requests yields the event loop after its slice, not after its whole budget', async () => {

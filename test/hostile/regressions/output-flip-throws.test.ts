@@ -23,7 +23,7 @@ void test('an output whose flip() throws costs the guest one dropped frame, not 
   process.on('uncaughtException', onUncaught);
   let backend: DisplayBackend | undefined;
   try {
-    backend = await DisplayBackend.start({ xs: await host.xenstore(0), platform, outputs: new OutputMap({ primary: failing, headless: inner }), log: silentLogger() });
+    backend = await DisplayBackend.start({ xs: await host.xenstore(0), platform, outputs: new OutputMap({ backends: [failing, inner], onDemand: inner }), log: silentLogger() });
     const g = await host.createDomain({ vdispl: ['connectors=out0:160x120'], frontend: { kind: 'idle' }, verbose: false });
     await g.waitFor((r) => r.kind === 'connected', { timeoutMs: 15_000 });
     const steps: ScriptStep[] = [
