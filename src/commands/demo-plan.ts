@@ -6,12 +6,16 @@ export interface GuestPlan {
   readonly vdispl: string;
   readonly formats: readonly string[];
   readonly beAlloc: boolean;
+  /** Its xl vkb line: a keyboard and pointer for the main connector. */
+  readonly vkb: string;
 }
+
+const VKB = 'backend-type=linux,unique-id=main';
 
 export function guestPlan(k: number): GuestPlan {
   return k % 2 === 1
-    ? { vdispl: 'connectors=main:640x480;side:480x270', formats: ['XRGB8888', 'RGB565'], beAlloc: false }
-    : { vdispl: 'be-alloc=1,connectors=main:640x360', formats: ['XRGB8888'], beAlloc: true };
+    ? { vdispl: 'connectors=main:640x480;side:480x270', formats: ['XRGB8888', 'RGB565'], beAlloc: false, vkb: VKB }
+    : { vdispl: 'be-alloc=1,connectors=main:640x360', formats: ['XRGB8888'], beAlloc: true, vkb: VKB };
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -10,6 +10,7 @@ import type { FrontendReport } from '../sim/frontend/protocol.js';
 import { SimHost, type SimGuest } from '../sim/host.js';
 import type { RunOperations } from '../ops/run-operations.js';
 import { packageVersion } from '../ops/version.js';
+import type { InputRouter } from '../input/router.js';
 import type { Logger } from '../util/log.js';
 import { guestPlan, percentile, type GuestPlan } from './demo-plan.js';
 
@@ -73,6 +74,8 @@ class Demo {
   /** Guest-wide troubles not tied to a connector (timeouts of non-flip requests, fatal errors). */
   private readonly guestTroubles = new Map<number, { errors: number; timeouts: number }>();
   private counting = true;
+  /** Input events each guest's vkbd received, and where its pointer is. */
+  private readonly inputs = new Map<number, { count: number; x: number; y: number }>();
   private lastTick = process.hrtime.bigint();
 
   readonly guests: SimGuest[] = [];
@@ -112,6 +115,9 @@ class Demo {
         break;
       case 'request':
         if (r.status !== 0 && r.op !== 0x15) gt.errors++;
+        break;
+      case 'input':
+        this.inputs.set(g.domid, { count: (this.inputs.get(g.domid)?.count ?? 0) + r.events.length, x: r.x, y: r.y });
         break;
       case 'fatal':
       case 'error':
@@ -154,7 +160,9 @@ class Demo {
     const rows = this.connectors().map(({ device, conn, tally }) => {
       const state = device.phase === 'connected' ? (conn.scanout ? 'showing' : 'connected') : device.phase;
       const lat = Number.isFinite(tally.recentP50) ? `${tally.recentP50.toFixed(1)} ms` : '-';
-      return `dom${device.domid} ${conn.uniqueId.padEnd(5)} ${`${conn.resolution.width}x${conn.resolution.height}`.padEnd(8)} ${state.padEnd(9)} ${tally.fps.toFixed(1).padStart(5)} fps  flip ${lat.padStart(8)}  frames ${String(tally.events).padStart(6)}  errors ${tally.errors}  timeouts ${tally.timeouts}`;
+      const input = this.inputs.get(device.domid);
+      const pointer = conn.index === 0 && input ? `  input ${input.count} at ${input.x},${input.y}` : '';
+      return `dom${device.domid} ${conn.uniqueId.padEnd(5)} ${`${conn.resolution.width}x${conn.resolution.height}`.padEnd(8)} ${state.padEnd(9)} ${tally.fps.toFixed(1).padStart(5)} fps  flip ${lat.padStart(8)}  frames ${String(tally.events).padStart(6)}  errors ${tally.errors}  timeouts ${tally.timeouts}${pointer}`;
     });
     return rows.length ? rows : ['(waiting for guests to connect)'];
   }
@@ -197,7 +205,7 @@ class Demo {
       backend: { flipsShown: conn.stats.flipsShown, flipsDropped: conn.stats.flipsDropped, eventsWritten: conn.eventsWritten },
       ...(snaps ? { snapshot: snaps.get(conn.output)?.file ?? null, snapshotFrame: snaps.get(conn.output)?.frame ?? null } : {}),
     }));
-    const guests = this.guests.map((g) => ({ domid: g.domid, ...this.guestTroubles.get(g.domid)! }));
+    const guests = this.guests.map((g) => ({ domid: g.domid, ...this.guestTroubles.get(g.domid)!, inputEvents: this.inputs.get(g.domid)?.count ?? 0 }));
     const troubles =
       connectors.reduce((n, c) => n + c.errors + c.timeouts, 0) + guests.reduce((n, g) => n + g.errors + g.timeouts, 0);
     const allConnected = connectors.length === this.expectedConnectors() && connectors.every((c) => c.flipEvents > 0);
@@ -208,6 +216,28 @@ class Demo {
     let n = 0;
     for (const p of this.plans.values()) n += p.vdispl.split(';').length;
     return n;
+  }
+}
+
+/** Moves a pointer in a circle on the focused guest, 30 times a second; focus moves on every 3 s. */
+class DemoPointer {
+  private readonly timer: NodeJS.Timeout;
+  private step = 0;
+
+  constructor(private readonly router: InputRouter) {
+    this.timer = setInterval(() => this.tick(), 33);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.step % 90 === 0 || !this.router.focus) this.router.cycle();
+    const a = (this.step++ / 45) * Math.PI;
+    // A circle in the middle of a 1000 x 1000 view of the screen, kept off the frame code at the top.
+    this.router.deliver([{ kind: 'abs', x: 500 + 250 * Math.cos(a), y: 550 + 250 * Math.sin(a), w: 1000, h: 1000 }]);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 
@@ -234,7 +264,7 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
     demo = new Demo(host, daemon);
     for (let k = 1; k <= o.guests; k++) {
       const plan = guestPlan(k);
-      const g = await host.createDomain({ vdispl: [plan.vdispl], frontend: { kind: 'display', formats: plan.formats }, verbose: true });
+      const g = await host.createDomain({ vdispl: [plan.vdispl], vkb: [plan.vkb], frontend: { kind: 'display', formats: plan.formats }, verbose: true });
       demo.addGuest(g, plan);
       say(`vdispld demo: guest ${g.domid} (${plan.vdispl})`);
     }
@@ -260,6 +290,9 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
     printed = 0;
     say(`vdispld demo: wrote ${s.size} snapshot(s) to ${snapshotDir}`);
   };
+  // Without a person at the viewer, the demo is the input source: a pointer circling on each guest's
+  // main screen in turn, which the guest draws where it received it.
+  const pointer = ops?.viewerInputOn ? undefined : new DemoPointer(daemon.input);
   const t0 = process.hrtime.bigint();
   let nonTtyTicks = 0;
   const ticker = setInterval(() => {
@@ -286,6 +319,7 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
   });
   const why = await stopped;
   clearInterval(ticker);
+  pointer?.stop();
   if (interactive) {
     process.stdin.setRawMode(false);
     process.stdin.off('data', onKey);

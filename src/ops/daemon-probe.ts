@@ -14,6 +14,7 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
   const backends = (): OutputBackend[] => (daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless]);
   return {
     devices: (): readonly DeviceProbe[] => daemon.backend.status(),
+    input: () => daemon.input,
     outputs(): readonly OutputProbe[] {
       const out: OutputProbe[] = [];
       for (const b of backends()) {

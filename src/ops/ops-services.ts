@@ -27,6 +27,8 @@ export interface OpsOptions {
   readonly controlSocketOptional?: boolean;
   readonly metrics: ListenSetting;
   readonly viewer: ListenSetting;
+  /** The viewer page may send keyboard, mouse and touch to the guest it shows (--viewer-input). */
+  readonly viewerInput?: boolean;
   /** Settings in force with their origin, for status. */
   readonly config?: () => StatusReport['config'];
   /** How a connector's shown framebuffer reaches the screen, by domid/dev/conn. */
@@ -83,7 +85,7 @@ export class OpsServices {
       }
       if (opts.viewer !== 'off') {
         const { ViewerServer } = await import('./viewer/viewer-server.js');
-        ops.viewerServer = await ViewerServer.listen(opts.viewer, { probe: opts.probe, rates: ops.rates, encoder: ops.encoder, log: opts.log });
+        ops.viewerServer = await ViewerServer.listen(opts.viewer, { probe: opts.probe, rates: ops.rates, encoder: ops.encoder, log: opts.log, input: opts.viewerInput === true });
         ops.announce('viewer', ops.viewerServer.address, '/');
       }
     } catch (err) {

@@ -3,6 +3,7 @@
 // one (daemon-probe.ts); tests can build one from the backend's parts directly. Everything here
 // is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
 import type { Frame, ScanoutPath } from '../drm/output.js';
+import type { InputRouter } from '../input/router.js';
 
 /** The per-connector counters the backend keeps; one object per connection (a reconnect starts a new one). */
 export interface ConnectorCounters {
@@ -72,6 +73,8 @@ export interface DaemonProbe {
   fallbacks(): Readonly<Record<string, number>>;
   /** Guest bytes the copy path read since start, by output name; undefined where outputs do not copy (headless). */
   bytesCopied(): Readonly<Record<string, number>> | undefined;
+  /** The input router (vkbd devices), for the viewer's input; absent where there is none. */
+  input?(): InputRouter | undefined;
 }
 
 /** `domid/dev/conn`, as `vdispld snapshot` and the viewer name a connector. */
@@ -95,6 +98,10 @@ export class DeferredProbe implements DaemonProbe {
   outputs(): readonly OutputProbe[] {
     return this.inner?.outputs() ?? [];
   }
+  input(): InputRouter | undefined {
+    return this.inner?.input?.();
+  }
+
   frame(name: string): Frame | undefined {
     return this.inner?.frame(name);
   }

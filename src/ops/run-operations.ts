@@ -86,6 +86,7 @@ export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: s
   return cmd
     .addOption(scalarOption('--metrics <addr>', 'metrics'))
     .addOption(scalarOption('--viewer <addr>', 'viewer'))
+    .addOption(new Option('--viewer-input', 'the viewer page sends keyboard, mouse and touch to the guest it shows (loopback viewer only; off by default)').env(envName('viewer-input')))
     .addOption(scalarOption('--control-socket <path>', 'control-socket', ` (default: ${defaults.controlSocket ?? DEFAULT_CONTROL_SOCKET})`))
     .addOption(scalarOption('--log-format <format>', 'log-format'));
 }
@@ -158,7 +159,18 @@ export function prepareRun(
   const log = createLogger({ level: settings.logLevel, destination: sink });
   for (const w of local.warnings) log.warn(`config: ${w}`);
   if (local.file) log.info({ file: local.file }, `config file ${local.file}`);
-  return { log, ops: new RunOperations(local, log, sink, fixed.controlSocket) };
+  return { log, ops: new RunOperations(local, log, sink, fixed.controlSocket, cmd.opts<{ viewerInput?: boolean }>().viewerInput === true) };
+}
+
+/**
+ * Input from the viewer reaches guests with no authentication: only a viewer on the loopback
+ * interface may take it (whoever can reach a loopback port is already on the host).
+ */
+function checkViewerInput(viewer: Settings['viewer']): void {
+  if (viewer === 'off') throw new StartupError('--viewer-input needs the viewer (--viewer PORT)');
+  if (!['127.0.0.1', '::1', 'localhost'].includes(viewer.host) && !viewer.host.startsWith('127.')) {
+    throw new StartupError(`--viewer-input needs the viewer on a loopback address, not ${viewer.host}`);
+  }
 }
 
 /** How the drm-device setting maps onto the daemon's --output/--card, unless those were typed. */
@@ -181,6 +193,8 @@ export class RunOperations {
     private readonly sink: LogSink,
     /** The demo's own control socket path, used when no layer sets one. */
     private readonly controlSocketDefault: string | undefined,
+    /** --viewer-input: the viewer's page may send input to guests. */
+    private readonly viewerInput = false,
   ) {}
 
   /**
@@ -212,6 +226,7 @@ export class RunOperations {
     const s = this.config.settings;
     this.log.level = s.logLevel;
     const origin = this.config.origin;
+    if (this.viewerInput) checkViewerInput(s.viewer);
     const controlSocket = origin.get('control-socket') === 'default' && this.controlSocketDefault !== undefined ? this.controlSocketDefault : s.controlSocket;
     try {
       this.services = await OpsServices.start({
@@ -222,6 +237,7 @@ export class RunOperations {
         controlSocketOptional: origin.get('control-socket') === 'default',
         metrics: s.metrics,
         viewer: s.viewer,
+        viewerInput: this.viewerInput,
         config: () => this.configReport(),
         logSuppressed: () => this.sink.stats.rateLimited,
       });
@@ -256,6 +272,11 @@ export class RunOperations {
       ...(l.viewer ? [`viewer ${l.viewer}`] : []),
       ...(l.metrics ? [`metrics ${l.metrics}`] : []),
     ];
+  }
+
+  /** --viewer-input was given: a person at the viewer is the input source. */
+  get viewerInputOn(): boolean {
+    return this.viewerInput;
   }
 
   get viewerAddress(): { host: string; port: number } | undefined {

@@ -52,7 +52,7 @@ void test('demo --guests 2 --duration --snapshots --json: one JSON document, a P
   try {
     const r = await vdispld(['demo', '--guests', '2', '--duration', '4', '--snapshots', dir, '--json'], { timeoutMs: 90_000 });
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; connectors: DemoConnector[]; guests: { domid: number; errors: number; timeouts: number }[] };
+    const doc = JSON.parse(r.stdout) as { ok: boolean; connectors: DemoConnector[]; guests: { domid: number; errors: number; timeouts: number; inputEvents: number }[] };
     assert.equal(doc.ok, true);
     // One guest with two connectors, one in be-alloc mode.
     assert.deepEqual(
@@ -77,6 +77,8 @@ void test('demo --guests 2 --duration --snapshots --json: one JSON document, a P
       assert.equal(`${png.width}x${png.height}`, c.resolution);
     }
     assert.deepEqual(doc.guests.map((g) => g.errors + g.timeouts), [0, 0]);
+    // The demo is its own input source: guest 1 has focus first and receives the circling pointer.
+    assert.ok(doc.guests[0]!.inputEvents > 10, `guest 1 received ${doc.guests[0]!.inputEvents} input events`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -101,7 +103,7 @@ void test('demo without --duration runs until SIGINT, prints live lines, and sto
 });
 
 void test('demo options: guest plans and percentiles', () => {
-  assert.deepEqual(guestPlan(1), { vdispl: 'connectors=main:640x480;side:480x270', formats: ['XRGB8888', 'RGB565'], beAlloc: false });
+  assert.deepEqual(guestPlan(1), { vdispl: 'connectors=main:640x480;side:480x270', formats: ['XRGB8888', 'RGB565'], beAlloc: false, vkb: 'backend-type=linux,unique-id=main' });
   assert.equal(guestPlan(2).beAlloc, true);
   assert.equal(guestPlan(3).beAlloc, false);
   assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);

@@ -30,7 +30,80 @@ const stateEl = document.getElementById('state');
 const emptyEl = document.getElementById('empty');
 const figures = new Map();
 // For tests and curious operators: the last frame drawn per connector.
-window.vdispldViewer = { frames: {}, connectors: [] };
+window.vdispldViewer = { frames: {}, connectors: [], input: false };
+let socket = null;
+// Input (only when the daemon runs with --viewer-input): DOM events on a canvas, batched per
+// animation frame, positions in the canvas's displayed CSS pixels with its displayed size.
+const pending = new Map();
+let flushQueued = false;
+function queueInput(key, ev) {
+  if (!window.vdispldViewer.input) return;
+  let list = pending.get(key);
+  if (!list) pending.set(key, (list = []));
+  if (ev.t === 'move' && list.length && list[list.length - 1].t === 'move') list[list.length - 1] = ev;
+  else if (list.length < 64) list.push(ev);
+  if (!flushQueued) { flushQueued = true; requestAnimationFrame(flushInput); }
+}
+function flushInput() {
+  flushQueued = false;
+  for (const [key, events] of pending) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'input', key, events }));
+  }
+  pending.clear();
+}
+const touchSlots = new Map();
+function at(canvas, e) {
+  const r = canvas.getBoundingClientRect();
+  return { x: Math.min(Math.max(e.clientX - r.left, 0), r.width), y: Math.min(Math.max(e.clientY - r.top, 0), r.height), w: r.width, h: r.height };
+}
+function attachInput(canvas) {
+  const key = canvas.dataset.key;
+  canvas.tabIndex = 0;
+  canvas.addEventListener('contextmenu', (e) => e.preventDefault());
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.focus();
+    canvas.setPointerCapture(e.pointerId);
+    const p = at(canvas, e);
+    if (e.pointerType === 'touch') {
+      let id = 0; while ([...touchSlots.values()].includes(id)) id++;
+      touchSlots.set(e.pointerId, id);
+      queueInput(key, { t: 'touch', phase: 'down', id, ...p });
+      queueInput(key, { t: 'touch-frame' });
+    } else {
+      queueInput(key, { t: 'move', ...p });
+      queueInput(key, { t: 'button', button: e.button, down: true });
+    }
+    e.preventDefault();
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    const p = at(canvas, e);
+    if (e.pointerType === 'touch') {
+      if (!touchSlots.has(e.pointerId)) return;
+      queueInput(key, { t: 'touch', phase: 'motion', id: touchSlots.get(e.pointerId), ...p });
+      queueInput(key, { t: 'touch-frame' });
+    } else queueInput(key, { t: 'move', ...p });
+  });
+  const up = (e) => {
+    const p = at(canvas, e);
+    if (e.pointerType === 'touch') {
+      if (!touchSlots.has(e.pointerId)) return;
+      queueInput(key, { t: 'touch', phase: 'up', id: touchSlots.get(e.pointerId), ...p });
+      queueInput(key, { t: 'touch-frame' });
+      touchSlots.delete(e.pointerId);
+    } else {
+      queueInput(key, { t: 'move', ...p });
+      queueInput(key, { t: 'button', button: e.button, down: false });
+    }
+  };
+  canvas.addEventListener('pointerup', up);
+  canvas.addEventListener('pointercancel', up);
+  canvas.addEventListener('wheel', (e) => {
+    queueInput(key, { t: 'wheel', steps: e.deltaY < 0 ? 1 : e.deltaY > 0 ? -1 : 0 });
+    e.preventDefault();
+  }, { passive: false });
+  canvas.addEventListener('keydown', (e) => { if (!e.repeat) queueInput(key, { t: 'key', code: e.code, down: true }); e.preventDefault(); });
+  canvas.addEventListener('keyup', (e) => { queueInput(key, { t: 'key', code: e.code, down: false }); e.preventDefault(); });
+}
 
 function figureFor(key) {
   let f = figures.get(key);
@@ -40,6 +113,7 @@ function figureFor(key) {
   canvas.dataset.key = key;
   canvas.width = 320;
   canvas.height = 200;
+  attachInput(canvas);
   const cap = document.createElement('figcaption');
   fig.append(canvas, cap);
   screens.append(fig);
@@ -91,12 +165,13 @@ async function onFrame(ws, data) {
 function connect() {
   const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
   ws.binaryType = 'arraybuffer';
+  socket = ws;
   ws.onopen = () => { stateEl.textContent = 'live'; };
   ws.onclose = () => { stateEl.textContent = 'disconnected, retrying…'; setTimeout(connect, 1000); };
   ws.onmessage = (ev) => {
     if (typeof ev.data === 'string') {
       const m = JSON.parse(ev.data);
-      if (m.type === 'connectors') onConnectors(m.connectors);
+      if (m.type === 'connectors') { window.vdispldViewer.input = m.input === true; onConnectors(m.connectors); }
     } else {
       onFrame(ws, ev.data);
     }

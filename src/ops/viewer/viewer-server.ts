@@ -12,6 +12,7 @@ import type { Listen } from '../config/listen.js';
 import type { PngEncoder } from '../frames/png-encoder.js';
 import { connectorKey, type DaemonProbe } from '../probe.js';
 import type { FrameRates } from '../status/frame-rate.js';
+import { parseViewerInput } from '../../input/viewer-input.js';
 import { hostAllowed, originAllowed } from './access.js';
 import { encodeFrameMessage } from './frame-message.js';
 import { VIEWER_PAGE } from './viewer-page.js';
@@ -25,6 +26,8 @@ export interface ViewerDeps {
   readonly maxFps?: number;
   /** A client whose socket holds more than this is skipped until it drains (default 8 MiB). */
   readonly maxBufferedBytes?: number;
+  /** The page may send input to the guest of a connector (--viewer-input). */
+  readonly input?: boolean;
 }
 
 export interface ConnectorInfo {
@@ -167,6 +170,7 @@ export class ViewerServer {
       }
       const msg = m as { type?: unknown; key?: unknown };
       if (msg.type === 'ack' && typeof msg.key === 'string') client.inflight.delete(msg.key);
+      else if (msg.type === 'input' && this.deps.input) this.input(m);
     });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {
@@ -175,6 +179,23 @@ export class ViewerServer {
     });
     this.sendConnectors(client);
     this.startTimers();
+  }
+
+  /**
+   * Input on a connector's canvas goes to the guest shown there, which gets focus (click to focus,
+   * as a KVM viewer does): the vkbd with the connector's unique-id in the same guest.
+   */
+  private input(m: unknown): void {
+    const router = this.deps.probe.input?.();
+    const msg = parseViewerInput(m);
+    if (!router || !msg) return;
+    const [domid, devId, index] = msg.key.split('/').map(Number);
+    const conn = this.deps.probe.devices().find((d) => d.domid === domid && d.devId === devId)?.connectors.find((c) => c.index === index);
+    if (!conn) return;
+    const target = router.targetFor(domid!, conn.uniqueId);
+    if (!target) return;
+    if (router.focus?.domid !== target.domid || router.focus.devId !== target.devId) router.focusOn(target.domid, target.devId);
+    router.deliver(msg.events);
   }
 
   private startTimers(): void {
@@ -196,7 +217,7 @@ export class ViewerServer {
   }
 
   private sendConnectors(c: Client): void {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify({ type: 'connectors', connectors: this.connectors() }));
+    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify({ type: 'connectors', connectors: this.connectors(), input: this.deps.input === true }));
   }
 
   private ready(c: Client, key: string): boolean {

@@ -6,7 +6,8 @@
 import { formatByName, type PixelFormat } from '../../displif/formats.js';
 import type { DrmCard, Framebuffer, GemObject } from './card.js';
 import { runqueueWaitMs } from '../schedstat.js';
-import { drawFrame } from './pattern.js';
+import { drawFrame, MIN_PATTERN_HEIGHT } from './pattern.js';
+import { drawPointer } from './pointer.js';
 import type { DisplayBehaviour, FrontendReport } from './protocol.js';
 
 interface Surface {
@@ -25,6 +26,8 @@ export class DisplayApp {
     private readonly behaviour: DisplayBehaviour,
     private readonly report: (r: FrontendReport) => void,
     private readonly verbose: boolean,
+    /** Where the guest's pointer is on a connector (its vkbd with the same unique-id), if anywhere. */
+    private readonly pointer: (conn: number) => { x: number; y: number } | undefined = () => undefined,
   ) {}
 
   start(): void {
@@ -120,6 +123,8 @@ export class DisplayApp {
       { bytes, offset: s.obj.offset, pitch, width: s.fb.width, height: s.fb.height, format: s.fb.format },
       { frame, domid: this.domid, connector: conn },
     );
+    const p = this.pointer(conn);
+    if (p) drawPointer({ bytes, offset: s.obj.offset, pitch, width: s.fb.width, height: s.fb.height, format: s.fb.format }, p.x, p.y, Math.max(MIN_PATTERN_HEIGHT, Math.min(16, Math.floor(s.fb.height / 8))));
   }
 
   private error(message: string): void {

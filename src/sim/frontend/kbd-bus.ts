@@ -32,7 +32,7 @@ export class KbdBus {
 
   /** The pointer a display connector with `uniqueId` should draw, from the vkbd with the same unique-id. */
   pointerFor(uniqueId: string): { x: number; y: number } | undefined {
-    for (const d of this.devices.values()) if (d.uniqueId === uniqueId && d.abs && d.state === 4) return { x: d.input.x, y: d.input.y };
+    for (const d of this.devices.values()) if (d.uniqueId === uniqueId && d.abs && d.moved) return { x: d.input.x, y: d.input.y };
     return undefined;
   }
 

@@ -31,6 +31,8 @@ export class FrontKbd {
   width = LINUX_DEFAULT_WIDTH;
   height = LINUX_DEFAULT_HEIGHT;
   multiTouch = false;
+  /** A position arrived: there is a pointer to draw. */
+  moved = false;
   readonly input: GuestInputState = { x: 0, y: 0, down: new Set(), touches: new Map() };
   private backendPath = '';
   private shared: SharedPage | undefined;
@@ -126,6 +128,7 @@ export class FrontKbd {
     switch (e.kind) {
       case 'pos':
         if (this.abs) {
+          this.moved = true;
           s.x = Math.max(0, Math.min(this.width, e.absX));
           s.y = Math.max(0, Math.min(this.height, e.absY));
         }

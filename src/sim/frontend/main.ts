@@ -36,10 +36,15 @@ async function main(): Promise<void> {
   const apps = new Map<FrontDevice, App>();
   const names = new WeakMap<DrmCard, ScriptNames>();
 
+  const kbds = new KbdBus(xs, kernel, cfg.domid, send);
   const startApp = (dev: FrontDevice, card: DrmCard): void => {
     const b = cfg.behaviour;
     if (b.kind === 'display') {
-      const app = new DisplayApp(card, dev.devid, cfg.domid, b, send, verbose);
+      // The pointer of the vkbd whose unique-id is the connector's, drawn over the pattern.
+      const ids: (string | undefined)[] = [];
+      dev.connectors.forEach((c, i) => void xs.tryRead(`${c.path}/unique-id`).then((v) => (ids[i] = v), () => undefined));
+      const pointer = (conn: number): { x: number; y: number } | undefined => (ids[conn] === undefined ? undefined : kbds.pointerFor(ids[conn]));
+      const app = new DisplayApp(card, dev.devid, cfg.domid, b, send, verbose, pointer);
       apps.set(dev, app);
       app.start();
     } else if (b.kind === 'hostile') {
@@ -49,7 +54,6 @@ async function main(): Promise<void> {
     }
   };
 
-  const kbds = new KbdBus(xs, kernel, cfg.domid, send);
   const bus = new FrontendBus(xs, kernel, cfg.domid, {
     report: send,
     verbose,

@@ -1,0 +1,78 @@
+// KeyboardEvent.code (the physical key, layout-independent, as the UI Events spec names it) to the
+// Linux key code (linux/input-event-codes.h) the guest's keyboard reports. The guest applies its own
+// layout, as it would to a USB keyboard. Keys not listed are not sent.
+const LETTERS = 'QWERTYUIOP'.split('').map((c, i) => [`Key${c}`, 16 + i] as const);
+const HOME_ROW = 'ASDFGHJKL'.split('').map((c, i) => [`Key${c}`, 30 + i] as const);
+const BOTTOM_ROW = 'ZXCVBNM'.split('').map((c, i) => [`Key${c}`, 44 + i] as const);
+const DIGITS = '1234567890'.split('').map((c, i) => [`Digit${c}`, 2 + i] as const);
+const F1_10 = Array.from({ length: 10 }, (_, i) => [`F${i + 1}`, 59 + i] as const);
+
+export const BROWSER_KEY_CODES: ReadonlyMap<string, number> = new Map<string, number>([
+  ...LETTERS,
+  ...HOME_ROW,
+  ...BOTTOM_ROW,
+  ...DIGITS,
+  ...F1_10,
+  ['Escape', 1],
+  ['Minus', 12],
+  ['Equal', 13],
+  ['Backspace', 14],
+  ['Tab', 15],
+  ['BracketLeft', 26],
+  ['BracketRight', 27],
+  ['Enter', 28],
+  ['ControlLeft', 29],
+  ['Semicolon', 39],
+  ['Quote', 40],
+  ['Backquote', 41],
+  ['ShiftLeft', 42],
+  ['Backslash', 43],
+  ['Comma', 51],
+  ['Period', 52],
+  ['Slash', 53],
+  ['ShiftRight', 54],
+  ['NumpadMultiply', 55],
+  ['AltLeft', 56],
+  ['Space', 57],
+  ['CapsLock', 58],
+  ['NumLock', 69],
+  ['ScrollLock', 70],
+  ['Numpad7', 71],
+  ['Numpad8', 72],
+  ['Numpad9', 73],
+  ['NumpadSubtract', 74],
+  ['Numpad4', 75],
+  ['Numpad5', 76],
+  ['Numpad6', 77],
+  ['NumpadAdd', 78],
+  ['Numpad1', 79],
+  ['Numpad2', 80],
+  ['Numpad3', 81],
+  ['Numpad0', 82],
+  ['NumpadDecimal', 83],
+  ['IntlBackslash', 86],
+  ['F11', 87],
+  ['F12', 88],
+  ['NumpadEnter', 96],
+  ['ControlRight', 97],
+  ['NumpadDivide', 98],
+  ['PrintScreen', 99],
+  ['AltRight', 100],
+  ['Home', 102],
+  ['ArrowUp', 103],
+  ['PageUp', 104],
+  ['ArrowLeft', 105],
+  ['ArrowRight', 106],
+  ['End', 107],
+  ['ArrowDown', 108],
+  ['PageDown', 109],
+  ['Insert', 110],
+  ['Delete', 111],
+  ['Pause', 119],
+  ['MetaLeft', 125],
+  ['MetaRight', 126],
+  ['ContextMenu', 127],
+]);
+
+/** MouseEvent.button (0 main, 1 middle, 2 secondary, 3 back, 4 forward) to BTN_*. */
+export const BROWSER_BUTTON_CODES: readonly number[] = [0x110, 0x112, 0x111, 0x116, 0x115];
