@@ -6,7 +6,7 @@
 import { formatByName, type PixelFormat } from '../../displif/formats.js';
 import type { DrmCard, Framebuffer, GemObject } from './card.js';
 import { runqueueWaitMs } from '../schedstat.js';
-import { drawFrame, MIN_PATTERN_HEIGHT } from './pattern.js';
+import { drawFrame } from './pattern.js';
 import { drawPointer } from './pointer.js';
 import type { DisplayBehaviour, FrontendReport } from './protocol.js';
 
@@ -124,7 +124,7 @@ export class DisplayApp {
       { frame, domid: this.domid, connector: conn },
     );
     const p = this.pointer(conn);
-    if (p) drawPointer({ bytes, offset: s.obj.offset, pitch, width: s.fb.width, height: s.fb.height, format: s.fb.format }, p.x, p.y, Math.max(MIN_PATTERN_HEIGHT, Math.min(16, Math.floor(s.fb.height / 8))));
+    if (p) drawPointer({ bytes, offset: s.obj.offset, pitch, width: s.fb.width, height: s.fb.height, format: s.fb.format }, p.x, p.y);
   }
 
   private error(message: string): void {

@@ -111,6 +111,18 @@ function fillSpan(row: Uint8Array, format: PixelFormat, x0: number, x1: number, 
   for (let x = x0; x < x1; x++) row.set(pack, x * pack.length);
 }
 
+/**
+ * The pixels decodeFrame reads (the code rows and the bars' sample points): what is drawn over the
+ * pattern (the guest's pointer) leaves them alone, so a frame stays decodable with a pointer on it.
+ */
+export function isProbePixel(width: number, height: number, x: number, y: number): boolean {
+  const { codeH } = layout(width, height);
+  if (y < codeH) return true;
+  if (y !== codeH + Math.floor((height - codeH) / 2)) return false;
+  for (let i = 0; i < 8; i++) if (x === Math.floor(((2 * i + 1) * width) / 16)) return true;
+  return false;
+}
+
 /** Reads a picture through `pixel(x, y)`; undefined when no valid tag is there. */
 export function decodeFrame(width: number, height: number, pixel: (x: number, y: number) => Rgb): DecodedFrame | undefined {
   if (width < MIN_PATTERN_WIDTH || height < MIN_PATTERN_HEIGHT) return undefined;
