@@ -7,6 +7,7 @@ import type { ChannelObserver } from './backend/connector-channel.js';
 import { OutputMap } from './backend/output-map.js';
 import { DEFAULT_QUOTAS, type Quotas } from './backend/quotas.js';
 import { VkbdBackend } from './backend/vkbd-backend.js';
+import { EvdevSource } from './input/evdev-source.js';
 import { InputRouter } from './input/router.js';
 import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
 import type { OutputBackend } from './drm/output.js';
@@ -39,6 +40,10 @@ export interface DaemonOptions {
   readonly zeroCopy?: () => boolean;
   /** Metrics hooks on the request path (the operations side's Metrics). */
   readonly observer?: ChannelObserver;
+  /** dom0 input devices handed to the guest with focus: paths, or every one under /dev/input. */
+  readonly inputDevices?: readonly string[] | 'auto';
+  /** The key combination that moves focus to the next guest (key codes). */
+  readonly inputSwitch?: readonly number[];
 }
 
 /** A failure to start, already phrased for the user (what, and how to fix it). */
@@ -159,6 +164,8 @@ export class Daemon {
     /** Para-virtual input (vkbd devices) and the router that decides which guest gets it. */
     readonly vkbd: VkbdBackend,
     readonly input: InputRouter,
+    /** dom0's own input devices, when asked for. */
+    readonly evdev: EvdevSource | undefined,
   ) {}
 
   /**
@@ -187,11 +194,15 @@ export class Daemon {
       undo.unshift(() => backend.close());
       const input = new InputRouter();
       const vkbd = await VkbdBackend.start({ xs, platform, router: input, log, outputs });
+      undo.unshift(() => vkbd.close());
+      const evdev = opts.inputDevices
+        ? new EvdevSource({ router: input, log, devices: opts.inputDevices, ...(opts.inputSwitch ? { switchKeys: opts.inputSwitch } : {}) })
+        : undefined;
       log.info(
         { outputs: primary.outputs().map((o) => o.name), output: primary.kind, platform: opts.platform },
         `serving vdispl devices on ${primary.kind} outputs`,
       );
-      return new Daemon(xs, platform, primary, headless, outputs, backend, log, vkbd, input);
+      return new Daemon(xs, platform, primary, headless, outputs, backend, log, vkbd, input, evdev);
     } catch (err) {
       for (const u of undo) await u().catch(() => {});
       throw err;
@@ -201,6 +212,7 @@ export class Daemon {
   /** Releases every guest's resources, tells connected frontends, closes the seams. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.evdev?.close();
       await this.vkbd.close();
       await this.backend.close();
       this.outputs.close();

@@ -12,6 +12,7 @@ import { sdNotifier } from '../native/sd-notify.js';
 import { ConfigError, addOperationsOptions, prepareRun, type RunOperations } from '../ops/run-operations.js';
 import { packageVersion } from '../ops/version.js';
 import { isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
+import { DEFAULT_SWITCH_KEYS, parseSwitchKeys } from '../input/evdev-source.js';
 
 interface RunOpts {
   xenstore?: string;
@@ -25,6 +26,8 @@ interface RunOpts {
   quota: Quotas;
   domid?: number;
   logLevel: string;
+  inputDevice?: string[];
+  inputSwitch?: number[];
 }
 
 const collect =
@@ -59,7 +62,16 @@ export function daemonOptions(o: RunOpts): DaemonOptions {
     unmapped: o.unmapped,
     quotas: o.quota,
     ...(o.domid !== undefined ? { domid: o.domid } : {}),
+    ...(o.inputDevice && o.inputDevice.length > 0 ? { inputDevices: o.inputDevice.includes('auto') ? ('auto' as const) : o.inputDevice } : {}),
+    ...(o.inputSwitch ? { inputSwitch: o.inputSwitch } : {}),
   };
+}
+
+function parseInputDevice(s: string): string {
+  if (s !== 'auto' && !/^\/dev\/input\/[A-Za-z0-9_.:-]+$/.test(s) && !/^\/dev\/input\/by-(id|path)\/[A-Za-z0-9_.:+-]+$/.test(s)) {
+    throw new Error(`--input-device ${JSON.stringify(s)}: expected auto or a path under /dev/input`);
+  }
+  return s;
 }
 
 function defaultQuotasText(): string {
@@ -84,6 +96,16 @@ export function addDaemonOptions(cmd: Command): Command {
       new Option('--quota <KEY=N,...>', `per-device limits (keys: ${QUOTA_OPTION_KEYS.join(', ')})`)
         .argParser(wrap((s: string, prev: Quotas) => parseQuotas(s, prev)))
         .default(DEFAULT_QUOTAS, defaultQuotasText()),
+    )
+    .addOption(
+      new Option('--input-device <auto|PATH>', 'hand this dom0 input device (or every one: auto) to the guest with focus (repeatable; default none)')
+        .argParser(wrap(collect(parseInputDevice)))
+        .default([], 'none'),
+    )
+    .addOption(
+      new Option('--input-switch <KEYS>', 'key combination that moves input focus to the next guest, then back to dom0')
+        .argParser(wrap((s: string) => parseSwitchKeys(s)))
+        .default(parseSwitchKeys(DEFAULT_SWITCH_KEYS), DEFAULT_SWITCH_KEYS),
     );
 }
 

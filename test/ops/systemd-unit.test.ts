@@ -49,7 +49,7 @@ void test('the unit asks for readiness, watchdog, restart, ordering and a closed
   // No directory: systemd searches /usr/local/bin and /usr/bin, npm's global bin with either prefix.
   assert.match(one('Service', 'ExecStart') ?? '', /^vdispld run\b/);
   assert.equal(one('Service', 'DevicePolicy'), 'closed');
-  for (const d of get('Service', 'DeviceAllow')) assert.match(d, /^(\/dev\/xen\/[a-z]+|char-drm) rw$/, `DeviceAllow=${d}`);
+  for (const d of get('Service', 'DeviceAllow')) assert.match(d, /^((\/dev\/xen\/[a-z]+|char-drm) rw|char-input r)$/, `DeviceAllow=${d}`);
   assert.ok(get('Service', 'DeviceAllow').some((d) => d.startsWith('char-drm')), 'the DRM cards');
   assert.equal(one('Service', 'ProtectSystem'), 'strict');
   assert.equal(one('Service', 'ProtectHome'), 'yes');
