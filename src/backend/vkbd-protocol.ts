@@ -9,14 +9,14 @@ import { XsField } from '../displif/constants.js';
 import type { DomId } from '../util/ids.js';
 import type { Logger } from '../util/log.js';
 import type { XenPlatform } from '../xen/platform.js';
-import type { XsOps } from '../xenstore/types.js';
+import type { XenStore, XsOps } from '../xenstore/types.js';
 import type { InputTargets } from '../input/target.js';
 import { ConfigError } from './device-config.js';
 import type { DeviceProtocol } from './device-protocol.js';
 import { VkbdConnection } from './vkbd-connection.js';
 
 export interface VkbdEnv {
-  readonly xs: XsOps;
+  readonly xs: XenStore;
   readonly platform: XenPlatform;
   readonly targets: InputTargets;
   readonly log: Logger;
@@ -74,9 +74,45 @@ export function vkbdProtocol(env: VkbdEnv): DeviceProtocol {
   };
 }
 
-async function served(xs: XsOps, domid: DomId, ts: ToolstackVkbd): Promise<ServedFeatures> {
+/**
+ * How long InitWait waits for the vdispl connector of the vkbd's unique-id to appear. libxl writes
+ * vkb devices before vdispl ones (domcreate_launch_dm, then the device table), both before the
+ * domain runs, so the connector usually comes milliseconds later; nothing waits for a vkbd's
+ * InitWait (libxl does not), and the guest reads the features only when its kernel probes.
+ */
+export const CONNECTOR_WAIT_MS = 2000;
+
+async function served(xs: XenStore, domid: DomId, ts: ToolstackVkbd): Promise<ServedFeatures> {
   if (ts.width !== undefined && ts.height !== undefined) return { width: ts.width, height: ts.height, absolute: true };
   if (ts.uniqueId === undefined) return { width: 0, height: 0, absolute: false };
-  const res = await findConnectorResolution(xs, domid, ts.uniqueId);
+  const res = await awaitConnector(xs, domid, ts.uniqueId, CONNECTOR_WAIT_MS);
   return res ? { ...res, absolute: true } : { width: 0, height: 0, absolute: false };
+}
+
+/** The connector's resolution as soon as it is in XenStore (a watch on the guest's vdispl devices), or undefined after `ms`. */
+async function awaitConnector(xs: XenStore, domid: DomId, uniqueId: string, ms: number): Promise<{ width: number; height: number } | undefined> {
+  const found = await findConnectorResolution(xs, domid, uniqueId);
+  if (found) return found;
+  let finish!: (r: { width: number; height: number } | undefined) => void;
+  const done = new Promise<{ width: number; height: number } | undefined>((r) => (finish = r));
+  const timer = setTimeout(() => finish(undefined), ms);
+  let looking = false;
+  const look = (): void => {
+    if (looking) return;
+    looking = true;
+    findConnectorResolution(xs, domid, uniqueId).then(
+      (r) => {
+        looking = false;
+        if (r) finish(r);
+      },
+      () => (looking = false),
+    );
+  };
+  const watch = await xs.watch(`/local/domain/${domid}/device/vdispl`, look).catch(() => undefined);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+    await watch?.close().catch(() => undefined);
+  }
 }

@@ -212,8 +212,9 @@ export class SimHost {
     await this.toolstack.createDomainNodes(domid, name, randomUUID(), ramMiB * 1024);
     const domainSocket = await this.xenstored.introduceDomain(domid);
     const devices: VdisplPaths[] = [];
-    for (const spec of opts.vdispl ?? []) devices.push(await this.addVdispl(domid, spec));
+    // libxl's order: vkb devices (domcreate_launch_dm) before the device table's vdispl ones.
     for (const spec of opts.vkb ?? []) await this.addVkb(domid, spec);
+    for (const spec of opts.vdispl ?? []) devices.push(await this.addVdispl(domid, spec));
     const behaviour = opts.frontend ?? (devices.length || opts.vkb?.length ? { kind: 'display' as const } : false);
     let child: ChildProcess | undefined;
     if (behaviour !== false) {

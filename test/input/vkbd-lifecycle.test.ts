@@ -28,7 +28,7 @@ import { waitFor } from '../backend/helpers/test-frontend.js';
 
 const FE = 5;
 
-async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=id0:640x480') {
+async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=id0:640x480', vdisplAfterMs?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-vkbd-'));
   const xsd = await startXenstored({ socketPath: join(dir, 'xs') });
   const connect = (p: string) => XenStoreClient.connect({ transport: unixSocketTransport(p), reconnect: false });
@@ -45,8 +45,13 @@ async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=
   const display = await DisplayBackend.start({ xs: beXs, platform, outputs, log });
   const router = new InputRouter();
   const vkbd = await VkbdBackend.start({ xs: beXs, platform, router, log, outputs });
-  const disp = await toolstack.addVdispl(FE, 0, parseVdisplSpec(vdispl));
+  // libxl writes vkb devices before vdispl ones.
+  let disp = vdisplAfterMs === undefined ? await toolstack.addVdispl(FE, 0, parseVdisplSpec(vdispl)) : undefined;
   const kbd = await toolstack.addVkb(FE, 0, vkb);
+  if (vdisplAfterMs !== undefined) {
+    await new Promise((r) => setTimeout(r, vdisplAfterMs));
+    disp = await toolstack.addVdispl(FE, 0, parseVdisplSpec(vdispl));
+  }
   const be = (k: string): Promise<string | undefined> => dom0.tryRead(`${kbd.backend}/${k}`);
   return {
     dom0, guestXs, toolstack, platform, guest, router, vkbd, display, disp, kbd, be,
@@ -109,6 +114,16 @@ void test('InitWait carries the features and the matching connector geometry; th
     assert.equal(w.router.list().length, 0);
     await w.vkbd.settled();
     assert.deepEqual(w.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 }, 'page unmapped, channel unbound');
+  } finally {
+    await w.close();
+  }
+});
+
+void test('the connector written after the vkbd (as libxl orders them) still gives the geometry', async () => {
+  const w = await world({ uniqueId: 'id0' }, 'connectors=id0:800x600', 300);
+  try {
+    await waitState(w, S.InitWait);
+    assert.deepEqual([await w.be('feature-abs-pointer'), await w.be('width'), await w.be('height')], ['1', '800', '600']);
   } finally {
     await w.close();
   }
