@@ -66,10 +66,13 @@ userland() {
   ln -sf aarch64-linux-gnu/ld-linux-aarch64.so.1 "$r/lib/ld-linux-aarch64.so.1"
   echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
 }
-# copies the shared libraries the ELF files in tree $1 need (DT_NEEDED, transitively) from the packages
+# copies the shared libraries the ELF files in tree $1 need (DT_NEEDED, transitively) from the
+# packages, and the libraries named after it (for programs that come from elsewhere: node, the addon)
 with_libs() {
   local r=$1 todo lib f found
-  todo=$(find "$r" -type f -exec sh -c 'head -c4 "$1" | grep -q ELF && echo "$1"' _ {} \; | xargs -r readelf -d 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
+  shift
+  todo=$( { find "$r" -type f -exec sh -c 'head -c4 "$1" | grep -q ELF && echo "$1"' _ {} \; | xargs -r readelf -d 2>/dev/null \
+    | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; printf '%s\n' "$@"; } | sort -u)
   while [ -n "$todo" ]; do
     local next=""
     for lib in $todo; do
@@ -111,7 +114,8 @@ mkdir -p "$D"/var/log/xen/console "$D"/var/lib/xen "$D"/var/lib/xenstored "$D"/m
 ln -s /opt/lab/Image "$D/root/guest/Image"
 ln -s /opt/lab/guest-initrd.cpio.gz "$D/root/guest/initrd.cpio.gz"
 install -m 0755 "$HERE/dom0-init.sh" "$D/init"
-with_libs "$D"
+# node (from the npm registry) and the addon (libdrm) run from the shares with dom0's libraries
+with_libs "$D" libstdc++.so.6 libgcc_s.so.1 libm.so.6 libdl.so.2 libpthread.so.0 libdrm.so.2
 cpio_gz "$D" > "$OUT/dom0-initrd.cpio.gz"
 
 {
