@@ -178,6 +178,16 @@ async function cached(cache: string, step: string, key: string, rebuild: boolean
   return { dir, report: { step, key, built: true, seconds } };
 }
 
+/** The kernel's key: its build script, the lab patches, the source package and the compiler. */
+export function kernelCacheKey(src = ARM64_SRC): string {
+  return sha([
+    ...srcFiles(src, (f) => f === 'kernel.sh'),
+    ...srcFiles(join(src, 'kernel-patches')),
+    version('dpkg-query', ['-W', '-f=${Version}', 'linux-source-6.1']),
+    version('aarch64-linux-gnu-gcc', ['-dumpfullversion']),
+  ]);
+}
+
 /** Builds what is missing of the lab (or everything, with rebuild) and returns its files and the steps' times. */
 export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) => void }): Promise<{ lab: Arm64Lab; steps: StepReport[] }> {
   const cache = cacheDir();
@@ -227,12 +237,7 @@ export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) 
     steps.push(addon.report);
 
     // kernel: the script, its patches, the source package and the compiler
-    const kernelKey = sha([
-      ...srcFiles(ARM64_SRC, (f) => f === 'kernel.sh'),
-      ...srcFiles(join(ARM64_SRC, 'kernel-patches')),
-      version('dpkg-query', ['-W', '-f=${Version}', 'linux-source-6.1']),
-      version('aarch64-linux-gnu-gcc', ['-dumpfullversion']),
-    ]);
+    const kernelKey = kernelCacheKey();
     const kernel = await cached(cache, 'kernel', kernelKey, opts.rebuild, (out) =>
       script('kernel build', join(ARM64_SRC, 'kernel.sh'), { OUT: out, WORK: join(out, 'work') }, join(cache, 'arm64-kernel.log')), opts.log);
     steps.push(kernel.report);
