@@ -6,12 +6,13 @@ export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu
 up() { cut -d' ' -f1 /proc/uptime; }
 mount -t proc proc /proc; mount -t sysfs sys /sys
-mountpoint -q /dev || mount -t devtmpfs dev /dev
+mount -t devtmpfs dev /dev 2>/dev/null   # (Debian's busybox has no mountpoint)
 mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 hostname xen-dom0
 mkdir -p /run/lock /run/xen /run/xenstored /var/log/xen/console /var/lib/xen
+[ -e /var/run ] || ln -s /run /var/run   # xenstored and xl use /var/run
 echo "E2E-DOM0: init at uptime $(up)s"
 mount -t xenfs xenfs /proc/xen || echo "E2E-DOM0: no xenfs"
 XENSTORED_ROOTDIR=/run/xenstored xenstored --pid-file /run/xenstore.pid -T /var/log/xen/xenstored-access.log || echo "E2E-DOM0: xenstored failed"
