@@ -69,13 +69,14 @@ export async function vkmsPipe(dom0: Dom0): Promise<Pipe> {
  */
 export async function nativeCrc(dom0: Dom0, pipe: Pipe, pattern: 'smpte' | 'plain', tag: string): Promise<string | undefined> {
   const { width, height } = VKMS_MODE;
+  // (modetest's stdout is block-buffered into the file: the CRC itself says when the picture is up)
   await dom0.run(
     `(sleep 3600 | modetest -M vkms -s ${pipe.connector}@${pipe.crtc}:${width}x${height} -F ${pattern},${pattern} ` +
-      `> /mnt/share/out/dom0-modetest-${tag}.log 2>&1 &) ; i=0; until grep -q "setting mode" /mnt/share/out/dom0-modetest-${tag}.log 2>/dev/null || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done`,
+      `> /mnt/share/out/dom0-modetest-${tag}.log 2>&1 &) ; sleep 2`,
     60,
   );
   let crc: string | undefined;
-  for (let i = 0; i < 5 && crc === undefined; i++) crc = stableCrc(await readCrcs(dom0, 5));
+  for (let i = 0; i < 8 && crc === undefined; i++) crc = stableCrc(await readCrcs(dom0, 5));
   await dom0.run('killall modetest; i=0; while pidof modetest >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ! pidof modetest >/dev/null', 30);
   return crc;
 }
