@@ -17,9 +17,9 @@ export interface CrcEntry {
   readonly crc: string;
 }
 
-/** Lines of debugfs crc/data: "0x<frame> 0x<crc>", every line after the first indented (one CRC per frame). */
+/** Lines of debugfs crc/data: "0x<frame> 0x<crc>", each line ended by a newline and a NUL byte. */
 export function parseCrcLines(out: string): CrcEntry[] {
-  return [...out.matchAll(/^\s*0x([0-9a-f]+)\s+0x([0-9a-f]+)\s*$/gim)].map((m) => ({ frame: parseInt(m[1]!, 16), crc: m[2]!.toLowerCase() }));
+  return [...out.replaceAll('\0', '').matchAll(/^\s*0x([0-9a-f]+)\s+0x([0-9a-f]+)\s*$/gim)].map((m) => ({ frame: parseInt(m[1]!, 16), crc: m[2]!.toLowerCase() }));
 }
 
 /**

@@ -5,7 +5,7 @@ import { xlConfig } from '../lib/guest.js';
 import { parseCrcLines, stableCrc } from '../lib/vkms.js';
 
 void test('vkms crc/data lines: frame and CRC, anything else ignored', () => {
-  const e = parseCrcLines('0x0000001a 0x25DAA017\n 0x0000001b 0x25daa017\nhead: read error\n  \n0x0000001c 0x00000000\n');
+  const e = parseCrcLines('0x0000001a 0x25DAA017\n\0 0x0000001b 0x25daa017\nhead: read error\n  \n0x0000001c 0x00000000\n');
   assert.deepEqual(e, [
     { frame: 0x1a, crc: '25daa017' },
     { frame: 0x1b, crc: '25daa017' },
