@@ -82,7 +82,7 @@ async function main(): Promise<number> {
   let buildSeconds: Record<string, number>;
   if (arch === 'arm64') {
     const { lab, steps } = await ensureArm64Lab({ rebuild: values.rebuild ?? false, log });
-    for (const st of steps) log(`arm64 ${st.step} ${st.key}: ${st.built ? `built in ${st.seconds} s` : 'from cache'}`);
+    log(`arm64 lab: ${steps.map((st) => `${st.step} ${st.built ? `built in ${st.seconds} s` : 'from cache'}`).join(', ')}`);
     log(`arm64 lab in ${lab.dir}: ${lab.manifest.trim().split('\n').join('; ')}`);
     image = lab;
     nodeDir = lab.nodeDir;
