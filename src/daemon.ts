@@ -28,6 +28,7 @@ export interface DaemonOptions {
   readonly card?: string;
   readonly headlessOutputs?: readonly HeadlessOutputSpec[];
   /** unique-id → output name. */
+  /** `GUEST/UNIQUE_ID` → output name (see parseConnectorMapping). */
   readonly connectorMap?: ReadonlyMap<string, string>;
   readonly unmapped?: 'headless' | 'refuse';
   readonly quotas?: Quotas;
@@ -186,9 +187,9 @@ export class Daemon {
       const outputs = new OutputMap({
         backends: primary === headless ? [headless] : [primary, headless],
         onDemand: headless,
-        warn: (message) => log.warn(message),
         ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
+        warn: (message) => log.warn(message),
       });
       const backend = await DisplayBackend.start({ xs, platform, outputs, log, quotas: opts.quotas ?? DEFAULT_QUOTAS, ...(opts.observer ? { observer: opts.observer } : {}) });
       undo.unshift(() => backend.close());

@@ -17,6 +17,7 @@ import { ConnectorChannel, emptyChannelStats, type ChannelHooks, type ChannelObs
 import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectionEvents } from './device-protocol.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
+import type { GuestIdentity } from './guest-identity.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
 import { PageRate, type Quotas } from './quotas.js';
 
@@ -66,14 +67,15 @@ export class Connection {
    * toolstack's or the frontend's), after releasing whatever it had taken. `events` is listened to
    * before the call: a frontend may break the protocol while later connectors are being opened.
    */
-  static async open(env: ConnectionEnv, domid: DomId, devId: number, cfg: DeviceConfig, log: Logger, events: EventEmitter<ConnectionEvents>): Promise<Connection> {
+  static async open(env: ConnectionEnv, guest: GuestIdentity, devId: number, cfg: DeviceConfig, log: Logger, events: EventEmitter<ConnectionEvents>): Promise<Connection> {
+    const domid: DomId = guest.domid;
     const parts: ConnectorParts[] = cfg.connectors.map(() => ({}));
     const connectors: ConnectorState[] = [];
     let ctx: (DeviceContext & { live: boolean }) | undefined;
     try {
       for (const c of cfg.connectors) {
-        const r = env.outputs.claim({ domid, devId, index: c.index, uniqueId: c.uniqueId, resolution: c.resolution });
-        if (!r.ok) throw new ConfigError(r.error, 'config');
+        const r = env.outputs.claim({ guest, devId, index: c.index, uniqueId: c.uniqueId, resolution: c.resolution });
+        if (!r.ok) throw new ConfigError(r.error, r.fault);
         parts[c.index]!.claim = r.claim;
         connectors.push({ index: c.index, uniqueId: c.uniqueId, resolution: c.resolution, output: r.claim.output, scanout: null });
       }

@@ -1,7 +1,10 @@
-// Reads what a device's connection needs from XenStore and validates all of it before anything is
-// mapped: the toolstack's part (connectors, resolutions, unique-ids, be-alloc) and the frontend's
-// part (version, ring refs, ports). A failure names the key and the value and says whose fault it
-// is: the toolstack's (the device stays failed) or the frontend's (it may try again).
+// Reads what a device's connection needs from XenStore, once per connection, and validates all of
+// it before anything is mapped: be-alloc, the connector set (resolutions, unique-ids) and the
+// frontend's part (version, ring refs, ports). A failure names the key and the value and says whose
+// fault it is: the toolstack's (the device stays failed) or the frontend's (it may try again). The
+// connector set counts as the frontend's: libxl writes it, but into directories the guest owns, so
+// the guest can remove and write them again with any value and add connectors. What is read here
+// is the connection's copy; a rewrite while Connected is never read (the next connection reads it).
 import { MAX_CONNECTORS, XsField } from '../displif/constants.js';
 import type { ProtocolVersion } from '../displif/constants.js';
 import {
@@ -53,11 +56,11 @@ function take<T>(r: FieldResult<T>, fault: Fault): T {
 /** The connector indices present under the frontend directory: must be 0..n-1 with 1 <= n <= 4. */
 function connectorCount(children: readonly string[], fePath: string): number {
   const idx = children.filter((c) => /^\d+$/.test(c)).map(Number);
-  if (idx.length === 0) throw new ConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'config');
-  if (idx.length > MAX_CONNECTORS) throw new ConfigError(`XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`, 'config');
+  if (idx.length === 0) throw new ConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'frontend');
+  if (idx.length > MAX_CONNECTORS) throw new ConfigError(`XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`, 'frontend');
   idx.sort((a, b) => a - b);
   idx.forEach((v, i) => {
-    if (v !== i) throw new ConfigError(`XenStore ${fePath}: connector indices ${idx.join(',')} are not contiguous from 0`, 'config');
+    if (v !== i) throw new ConfigError(`XenStore ${fePath}: connector indices ${idx.slice(0, 8).join(',')} are not contiguous from 0`, 'frontend');
   });
   return idx.length;
 }
@@ -86,8 +89,8 @@ export async function readDeviceConfig(xs: XsOps, fePath: string): Promise<Devic
   for (let i = 0; i < n; i++) {
     const k = (f: string): string => ck(i, f);
     const read = (f: string): string | undefined => values.get(k(f));
-    const resolution = take(parseResolution(k(XsField.RESOLUTION), read(XsField.RESOLUTION)), 'config');
-    const uniqueId = take(parseUniqueId(k(XsField.UNIQUE_ID), read(XsField.UNIQUE_ID)), 'config');
+    const resolution = take(parseResolution(k(XsField.RESOLUTION), read(XsField.RESOLUTION)), 'frontend');
+    const uniqueId = take(parseUniqueId(k(XsField.UNIQUE_ID), read(XsField.UNIQUE_ID)), 'frontend');
     connectors.push({
       index: i,
       uniqueId,
@@ -99,7 +102,7 @@ export async function readDeviceConfig(xs: XsOps, fePath: string): Promise<Devic
     });
   }
   const ids = new Set(connectors.map((c) => c.uniqueId));
-  if (ids.size !== connectors.length) throw new ConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'config');
+  if (ids.size !== connectors.length) throw new ConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'frontend');
   return { version, beAlloc, connectors };
 }
 

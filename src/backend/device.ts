@@ -14,6 +14,7 @@ import type { RegistryCounts } from './buffer-registry.js';
 import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
 import { ConfigError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
 import type { ConnectionEvents, DeviceProtocol, ServedConnection } from './device-protocol.js';
+import { readGuestIdentity } from './guest-identity.js';
 import { decide, phaseAfterConnectFailure, type FrontendState, type Phase, type Snapshot, type Transition } from './state-machine.js';
 
 export interface DeviceEnv extends ConnectionEnv {
@@ -79,6 +80,7 @@ export class Device {
   private evalSince: number | undefined;
   private readonly errorNode: string | undefined;
   private warnedPvBeAlloc = false;
+  private warnedDistrust = false;
   private readonly log: Logger;
 
   constructor(
@@ -101,9 +103,15 @@ export class Device {
       readyWhenConnected: false,
       initWaitFields: () => Promise.resolve({ [XsField.BE_VERSIONS]: formatVersions() }),
       open: async (r) => {
-        const cfg = await readDeviceConfig(this.env.xs, r.fePath);
+        // The guest's name and UUID come from dom0's nodes, read with the connector set: the
+        // output map keys mappings by them, never by anything in the guest's own directories.
+        const [cfg, who] = await Promise.all([readDeviceConfig(this.env.xs, r.fePath), readGuestIdentity(this.env.xs, r.domid, this.env.platform.ownDomid)]);
+        if (who.distrusted.length > 0 && !this.warnedDistrust) {
+          this.warnedDistrust = true;
+          this.log.warn(`not naming this guest by nodes another domain may write: ${who.distrusted.join('; ')}`);
+        }
         if (cfg.beAlloc) await this.warnPvBeAlloc();
-        return Connection.open(this.env, r.domid, r.devId, cfg, r.log, r.events);
+        return Connection.open(this.env, who.identity, r.devId, cfg, r.log, r.events);
       },
     };
   }

@@ -1,14 +1,19 @@
-// Which output shows which guest connector. A connector's `unique-id` is looked up in the
-// configured map (`--connector uniqueId=OUTPUT`), then as an output name itself (so a KMS
-// connector name such as HDMI-A-1 works as a unique-id), and otherwise gets a headless output of
-// its own at its resolution. An output serves one connector at a time. Outputs are found through
-// the output seam only (src/drm/output.ts): any backend in `backends` serves by name, whatever
-// implements it, and one that makes outputs on demand gives unmapped connectors theirs. A claimed
-// output whose monitor is unplugged stays claimed (parked: the guest runs, its flips are dropped)
-// and shows the guest again when the monitor comes back; the backend's events say when.
+// Which output shows which guest connector. Only dom0's configuration decides: a mapping
+// `GUEST/UNIQUE_ID=OUTPUT` names the guest by what the guest cannot write (its domid, or the name
+// or UUID the toolstack recorded in dom0-owned nodes, see guest-identity.ts), and the unique-id,
+// which the guest can rewrite at will, only selects among that guest's own mappings. A connector
+// with no mapping, or whose mapped output another connector holds, gets an output of its own made
+// on demand at its resolution (or the device is refused, by the `unmapped` policy). An output
+// serves one connector at a time: first come, first served; the later one is told once in the log.
+// Outputs are found through the output seam only (src/drm/output.ts): any backend in `backends`
+// serves by name, whatever implements it. A claimed output whose monitor is unplugged stays
+// claimed (parked: the guest runs, its flips are dropped) and shows the guest again when the
+// monitor comes back; the backend's events say when.
 import type { Resolution } from '../displif/xenstore-fields.js';
 import type { OnDemandBackend, Output, OutputBackend } from '../drm/output.js';
 import type { DomId } from '../util/ids.js';
+import type { Fault } from './device-config.js';
+import type { GuestIdentity } from './guest-identity.js';
 
 export interface OutputMapOptions {
   /**
@@ -18,11 +23,11 @@ export interface OutputMapOptions {
   readonly backends: readonly OutputBackend[];
   /** Where connectors without an output of their own get one, made for them; may also be in `backends`. */
   readonly onDemand: OnDemandBackend;
-  /** unique-id → output name. */
+  /** `GUEST/UNIQUE_ID` (canonical, see parseConnectorMapping) → output name. */
   readonly connectorMap?: ReadonlyMap<string, string>;
   /** 'headless' (default): unmapped connectors get a headless output; 'refuse': the device fails. */
   readonly unmapped?: 'headless' | 'refuse';
-  /** Where a claimed output's coming and going is said. */
+  /** Where a claimed output's coming and going, and a collision (once per output and mapping), is said. */
   readonly warn?: (message: string) => void;
 }
 
@@ -35,31 +40,72 @@ export interface OutputClaim {
   release(): void;
 }
 
-export type ClaimResult = { readonly ok: true; readonly claim: OutputClaim } | { readonly ok: false; readonly error: string };
+export type ClaimResult =
+  | { readonly ok: true; readonly claim: OutputClaim }
+  /** `fault`: 'config' when dom0's mapping cannot be served, 'frontend' when the guest's choice is refused. */
+  | { readonly ok: false; readonly error: string; readonly fault: Fault };
 
 export interface ConnectorRef {
-  readonly domid: DomId;
+  readonly guest: GuestIdentity;
   readonly devId: number;
   readonly index: number;
   readonly uniqueId: string;
   readonly resolution: Resolution;
 }
 
-/** Name of the headless output made for an unmapped connector. */
-export function dedicatedOutputName(c: Pick<ConnectorRef, 'domid' | 'devId' | 'uniqueId'>): string {
+/** Name of the headless output made for a connector without an output of its own. */
+export function dedicatedOutputName(c: { readonly domid: DomId; readonly devId: number; readonly uniqueId: string }): string {
   return `dom${c.domid}.${c.devId}.${c.uniqueId}`;
 }
 
-export function parseConnectorMapping(s: string): [string, string] {
-  const m = /^([\x21-\x7e]{1,64})=([\x21-\x7e]{1,64})$/.exec(s);
-  if (!m || m[1]!.includes('=') || m[1]!.includes(',')) {
-    throw new Error(`connector mapping ${JSON.stringify(s)}: expected UNIQUE_ID=OUTPUT, e.g. id0=HDMI-A-1`);
-  }
-  return [m[1]!, m[2]!];
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A guest as a mapping names it: printable ASCII without '/', '=', ',' (the separators). */
+const GUEST_RE = /^[\x21-\x2b\x2d\x2e\x30-\x3c\x3e-\x7e]{1,64}$/;
+const MAX_DOMID = 0x7fef;
+
+/**
+ * The canonical form of a mapping's guest: a domid in decimal, a UUID in lower case, else the
+ * domain name as given; undefined when it cannot name a guest.
+ */
+export function canonicalGuest(g: string): string | undefined {
+  if (!GUEST_RE.test(g)) return undefined;
+  if (/^\d+$/.test(g)) return Number(g) <= MAX_DOMID ? String(Number(g)) : undefined;
+  if (UUID_RE.test(g)) return g.toLowerCase();
+  return g;
 }
+
+const MAPPING_HELP = 'expected GUEST/UNIQUE_ID=OUTPUT with GUEST the domain name, UUID or domid, e.g. vm1/id0=HDMI-A-1';
+
+/** Parses `GUEST/UNIQUE_ID=OUTPUT`; returns [canonical `GUEST/UNIQUE_ID`, output]. */
+export function parseConnectorMapping(s: string): [string, string] {
+  const m = /^([^=]{1,130})=([\x21-\x7e]{1,64})$/.exec(s);
+  const key = m ? canonicalMappingKey(m[1]!) : undefined;
+  if (!m || key === undefined) throw new Error(`connector mapping ${JSON.stringify(s.slice(0, 140))}: ${MAPPING_HELP}`);
+  return [key, m[2]!];
+}
+
+/** `GUEST/UNIQUE_ID` in canonical form, or undefined. The unique-id may hold '/' (the guest part may not). */
+export function canonicalMappingKey(k: string): string | undefined {
+  const slash = k.indexOf('/');
+  if (slash <= 0) return undefined;
+  const guest = canonicalGuest(k.slice(0, slash));
+  const uid = k.slice(slash + 1);
+  if (guest === undefined || !/^[\x21-\x7e]{1,64}$/.test(uid) || uid.includes(',') || uid.includes('=')) return undefined;
+  return `${guest}/${uid}`;
+}
+
+/** The mapping keys that may name this connector, most specific first: domid, UUID, name. */
+export function mappingKeys(guest: GuestIdentity, uniqueId: string): string[] {
+  const who = [String(guest.domid), guest.uuid, guest.name].filter((g): g is string => g !== undefined && canonicalGuest(g) === g);
+  return who.map((g) => `${g}/${uniqueId}`);
+}
+
+/** Bound on the collisions remembered for "said once" (a guest can vary its unique-id endlessly). */
+const MAX_SAID = 1024;
 
 export class OutputMap {
   private readonly inUse = new Map<string, string>();
+  private readonly said = new Set<string>();
 
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -82,24 +128,30 @@ export class OutputMap {
   }
 
   claim(c: ConnectorRef): ClaimResult {
-    const who = `dom${c.domid} device ${c.devId} connector ${c.index} (unique-id ${JSON.stringify(c.uniqueId)})`;
-    const mapped = this.opts.connectorMap?.get(c.uniqueId);
-    const name = mapped ?? c.uniqueId;
-    const found = this.find(name);
-    if (found) {
+    const domid = c.guest.domid;
+    const who = `dom${domid} device ${c.devId} connector ${c.index} (unique-id ${JSON.stringify(c.uniqueId)})`;
+    const map = this.opts.connectorMap;
+    const key = map ? mappingKeys(c.guest, c.uniqueId).find((k) => map.has(k)) : undefined;
+    if (key !== undefined) {
+      const name = map!.get(key)!;
+      const found = this.find(name);
+      if (!found) {
+        return { ok: false, fault: 'config', error: `${who}: mapped by ${key} to output ${JSON.stringify(name)}, which does not exist (outputs: ${this.names().join(', ') || 'none'})` };
+      }
       const holder = this.inUse.get(found.output.name);
-      if (holder !== undefined) return { ok: false, error: `${who}: output ${found.output.name} is already used by ${holder}` };
-      return { ok: true, claim: this.take(found.output, found.backend, false, who) };
-    }
-    if (mapped !== undefined) {
-      return { ok: false, error: `${who}: mapped to output ${JSON.stringify(mapped)}, which does not exist (outputs: ${this.names().join(', ') || 'none'})` };
+      if (holder === undefined) return { ok: true, claim: this.take(found.output, found.backend, false, who) };
+      this.sayOnce(`${found.output.name}\n${key}`, `${who}: mapped by ${key} to output ${found.output.name}, which already shows ${holder} (first come, first served); ${this.fallbackText()}`);
     }
     if ((this.opts.unmapped ?? 'headless') === 'refuse') {
-      return { ok: false, error: `${who}: no output of that name and no --connector mapping for it (outputs: ${this.names().join(', ') || 'none'})` };
+      return {
+        ok: false,
+        fault: 'frontend',
+        error: key !== undefined ? `${who}: its output is in use and unmapped=refuse` : `${who}: no --connector mapping for this guest's unique-id, and unmapped=refuse`,
+      };
     }
-    const dname = dedicatedOutputName(c);
+    const dname = dedicatedOutputName({ domid, devId: c.devId, uniqueId: c.uniqueId });
     const onDemand = this.opts.onDemand;
-    if (onDemand.output(dname)) return { ok: false, error: `${who}: headless output ${dname} is already in use` };
+    if (onDemand.output(dname)) return { ok: false, fault: 'frontend', error: `${who}: headless output ${dname} is already in use` };
     const out = onDemand.createOutput({ name: dname, width: c.resolution.width, height: c.resolution.height });
     return { ok: true, claim: this.take(out, onDemand, true, who) };
   }
@@ -107,6 +159,16 @@ export class OutputMap {
   /** Output name → who uses it, for status. */
   claims(): ReadonlyMap<string, string> {
     return this.inUse;
+  }
+
+  private fallbackText(): string {
+    return (this.opts.unmapped ?? 'headless') === 'refuse' ? 'refused (unmapped=refuse)' : 'it gets a headless output of its own';
+  }
+
+  private sayOnce(key: string, message: string): void {
+    if (this.said.has(key) || this.said.size >= MAX_SAID) return;
+    this.said.add(key);
+    this.opts.warn?.(message);
   }
 
   private take(output: Output, backend: OutputBackend, dedicated: boolean, who: string): OutputClaim {

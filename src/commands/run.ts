@@ -87,11 +87,11 @@ export function addDaemonOptions(cmd: Command): Command {
     .addOption(new Option('--card <path>', 'DRM card for --output kms (default: the first with connectors)').argParser(cardArgument(false)))
     .addOption(new Option('--headless <NAME=WxH[@HZ]>', 'a named headless output (repeatable)').argParser(wrap(collect(parseHeadlessSpec))).default([], 'none'))
     .addOption(
-      new Option('--connector <UNIQUE_ID=OUTPUT>', 'show the guest connector with this unique-id on OUTPUT (repeatable)')
+      new Option('--connector <GUEST/UNIQUE_ID=OUTPUT>', "show this guest's connector with this unique-id on OUTPUT; GUEST: domain name, UUID or domid (repeatable)")
         .argParser(wrap(collect(parseConnectorMapping)))
         .default([], 'none'),
     )
-    .addOption(new Option('--unmapped <policy>', 'connectors with no output of their name or mapping').choices(['headless', 'refuse']).default('headless'))
+    .addOption(new Option('--unmapped <policy>', 'connectors with no mapping, or whose output is taken').choices(['headless', 'refuse']).default('headless'))
     .addOption(
       new Option('--quota <KEY=N,...>', `per-device limits (keys: ${QUOTA_OPTION_KEYS.join(', ')})`)
         .argParser(wrap((s: string, prev: Quotas) => parseQuotas(s, prev)))

@@ -39,7 +39,7 @@ Settings come from (lowest first) defaults, the config file, the XenStore subtre
 
 Examples:
   vdispld run                                   # as systemd/vdispld.service starts it
-  vdispld run --connector id0=HDMI-A-1 --quota buffers=16
+  vdispld run --connector vm1/id0=HDMI-A-1 --quota buffers=16
   vdispld run --metrics 9464 --viewer 8080      # loopback listeners
   VDISPLD_CONFIG=/etc/vdispld/vdispld.toml vdispld run --log-format json`;
 

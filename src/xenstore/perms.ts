@@ -18,3 +18,17 @@ export const formatPerm = (p: XsPerm): string => `${p.access}${p.domid}`;
 
 export const canRead = (a: XsPerm['access']): boolean => a === 'r' || a === 'b';
 export const canWrite = (a: XsPerm['access']): boolean => a === 'w' || a === 'b';
+
+/**
+ * A domain other than dom0 and `ownDomid` that may write a node with these permissions: the owner,
+ * any domain when the default access allows writing, or a listed one. undefined when none may.
+ */
+export function foreignWriter(perms: readonly XsPerm[], ownDomid: number): string | undefined {
+  const trusted = (d: number): boolean => d === 0 || d === ownDomid;
+  const [owner, ...rest] = perms;
+  if (!owner) return undefined;
+  if (!trusted(owner.domid)) return `owned by domain ${owner.domid}`;
+  if (canWrite(owner.access)) return 'writable by every domain';
+  for (const p of rest) if (!trusted(p.domid) && canWrite(p.access)) return `writable by domain ${p.domid}`;
+  return undefined;
+}

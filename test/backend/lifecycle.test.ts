@@ -224,27 +224,36 @@ void test('bad frontend values fail the device alone, naming the key and the val
   }
 });
 
-void test('bad toolstack values and unknown outputs fail the device for good', async () => {
+void test('a bad connector value closes the device until the frontend restarts; an unknown mapped output fails it for good', async () => {
+  // The connector set lives in directories the guest owns: a bad value there is the frontend's.
   const w = await world('connectors=id0:5000x100');
   try {
     await w.fe.waitBackend(S.InitWait);
     await w.fe.publish(1);
     await w.fe.waitBackend(S.Closed);
     assert.match(await w.dom0.read(`${w.paths.backend}/error`), /0\/resolution = "5000x100": larger than 4095x2047/);
+    assert.equal(w.backend.status()[0]!.phase, 'closed-retry');
+    // libxl's nodes are read-only to the guest, but their directory is the guest's: remove, write again.
+    await w.guestXs.rm(`${w.paths.frontend}/0`);
+    await w.guestXs.write(`${w.paths.frontend}/0/unique-id`, 'id0');
+    await w.guestXs.write(`${w.paths.frontend}/0/resolution`, '640x480');
     await w.fe.setState(S.Initialising);
-    await w.backend.settled();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(await w.fe.state(), S.Closed, 'no retry of a configuration fault');
-    assert.equal(w.backend.status()[0]!.phase, 'failed');
+    await w.fe.waitBackend(S.InitWait);
   } finally {
     await w.close();
   }
-  const w2 = await world('connectors=id0:640x480', { connectorMap: new Map([['id0', 'HDMI-A-9']]) });
+  // dom0's own mapping naming an output that does not exist is the operator's to fix.
+  const w2 = await world('connectors=id0:640x480', { connectorMap: new Map([['guest5/id0', 'HDMI-A-9']]) });
   try {
     await w2.fe.waitBackend(S.InitWait);
     await w2.fe.publish(1);
     await w2.fe.waitBackend(S.Closed);
-    assert.match(await w2.dom0.read(`${w2.paths.backend}/error`), /mapped to output "HDMI-A-9", which does not exist/);
+    assert.match(await w2.dom0.read(`${w2.paths.backend}/error`), /mapped by guest5\/id0 to output "HDMI-A-9", which does not exist/);
+    await w2.fe.setState(S.Initialising);
+    await w2.backend.settled();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await w2.fe.state(), S.Closed, 'no retry of a configuration fault');
+    assert.equal(w2.backend.status()[0]!.phase, 'failed');
   } finally {
     await w2.close();
   }

@@ -12,12 +12,12 @@ import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { buildProgram } from '../../src/cli.js';
 import { envEntries } from '../../src/ops/config/env.js';
 import { parseConfigText } from '../../src/ops/config/file.js';
-import { buildLayer, type Layer, type RawEntry } from '../../src/ops/config/layer.js';
+import { buildLayer, describeProblem, type Layer, type RawEntry } from '../../src/ops/config/layer.js';
 import { LiveConfig } from '../../src/ops/config/live-config.js';
 import { ConfigError, loadLocalConfig } from '../../src/ops/config/load.js';
 import { parseListen } from '../../src/ops/config/listen.js';
 import { resolve } from '../../src/ops/config/resolve.js';
-import { foreignWriter } from '../../src/ops/config/xenstore-subtree.js';
+import { foreignWriter } from '../../src/xenstore/perms.js';
 import { commandLineEntries, configFileOf, optionEnvNames } from '../../src/ops/run-operations.js';
 import { cookie, type DomId } from '../../src/util/ids.js';
 import { captureLogger, tempDir, waitFor, xenstored } from './helpers.js';
@@ -47,33 +47,47 @@ void test('listen addresses: loopback unless a host is named, off, IPv6, bad por
 });
 
 void test('the file: TOML tables become connectors.* and quotas.*; syntax errors name file, line and column', () => {
-  const entries = parseConfigText('drm-device = "none"\nmetrics = 9464\n[connectors]\nid0 = "HDMI-A-1"\n[quotas]\nbuffers = 8\n', 'f.toml');
+  const entries = parseConfigText(
+    'drm-device = "none"\nmetrics = 9464\n[connectors]\n"3/id1" = "VGA-1"\n[connectors.vm1]\nid0 = "HDMI-A-1"\n[quotas]\nbuffers = 8\n',
+    'f.toml',
+  );
   assert.deepEqual(entries, [
     { key: 'drm-device', value: 'none' },
     { key: 'metrics', value: 9464 },
-    { key: 'connectors.id0', value: 'HDMI-A-1' },
+    { key: 'connectors.3/id1', value: 'VGA-1' },
+    { key: 'connectors.vm1/id0', value: 'HDMI-A-1' },
     { key: 'quotas.buffers', value: 8 },
   ]);
+  // Both spellings make the same canonical keys; a key that names no guest is reported.
+  const { layer: l, problems } = buildLayer('file', [...entries, { key: 'connectors.id0', value: 'DP-1' }]);
+  assert.deepEqual([...l.connectors], [
+    ['3/id1', 'VGA-1'],
+    ['vm1/id0', 'HDMI-A-1'],
+  ]);
+  assert.equal(problems.length, 1);
+  assert.match(describeProblem(problems[0]!, 'f.toml'), /connector mapping "id0=DP-1": expected GUEST\/UNIQUE_ID=OUTPUT/);
   assert.throws(() => parseConfigText('a = \n', '/etc/x.toml'), /^ConfigFileError: \/etc\/x\.toml:1:\d+: /);
 });
 
 void test('the environment: VDISPLD_<KEY>, comma lists for the maps', () => {
-  const e = envEntries({ VDISPLD_METRICS: '9000', VDISPLD_CONNECTORS: 'a=HDMI-A-1, b=VGA-1', VDISPLD_QUOTAS: 'pages=100', HOME: '/root' });
+  const e = envEntries({ VDISPLD_METRICS: '9000', VDISPLD_CONNECTORS: 'vm1/a=HDMI-A-1, vm2/b=VGA-1', VDISPLD_QUOTAS: 'pages=100', HOME: '/root' });
   assert.deepEqual(e, [
     { key: 'metrics', value: '9000' },
-    { key: 'connectors.a', value: 'HDMI-A-1' },
-    { key: 'connectors.b', value: 'VGA-1' },
+    { key: 'connectors.vm1/a', value: 'HDMI-A-1' },
+    { key: 'connectors.vm2/b', value: 'VGA-1' },
     { key: 'quotas.pages', value: '100' },
   ]);
   assert.throws(() => envEntries({ VDISPLD_CONNECTORS: 'nonsense' }), /VDISPLD_CONNECTORS: "nonsense" is not KEY=VALUE/);
 });
 
 void test('the command line: only typed options form the cli layer; a bad value exits with one line naming the option', () => {
-  const cmd = parseCli(['--metrics', '9100', '--connector', 'id0=DP-1', '--connector', 'id1=DP-2', '--quota', 'buffers=4,pages=64']);
+  const uuid = '1B4E28BA-2FA1-11D2-883F-0016D3CCA427';
+  const cmd = parseCli(['--metrics', '9100', '--connector', 'vm1/id0=DP-1', '--connector', `${uuid}/id1=DP-2`, '--connector', '007/id0=DP-3', '--quota', 'buffers=4,pages=64']);
   assert.deepEqual(commandLineEntries(cmd), [
     { key: 'metrics', value: '9100' },
-    { key: 'connectors.id0', value: 'DP-1' },
-    { key: 'connectors.id1', value: 'DP-2' },
+    { key: 'connectors.vm1/id0', value: 'DP-1' },
+    { key: `connectors.${uuid.toLowerCase()}/id1`, value: 'DP-2' },
+    { key: 'connectors.7/id0', value: 'DP-3' },
     { key: 'quotas.buffers', value: '4' },
     { key: 'quotas.pages', value: '64' },
   ]);
@@ -82,7 +96,9 @@ void test('the command line: only typed options form the cli layer; a bad value 
     [['--quota', 'bogus=1'], /--quota <KEY=N,...>.*unknown/],
     [['--quota', 'buffers=0'], /must be at least 1/],
     [['--metrics', 'x:y:z'], /--metrics <addr>.*expected off, PORT/],
-    [['--connector', 'noequals'], /--connector <UNIQUE_ID=OUTPUT>.*expected UNIQUE_ID=OUTPUT/],
+    [['--connector', 'noequals'], /--connector <GUEST\/UNIQUE_ID=OUTPUT>.*expected GUEST\/UNIQUE_ID=OUTPUT/],
+    [['--connector', 'id0=HDMI-A-1'], /--connector <GUEST\/UNIQUE_ID=OUTPUT>.*"id0=HDMI-A-1": expected GUEST\/UNIQUE_ID=OUTPUT with GUEST the domain name, UUID or domid/],
+    [['--connector', '99999/id0=HDMI-A-1'], /expected GUEST\/UNIQUE_ID=OUTPUT/],
     [['--log-level', 'loud'], /--log-level <level>.*Allowed choices are fatal/],
     [['--card', '/etc/passwd'], /--card <path>.*expected a DRM device/],
     [['--zero-copy', 'sometimes'], /--zero-copy <on\|off>.*expected on or off/],
@@ -107,21 +123,21 @@ void test('precedence: default < file < xenstore < env < cli, maps merged entry 
     { key: 'viewer', value: '2001' },
     { key: 'log-level', value: 'debug' },
     { key: 'unmapped', value: 'refuse' },
-    { key: 'connectors.a', value: 'FILE-A' },
-    { key: 'connectors.b', value: 'FILE-B' },
+    { key: 'connectors.vm/a', value: 'FILE-A' },
+    { key: 'connectors.vm/b', value: 'FILE-B' },
     { key: 'quotas.buffers', value: 5 },
     { key: 'quotas.pages', value: 500 },
   ]);
   const xs = layer('xenstore', [
     { key: 'metrics', value: '1002' },
     { key: 'viewer', value: '2002' },
-    { key: 'connectors.b', value: 'XS-B' },
-    { key: 'connectors.c', value: 'XS-C' },
+    { key: 'connectors.vm/b', value: 'XS-B' },
+    { key: 'connectors.vm/c', value: 'XS-C' },
     { key: 'quotas.pages', value: '600' },
   ]);
   const env = layer('env', [
     { key: 'metrics', value: '1003' },
-    { key: 'connectors.c', value: 'ENV-C' },
+    { key: 'connectors.vm/c', value: 'ENV-C' },
   ]);
   const cli = layer('cli', [{ key: 'metrics', value: '1004' }]);
   // Order of the list does not matter; the layer names do.
@@ -133,21 +149,21 @@ void test('precedence: default < file < xenstore < env < cli, maps merged entry 
   assert.equal(s.unmapped, 'refuse');
   assert.equal(s.drmDevice, 'auto');
   assert.deepEqual([...s.connectors].sort(), [
-    ['a', 'FILE-A'],
-    ['b', 'XS-B'],
-    ['c', 'ENV-C'],
+    ['vm/a', 'FILE-A'],
+    ['vm/b', 'XS-B'],
+    ['vm/c', 'ENV-C'],
   ]);
   assert.equal(s.quotas.maxBuffers, 5);
   assert.equal(s.quotas.maxMappedPages, 600);
   assert.equal(s.quotas.maxFramebuffers, DEFAULT_QUOTAS.maxFramebuffers);
-  assert.deepEqual(Object.fromEntries([...r.origin].filter(([k]) => ['metrics', 'viewer', 'log-level', 'drm-device', 'connectors.a', 'connectors.b', 'connectors.c', 'quotas.pages'].includes(k))), {
+  assert.deepEqual(Object.fromEntries([...r.origin].filter(([k]) => ['metrics', 'viewer', 'log-level', 'drm-device', 'connectors.vm/a', 'connectors.vm/b', 'connectors.vm/c', 'quotas.pages'].includes(k))), {
     metrics: 'cli',
     viewer: 'xenstore',
     'log-level': 'file',
     'drm-device': 'default',
-    'connectors.a': 'file',
-    'connectors.b': 'xenstore',
-    'connectors.c': 'env',
+    'connectors.vm/a': 'file',
+    'connectors.vm/b': 'xenstore',
+    'connectors.vm/c': 'env',
     'quotas.pages': 'xenstore',
   });
 });
@@ -193,17 +209,18 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
   const fx = await xenstored();
   const cap = captureLogger();
   const root = '/local/domain/0/vdispld';
-  await fx.dom0.write(`${root}/connectors/id0`, 'XS-0');
+  await fx.dom0.write(`${root}/connectors/vm1/id0`, 'XS-0');
+  await fx.dom0.write(`${root}/connectors/id9`, 'FLAT-9');
   await fx.dom0.write(`${root}/quotas/buffers`, '2');
   await fx.dom0.write(`${root}/viewer`, '8111');
   await fx.dom0.write(`${root}/colour`, 'blue');
   await fx.dom0.write(`${root}/control-socket`, '/tmp/evil.sock');
-  const local = [layer('file', [{ key: 'connectors.id1', value: 'FILE-1' }]), layer('cli', [{ key: 'quotas.framebuffers', value: '3' }, { key: 'metrics', value: '9999' }])];
+  const local = [layer('file', [{ key: 'connectors.vm1/id1', value: 'FILE-1' }]), layer('cli', [{ key: 'quotas.framebuffers', value: '3' }, { key: 'metrics', value: '9999' }])];
   const changes: string[][] = [];
   const cfg = await LiveConfig.start({ local, xenstore: { xs: fx.dom0, root, ownDomid: 0 }, log: cap.log, onChange: (_s, c) => changes.push([...c]) });
   try {
-    assert.equal(cfg.connectorMap.get('id0'), 'XS-0');
-    assert.equal(cfg.connectorMap.get('id1'), 'FILE-1');
+    assert.equal(cfg.connectorMap.get('vm1/id0'), 'XS-0');
+    assert.equal(cfg.connectorMap.get('vm1/id1'), 'FILE-1');
     assert.equal(cfg.quotas.maxBuffers, 2);
     assert.equal(cfg.quotas.maxFramebuffers, 3);
     assert.deepEqual(cfg.settings.viewer, { host: '127.0.0.1', port: 8111 });
@@ -211,6 +228,7 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     const warns = cap.messages('warn');
     assert.ok(warns.some((m) => m.includes('unknown setting "colour"')), warns.join('\n'));
     assert.ok(warns.some((m) => m.includes('control-socket cannot be set from XenStore')), warns.join('\n'));
+    assert.ok(warns.some((m) => m.includes('connector mapping "id9=FLAT-9": expected GUEST/UNIQUE_ID=OUTPUT')), warns.join('\n'));
 
     // The backend holds the live views, as the daemon passes them; neither is rebuilt.
     const headless = new HeadlessBackend([
@@ -219,7 +237,7 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     ]);
     const outputs = new OutputMap({ backends: [headless], onDemand: headless, connectorMap: cfg.connectorMap, unmapped: 'refuse' });
     const registry = new BufferRegistry(cfg.quotas);
-    const ref = { domid: 1 as DomId, devId: 0, index: 0, uniqueId: 'id0', resolution: { width: 64, height: 48 } };
+    const ref = { guest: { domid: 1 as DomId, name: 'vm1' }, devId: 0, index: 0, uniqueId: 'id0', resolution: { width: 64, height: 48 } };
     const first = outputs.claim(ref);
     assert.ok(first.ok && first.claim.output.name === 'XS-0');
     first.claim.release();
@@ -229,14 +247,14 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
 
     const before = cfg.reloads;
     await fx.dom0.transaction(async (tx) => {
-      await tx.write(`${root}/connectors/id0`, 'NEW-0');
+      await tx.write(`${root}/connectors/vm1/id0`, 'NEW-0');
       await tx.write(`${root}/quotas/buffers`, '3');
       await tx.write(`${root}/viewer`, '8222');
       await tx.write(`${root}/log-level`, 'warn');
     });
     await waitFor(() => cfg.reloads > before && cfg.quotas.maxBuffers === 3, 'the reload');
     await cfg.settled();
-    assert.equal(cfg.connectorMap.get('id0'), 'NEW-0');
+    assert.equal(cfg.connectorMap.get('vm1/id0'), 'NEW-0');
     const second = outputs.claim(ref);
     assert.ok(second.ok && second.claim.output.name === 'NEW-0', 'a new connection gets the new mapping');
     second.claim.release();
@@ -248,10 +266,10 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
 
     // Removing an entry falls back to the layer below; the CLI still beats XenStore.
     const n = cfg.reloads;
-    await fx.dom0.rm(`${root}/connectors/id0`);
+    await fx.dom0.rm(`${root}/connectors/vm1/id0`);
     await fx.dom0.write(`${root}/quotas/framebuffers`, '30');
     await fx.dom0.write(`${root}/metrics`, '7777');
-    await waitFor(() => cfg.reloads > n && !cfg.connectorMap.has('id0'), 'the removal');
+    await waitFor(() => cfg.reloads > n && !cfg.connectorMap.has('vm1/id0'), 'the removal');
     await cfg.settled();
     assert.equal(cfg.quotas.maxFramebuffers, 3);
     assert.ok(cap.messages('warn').some((m) => m.includes('sets quotas.framebuffers, but the command line overrides it')));
@@ -302,16 +320,16 @@ void test('XenStore subtree absent at start: no transaction to find that out; wr
   try {
     assert.equal(transactions, 0, 'an absent subtree is one directory read, at start and on the watch registration');
     assert.ok(cfg.reloads >= 1);
-    assert.equal(cfg.connectorMap.get('id0'), undefined);
+    assert.equal(cfg.connectorMap.get('vm1/id0'), undefined);
     assert.equal(cfg.quotas.maxBuffers, DEFAULT_QUOTAS.maxBuffers);
     const before = cfg.reloads;
     await fx.dom0.transaction(async (tx) => {
-      await tx.write(`${root}/connectors/id0`, 'LATE-0');
+      await tx.write(`${root}/connectors/vm1/id0`, 'LATE-0');
       await tx.write(`${root}/quotas/buffers`, '5');
     });
     await waitFor(() => cfg.reloads > before && cfg.quotas.maxBuffers === 5, 'the reload of the new subtree');
     await cfg.settled();
-    assert.equal(cfg.connectorMap.get('id0'), 'LATE-0');
+    assert.equal(cfg.connectorMap.get('vm1/id0'), 'LATE-0');
     assert.ok(transactions >= 1, 'a subtree that exists is read in a transaction');
     assert.deepEqual(cap.messages('warn'), []);
   } finally {

@@ -1,6 +1,6 @@
 // Settings from the environment (the unit's EnvironmentFile=/etc/default/vdispld): VDISPLD_ and
 // the key in upper snake case. The two maps take comma-separated lists, as their options do:
-// VDISPLD_CONNECTORS=id0=HDMI-A-1,id1=VGA-1 and VDISPLD_QUOTAS=buffers=16,pages=20000.
+// VDISPLD_CONNECTORS=vm1/id0=HDMI-A-1,vm2/id0=VGA-1 and VDISPLD_QUOTAS=buffers=16,pages=20000.
 import type { RawEntry } from './layer.js';
 import { SCALARS } from './settings.js';
 

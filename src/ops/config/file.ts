@@ -2,8 +2,8 @@
 //
 //   drm-device = "/dev/dri/card0"
 //   metrics = "127.0.0.1:9464"
-//   [connectors]
-//   id0 = "HDMI-A-1"
+//   [connectors.vm1]          # the guest: its domain name, UUID or domid
+//   id0 = "HDMI-A-1"          # its connector's unique-id = the output
 //   [quotas]
 //   buffers = 16
 //
@@ -22,12 +22,21 @@ export class ConfigFileError extends Error {
   }
 }
 
-/** Flattens a parsed TOML document to entries: top-level keys, and `table.key` one level down. */
+const isTable = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+
+/**
+ * Flattens a parsed TOML document to entries: top-level keys, `table.key` one level down, and
+ * `table.sub/key` two down (`[connectors.vm1]` with `id0 = ...` is `connectors.vm1/id0`, the same
+ * key as `"vm1/id0" = ...` under `[connectors]`).
+ */
 export function entriesFromToml(doc: Record<string, unknown>): RawEntry[] {
   const out: RawEntry[] = [];
   for (const [k, v] of Object.entries(doc)) {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
-      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) out.push({ key: `${k}.${k2}`, value: v2 });
+    if (isTable(v)) {
+      for (const [k2, v2] of Object.entries(v)) {
+        if (isTable(v2)) for (const [k3, v3] of Object.entries(v2)) out.push({ key: `${k}.${k2}/${k3}`, value: v3 });
+        else out.push({ key: `${k}.${k2}`, value: v2 });
+      }
     } else {
       out.push({ key: k, value: v });
     }

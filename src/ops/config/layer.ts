@@ -12,7 +12,7 @@ import {
   type Settings,
 } from './settings.js';
 
-/** `drm-device`, `connectors.<unique-id>` or `quotas.<name>`, with the value as the source gave it. */
+/** `drm-device`, `connectors.<guest>/<unique-id>` or `quotas.<name>`, with the value as the source gave it. */
 export interface RawEntry {
   readonly key: string;
   readonly value: unknown;

@@ -1,7 +1,7 @@
 // Precedence: default < file < xenstore < env < cli. What an operator types for this one start
 // (command line, environment) beats the toolstack's XenStore subtree, which beats the installed
 // file. Maps merge entry by entry: a connector mapped in the file stays mapped unless a higher
-// source maps the same unique-id.
+// source maps the same guest's same unique-id.
 import { LAYERS, DEFAULT_SETTINGS, SCALARS, quotasFrom, type LayerName, type Settings } from './settings.js';
 import type { Layer } from './layer.js';
 

@@ -13,7 +13,7 @@ export type Unmapped = 'headless' | 'refuse';
 export interface Settings {
   /** 'auto' (the first KMS card, else headless), 'none' (headless only) or a device path. */
   readonly drmDevice: string;
-  /** unique-id → output name. */
+  /** `GUEST/UNIQUE_ID` (canonical) → output name. */
   readonly connectors: ReadonlyMap<string, string>;
   readonly unmapped: Unmapped;
   /** Scan guest buffers out directly where the card allows (KMS); off copies every new framebuffer. */
@@ -105,7 +105,7 @@ function spec<F extends ScalarField>(s: ScalarSpec<F>): ScalarSpec<F> {
 
 export const SCALARS: readonly ScalarSpec[] = [
   spec({ key: 'drm-device', field: 'drmDevice', live: false, fromXenStore: true, help: 'KMS device: auto, none (headless only) or /dev/dri/cardN', parse: (r) => drmDevice('drm-device', r) }),
-  spec({ key: 'unmapped', field: 'unmapped', live: false, fromXenStore: true, help: 'connectors with no output of their name: headless (own virtual output) or refuse', parse: (r) => oneOf('unmapped', r, ['headless', 'refuse'] as const) }),
+  spec({ key: 'unmapped', field: 'unmapped', live: false, fromXenStore: true, help: 'connectors with no mapping, or whose mapped output is taken: headless (own virtual output) or refuse', parse: (r) => oneOf('unmapped', r, ['headless', 'refuse'] as const) }),
   spec({
     key: 'zero-copy',
     field: 'zeroCopy',
@@ -134,15 +134,15 @@ export const SCALARS: readonly ScalarSpec[] = [
 
 export const SCALAR_BY_KEY: ReadonlyMap<string, ScalarSpec> = new Map(SCALARS.map((s) => [s.key, s]));
 
-/** Families of keys `connectors.<unique-id>` and `quotas.<name>`; both apply live. */
+/** Families of keys `connectors.<guest>/<unique-id>` and `quotas.<name>`; both apply live. */
 export const MAP_FAMILIES = ['connectors', 'quotas'] as const;
 export type MapFamily = (typeof MAP_FAMILIES)[number];
 
 export { QUOTA_OPTION_KEYS };
 
-/** Validates one connector entry; returns [uniqueId, output]. */
-export function parseConnectorEntry(uniqueId: string, raw: unknown): [string, string] {
-  return parseConnectorMapping(`${uniqueId}=${str(`connectors.${uniqueId}`, raw).trim()}`);
+/** Validates one connector entry `connectors.<guest>/<unique-id>`; returns [canonical key, output]. */
+export function parseConnectorEntry(key: string, raw: unknown): [string, string] {
+  return parseConnectorMapping(`${key}=${str(`connectors.${key}`, raw).trim()}`);
 }
 
 /** Validates one quota entry; returns the number. */

@@ -2,13 +2,13 @@
 // toolstack writes them under the backend domain's home, as it writes the devices themselves.
 //
 //   /local/domain/<backend domid>/vdispld/<key>              = value     (drm-device, metrics, ...)
-//   /local/domain/<backend domid>/vdispld/connectors/<uid>   = output name
+//   /local/domain/<backend domid>/vdispld/connectors/<guest>/<uid>   = output name
 //   /local/domain/<backend domid>/vdispld/quotas/<name>      = number
 //
 // Only nodes that no domain but dom0 and the backend domain itself may write are believed: a node
 // a guest could write would let that guest reconfigure every other guest's display.
-import { canWrite } from '../../xenstore/perms.js';
-import { XenStoreError, type XsOps, type XsPerm } from '../../xenstore/types.js';
+import { foreignWriter } from '../../xenstore/perms.js';
+import { XenStoreError, type XsOps } from '../../xenstore/types.js';
 import type { RawEntry } from './layer.js';
 import { MAP_FAMILIES } from './settings.js';
 
@@ -26,20 +26,6 @@ export interface SubtreeRead {
 
 export function subtreePath(domainPath: string): string {
   return `${domainPath}/${SUBTREE_NAME}`;
-}
-
-/**
- * A domain other than dom0 and `ownDomid` that may write a node with these permissions: the owner,
- * any domain when the default access allows writing, or a listed one. undefined when none may.
- */
-export function foreignWriter(perms: readonly XsPerm[], ownDomid: number): string | undefined {
-  const trusted = (d: number): boolean => d === 0 || d === ownDomid;
-  const [owner, ...rest] = perms;
-  if (!owner) return undefined;
-  if (!trusted(owner.domid)) return `owned by domain ${owner.domid}`;
-  if (canWrite(owner.access)) return 'writable by every domain';
-  for (const p of rest) if (!trusted(p.domid) && canWrite(p.access)) return `writable by domain ${p.domid}`;
-  return undefined;
 }
 
 async function tryDirectory(tx: XsOps, path: string): Promise<string[] | undefined> {
@@ -86,7 +72,17 @@ export async function readSubtree(tx: XsOps, root: string, ownDomid: number): Pr
     if ((MAP_FAMILIES as readonly string[]).includes(name)) {
       const children = (await tryDirectory(tx, path)) ?? [];
       if (children.length > 0 && !(await trusted(path))) continue;
-      for (const child of children.sort()) await leaf(`${path}/${child}`, `${name}.${child}`);
+      for (const child of children.sort()) {
+        // connectors/<guest>/<unique-id>: a guest's directory holds its mappings. A value
+        // directly under connectors/ names no guest and is reported by the layer.
+        const grand = name === 'connectors' ? ((await tryDirectory(tx, `${path}/${child}`)) ?? []) : [];
+        if (grand.length === 0) {
+          await leaf(`${path}/${child}`, `${name}.${child}`);
+          continue;
+        }
+        if (!(await trusted(`${path}/${child}`))) continue;
+        for (const uid of grand.sort()) await leaf(`${path}/${child}/${uid}`, `${name}.${child}/${uid}`);
+      }
     } else {
       await leaf(path, name);
     }

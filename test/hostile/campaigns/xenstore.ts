@@ -4,11 +4,13 @@
 // read-only nodes — with its own XenStore connection, so Xen's permissions apply. Meanwhile a good
 // guest flips. Pass: the read-only nodes stay the toolstack's, the daemon survives at a bounded CPU
 // cost, the good guest is unaffected, and when the abuser's kernel starts properly it is served.
+// Then a guest rewrites its connector directories to take other guests' outputs (routing.ts).
 import { prng } from '../../../src/sim/frontend/hostile.js';
 import { startGuestKernel } from '../lib/guest-process.js';
 import { CampaignResult } from '../lib/result.js';
 import { startWorld } from '../lib/world.js';
 import { closing, goodGuest, judgeGoodGuest } from './common.js';
+import { routingAttacks, routingDaemonArgs } from './routing.js';
 
 export interface XenstoreCampaignOptions {
   readonly writes: number;
@@ -25,7 +27,7 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
   const res = new CampaignResult('xenstore');
   const rand = prng(o.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const w = await startWorld(o.probeDir ? { probeDir: o.probeDir } : {});
+  const w = await startWorld({ extraArgs: routingDaemonArgs(), ...(o.probeDir ? { probeDir: o.probeDir } : {}) });
   try {
     const good = await goodGuest(w);
     const t0 = Date.now();
@@ -109,7 +111,6 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
     res.check(readOnlyWritten === 0, `${readOnlyWritten} writes to read-only nodes were accepted`);
     res.check((await toolstack.read(`${fe}/0/resolution`)) === '320x240' && (await toolstack.read(`${fe}/be-alloc`)) === '0', 'a guest changed a read-only node');
     res.check(w.daemon.alive, `the daemon died: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
-    judgeGoodGuest(res, good, seconds);
 
     // The abuser's kernel now starts for real: it must be served (the device is not stuck).
     const kernel = await startGuestKernel(w.host, abuser.domid, { behaviour: { kind: 'display', maxFps: 60 } });
@@ -122,7 +123,9 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
     res.check(served, `after the abuse, the guest starting its driver properly was not served; it reported ${JSON.stringify(kernel.reports.slice(-6))}`);
     res.set('abuser served after it behaved', served);
     kernel.process?.kill('SIGSTOP');
-    await closing(w, res, [abuser, good.guest]);
+    const routed = await routingAttacks(w, res, good.guest);
+    judgeGoodGuest(res, good, (Date.now() - t0) / 1000);
+    await closing(w, res, [abuser, good.guest, ...routed]);
     kernel.process?.kill('SIGKILL');
     await kernel.exited;
   } finally {

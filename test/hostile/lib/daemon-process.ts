@@ -47,7 +47,11 @@ export class DaemonProcess {
   /** Set when the campaign itself stopped or killed it: an exit then is not a failure. */
   private expectedExit = false;
 
-  private constructor(readonly child: ChildProcess) {
+  private constructor(
+    readonly child: ChildProcess,
+    /** Its control socket (`vdispld status` answers there). */
+    readonly controlSocket: string,
+  ) {
     child.stderr!.on('data', (d: Buffer) => {
       this.logTail = (this.logTail + d.toString()).slice(-LOG_TAIL_BYTES);
       if (process.env.VDISPLD_TEST_LOG) process.stderr.write(d);
@@ -61,6 +65,8 @@ export class DaemonProcess {
   }
 
   static async start(host: SimHost, opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
+    // Its own control socket in the host's directory: never the system's, never shared.
+    const controlSocket = join(host.dir, `vdispld-control-${Date.now()}-${Math.floor(Math.random() * 1e6)}.sock`);
     const child = spawn(
       process.execPath,
       [
@@ -79,9 +85,8 @@ export class DaemonProcess {
         'headless',
         '--log-level',
         opts.logLevel ?? 'info',
-        // Its own control socket in the host's directory: never the system's, never shared.
         '--control-socket',
-        join(host.dir, `vdispld-control-${Date.now()}-${Math.floor(Math.random() * 1e6)}.sock`),
+        controlSocket,
         ...(opts.extraArgs ?? []),
       ],
       {
@@ -97,7 +102,7 @@ export class DaemonProcess {
           : {}),
       },
     );
-    const d = new DaemonProcess(child);
+    const d = new DaemonProcess(child, controlSocket);
     const until = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     while (!d.logTail.includes('watching for vdispl devices')) {
       if (d.exitInfo) throw new Error(`vdispld run exited (${JSON.stringify(d.exitInfo)}) before it was ready:\n${d.logTail}`);
