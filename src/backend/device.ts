@@ -111,7 +111,12 @@ export class Device {
           this.log.warn(`not naming this guest by nodes another domain may write: ${who.distrusted.join('; ')}`);
         }
         if (cfg.beAlloc) await this.warnPvBeAlloc();
-        return Connection.open(this.env, who.identity, r.devId, cfg, r.log, r.events);
+        const conn = await Connection.open(this.env, who.identity, r.devId, cfg, r.log, r.events);
+        // Which output each connector got: the routing an operator checks first.
+        const name = who.identity.name !== undefined ? `${JSON.stringify(who.identity.name)}: ` : '';
+        const outs = conn.status().map((c) => `${c.index} (unique-id ${JSON.stringify(c.uniqueId)}) on ${c.output}`);
+        this.log.info({ outputs: conn.status().map((c) => c.output) }, `${name}connector ${outs.join(', ')}`);
+        return conn;
       },
     };
   }

@@ -97,7 +97,7 @@ export function register(program: Command): void {
       'after',
       `
 Read-only: nothing is modeset, so it can run beside the daemon. The names it prints are what
---connector and connectors.<unique-id> map guest connectors to.
+--connector GUEST/UNIQUE_ID=NAME and connectors.<guest>/<unique-id> map guest connectors to.
 
 Examples:
   vdispld outputs

@@ -60,7 +60,7 @@ void test("a unique-id selects among its own guest's mappings only; anything els
     r.claim.release();
   }
   assert.deepEqual(headless.outputs().map((o) => o.name), ['HDMI-A-1', 'DP-1'], 'the headless outputs made went with their claims');
-  victim.ok && victim.claim.release();
+  if (victim.ok) victim.claim.release();
   // Freed, it is vm1's again, and still not vm2's.
   assert.equal(outputOf(outputs.claim(ref(vm2, 'id0'))), 'dom4.0.id0');
 });
@@ -82,12 +82,12 @@ void test('two guests mapped to one output: first come, first served; the later 
   for (let i = 0; i < 3; i++) {
     const later = outputs.claim(ref(vm2, 'id0'));
     assert.equal(outputOf(later), 'dom4.0.id0');
-    later.ok && later.claim.release();
+    if (later.ok) later.claim.release();
   }
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /^dom4 device 0 connector 0 \(unique-id "id0"\): mapped by vm2\/id0 to output HDMI-A-1, which already shows dom3 device 0 connector 0 .*first come, first served.*headless output of its own$/);
   // No pre-emption: the holder keeps it until it lets go; the next claim then gets it.
-  first.ok && first.claim.release();
+  if (first.ok) first.claim.release();
   assert.equal(outputOf(outputs.claim(ref(vm2, 'id0'))), 'HDMI-A-1');
 });
 

@@ -1,6 +1,7 @@
 // `vdispld run` (its own process) against a simulated host: the toolstack maps a guest connector
-// to an output through the XenStore subtree before the guest exists, then re-maps it while the
-// daemon runs; the next guest lands on the new output without a restart. Read back through the
+// to an output through the XenStore subtree before the guest exists (by the domain name it will
+// have), then re-maps it while the daemon runs; the next guest of that name lands on the new
+// output without a restart. Read back through the
 // daemon's control socket, as an operator would.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ void test('vdispld run: connector map from XenStore at start and changed live', 
   const sock = join(t.dir, 'control.sock');
   const host = await SimHost.start({});
   const cfg = '/local/domain/0/vdispld';
-  await host.xs.write(`${cfg}/connectors/main`, 'left');
+  await host.xs.write(`${cfg}/connectors/tv/main`, 'left');
   const daemon = spawn(
     process.execPath,
     ['--import', 'tsx', join(root, 'src/main.ts'), 'run', '--platform', 'sim', '--sim-dir', host.dir, '--xenstore', host.xenstoredPath, '--output', 'headless',
@@ -42,18 +43,18 @@ void test('vdispld run: connector map from XenStore at start and changed live', 
   };
   try {
     await waitFor(() => log.includes('watching for vdispl devices') || daemon.exitCode !== null, 'the daemon', 60_000);
-    const g1 = await host.createDomain({ vdispl: ['connectors=main:640x480'] });
+    const g1 = await host.createDomain({ name: 'tv', vdispl: ['connectors=main:640x480'] });
     await until('guest 1 on output "left"', async () => (await outputOf(g1.domid)) === 'left');
     const s = await status();
-    assert.deepEqual(s.config?.['connectors.main'], { value: 'left', origin: 'xenstore' });
+    assert.deepEqual(s.config?.['connectors.tv/main'], { value: 'left', origin: 'xenstore' });
 
-    await host.xs.write(`${cfg}/connectors/main`, 'right');
+    await host.xs.write(`${cfg}/connectors/tv/main`, 'right');
     await until('the daemon to log the change', () => Promise.resolve(log.includes('config: applied XenStore change to connectors')));
     assert.equal(await outputOf(g1.domid), 'left', 'a connected guest keeps its output');
     await host.destroyDomain(g1.domid);
-    const g2 = await host.createDomain({ vdispl: ['connectors=main:640x480'] });
+    const g2 = await host.createDomain({ name: 'tv', vdispl: ['connectors=main:640x480'] });
     await until('guest 2 on output "right"', async () => (await outputOf(g2.domid)) === 'right');
-    assert.deepEqual((await status()).config?.['connectors.main'], { value: 'right', origin: 'xenstore' });
+    assert.deepEqual((await status()).config?.['connectors.tv/main'], { value: 'right', origin: 'xenstore' });
     await host.destroyDomain(g2.domid);
   } finally {
     daemon.kill('SIGTERM');

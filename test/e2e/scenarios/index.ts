@@ -9,6 +9,7 @@ import { restarts } from './s5-restarts.js';
 import { teardown } from './s6-teardown.js';
 import { beAlloc } from './s7-be-alloc.js';
 import { kmsDom0 } from './s8-kms-dom0.js';
+import { routing } from './s10-routing.js';
 import { a0Harness } from './a0-harness.js';
 import { a1BeAllocZeroCopy } from './a1-be-alloc-zero-copy.js';
 import { a2FrontendBuffers } from './a2-frontend-buffers.js';
@@ -16,7 +17,7 @@ import { a3ZeroCopyOff } from './a3-zero-copy-off.js';
 import { a4FlipRate } from './a4-flip-rate.js';
 import { a5Teardown } from './a5-teardown.js';
 
-export const SCENARIOS: Scenario[] = [harness, connect, draw, flip, twoConnectors, restarts, teardown, beAlloc, kmsDom0];
+export const SCENARIOS: Scenario[] = [harness, connect, draw, flip, twoConnectors, restarts, teardown, beAlloc, kmsDom0, routing];
 
 /** The Arm64 lab's scenarios (`--arch arm64`), in the order they run. */
 export const ARM64_SCENARIOS: Scenario[] = [a0Harness, a1BeAllocZeroCopy, a2FrontendBuffers, a3ZeroCopyOff, a4FlipRate, a5Teardown];

@@ -23,9 +23,15 @@ export function vdisplLine(connectors: ConnectorSpec[], beAlloc = false): string
   return `backend=0,be-alloc=${beAlloc ? 1 : 0},connectors=${connectors.map((c) => `${c.id}:${c.width}x${c.height}`).join(';')}`;
 }
 
-/** vdispld's connector map: unique-id=dom0 output name, once per mapped connector. */
+/** The domain name createGuest gives by default: what the scenarios' mappings name. */
+export const GUEST_NAME = 'guest';
+
+/**
+ * vdispld's connector map: `guest/unique-id=dom0 output name`, once per mapped connector. A key
+ * without a guest (`id0`) names a connector of the guest called GUEST_NAME.
+ */
 export function connectorArgs(map: Record<string, string>): string[] {
-  return Object.entries(map).flatMap(([id, out]) => ['--connector', `${id}=${out}`]);
+  return Object.entries(map).flatMap(([id, out]) => ['--connector', `${id.includes('/') ? id : `${GUEST_NAME}/${id}`}=${out}`]);
 }
 
 /**
@@ -45,7 +51,7 @@ export async function startBackend(ctx: Ctx, map: Record<string, string>): Promi
   }
 }
 
-export async function createGuest(ctx: Ctx, connectors: ConnectorSpec[], beAlloc = false, name = 'guest', type: 'pv' | 'pvh' = 'pv'): Promise<{ guest: Guest; domid: number }> {
+export async function createGuest(ctx: Ctx, connectors: ConnectorSpec[], beAlloc = false, name = GUEST_NAME, type: 'pv' | 'pvh' = 'pv'): Promise<{ guest: Guest; domid: number }> {
   const guest = ctx.guest({ name, vdispl: vdisplLine(connectors, beAlloc), type });
   const r = await guest.create(90);
   ctx.require('xl create succeeds', r.rc === 0, r.rc === 0 ? `${r.seconds.toFixed(1)} s` : r.out.trim().split('\n').slice(-3).join(' | '));

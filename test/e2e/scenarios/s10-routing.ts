@@ -1,0 +1,71 @@
+// 10. Routing: a guest cannot choose dom0's output. The operator maps dom0's bochs output
+// (Virtual-1) to the connector victim0 of the domain "victim". Before the victim exists, another
+// guest, from inside, unbinds its own xen-drm-front, removes its connector directory (the
+// directory is the guest's, though libxl wrote its nodes read-only), writes unique-id = Virtual-1,
+// and binds the driver again. It must get a headless output of its own, never dom0's screen; the
+// victim, started afterwards, must get Virtual-1.
+import { checkPicture, describeCheck, plainAt } from '../lib/smpte.js';
+import { sleep, type Scenario } from '../lib/scenario.js';
+import { frontendPath } from '../lib/xs.js';
+import { createGuest, daemonLog, DOM0_CONNECTOR, modetestErrors, setArgs, startBackend, startModetest, waitConnected, waitForSmpte, type ConnectorSpec } from './steps.js';
+
+const ATTACKER: ConnectorSpec[] = [{ id: 'a0', width: 800, height: 600 }];
+const VICTIM: ConnectorSpec[] = [{ id: 'victim0', width: 800, height: 600 }];
+
+/** The daemon's line saying which output a domain's connectors got at its latest connection. */
+function routedTo(ctx: Parameters<Scenario['run']>[0], name: string): string | undefined {
+  const lines = daemonLog(ctx).filter((l) => l.includes(`"${name}": connector `) || l.includes(`\\"${name}\\": connector `));
+  return lines.at(-1);
+}
+
+export const routing: Scenario = {
+  id: '10-routing',
+  title: "routing: a guest that rewrites its unique-id to dom0's output name (Virtual-1) gets its own headless output, not dom0's screen",
+  async run(ctx) {
+    await startBackend(ctx, { 'victim/victim0': DOM0_CONNECTOR });
+    const { guest, domid } = await createGuest(ctx, ATTACKER, false, 'attacker');
+    await waitConnected(ctx, guest, domid, 1);
+    ctx.check('the attacker first gets a headless output of its own (no mapping names it)', /on dom\d+\.0\.a0\b/.test(routedTo(ctx, 'attacker') ?? ''), routedTo(ctx, 'attacker') ?? 'no line');
+
+    // A direct write is refused (libxl made the node read-only for the guest) ...
+    const direct = await guest.exec('xenstore-write device/vdispl/0/0/unique-id Virtual-1', 30);
+    ctx.figure('guest: direct xenstore-write of its unique-id', direct.rc === 0 ? 'accepted' : `refused (${direct.out.trim().slice(0, 80)})`);
+    // ... but the guest owns the directory: unbind the driver, remove it, write it again, bind.
+    const attack = await guest.exec(
+      [
+        'set -e',
+        'drv=$(readlink -f /sys/bus/xen/devices/vdispl-0/driver)',
+        'echo vdispl-0 > "$drv/unbind"',
+        'xenstore-rm device/vdispl/0/0',
+        `xenstore-write device/vdispl/0/0/unique-id ${DOM0_CONNECTOR} device/vdispl/0/0/resolution 800x600`,
+        'echo "unique-id now: $(xenstore-read device/vdispl/0/0/unique-id)"',
+        'echo vdispl-0 > "$drv/bind"',
+      ].join('\n'),
+      90,
+    );
+    ctx.require('the guest unbound its driver, rewrote its connector with unique-id Virtual-1 and bound the driver again', attack.rc === 0 && attack.out.includes(`unique-id now: ${DOM0_CONNECTOR}`), attack.out.trim().split('\n').slice(-3).join(' | '));
+    const fe = await ctx.dom0.run(`xenstore-read ${frontendPath(domid)}/0/unique-id`, 20);
+    ctx.check("dom0 reads the guest's rewritten unique-id", fe.trim() === DOM0_CONNECTOR, fe.trim());
+
+    const conn = await waitConnected(ctx, guest, domid, 1, 'card*');
+    ctx.mark('attacker_reconnected');
+    const line = routedTo(ctx, 'attacker') ?? '';
+    ctx.check(`the daemon put the rewritten connector on a headless output of the attacker's own, not ${DOM0_CONNECTOR}`,
+      line.includes(`on dom${domid}.0.${DOM0_CONNECTOR}`) && !line.includes(`on ${DOM0_CONNECTOR}`), line.slice(0, 300));
+    await startModetest(guest, 'mt-attacker', setArgs(conn, ATTACKER), 'plain');
+    await sleep(8000);
+    const errors = modetestErrors(await guest.log('mt-attacker'));
+    ctx.check("the attacker's modetest runs (it is served, on its own output)", errors.length === 0, errors.slice(0, 2).join(' | '));
+    const shot = checkPicture(await ctx.screendump('attacker-drawing'), 800, 600, plainAt);
+    ctx.check("dom0's screen does not show the attacker's picture", !shot.ok, describeCheck(shot));
+
+    // The operator's victim comes up now: Virtual-1 is its, and the attacker is still not on it.
+    const v = await createGuest(ctx, VICTIM, false, 'victim');
+    const vconn = await waitConnected(ctx, v.guest, v.domid, 1);
+    ctx.check(`the victim's victim0 is on ${DOM0_CONNECTOR}`, new RegExp(`on ${DOM0_CONNECTOR}\\b`).test(routedTo(ctx, 'victim') ?? ''), routedTo(ctx, 'victim') ?? 'no line');
+    await startModetest(v.guest, 'mt-victim', setArgs(vconn, VICTIM));
+    await waitForSmpte(ctx, 'victim-on-bochs', 800, 600, 60);
+    const after = checkPicture(await ctx.screendump('both-drawing'), 800, 600, plainAt);
+    ctx.check("dom0's screen still does not show the attacker's picture with both guests drawing", !after.ok, describeCheck(after));
+  },
+};
