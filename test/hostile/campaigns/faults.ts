@@ -202,8 +202,8 @@ async function failingOutput(res: CampaignResult): Promise<void> {
   process.on('uncaughtException', onUncaught);
   let backend: DisplayBackend | undefined;
   try {
-    backend = await DisplayBackend.start({ xs: await host.xenstore(0), platform, outputs: new OutputMap({ backends: [failing, inner], onDemand: inner }), log: silentLogger() });
-    const g = await host.createDomain({ vdispl: ['connectors=out0:320x240'], frontend: { kind: 'idle' }, verbose: false });
+    backend = await DisplayBackend.start({ xs: await host.xenstore(0), platform, outputs: new OutputMap({ backends: [failing, inner], onDemand: inner, connectorMap: new Map([['flaky/out0', 'out0']]) }), log: silentLogger() });
+    const g = await host.createDomain({ name: 'flaky', vdispl: ['connectors=out0:320x240'], frontend: { kind: 'idle' }, verbose: false });
     await g.waitFor(isConnected, { timeoutMs: 15_000 });
     const flips = (n: number): ScriptStep[] => Array.from({ length: n }, (_, i) => ({ op: 'flip', conn: 0, fb: `f${i % 2}` }) as const);
     const setup: ScriptStep[] = [
