@@ -40,16 +40,16 @@ export const routing: Scenario = {
     const direct = await guest.exec('xenstore-write device/vdispl/0/0/unique-id Virtual-1', 30);
     ctx.figure('guest: direct xenstore-write of its unique-id', direct.rc === 0 ? 'accepted' : `refused (${direct.out.trim().slice(0, 80)})`);
     // ... but the guest owns the directory: unbind the driver, remove it, write it again, bind.
+    // One line: the guest agent reads the command with xenstore-read, which escapes newlines.
     const attack = await guest.exec(
       [
-        'set -e',
         'drv=$(readlink -f /sys/bus/xen/devices/vdispl-0/driver)',
         'echo vdispl-0 > "$drv/unbind"',
         'xenstore-rm device/vdispl/0/0',
         `xenstore-write device/vdispl/0/0/unique-id ${DOM0_CONNECTOR} device/vdispl/0/0/resolution 800x600`,
         'echo "unique-id now: $(xenstore-read device/vdispl/0/0/unique-id)"',
         'echo vdispl-0 > "$drv/bind"',
-      ].join('\n'),
+      ].join(' && '),
       90,
     );
     ctx.require('the guest unbound its driver, rewrote its connector with unique-id Virtual-1 and bound the driver again', attack.rc === 0 && attack.out.includes(`unique-id now: ${DOM0_CONNECTOR}`), attack.out.trim().split('\n').slice(-3).join(' | '));
