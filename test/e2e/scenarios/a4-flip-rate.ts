@@ -17,7 +17,7 @@ const USER_HZ = 100;
 
 async function guestFlips(ctx: Ctx, label: string, zeroCopy: 'on' | 'off', name: string): Promise<{ hz: number; msPerFlip: number }> {
   const daemon = ctx.service();
-  await daemon.start([...connectorArgs({ id0: VKMS_CONNECTOR }), '--zero-copy', zeroCopy, ...ctx.env.daemonArgs]);
+  await daemon.start([...connectorArgs({ [`${name}/id0`]: VKMS_CONNECTOR }), '--zero-copy', zeroCopy, ...ctx.env.daemonArgs]);
   ctx.daemonStarted = true;
   const { guest, domid } = await createGuest(ctx, CONNECTORS, true, name);
   const conn = await waitConnected(ctx, guest, domid, 1);

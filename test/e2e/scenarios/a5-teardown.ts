@@ -30,7 +30,8 @@ export const a5Teardown: Scenario = {
   title: 'teardown with exported and imported buffers in flight: Closed within 1 s, everything released, no zombie, a new guest draws',
   async run(ctx) {
     const ref = await referenceSmpte(ctx);
-    await startBackend(ctx, { id0: VKMS_CONNECTOR });
+    // One guest after the other on the screen: each is mapped by its domain name.
+    await startBackend(ctx, Object.fromEntries(['guest-fe', 'guest-be', 'guest-new'].map((g) => [`${g}/id0`, VKMS_CONNECTOR])));
     await destroyWhileFlipping(ctx, 'guest-fe', false);
     await destroyWhileFlipping(ctx, 'guest-be', true);
     const { guest, domid } = await createGuest(ctx, CONNECTORS, true, 'guest-new');

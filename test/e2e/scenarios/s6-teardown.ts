@@ -70,7 +70,8 @@ export const teardown: Scenario = {
   id: '6-teardown',
   title: 'teardown: xl destroy and xl vdispl-detach close the backend within 1 s, no zombie, counters zero',
   async run(ctx) {
-    await startBackend(ctx, { id0: DOM0_CONNECTOR });
+    // One guest after the other on dom0's screen: each is mapped by its domain name.
+    await startBackend(ctx, { 'guest-a/id0': DOM0_CONNECTOR, 'guest-b/id0': DOM0_CONNECTOR });
     const a = await connectAndDraw(ctx, 'guest-a');
     const destroy = await ctx.dom0.run(timedXl('xl destroy guest-a'), 60);
     await checkTeardown(ctx, 'xl destroy', a.domid, destroy, ['Domain-0']);
