@@ -75,8 +75,14 @@ export interface Frame {
   readonly sequence: number;
 }
 
-/** How a framebuffer reaches the screen, reported for status and metrics. */
-export type ScanoutPath = 'zero-copy' | 'copy' | 'none';
+/**
+ * How a framebuffer reaches the screen, in the words status, metrics, logs and docs use:
+ * `dma-buf`, the guest's pages exported as a dma-buf and scanned out by the card as they are;
+ * `copied`, copied at each flip into a buffer of the card's; `mapped`, no card (headless): the
+ * guest's pages mapped into dom0 and read where they are, for snapshots and the viewer. Neither
+ * of the last two is zero-copy scanout, which only `dma-buf` is.
+ */
+export type ScanoutPath = 'dma-buf' | 'copied' | 'mapped' | 'none';
 
 export interface Output {
   readonly name: string;

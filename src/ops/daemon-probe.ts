@@ -46,7 +46,7 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
       };
     },
     bufferPaths(): Readonly<Record<BufferPath, number>> {
-      const n: Record<BufferPath, number> = { 'zero-copy': 0, copy: 0, 'be-alloc': 0 };
+      const n: Record<BufferPath, number> = { 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 };
       for (const d of daemon.backend.status()) for (const c of d.connectors) if (c.path !== undefined && c.path !== 'none') n[c.path]++;
       return n;
     },

@@ -46,7 +46,8 @@ export interface OutputProbe {
   readonly refreshMilliHz: number | undefined;
 }
 
-export type BufferPath = 'zero-copy' | 'copy' | 'be-alloc';
+/** A shown framebuffer's path (ScanoutPath), or be-alloc: dom0's own pages, granted to the guest. */
+export type BufferPath = Exclude<ScanoutPath, 'none'> | 'be-alloc';
 
 export interface ResourceProbe {
   readonly grantMappings: number;
@@ -109,7 +110,7 @@ export class DeferredProbe implements DaemonProbe {
     return this.inner?.resources() ?? { grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
   }
   bufferPaths(): Readonly<Record<BufferPath, number>> {
-    return this.inner?.bufferPaths() ?? { 'zero-copy': 0, copy: 0, 'be-alloc': 0 };
+    return this.inner?.bufferPaths() ?? { 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 };
   }
   fallbacks(): Readonly<Record<string, number>> {
     return this.inner?.fallbacks() ?? {};

@@ -52,7 +52,7 @@ void test('a dumb buffer granted to the guest is scanned out from its own handle
   const fb: FramebufferDesc = { id: 9001, width: 640, height: 480, fourcc: XR24, pitch: 2560, offset: 0, buffer: { domid: domId(4), size, bytes: bytes.subarray(0, size) } };
   const out = r.backend.output('HDMI-A-1')!;
   await out.setConfig({ fb, x: 0, y: 0, width: 640, height: 480 });
-  assert.deepEqual(out.pathOf(fb), { path: 'zero-copy' });
+  assert.deepEqual(out.pathOf(fb), { path: 'dma-buf' });
   assert.ok(!r.dev.calls.some((c) => c.startsWith('primeFdToHandle')), 'no import: it is our own buffer');
   assert.deepEqual(r.dev.pixel(40, 6, 5), [1, 2, 3]);
   out.release(fb);

@@ -33,7 +33,7 @@ void test('zero-copy off from the start: a buffer the card would scan out is cop
   const out = r.backend.output('HDMI-A-1')!;
   const g = guestFb(r.dev, 1024, 768, { offset: 256 });
   await out.setConfig(cfg(g.desc));
-  assert.deepEqual(out.pathOf(g.desc), { path: 'copy', reason: ZERO_COPY_DISABLED });
+  assert.deepEqual(out.pathOf(g.desc), { path: 'copied', reason: ZERO_COPY_DISABLED });
   assert.equal(g.exports.made, 0, 'the guest pages were never exported');
   assert.ok(!r.dev.calls.some((c) => c.includes('offset 256')), 'no framebuffer over the guest buffer');
   assert.deepEqual(r.dev.pixel(40, 1023, 767), g.px(1023, 767), 'the copy shows the guest picture');
@@ -48,18 +48,18 @@ void test('switching zero-copy live: framebuffers planned after the change follo
   const out = r.backend.output('HDMI-A-1')!;
   const [a, b, c] = [1, 2, 3].map((tag) => guestFb(r.dev, 640, 480, { tag }));
   await out.setConfig(cfg(a!.desc));
-  assert.deepEqual(out.pathOf(a!.desc), { path: 'zero-copy' });
+  assert.deepEqual(out.pathOf(a!.desc), { path: 'dma-buf' });
 
   on = false;
   assert.equal(await show(r, 'HDMI-A-1', b!.desc), true);
-  assert.deepEqual(out.pathOf(b!.desc), { path: 'copy', reason: ZERO_COPY_DISABLED });
+  assert.deepEqual(out.pathOf(b!.desc), { path: 'copied', reason: ZERO_COPY_DISABLED });
   assert.deepEqual(r.dev.pixel(40, 5, 6), b!.px(5, 6));
   assert.equal(await show(r, 'HDMI-A-1', a!.desc), true);
-  assert.deepEqual(out.pathOf(a!.desc), { path: 'zero-copy' }, 'planned before the change: unchanged');
+  assert.deepEqual(out.pathOf(a!.desc), { path: 'dma-buf' }, 'planned before the change: unchanged');
 
   on = true;
   assert.equal(await show(r, 'HDMI-A-1', c!.desc), true);
-  assert.deepEqual(out.pathOf(c!.desc), { path: 'zero-copy' });
+  assert.deepEqual(out.pathOf(c!.desc), { path: 'dma-buf' });
   assert.deepEqual(r.backend.fallbacks.byReason(), { [ZERO_COPY_DISABLED]: 1 });
   await r.backend.close();
   assert.equal(a!.exports.closed, a!.exports.made);
@@ -77,7 +77,7 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
   const vga = r.backend.output('VGA-1')!;
   const [g1, g2, g3] = [1, 2, 3].map((tag) => guestFb(r.dev, 800, 600, { tag }));
   await vga.setConfig(cfg(g1!.desc));
-  assert.equal(vga.pathOf(g1!.desc).path, 'copy');
+  assert.equal(vga.pathOf(g1!.desc).path, 'copied');
   assert.equal(await show(r, 'VGA-1', g2!.desc), true);
   assert.equal(await show(r, 'VGA-1', g3!.desc), true);
   assert.deepEqual(r.dev.pixel((vga as unknown as { crtcId: number }).crtcId, 112 + 799, 84 + 599), g3!.px(799, 599));
@@ -85,7 +85,7 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
   const hdmi = r.backend.output('HDMI-A-1')!;
   const z = guestFb(r.dev, 640, 480);
   await hdmi.setConfig(cfg(z.desc));
-  assert.equal(hdmi.pathOf(z.desc).path, 'zero-copy');
+  assert.equal(hdmi.pathOf(z.desc).path, 'dma-buf');
   assert.deepEqual(r.backend.copiedBytes(), { 'VGA-1': 3 * 600 * 800 * 4, 'HDMI-A-1': 0 });
 
   // A guest buffer that ends early (a lying size) is copied as far as it goes: only those rows count.
@@ -101,7 +101,7 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
     outputs: () => [],
     frame: () => undefined,
     resources: () => ({ grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 }),
-    bufferPaths: () => ({ 'zero-copy': 1, copy: 1, 'be-alloc': 0 }),
+    bufferPaths: () => ({ 'dma-buf': 1, copied: 1, mapped: 0, 'be-alloc': 0 }),
     fallbacks: () => r.backend.fallbacks.byReason(),
     bytesCopied: () => r.backend.copiedBytes(),
   });

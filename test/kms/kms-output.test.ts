@@ -34,7 +34,7 @@ void test('exact mode, aligned pitch: the guest buffer itself is scanned out (ex
   assert.deepEqual(out.modes.map((m) => `${m.width}x${m.height}`), ['1920x1080', '1024x768']);
   const g = guestFb(r.dev, 1024, 768, { offset: 256 });
   await out.setConfig(cfg(g));
-  assert.deepEqual(out.pathOf(g.desc), { path: 'zero-copy' });
+  assert.deepEqual(out.pathOf(g.desc), { path: 'dma-buf' });
   assert.ok(r.dev.calls.some((c) => /^addFb2 \d+ 1024x768 pitch 4096 offset 256$/.test(c)), r.dev.calls.join('\n'));
   const crtc = r.dev.crtcState(40);
   assert.equal(crtc.mode?.hdisplay, 1024, 'the exact 1024x768 mode, not the preferred 1080p');
@@ -50,7 +50,7 @@ void test('an unaligned guest pitch is refused by ADDFB2: copied row by row inst
   const g = guestFb(r.dev, 1000, 600); // pitch 4000: not a multiple of 64
   await out.setConfig(cfg(g));
   const path = out.pathOf(g.desc);
-  assert.equal(path.path, 'copy');
+  assert.equal(path.path, 'copied');
   assert.match(path.reason ?? '', /ADDFB2 refused the guest's layout \(EINVAL; pitch not 64-byte aligned\)/);
   assert.deepEqual(r.dev.pixel(40, 999, 599), g.px(999, 599));
   assert.deepEqual(r.dev.pixel(40, 0, 0), g.px(0, 0));
@@ -73,7 +73,7 @@ void test('a guest screen smaller than every mode is centred on the preferred mo
   await out.setConfig(cfg(g));
   assert.equal(r.dev.crtcState(40).mode?.hdisplay, 1024, 'preferred mode');
   const p = out.pathOf(g.desc);
-  assert.equal(p.path, 'copy');
+  assert.equal(p.path, 'copied');
   assert.match(p.reason ?? '', /legacy KMS cannot position a plane/);
   assert.deepEqual(r.dev.pixel(40, 112, 84), g.px(0, 0), 'top-left of the guest at the centred offset');
   assert.deepEqual(r.dev.pixel(40, 112 + 799, 84 + 599), g.px(799, 599));
@@ -94,7 +94,7 @@ void test('atomic: a positionable plane centres zero-copy; a scaling plane fills
   const g = guestFb(pos.dev, 640, 480);
   const out = pos.backend.output('eDP-1')!;
   await out.setConfig(cfg(g));
-  assert.deepEqual(out.pathOf(g.desc), { path: 'zero-copy' });
+  assert.deepEqual(out.pathOf(g.desc), { path: 'dma-buf' });
   assert.deepEqual(pos.dev.crtcState(40).dst, { x: 192, y: 144, w: 640, h: 480 });
   assert.deepEqual(pos.dev.pixel(40, 192 + 3, 144 + 4), g.px(3, 4));
   await pos.backend.close();
@@ -200,7 +200,7 @@ void test('a platform without dma-buf export and a card without PRIME import eac
   const r = rig({ connectors: [{ name: 'HDMI-A-1', modes: [mode(640, 480, 60, true)] }] });
   const g = guestFb(r.dev, 640, 480, { exportable: false });
   await r.backend.output('HDMI-A-1')!.setConfig(cfg(g));
-  assert.deepEqual(r.backend.output('HDMI-A-1')!.pathOf(g.desc), { path: 'copy', reason: 'this platform cannot export guest buffers as dma-bufs' });
+  assert.deepEqual(r.backend.output('HDMI-A-1')!.pathOf(g.desc), { path: 'copied', reason: 'this platform cannot export guest buffers as dma-bufs' });
   assert.deepEqual(r.dev.pixel(40, 9, 9), g.px(9, 9));
   await r.backend.close();
 

@@ -11,7 +11,7 @@ void test('zero-copy, legacy: SetCrtc x/y carry the source offset', async () => 
   const out = r.backend.output('HDMI-A-1')!;
   const g = guestFb(r.dev, 1824, 800); // two heads side by side, the second 1024x768 at (800, 20)
   await out.setConfig({ fb: g.desc, x: 0, y: 0, width: 1024, height: 768, srcX: 800, srcY: 20 });
-  assert.equal(out.pathOf(g.desc).path, 'zero-copy');
+  assert.equal(out.pathOf(g.desc).path, 'dma-buf');
   const s = r.dev.crtcState(40);
   assert.deepEqual([s.src.x, s.src.y, s.src.w, s.src.h], [800, 20, 1024, 768]);
   assert.deepEqual(r.dev.pixel(40, 0, 0), g.px(800, 20));
@@ -24,7 +24,7 @@ void test('zero-copy, atomic: the plane gets SRC_X/SRC_Y of the offset', async (
   const out = r.backend.output('eDP-1')!;
   const g = guestFb(r.dev, 1824, 768);
   await out.setConfig({ fb: g.desc, x: 0, y: 0, width: 1024, height: 768, srcX: 800, srcY: 0 });
-  assert.equal(out.pathOf(g.desc).path, 'zero-copy');
+  assert.equal(out.pathOf(g.desc).path, 'dma-buf');
   const s = r.dev.crtcState(40);
   assert.deepEqual([s.src.x, s.src.y, s.src.w, s.src.h], [800, 0, 1024, 768]);
   assert.deepEqual(r.dev.pixel(40, 5, 6), g.px(805, 6));
@@ -36,7 +36,7 @@ void test('copy path: rows are read from offset + srcY*pitch + srcX*cpp', async 
   const out = r.backend.output('DP-1')!;
   const g = guestFb(r.dev, 1500, 610, { offset: 128 }); // pitch 6000: not 64-aligned, so copied
   await out.setConfig({ fb: g.desc, x: 0, y: 0, width: 1000, height: 600, srcX: 500, srcY: 10 });
-  assert.equal(out.pathOf(g.desc).path, 'copy');
+  assert.equal(out.pathOf(g.desc).path, 'copied');
   assert.deepEqual(r.dev.pixel(40, 0, 0), g.px(500, 10));
   assert.deepEqual(r.dev.pixel(40, 999, 599), g.px(1499, 609));
   assert.deepEqual(r.dev.pixel(40, 123, 45), g.px(623, 55));

@@ -80,14 +80,14 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
     assert.deepEqual(
       status.devices.flatMap((d) => d.connectors.map((c) => [c.key, c.uniqueId, c.path])),
       [
-        ['1/0/0', 'main', 'zero-copy'],
-        ['1/0/1', 'side', 'zero-copy'],
+        ['1/0/0', 'main', 'mapped'],
+        ['1/0/1', 'side', 'mapped'],
         ['2/0/0', 'main', 'be-alloc'],
       ],
     );
     assert.ok(status.devices[0]!.connectors[0]!.framesPerSecond! > 10, 'frames/s sampled');
     assert.ok(status.devices[0]!.connectors[0]!.flipLatencyMs.mean! > 0);
-    assert.deepEqual(status.framebuffersByPath, { 'zero-copy': 2, copy: 0, 'be-alloc': 1 });
+    assert.deepEqual(status.framebuffersByPath, { 'dma-buf': 0, copied: 0, mapped: 2, 'be-alloc': 1 });
     assert.equal(status.config?.['control-socket']?.origin, 'cli');
 
     // The commands, as an operator runs them.

@@ -103,7 +103,7 @@ export class FakeDaemon implements DaemonProbe {
   }
 
   bufferPaths(): Record<BufferPath, number> {
-    return { 'zero-copy': this.devs.reduce((n, d) => n + d.screens.length, 0), copy: 0, 'be-alloc': 0 };
+    return { 'dma-buf': 0, copied: 0, mapped: this.devs.reduce((n, d) => n + d.screens.length, 0), 'be-alloc': 0 };
   }
 
   fallbacks(): Record<string, number> {

@@ -30,7 +30,7 @@ class FakeProbe implements DaemonProbe {
     return { grantMappings: 7, mappedPages: 1234, buffers: 3, framebuffers: 2, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
   }
   bufferPaths() {
-    return { 'zero-copy': 2, copy: 1, 'be-alloc': 0 };
+    return { 'dma-buf': 2, copied: 1, mapped: 3, 'be-alloc': 0 };
   }
   fallbacks() {
     return this.fallbackCounts;
@@ -99,8 +99,9 @@ void test('exposition: requests by op and result, flip latency histogram, frames
   assert.equal(value(fams, 'vdispld_grant_mappings'), 7);
   assert.equal(value(fams, 'vdispld_mapped_pages'), 1234);
   assert.equal(value(fams, 'vdispld_buffers'), 3);
-  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'zero-copy' }), 2);
-  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copy' }), 1);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'dma-buf' }), 2);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copied' }), 1);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'mapped' }), 3);
   assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'be-alloc' }), 0);
   assert.equal(value(fams, 'vdispld_copy_fallbacks_total', { reason: 'dma-buf export refused' }), 4);
   assert.equal(value(fams, 'vdispld_copied_bytes_total', { output: 'HDMI-A-1' }), 4096);

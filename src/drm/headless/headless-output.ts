@@ -1,5 +1,5 @@
 // A virtual output with no device behind it: a mode, a vblank clock at its rate, and the frame it
-// shows now. Scan-out reads the guest's mapped pages where they are (zero-copy); pixels become
+// shows now. Scan-out reads the guest's mapped pages where they are (path `mapped`); pixels become
 // RGBA only when someone asks for the frame. A framebuffer released while shown keeps its pages
 // (the buffer's holds) until the output shows something else, so the last picture stays readable
 // without a full-frame conversion on the turn of the guest's FB_DETACH or DBUF_DESTROY.
@@ -174,7 +174,7 @@ export class HeadlessOutput implements Output {
   }
 
   pathOf(_fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
-    return { path: 'zero-copy' };
+    return { path: 'mapped' };
   }
 
   /** Drops queued work and stops the clock; idempotent. */

@@ -1,4 +1,4 @@
-// Why buffers are copied instead of scanned out directly, counted per reason and logged once per
+// Why buffers are copied instead of scanned out as a dma-buf, counted per reason and logged once per
 // reason: an operator sees each cause (kernel feature, driver limit, pitch) once, not per frame.
 export class FallbackStats {
   private readonly counts = new Map<string, number>();

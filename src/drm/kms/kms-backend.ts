@@ -106,7 +106,7 @@ export class KmsBackend implements OutputBackend {
       else log.warn(`${card.path}: atomic granted but unusable (${refused}); using legacy modesetting`);
     }
     this.committer = committer;
-    this.fallbacks = new FallbackStats((reason) => log.info({ reason }, `a guest buffer is copied instead of scanned out directly: ${reason}`));
+    this.fallbacks = new FallbackStats((reason) => log.info({ reason }, `a guest framebuffer is copied instead of scanned out as a dma-buf: ${reason}`));
     const formats = new Set<number>();
     for (const p of pipes) for (const f of p.plane?.formats ?? []) formats.add(f);
     const onError = (err: unknown, what: string): void => log.warn({ err }, `kms: ${what} failed`);

@@ -16,7 +16,7 @@ export type Route =
   | { readonly path: 'copy'; readonly reason: string };
 
 interface Routed {
-  readonly path: ScanoutPath;
+  readonly path: Route['path'];
   readonly reason?: string;
   /** Where the framebuffer's picture lands on the mode. */
   readonly placement: Placement;
@@ -104,7 +104,8 @@ export class Router {
   pathOf(fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
     const r = this.routes.get(fb.id);
     if (!r) return { path: 'none' };
-    return r.reason === undefined ? { path: r.path } : { path: r.path, reason: r.reason };
+    // Internally a route is zero-copy or copy; outside, the operator's words (ScanoutPath).
+    return r.path === 'zero-copy' ? { path: 'dma-buf' } : { path: 'copied', reason: r.reason };
   }
 
   placementOf(fb: FramebufferDesc): Placement | undefined {

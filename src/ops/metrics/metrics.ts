@@ -19,7 +19,7 @@ export const METRIC_PREFIX = 'vdispld_';
 /** Flip latency buckets: a vblank at 60 Hz is 16.7 ms; the frontend gives up at 3 s. */
 const FLIP_BUCKETS = [0.001, 0.002, 0.004, 0.008, 0.0167, 0.025, 0.0334, 0.05, 0.1, 0.25, 0.5, 1, 3];
 const PHASES = ['idle', 'initwait', 'connected', 'closed-retry', 'failed', 'removed'];
-const PATHS: readonly BufferPath[] = ['zero-copy', 'copy', 'be-alloc'];
+const PATHS: readonly BufferPath[] = ['dma-buf', 'copied', 'mapped', 'be-alloc'];
 
 export interface MetricsOptions {
   /** Node process metrics and event-loop lag (prom-client's default collectors); default true. */
@@ -127,7 +127,7 @@ export class Metrics implements BackendObserver {
     });
     new Gauge({
       name: `${METRIC_PREFIX}shown_framebuffers`,
-      help: 'guest framebuffers on screen now, by how they reach it: zero-copy, copy, or be-alloc (backend-allocated)',
+      help: 'guest framebuffers on screen now, by path: dma-buf (scanned out as they are), copied (into the card\'s buffer), mapped (headless: read in place), be-alloc (dom0\'s pages)',
       labelNames: ['path'],
       registers,
       collect() {
@@ -145,7 +145,7 @@ export class Metrics implements BackendObserver {
     });
     new Counter({
       name: `${METRIC_PREFIX}copy_fallbacks_total`,
-      help: 'buffers copied rather than scanned out directly, by reason',
+      help: 'guest framebuffers copied instead of scanned out as a dma-buf, by reason',
       labelNames: ['reason'],
       registers,
       collect() {

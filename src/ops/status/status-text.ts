@@ -24,7 +24,7 @@ export function renderStatus(r: StatusReport): string {
   const res = r.resources;
   const p = r.framebuffersByPath;
   out.push(
-    `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (zero-copy ${p['zero-copy']}, copy ${p.copy}, be-alloc ${p['be-alloc']}); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
+    `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (dma-buf ${p['dma-buf']}, copied ${p.copied}, mapped ${p.mapped}, be-alloc ${p['be-alloc']}); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
   );
   const l = r.listeners;
   if (l && (l.viewer || l.metrics)) out.push(`listening: ${[l.viewer ? `viewer ${l.viewer}` : '', l.metrics ? `metrics ${l.metrics}` : ''].filter(Boolean).join(', ')}`);
@@ -53,7 +53,7 @@ export function renderStatus(r: StatusReport): string {
   const fb = Object.entries(r.copyFallbacks);
   if (fb.length > 0) {
     out.push('');
-    out.push('copied instead of zero-copy:');
+    out.push('copied instead of scanned out as a dma-buf, by reason:');
     for (const [reason, n] of fb) out.push(`  ${n} x ${q(reason)}`);
   }
   const copied = Object.entries(r.copiedBytes ?? {}).filter(([, n]) => n > 0);
