@@ -13,6 +13,8 @@ PKGS=(gcc g++ make pkg-config python3 libdrm-dev libxen-dev linux-libc-dev edid-
 PKGS+=(systemd chromium)
 # test/ops/systemd-pid1 boots systemd as PID 1 in a container with systemd-nspawn.
 PKGS+=(systemd-container)
+# test/shipped brings up loopback in a private network namespace with ip.
+PKGS+=(iproute2)
 PKGS+=(${VDISPLD_EXTRA_PKGS:-})
 
 missing=()
