@@ -32,7 +32,7 @@ export const a1BeAllocZeroCopy: Scenario = {
     ctx.figure('copied bytes', acc.copiedBytes ?? 'unknown');
     ctx.figure('framebuffers by path', JSON.stringify(acc.paths));
     ctx.check('the daemon copied 0 bytes (vdispld status: copiedBytes)', acc.copiedBytes === 0, acc.copiedBytes === undefined ? acc.raw.slice(0, 200) : `${acc.copiedBytes} bytes`);
-    ctx.check('vdispld status: the guest\'s framebuffer is shown zero-copy from a backend-allocated buffer', acc.connectorPaths.length === 1 && acc.connectorPaths[0] === 'be-alloc' && (acc.paths['copy'] ?? 0) === 0,
+    ctx.check('vdispld status: the guest\'s framebuffer is shown zero-copy from a backend-allocated buffer', acc.connectorPaths.length === 1 && acc.connectorPaths[0] === 'be-alloc' && (acc.paths['copied'] ?? 0) === 0,
       `paths ${acc.connectorPaths.join(',')}; ${JSON.stringify(acc.paths)}`);
     ctx.check('no buffer was copied for any reason (vdispld status: copyFallbacks empty)', Object.keys(acc.fallbacks).length === 0, JSON.stringify(acc.fallbacks));
     const gntalloc = daemonLog(ctx).filter((l) => /be-alloc buffers come from gntalloc/.test(l));

@@ -37,7 +37,7 @@ export const a2FrontendBuffers: Scenario = {
     const reasons = Object.keys(acc.fallbacks);
     ctx.figure('why it was copied (the commit refused, with the errno the kernel gave)', reasons.join('; ') || 'not copied');
     const frame = VKMS_MODE.width * VKMS_MODE.height * 4;
-    if (path === 'zero-copy') {
+    if (path === 'dma-buf') {
       ctx.check('zero-copy: the daemon copied 0 bytes and counted no fallback', acc.copiedBytes === 0 && reasons.length === 0, `${acc.copiedBytes} bytes; ${JSON.stringify(acc.fallbacks)}`);
     } else {
       ctx.check('copy: the daemon copied whole frames of the guest buffer', acc.copiedBytes !== undefined && acc.copiedBytes >= frame && acc.copiedBytes % frame === 0, `${acc.copiedBytes} bytes, frame ${frame}`);
@@ -45,7 +45,7 @@ export const a2FrontendBuffers: Scenario = {
       const lines = daemonLog(ctx).filter((l) => reasons.some((r) => l.includes(r)));
       ctx.check('copy: each reason is logged once, not per frame', lines.length === reasons.length, `${lines.length} line(s) for ${reasons.length} reason(s)`);
     }
-    if (vmapPatch) ctx.check('with the vmap patch, vkms scans the guest-grant dma-buf out (zero-copy)', path === 'zero-copy', path);
+    if (vmapPatch) ctx.check('with the vmap patch, vkms scans the guest-grant dma-buf out (zero-copy)', path === 'dma-buf', path);
     await guest.killall('modetest');
   },
 };
