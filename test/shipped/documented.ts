@@ -17,6 +17,7 @@ export type HowTested =
   | { readonly elsewhere: string };
 
 const E2E = 'real Xen under QEMU: npm run e2e (the CI set in .ci/run)';
+const ARM64 = 'the Arm64 Xen lab under QEMU: npm run e2e -- --arch arm64 (docs/E2E-ARM64.md; its CI set in .ci/run)';
 const PID1 = 'needs systemd as PID 1: test/ops/systemd-pid1.test.ts boots it in a container with the unit as shipped (enable, start, READY, journalctl -u vdispld DOMID=, stop)';
 const JOURNAL = 'needs the unit under systemd: the fields and matches are tested against a private journald in test/ops/journald.test.ts, the unit in test/ops/systemd-pid1.test.ts';
 
@@ -33,6 +34,7 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   // --- the daemon and its operator commands ----------------------------------------------------
   'vdispld run': { scenario: 'daemon' },
   'vdispld run --help': { scenario: 'help' },
+  'vdispld run --input-device auto': { elsewhere: "reads dom0's evdev devices under /dev/input, which a test machine may not have: the input router and vkbd serving are tested in test/input and test/kbdif" },
   'vdispld status': { scenario: 'daemon' },
   'vdispld status [--json]': { scenario: 'daemon' },
   'vdispld status --json': { scenario: 'daemon' },
@@ -87,6 +89,9 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'npm run e2e -- --build-only': { script: 'e2e', where: E2E },
   'npm run e2e -- --ci': { script: 'e2e', where: E2E },
   'npm run e2e -- --node-options=--cpu-prof 3': { script: 'e2e', where: E2E },
+  'npm run e2e -- --arch arm64 --build-only': { script: 'e2e', where: ARM64 },
+  'npm run e2e -- --arch arm64 a1 a2': { script: 'e2e', where: ARM64 },
+  'npm run e2e -- --arch arm64 --ci': { script: 'e2e', where: ARM64 },
   // --- inside the e2e machine --------------------------------------------------------------------
   'xl reboot': { elsewhere: `Xen's toolstack in dom0: e2e scenario 5 (${E2E})` },
   'xl destroy': { elsewhere: `Xen's toolstack in dom0: e2e scenario 6 (${E2E})` },
