@@ -77,6 +77,7 @@ function hasDrmCard(): boolean {
   try {
     return readdirSync('/dev/dri').some((n) => /^card\d+$/.test(n));
   } catch {
+    // No /dev/dri (or no right to list it): no card to drive, so headless.
     return false;
   }
 }

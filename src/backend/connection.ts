@@ -14,7 +14,7 @@ import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
 import { ConnectorChannel, emptyChannelStats, type ChannelHooks, type ChannelObserver, type ChannelStats } from './connector-channel.js';
-import { ConfigError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
+import { DeviceConfigError, RingSetupError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectionEvents } from './device-protocol.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { GuestIdentity } from './guest-identity.js';
@@ -63,9 +63,10 @@ export class Connection {
   ) {}
 
   /**
-   * Claims outputs, maps and binds every connector. Throws ConfigError naming the fault (the
-   * toolstack's or the frontend's), after releasing whatever it had taken. `events` is listened to
-   * before the call: a frontend may break the protocol while later connectors are being opened.
+   * Claims outputs, maps and binds every connector. Throws DeviceConfigError when dom0's
+   * configuration has no output for a connector, RingSetupError when the frontend's pages or
+   * ports cannot be had, after releasing whatever it had taken. `events` is listened to before
+   * the call: a frontend may break the protocol while later connectors are being opened.
    */
   static async open(env: ConnectionEnv, guest: GuestIdentity, devId: number, cfg: DeviceConfig, log: Logger, events: EventEmitter<ConnectionEvents>): Promise<Connection> {
     const domid: DomId = guest.domid;
@@ -75,7 +76,7 @@ export class Connection {
     try {
       for (const c of cfg.connectors) {
         const r = env.outputs.claim({ guest, devId, index: c.index, uniqueId: c.uniqueId, resolution: c.resolution });
-        if (!r.ok) throw new ConfigError(r.error, r.fault);
+        if (!r.ok) throw new DeviceConfigError(r.error, r.fault);
         parts[c.index]!.claim = r.claim;
         connectors.push({ index: c.index, uniqueId: c.uniqueId, resolution: c.resolution, output: r.claim.output, scanout: null });
       }
@@ -98,7 +99,7 @@ export class Connection {
         log.warn({ domid, dev: devId }, `frontend broke the ring protocol: ${reason}`);
         events.emit('broken', reason);
       };
-      const hooks = { ...(env.observer ? { observer: env.observer } : {}), pageRate: PageRate.of(env.quotas) };
+      const hooks = { ...(env.observer ? { observer: env.observer } : {}), pageRate: PageRate.of(env.quotas), log };
       for (const c of cfg.connectors) await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks, onViolation);
       return conn;
     } catch (err) {
@@ -183,14 +184,14 @@ async function openConnector(
     try {
       return await platform.mapGrants(domid, [ref], { writable: true });
     } catch (err) {
-      throw new ConfigError(`${where(key, ref)}: cannot map the page: ${(err as Error).message}`, 'frontend');
+      throw new RingSetupError(`${where(key, ref)}: cannot map the page: ${(err as Error).message}`, err);
     }
   };
   const bind = async (key: string, port: EvtchnPort, onEvent: () => void): Promise<EventChannel> => {
     try {
       return await platform.bindEventChannel(domid, port, onEvent);
     } catch (err) {
-      throw new ConfigError(`${where(key, port)}: cannot bind the event channel: ${(err as Error).message}`, 'frontend');
+      throw new RingSetupError(`${where(key, port)}: cannot bind the event channel: ${(err as Error).message}`, err);
     }
   };
   p.ring = await map('req-ring-ref', c.reqRingRef);

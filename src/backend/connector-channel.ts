@@ -12,6 +12,7 @@ import { bufferPageCount, decodeRequest, type DecodeOptions, type Request } from
 import type { FlipResult } from '../drm/output.js';
 import { emitter } from '../util/events.js';
 import type { Cookie } from '../util/ids.js';
+import type { Logger } from '../util/log.js';
 import type { EventChannel } from '../xen/platform.js';
 import type { Framebuffer } from './buffer-registry.js';
 import type { ConnectorState, DeviceContext, FlipQueue, OpResult } from './ops/context.js';
@@ -72,6 +73,8 @@ export interface ChannelHooks {
   readonly pageRate?: PageRate;
   /** Monotonic milliseconds for the page rate and the service slice (default performance.now; tests pass their own). */
   readonly now?: () => number;
+  /** Where a handler's unexpected throw is logged (the device's logger; none: not logged). */
+  readonly log?: Logger;
 }
 
 /** What the operations side counts on the request path (src/ops/metrics implements it). */
@@ -219,8 +222,9 @@ export class ConnectorChannel implements FlipQueue {
     let r: number | Promise<OpResult>;
     try {
       r = this.dispatch(d.req);
-    } catch {
+    } catch (err) {
       // A handler or an output threw (a bug): the guest still gets an answer and the ring goes on.
+      this.hooks.log?.error({ err, op: d.operation }, 'request handler threw; answered -EIO');
       r = -XEN_EIO;
     }
     if (typeof r === 'number') {
@@ -278,8 +282,9 @@ export class ConnectorChannel implements FlipQueue {
     let result: OpResult;
     try {
       result = await p;
-    } catch {
+    } catch (err) {
       // Handlers turn failures into statuses; this is a bug, and the guest still gets an answer.
+      this.hooks.log?.error({ err, op: operation }, 'request handler rejected; answered -EIO');
       result = { status: -XEN_EIO };
     }
     clearTimeout(timer);

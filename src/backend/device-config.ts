@@ -17,6 +17,7 @@ import {
   type FieldResult,
   type Resolution,
 } from '../displif/xenstore-fields.js';
+import { Errno, ErrnoError } from '../util/errno.js';
 import type { EvtchnPort, GrantRef } from '../util/ids.js';
 import type { XsOps } from '../xenstore/types.js';
 
@@ -38,29 +39,44 @@ export interface DeviceConfig {
 
 export type Fault = 'config' | 'frontend';
 
-export class ConfigError extends Error {
+/**
+ * A device's XenStore values cannot be served: the toolstack's ('config': the device stays failed)
+ * or the frontend's ('frontend': it may try again). Not the daemon's own settings (ops/config).
+ */
+export class DeviceConfigError extends Error {
   constructor(
     message: string,
     readonly fault: Fault,
   ) {
     super(message);
-    this.name = 'ConfigError';
+    this.name = 'DeviceConfigError';
+  }
+}
+
+/**
+ * The frontend's ring pages or event channels could not be mapped or bound (a ref it did not
+ * grant, a port it did not open): the frontend's fault, so it may try again. Carries the
+ * platform's errno.
+ */
+export class RingSetupError extends ErrnoError {
+  constructor(message: string, cause: unknown) {
+    super(message, cause instanceof ErrnoError ? cause.errno : Errno.EIO);
   }
 }
 
 function take<T>(r: FieldResult<T>, fault: Fault): T {
-  if (!r.ok) throw new ConfigError(r.error, fault);
+  if (!r.ok) throw new DeviceConfigError(r.error, fault);
   return r.value;
 }
 
 /** The connector indices present under the frontend directory: must be 0..n-1 with 1 <= n <= 4. */
 function connectorCount(children: readonly string[], fePath: string): number {
   const idx = children.filter((c) => /^\d+$/.test(c)).map(Number);
-  if (idx.length === 0) throw new ConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'frontend');
-  if (idx.length > MAX_CONNECTORS) throw new ConfigError(`XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`, 'frontend');
+  if (idx.length === 0) throw new DeviceConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'frontend');
+  if (idx.length > MAX_CONNECTORS) throw new DeviceConfigError(`XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`, 'frontend');
   idx.sort((a, b) => a - b);
   idx.forEach((v, i) => {
-    if (v !== i) throw new ConfigError(`XenStore ${fePath}: connector indices ${idx.slice(0, 8).join(',')} are not contiguous from 0`, 'frontend');
+    if (v !== i) throw new DeviceConfigError(`XenStore ${fePath}: connector indices ${idx.slice(0, 8).join(',')} are not contiguous from 0`, 'frontend');
   });
   return idx.length;
 }
@@ -102,16 +118,16 @@ export async function readDeviceConfig(xs: XsOps, fePath: string): Promise<Devic
     });
   }
   const ids = new Set(connectors.map((c) => c.uniqueId));
-  if (ids.size !== connectors.length) throw new ConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'frontend');
+  if (ids.size !== connectors.length) throw new DeviceConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'frontend');
   return { version, beAlloc, connectors };
 }
 
 /** The toolstack's frontend path from the backend's `frontend` node, checked against the device's domain. */
 export function checkFrontendPath(value: string | undefined, feDomid: number, devId: number, bePath: string, deviceClass = 'vdispl'): string {
   const expected = `/local/domain/${feDomid}/device/${deviceClass}/${devId}`;
-  if (value === undefined) throw new ConfigError(`XenStore ${bePath}/frontend is missing`, 'config');
+  if (value === undefined) throw new DeviceConfigError(`XenStore ${bePath}/frontend is missing`, 'config');
   if (value !== expected) {
-    throw new ConfigError(`XenStore ${bePath}/frontend = ${JSON.stringify(value.slice(0, 80))}: expected ${expected}`, 'config');
+    throw new DeviceConfigError(`XenStore ${bePath}/frontend = ${JSON.stringify(value.slice(0, 80))}: expected ${expected}`, 'config');
   }
   return value;
 }

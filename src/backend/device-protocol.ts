@@ -40,6 +40,9 @@ export interface DeviceProtocol {
   readonly readyWhenConnected: boolean;
   /** Backend keys written in the InitWait transaction (never throws for the toolstack's values). */
   initWaitFields(domid: DomId, devId: DevId, bePath: string): Promise<Record<string, string>>;
-  /** Reads, validates, maps and binds. Throws ConfigError (naming whose fault) after releasing what it took. */
+  /**
+   * Reads, validates, maps and binds. Throws DeviceConfigError (naming whose fault) or
+   * RingSetupError (the frontend's) after releasing what it took.
+   */
   open(req: OpenRequest): Promise<ServedConnection>;
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../util/log.js';
 import type { XenStore, XsOps, XsWatch } from '../xenstore/types.js';
 import type { RegistryCounts } from './buffer-registry.js';
 import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
-import { ConfigError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
+import { DeviceConfigError, RingSetupError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
 import type { ConnectionEvents, DeviceProtocol, ServedConnection } from './device-protocol.js';
 import { readGuestIdentity } from './guest-identity.js';
 import { decide, phaseAfterConnectFailure, type FrontendState, type Phase, type Snapshot, type Transition } from './state-machine.js';
@@ -271,8 +271,8 @@ export class Device {
       });
       conn = await this.protocol.open({ domid: this.domid, devId: this.devId, fePath, bePath: this.bePath, log: this.log, events });
     } catch (err) {
-      if (err instanceof ConfigError) {
-        await this.fail(err.fault, err.message, true);
+      if (err instanceof DeviceConfigError || err instanceof RingSetupError) {
+        await this.fail(err instanceof RingSetupError ? 'frontend' : err.fault, err.message, true);
         return false;
       }
       throw err;
@@ -341,7 +341,7 @@ export class Device {
       try {
         this.fePath = checkFrontendPath(frontend, this.domid, this.devId, this.bePath, this.protocol.frontendClass);
       } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
+        if (!(err instanceof DeviceConfigError)) throw err;
         await this.fail('config', err.message, true);
         return { frontend: 'absent', online: online !== '0' };
       }

@@ -12,7 +12,7 @@ import type { XsOps } from '../xenstore/types.js';
 import type { InputTarget, InputTargets } from '../input/target.js';
 import type { RegistryCounts } from './buffer-registry.js';
 import type { ConnectorStatus } from './connection.js';
-import { ConfigError } from './device-config.js';
+import { DeviceConfigError, RingSetupError } from './device-config.js';
 import type { OpenRequest, ServedConnection } from './device-protocol.js';
 
 export interface VkbdConnectionEnv {
@@ -34,19 +34,19 @@ export class VkbdConnection implements ServedConnection {
   static async open(env: VkbdConnectionEnv, req: OpenRequest, ts: ToolstackVkbd, offered: ServedFeatures): Promise<VkbdConnection> {
     const values = await Promise.all(FRONTEND_KEYS.map((k) => env.xs.tryRead(`${req.fePath}/${k}`)));
     const fe = parseFrontendVkbd(req.fePath, (k) => values[FRONTEND_KEYS.indexOf(k as (typeof FRONTEND_KEYS)[number])], offered);
-    if (!fe.ok) throw new ConfigError(fe.error, 'frontend');
+    if (!fe.ok) throw new DeviceConfigError(fe.error, 'frontend');
     const c = new VkbdConnection(req);
     try {
       try {
         c.mapping = await env.platform.mapGrants(req.domid, [fe.value.pageGref], { writable: true });
       } catch (err) {
-        throw new ConfigError(`${req.fePath}/${KbdField.RING_GREF} = ${showValue(String(fe.value.pageGref))}: cannot map the page: ${(err as Error).message}`, 'frontend');
+        throw new RingSetupError(`${req.fePath}/${KbdField.RING_GREF} = ${showValue(String(fe.value.pageGref))}: cannot map the page: ${(err as Error).message}`, err);
       }
       c.producer = new InRingProducer(nativeSharedMemory(c.mapping.bytes));
       try {
         c.channel = await env.platform.bindEventChannel(req.domid, fe.value.port, () => c.onFrontendEvent());
       } catch (err) {
-        throw new ConfigError(`${req.fePath}/${KbdField.EVT_CHANNEL} = ${showValue(String(fe.value.port))}: cannot bind the event channel: ${(err as Error).message}`, 'frontend');
+        throw new RingSetupError(`${req.fePath}/${KbdField.EVT_CHANNEL} = ${showValue(String(fe.value.port))}: cannot bind the event channel: ${(err as Error).message}`, err);
       }
       const target: InputTarget = {
         domid: req.domid,

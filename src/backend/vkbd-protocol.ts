@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js';
 import type { XenPlatform } from '../xen/platform.js';
 import type { XenStore, XsOps } from '../xenstore/types.js';
 import type { InputTargets } from '../input/target.js';
-import { ConfigError } from './device-config.js';
+import { DeviceConfigError } from './device-config.js';
 import type { DeviceProtocol } from './device-protocol.js';
 import { VkbdConnection } from './vkbd-connection.js';
 
@@ -46,7 +46,7 @@ export async function findConnectorResolution(xs: XsOps, domid: DomId, uniqueId:
 }
 
 function take<T>(r: FieldResult<T>, fault: 'config' | 'frontend'): T {
-  if (!r.ok) throw new ConfigError(r.error, fault);
+  if (!r.ok) throw new DeviceConfigError(r.error, fault);
   return r.value;
 }
 

@@ -54,51 +54,42 @@ export function xenbusStateName(s: number): string {
   return `Invalid(${s})`;
 }
 
-// Positive Xen errno values (xen/errno.h). A response carries the negation in `status`.
-export const XEN_EPERM = 1;
-export const XEN_ENOENT = 2;
-export const XEN_EIO = 5;
-export const XEN_E2BIG = 7;
-export const XEN_EAGAIN = 11;
-export const XEN_ENOMEM = 12;
-export const XEN_EFAULT = 14;
-export const XEN_EBUSY = 16;
-export const XEN_EEXIST = 17;
-export const XEN_ENODEV = 19;
-export const XEN_EINVAL = 22;
-export const XEN_ENOSPC = 28;
-export const XEN_ERANGE = 34;
-export const XEN_ENOSYS = 38;
-export const XEN_EOVERFLOW = 75;
-export const XEN_EOPNOTSUPP = 95;
-export const XEN_ENOBUFS = 105;
-export const XEN_ETIMEDOUT = 110;
+/**
+ * Xen's errno values (xen/errno.h), apart from Linux's table (src/util/errno.ts) because they are
+ * what a response's `status` may carry (negated). Where a name exists in both the numbers are the
+ * same; Linux has names Xen lacks (ENOTTY, EFBIG), which have no Xen number and so are never sent.
+ */
+export const XenErrno = {
+  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, ENOEXEC: 8, EBADF: 9, ECHILD: 10,
+  EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, EXDEV: 18, ENODEV: 19,
+  ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENFILE: 23, EMFILE: 24, ENOSPC: 28, EROFS: 30, EMLINK: 31,
+  EDOM: 33, ERANGE: 34, EDEADLK: 35, ENAMETOOLONG: 36, ENOLCK: 37, ENOSYS: 38, ENOTEMPTY: 39,
+  ENODATA: 61, ETIME: 62, EBADMSG: 74, EOVERFLOW: 75, EILSEQ: 84, ERESTART: 85, ENOTSOCK: 88,
+  EMSGSIZE: 90, EOPNOTSUPP: 95, EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENOBUFS: 105, EISCONN: 106,
+  ENOTCONN: 107, ETIMEDOUT: 110, ECONNREFUSED: 111,
+} as const;
 
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  [XEN_EPERM]: 'EPERM',
-  [XEN_ENOENT]: 'ENOENT',
-  [XEN_EIO]: 'EIO',
-  [XEN_E2BIG]: 'E2BIG',
-  [XEN_EAGAIN]: 'EAGAIN',
-  [XEN_ENOMEM]: 'ENOMEM',
-  [XEN_EFAULT]: 'EFAULT',
-  [XEN_EBUSY]: 'EBUSY',
-  [XEN_EEXIST]: 'EEXIST',
-  [XEN_ENODEV]: 'ENODEV',
-  [XEN_EINVAL]: 'EINVAL',
-  [XEN_ENOSPC]: 'ENOSPC',
-  [XEN_ERANGE]: 'ERANGE',
-  [XEN_ENOSYS]: 'ENOSYS',
-  [XEN_EOVERFLOW]: 'EOVERFLOW',
-  [XEN_EOPNOTSUPP]: 'EOPNOTSUPP',
-  [XEN_ENOBUFS]: 'ENOBUFS',
-  [XEN_ETIMEDOUT]: 'ETIMEDOUT',
-};
+const XEN_ERRNOS: ReadonlySet<number> = new Set(Object.values(XenErrno));
 
-/** "EINVAL" for 22 or -22; for logs and metrics labels. */
-export function xenErrnoName(errno: number): string {
-  return ERRNO_NAMES[Math.abs(errno)] ?? `E#${Math.abs(errno)}`;
+/** Whether Xen defines the positive errno `n` (so `-n` is a valid status). */
+export function isXenErrno(n: number): boolean {
+  return XEN_ERRNOS.has(n);
 }
+
+// The ones the protocol code names, for brevity at the call sites.
+export const XEN_ENOENT = XenErrno.ENOENT;
+export const XEN_EIO = XenErrno.EIO;
+export const XEN_E2BIG = XenErrno.E2BIG;
+export const XEN_EAGAIN = XenErrno.EAGAIN;
+export const XEN_ENOMEM = XenErrno.ENOMEM;
+export const XEN_EFAULT = XenErrno.EFAULT;
+export const XEN_EBUSY = XenErrno.EBUSY;
+export const XEN_EEXIST = XenErrno.EEXIST;
+export const XEN_ENODEV = XenErrno.ENODEV;
+export const XEN_EINVAL = XenErrno.EINVAL;
+export const XEN_ENOSYS = XenErrno.ENOSYS;
+export const XEN_EOPNOTSUPP = XenErrno.EOPNOTSUPP;
+export const XEN_ETIMEDOUT = XenErrno.ETIMEDOUT;
 
 /** XenStore keys of a vdispl device (`XENDISPL_FIELD_*` plus the generic XenBus ones). */
 export const XsField = {

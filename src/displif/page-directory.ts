@@ -3,6 +3,7 @@
 // exactly ceil(n / 1023) pages are read whatever the links say, a link of 0 before the last page,
 // a page visited twice, or a listed ref of 0 ends the walk with an error. Nothing here maps pages;
 // the caller supplies a reader, so the same walk runs over grant mappings and simulated memory.
+import { ErrnoError } from '../util/errno.js';
 import type { GrantRef } from '../util/ids.js';
 import { readU32, writeU32 } from './bytes.js';
 import { GNTDEV_MAX_REFS, GREFS_PER_DIR_PAGE, PAGE_SIZE, XEN_E2BIG, XEN_EFAULT, XEN_EINVAL } from './constants.js';
@@ -10,15 +11,14 @@ import { PAGE_DIR } from './wire-layout.js';
 
 export type PageDirectoryErrorCode = 'bad-count' | 'zero-ref' | 'early-end' | 'loop' | 'short-page';
 
-export class PageDirectoryError extends Error {
+/** A directory the walk refused; `errno` (positive, a Xen errno) is what the request is answered with. */
+export class PageDirectoryError extends ErrnoError {
   constructor(
     message: string,
-    /** Negative Xen errno to answer the request with. */
-    readonly errno: number,
+    errno: number,
     readonly code: PageDirectoryErrorCode,
   ) {
-    super(message);
-    this.name = 'PageDirectoryError';
+    super(message, errno);
   }
 }
 
@@ -44,11 +44,11 @@ class DirectoryCursor {
     firstRef: number,
     readonly nRefs: number,
   ) {
-    if (!Number.isInteger(nRefs) || nRefs <= 0) throw new PageDirectoryError(`page directory for ${nRefs} refs`, -XEN_EINVAL, 'bad-count');
+    if (!Number.isInteger(nRefs) || nRefs <= 0) throw new PageDirectoryError(`page directory for ${nRefs} refs`, XEN_EINVAL, 'bad-count');
     if (nRefs > GNTDEV_MAX_REFS) {
-      throw new PageDirectoryError(`page directory for ${nRefs} refs, more than ${GNTDEV_MAX_REFS}`, -XEN_E2BIG, 'bad-count');
+      throw new PageDirectoryError(`page directory for ${nRefs} refs, more than ${GNTDEV_MAX_REFS}`, XEN_E2BIG, 'bad-count');
     }
-    if (firstRef === 0) throw new PageDirectoryError('first directory page has grant ref 0', -XEN_EINVAL, 'zero-ref');
+    if (firstRef === 0) throw new PageDirectoryError('first directory page has grant ref 0', XEN_EINVAL, 'zero-ref');
     this.pages = directoryPageCount(nRefs);
     this.nextRef = firstRef;
   }
@@ -71,7 +71,7 @@ class DirectoryCursor {
   checkLength(page: Uint8Array): void {
     const need = PAGE_DIR.gref + 4 * this.refsOnPage;
     if (page.length < need) {
-      throw new PageDirectoryError(`directory page ${this.index} is ${page.length} bytes, need ${need}`, -XEN_EFAULT, 'short-page');
+      throw new PageDirectoryError(`directory page ${this.index} is ${page.length} bytes, need ${need}`, XEN_EFAULT, 'short-page');
     }
   }
 
@@ -82,10 +82,10 @@ class DirectoryCursor {
     if (this.index >= this.pages) return;
     const next = readU32(page, PAGE_DIR.gref_dir_next_page);
     if (next === 0) {
-      throw new PageDirectoryError(`directory ends after ${this.index} of ${this.pages} pages`, -XEN_EINVAL, 'early-end');
+      throw new PageDirectoryError(`directory ends after ${this.index} of ${this.pages} pages`, XEN_EINVAL, 'early-end');
     }
     if (this.seen.has(next)) {
-      throw new PageDirectoryError(`directory page ${this.index} links back to grant ref ${next}`, -XEN_EINVAL, 'loop');
+      throw new PageDirectoryError(`directory page ${this.index} links back to grant ref ${next}`, XEN_EINVAL, 'loop');
     }
     this.nextRef = next;
   }
@@ -99,7 +99,7 @@ function readRefs(cursor: DirectoryCursor, page: Uint8Array, out: GrantRef[]): v
     const ref = readU32(page, PAGE_DIR.gref + 4 * i);
     if (ref === 0) {
       const k = cursor.pageIndex * GREFS_PER_DIR_PAGE + i;
-      throw new PageDirectoryError(`buffer page ${k} has grant ref 0`, -XEN_EINVAL, 'zero-ref');
+      throw new PageDirectoryError(`buffer page ${k} has grant ref 0`, XEN_EINVAL, 'zero-ref');
     }
     out.push(ref as GrantRef);
   }

@@ -4,8 +4,12 @@
 // methods plus typed events (`events`, see src/util/events.ts): outputs come and go while guests
 // run (a monitor plugged in or out), and the backend says so.
 import type { EventEmitter } from 'node:events';
+import { ErrnoError } from '../util/errno.js';
 import type { DomId } from '../util/ids.js';
 import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
+
+/** The failure an output operation rejects with: the errno the guest's request is answered with. */
+export class OutputError extends ErrnoError {}
 
 export interface Mode {
   readonly width: number;
@@ -87,7 +91,7 @@ export type ScanoutPath = 'dma-buf' | 'copied' | 'mapped' | 'none';
 export interface Output {
   readonly name: string;
   readonly modes: readonly Mode[];
-  /** Sets the configuration (null disables). Rejects with an errno-carrying error on failure. */
+  /** Sets the configuration (null disables). Rejects with an OutputError on failure. */
   setConfig(cfg: OutputConfig | null): Promise<void>;
   /**
    * Queues `fb` to be shown at the next vblank. `done` is called exactly once, from the event loop:

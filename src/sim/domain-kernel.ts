@@ -14,18 +14,10 @@ import { HvClient, statusOf } from './hv/client.js';
 import { GrantTableView, gntstName } from './hv/grant-table.js';
 import { grantTablePath, ramPath } from './hv/paths.js';
 import { GNTMAP_FLAG_READONLY, HvOp, MapFailReason, toI32 } from './hv/wire.js';
+import { errnoName } from '../util/errno.js';
 
 /** Bytes of fresh pages zeroed per event-loop turn (1 MiB). */
 const ZERO_SLICE_BYTES = 256 * XEN_PAGE_SIZE;
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM',
-  3: 'ESRCH',
-  12: 'ENOMEM',
-  22: 'EINVAL',
-  28: 'ENOSPC',
-  95: 'EOPNOTSUPP',
-  107: 'ENOTCONN',
-};
 
 const REASONS: Record<number, string> = {
   [MapFailReason.BadFlagsOrDomain]: 'the entry is not a valid GTF_permit_access grant',
@@ -39,7 +31,7 @@ const REASONS: Record<number, string> = {
 };
 
 export function errnoError(what: string, errno: number): PlatformError {
-  const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  const name = errnoName(errno) ?? `errno ${errno}`;
   return new PlatformError(`${what}: ${name}`, errno, name);
 }
 

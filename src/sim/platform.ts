@@ -30,8 +30,9 @@ import {
 import { DomainKernel } from './domain-kernel.js';
 import { PlatformHoldings } from '../xen/platform-holdings.js';
 import { ramPath } from './hv/paths.js';
+import { Errno } from '../util/errno.js';
 
-const ENOTTY = 25;
+const { EINVAL, ENOMEM, ENOTTY } = Errno;
 
 export interface SimPlatformOptions {
   /** The simulated host's directory (SimHost.dir). */
@@ -103,7 +104,7 @@ export class SimPlatform implements XenPlatform {
   async copyFromGrant(domid: DomId, ref: GrantRef, length: number): Promise<Uint8Array> {
     this.assertOpen();
     if (!Number.isInteger(length) || length < 0 || length > XEN_PAGE_SIZE) {
-      throw new PlatformError(`copyFromGrant: bad length ${length}`, 22, 'EINVAL');
+      throw new PlatformError(`copyFromGrant: bad length ${length}`, EINVAL, 'EINVAL');
     }
     const page = await this.kernel.copyForeignPage(domid, ref);
     return page.subarray(0, length);
@@ -137,7 +138,7 @@ export class SimPlatform implements XenPlatform {
       fd = openSync(ramPath(this.kernel.dir, domid), 'r+');
     } catch (err) {
       m.close();
-      throw new PlatformError(`dma-buf export: ${(err as Error).message}`, 12, 'ENOMEM');
+      throw new PlatformError(`dma-buf export: ${(err as Error).message}`, ENOMEM, 'ENOMEM');
     }
     // The importer maps the fd itself; our mapping only holds the pins, as the exporting
     // gntdev keeps the grants mapped while the dma-buf lives.
@@ -162,7 +163,7 @@ export class SimPlatform implements XenPlatform {
 
   async allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer> {
     this.assertOpen();
-    if (!Number.isInteger(pages) || pages <= 0) throw new PlatformError(`allocGranted: bad page count ${pages}`, 22, 'EINVAL');
+    if (!Number.isInteger(pages) || pages <= 0) throw new PlatformError(`allocGranted: bad page count ${pages}`, EINVAL, 'EINVAL');
     const own = await this.kernel.allocPages(pages);
     let refs: number[];
     try {

@@ -15,6 +15,7 @@ export function runqueueWaitMs(): number | undefined {
     const wait = buf.toString('latin1', 0, n).split(' ')[1];
     return wait === undefined ? undefined : Number(wait) / 1e6;
   } catch {
+    // No schedstat here (kernel without it, no /proc): say so once by never trying again.
     fd = null;
     return undefined;
   }

@@ -1,24 +1,24 @@
 // The platform seam: everything the backend needs from Xen besides XenStore. The Linux
 // implementation sits on gntdev/evtchn/gntalloc through the native addon; the simulator's sits
 // on simulated grant tables and event channels. The backend cannot tell them apart.
+import { ErrnoError } from '../util/errno.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 
 export const XEN_PAGE_SIZE = 4096;
 
 /**
- * A failure of a platform operation. `errno` is the positive Linux/Xen errno the kernel would
- * report (the backend answers a request with its negation); `gntst` is the Xen grant status
- * (GNTST_*, negative) where Xen reported one.
+ * A failure of a platform operation. `errno` is the positive errno the kernel reported (the
+ * backend answers a request with its negation); `code` names it ('EINVAL', or the grant status's
+ * name); `gntst` is the Xen grant status (GNTST_*, negative) where Xen reported one.
  */
-export class PlatformError extends Error {
+export class PlatformError extends ErrnoError {
   constructor(
     message: string,
-    readonly errno: number,
+    errno: number,
     readonly code: string,
     readonly gntst?: number,
   ) {
-    super(message);
-    this.name = 'PlatformError';
+    super(message, errno);
   }
 }
 

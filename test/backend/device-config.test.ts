@@ -2,7 +2,7 @@
 // still reports the first bad value in the order a reader of the frontend directory expects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, readDeviceConfig } from '../../src/backend/device-config.js';
+import { DeviceConfigError, readDeviceConfig } from '../../src/backend/device-config.js';
 import type { XsOps } from '../../src/xenstore/types.js';
 
 const FE = '/local/domain/5/device/vdispl/0';
@@ -60,5 +60,5 @@ void test('with several bad values the first in reading order is the one reporte
   const p = readDeviceConfig(g.xs, FE);
   for (let i = 0; i < 5 && g.inFlight() === 0; i++) await new Promise((r) => setImmediate(r));
   g.release();
-  await assert.rejects(p, (e: unknown) => e instanceof ConfigError && /0\/evt-ring-ref/.test(e.message) && e.fault === 'frontend');
+  await assert.rejects(p, (e: unknown) => e instanceof DeviceConfigError && /0\/evt-ring-ref/.test(e.message) && e.fault === 'frontend');
 });

@@ -6,7 +6,7 @@ import parse, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { Op, XEN_EINVAL, XEN_ENOMEM } from '../../src/displif/constants.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { MetricsServer } from '../../src/ops/metrics/metrics-server.js';
-import { errnoName } from '../../src/ops/metrics/request-counts.js';
+import { resultName } from '../../src/ops/metrics/request-counts.js';
 import type { ConnectorCounters, DaemonProbe, DeviceProbe } from '../../src/ops/probe.js';
 
 function counters(shown: number, dropped: number): ConnectorCounters {
@@ -132,8 +132,9 @@ void test('exposition: requests by op and result, flip latency histogram, frames
     if (f.type === 'COUNTER') assert.match(f.name, /_total$/, f.name);
     if (f.name.startsWith('vdispld_')) assert.ok(f.help.length > 10, `${f.name} has help`);
   }
-  assert.equal(errnoName(-110), 'ETIMEDOUT');
-  assert.equal(errnoName(-3), 'E3');
+  assert.equal(resultName(-110), 'ETIMEDOUT');
+  assert.equal(resultName(0), 'ok');
+  assert.equal(resultName(-126), 'E126', 'an errno without a name in the table');
 });
 
 void test('no copied-bytes series for an output that does not count them', async () => {

@@ -7,7 +7,7 @@ import { bufferPageCount, type DbufCreate } from '../../displif/requests.js';
 import type { BufferSource } from '../../drm/output.js';
 import { BackingHolds, type BufferBacking, type DisplayBuffer } from '../buffer-registry.js';
 import type { DeviceContext, OpResult } from './context.js';
-import { statusOf } from './errno.js';
+import { statusOf } from '../../displif/status.js';
 import { readDirectory, writeDirectory } from './guest-pages.js';
 
 export async function dbufCreate(ctx: DeviceContext, req: DbufCreate): Promise<OpResult> {

@@ -4,7 +4,7 @@ import { PAGE_SIZE } from '../../displif/constants.js';
 import { buildEdid } from '../../displif/edid.js';
 import { bufferPageCount, type GetEdid } from '../../displif/requests.js';
 import type { ConnectorState, DeviceContext, OpResult } from './context.js';
-import { statusOf } from './errno.js';
+import { statusOf } from '../../displif/status.js';
 import { readDirectory } from './guest-pages.js';
 
 /** The EDID a connector reports: its resolution at 60 Hz, a serial per domain and connector. */

@@ -32,7 +32,7 @@ export async function readDirectory(platform: XenPlatform, domid: DomId, firstRe
   });
   const onLast = nRefs - (directoryPageCount(nRefs) - 1) * GREFS_PER_DIR_PAGE;
   if (last && (readU32(last, PAGE_DIR.gref_dir_next_page) !== 0 || !allZero(last, PAGE_DIR.gref + 4 * onLast, PAGE_SIZE))) {
-    throw new PageDirectoryError(`page directory lists more than the ${nRefs} refs buffer_sz needs`, -XEN_EINVAL, 'bad-count');
+    throw new PageDirectoryError(`page directory lists more than the ${nRefs} refs buffer_sz needs`, XEN_EINVAL, 'bad-count');
   }
   return refs;
 }

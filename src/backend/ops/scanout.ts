@@ -6,7 +6,7 @@
 import { XEN_EBUSY, XEN_EINVAL, XEN_ENOENT } from '../../displif/constants.js';
 import type { PgFlip, SetConfig } from '../../displif/requests.js';
 import type { ConnectorState, DeviceContext, FlipQueue, ScanoutView } from './context.js';
-import { statusOf } from './errno.js';
+import { statusOf } from '../../displif/status.js';
 
 export async function setConfig(ctx: DeviceContext, conn: ConnectorState, req: SetConfig): Promise<number> {
   const c = req.config;

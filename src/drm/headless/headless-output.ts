@@ -4,22 +4,11 @@
 // (the buffer's holds) until the output shows something else, so the last picture stays readable
 // without a full-frame conversion on the turn of the guest's FB_DETACH or DBUF_DESTROY.
 import { createHash } from 'node:crypto';
-import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
+import { OutputError, type FlipResult, type Frame, type FramebufferDesc, type Mode, type Output, type OutputConfig, type ScanoutPath } from '../output.js';
 import { formatByFourcc } from '../../displif/formats.js';
 import { drawRegion } from './pixel-convert.js';
 import { VblankClock } from './vblank-clock.js';
-
-/** An errno-carrying failure of an output operation, as the Output seam promises. */
-export class OutputError extends Error {
-  constructor(
-    message: string,
-    /** Positive errno. */
-    readonly errno: number,
-  ) {
-    super(message);
-    this.name = 'OutputError';
-  }
-}
+import { Errno } from '../../util/errno.js';
 
 export interface HeadlessOutputStats {
   readonly flipsShown: number;
@@ -57,8 +46,7 @@ function shownAt(timestampNs: bigint): FlipResult {
 
 const noop = (): void => {};
 
-const EINVAL = 22;
-const ENODEV = 19;
+const { EINVAL, ENODEV } = Errno;
 
 export class HeadlessOutput implements Output {
   readonly modes: readonly Mode[];

@@ -73,6 +73,7 @@ export class AtomicCommitter implements Committer {
       this.full(s).commit(this.dev, DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_ALLOW_MODESET);
       return true;
     } catch {
+      // A TEST_ONLY commit: the driver's refusal is the answer asked for.
       return false;
     }
   }

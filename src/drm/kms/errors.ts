@@ -1,18 +1,7 @@
-// The errno-carrying failure the Output seam promises (setConfig rejects with it), so the backend
-// can answer the guest with -errno.
-export class KmsError extends Error {
-  constructor(
-    message: string,
-    /** Positive errno. */
-    readonly errno: number,
-  ) {
-    super(message);
-    this.name = 'KmsError';
-  }
-}
+// The KMS outputs' failures are the Output seam's OutputError (setConfig rejects with it, so the
+// backend can answer the guest with -errno); the errno numbers are the one table's.
+import { Errno } from '../../util/errno.js';
 
-export const EINVAL = 22;
-export const ENODEV = 19;
-export const EIO = 5;
-export const EACCES = 13;
-export const EPERM = 1;
+export { OutputError as KmsError } from '../output.js';
+
+export const { EINVAL, ENODEV, EIO, EACCES, EPERM } = Errno;

@@ -11,7 +11,7 @@ import { isNativeError } from '../../native/errors.js';
 import type { DrmFlipEvent, DrmModeInfo, NativeDrmDevice } from '../../native/drm-device.js';
 import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
 import type { Committer } from './commit.js';
-import { EACCES, ENODEV, EPERM, KmsError } from './errors.js';
+import { EACCES, EIO, ENODEV, EPERM, KmsError } from './errors.js';
 import type { FallbackStats } from './fallbacks.js';
 import { FlipQueue, type Flip } from './flip-queue.js';
 import { describeMode, toMode, type ModeChoice } from './modes.js';
@@ -368,7 +368,7 @@ export class KmsOutput implements Output {
 
   private configError(err: unknown): KmsError {
     if (err instanceof KmsError) return err;
-    const errno = isNativeError(err) ? err.errno : 5;
+    const errno = isNativeError(err) ? err.errno : EIO;
     return new KmsError(`output ${this.name}: ${err instanceof Error ? err.message : String(err)}`, errno);
   }
 

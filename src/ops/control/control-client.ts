@@ -56,6 +56,7 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10
         try {
           header = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
         } catch {
+          // Reported to the caller as what it means for them.
           finish(new ControlError(`${path}: the answer is not JSON (is this a vdispld control socket?)`));
           return;
         }

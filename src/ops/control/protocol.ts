@@ -52,6 +52,7 @@ export function decodeRequest(line: string): ControlRequest | { error: string } 
   try {
     v = JSON.parse(line);
   } catch {
+    // The client is told; the parser's message adds nothing for it.
     return { error: 'request is not JSON' };
   }
   if (v === null || typeof v !== 'object') return { error: 'request is not an object' };

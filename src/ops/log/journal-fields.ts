@@ -73,6 +73,7 @@ function text(v: unknown): string {
   try {
     return JSON.stringify(v);
   } catch {
+    // Not JSON-able (a BigInt, a cycle): the field still says something rather than nothing.
     return String(v);
   }
 }

@@ -4,6 +4,7 @@
 // dropped and counted. The event loop never blocks on journald.
 import { createRequire } from 'node:module';
 import type { UnixDgramSocket } from 'unix-dgram';
+import { Errno } from '../../util/errno.js';
 
 // unix-dgram (CommonJS, with a compiled addon) is required when the first entry goes to journald,
 // not imported: a daemon logging JSON lines never loads it, and one under systemd loads it without
@@ -11,9 +12,7 @@ import type { UnixDgramSocket } from 'unix-dgram';
 const requireCjs = createRequire(import.meta.url);
 let unixDgram: typeof import('unix-dgram') | undefined;
 
-const ECONNREFUSED = 111;
-const ENOENT = 2;
-const ENOTCONN = 107;
+const { ECONNREFUSED, ENOENT, ENOTCONN } = Errno;
 
 export const MAX_QUEUED = 2048;
 export const MAX_QUEUED_BYTES = 8 << 20;

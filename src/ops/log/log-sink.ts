@@ -43,6 +43,7 @@ export function journalStreamMatches(journalStream: string | undefined, fd: numb
     const st = fstatSync(fd, { bigint: true });
     return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
   } catch {
+    // An fd that cannot be stat'ed is not journald's stream.
     return false;
   }
 }

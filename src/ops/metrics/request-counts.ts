@@ -1,6 +1,7 @@
 // Requests answered, by operation and result, counted on the request path: one array increment
 // per request, no allocation, no label hashing; the Prometheus labels are made at scrape time.
 import { Op } from '../../displif/constants.js';
+import { errnoName } from '../../util/errno.js';
 
 const OPS: readonly [number, string][] = Object.entries(Op).map(([name, code]) => [code, name]);
 const OP_NAMES = new Map(OPS);
@@ -11,17 +12,10 @@ const OP_SLOTS = 8;
 const MAX_ERRNO = 127;
 const RESULT_SLOTS = MAX_ERRNO + 2;
 
-/** Xen errno names (xen/include/public/errno.h, same values as Linux for these). */
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 5: 'EIO', 7: 'E2BIG', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY',
-  17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 27: 'EFBIG', 28: 'ENOSPC', 34: 'ERANGE', 38: 'ENOSYS', 61: 'ENODATA', 75: 'EOVERFLOW',
-  95: 'EOPNOTSUPP', 105: 'ENOBUFS', 110: 'ETIMEDOUT',
-};
-
-export function errnoName(status: number): string {
+/** The result label of a status: 'ok', or the errno's name (the one table, src/util/errno.ts). */
+export function resultName(status: number): string {
   if (status === 0) return 'ok';
-  const n = Math.abs(status);
-  return ERRNO_NAMES[n] ?? `E${n}`;
+  return errnoName(status) ?? `E${Math.abs(status)}`;
 }
 
 export function opName(op: number): string {
@@ -47,7 +41,7 @@ export class RequestCounts {
       const e = i % RESULT_SLOTS;
       out.push({
         op: o === OP_SLOTS ? 'unknown' : opName(OP_BASE + o),
-        result: e === 0 ? 'ok' : e === MAX_ERRNO + 1 ? 'other' : errnoName(e),
+        result: e === 0 ? 'ok' : e === MAX_ERRNO + 1 ? 'other' : resultName(e),
         n,
       });
     }

@@ -27,6 +27,7 @@ export function originAllowed(origin: string | undefined, hostHeader: string | u
     const u = new URL(origin);
     return (u.protocol === 'http:' || u.protocol === 'https:') && hostHeader !== undefined && u.host === hostHeader.toLowerCase();
   } catch {
+    // An Origin that is no URL comes from no page of ours: refused.
     return false;
   }
 }

@@ -166,6 +166,8 @@ export class ViewerServer {
       try {
         m = JSON.parse(String(data));
       } catch {
+        // The page sends only JSON; anything else is not ours to answer (and not worth a log line
+        // per message from a client that may send many).
         return;
       }
       const msg = m as { type?: unknown; key?: unknown };

@@ -11,11 +11,11 @@ import type { DomainKernel, OwnPages } from '../domain-kernel.js';
 import type { CtrlChannel } from './channel.js';
 import type { FlipOutcome } from './protocol.js';
 import { PgdirShbuf } from './shbuf.js';
+import { Errno } from '../../util/errno.js';
 
 /** FRAME_DONE_TO_MS: the driver's own timeout for a flip's completion event. */
 export const FRAME_DONE_TIMEOUT_MS = 3100;
-const ENODEV = 19;
-const EBUSY = 16;
+const { ENODEV, EBUSY, ENOMEM } = Errno;
 
 export interface GemObject {
   readonly cookie: bigint;
@@ -258,11 +258,12 @@ export class DrmCard {
       if (!this.ctx.beAlloc) pages = await kernel.allocPages(numPages);
       shbuf = await PgdirShbuf.alloc(kernel, this.ctx.backend, numPages, pages);
     } catch {
+      // As the kernel driver does: an allocation or grant failure is the ioctl's -ENOMEM.
       if (pages) {
         pages.unmap();
         kernel.freePages(pages.first, numPages);
       }
-      return { status: -12 };
+      return { status: -ENOMEM };
     }
     const obj: GemObject = { cookie: cookie ?? this.cookies.take(), size: g.size, width: g.width, height: g.height, bpp: g.bpp, pitch: g.pitch, offset: g.offset, shbuf, closed: false };
     const status = await this.ctx.ctrl(0).request(Op.DBUF_CREATE, (s) => {

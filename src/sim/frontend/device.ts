@@ -11,10 +11,11 @@ import { CtrlChannel, EvtChannel, setupRing, teardownRing, type ChannelObserver,
 import { DrmCard } from './card.js';
 import type { FrontendReport } from './protocol.js';
 import { crashPoint } from './crash-points.js';
+import { Errno } from '../../util/errno.js';
 
 /** XEN_DRM_FRONT_MAX_CRTCS */
 export const MAX_CONNECTORS = 4;
-const ENODEV = 19;
+const { ENODEV, EIO, ENOMEM } = Errno;
 
 export interface DeviceHooks {
   report(r: FrontendReport): void;
@@ -175,12 +176,13 @@ export class FrontDevice {
         });
       }
     } catch {
+      // As Linux's probe: out of pages, grants or ports is -ENOMEM, with what was made undone.
       for (const p of pairs) {
         p.ctrl.free();
         p.evt.free();
       }
       for (const m of made.slice(pairs.length * 2)) teardownRing(this.kernel, m);
-      return -12;
+      return -ENOMEM;
     }
     this.pairs = pairs;
     crashPoint('rings-allocated');
@@ -195,7 +197,8 @@ export class FrontDevice {
         }
       });
     } catch {
-      return -5;
+      // The transaction failed (xenstored gone, or a conflict it gave up on): the probe's -EIO.
+      return -EIO;
     }
     crashPoint('rings-published');
     return 0;

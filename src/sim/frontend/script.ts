@@ -7,8 +7,9 @@ import type { DrmCard, Framebuffer, GemObject } from './card.js';
 import { WAIT_BACK_MS, type CtrlChannel } from './channel.js';
 import { drawFrame } from './pattern.js';
 import type { ScriptStep, StepResult } from './protocol.js';
+import { Errno } from '../../util/errno.js';
 
-const ENOENT = 2;
+const { ENOENT } = Errno;
 
 export interface ScriptTarget {
   readonly card: DrmCard;
@@ -102,6 +103,7 @@ export async function runScript(t: ScriptTarget, steps: readonly ScriptStep[], n
           );
           done(0);
         } catch {
+          // The step asked for a picture the buffer cannot hold: that step fails with -EINVAL.
           done(-XEN_EINVAL);
         }
         break;

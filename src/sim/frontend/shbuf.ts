@@ -9,8 +9,9 @@ import { readU32 } from '../../displif/bytes.js';
 import { PAGE_DIR } from '../../displif/wire-layout.js';
 import { grantRef } from '../../util/ids.js';
 import type { DomainKernel, ForeignMapping, OwnPages } from '../domain-kernel.js';
+import { Errno } from '../../util/errno.js';
 
-const ENXIO = 6;
+const { ENXIO } = Errno;
 
 export class PgdirShbuf {
   private backendMap: ForeignMapping | undefined;
@@ -81,6 +82,7 @@ export class PgdirShbuf {
       this.backendMap = await this.kernel.mapForeign(this.backend, refs, true);
       return 0;
     } catch {
+      // Linux's map of the backend's grants reports any failure as -ENXIO.
       return -ENXIO;
     }
   }

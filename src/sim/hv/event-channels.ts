@@ -10,12 +10,14 @@
 // EVTCHNOP_send through the hypervisor, which rings the peer's doorbell or drops the send on an
 // unbound port. Only that second path is counted here.
 
-/** Errno values the event-channel hypercalls and /dev/xen/evtchn return. */
-export const EVTCHN_EINVAL = 22;
-export const EVTCHN_ESRCH = 3;
-export const EVTCHN_ENOSPC = 28;
-export const EVTCHN_ENOTCONN = 107;
-export const EVTCHN_ENOMEM = 12;
+import { XenErrno } from '../../displif/constants.js';
+
+/** Errno values the event-channel hypercalls and /dev/xen/evtchn return (Xen's numbers). */
+export const EVTCHN_EINVAL = XenErrno.EINVAL;
+export const EVTCHN_ESRCH = XenErrno.ESRCH;
+export const EVTCHN_ENOSPC = XenErrno.ENOSPC;
+export const EVTCHN_ENOTCONN = XenErrno.ENOTCONN;
+export const EVTCHN_ENOMEM = XenErrno.ENOMEM;
 
 /** 2-level ABI on a 64-bit guest: 64 × 64 ports. */
 export const MAX_PORTS_PER_DOMAIN = 4096;

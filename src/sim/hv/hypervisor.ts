@@ -26,10 +26,11 @@ import {
 import { PageAllocator, RefAllocator } from './page-allocator.js';
 import { doorbellPath, grantTablePath, hvSocketPath, ramPath } from './paths.js';
 import { FrameReader, FrameWriter, GNTMAP_FLAG_READONLY, HvOp, MapFailReason, type Frame } from './wire.js';
+import { XenErrno } from '../../displif/constants.js';
 
 const PAGE = 4096;
-const EINVAL = 22;
-const ENOMEM = 12;
+// The hypervisor answers in Xen's numbers.
+const { EINVAL, ENOMEM } = XenErrno;
 /** gntdev's per-request limit. */
 export const MAX_REFS_PER_MAP = 65536;
 /** Xen's default gnttab_max_maptrack_frames (1024) × 256 handles per frame. */

@@ -3,7 +3,7 @@
 // (CONFIG_XEN_GNTDEV_DMABUF) and an auto-translated domain: gntdev refuses dma-buf export and
 // import in an x86 PV domain (use_ptemod), whatever the kernel was built with.
 import { readFileSync } from 'node:fs';
-import { Errno } from '../../native/errors.js';
+import { Errno } from '../../util/errno.js';
 import type { PlatformCapabilities } from '../platform.js';
 
 export type GuestType = 'PV' | 'PVH' | 'HVM' | 'unknown';
@@ -14,6 +14,7 @@ export function readGuestType(path = '/sys/hypervisor/guest_type'): GuestType {
     const t = readFileSync(path, 'utf8').trim();
     return t === 'PV' || t === 'PVH' || t === 'HVM' ? t : 'unknown';
   } catch {
+    // No /sys/hypervisor/guest_type (an older kernel, or not under Xen): the summary says unknown.
     return 'unknown';
   }
 }

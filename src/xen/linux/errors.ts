@@ -2,14 +2,14 @@
 // message, which already names the device, the call and the fix (native/src/hints.cc).
 import { isNativeError } from '../../native/errors.js';
 import { PlatformError } from '../platform.js';
+import { Errno } from '../../util/errno.js';
 
-const EIO = 5;
 
 export function toPlatformError(err: unknown, what: string): PlatformError {
   if (err instanceof PlatformError) return err;
   if (isNativeError(err)) return new PlatformError(err.message, err.errno, err.code);
   const msg = err instanceof Error ? err.message : String(err);
-  return new PlatformError(`${what}: ${msg}`, EIO, 'EIO');
+  return new PlatformError(`${what}: ${msg}`, Errno.EIO, 'EIO');
 }
 
 /** Runs `fn`, turning anything it throws or rejects with into a PlatformError. */

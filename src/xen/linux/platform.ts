@@ -26,6 +26,7 @@ import { decideCapabilities, readGuestType, type GuestType } from './capabilitie
 import { asPlatformError, toPlatformError } from './errors.js';
 import { EventChannelHub } from './event-channels.js';
 import { PlatformHoldings } from '../platform-holdings.js';
+import { Errno } from '../../util/errno.js';
 
 export interface LinuxPlatformOptions {
   /** Where the Xen device nodes are; default /dev/xen. */
@@ -48,9 +49,7 @@ export interface LinuxPlatformOptions {
   readonly addon?: NativeAddon;
 }
 
-const EINVAL = 22;
-const EIO = 5;
-const ENODEV = 19;
+const { EINVAL, EIO, ENODEV } = Errno;
 
 function checkRefs(refs: readonly GrantRef[], what: string): Uint32Array {
   if (refs.length === 0 || refs.length > GNTDEV_DEFAULT_LIMIT) {
