@@ -1,7 +1,8 @@
 // Builds the code under fuzzing: every module of src/displif transpiled from TypeScript and
 // instrumented with istanbul's branch and statement counters, written to a private directory and
-// imported from there. The one import that leaves src/displif at run time (the native addon, for
-// shared memory over real mappings) gets a stub: the fuzz targets use plain memory.
+// imported from there. What src/displif imports from outside it is copied beside it, transpiled
+// but not counted (src/util, and the native addon's pure error guard), except the addon itself
+// (shared memory over real mappings), which gets a stub: the fuzz targets use plain memory.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,13 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import { createInstrumenter } from 'istanbul-lib-instrument';
 import ts from 'typescript';
 
-const DISPLIF = fileURLToPath(new URL('../src/displif/', import.meta.url));
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const DISPLIF = join(SRC, 'displif');
+/** Modules outside src/displif that it imports at run time, copied uninstrumented. */
+const SUPPORT = [...readdirSync(join(SRC, 'util')).filter((n) => n.endsWith('.ts')).map((n) => `util/${n}`), 'native/errors.ts'];
+
+const transpile = (src: string, fileName: string): string =>
+  ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }, fileName }).outputText;
 export const COVERAGE_VAR = '__vdispld_fuzz_coverage__';
 
 /** istanbul's per-file counters: statements, functions, branch arms. */
@@ -31,12 +38,14 @@ export function instrumentDisplif(): InstrumentedDisplif {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-fuzz-'));
   mkdirSync(join(dir, 'displif'));
   mkdirSync(join(dir, 'native'));
+  mkdirSync(join(dir, 'util'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  for (const rel of SUPPORT) writeFileSync(join(dir, rel.replace(/\.ts$/, '.js')), transpile(readFileSync(join(SRC, rel), 'utf8'), rel));
   writeFileSync(join(dir, 'native', 'addon.js'), "export function native() { throw new Error('no native addon under the fuzzer'); }\n");
   const instrumenter = createInstrumenter({ coverageVariable: COVERAGE_VAR, esModules: true, compact: true, produceSourceMap: false });
   for (const f of readdirSync(DISPLIF).filter((n) => n.endsWith('.ts'))) {
     const src = readFileSync(join(DISPLIF, f), 'utf8');
-    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }, fileName: f }).outputText;
+    const js = transpile(src, f);
     writeFileSync(join(dir, 'displif', f.replace(/\.ts$/, '.js')), instrumenter.instrumentSync(js, `src/displif/${f}`));
   }
   return {

@@ -86,7 +86,7 @@ const backRing: Target = (data, m) => {
     must(ring.outstanding <= m.constants.RING_SIZE, `${ring.outstanding} outstanding, more than the ring`);
     if (out.kind === 'violation') violated = true;
     else must(!violated, 'a violation was forgotten');
-    while (ring.outstanding > 0) ring.respond({ id: 1, operation: 0x10, status: 0 });
+    while (ring.outstanding > 0) ring.respond(1, 0x10, 0);
   }
 };
 
@@ -135,7 +135,7 @@ const pageDirectory: Target = (data, m) => {
     must(refs.length === nRefs && refs.every((r) => r !== 0), `walk returned ${refs.length} refs for ${nRefs}`);
   } catch (err) {
     if (!(err instanceof m.pageDir.PageDirectoryError)) throw err;
-    must(err.errno < 0, 'positive errno');
+    must(err.errno > 0 && m.constants.isXenErrno(err.errno), `errno ${err.errno} is no positive Xen errno`);
   }
 };
 
