@@ -20,6 +20,7 @@ import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { GuestIdentity } from './guest-identity.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
 import { PageRate, type Quotas } from './quotas.js';
+import type { Size } from '../util/geometry.js';
 
 export interface ConnectionEnv {
   readonly platform: XenPlatform;
@@ -34,7 +35,7 @@ export interface ConnectorStatus {
   readonly index: number;
   readonly uniqueId: string;
   readonly output: string;
-  readonly resolution: { readonly width: number; readonly height: number };
+  readonly resolution: Size;
   readonly scanout: Scanout | null;
   /** How the shown framebuffer reaches the screen; be-alloc when its buffer is ours. Undefined while off. */
   readonly path: ScanoutPath | 'be-alloc' | undefined;

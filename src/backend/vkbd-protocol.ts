@@ -14,6 +14,7 @@ import type { InputTargets } from '../input/target.js';
 import { DeviceConfigError } from './device-config.js';
 import type { DeviceProtocol } from './device-protocol.js';
 import { VkbdConnection } from './vkbd-connection.js';
+import type { Size } from '../util/geometry.js';
 
 export interface VkbdEnv {
   readonly xs: XenStore;
@@ -28,7 +29,7 @@ async function readAll(xs: XsOps, dir: string, keys: readonly string[]): Promise
 }
 
 /** The connector with `uniqueId` among the guest's vdispl devices, or undefined. Bad entries are skipped. */
-export async function findConnectorResolution(xs: XsOps, domid: DomId, uniqueId: string): Promise<{ width: number; height: number } | undefined> {
+export async function findConnectorResolution(xs: XsOps, domid: DomId, uniqueId: string): Promise<Size | undefined> {
   const root = `/local/domain/${domid}/device/vdispl`;
   const list = (p: string): Promise<string[]> => xs.directory(p).catch(() => []);
   // A guest can have many nodes; a real one has up to a few devices of up to 4 connectors.

@@ -13,6 +13,7 @@ import {
   XenbusState,
   type ProtocolVersion,
 } from './constants.js';
+import type { Size } from '../util/geometry.js';
 
 export type FieldResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
@@ -71,10 +72,8 @@ export function parseEvtchnPort(key: string, value: string | undefined): FieldRe
   return { ok: true, value: r.value as EvtchnPort };
 }
 
-export interface Resolution {
-  readonly width: number;
-  readonly height: number;
-}
+/** A connector's `resolution`: its visible area. */
+export type Resolution = Size;
 
 export interface ResolutionLimits {
   readonly maxWidth: number;

@@ -5,6 +5,7 @@
 // run (a monitor plugged in or out), and the backend says so.
 import type { EventEmitter } from 'node:events';
 import { ErrnoError } from '../util/errno.js';
+import type { SourcedRect } from '../util/geometry.js';
 import type { DomId } from '../util/ids.js';
 import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
 
@@ -51,19 +52,12 @@ export interface FramebufferDesc {
   readonly buffer: BufferSource;
 }
 
-export interface OutputConfig {
+/**
+ * The guest's CRTC viewport inside its connector resolution, and where in the framebuffer its
+ * top-left pixel comes from. The backend guarantees srcX+width and srcY+height fit the fb.
+ */
+export interface OutputConfig extends SourcedRect {
   readonly fb: FramebufferDesc;
-  /** The guest's CRTC viewport inside its connector resolution. */
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  /**
-   * Where in the framebuffer the viewport's top-left pixel comes from (Linux xen-drm-front's
-   * multi-head form); 0 when absent. The backend guarantees srcX+width and srcY+height fit the fb.
-   */
-  readonly srcX?: number;
-  readonly srcY?: number;
 }
 
 export type FlipResult =

@@ -3,6 +3,7 @@
 import type { ProtocolVersion } from '../../displif/constants.js';
 import type { Resolution } from '../../displif/xenstore-fields.js';
 import type { Output, OutputBackend } from '../../drm/output.js';
+import type { SourcedRect } from '../../util/geometry.js';
 import type { Cookie, DomId } from '../../util/ids.js';
 import type { XenPlatform } from '../../xen/platform.js';
 import type { BufferRegistry, Framebuffer } from '../buffer-registry.js';
@@ -16,14 +17,7 @@ export interface Scanout extends ScanoutView {
 }
 
 /** A connector's picture: where on the connector (x, y, width, height) and from where in the framebuffer. */
-export interface ScanoutView {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  readonly srcX: number;
-  readonly srcY: number;
-}
+export type ScanoutView = Required<SourcedRect>;
 
 export interface ConnectorState {
   readonly index: number;

@@ -5,6 +5,7 @@
 // and must cover that region. PG_FLIP is answered as soon as the flip is queued; its event follows.
 import { XEN_EBUSY, XEN_EINVAL, XEN_ENOENT } from '../../displif/constants.js';
 import type { PgFlip, SetConfig } from '../../displif/requests.js';
+import type { Rect, Size } from '../../util/geometry.js';
 import type { ConnectorState, DeviceContext, FlipQueue, ScanoutView } from './context.js';
 import { statusOf } from '../../displif/status.js';
 
@@ -49,20 +50,8 @@ export function pgFlip(ctx: DeviceContext, conn: ConnectorState, req: PgFlip, fl
   return 0;
 }
 
-interface Geometry {
-  readonly width: number;
-  readonly height: number;
-}
-
-interface RequestedView {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
-
 /** True when `fb` holds the region the view reads: (srcX, srcY) plus width x height. */
-export function covers(fb: Geometry, v: ScanoutView): boolean {
+export function covers(fb: Size, v: ScanoutView): boolean {
   // Every value is a u32 from the ring or a resolution, so the sums are exact in a double.
   return v.srcX + v.width <= fb.width && v.srcY + v.height <= fb.height;
 }
@@ -72,7 +61,7 @@ export function covers(fb: Geometry, v: ScanoutView): boolean {
  * Linux's form when width/height are the framebuffer's and the connector-sized region at (x, y)
  * lies inside it; otherwise null (-EINVAL). Empty viewports are refused in both.
  */
-export function normaliseConfig(conn: Geometry, fb: Geometry, c: RequestedView): ScanoutView | null {
+export function normaliseConfig(conn: Size, fb: Size, c: Rect): ScanoutView | null {
   if (c.width === 0 || c.height === 0) return null;
   const header: ScanoutView = { x: c.x, y: c.y, width: c.width, height: c.height, srcX: 0, srcY: 0 };
   if (c.x + c.width <= conn.width && c.y + c.height <= conn.height && covers(fb, header)) return header;

@@ -4,7 +4,7 @@
 // converted. Pure: works on byte views.
 import { formatByFourcc } from '../../displif/formats.js';
 import { drawRegion } from '../headless/pixel-convert.js';
-import type { Rect } from './placement.js';
+import type { Rect } from '../../util/geometry.js';
 
 export interface CopySource {
   /** The guest buffer as mapped. */

@@ -2,13 +2,7 @@
 // places its framebuffer in it (SET_CONFIG x, y, width, height). That guest screen is centred in
 // the mode (cropped evenly when the mode is smaller); optionally scaled to fit, aspect kept, when a
 // plane can scale. Pure integer geometry.
-
-export interface Rect {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
+import type { Rect, Size, SourcedRect } from '../../util/geometry.js';
 
 export interface Placement {
   /** The part of the framebuffer shown, in framebuffer pixels. */
@@ -21,26 +15,16 @@ export interface Placement {
   readonly fullScreen: boolean;
 }
 
-export interface Viewport {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  /** Where the viewport's first pixel sits in the framebuffer (Linux's multi-head form); 0 if absent. */
-  readonly srcX?: number;
-  readonly srcY?: number;
-}
-
 /**
  * The guest screen is taken as the smallest one holding the viewport (x + width, y + height): in
  * practice the connector's resolution, since the Linux frontend sets x = y = 0 and the full size.
  */
-export function guestScreen(v: Viewport): { width: number; height: number } {
+export function guestScreen(v: SourcedRect): Size {
   return { width: v.x + v.width, height: v.y + v.height };
 }
 
 /** Unscaled: centre the guest screen in the mode and clip the viewport to what is visible. */
-export function centredPlacement(v: Viewport, modeW: number, modeH: number): Placement | undefined {
+export function centredPlacement(v: SourcedRect, modeW: number, modeH: number): Placement | undefined {
   const screen = guestScreen(v);
   const offX = Math.floor((modeW - screen.width) / 2);
   const offY = Math.floor((modeH - screen.height) / 2);
@@ -58,7 +42,7 @@ export function centredPlacement(v: Viewport, modeW: number, modeH: number): Pla
 }
 
 /** Scaled to fit: the guest screen as large as the mode allows with its aspect ratio, centred. */
-export function scaledPlacement(v: Viewport, modeW: number, modeH: number): Placement | undefined {
+export function scaledPlacement(v: SourcedRect, modeW: number, modeH: number): Placement | undefined {
   const screen = guestScreen(v);
   if (screen.width <= 0 || screen.height <= 0 || v.width <= 0 || v.height <= 0) return undefined;
   // Integer-exact aspect fit: compare cross products instead of dividing.

@@ -3,6 +3,7 @@
 import type { BufferPath, DaemonProbe, OutputProbe, ResourceProbe } from '../probe.js';
 import { connectorKey } from '../probe.js';
 import type { FrameRates } from './frame-rate.js';
+import type { Size } from '../../util/geometry.js';
 
 export const STATUS_VERSION = 1;
 
@@ -12,7 +13,7 @@ export interface ConnectorReport {
   readonly index: number;
   readonly uniqueId: string;
   readonly output: string;
-  readonly resolution: { readonly width: number; readonly height: number };
+  readonly resolution: Size;
   readonly scanout: { readonly width: number; readonly height: number; readonly x: number; readonly y: number } | null;
   /** How the shown framebuffer reaches the screen, when the daemon knows. */
   readonly path: string | undefined;
