@@ -1,6 +1,8 @@
 // Listener addresses for the metrics and viewer servers. Both are off unless asked for and bind
 // the loopback interface unless a host is named, because neither has authentication: whoever can
 // reach them sees every guest's screen or the host's load.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export interface Listen {
   readonly host: string;
@@ -38,9 +40,22 @@ export function parseListen(raw: string): ListenSetting {
   return { host, port: n };
 }
 
-export function formatListen(l: ListenSetting): string {
-  if (l === 'off') return 'off';
-  return l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+/**
+ * Binds `server` (metrics or viewer) to `at`. Rejects with one line naming the listener and the
+ * address; resolves to the address bound (port 0: the one the kernel chose).
+ */
+export async function bindListener(server: Server, at: Listen, what: string): Promise<Listen> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((err: unknown) => {
+    throw new Error(`${what} listener ${at.host}:${at.port}: ${(err as Error).message}`);
+  });
+  const a = server.address() as AddressInfo;
+  return { host: a.address, port: a.port };
 }
 
 /** True for addresses only this machine can reach. */

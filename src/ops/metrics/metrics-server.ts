@@ -1,7 +1,6 @@
 // The metrics listener: GET /metrics and nothing else, on loopback unless configured otherwise.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Listen } from '../config/listen.js';
+import { bindListener, type Listen } from '../config/listen.js';
 import type { Metrics } from './metrics.js';
 
 export class MetricsServer {
@@ -26,17 +25,7 @@ export class MetricsServer {
     });
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 5000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(at.port, at.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch((err: unknown) => {
-      throw new Error(`metrics listener ${at.host}:${at.port}: ${(err as Error).message}`);
-    });
-    const a = server.address() as AddressInfo;
-    return new MetricsServer(server, { host: a.address, port: a.port });
+    return new MetricsServer(server, await bindListener(server, at, 'metrics'));
   }
 
   /** Idempotent. */

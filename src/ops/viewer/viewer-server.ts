@@ -4,11 +4,10 @@
 // one and while its socket is not backed up: a slow browser gets fewer frames, never a backlog.
 // Frames are encoded once for all clients, off the event loop.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../util/log.js';
-import type { Listen } from '../config/listen.js';
+import { bindListener, type Listen } from '../config/listen.js';
 import type { PngEncoder } from '../frames/png-encoder.js';
 import { connectorKey, type DaemonProbe } from '../probe.js';
 import type { FrameRates } from '../status/frame-rate.js';
@@ -16,6 +15,7 @@ import { parseViewerInput } from '../../input/viewer-input.js';
 import { hostAllowed, originAllowed } from './access.js';
 import { encodeFrameMessage } from './frame-message.js';
 import { VIEWER_PAGE } from './viewer-page.js';
+import type { Size } from '../../util/geometry.js';
 
 export interface ViewerDeps {
   readonly probe: DaemonProbe;
@@ -35,7 +35,7 @@ export interface ConnectorInfo {
   readonly uniqueId: string;
   readonly output: string;
   readonly state: string;
-  readonly scanout: { readonly width: number; readonly height: number } | null;
+  readonly scanout: Size | null;
   readonly framesPerSecond: number | null;
 }
 
@@ -72,17 +72,7 @@ export class ViewerServer {
   static async listen(at: Listen, deps: ViewerDeps): Promise<ViewerServer> {
     const server = createServer();
     const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(at.port, at.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch((err: unknown) => {
-      throw new Error(`viewer listener ${at.host}:${at.port}: ${(err as Error).message}`);
-    });
-    const a = server.address() as AddressInfo;
-    const v = new ViewerServer(server, wss, deps, { host: a.address, port: a.port });
+    const v = new ViewerServer(server, wss, deps, await bindListener(server, at, 'viewer'));
     server.on('request', (req, res) => {
       if (!hostAllowed(req.headers.host, v.address)) {
         res.writeHead(421, { 'content-type': 'text/plain' }).end('vdispld viewer: wrong Host\n');
