@@ -4,20 +4,16 @@
 // whether it still exists. The whole tree is rescanned when the watch fires on the base path (at
 // registration and after a xenstored reconnect), so a daemon started among live devices finds them.
 import type { DevId, DomId } from '../util/ids.js';
-import { devId as toDevId, domId as toDomId } from '../util/ids.js';
+import { devId as toDevId, parseDomId } from '../util/ids.js';
 import type { XsWatch } from '../xenstore/types.js';
 import { Device, type DeviceEnv } from './device.js';
 
-/** Domain ids a guest can have (below DOMID_FIRST_RESERVED). */
-const DOMID = /^(0|[1-9][0-9]{0,4})$/;
-const DOMID_FIRST_RESERVED = 0x7ff0;
 const DEVID = /^(0|[1-9][0-9]{0,8})$/;
 
 function parseKey(fe: string | undefined, dev: string | undefined): { fe: DomId; dev: DevId } | undefined {
-  if (fe === undefined || dev === undefined || !DOMID.test(fe) || !DEVID.test(dev)) return undefined;
-  const d = Number(fe);
-  if (d >= DOMID_FIRST_RESERVED) return undefined;
-  return { fe: toDomId(d), dev: toDevId(Number(dev)) };
+  if (fe === undefined || dev === undefined || !DEVID.test(dev)) return undefined;
+  const d = parseDomId(fe);
+  return d === undefined ? undefined : { fe: d, dev: toDevId(Number(dev)) };
 }
 
 export class DeviceDiscovery {

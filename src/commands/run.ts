@@ -11,6 +11,7 @@ import { parseHeadlessSpec, type HeadlessOutputSpec } from '../drm/headless/head
 import { sdNotifier } from '../native/sd-notify.js';
 import { ConfigError, addOperationsOptions, prepareRun, type RunOperations } from '../ops/run-operations.js';
 import { packageVersion } from '../ops/version.js';
+import { parseDomId } from '../util/ids.js';
 import { isLogLevel, LOG_LEVELS, type Logger } from '../util/log.js';
 import { DEFAULT_SWITCH_KEYS, parseSwitchKeys } from '../input/evdev-source.js';
 
@@ -35,7 +36,7 @@ const collect =
   (value: string, prev: T[]): T[] => [...prev, parse(value)];
 
 function parseDomid(s: string): number {
-  if (!/^(0|[1-9][0-9]{0,4})$/.test(s) || Number(s) >= 0x7ff0) throw new Error(`--domid ${JSON.stringify(s)}: expected a domain id 0..32751`);
+  if (parseDomId(s) === undefined) throw new Error(`--domid ${JSON.stringify(s)}: expected a domain id 0..32751`);
   return Number(s);
 }
 

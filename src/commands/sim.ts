@@ -3,6 +3,7 @@
 // own tools at it (XENSTORED_PATH=PATH). Other simulator commands register under `sim` through
 // simCommand().
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDomId } from '../util/ids.js';
 
 /** The `sim` parent command, created on first use so several modules can add subcommands. */
 export function simCommand(program: Command): Command {
@@ -16,10 +17,9 @@ export function simCommand(program: Command): Command {
 }
 
 function domid(v: string): number {
-  if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 0x7fef) {
-    throw new InvalidArgumentError('expected a guest domain id, 1..32751');
-  }
-  return Number(v);
+  const d = parseDomId(v);
+  if (d === undefined || d === 0) throw new InvalidArgumentError('expected a guest domain id, 1..32751');
+  return d;
 }
 
 /** Repeatable, and comma-separated for the environment (VDISPLD_INTRODUCE=3,4). */

@@ -15,3 +15,16 @@ export const grantRef = (n: number): GrantRef => n as GrantRef;
 export const evtchnPort = (n: number): EvtchnPort => n as EvtchnPort;
 export const devId = (n: number): DevId => n as DevId;
 export const cookie = (n: bigint): Cookie => n as Cookie;
+
+/** DOMID_FIRST_RESERVED (xen.h): ids from here on name no domain (DOMID_SELF, DOMID_IO, ...). */
+export const DOMID_FIRST_RESERVED = 0x7ff0;
+
+/**
+ * A domain id as XenStore paths and the command line write it: decimal, no sign, no leading zero,
+ * below DOMID_FIRST_RESERVED (0..32751). Undefined for anything else.
+ */
+export function parseDomId(s: string): DomId | undefined {
+  if (!/^(0|[1-9][0-9]{0,4})$/.test(s)) return undefined;
+  const n = Number(s);
+  return n < DOMID_FIRST_RESERVED ? domId(n) : undefined;
+}
