@@ -302,7 +302,7 @@ export class ConnectorChannel implements FlipQueue {
     if (this.closed) return;
     if (status !== 0) this.stats.errors++;
     this.hooks.observer?.request(operation, status);
-    const notify = this.ring.answer(id, operation, status, edidSz);
+    const notify = this.ring.respond(id, operation, status, edidSz);
     if (notify) this.reqChannel?.notify();
   }
 

@@ -3,7 +3,7 @@
 // is on differences taken modulo 2^32. The frontend is hostile: req_prod is read once per batch,
 // checked against what the ring can hold, and each slot is copied once into private memory.
 import { RING_SIZE, SLOT_SIZE } from './constants.js';
-import { writeResponseSlot, type Response } from './responses.js';
+import { writeResponseSlot } from './responses.js';
 import type { SharedMemory } from './shared-memory.js';
 import { SRING } from './wire-layout.js';
 
@@ -119,14 +119,10 @@ export class BackRing {
 
   /**
    * Writes a response into the next response slot (not yet visible to the frontend: see
-   * pushResponses). Only a consumed request can be answered, and only once.
+   * pushResponses). Only a consumed request can be answered, and only once. `edidSz` counts for
+   * GET_EDID only. The fields are arguments, not a Response object: this is the request path.
    */
-  writeResponse(r: Response): void {
-    this.writeAnswer(r.id, r.operation, r.status, r.edidSz ?? 0);
-  }
-
-  /** writeResponse with the fields as arguments (`edidSz` counts for GET_EDID only). */
-  writeAnswer(id: number, operation: number, status: number, edidSz = 0): void {
+  writeResponse(id: number, operation: number, status: number, edidSz = 0): void {
     if (this.outstanding === 0) throw new Error('BackRing.writeResponse: no consumed request is waiting for a response');
     writeResponseSlot(this.mem.bytes, ringSlotOffset(this.rspProdPvt), id, operation, status, edidSz);
     this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
@@ -147,14 +143,8 @@ export class BackRing {
   }
 
   /** writeResponse + pushResponses; returns whether to notify the frontend. */
-  respond(r: Response): boolean {
-    this.writeResponse(r);
-    return this.pushResponses();
-  }
-
-  /** writeAnswer + pushResponses: the request path's answer, with no Response object. */
-  answer(id: number, operation: number, status: number, edidSz = 0): boolean {
-    this.writeAnswer(id, operation, status, edidSz);
+  respond(id: number, operation: number, status: number, edidSz = 0): boolean {
+    this.writeResponse(id, operation, status, edidSz);
     return this.pushResponses();
   }
 

@@ -53,7 +53,7 @@ void test('requests travel, responses come back, and both event indices are re-a
     assert.deepEqual(got.cookies, [1n, 2n, 3n]);
     assert.equal(got.more, false);
     assert.equal(readU32(bytes, REQ_EVENT), 4, 'RING_FINAL_CHECK_FOR_REQUESTS: req_event = req_cons + 1');
-    for (let i = 0; i < 3; i++) back.writeResponse({ id: 100 + i, operation: Op.PG_FLIP, status: 0 });
+    for (let i = 0; i < 3; i++) back.writeResponse(100 + i, Op.PG_FLIP, 0);
     assert.equal(back.pushResponses(), true);
     assert.deepEqual(responses(front).map((r) => r.id), [100, 101, 102]);
     assert.equal(readU32(bytes, RSP_EVENT), 4, 'frontend re-armed rsp_event');
@@ -61,7 +61,7 @@ void test('requests travel, responses come back, and both event indices are re-a
     front.writeRequest(flip(3), 103);
     assert.equal(front.pushRequests(), true);
     assert.deepEqual(drain(back).ids, [103]);
-    assert.equal(back.respond({ id: 103, operation: Op.PG_FLIP, status: 0 }), true);
+    assert.equal(back.respond(103, Op.PG_FLIP, 0), true);
     assert.deepEqual(responses(front).map((r) => r.id), [103]);
   });
 });
@@ -83,10 +83,10 @@ void test('notifications are suppressed while the other side is known to be busy
     assert.deepEqual(drain(back).ids, [2, 3]);
     // Responses: the frontend has not re-armed rsp_event since init (1), so after the first push
     // the next ones do not notify until it consumes and re-arms.
-    assert.equal(back.respond({ id: 1, operation: Op.PG_FLIP, status: 0 }), true);
-    assert.equal(back.respond({ id: 2, operation: Op.PG_FLIP, status: 0 }), false);
+    assert.equal(back.respond(1, Op.PG_FLIP, 0), true);
+    assert.equal(back.respond(2, Op.PG_FLIP, 0), false);
     assert.deepEqual(responses(front).map((r) => r.id), [1, 2]);
-    assert.equal(back.respond({ id: 3, operation: Op.PG_FLIP, status: 0 }), true);
+    assert.equal(back.respond(3, Op.PG_FLIP, 0), true);
     assert.equal(back.pushResponses(), false, 'nothing new, nothing to notify');
   });
 });
@@ -104,7 +104,7 @@ void test('indices wrap at 2^32 without losing or reordering a request', () => {
       front.pushRequests();
       const got = drain(back);
       assert.deepEqual(got.cookies, Array.from({ length: n }, (_, i) => BigInt(sent - n + i) + 1n));
-      for (const id of got.ids) back.writeResponse({ id, operation: Op.PG_FLIP, status: 0 });
+      for (const id of got.ids) back.writeResponse(id, Op.PG_FLIP, 0);
       back.pushResponses();
       const rs = responses(front);
       assert.deepEqual(rs.map((r) => r.id), got.ids);
@@ -130,7 +130,7 @@ void test('a full ring: 32 outstanding requests, no more room until one is answe
     assert.equal(drain(back).ids.length, RING_SIZE);
     assert.equal(back.outstanding, RING_SIZE);
     assert.equal(drain(back).ids.length, 0, 'nothing more to read');
-    back.respond({ id: 0, operation: Op.PG_FLIP, status: 0 });
+    back.respond(0, Op.PG_FLIP, 0);
     assert.equal(responses(front).length, 1);
     assert.equal(front.freeRequests(), 1);
     front.writeRequest(flip(32), 32);
@@ -153,8 +153,8 @@ void test('a lying req_prod is a sticky violation and no slot is read', () => {
       for (let i = 0; i < 5; i++) front.writeRequest(flip(i), i);
       front.pushRequests();
       assert.equal(drain(back).ids.length, 5);
-      back.respond({ id: 0, operation: Op.PG_FLIP, status: 0 });
-      back.respond({ id: 1, operation: Op.PG_FLIP, status: 0 }); // rsp_prod_pvt = start + 2, req_cons = start + 5
+      back.respond(0, Op.PG_FLIP, 0);
+      back.respond(1, Op.PG_FLIP, 0); // rsp_prod_pvt = start + 2, req_cons = start + 5
       lie(bytes);
       let calls = 0;
       const out = back.consume(RING_SIZE, () => calls++);
@@ -198,9 +198,9 @@ void test('the backend keeps its own rsp_prod: a scribbled shared copy changes n
     front.writeRequest(flip(1), 2);
     front.pushRequests();
     drain(back);
-    back.respond({ id: 1, operation: Op.PG_FLIP, status: 0 });
+    back.respond(1, Op.PG_FLIP, 0);
     writeU32(bytes, RSP_PROD, 12345);
-    back.respond({ id: 2, operation: Op.PG_FLIP, status: 0 });
+    back.respond(2, Op.PG_FLIP, 0);
     assert.equal(readU32(bytes, RSP_PROD), 2);
   });
 });
@@ -208,7 +208,7 @@ void test('the backend keeps its own rsp_prod: a scribbled shared copy changes n
 void test('answering more requests than were consumed is refused', () => {
   withSharedPage(({ back: bm }) => {
     const back = new BackRing(bm);
-    assert.throws(() => back.writeResponse({ id: 1, operation: Op.PG_FLIP, status: 0 }), /no consumed request/);
+    assert.throws(() => back.writeResponse(1, Op.PG_FLIP, 0), /no consumed request/);
   });
 });
 

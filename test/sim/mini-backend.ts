@@ -180,7 +180,7 @@ export class MiniBackend {
       if (a === 'silent') continue;
       const status = a === 'wrong-op' ? 0 : a !== 0 ? a : await this.execute(r).catch(() => -22);
       // 'wrong-op': the byte left 0, as a backend reading the header's generic diagram ("reserved") would.
-      c.ring.writeResponse({ id: r.id, operation: a === 'wrong-op' ? 0 : r.op, status });
+      c.ring.writeResponse(r.id, a === 'wrong-op' ? 0 : r.op, status);
       if (c.ring.pushResponses()) c.req.notify();
       if (r.op === Op.PG_FLIP && status === 0) {
         const fb = readU64(r.bytes, REQ.pgFlip.fbCookie);

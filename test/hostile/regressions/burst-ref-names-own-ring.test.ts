@@ -55,7 +55,7 @@ void test('the mechanism: a be-alloc directory written over a ring page leaves r
     front.writeRawRequest(raw);
     front.pushRequests();
     back.consume(1, () => undefined);
-    const notify = back.respond({ id: 0, operation: Op.DBUF_DESTROY, status: 0 });
+    const notify = back.respond(0, Op.DBUF_DESTROY, 0);
     front.consumeResponses(32, () => undefined);
     return notify;
   };
