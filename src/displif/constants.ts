@@ -141,6 +141,9 @@ export const LINUX_FE_MAX_HEIGHT = 2047;
 export const GNTDEV_MAX_REFS = 65536;
 /** Event-channel ports are below EVTCHN_FIFO_NR_CHANNELS (1 << 17), the larger of Xen's two ABIs. */
 export const EVTCHN_MAX_PORT = (1 << 17) - 1;
-/** Guest-visible wait limits of the Linux frontend, in milliseconds. */
+/**
+ * Guest-visible wait limits of the Linux frontend, in milliseconds: a request's response
+ * (XEN_DRM_FRONT_WAIT_BACK_MS) and a flip's completion event (FRAME_DONE_TO_MS).
+ */
 export const LINUX_FE_REQUEST_TIMEOUT_MS = 3000;
 export const LINUX_FE_FRAME_DONE_TIMEOUT_MS = 3100;

@@ -37,12 +37,3 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
-
-/**
- * Quotes a guest- or toolstack-written value for a log line: escaped and truncated, so a hostile
- * value can neither forge lines nor flood the journal.
- */
-export function quoteValue(v: string, max = 64): string {
-  const cut = v.length > max ? `${v.slice(0, max)}…` : v;
-  return JSON.stringify(cut);
-}

@@ -16,7 +16,6 @@ export function parsePerm(s: string): XsPerm | undefined {
 
 export const formatPerm = (p: XsPerm): string => `${p.access}${p.domid}`;
 
-export const canRead = (a: XsPerm['access']): boolean => a === 'r' || a === 'b';
 export const canWrite = (a: XsPerm['access']): boolean => a === 'w' || a === 'b';
 
 /**

@@ -32,10 +32,6 @@ export interface Layer {
   readonly quotas: ReadonlyMap<string, number>;
 }
 
-export function emptyLayer(name: LayerName): Layer {
-  return { name, scalars: new Map(), connectors: new Map(), quotas: new Map() };
-}
-
 export function splitKey(key: string): { family: MapFamily; name: string } | undefined {
   const dot = key.indexOf('.');
   if (dot <= 0) return undefined;

@@ -3,7 +3,7 @@
 // framebuffers (FB_ATTACH/DETACH), enabling and disabling a pipe (SET_CONFIG), page flips
 // (PG_FLIP, the vblank event released by EVT_PG_FLIP or after 3100 ms), and GEM release
 // (DBUF_DESTROY). Each method returns the status the ioctl would.
-import { DBUF_FLG_REQ_ALLOC, Op, PAGE_SIZE, XEN_EINVAL } from '../../displif/constants.js';
+import { DBUF_FLG_REQ_ALLOC, LINUX_FE_FRAME_DONE_TIMEOUT_MS, Op, PAGE_SIZE, XEN_EINVAL } from '../../displif/constants.js';
 import { writeU32, writeU64 } from '../../displif/bytes.js';
 import { formatByName, type PixelFormat } from '../../displif/formats.js';
 import { REQ } from '../../displif/wire-layout.js';
@@ -13,8 +13,6 @@ import type { FlipOutcome } from './protocol.js';
 import { PgdirShbuf } from './shbuf.js';
 import { Errno } from '../../util/errno.js';
 
-/** FRAME_DONE_TO_MS: the driver's own timeout for a flip's completion event. */
-export const FRAME_DONE_TIMEOUT_MS = 3100;
 const { ENODEV, EBUSY, ENOMEM } = Errno;
 
 export interface GemObject {
@@ -206,7 +204,7 @@ export class DrmCard {
     const started = performance.now();
     let release!: (o: FlipOutcome) => void;
     const released = new Promise<FlipOutcome>((r) => (release = r));
-    const timer = setTimeout(() => pending.release('timeout'), FRAME_DONE_TIMEOUT_MS);
+    const timer = setTimeout(() => pending.release('timeout'), LINUX_FE_FRAME_DONE_TIMEOUT_MS);
     const pending = {
       release: (o: FlipOutcome): void => {
         if (pipe.pending !== pending) return;

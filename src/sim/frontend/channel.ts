@@ -12,11 +12,12 @@ import { FrontRing } from '../../displif/front-ring.js';
 import { ringSlotOffset } from '../../displif/back-ring.js';
 import { nativeSharedMemory, type SharedMemory } from '../../displif/shared-memory.js';
 import { writeU16 } from '../../displif/bytes.js';
+import { LINUX_FE_REQUEST_TIMEOUT_MS } from '../../displif/constants.js';
 import type { DomainKernel, OwnPages } from '../domain-kernel.js';
 import { crashPoint } from './crash-points.js';
 
 /** XEN_DRM_FRONT_WAIT_BACK_MS */
-export const WAIT_BACK_MS = 3000;
+export const WAIT_BACK_MS = LINUX_FE_REQUEST_TIMEOUT_MS;
 
 const V1_OPS: ReadonlySet<number> = new Set([
   Op.PG_FLIP,
