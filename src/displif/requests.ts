@@ -2,6 +2,7 @@
 // guest-controlled field (docs/PROTOCOL-NOTES.md, "What the backend checks"), and encode requests
 // for simulated frontends.
 // decodeRequest never throws: a bad slot becomes a failure carrying the negative errno to answer with.
+import type { Rect } from '../util/geometry.js';
 import type { Cookie, GrantRef } from '../util/ids.js';
 import { allZero, isZeroU64, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';
 import {
@@ -61,13 +62,9 @@ export interface FbDetach {
   readonly fbCookie: Cookie;
 }
 
-/** What SET_CONFIG asks a connector to show. */
-export interface ScanoutConfig {
+/** What SET_CONFIG asks a connector to show: a framebuffer, placed as the rectangle says. */
+export interface ScanoutConfig extends Rect {
   readonly fbCookie: Cookie;
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
   readonly bpp: number;
 }
 

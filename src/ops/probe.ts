@@ -4,7 +4,7 @@
 // is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
 import type { Frame, ScanoutPath } from '../drm/output.js';
 import type { InputRouter } from '../input/router.js';
-import type { Size } from '../util/geometry.js';
+import type { Rect, Size } from '../util/geometry.js';
 
 /** The per-connector counters the backend keeps; one object per connection (a reconnect starts a new one). */
 export interface ConnectorCounters {
@@ -25,7 +25,7 @@ export interface ConnectorProbe {
   readonly output: string;
   readonly resolution: Size;
   /** The guest's viewport after SET_CONFIG, null while off. */
-  readonly scanout: { readonly width: number; readonly height: number; readonly x: number; readonly y: number } | null;
+  readonly scanout: Rect | null;
   readonly stats: ConnectorCounters;
 }
 

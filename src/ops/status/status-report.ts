@@ -3,7 +3,7 @@
 import type { BufferPath, DaemonProbe, OutputProbe, ResourceProbe } from '../probe.js';
 import { connectorKey } from '../probe.js';
 import type { FrameRates } from './frame-rate.js';
-import type { Size } from '../../util/geometry.js';
+import type { Rect, Size } from '../../util/geometry.js';
 
 export const STATUS_VERSION = 1;
 
@@ -14,7 +14,7 @@ export interface ConnectorReport {
   readonly uniqueId: string;
   readonly output: string;
   readonly resolution: Size;
-  readonly scanout: { readonly width: number; readonly height: number; readonly x: number; readonly y: number } | null;
+  readonly scanout: Rect | null;
   /** How the shown framebuffer reaches the screen, when the daemon knows. */
   readonly path: string | undefined;
   readonly framesPerSecond: number | null;
