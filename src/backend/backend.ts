@@ -7,7 +7,8 @@ import type { ChannelObserver } from './connector-channel.js';
 import type { DeviceStatus } from './device.js';
 import { DeviceDiscovery } from './discovery.js';
 import type { OutputMap } from './output-map.js';
-import { DEFAULT_QUOTAS, type Quotas } from './quotas.js';
+import { BudgetedPlatform, Dom0Budget, type BudgetReport } from './dom0-budget.js';
+import { DEFAULT_QUOTAS, dom0Limits, type Quotas } from './quotas.js';
 
 export interface BackendOptions {
   readonly xs: XenStore;
@@ -34,17 +35,21 @@ export class DisplayBackend {
   private constructor(
     private readonly discovery: DeviceDiscovery,
     readonly basePath: string,
+    private readonly dom0: Dom0Budget,
   ) {}
 
   static async start(opts: BackendOptions): Promise<DisplayBackend> {
     const basePath = `/local/domain/${opts.platform.ownDomid}/backend/vdispl`;
+    const quotas = opts.quotas ?? DEFAULT_QUOTAS;
+    // Every device reaches the platform through the budget: what all guests hold together is bounded.
+    const dom0 = new Dom0Budget(() => dom0Limits(quotas));
     const discovery = new DeviceDiscovery(
       {
         xs: opts.xs,
         log: opts.log,
-        platform: opts.platform,
+        platform: new BudgetedPlatform(opts.platform, dom0),
         outputs: opts.outputs,
-        quotas: opts.quotas ?? DEFAULT_QUOTAS,
+        quotas,
         nextFramebufferId: () => ++framebufferIds,
         ...(opts.observer ? { observer: opts.observer } : {}),
       },
@@ -52,7 +57,12 @@ export class DisplayBackend {
     );
     await discovery.start();
     opts.log.info({ path: basePath, platform: opts.platform.capabilities.summary }, 'watching for vdispl devices');
-    return new DisplayBackend(discovery, basePath);
+    return new DisplayBackend(discovery, basePath, dom0);
+  }
+
+  /** The dom0-wide budget: limits, use, each guest's holdings, refusals. */
+  budget(): BudgetReport {
+    return this.dom0.report();
   }
 
   status(): DeviceStatus[] {

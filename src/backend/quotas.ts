@@ -1,5 +1,6 @@
 // Per-device limits (docs/PROTOCOL-NOTES.md, "What the backend checks" 5): one guest cannot make
-// the daemon hold unbounded memory, grant mappings or framebuffers. The defaults fit what the Linux frontend does
+// the daemon hold unbounded memory, grant mappings or framebuffers; and the dom0-wide budget's
+// limits, which bound all guests together (dom0-budget.ts). The defaults fit what the Linux frontend does
 // at its largest: 4 connectors, triple-buffered, at 2560x1600 XRGB8888 (12 buffers of 4000 pages).
 import { XEN_PAGE_SIZE } from '../xen/platform.js';
 
@@ -25,6 +26,14 @@ export interface Quotas {
    * with that alone.
    */
   readonly bufferPagesPerSecond: number;
+  /**
+   * Dom0-wide, summed over every guest (dom0-budget.ts): grant pages mapped (dom0's maptrack,
+   * which blkback and netback share), dom0 pages allocated and granted to guests (be-alloc), and
+   * file descriptors (dma-bufs). A guest may hold at most limit / (guests + 1) of each.
+   */
+  readonly dom0MappedPages: number;
+  readonly dom0AllocatedPages: number;
+  readonly dom0Fds: number;
 }
 
 const PAGES_2560x1600 = Math.ceil((2560 * 1600 * 4) / XEN_PAGE_SIZE);
@@ -42,6 +51,13 @@ export const DEFAULT_QUOTAS: Quotas = Object.freeze({
   // One largest buffer (64 MiB) a second, after a burst of a whole device's worth: far more than
   // a frontend allocates outside a mode change, far less than a churning guest would.
   bufferPagesPerSecond: 16384,
+  // Half of Xen's default maptrack (gnttab_max_maptrack_frames 1024 x 256 entries = 262,144): the
+  // other half stays with blkback, netback and whatever else dom0 runs.
+  dom0MappedPages: 131072,
+  // 512 MiB of dom0 memory granted to guests as be-alloc buffers.
+  dom0AllocatedPages: 131072,
+  // dma-buf fds (exports for zero-copy, imports for be-alloc): well inside a service's 1024.
+  dom0Fds: 512,
 });
 
 const KEYS: Readonly<Record<string, keyof Quotas>> = {
@@ -53,9 +69,17 @@ const KEYS: Readonly<Record<string, keyof Quotas>> = {
   'fb-height': 'maxFbHeight',
   'pending-flips': 'maxPendingFlips',
   'pages-per-second': 'bufferPagesPerSecond',
+  'dom0-pages': 'dom0MappedPages',
+  'dom0-alloc-pages': 'dom0AllocatedPages',
+  'dom0-fds': 'dom0Fds',
 };
 
 export const QUOTA_OPTION_KEYS = Object.keys(KEYS);
+
+/** The dom0-wide budget's limits in `q`, read when called (live quotas change). */
+export function dom0Limits(q: Quotas): { mappedPages: number; allocatedPages: number; fds: number } {
+  return { mappedPages: q.dom0MappedPages, allocatedPages: q.dom0AllocatedPages, fds: q.dom0Fds };
+}
 
 /**
  * Applies `key=value[,key=value...]` (the --quota option) over `base`. Throws one line naming the
@@ -64,7 +88,7 @@ export const QUOTA_OPTION_KEYS = Object.keys(KEYS);
 export function parseQuotas(spec: string, base: Quotas = DEFAULT_QUOTAS): Quotas {
   const out: Record<keyof Quotas, number> = { ...base };
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([a-z-]+)=(\d{1,9})$/.exec(part);
+    const m = /^([a-z0-9-]+)=(\d{1,9})$/.exec(part);
     if (!m) throw new Error(`quota ${JSON.stringify(part)}: expected KEY=NUMBER with KEY one of ${QUOTA_OPTION_KEYS.join(', ')}`);
     const key = KEYS[m[1]!];
     if (!key) throw new Error(`quota ${JSON.stringify(m[1])}: unknown; known: ${QUOTA_OPTION_KEYS.join(', ')}`);

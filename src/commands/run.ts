@@ -77,7 +77,7 @@ function parseInputDevice(s: string): string {
 
 function defaultQuotasText(): string {
   const q = DEFAULT_QUOTAS;
-  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips},pages-per-second=${q.bufferPagesPerSecond}`;
+  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips},pages-per-second=${q.bufferPagesPerSecond},dom0-pages=${q.dom0MappedPages},dom0-alloc-pages=${q.dom0AllocatedPages},dom0-fds=${q.dom0Fds}`;
 }
 
 /** The options `run` and `demo` share. */
@@ -94,7 +94,7 @@ export function addDaemonOptions(cmd: Command): Command {
     )
     .addOption(new Option('--unmapped <policy>', 'connectors with no mapping, or whose output is taken').choices(['headless', 'refuse']).default('headless'))
     .addOption(
-      new Option('--quota <KEY=N,...>', `per-device limits (keys: ${QUOTA_OPTION_KEYS.join(', ')})`)
+      new Option('--quota <KEY=N,...>', `per-device limits and the dom0-wide budget (dom0-*) (keys: ${QUOTA_OPTION_KEYS.join(', ')})`)
         .argParser(wrap((s: string, prev: Quotas) => parseQuotas(s, prev)))
         .default(DEFAULT_QUOTAS, defaultQuotasText()),
     )

@@ -54,6 +54,7 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
       return (daemon.primary as OutputBackend & WithCopyPath).fallbacks?.byReason() ?? {};
     },
     bytesCopied: () => (daemon.primary as OutputBackend & WithCopyPath).copiedBytes?.(),
+    budget: () => daemon.backend.budget(),
   };
 }
 

@@ -2,6 +2,7 @@
 // counters, its outputs and their current frames, and its resource counts. The daemon supplies
 // one (daemon-probe.ts); tests can build one from the backend's parts directly. Everything here
 // is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
+import type { BudgetReport } from '../backend/dom0-budget.js';
 import type { Frame, ScanoutPath } from '../drm/output.js';
 import type { InputRouter } from '../input/router.js';
 import type { Rect, Size } from '../util/geometry.js';
@@ -77,6 +78,8 @@ export interface DaemonProbe {
   bytesCopied(): Readonly<Record<string, number>> | undefined;
   /** The input router (vkbd devices), for the viewer's input; absent where there is none. */
   input?(): InputRouter | undefined;
+  /** The dom0-wide budget (limits, use, shares, refusals, each guest's holdings); undefined before the backend runs. */
+  budget(): BudgetReport | undefined;
 }
 
 /** `domid/dev/conn`, as `vdispld snapshot` and the viewer name a connector. */
@@ -84,7 +87,7 @@ export function connectorKey(domid: number, devId: number, index: number): strin
   return `${domid}/${devId}/${index}`;
 }
 
-export type { ScanoutPath };
+export type { BudgetReport, ScanoutPath };
 
 /** A probe that shows nothing until the daemon it stands for is running (listeners start first). */
 export class DeferredProbe implements DaemonProbe {
@@ -118,5 +121,8 @@ export class DeferredProbe implements DaemonProbe {
   }
   bytesCopied(): Readonly<Record<string, number>> | undefined {
     return this.inner?.bytesCopied();
+  }
+  budget(): BudgetReport | undefined {
+    return this.inner?.budget();
   }
 }

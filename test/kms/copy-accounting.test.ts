@@ -104,6 +104,7 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
     bufferPaths: () => ({ 'dma-buf': 1, copied: 1, mapped: 0, 'be-alloc': 0 }),
     fallbacks: () => r.backend.fallbacks.byReason(),
     bytesCopied: () => r.backend.copiedBytes(),
+    budget: () => undefined,
   });
   const fams = parse(await new Metrics(probe, { processMetrics: false }).text());
   const copied = fams.find((f) => f.name === 'vdispld_copied_bytes_total');

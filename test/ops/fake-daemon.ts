@@ -2,6 +2,7 @@
 // pixels a test writes, and device/connector records with counters, behind a DaemonProbe. The
 // control socket, status and viewer tests drive their servers with it; the demo tests use the
 // real daemon's probe.
+import type { BudgetReport } from '../../src/backend/dom0-budget.js';
 import type { Frame, FramebufferDesc } from '../../src/drm/output.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import type { HeadlessOutput } from '../../src/drm/headless/headless-output.js';
@@ -111,6 +112,10 @@ export class FakeDaemon implements DaemonProbe {
   }
 
   bytesCopied(): Record<string, number> | undefined {
+    return undefined;
+  }
+
+  budget(): BudgetReport | undefined {
     return undefined;
   }
 

@@ -38,6 +38,18 @@ class FakeProbe implements DaemonProbe {
   bytesCopied() {
     return this.copied;
   }
+  budget() {
+    return {
+      limits: { mappedPages: 131072, allocatedPages: 131072, fds: 512 },
+      used: { mappedPages: 9000, allocatedPages: 0, fds: 1 },
+      share: { mappedPages: 43690, allocatedPages: 65536, fds: 170 },
+      refused: { mappedPages: 4, allocatedPages: 0, fds: 0 },
+      guests: [
+        { domid: 3, mappedPages: 8000, allocatedPages: 0, fds: 1 },
+        { domid: 4, mappedPages: 1000, allocatedPages: 0, fds: 0 },
+      ],
+    };
+  }
 }
 
 function device(domid: number, phase: string, stats: ConnectorCounters[] = []): DeviceProbe {
@@ -144,6 +156,17 @@ void test('no copied-bytes series for an output that does not count them', async
   const fams = parse(await m.text());
   assert.equal(fams.find((f) => f.name === 'vdispld_copied_bytes_total'), undefined);
   assert.equal(fams.find((f) => f.name.startsWith('process_')), undefined);
+});
+
+void test('the dom0-wide budget: limit, use, share and refusals by kind, and each guest holdings', async () => {
+  const m = new Metrics(new FakeProbe(), { processMetrics: false });
+  const fams = parse(await m.text());
+  assert.equal(value(fams, 'vdispld_dom0_budget_limit', { kind: 'mapped_pages' }), 131072);
+  assert.equal(value(fams, 'vdispld_dom0_budget_used', { kind: 'mapped_pages' }), 9000);
+  assert.equal(value(fams, 'vdispld_dom0_budget_share', { kind: 'fds' }), 170);
+  assert.equal(value(fams, 'vdispld_dom0_budget_refused_total', { kind: 'mapped_pages' }), 4);
+  assert.equal(value(fams, 'vdispld_dom0_budget_guest_used', { domid: '3', kind: 'mapped_pages' }), 8000);
+  assert.equal(value(fams, 'vdispld_dom0_budget_guest_used', { domid: '4', kind: 'fds' }), 0);
 });
 
 void test('HTTP: GET /metrics on loopback, 404 elsewhere, idempotent close', async () => {

@@ -3,6 +3,7 @@
 // scrape time, so the request path pays one array increment and one histogram observation.
 // prom-client is loaded when the registry is first needed (build(), or the first text()): loading it
 // is a good part of start-up, and a daemon whose metrics listener is off never reads it.
+import { BUDGET_KINDS, type BudgetKind, type BudgetReport } from '../../backend/dom0-budget.js';
 import type { Histogram, Registry } from 'prom-client';
 import type { BufferPath, ConnectorCounters, DaemonProbe } from '../probe.js';
 import { RequestCounts } from './request-counts.js';
@@ -19,6 +20,7 @@ export const METRIC_PREFIX = 'vdispld_';
 /** Flip latency buckets: a vblank at 60 Hz is 16.7 ms; the frontend gives up at 3 s. */
 const FLIP_BUCKETS = [0.001, 0.002, 0.004, 0.008, 0.0167, 0.025, 0.0334, 0.05, 0.1, 0.25, 0.5, 1, 3];
 const PHASES = ['idle', 'initwait', 'connected', 'closed-retry', 'failed', 'removed'];
+const BUDGET_KIND_LABELS: Record<BudgetKind, string> = { mappedPages: 'mapped_pages', allocatedPages: 'allocated_pages', fds: 'fds' };
 const PATHS: readonly BufferPath[] = ['dma-buf', 'copied', 'mapped', 'be-alloc'];
 
 export interface MetricsOptions {
@@ -133,6 +135,60 @@ export class Metrics implements BackendObserver {
       collect() {
         const p = probe.bufferPaths();
         for (const path of PATHS) this.set({ path }, p[path] ?? 0);
+      },
+    });
+    // The dom0-wide budget (dom0-budget.ts), by kind: mapped_pages, allocated_pages, fds.
+    const budget = (): BudgetReport | undefined => probe.budget();
+    const kindLabel = (k: BudgetKind): string => BUDGET_KIND_LABELS[k];
+    new Gauge({
+      name: `${METRIC_PREFIX}dom0_budget_limit`,
+      help: 'dom0-wide budget, by kind: grant pages mapped (dom0 maptrack), dom0 pages granted to guests (be-alloc), dma-buf fds',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const b = budget();
+        if (b) for (const k of BUDGET_KINDS) this.set({ kind: kindLabel(k) }, b.limits[k]);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}dom0_budget_used`,
+      help: 'dom0-wide budget held by all guests together, by kind',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const b = budget();
+        if (b) for (const k of BUDGET_KINDS) this.set({ kind: kindLabel(k) }, b.used[k]);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}dom0_budget_share`,
+      help: 'what one guest may hold now, by kind: limit / (guests holding it + 1)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const b = budget();
+        if (b) for (const k of BUDGET_KINDS) this.set({ kind: kindLabel(k) }, b.share[k]);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}dom0_budget_guest_used`,
+      help: 'dom0-wide budget held by one guest, by kind',
+      labelNames: ['domid', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of budget()?.guests ?? []) for (const k of BUDGET_KINDS) this.set({ domid: String(g.domid), kind: kindLabel(k) }, g[k]);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}dom0_budget_refused_total`,
+      help: 'requests refused by the dom0-wide budget (-ENOMEM over the guest share, -EAGAIN over the limit), by kind',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const b = budget();
+        this.reset();
+        if (b) for (const k of BUDGET_KINDS) this.inc({ kind: kindLabel(k) }, b.refused[k]);
       },
     });
     new Gauge({

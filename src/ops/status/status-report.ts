@@ -1,6 +1,6 @@
 // The status of a running daemon as one JSON document: `vdispld status --json` prints it as it is,
 // the text form and the viewer render it. Versioned, so scripts can tell what they read.
-import type { BufferPath, DaemonProbe, OutputProbe, ResourceProbe } from '../probe.js';
+import type { BudgetReport, BufferPath, DaemonProbe, OutputProbe, ResourceProbe } from '../probe.js';
 import { connectorKey } from '../probe.js';
 import type { FrameRates } from './frame-rate.js';
 import type { Rect, Size } from '../../util/geometry.js';
@@ -40,6 +40,8 @@ export interface StatusReport {
   readonly outputs: readonly OutputProbe[];
   readonly devices: readonly DeviceReport[];
   readonly resources: ResourceProbe;
+  /** The dom0-wide budget: limits, use, the share one guest may hold now, refusals, each guest's holdings. */
+  readonly budget: BudgetReport | null;
   readonly framebuffersByPath: Readonly<Record<BufferPath, number>>;
   readonly copyFallbacks: Readonly<Record<string, number>>;
   /**
@@ -105,6 +107,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     outputs: ctx.probe.outputs(),
     devices,
     resources: ctx.probe.resources(),
+    budget: ctx.probe.budget() ?? null,
     framebuffersByPath: ctx.probe.bufferPaths(),
     copyFallbacks: ctx.probe.fallbacks(),
     copiedBytes: ctx.probe.bytesCopied() ?? null,

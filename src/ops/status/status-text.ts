@@ -26,6 +26,15 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (dma-buf ${p['dma-buf']}, copied ${p.copied}, mapped ${p.mapped}, be-alloc ${p['be-alloc']}); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
   );
+  const b = r.budget;
+  if (b) {
+    const kinds = [
+      ['mapped grant pages', 'mappedPages'],
+      ['granted dom0 pages', 'allocatedPages'],
+      ['dma-buf fds', 'fds'],
+    ] as const;
+    out.push(`dom0 budget: ${kinds.map(([name, k]) => `${name} ${b.used[k]}/${b.limits[k]} (a guest's share ${b.share[k]}${b.refused[k] ? `, ${b.refused[k]} refused` : ''})`).join('; ')}`);
+  }
   const l = r.listeners;
   if (l && (l.viewer || l.metrics)) out.push(`listening: ${[l.viewer ? `viewer ${l.viewer}` : '', l.metrics ? `metrics ${l.metrics}` : ''].filter(Boolean).join(', ')}`);
   out.push(`outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`);
