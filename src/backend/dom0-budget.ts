@@ -4,13 +4,16 @@
 // guests (be-alloc), and file descriptors (dma-bufs). Every such resource the daemon takes goes
 // through budgetedPlatform() below, charged to the guest it is for, and given back when released.
 //
-// Fairness: a guest may hold at most limit / (guests + 1) of each kind, guests being the domains
-// that hold something of that kind (itself included). One share is always left free, so a guest
-// that connects next can map its rings and its first buffers however much the others asked for;
-// a guest over its share gets -ENOMEM on its own requests and the others carry on. Shares shrink
-// as guests arrive; nobody's pages are taken back, but a guest holding more than its new share is
-// refused until it is under it. All guests together never hold more than the limit (-EAGAIN: the
-// guest is within its share but the others hold the rest, for now).
+// Fairness: a guest may hold at most limit / planned of each kind while no more than `planned`
+// guests (the operator's dom0-guests) hold some of it, and limit / (guests + 1) beyond, `guests`
+// being the domains that hold something of that kind, itself included. Up to `planned` guests
+// each get a whole share whatever the others do (the shares add up to the limit); with more, one
+// share is left free for a guest that connects next.
+// A guest over its share gets -ENOMEM on its own requests and the others carry on. Shares shrink
+// as guests arrive beyond `planned`; nobody's pages are taken back, but a guest holding more than
+// its new share is refused until it is under it, and a newcomer then gets what is free. All
+// guests together never hold more than the limit (-EAGAIN: the guest is within its share but the
+// others hold the rest, for now).
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import {
   PlatformError,
@@ -34,6 +37,8 @@ export interface BudgetGuest extends BudgetCounts {
 /** What `vdispld status` and the metrics show of the budget. */
 export interface BudgetReport {
   readonly limits: BudgetCounts;
+  /** Guests planned for (dom0-guests): each of that many gets a whole share. */
+  readonly planned: number;
   readonly used: BudgetCounts;
   /** What one guest may hold now (with one more guest counted, the share kept free). */
   readonly share: BudgetCounts;
@@ -53,7 +58,7 @@ export class Dom0Budget {
   private readonly refusals = zero();
 
   /** `limits` is read at every charge: the configuration may change them while running. */
-  constructor(private readonly limits: () => BudgetCounts) {}
+  constructor(private readonly limits: () => BudgetCounts & { readonly guests: number }) {}
 
   /**
    * Charges `n` of `kind` to `domid`, or throws PlatformError ENOMEM (over its share) or EAGAIN
@@ -61,10 +66,11 @@ export class Dom0Budget {
    * one give() of the same amount.
    */
   take(domid: number, kind: BudgetKind, n: number): void {
-    const limit = this.limits()[kind];
+    const limits = this.limits();
+    const limit = limits[kind];
     const mine = this.byGuest.get(domid);
     const held = mine?.[kind] ?? 0;
-    const share = this.shareOf(kind, limit, held > 0 ? 0 : 1);
+    const share = this.shareOf(kind, limit, limits.guests, held > 0 ? 0 : 1);
     if (held + n > share) {
       this.refusals[kind]++;
       throw new PlatformError(`dom0 budget: dom${domid} would hold ${held + n} ${NOUNS[kind]}, its share is ${share} of ${limit}`, ENOMEM, 'ENOMEM');
@@ -90,9 +96,10 @@ export class Dom0Budget {
   report(): BudgetReport {
     const limits = this.limits();
     const share = zero();
-    for (const k of BUDGET_KINDS) share[k] = this.shareOf(k, limits[k], 0);
+    for (const k of BUDGET_KINDS) share[k] = this.shareOf(k, limits[k], limits.guests, 0);
     return {
-      limits: { ...limits },
+      limits: { mappedPages: limits.mappedPages, allocatedPages: limits.allocatedPages, fds: limits.fds },
+      planned: limits.guests,
       used: { ...this.used },
       share,
       refused: { ...this.refusals },
@@ -100,11 +107,15 @@ export class Dom0Budget {
     };
   }
 
-  /** limit / (guests holding this kind + `extra` + 1): one share kept free for the next guest. */
-  private shareOf(kind: BudgetKind, limit: number, extra: number): number {
+  /**
+   * limit / planned while the guests holding this kind (and `extra` more) are no more than
+   * planned; beyond, limit / (guests + 1), a share kept free for the next one.
+   */
+  private shareOf(kind: BudgetKind, limit: number, planned: number, extra: number): number {
     let guests = extra;
     for (const g of this.byGuest.values()) if (g[kind] > 0) guests++;
-    return Math.floor(limit / (guests + 1));
+    const p = Math.max(1, planned);
+    return Math.floor(limit / (guests <= p ? p : guests + 1));
   }
 }
 

@@ -29,11 +29,14 @@ export interface Quotas {
   /**
    * Dom0-wide, summed over every guest (dom0-budget.ts): grant pages mapped (dom0's maptrack,
    * which blkback and netback share), dom0 pages allocated and granted to guests (be-alloc), and
-   * file descriptors (dma-bufs). A guest may hold at most limit / (guests + 1) of each.
+   * file descriptors (dma-bufs). A guest may hold at most limit / dom0Guests of each while no
+   * more guests hold some, limit / (guests + 1) beyond: `dom0Guests` guests each get a whole
+   * share whatever the others do.
    */
   readonly dom0MappedPages: number;
   readonly dom0AllocatedPages: number;
   readonly dom0Fds: number;
+  readonly dom0Guests: number;
 }
 
 const PAGES_2560x1600 = Math.ceil((2560 * 1600 * 4) / XEN_PAGE_SIZE);
@@ -58,6 +61,8 @@ export const DEFAULT_QUOTAS: Quotas = Object.freeze({
   dom0AllocatedPages: 131072,
   // dma-buf fds (exports for zero-copy, imports for be-alloc): well inside a service's 1024.
   dom0Fds: 512,
+  // Four guests at 32768 pages each (128 MiB: four connectors of 1920x1080, quadruple-buffered).
+  dom0Guests: 4,
 });
 
 const KEYS: Readonly<Record<string, keyof Quotas>> = {
@@ -72,13 +77,14 @@ const KEYS: Readonly<Record<string, keyof Quotas>> = {
   'dom0-pages': 'dom0MappedPages',
   'dom0-alloc-pages': 'dom0AllocatedPages',
   'dom0-fds': 'dom0Fds',
+  'dom0-guests': 'dom0Guests',
 };
 
 export const QUOTA_OPTION_KEYS = Object.keys(KEYS);
 
 /** The dom0-wide budget's limits in `q`, read when called (live quotas change). */
-export function dom0Limits(q: Quotas): { mappedPages: number; allocatedPages: number; fds: number } {
-  return { mappedPages: q.dom0MappedPages, allocatedPages: q.dom0AllocatedPages, fds: q.dom0Fds };
+export function dom0Limits(q: Quotas): { mappedPages: number; allocatedPages: number; fds: number; guests: number } {
+  return { mappedPages: q.dom0MappedPages, allocatedPages: q.dom0AllocatedPages, fds: q.dom0Fds, guests: q.dom0Guests };
 }
 
 /**

@@ -77,7 +77,7 @@ function parseInputDevice(s: string): string {
 
 function defaultQuotasText(): string {
   const q = DEFAULT_QUOTAS;
-  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips},pages-per-second=${q.bufferPagesPerSecond},dom0-pages=${q.dom0MappedPages},dom0-alloc-pages=${q.dom0AllocatedPages},dom0-fds=${q.dom0Fds}`;
+  return `buffers=${q.maxBuffers},framebuffers=${q.maxFramebuffers},pages=${q.maxMappedPages},buffer-pages=${q.maxBufferPages},pending-flips=${q.maxPendingFlips},pages-per-second=${q.bufferPagesPerSecond},dom0-pages=${q.dom0MappedPages},dom0-alloc-pages=${q.dom0AllocatedPages},dom0-fds=${q.dom0Fds},dom0-guests=${q.dom0Guests}`;
 }
 
 /** The options `run` and `demo` share. */

@@ -29,6 +29,8 @@ export interface SimHostOptions {
   readonly dir?: string;
   readonly dom0RamMiB?: number;
   readonly log?: (line: string) => void;
+  /** Entries of dom0's grant-mapping table (default Xen's: 1024 frames x 256). */
+  readonly maptrackEntries?: number;
 }
 
 export interface CreateDomainOptions {
@@ -160,7 +162,7 @@ export class SimHost {
     const ownsDir = opts.dir === undefined;
     const dir = opts.dir ?? mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vdispld-sim-'));
     const log = opts.log ?? ((): void => undefined);
-    const hv = new SimHypervisor(dir);
+    const hv = new SimHypervisor(dir, opts.maptrackEntries);
     let xenstored: SimXenstored | undefined;
     try {
       await hv.createDomain({ domid: 0, ramPages: (opts.dom0RamMiB ?? 256) * PAGES_PER_MIB });

@@ -6,7 +6,9 @@ import { domId } from '../../src/util/ids.js';
 import { PlatformError } from '../../src/xen/platform.js';
 import { FakePlatform } from './helpers/fake-platform.js';
 
-const limits = (mappedPages: number, allocatedPages = 1000, fds = 10) => () => ({ mappedPages, allocatedPages, fds });
+const limits =
+  (mappedPages: number, allocatedPages = 1000, fds = 10, guests = 1) =>
+  () => ({ mappedPages, allocatedPages, fds, guests });
 
 function refusal(fn: () => unknown): number | undefined {
   try {
@@ -18,53 +20,59 @@ function refusal(fn: () => unknown): number | undefined {
   return undefined;
 }
 
-void test('each guest may hold limit / (guests + 1): one share is always free for the next guest', () => {
-  const b = new Dom0Budget(limits(1200));
-  // Alone, a guest gets half: the other half is the share kept for whoever connects next.
+void test('beyond the guests planned for, each may hold limit / (guests + 1); nothing is taken back', () => {
+  const b = new Dom0Budget(limits(1200, 1000, 10, 2));
+  // Two planned: half each.
   b.take(1, 'mappedPages', 600);
   assert.equal(refusal(() => b.take(1, 'mappedPages', 1)), 12, 'over its share: -ENOMEM');
-  // A second guest: shares are 1200 / 3 = 400 each; the newcomer gets its share.
-  b.take(2, 'mappedPages', 400);
+  b.take(2, 'mappedPages', 600);
   assert.equal(refusal(() => b.take(2, 'mappedPages', 1)), 12);
-  // Guest 1 holds more than its new share: refused until it is under it, nothing taken back.
-  assert.equal(refusal(() => b.take(1, 'mappedPages', 1)), 12);
-  // A third guest still finds room for a share (1200 / 4 = 300); total 1300 would pass the limit.
-  b.take(3, 'mappedPages', 200);
+  // A third: its share is 1200 / 4, but the budget is full: -EAGAIN until someone lets go.
   assert.equal(refusal(() => b.take(3, 'mappedPages', 100)), 11, 'within its share but the budget is held by others: -EAGAIN');
+  b.give(1, 'mappedPages', 600);
+  b.take(3, 'mappedPages', 600); // two guests hold some: half each again
+  assert.equal(refusal(() => b.take(3, 'mappedPages', 1)), 12);
+  // Guest 1 comes back: three guests, a quarter each, and the budget is full for now.
+  assert.equal(refusal(() => b.take(1, 'mappedPages', 1)), 11);
+  b.give(3, 'mappedPages', 300);
+  assert.equal(refusal(() => b.take(1, 'mappedPages', 301)), 12);
+  b.take(1, 'mappedPages', 300);
+  // Guest 2 keeps its half (nothing is taken back) but gets no more.
+  assert.equal(refusal(() => b.take(2, 'mappedPages', 1)), 12);
   const r = b.report();
   assert.deepEqual(r.used, { mappedPages: 1200, allocatedPages: 0, fds: 0 });
   assert.equal(r.share.mappedPages, 300);
-  assert.equal(r.refused.mappedPages, 4);
+  assert.equal(r.refused.mappedPages, 7);
   assert.deepEqual(
     r.guests.map((g) => [g.domid, g.mappedPages]),
     [
-      [1, 600],
-      [2, 400],
-      [3, 200],
+      [1, 300],
+      [2, 600],
+      [3, 300],
     ],
   );
-  b.give(1, 'mappedPages', 600);
-  b.give(2, 'mappedPages', 400);
-  b.give(3, 'mappedPages', 200);
+  b.give(1, 'mappedPages', 300);
+  b.give(2, 'mappedPages', 600);
+  b.give(3, 'mappedPages', 300);
   assert.deepEqual(b.report().guests, [], 'a guest holding nothing is not counted');
   assert.throws(() => b.give(3, 'mappedPages', 1), /does not hold/);
 });
 
 void test('the kinds are counted apart; limits are read at every charge (live configuration)', () => {
   let fds = 4;
-  const b = new Dom0Budget(() => ({ mappedPages: 100, allocatedPages: 100, fds }));
-  b.take(1, 'fds', 2);
+  const b = new Dom0Budget(() => ({ mappedPages: 100, allocatedPages: 100, fds, guests: 1 }));
+  b.take(1, 'fds', 4);
   assert.equal(refusal(() => b.take(1, 'fds', 1)), 12);
   b.take(1, 'allocatedPages', 50);
   fds = 8;
   b.take(1, 'fds', 2);
-  assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 50, fds: 4 });
+  assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 50, fds: 6 });
 });
 
 void test('the budgeted platform charges every mapping and allocation and gives them back once, also on failure', async () => {
   const fake = new FakePlatform();
   const g = fake.guest(5);
-  const b = new Dom0Budget(limits(64, 64));
+  const b = new Dom0Budget(limits(64, 64, 10, 2));
   const p = new BudgetedPlatform(fake, b);
   const refs = g.grantPages(20);
   const m = await p.mapGrants(domId(5), refs, { writable: false });
@@ -90,8 +98,24 @@ void test('the budgeted platform charges every mapping and allocation and gives 
   assert.deepEqual(b.report().guests, []);
 });
 
+void test('with dom0-guests planned, that many guests each get a whole share whatever the others do', () => {
+  const b = new Dom0Budget(limits(1200, 1000, 10, 4));
+  for (const d of [1, 2, 3]) {
+    b.take(d, 'mappedPages', 300);
+    assert.equal(refusal(() => b.take(d, 'mappedPages', 1)), 12, 'a quarter each');
+  }
+  b.take(4, 'mappedPages', 300);
+  assert.equal(b.report().used.mappedPages, 1200);
+  assert.equal(b.report().planned, 4);
+  // A fifth: the shares are a sixth now (one kept free); the budget is full until someone lets go.
+  assert.equal(refusal(() => b.take(5, 'mappedPages', 1)), 11);
+  b.give(1, 'mappedPages', 300);
+  b.take(5, 'mappedPages', 300);
+  assert.equal(refusal(() => b.take(1, 'mappedPages', 300)), 12, 'a returning guest gets the smaller share now');
+});
+
 void test('the dom0 budget keys parse like the other quotas', () => {
-  const q = parseQuotas('dom0-pages=4096,dom0-alloc-pages=2048,dom0-fds=16');
-  assert.deepEqual([q.dom0MappedPages, q.dom0AllocatedPages, q.dom0Fds], [4096, 2048, 16]);
+  const q = parseQuotas('dom0-pages=4096,dom0-alloc-pages=2048,dom0-fds=16,dom0-guests=3');
+  assert.deepEqual([q.dom0MappedPages, q.dom0AllocatedPages, q.dom0Fds, q.dom0Guests], [4096, 2048, 16, 3]);
   assert.equal(DEFAULT_QUOTAS.dom0MappedPages, 131072, "half of Xen's default maptrack");
 });

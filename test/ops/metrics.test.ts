@@ -41,6 +41,7 @@ class FakeProbe implements DaemonProbe {
   budget() {
     return {
       limits: { mappedPages: 131072, allocatedPages: 131072, fds: 512 },
+      planned: 4,
       used: { mappedPages: 9000, allocatedPages: 0, fds: 1 },
       share: { mappedPages: 43690, allocatedPages: 65536, fds: 170 },
       refused: { mappedPages: 4, allocatedPages: 0, fds: 0 },

@@ -1,5 +1,6 @@
 // The campaigns by command name, each with its full and its short (CI) size.
 import type { CampaignResult } from '../lib/result.js';
+import { BUDGET_FULL, BUDGET_SHORT, budgetCampaign } from './budget.js';
 import { FAULTS_FULL, FAULTS_SHORT, faultCampaign } from './faults.js';
 import { REQUESTS_FULL, REQUESTS_SHORT, requestCampaign } from './requests.js';
 import { RING_FULL, RING_SHORT, ringCampaign } from './ring.js';
@@ -45,6 +46,7 @@ export const CAMPAIGNS = {
     }),
   storms: (a: CampaignArgs): Promise<CampaignResult> =>
     stormCampaign({ ...(a.short ? STORMS_SHORT : STORMS_FULL), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
+  budget: (a: CampaignArgs): Promise<CampaignResult> => budgetCampaign(a.short ? BUDGET_SHORT : BUDGET_FULL),
 } as const;
 
 export type CampaignName = keyof typeof CAMPAIGNS;

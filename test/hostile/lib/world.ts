@@ -2,7 +2,7 @@
 // measurements every campaign ends with — what dom0 still holds in the hypervisor (grant
 // mappings, event channels, granted pages) and whether any destroyed domain lingers as a zombie.
 // Those are read from the hypervisor, not from the daemon: they are what a leak would cost Xen.
-import { SimHost } from '../../../src/sim/host.js';
+import { SimHost, type SimHostOptions } from '../../../src/sim/host.js';
 import { LoopLag } from '../probe/loop-lag.js';
 import { DaemonProcess, type DaemonProcessOptions } from './daemon-process.js';
 
@@ -57,8 +57,8 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(opts: DaemonProcessOptions = {}): Promise<World> {
-  const host = await SimHost.start();
+export async function startWorld(opts: DaemonProcessOptions & { readonly host?: SimHostOptions } = {}): Promise<World> {
+  const host = await SimHost.start(opts.host);
   let daemon: DaemonProcess;
   try {
     daemon = await DaemonProcess.start(host, opts);
