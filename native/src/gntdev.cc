@@ -168,12 +168,23 @@ class ReleaseExportWorker : public PromiseWorker {
   void Execute() override {
     {
       std::lock_guard<std::mutex> guard(dev_->lock);
+      // The fd is ours from the moment releaseExported() took it out of the owned set: every path
+      // out of here closes it. Without a placeholder the number cannot be held for the wait, so
+      // the dma-buf is closed without waiting (its grants go when the last importer lets go) and
+      // the failure is reported; the export count goes down with the fd, never without it.
       int placeholder = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (placeholder < 0) return FailOn(dev_, "open /dev/null placeholder", errno);
+      if (placeholder < 0) {
+        int err = errno;
+        ::close(fd_);
+        return FailOn(dev_, "open /dev/null placeholder (dma-buf closed without waiting)", err);
+      }
       int r = ::dup3(placeholder, fd_, O_CLOEXEC);
       int err = errno;
       ::close(placeholder);
-      if (r < 0) return FailOn(dev_, "dup3 placeholder over dma-buf fd", err);
+      if (r < 0) {
+        ::close(fd_);
+        return FailOn(dev_, "dup3 placeholder over dma-buf fd (dma-buf closed without waiting)", err);
+      }
     }
     struct ioctl_gntdev_dmabuf_exp_wait_released op;
     op.fd = static_cast<uint32_t>(fd_);
