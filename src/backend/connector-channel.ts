@@ -254,19 +254,22 @@ export class ConnectorChannel implements FlipQueue {
       case 'set-config':
         return setConfig(ctx, this.conn, req).then((status) => ({ status }));
       case 'get-edid':
+        // The walk reads a directory of up to buffer_sz / 4096 refs: charged like a creation's.
+        if (!this.withinPageRate(req.bufferSz, true)) return -XEN_EAGAIN;
         return getEdid(ctx, this.conn, req);
     }
   }
 
   /**
-   * Charges a DBUF_CREATE to the device's page rate before any work, so a refused one costs
-   * nothing heavy. A buffer over the per-buffer limit is not charged: it is refused -E2BIG.
+   * Charges a DBUF_CREATE (or the directory walk of a GET_EDID) to the device's page rate before
+   * any work, so a refused one costs nothing heavy. A buffer over the per-buffer limit is not
+   * charged: it is refused -E2BIG. A GET_EDID has no such limit, so it is always charged.
    */
-  private withinPageRate(bufferSz: number): boolean {
+  private withinPageRate(bufferSz: number, always = false): boolean {
     const rate = this.hooks.pageRate;
     if (!rate) return true;
     const pages = bufferPageCount(bufferSz);
-    if (pages > this.ctx.registry.quotas.maxBufferPages) return true;
+    if (!always && pages > this.ctx.registry.quotas.maxBufferPages) return true;
     return rate.take(pages, this.now());
   }
 

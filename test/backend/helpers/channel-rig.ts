@@ -22,6 +22,8 @@ export interface ChannelRigOptions {
   readonly uniqueId?: string;
   readonly quotas?: Quotas;
   readonly beAlloc?: boolean;
+  /** Protocol version of the device (2 has GET_EDID); default 1. */
+  readonly version?: 1 | 2;
   /** Replaces or adds channel hooks; violations (the channel's 'violation' events) are collected in `violations`. */
   readonly hooks?: Partial<ChannelHooks>;
 }
@@ -37,7 +39,7 @@ export function channelRig(output: Output, opts: ChannelRigOptions = {}) {
   let ids = 0;
   const ctx: DeviceContext & { live: boolean } = {
     domid: domId(domid),
-    version: 1,
+    version: opts.version ?? 1,
     beAlloc: opts.beAlloc ?? false,
     platform,
     allocator: new HeadlessBackend(),

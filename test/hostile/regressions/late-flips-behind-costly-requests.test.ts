@@ -42,7 +42,7 @@ class SlowOutput implements Output {
   }
 }
 
-function rig(output: Output, opts: { quotas?: Quotas; beAlloc?: boolean; hooks?: Partial<ChannelHooks> } = {}) {
+function rig(output: Output, opts: { quotas?: Quotas; beAlloc?: boolean; version?: 1 | 2; hooks?: Partial<ChannelHooks> } = {}) {
   const r = channelRig(output, { domid: 5, guestPages: 256, uniqueId: 'slow0', ...opts });
   r.ch.events.on('violation', (reason) => assert.fail(`unexpected violation: ${reason}`));
   return r;
@@ -118,6 +118,34 @@ void test('a device churning its largest be-alloc buffer is held to its page rat
   assert.deepEqual(await answer(3), [0, 0, -XEN_EAGAIN]);
   await r.ch.stop();
   assert.equal(r.ctx.registry.counts().buffers, 0);
+  assert.deepEqual(r.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+});
+
+void test('GET_EDID is charged to the page rate for the directory it walks: -EAGAIN past it, before any walk', async () => {
+  const quotas = parseQuotas('buffer-pages=8,pages=16,pages-per-second=8');
+  const rate = PageRate.of(quotas);
+  const r = rig(new SlowOutput(0), { quotas, version: 2, hooks: { pageRate: rate, now: () => 1000 } });
+  // An honest EDID buffer (XENDISPL_EDID_MAX_SIZE: 8 pages), its directory listing 8 granted pages.
+  const pages = 8;
+  const data = r.guest.grantPages(pages);
+  const dir = r.guest.grantPages(1);
+  writePageDirectory([r.guest.page(dir[0]!)], dir, data);
+  let id = 1;
+  const edid = (bufferSz: number): void => r.front.writeRequest({ kind: 'get-edid', grefDirectory: dir[0]!, bufferSz }, id++);
+  const answer = async (n: number): Promise<number[]> => {
+    r.front.pushRequests();
+    r.ch.kick();
+    const from = r.responses.length;
+    await waitFor(`${n} answers`, () => (r.poll(), r.responses.length === from + n));
+    return r.responses.slice(from).map((x) => x.status);
+  };
+  edid(pages * XEN_PAGE_SIZE);
+  edid(pages * XEN_PAGE_SIZE);
+  // The burst (16 pages) is spent; a third EDID, and one claiming 65,536 refs, are refused unwalked.
+  edid(pages * XEN_PAGE_SIZE);
+  edid(65536 * XEN_PAGE_SIZE);
+  assert.deepEqual(await answer(4), [0, 0, -XEN_EAGAIN, -XEN_EAGAIN]);
+  await r.ch.stop();
   assert.deepEqual(r.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
 });
 
