@@ -1,4 +1,10 @@
 {
+  "variables": {
+    # The Wayland output needs libwayland-client and the protocol XML (libwayland-dev and
+    # wayland-protocols, which scripts/setup.sh installs). Where they are absent (a minimal build
+    # image) the addon is built without it and `--output wayland` says what is missing.
+    "wayland%": "<!(pkg-config --exists wayland-client wayland-scanner wayland-protocols && echo 1 || echo 0)"
+  },
   "targets": [
     {
       "target_name": "vdispl_native",
@@ -11,7 +17,34 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"]
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
+      "conditions": [
+        ["wayland==1", {
+          "variables": {
+            "protocols": "<!(pkg-config --variable=pkgdatadir wayland-protocols)",
+            "scanner": "<!(pkg-config --variable=wayland_scanner wayland-scanner)"
+          },
+          "sources": ["native/src/wayland/wayland_client.cc"],
+          "include_dirs": ["<(INTERMEDIATE_DIR)"],
+          "libraries": ["<!@(pkg-config --libs wayland-client)"],
+          # Protocol code generated from the XML at build time, never written by hand.
+          "actions": [
+            {
+              "action_name": "xdg_shell_client_header",
+              "inputs": ["<(protocols)/stable/xdg-shell/xdg-shell.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/xdg-shell-client-protocol.h"],
+              "action": ["<(scanner)", "client-header", "<@(_inputs)", "<@(_outputs)"]
+            },
+            {
+              "action_name": "xdg_shell_code",
+              "inputs": ["<(protocols)/stable/xdg-shell/xdg-shell.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/xdg-shell-protocol.c"],
+              "action": ["<(scanner)", "private-code", "<@(_inputs)", "<@(_outputs)"],
+              "process_outputs_as_sources": 1
+            }
+          ]
+        }]
+      ]
     }
   ]
 }

@@ -4,13 +4,14 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { DisplayBackend } from './backend/backend.js';
 import type { ChannelObserver } from './backend/connector-channel.js';
-import { OutputMap } from './backend/output-map.js';
+import { OutputMap, windowTarget } from './backend/output-map.js';
 import { DEFAULT_QUOTAS, type Quotas } from './backend/quotas.js';
 import { VkbdBackend } from './backend/vkbd-backend.js';
 import { EvdevSource } from './input/evdev-source.js';
 import { InputRouter } from './input/router.js';
 import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
 import type { OutputBackend } from './drm/output.js';
+import type { WaylandBackend } from './drm/wayland/wayland-backend.js';
 import type { Logger } from './util/log.js';
 import type { XenPlatform } from './xen/platform.js';
 import { XenStoreClient, unixSocketTransport } from './xenstore/index.js';
@@ -22,8 +23,10 @@ export interface DaemonOptions {
   /** 'linux': /dev/xen through the native addon; 'sim': the simulated host in `simDir`. */
   readonly platform: 'linux' | 'sim';
   readonly simDir?: string;
-  /** 'auto': KMS when a DRM card exists, else headless. */
-  readonly output: 'auto' | 'kms' | 'headless';
+  /** 'auto': KMS when a DRM card exists, else headless. 'wayland': windows of the dom0 compositor. */
+  readonly output: 'auto' | 'kms' | 'headless' | 'wayland';
+  /** Wayland socket for `wayland` outputs and mappings (default $WAYLAND_DISPLAY). */
+  readonly waylandDisplay?: string;
   /** DRM card for KMS (default: the first that has connectors). */
   readonly card?: string;
   readonly headlessOutputs?: readonly HeadlessOutputSpec[];
@@ -82,10 +85,53 @@ function hasDrmCard(): boolean {
   }
 }
 
-async function openOutputs(opts: DaemonOptions, log: Logger): Promise<{ primary: OutputBackend; headless: HeadlessBackend }> {
+const waylandNeeds =
+  'Wayland output needs a running compositor: set WAYLAND_DISPLAY (or give --wayland-display NAME) and XDG_RUNTIME_DIR';
+
+interface OpenedOutputs {
+  readonly primary: OutputBackend;
+  readonly headless: HeadlessBackend;
+  /** The Wayland backend when --output wayland or a `wayland[:NAME]` mapping asks for windows. */
+  readonly windows?: WaylandBackend;
+}
+
+/** Every backend once, in reverse order of opening. */
+async function closeOutputs(o: OpenedOutputs): Promise<void> {
+  if (o.windows && o.windows !== o.primary) await o.windows.close();
+  if (o.primary !== o.headless) await o.primary.close();
+  await o.headless.close();
+}
+
+async function openOutputs(opts: DaemonOptions, log: Logger, xs: XenStore): Promise<OpenedOutputs> {
+  const wantsWindows = opts.output === 'wayland' || [...(opts.connectorMap?.values() ?? [])].some((t) => windowTarget(t) !== undefined);
+  let windows: WaylandBackend | undefined;
+  if (wantsWindows) {
+    if (opts.waylandDisplay === undefined && !process.env['WAYLAND_DISPLAY']) throw new StartupError(waylandNeeds);
+    // Loaded only when asked for: other daemons never touch libwayland.
+    const { WaylandBackend: Backend, waylandStartupProblem } = await import('./drm/wayland/wayland-backend.js');
+    try {
+      windows = Backend.open({
+        ...(opts.waylandDisplay !== undefined ? { display: opts.waylandDisplay } : {}),
+        log: log.child({ part: 'wayland' }),
+        guestName: (domid) => xs.read(`/local/domain/${domid}/name`).catch(() => undefined),
+      });
+    } catch (err) {
+      throw new StartupError(waylandStartupProblem(err, opts.waylandDisplay));
+    }
+  }
+  try {
+    return { ...(await openScreens(opts, log, windows)), ...(windows ? { windows } : {}) };
+  } catch (err) {
+    await windows?.close();
+    throw err;
+  }
+}
+
+async function openScreens(opts: DaemonOptions, log: Logger, windows: WaylandBackend | undefined): Promise<{ primary: OutputBackend; headless: HeadlessBackend }> {
   const headless = new HeadlessBackend(opts.headlessOutputs ?? []);
+  if (opts.output === 'wayland' && windows) return { primary: windows, headless };
   const kind = opts.output === 'auto' ? (hasDrmCard() ? 'kms' : 'headless') : opts.output;
-  if (kind === 'headless') {
+  if (kind === 'headless' || kind === 'wayland') {
     if (opts.output === 'auto') log.info('no DRM card in /dev/dri: every connector gets a headless output');
     return { primary: headless, headless };
   }
@@ -158,8 +204,7 @@ export class Daemon {
   private constructor(
     readonly xs: XenStore,
     readonly platform: XenPlatform,
-    readonly primary: OutputBackend,
-    readonly headless: HeadlessBackend,
+    private readonly opened: OpenedOutputs,
     readonly outputs: OutputMap,
     readonly backend: DisplayBackend,
     private readonly log: Logger,
@@ -180,14 +225,14 @@ export class Daemon {
     const { xs, platform } = g;
     const undo: Array<() => Promise<void>> = [() => g.close()];
     try {
-      const { primary, headless } = await openOutputs(opts, log);
-      undo.unshift(async () => {
-        if (primary !== headless) await primary.close();
-        await headless.close();
-      });
+      const opened = await openOutputs(opts, log, xs);
+      const { primary, headless } = opened;
+      undo.unshift(() => closeOutputs(opened));
       const outputs = new OutputMap({
         backends: primary === headless ? [headless] : [primary, headless],
-        onDemand: headless,
+        // With --output wayland, a connector nobody mapped gets a window of its own.
+        onDemand: opened.windows && opened.windows === primary ? opened.windows : headless,
+        ...(opened.windows ? { windows: opened.windows } : {}),
         ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
         warn: (message) => log.warn(message),
@@ -204,11 +249,24 @@ export class Daemon {
         { outputs: primary.outputs().map((o) => o.name), output: primary.kind, platform: opts.platform },
         `serving vdispl devices on ${primary.kind} outputs`,
       );
-      return new Daemon(xs, platform, primary, headless, outputs, backend, log, vkbd, input, evdev);
+      return new Daemon(xs, platform, opened, outputs, backend, log, vkbd, input, evdev);
     } catch (err) {
       for (const u of undo) await u().catch(() => {});
       throw err;
     }
+  }
+
+  get primary(): OutputBackend {
+    return this.opened.primary;
+  }
+
+  get headless(): HeadlessBackend {
+    return this.opened.headless;
+  }
+
+  /** The Wayland backend, when windows were asked for. */
+  get windows(): WaylandBackend | undefined {
+    return this.opened.windows;
   }
 
   /** Releases every guest's resources, tells connected frontends, closes the seams. Idempotent. */
@@ -218,8 +276,7 @@ export class Daemon {
       await this.vkbd.close();
       await this.backend.close();
       this.outputs.close();
-      if (this.primary !== this.headless) await this.primary.close();
-      await this.headless.close();
+      await closeOutputs(this.opened);
       await this.platform.close();
       await this.xs.close();
       this.log.info('stopped');

@@ -97,6 +97,9 @@ Napi::Value Resources(const Napi::CallbackInfo& info) {
   set("drmDumbBuffers", c.drmDumbBuffers);
   set("drmFramebuffers", c.drmFramebuffers);
   set("drmBlobs", c.drmBlobs);
+  set("waylandConnections", c.waylandConnections);
+  set("waylandWindows", c.waylandWindows);
+  set("waylandShmPools", c.waylandShmPools);
   return o;
 }
 

@@ -8,9 +8,11 @@
 // Outputs are found through the output seam only (src/drm/output.ts): any backend in `backends`
 // serves by name, whatever implements it. A claimed output whose monitor is unplugged stays
 // claimed (parked: the guest runs, its flips are dropped) and shows the guest again when the
-// monitor comes back; the backend's events say when.
+// monitor comes back; the backend's events say when. A mapping to `wayland` (or `wayland:NAME`,
+// full screen on that compositor output) gives the connector a window of its own on the dom0
+// compositor (`windows`).
 import type { Resolution } from '../displif/xenstore-fields.js';
-import type { OnDemandBackend, Output, OutputBackend } from '../drm/output.js';
+import type { OnDemandBackend, Output, OutputBackend, OutputSpec } from '../drm/output.js';
 import type { DomId } from '../util/ids.js';
 import type { Fault } from './device-config.js';
 import type { GuestIdentity } from './guest-identity.js';
@@ -29,6 +31,20 @@ export interface OutputMapOptions {
   readonly unmapped?: 'headless' | 'refuse';
   /** Where a claimed output's coming and going, and a collision (once per output and mapping), is said. */
   readonly warn?: (message: string) => void;
+  /** Where `wayland[:NAME]` mappings get their window (the Wayland backend), when the daemon has one. */
+  readonly windows?: WindowBackend;
+}
+
+/** A backend of windows: made on demand, optionally full screen on one of the compositor's outputs. */
+export interface WindowBackend extends OnDemandBackend {
+  createOutput(spec: OutputSpec & { readonly fullscreenOn?: string }): Output;
+}
+
+/** `wayland` → a window; `wayland:NAME` → full screen on the compositor's output NAME; else undefined. */
+export function windowTarget(mapped: string): { fullscreenOn?: string } | undefined {
+  if (mapped === 'wayland') return {};
+  if (mapped.startsWith('wayland:') && mapped.length > 'wayland:'.length) return { fullscreenOn: mapped.slice('wayland:'.length) };
+  return undefined;
 }
 
 export interface OutputClaim {
@@ -110,7 +126,7 @@ export class OutputMap {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(private readonly opts: OutputMapOptions) {
-    for (const b of new Set([...opts.backends, opts.onDemand])) {
+    for (const b of new Set([...opts.backends, opts.onDemand, ...(opts.windows ? [opts.windows] : [])])) {
       const added = (o: Output): void => this.hotplug(o, true);
       const removed = (o: Output): void => this.hotplug(o, false);
       b.events.on('output-added', added);
@@ -134,6 +150,12 @@ export class OutputMap {
     const key = map ? mappingKeys(c.guest, c.uniqueId).find((k) => map.has(k)) : undefined;
     if (key !== undefined) {
       const name = map!.get(key)!;
+      const window = windowTarget(name);
+      if (window) {
+        const windows = this.opts.windows;
+        if (!windows) return { ok: false, fault: 'config', error: `${who}: mapped by ${key} to a Wayland window, but the daemon has no Wayland output (--output wayland or --wayland-display)` };
+        return this.dedicated(c, who, windows, window);
+      }
       const found = this.find(name);
       if (!found) {
         return { ok: false, fault: 'config', error: `${who}: mapped by ${key} to output ${JSON.stringify(name)}, which does not exist (outputs: ${this.names().join(', ') || 'none'})` };
@@ -149,11 +171,23 @@ export class OutputMap {
         error: key !== undefined ? `${who}: its output is in use and unmapped=refuse` : `${who}: no --connector mapping for this guest's unique-id, and unmapped=refuse`,
       };
     }
+    return this.dedicated(c, who, this.opts.onDemand, {});
+  }
+
+  /** An output made for this connector alone (headless, or a window). */
+  private dedicated(c: ConnectorRef, who: string, backend: OnDemandBackend | WindowBackend, extra: { fullscreenOn?: string }): ClaimResult {
+    const domid = c.guest.domid;
     const dname = dedicatedOutputName({ domid, devId: c.devId, uniqueId: c.uniqueId });
-    const onDemand = this.opts.onDemand;
-    if (onDemand.output(dname)) return { ok: false, fault: 'frontend', error: `${who}: headless output ${dname} is already in use` };
-    const out = onDemand.createOutput({ name: dname, width: c.resolution.width, height: c.resolution.height });
-    return { ok: true, claim: this.take(out, onDemand, true, who) };
+    if (backend.output(dname)) return { ok: false, fault: 'frontend', error: `${who}: ${backend.kind} output ${dname} is already in use` };
+    const out = backend.createOutput({
+      name: dname,
+      width: c.resolution.width,
+      height: c.resolution.height,
+      // The connector as the operator wrote it in the xl config: its unique-id (and device when not the first).
+      connector: { domid, label: c.devId === 0 ? c.uniqueId : `vdispl${c.devId} ${c.uniqueId}` },
+      ...extra,
+    });
+    return { ok: true, claim: this.take(out, backend, true, who) };
   }
 
   /** Output name → who uses it, for status. */
@@ -182,7 +216,7 @@ export class OutputMap {
         if (!held) return;
         held = false;
         this.inUse.delete(output.name);
-        if (dedicated) this.opts.onDemand.removeOutput(output.name);
+        if (dedicated) (backend as OnDemandBackend).removeOutput(output.name);
       },
     };
   }

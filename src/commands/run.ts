@@ -19,7 +19,8 @@ interface RunOpts {
   xenstore?: string;
   platform: 'linux' | 'sim';
   simDir?: string;
-  output: 'auto' | 'kms' | 'headless';
+  output: 'auto' | 'kms' | 'headless' | 'wayland';
+  waylandDisplay?: string;
   card?: string;
   headless: HeadlessOutputSpec[];
   connector: Array<[string, string]>;
@@ -58,6 +59,7 @@ export function daemonOptions(o: RunOpts): DaemonOptions {
     ...(o.simDir !== undefined ? { simDir: o.simDir } : {}),
     output: o.output,
     ...(o.card !== undefined ? { card: o.card } : {}),
+    ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
     headlessOutputs: o.headless,
     connectorMap: new Map(o.connector),
     unmapped: o.unmapped,
@@ -84,11 +86,12 @@ function defaultQuotasText(): string {
 export function addDaemonOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS as string[]).default('info'))
-    .addOption(new Option('--output <kind>', 'where guest connectors are shown').choices(['auto', 'kms', 'headless']).default('auto'))
+    .addOption(new Option('--output <kind>', 'where guest connectors are shown').choices(['auto', 'kms', 'headless', 'wayland']).default('auto'))
+    .addOption(new Option('--wayland-display <name>', 'Wayland socket for --output wayland and wayland[:NAME] mappings (default $WAYLAND_DISPLAY)'))
     .addOption(new Option('--card <path>', 'DRM card for --output kms (default: the first with connectors)').argParser(cardArgument(false)))
     .addOption(new Option('--headless <NAME=WxH[@HZ]>', 'a named headless output (repeatable)').argParser(wrap(collect(parseHeadlessSpec))).default([], 'none'))
     .addOption(
-      new Option('--connector <GUEST/UNIQUE_ID=OUTPUT>', "show this guest's connector with this unique-id on OUTPUT; GUEST: domain name, UUID or domid (repeatable)")
+      new Option('--connector <GUEST/UNIQUE_ID=OUTPUT>', "show this guest's connector with this unique-id on OUTPUT, or in a window: wayland[:WL_OUTPUT]; GUEST: domain name, UUID or domid (repeatable)")
         .argParser(wrap(collect(parseConnectorMapping)))
         .default([], 'none'),
     )

@@ -113,6 +113,8 @@ export interface OutputSpec {
   readonly height: number;
   /** Default 60000 (60 Hz, what the Linux frontend assumes). */
   readonly refreshMilliHz?: number;
+  /** The guest connector the output is made for (a window is titled with it). */
+  readonly connector?: { readonly domid: DomId; readonly label: string };
 }
 
 export interface OutputBackendEvents {
@@ -130,7 +132,7 @@ export interface OutputBackendEvents {
 
 export interface OutputBackend {
   /** Which implementation, for logs and status. */
-  readonly kind: 'headless' | 'kms';
+  readonly kind: 'headless' | 'kms' | 'wayland';
   readonly events: EventEmitter<OutputBackendEvents>;
   /** The outputs that can show a guest now. */
   outputs(): readonly Output[];

@@ -3,7 +3,7 @@
 // one (daemon-probe.ts); tests can build one from the backend's parts directly. Everything here
 // is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
 import type { BudgetReport } from '../backend/dom0-budget.js';
-import type { Frame, ScanoutPath } from '../drm/output.js';
+import type { Frame, OutputBackend, ScanoutPath } from '../drm/output.js';
 import type { InputRouter } from '../input/router.js';
 import type { Rect, Size } from '../util/geometry.js';
 
@@ -42,7 +42,7 @@ export interface DeviceProbe {
 
 export interface OutputProbe {
   readonly name: string;
-  readonly kind: 'kms' | 'headless';
+  readonly kind: OutputBackend['kind'];
   readonly width: number | undefined;
   readonly height: number | undefined;
   readonly refreshMilliHz: number | undefined;

@@ -236,7 +236,7 @@ export class HeadlessOutput implements Output {
 }
 
 /** Byte offset of column x in a row; YUYV starts on a whole macropixel. Unknown formats draw nothing anyway. */
-function columnOffset(fourcc: number, x: number): number {
+export function columnOffset(fourcc: number, x: number): number {
   const fmt = formatByFourcc(fourcc);
   if (!fmt) return 0;
   return fmt.yuv ? Math.floor(x / 2) * 4 : x * fmt.cpp;

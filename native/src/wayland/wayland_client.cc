@@ -1,0 +1,477 @@
+// A Wayland client connection through libwayland-client: the registry, wl_shm pools and
+// xdg_toplevel windows. Mechanism only: the TypeScript output (src/drm/wayland) decides what to
+// show and when; this file turns its calls into requests and the compositor's events into plain
+// objects returned by dispatch(). The protocol code (xdg-shell) is generated at build time by
+// wayland-scanner from Debian's wayland-protocols; nothing here encodes the wire format.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <wayland-client.h>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+#include "../errors.h"
+#include "../registry.h"
+#include "../stats.h"
+#include "xdg-shell-client-protocol.h"
+
+namespace vdispl {
+namespace {
+
+struct Event {
+  const char* type;
+  uint32_t window = 0;
+  uint32_t value = 0;  // frame: compositor time in ms; release: buffer index; lost: errno
+};
+
+struct OutputInfo {
+  uint32_t globalName = 0;
+  wl_output* proxy = nullptr;
+  std::string name;
+  std::string description;
+  int32_t width = 0, height = 0, refresh = 0;
+};
+
+class WaylandClient;
+
+// One toplevel and its double-buffered shm pool: two wl_buffers over one memfd, allocated once
+// when the window is made, so no frame allocates.
+struct Window {
+  WaylandClient* client = nullptr;
+  uint32_t id = 0;
+  wl_surface* surface = nullptr;
+  xdg_surface* xsurface = nullptr;
+  xdg_toplevel* toplevel = nullptr;
+  wl_callback* frame = nullptr;
+  wl_shm_pool* pool = nullptr;
+  wl_buffer* buffers[2] = {nullptr, nullptr};
+  Napi::Reference<Napi::ArrayBuffer> views[2];
+  int memfd = -1;
+  void* map = MAP_FAILED;
+  size_t bufferBytes = 0;
+  int32_t width = 0, height = 0;
+  bool hasBuffer = false;
+};
+
+class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "WaylandClient", {
+      InstanceMethod<&WaylandClient::Fd>("fd"),
+      InstanceMethod<&WaylandClient::Outputs>("outputs"),
+      InstanceMethod<&WaylandClient::ShmFormats>("shmFormats"),
+      InstanceMethod<&WaylandClient::Dispatch>("dispatch"),
+      InstanceMethod<&WaylandClient::Flush>("flush"),
+      InstanceMethod<&WaylandClient::CreateWindow>("createWindow"),
+      InstanceMethod<&WaylandClient::Commit>("commit"),
+      InstanceMethod<&WaylandClient::SetTitle>("setTitle"),
+      InstanceMethod<&WaylandClient::DestroyWindow>("destroyWindow"),
+      InstanceMethod<&WaylandClient::Close>("close"),
+    });
+  }
+
+  // new WaylandClient(displayName): '' connects to $WAYLAND_DISPLAY (libwayland's default).
+  // Throws with errno when there is no compositor, or when it lacks wl_compositor, wl_shm or
+  // xdg_wm_base.
+  explicit WaylandClient(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WaylandClient>(info) {
+    Napi::Env env = info.Env();
+    std::string name = ArgString(info, 0, "displayName");
+    display_ = wl_display_connect(name.empty() ? nullptr : name.c_str());
+    if (display_ == nullptr) ThrowErrno(env, "wl_display_connect", errno != 0 ? errno : ECONNREFUSED);
+    counters().waylandConnections++;
+    registry_ = wl_display_get_registry(display_);
+    wl_registry_add_listener(registry_, &kRegistryListener, this);
+    // Two round trips: the globals, then what the bound globals say at once (shm formats, output names).
+    if (wl_display_roundtrip(display_) < 0 || wl_display_roundtrip(display_) < 0) {
+      int err = wl_display_get_error(display_);
+      Teardown(true);
+      ThrowErrno(env, "wl_display_roundtrip", err != 0 ? err : EPROTO);
+    }
+    const char* missing = compositor_ == nullptr ? "wl_compositor" : shm_ == nullptr ? "wl_shm" : wm_ == nullptr ? "xdg_wm_base" : nullptr;
+    if (missing != nullptr) {
+      Teardown(true);
+      Napi::Error e = Napi::Error::New(env, std::string("the compositor offers no ") + missing);
+      e.Set("errno", Napi::Number::New(env, ENOTSUP));
+      e.Set("code", Napi::String::New(env, "ENOTSUP"));
+      throw e;
+    }
+    cleanup_ = env.AddCleanupHook(std::function<void()>([this]() { Teardown(false); }));
+    hooked_ = true;
+  }
+
+  // Collected without close(): its views are unreachable too, so they are not detached (no
+  // JavaScript may run in a finalizer).
+  ~WaylandClient() override {
+    if (display_ != nullptr) Teardown(false);
+  }
+
+  void Push(Event e) { events_.push_back(e); }
+
+ private:
+  // ---- registry and global listeners -------------------------------------------------------
+  static void OnGlobal(void* data, wl_registry* reg, uint32_t name, const char* iface, uint32_t version) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (std::strcmp(iface, wl_compositor_interface.name) == 0 && self->compositor_ == nullptr) {
+      self->compositor_ = static_cast<wl_compositor*>(wl_registry_bind(reg, name, &wl_compositor_interface, 4 < version ? 4 : version));
+    } else if (std::strcmp(iface, wl_shm_interface.name) == 0 && self->shm_ == nullptr) {
+      self->shm_ = static_cast<wl_shm*>(wl_registry_bind(reg, name, &wl_shm_interface, 1));
+      wl_shm_add_listener(self->shm_, &kShmListener, self);
+    } else if (std::strcmp(iface, xdg_wm_base_interface.name) == 0 && self->wm_ == nullptr) {
+      self->wm_ = static_cast<xdg_wm_base*>(wl_registry_bind(reg, name, &xdg_wm_base_interface, 1));
+      xdg_wm_base_add_listener(self->wm_, &kWmListener, self);
+    } else if (std::strcmp(iface, wl_output_interface.name) == 0) {
+      auto out = std::make_unique<OutputInfo>();
+      out->globalName = name;
+      out->proxy = static_cast<wl_output*>(wl_registry_bind(reg, name, &wl_output_interface, version < 4 ? version : 4));
+      wl_output_add_listener(out->proxy, &kOutputListener, out.get());
+      self->outputs_.push_back(std::move(out));
+    }
+  }
+  static void OnGlobalRemove(void* data, wl_registry*, uint32_t name) {
+    auto* self = static_cast<WaylandClient*>(data);
+    for (auto it = self->outputs_.begin(); it != self->outputs_.end(); ++it) {
+      if ((*it)->globalName != name) continue;
+      if (wl_output_get_version((*it)->proxy) >= 3) wl_output_release((*it)->proxy);
+      else wl_output_destroy((*it)->proxy);
+      self->outputs_.erase(it);
+      return;
+    }
+  }
+  static constexpr wl_registry_listener kRegistryListener = {OnGlobal, OnGlobalRemove};
+
+  static void OnShmFormat(void* data, wl_shm*, uint32_t format) {
+    static_cast<WaylandClient*>(data)->shmFormats_.push_back(format);
+  }
+  static constexpr wl_shm_listener kShmListener = {OnShmFormat};
+
+  static void OnPing(void*, xdg_wm_base* wm, uint32_t serial) { xdg_wm_base_pong(wm, serial); }
+  static constexpr xdg_wm_base_listener kWmListener = {OnPing};
+
+  static void OnOutputGeometry(void*, wl_output*, int32_t, int32_t, int32_t, int32_t, int32_t, const char*, const char*, int32_t) {}
+  static void OnOutputMode(void* data, wl_output*, uint32_t flags, int32_t w, int32_t h, int32_t refresh) {
+    auto* o = static_cast<OutputInfo*>(data);
+    if (flags & WL_OUTPUT_MODE_CURRENT) { o->width = w; o->height = h; o->refresh = refresh; }
+  }
+  static void OnOutputDone(void*, wl_output*) {}
+  static void OnOutputScale(void*, wl_output*, int32_t) {}
+  static void OnOutputName(void* data, wl_output*, const char* name) { static_cast<OutputInfo*>(data)->name = name; }
+  static void OnOutputDescription(void* data, wl_output*, const char* d) { static_cast<OutputInfo*>(data)->description = d; }
+  static constexpr wl_output_listener kOutputListener = {OnOutputGeometry, OnOutputMode, OnOutputDone, OnOutputScale,
+                                                         OnOutputName, OnOutputDescription};
+
+  // ---- window listeners --------------------------------------------------------------------
+  static void OnSurfaceConfigure(void* data, xdg_surface* xs, uint32_t serial) {
+    auto* w = static_cast<Window*>(data);
+    xdg_surface_ack_configure(xs, serial);
+    // The ack takes effect with a commit; once the window shows a buffer, commit the same state
+    // now rather than at the next frame (a shell may hold the frame callback until it sees it).
+    if (w->hasBuffer) wl_surface_commit(w->surface);
+    w->client->Push({"configure", w->id, 0});
+  }
+  static constexpr xdg_surface_listener kSurfaceListener = {OnSurfaceConfigure};
+
+  // The size the compositor suggests is not taken: the window stays at the guest's mode (the
+  // TypeScript side documents the choice); only close matters.
+  static void OnToplevelConfigure(void*, xdg_toplevel*, int32_t, int32_t, wl_array*) {}
+  static void OnToplevelBounds(void*, xdg_toplevel*, int32_t, int32_t) {}
+  static void OnToplevelCapabilities(void*, xdg_toplevel*, wl_array*) {}
+  static void OnToplevelClose(void* data, xdg_toplevel*) {
+    auto* w = static_cast<Window*>(data);
+    w->client->Push({"close", w->id, 0});
+  }
+  static constexpr xdg_toplevel_listener kToplevelListener = {OnToplevelConfigure, OnToplevelClose, OnToplevelBounds,
+                                                             OnToplevelCapabilities};
+
+  static void OnFrameDone(void* data, wl_callback* cb, uint32_t timeMs) {
+    auto* w = static_cast<Window*>(data);
+    wl_callback_destroy(cb);
+    w->frame = nullptr;
+    w->client->Push({"frame", w->id, timeMs});
+  }
+  static constexpr wl_callback_listener kFrameListener = {OnFrameDone};
+
+  static void OnBufferRelease(void* data, wl_buffer* b) {
+    auto* w = static_cast<Window*>(data);
+    w->client->Push({"release", w->id, b == w->buffers[0] ? 0u : 1u});
+  }
+  static constexpr wl_buffer_listener kBufferListener = {OnBufferRelease};
+
+  // ---- methods -----------------------------------------------------------------------------
+  void Alive(Napi::Env env) {
+    if (display_ == nullptr) throw Napi::Error::New(env, "WaylandClient: used after close()");
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    Alive(info.Env());
+    return Napi::Number::New(info.Env(), wl_display_get_fd(display_));
+  }
+
+  Napi::Value Outputs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    Napi::Array a = Napi::Array::New(env, outputs_.size());
+    for (size_t i = 0; i < outputs_.size(); i++) {
+      const OutputInfo& o = *outputs_[i];
+      Napi::Object x = Napi::Object::New(env);
+      x.Set("name", Napi::String::New(env, o.name));
+      x.Set("description", Napi::String::New(env, o.description));
+      x.Set("width", Napi::Number::New(env, o.width));
+      x.Set("height", Napi::Number::New(env, o.height));
+      x.Set("refreshMilliHz", Napi::Number::New(env, o.refresh));
+      a.Set(i, x);
+    }
+    return a;
+  }
+
+  Napi::Value ShmFormats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    Napi::Array a = Napi::Array::New(env, shmFormats_.size());
+    for (size_t i = 0; i < shmFormats_.size(); i++) a.Set(i, Napi::Number::New(env, shmFormats_[i]));
+    return a;
+  }
+
+  // Reads what the socket holds (never blocks), runs the listeners and returns their events in
+  // order. A dead connection (compositor gone, protocol error) is the event {type:'lost', errno};
+  // after it the client only accepts destroyWindow() and close().
+  Napi::Value Dispatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    if (!lost_) {
+      while (wl_display_prepare_read(display_) != 0) {
+        if (wl_display_dispatch_pending(display_) < 0) break;
+      }
+      if (wl_display_get_error(display_) == 0) {
+        wl_display_flush(display_);
+        if (wl_display_read_events(display_) < 0 || wl_display_dispatch_pending(display_) < 0) {}
+      } else {
+        wl_display_cancel_read(display_);
+      }
+      int err = wl_display_get_error(display_);
+      if (err != 0) {
+        lost_ = true;
+        Push({"lost", 0, static_cast<uint32_t>(err)});
+      }
+    }
+    Napi::Array a = Napi::Array::New(env, events_.size());
+    for (size_t i = 0; i < events_.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("type", Napi::String::New(env, events_[i].type));
+      o.Set("window", Napi::Number::New(env, events_[i].window));
+      o.Set("value", Napi::Number::New(env, events_[i].value));
+      a.Set(i, o);
+    }
+    events_.clear();
+    return a;
+  }
+
+  // Sends queued requests: 0 all sent, 1 the socket is full (poll for writable and call again),
+  // -errno when the connection is dead (dispatch() then reports it).
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    if (lost_) return Napi::Number::New(env, -EPIPE);
+    if (wl_display_flush(display_) >= 0) return Napi::Number::New(env, 0);
+    if (errno == EAGAIN) return Napi::Number::New(env, 1);
+    return Napi::Number::New(env, -errno);
+  }
+
+  // createWindow(title, appId, width, height, stride, shmFormat, outputName) ->
+  //   { id, buffers: [ArrayBuffer, ArrayBuffer] }. outputName '' = a window, else full screen on
+  // that wl_output (ENODEV when there is none of that name). The buffers are the two halves of
+  // one shm pool, writable, detached by destroyWindow().
+  Napi::Value CreateWindow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    if (lost_) ThrowErrno(env, "createWindow", EPIPE);
+    std::string title = ArgString(info, 0, "title");
+    std::string appId = ArgString(info, 1, "appId");
+    uint32_t width = ArgU32(info, 2, "width"), height = ArgU32(info, 3, "height"), stride = ArgU32(info, 4, "stride");
+    uint32_t format = ArgU32(info, 5, "shmFormat");
+    std::string outputName = ArgString(info, 6, "outputName");
+    if (width == 0 || height == 0 || width > 16384 || height > 16384 || stride < width || stride % 4 != 0 || stride > 16384 * 8)
+      throw Napi::RangeError::New(env, "createWindow: bad geometry");
+    wl_output* fullscreenOn = nullptr;
+    if (!outputName.empty()) {
+      for (auto& o : outputs_) if (o->name == outputName) fullscreenOn = o->proxy;
+      if (fullscreenOn == nullptr) ThrowErrno(env, "createWindow: no wl_output " + outputName, ENODEV);
+    }
+    auto w = std::make_unique<Window>();
+    w->client = this;
+    w->id = ++lastId_;
+    w->width = static_cast<int32_t>(width);
+    w->height = static_cast<int32_t>(height);
+    w->bufferBytes = static_cast<size_t>(stride) * height;
+    w->memfd = memfd_create("vdispld-wayland", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (w->memfd < 0) ThrowErrno(env, "memfd_create", errno);
+    counters().waylandShmPools++;
+    if (ftruncate(w->memfd, static_cast<off_t>(w->bufferBytes * 2)) != 0) {
+      int err = errno;
+      FreeWindow(*w);
+      ThrowErrno(env, "ftruncate", err);
+    }
+    // The size is fixed for the pool's life: seal it so neither side can shrink it under the other.
+    fcntl(w->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    w->map = mmap(nullptr, w->bufferBytes * 2, PROT_READ | PROT_WRITE, MAP_SHARED, w->memfd, 0);
+    if (w->map == MAP_FAILED) {
+      int err = errno;
+      FreeWindow(*w);
+      ThrowErrno(env, "mmap", err);
+    }
+    w->pool = wl_shm_create_pool(shm_, w->memfd, static_cast<int32_t>(w->bufferBytes * 2));
+    Napi::Array views = Napi::Array::New(env, 2);
+    for (int i = 0; i < 2; i++) {
+      w->buffers[i] = wl_shm_pool_create_buffer(w->pool, static_cast<int32_t>(w->bufferBytes * i), w->width, w->height,
+                                                static_cast<int32_t>(stride), format);
+      wl_buffer_add_listener(w->buffers[i], &kBufferListener, w.get());
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, static_cast<uint8_t*>(w->map) + w->bufferBytes * i, w->bufferBytes);
+      w->views[i] = Napi::Persistent(ab);
+      views.Set(i, ab);
+    }
+    w->surface = wl_compositor_create_surface(compositor_);
+    w->xsurface = xdg_wm_base_get_xdg_surface(wm_, w->surface);
+    xdg_surface_add_listener(w->xsurface, &kSurfaceListener, w.get());
+    w->toplevel = xdg_surface_get_toplevel(w->xsurface);
+    xdg_toplevel_add_listener(w->toplevel, &kToplevelListener, w.get());
+    xdg_toplevel_set_title(w->toplevel, title.c_str());
+    xdg_toplevel_set_app_id(w->toplevel, appId.c_str());
+    // The guest's mode is the only size it has: say so, so tiling compositors float it.
+    xdg_toplevel_set_min_size(w->toplevel, w->width, w->height);
+    xdg_toplevel_set_max_size(w->toplevel, w->width, w->height);
+    if (fullscreenOn != nullptr) xdg_toplevel_set_fullscreen(w->toplevel, fullscreenOn);
+    wl_surface_commit(w->surface);  // no buffer: asks for the first configure
+    counters().waylandWindows++;
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("id", Napi::Number::New(env, w->id));
+    r.Set("buffers", views);
+    windows_[w->id] = std::move(w);
+    return r;
+  }
+
+  Window* Find(Napi::Env env, const Napi::CallbackInfo& info) {
+    uint32_t id = ArgU32(info, 0, "window");
+    auto it = windows_.find(id);
+    if (it == windows_.end()) throw Napi::RangeError::New(env, "no window " + std::to_string(id));
+    return it->second.get();
+  }
+
+  // commit(window, buffer): shows buffer 0 or 1 whole and asks for a frame callback, which
+  // arrives as the event {type:'frame'} when the compositor wants the next frame.
+  Napi::Value Commit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    Window* w = Find(env, info);
+    uint32_t b = ArgU32(info, 1, "buffer");
+    if (b > 1) throw Napi::RangeError::New(env, "buffer must be 0 or 1");
+    if (lost_) return env.Undefined();
+    wl_surface_attach(w->surface, w->buffers[b], 0, 0);
+    w->hasBuffer = true;
+    wl_surface_damage_buffer(w->surface, 0, 0, w->width, w->height);
+    if (w->frame == nullptr) {
+      w->frame = wl_surface_frame(w->surface);
+      wl_callback_add_listener(w->frame, &kFrameListener, w);
+    }
+    wl_surface_commit(w->surface);
+    return env.Undefined();
+  }
+
+  Napi::Value SetTitle(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    Window* w = Find(env, info);
+    std::string title = ArgString(info, 1, "title");
+    if (!lost_) xdg_toplevel_set_title(w->toplevel, title.c_str());
+    return env.Undefined();
+  }
+
+  Napi::Value DestroyWindow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    uint32_t id = ArgU32(info, 0, "window");
+    auto it = windows_.find(id);
+    if (it == windows_.end()) return env.Undefined();
+    FreeWindow(*it->second);
+    windows_.erase(it);
+    // Events already queued for it mean nothing now.
+    std::vector<Event> keep;
+    for (auto& e : events_) if (e.window != id) keep.push_back(e);
+    events_.swap(keep);
+    if (!lost_) wl_display_flush(display_);
+    return env.Undefined();
+  }
+
+  // Idempotent: every window, global and the connection.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (display_ != nullptr) Teardown(true);
+    if (hooked_) {
+      cleanup_.Remove(info.Env());
+      hooked_ = false;
+    }
+    return info.Env().Undefined();
+  }
+
+  void FreeWindow(Window& w, bool detach = true) {
+    // JavaScript views first: nothing may touch the pages once they are unmapped.
+    for (auto& v : w.views) {
+      if (!v.IsEmpty() && detach) {
+        Napi::HandleScope scope(Env());
+        Napi::ArrayBuffer ab = v.Value();
+        if (!ab.IsDetached()) ab.Detach();
+      }
+      v.Reset();
+    }
+    if (w.frame) wl_callback_destroy(w.frame);
+    if (w.toplevel) { xdg_toplevel_destroy(w.toplevel); counters().waylandWindows--; }
+    if (w.xsurface) xdg_surface_destroy(w.xsurface);
+    if (w.surface) wl_surface_destroy(w.surface);
+    for (auto* b : w.buffers) if (b) wl_buffer_destroy(b);
+    if (w.pool) wl_shm_pool_destroy(w.pool);
+    if (w.map != MAP_FAILED) munmap(w.map, w.bufferBytes * 2);
+    if (w.memfd >= 0) { close(w.memfd); counters().waylandShmPools--; }
+    w = Window();
+  }
+
+  void Teardown(bool detach) {
+    for (auto& [id, w] : windows_) FreeWindow(*w, detach);
+    windows_.clear();
+    events_.clear();
+    for (auto& o : outputs_) {
+      if (wl_output_get_version(o->proxy) >= 3 && !lost_) wl_output_release(o->proxy);
+      else wl_output_destroy(o->proxy);
+    }
+    outputs_.clear();
+    if (wm_) xdg_wm_base_destroy(wm_);
+    if (shm_) wl_shm_destroy(shm_);
+    if (compositor_) wl_compositor_destroy(compositor_);
+    if (registry_) wl_registry_destroy(registry_);
+    wm_ = nullptr; shm_ = nullptr; compositor_ = nullptr; registry_ = nullptr;
+    if (display_) {
+      wl_display_flush(display_);
+      wl_display_disconnect(display_);
+      display_ = nullptr;
+      counters().waylandConnections--;
+    }
+  }
+
+  wl_display* display_ = nullptr;
+  wl_registry* registry_ = nullptr;
+  wl_compositor* compositor_ = nullptr;
+  wl_shm* shm_ = nullptr;
+  xdg_wm_base* wm_ = nullptr;
+  std::vector<std::unique_ptr<OutputInfo>> outputs_;
+  std::vector<uint32_t> shmFormats_;
+  std::map<uint32_t, std::unique_ptr<Window>> windows_;
+  std::vector<Event> events_;
+  uint32_t lastId_ = 0;
+  bool lost_ = false;
+  bool hooked_ = false;
+  Napi::Env::CleanupHook<std::function<void()>> cleanup_;
+};
+
+Register reg([](Napi::Env env, Napi::Object exports) { exports.Set("WaylandClient", WaylandClient::Define(env)); });
+
+}  // namespace
+}  // namespace vdispl

@@ -1,0 +1,191 @@
+// The Wayland OutputBackend: one connection to the dom0 compositor ($WAYLAND_DISPLAY or a named
+// socket) and an output per guest connector shown on it, made when the connector is claimed. When
+// the compositor goes away every output runs headless (the guests keep running) and the backend
+// reconnects every second; the windows come back, except those the user closed.
+import type { Logger } from '../../util/log.js';
+import type { DomId } from '../../util/ids.js';
+import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
+import { emitter } from '../../util/events.js';
+import type { Mode, Output, OutputBackend, OutputBackendEvents, OutputBackendResources, OutputSpec } from '../output.js';
+import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
+import { WaylandConnection } from './wayland-connection.js';
+import { WaylandOutput, type WindowSpec } from './wayland-output.js';
+
+export interface WaylandBackendOptions {
+  /** Socket name or path; undefined: $WAYLAND_DISPLAY (libwayland's default, wayland-0). */
+  readonly display?: string;
+  readonly log: Logger;
+  /** Between reconnection attempts; default 1000 ms. */
+  readonly reconnectMs?: number;
+  /** The guest's name (XenStore /local/domain/<domid>/name) for window titles, when it can be read. */
+  readonly guestName?: (domid: DomId) => Promise<string | undefined>;
+}
+
+export interface WaylandOutputSpec extends OutputSpec {
+  /** Full screen on this wl_output (its name), else a window. */
+  readonly fullscreenOn?: string;
+}
+
+/** xdg_toplevel app_id: lets the compositor's rules (IVI layout, window rules) pick vdispld's windows. */
+export const WAYLAND_APP_ID = 'vdispld';
+
+/** A guest's name as a title may show it: printable, short (the name is read from XenStore, so copied and bounded). */
+export function titleName(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const clean = raw.replace(/[^\x20-\x7e]/g, '').trim().slice(0, 64);
+  return clean.length > 0 ? clean : undefined;
+}
+
+/** One line saying why there is no Wayland output and what it needs. */
+export function waylandStartupProblem(err: unknown, display: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const msg = (err as Error).message;
+  if ((err as { errno?: unknown }).errno === 95 && /built without/.test(msg)) return msg;
+  const where = display ?? env['WAYLAND_DISPLAY'] ?? 'wayland-0';
+  return `cannot reach the Wayland compositor at ${JSON.stringify(where)} (XDG_RUNTIME_DIR=${env['XDG_RUNTIME_DIR'] ?? 'unset'}): ${msg}`;
+}
+
+export class WaylandBackend implements OutputBackend {
+  readonly kind = 'wayland' as const;
+  /**
+   * output-added when a window is made for a connector, output-removed when it is removed. The
+   * compositor going away removes nothing: the outputs go on serving their guests headless.
+   */
+  readonly events = emitter<OutputBackendEvents>();
+  private readonly byName = new Map<string, WaylandOutput>();
+  private conn: WaylandConnection | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly opts: WaylandBackendOptions) {}
+
+  /** Connects now: a daemon asked for Wayland output fails at start when there is no compositor. */
+  static open(opts: WaylandBackendOptions): WaylandBackend {
+    const b = new WaylandBackend(opts);
+    b.conn = b.connect();
+    return b;
+  }
+
+  get connected(): boolean {
+    return this.conn?.alive ?? false;
+  }
+
+  /** The compositor's wl_outputs by name (for full-screen mappings and `vdispld outputs`). */
+  compositorOutputs(): string[] {
+    return this.conn?.outputs().map((o) => o.name) ?? [];
+  }
+
+  outputs(): readonly Output[] {
+    return [...this.byName.values()];
+  }
+
+  output(name: string): WaylandOutput | undefined {
+    return this.byName.get(name);
+  }
+
+  createOutput(spec: WaylandOutputSpec): WaylandOutput {
+    if (this.closed) throw new Error('wayland backend closed');
+    if (this.byName.has(spec.name)) throw new Error(`wayland output ${spec.name} exists already`);
+    const fullscreen = spec.fullscreenOn !== undefined ? this.conn?.outputs().find((o) => o.name === spec.fullscreenOn) : undefined;
+    const mode: Mode = {
+      width: spec.width,
+      height: spec.height,
+      refreshMilliHz: fullscreen && fullscreen.refreshMilliHz > 0 ? fullscreen.refreshMilliHz : DEFAULT_REFRESH_MILLIHZ,
+      preferred: true,
+    };
+    const label = spec.connector?.label ?? spec.name;
+    const window: WindowSpec = {
+      title: spec.connector ? `dom${spec.connector.domid} ${label}` : label,
+      appId: WAYLAND_APP_ID,
+      ...(spec.fullscreenOn !== undefined ? { fullscreenOn: spec.fullscreenOn } : {}),
+    };
+    const out = new WaylandOutput(spec.name, mode, window, (o) =>
+      this.opts.log.info({ output: o.name }, `window ${JSON.stringify(o.title)} closed by the user: the connector runs headless`),
+    );
+    this.byName.set(spec.name, out);
+    if (this.conn?.alive) this.attach(out, this.conn);
+    const guest = spec.connector?.domid;
+    if (guest !== undefined && this.opts.guestName) {
+      this.opts
+        .guestName(guest)
+        .then((raw) => {
+          const name = titleName(raw);
+          if (name !== undefined && this.byName.get(spec.name) === out) out.retitle(`${name} ${label}`);
+        })
+        .catch(() => {});
+    }
+    this.events.emit('output-added', out);
+    return out;
+  }
+
+  /** Closes and forgets an output made by createOutput; unknown names are ignored. */
+  removeOutput(name: string): void {
+    const out = this.byName.get(name);
+    if (!out) return;
+    out.close();
+    this.byName.delete(name);
+    this.events.emit('output-removed', out);
+  }
+
+  allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer> {
+    // The compositor reads a copy in shared memory; the guest's memory needs nothing special.
+    return platform.allocGranted(domid, Math.ceil(size / XEN_PAGE_SIZE));
+  }
+
+  resources(): OutputBackendResources {
+    return { framebuffers: 0, dmaBufImports: 0, dumbBuffers: 0 };
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    for (const o of this.byName.values()) o.close();
+    this.byName.clear();
+    this.conn?.close();
+    this.conn = undefined;
+    return Promise.resolve();
+  }
+
+  private connect(): WaylandConnection {
+    return new WaylandConnection(this.opts.display ?? '', (errno) => this.onLost(errno));
+  }
+
+  private attach(out: WaylandOutput, conn: WaylandConnection): void {
+    try {
+      out.attach(conn);
+    } catch (err) {
+      // A full screen on a wl_output that is not there (ENODEV): the connector runs headless.
+      this.opts.log.warn({ output: out.name, err }, `no window for ${out.name}: ${(err as Error).message}; the connector runs headless`);
+    }
+  }
+
+  private onLost(errno: number): void {
+    if (this.closed) return;
+    this.opts.log.warn({ errno }, 'the Wayland compositor went away: guest outputs run headless until it is back');
+    for (const o of this.byName.values()) o.detach('disconnected');
+    this.conn?.close();
+    this.conn = undefined;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed) return;
+      let conn: WaylandConnection;
+      try {
+        conn = this.connect();
+      } catch {
+        this.scheduleReconnect();
+        return;
+      }
+      this.conn = conn;
+      this.opts.log.info({ outputs: this.byName.size }, 'the Wayland compositor is back: windows shown again');
+      for (const o of this.byName.values()) this.attach(o, conn);
+    }, this.opts.reconnectMs ?? 1000);
+    // Reconnecting alone does not keep a stopping process alive.
+    this.reconnectTimer.unref();
+  }
+}
