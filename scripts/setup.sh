@@ -15,6 +15,10 @@ PKGS+=(systemd chromium)
 PKGS+=(systemd-container)
 # test/shipped brings up loopback in a private network namespace with ip.
 PKGS+=(iproute2)
+# The Wayland output: libwayland-client, wayland-scanner and the protocol XML the addon's build
+# generates its protocol code from (without them the addon builds without the Wayland output);
+# Weston (headless backend, weston-screenshooter) is the real compositor test/wayland runs against.
+PKGS+=(libwayland-dev wayland-protocols weston)
 PKGS+=(${VDISPLD_EXTRA_PKGS:-})
 
 missing=()

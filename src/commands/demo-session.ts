@@ -20,6 +20,9 @@ export interface DemoOpts {
   snapshots?: string;
   json?: boolean;
   logLevel: string;
+  /** headless (default) or wayland: the guests as windows of the user's compositor. */
+  output: 'headless' | 'wayland';
+  waylandDisplay?: string;
 }
 
 /** Flip latencies and counts one connector's guest reported. */
@@ -256,7 +259,13 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
   };
   let demo: Demo;
   try {
-    const base = { xenstore: host.xenstoredPath, platform: 'sim' as const, simDir: host.dir, output: 'headless' as const };
+    const base = {
+      xenstore: host.xenstoredPath,
+      platform: 'sim' as const,
+      simDir: host.dir,
+      output: o.output,
+      ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
+    };
     daemon = await Daemon.start(ops ? await ops.beforeStart(base, { output: true, card: true }, packageVersion()) : base, log);
     ops?.afterStart(daemon);
     say(`vdispld demo: daemon up (${daemon.platform.capabilities.summary})`);

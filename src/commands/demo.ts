@@ -36,6 +36,8 @@ export function register(program: Command): void {
     .addOption(new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseSeconds))
     .option('--snapshots <dir>', 'where PNG snapshots go (written on `s`, SIGUSR1, and at the end of --duration)')
     .option('--json', 'print one JSON document at the end instead of live lines')
+    .addOption(new Option('--output <kind>', 'where the guests are shown: headless outputs, or windows of your Wayland compositor').choices(['headless', 'wayland']).default('headless'))
+    .option('--wayland-display <name>', 'Wayland socket for --output wayland (default $WAYLAND_DISPLAY)')
     .addOption(new Option('--log-level <level>', 'daemon log verbosity (stderr)').choices(LOG_LEVELS as string[]).default('warn'));
   addOperationsOptions(cmd, {
     controlSocket: DEMO_CONTROL_SOCKET,
@@ -44,10 +46,14 @@ export function register(program: Command): void {
 Examples:
   vdispld demo                                  # live lines; s: snapshots; Ctrl-C: stop
   vdispld demo --viewer 8080                    # then open http://127.0.0.1:8080/
+  vdispld demo --output wayland                 # the guests as windows on your desktop
   vdispld demo --guests 3 --duration 10 --snapshots out/ --json
   vdispld status --socket ${DEMO_CONTROL_SOCKET}   # from another terminal`,
   }).action(async (o: DemoOpts, c: Command) => {
     if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
+    if (o.output === 'wayland' && o.waylandDisplay === undefined && !process.env['WAYLAND_DISPLAY']) {
+      c.error('error: --output wayland needs a Wayland compositor: set WAYLAND_DISPLAY (or give --wayland-display NAME)', { exitCode: 2, code: 'vdispld.wayland' });
+    }
     let prepared;
     try {
       prepared = prepareRun(c, process.env, { controlSocket: DEMO_CONTROL_SOCKET, logLevel: 'warn' });

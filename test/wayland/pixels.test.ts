@@ -1,63 +1,13 @@
 // The Wayland output against a real compositor (Weston, headless, pixman): what each guest drew
 // is what the compositor shows, pixel for pixel, read back with weston-screenshooter.
 import { test } from 'node:test';
-import { readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { drawRegion } from '../../src/drm/headless/pixel-convert.js';
-import { formatByName } from '../../src/displif/formats.js';
-import { drawFrame } from '../../src/sim/frontend/pattern.js';
-import type { ScriptStep } from '../../src/sim/frontend/protocol.js';
-import { native } from '../../src/native/addon.js';
 import { waitConnected, troubles } from '../backend/helpers/sim-world.js';
-import { waitFor } from '../backend/helpers/test-frontend.js';
-import { locate, westonAvailable } from './helpers/weston.js';
-import { waylandWorld, type WaylandWorld } from './helpers/wayland-world.js';
+import { westonAvailable } from './helpers/weston.js';
+import { expected, onScreen, openFds, script, wayland, waylandWorld } from './helpers/wayland-world.js';
 import type { WaylandOutput } from '../../src/drm/wayland/wayland-output.js';
 
 const skip = westonAvailable() ? false : 'weston and weston-screenshooter are not installed (scripts/setup.sh installs them)';
-
-/** The picture the guest's pattern makes for `frame`, as RGBA (what a correct window shows). */
-function expected(width: number, height: number, format: string, frame: number, domid: number, connector: number): { width: number; height: number; rgba: Uint8Array } {
-  const fmt = formatByName(format)!;
-  const pitch = width * fmt.cpp;
-  const bytes = new Uint8Array(pitch * height);
-  drawFrame({ bytes, offset: 0, pitch, width, height, format: fmt }, { frame, domid, connector });
-  const rgba = new Uint8Array(width * height * 4);
-  drawRegion({ src: bytes, offset: 0, pitch, width, height, fourcc: fmt.fourcc }, { rgba, width, height, x: 0, y: 0 });
-  return { width, height, rgba };
-}
-
-function script(conn: number, width: number, height: number, format: string, frames: number): ScriptStep[] {
-  const bpp = formatByName(format)!.bpp;
-  const steps: ScriptStep[] = [
-    { op: 'dumb-create', name: `b0c${conn}`, width, height, bpp },
-    { op: 'dumb-create', name: `b1c${conn}`, width, height, bpp },
-    { op: 'add-fb', name: `f0c${conn}`, buffer: `b0c${conn}`, width, height, format },
-    { op: 'add-fb', name: `f1c${conn}`, buffer: `b1c${conn}`, width, height, format },
-    { op: 'draw', buffer: `b0c${conn}`, frame: 0, format, width, height },
-    { op: 'enable', conn, fb: `f0c${conn}` },
-  ];
-  for (let i = 1; i <= frames; i++) {
-    const b = i % 2;
-    steps.push({ op: 'draw', buffer: `b${b}c${conn}`, frame: i, format, width, height });
-    steps.push({ op: 'flip', conn, fb: `f${b}c${conn}` });
-  }
-  return steps;
-}
-
-/** Waits until `picture` is on the compositor's screen pixel for pixel; returns where. */
-async function onScreen(w: WaylandWorld, picture: { width: number; height: number; rgba: Uint8Array }, what: string): Promise<{ x: number; y: number }> {
-  return waitFor(what, async () => locate(await w.weston.screenshot(), picture), 30_000);
-}
-
-function wayland(): Record<string, number> {
-  const r = native().nativeResources();
-  return { connections: r.waylandConnections, windows: r.waylandWindows, shmPools: r.waylandShmPools };
-}
-
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length;
-}
 
 void test('each guest window shows exactly what its guest drew (XRGB8888 copied, RGB565 converted), titled by guest and connector', { skip }, async () => {
   const fds = openFds();

@@ -8,7 +8,14 @@ import { WaylandBackend } from '../../../src/drm/wayland/wayland-backend.js';
 import { SimHost } from '../../../src/sim/host.js';
 import type { SimPlatform } from '../../../src/sim/platform.js';
 import { createLogger, silentLogger, type Logger } from '../../../src/util/log.js';
-import { startWeston, type Weston, type WestonOptions } from './weston.js';
+import { drawRegion } from '../../../src/drm/headless/pixel-convert.js';
+import { formatByName } from '../../../src/displif/formats.js';
+import { drawFrame } from '../../../src/sim/frontend/pattern.js';
+import type { ScriptStep } from '../../../src/sim/frontend/protocol.js';
+import { waitFor } from '../../backend/helpers/test-frontend.js';
+import { readdirSync } from 'node:fs';
+import { native } from '../../../src/native/addon.js';
+import { locate, startWeston, type Weston, type WestonOptions } from './weston.js';
 
 export interface WaylandWorld {
   host: SimHost;
@@ -60,3 +67,48 @@ export async function waylandWorld(opts: WestonOptions & { connectorMap?: Readon
     },
   };
 }
+
+/** The picture the guest's pattern makes for `frame`, as RGBA (what a correct window shows). */
+export function expected(width: number, height: number, format: string, frame: number, domid: number, connector: number): { width: number; height: number; rgba: Uint8Array } {
+  const fmt = formatByName(format)!;
+  const pitch = width * fmt.cpp;
+  const bytes = new Uint8Array(pitch * height);
+  drawFrame({ bytes, offset: 0, pitch, width, height, format: fmt }, { frame, domid, connector });
+  const rgba = new Uint8Array(width * height * 4);
+  drawRegion({ src: bytes, offset: 0, pitch, width, height, fourcc: fmt.fourcc }, { rgba, width, height, x: 0, y: 0 });
+  return { width, height, rgba };
+}
+
+export function script(conn: number, width: number, height: number, format: string, frames: number): ScriptStep[] {
+  const bpp = formatByName(format)!.bpp;
+  const steps: ScriptStep[] = [
+    { op: 'dumb-create', name: `b0c${conn}`, width, height, bpp },
+    { op: 'dumb-create', name: `b1c${conn}`, width, height, bpp },
+    { op: 'add-fb', name: `f0c${conn}`, buffer: `b0c${conn}`, width, height, format },
+    { op: 'add-fb', name: `f1c${conn}`, buffer: `b1c${conn}`, width, height, format },
+    { op: 'draw', buffer: `b0c${conn}`, frame: 0, format, width, height },
+    { op: 'enable', conn, fb: `f0c${conn}` },
+  ];
+  for (let i = 1; i <= frames; i++) {
+    const b = i % 2;
+    steps.push({ op: 'draw', buffer: `b${b}c${conn}`, frame: i, format, width, height });
+    steps.push({ op: 'flip', conn, fb: `f${b}c${conn}` });
+  }
+  return steps;
+}
+
+/** Waits until `picture` is on the compositor's screen pixel for pixel; returns where. */
+export async function onScreen(w: WaylandWorld, picture: { width: number; height: number; rgba: Uint8Array }, what: string): Promise<{ x: number; y: number }> {
+  return waitFor(what, async () => locate(await w.weston.screenshot(), picture), 30_000);
+}
+
+/** The addon's live Wayland objects. */
+export function wayland(): Record<string, number> {
+  const r = native().nativeResources();
+  return { connections: r.waylandConnections, windows: r.waylandWindows, shmPools: r.waylandShmPools };
+}
+
+export function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
