@@ -103,7 +103,8 @@ async function closeOutputs(o: OpenedOutputs): Promise<void> {
 }
 
 async function openOutputs(opts: DaemonOptions, log: Logger, xs: XenStore): Promise<OpenedOutputs> {
-  const wantsWindows = opts.output === 'wayland' || [...(opts.connectorMap?.values() ?? [])].some((t) => windowTarget(t) !== undefined);
+  const wantsWindows =
+    opts.output === 'wayland' || opts.waylandDisplay !== undefined || [...(opts.connectorMap?.values() ?? [])].some((t) => windowTarget(t) !== undefined);
   let windows: WaylandBackend | undefined;
   if (wantsWindows) {
     if (opts.waylandDisplay === undefined && !process.env['WAYLAND_DISPLAY']) throw new StartupError(waylandNeeds);
