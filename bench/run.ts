@@ -24,6 +24,7 @@ import { pipelineSuite } from './suites/pipeline.js';
 import { roundTripSuite } from './suites/round-trip.js';
 import { startupSuite } from './suites/startup.js';
 import { throughputSuite } from './suites/throughput.js';
+import { waylandPathSuite } from './suites/wayland-path.js';
 import { xenstoreSuite } from './suites/xenstore.js';
 
 const SUITES: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
@@ -33,6 +34,7 @@ const SUITES: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   copy: copyPathSuite,
   startup: startupSuite,
   xenstore: xenstoreSuite,
+  wayland: waylandPathSuite,
 };
 
 function usage(msg: string): never {
