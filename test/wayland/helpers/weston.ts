@@ -42,6 +42,7 @@ export async function startWeston(opts: WestonOptions = {}): Promise<Weston> {
   const socket = `vdispld-test-${process.pid}-${counter++}`;
   const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, WAYLAND_DISPLAY: socket };
   let child: ChildProcess | undefined;
+  let closed: Promise<void> = Promise.resolve();
   let log = '';
   const start = async (): Promise<void> => {
     log = '';
@@ -61,6 +62,8 @@ export async function startWeston(opts: WestonOptions = {}): Promise<Weston> {
       { env: { ...env, WAYLAND_DISPLAY: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const c = child;
+    // 'close', not 'exit': only then are its stdout and stderr pipes closed on our side too.
+    closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     c.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     await waitFor('weston listening', () => {
@@ -71,11 +74,9 @@ export async function startWeston(opts: WestonOptions = {}): Promise<Weston> {
   const stop = async (): Promise<void> => {
     const c = child;
     child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-    });
+    if (!c) return;
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await closed;
   };
   await start();
   return {
