@@ -64,6 +64,7 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'journalctl -u vdispld DOMID=5': { elsewhere: JOURNAL },
   'journalctl -u vdispld PRIORITY=3': { elsewhere: JOURNAL },
   'journalctl -u vdispld -o verbose DOMID=5 DEVID=0': { elsewhere: JOURNAL },
+  'vdispld demo --output wayland': { elsewhere: 'test/wayland/demo.test.ts runs it against a private Weston (and without WAYLAND_DISPLAY: one line, exit 2)' },
   'ssh -L 8080:127.0.0.1:8080 host': { elsewhere: 'needs a second host; the viewer binds loopback and checks Host and Origin in test/ops/viewer.test.ts' },
   // --- development -----------------------------------------------------------------------------
   'npm test': { testPath: 'test' },
