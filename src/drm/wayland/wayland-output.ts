@@ -9,8 +9,8 @@
 // The window keeps the guest's mode whatever size the compositor suggests: pixels are shown 1:1
 // (a full-screen window on a larger wl_output is centred on black by the compositor, as
 // xdg-shell asks of it), never scaled.
-import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
-import { HeadlessOutput, OutputError } from '../headless/headless-output.js';
+import { OutputError, type FlipResult, type Frame, type FramebufferDesc, type Mode, type Output, type OutputConfig, type ScanoutPath } from '../output.js';
+import { HeadlessOutput } from '../headless/headless-output.js';
 import type { WaylandConnection, WindowEvent, WindowHandle } from './wayland-connection.js';
 import { WL_SHM_FORMAT_XRGB8888, paintViewport, shmFrame, type ShmTarget } from './shm-paint.js';
 
