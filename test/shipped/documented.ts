@@ -46,9 +46,9 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'vdispld sim xenstored --socket /tmp/xs.sock [--introduce N]': { scenario: 'sim-xenstored' },
   'vdispld sim xenstored --socket PATH': { scenario: 'sim-xenstored' },
   'XENSTORED_PATH=/tmp/xs.sock xenstore-ls': { scenario: 'sim-xenstored' },
-  'xenstore-write /local/domain/0/vdispld/connectors/id0 HDMI-A-1': { scenario: 'daemon' },
+  'xenstore-write /local/domain/0/vdispld/connectors/vm1/id0 HDMI-A-1': { scenario: 'daemon' },
   'xenstore-write /local/domain/0/vdispld/quotas/pages 20000': { scenario: 'daemon' },
-  'xenstore-rm /local/domain/0/vdispld/connectors/id0': { scenario: 'daemon' },
+  'xenstore-rm /local/domain/0/vdispld/connectors/vm1/id0': { scenario: 'daemon' },
   // --- install and the unit ------------------------------------------------------------------
   'npm pack && npm install -g ./vdispld-*.tgz': { scenario: 'pack-install' },
   'npm pack': { scenario: 'pack-install' },

@@ -261,15 +261,15 @@ const SCENARIOS: Record<string, Scenario> = {
       check(/^# TYPE vdispld_requests_total counter$/m.test(metrics), 'run --metrics 9464 serves the registry');
       check((await fetch('http://127.0.0.1:8080/')).ok, 'run --viewer 8080 serves the page');
       // The XenStore subtree, live (docs/OPERATIONS.md), with Debian's tools.
-      await xs('xenstore-write /local/domain/0/vdispld/connectors/id0 HDMI-A-1');
+      await xs('xenstore-write /local/domain/0/vdispld/connectors/vm1/id0 HDMI-A-1');
       await xs('xenstore-write /local/domain/0/vdispld/quotas/pages 20000');
       await until('the subtree in status --json', async () => {
         const c = (await json()).config ?? {};
-        const live = c['connectors.id0']?.value === 'HDMI-A-1' && c['connectors.id0'].origin === 'xenstore';
+        const live = c['connectors.vm1/id0']?.value === 'HDMI-A-1' && c['connectors.vm1/id0'].origin === 'xenstore';
         return live && String(c['quotas.pages']?.value) === '20000' && c['quotas.pages']?.origin === 'xenstore' ? true : undefined;
       });
-      await xs('xenstore-rm    /local/domain/0/vdispld/connectors/id0');
-      await until('connectors.id0 gone from status --json', async () => ((await json()).config?.['connectors.id0'] === undefined ? true : undefined));
+      await xs('xenstore-rm    /local/domain/0/vdispld/connectors/vm1/id0');
+      await until('connectors.vm1/id0 gone from status --json', async () => ((await json()).config?.['connectors.vm1/id0'] === undefined ? true : undefined));
       const code = await daemon.stop('SIGTERM');
       check(code === 0, `SIGTERM: status ${code}:\n${daemon.out.slice(-2000)}`);
       return `status "${status.split('\n')[0]}", snapshots, metrics, viewer, xenstore-write/rm live`;
