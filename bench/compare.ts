@@ -54,7 +54,12 @@ async function cpuOver(pid: number, work: () => Promise<number>): Promise<{ coun
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { base: { type: 'string' }, head: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' } },
+    options: {
+      base: { type: 'string' },
+      head: { type: 'string' },
+      rounds: { type: 'string' },
+      profile: { type: 'string' },
+    },
     strict: true,
   });
   if (!values.base) {
@@ -66,16 +71,37 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'vdispld-compare-'));
   try {
     log(`building base (${values.base}) and head (${values.head ?? 'working tree'}) in ${workDir}`);
-    const [floors, base, head] = await Promise.all([buildFloors(workDir), daemonFor(workDir, values.base), daemonFor(workDir, values.head)]);
+    const [floors, base, head] = await Promise.all([
+      buildFloors(workDir),
+      daemonFor(workDir, values.base),
+      daemonFor(workDir, values.head),
+    ]);
     const profileDir = values.profile ? resolve(values.profile) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const ctx: BenchContext = {
-      opts: { rounds, pipelineGuests: 4, pipelineSeconds: 4, rttSamples: { dbufCreate: 20, fbAttach: 200, pgFlip: 200 }, throughputSeconds: 2 },
+      opts: {
+        rounds,
+        pipelineGuests: 4,
+        pipelineSeconds: 4,
+        rttSamples: { dbufCreate: 20, fbAttach: 200, pgFlip: 200 },
+        throughputSeconds: 2,
+      },
       daemonJs: head.js,
       floors,
       workDir,
       log,
-      daemonNodeArgs: (name) => (profileDir ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : []),
+      daemonNodeArgs: (name) =>
+        profileDir
+          ? [
+              '--cpu-prof',
+              '--cpu-prof-interval',
+              '250',
+              '--cpu-prof-dir',
+              profileDir,
+              '--cpu-prof-name',
+              `${name}.cpuprofile`,
+            ]
+          : [],
     };
     const js = { base: base.js, head: head.js };
     const runs: Runs = new Map();
@@ -90,10 +116,17 @@ async function main(): Promise<void> {
         quota: RTT_QUOTA,
       });
       try {
-        const g: Record<Side, BenchGuest> = { base: (await rig.addGuests('base', 1, () => ['rtt0']))[0]!, head: (await rig.addGuests('head', 1, () => ['rtt0']))[0]! };
+        const g: Record<Side, BenchGuest> = {
+          base: (await rig.addGuests('base', 1, () => ['rtt0']))[0]!,
+          head: (await rig.addGuests('head', 1, () => ['rtt0']))[0]!,
+        };
         for (let r = 0; r < rounds; r++) {
           for (const s of order(r)) {
-            const rep = await g[s].ask({ cmd: 'rtt', plan: { ...ctx.opts.rttSamples, width: 1920, height: 1080 } }, 'rtt', 300_000);
+            const rep = await g[s].ask(
+              { cmd: 'rtt', plan: { ...ctx.opts.rttSamples, width: 1920, height: 1080 } },
+              'rtt',
+              300_000,
+            );
             for (const op of ['pgFlip', 'fbAttach', 'dbufCreate'] as const) {
               push(runs, `rtt.${op}.p50`, s, percentile(rep.us[op], 50));
               push(runs, `rtt.${op}.p99`, s, percentile(rep.us[op], 99));
@@ -117,28 +150,51 @@ async function main(): Promise<void> {
         vblankHz: HZ,
       });
       try {
-        const g: Record<Side, BenchGuest[]> = { base: await rig.addGuests('base', 2, (i) => ids('base', i)), head: await rig.addGuests('head', 2, (i) => ids('head', i)) };
+        const g: Record<Side, BenchGuest[]> = {
+          base: await rig.addGuests('base', 2, (i) => ids('base', i)),
+          head: await rig.addGuests('head', 2, (i) => ids('head', i)),
+        };
         for (const s of SIDES) for (const x of g[s]) await x.ask({ cmd: 'prepare' }, 'prepared', 120_000);
         for (let r = 0; r < rounds; r++) {
           for (const s of order(r)) {
             const pid = rig.backend(s).pid;
             const t = await cpuOver(pid, async () => {
-              const reps = await Promise.all(g[s].map((x) => x.ask({ cmd: 'throughput', ms: 2000 }, 'throughput', 60_000)));
-              push(runs, 'throughput.rps', s, reps.reduce((n, x) => n + x.requests / (x.elapsedMs / 1000), 0));
+              const reps = await Promise.all(
+                g[s].map((x) => x.ask({ cmd: 'throughput', ms: 2000 }, 'throughput', 60_000)),
+              );
+              push(
+                runs,
+                'throughput.rps',
+                s,
+                reps.reduce((n, x) => n + x.requests / (x.elapsedMs / 1000), 0),
+              );
               return reps.reduce((n, x) => n + x.requests, 0);
             });
             push(runs, 'throughput.cpu', s, t.cpuUs / t.count);
             const f = await cpuOver(pid, async () => {
               const startEpochMs = Date.now() + 300;
               const reps = await Promise.all(
-                g[s].map((x) => x.ask({ cmd: 'pipeline', ms: 3000, windowMs: 3000, startEpochMs, framePeriodMs: 1000 / HZ }, 'pipeline', 60_000)),
+                g[s].map((x) =>
+                  x.ask(
+                    { cmd: 'pipeline', ms: 3000, windowMs: 3000, startEpochMs, framePeriodMs: 1000 / HZ },
+                    'pipeline',
+                    60_000,
+                  ),
+                ),
               );
-              push(runs, 'flips.late', s, reps.reduce((n, x) => n + (x.windows[0]?.late ?? 0), 0));
+              push(
+                runs,
+                'flips.late',
+                s,
+                reps.reduce((n, x) => n + (x.windows[0]?.late ?? 0), 0),
+              );
               return reps.reduce((n, x) => n + (x.windows[0]?.flips ?? 0), 0);
             });
             push(runs, 'flips.cpu', s, f.cpuUs / Math.max(1, f.count));
           }
-          log(`load ${r + 1}/${rounds}: CPU per request ${runs.get('throughput.cpu')!.base.at(-1)!.toFixed(1)} -> ${runs.get('throughput.cpu')!.head.at(-1)!.toFixed(1)} µs`);
+          log(
+            `load ${r + 1}/${rounds}: CPU per request ${runs.get('throughput.cpu')!.base.at(-1)!.toFixed(1)} -> ${runs.get('throughput.cpu')!.head.at(-1)!.toFixed(1)} µs`,
+          );
         }
       } finally {
         await rig.close();
@@ -152,7 +208,11 @@ async function main(): Promise<void> {
       'rtt.fbAttach.p99': ['Round trip', 'FB_ATTACH p99', 'µs'],
       'rtt.dbufCreate.p50': ['Round trip', 'DBUF_CREATE 1920x1080 p50', 'µs'],
       'rtt.dbufCreate.p99': ['Round trip', 'DBUF_CREATE 1920x1080 p99', 'µs'],
-      'throughput.rps': ['Load (2 guests x 4 connectors per build)', 'requests per second, PG_FLIP back to back', 'req/s'],
+      'throughput.rps': [
+        'Load (2 guests x 4 connectors per build)',
+        'requests per second, PG_FLIP back to back',
+        'req/s',
+      ],
       'throughput.cpu': ['Load (2 guests x 4 connectors per build)', 'backend CPU per request', 'µs'],
       'flips.cpu': ['Load (2 guests x 4 connectors per build)', 'backend CPU per flip at 60 frames/s', 'µs'],
       'flips.late': ['Load (2 guests x 4 connectors per build)', 'late flip events in 3 s', 'events'],
@@ -160,9 +220,22 @@ async function main(): Promise<void> {
     const figures: Figure[] = [];
     for (const [key, [section, label, unit]] of Object.entries(what)) {
       const r = runs.get(key);
-      if (r) figures.push(figure({ id: key, section, what: label, unit, vdispld: r.head, floorName: `base ${base.name}`, floor: r.base }));
+      if (r)
+        figures.push(
+          figure({
+            id: key,
+            section,
+            what: label,
+            unit,
+            vdispld: r.head,
+            floorName: `base ${base.name}`,
+            floor: r.base,
+          }),
+        );
     }
-    process.stdout.write(`head: ${head.name}; base: ${base.name}; ratio = head / base, per round\n\n${table(figures, { a: 'head', b: 'base' })}\n`);
+    process.stdout.write(
+      `head: ${head.name}; base: ${base.name}; ratio = head / base, per round\n\n${table(figures, { a: 'head', b: 'base' })}\n`,
+    );
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -84,7 +84,9 @@ function main(): void {
   total.delete('(idle)');
   folded.delete('(idle)');
   const pct = (n: number): string => `${((100 * n) / busy).toFixed(1).padStart(5)} %`;
-  process.stdout.write(`${samples} samples, ${((100 * idle) / samples).toFixed(1)} % idle; shares below are of the ${busy} busy samples\n`);
+  process.stdout.write(
+    `${samples} samples, ${((100 * idle) / samples).toFixed(1)} % idle; shares below are of the ${busy} busy samples\n`,
+  );
   const print = (title: string, m: Map<string, number>): void => {
     process.stdout.write(`\n${title}\n`);
     for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(v)}  ${k}\n`);

@@ -101,7 +101,10 @@ async function main(): Promise<void> {
   process.once('exit', cleanup);
   try {
     log(`building the C floors${values['daemon-js'] ? '' : ' and vdispld (tsc)'} in ${workDir}`);
-    const [floors, daemonJs] = await Promise.all([buildFloors(workDir), values['daemon-js'] ? Promise.resolve(resolve(values['daemon-js'])) : buildDaemon(workDir)]);
+    const [floors, daemonJs] = await Promise.all([
+      buildFloors(workDir),
+      values['daemon-js'] ? Promise.resolve(resolve(values['daemon-js'])) : buildDaemon(workDir),
+    ]);
     if (opts.profileDir) mkdirSync(opts.profileDir, { recursive: true });
     let profiles = 0;
     const ctx: BenchContext = {
@@ -111,7 +114,17 @@ async function main(): Promise<void> {
       workDir,
       log,
       daemonNodeArgs: (name) =>
-        opts.profileDir ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', opts.profileDir, '--cpu-prof-name', `vdispld-${name}-${++profiles}.cpuprofile`] : [],
+        opts.profileDir
+          ? [
+              '--cpu-prof',
+              '--cpu-prof-interval',
+              '250',
+              '--cpu-prof-dir',
+              opts.profileDir,
+              '--cpu-prof-name',
+              `vdispld-${name}-${++profiles}.cpuprofile`,
+            ]
+          : [],
     };
     const started = new Date();
     const load = [loadavg()];

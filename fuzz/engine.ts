@@ -67,7 +67,10 @@ export function harvest(counters: Record<string, FileCounters>, seen: Set<number
 }
 
 /** Branch arms reached (any hit count) among `seen`, and arms in all instrumented files. */
-export function armCoverage(seen: ReadonlySet<number>, counters: Record<string, FileCounters>): { reached: number; total: number } {
+export function armCoverage(
+  seen: ReadonlySet<number>,
+  counters: Record<string, FileCounters>,
+): { reached: number; total: number } {
   const arms = new Set<number>();
   for (const f of seen) if (f % 2 === 0) arms.add(Math.floor(f / 32));
   let total = 0;
@@ -87,7 +90,12 @@ function xorshift(seed: number): () => number {
   };
 }
 
-export function mutate(input: Uint8Array, other: Uint8Array | undefined, rnd: () => number, o: FuzzOptions): Uint8Array {
+export function mutate(
+  input: Uint8Array,
+  other: Uint8Array | undefined,
+  rnd: () => number,
+  o: FuzzOptions,
+): Uint8Array {
   let b: Uint8Array = Uint8Array.from(input.length ? input : [0]);
   const rounds = 1 + (rnd() % 4);
   for (let i = 0; i < rounds; i++) {
@@ -129,7 +137,7 @@ export function mutate(input: Uint8Array, other: Uint8Array | undefined, rnd: ()
         }
         break;
       case 7:
-        b[pos] = ([0, 0xff, 0x7f, 0x80][rnd() & 3])!;
+        b[pos] = [0, 0xff, 0x7f, 0x80][rnd() & 3]!;
         break;
       default: {
         const v = rnd();
@@ -169,7 +177,10 @@ export function fuzz(
       run(input);
     } catch (err) {
       harvest(counters(), seen);
-      out.finding = { input, error: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err) };
+      out.finding = {
+        input,
+        error: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err),
+      };
       return false;
     }
     return true;

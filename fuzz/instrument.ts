@@ -13,10 +13,18 @@ import ts from 'typescript';
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const DISPLIF = join(SRC, 'displif');
 /** Modules outside src/displif that it imports at run time, copied uninstrumented. */
-const SUPPORT = [...readdirSync(join(SRC, 'util')).filter((n) => n.endsWith('.ts')).map((n) => `util/${n}`), 'native/errors.ts'];
+const SUPPORT = [
+  ...readdirSync(join(SRC, 'util'))
+    .filter((n) => n.endsWith('.ts'))
+    .map((n) => `util/${n}`),
+  'native/errors.ts',
+];
 
 const transpile = (src: string, fileName: string): string =>
-  ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }, fileName }).outputText;
+  ts.transpileModule(src, {
+    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+    fileName,
+  }).outputText;
 export const COVERAGE_VAR = '__vdispld_fuzz_coverage__';
 
 /** istanbul's per-file counters: statements, functions, branch arms. */
@@ -40,9 +48,18 @@ export function instrumentDisplif(): InstrumentedDisplif {
   mkdirSync(join(dir, 'native'));
   mkdirSync(join(dir, 'util'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-  for (const rel of SUPPORT) writeFileSync(join(dir, rel.replace(/\.ts$/, '.js')), transpile(readFileSync(join(SRC, rel), 'utf8'), rel));
-  writeFileSync(join(dir, 'native', 'addon.js'), "export function native() { throw new Error('no native addon under the fuzzer'); }\n");
-  const instrumenter = createInstrumenter({ coverageVariable: COVERAGE_VAR, esModules: true, compact: true, produceSourceMap: false });
+  for (const rel of SUPPORT)
+    writeFileSync(join(dir, rel.replace(/\.ts$/, '.js')), transpile(readFileSync(join(SRC, rel), 'utf8'), rel));
+  writeFileSync(
+    join(dir, 'native', 'addon.js'),
+    "export function native() { throw new Error('no native addon under the fuzzer'); }\n",
+  );
+  const instrumenter = createInstrumenter({
+    coverageVariable: COVERAGE_VAR,
+    esModules: true,
+    compact: true,
+    produceSourceMap: false,
+  });
   for (const f of readdirSync(DISPLIF).filter((n) => n.endsWith('.ts'))) {
     const src = readFileSync(join(DISPLIF, f), 'utf8');
     const js = transpile(src, f);

@@ -12,7 +12,10 @@ import { loadModules, TARGETS } from './targets.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** Protocol numbers worth trying: op codes, limits, page and ring sizes, FourCCs, XenbusStates. */
-const DICTIONARY = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 31, 32, 33, 63, 64, 1023, 1024, 2047, 4095, 4096, 32768, 65536, 0x34325258, 0x36314752, 0x56595559, 0x7fffffff, 0xffffffff];
+const DICTIONARY = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 31, 32, 33, 63, 64, 1023, 1024, 2047, 4095, 4096,
+  32768, 65536, 0x34325258, 0x36314752, 0x56595559, 0x7fffffff, 0xffffffff,
+];
 
 export interface TargetFigures {
   readonly target: string;
@@ -25,7 +28,12 @@ export interface TargetFigures {
   readonly finding?: string;
 }
 
-export async function fuzzTargets(opts: { seconds: number; save: boolean; seed: number; only?: string }): Promise<TargetFigures[]> {
+export async function fuzzTargets(opts: {
+  seconds: number;
+  save: boolean;
+  seed: number;
+  only?: string;
+}): Promise<TargetFigures[]> {
   const code = instrumentDisplif();
   const out: TargetFigures[] = [];
   try {
@@ -40,7 +48,13 @@ export async function fuzzTargets(opts: { seconds: number; save: boolean; seed: 
       const before = corpus.length;
       const seen = new Set<number>();
       const t0 = Date.now();
-      const r = fuzz((input) => target(input, m), () => code.counters(), corpus, seen, { seconds: opts.seconds, seed: opts.seed, maxLen: 4200, dictionary: DICTIONARY });
+      const r = fuzz(
+        (input) => target(input, m),
+        () => code.counters(),
+        corpus,
+        seen,
+        { seconds: opts.seconds, seed: opts.seed, maxLen: 4200, dictionary: DICTIONARY },
+      );
       const secs = Math.max(0.001, (Date.now() - t0) / 1000);
       if (opts.save) for (const input of r.added) writeFileSync(join(dir, inputName(input)), input);
       let finding: string | undefined;
@@ -70,9 +84,21 @@ export async function fuzzTargets(opts: { seconds: number; save: boolean; seed: 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, short: { type: 'boolean', default: false }, target: { type: 'string' }, seed: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '60' },
+      short: { type: 'boolean', default: false },
+      target: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
   const seconds = values.short ? 2 : Number(values.seconds);
-  const figures = await fuzzTargets({ seconds, save: !values.short, seed: Number(values.seed), ...(values.target ? { only: values.target } : {}) });
+  const figures = await fuzzTargets({
+    seconds,
+    save: !values.short,
+    seed: Number(values.seed),
+    ...(values.target ? { only: values.target } : {}),
+  });
   for (const f of figures) {
     console.log(
       `${f.target.padEnd(16)} ${String(f.execs).padStart(9)} execs ${String(f.execsPerSecond).padStart(7)}/s  corpus ${f.corpusBefore} -> ${f.corpusAfter}  branch arms reached ${f.armsReached} (of ${f.armsTotal} in src/displif)${f.finding ? `\n  FINDING ${f.finding}` : ''}`,

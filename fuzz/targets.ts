@@ -43,7 +43,8 @@ function must(ok: boolean, what: string): void {
   if (!ok) throw new PropertyBroken(what);
 }
 
-const u32 = (d: Uint8Array, o: number): number => ((d[o] ?? 0) | ((d[o + 1] ?? 0) << 8) | ((d[o + 2] ?? 0) << 16) | ((d[o + 3] ?? 0) << 24)) >>> 0;
+const u32 = (d: Uint8Array, o: number): number =>
+  ((d[o] ?? 0) | ((d[o + 1] ?? 0) << 8) | ((d[o + 2] ?? 0) << 16) | ((d[o + 3] ?? 0) << 24)) >>> 0;
 const json = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 export type Target = (data: Uint8Array, m: Modules) => void;
@@ -65,7 +66,11 @@ const requests: Target = (data, m) => {
   m.requests.encodeRequest(r.req, r.id, again);
   const back = m.requests.decodeRequest(again, { version, connector: conn });
   must(back.ok && json(back.req) === json(r.req), `request does not survive re-encoding: ${json(r.req)}`);
-  if (r.req.kind === 'dbuf-create') must(m.requests.bufferPageCount(r.req.bufferSz) <= m.constants.GNTDEV_MAX_REFS, 'buffer larger than a grant map accepted');
+  if (r.req.kind === 'dbuf-create')
+    must(
+      m.requests.bufferPageCount(r.req.bufferSz) <= m.constants.GNTDEV_MAX_REFS,
+      'buffer larger than a grant map accepted',
+    );
 };
 
 /** A ring page with guest-chosen indices and slots, consumed in budgets, answered, lied to again. */
@@ -113,7 +118,11 @@ const eventPage: Target = (data, m) => {
     } else mem.store32Release(0, u32(data, i) ^ (data[i + 1]! << 3)); // a lie
     const after = u32(page, 4);
     // The producer reads in_cons once per call and fills at most the slots that leaves free.
-    if (after !== before) must(((after - inCons) >>> 0) <= m.constants.EVT_RING_LEN, `wrote up to ${(after - inCons) >>> 0} past in_cons ${inCons}`);
+    if (after !== before)
+      must(
+        (after - inCons) >>> 0 <= m.constants.EVT_RING_LEN,
+        `wrote up to ${(after - inCons) >>> 0} past in_cons ${inCons}`,
+      );
     must(prod.stats.backlog <= 8, `backlog ${prod.stats.backlog} beyond its limit`);
   }
 };
@@ -148,7 +157,11 @@ const xenstoreFields: Target = (data, m) => {
   const port = F.parseEvtchnPort('k', s);
   if (port.ok) must(port.value > 0 && port.value <= m.constants.EVTCHN_MAX_PORT, `port ${json(s)} accepted`);
   const res = F.parseResolution('k', s);
-  if (res.ok) must(res.value.width > 0 && res.value.width <= 4095 && res.value.height > 0 && res.value.height <= 2047, `resolution ${json(s)}`);
+  if (res.ok)
+    must(
+      res.value.width > 0 && res.value.width <= 4095 && res.value.height > 0 && res.value.height <= 2047,
+      `resolution ${json(s)}`,
+    );
   const st = F.parseXenbusState('k', s);
   if (st.ok) must(st.value >= 0 && st.value <= 8, `state ${json(s)}`);
   const v = F.parseVersion('k', s);

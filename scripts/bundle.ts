@@ -26,7 +26,8 @@ const NATIVE_DEPENDENCIES = ['unix-dgram'];
 
 // CommonJS dependencies inside an ESM bundle call require() for Node's built-ins; an ES module has
 // no require, so each output file makes one from its own URL.
-const REQUIRE_BANNER = "import { createRequire as __vdispldCreateRequire } from 'node:module'; const require = __vdispldCreateRequire(import.meta.url);";
+const REQUIRE_BANNER =
+  "import { createRequire as __vdispldCreateRequire } from 'node:module'; const require = __vdispldCreateRequire(import.meta.url);";
 
 const TREE_IMPORT_HELPER = '__vdispldTreeImport';
 // A relative specifier resolved against the module's place in the tree; a bare one as it is.
@@ -40,7 +41,9 @@ const TREE_IMPORT_BANNER = `const ${TREE_IMPORT_HELPER} = (base, spec) => import
 export function treeRelativeSource(source: string, treePath: string): string {
   const own = `new URL(${JSON.stringify(treePath)}, import.meta.url).href`;
   // import.meta.url first: the helper's argument brings one of its own.
-  return source.replace(/\bimport\.meta\.url\b/g, own).replace(/\bimport\(\s*(?=[^'"`\s)])/g, `${TREE_IMPORT_HELPER}(${own}, `);
+  return source
+    .replace(/\bimport\.meta\.url\b/g, own)
+    .replace(/\bimport\(\s*(?=[^'"`\s)])/g, `${TREE_IMPORT_HELPER}(${own}, `);
 }
 
 function treeRelative(srcRoot: string): Plugin {
@@ -75,7 +78,9 @@ export function isCommonJsFile(file: string): boolean {
  */
 export function commonJsFacade(file: string, names: readonly string[]): string {
   const lines = [`import m from ${JSON.stringify(file)};`, 'export default m;'];
-  names.forEach((n, i) => lines.push(`const e${i} = m[${JSON.stringify(n)}];`, `export { e${i} as ${JSON.stringify(n)} };`));
+  names.forEach((n, i) =>
+    lines.push(`const e${i} = m[${JSON.stringify(n)}];`, `export { e${i} as ${JSON.stringify(n)} };`),
+  );
   return lines.join('\n');
 }
 
@@ -94,14 +99,26 @@ function commonJsDynamicImports(): Plugin {
     name: CJS_FACADE,
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if (args.kind !== 'dynamic-import' || isBuiltin(args.path) || NATIVE_DEPENDENCIES.includes(args.path)) return undefined;
-        const r = await b.resolve(args.path, { kind: 'import-statement', importer: args.importer, resolveDir: args.resolveDir });
+        if (args.kind !== 'dynamic-import' || isBuiltin(args.path) || NATIVE_DEPENDENCIES.includes(args.path))
+          return undefined;
+        const r = await b.resolve(args.path, {
+          kind: 'import-statement',
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+        });
         if (r.errors.length > 0 || r.external || !isCommonJsFile(r.path)) return undefined;
         return { path: r.path, namespace: CJS_FACADE };
       });
       b.onLoad({ filter: /.*/, namespace: CJS_FACADE }, async (args) => {
         const ns = (await import(pathToFileURL(args.path).href)) as Record<string, unknown>;
-        return { contents: commonJsFacade(args.path, Object.keys(ns).filter((n) => n !== 'default')), resolveDir: dirname(args.path), loader: 'js' };
+        return {
+          contents: commonJsFacade(
+            args.path,
+            Object.keys(ns).filter((n) => n !== 'default'),
+          ),
+          resolveDir: dirname(args.path),
+          loader: 'js',
+        };
       });
     },
   };
@@ -121,7 +138,8 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
   const srcRoot = join(o.root, 'src');
   const outDir = join(o.out, 'src');
   // Chunk names carry a content hash: the last build's would stay behind beside the new ones.
-  if (existsSync(outDir)) for (const f of readdirSync(outDir)) if (/^chunk-\w+\.js(\.map)?$/.test(f)) rmSync(join(outDir, f));
+  if (existsSync(outDir))
+    for (const f of readdirSync(outDir)) if (/^chunk-\w+\.js(\.map)?$/.test(f)) rmSync(join(outDir, f));
   const result = await build({
     absWorkingDir: o.root,
     entryPoints: { main: join(srcRoot, 'main.ts') },
@@ -144,7 +162,8 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
     logLevel: 'warning',
   });
   const sizes: Record<string, number> = {};
-  for (const [file, meta] of Object.entries(result.metafile.outputs)) if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
+  for (const [file, meta] of Object.entries(result.metafile.outputs))
+    if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
   return sizes;
 }
 
@@ -155,7 +174,9 @@ async function main(): Promise<void> {
   const sizes = await bundleDaemon({ root, out });
   const main = Object.entries(sizes).find(([f]) => f.endsWith('main.js'));
   const chunks = Object.keys(sizes).length - 1;
-  process.stdout.write(`bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand\n`);
+  process.stdout.write(
+    `bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand\n`,
+  );
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -19,6 +19,8 @@ PKGS+=(iproute2)
 # generates its protocol code from (without them the addon builds without the Wayland output);
 # Weston (headless backend, weston-screenshooter) is the real compositor test/wayland runs against.
 PKGS+=(libwayland-dev wayland-protocols weston)
+# `npm run lint` checks the native sources' formatting with clang-format (.clang-format).
+PKGS+=(clang-format)
 PKGS+=(${VDISPLD_EXTRA_PKGS:-})
 
 missing=()

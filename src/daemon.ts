@@ -65,12 +65,17 @@ async function openPlatform(opts: DaemonOptions, log: Logger): Promise<XenPlatfo
     try {
       return await SimPlatform.connect({ dir: opts.simDir, domid: opts.domid ?? 0 });
     } catch (err) {
-      throw new StartupError(`cannot join the simulated host in ${opts.simDir}: ${(err as Error).message} (is it running?)`);
+      throw new StartupError(
+        `cannot join the simulated host in ${opts.simDir}: ${(err as Error).message} (is it running?)`,
+      );
     }
   }
   const { LinuxXenPlatform } = await import('./xen/linux/platform.js');
   try {
-    return LinuxXenPlatform.open({ log: log.child({ part: 'platform' }), ...(opts.domid !== undefined ? { ownDomid: opts.domid } : {}) });
+    return LinuxXenPlatform.open({
+      log: log.child({ part: 'platform' }),
+      ...(opts.domid !== undefined ? { ownDomid: opts.domid } : {}),
+    });
   } catch (err) {
     throw new StartupError((err as Error).message);
   }
@@ -104,7 +109,9 @@ async function closeOutputs(o: OpenedOutputs): Promise<void> {
 
 async function openOutputs(opts: DaemonOptions, log: Logger, xs: XenStore): Promise<OpenedOutputs> {
   const wantsWindows =
-    opts.output === 'wayland' || opts.waylandDisplay !== undefined || [...(opts.connectorMap?.values() ?? [])].some((t) => windowTarget(t) !== undefined);
+    opts.output === 'wayland' ||
+    opts.waylandDisplay !== undefined ||
+    [...(opts.connectorMap?.values() ?? [])].some((t) => windowTarget(t) !== undefined);
   let windows: WaylandBackend | undefined;
   if (wantsWindows) {
     if (opts.waylandDisplay === undefined && !process.env['WAYLAND_DISPLAY']) throw new StartupError(waylandNeeds);
@@ -128,7 +135,11 @@ async function openOutputs(opts: DaemonOptions, log: Logger, xs: XenStore): Prom
   }
 }
 
-async function openScreens(opts: DaemonOptions, log: Logger, windows: WaylandBackend | undefined): Promise<{ primary: OutputBackend; headless: HeadlessBackend }> {
+async function openScreens(
+  opts: DaemonOptions,
+  log: Logger,
+  windows: WaylandBackend | undefined,
+): Promise<{ primary: OutputBackend; headless: HeadlessBackend }> {
   const headless = new HeadlessBackend(opts.headlessOutputs ?? []);
   if (opts.output === 'wayland' && windows) return { primary: windows, headless };
   const kind = opts.output === 'auto' ? (hasDrmCard() ? 'kms' : 'headless') : opts.output;
@@ -238,13 +249,25 @@ export class Daemon {
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
         warn: (message) => log.warn(message),
       });
-      const backend = await DisplayBackend.start({ xs, platform, outputs, log, quotas: opts.quotas ?? DEFAULT_QUOTAS, ...(opts.observer ? { observer: opts.observer } : {}) });
+      const backend = await DisplayBackend.start({
+        xs,
+        platform,
+        outputs,
+        log,
+        quotas: opts.quotas ?? DEFAULT_QUOTAS,
+        ...(opts.observer ? { observer: opts.observer } : {}),
+      });
       undo.unshift(() => backend.close());
       const input = new InputRouter();
       const vkbd = await VkbdBackend.start({ xs, platform, router: input, log, outputs });
       undo.unshift(() => vkbd.close());
       const evdev = opts.inputDevices
-        ? new EvdevSource({ router: input, log, devices: opts.inputDevices, ...(opts.inputSwitch ? { switchKeys: opts.inputSwitch } : {}) })
+        ? new EvdevSource({
+            router: input,
+            log,
+            devices: opts.inputDevices,
+            ...(opts.inputSwitch ? { switchKeys: opts.inputSwitch } : {}),
+          })
         : undefined;
       log.info(
         { outputs: primary.outputs().map((o) => o.name), output: primary.kind, platform: opts.platform },

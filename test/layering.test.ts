@@ -45,7 +45,8 @@ const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+
 
 void test('every folder of src/ has a place in the layer order', () => {
   const units = readdirSync(src).filter((n) => n.endsWith('.ts') || statSync(join(src, n)).isDirectory());
-  for (const u of units) assert.notEqual(layerOf(u), -1, `src/${u} is not in test/layering.test.ts's LAYERS (nor docs/ARCHITECTURE.md)`);
+  for (const u of units)
+    assert.notEqual(layerOf(u), -1, `src/${u} is not in test/layering.test.ts's LAYERS (nor docs/ARCHITECTURE.md)`);
 });
 
 void test('no module imports from a layer above its own, nor from a peer', () => {

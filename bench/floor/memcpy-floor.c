@@ -29,7 +29,7 @@ static uint64_t thread_cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: memcpy-floor FILE BYTES ITERATIONS\n");
     return 2;
@@ -45,14 +45,14 @@ int main(int argc, char **argv) {
     perror("memcpy-floor: open");
     return 1;
   }
-  const uint8_t *frames = mmap(NULL, 2 * bytes, PROT_READ, MAP_SHARED, fd, 0);
-  uint8_t *screens = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const uint8_t* frames = mmap(NULL, 2 * bytes, PROT_READ, MAP_SHARED, fd, 0);
+  uint8_t* screens = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (frames == MAP_FAILED || screens == MAP_FAILED) {
     perror("memcpy-floor: mmap");
     return 1;
   }
-  const uint8_t *src[2] = {frames, frames + bytes};
-  uint8_t *dst[2] = {screens, screens + bytes};
+  const uint8_t* src[2] = {frames, frames + bytes};
+  uint8_t* dst[2] = {screens, screens + bytes};
   for (int i = 0; i < 4; i++) {
     memcpy(dst[i % 2], src[i % 2], bytes);
     __asm__ volatile("" ::: "memory");

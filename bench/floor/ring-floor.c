@@ -75,7 +75,7 @@ enum {
 struct dbuf {
   uint64_t cookie;
   uint32_t handle;
-  void *addr;
+  void* addr;
   size_t len;
 };
 
@@ -87,21 +87,21 @@ struct device {
 };
 
 struct conn {
-  struct device *dev;
+  struct device* dev;
   uint32_t conn;
   xen_displif_back_ring_t ring;
-  struct xendispl_event_page *evt;
+  struct xendispl_event_page* evt;
   uint32_t req_port, evt_port;
-  int req_bell;             /* our doorbell for req_port, polled */
-  int req_peer, evt_peer;   /* the frontend's doorbells, rung; -1: notify through the hypervisor */
-  uint32_t in_prod;  /* private: never read back from the shared page */
+  int req_bell;           /* our doorbell for req_port, polled */
+  int req_peer, evt_peer; /* the frontend's doorbells, rung; -1: notify through the hypervisor */
+  uint32_t in_prod;       /* private: never read back from the shared page */
   uint16_t evt_id;
   int flip_waiting;
   uint64_t flip_cookie;
   int broken;
 };
 
-static const char *sim_dir;
+static const char* sim_dir;
 static int hv = -1;
 static uint32_t own_domid;
 static uint32_t seq;
@@ -113,11 +113,11 @@ static int ram_fds[4096];
 static uint64_t n_requests, n_events, n_dbufs;
 
 /* Socket input. */
-static uint8_t *rx;
+static uint8_t* rx;
 static size_t rx_len, rx_cap;
 static int ep = -1;
 
-static void die(const char *fmt, ...) {
+static void die(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("ring-floor: ", stderr);
@@ -127,8 +127,8 @@ static void die(const char *fmt, ...) {
   exit(1);
 }
 
-static void write_all(int fd, const void *buf, size_t len) {
-  const uint8_t *p = buf;
+static void write_all(int fd, const void* buf, size_t len) {
+  const uint8_t* p = buf;
   while (len) {
     ssize_t n = write(fd, p, len);
     if (n < 0) {
@@ -140,9 +140,9 @@ static void write_all(int fd, const void *buf, size_t len) {
   }
 }
 
-static void send_frame(uint32_t op, uint32_t s, const uint32_t *args, uint32_t nargs) {
+static void send_frame(uint32_t op, uint32_t s, const uint32_t* args, uint32_t nargs) {
   uint32_t stackbuf[64];
-  uint32_t *w = nargs + 3 <= 64 ? stackbuf : malloc((nargs + 3) * 4);
+  uint32_t* w = nargs + 3 <= 64 ? stackbuf : malloc((nargs + 3) * 4);
   if (!w) die("out of memory");
   w[0] = nargs + 2;
   w[1] = op;
@@ -169,14 +169,14 @@ static void read_more(int dontwait) {
 }
 
 /* The next complete frame in rx, or 0. *words points into rx until consume_frame(). */
-static size_t peek_frame(uint32_t **words) {
+static size_t peek_frame(uint32_t** words) {
   if (rx_len < 4) return 0;
   uint32_t n;
   memcpy(&n, rx, 4);
   if (n < 2 || n > MAX_FRAME_WORDS) die("bad frame from the hypervisor (%u words)", n);
   size_t bytes = (n + 1) * 4;
   if (rx_len < bytes) return 0;
-  *words = (uint32_t *)rx;
+  *words = (uint32_t*)rx;
   return bytes;
 }
 
@@ -192,10 +192,10 @@ static int open_bell(uint32_t domid, uint32_t port, uint32_t gen) {
 }
 
 /* The hypervisor says a port's peer changed (gen 0: gone; sends go through the hypervisor). */
-static void on_peer(const uint32_t *a) {
+static void on_peer(const uint32_t* a) {
   for (int i = 0; i < nconns; i++) {
-    struct conn *c = &conns[i];
-    int *bell = c->req_port == a[0] ? &c->req_peer : c->evt_port == a[0] ? &c->evt_peer : NULL;
+    struct conn* c = &conns[i];
+    int* bell = c->req_port == a[0] ? &c->req_peer : c->evt_port == a[0] ? &c->evt_peer : NULL;
     if (!bell) continue;
     if (*bell >= 0) close(*bell);
     *bell = a[3] ? open_bell(a[1], a[2], a[3]) : -1;
@@ -204,19 +204,19 @@ static void on_peer(const uint32_t *a) {
 }
 
 /* A hypercall: sends the request, returns the reply words (malloc'd), handling peer changes meanwhile. */
-static uint32_t *call(uint32_t op, const uint32_t *args, uint32_t nargs, uint32_t *nreply) {
+static uint32_t* call(uint32_t op, const uint32_t* args, uint32_t nargs, uint32_t* nreply) {
   seq = seq % 0xfffffffeu + 1;
   uint32_t want = seq;
   send_frame(op, want, args, nargs);
   for (;;) {
-    uint32_t *w;
+    uint32_t* w;
     size_t bytes;
     while ((bytes = peek_frame(&w)) != 0) {
       uint32_t n = w[0];
       if (w[1] == HV_EVTCHN_PEER && n == 6) {
         on_peer(w + 3);
       } else if (w[1] == HV_REPLY && w[2] == want) {
-        uint32_t *out = malloc((n - 2 + 1) * 4);
+        uint32_t* out = malloc((n - 2 + 1) * 4);
         if (!out) die("out of memory");
         memcpy(out, w + 3, (n - 2) * 4);
         *nreply = n - 2;
@@ -240,14 +240,14 @@ static int ram_fd(uint32_t domid) {
 }
 
 /* Maps `n` grants of `domid`; returns the hypervisor's handle, or 0 with *err set. */
-static uint32_t map_grants(uint32_t domid, const uint32_t *refs, uint32_t n, int writable, void **addr, int *err) {
-  uint32_t *args = malloc((n + 2) * 4);
+static uint32_t map_grants(uint32_t domid, const uint32_t* refs, uint32_t n, int writable, void** addr, int* err) {
+  uint32_t* args = malloc((n + 2) * 4);
   if (!args) die("out of memory");
   args[0] = domid;
   args[1] = writable ? 0 : GNTMAP_READONLY;
   memcpy(args + 2, refs, n * 4);
   uint32_t nr;
-  uint32_t *r = call(HV_GNT_MAP, args, n + 2, &nr);
+  uint32_t* r = call(HV_GNT_MAP, args, n + 2, &nr);
   free(args);
   if ((int32_t)r[0] != 0 || nr < 5 + n) {
     *err = (int32_t)r[0] ? (int32_t)r[0] : -EIO;
@@ -255,16 +255,18 @@ static uint32_t map_grants(uint32_t domid, const uint32_t *refs, uint32_t n, int
     return 0;
   }
   uint32_t handle = r[4];
-  const uint32_t *frames = r + 5;
+  const uint32_t* frames = r + 5;
   /* Any frames, as gntdev maps them: one reserved range, each run of consecutive frames placed
    * into it with MAP_FIXED (one mmap for the usual contiguous buffer). */
   int fd = ram_fd(domid);
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-  void *p = fd < 0 ? MAP_FAILED : mmap(NULL, (size_t)n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p =
+      fd < 0 ? MAP_FAILED : mmap(NULL, (size_t)n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   for (uint32_t i = 0; p != MAP_FAILED && i < n;) {
     uint32_t run = 1;
     while (i + run < n && frames[i + run] == frames[i] + run) run++;
-    if (mmap((char *)p + (size_t)i * PAGE, (size_t)run * PAGE, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)frames[i] * PAGE) == MAP_FAILED) {
+    if (mmap((char*)p + (size_t)i * PAGE, (size_t)run * PAGE, prot, MAP_SHARED | MAP_FIXED, fd,
+             (off_t)frames[i] * PAGE) == MAP_FAILED) {
       munmap(p, (size_t)n * PAGE);
       p = MAP_FAILED;
     }
@@ -280,7 +282,7 @@ static uint32_t map_grants(uint32_t domid, const uint32_t *refs, uint32_t n, int
   return handle;
 }
 
-static void unmap_grants(uint32_t handle, void *addr, size_t pages) {
+static void unmap_grants(uint32_t handle, void* addr, size_t pages) {
   munmap(addr, pages * PAGE);
   send_frame(HV_GNT_UNMAP, 0, &handle, 1);
 }
@@ -294,21 +296,21 @@ static void notify(uint32_t port, int peer_bell) {
   if (write(peer_bell, "", 1) < 0 && errno != EAGAIN) die("doorbell: %s", strerror(errno));
 }
 
-static struct device *device_of(const char *key, uint32_t domid) {
+static struct device* device_of(const char* key, uint32_t domid) {
   for (int i = 0; i < ndevs; i++)
     if (strcmp(devs[i].key, key) == 0) return &devs[i];
   if (ndevs == MAX_DEVS) return NULL;
-  struct device *d = &devs[ndevs++];
+  struct device* d = &devs[ndevs++];
   snprintf(d->key, sizeof d->key, "%s", key);
   d->domid = domid;
   return d;
 }
 
-static int32_t dbuf_create(struct device *d, const struct xendispl_dbuf_create_req *q) {
+static int32_t dbuf_create(struct device* d, const struct xendispl_dbuf_create_req* q) {
   if (d->ndbufs == MAX_DBUFS) return -ENOMEM;
   uint32_t n = (uint32_t)(((uint64_t)q->buffer_sz + PAGE - 1) / PAGE);
   if (n == 0 || n > MAX_REFS) return -EINVAL;
-  uint32_t *refs = malloc(n * 4);
+  uint32_t* refs = malloc(n * 4);
   if (!refs) return -ENOMEM;
   /* One directory page at a time, as the frontend chained them. */
   uint32_t got = 0, dir = q->gref_directory;
@@ -320,21 +322,21 @@ static int32_t dbuf_create(struct device *d, const struct xendispl_dbuf_create_r
     }
     /* GNTTABOP_copy of the page: one round trip, no mapping to make and tear down. */
     uint32_t args[2] = {d->domid, dir}, nr;
-    uint32_t *r = call(HV_GNT_COPY_PAGE, args, 2, &nr);
+    uint32_t* r = call(HV_GNT_COPY_PAGE, args, 2, &nr);
     if ((int32_t)r[0] != 0 || nr != 3 + PAGE / 4) {
       err = (int32_t)r[0] ? (int32_t)r[0] : -EIO;
       free(r);
       free(refs);
       return err;
     }
-    const struct xendispl_page_directory *pd = (const void *)(r + 3);
+    const struct xendispl_page_directory* pd = (const void*)(r + 3);
     uint32_t take = n - got < REFS_PER_DIR_PAGE ? n - got : REFS_PER_DIR_PAGE;
     memcpy(refs + got, pd->gref, take * 4);
     dir = pd->gref_dir_next_page;
     got += take;
     free(r);
   }
-  void *addr;
+  void* addr;
   uint32_t h = map_grants(d->domid, refs, n, 0, &addr, &err);
   free(refs);
   if (!h) return err;
@@ -343,7 +345,7 @@ static int32_t dbuf_create(struct device *d, const struct xendispl_dbuf_create_r
   return 0;
 }
 
-static int32_t dbuf_destroy(struct device *d, uint64_t cookie) {
+static int32_t dbuf_destroy(struct device* d, uint64_t cookie) {
   for (int i = 0; i < d->ndbufs; i++) {
     if (d->dbufs[i].cookie != cookie) continue;
     unmap_grants(d->dbufs[i].handle, d->dbufs[i].addr, d->dbufs[i].len);
@@ -353,12 +355,12 @@ static int32_t dbuf_destroy(struct device *d, uint64_t cookie) {
   return -ENOENT;
 }
 
-static void send_flip_event(struct conn *c) {
-  struct xendispl_event_page *page = c->evt;
+static void send_flip_event(struct conn* c) {
+  struct xendispl_event_page* page = c->evt;
   uint32_t cons = __atomic_load_n(&page->in_cons, __ATOMIC_ACQUIRE);
   c->flip_waiting = 0;
   if (c->in_prod - cons >= XENDISPL_IN_RING_LEN) return; /* full: the frontend stopped reading */
-  struct xendispl_evt *e = &XENDISPL_IN_RING_REF(page, c->in_prod);
+  struct xendispl_evt* e = &XENDISPL_IN_RING_REF(page, c->in_prod);
   memset(e, 0, sizeof *e);
   e->id = c->evt_id++;
   e->type = XENDISPL_EVT_PG_FLIP;
@@ -371,7 +373,7 @@ static void send_flip_event(struct conn *c) {
 
 static int vblank_hz;
 
-static int32_t handle(struct conn *c, const struct xendispl_req *q) {
+static int32_t handle(struct conn* c, const struct xendispl_req* q) {
   switch (q->operation) {
     case XENDISPL_OP_DBUF_CREATE:
       return dbuf_create(c->dev, &q->op.dbuf_create);
@@ -387,8 +389,8 @@ static int32_t handle(struct conn *c, const struct xendispl_req *q) {
   }
 }
 
-static void service(struct conn *c) {
-  xen_displif_back_ring_t *r = &c->ring;
+static void service(struct conn* c) {
+  xen_displif_back_ring_t* r = &c->ring;
   if (c->broken) return;
   int more;
   do {
@@ -405,7 +407,7 @@ static void service(struct conn *c) {
       RING_COPY_REQUEST(r, r->req_cons, &q);
       r->req_cons++;
       int32_t status = handle(c, &q);
-      struct xendispl_resp *resp = RING_GET_RESPONSE(r, r->rsp_prod_pvt);
+      struct xendispl_resp* resp = RING_GET_RESPONSE(r, r->rsp_prod_pvt);
       memset(resp, 0, sizeof *resp);
       resp->id = q.id;
       resp->operation = q.operation;
@@ -423,14 +425,14 @@ static void service(struct conn *c) {
 
 /* A connector's doorbell rang: take the event (drain it), then serve the ring. The event channel's
  * own port is not polled: frontends do not notify it. */
-static void on_bell(struct conn *c) {
+static void on_bell(struct conn* c) {
   char buf[4096];
   while (read(c->req_bell, buf, sizeof buf) == (ssize_t)sizeof buf) {
   }
   service(c);
 }
 
-static void add_conn(char *line) {
+static void add_conn(char* line) {
   char key[64];
   uint32_t domid, idx, req_ref, req_port, evt_ref, evt_port;
   if (sscanf(line, "add %63s %u %u %u %u %u %u", key, &domid, &idx, &req_ref, &req_port, &evt_ref, &evt_port) != 7) {
@@ -441,7 +443,7 @@ static void add_conn(char *line) {
     printf("err too many connectors\n");
     return;
   }
-  struct device *d = device_of(key, domid);
+  struct device* d = device_of(key, domid);
   if (!d) {
     printf("err too many devices\n");
     return;
@@ -458,7 +460,7 @@ static void add_conn(char *line) {
   for (int i = 0; i < 2; i++) {
     args[0] = domid;
     args[1] = remote[i];
-    uint32_t *r = call(HV_BIND_INTERDOMAIN, args, 2, &nr);
+    uint32_t* r = call(HV_BIND_INTERDOMAIN, args, 2, &nr);
     if ((int32_t)r[0] != 0) {
       printf("err bind %d\n", (int32_t)r[0]);
       free(r);
@@ -469,11 +471,11 @@ static void add_conn(char *line) {
     remote_gen[i] = r[3];
     free(r);
   }
-  struct conn *c = &conns[nconns++];
+  struct conn* c = &conns[nconns++];
   memset(c, 0, sizeof *c);
   c->dev = d;
   c->conn = idx;
-  BACK_RING_INIT(&c->ring, (struct xen_displif_sring *)ring_page, PAGE);
+  BACK_RING_INIT(&c->ring, (struct xen_displif_sring*)ring_page, PAGE);
   c->evt = evt_page;
   c->req_port = local[0];
   c->evt_port = local[1];
@@ -494,7 +496,7 @@ static void on_tick(int tfd) {
 }
 
 static void sd_ready(void) {
-  const char *path = getenv("NOTIFY_SOCKET");
+  const char* path = getenv("NOTIFY_SOCKET");
   if (!path || !*path) return;
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   size_t len = strlen(path);
@@ -504,16 +506,20 @@ static void sd_ready(void) {
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
   static const char msg[] = "READY=1\n";
-  sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+  sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr*)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
   close(fd);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--sim-dir") && i + 1 < argc) sim_dir = argv[++i];
-    else if (!strcmp(argv[i], "--domid") && i + 1 < argc) own_domid = (uint32_t)atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--vblank-hz") && i + 1 < argc) vblank_hz = atoi(argv[++i]);
-    else die("usage: ring-floor --sim-dir DIR [--domid N] [--vblank-hz HZ]");
+    if (!strcmp(argv[i], "--sim-dir") && i + 1 < argc)
+      sim_dir = argv[++i];
+    else if (!strcmp(argv[i], "--domid") && i + 1 < argc)
+      own_domid = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--vblank-hz") && i + 1 < argc)
+      vblank_hz = atoi(argv[++i]);
+    else
+      die("usage: ring-floor --sim-dir DIR [--domid N] [--vblank-hz HZ]");
   }
   if (!sim_dir) die("--sim-dir is required");
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -521,9 +527,10 @@ int main(int argc, char **argv) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   snprintf(a.sun_path, sizeof a.sun_path, "%s/xen/dom%u.sock", sim_dir, own_domid);
   hv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (hv < 0 || connect(hv, (struct sockaddr *)&a, sizeof a) < 0) die("cannot reach %s: %s", a.sun_path, strerror(errno));
+  if (hv < 0 || connect(hv, (struct sockaddr*)&a, sizeof a) < 0)
+    die("cannot reach %s: %s", a.sun_path, strerror(errno));
   uint32_t nr;
-  uint32_t *info = call(HV_INFO, NULL, 0, &nr);
+  uint32_t* info = call(HV_INFO, NULL, 0, &nr);
   if ((int32_t)info[0] != 0 || info[1] != own_domid) die("the hypervisor refused domain %u", own_domid);
   free(info);
   sd_ready();
@@ -560,7 +567,7 @@ int main(int argc, char **argv) {
         on_bell(&conns[who - 3]);
       } else if (who == 0) {
         read_more(1);
-        uint32_t *w;
+        uint32_t* w;
         size_t bytes;
         while ((bytes = peek_frame(&w)) != 0) {
           if (w[1] == HV_EVTCHN_PEER && w[0] == 6) on_peer(w + 3);
@@ -576,13 +583,15 @@ int main(int argc, char **argv) {
       ssize_t r = read(0, line + line_len, sizeof line - 1 - line_len);
       if (r <= 0) break;
       line_len += (size_t)r;
-      char *nl;
+      char* nl;
       while ((nl = memchr(line, '\n', line_len)) != NULL) {
         *nl = 0;
-        if (!strncmp(line, "add ", 4)) add_conn(line);
+        if (!strncmp(line, "add ", 4))
+          add_conn(line);
         else if (!strcmp(line, "stats"))
           printf("requests %" PRIu64 " events %" PRIu64 " dbufs %" PRIu64 "\n", n_requests, n_events, n_dbufs);
-        else printf("err unknown command\n");
+        else
+          printf("err unknown command\n");
         size_t used = (size_t)(nl - line) + 1;
         memmove(line, nl + 1, line_len - used);
         line_len -= used;

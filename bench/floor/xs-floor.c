@@ -31,22 +31,22 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what) {
+static void die(const char* what) {
   fprintf(stderr, "xs-floor: %s: %s\n", what, strerror(errno));
   exit(1);
 }
 
-static int connect_to(const char *path) {
+static int connect_to(const char* path) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+  if (fd < 0 || connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect");
   return fd;
 }
 
-static void send_msg(int fd, uint32_t type, uint32_t req_id, const char *a, size_t alen, const char *b, size_t blen) {
+static void send_msg(int fd, uint32_t type, uint32_t req_id, const char* a, size_t alen, const char* b, size_t blen) {
   char buf[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
-  struct xsd_sockmsg *m = (struct xsd_sockmsg *)buf;
+  struct xsd_sockmsg* m = (struct xsd_sockmsg*)buf;
   m->type = type;
   m->req_id = req_id;
   m->tx_id = 0;
@@ -54,7 +54,7 @@ static void send_msg(int fd, uint32_t type, uint32_t req_id, const char *a, size
   memcpy(buf + sizeof *m, a, alen);
   if (blen) memcpy(buf + sizeof *m + alen, b, blen);
   size_t left = sizeof *m + alen + blen;
-  const char *p = buf;
+  const char* p = buf;
   while (left) {
     ssize_t n = write(fd, p, left);
     if (n < 0) {
@@ -66,8 +66,8 @@ static void send_msg(int fd, uint32_t type, uint32_t req_id, const char *a, size
   }
 }
 
-static void read_full(int fd, void *dst, size_t len) {
-  char *p = dst;
+static void read_full(int fd, void* dst, size_t len) {
+  char* p = dst;
   while (len) {
     ssize_t n = read(fd, p, len);
     if (n < 0 && errno == EINTR) continue;
@@ -78,7 +78,7 @@ static void read_full(int fd, void *dst, size_t len) {
 }
 
 /* Reads one message; its payload goes to `payload` (XENSTORE_PAYLOAD_MAX bytes). */
-static struct xsd_sockmsg recv_msg(int fd, char *payload) {
+static struct xsd_sockmsg recv_msg(int fd, char* payload) {
   struct xsd_sockmsg m;
   read_full(fd, &m, sizeof m);
   if (m.len > XENSTORE_PAYLOAD_MAX) {
@@ -96,7 +96,7 @@ static struct xsd_sockmsg recv_msg(int fd, char *payload) {
 static char keys[DEPTH][32];
 static size_t key_len[DEPTH];
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: xs-floor SOCKET SECONDS\n");
     return 2;
@@ -147,7 +147,8 @@ int main(int argc, char **argv) {
     samples[ns++] = (now_s() - sent) * 1e6;
     recv_msg(writer, payload);
   }
-  printf("{\"readsPerSecSequential\":%.0f,\"readsPerSecPipelined\":%.0f,\"pipelineDepth\":%d,\"watchUs\":[", sequential, pipelined, DEPTH);
+  printf("{\"readsPerSecSequential\":%.0f,\"readsPerSecPipelined\":%.0f,\"pipelineDepth\":%d,\"watchUs\":[", sequential,
+         pipelined, DEPTH);
   for (int i = 0; i < ns; i++) printf("%s%.1f", i ? "," : "", samples[i]);
   printf("]}\n");
   close(reader);

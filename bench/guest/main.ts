@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const bus = new FrontendBus(xs, kernel, cfg.domid, {
     report: (r) => {
       rtt.onReport(r);
-      if (r.kind === 'error' || r.kind === 'fatal' || r.kind === 'ring-violation') send({ kind: 'error', message: JSON.stringify(r) });
+      if (r.kind === 'error' || r.kind === 'fatal' || r.kind === 'ring-violation')
+        send({ kind: 'error', message: JSON.stringify(r) });
     },
     // Read per request by the driver: on only while round trips are being recorded.
     get verbose() {
@@ -141,7 +142,9 @@ async function main(): Promise<void> {
         case 'exit':
           await exit();
       }
-    })().catch((err: unknown) => send({ kind: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+    })().catch((err: unknown) =>
+      send({ kind: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
   });
 
   await bus.start();
@@ -228,7 +231,11 @@ async function prepare(card: DrmCard): Promise<Surfaces[]> {
   return out;
 }
 
-async function runThroughput(cards: readonly Card[], prepared: Map<DrmCard, Surfaces[]>, ms: number): Promise<GuestReport> {
+async function runThroughput(
+  cards: readonly Card[],
+  prepared: Map<DrmCard, Surfaces[]>,
+  ms: number,
+): Promise<GuestReport> {
   let requests = 0;
   const errors: Record<string, number> = {};
   const started = performance.now();
@@ -264,14 +271,19 @@ async function runPipeline(
   rec: RttRecorder,
 ): Promise<GuestReport> {
   const nWindows = Math.max(1, Math.ceil(cmd.ms / cmd.windowMs));
-  const windows: { flips: number; late: number; failed: number }[] = Array.from({ length: nWindows }, () => ({ flips: 0, late: 0, failed: 0 }));
+  const windows: { flips: number; late: number; failed: number }[] = Array.from({ length: nWindows }, () => ({
+    flips: 0,
+    late: 0,
+    failed: 0,
+  }));
   const latency = new Reservoir(MAX_LATENCY_SAMPLES);
   rec.flips = new Reservoir(MAX_LATENCY_SAMPLES);
   rec.errors = {};
   rec.recording = true;
   // performance.now() and Date.now() differ by a constant here: windows are on the shared wall clock.
   const offset = Date.now() - performance.now();
-  const windowOf = (t: number): { flips: number; late: number; failed: number } | undefined => windows[Math.floor((t + offset - cmd.startEpochMs) / cmd.windowMs)];
+  const windowOf = (t: number): { flips: number; late: number; failed: number } | undefined =>
+    windows[Math.floor((t + offset - cmd.startEpochMs) / cmd.windowMs)];
   const end = cmd.startEpochMs - offset + cmd.ms;
   const lateGapMs = 1.5 * cmd.framePeriodMs;
   const loops: Promise<void>[] = [];

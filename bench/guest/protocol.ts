@@ -31,7 +31,13 @@ export type GuestCommand =
    * Every connector flips as a compositor does (the next flip as soon as the last one's event
    * came) for `ms`, counted in windows of `windowMs` that start at `startEpochMs` (Date.now()).
    */
-  | { readonly cmd: 'pipeline'; readonly ms: number; readonly windowMs: number; readonly startEpochMs: number; readonly framePeriodMs: number }
+  | {
+      readonly cmd: 'pipeline';
+      readonly ms: number;
+      readonly windowMs: number;
+      readonly startEpochMs: number;
+      readonly framePeriodMs: number;
+    }
   | { readonly cmd: 'exit' };
 
 export interface PipelineWindow {
@@ -47,7 +53,11 @@ export type ErrorCounts = Readonly<Record<string, number>>;
 
 export type GuestReport =
   | { readonly kind: 'ready'; readonly connectors: number }
-  | { readonly kind: 'rtt'; readonly us: { readonly dbufCreate: number[]; readonly fbAttach: number[]; readonly pgFlip: number[] }; readonly errors: ErrorCounts }
+  | {
+      readonly kind: 'rtt';
+      readonly us: { readonly dbufCreate: number[]; readonly fbAttach: number[]; readonly pgFlip: number[] };
+      readonly errors: ErrorCounts;
+    }
   | { readonly kind: 'prepared'; readonly connectors: number }
   | { readonly kind: 'throughput'; readonly requests: number; readonly errors: ErrorCounts; readonly elapsedMs: number }
   | {

@@ -97,7 +97,9 @@ export async function startDaemon(o: DaemonSpawnOptions): Promise<Backend> {
     ...(o.quota ? ['--quota', o.quota] : []),
   ];
   const spawnedNs = process.hrtime.bigint();
-  const child = track(spawn(process.execPath, args, { env: childEnv(o.notify), stdio: ['ignore', 'inherit', 'inherit'] }));
+  const child = track(
+    spawn(process.execPath, args, { env: childEnv(o.notify), stdio: ['ignore', 'inherit', 'inherit'] }),
+  );
   const stop = stopper(child);
   try {
     const readyMs = await waitReady(child, o.notify, spawnedNs, 'vdispld');
@@ -174,7 +176,10 @@ class FloorProcess implements Backend {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       initialised,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${fe}: the frontend never became Initialised`)), 30_000))),
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`${fe}: the frontend never became Initialised`)), 30_000)),
+      ),
     ]).finally(() => clearTimeout(timer));
     await watch?.close();
     for (let i = 0; ; i++) {

@@ -29,7 +29,9 @@ export async function buildFloors(workDir: string): Promise<Floors> {
       await run(cc, ['-O2', '-Wall', '-Wextra', '-o', exe, join(REPO, 'bench', 'floor', `${name}.c`)]);
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`building the C floor ${name} with ${cc} failed (needs gcc and libxen-dev's headers):\n${e.stderr ?? e.message}`);
+      throw new Error(
+        `building the C floor ${name} with ${cc} failed (needs gcc and libxen-dev's headers):\n${e.stderr ?? e.message}`,
+      );
     }
     out[name] = exe;
   }
@@ -46,7 +48,11 @@ export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'
   mkdirSync(outDir, { recursive: true });
   const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir, '--sourceMap', 'false'], { cwd: root });
+    await run(
+      process.execPath,
+      [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir, '--sourceMap', 'false'],
+      { cwd: root },
+    );
   } catch (err) {
     // tsc still emits on type errors (someone's work in progress): run what it emitted, say so.
     const e = err as { stdout?: string };
@@ -69,10 +75,25 @@ export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'
 export async function buildRevision(workDir: string, rev: string): Promise<string> {
   const root = join(workDir, `source-${rev.replace(/[^\w.-]/g, '_')}`);
   mkdirSync(root, { recursive: true });
-  const tar = await run('git', ['-C', REPO, 'archive', '--format=tar', rev, 'src', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json'], {
-    encoding: 'buffer',
-    maxBuffer: 1 << 28,
-  });
+  const tar = await run(
+    'git',
+    [
+      '-C',
+      REPO,
+      'archive',
+      '--format=tar',
+      rev,
+      'src',
+      'scripts',
+      'package.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ],
+    {
+      encoding: 'buffer',
+      maxBuffer: 1 << 28,
+    },
+  );
   await new Promise<void>((resolvePromise, reject) => {
     const child = execFile('tar', ['-x', '-C', root], (err) => (err ? reject(err) : resolvePromise()));
     child.stdin!.end(tar.stdout);

@@ -44,7 +44,9 @@ export class BenchGuest {
     const res = spec.resolution ?? '1920x1080';
     const g = await host.createDomain({
       ramMiB: spec.ramMiB ?? 32 + 20 * spec.connectors.length,
-      vdispl: [`backend=${spec.backendDomid},be-alloc=0,connectors=${spec.connectors.map((c) => `${c}:${res}`).join(';')}`],
+      vdispl: [
+        `backend=${spec.backendDomid},be-alloc=0,connectors=${spec.connectors.map((c) => `${c}:${res}`).join(';')}`,
+      ],
       frontend: false,
     });
     const cfg: GuestConfig = { dir: host.dir, domid: g.domid, xenstoredPath: host.xenstored.domainSocketPath(g.domid) };
@@ -71,7 +73,9 @@ export class BenchGuest {
     const i = this.reports.findIndex((r) => r.kind === kind || r.kind === 'error');
     if (i >= 0) {
       const r = this.reports.splice(i, 1)[0]!;
-      return r.kind === 'error' ? Promise.reject(new Error(`guest ${this.domid}: ${r.message}`)) : Promise.resolve(r as ReportOf<K>);
+      return r.kind === 'error'
+        ? Promise.reject(new Error(`guest ${this.domid}: ${r.message}`))
+        : Promise.resolve(r as ReportOf<K>);
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -112,7 +116,12 @@ export class BenchGuest {
 }
 
 /** Starts guests a few at a time: forking a dozen tsx processes at once only makes each slower. */
-export async function startGuests(host: SimHost, backend: Backend, specs: readonly GuestSpec[], parallel = 4): Promise<BenchGuest[]> {
+export async function startGuests(
+  host: SimHost,
+  backend: Backend,
+  specs: readonly GuestSpec[],
+  parallel = 4,
+): Promise<BenchGuest[]> {
   const out: BenchGuest[] = [];
   for (let i = 0; i < specs.length; i += parallel) {
     const batch = await Promise.allSettled(specs.slice(i, i + parallel).map((s) => BenchGuest.start(host, backend, s)));

@@ -59,7 +59,9 @@ export class Rig {
     try {
       for (const spec of o.backends) {
         const driver = spec.kind === 'floor' || spec.driverDomain === true;
-        const domid = driver ? (await host.createDomain({ name: `backend-${spec.label}`, frontend: false, ramMiB: 16 })).domid : 0;
+        const domid = driver
+          ? (await host.createDomain({ name: `backend-${spec.label}`, frontend: false, ramMiB: 16 })).domid
+          : 0;
         const backend =
           spec.kind === 'floor'
             ? await startFloor({ exe: ctx.floors.ring, host, notify, domid, vblankHz: o.vblankHz })
@@ -95,7 +97,10 @@ export class Rig {
   async addGuests(label: string, count: number, connectors: (guest: number) => string[]): Promise<BenchGuest[]> {
     const s = this.served.get(label);
     if (!s) throw new Error(`rig: no backend ${label}`);
-    const specs: GuestSpec[] = Array.from({ length: count }, (_, i) => ({ backendDomid: s.domid, connectors: connectors(i) }));
+    const specs: GuestSpec[] = Array.from({ length: count }, (_, i) => ({
+      backendDomid: s.domid,
+      connectors: connectors(i),
+    }));
     const made = await startGuests(this.host, s.backend, specs);
     this.guests.push(...made);
     return made;

@@ -21,11 +21,16 @@ function spread(s: Summary | undefined, unit: string): string {
 function ratio(f: Figure): string {
   const r = f.ratio;
   if (!r || !Number.isFinite(r.median)) return '—';
-  return r.runs.length > 1 ? `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : `${r.median.toFixed(2)}×`;
+  return r.runs.length > 1
+    ? `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`
+    : `${r.median.toFixed(2)}×`;
 }
 
 /** `labels`: the two columns' names (vdispld and its floor, or two builds being compared). */
-export function table(figures: readonly Figure[], labels: { a: string; b: string } = { a: 'vdispld', b: 'floor' }): string {
+export function table(
+  figures: readonly Figure[],
+  labels: { a: string; b: string } = { a: 'vdispld', b: 'floor' },
+): string {
   const lines: string[] = [];
   let section = '';
   for (const f of figures) {

@@ -31,15 +31,26 @@ export async function copyPathSuite(ctx: BenchContext): Promise<Figure[]> {
   const source = join(dir, `vdispld-bench-frames-${process.pid}`);
   makeSource(source);
   const iterations = 60;
-  const runs = { copyCode: [] as number[], copyFlip: [] as number[], zcFlip: [] as number[], memcpy: [] as number[], copyBytes: [] as number[], zcBytes: [] as number[] };
+  const runs = {
+    copyCode: [] as number[],
+    copyFlip: [] as number[],
+    zcFlip: [] as number[],
+    memcpy: [] as number[],
+    copyBytes: [] as number[],
+    zcBytes: [] as number[],
+  };
   let paths = '';
   try {
     for (let round = 0; round < ctx.opts.rounds; round++) {
       const worker = async (): Promise<void> => {
-        const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'suites', 'kms-worker.ts'), source, String(iterations)], {
-          cwd: REPO,
-          maxBuffer: 1 << 24,
-        });
+        const { stdout } = await run(
+          process.execPath,
+          ['--import', 'tsx', join(REPO, 'bench', 'suites', 'kms-worker.ts'), source, String(iterations)],
+          {
+            cwd: REPO,
+            maxBuffer: 1 << 24,
+          },
+        );
         const r = JSON.parse(stdout) as KmsWorkerResult;
         runs.copyCode.push(median(r.copyCodeCpuUs));
         runs.copyFlip.push(median(r.copyFlipCpuUs));
@@ -60,7 +71,9 @@ export async function copyPathSuite(ctx: BenchContext): Promise<Figure[]> {
         await worker();
         await floor();
       }
-      ctx.log(`copy path ${round + 1}/${ctx.opts.rounds}: ${runs.copyFlip.at(-1)!.toFixed(0)} µs CPU per copied flip, memcpy ${runs.memcpy.at(-1)!.toFixed(0)} µs`);
+      ctx.log(
+        `copy path ${round + 1}/${ctx.opts.rounds}: ${runs.copyFlip.at(-1)!.toFixed(0)} µs CPU per copied flip, memcpy ${runs.memcpy.at(-1)!.toFixed(0)} µs`,
+      );
     }
   } finally {
     rmSync(source, { force: true });
@@ -75,11 +88,30 @@ export async function copyPathSuite(ctx: BenchContext): Promise<Figure[]> {
       vdispld: runs.copyFlip,
       floorName: 'memcpy in C',
       floor: runs.memcpy,
-      target: (f) => ({ text: 'within 1.3x memcpy of the same bytes', met: f.ratio !== undefined && f.ratio.median <= 1.3 }),
+      target: (f) => ({
+        text: 'within 1.3x memcpy of the same bytes',
+        met: f.ratio !== undefined && f.ratio.median <= 1.3,
+      }),
       note: paths,
     }),
-    figure({ id: 'copy.code-cpu', section, what: 'copy code alone (copyRegion): CPU per frame', unit: 'µs', vdispld: runs.copyCode, floorName: 'memcpy in C', floor: runs.memcpy }),
-    figure({ id: 'copy.bytes', section, what: 'copy path: bytes written per frame (audit)', unit: 'B', vdispld: runs.copyBytes, floorName: 'frame size', floor: runs.copyBytes.map(() => FRAME) }),
+    figure({
+      id: 'copy.code-cpu',
+      section,
+      what: 'copy code alone (copyRegion): CPU per frame',
+      unit: 'µs',
+      vdispld: runs.copyCode,
+      floorName: 'memcpy in C',
+      floor: runs.memcpy,
+    }),
+    figure({
+      id: 'copy.bytes',
+      section,
+      what: 'copy path: bytes written per frame (audit)',
+      unit: 'B',
+      vdispld: runs.copyBytes,
+      floorName: 'frame size',
+      floor: runs.copyBytes.map(() => FRAME),
+    }),
     figure({
       id: 'zero-copy.bytes',
       section,
@@ -90,6 +122,15 @@ export async function copyPathSuite(ctx: BenchContext): Promise<Figure[]> {
       floor: runs.zcBytes.map(() => 0),
       target: (f) => ({ text: 'must be 0', met: f.vdispld.max === 0 }),
     }),
-    figure({ id: 'zero-copy.flip-cpu', section, what: 'zero-copy path: CPU per flip', unit: 'µs', vdispld: runs.zcFlip, floorName: 'memcpy in C', floor: runs.memcpy, note: 'the floor here is what copying would cost at the least' }),
+    figure({
+      id: 'zero-copy.flip-cpu',
+      section,
+      what: 'zero-copy path: CPU per flip',
+      unit: 'µs',
+      vdispld: runs.zcFlip,
+      floorName: 'memcpy in C',
+      floor: runs.memcpy,
+      note: 'the floor here is what copying would cost at the least',
+    }),
   ];
 }

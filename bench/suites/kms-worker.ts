@@ -62,7 +62,15 @@ function card(opts: Partial<FakeCardOptions>): Card {
   const dev = new AuditedDrm({ connectors: [{ name: 'HDMI-A-1', modes: [mode(W, H, 60, true)] }], ...opts });
   const poller: NativeFdPoller = { start() {}, stop() {}, ref() {}, unref() {}, close() {} };
   const silent = () => undefined;
-  const log = { info: silent, warn: silent, error: silent, debug: silent, trace: silent, fatal: silent, child: () => log } as never;
+  const log = {
+    info: silent,
+    warn: silent,
+    error: silent,
+    debug: silent,
+    trace: silent,
+    fatal: silent,
+    child: () => log,
+  } as never;
   const backend = KmsBackend.open({
     log,
     cardDeps: { open: () => dev, list: () => ['card0'], exists: () => true },
@@ -117,7 +125,12 @@ async function flipOnce(c: Card, fb: FramebufferDesc): Promise<boolean> {
   return result?.shown ?? false;
 }
 
-async function flipPath(c: Card, fbs: readonly FramebufferDesc[], iterations: number, audit: number): Promise<{ cpu: number[]; bytes: number[] }> {
+async function flipPath(
+  c: Card,
+  fbs: readonly FramebufferDesc[],
+  iterations: number,
+  audit: number,
+): Promise<{ cpu: number[]; bytes: number[] }> {
   await c.out.setConfig({ fb: fbs[0]!, x: 0, y: 0, width: W, height: H });
   for (let i = 0; i < 5; i++) await flipOnce(c, fbs[i % 2]!);
   const cpu: number[] = [];
@@ -150,7 +163,12 @@ async function main(): Promise<void> {
   // The copy code alone: what the copy path does per frame, two guest frames into two anonymous
   // mappings alternately (the working set of a double-buffered guest on double-buffered scan-out).
   const dst = native().mapAnonymous(2 * FRAME);
-  const target = (k: number) => ({ bytes: new Uint8Array(dst.buffer, k * FRAME, FRAME), pitch: PITCH, width: W, height: H });
+  const target = (k: number) => ({
+    bytes: new Uint8Array(dst.buffer, k * FRAME, FRAME),
+    pitch: PITCH,
+    width: W,
+    height: H,
+  });
   const whole = { x: 0, y: 0, width: W, height: H };
   const source = (k: number) => ({ bytes: src[k]!, limit: FRAME, offset: 0, pitch: PITCH, fourcc: XR24 });
   for (let i = 0; i < 4; i++) copyRegion(source(i % 2), whole, target(i % 2), 0, 0);

@@ -25,10 +25,20 @@ interface SideResult {
   readonly rttUs: number[];
 }
 
-export async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', guests: number, seconds: number): Promise<SideResult> {
+export async function runSide(
+  ctx: BenchContext,
+  side: 'vdispld' | 'floor',
+  guests: number,
+  seconds: number,
+): Promise<SideResult> {
   const ids = (g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `p${g}c${c}`);
   const headless = Array.from({ length: guests }, (_, g) => ids(g).map((id) => `${id}=1920x1080@${HZ}`)).flat();
-  const rig = await Rig.start(ctx, { name: 'pipeline', backends: [side === 'vdispld' ? { label: side, kind: 'vdispld' } : { label: side, kind: 'floor' }], headless, vblankHz: HZ });
+  const rig = await Rig.start(ctx, {
+    name: 'pipeline',
+    backends: [side === 'vdispld' ? { label: side, kind: 'vdispld' } : { label: side, kind: 'floor' }],
+    headless,
+    vblankHz: HZ,
+  });
   try {
     ctx.log(`pipeline (${side}): starting ${guests} guests`);
     const gs = await rig.addGuests(side, guests, ids);
@@ -45,7 +55,12 @@ export async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', gues
     const rss: number[] = Array.from({ length: windows }, () => 0);
     const timers: NodeJS.Timeout[] = [];
     for (let k = 0; k <= windows; k++) {
-      timers.push(setTimeout(() => cpu.push({ at: Date.now(), s: sampleProc(backend.pid) }), startEpochMs + k * windowMs - Date.now()));
+      timers.push(
+        setTimeout(
+          () => cpu.push({ at: Date.now(), s: sampleProc(backend.pid) }),
+          startEpochMs + k * windowMs - Date.now(),
+        ),
+      );
     }
     const rssTimer = setInterval(() => {
       const w = Math.floor((Date.now() - startEpochMs) / windowMs);
@@ -54,14 +69,17 @@ export async function runSide(ctx: BenchContext, side: 'vdispld' | 'floor', gues
     }, 500);
     ctx.log(`pipeline (${side}): ${guests} x ${CONNECTORS} connectors at ${HZ} frames/s for ${ms / 1000} s`);
     const reports = await Promise.all(
-      gs.map((g) => g.ask({ cmd: 'pipeline', ms, windowMs, startEpochMs, framePeriodMs: FRAME_MS }, 'pipeline', ms + 120_000)),
+      gs.map((g) =>
+        g.ask({ cmd: 'pipeline', ms, windowMs, startEpochMs, framePeriodMs: FRAME_MS }, 'pipeline', ms + 120_000),
+      ),
     );
     clearInterval(rssTimer);
     for (const t of timers) clearTimeout(t);
     const peak = sampleProc(backend.pid)?.peakRssKiB ?? NaN;
     const errors: Record<string, number> = {};
     for (const r of reports) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
-    if (Object.keys(errors).length) ctx.log(`pipeline (${side}): requests failed, by status: ${JSON.stringify(errors)}`);
+    if (Object.keys(errors).length)
+      ctx.log(`pipeline (${side}): requests failed, by status: ${JSON.stringify(errors)}`);
     const late: number[] = [];
     const failed: number[] = [];
     const fps: number[] = [];
@@ -103,12 +121,22 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
   const s = ctx.opts.pipelineSeconds;
   const floor = await runSide(ctx, 'floor', n, s);
   const vd = await runSide(ctx, 'vdispld', n, s);
-  ctx.log(`pipeline: vdispld ${vd.late.reduce((a, b) => a + b, 0)} late events, CPU ${(100 * Math.max(...vd.cpuShare)).toFixed(1)} % at most`);
+  ctx.log(
+    `pipeline: vdispld ${vd.late.reduce((a, b) => a + b, 0)} late events, CPU ${(100 * Math.max(...vd.cpuShare)).toFixed(1)} % at most`,
+  );
   const section = `Flip pipeline (${n} guests x ${CONNECTORS} connectors at ${HZ} frames/s, ${s} s; runs = windows)`;
   const fl = 'C ring floor';
   // One figure from one percentile of a sample both sides collected over the whole run.
   const percentileFigure = (id: string, what: string, sample: 'rttUs' | 'latencyUs', p: number): Figure =>
-    figure({ id, section, what, unit: 'µs', vdispld: [percentile(vd[sample], p)], floorName: fl, floor: [percentile(floor[sample], p)] });
+    figure({
+      id,
+      section,
+      what,
+      unit: 'µs',
+      vdispld: [percentile(vd[sample], p)],
+      floorName: fl,
+      floor: [percentile(floor[sample], p)],
+    });
   return [
     figure({
       id: 'pipeline.late',
@@ -121,8 +149,24 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
       target: (f) => ({ text: 'zero late events', met: f.vdispld.max === 0 }),
       note: 'late: an event a vblank later than it should have come (gap > 1.5 frames at the guest)',
     }),
-    figure({ id: 'pipeline.failed', section, what: 'flips failed or timed out per window', unit: 'flips', vdispld: vd.failed, floorName: fl, floor: floor.failed }),
-    figure({ id: 'pipeline.fps', section, what: 'frames per second per connector', unit: 'fps', vdispld: vd.fps, floorName: fl, floor: floor.fps }),
+    figure({
+      id: 'pipeline.failed',
+      section,
+      what: 'flips failed or timed out per window',
+      unit: 'flips',
+      vdispld: vd.failed,
+      floorName: fl,
+      floor: floor.failed,
+    }),
+    figure({
+      id: 'pipeline.fps',
+      section,
+      what: 'frames per second per connector',
+      unit: 'fps',
+      vdispld: vd.fps,
+      floorName: fl,
+      floor: floor.fps,
+    }),
     figure({
       id: 'pipeline.cpu',
       section,
@@ -150,7 +194,10 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
       vdispld: vd.rssMiB,
       floorName: fl,
       floor: floor.rssMiB,
-      target: (f) => ({ text: 'under 120 MB (checked on the peak, VmHWM)', met: Math.max(f.vdispld.max, vd.peakRssMiB) * 1.048576 < 120 }),
+      target: (f) => ({
+        text: 'under 120 MB (checked on the peak, VmHWM)',
+        met: Math.max(f.vdispld.max, vd.peakRssMiB) * 1.048576 < 120,
+      }),
       note: `peak RSS over the whole run (VmHWM): vdispld ${vd.peakRssMiB.toFixed(1)} MiB, floor ${floor.peakRssMiB.toFixed(1)} MiB`,
     }),
     percentileFigure('pipeline.rtt.p50', 'PG_FLIP round trip under this load, p50', 'rttUs', 50),

@@ -18,7 +18,13 @@ const HZ = 360;
 export const RTT_QUOTA = 'pages-per-second=100000000';
 
 export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
-  const rig = await Rig.start(ctx, { name: 'round-trip', backends: BOTH, headless: [`rtt0=1920x1080@${HZ}`], vblankHz: HZ, quota: RTT_QUOTA });
+  const rig = await Rig.start(ctx, {
+    name: 'round-trip',
+    backends: BOTH,
+    headless: [`rtt0=1920x1080@${HZ}`],
+    vblankHz: HZ,
+    quota: RTT_QUOTA,
+  });
   try {
     const [gd] = await rig.addGuests('vdispld', 1, () => ['rtt0']);
     const [gf] = await rig.addGuests('floor', 1, () => ['rtt0']);
@@ -34,7 +40,8 @@ export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
       for (const who of order) {
         const g = who === 'vdispld' ? gd! : gf!;
         const r = await g.ask({ cmd: 'rtt', plan }, 'rtt', 300_000);
-        if (Object.keys(r.errors).length) ctx.log(`round trip: ${who}: requests failed, by status: ${JSON.stringify(r.errors)}`);
+        if (Object.keys(r.errors).length)
+          ctx.log(`round trip: ${who}: requests failed, by status: ${JSON.stringify(r.errors)}`);
         for (const op of ops) {
           push(who, `${op}.p50`, percentile(r.us[op], 50));
           push(who, `${op}.p99`, percentile(r.us[op], 99));
@@ -68,7 +75,9 @@ export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
                 }
               : {}),
             // The issue's bound names no percentile: both are held to it and shown.
-            ...(op === 'dbufCreate' ? { target: (f) => ({ text: `under 2 ms (${p})`, met: f.vdispld.median < 2000 }) } : {}),
+            ...(op === 'dbufCreate'
+              ? { target: (f) => ({ text: `under 2 ms (${p})`, met: f.vdispld.median < 2000 }) }
+              : {}),
           }),
         );
       }

@@ -21,7 +21,9 @@ async function bareNode(notify: NotifySocket): Promise<number> {
   const addon = join(REPO, 'build', 'Release', 'vdispl_native.node');
   const script = `require(${JSON.stringify(addon)}).sdNotify(process.env.NOTIFY_SOCKET, 'READY=1\\n')`;
   const t0 = process.hrtime.bigint();
-  const child = track(spawn(process.execPath, ['-e', script], { env: { NOTIFY_SOCKET: notify.path }, stdio: 'ignore' }));
+  const child = track(
+    spawn(process.execPath, ['-e', script], { env: { NOTIFY_SOCKET: notify.path }, stdio: 'ignore' }),
+  );
   const at = await notify.nextReady(30_000);
   if (child.exitCode === null) await once(child, 'exit');
   return Number(at - t0) / 1e6;
@@ -40,14 +42,24 @@ export async function startupSuite(ctx: BenchContext): Promise<Figure[]> {
       for (const who of order) {
         const b =
           who === 'vdispld'
-            ? await startDaemon({ mainJs: ctx.daemonJs, host, notify, headless: [], controlSocket: join(host.dir, 'control.sock'), nodeArgs: ctx.daemonNodeArgs('startup') })
+            ? await startDaemon({
+                mainJs: ctx.daemonJs,
+                host,
+                notify,
+                headless: [],
+                controlSocket: join(host.dir, 'control.sock'),
+                nodeArgs: ctx.daemonNodeArgs('startup'),
+              })
             : await startFloor({ exe: ctx.floors.ring, host, notify, domid: 0, vblankHz: 0 });
         await b.stop();
         if (r > 0) runs[who].push(b.readyMs);
       }
       const node = await bareNode(notify);
       if (r > 0) runs.node.push(node);
-      if (r > 0) ctx.log(`start-up ${r}/${rounds - 1}: vdispld ${runs.vdispld.at(-1)!.toFixed(0)} ms to READY (floor ${runs.floor.at(-1)!.toFixed(1)} ms)`);
+      if (r > 0)
+        ctx.log(
+          `start-up ${r}/${rounds - 1}: vdispld ${runs.vdispld.at(-1)!.toFixed(0)} ms to READY (floor ${runs.floor.at(-1)!.toFixed(1)} ms)`,
+        );
     }
   } finally {
     await host.close();

@@ -13,7 +13,11 @@ const CONNECTORS = 4;
 
 const ids = (side: string, g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `${side}${g}c${c}`);
 
-async function round(guests: readonly BenchGuest[], pid: number, ms: number): Promise<{ rps: number; cpuUsPerRequest: number; errors: Record<string, number> }> {
+async function round(
+  guests: readonly BenchGuest[],
+  pid: number,
+  ms: number,
+): Promise<{ rps: number; cpuUsPerRequest: number; errors: Record<string, number> }> {
   const before = sampleProc(pid);
   const reports = await Promise.all(guests.map((g) => g.ask({ cmd: 'throughput', ms }, 'throughput', ms + 60_000)));
   const after = sampleProc(pid);
@@ -37,17 +41,39 @@ export async function throughputSuite(ctx: BenchContext): Promise<Figure[]> {
     for (let r = 0; r < ctx.opts.rounds; r++) {
       const order = r % 2 === 0 ? [1, 0] : [0, 1];
       for (const side of order) {
-        const res = side === 0 ? await round(gd, rig.backend('vdispld').pid, ms) : await round(gf, rig.backend('floor').pid, ms);
-        if (Object.keys(res.errors).length) ctx.log(`throughput: ${side === 0 ? 'vdispld' : 'floor'}: requests failed, by status: ${JSON.stringify(res.errors)}`);
+        const res =
+          side === 0 ? await round(gd, rig.backend('vdispld').pid, ms) : await round(gf, rig.backend('floor').pid, ms);
+        if (Object.keys(res.errors).length)
+          ctx.log(
+            `throughput: ${side === 0 ? 'vdispld' : 'floor'}: requests failed, by status: ${JSON.stringify(res.errors)}`,
+          );
         runs.rps[side]!.push(res.rps);
         runs.cpu[side]!.push(res.cpuUsPerRequest);
       }
-      ctx.log(`throughput ${r + 1}/${ctx.opts.rounds}: ${runs.rps[0]!.at(-1)!.toFixed(0)} requests/s (floor ${runs.rps[1]!.at(-1)!.toFixed(0)})`);
+      ctx.log(
+        `throughput ${r + 1}/${ctx.opts.rounds}: ${runs.rps[0]!.at(-1)!.toFixed(0)} requests/s (floor ${runs.rps[1]!.at(-1)!.toFixed(0)})`,
+      );
     }
     const section = `Throughput (${GUESTS} guests x ${CONNECTORS} connectors, PG_FLIP back to back)`;
     return [
-      figure({ id: 'throughput.rps', section, what: 'requests per second', unit: 'req/s', vdispld: runs.rps[0]!, floorName: 'C ring floor', floor: runs.rps[1]! }),
-      figure({ id: 'throughput.cpu', section, what: 'backend CPU per request', unit: 'µs', vdispld: runs.cpu[0]!, floorName: 'C ring floor', floor: runs.cpu[1]! }),
+      figure({
+        id: 'throughput.rps',
+        section,
+        what: 'requests per second',
+        unit: 'req/s',
+        vdispld: runs.rps[0]!,
+        floorName: 'C ring floor',
+        floor: runs.rps[1]!,
+      }),
+      figure({
+        id: 'throughput.cpu',
+        section,
+        what: 'backend CPU per request',
+        unit: 'µs',
+        vdispld: runs.cpu[0]!,
+        floorName: 'C ring floor',
+        floor: runs.cpu[1]!,
+      }),
     ];
   } finally {
     await rig.close();

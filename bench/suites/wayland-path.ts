@@ -34,25 +34,56 @@ export async function waylandPathSuite(ctx: BenchContext): Promise<Figure[]> {
   const runs = { flip: [] as number[], paint: [] as number[], memcpy: [] as number[], bytes: [] as number[] };
   try {
     for (let round = 0; round < ctx.opts.rounds; round++) {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'suites', 'wayland-worker.ts'), source, String(iterations)], {
-        cwd: REPO,
-        maxBuffer: 1 << 24,
-      });
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', join(REPO, 'bench', 'suites', 'wayland-worker.ts'), source, String(iterations)],
+        {
+          cwd: REPO,
+          maxBuffer: 1 << 24,
+        },
+      );
       const r = JSON.parse(stdout) as WaylandWorkerResult;
       runs.flip.push(median(r.flipCpuUs));
       runs.paint.push(median(r.paintCpuUs));
       runs.bytes.push(r.bytesPerFrame);
       const f = await run(ctx.floors.memcpy, [source, String(FRAME), String(iterations)]);
       runs.memcpy.push(median((JSON.parse(f.stdout) as { cpuNs: number[] }).cpuNs) / 1000);
-      ctx.log(`wayland ${round + 1}/${ctx.opts.rounds}: ${runs.flip.at(-1)!.toFixed(0)} µs CPU per flip, memcpy ${runs.memcpy.at(-1)!.toFixed(0)} µs`);
+      ctx.log(
+        `wayland ${round + 1}/${ctx.opts.rounds}: ${runs.flip.at(-1)!.toFixed(0)} µs CPU per flip, memcpy ${runs.memcpy.at(-1)!.toFixed(0)} µs`,
+      );
     }
   } finally {
     rmSync(source, { force: true });
   }
   const section = 'Wayland output, wl_shm (Weston headless, 1920x1080 XRGB8888)';
   return [
-    figure({ id: 'wayland.flip-cpu', section, what: 'CPU per flip (copy into wl_shm, commit, frame callback)', unit: 'µs', vdispld: runs.flip, floorName: 'memcpy in C', floor: runs.memcpy, note: "the compositor's own CPU is not counted" }),
-    figure({ id: 'wayland.paint-cpu', section, what: 'the copy alone (paintViewport): CPU per frame', unit: 'µs', vdispld: runs.paint, floorName: 'memcpy in C', floor: runs.memcpy }),
-    figure({ id: 'wayland.bytes', section, what: 'bytes copied per frame', unit: 'B', vdispld: runs.bytes, floorName: 'frame size', floor: runs.bytes.map(() => FRAME) }),
+    figure({
+      id: 'wayland.flip-cpu',
+      section,
+      what: 'CPU per flip (copy into wl_shm, commit, frame callback)',
+      unit: 'µs',
+      vdispld: runs.flip,
+      floorName: 'memcpy in C',
+      floor: runs.memcpy,
+      note: "the compositor's own CPU is not counted",
+    }),
+    figure({
+      id: 'wayland.paint-cpu',
+      section,
+      what: 'the copy alone (paintViewport): CPU per frame',
+      unit: 'µs',
+      vdispld: runs.paint,
+      floorName: 'memcpy in C',
+      floor: runs.memcpy,
+    }),
+    figure({
+      id: 'wayland.bytes',
+      section,
+      what: 'bytes copied per frame',
+      unit: 'B',
+      vdispld: runs.bytes,
+      floorName: 'frame size',
+      floor: runs.bytes.map(() => FRAME),
+    }),
   ];
 }

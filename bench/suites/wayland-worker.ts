@@ -41,12 +41,25 @@ async function main(): Promise<void> {
   closeSync(fd);
   const fbs: FramebufferDesc[] = [0, 1].map((k) => {
     const bytes = new Uint8Array(map.buffer, k * FRAME, FRAME);
-    return { id: k + 1, width: W, height: H, fourcc: XR24, pitch: PITCH, offset: 0, buffer: { domid: domId(1), size: FRAME, bytes } };
+    return {
+      id: k + 1,
+      width: W,
+      height: H,
+      fourcc: XR24,
+      pitch: PITCH,
+      offset: 0,
+      buffer: { domid: domId(1), size: FRAME, bytes },
+    };
   });
   const weston = await startWeston({ width: 1920, height: 1080 });
   const backend = WaylandBackend.open({ display: `${weston.runtimeDir}/${weston.socket}`, log: silentLogger() });
   try {
-    const out = backend.createOutput({ name: 'bench', width: W, height: H, connector: { domid: domId(1), label: 'bench' } }) as WaylandOutput;
+    const out = backend.createOutput({
+      name: 'bench',
+      width: W,
+      height: H,
+      connector: { domid: domId(1), label: 'bench' },
+    }) as WaylandOutput;
     await out.setConfig({ fb: fbs[0]!, x: 0, y: 0, width: W, height: H });
     const flip = (fb: FramebufferDesc): Promise<FlipResult> => new Promise((resolve) => out.flip(fb, resolve));
     for (let i = 0; i < 5; i++) await flip(fbs[i % 2]!);

@@ -53,7 +53,12 @@ async function measure(socketPath: string, seconds: number): Promise<XenStoreRun
       await seen;
     }
     await w.close();
-    return { readsPerSecSequential: Math.round(sequential), readsPerSecPipelined: Math.round(pipelined), pipelineDepth: DEPTH, watchUs };
+    return {
+      readsPerSecSequential: Math.round(sequential),
+      readsPerSecPipelined: Math.round(pipelined),
+      pipelineDepth: DEPTH,
+      watchUs,
+    };
   } finally {
     await reader.close();
     await writer.close();

@@ -37,10 +37,20 @@ export async function xenstoreSuite(ctx: BenchContext): Promise<Figure[]> {
         const { stdout } =
           who === 'floor'
             ? await run(ctx.floors.xenstore, [xsd.socketPath, String(SECONDS)], { maxBuffer: 1 << 24 })
-            : await run(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'suites', 'xenstore-client.ts'), xsd.socketPath, String(SECONDS)], {
-                cwd: REPO,
-                maxBuffer: 1 << 24,
-              });
+            : await run(
+                process.execPath,
+                [
+                  '--import',
+                  'tsx',
+                  join(REPO, 'bench', 'suites', 'xenstore-client.ts'),
+                  xsd.socketPath,
+                  String(SECONDS),
+                ],
+                {
+                  cwd: REPO,
+                  maxBuffer: 1 << 24,
+                },
+              );
         const res = JSON.parse(stdout) as XenStoreRunResult;
         const out = runs[who];
         out.seq.push(res.readsPerSecSequential);
@@ -48,7 +58,9 @@ export async function xenstoreSuite(ctx: BenchContext): Promise<Figure[]> {
         out.p50.push(percentile(res.watchUs, 50));
         out.p99.push(percentile(res.watchUs, 99));
       }
-      ctx.log(`xenstore ${r + 1}/${ctx.opts.rounds}: ${runs.vdispld.seq.at(-1)} reads/s (floor ${runs.floor.seq.at(-1)})`);
+      ctx.log(
+        `xenstore ${r + 1}/${ctx.opts.rounds}: ${runs.vdispld.seq.at(-1)} reads/s (floor ${runs.floor.seq.at(-1)})`,
+      );
     }
   } finally {
     await xsd.close();
@@ -57,9 +69,41 @@ export async function xenstoreSuite(ctx: BenchContext): Promise<Figure[]> {
   const section = 'XenStore client (simulated xenstored)';
   const fl = 'C xs_wire client';
   return [
-    figure({ id: 'xenstore.reads-seq', section, what: 'reads per second, sequential', unit: 'reads/s', vdispld: runs.vdispld.seq, floorName: fl, floor: runs.floor.seq }),
-    figure({ id: 'xenstore.reads-pipe', section, what: 'reads per second, 64 in flight', unit: 'reads/s', vdispld: runs.vdispld.pipe, floorName: fl, floor: runs.floor.pipe }),
-    figure({ id: 'xenstore.watch.p50', section, what: 'watch event latency p50', unit: 'µs', vdispld: runs.vdispld.p50, floorName: fl, floor: runs.floor.p50 }),
-    figure({ id: 'xenstore.watch.p99', section, what: 'watch event latency p99', unit: 'µs', vdispld: runs.vdispld.p99, floorName: fl, floor: runs.floor.p99 }),
+    figure({
+      id: 'xenstore.reads-seq',
+      section,
+      what: 'reads per second, sequential',
+      unit: 'reads/s',
+      vdispld: runs.vdispld.seq,
+      floorName: fl,
+      floor: runs.floor.seq,
+    }),
+    figure({
+      id: 'xenstore.reads-pipe',
+      section,
+      what: 'reads per second, 64 in flight',
+      unit: 'reads/s',
+      vdispld: runs.vdispld.pipe,
+      floorName: fl,
+      floor: runs.floor.pipe,
+    }),
+    figure({
+      id: 'xenstore.watch.p50',
+      section,
+      what: 'watch event latency p50',
+      unit: 'µs',
+      vdispld: runs.vdispld.p50,
+      floorName: fl,
+      floor: runs.floor.p50,
+    }),
+    figure({
+      id: 'xenstore.watch.p99',
+      section,
+      what: 'watch event latency p99',
+      unit: 'µs',
+      vdispld: runs.vdispld.p99,
+      floorName: fl,
+      floor: runs.floor.p99,
+    }),
   ];
 }

@@ -15,7 +15,9 @@
 namespace vdispl {
 
 struct DeviceFd {
-  DeviceFd(int f, std::string p, std::string k) : fd(f), path(std::move(p)), kind(std::move(k)) { counters().deviceFds++; }
+  DeviceFd(int f, std::string p, std::string k) : fd(f), path(std::move(p)), kind(std::move(k)) {
+    counters().deviceFds++;
+  }
   ~DeviceFd() {
     ::close(fd);
     counters().deviceFds--;
@@ -25,7 +27,9 @@ struct DeviceFd {
   const int fd;
   const std::string path;
   const std::string kind;  // selects the advice in hints.cc
-  [[noreturn]] void Throw(Napi::Env env, const std::string& call, int err) const { ThrowDevice(env, path, call, err, kind); }
+  [[noreturn]] void Throw(Napi::Env env, const std::string& call, int err) const {
+    ThrowDevice(env, path, call, err, kind);
+  }
   // Serialises operations whose kernel bookkeeping is keyed by fd number (gntdev dma-buf export
   // and wait), see gntdev.cc.
   std::mutex lock;

@@ -42,7 +42,8 @@ Napi::Value Add(const Napi::CallbackInfo& info) {
 Napi::Value Remove(const Napi::CallbackInfo& info) {
   int set = ArgFd(info, 0, "set");
   int fd = ArgFd(info, 1, "doorbell");
-  if (::epoll_ctl(set, EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT) ThrowErrno(info.Env(), "epoll_ctl(DEL)", errno);
+  if (::epoll_ctl(set, EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT)
+    ThrowErrno(info.Env(), "epoll_ctl(DEL)", errno);
   return info.Env().Undefined();
 }
 
@@ -51,14 +52,16 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
 Napi::Value Take(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int set = ArgFd(info, 0, "set");
-  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
     throw Napi::TypeError::New(env, "doorbellSetTake(set, Uint32Array)");
   Napi::Uint32Array out = info[1].As<Napi::Uint32Array>();
   int cap = static_cast<int>(out.ElementLength() < static_cast<size_t>(kMaxTake) ? out.ElementLength() : kMaxTake);
   if (cap == 0) return Napi::Number::New(env, 0);
   struct epoll_event evs[kMaxTake];
   int n;
-  do n = ::epoll_wait(set, evs, cap, 0); while (n < 0 && errno == EINTR);
+  do n = ::epoll_wait(set, evs, cap, 0);
+  while (n < 0 && errno == EINTR);
   if (n < 0) ThrowErrno(env, "epoll_wait", errno);
   char sink[4096];
   for (int i = 0; i < n; i++) {
@@ -78,7 +81,8 @@ Napi::Value Ring(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "doorbell");
   static const char kByte = 1;
   ssize_t n;
-  do n = ::write(fd, &kByte, 1); while (n < 0 && errno == EINTR);
+  do n = ::write(fd, &kByte, 1);
+  while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ThrowErrno(info.Env(), "write (doorbell)", errno);
   return info.Env().Undefined();
 }

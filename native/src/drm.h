@@ -22,7 +22,9 @@ class DrmDevice : public Napi::ObjectWrap<DrmDevice> {
 
  private:
   int Fd(Napi::Env env) const;
-  [[noreturn]] void DrmThrow(Napi::Env env, const std::string& call, int err) const { ThrowDevice(env, path_, call, err, "drm"); }
+  [[noreturn]] void DrmThrow(Napi::Env env, const std::string& call, int err) const {
+    ThrowDevice(env, path_, call, err, "drm");
+  }
   const std::string& DevPath() const { return path_; }
 
   // drm_device.cc

@@ -38,7 +38,8 @@ Napi::Value DrmDevice::MapDumb(const Napi::CallbackInfo& info) {
   int64_t size = ArgI64(info, 1, "size");
   if (size <= 0) throw Napi::RangeError::New(env, "mapDumb: bad size");
   if (drmIoctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &req) != 0) DrmThrow(env, "DRM_IOCTL_MODE_MAP_DUMB", errno);
-  void* p = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(req.offset));
+  void* p =
+      mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(req.offset));
   if (p == MAP_FAILED) DrmThrow(env, "mmap of dumb buffer", errno);
   // The mapping keeps the DRM file open (and the buffer's pages with it) until it is unmapped.
   DevicePtr keep = dev_;
@@ -91,7 +92,8 @@ Napi::Value DrmDevice::CloseHandle(const Napi::CallbackInfo& info) {
 
 namespace {
 void FourU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t out[4]) {
-  if (i >= info.Length() || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string("expected array for ") + name);
+  if (i >= info.Length() || !info[i].IsArray())
+    throw Napi::TypeError::New(info.Env(), std::string("expected array for ") + name);
   Napi::Array a = info[i].As<Napi::Array>();
   if (a.Length() < 1 || a.Length() > 4) throw Napi::RangeError::New(info.Env(), std::string(name) + ": 1 to 4 planes");
   for (uint32_t k = 0; k < 4; k++) {

@@ -28,7 +28,8 @@ Napi::Value DrmDevice::SetCrtc(const Napi::CallbackInfo& info) {
     mode = ModeFromJs(env, info[5]);
     modePtr = &mode;
   }
-  if (drmModeSetCrtc(fd, crtc, fb, x, y, conns.empty() ? nullptr : conns.data(), static_cast<int>(conns.size()), modePtr) != 0)
+  if (drmModeSetCrtc(fd, crtc, fb, x, y, conns.empty() ? nullptr : conns.data(), static_cast<int>(conns.size()),
+                     modePtr) != 0)
     DrmThrow(env, "drmModeSetCrtc", errno);
   return env.Undefined();
 }
@@ -53,7 +54,8 @@ Napi::Value DrmDevice::AtomicCommit(const Napi::CallbackInfo& info) {
   int fd = Fd(env);
   std::vector<uint32_t> objs = ArgU32Array(info, 0, "objIds");
   std::vector<uint32_t> props = ArgU32Array(info, 1, "propIds");
-  if (info.Length() < 3 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+  if (info.Length() < 3 || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
     throw Napi::TypeError::New(env, "expected BigUint64Array for values");
   Napi::TypedArrayOf<uint64_t> values = info[2].As<Napi::TypedArrayOf<uint64_t>>();
   if (objs.size() != props.size() || objs.size() != values.ElementLength())
@@ -71,7 +73,8 @@ Napi::Value DrmDevice::AtomicCommit(const Napi::CallbackInfo& info) {
   int r = drmModeAtomicCommit(fd, req, flags, reinterpret_cast<void*>(static_cast<uintptr_t>(user)));
   int err = errno;
   drmModeAtomicFree(req);
-  if (r != 0) DrmThrow(env, (flags & DRM_MODE_ATOMIC_TEST_ONLY) ? "drmModeAtomicCommit(TEST_ONLY)" : "drmModeAtomicCommit", err);
+  if (r != 0)
+    DrmThrow(env, (flags & DRM_MODE_ATOMIC_TEST_ONLY) ? "drmModeAtomicCommit(TEST_ONLY)" : "drmModeAtomicCommit", err);
   return env.Undefined();
 }
 

@@ -72,9 +72,12 @@ Napi::Array IdArray(Napi::Env env, const T* ids, int count) {
 
 const char* ConnectionName(drmModeConnection c) {
   switch (c) {
-    case DRM_MODE_CONNECTED: return "connected";
-    case DRM_MODE_DISCONNECTED: return "disconnected";
-    default: return "unknown";
+    case DRM_MODE_CONNECTED:
+      return "connected";
+    case DRM_MODE_DISCONNECTED:
+      return "disconnected";
+    default:
+      return "unknown";
   }
 }
 
@@ -95,13 +98,15 @@ Napi::Array Properties(Napi::Env env, int fd, uint32_t objId, uint32_t objType) 
     Napi::Array enums = Napi::Array::New(env, p->count_enums > 0 ? p->count_enums : 0);
     for (int e = 0; e < p->count_enums; e++) {
       Napi::Object en = Napi::Object::New(env);
-      en.Set("name", Napi::String::New(env, std::string(p->enums[e].name, strnlen(p->enums[e].name, sizeof p->enums[e].name))));
+      en.Set("name",
+             Napi::String::New(env, std::string(p->enums[e].name, strnlen(p->enums[e].name, sizeof p->enums[e].name))));
       en.Set("value", Napi::BigInt::New(env, static_cast<uint64_t>(p->enums[e].value)));
       enums.Set(static_cast<uint32_t>(e), en);
     }
     o.Set("enums", enums);
     Napi::Array values = Napi::Array::New(env, p->count_values > 0 ? p->count_values : 0);
-    for (int v = 0; v < p->count_values; v++) values.Set(static_cast<uint32_t>(v), Napi::BigInt::New(env, static_cast<uint64_t>(p->values[v])));
+    for (int v = 0; v < p->count_values; v++)
+      values.Set(static_cast<uint32_t>(v), Napi::BigInt::New(env, static_cast<uint64_t>(p->values[v])));
     o.Set("values", values);
     out.Set(n++, o);
     drmModeFreeProperty(p);

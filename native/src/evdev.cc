@@ -28,9 +28,12 @@ Napi::Value EvdevInfo(const Napi::CallbackInfo& info) {
   unsigned long rel[(REL_MAX + kLong) / kLong] = {0};
   unsigned long props[(INPUT_PROP_MAX + kLong) / kLong] = {0};
   if (ioctl(fd, EVIOCGBIT(0, sizeof(ev)), ev) < 0) ThrowErrno(env, "EVIOCGBIT", errno);
-  if (TestBit(ev, EV_KEY) && ioctl(fd, EVIOCGBIT(EV_KEY, sizeof(keys)), keys) < 0) ThrowErrno(env, "EVIOCGBIT(EV_KEY)", errno);
-  if (TestBit(ev, EV_ABS) && ioctl(fd, EVIOCGBIT(EV_ABS, sizeof(abs)), abs) < 0) ThrowErrno(env, "EVIOCGBIT(EV_ABS)", errno);
-  if (TestBit(ev, EV_REL) && ioctl(fd, EVIOCGBIT(EV_REL, sizeof(rel)), rel) < 0) ThrowErrno(env, "EVIOCGBIT(EV_REL)", errno);
+  if (TestBit(ev, EV_KEY) && ioctl(fd, EVIOCGBIT(EV_KEY, sizeof(keys)), keys) < 0)
+    ThrowErrno(env, "EVIOCGBIT(EV_KEY)", errno);
+  if (TestBit(ev, EV_ABS) && ioctl(fd, EVIOCGBIT(EV_ABS, sizeof(abs)), abs) < 0)
+    ThrowErrno(env, "EVIOCGBIT(EV_ABS)", errno);
+  if (TestBit(ev, EV_REL) && ioctl(fd, EVIOCGBIT(EV_REL, sizeof(rel)), rel) < 0)
+    ThrowErrno(env, "EVIOCGBIT(EV_REL)", errno);
   if (ioctl(fd, EVIOCGPROP(sizeof(props)), props) < 0) memset(props, 0, sizeof(props));
   Napi::Object out = Napi::Object::New(env);
   out.Set("name", Napi::String::New(env, name));

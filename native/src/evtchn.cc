@@ -26,16 +26,17 @@ constexpr size_t kMaxPortsPerRead = 1024;
 class Evtchn : public Napi::ObjectWrap<Evtchn> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Evtchn", {
-      InstanceAccessor<&Evtchn::Fd>("fd"),
-      InstanceMethod<&Evtchn::BindInterdomain>("bindInterdomain"),
-      InstanceMethod<&Evtchn::Notify>("notify"),
-      InstanceMethod<&Evtchn::Unbind>("unbind"),
-      InstanceMethod<&Evtchn::RestrictDomid>("restrictDomid"),
-      InstanceMethod<&Evtchn::ReadPending>("readPending"),
-      InstanceMethod<&Evtchn::Unmask>("unmask"),
-      InstanceMethod<&Evtchn::Close>("close"),
-    });
+    return DefineClass(env, "Evtchn",
+                       {
+                           InstanceAccessor<&Evtchn::Fd>("fd"),
+                           InstanceMethod<&Evtchn::BindInterdomain>("bindInterdomain"),
+                           InstanceMethod<&Evtchn::Notify>("notify"),
+                           InstanceMethod<&Evtchn::Unbind>("unbind"),
+                           InstanceMethod<&Evtchn::RestrictDomid>("restrictDomid"),
+                           InstanceMethod<&Evtchn::ReadPending>("readPending"),
+                           InstanceMethod<&Evtchn::Unmask>("unmask"),
+                           InstanceMethod<&Evtchn::Close>("close"),
+                       });
   }
 
   explicit Evtchn(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Evtchn>(info) {
@@ -109,7 +110,8 @@ class Evtchn : public Napi::ObjectWrap<Evtchn> {
     const DevicePtr& dev = Dev(env);
     uint32_t ports[kMaxPortsPerRead];
     ssize_t n;
-    do n = ::read(dev->fd, ports, sizeof ports); while (n < 0 && errno == EINTR);
+    do n = ::read(dev->fd, ports, sizeof ports);
+    while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Uint32Array::New(env, 0);
       if (errno == EFBIG) {
@@ -132,7 +134,8 @@ class Evtchn : public Napi::ObjectWrap<Evtchn> {
     if (ports.empty()) return info.Env().Undefined();
     size_t len = ports.size() * sizeof(uint32_t);
     ssize_t n;
-    do n = ::write(dev->fd, ports.data(), len); while (n < 0 && errno == EINTR);
+    do n = ::write(dev->fd, ports.data(), len);
+    while (n < 0 && errno == EINTR);
     if (n < 0) dev->Throw(info.Env(), "write (unmask)", errno);
     return info.Env().Undefined();
   }

@@ -26,8 +26,10 @@ Napi::Value OpenDeviceFd(const Napi::CallbackInfo& info) {
 
 Napi::Value CloseDeviceFd(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
-  if (::close(fd) == 0 || errno == EINTR) counters().deviceFds--;
-  else ThrowErrno(info.Env(), "close", errno);
+  if (::close(fd) == 0 || errno == EINTR)
+    counters().deviceFds--;
+  else
+    ThrowErrno(info.Env(), "close", errno);
   return info.Env().Undefined();
 }
 
@@ -48,7 +50,8 @@ Napi::Value ReadFd(const Napi::CallbackInfo& info) {
   uint32_t len = ArgU32(info, 3, "length");
   uint8_t* p = ArgBytes(info, 1, off, len, "readFd");
   ssize_t n;
-  do n = ::read(fd, p, len); while (n < 0 && errno == EINTR);
+  do n = ::read(fd, p, len);
+  while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -EAGAIN);
     ThrowErrno(info.Env(), "read", errno);
@@ -63,7 +66,8 @@ Napi::Value WriteFd(const Napi::CallbackInfo& info) {
   uint32_t len = ArgU32(info, 3, "length");
   const uint8_t* p = ArgBytes(info, 1, off, len, "writeFd");
   ssize_t n;
-  do n = ::write(fd, p, len); while (n < 0 && errno == EINTR);
+  do n = ::write(fd, p, len);
+  while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -EAGAIN);
     ThrowErrno(info.Env(), "write", errno);
@@ -84,7 +88,9 @@ Napi::Value Resources(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Counters& c = counters();
   Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, const std::atomic<int64_t>& v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v.load()))); };
+  auto set = [&](const char* k, const std::atomic<int64_t>& v) {
+    o.Set(k, Napi::Number::New(env, static_cast<double>(v.load())));
+  };
   set("deviceFds", c.deviceFds);
   set("grantMappings", c.grantMappings);
   set("grantMappedPages", c.grantMappedPages);

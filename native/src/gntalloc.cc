@@ -31,11 +31,12 @@ void Dealloc(const DevicePtr& dev, uint64_t index, uint32_t count) {
 class Gntalloc : public Napi::ObjectWrap<Gntalloc> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Gntalloc", {
-      InstanceAccessor<&Gntalloc::Fd>("fd"),
-      InstanceMethod<&Gntalloc::Alloc>("alloc"),
-      InstanceMethod<&Gntalloc::Close>("close"),
-    });
+    return DefineClass(env, "Gntalloc",
+                       {
+                           InstanceAccessor<&Gntalloc::Fd>("fd"),
+                           InstanceMethod<&Gntalloc::Alloc>("alloc"),
+                           InstanceMethod<&Gntalloc::Close>("close"),
+                       });
   }
 
   explicit Gntalloc(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Gntalloc>(info) {

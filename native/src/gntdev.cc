@@ -43,7 +43,10 @@ class IoctlBuffer {
  public:
   IoctlBuffer(size_t header, size_t entry, uint32_t count, size_t minimum)
       : words_((std::max(header + entry * count, minimum) + 7) / 8, 0) {}
-  template <typename T> T* As() { return reinterpret_cast<T*>(words_.data()); }
+  template <typename T>
+  T* As() {
+    return reinterpret_cast<T*>(words_.data());
+  }
   uint32_t* U32At(size_t off) { return reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(words_.data()) + off); }
 
  private:
@@ -69,7 +72,10 @@ void UnmapGrants(const DevicePtr& dev, uint64_t index, uint32_t count) {
 class MapWorker : public PromiseWorker {
  public:
   MapWorker(Napi::Env env, DevicePtr dev, uint32_t domid, std::vector<uint32_t> refs, bool writable)
-      : PromiseWorker(env, "vdispld:gntdev-map"), dev_(std::move(dev)), domid_(domid), refs_(std::move(refs)),
+      : PromiseWorker(env, "vdispld:gntdev-map"),
+        dev_(std::move(dev)),
+        domid_(domid),
+        refs_(std::move(refs)),
         writable_(writable) {}
 
   void Execute() override {
@@ -120,7 +126,10 @@ class MapWorker : public PromiseWorker {
 class ExportWorker : public PromiseWorker {
  public:
   ExportWorker(Napi::Env env, DevicePtr dev, uint32_t domid, std::vector<uint32_t> refs, uint32_t flags)
-      : PromiseWorker(env, "vdispld:gntdev-export"), dev_(std::move(dev)), domid_(domid), refs_(std::move(refs)),
+      : PromiseWorker(env, "vdispld:gntdev-export"),
+        dev_(std::move(dev)),
+        domid_(domid),
+        refs_(std::move(refs)),
         flags_(flags) {}
 
   void Execute() override {
@@ -191,10 +200,14 @@ class ReleaseExportWorker : public PromiseWorker {
     op.wait_to_ms = waitMs_;
     long r = IoctlRetry(dev_->fd, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &op);
     ::close(fd_);
-    if (r == 0) outcome_ = "released";
-    else if (r == -ETIMEDOUT) outcome_ = "timeout";
-    else if (r == -ENOENT) outcome_ = "released";  // already gone: the kernel says not to treat it as an error
-    else FailOn(dev_, "IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED", static_cast<int>(-r));
+    if (r == 0)
+      outcome_ = "released";
+    else if (r == -ETIMEDOUT)
+      outcome_ = "timeout";
+    else if (r == -ENOENT)
+      outcome_ = "released";  // already gone: the kernel says not to treat it as an error
+    else
+      FailOn(dev_, "IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED", static_cast<int>(-r));
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -247,17 +260,18 @@ class ImportWorker : public PromiseWorker {
 class Gntdev : public Napi::ObjectWrap<Gntdev> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Gntdev", {
-      InstanceAccessor<&Gntdev::Fd>("fd"),
-      InstanceAccessor<&Gntdev::Path>("path"),
-      InstanceMethod<&Gntdev::MapGrants>("mapGrants"),
-      InstanceMethod<&Gntdev::ExportDmabuf>("exportDmabuf"),
-      InstanceMethod<&Gntdev::ReleaseExported>("releaseExported"),
-      InstanceMethod<&Gntdev::ImportToRefs>("importToRefs"),
-      InstanceMethod<&Gntdev::ImportRelease>("importRelease"),
-      InstanceMethod<&Gntdev::ProbeDmabuf>("probeDmabuf"),
-      InstanceMethod<&Gntdev::Close>("close"),
-    });
+    return DefineClass(env, "Gntdev",
+                       {
+                           InstanceAccessor<&Gntdev::Fd>("fd"),
+                           InstanceAccessor<&Gntdev::Path>("path"),
+                           InstanceMethod<&Gntdev::MapGrants>("mapGrants"),
+                           InstanceMethod<&Gntdev::ExportDmabuf>("exportDmabuf"),
+                           InstanceMethod<&Gntdev::ReleaseExported>("releaseExported"),
+                           InstanceMethod<&Gntdev::ImportToRefs>("importToRefs"),
+                           InstanceMethod<&Gntdev::ImportRelease>("importRelease"),
+                           InstanceMethod<&Gntdev::ProbeDmabuf>("probeDmabuf"),
+                           InstanceMethod<&Gntdev::Close>("close"),
+                       });
   }
 
   explicit Gntdev(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Gntdev>(info) {
@@ -304,7 +318,8 @@ class Gntdev : public Napi::ObjectWrap<Gntdev> {
     {
       std::lock_guard<std::mutex> owned(dev->ownedLock);
       if (dev->owned.erase(fd) == 0)
-        throw Napi::Error::New(info.Env(), "releaseExported: fd " + std::to_string(fd) + " is not a dma-buf this gntdev exported");
+        throw Napi::Error::New(info.Env(),
+                               "releaseExported: fd " + std::to_string(fd) + " is not a dma-buf this gntdev exported");
     }
     auto* w = new ReleaseExportWorker(info.Env(), dev, fd, waitMs);
     return w->Queue();

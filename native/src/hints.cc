@@ -21,7 +21,8 @@ const char* XenOpenHint(const std::string& kind, int err) {
            "(modprobe xen-gntdev xen-evtchn xen-gntalloc)";
   }
   if (err == EACCES || err == EPERM)
-    return "permission denied: run vdispld as root (the systemd unit allows exactly /dev/xen/{gntdev,gntalloc,evtchn,xenbus})";
+    return "permission denied: run vdispld as root (the systemd unit allows exactly "
+           "/dev/xen/{gntdev,gntalloc,evtchn,xenbus})";
   return nullptr;
 }
 
@@ -39,7 +40,8 @@ const char* GntdevHint(const std::string& call, int err) {
   if (Contains(call, "EXP_WAIT_RELEASED") && err == ETIMEDOUT)
     return "an importer (the display driver) still holds the buffer; the guest's pages stay mapped until it lets go";
   if ((Contains(call, "MAP_GRANT_REF") || Contains(call, "mmap")) && (err == ENOMEM || err == ENOSPC || err == E2BIG))
-    return "too many grants mapped: raise the gntdev limit or Xen's max_maptrack_frames, or lower the guests' buffer quota";
+    return "too many grants mapped: raise the gntdev limit or Xen's max_maptrack_frames, or lower the guests' buffer "
+           "quota";
   if (Contains(call, "mmap") && (err == EINVAL || err == EFAULT || err == EIO))
     return "the guest's grant is invalid, revoked, read-only, or not granted to this domain";
   return nullptr;
@@ -57,24 +59,30 @@ const char* GntallocHint(const std::string& call, int err) {
 const char* EvtchnHint(const std::string& call, int err) {
   if (Contains(call, "BIND_INTERDOMAIN") && (err == EINVAL || err == ENOENT || err == ESRCH))
     return "the remote port is not an unbound port offered to this domain (stale XenStore value or a dead guest)";
-  if (Contains(call, "RESTRICT_DOMID") && err == ENOTTY) return "this kernel cannot restrict event channels to one domain";
+  if (Contains(call, "RESTRICT_DOMID") && err == ENOTTY)
+    return "this kernel cannot restrict event channels to one domain";
   return nullptr;
 }
 
 const char* DrmHint(const std::string& call, int err) {
   if (call == "open" && (err == ENOENT || err == ENODEV || err == ENXIO))
-    return "no DRM/KMS device: load the display's KMS driver (e.g. bochs-drm, virtio-gpu, i915), or use --output headless";
+    return "no DRM/KMS device: load the display's KMS driver (e.g. bochs-drm, virtio-gpu, i915), or use --output "
+           "headless";
   if (call == "open" && (err == EACCES || err == EPERM))
     return "permission denied: run vdispld as root or in the video group";
   if (Contains(call, "SetMaster") && (err == EBUSY || err == EACCES || err == EPERM || err == EINVAL))
-    return "another process (a compositor, an X server, fbcon's owner) holds DRM master: stop it or switch it to another VT; "
+    return "another process (a compositor, an X server, fbcon's owner) holds DRM master: stop it or switch it to "
+           "another VT; "
            "vdispld takes the display back when it is released";
-  if ((Contains(call, "SetCrtc") || Contains(call, "PageFlip") || Contains(call, "AtomicCommit")) && (err == EACCES || err == EPERM))
+  if ((Contains(call, "SetCrtc") || Contains(call, "PageFlip") || Contains(call, "AtomicCommit")) &&
+      (err == EACCES || err == EPERM))
     return "not DRM master any more: another process took the display; scanout resumes when it is given back";
   if (Contains(call, "PRIME_FD_TO_HANDLE") && (err == ENOSYS || err == EOPNOTSUPP || err == EINVAL || err == ENODEV))
-    return "this DRM driver cannot import the dma-buf (no PRIME import, or it needs contiguous memory): the buffer is copied";
+    return "this DRM driver cannot import the dma-buf (no PRIME import, or it needs contiguous memory): the buffer is "
+           "copied";
   if (Contains(call, "ADDFB2") && (err == EINVAL || err == ERANGE || err == ENOSPC))
-    return "the display engine refused the framebuffer (pitch alignment, offset, format or modifier): the buffer is copied";
+    return "the display engine refused the framebuffer (pitch alignment, offset, format or modifier): the buffer is "
+           "copied";
   if (Contains(call, "CREATE_DUMB") && (err == ENOSYS || err == EOPNOTSUPP))
     return "this DRM driver has no dumb buffers; it cannot be used for scanout by vdispld";
   return nullptr;

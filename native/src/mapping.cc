@@ -57,10 +57,13 @@ Napi::Object WrapMapping(Napi::Env env, void* addr, size_t len, ReleaseFn afterU
   g_live_mappings++;
   g_live_mapped_bytes += static_cast<int64_t>(len);
   using Holder = std::shared_ptr<MapState>;
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, addr, len, [](Napi::Env, void*, Holder* h) {
-    ReleaseState(h->get());
-    delete h;
-  }, new Holder(st));
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+      env, addr, len,
+      [](Napi::Env, void*, Holder* h) {
+        ReleaseState(h->get());
+        delete h;
+      },
+      new Holder(st));
   int64_t total;
   st->uncounted = napi_adjust_external_memory(env, -static_cast<int64_t>(len), &total) == napi_ok;
   Napi::Object obj = Napi::Object::New(env);
@@ -71,15 +74,18 @@ Napi::Object WrapMapping(Napi::Env env, void* addr, size_t len, ReleaseFn afterU
     Napi::Reference<Napi::ArrayBuffer> buffer;
   };
   auto* ctx = new UnmapCtx{st, Napi::Persistent(ab)};
-  Napi::Function unmap = Napi::Function::New(env, [ctx](const Napi::CallbackInfo& info) {
-    if (!ctx->buffer.IsEmpty()) {
-      Napi::ArrayBuffer buf = ctx->buffer.Value();
-      if (!buf.IsDetached()) buf.Detach();
-      ctx->buffer.Reset();
-    }
-    ReleaseState(ctx->state.get());
-    return info.Env().Undefined();
-  }, "unmap");
+  Napi::Function unmap = Napi::Function::New(
+      env,
+      [ctx](const Napi::CallbackInfo& info) {
+        if (!ctx->buffer.IsEmpty()) {
+          Napi::ArrayBuffer buf = ctx->buffer.Value();
+          if (!buf.IsDetached()) buf.Detach();
+          ctx->buffer.Reset();
+        }
+        ReleaseState(ctx->state.get());
+        return info.Env().Undefined();
+      },
+      "unmap");
   unmap.AddFinalizer([](Napi::Env, UnmapCtx* c) { delete c; }, ctx);
   obj.Set("unmap", unmap);
   return obj;

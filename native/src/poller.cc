@@ -14,13 +14,14 @@ namespace {
 class FdPoller : public Napi::ObjectWrap<FdPoller> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "FdPoller", {
-      InstanceMethod<&FdPoller::Start>("start"),
-      InstanceMethod<&FdPoller::Stop>("stop"),
-      InstanceMethod<&FdPoller::Ref>("ref"),
-      InstanceMethod<&FdPoller::Unref>("unref"),
-      InstanceMethod<&FdPoller::Close>("close"),
-    });
+    return DefineClass(env, "FdPoller",
+                       {
+                           InstanceMethod<&FdPoller::Start>("start"),
+                           InstanceMethod<&FdPoller::Stop>("stop"),
+                           InstanceMethod<&FdPoller::Ref>("ref"),
+                           InstanceMethod<&FdPoller::Unref>("unref"),
+                           InstanceMethod<&FdPoller::Close>("close"),
+                       });
   }
 
   // new FdPoller(fd, callback(status, events)). status is 0 or a negative errno from libuv;

@@ -7,21 +7,21 @@
 namespace vdispl {
 
 struct Counters {
-  std::atomic<int64_t> deviceFds{0};        // open /dev/xen/* and /dev/dri/* descriptors
-  std::atomic<int64_t> grantMappings{0};    // gntdev MAP_GRANT_REF ranges not yet unmapped
+  std::atomic<int64_t> deviceFds{0};      // open /dev/xen/* and /dev/dri/* descriptors
+  std::atomic<int64_t> grantMappings{0};  // gntdev MAP_GRANT_REF ranges not yet unmapped
   std::atomic<int64_t> grantMappedPages{0};
   std::atomic<int64_t> exportedDmabufs{0};  // EXP_FROM_REFS fds not yet released
   std::atomic<int64_t> importedDmabufs{0};  // IMP_TO_REFS imports not yet released
   std::atomic<int64_t> grantAllocs{0};      // gntalloc ranges not yet deallocated
   std::atomic<int64_t> grantAllocPages{0};
   std::atomic<int64_t> evtchnBindings{0};
-  std::atomic<int64_t> pollers{0};          // uv_poll handles not yet closed
+  std::atomic<int64_t> pollers{0};  // uv_poll handles not yet closed
   std::atomic<int64_t> drmDumbBuffers{0};
   std::atomic<int64_t> drmFramebuffers{0};
   std::atomic<int64_t> drmBlobs{0};
   std::atomic<int64_t> waylandConnections{0};  // wl_display connections not yet closed
   std::atomic<int64_t> waylandWindows{0};
-  std::atomic<int64_t> waylandShmPools{0};      // memfds behind wl_shm pools
+  std::atomic<int64_t> waylandShmPools{0};  // memfds behind wl_shm pools
 };
 
 inline Counters& counters() {

@@ -28,7 +28,9 @@ class PromiseWorker : public Napi::AsyncWorker {
     err_ = err;
   }
   template <typename Dev>
-  void FailOn(const Dev& dev, const std::string& call, int err) { Fail(dev->path, call, err, dev->kind); }
+  void FailOn(const Dev& dev, const std::string& call, int err) {
+    Fail(dev->path, call, err, dev->kind);
+  }
   bool Failed() const { return err_ != 0; }
   // Builds the resolution value on the loop thread; only called when Execute() did not Fail().
   virtual Napi::Value Result(Napi::Env env) = 0;

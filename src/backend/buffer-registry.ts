@@ -111,7 +111,8 @@ export class BufferRegistry {
   }
 
   addFramebuffer(fb: Framebuffer): void {
-    if (this.canAddFramebuffer(fb.cookie) !== 0) throw new Error('BufferRegistry.addFramebuffer: check canAddFramebuffer first');
+    if (this.canAddFramebuffer(fb.cookie) !== 0)
+      throw new Error('BufferRegistry.addFramebuffer: check canAddFramebuffer first');
     if (this.buffers.get(fb.dbuf.cookie) !== fb.dbuf) throw new Error('BufferRegistry.addFramebuffer: unknown buffer');
     this.fbs.set(fb.cookie, fb);
     fb.dbuf.framebuffers.add(fb.cookie);

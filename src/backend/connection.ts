@@ -13,7 +13,13 @@ import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
-import { ConnectorChannel, emptyChannelStats, type ChannelHooks, type ChannelObserver, type ChannelStats } from './connector-channel.js';
+import {
+  ConnectorChannel,
+  emptyChannelStats,
+  type ChannelHooks,
+  type ChannelObserver,
+  type ChannelStats,
+} from './connector-channel.js';
 import { DeviceConfigError, RingSetupError, type ConnectorConfig, type DeviceConfig } from './device-config.js';
 import type { ConnectionEvents } from './device-protocol.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
@@ -69,7 +75,14 @@ export class Connection {
    * ports cannot be had, after releasing whatever it had taken. `events` is listened to before
    * the call: a frontend may break the protocol while later connectors are being opened.
    */
-  static async open(env: ConnectionEnv, guest: GuestIdentity, devId: number, cfg: DeviceConfig, log: Logger, events: EventEmitter<ConnectionEvents>): Promise<Connection> {
+  static async open(
+    env: ConnectionEnv,
+    guest: GuestIdentity,
+    devId: number,
+    cfg: DeviceConfig,
+    log: Logger,
+    events: EventEmitter<ConnectionEvents>,
+  ): Promise<Connection> {
     const domid: DomId = guest.domid;
     const parts: ConnectorParts[] = cfg.connectors.map(() => ({}));
     const connectors: ConnectorState[] = [];
@@ -79,7 +92,13 @@ export class Connection {
         const r = env.outputs.claim({ guest, devId, index: c.index, uniqueId: c.uniqueId, resolution: c.resolution });
         if (!r.ok) throw new DeviceConfigError(r.error, r.fault);
         parts[c.index]!.claim = r.claim;
-        connectors.push({ index: c.index, uniqueId: c.uniqueId, resolution: c.resolution, output: r.claim.output, scanout: null });
+        connectors.push({
+          index: c.index,
+          uniqueId: c.uniqueId,
+          resolution: c.resolution,
+          output: r.claim.output,
+          scanout: null,
+        });
       }
       ctx = {
         domid,
@@ -101,7 +120,8 @@ export class Connection {
         events.emit('broken', reason);
       };
       const hooks = { ...(env.observer ? { observer: env.observer } : {}), pageRate: PageRate.of(env.quotas), log };
-      for (const c of cfg.connectors) await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks, onViolation);
+      for (const c of cfg.connectors)
+        await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks, onViolation);
       return conn;
     } catch (err) {
       await new Connection(ctx, parts).close();

@@ -293,7 +293,8 @@ export class ConnectorChannel implements FlipQueue {
     clearTimeout(timer);
     if (timedOut) {
       // The frontend was told it failed: a buffer made late must not outlive that answer.
-      if (req.kind === 'dbuf-create' && result.status === 0) dbufDestroy(this.ctx, { kind: 'dbuf-destroy', dbufCookie: req.dbufCookie });
+      if (req.kind === 'dbuf-create' && result.status === 0)
+        dbufDestroy(this.ctx, { kind: 'dbuf-destroy', dbufCookie: req.dbufCookie });
       return;
     }
     this.respond(id, operation, result.status, result.edidSz);
@@ -343,6 +344,7 @@ export class ConnectorChannel implements FlipQueue {
       const out = this.eventPage.flush();
       if (out.notify) this.evtChannel?.notify();
     }
-    if (this.pendingFlips > 0 || this.eventPage.backlog > 0) this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS / 4);
+    if (this.pendingFlips > 0 || this.eventPage.backlog > 0)
+      this.watchdog = setTimeout(() => this.checkFlips(), FLIP_EVENT_DEADLINE_MS / 4);
   }
 }

@@ -72,17 +72,33 @@ function take<T>(r: FieldResult<T>, fault: Fault): T {
 /** The connector indices present under the frontend directory: must be 0..n-1 with 1 <= n <= 4. */
 function connectorCount(children: readonly string[], fePath: string): number {
   const idx = children.filter((c) => /^\d+$/.test(c)).map(Number);
-  if (idx.length === 0) throw new DeviceConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'frontend');
-  if (idx.length > MAX_CONNECTORS) throw new DeviceConfigError(`XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`, 'frontend');
+  if (idx.length === 0)
+    throw new DeviceConfigError(`XenStore ${fePath}: no connectors (expected ${fePath}/0/resolution)`, 'frontend');
+  if (idx.length > MAX_CONNECTORS)
+    throw new DeviceConfigError(
+      `XenStore ${fePath}: ${idx.length} connectors, more than ${MAX_CONNECTORS}`,
+      'frontend',
+    );
   idx.sort((a, b) => a - b);
   idx.forEach((v, i) => {
-    if (v !== i) throw new DeviceConfigError(`XenStore ${fePath}: connector indices ${idx.slice(0, 8).join(',')} are not contiguous from 0`, 'frontend');
+    if (v !== i)
+      throw new DeviceConfigError(
+        `XenStore ${fePath}: connector indices ${idx.slice(0, 8).join(',')} are not contiguous from 0`,
+        'frontend',
+      );
   });
   return idx.length;
 }
 
 /** Per connector, the keys read, in the order they are validated (so errors come in the same order). */
-const CONNECTOR_KEYS = [XsField.RESOLUTION, XsField.UNIQUE_ID, XsField.REQ_RING_REF, XsField.REQ_CHANNEL, XsField.EVT_RING_REF, XsField.EVT_CHANNEL] as const;
+const CONNECTOR_KEYS = [
+  XsField.RESOLUTION,
+  XsField.UNIQUE_ID,
+  XsField.REQ_RING_REF,
+  XsField.REQ_CHANNEL,
+  XsField.EVT_RING_REF,
+  XsField.EVT_CHANNEL,
+] as const;
 
 /**
  * Reads and validates the whole configuration of the device whose frontend directory is `fePath`.
@@ -118,16 +134,26 @@ export async function readDeviceConfig(xs: XsOps, fePath: string): Promise<Devic
     });
   }
   const ids = new Set(connectors.map((c) => c.uniqueId));
-  if (ids.size !== connectors.length) throw new DeviceConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'frontend');
+  if (ids.size !== connectors.length)
+    throw new DeviceConfigError(`XenStore ${fePath}: two connectors share a unique-id`, 'frontend');
   return { version, beAlloc, connectors };
 }
 
 /** The toolstack's frontend path from the backend's `frontend` node, checked against the device's domain. */
-export function checkFrontendPath(value: string | undefined, feDomid: number, devId: number, bePath: string, deviceClass = 'vdispl'): string {
+export function checkFrontendPath(
+  value: string | undefined,
+  feDomid: number,
+  devId: number,
+  bePath: string,
+  deviceClass = 'vdispl',
+): string {
   const expected = `/local/domain/${feDomid}/device/${deviceClass}/${devId}`;
   if (value === undefined) throw new DeviceConfigError(`XenStore ${bePath}/frontend is missing`, 'config');
   if (value !== expected) {
-    throw new DeviceConfigError(`XenStore ${bePath}/frontend = ${JSON.stringify(value.slice(0, 80))}: expected ${expected}`, 'config');
+    throw new DeviceConfigError(
+      `XenStore ${bePath}/frontend = ${JSON.stringify(value.slice(0, 80))}: expected ${expected}`,
+      'config',
+    );
   }
   return value;
 }

@@ -15,7 +15,14 @@ import { Connection, type ConnectionEnv, type ConnectorStatus } from './connecti
 import { DeviceConfigError, RingSetupError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
 import type { ConnectionEvents, DeviceProtocol, ServedConnection } from './device-protocol.js';
 import { readGuestIdentity } from './guest-identity.js';
-import { decide, phaseAfterConnectFailure, type FrontendState, type Phase, type Snapshot, type Transition } from './state-machine.js';
+import {
+  decide,
+  phaseAfterConnectFailure,
+  type FrontendState,
+  type Phase,
+  type Snapshot,
+  type Transition,
+} from './state-machine.js';
 
 export interface DeviceEnv extends ConnectionEnv {
   readonly xs: XenStore;
@@ -105,7 +112,10 @@ export class Device {
       open: async (r) => {
         // The guest's name and UUID come from dom0's nodes, read with the connector set: the
         // output map keys mappings by them, never by anything in the guest's own directories.
-        const [cfg, who] = await Promise.all([readDeviceConfig(this.env.xs, r.fePath), readGuestIdentity(this.env.xs, r.domid, this.env.platform.ownDomid)]);
+        const [cfg, who] = await Promise.all([
+          readDeviceConfig(this.env.xs, r.fePath),
+          readGuestIdentity(this.env.xs, r.domid, this.env.platform.ownDomid),
+        ]);
         if (who.distrusted.length > 0 && !this.warnedDistrust) {
           this.warnedDistrust = true;
           this.log.warn(`not naming this guest by nodes another domain may write: ${who.distrusted.join('; ')}`);
@@ -223,7 +233,13 @@ export class Device {
       case 'none':
         return;
       case 'publish-initwait':
-        await this.writeBackend({ ...(await this.protocol.initWaitFields(this.domid, this.devId, this.bePath)), [XsField.STATE]: String(XenbusState.InitWait) }, true);
+        await this.writeBackend(
+          {
+            ...(await this.protocol.initWaitFields(this.domid, this.devId, this.bePath)),
+            [XsField.STATE]: String(XenbusState.InitWait),
+          },
+          true,
+        );
         break;
       case 'kick-initwait':
         await this.writeBackend({ [XsField.STATE]: String(XenbusState.InitWait) });
@@ -249,7 +265,12 @@ export class Device {
       const ms = this.evalSince === undefined ? undefined : Math.round(performance.now() - this.evalSince);
       this.evalSince = undefined;
       this.log.info(
-        { from, to: this.phase, ...(ms !== undefined ? { ms } : {}), ...(releaseMs !== undefined ? { releaseMs } : {}) },
+        {
+          from,
+          to: this.phase,
+          ...(ms !== undefined ? { ms } : {}),
+          ...(releaseMs !== undefined ? { releaseMs } : {}),
+        },
         `${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})` +
           `${ms !== undefined ? ` ${ms} ms after the watch event` : ''}${releaseMs !== undefined ? `, ${releaseMs} ms of it releasing` : ''}`,
       );
@@ -269,7 +290,14 @@ export class Device {
         this.broken = reason;
         this.notify();
       });
-      conn = await this.protocol.open({ domid: this.domid, devId: this.devId, fePath, bePath: this.bePath, log: this.log, events });
+      conn = await this.protocol.open({
+        domid: this.domid,
+        devId: this.devId,
+        fePath,
+        bePath: this.bePath,
+        log: this.log,
+        events,
+      });
     } catch (err) {
       if (err instanceof DeviceConfigError || err instanceof RingSetupError) {
         await this.fail(err instanceof RingSetupError ? 'frontend' : err.fault, err.message, true);
@@ -299,7 +327,9 @@ export class Device {
     const type = await this.env.xs.tryRead(`/libxl/${this.domid}/type`).catch(() => undefined);
     if (type !== 'pv') return;
     this.warnedPvBeAlloc = true;
-    this.log.warn(`dom${this.domid} is an x86 PV guest with be-alloc=1: its programs cannot mmap backend-allocated buffers (SIGBUS in the guest); use be-alloc=0, or a PVH/HVM guest`);
+    this.log.warn(
+      `dom${this.domid} is an x86 PV guest with be-alloc=1: its programs cannot mmap backend-allocated buffers (SIGBUS in the guest); use be-alloc=0, or a PVH/HVM guest`,
+    );
   }
 
   /** The device cannot be served: one log line, the XenBus error node, state Closed. */
@@ -309,8 +339,13 @@ export class Device {
     if (this.failures <= LOUD_FAILURES || this.failures % 100 === 0) {
       this.log.error({ fault, failures: this.failures }, `dom${this.domid} device ${this.devId}: ${message}`);
     }
-    await this.writeBackend({ [XsField.ERROR]: `${XEN_EINVAL} ${message}`, [XsField.STATE]: String(XenbusState.Closed) }, false, `${XEN_EINVAL} ${message}`);
-    if (fault === 'frontend') this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, this.failures - 1));
+    await this.writeBackend(
+      { [XsField.ERROR]: `${XEN_EINVAL} ${message}`, [XsField.STATE]: String(XenbusState.Closed) },
+      false,
+      `${XEN_EINVAL} ${message}`,
+    );
+    if (fault === 'frontend')
+      this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, this.failures - 1));
     if (setPhase) {
       const from = this.phase;
       this.phase = phaseAfterConnectFailure(fault);
@@ -387,7 +422,7 @@ export class Device {
     // other devices' errors, so each level goes only when empty.
     await tx.rm(node.slice(0, node.lastIndexOf('/')));
     const home = node.slice(0, node.indexOf('/error/') + '/error'.length);
-    for (let dir = node.slice(0, node.lastIndexOf('/')); ; ) {
+    for (let dir = node.slice(0, node.lastIndexOf('/')); ;) {
       dir = dir.slice(0, dir.lastIndexOf('/'));
       if (dir.length <= home.length) break;
       const left = await tx.directory(dir).catch(() => ['?']);
@@ -404,7 +439,9 @@ export class Device {
     // The toolstack removes the backend directory, not what we wrote under error/.
     const node = this.errorNode;
     if (node !== undefined) {
-      await this.env.xs.transaction((tx) => this.rmErrorNode(tx, node)).catch((err: unknown) => this.log.warn(`cannot remove ${node}: ${(err as Error).message}`));
+      await this.env.xs
+        .transaction((tx) => this.rmErrorNode(tx, node))
+        .catch((err: unknown) => this.log.warn(`cannot remove ${node}: ${(err as Error).message}`));
     }
     if (this.seen) this.log.info('device removed');
     this.events.emit('gone');
@@ -418,10 +455,13 @@ export class Device {
 
   private armRetry(): void {
     if (this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.notify();
-    }, Math.max(0, this.retryAt - Date.now()));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.notify();
+      },
+      Math.max(0, this.retryAt - Date.now()),
+    );
   }
 
   private clearRetry(): void {

@@ -107,7 +107,8 @@ export class DeviceDiscovery {
 
   private async scan(): Promise<void> {
     const xs = this.env.xs;
-    const list = async (p: string): Promise<string[]> => (await xs.tryRead(p)) === undefined ? [] : xs.directory(p).catch(() => []);
+    const list = async (p: string): Promise<string[]> =>
+      (await xs.tryRead(p)) === undefined ? [] : xs.directory(p).catch(() => []);
     for (const fe of await list(this.basePath)) {
       for (const dev of await list(`${this.basePath}/${fe}`)) {
         const key = parseKey(fe, dev);

@@ -49,7 +49,11 @@ export interface BudgetReport {
 
 const ENOMEM = 12;
 const EAGAIN = 11;
-const NOUNS: Record<BudgetKind, string> = { mappedPages: 'mapped grant pages', allocatedPages: 'granted pages of dom0 memory', fds: 'file descriptors' };
+const NOUNS: Record<BudgetKind, string> = {
+  mappedPages: 'mapped grant pages',
+  allocatedPages: 'granted pages of dom0 memory',
+  fds: 'file descriptors',
+};
 const zero = (): Record<BudgetKind, number> => ({ mappedPages: 0, allocatedPages: 0, fds: 0 });
 
 export class Dom0Budget {
@@ -73,11 +77,19 @@ export class Dom0Budget {
     const share = this.shareOf(kind, limit, limits.guests, held > 0 ? 0 : 1);
     if (held + n > share) {
       this.refusals[kind]++;
-      throw new PlatformError(`dom0 budget: dom${domid} would hold ${held + n} ${NOUNS[kind]}, its share is ${share} of ${limit}`, ENOMEM, 'ENOMEM');
+      throw new PlatformError(
+        `dom0 budget: dom${domid} would hold ${held + n} ${NOUNS[kind]}, its share is ${share} of ${limit}`,
+        ENOMEM,
+        'ENOMEM',
+      );
     }
     if (this.used[kind] + n > limit) {
       this.refusals[kind]++;
-      throw new PlatformError(`dom0 budget: ${this.used[kind]} of ${limit} ${NOUNS[kind]} are held, dom${domid} asked for ${n} more`, EAGAIN, 'EAGAIN');
+      throw new PlatformError(
+        `dom0 budget: ${this.used[kind]} of ${limit} ${NOUNS[kind]} are held, dom${domid} asked for ${n} more`,
+        EAGAIN,
+        'EAGAIN',
+      );
     }
     const g = mine ?? zero();
     if (!mine) this.byGuest.set(domid, g);
@@ -203,7 +215,11 @@ export class BudgetedPlatform implements XenPlatform {
     return this.p.close();
   }
 
-  private async granted(domid: DomId, charges: readonly (readonly [BudgetKind, number])[], make: () => Promise<GrantedBuffer>): Promise<GrantedBuffer> {
+  private async granted(
+    domid: DomId,
+    charges: readonly (readonly [BudgetKind, number])[],
+    make: () => Promise<GrantedBuffer>,
+  ): Promise<GrantedBuffer> {
     const refund = this.charge(domid, charges);
     const g = await make().catch((err: unknown) => {
       refund();

@@ -30,7 +30,11 @@ async function permsOf(xs: XsOps, path: string): Promise<XsPerm[] | undefined> {
 }
 
 /** One node's value, when it exists and only trusted domains may write it (see foreignWriter). */
-async function trustedValue(xs: XsOps, path: string, backendDomid: number): Promise<{ value?: string; distrust?: string }> {
+async function trustedValue(
+  xs: XsOps,
+  path: string,
+  backendDomid: number,
+): Promise<{ value?: string; distrust?: string }> {
   const [value, perms] = await Promise.all([xs.tryRead(path), permsOf(xs, path)]);
   if (value === undefined || perms === undefined) return {};
   const why = foreignWriter(perms, backendDomid);
@@ -41,11 +45,22 @@ async function trustedValue(xs: XsOps, path: string, backendDomid: number): Prom
  * Reads the guest's name and UUID. `distrusted` lists nodes present but writable by another
  * domain (ignored, for one log line).
  */
-export async function readGuestIdentity(xs: XsOps, domid: DomId, backendDomid: number): Promise<{ identity: GuestIdentity; distrusted: string[] }> {
+export async function readGuestIdentity(
+  xs: XsOps,
+  domid: DomId,
+  backendDomid: number,
+): Promise<{ identity: GuestIdentity; distrusted: string[] }> {
   const home = `/local/domain/${domid}`;
-  const [name, vm] = await Promise.all([trustedValue(xs, `${home}/name`, backendDomid), trustedValue(xs, `${home}/vm`, backendDomid)]);
+  const [name, vm] = await Promise.all([
+    trustedValue(xs, `${home}/name`, backendDomid),
+    trustedValue(xs, `${home}/vm`, backendDomid),
+  ]);
   const distrusted = [name.distrust, vm.distrust].filter((d): d is string => d !== undefined);
   const uuid = vm.value !== undefined ? VM_RE.exec(vm.value)?.[1]?.toLowerCase() : undefined;
-  const okName = name.value !== undefined && name.value.length > 0 && name.value.length <= MAX_NAME ? name.value : undefined;
-  return { identity: { domid, ...(okName !== undefined ? { name: okName } : {}), ...(uuid !== undefined ? { uuid } : {}) }, distrusted };
+  const okName =
+    name.value !== undefined && name.value.length > 0 && name.value.length <= MAX_NAME ? name.value : undefined;
+  return {
+    identity: { domid, ...(okName !== undefined ? { name: okName } : {}), ...(uuid !== undefined ? { uuid } : {}) },
+    distrusted,
+  };
 }

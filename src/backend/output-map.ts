@@ -43,7 +43,8 @@ export interface WindowBackend extends OnDemandBackend {
 /** `wayland` → a window; `wayland:NAME` → full screen on the compositor's output NAME; else undefined. */
 export function windowTarget(mapped: string): { fullscreenOn?: string } | undefined {
   if (mapped === 'wayland') return {};
-  if (mapped.startsWith('wayland:') && mapped.length > 'wayland:'.length) return { fullscreenOn: mapped.slice('wayland:'.length) };
+  if (mapped.startsWith('wayland:') && mapped.length > 'wayland:'.length)
+    return { fullscreenOn: mapped.slice('wayland:'.length) };
   return undefined;
 }
 
@@ -70,7 +71,11 @@ export interface ConnectorRef {
 }
 
 /** Name of the headless output made for a connector without an output of its own. */
-export function dedicatedOutputName(c: { readonly domid: DomId; readonly devId: number; readonly uniqueId: string }): string {
+export function dedicatedOutputName(c: {
+  readonly domid: DomId;
+  readonly devId: number;
+  readonly uniqueId: string;
+}): string {
   return `dom${c.domid}.${c.devId}.${c.uniqueId}`;
 }
 
@@ -106,13 +111,16 @@ export function canonicalMappingKey(k: string): string | undefined {
   if (slash <= 0) return undefined;
   const guest = canonicalGuest(k.slice(0, slash));
   const uid = k.slice(slash + 1);
-  if (guest === undefined || !/^[\x21-\x7e]{1,64}$/.test(uid) || uid.includes(',') || uid.includes('=')) return undefined;
+  if (guest === undefined || !/^[\x21-\x7e]{1,64}$/.test(uid) || uid.includes(',') || uid.includes('='))
+    return undefined;
   return `${guest}/${uid}`;
 }
 
 /** The mapping keys that may name this connector, most specific first: domid, UUID, name. */
 export function mappingKeys(guest: GuestIdentity, uniqueId: string): string[] {
-  const who = [String(guest.domid), guest.uuid, guest.name].filter((g): g is string => g !== undefined && canonicalGuest(g) === g);
+  const who = [String(guest.domid), guest.uuid, guest.name].filter(
+    (g): g is string => g !== undefined && canonicalGuest(g) === g,
+  );
   return who.map((g) => `${g}/${uniqueId}`);
 }
 
@@ -153,32 +161,53 @@ export class OutputMap {
       const window = windowTarget(name);
       if (window) {
         const windows = this.opts.windows;
-        if (!windows) return { ok: false, fault: 'config', error: `${who}: mapped by ${key} to a Wayland window, but the daemon has no Wayland output (--output wayland or --wayland-display)` };
+        if (!windows)
+          return {
+            ok: false,
+            fault: 'config',
+            error: `${who}: mapped by ${key} to a Wayland window, but the daemon has no Wayland output (--output wayland or --wayland-display)`,
+          };
         return this.dedicated(c, who, windows, window);
       }
       const found = this.find(name);
       if (!found) {
-        return { ok: false, fault: 'config', error: `${who}: mapped by ${key} to output ${JSON.stringify(name)}, which does not exist (outputs: ${this.names().join(', ') || 'none'})` };
+        return {
+          ok: false,
+          fault: 'config',
+          error: `${who}: mapped by ${key} to output ${JSON.stringify(name)}, which does not exist (outputs: ${this.names().join(', ') || 'none'})`,
+        };
       }
       const holder = this.inUse.get(found.output.name);
       if (holder === undefined) return { ok: true, claim: this.take(found.output, found.backend, false, who) };
-      this.sayOnce(`${found.output.name}\n${key}`, `${who}: mapped by ${key} to output ${found.output.name}, which already shows ${holder} (first come, first served); ${this.fallbackText()}`);
+      this.sayOnce(
+        `${found.output.name}\n${key}`,
+        `${who}: mapped by ${key} to output ${found.output.name}, which already shows ${holder} (first come, first served); ${this.fallbackText()}`,
+      );
     }
     if ((this.opts.unmapped ?? 'headless') === 'refuse') {
       return {
         ok: false,
         fault: 'frontend',
-        error: key !== undefined ? `${who}: its output is in use and unmapped=refuse` : `${who}: no --connector mapping for this guest's unique-id, and unmapped=refuse`,
+        error:
+          key !== undefined
+            ? `${who}: its output is in use and unmapped=refuse`
+            : `${who}: no --connector mapping for this guest's unique-id, and unmapped=refuse`,
       };
     }
     return this.dedicated(c, who, this.opts.onDemand, {});
   }
 
   /** An output made for this connector alone (headless, or a window). */
-  private dedicated(c: ConnectorRef, who: string, backend: OnDemandBackend | WindowBackend, extra: { fullscreenOn?: string }): ClaimResult {
+  private dedicated(
+    c: ConnectorRef,
+    who: string,
+    backend: OnDemandBackend | WindowBackend,
+    extra: { fullscreenOn?: string },
+  ): ClaimResult {
     const domid = c.guest.domid;
     const dname = dedicatedOutputName({ domid, devId: c.devId, uniqueId: c.uniqueId });
-    if (backend.output(dname)) return { ok: false, fault: 'frontend', error: `${who}: ${backend.kind} output ${dname} is already in use` };
+    if (backend.output(dname))
+      return { ok: false, fault: 'frontend', error: `${who}: ${backend.kind} output ${dname} is already in use` };
     const out = backend.createOutput({
       name: dname,
       width: c.resolution.width,
@@ -196,7 +225,9 @@ export class OutputMap {
   }
 
   private fallbackText(): string {
-    return (this.opts.unmapped ?? 'headless') === 'refuse' ? 'refused (unmapped=refuse)' : 'it gets a headless output of its own';
+    return (this.opts.unmapped ?? 'headless') === 'refuse'
+      ? 'refused (unmapped=refuse)'
+      : 'it gets a headless output of its own';
   }
 
   private sayOnce(key: string, message: string): void {

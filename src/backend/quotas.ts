@@ -93,9 +93,15 @@ export function dom0Limits(q: Quotas): { mappedPages: number; allocatedPages: nu
  */
 export function parseQuotas(spec: string, base: Quotas = DEFAULT_QUOTAS): Quotas {
   const out: Record<keyof Quotas, number> = { ...base };
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9-]+)=(\d{1,9})$/.exec(part);
-    if (!m) throw new Error(`quota ${JSON.stringify(part)}: expected KEY=NUMBER with KEY one of ${QUOTA_OPTION_KEYS.join(', ')}`);
+    if (!m)
+      throw new Error(
+        `quota ${JSON.stringify(part)}: expected KEY=NUMBER with KEY one of ${QUOTA_OPTION_KEYS.join(', ')}`,
+      );
     const key = KEYS[m[1]!];
     if (!key) throw new Error(`quota ${JSON.stringify(m[1])}: unknown; known: ${QUOTA_OPTION_KEYS.join(', ')}`);
     const n = Number(m[2]);
@@ -127,7 +133,8 @@ export class PageRate {
 
   /** Takes `pages` if the bucket holds them (then true); takes nothing otherwise. */
   take(pages: number, nowMs: number): boolean {
-    if (this.last !== undefined && nowMs > this.last) this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.last) * this.perSecond) / 1000);
+    if (this.last !== undefined && nowMs > this.last)
+      this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.last) * this.perSecond) / 1000);
     if (this.last === undefined || nowMs > this.last) this.last = nowMs;
     if (pages > this.tokens) return false;
     this.tokens -= pages;

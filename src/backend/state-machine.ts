@@ -131,13 +131,19 @@ export const TABLE: Readonly<Record<Phase, Row>> = {
  * (undefined at the first), used only to send the InitWait kick on an edge, never on every event.
  * `readyWhenConnected`: a frontend found Connected in InitWait is ready, not stale (kbdif).
  */
-export function decide(phase: Phase, now: Snapshot, previousFrontend: FrontendState | undefined, readyWhenConnected = false): Transition {
+export function decide(
+  phase: Phase,
+  now: Snapshot,
+  previousFrontend: FrontendState | undefined,
+  readyWhenConnected = false,
+): Transition {
   if (!now.online) {
     if (phase === 'removed') return stay('removed');
     if (phase === 'connected') return go({ kind: 'release', then: 'removed' }, 'removed');
     return go({ kind: 'close' }, 'removed');
   }
-  if (phase === 'connected' && now.broken === true) return go({ kind: 'release', then: 'closed-retry' }, 'closed-retry');
+  if (phase === 'connected' && now.broken === true)
+    return go({ kind: 'release', then: 'closed-retry' }, 'closed-retry');
   // kbdif: Linux's frontend goes Connected by itself on InitWait (docs/PROTOCOL-NOTES.md, kbdif).
   if (readyWhenConnected && phase === 'initwait' && now.frontend === S.Connected) return CONNECT;
   const t = TABLE[phase][now.frontend];

@@ -31,22 +31,37 @@ export class VkbdConnection implements ServedConnection {
 
   private constructor(private readonly req: OpenRequest) {}
 
-  static async open(env: VkbdConnectionEnv, req: OpenRequest, ts: ToolstackVkbd, offered: ServedFeatures): Promise<VkbdConnection> {
+  static async open(
+    env: VkbdConnectionEnv,
+    req: OpenRequest,
+    ts: ToolstackVkbd,
+    offered: ServedFeatures,
+  ): Promise<VkbdConnection> {
     const values = await Promise.all(FRONTEND_KEYS.map((k) => env.xs.tryRead(`${req.fePath}/${k}`)));
-    const fe = parseFrontendVkbd(req.fePath, (k) => values[FRONTEND_KEYS.indexOf(k as (typeof FRONTEND_KEYS)[number])], offered);
+    const fe = parseFrontendVkbd(
+      req.fePath,
+      (k) => values[FRONTEND_KEYS.indexOf(k as (typeof FRONTEND_KEYS)[number])],
+      offered,
+    );
     if (!fe.ok) throw new DeviceConfigError(fe.error, 'frontend');
     const c = new VkbdConnection(req);
     try {
       try {
         c.mapping = await env.platform.mapGrants(req.domid, [fe.value.pageGref], { writable: true });
       } catch (err) {
-        throw new RingSetupError(`${req.fePath}/${KbdField.RING_GREF} = ${showValue(String(fe.value.pageGref))}: cannot map the page: ${(err as Error).message}`, err);
+        throw new RingSetupError(
+          `${req.fePath}/${KbdField.RING_GREF} = ${showValue(String(fe.value.pageGref))}: cannot map the page: ${(err as Error).message}`,
+          err,
+        );
       }
       c.producer = new InRingProducer(nativeSharedMemory(c.mapping.bytes));
       try {
         c.channel = await env.platform.bindEventChannel(req.domid, fe.value.port, () => c.onFrontendEvent());
       } catch (err) {
-        throw new RingSetupError(`${req.fePath}/${KbdField.EVT_CHANNEL} = ${showValue(String(fe.value.port))}: cannot bind the event channel: ${(err as Error).message}`, err);
+        throw new RingSetupError(
+          `${req.fePath}/${KbdField.EVT_CHANNEL} = ${showValue(String(fe.value.port))}: cannot bind the event channel: ${(err as Error).message}`,
+          err,
+        );
       }
       const target: InputTarget = {
         domid: req.domid,
@@ -62,7 +77,16 @@ export class VkbdConnection implements ServedConnection {
         send: (events) => c.send(events),
       };
       c.detach = env.targets.attach(target);
-      req.log.info({ abs: target.absPointer, raw: target.rawPointer, touch: target.multiTouch, width: target.width, height: target.height }, `vkbd connected${ts.uniqueId ? ` (unique-id ${ts.uniqueId})` : ''}`);
+      req.log.info(
+        {
+          abs: target.absPointer,
+          raw: target.rawPointer,
+          touch: target.multiTouch,
+          width: target.width,
+          height: target.height,
+        },
+        `vkbd connected${ts.uniqueId ? ` (unique-id ${ts.uniqueId})` : ''}`,
+      );
       return c;
     } catch (err) {
       await c.close();

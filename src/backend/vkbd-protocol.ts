@@ -3,7 +3,15 @@
 // from the vdispl connector with the same unique-id in the same guest, read from the guest's
 // vdispl frontend directory (toolstack-written, guest-owned: validated like everything there).
 import { KbdField } from '../kbdif/constants.js';
-import { formatBackendFields, parseFlag, parseSize, parseToolstackVkbd, TOOLSTACK_KEYS, type ServedFeatures, type ToolstackVkbd } from '../kbdif/xenstore-fields.js';
+import {
+  formatBackendFields,
+  parseFlag,
+  parseSize,
+  parseToolstackVkbd,
+  TOOLSTACK_KEYS,
+  type ServedFeatures,
+  type ToolstackVkbd,
+} from '../kbdif/xenstore-fields.js';
 import { parseResolution, parseUniqueId, type FieldResult } from '../displif/xenstore-fields.js';
 import { XsField } from '../displif/constants.js';
 import type { DomId } from '../util/ids.js';
@@ -36,7 +44,10 @@ export async function findConnectorResolution(xs: XsOps, domid: DomId, uniqueId:
   for (const dev of (await list(root)).filter((d) => /^\d{1,9}$/.test(d)).slice(0, 16)) {
     for (const i of (await list(`${root}/${dev}`)).filter((c) => /^\d$/.test(c))) {
       const base = `${root}/${dev}/${i}`;
-      const [id, res] = await Promise.all([xs.tryRead(`${base}/${XsField.UNIQUE_ID}`), xs.tryRead(`${base}/${XsField.RESOLUTION}`)]);
+      const [id, res] = await Promise.all([
+        xs.tryRead(`${base}/${XsField.UNIQUE_ID}`),
+        xs.tryRead(`${base}/${XsField.RESOLUTION}`),
+      ]);
       const u = parseUniqueId(`${base}/${XsField.UNIQUE_ID}`, id);
       if (!u.ok || u.value !== uniqueId) continue;
       const r = parseResolution(`${base}/${XsField.RESOLUTION}`, res);
@@ -64,12 +75,21 @@ export function vkbdProtocol(env: VkbdEnv): DeviceProtocol {
     },
     async open(r) {
       const be = await readAll(env.xs, r.bePath, [...TOOLSTACK_KEYS, KbdField.FEAT_ABS_POINTER]);
-      const ts = take(parseToolstackVkbd(r.bePath, (k) => be.get(k)), 'config');
+      const ts = take(
+        parseToolstackVkbd(r.bePath, (k) => be.get(k)),
+        'config',
+      );
       // What the guest saw: our own published keys (the guest cannot write the backend directory).
-      const absolute = take(parseFlag(`${r.bePath}/${KbdField.FEAT_ABS_POINTER}`, be.get(KbdField.FEAT_ABS_POINTER)), 'config');
+      const absolute = take(
+        parseFlag(`${r.bePath}/${KbdField.FEAT_ABS_POINTER}`, be.get(KbdField.FEAT_ABS_POINTER)),
+        'config',
+      );
       const width = take(parseSize(`${r.bePath}/${KbdField.WIDTH}`, be.get(KbdField.WIDTH)), 'config');
       const height = take(parseSize(`${r.bePath}/${KbdField.HEIGHT}`, be.get(KbdField.HEIGHT)), 'config');
-      const offered: ServedFeatures = absolute && width !== undefined && height !== undefined ? { width, height, absolute: true } : { width: 0, height: 0, absolute: false };
+      const offered: ServedFeatures =
+        absolute && width !== undefined && height !== undefined
+          ? { width, height, absolute: true }
+          : { width: 0, height: 0, absolute: false };
       return VkbdConnection.open({ platform: env.platform, targets: env.targets, xs: env.xs }, r, ts, offered);
     },
   };
@@ -91,7 +111,12 @@ async function served(xs: XenStore, domid: DomId, ts: ToolstackVkbd): Promise<Se
 }
 
 /** The connector's resolution as soon as it is in XenStore (a watch on the guest's vdispl devices), or undefined after `ms`. */
-async function awaitConnector(xs: XenStore, domid: DomId, uniqueId: string, ms: number): Promise<{ width: number; height: number } | undefined> {
+async function awaitConnector(
+  xs: XenStore,
+  domid: DomId,
+  uniqueId: string,
+  ms: number,
+): Promise<{ width: number; height: number } | undefined> {
   const found = await findConnectorResolution(xs, domid, uniqueId);
   if (found) return found;
   let finish!: (r: { width: number; height: number } | undefined) => void;

@@ -153,7 +153,13 @@ class Demo {
       const plan = this.plans.get(d.domid);
       for (const c of d.connectors) {
         const t = this.tally({ domid: d.domid, devid: d.devId, conn: c.index });
-        out.push({ device: d, conn: c, tally: t, format: plan?.formats[Math.min(c.index, plan.formats.length - 1)] ?? 'XRGB8888', beAlloc: plan?.beAlloc ?? false });
+        out.push({
+          device: d,
+          conn: c,
+          tally: t,
+          format: plan?.formats[Math.min(c.index, plan.formats.length - 1)] ?? 'XRGB8888',
+          beAlloc: plan?.beAlloc ?? false,
+        });
       }
     }
     return out;
@@ -188,7 +194,9 @@ class Demo {
   report(durationS: number, snaps: Map<string, { file: string; frame: number | null }> | undefined) {
     const now = process.hrtime.bigint();
     const fps = (t: ConnectorTally): number | null =>
-      t.firstEventNs === undefined || t.events < 2 ? null : round((t.events - 1) / (Number(now - t.firstEventNs) / 1e9), 1);
+      t.firstEventNs === undefined || t.events < 2
+        ? null
+        : round((t.events - 1) / (Number(now - t.firstEventNs) / 1e9), 1);
     const connectors = this.connectors().map(({ device, conn, tally, format, beAlloc }) => ({
       domid: device.domid,
       device: device.devId,
@@ -205,10 +213,20 @@ class Demo {
       timeouts: tally.timeouts,
       fps: fps(tally),
       flipLatencyMs: { p50: round(tally.latency(50)), p99: round(tally.latency(99)) },
-      backend: { flipsShown: conn.stats.flipsShown, flipsDropped: conn.stats.flipsDropped, eventsWritten: conn.eventsWritten },
-      ...(snaps ? { snapshot: snaps.get(conn.output)?.file ?? null, snapshotFrame: snaps.get(conn.output)?.frame ?? null } : {}),
+      backend: {
+        flipsShown: conn.stats.flipsShown,
+        flipsDropped: conn.stats.flipsDropped,
+        eventsWritten: conn.eventsWritten,
+      },
+      ...(snaps
+        ? { snapshot: snaps.get(conn.output)?.file ?? null, snapshotFrame: snaps.get(conn.output)?.frame ?? null }
+        : {}),
     }));
-    const guests = this.guests.map((g) => ({ domid: g.domid, ...this.guestTroubles.get(g.domid)!, inputEvents: this.inputs.get(g.domid)?.count ?? 0 }));
+    const guests = this.guests.map((g) => ({
+      domid: g.domid,
+      ...this.guestTroubles.get(g.domid)!,
+      inputEvents: this.inputs.get(g.domid)?.count ?? 0,
+    }));
     const troubles =
       connectors.reduce((n, c) => n + c.errors + c.timeouts, 0) + guests.reduce((n, g) => n + g.errors + g.timeouts, 0);
     const allConnected = connectors.length === this.expectedConnectors() && connectors.every((c) => c.flipEvents > 0);
@@ -266,14 +284,22 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
       output: o.output,
       ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
     };
-    daemon = await Daemon.start(ops ? await ops.beforeStart(base, { output: true, card: true }, packageVersion()) : base, log);
+    daemon = await Daemon.start(
+      ops ? await ops.beforeStart(base, { output: true, card: true }, packageVersion()) : base,
+      log,
+    );
     ops?.afterStart(daemon);
     say(`vdispld demo: daemon up (${daemon.platform.capabilities.summary})`);
     if (ops) for (const l of ops.listeners()) say(`vdispld demo: ${l}`);
     demo = new Demo(host, daemon);
     for (let k = 1; k <= o.guests; k++) {
       const plan = guestPlan(k);
-      const g = await host.createDomain({ vdispl: [plan.vdispl], vkb: [plan.vkb], frontend: { kind: 'display', formats: plan.formats }, verbose: true });
+      const g = await host.createDomain({
+        vdispl: [plan.vdispl],
+        vkb: [plan.vkb],
+        frontend: { kind: 'display', formats: plan.formats },
+        verbose: true,
+      });
       demo.addGuest(g, plan);
       say(`vdispld demo: guest ${g.domid} (${plan.vdispl})`);
     }
@@ -316,7 +342,9 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
     if (k === '\u0003' || k === 'q') process.kill(process.pid, 'SIGINT');
   };
   if (interactive) {
-    say(o.duration ? `running for ${o.duration} s; s: snapshots, Ctrl-C: stop` : 's: write PNG snapshots, Ctrl-C: stop');
+    say(
+      o.duration ? `running for ${o.duration} s; s: snapshots, Ctrl-C: stop` : 's: write PNG snapshots, Ctrl-C: stop',
+    );
     process.stdin.setRawMode(true);
     process.stdin.on('data', onKey);
   }

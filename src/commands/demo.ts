@@ -24,7 +24,8 @@ function parseCount(s: string): number {
 
 function parseSeconds(s: string): number {
   const n = Number(s);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(s) || !(n > 0) || n > 86400) throw new InvalidArgumentError('expected seconds, e.g. 10');
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(s) || !(n > 0) || n > 86400)
+    throw new InvalidArgumentError('expected seconds, e.g. 10');
   return n;
 }
 
@@ -32,13 +33,30 @@ export function register(program: Command): void {
   const cmd = program
     .command('demo')
     .description('run a simulated Xen host, the daemon on headless outputs, and animated guests (no Xen, no GPU)')
-    .addOption(new Option('--guests <n>', 'guests to start: odd ones with two connectors, even ones in be-alloc mode').argParser(parseCount).default(2))
-    .addOption(new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseSeconds))
+    .addOption(
+      new Option('--guests <n>', 'guests to start: odd ones with two connectors, even ones in be-alloc mode')
+        .argParser(parseCount)
+        .default(2),
+    )
+    .addOption(
+      new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseSeconds),
+    )
     .option('--snapshots <dir>', 'where PNG snapshots go (written on `s`, SIGUSR1, and at the end of --duration)')
     .option('--json', 'print one JSON document at the end instead of live lines')
-    .addOption(new Option('--output <kind>', 'where the guests are shown: headless outputs, or windows of your Wayland compositor').choices(['headless', 'wayland']).default('headless'))
+    .addOption(
+      new Option(
+        '--output <kind>',
+        'where the guests are shown: headless outputs, or windows of your Wayland compositor',
+      )
+        .choices(['headless', 'wayland'])
+        .default('headless'),
+    )
     .option('--wayland-display <name>', 'Wayland socket for --output wayland (default $WAYLAND_DISPLAY)')
-    .addOption(new Option('--log-level <level>', 'daemon log verbosity (stderr)').choices(LOG_LEVELS as string[]).default('warn'));
+    .addOption(
+      new Option('--log-level <level>', 'daemon log verbosity (stderr)')
+        .choices(LOG_LEVELS as string[])
+        .default('warn'),
+    );
   addOperationsOptions(cmd, {
     controlSocket: DEMO_CONTROL_SOCKET,
     kms: false,
@@ -52,7 +70,10 @@ Examples:
   }).action(async (o: DemoOpts, c: Command) => {
     if (!isLogLevel(o.logLevel)) throw new Error('unreachable: commander checks choices');
     if (o.output === 'wayland' && o.waylandDisplay === undefined && !process.env['WAYLAND_DISPLAY']) {
-      c.error('error: --output wayland needs a Wayland compositor: set WAYLAND_DISPLAY (or give --wayland-display NAME)', { exitCode: 2, code: 'vdispld.wayland' });
+      c.error(
+        'error: --output wayland needs a Wayland compositor: set WAYLAND_DISPLAY (or give --wayland-display NAME)',
+        { exitCode: 2, code: 'vdispld.wayland' },
+      );
     }
     let prepared;
     try {

@@ -26,12 +26,19 @@ export interface ConnectorReport {
   readonly mmHeight: number;
   /** The CRTC lighting it now, 0 when none. */
   readonly crtcId: number;
-  readonly modes: readonly { width: number; height: number; refreshMilliHz: number; preferred: boolean; name: string }[];
+  readonly modes: readonly {
+    width: number;
+    height: number;
+    refreshMilliHz: number;
+    preferred: boolean;
+    name: string;
+  }[];
 }
 
 export function collectOutputs(card: string, deps: CardDeps = defaultCardDeps(), dir = '/dev/dri'): OutputsReport {
   const paths = card === 'auto' ? listCards(dir, deps) : [card];
-  if (paths.length === 0) throw new Error(`no DRM card in ${dir}: load the display's KMS driver, or use --output headless`);
+  if (paths.length === 0)
+    throw new Error(`no DRM card in ${dir}: load the display's KMS driver, or use --output headless`);
   const cards: CardReport[] = [];
   for (const path of paths) {
     let dev;
@@ -55,7 +62,13 @@ export function collectOutputs(card: string, deps: CardDeps = defaultCardDeps(),
           mmWidth: c.mmWidth,
           mmHeight: c.mmHeight,
           crtcId: res.encoders.find((e) => e.id === c.encoderId)?.crtcId ?? 0,
-          modes: c.modes.map((m) => ({ width: m.hdisplay, height: m.vdisplay, refreshMilliHz: refreshMilliHz(m), preferred: isPreferred(m), name: describeMode(m) })),
+          modes: c.modes.map((m) => ({
+            width: m.hdisplay,
+            height: m.vdisplay,
+            refreshMilliHz: refreshMilliHz(m),
+            preferred: isPreferred(m),
+            name: describeMode(m),
+          })),
         })),
       });
     } catch (err) {
@@ -91,7 +104,12 @@ export function register(program: Command): void {
   program
     .command('outputs')
     .description('list the DRM connectors (names for --connector), their modes and what each card can do')
-    .addOption(new Option('--card <path>', "a DRM card such as /dev/dri/card0, or 'auto' for every card").env('VDISPLD_CARD').default('auto').argParser(cardArgument(true)))
+    .addOption(
+      new Option('--card <path>', "a DRM card such as /dev/dri/card0, or 'auto' for every card")
+        .env('VDISPLD_CARD')
+        .default('auto')
+        .argParser(cardArgument(true)),
+    )
     .addOption(new Option('--json', 'print JSON (for scripts)').env('VDISPLD_JSON'))
     .addHelpText(
       'after',

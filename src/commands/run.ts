@@ -65,13 +65,19 @@ export function daemonOptions(o: RunOpts): DaemonOptions {
     unmapped: o.unmapped,
     quotas: o.quota,
     ...(o.domid !== undefined ? { domid: o.domid } : {}),
-    ...(o.inputDevice && o.inputDevice.length > 0 ? { inputDevices: o.inputDevice.includes('auto') ? ('auto' as const) : o.inputDevice } : {}),
+    ...(o.inputDevice && o.inputDevice.length > 0
+      ? { inputDevices: o.inputDevice.includes('auto') ? ('auto' as const) : o.inputDevice }
+      : {}),
     ...(o.inputSwitch ? { inputSwitch: o.inputSwitch } : {}),
   };
 }
 
 function parseInputDevice(s: string): string {
-  if (s !== 'auto' && !/^\/dev\/input\/[A-Za-z0-9_.:-]+$/.test(s) && !/^\/dev\/input\/by-(id|path)\/[A-Za-z0-9_.:+-]+$/.test(s)) {
+  if (
+    s !== 'auto' &&
+    !/^\/dev\/input\/[A-Za-z0-9_.:-]+$/.test(s) &&
+    !/^\/dev\/input\/by-(id|path)\/[A-Za-z0-9_.:+-]+$/.test(s)
+  ) {
     throw new Error(`--input-device ${JSON.stringify(s)}: expected auto or a path under /dev/input`);
   }
   return s;
@@ -86,23 +92,53 @@ function defaultQuotasText(): string {
 export function addDaemonOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS as string[]).default('info'))
-    .addOption(new Option('--output <kind>', 'where guest connectors are shown').choices(['auto', 'kms', 'headless', 'wayland']).default('auto'))
-    .addOption(new Option('--wayland-display <name>', 'Wayland socket for --output wayland and wayland[:NAME] mappings (default $WAYLAND_DISPLAY)'))
-    .addOption(new Option('--card <path>', 'DRM card for --output kms (default: the first with connectors)').argParser(cardArgument(false)))
-    .addOption(new Option('--headless <NAME=WxH[@HZ]>', 'a named headless output (repeatable)').argParser(wrap(collect(parseHeadlessSpec))).default([], 'none'))
     .addOption(
-      new Option('--connector <GUEST/UNIQUE_ID=OUTPUT>', "show this guest's connector with this unique-id on OUTPUT, or in a window: wayland[:WL_OUTPUT]; GUEST: domain name, UUID or domid (repeatable)")
+      new Option('--output <kind>', 'where guest connectors are shown')
+        .choices(['auto', 'kms', 'headless', 'wayland'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--wayland-display <name>',
+        'Wayland socket for --output wayland and wayland[:NAME] mappings (default $WAYLAND_DISPLAY)',
+      ),
+    )
+    .addOption(
+      new Option('--card <path>', 'DRM card for --output kms (default: the first with connectors)').argParser(
+        cardArgument(false),
+      ),
+    )
+    .addOption(
+      new Option('--headless <NAME=WxH[@HZ]>', 'a named headless output (repeatable)')
+        .argParser(wrap(collect(parseHeadlessSpec)))
+        .default([], 'none'),
+    )
+    .addOption(
+      new Option(
+        '--connector <GUEST/UNIQUE_ID=OUTPUT>',
+        "show this guest's connector with this unique-id on OUTPUT, or in a window: wayland[:WL_OUTPUT]; GUEST: domain name, UUID or domid (repeatable)",
+      )
         .argParser(wrap(collect(parseConnectorMapping)))
         .default([], 'none'),
     )
-    .addOption(new Option('--unmapped <policy>', 'connectors with no mapping, or whose output is taken').choices(['headless', 'refuse']).default('headless'))
     .addOption(
-      new Option('--quota <KEY=N,...>', `per-device limits and the dom0-wide budget (dom0-*) (keys: ${QUOTA_OPTION_KEYS.join(', ')})`)
+      new Option('--unmapped <policy>', 'connectors with no mapping, or whose output is taken')
+        .choices(['headless', 'refuse'])
+        .default('headless'),
+    )
+    .addOption(
+      new Option(
+        '--quota <KEY=N,...>',
+        `per-device limits and the dom0-wide budget (dom0-*) (keys: ${QUOTA_OPTION_KEYS.join(', ')})`,
+      )
         .argParser(wrap((s: string, prev: Quotas) => parseQuotas(s, prev)))
         .default(DEFAULT_QUOTAS, defaultQuotasText()),
     )
     .addOption(
-      new Option('--input-device <auto|PATH>', 'hand this dom0 input device (or every one: auto) to the guest with focus (repeatable; default none)')
+      new Option(
+        '--input-device <auto|PATH>',
+        'hand this dom0 input device (or every one: auto) to the guest with focus (repeatable; default none)',
+      )
         .argParser(wrap(collect(parseInputDevice)))
         .default([], 'none'),
     )
@@ -136,8 +172,15 @@ export async function serve(opts: DaemonOptions, log: Logger, operations?: Serve
     daemon = await Daemon.start(withOps, log, ground);
     operations?.ops.afterStart(daemon);
   } catch (err) {
-    if (!groundTaken) await ground.then((g) => g.close(), () => {});
-    log.fatal(err instanceof StartupError ? err.message : { err }, err instanceof StartupError ? undefined : 'startup failed');
+    if (!groundTaken)
+      await ground.then(
+        (g) => g.close(),
+        () => {},
+      );
+    log.fatal(
+      err instanceof StartupError ? err.message : { err },
+      err instanceof StartupError ? undefined : 'startup failed',
+    );
     await operations?.ops.stop();
     return 1;
   }
@@ -180,8 +223,15 @@ Examples:
   const cmd = program
     .command('run', { isDefault: true })
     .description('serve the vdispl devices of this domain (the daemon)')
-    .option('--xenstore <socket>', 'XenStore socket (default: $XENSTORED_PATH, /run/xenstored/socket, then /dev/xen/xenbus)')
-    .addOption(new Option('--platform <kind>', 'Xen interfaces: the real /dev/xen, or a simulated host').choices(['linux', 'sim']).default('linux'))
+    .option(
+      '--xenstore <socket>',
+      'XenStore socket (default: $XENSTORED_PATH, /run/xenstored/socket, then /dev/xen/xenbus)',
+    )
+    .addOption(
+      new Option('--platform <kind>', 'Xen interfaces: the real /dev/xen, or a simulated host')
+        .choices(['linux', 'sim'])
+        .default('linux'),
+    )
     .option('--sim-dir <dir>', 'the simulated host directory, with --platform sim')
     .option('--domid <id>', 'this domain id (default 0; a driver domain gives its own)', wrap(parseDomid));
   addOperationsOptions(addDaemonOptions(cmd)).action(async (o: RunOpts, c: Command) => {
@@ -193,7 +243,10 @@ Examples:
       if (err instanceof ConfigError) c.error(`error: ${err.message}`, { exitCode: 2, code: 'vdispld.config' });
       throw err;
     }
-    const typed = { output: c.getOptionValueSource('output') === 'cli', card: c.getOptionValueSource('card') === 'cli' };
+    const typed = {
+      output: c.getOptionValueSource('output') === 'cli',
+      card: c.getOptionValueSource('card') === 'cli',
+    };
     process.exitCode = await serve(daemonOptions(o), prepared.log, { ops: prepared.ops, typed });
   });
 }

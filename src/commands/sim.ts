@@ -31,8 +31,20 @@ export function register(program: Command): void {
   simCommand(program)
     .command('xenstored')
     .description('run the simulated xenstored; dom0 connects on --socket, domain N on <socket>.domN once introduced')
-    .addOption(new Option('--socket <path>', 'unix socket for dom0 (privileged) connections').env('VDISPLD_XENSTORED_SOCKET').makeOptionMandatory())
-    .addOption(new Option('--introduce <domid>', 'introduce a guest domain at start (repeatable; the variable takes a comma list)').env('VDISPLD_INTRODUCE').argParser(collect).default([] as number[], 'none'))
+    .addOption(
+      new Option('--socket <path>', 'unix socket for dom0 (privileged) connections')
+        .env('VDISPLD_XENSTORED_SOCKET')
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option(
+        '--introduce <domid>',
+        'introduce a guest domain at start (repeatable; the variable takes a comma list)',
+      )
+        .env('VDISPLD_INTRODUCE')
+        .argParser(collect)
+        .default([] as number[], 'none'),
+    )
     .addOption(new Option('--verbose', 'log refused frames and control messages to stderr').env('VDISPLD_VERBOSE'))
     .addHelpText(
       'after',

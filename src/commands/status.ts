@@ -7,16 +7,23 @@ import type { StatusReport } from '../ops/status/status-report.js';
 import { renderStatus } from '../ops/status/status-text.js';
 
 export function socketOption(): Option {
-  return new Option('--socket <path>', 'the daemon control socket').env('VDISPLD_CONTROL_SOCKET').default(DEFAULT_CONTROL_SOCKET);
+  return new Option('--socket <path>', 'the daemon control socket')
+    .env('VDISPLD_CONTROL_SOCKET')
+    .default(DEFAULT_CONTROL_SOCKET);
 }
 
 export function register(program: Command): void {
   program
     .command('status')
-    .description('show what the running daemon serves (devices, connectors, states, buffers, paths, frames/s, flip latency)')
+    .description(
+      'show what the running daemon serves (devices, connectors, states, buffers, paths, frames/s, flip latency)',
+    )
     .addOption(socketOption())
     .addOption(new Option('--json', 'print the status document as JSON (for scripts)').env('VDISPLD_JSON'))
-    .addHelpText('after', '\nExamples:\n  vdispld status\n  vdispld status --json | jq \'.devices[].connectors[] | {key, framesPerSecond}\'\n  VDISPLD_CONTROL_SOCKET=/tmp/vdispld.sock vdispld status')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  vdispld status\n  vdispld status --json | jq '.devices[].connectors[] | {key, framesPerSecond}'\n  VDISPLD_CONTROL_SOCKET=/tmp/vdispld.sock vdispld status",
+    )
     .action(async (o: { socket: string; json?: boolean }) => {
       try {
         const a = await controlRequest(o.socket, { v: 1, cmd: 'status' });

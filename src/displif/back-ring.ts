@@ -123,7 +123,8 @@ export class BackRing {
    * GET_EDID only. The fields are arguments, not a Response object: this is the request path.
    */
   writeResponse(id: number, operation: number, status: number, edidSz = 0): void {
-    if (this.outstanding === 0) throw new Error('BackRing.writeResponse: no consumed request is waiting for a response');
+    if (this.outstanding === 0)
+      throw new Error('BackRing.writeResponse: no consumed request is waiting for a response');
     writeResponseSlot(this.mem.bytes, ringSlotOffset(this.rspProdPvt), id, operation, status, edidSz);
     this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
   }
@@ -139,7 +140,7 @@ export class BackRing {
     this.rspProdPushed = newProd;
     this.mem.fullBarrier();
     const rspEvent = this.mem.load32Acquire(SRING.rsp_event);
-    return ((newProd - rspEvent) >>> 0) < ((newProd - oldProd) >>> 0);
+    return (newProd - rspEvent) >>> 0 < (newProd - oldProd) >>> 0;
   }
 
   /** writeResponse + pushResponses; returns whether to notify the frontend. */

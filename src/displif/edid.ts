@@ -130,8 +130,10 @@ function checkOptions(o: EdidOptions): Required<EdidOptions> {
   int(r.serial, 0, 0xffffffff, 'serial');
   int(r.year, 1990, 2245, 'year');
   if (!(r.dpi > 0)) throw new RangeError('buildEdid: dpi must be positive');
-  if (!/^[A-Z]{3}$/.test(r.manufacturer)) throw new RangeError(`buildEdid: manufacturer ${JSON.stringify(r.manufacturer)} is not three letters A-Z`);
-  if (!/^[\x20-\x7e]{1,13}$/.test(r.productName)) throw new RangeError('buildEdid: product name must be 1..13 printable ASCII characters');
+  if (!/^[A-Z]{3}$/.test(r.manufacturer))
+    throw new RangeError(`buildEdid: manufacturer ${JSON.stringify(r.manufacturer)} is not three letters A-Z`);
+  if (!/^[\x20-\x7e]{1,13}$/.test(r.productName))
+    throw new RangeError('buildEdid: product name must be 1..13 printable ASCII characters');
   return r;
 }
 
@@ -193,7 +195,16 @@ function seal(b: Uint8Array, o: number): void {
 /** sRGB primaries and white point as 10-bit EDID chromaticity values, in the block's order. */
 function writeSrgbChromaticity(b: Uint8Array, o: number): void {
   const v = (x: number): number => Math.round(x * 1024);
-  const [rx, ry, gx, gy, bx, by, wx, wy] = [0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329].map(v) as [number, number, number, number, number, number, number, number];
+  const [rx, ry, gx, gy, bx, by, wx, wy] = [0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329].map(v) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   b[o] = ((rx & 3) << 6) | ((ry & 3) << 4) | ((gx & 3) << 2) | (gy & 3);
   b[o + 1] = ((bx & 3) << 6) | ((by & 3) << 4) | ((wx & 3) << 2) | (wy & 3);
   [rx, ry, gx, gy, bx, by, wx, wy].forEach((c, i) => (b[o + 2 + i] = c >>> 2));
@@ -206,7 +217,8 @@ function writeSrgbChromaticity(b: Uint8Array, o: number): void {
 export function buildEdid(options: EdidOptions): Uint8Array {
   const o = checkOptions(options);
   const t = cvtReducedBlanking(o.width, o.height);
-  if (t.pixelClock10kHz > DTD_MAX_PIXEL_CLOCK_10KHZ) throw new RangeError(`buildEdid: ${o.width}x${o.height} needs a pixel clock beyond the detailed timing descriptor`);
+  if (t.pixelClock10kHz > DTD_MAX_PIXEL_CLOCK_10KHZ)
+    throw new RangeError(`buildEdid: ${o.width}x${o.height} needs a pixel clock beyond the detailed timing descriptor`);
   const b = new Uint8Array(EDID_BLOCK_SIZE);
   b.set([0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00], 0);
   const m = [...o.manufacturer].map((c) => c.charCodeAt(0) - 64);

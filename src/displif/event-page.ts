@@ -48,7 +48,13 @@ export interface EventProducerOptions {
 export const DEFAULT_EVENT_QUEUE_LIMIT = 256;
 
 /** pgFlip's usual outcome, made once. */
-const WROTE_ONE: ProduceOutcome = Object.freeze({ written: 1, notify: true, queued: false, dropped: false, frontendLied: false });
+const WROTE_ONE: ProduceOutcome = Object.freeze({
+  written: 1,
+  notify: true,
+  queued: false,
+  dropped: false,
+  frontendLied: false,
+});
 
 export class EventProducer {
   private inProd: number;
@@ -95,7 +101,13 @@ export class EventProducer {
   /** Writes as many queued events as now fit. Call it when the frontend may have consumed some. */
   flush(): ProduceOutcome {
     this.drain();
-    return { written: this.drained, notify: this.drained > 0, queued: false, dropped: false, frontendLied: this.drainLied };
+    return {
+      written: this.drained,
+      notify: this.drained > 0,
+      queued: false,
+      dropped: false,
+      frontendLied: this.drainLied,
+    };
   }
 
   /** Events waiting for space. */
@@ -104,7 +116,13 @@ export class EventProducer {
   }
 
   get stats(): EventProducerStats {
-    return { written: this.written, backlog: this.queue.length, queuedTotal: this.queuedTotal, dropped: this.dropped, frontendLies: this.lies };
+    return {
+      written: this.written,
+      backlog: this.queue.length,
+      queuedTotal: this.queuedTotal,
+      dropped: this.dropped,
+      frontendLies: this.lies,
+    };
   }
 
   /**
@@ -179,7 +197,11 @@ export class EventConsumer {
     const inProd = this.mem.load32Acquire(EVT_PAGE.in_prod);
     const avail = (inProd - this.inCons) >>> 0;
     if (avail > EVT_RING_LEN) {
-      return { kind: 'violation', consumed: 0, reason: `in_prod ${inProd} is ${avail} past in_cons ${this.inCons}, more than ${EVT_RING_LEN} slots` };
+      return {
+        kind: 'violation',
+        consumed: 0,
+        reason: `in_prod ${inProd} is ${avail} past in_cons ${this.inCons}, more than ${EVT_RING_LEN} slots`,
+      };
     }
     let consumed = 0;
     while (this.inCons !== inProd) {

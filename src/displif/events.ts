@@ -20,7 +20,8 @@ export function encodeEvent(dst: Uint8Array, offset: number, e: DisplifEvent): v
 
 /** encodeEvent for PG_FLIP with the fields as arguments: no event object, no view per event. */
 export function writePgFlipEventSlot(dst: Uint8Array, offset: number, id: number, fbCookie: Cookie): void {
-  if (!(offset >= 0 && offset + SLOT_SIZE <= dst.length)) throw new RangeError('encodeEvent: destination shorter than a slot');
+  if (!(offset >= 0 && offset + SLOT_SIZE <= dst.length))
+    throw new RangeError('encodeEvent: destination shorter than a slot');
   dst.fill(0, offset, offset + SLOT_SIZE);
   writeU16(dst, offset + EVT.id, id);
   dst[offset + EVT.type] = EvtType.PG_FLIP;

@@ -4,7 +4,9 @@
 /** DRM FourCC: four ASCII characters, first in the low byte (drm_fourcc.h `fourcc_code`). */
 export function fourcc(code: string): number {
   if (code.length !== 4) throw new RangeError(`fourcc: need 4 characters, got ${JSON.stringify(code)}`);
-  return (code.charCodeAt(0) | (code.charCodeAt(1) << 8) | (code.charCodeAt(2) << 16) | (code.charCodeAt(3) << 24)) >>> 0;
+  return (
+    (code.charCodeAt(0) | (code.charCodeAt(1) << 8) | (code.charCodeAt(2) << 16) | (code.charCodeAt(3) << 24)) >>> 0
+  );
 }
 
 /** Printable form of any u32 FourCC for logs: "XR24", or "0x00000007" when it is not ASCII. */

@@ -67,7 +67,7 @@ export class FrontRing {
     this.reqProdPushed = newProd;
     this.mem.fullBarrier();
     const reqEvent = this.mem.load32Acquire(SRING.req_event);
-    return ((newProd - reqEvent) >>> 0) < ((newProd - oldProd) >>> 0);
+    return (newProd - reqEvent) >>> 0 < (newProd - oldProd) >>> 0;
   }
 
   /**
@@ -79,7 +79,11 @@ export class FrontRing {
     const ahead = (rspProd - this.rspCons) >>> 0;
     const inFlight = (this.reqProdPvt - this.rspCons) >>> 0;
     if (ahead > inFlight) {
-      return { kind: 'violation', consumed: 0, reason: `rsp_prod ${rspProd} is ${ahead} past rsp_cons ${this.rspCons} with ${inFlight} requests in flight` };
+      return {
+        kind: 'violation',
+        consumed: 0,
+        reason: `rsp_prod ${rspProd} is ${ahead} past rsp_cons ${this.rspCons} with ${inFlight} requests in flight`,
+      };
     }
     let consumed = 0;
     while (this.rspCons !== rspProd) {

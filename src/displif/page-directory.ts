@@ -44,9 +44,14 @@ class DirectoryCursor {
     firstRef: number,
     readonly nRefs: number,
   ) {
-    if (!Number.isInteger(nRefs) || nRefs <= 0) throw new PageDirectoryError(`page directory for ${nRefs} refs`, XEN_EINVAL, 'bad-count');
+    if (!Number.isInteger(nRefs) || nRefs <= 0)
+      throw new PageDirectoryError(`page directory for ${nRefs} refs`, XEN_EINVAL, 'bad-count');
     if (nRefs > GNTDEV_MAX_REFS) {
-      throw new PageDirectoryError(`page directory for ${nRefs} refs, more than ${GNTDEV_MAX_REFS}`, XEN_E2BIG, 'bad-count');
+      throw new PageDirectoryError(
+        `page directory for ${nRefs} refs, more than ${GNTDEV_MAX_REFS}`,
+        XEN_E2BIG,
+        'bad-count',
+      );
     }
     if (firstRef === 0) throw new PageDirectoryError('first directory page has grant ref 0', XEN_EINVAL, 'zero-ref');
     this.pages = directoryPageCount(nRefs);
@@ -71,7 +76,11 @@ class DirectoryCursor {
   checkLength(page: Uint8Array): void {
     const need = PAGE_DIR.gref + 4 * this.refsOnPage;
     if (page.length < need) {
-      throw new PageDirectoryError(`directory page ${this.index} is ${page.length} bytes, need ${need}`, XEN_EFAULT, 'short-page');
+      throw new PageDirectoryError(
+        `directory page ${this.index} is ${page.length} bytes, need ${need}`,
+        XEN_EFAULT,
+        'short-page',
+      );
     }
   }
 
@@ -82,7 +91,11 @@ class DirectoryCursor {
     if (this.index >= this.pages) return;
     const next = readU32(page, PAGE_DIR.gref_dir_next_page);
     if (next === 0) {
-      throw new PageDirectoryError(`directory ends after ${this.index} of ${this.pages} pages`, XEN_EINVAL, 'early-end');
+      throw new PageDirectoryError(
+        `directory ends after ${this.index} of ${this.pages} pages`,
+        XEN_EINVAL,
+        'early-end',
+      );
     }
     if (this.seen.has(next)) {
       throw new PageDirectoryError(`directory page ${this.index} links back to grant ref ${next}`, XEN_EINVAL, 'loop');
@@ -110,7 +123,11 @@ function readRefs(cursor: DirectoryCursor, page: Uint8Array, out: GrantRef[]): v
  * directoryPageCount(nRefs) pages. Throws PageDirectoryError for a bad directory; errors from
  * `readPage` (a failed mapping) pass through unchanged.
  */
-export async function walkPageDirectory(firstRef: GrantRef, nRefs: number, readPage: DirectoryPageReader): Promise<GrantRef[]> {
+export async function walkPageDirectory(
+  firstRef: GrantRef,
+  nRefs: number,
+  readPage: DirectoryPageReader,
+): Promise<GrantRef[]> {
   const cursor = new DirectoryCursor(firstRef, nRefs);
   const refs: GrantRef[] = [];
   for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
@@ -122,7 +139,11 @@ export async function walkPageDirectory(firstRef: GrantRef, nRefs: number, readP
 }
 
 /** walkPageDirectory for a reader that answers at once (simulated memory, tests). */
-export function walkPageDirectorySync(firstRef: GrantRef, nRefs: number, readPage: (ref: GrantRef) => Uint8Array): GrantRef[] {
+export function walkPageDirectorySync(
+  firstRef: GrantRef,
+  nRefs: number,
+  readPage: (ref: GrantRef) => Uint8Array,
+): GrantRef[] {
   const cursor = new DirectoryCursor(firstRef, nRefs);
   const refs: GrantRef[] = [];
   for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
@@ -138,7 +159,11 @@ export function walkPageDirectorySync(firstRef: GrantRef, nRefs: number, readPag
  * pages it granted into gref[] of each, following the links with the same checks as a walk.
  * `accessPage` must return a writable view of the directory page.
  */
-export async function fillPageDirectory(firstRef: GrantRef, bufferRefs: readonly GrantRef[], accessPage: DirectoryPageReader): Promise<void> {
+export async function fillPageDirectory(
+  firstRef: GrantRef,
+  bufferRefs: readonly GrantRef[],
+  accessPage: DirectoryPageReader,
+): Promise<void> {
   const cursor = new DirectoryCursor(firstRef, bufferRefs.length);
   for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
     const page = await accessPage(ref);
@@ -164,7 +189,9 @@ export function writePageDirectory(
   const total = typeof bufferRefs === 'number' ? bufferRefs : bufferRefs.length;
   const n = directoryPageCount(total);
   if (pages.length !== n || pageRefs.length !== n) {
-    throw new RangeError(`writePageDirectory: ${total} refs need ${n} directory pages, got ${pages.length} pages and ${pageRefs.length} refs`);
+    throw new RangeError(
+      `writePageDirectory: ${total} refs need ${n} directory pages, got ${pages.length} pages and ${pageRefs.length} refs`,
+    );
   }
   for (let p = 0; p < n; p++) {
     const page = pages[p]!;

@@ -201,7 +201,8 @@ function decodeDbufCreate(b: Uint8Array, id: number, cookies: CookieCache | unde
   const dataOfs = readU32(b, L.dataOfs);
   if (grefDirectory === 0) return fail(id, op, XEN_EINVAL, 'page directory grant ref 0');
   if (bufferSz === 0) return fail(id, op, XEN_EINVAL, 'buffer_sz 0');
-  if (bufferPageCount(bufferSz) > GNTDEV_MAX_REFS) return fail(id, op, XEN_E2BIG, 'buffer larger than one grant mapping can hold');
+  if (bufferPageCount(bufferSz) > GNTDEV_MAX_REFS)
+    return fail(id, op, XEN_E2BIG, 'buffer larger than one grant mapping can hold');
   let geometry: DbufGeometry | null;
   if (width === 0 && height === 0 && bpp === 0) {
     if (dataOfs >= bufferSz) return fail(id, op, XEN_EINVAL, 'data_ofs beyond buffer_sz');
@@ -257,7 +258,10 @@ function decodeSetConfig(b: Uint8Array, id: number, cookies: CookieCache | undef
   if (width === 0 || height === 0) return fail(id, op, XEN_EINVAL, 'zero scanout size');
   if (!SCANOUT_BPPS.has(bpp)) return fail(id, op, XEN_EINVAL, 'bpp of no supported format');
   // Sums of two u32s are exact in a double; the connector bound is the caller's check.
-  return ok(id, op, { kind: 'set-config', config: { fbCookie: cookieAt(b, L.fbCookie, cookies), x, y, width, height, bpp } });
+  return ok(id, op, {
+    kind: 'set-config',
+    config: { fbCookie: cookieAt(b, L.fbCookie, cookies), x, y, width, height, bpp },
+  });
 }
 
 function decodeGetEdid(b: Uint8Array, id: number): DecodeResult {
@@ -267,7 +271,8 @@ function decodeGetEdid(b: Uint8Array, id: number): DecodeResult {
   const grefDirectory = readU32(b, L.grefDirectory);
   if (grefDirectory === 0) return fail(id, op, XEN_EINVAL, 'page directory grant ref 0');
   if (bufferSz < EDID_MAX_SIZE) return fail(id, op, XEN_EINVAL, 'EDID buffer smaller than XENDISPL_EDID_MAX_SIZE');
-  if (bufferPageCount(bufferSz) > GNTDEV_MAX_REFS) return fail(id, op, XEN_E2BIG, 'buffer larger than one grant mapping can hold');
+  if (bufferPageCount(bufferSz) > GNTDEV_MAX_REFS)
+    return fail(id, op, XEN_E2BIG, 'buffer larger than one grant mapping can hold');
   return ok(id, op, { kind: 'get-edid', bufferSz, grefDirectory: grefDirectory as GrantRef });
 }
 

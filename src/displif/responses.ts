@@ -28,9 +28,18 @@ export function encodeResponse(dst: Uint8Array, offset: number, r: Response): vo
  * shared slot, with no Response object and no view made per answer. `edidSz` is written for
  * GET_EDID only.
  */
-export function writeResponseSlot(dst: Uint8Array, offset: number, id: number, operation: number, status: number, edidSz: number): void {
-  if (status > 0 || !Number.isInteger(status)) throw new RangeError(`response status must be 0 or a negative errno, got ${status}`);
-  if (!(offset >= 0 && offset + SLOT_SIZE <= dst.length)) throw new RangeError('encodeResponse: destination shorter than a slot');
+export function writeResponseSlot(
+  dst: Uint8Array,
+  offset: number,
+  id: number,
+  operation: number,
+  status: number,
+  edidSz: number,
+): void {
+  if (status > 0 || !Number.isInteger(status))
+    throw new RangeError(`response status must be 0 or a negative errno, got ${status}`);
+  if (!(offset >= 0 && offset + SLOT_SIZE <= dst.length))
+    throw new RangeError('encodeResponse: destination shorter than a slot');
   dst.fill(0, offset, offset + SLOT_SIZE);
   writeU16(dst, offset + RSP.id, id);
   dst[offset + RSP.operation] = operation;

@@ -84,7 +84,11 @@ export interface ResolutionLimits {
 export const LINUX_FE_LIMITS: ResolutionLimits = { maxWidth: LINUX_FE_MAX_WIDTH, maxHeight: LINUX_FE_MAX_HEIGHT };
 
 /** `<i>/resolution`: "<W>x<H>", both non-zero and within `limits`. */
-export function parseResolution(key: string, value: string | undefined, limits: ResolutionLimits = LINUX_FE_LIMITS): FieldResult<Resolution> {
+export function parseResolution(
+  key: string,
+  value: string | undefined,
+  limits: ResolutionLimits = LINUX_FE_LIMITS,
+): FieldResult<Resolution> {
   if (value === undefined) return missing(key);
   const parts = value.length <= VALUE_MAX ? value.split(RESOLUTION_SEPARATOR) : [];
   if (parts.length !== 2) return bad(key, value, 'expected <width>x<height>');
@@ -142,11 +146,16 @@ export function parseVersions(key: string, value: string | undefined): FieldResu
  * The frontend's `version`. Absent means 1: the Linux frontend never writes it. A version we did
  * not offer is refused.
  */
-export function parseVersion(key: string, value: string | undefined, offered: readonly number[] = SUPPORTED_VERSIONS): FieldResult<ProtocolVersion> {
+export function parseVersion(
+  key: string,
+  value: string | undefined,
+  offered: readonly number[] = SUPPORTED_VERSIONS,
+): FieldResult<ProtocolVersion> {
   if (value === undefined) return { ok: true, value: 1 };
   const r = parseU32(key, value);
   if (!r.ok) return r;
-  if (!offered.includes(r.value) || (r.value !== 1 && r.value !== 2)) return bad(key, value, `not one of the offered versions ${formatVersions(offered)}`);
+  if (!offered.includes(r.value) || (r.value !== 1 && r.value !== 2))
+    return bad(key, value, `not one of the offered versions ${formatVersions(offered)}`);
   return { ok: true, value: r.value };
 }
 

@@ -61,8 +61,7 @@ export interface OutputConfig extends SourcedRect {
 }
 
 export type FlipResult =
-  | { readonly shown: true; readonly timestampNs: bigint }
-  | { readonly shown: false; readonly reason: string };
+  { readonly shown: true; readonly timestampNs: bigint } | { readonly shown: false; readonly reason: string };
 
 /** The frame an output shows now, as 8-bit RGBA, for snapshots, hashes and the viewer. */
 export interface Frame {

@@ -69,7 +69,13 @@ export class EvdevDecoder {
   private lastPadX: number | undefined;
   private lastPadY: number | undefined;
   private slot = 0;
-  private readonly slots: Slot[] = Array.from({ length: MAX_SLOTS }, () => ({ id: -1, x: 0, y: 0, changed: false, wasDown: false }));
+  private readonly slots: Slot[] = Array.from({ length: MAX_SLOTS }, () => ({
+    id: -1,
+    x: 0,
+    y: 0,
+    changed: false,
+    wasDown: false,
+  }));
   private dropping = false;
   /** A finger is on the touchpad (BTN_TOUCH). */
   private touching = false;
@@ -190,10 +196,14 @@ export class EvdevDecoder {
       this.absMoved = false;
       if (this.caps.direct) {
         const { x: rx, y: ry } = this.range;
-        out.push({ kind: 'abs', ...clampPos({ x: this.absX - rx.min, y: this.absY - ry.min, w: rx.max - rx.min + 1, h: ry.max - ry.min + 1 }) });
+        out.push({
+          kind: 'abs',
+          ...clampPos({ x: this.absX - rx.min, y: this.absY - ry.min, w: rx.max - rx.min + 1, h: ry.max - ry.min + 1 }),
+        });
       } else {
         // A touchpad: the finger's movement moves the pointer; lifting it ends the stroke.
-        if (this.lastPadX !== undefined && this.lastPadY !== undefined) out.push({ kind: 'motion', dx: this.absX - this.lastPadX, dy: this.absY - this.lastPadY });
+        if (this.lastPadX !== undefined && this.lastPadY !== undefined)
+          out.push({ kind: 'motion', dx: this.absX - this.lastPadX, dy: this.absY - this.lastPadY });
         this.lastPadX = this.absX;
         this.lastPadY = this.absY;
       }

@@ -29,24 +29,44 @@ const READ_RECORDS = 64;
 
 /** Key names for --input-switch (linux/input-event-codes.h, lower case without KEY_). */
 const KEY_NAMES: Readonly<Record<string, number>> = {
-  leftctrl: 29, rightctrl: 97, leftalt: 56, rightalt: 100, leftshift: 42, rightshift: 54, leftmeta: 125, rightmeta: 126,
-  scrolllock: 70, pause: 119, sysrq: 99, esc: 1, tab: 15, space: 57,
+  leftctrl: 29,
+  rightctrl: 97,
+  leftalt: 56,
+  rightalt: 100,
+  leftshift: 42,
+  rightshift: 54,
+  leftmeta: 125,
+  rightmeta: 126,
+  scrolllock: 70,
+  pause: 119,
+  sysrq: 99,
+  esc: 1,
+  tab: 15,
+  space: 57,
   ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i + 1}`, 59 + i])),
-  f11: 87, f12: 88,
+  f11: 87,
+  f12: 88,
 };
 
 export const DEFAULT_SWITCH_KEYS = 'leftctrl+leftalt+f12';
 
 /** "leftctrl+leftalt+f12" to key codes; throws one line naming the bad part. */
 export function parseSwitchKeys(spec: string): number[] {
-  const parts = spec.toLowerCase().split('+').map((p) => p.trim());
+  const parts = spec
+    .toLowerCase()
+    .split('+')
+    .map((p) => p.trim());
   const out: number[] = [];
   for (const p of parts) {
     const code = KEY_NAMES[p];
-    if (code === undefined) throw new Error(`--input-switch ${JSON.stringify(spec)}: unknown key ${JSON.stringify(p)} (known: ${Object.keys(KEY_NAMES).join(', ')})`);
+    if (code === undefined)
+      throw new Error(
+        `--input-switch ${JSON.stringify(spec)}: unknown key ${JSON.stringify(p)} (known: ${Object.keys(KEY_NAMES).join(', ')})`,
+      );
     out.push(code);
   }
-  if (out.length === 0 || new Set(out).size !== out.length) throw new Error(`--input-switch ${JSON.stringify(spec)}: expected distinct keys joined by +`);
+  if (out.length === 0 || new Set(out).size !== out.length)
+    throw new Error(`--input-switch ${JSON.stringify(spec)}: expected distinct keys joined by +`);
   return out;
 }
 
@@ -188,7 +208,9 @@ export class EvdevSource {
     if (all.length === 0 || at === all.length - 1) r.unfocus();
     else r.focusOn(all[at + 1]!.domid, all[at + 1]!.devId);
     const f = r.focus;
-    this.opts.log.info(f ? `input: focus on dom${f.domid} vkbd ${f.devId}` : 'input: focus released (dom0 has the devices)');
+    this.opts.log.info(
+      f ? `input: focus on dom${f.domid} vkbd ${f.devId}` : 'input: focus released (dom0 has the devices)',
+    );
   }
 
   private setGrab(on: boolean): void {

@@ -15,7 +15,15 @@ export type SourceEvent =
   | { readonly kind: 'abs'; readonly x: number; readonly y: number; readonly w: number; readonly h: number }
   /** Wheel steps, positive away from the user (up), as evdev's REL_WHEEL. */
   | { readonly kind: 'wheel'; readonly steps: number }
-  | { readonly kind: 'touch'; readonly phase: 'down' | 'motion' | 'up'; readonly id: number; readonly x: number; readonly y: number; readonly w: number; readonly h: number }
+  | {
+      readonly kind: 'touch';
+      readonly phase: 'down' | 'motion' | 'up';
+      readonly id: number;
+      readonly x: number;
+      readonly y: number;
+      readonly w: number;
+      readonly h: number;
+    }
   /** The end of a set of touch changes that belong together. */
   | { readonly kind: 'touch-frame' };
 
@@ -52,14 +60,23 @@ class Routed {
   /** A position in a w x h space as this guest's pointer coordinate. */
   scale(x: number, y: number, w: number, h: number): { x: number; y: number } {
     if (this.t.rawPointer) {
-      return { x: clamp(Math.floor((x * (RAW_MAX + 1)) / w), 0, RAW_MAX), y: clamp(Math.floor((y * (RAW_MAX + 1)) / h), 0, RAW_MAX) };
+      return {
+        x: clamp(Math.floor((x * (RAW_MAX + 1)) / w), 0, RAW_MAX),
+        y: clamp(Math.floor((y * (RAW_MAX + 1)) / h), 0, RAW_MAX),
+      };
     }
-    return { x: clamp(Math.floor((x * this.t.width) / w), 0, this.t.width - 1), y: clamp(Math.floor((y * this.t.height) / h), 0, this.t.height - 1) };
+    return {
+      x: clamp(Math.floor((x * this.t.width) / w), 0, this.t.width - 1),
+      y: clamp(Math.floor((y * this.t.height) / h), 0, this.t.height - 1),
+    };
   }
 
   /** Pixel scaling for touch, which has no raw mode. */
   scaleTouch(x: number, y: number, w: number, h: number): { x: number; y: number } {
-    return { x: clamp(Math.floor((x * this.t.width) / w), 0, this.t.width - 1), y: clamp(Math.floor((y * this.t.height) / h), 0, this.t.height - 1) };
+    return {
+      x: clamp(Math.floor((x * this.t.width) / w), 0, this.t.width - 1),
+      y: clamp(Math.floor((y * this.t.height) / h), 0, this.t.height - 1),
+    };
   }
 }
 
@@ -90,7 +107,12 @@ export class InputRouter implements InputTargets {
   }
 
   get stats(): RouterStats {
-    return { delivered: this.delivered, unfocused: this.unfocused, refused: this.refused, focusChanges: this.focusChanges };
+    return {
+      delivered: this.delivered,
+      unfocused: this.unfocused,
+      refused: this.refused,
+      focusChanges: this.focusChanges,
+    };
   }
 
   list(): TargetStatus[] {
@@ -209,7 +231,8 @@ export class InputRouter implements InputTargets {
           r.py = p.y;
           out.push({ kind: 'pos', absX: p.x, absY: p.y, relZ: 0 });
         } else {
-          if (r.last) out.push({ kind: 'motion', relX: clampI32(e.x - r.last.x), relY: clampI32(e.y - r.last.y), relZ: 0 });
+          if (r.last)
+            out.push({ kind: 'motion', relX: clampI32(e.x - r.last.x), relY: clampI32(e.y - r.last.y), relZ: 0 });
           r.last = { x: e.x, y: e.y };
         }
         return;
@@ -218,7 +241,11 @@ export class InputRouter implements InputTargets {
         if (!t.pointer) return void this.refused++;
         // Linux reports -rel_z as REL_WHEEL.
         const z = clampI32(-e.steps);
-        out.push(t.absPointer ? { kind: 'pos', absX: r.px, absY: r.py, relZ: z } : { kind: 'motion', relX: 0, relY: 0, relZ: z });
+        out.push(
+          t.absPointer
+            ? { kind: 'pos', absX: r.px, absY: r.py, relZ: z }
+            : { kind: 'motion', relX: 0, relY: 0, relZ: z },
+        );
         return;
       }
       case 'touch': {
@@ -231,7 +258,11 @@ export class InputRouter implements InputTargets {
             out.push({ kind: 'mt-down', contact: e.id, absX: p.x, absY: p.y });
           } else if (r.touches.has(e.id)) {
             if (e.phase === 'up') r.touches.delete(e.id);
-            out.push(e.phase === 'up' ? { kind: 'mt-up', contact: e.id } : { kind: 'mt-motion', contact: e.id, absX: p.x, absY: p.y });
+            out.push(
+              e.phase === 'up'
+                ? { kind: 'mt-up', contact: e.id }
+                : { kind: 'mt-motion', contact: e.id, absX: p.x, absY: p.y },
+            );
           }
           return;
         }

@@ -14,13 +14,20 @@ export interface ViewerInputMessage {
   readonly events: SourceEvent[];
 }
 
-const num = (v: unknown, lo: number, hi: number): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v : undefined);
+const num = (v: unknown, lo: number, hi: number): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v : undefined;
 
 /** One message from the page, or undefined if anything in it is malformed (the whole message is dropped). */
 export function parseViewerInput(m: unknown): ViewerInputMessage | undefined {
   if (typeof m !== 'object' || m === null) return undefined;
   const { key, events } = m as { key?: unknown; events?: unknown };
-  if (typeof key !== 'string' || !/^\d{1,5}\/\d{1,9}\/\d$/.test(key) || !Array.isArray(events) || events.length > MAX_VIEWER_EVENTS) return undefined;
+  if (
+    typeof key !== 'string' ||
+    !/^\d{1,5}\/\d{1,9}\/\d$/.test(key) ||
+    !Array.isArray(events) ||
+    events.length > MAX_VIEWER_EVENTS
+  )
+    return undefined;
   const out: SourceEvent[] = [];
   for (const e of events as unknown[]) {
     if (typeof e !== 'object' || e === null) return undefined;
@@ -55,7 +62,14 @@ export function parseViewerInput(m: unknown): ViewerInputMessage | undefined {
       case 'touch': {
         const id = num(ev['id'], 0, 1e9);
         const phase = ev['phase'];
-        if (x === undefined || y === undefined || id === undefined || !Number.isInteger(id) || (phase !== 'down' && phase !== 'motion' && phase !== 'up')) return undefined;
+        if (
+          x === undefined ||
+          y === undefined ||
+          id === undefined ||
+          !Number.isInteger(id) ||
+          (phase !== 'down' && phase !== 'motion' && phase !== 'up')
+        )
+          return undefined;
         out.push({ kind: 'touch', phase, id, x, y, w: w!, h: h! });
         break;
       }

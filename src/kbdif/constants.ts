@@ -82,7 +82,9 @@ export const BTN_TASK = 0x117;
 export function isDeliverableKey(code: number): boolean {
   return (
     Number.isInteger(code) &&
-    ((code >= KEY_ESC && code < KEY_UNKNOWN) || (code >= KEY_OK && code < KEY_MAX) || (code >= BTN_LEFT && code <= BTN_TASK))
+    ((code >= KEY_ESC && code < KEY_UNKNOWN) ||
+      (code >= KEY_OK && code < KEY_MAX) ||
+      (code >= BTN_LEFT && code <= BTN_TASK))
   );
 }
 

@@ -115,11 +115,21 @@ export function decodeEvent(src: Uint8Array, offset = 0): DecodedKbdEvent {
   const type = s[EV.type]!;
   switch (type) {
     case EventType.MOTION:
-      return { kind: 'motion', relX: readI32(s, EV.motion.relX), relY: readI32(s, EV.motion.relY), relZ: readI32(s, EV.motion.relZ) };
+      return {
+        kind: 'motion',
+        relX: readI32(s, EV.motion.relX),
+        relY: readI32(s, EV.motion.relY),
+        relZ: readI32(s, EV.motion.relZ),
+      };
     case EventType.KEY:
       return { kind: 'key', keycode: readU32(s, EV.key.keycode), pressed: s[EV.key.pressed] !== 0 };
     case EventType.POS:
-      return { kind: 'pos', absX: readI32(s, EV.pos.absX), absY: readI32(s, EV.pos.absY), relZ: readI32(s, EV.pos.relZ) };
+      return {
+        kind: 'pos',
+        absX: readI32(s, EV.pos.absX),
+        absY: readI32(s, EV.pos.absY),
+        relZ: readI32(s, EV.pos.relZ),
+      };
     case EventType.MTOUCH: {
       const sub = s[EV.mtouch.eventType]!;
       const contact = s[EV.mtouch.contactId]!;

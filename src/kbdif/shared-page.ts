@@ -90,11 +90,16 @@ export class InRingProducer {
   /** Writes what fits of the queue and checks the frontend's indices; call on its notification. */
   flush(): SendOutcome {
     const outProd = this.mem.load32Acquire(KBD_PAGE.out_prod);
-    if (outProd !== this.outBase) return { notify: false, violation: `out_prod moved from ${this.outBase} to ${outProd}: the protocol defines no out event` };
+    if (outProd !== this.outBase)
+      return {
+        notify: false,
+        violation: `out_prod moved from ${this.outBase} to ${outProd}: the protocol defines no out event`,
+      };
     if (this.queue.length === 0) return { notify: false };
     const inCons = this.mem.load32Acquire(KBD_PAGE.in_cons);
     const used = (this.inProd - inCons) >>> 0;
-    if (used > IN_RING_LEN) return { notify: false, violation: `in_cons ${inCons} is impossible with in_prod ${this.inProd}` };
+    if (used > IN_RING_LEN)
+      return { notify: false, violation: `in_cons ${inCons} is impossible with in_prod ${this.inProd}` };
     let room = IN_RING_LEN - used;
     let n = 0;
     while (room > 0 && n < this.queue.length) {
@@ -126,7 +131,12 @@ export class InRingProducer {
       this.coalesced++;
     } else if (last && last.kind === 'motion' && ev.kind === 'motion') {
       const sum = (a: number, b: number): number => Math.max(-0x80000000, Math.min(0x7fffffff, a + b));
-      this.queue[this.queue.length - 1] = { kind: 'motion', relX: sum(last.relX, ev.relX), relY: sum(last.relY, ev.relY), relZ: sum(last.relZ, ev.relZ) };
+      this.queue[this.queue.length - 1] = {
+        kind: 'motion',
+        relX: sum(last.relX, ev.relX),
+        relY: sum(last.relY, ev.relY),
+        relZ: sum(last.relZ, ev.relZ),
+      };
       this.coalesced++;
     } else {
       this.dropped++;
@@ -146,7 +156,8 @@ export class InRingConsumer {
     const prod = this.mem.load32Acquire(KBD_PAGE.in_prod);
     const cons = this.mem.load32Acquire(KBD_PAGE.in_cons);
     const avail = (prod - cons) >>> 0;
-    if (avail > IN_RING_LEN) return { events: [], violation: `in_prod ${prod} is more than ${IN_RING_LEN} ahead of in_cons ${cons}` };
+    if (avail > IN_RING_LEN)
+      return { events: [], violation: `in_prod ${prod} is more than ${IN_RING_LEN} ahead of in_cons ${cons}` };
     const events: DecodedKbdEvent[] = [];
     const slot = new Uint8Array(IN_EVENT_SIZE);
     for (let i = 0; i < avail; i++) {

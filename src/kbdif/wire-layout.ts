@@ -17,9 +17,17 @@ const MT_U = KBD_WIRE.xenkbd_mtouch.fields.u;
 /** Absolute offsets within one 40-byte event; everything not named here is reserved (zero). */
 export const EV = {
   type: 0,
-  motion: { relX: KBD_WIRE.xenkbd_motion.fields.rel_x, relY: KBD_WIRE.xenkbd_motion.fields.rel_y, relZ: KBD_WIRE.xenkbd_motion.fields.rel_z },
+  motion: {
+    relX: KBD_WIRE.xenkbd_motion.fields.rel_x,
+    relY: KBD_WIRE.xenkbd_motion.fields.rel_y,
+    relZ: KBD_WIRE.xenkbd_motion.fields.rel_z,
+  },
   key: { pressed: KBD_WIRE.xenkbd_key.fields.pressed, keycode: KBD_WIRE.xenkbd_key.fields.keycode },
-  pos: { absX: KBD_WIRE.xenkbd_position.fields.abs_x, absY: KBD_WIRE.xenkbd_position.fields.abs_y, relZ: KBD_WIRE.xenkbd_position.fields.rel_z },
+  pos: {
+    absX: KBD_WIRE.xenkbd_position.fields.abs_x,
+    absY: KBD_WIRE.xenkbd_position.fields.abs_y,
+    relZ: KBD_WIRE.xenkbd_position.fields.rel_z,
+  },
   mtouch: {
     eventType: KBD_WIRE.xenkbd_mtouch.fields.event_type,
     contactId: KBD_WIRE.xenkbd_mtouch.fields.contact_id,

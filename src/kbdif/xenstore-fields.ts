@@ -2,7 +2,14 @@
 // config (unique-id, and any feature or size the operator set: trusted, still validated) and what
 // vdispld adds (features it serves, pointer and touch geometry). The frontend directory is the
 // guest's: its requests, page grant and event channel are parsed as hostile.
-import { parseEvtchnPort, parseGrantRef, parseU32, parseUniqueId, showValue, type FieldResult } from '../displif/xenstore-fields.js';
+import {
+  parseEvtchnPort,
+  parseGrantRef,
+  parseU32,
+  parseUniqueId,
+  showValue,
+  type FieldResult,
+} from '../displif/xenstore-fields.js';
 import type { EvtchnPort, GrantRef } from '../util/ids.js';
 import { KbdField, MT_NUM_CONTACTS } from './constants.js';
 
@@ -20,7 +27,8 @@ export function parseSize(key: string, value: string | undefined): FieldResult<n
   if (value === undefined) return { ok: true, value: undefined };
   const r = parseU32(key, value);
   if (!r.ok) return r;
-  if (r.value === 0 || r.value > 0xffff) return { ok: false, error: `XenStore ${key} = ${showValue(value)}: expected 1..65535` };
+  if (r.value === 0 || r.value > 0xffff)
+    return { ok: false, error: `XenStore ${key} = ${showValue(value)}: expected 1..65535` };
   return { ok: true, value: r.value };
 }
 
@@ -34,10 +42,19 @@ export interface ToolstackVkbd {
   readonly height: number | undefined;
 }
 
-export const TOOLSTACK_KEYS = [KbdField.UNIQUE_ID, KbdField.FEAT_DSBL_KEYBRD, KbdField.FEAT_DSBL_POINTER, KbdField.WIDTH, KbdField.HEIGHT] as const;
+export const TOOLSTACK_KEYS = [
+  KbdField.UNIQUE_ID,
+  KbdField.FEAT_DSBL_KEYBRD,
+  KbdField.FEAT_DSBL_POINTER,
+  KbdField.WIDTH,
+  KbdField.HEIGHT,
+] as const;
 
 /** Validates the toolstack's keys; `read(k)` gives the backend directory's value of k. */
-export function parseToolstackVkbd(bePath: string, read: (key: string) => string | undefined): FieldResult<ToolstackVkbd> {
+export function parseToolstackVkbd(
+  bePath: string,
+  read: (key: string) => string | undefined,
+): FieldResult<ToolstackVkbd> {
   const k = (f: string): string => `${bePath}/${f}`;
   const id = read(KbdField.UNIQUE_ID);
   const uid = id === undefined ? ({ ok: true, value: undefined } as const) : parseUniqueId(k(KbdField.UNIQUE_ID), id);
@@ -50,7 +67,16 @@ export function parseToolstackVkbd(bePath: string, read: (key: string) => string
   if (!w.ok) return w;
   const h = parseSize(k(KbdField.HEIGHT), read(KbdField.HEIGHT));
   if (!h.ok) return h;
-  return { ok: true, value: { uniqueId: uid.value, disableKeyboard: dk.value, disablePointer: dp.value, width: w.value, height: h.value } };
+  return {
+    ok: true,
+    value: {
+      uniqueId: uid.value,
+      disableKeyboard: dk.value,
+      disablePointer: dp.value,
+      width: w.value,
+      height: h.value,
+    },
+  };
 }
 
 /** What vdispld serves, published with InitWait (Linux reads it once, when the guest probes the device). */
@@ -87,17 +113,31 @@ export interface FrontendVkbd {
   readonly multiTouch: boolean;
 }
 
-export const FRONTEND_KEYS = [KbdField.RING_GREF, KbdField.EVT_CHANNEL, KbdField.REQ_ABS_POINTER, KbdField.REQ_RAW_POINTER, KbdField.REQ_MTOUCH, KbdField.RING_REF] as const;
+export const FRONTEND_KEYS = [
+  KbdField.RING_GREF,
+  KbdField.EVT_CHANNEL,
+  KbdField.REQ_ABS_POINTER,
+  KbdField.REQ_RAW_POINTER,
+  KbdField.REQ_MTOUCH,
+  KbdField.RING_REF,
+] as const;
 
 /**
  * Validates the frontend's keys. Requests for what we did not offer have no effect (the header's
  * rule); raw is only valid with absolute. A frontend that gives only the obsolete page-ref (a frame
  * number) cannot be served from userspace and is told so.
  */
-export function parseFrontendVkbd(fePath: string, read: (key: string) => string | undefined, offered: ServedFeatures): FieldResult<FrontendVkbd> {
+export function parseFrontendVkbd(
+  fePath: string,
+  read: (key: string) => string | undefined,
+  offered: ServedFeatures,
+): FieldResult<FrontendVkbd> {
   const k = (f: string): string => `${fePath}/${f}`;
   if (read(KbdField.RING_GREF) === undefined && read(KbdField.RING_REF) !== undefined) {
-    return { ok: false, error: `XenStore ${k(KbdField.RING_GREF)} is missing (only the obsolete ${KbdField.RING_REF}, which a userspace backend cannot map)` };
+    return {
+      ok: false,
+      error: `XenStore ${k(KbdField.RING_GREF)} is missing (only the obsolete ${KbdField.RING_REF}, which a userspace backend cannot map)`,
+    };
   }
   const gref = parseGrantRef(k(KbdField.RING_GREF), read(KbdField.RING_GREF));
   if (!gref.ok) return gref;

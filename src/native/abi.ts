@@ -70,7 +70,10 @@ export const LAYOUTS = {
   ioctl_gntalloc_alloc_gref: { size: 24, fields: { domid: 0, flags: 2, count: 4, index: 8, gref_ids: 16 } },
   ioctl_gntalloc_dealloc_gref: { size: 16, fields: { index: 0, count: 8 } },
   ioctl_evtchn_bind_interdomain: { size: 8, fields: { remote_domain: 0, remote_port: 4 } },
-  drm_mode_modeinfo: { size: 68, fields: { clock: 0, hdisplay: 4, vdisplay: 14, vrefresh: 24, flags: 28, type: 32, name: 36 } },
+  drm_mode_modeinfo: {
+    size: 68,
+    fields: { clock: 0, hdisplay: 4, vdisplay: 14, vrefresh: 24, flags: 28, type: 32, name: 36 },
+  },
   drm_mode_fb_cmd2: {
     size: 104,
     fields: { fb_id: 0, width: 4, pixel_format: 12, handles: 20, pitches: 36, offsets: 52, modifier: 72 },

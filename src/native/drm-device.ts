@@ -137,9 +137,22 @@ export interface NativeDrmDevice {
     modifiers?: readonly bigint[] | null,
   ): number;
   rmFb(fbId: number): void;
-  setCrtc(crtcId: number, fbId: number, x: number, y: number, connectorIds: readonly number[], mode: DrmModeInfo | null): void;
+  setCrtc(
+    crtcId: number,
+    fbId: number,
+    x: number,
+    y: number,
+    connectorIds: readonly number[],
+    mode: DrmModeInfo | null,
+  ): void;
   pageFlip(crtcId: number, fbId: number, userData: number): void;
-  atomicCommit(objIds: Uint32Array, propIds: Uint32Array, values: BigUint64Array, flags: number, userData: number): void;
+  atomicCommit(
+    objIds: Uint32Array,
+    propIds: Uint32Array,
+    values: BigUint64Array,
+    flags: number,
+    userData: number,
+  ): void;
   createModeBlob(mode: DrmModeInfo): number;
   destroyBlob(blobId: number): void;
   handleEvents(): DrmFlipEvent[];

@@ -11,7 +11,8 @@ interface WithCopyPath {
 }
 
 export function daemonProbe(daemon: Daemon): DaemonProbe {
-  const backends = (): OutputBackend[] => (daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless]);
+  const backends = (): OutputBackend[] =>
+    daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless];
   return {
     devices: (): readonly DeviceProbe[] => daemon.backend.status(),
     input: () => daemon.input,
@@ -20,7 +21,13 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
       for (const b of backends()) {
         for (const o of b.outputs()) {
           const m = o.modes.find((x) => x.preferred) ?? o.modes[0];
-          out.push({ name: o.name, kind: b.kind, width: m?.width, height: m?.height, refreshMilliHz: m?.refreshMilliHz });
+          out.push({
+            name: o.name,
+            kind: b.kind,
+            width: m?.width,
+            height: m?.height,
+            refreshMilliHz: m?.refreshMilliHz,
+          });
         }
       }
       return out;
@@ -47,7 +54,8 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
     },
     bufferPaths(): Readonly<Record<BufferPath, number>> {
       const n: Record<BufferPath, number> = { 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 };
-      for (const d of daemon.backend.status()) for (const c of d.connectors) if (c.path !== undefined && c.path !== 'none') n[c.path]++;
+      for (const d of daemon.backend.status())
+        for (const c of d.connectors) if (c.path !== undefined && c.path !== 'none') n[c.path]++;
       return n;
     },
     fallbacks(): Readonly<Record<string, number>> {

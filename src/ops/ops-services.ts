@@ -72,7 +72,9 @@ export class OpsServices {
           opts.log.info({ path: opts.controlSocket }, `control socket ${opts.controlSocket}`);
         } catch (err) {
           if (!opts.controlSocketOptional) throw err;
-          opts.log.warn(`${(err as Error).message}; running without a control socket (vdispld status and snapshot will not reach this daemon; set --control-socket)`);
+          opts.log.warn(
+            `${(err as Error).message}; running without a control socket (vdispld status and snapshot will not reach this daemon; set --control-socket)`,
+          );
         }
       }
       // The listeners' modules (http, ws) load only when asked for: most daemons run without them,
@@ -85,7 +87,13 @@ export class OpsServices {
       }
       if (opts.viewer !== 'off') {
         const { ViewerServer } = await import('./viewer/viewer-server.js');
-        ops.viewerServer = await ViewerServer.listen(opts.viewer, { probe: opts.probe, rates: ops.rates, encoder: ops.encoder, log: opts.log, input: opts.viewerInput === true });
+        ops.viewerServer = await ViewerServer.listen(opts.viewer, {
+          probe: opts.probe,
+          rates: ops.rates,
+          encoder: ops.encoder,
+          log: opts.log,
+          input: opts.viewerInput === true,
+        });
         ops.announce('viewer', ops.viewerServer.address, '/');
       }
     } catch (err) {
@@ -124,18 +132,29 @@ export class OpsServices {
   /** The PNG of the frame a connector shows now, or an error naming why there is none. */
   async snapshot(target: string): Promise<{ header: SnapshotHeader; png: Buffer } | { error: string }> {
     const t = parseTarget(target);
-    if (!t) return { error: `snapshot target ${JSON.stringify(target.slice(0, 40))}: expected DOMID/DEV/CONN, e.g. 1/0/0` };
+    if (!t)
+      return { error: `snapshot target ${JSON.stringify(target.slice(0, 40))}: expected DOMID/DEV/CONN, e.g. 1/0/0` };
     const dev = this.opts.probe.devices().find((d) => d.domid === t.domid && d.devId === t.devId);
     if (!dev) return { error: `no vdispl device ${t.devId} of domain ${t.domid}` };
     const ref = t.conn;
     const conn = dev.connectors.find((c) => ('index' in ref ? c.index === ref.index : c.uniqueId === ref.uniqueId));
     const named = 'index' in ref ? String(ref.index) : JSON.stringify(ref.uniqueId);
-    if (!conn) return { error: `dom${t.domid} device ${t.devId} has no connector ${named} connected (state ${dev.phase})` };
+    if (!conn)
+      return { error: `dom${t.domid} device ${t.devId} has no connector ${named} connected (state ${dev.phase})` };
     const frame = this.opts.probe.frame(conn.output);
-    if (!frame) return { error: `connector ${target} (output ${conn.output}) shows nothing: the guest has not configured it` };
+    if (!frame)
+      return { error: `connector ${target} (output ${conn.output}) shows nothing: the guest has not configured it` };
     const png = await this.encoder.encode(frame);
     return {
-      header: { target: connectorKey(t.domid, t.devId, conn.index), output: conn.output, width: frame.width, height: frame.height, sequence: frame.sequence, type: 'image/png', bytes: png.length },
+      header: {
+        target: connectorKey(t.domid, t.devId, conn.index),
+        output: conn.output,
+        width: frame.width,
+        height: frame.height,
+        sequence: frame.sequence,
+        type: 'image/png',
+        bytes: png.length,
+      },
       png,
     };
   }
@@ -164,7 +183,8 @@ export class OpsServices {
 
   private announce(what: string, a: { host: string; port: number }, path: string): void {
     this.opts.log.info({ address: url(a) }, `${what} on ${url(a)}${path}`);
-    if (!isLoopback(a.host)) this.opts.log.warn(`${what} listens on ${a.host}, reachable from other machines, without authentication`);
+    if (!isLoopback(a.host))
+      this.opts.log.warn(`${what} listens on ${a.host}, reachable from other machines, without authentication`);
   }
 }
 

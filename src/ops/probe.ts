@@ -111,7 +111,17 @@ export class DeferredProbe implements DaemonProbe {
     return this.inner?.frame(name);
   }
   resources(): ResourceProbe {
-    return this.inner?.resources() ?? { grantMappings: 0, mappedPages: 0, buffers: 0, framebuffers: 0, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
+    return (
+      this.inner?.resources() ?? {
+        grantMappings: 0,
+        mappedPages: 0,
+        buffers: 0,
+        framebuffers: 0,
+        exportedDmaBufs: 0,
+        grantedBuffers: 0,
+        dmaBufImports: 0,
+      }
+    );
   }
   bufferPaths(): Readonly<Record<BufferPath, number>> {
     return this.inner?.bufferPaths() ?? { 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 };

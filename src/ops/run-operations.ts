@@ -23,7 +23,18 @@ import { DeferredProbe } from './probe.js';
 export { ConfigError };
 
 /** Options of the daemon's commands that come from the layered settings rather than commander alone. */
-const LAYERED = new Set(['connector', 'quota', 'unmapped', 'logLevel', 'config', 'zeroCopy', 'metrics', 'viewer', 'controlSocket', 'logFormat']);
+const LAYERED = new Set([
+  'connector',
+  'quota',
+  'unmapped',
+  'logLevel',
+  'config',
+  'zeroCopy',
+  'metrics',
+  'viewer',
+  'controlSocket',
+  'logFormat',
+]);
 
 /** Environment variables of the layered options the command defines itself. */
 const LAYERED_ENV: Readonly<Record<string, string>> = {
@@ -61,7 +72,10 @@ function scalarOption(flags: string, key: string, extraHelp = ''): Option {
  * variable for every other option of `cmd` (VDISPLD_<OPTION>), and records the raw --quota values
  * (the command's own parser folds them into one object, losing which keys were typed).
  */
-export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: string; examples?: string; kms?: boolean } = {}): Command {
+export function addOperationsOptions(
+  cmd: Command,
+  defaults: { controlSocket?: string; examples?: string; kms?: boolean } = {},
+): Command {
   // commander binds an option's environment variable when the option is added, so the command's
   // own options are taken out and added again, each with its variable (the layered ones get it
   // from our environment layer instead, and only say so in --help).
@@ -80,14 +94,30 @@ export function addOperationsOptions(cmd: Command, defaults: { controlSocket?: s
   const rawQuotas: string[] = [];
   cmd.on('option:quota', (v: string) => rawQuotas.push(v));
   cmd.setOptionValueWithSource('rawQuotas', rawQuotas, 'default');
-  cmd.addOption(new Option('--config <file>', `TOML settings file (default /etc/vdispld/vdispld.toml if present) (env: ${envName('config')})`));
+  cmd.addOption(
+    new Option(
+      '--config <file>',
+      `TOML settings file (default /etc/vdispld/vdispld.toml if present) (env: ${envName('config')})`,
+    ),
+  );
   // Only a command that may drive KMS outputs offers the switch (the demo is headless: nothing to switch).
   if (defaults.kms ?? true) cmd.addOption(scalarOption('--zero-copy <on|off>', 'zero-copy'));
   return cmd
     .addOption(scalarOption('--metrics <addr>', 'metrics'))
     .addOption(scalarOption('--viewer <addr>', 'viewer'))
-    .addOption(new Option('--viewer-input', 'the viewer page sends keyboard, mouse and touch to the guest it shows (loopback viewer only; off by default)').env(envName('viewer-input')))
-    .addOption(scalarOption('--control-socket <path>', 'control-socket', ` (default: ${defaults.controlSocket ?? DEFAULT_CONTROL_SOCKET})`))
+    .addOption(
+      new Option(
+        '--viewer-input',
+        'the viewer page sends keyboard, mouse and touch to the guest it shows (loopback viewer only; off by default)',
+      ).env(envName('viewer-input')),
+    )
+    .addOption(
+      scalarOption(
+        '--control-socket <path>',
+        'control-socket',
+        ` (default: ${defaults.controlSocket ?? DEFAULT_CONTROL_SOCKET})`,
+      ),
+    )
     .addOption(scalarOption('--log-format <format>', 'log-format'));
 }
 
@@ -107,9 +137,14 @@ export function commandLineEntries(cmd: Command): RawEntry[] {
   ] as const) {
     if (typed(attr) && o[attr] !== undefined) out.push({ key, value: o[attr] });
   }
-  if (typed('connector')) for (const [id, output] of o['connector'] as [string, string][]) out.push({ key: `connectors.${id}`, value: output });
+  if (typed('connector'))
+    for (const [id, output] of o['connector'] as [string, string][])
+      out.push({ key: `connectors.${id}`, value: output });
   for (const spec of (o['rawQuotas'] as string[] | undefined) ?? []) {
-    for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const eq = part.indexOf('=');
       out.push({ key: `quotas.${part.slice(0, eq)}`, value: part.slice(eq + 1) });
     }
@@ -150,16 +185,33 @@ export function prepareRun(
   fixed: { controlSocket?: string; logLevel?: string } = {},
 ): PreparedRun {
   const file = configFileOf(cmd, env);
-  const loaded = loadLocalConfig({ cli: commandLineEntries(cmd), env, knownEnv: optionEnvNames(cmd), ...(file !== undefined ? { configFile: file } : {}) });
+  const loaded = loadLocalConfig({
+    cli: commandLineEntries(cmd),
+    env,
+    knownEnv: optionEnvNames(cmd),
+    ...(file !== undefined ? { configFile: file } : {}),
+  });
   // A command's own defaults (the demo logs less) sit below every source.
-  const own = buildLayer('default', fixed.logLevel !== undefined ? [{ key: 'log-level', value: fixed.logLevel }] : []).layer;
+  const own = buildLayer(
+    'default',
+    fixed.logLevel !== undefined ? [{ key: 'log-level', value: fixed.logLevel }] : [],
+  ).layer;
   const local: LocalConfig = { ...loaded, layers: [own, ...loaded.layers] };
   const settings = resolve(local.layers).settings;
   const sink = new LogSink({ format: chooseFormat(settings.logFormat, env) });
   const log = createLogger({ level: settings.logLevel, destination: sink });
   for (const w of local.warnings) log.warn(`config: ${w}`);
   if (local.file) log.info({ file: local.file }, `config file ${local.file}`);
-  return { log, ops: new RunOperations(local, log, sink, fixed.controlSocket, cmd.opts<{ viewerInput?: boolean }>().viewerInput === true) };
+  return {
+    log,
+    ops: new RunOperations(
+      local,
+      log,
+      sink,
+      fixed.controlSocket,
+      cmd.opts<{ viewerInput?: boolean }>().viewerInput === true,
+    ),
+  };
 }
 
 /**
@@ -203,7 +255,11 @@ export class RunOperations {
    * probe that fills in once the daemon runs, and returns the daemon's options with the live
    * connector map, quotas and metrics hooks.
    */
-  async beforeStart(opts: DaemonOptions, typed: { output: boolean; card: boolean }, version: string): Promise<DaemonOptions> {
+  async beforeStart(
+    opts: DaemonOptions,
+    typed: { output: boolean; card: boolean },
+    version: string,
+  ): Promise<DaemonOptions> {
     const domid = opts.domid ?? 0;
     try {
       this.xs = await XenStoreClient.connect({
@@ -220,14 +276,18 @@ export class RunOperations {
       onChange: (s, changed) => {
         if (changed.includes('logLevel')) this.log.level = s.logLevel;
         // Planned paths are kept (a framebuffer does not change path mid-stream): say what changes.
-        if (changed.includes('zeroCopy')) this.log.info(`config: zero-copy ${s.zeroCopy ? 'on' : 'off'} for framebuffers attached from now on`);
+        if (changed.includes('zeroCopy'))
+          this.log.info(`config: zero-copy ${s.zeroCopy ? 'on' : 'off'} for framebuffers attached from now on`);
       },
     });
     const s = this.config.settings;
     this.log.level = s.logLevel;
     const origin = this.config.origin;
     if (this.viewerInput) checkViewerInput(s.viewer);
-    const controlSocket = origin.get('control-socket') === 'default' && this.controlSocketDefault !== undefined ? this.controlSocketDefault : s.controlSocket;
+    const controlSocket =
+      origin.get('control-socket') === 'default' && this.controlSocketDefault !== undefined
+        ? this.controlSocketDefault
+        : s.controlSocket;
     try {
       this.services = await OpsServices.start({
         probe: this.probe,

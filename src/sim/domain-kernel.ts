@@ -189,7 +189,11 @@ export class DomainKernel {
     let mapping: NativeMapping;
     try {
       if (frames.length !== refs.length) {
-        throw new PlatformError(`mapping ${refs.length} grants of domain ${domid}: the hypervisor answered ${frames.length} frames`, 5, 'EIO');
+        throw new PlatformError(
+          `mapping ${refs.length} grants of domain ${domid}: the hypervisor answered ${frames.length} frames`,
+          5,
+          'EIO',
+        );
       }
       const fd = this.foreignFd(domid);
       try {
@@ -236,9 +240,15 @@ export class DomainKernel {
       const gntst = toI32(r[1]!);
       if (gntst === 0) throw errnoError(`copying grant ref ${ref} of domain ${domid}`, errno);
       const reason = REASONS[r[2]!] ?? gntstName(gntst);
-      throw new PlatformError(`copying grant ref ${ref} of domain ${domid}: ${gntstName(gntst)}, ${reason}`, errno, gntstName(gntst), gntst);
+      throw new PlatformError(
+        `copying grant ref ${ref} of domain ${domid}: ${gntstName(gntst)}, ${reason}`,
+        errno,
+        gntstName(gntst),
+        gntst,
+      );
     }
-    if (r.length !== 3 + XEN_PAGE_SIZE / 4) throw new PlatformError(`copying grant ref ${ref} of domain ${domid}: short reply`, 5, 'EIO');
+    if (r.length !== 3 + XEN_PAGE_SIZE / 4)
+      throw new PlatformError(`copying grant ref ${ref} of domain ${domid}: short reply`, 5, 'EIO');
     return new Uint8Array(r.buffer, r.byteOffset + 12, XEN_PAGE_SIZE);
   }
 

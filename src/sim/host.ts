@@ -20,7 +20,14 @@ import { startXenstored, type SimXenstored } from './xenstored/index.js';
 import { Toolstack, type RemovalResult, type VdisplPaths } from './toolstack.js';
 import { parseVdisplSpec, type VdisplConfig } from './vdispl-config.js';
 import { parseVkbSpec, type VkbSpec } from './vkb-config.js';
-import type { Behaviour, FrontendCommand, FrontendConfig, FrontendReport, ScriptStep, StepResult } from './frontend/protocol.js';
+import type {
+  Behaviour,
+  FrontendCommand,
+  FrontendConfig,
+  FrontendReport,
+  ScriptStep,
+  StepResult,
+} from './frontend/protocol.js';
 
 const PAGES_PER_MIB = 256;
 
@@ -100,8 +107,14 @@ export class SimGuest {
     pred: (r: FrontendReport) => r is R,
     opts?: { timeoutMs?: number; fresh?: boolean },
   ): Promise<R>;
-  waitFor(pred: (r: FrontendReport) => boolean, opts?: { timeoutMs?: number; fresh?: boolean }): Promise<FrontendReport>;
-  waitFor(pred: (r: FrontendReport) => boolean, opts: { timeoutMs?: number; fresh?: boolean } = {}): Promise<FrontendReport> {
+  waitFor(
+    pred: (r: FrontendReport) => boolean,
+    opts?: { timeoutMs?: number; fresh?: boolean },
+  ): Promise<FrontendReport>;
+  waitFor(
+    pred: (r: FrontendReport) => boolean,
+    opts: { timeoutMs?: number; fresh?: boolean } = {},
+  ): Promise<FrontendReport> {
     if (!opts.fresh) {
       const found = this.reports.find(pred);
       if (found) return Promise.resolve(found);
@@ -109,8 +122,14 @@ export class SimGuest {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        const tail = this.reports.slice(-8).map((r) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
-        reject(new Error(`guest ${this.domid}: no matching report within ${opts.timeoutMs ?? 10_000} ms; last reports:\n${tail.join('\n')}`));
+        const tail = this.reports
+          .slice(-8)
+          .map((r) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+        reject(
+          new Error(
+            `guest ${this.domid}: no matching report within ${opts.timeoutMs ?? 10_000} ms; last reports:\n${tail.join('\n')}`,
+          ),
+        );
       }, opts.timeoutMs ?? 10_000);
       const off = this.onReport((r) => {
         if (!pred(r)) return;
@@ -127,12 +146,18 @@ export class SimGuest {
   }
 
   /** Runs a script on a device's card (default: the first connected one). */
-  async run(steps: readonly ScriptStep[], opts: { devid?: number; timeoutMs?: number } = {}): Promise<readonly StepResult[]> {
+  async run(
+    steps: readonly ScriptStep[],
+    opts: { devid?: number; timeoutMs?: number } = {},
+  ): Promise<readonly StepResult[]> {
     const id = this.nextScript++;
-    const result = this.waitFor((r): r is Extract<FrontendReport, { kind: 'script-result' }> => r.kind === 'script-result' && r.id === id, {
-      fresh: true,
-      timeoutMs: opts.timeoutMs ?? 60_000,
-    });
+    const result = this.waitFor(
+      (r): r is Extract<FrontendReport, { kind: 'script-result' }> => r.kind === 'script-result' && r.id === id,
+      {
+        fresh: true,
+        timeoutMs: opts.timeoutMs ?? 60_000,
+      },
+    );
     this.send(opts.devid === undefined ? { cmd: 'run', id, steps } : { cmd: 'run', id, devid: opts.devid, steps });
     return (await result).results;
   }
@@ -167,7 +192,10 @@ export class SimHost {
     try {
       await hv.createDomain({ domid: 0, ramPages: (opts.dom0RamMiB ?? 256) * PAGES_PER_MIB });
       xenstored = await startXenstored({ socketPath: join(dir, 'xenstored.sock'), log });
-      const xs = await XenStoreClient.connect({ transport: unixSocketTransport(xenstored.socketPath), reconnect: false });
+      const xs = await XenStoreClient.connect({
+        transport: unixSocketTransport(xenstored.socketPath),
+        reconnect: false,
+      });
       // What xen-init-dom0 writes at boot.
       await xs.write('/local/domain/0/name', 'Domain-0');
       await xs.write('/local/domain/0/domid', '0');
@@ -210,7 +238,11 @@ export class SimHost {
     const domid = this.nextDomid++;
     const name = opts.name ?? `guest${domid}`;
     const ramMiB = opts.ramMiB ?? 128;
-    await this.hypervisor.createDomain({ domid, ramPages: ramMiB * PAGES_PER_MIB, maxGrantFrames: opts.maxGrantFrames });
+    await this.hypervisor.createDomain({
+      domid,
+      ramPages: ramMiB * PAGES_PER_MIB,
+      maxGrantFrames: opts.maxGrantFrames,
+    });
     await this.toolstack.createDomainNodes(domid, name, randomUUID(), ramMiB * 1024);
     const domainSocket = await this.xenstored.introduceDomain(domid);
     const devices: VdisplPaths[] = [];
@@ -220,7 +252,13 @@ export class SimHost {
     const behaviour = opts.frontend ?? (devices.length || opts.vkb?.length ? { kind: 'display' as const } : false);
     let child: ChildProcess | undefined;
     if (behaviour !== false) {
-      const cfg: FrontendConfig = { dir: this.dir, domid, xenstoredPath: domainSocket, behaviour, verbose: opts.verbose ?? true };
+      const cfg: FrontendConfig = {
+        dir: this.dir,
+        domid,
+        xenstoredPath: domainSocket,
+        behaviour,
+        verbose: opts.verbose ?? true,
+      };
       child = forkFrontend(cfg);
     }
     const guest = new SimGuest(domid, name, devices, child);
@@ -274,7 +312,9 @@ export class SimHost {
     const alive = proc && proc.exitCode === null && proc.signalCode === null;
     if (alive) proc.kill('SIGSTOP');
     const devices = [...(await this.toolstack.listVdispl(domid)), ...(await this.toolstack.listVkb(domid))];
-    await Promise.all(devices.map((d) => this.toolstack.removeVdispl(d, { force: true, timeoutMs: opts.deviceTimeoutMs })));
+    await Promise.all(
+      devices.map((d) => this.toolstack.removeVdispl(d, { force: true, timeoutMs: opts.deviceTimeoutMs })),
+    );
     await this.toolstack.destroyDomainNodes(domid);
     if (alive) {
       proc.kill('SIGKILL');

@@ -4,8 +4,21 @@ export { SimPlatform, type SimPlatformOptions, type SimExportedDmaBuf } from './
 export { DomainKernel, type ForeignMapping, type OwnPages } from './domain-kernel.js';
 export { SimHypervisor, type DomainSpec, type GrantStats } from './hv/hypervisor.js';
 export { Toolstack, LIBXL_DESTROY_TIMEOUT_MS, vdisplPaths, type VdisplPaths, type RemovalResult } from './toolstack.js';
-export { parseVdisplSpec, formatVdisplSpec, VdisplSpecError, type VdisplConfig, type VdisplConnector } from './vdispl-config.js';
-export { decodeFrame, decodeFrameBuffer, decodeFrameRgba, drawFrame, type DecodedFrame, type FrameTag } from './frontend/pattern.js';
+export {
+  parseVdisplSpec,
+  formatVdisplSpec,
+  VdisplSpecError,
+  type VdisplConfig,
+  type VdisplConnector,
+} from './vdispl-config.js';
+export {
+  decodeFrame,
+  decodeFrameBuffer,
+  decodeFrameRgba,
+  drawFrame,
+  type DecodedFrame,
+  type FrameTag,
+} from './frontend/pattern.js';
 export type {
   Behaviour,
   DisplayBehaviour,

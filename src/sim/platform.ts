@@ -163,7 +163,8 @@ export class SimPlatform implements XenPlatform {
 
   async allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer> {
     this.assertOpen();
-    if (!Number.isInteger(pages) || pages <= 0) throw new PlatformError(`allocGranted: bad page count ${pages}`, EINVAL, 'EINVAL');
+    if (!Number.isInteger(pages) || pages <= 0)
+      throw new PlatformError(`allocGranted: bad page count ${pages}`, EINVAL, 'EINVAL');
     const own = await this.kernel.allocPages(pages);
     let refs: number[];
     try {
@@ -193,7 +194,11 @@ export class SimPlatform implements XenPlatform {
 
   importDmaBuf(_fd: number, _domid: DomId, _pages: number): Promise<GrantedBuffer> {
     return Promise.reject(
-      new PlatformError('dma-buf import: ENOTTY (the simulated kernel has no dma-buf import); use allocGranted', ENOTTY, 'ENOTTY'),
+      new PlatformError(
+        'dma-buf import: ENOTTY (the simulated kernel has no dma-buf import); use allocGranted',
+        ENOTTY,
+        'ENOTTY',
+      ),
     );
   }
 

@@ -133,8 +133,18 @@ export class Toolstack {
       await mknod(`/libxl/${domid}`, noperm);
       await mknod(`${dom}/device`, roperm);
       await mknod(`${dom}/control`, roperm);
-      for (const k of ['control/shutdown', 'control/feature-poweroff', 'control/feature-reboot', 'control/feature-suspend',
-        'control/sysrq', 'data', 'drivers', 'feature', 'attr', 'error']) {
+      for (const k of [
+        'control/shutdown',
+        'control/feature-poweroff',
+        'control/feature-reboot',
+        'control/feature-suspend',
+        'control/sysrq',
+        'data',
+        'drivers',
+        'feature',
+        'attr',
+        'error',
+      ]) {
         await mknod(`${dom}/${k}`, rwperm);
       }
       await t.write(`${vm}/uuid`, uuid);

@@ -72,10 +72,14 @@ function parseConnector(c: string): VdisplConnector {
   const uniqueId = c.slice(0, colon);
   if (/[\s,]/.test(uniqueId)) throw new VdisplSpecError(`vdispl: connector id "${uniqueId}" contains a space or comma`);
   const m = /^([0-9]+)x([0-9]+)$/.exec(c.slice(colon + 1));
-  if (!m) throw new VdisplSpecError(`vdispl: connector "${uniqueId}" has an invalid size "${c.slice(colon + 1)}" (expected <W>x<H>)`);
+  if (!m)
+    throw new VdisplSpecError(
+      `vdispl: connector "${uniqueId}" has an invalid size "${c.slice(colon + 1)}" (expected <W>x<H>)`,
+    );
   const width = Number(m[1]);
   const height = Number(m[2]);
-  if (width > 0xffffffff || height > 0xffffffff) throw new VdisplSpecError(`vdispl: connector "${uniqueId}" size out of range`);
+  if (width > 0xffffffff || height > 0xffffffff)
+    throw new VdisplSpecError(`vdispl: connector "${uniqueId}" size out of range`);
   return { uniqueId, width, height };
 }
 

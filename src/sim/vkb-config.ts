@@ -9,7 +9,10 @@ export interface VkbSpec extends VkbConfig {
 export function parseVkbSpec(spec: string): VkbSpec {
   const out: { -readonly [K in keyof VkbSpec]?: VkbSpec[K] } = { backend: '0' };
   let type = 'qemu';
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq < 0) throw new Error(`vkb: "${part}" is not key=value`);
     const k = part.slice(0, eq);

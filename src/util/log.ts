@@ -21,7 +21,11 @@ export function isLogLevel(s: string): s is LevelWithSilent {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const dest = opts.destination ?? 'stderr';
   const stream =
-    dest === 'stderr' ? pino.destination({ fd: 2, sync: true }) : dest === 'stdout' ? pino.destination({ fd: 1, sync: true }) : dest;
+    dest === 'stderr'
+      ? pino.destination({ fd: 2, sync: true })
+      : dest === 'stdout'
+        ? pino.destination({ fd: 1, sync: true })
+        : dest;
   return pino(
     {
       name: opts.name ?? 'vdispld',

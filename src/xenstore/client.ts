@@ -7,7 +7,15 @@ import * as codec from './codec.js';
 import type { Built, Parsed } from './codec.js';
 import { selectTransport, type Environment, type TransportChoice } from './select-transport.js';
 import type { Transport, TransportStream } from './transport.js';
-import { FrameDecoder, FrameTooLargeError, XsType, encodeMessage, joinStrings, xsTypeName, type XsMessage } from './wire.js';
+import {
+  FrameDecoder,
+  FrameTooLargeError,
+  XsType,
+  encodeMessage,
+  joinStrings,
+  xsTypeName,
+  type XsMessage,
+} from './wire.js';
 
 export interface ReconnectPolicy {
   /** First delay after a drop, doubled per failed attempt (default 50 ms). */
@@ -68,7 +76,10 @@ export class XenStoreClient implements XenStore {
   private readonly log: (line: string) => void;
   private readonly policy: Required<ReconnectPolicy> | false;
 
-  private constructor(private readonly transport: Transport, opts: ConnectOptions) {
+  private constructor(
+    private readonly transport: Transport,
+    opts: ConnectOptions,
+  ) {
     this.log = opts.log ?? ((): void => undefined);
     this.policy = opts.reconnect === false ? false : { initialDelayMs: 50, maxDelayMs: 5000, ...opts.reconnect };
     this.state = { kind: 'reconnecting', timer: undefined, attempt: 0 };
@@ -77,7 +88,8 @@ export class XenStoreClient implements XenStore {
   /** Connects once; rejects with a message naming every endpoint tried if none answers. */
   static async connect(opts: ConnectOptions = {}): Promise<XenStoreClient> {
     const t = opts.transport;
-    const transport = t === undefined || typeof t === 'string' ? selectTransport(t ?? 'auto', opts.env ?? process.env) : t;
+    const transport =
+      t === undefined || typeof t === 'string' ? selectTransport(t ?? 'auto', opts.env ?? process.env) : t;
     const client = new XenStoreClient(transport, opts);
     await client.open();
     return client;
@@ -191,14 +203,23 @@ export class XenStoreClient implements XenStore {
       } catch (err) {
         if (!isEagain(err)) throw err;
         if (attempt >= retries) {
-          throw new XenStoreError('EAGAIN', undefined, `xenstore: transaction still conflicting after ${retries + 1} attempts`);
+          throw new XenStoreError(
+            'EAGAIN',
+            undefined,
+            `xenstore: transaction still conflicting after ${retries + 1} attempts`,
+          );
         }
       }
     }
   }
 
   private async endTransaction(txId: number, commit: boolean): Promise<void> {
-    const reply = await this.send(XsType.TRANSACTION_END, txId, { ok: true, payload: joinStrings([commit ? 'T' : 'F']) }, undefined);
+    const reply = await this.send(
+      XsType.TRANSACTION_END,
+      txId,
+      { ok: true, payload: joinStrings([commit ? 'T' : 'F']) },
+      undefined,
+    );
     this.parsed(codec.parseOk(reply), XsType.TRANSACTION_END, undefined);
   }
 
@@ -207,12 +228,19 @@ export class XenStoreClient implements XenStore {
     let ended = false;
     const send = (type: number, req: Built, path: string): Promise<Buffer> =>
       ended
-        ? Promise.reject(new XenStoreError('EINVAL', path, `xenstore: transaction ${txId} already ended; ${xsTypeName(type)} ${path} refused`))
+        ? Promise.reject(
+            new XenStoreError(
+              'EINVAL',
+              path,
+              `xenstore: transaction ${txId} already ended; ${xsTypeName(type)} ${path} refused`,
+            ),
+          )
         : this.send(type, txId, req, path);
     const ok = async (type: number, req: Built, path: string): Promise<void> => {
       this.parsed(codec.parseOk(await send(type, req, path)), type, path);
     };
-    const read = async (path: string): Promise<string> => (await send(XsType.READ, codec.pathRequest(path), path)).toString('utf8');
+    const read = async (path: string): Promise<string> =>
+      (await send(XsType.READ, codec.pathRequest(path), path)).toString('utf8');
     return {
       end: () => {
         ended = true;
@@ -231,9 +259,17 @@ export class XenStoreClient implements XenStore {
       rm: (path) => ok(XsType.RM, codec.pathRequest(path), path),
       setPerms: (path, perms) => ok(XsType.SET_PERMS, codec.setPermsRequest(path, perms), path),
       directory: async (path) =>
-        this.parsed(codec.parseDirectory(await send(XsType.DIRECTORY, codec.pathRequest(path), path)), XsType.DIRECTORY, path),
+        this.parsed(
+          codec.parseDirectory(await send(XsType.DIRECTORY, codec.pathRequest(path), path)),
+          XsType.DIRECTORY,
+          path,
+        ),
       getPerms: async (path) =>
-        this.parsed(codec.parsePerms(await send(XsType.GET_PERMS, codec.pathRequest(path, true), path)), XsType.GET_PERMS, path),
+        this.parsed(
+          codec.parsePerms(await send(XsType.GET_PERMS, codec.pathRequest(path, true), path)),
+          XsType.GET_PERMS,
+          path,
+        ),
     };
   }
 
@@ -242,15 +278,27 @@ export class XenStoreClient implements XenStore {
   private parsed<T>(p: Parsed<T>, type: number, path: string | undefined): T {
     if (p.ok) return p.value;
     this.badFrames++;
-    throw new XenStoreError('EPROTO', path, `xenstore: malformed ${xsTypeName(type)} reply${path !== undefined ? ` for ${path}` : ''}: ${p.why}`);
+    throw new XenStoreError(
+      'EPROTO',
+      path,
+      `xenstore: malformed ${xsTypeName(type)} reply${path !== undefined ? ` for ${path}` : ''}: ${p.why}`,
+    );
   }
 
   private send(type: number, txId: number, req: Built, path: string | undefined): Promise<Buffer> {
-    if (!req.ok) return Promise.reject(new XenStoreError(req.problem.xsError, path, `xenstore: ${req.problem.message}`));
+    if (!req.ok)
+      return Promise.reject(new XenStoreError(req.problem.xsError, path, `xenstore: ${req.problem.message}`));
     const state = this.state;
     if (state.kind !== 'connected') {
-      const why = state.kind === 'closed' ? 'client closed' : `not connected to ${this.transport.description} (reconnecting)`;
-      return Promise.reject(new XenStoreError('ECONNRESET', path, `xenstore: ${xsTypeName(type)}${path !== undefined ? ` ${path}` : ''} failed: ${why}`));
+      const why =
+        state.kind === 'closed' ? 'client closed' : `not connected to ${this.transport.description} (reconnecting)`;
+      return Promise.reject(
+        new XenStoreError(
+          'ECONNRESET',
+          path,
+          `xenstore: ${xsTypeName(type)}${path !== undefined ? ` ${path}` : ''} failed: ${why}`,
+        ),
+      );
     }
     let reqId: number;
     do reqId = this.nextReqId = (this.nextReqId + 1) >>> 0;
@@ -294,7 +342,9 @@ export class XenStoreClient implements XenStore {
       }
     } else if (msg.type !== p.type) {
       this.badFrames++;
-      p.reject(new XenStoreError('EPROTO', p.path, `xenstore: ${xsTypeName(p.type)} answered with ${xsTypeName(msg.type)}`));
+      p.reject(
+        new XenStoreError('EPROTO', p.path, `xenstore: ${xsTypeName(p.type)} answered with ${xsTypeName(msg.type)}`),
+      );
     } else {
       p.resolve(msg.payload);
     }
@@ -304,7 +354,13 @@ export class XenStoreClient implements XenStore {
     const all = [...this.pending.values()];
     this.pending.clear();
     for (const p of all) {
-      p.reject(new XenStoreError(xsError, p.path, `xenstore: ${xsTypeName(p.type)}${p.path !== undefined ? ` ${p.path}` : ''} failed: ${why}`));
+      p.reject(
+        new XenStoreError(
+          xsError,
+          p.path,
+          `xenstore: ${xsTypeName(p.type)}${p.path !== undefined ? ` ${p.path}` : ''} failed: ${why}`,
+        ),
+      );
     }
   }
 
@@ -332,7 +388,11 @@ export class XenStoreClient implements XenStore {
         }
       },
       onClose: (err) => {
-        if (current()) this.dropped('ECONNRESET', `connection to ${this.transport.description} lost${err ? ` (${err.message})` : ''}`);
+        if (current())
+          this.dropped(
+            'ECONNRESET',
+            `connection to ${this.transport.description} lost${err ? ` (${err.message})` : ''}`,
+          );
       },
     });
     if (this.state.kind === 'closed') {
@@ -363,7 +423,9 @@ export class XenStoreClient implements XenStore {
           if (this.state !== st) return;
           st.attempt++;
           if (st.attempt === 1 || st.attempt % 10 === 0) {
-            this.log(`xenstore: reconnect attempt ${st.attempt} failed: ${err instanceof Error ? err.message : String(err)}`);
+            this.log(
+              `xenstore: reconnect attempt ${st.attempt} failed: ${err instanceof Error ? err.message : String(err)}`,
+            );
           }
           this.scheduleReconnect();
         },
@@ -381,9 +443,15 @@ export class XenStoreClient implements XenStore {
 
   private async reregister(w: WatchEntry): Promise<void> {
     try {
-      this.parsed(codec.parseOk(await this.send(XsType.WATCH, 0, codec.watchRequest(w.path, w.token), w.path)), XsType.WATCH, w.path);
+      this.parsed(
+        codec.parseOk(await this.send(XsType.WATCH, 0, codec.watchRequest(w.path, w.token), w.path)),
+        XsType.WATCH,
+        w.path,
+      );
     } catch (err) {
-      this.log(`xenstore: could not re-register the watch on ${w.path}: ${err instanceof Error ? err.message : String(err)}`);
+      this.log(
+        `xenstore: could not re-register the watch on ${w.path}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 

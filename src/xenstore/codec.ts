@@ -12,18 +12,27 @@ export interface RequestProblem {
   readonly message: string;
 }
 
-export type Built = { readonly ok: true; readonly payload: Buffer } | { readonly ok: false; readonly problem: RequestProblem };
+export type Built =
+  { readonly ok: true; readonly payload: Buffer } | { readonly ok: false; readonly problem: RequestProblem };
 
 const built = (payload: Buffer): Built =>
   payload.length > PAYLOAD_MAX
-    ? { ok: false, problem: { xsError: 'E2BIG', message: `request of ${payload.length} bytes exceeds the ${PAYLOAD_MAX}-byte XenStore payload limit` } }
+    ? {
+        ok: false,
+        problem: {
+          xsError: 'E2BIG',
+          message: `request of ${payload.length} bytes exceeds the ${PAYLOAD_MAX}-byte XenStore payload limit`,
+        },
+      }
     : { ok: true, payload };
 
 const refused = (message: string): Built => ({ ok: false, problem: { xsError: 'EINVAL', message } });
 
 function checkPath(path: string, allowSpecial: boolean): string | undefined {
   const p = pathProblem(path, allowSpecial);
-  return p === undefined ? undefined : `bad XenStore path '${path.length > 80 ? `${path.slice(0, 80)}…` : path}': ${describePathProblem(p)}`;
+  return p === undefined
+    ? undefined
+    : `bad XenStore path '${path.length > 80 ? `${path.slice(0, 80)}…` : path}': ${describePathProblem(p)}`;
 }
 
 /** `<path>|` for READ, MKDIR, RM, DIRECTORY, GET_PERMS (the last also on special @ nodes). */
@@ -44,7 +53,13 @@ export function setPermsRequest(path: string, perms: readonly XsPerm[]): Built {
   if (bad !== undefined) return refused(bad);
   if (perms.length === 0) return refused('setPerms needs at least the owner entry');
   for (const p of perms) {
-    if (!Number.isInteger(p.domid) || p.domid < 0 || p.domid > DOMID_MAX || !'nrwb'.includes(p.access) || p.access.length !== 1) {
+    if (
+      !Number.isInteger(p.domid) ||
+      p.domid < 0 ||
+      p.domid > DOMID_MAX ||
+      !'nrwb'.includes(p.access) ||
+      p.access.length !== 1
+    ) {
       return refused(`bad permission ${JSON.stringify(p)}`);
     }
   }

@@ -30,11 +30,16 @@ export function pathProblem(path: string, allowSpecial = false): PathProblem | u
 
 export function describePathProblem(p: PathProblem): string {
   switch (p.kind) {
-    case 'empty': return 'empty path';
-    case 'too-long': return `path longer than ${p.max} bytes`;
-    case 'bad-char': return 'path may hold only A-Z a-z 0-9 - / _ @';
-    case 'bad-slash': return 'path has a doubled or trailing slash';
-    case 'special-not-allowed': return 'special @ paths are valid only for watches and permissions';
+    case 'empty':
+      return 'empty path';
+    case 'too-long':
+      return `path longer than ${p.max} bytes`;
+    case 'bad-char':
+      return 'path may hold only A-Z a-z 0-9 - / _ @';
+    case 'bad-slash':
+      return 'path has a doubled or trailing slash';
+    case 'special-not-allowed':
+      return 'special @ paths are valid only for watches and permissions';
   }
 }
 

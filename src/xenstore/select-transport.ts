@@ -39,7 +39,9 @@ function xenbusTransportLazy(devicePath: string): Transport {
       try {
         t = await loadXenbus(devicePath);
       } catch (err) {
-        throw new Error(`xenbus transport unavailable for ${devicePath}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(
+          `xenbus transport unavailable for ${devicePath}: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       return t.open(sink);
     },

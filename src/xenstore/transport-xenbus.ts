@@ -94,7 +94,11 @@ class XenbusStream implements TransportStream {
     try {
       drained = this.frames.flush((b) => n.writeFd(this.fd, b, 0, b.length));
     } catch (err) {
-      this.fail(new Error(`${this.path}: writing a XenStore request failed: ${err instanceof Error ? err.message : String(err)}`));
+      this.fail(
+        new Error(
+          `${this.path}: writing a XenStore request failed: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
       return;
     }
     const want = !drained;

@@ -9,8 +9,23 @@ export interface XsPerm {
 
 /** Xen's error names, as xenstored sends them. */
 export type XsErrorName =
-  | 'EINVAL' | 'EACCES' | 'EEXIST' | 'EISDIR' | 'ENOENT' | 'ENOMEM' | 'ENOSPC' | 'EIO' | 'ENOTEMPTY'
-  | 'ENOSYS' | 'EROFS' | 'EBUSY' | 'EAGAIN' | 'EISCONN' | 'E2BIG' | 'EPERM' | 'EQUOTA';
+  | 'EINVAL'
+  | 'EACCES'
+  | 'EEXIST'
+  | 'EISDIR'
+  | 'ENOENT'
+  | 'ENOMEM'
+  | 'ENOSPC'
+  | 'EIO'
+  | 'ENOTEMPTY'
+  | 'ENOSYS'
+  | 'EROFS'
+  | 'EBUSY'
+  | 'EAGAIN'
+  | 'EISCONN'
+  | 'E2BIG'
+  | 'EPERM'
+  | 'EQUOTA';
 
 export class XenStoreError extends Error {
   constructor(

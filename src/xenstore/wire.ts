@@ -37,8 +37,23 @@ export const REL_PATH_MAX = 2048;
 
 /** The error names of xs_wire.h's xsd_errors, in its order, plus oxenstored's EQUOTA. */
 export const XS_ERROR_NAMES = [
-  'EINVAL', 'EACCES', 'EEXIST', 'EISDIR', 'ENOENT', 'ENOMEM', 'ENOSPC', 'EIO', 'ENOTEMPTY',
-  'ENOSYS', 'EROFS', 'EBUSY', 'EAGAIN', 'EISCONN', 'E2BIG', 'EPERM', 'EQUOTA',
+  'EINVAL',
+  'EACCES',
+  'EEXIST',
+  'EISDIR',
+  'ENOENT',
+  'ENOMEM',
+  'ENOSPC',
+  'EIO',
+  'ENOTEMPTY',
+  'ENOSYS',
+  'EROFS',
+  'EBUSY',
+  'EAGAIN',
+  'EISCONN',
+  'E2BIG',
+  'EPERM',
+  'EQUOTA',
 ] as const;
 export type XsWireErrorName = (typeof XS_ERROR_NAMES)[number];
 const errorNameSet = new Set<string>(XS_ERROR_NAMES);
@@ -119,7 +134,10 @@ export function joinStrings(parts: readonly (string | Uint8Array)[]): Buffer {
 export function splitStrings(payload: Buffer): string[] | undefined {
   if (payload.length === 0) return [];
   if (payload[payload.length - 1] !== 0) return undefined;
-  return payload.subarray(0, payload.length - 1).toString('utf8').split('\0');
+  return payload
+    .subarray(0, payload.length - 1)
+    .toString('utf8')
+    .split('\0');
 }
 
 /**

@@ -48,7 +48,10 @@ void test('a full ring of requests is served within the budget, ids and operatio
   r.ch.kick();
   r.poll();
   assert.equal(r.responses.length, 32);
-  assert.deepEqual(r.responses.map((x) => x.id), Array.from({ length: 32 }, (_, i) => 500 + i));
+  assert.deepEqual(
+    r.responses.map((x) => x.id),
+    Array.from({ length: 32 }, (_, i) => 500 + i),
+  );
   assert.ok(r.responses.every((x) => x.status === -XEN_ENOENT && x.operation === 0x13 && x.reservedZero));
   assert.equal(r.ch.stats.requests, 32);
   await r.ch.stop();
@@ -62,14 +65,41 @@ void test('a modeset the output never finishes is answered -ETIMEDOUT inside the
   const data = r.guest.grantPages(4);
   const dir = r.guest.grantPages(1);
   writePageDirectory([r.guest.page(dir[0]!)], dir, data);
-  r.front.writeRequest({ kind: 'dbuf-create', dbufCookie: cookie(1n), geometry: { width: 64, height: 64, bpp: 32 }, bufferSz: 16384, beAlloc: false, grefDirectory: dir[0]!, dataOfs: 0 }, 1);
-  r.front.writeRequest({ kind: 'fb-attach', dbufCookie: cookie(1n), fbCookie: cookie(2n), width: 64, height: 64, format: formatByName('XRGB8888')! }, 2);
+  r.front.writeRequest(
+    {
+      kind: 'dbuf-create',
+      dbufCookie: cookie(1n),
+      geometry: { width: 64, height: 64, bpp: 32 },
+      bufferSz: 16384,
+      beAlloc: false,
+      grefDirectory: dir[0]!,
+      dataOfs: 0,
+    },
+    1,
+  );
+  r.front.writeRequest(
+    {
+      kind: 'fb-attach',
+      dbufCookie: cookie(1n),
+      fbCookie: cookie(2n),
+      width: 64,
+      height: 64,
+      format: formatByName('XRGB8888')!,
+    },
+    2,
+  );
   r.front.pushRequests();
   r.ch.kick();
   await waitFor('create and attach', () => (r.poll(), r.responses.length === 2));
-  assert.deepEqual(r.responses.map((x) => x.status), [0, 0]);
+  assert.deepEqual(
+    r.responses.map((x) => x.status),
+    [0, 0],
+  );
   out.hangModeset = true;
-  r.front.writeRequest({ kind: 'set-config', config: { fbCookie: cookie(2n), x: 0, y: 0, width: 64, height: 64, bpp: 32 } }, 3);
+  r.front.writeRequest(
+    { kind: 'set-config', config: { fbCookie: cookie(2n), x: 0, y: 0, width: 64, height: 64, bpp: 32 } },
+    3,
+  );
   r.front.writeRequest({ kind: 'fb-detach', fbCookie: cookie(77n) }, 4);
   r.front.pushRequests();
   r.ch.kick();
@@ -87,9 +117,33 @@ void test('a flip the output never reports still gets its event, counted as drop
   const data = r.guest.grantPages(4);
   const dir = r.guest.grantPages(1);
   writePageDirectory([r.guest.page(dir[0]!)], dir, data);
-  r.front.writeRequest({ kind: 'dbuf-create', dbufCookie: cookie(1n), geometry: { width: 64, height: 64, bpp: 32 }, bufferSz: 16384, beAlloc: false, grefDirectory: dir[0]!, dataOfs: 0 }, 1);
-  r.front.writeRequest({ kind: 'fb-attach', dbufCookie: cookie(1n), fbCookie: cookie(2n), width: 64, height: 64, format: formatByName('XRGB8888')! }, 2);
-  r.front.writeRequest({ kind: 'set-config', config: { fbCookie: cookie(2n), x: 0, y: 0, width: 64, height: 64, bpp: 32 } }, 3);
+  r.front.writeRequest(
+    {
+      kind: 'dbuf-create',
+      dbufCookie: cookie(1n),
+      geometry: { width: 64, height: 64, bpp: 32 },
+      bufferSz: 16384,
+      beAlloc: false,
+      grefDirectory: dir[0]!,
+      dataOfs: 0,
+    },
+    1,
+  );
+  r.front.writeRequest(
+    {
+      kind: 'fb-attach',
+      dbufCookie: cookie(1n),
+      fbCookie: cookie(2n),
+      width: 64,
+      height: 64,
+      format: formatByName('XRGB8888')!,
+    },
+    2,
+  );
+  r.front.writeRequest(
+    { kind: 'set-config', config: { fbCookie: cookie(2n), x: 0, y: 0, width: 64, height: 64, bpp: 32 } },
+    3,
+  );
   r.front.writeRequest({ kind: 'pg-flip', fbCookie: cookie(2n) }, 4);
   r.front.pushRequests();
   r.ch.kick();
@@ -114,7 +168,18 @@ void test('a buffer mapped after its DBUF_CREATE was answered -ETIMEDOUT is rele
   writePageDirectory([r.guest.page(dir[0]!)], dir, data);
   let open!: () => void;
   r.platform.mapGate = new Promise((res) => (open = res));
-  r.front.writeRequest({ kind: 'dbuf-create', dbufCookie: cookie(1n), geometry: { width: 64, height: 64, bpp: 32 }, bufferSz: 16384, beAlloc: false, grefDirectory: dir[0]!, dataOfs: 0 }, 1);
+  r.front.writeRequest(
+    {
+      kind: 'dbuf-create',
+      dbufCookie: cookie(1n),
+      geometry: { width: 64, height: 64, bpp: 32 },
+      bufferSz: 16384,
+      beAlloc: false,
+      grefDirectory: dir[0]!,
+      dataOfs: 0,
+    },
+    1,
+  );
   r.front.pushRequests();
   r.ch.kick();
   await waitFor('timeout answer', () => (r.poll(), r.responses.length === 1), 5000);

@@ -15,8 +15,19 @@ function gatedStore(nodes: Record<string, string>): { xs: XsOps; inFlight: () =>
   const xs: XsOps = {
     read: (p) => (p in nodes ? later(nodes[p]!) : Promise.reject(new Error(`ENOENT ${p}`))),
     tryRead: (p) => later(nodes[p]),
-    directory: (p) => Promise.resolve([...new Set(Object.keys(nodes).filter((k) => k.startsWith(`${p}/`)).map((k) => k.slice(p.length + 1).split('/')[0]!))]),
-    write: no, mkdir: no, rm: no, getPerms: no, setPerms: no,
+    directory: (p) =>
+      Promise.resolve([
+        ...new Set(
+          Object.keys(nodes)
+            .filter((k) => k.startsWith(`${p}/`))
+            .map((k) => k.slice(p.length + 1).split('/')[0]!),
+        ),
+      ]),
+    write: no,
+    mkdir: no,
+    rm: no,
+    getPerms: no,
+    setPerms: no,
   };
   return {
     xs,
@@ -33,8 +44,12 @@ function device(n: number, edit: (k: string, v: string) => string = (_k, v) => v
   const nodes: Record<string, string> = { [`${FE}/be-alloc`]: '0', [`${FE}/version`]: '2' };
   for (let i = 0; i < n; i++) {
     const c: Record<string, string> = {
-      resolution: '800x600', 'unique-id': `id${i}`, 'req-ring-ref': String(10 + i), 'req-event-channel': String(20 + i),
-      'evt-ring-ref': String(30 + i), 'evt-event-channel': String(40 + i),
+      resolution: '800x600',
+      'unique-id': `id${i}`,
+      'req-ring-ref': String(10 + i),
+      'req-event-channel': String(20 + i),
+      'evt-ring-ref': String(30 + i),
+      'evt-event-channel': String(40 + i),
     };
     for (const [k, v] of Object.entries(c)) nodes[`${FE}/${i}/${k}`] = edit(`${i}/${k}`, v);
   }
@@ -60,5 +75,8 @@ void test('with several bad values the first in reading order is the one reporte
   const p = readDeviceConfig(g.xs, FE);
   for (let i = 0; i < 5 && g.inFlight() === 0; i++) await new Promise((r) => setImmediate(r));
   g.release();
-  await assert.rejects(p, (e: unknown) => e instanceof DeviceConfigError && /0\/evt-ring-ref/.test(e.message) && e.fault === 'frontend');
+  await assert.rejects(
+    p,
+    (e: unknown) => e instanceof DeviceConfigError && /0\/evt-ring-ref/.test(e.message) && e.fault === 'frontend',
+  );
 });

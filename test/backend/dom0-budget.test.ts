@@ -24,21 +24,44 @@ void test('beyond the guests planned for, each may hold limit / (guests + 1); no
   const b = new Dom0Budget(limits(1200, 1000, 10, 2));
   // Two planned: half each.
   b.take(1, 'mappedPages', 600);
-  assert.equal(refusal(() => b.take(1, 'mappedPages', 1)), 12, 'over its share: -ENOMEM');
+  assert.equal(
+    refusal(() => b.take(1, 'mappedPages', 1)),
+    12,
+    'over its share: -ENOMEM',
+  );
   b.take(2, 'mappedPages', 600);
-  assert.equal(refusal(() => b.take(2, 'mappedPages', 1)), 12);
+  assert.equal(
+    refusal(() => b.take(2, 'mappedPages', 1)),
+    12,
+  );
   // A third: its share is 1200 / 4, but the budget is full: -EAGAIN until someone lets go.
-  assert.equal(refusal(() => b.take(3, 'mappedPages', 100)), 11, 'within its share but the budget is held by others: -EAGAIN');
+  assert.equal(
+    refusal(() => b.take(3, 'mappedPages', 100)),
+    11,
+    'within its share but the budget is held by others: -EAGAIN',
+  );
   b.give(1, 'mappedPages', 600);
   b.take(3, 'mappedPages', 600); // two guests hold some: half each again
-  assert.equal(refusal(() => b.take(3, 'mappedPages', 1)), 12);
+  assert.equal(
+    refusal(() => b.take(3, 'mappedPages', 1)),
+    12,
+  );
   // Guest 1 comes back: three guests, a quarter each, and the budget is full for now.
-  assert.equal(refusal(() => b.take(1, 'mappedPages', 1)), 11);
+  assert.equal(
+    refusal(() => b.take(1, 'mappedPages', 1)),
+    11,
+  );
   b.give(3, 'mappedPages', 300);
-  assert.equal(refusal(() => b.take(1, 'mappedPages', 301)), 12);
+  assert.equal(
+    refusal(() => b.take(1, 'mappedPages', 301)),
+    12,
+  );
   b.take(1, 'mappedPages', 300);
   // Guest 2 keeps its half (nothing is taken back) but gets no more.
-  assert.equal(refusal(() => b.take(2, 'mappedPages', 1)), 12);
+  assert.equal(
+    refusal(() => b.take(2, 'mappedPages', 1)),
+    12,
+  );
   const r = b.report();
   assert.deepEqual(r.used, { mappedPages: 1200, allocatedPages: 0, fds: 0 });
   assert.equal(r.share.mappedPages, 300);
@@ -62,7 +85,10 @@ void test('the kinds are counted apart; limits are read at every charge (live co
   let fds = 4;
   const b = new Dom0Budget(() => ({ mappedPages: 100, allocatedPages: 100, fds, guests: 1 }));
   b.take(1, 'fds', 4);
-  assert.equal(refusal(() => b.take(1, 'fds', 1)), 12);
+  assert.equal(
+    refusal(() => b.take(1, 'fds', 1)),
+    12,
+  );
   b.take(1, 'allocatedPages', 50);
   fds = 8;
   b.take(1, 'fds', 2);
@@ -79,7 +105,10 @@ void test('the budgeted platform charges every mapping and allocation and gives 
   assert.equal(m.bytes.length, 20 * 4096);
   assert.equal(b.report().used.mappedPages, 20);
   // Over the guest's share (64 / 2): refused before the platform is asked.
-  await assert.rejects(p.mapGrants(domId(5), g.grantPages(20), { writable: false }), (e: PlatformError) => e.errno === 12);
+  await assert.rejects(
+    p.mapGrants(domId(5), g.grantPages(20), { writable: false }),
+    (e: PlatformError) => e.errno === 12,
+  );
   assert.equal(fake.resources().grantMappings, 1, 'the refused mapping was never made');
   // A mapping the platform refuses gives its charge back.
   await assert.rejects(p.mapGrants(domId(5), [99999 as never], { writable: false }));
@@ -94,7 +123,11 @@ void test('the budgeted platform charges every mapping and allocation and gives 
   a.close();
   assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 0, fds: 0 });
   await assert.rejects(p.exportDmaBuf(domId(5), refs), (e: PlatformError) => e.errno === 25);
-  assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 0, fds: 0 }, 'a failed export gives back its fd and pages');
+  assert.deepEqual(
+    b.report().used,
+    { mappedPages: 0, allocatedPages: 0, fds: 0 },
+    'a failed export gives back its fd and pages',
+  );
   assert.deepEqual(b.report().guests, []);
 });
 
@@ -102,16 +135,27 @@ void test('with dom0-guests planned, that many guests each get a whole share wha
   const b = new Dom0Budget(limits(1200, 1000, 10, 4));
   for (const d of [1, 2, 3]) {
     b.take(d, 'mappedPages', 300);
-    assert.equal(refusal(() => b.take(d, 'mappedPages', 1)), 12, 'a quarter each');
+    assert.equal(
+      refusal(() => b.take(d, 'mappedPages', 1)),
+      12,
+      'a quarter each',
+    );
   }
   b.take(4, 'mappedPages', 300);
   assert.equal(b.report().used.mappedPages, 1200);
   assert.equal(b.report().planned, 4);
   // A fifth: the shares are a sixth now (one kept free); the budget is full until someone lets go.
-  assert.equal(refusal(() => b.take(5, 'mappedPages', 1)), 11);
+  assert.equal(
+    refusal(() => b.take(5, 'mappedPages', 1)),
+    11,
+  );
   b.give(1, 'mappedPages', 300);
   b.take(5, 'mappedPages', 300);
-  assert.equal(refusal(() => b.take(1, 'mappedPages', 300)), 12, 'a returning guest gets the smaller share now');
+  assert.equal(
+    refusal(() => b.take(1, 'mappedPages', 300)),
+    12,
+    'a returning guest gets the smaller share now',
+  );
 });
 
 void test('the dom0 budget keys parse like the other quotas', () => {

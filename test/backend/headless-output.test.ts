@@ -94,7 +94,13 @@ void test('drawRegion never reads past the bytes it has and clips to the target'
   assert.deepEqual(px(rgba, 3, 2, 1), [255, 255, 255, 255]);
   assert.deepEqual(px(rgba, 3, 1, 2), [0, 0, 0, 0]);
   // Unknown FourCC: nothing.
-  assert.equal(drawRegion({ src, offset: 0, pitch: 16, width: 4, height: 1, fourcc: 7 }, { rgba, width: 3, height: 3, x: 0, y: 0 }), 0);
+  assert.equal(
+    drawRegion(
+      { src, offset: 0, pitch: 16, width: 4, height: 1, fourcc: 7 },
+      { rgba, width: 3, height: 3, x: 0, y: 0 },
+    ),
+    0,
+  );
 });
 
 void test('modeset, flips at vblank on the mode grid, frame readable, PNG round trip', async () => {
@@ -158,8 +164,14 @@ void test('viewport outside the mode or larger than the framebuffer is refused w
   const out = new HeadlessOutput('t2', { width: 16, height: 16, refreshMilliHz: 60000, preferred: true });
   try {
     const a = xrgbFb(8, 8, 1);
-    await assert.rejects(out.setConfig({ fb: a, x: 10, y: 0, width: 8, height: 8 }), (e: { errno?: number }) => e.errno === 22);
-    await assert.rejects(out.setConfig({ fb: a, x: 0, y: 0, width: 9, height: 8 }), (e: { errno?: number }) => e.errno === 22);
+    await assert.rejects(
+      out.setConfig({ fb: a, x: 10, y: 0, width: 8, height: 8 }),
+      (e: { errno?: number }) => e.errno === 22,
+    );
+    await assert.rejects(
+      out.setConfig({ fb: a, x: 0, y: 0, width: 9, height: 8 }),
+      (e: { errno?: number }) => e.errno === 22,
+    );
     assert.equal(out.enabled, false);
   } finally {
     out.close();
@@ -218,7 +230,12 @@ void test('a framebuffer released while shown stays on screen: its pages are hel
 });
 
 void test('headless backend: output specs, on-demand outputs, be-alloc through the platform allocator', async () => {
-  assert.deepEqual(parseHeadlessSpec('screen0=1920x1080'), { name: 'screen0', width: 1920, height: 1080, refreshMilliHz: 60000 });
+  assert.deepEqual(parseHeadlessSpec('screen0=1920x1080'), {
+    name: 'screen0',
+    width: 1920,
+    height: 1080,
+    refreshMilliHz: 60000,
+  });
   assert.deepEqual(parseHeadlessSpec('x=640x480@59.94'), { name: 'x', width: 640, height: 480, refreshMilliHz: 59940 });
   assert.throws(() => parseHeadlessSpec('bad'), /NAME=WIDTHxHEIGHT/);
   assert.throws(() => parseHeadlessSpec('a=0x10'), /out of range/);

@@ -45,7 +45,10 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connectorMap?: Map<string, string>; log?: Logger; before?: (dom0: XenStoreClient) => Promise<void> } = {}): Promise<World> {
+async function world(
+  spec = 'connectors=id0:640x480;id1:320x240',
+  opts: { connectorMap?: Map<string, string>; log?: Logger; before?: (dom0: XenStoreClient) => Promise<void> } = {},
+): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-be-'));
   const xsd = await startXenstored({ socketPath: join(dir, 'xs') });
   const connect = (p: string) => XenStoreClient.connect({ transport: unixSocketTransport(p), reconnect: false });
@@ -63,7 +66,19 @@ async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connec
   const paths = await toolstack.addVdispl(FE, 0, parseVdisplSpec(spec));
   const fe = new TestFrontend(guestXs, platform, guest, paths.frontend, paths.backend);
   const w: World = {
-    dir, xsd, dom0, beXs, guestXs, toolstack, platform, guest, headless, outputs, backend, paths, fe,
+    dir,
+    xsd,
+    dom0,
+    beXs,
+    guestXs,
+    toolstack,
+    platform,
+    guest,
+    headless,
+    outputs,
+    backend,
+    paths,
+    fe,
     close: async () => {
       await w.backend.close();
       await headless.close();
@@ -78,7 +93,11 @@ async function world(spec = 'connectors=id0:640x480;id1:320x240', opts: { connec
 /** Nothing held: no mapping, binding, granted buffer, framebuffer or dedicated output. */
 function assertNothingHeld(w: World, why: string): void {
   const r = w.platform.resources();
-  assert.deepEqual(r, { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 }, why);
+  assert.deepEqual(
+    r,
+    { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 },
+    why,
+  );
   assert.equal(w.headless.resources().framebuffers, 0, why);
   assert.equal(w.headless.outputs().length, 0, why);
   const b = w.backend.resources();
@@ -92,16 +111,41 @@ async function showBuffer(w: World, c: number, dbuf: bigint, fb: bigint, width: 
   const n = Math.ceil(sz / 4096);
   const data = w.guest.grantPages(n);
   const dirRefs = w.guest.grantPages(directoryPageCount(n));
-  writePageDirectory(dirRefs.map((r) => w.guest.page(r)), dirRefs, data);
+  writePageDirectory(
+    dirRefs.map((r) => w.guest.page(r)),
+    dirRefs,
+    data,
+  );
   // The picture: every byte of row y is y.
-  for (let y = 0; y < height; y++) w.guest.arena.fill(y & 0xff, w.guest.grants.get(data[0]!)!.page * 4096 + y * width * 4, w.guest.grants.get(data[0]!)!.page * 4096 + (y + 1) * width * 4);
+  for (let y = 0; y < height; y++)
+    w.guest.arena.fill(
+      y & 0xff,
+      w.guest.grants.get(data[0]!)!.page * 4096 + y * width * 4,
+      w.guest.grants.get(data[0]!)!.page * 4096 + (y + 1) * width * 4,
+    );
   let r = await w.fe.request(0, {
-    kind: 'dbuf-create', dbufCookie: cookie(dbuf), geometry: { width, height, bpp: 32 }, bufferSz: sz, beAlloc: false, grefDirectory: dirRefs[0]!, dataOfs: 0,
+    kind: 'dbuf-create',
+    dbufCookie: cookie(dbuf),
+    geometry: { width, height, bpp: 32 },
+    bufferSz: sz,
+    beAlloc: false,
+    grefDirectory: dirRefs[0]!,
+    dataOfs: 0,
   });
   assert.equal(r.status, 0, 'DBUF_CREATE');
-  r = await w.fe.request(0, { kind: 'fb-attach', dbufCookie: cookie(dbuf), fbCookie: cookie(fb), width, height, format: XRGB });
+  r = await w.fe.request(0, {
+    kind: 'fb-attach',
+    dbufCookie: cookie(dbuf),
+    fbCookie: cookie(fb),
+    width,
+    height,
+    format: XRGB,
+  });
   assert.equal(r.status, 0, 'FB_ATTACH');
-  r = await w.fe.request(c, { kind: 'set-config', config: { fbCookie: cookie(fb), x: 0, y: 0, width, height, bpp: 32 } });
+  r = await w.fe.request(c, {
+    kind: 'set-config',
+    config: { fbCookie: cookie(fb), x: 0, y: 0, width, height, bpp: 32 },
+  });
   assert.equal(r.status, 0, 'SET_CONFIG');
 }
 
@@ -119,18 +163,34 @@ void test('connect, serve two connectors, events in order per connector, release
       assert.equal(r.operation, 0x15, 'operation echoed');
       assert.ok(r.reservedZero, 'no stale bytes in the response');
       // Like Linux: the next flip on a connector only after the previous one's event.
-      if (i % 2 === 1) await waitFor('flip events', () => w.fe.events(0).length === (i + 1) / 2 && w.fe.events(1).length === (i + 1) / 2);
+      if (i % 2 === 1)
+        await waitFor(
+          'flip events',
+          () => w.fe.events(0).length === (i + 1) / 2 && w.fe.events(1).length === (i + 1) / 2,
+        );
     }
     await waitFor('all flip events', () => w.fe.events(0).length === 5 && w.fe.events(1).length === 5);
-    assert.deepEqual(w.fe.events(0).map((e) => e.id), [0, 1, 2, 3, 4]);
-    assert.deepEqual(w.fe.events(1).map((e) => e.id), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      w.fe.events(0).map((e) => e.id),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      w.fe.events(1).map((e) => e.id),
+      [0, 1, 2, 3, 4],
+    );
     assert.ok(w.fe.events(1).every((e) => e.type === 0 && e.fbCookie === cookie(12n) && e.reservedZero));
     const st = w.backend.status()[0]!;
     assert.equal(st.phase, 'connected');
     assert.equal(st.connectors[0]!.stats.flipsShown, 5);
     const frame = w.headless.output('dom5.0.id1')!.currentFrame()!;
     assert.equal(frame.rgba[(100 * 320 + 7) * 4], 100, 'the guest picture is on the output');
-    assert.deepEqual(w.backend.resources(), { devices: 1, connected: 1, buffers: 2, framebuffers: 2, bufferPages: 300 + 75 });
+    assert.deepEqual(w.backend.resources(), {
+      devices: 1,
+      connected: 1,
+      buffers: 2,
+      framebuffers: 2,
+      bufferPages: 300 + 75,
+    });
 
     // Driver removal in the guest: Closing, and it waits for InitWait.
     await w.fe.setState(S.Closing);
@@ -206,11 +266,22 @@ void test('bad frontend values fail the device alone, naming the key and the val
     await w.fe.setState(S.Initialising);
     await w.fe.waitBackend(S.InitWait);
     assert.equal(await w.dom0.tryRead(conv), undefined, 'conventional error node removed when served again');
-    assert.equal(await w.dom0.tryRead(`${w.paths.backend}/error`), undefined, 'backend error node removed when served again');
-    assert.equal(await w.dom0.tryRead('/local/domain/0/error/backend'), undefined, 'no empty directories left under error/');
+    assert.equal(
+      await w.dom0.tryRead(`${w.paths.backend}/error`),
+      undefined,
+      'backend error node removed when served again',
+    );
+    assert.equal(
+      await w.dom0.tryRead('/local/domain/0/error/backend'),
+      undefined,
+      'no empty directories left under error/',
+    );
     await w.fe.publish(1, (k, v) => (k === '0/req-ring-ref' ? '123456' : v));
     await w.fe.waitBackend(S.Closed);
-    assert.match(await w.dom0.read(`${w.paths.backend}/error`), /connector 0 req-ring-ref = "123456": cannot map the page/);
+    assert.match(
+      await w.dom0.read(`${w.paths.backend}/error`),
+      /connector 0 req-ring-ref = "123456": cannot map the page/,
+    );
     assert.match(await w.dom0.read(conv), /^22 connector 0 req-ring-ref = "123456": cannot map the page/);
     await w.backend.settled();
     assertNothingHeld(w, 'after failed connects');
@@ -218,7 +289,11 @@ void test('bad frontend values fail the device alone, naming the key and the val
     await w.toolstack.removeVdispl(w.paths, { timeoutMs: 5000 });
     await waitFor('device forgotten', () => w.backend.status().length === 0);
     assert.equal(await w.dom0.tryRead(conv), undefined, 'conventional error node removed with the device');
-    assert.equal(await w.dom0.tryRead('/local/domain/0/error/backend'), undefined, 'no empty directories left under error/');
+    assert.equal(
+      await w.dom0.tryRead('/local/domain/0/error/backend'),
+      undefined,
+      'no empty directories left under error/',
+    );
   } finally {
     await w.close();
   }
@@ -248,7 +323,10 @@ void test('a bad connector value closes the device until the frontend restarts; 
     await w2.fe.waitBackend(S.InitWait);
     await w2.fe.publish(1);
     await w2.fe.waitBackend(S.Closed);
-    assert.match(await w2.dom0.read(`${w2.paths.backend}/error`), /mapped by guest5\/id0 to output "HDMI-A-9", which does not exist/);
+    assert.match(
+      await w2.dom0.read(`${w2.paths.backend}/error`),
+      /mapped by guest5\/id0 to output "HDMI-A-9", which does not exist/,
+    );
     await w2.fe.setState(S.Initialising);
     await w2.backend.settled();
     await new Promise((r) => setTimeout(r, 200));
@@ -283,7 +361,12 @@ void test('daemon restart: a new backend finds the live device and the frontend 
     assertNothingHeld(w, 'after daemon stop');
     // The frontend drops its device (Linux: Reconfiguring, then Initialising).
     await w.fe.setState(S.Initialising);
-    w.backend = await DisplayBackend.start({ xs: w.beXs, platform: w.platform, outputs: w.outputs, log: silentLogger() });
+    w.backend = await DisplayBackend.start({
+      xs: w.beXs,
+      platform: w.platform,
+      outputs: w.outputs,
+      log: silentLogger(),
+    });
     await w.fe.waitBackend(S.InitWait);
     await w.fe.publish(1);
     await w.fe.waitBackend(S.Connected);
@@ -297,7 +380,10 @@ void test('be-alloc device: the backend allocates, grants, and fills the directo
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
   // libxl records the domain type; a PV guest's programs cannot mmap be-alloc buffers (e2e s7)
-  const w = await world('be-alloc=1,connectors=id0:64x48', { log, before: (dom0) => dom0.write(`/libxl/${FE}/type`, 'pv') });
+  const w = await world('be-alloc=1,connectors=id0:64x48', {
+    log,
+    before: (dom0) => dom0.write(`/libxl/${FE}/type`, 'pv'),
+  });
   try {
     await w.fe.connect(1);
     const warned = lines.filter((l) => /x86 PV guest with be-alloc=1/.test(l));
@@ -305,12 +391,23 @@ void test('be-alloc device: the backend allocates, grants, and fills the directo
     const dirRefs = w.guest.grantPages(1);
     writePageDirectory([w.guest.page(dirRefs[0]!)], dirRefs, [1 as GrantRef, 1 as GrantRef, 1 as GrantRef]);
     const r = await w.fe.request(0, {
-      kind: 'dbuf-create', dbufCookie: cookie(1n), geometry: { width: 64, height: 48, bpp: 32 }, bufferSz: 64 * 48 * 4, beAlloc: true, grefDirectory: dirRefs[0]!, dataOfs: 0,
+      kind: 'dbuf-create',
+      dbufCookie: cookie(1n),
+      geometry: { width: 64, height: 48, bpp: 32 },
+      bufferSz: 64 * 48 * 4,
+      beAlloc: true,
+      grefDirectory: dirRefs[0]!,
+      dataOfs: 0,
     });
     assert.equal(r.status, 0);
     assert.equal(w.platform.resources().grantedBuffers, 1);
-    const listed = [1, 2, 3].map((i) => new DataView(w.guest.page(dirRefs[0]!).buffer, w.guest.page(dirRefs[0]!).byteOffset).getUint32(4 * i, true));
-    assert.ok(listed.every((ref) => w.platform.backendGrants.has(ref)), 'the directory names our granted pages');
+    const listed = [1, 2, 3].map((i) =>
+      new DataView(w.guest.page(dirRefs[0]!).buffer, w.guest.page(dirRefs[0]!).byteOffset).getUint32(4 * i, true),
+    );
+    assert.ok(
+      listed.every((ref) => w.platform.backendGrants.has(ref)),
+      'the directory names our granted pages',
+    );
     assert.equal((await w.fe.request(0, { kind: 'dbuf-destroy', dbufCookie: cookie(1n) })).status, 0);
     assert.equal(w.platform.resources().grantedBuffers, 0);
   } finally {

@@ -36,7 +36,13 @@ function harness(opts: { quotas?: Quotas; beAlloc?: boolean; version?: 1 | 2 } =
   const guest = platform.guest(5, 8192);
   const outputs = new HeadlessBackend();
   const out = outputs.createOutput({ name: 'o0', width: 640, height: 480 });
-  const conn: ConnectorState = { index: 0, uniqueId: 'id0', resolution: { width: 640, height: 480 }, output: out, scanout: null };
+  const conn: ConnectorState = {
+    index: 0,
+    uniqueId: 'id0',
+    resolution: { width: 640, height: 480 },
+    output: out,
+    scanout: null,
+  };
   let ids = 0;
   const ctx = {
     domid: domId(5),
@@ -57,11 +63,23 @@ function shareBuffer(guest: FakeGuest, bufferSz: number): { dir: GrantRef; data:
   const n = Math.ceil(bufferSz / 4096);
   const data = guest.grantPages(n);
   const dirRefs = guest.grantPages(directoryPageCount(n));
-  writePageDirectory(dirRefs.map((r) => guest.page(r)), dirRefs, data);
+  writePageDirectory(
+    dirRefs.map((r) => guest.page(r)),
+    dirRefs,
+    data,
+  );
   return { dir: dirRefs[0]!, data, dirRefs };
 }
 
-function createReq(c: bigint, dir: GrantRef, w: number, h: number, bpp: number, bufferSz?: number, extra: Partial<DbufCreate> = {}): DbufCreate {
+function createReq(
+  c: bigint,
+  dir: GrantRef,
+  w: number,
+  h: number,
+  bpp: number,
+  bufferSz?: number,
+  extra: Partial<DbufCreate> = {},
+): DbufCreate {
   return {
     kind: 'dbuf-create',
     dbufCookie: cookie(c),
@@ -157,7 +175,13 @@ void test('quotas: buffers, pages per buffer, pages per device, framebuffers, pe
   assert.equal(attach(h, 1n, 11n, 32, 32), 0);
   assert.equal(attach(h, 3n, 12n, 32, 32), -XEN_ENOMEM);
   // One flip may wait; the second is -EBUSY until the first completes.
-  await h.conn.output.setConfig({ fb: h.ctx.registry.framebuffer(cookie(10n))!.desc, x: 0, y: 0, width: 32, height: 32 });
+  await h.conn.output.setConfig({
+    fb: h.ctx.registry.framebuffer(cookie(10n))!.desc,
+    x: 0,
+    y: 0,
+    width: 32,
+    height: 32,
+  });
   h.conn.scanout = { fbCookie: cookie(10n), x: 0, y: 0, width: 32, height: 32, srcX: 0, srcY: 0 };
   const flips = fakeFlips();
   assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(11n) }, flips), 0);
@@ -207,7 +231,11 @@ void test('be-alloc: our pages, granted to the frontend, refs written into its d
   const n = 1100; // two directory pages
   const dirRefs = h.guest.grantPages(2);
   // The frontend links its directory pages and leaves gref[] for us.
-  writePageDirectory(dirRefs.map((r) => h.guest.page(r)), dirRefs, new Array<GrantRef>(n).fill(1 as GrantRef));
+  writePageDirectory(
+    dirRefs.map((r) => h.guest.page(r)),
+    dirRefs,
+    new Array<GrantRef>(n).fill(1 as GrantRef),
+  );
   const r = await dbufCreate(h.ctx, createReq(1n, dirRefs[0]!, 1024, 1100, 32, n * 4096, { beAlloc: true }));
   assert.equal(r.status, 0);
   const b = h.ctx.registry.buffer(cookie(1n))!;
@@ -239,7 +267,13 @@ void test('DBUF_DESTROY with framebuffers attached detaches them from outputs fi
   assert.equal(attach(h, 1n, 10n, 64, 48), 0);
   assert.equal(attach(h, 1n, 11n, 32, 24), 0);
   const fb = h.ctx.registry.framebuffer(cookie(10n))!;
-  assert.equal(await setConfig(h.ctx, h.conn, { kind: 'set-config', config: { fbCookie: cookie(10n), x: 0, y: 0, width: 64, height: 48, bpp: 32 } }), 0);
+  assert.equal(
+    await setConfig(h.ctx, h.conn, {
+      kind: 'set-config',
+      config: { fbCookie: cookie(10n), x: 0, y: 0, width: 64, height: 48, bpp: 32 },
+    }),
+    0,
+  );
   assert.equal(h.outputs.resources().framebuffers, 1);
   assert.equal(fbDetach(h.ctx, { kind: 'fb-detach', fbCookie: cookie(99n) }), -XEN_ENOENT);
   assert.equal(dbufDestroy(h.ctx, { kind: 'dbuf-destroy', dbufCookie: cookie(1n) }), 0);
@@ -271,7 +305,11 @@ void test('SET_CONFIG bounds and PG_FLIP preconditions', async () => {
   assert.ok(h.conn.scanout);
   assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(77n) }, flips), -XEN_ENOENT);
   assert.equal(attach(h, 1n, 11n, 320, 240), 0);
-  assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(11n) }, flips), -XEN_EINVAL, 'smaller than the viewport');
+  assert.equal(
+    pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(11n) }, flips),
+    -XEN_EINVAL,
+    'smaller than the viewport',
+  );
   assert.equal(pgFlip(h.ctx, h.conn, { kind: 'pg-flip', fbCookie: cookie(10n) }, flips), 0);
   assert.deepEqual(flips.queued, [cookie(10n)]);
   assert.equal(await setConfig(h.ctx, h.conn, { kind: 'set-config', config: null }), 0);

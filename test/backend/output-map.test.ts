@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readGuestIdentity, type GuestIdentity } from '../../src/backend/guest-identity.js';
-import { OutputMap, canonicalMappingKey, mappingKeys, parseConnectorMapping, type ConnectorRef } from '../../src/backend/output-map.js';
+import {
+  OutputMap,
+  canonicalMappingKey,
+  mappingKeys,
+  parseConnectorMapping,
+  type ConnectorRef,
+} from '../../src/backend/output-map.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { Toolstack } from '../../src/sim/toolstack.js';
 import type { DomId } from '../../src/util/ids.js';
@@ -25,7 +31,13 @@ function world(map: Record<string, string>, unmapped?: 'headless' | 'refuse') {
   ]);
   const warnings: string[] = [];
   const connectorMap = new Map(Object.entries(map).map(([k, v]) => parseConnectorMapping(`${k}=${v}`)));
-  const outputs = new OutputMap({ backends: [headless], onDemand: headless, connectorMap, ...(unmapped ? { unmapped } : {}), warn: (m) => warnings.push(m) });
+  const outputs = new OutputMap({
+    backends: [headless],
+    onDemand: headless,
+    connectorMap,
+    ...(unmapped ? { unmapped } : {}),
+    warn: (m) => warnings.push(m),
+  });
   return { headless, outputs, warnings };
 }
 
@@ -38,8 +50,21 @@ void test('mapping keys: GUEST/UNIQUE_ID with GUEST a domid, UUID or name, in on
   assert.deepEqual(parseConnectorMapping('vm1/id0=HDMI-A-1'), ['vm1/id0', 'HDMI-A-1']);
   assert.deepEqual(parseConnectorMapping(`${UUID.toUpperCase()}/id0=DP-1`), [`${UUID}/id0`, 'DP-1']);
   assert.deepEqual(parseConnectorMapping('007/id0=DP-1'), ['7/id0', 'DP-1']);
-  assert.deepEqual(parseConnectorMapping('vm.example/a/b=DP-1'), ['vm.example/a/b', 'DP-1'], 'the unique-id may hold a slash, the guest not');
-  for (const bad of ['id0=HDMI-A-1', '/id0=X', 'vm1/=X', 'vm1/id0=', '40000/id0=X', 'vm 1/id0=X', 'vm1/id,0=X', 'a=b/c=X']) {
+  assert.deepEqual(
+    parseConnectorMapping('vm.example/a/b=DP-1'),
+    ['vm.example/a/b', 'DP-1'],
+    'the unique-id may hold a slash, the guest not',
+  );
+  for (const bad of [
+    'id0=HDMI-A-1',
+    '/id0=X',
+    'vm1/=X',
+    'vm1/id0=',
+    '40000/id0=X',
+    'vm 1/id0=X',
+    'vm1/id,0=X',
+    'a=b/c=X',
+  ]) {
     assert.throws(() => parseConnectorMapping(bad), /expected GUEST\/UNIQUE_ID=OUTPUT/, bad);
   }
   assert.equal(canonicalMappingKey('vm1'), undefined);
@@ -59,7 +84,11 @@ void test("a unique-id selects among its own guest's mappings only; anything els
     assert.ok(r.ok && r.claim.dedicated);
     r.claim.release();
   }
-  assert.deepEqual(headless.outputs().map((o) => o.name), ['HDMI-A-1', 'DP-1'], 'the headless outputs made went with their claims');
+  assert.deepEqual(
+    headless.outputs().map((o) => o.name),
+    ['HDMI-A-1', 'DP-1'],
+    'the headless outputs made went with their claims',
+  );
   if (victim.ok) victim.claim.release();
   // Freed, it is vm1's again, and still not vm2's.
   assert.equal(outputOf(outputs.claim(ref(vm2, 'id0'))), 'dom4.0.id0');
@@ -85,7 +114,10 @@ void test('two guests mapped to one output: first come, first served; the later 
     if (later.ok) later.claim.release();
   }
   assert.equal(warnings.length, 1, warnings.join('\n'));
-  assert.match(warnings[0]!, /^dom4 device 0 connector 0 \(unique-id "id0"\): mapped by vm2\/id0 to output HDMI-A-1, which already shows dom3 device 0 connector 0 .*first come, first served.*headless output of its own$/);
+  assert.match(
+    warnings[0]!,
+    /^dom4 device 0 connector 0 \(unique-id "id0"\): mapped by vm2\/id0 to output HDMI-A-1, which already shows dom3 device 0 connector 0 .*first come, first served.*headless output of its own$/,
+  );
   // No pre-emption: the holder keeps it until it lets go; the next claim then gets it.
   if (first.ok) first.claim.release();
   assert.equal(outputOf(outputs.claim(ref(vm2, 'id0'))), 'HDMI-A-1');
@@ -100,7 +132,11 @@ void test('unmapped=refuse: a connector with no mapping, or whose output is take
   assert.ok(!none.ok && none.fault === 'frontend' && /no --connector mapping/.test(none.error));
   // dom0's mapping to an output that is not there is dom0's fault: the device stays failed.
   const missing = outputs.claim(ref(vm2, 'id1'));
-  assert.ok(!missing.ok && missing.fault === 'config' && /mapped by vm2\/id1 to output "NOPE-1", which does not exist/.test(missing.error));
+  assert.ok(
+    !missing.ok &&
+      missing.fault === 'config' &&
+      /mapped by vm2\/id1 to output "NOPE-1", which does not exist/.test(missing.error),
+  );
 });
 
 void test("the guest's name and UUID come from dom0's nodes, and only while no other domain may write them", async () => {
@@ -111,10 +147,16 @@ void test("the guest's name and UUID come from dom0's nodes, and only while no o
     assert.deepEqual(r, { identity: { domid: 7, name: 'vm7', uuid: UUID }, distrusted: [] });
     // A node the guest could write is no identity.
     await fx.dom0.setPerms('/local/domain/7/name', [{ domid: 7, access: 'n' }]);
-    await fx.dom0.setPerms('/local/domain/7/vm', [{ domid: 0, access: 'n' }, { domid: 7, access: 'b' }]);
+    await fx.dom0.setPerms('/local/domain/7/vm', [
+      { domid: 0, access: 'n' },
+      { domid: 7, access: 'b' },
+    ]);
     const d = await readGuestIdentity(fx.dom0, 7 as DomId, 0);
     assert.deepEqual(d.identity, { domid: 7 });
-    assert.deepEqual(d.distrusted, ['/local/domain/7/name: owned by domain 7', '/local/domain/7/vm: writable by domain 7']);
+    assert.deepEqual(d.distrusted, [
+      '/local/domain/7/name: owned by domain 7',
+      '/local/domain/7/vm: writable by domain 7',
+    ]);
     // No nodes at all (a domain the toolstack did not describe): the domid only.
     assert.deepEqual(await readGuestIdentity(fx.dom0, 9 as DomId, 0), { identity: { domid: 9 }, distrusted: [] });
   } finally {

@@ -57,7 +57,11 @@ async function framebuffer(r: Rig, c: bigint, w: number, h: number): Promise<voi
   const n = Math.ceil(size / 4096);
   const data = r.guest.grantPages(n);
   const dirRefs: GrantRef[] = r.guest.grantPages(directoryPageCount(n));
-  writePageDirectory(dirRefs.map((g) => r.guest.page(g)), dirRefs, data);
+  writePageDirectory(
+    dirRefs.map((g) => r.guest.page(g)),
+    dirRefs,
+    data,
+  );
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const at = (y * w + x) * 4;
@@ -78,11 +82,24 @@ async function framebuffer(r: Rig, c: bigint, w: number, h: number): Promise<voi
     dataOfs: 0,
   });
   assert.equal(res.status, 0);
-  assert.equal(fbAttach(r.ctx, { kind: 'fb-attach', dbufCookie: cookie(c), fbCookie: cookie(c + 100n), width: w, height: h, format: XRGB }), 0);
+  assert.equal(
+    fbAttach(r.ctx, {
+      kind: 'fb-attach',
+      dbufCookie: cookie(c),
+      fbCookie: cookie(c + 100n),
+      width: w,
+      height: h,
+      format: XRGB,
+    }),
+    0,
+  );
 }
 
 const set = (r: Rig, i: number, fb: bigint, x: number, y: number, width: number, height: number): Promise<number> =>
-  setConfig(r.ctx, r.connectors[i]!, { kind: 'set-config', config: { fbCookie: cookie(fb + 100n), x, y, width, height, bpp: 32 } });
+  setConfig(r.ctx, r.connectors[i]!, {
+    kind: 'set-config',
+    config: { fbCookie: cookie(fb + 100n), x, y, width, height, bpp: 32 },
+  });
 
 /** The framebuffer coordinates shown at connector pixel (cx, cy), or null where black. */
 function shownAt(r: Rig, i: number, cx: number, cy: number): { x: number; y: number } | null {
@@ -100,10 +117,36 @@ void test('two heads from one framebuffer (Linux form): each connector shows its
   await framebuffer(r, 1n, 144, 60);
   assert.equal(await set(r, 0, 1n, 0, 0, 144, 60), 0);
   assert.equal(await set(r, 1, 1n, 80, 0, 144, 60), 0);
-  assert.deepEqual(r.connectors[0]!.scanout, { fbCookie: cookie(101n), x: 0, y: 0, width: 80, height: 60, srcX: 0, srcY: 0 });
-  assert.deepEqual(r.connectors[1]!.scanout, { fbCookie: cookie(101n), x: 0, y: 0, width: 64, height: 48, srcX: 80, srcY: 0 });
-  for (const [cx, cy] of [[1, 0], [79, 59], [40, 30]] as const) assert.deepEqual(shownAt(r, 0, cx, cy), { x: cx, y: cy });
-  for (const [cx, cy] of [[0, 0], [63, 47], [10, 20]] as const) assert.deepEqual(shownAt(r, 1, cx, cy), { x: 80 + cx, y: cy });
+  assert.deepEqual(r.connectors[0]!.scanout, {
+    fbCookie: cookie(101n),
+    x: 0,
+    y: 0,
+    width: 80,
+    height: 60,
+    srcX: 0,
+    srcY: 0,
+  });
+  assert.deepEqual(r.connectors[1]!.scanout, {
+    fbCookie: cookie(101n),
+    x: 0,
+    y: 0,
+    width: 64,
+    height: 48,
+    srcX: 80,
+    srcY: 0,
+  });
+  for (const [cx, cy] of [
+    [1, 0],
+    [79, 59],
+    [40, 30],
+  ] as const)
+    assert.deepEqual(shownAt(r, 0, cx, cy), { x: cx, y: cy });
+  for (const [cx, cy] of [
+    [0, 0],
+    [63, 47],
+    [10, 20],
+  ] as const)
+    assert.deepEqual(shownAt(r, 1, cx, cy), { x: 80 + cx, y: cy });
   // A source offset in y too.
   assert.equal(await set(r, 1, 1n, 70, 12, 144, 60), 0);
   assert.deepEqual(shownAt(r, 1, 5, 3), { x: 75, y: 15 });
@@ -115,14 +158,30 @@ void test('header form unchanged: a viewport inside the connector, source (0, 0)
   const r = rig();
   await framebuffer(r, 1n, 32, 16);
   assert.equal(await set(r, 0, 1n, 10, 20, 32, 16), 0);
-  assert.deepEqual(r.connectors[0]!.scanout, { fbCookie: cookie(101n), x: 10, y: 20, width: 32, height: 16, srcX: 0, srcY: 0 });
+  assert.deepEqual(r.connectors[0]!.scanout, {
+    fbCookie: cookie(101n),
+    x: 10,
+    y: 20,
+    width: 32,
+    height: 16,
+    srcX: 0,
+    srcY: 0,
+  });
   assert.deepEqual(shownAt(r, 0, 10, 20), { x: 0, y: 0 });
   assert.deepEqual(shownAt(r, 0, 41, 35), { x: 31, y: 15 });
   assert.equal(shownAt(r, 0, 9, 20), null, 'outside the viewport is black');
   // Both readings agree for a framebuffer of exactly the connector's size.
   await framebuffer(r, 2n, 80, 60);
   assert.equal(await set(r, 0, 2n, 0, 0, 80, 60), 0);
-  assert.deepEqual(r.connectors[0]!.scanout, { fbCookie: cookie(102n), x: 0, y: 0, width: 80, height: 60, srcX: 0, srcY: 0 });
+  assert.deepEqual(r.connectors[0]!.scanout, {
+    fbCookie: cookie(102n),
+    x: 0,
+    y: 0,
+    width: 80,
+    height: 60,
+    srcX: 0,
+    srcY: 0,
+  });
   await r.outputs.close();
 });
 
@@ -146,7 +205,14 @@ void test('edges and hostile values are -EINVAL and never read outside the frame
   assert.equal(await set(r, 0, 1n, U32_MAX, U32_MAX, U32_MAX, U32_MAX), -XEN_EINVAL);
   // A failed SET_CONFIG leaves the last good one in place.
   assert.deepEqual(r.connectors[1]!.scanout?.srcX, 80);
-  assert.equal(normaliseConfig({ width: 80, height: 60 }, { width: 144, height: 60 }, { x: 2 ** 32 - 64, y: 0, width: 144, height: 60 }), null);
+  assert.equal(
+    normaliseConfig(
+      { width: 80, height: 60 },
+      { width: 144, height: 60 },
+      { x: 2 ** 32 - 64, y: 0, width: 144, height: 60 },
+    ),
+    null,
+  );
   await r.outputs.close();
 });
 

@@ -17,7 +17,11 @@ void test('connect, modeset, 600 flips with every event in order; the snapshot s
   const w = await simWorld();
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-snap-'));
   try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=id0:640x480'], frontend: { kind: 'idle' }, verbose: false });
+    const g = await w.host.createDomain({
+      vdispl: ['connectors=id0:640x480'],
+      frontend: { kind: 'idle' },
+      verbose: false,
+    });
     await waitConnected(g);
     const steps: ScriptStep[] = [
       { op: 'dumb-create', name: 'b0', width: 640, height: 480, bpp: 32 },
@@ -33,10 +37,16 @@ void test('connect, modeset, 600 flips with every event in order; the snapshot s
       steps.push({ op: 'flip', conn: 0, fb: `f${b}` });
     }
     const results = await g.run(steps, { timeoutMs: 120_000 });
-    assert.ok(results.every((r) => r.status === 0), `failed steps: ${JSON.stringify(results.filter((r) => r.status !== 0).slice(0, 3))}`);
+    assert.ok(
+      results.every((r) => r.status === 0),
+      `failed steps: ${JSON.stringify(results.filter((r) => r.status !== 0).slice(0, 3))}`,
+    );
     const flips = results.filter((r) => r.op === 'flip');
     assert.equal(flips.length, 600);
-    assert.ok(flips.every((r) => r.flip === 'event'), 'every flip released by its event, none by the 3.1 s timeout');
+    assert.ok(
+      flips.every((r) => r.flip === 'event'),
+      'every flip released by its event, none by the 3.1 s timeout',
+    );
     assert.deepEqual(troubles(g), [], 'no event out of sequence, no timeout, no ignored response');
     const conn = w.backend.status()[0]!.connectors[0]!;
     assert.equal(conn.stats.flipsQueued, 600);
@@ -49,7 +59,10 @@ void test('connect, modeset, 600 flips with every event in order; the snapshot s
     const png = decodePng(readFileSync(file));
     const tag = decodeFrameRgba(png.rgba, png.width, png.height);
     assert.ok(tag, 'the PNG carries the frame code');
-    assert.deepEqual({ frame: tag.frame, domid: tag.domid, connector: tag.connector, barsOk: tag.barsOk }, { frame: 600, domid: g.domid, connector: 0, barsOk: true });
+    assert.deepEqual(
+      { frame: tag.frame, domid: tag.domid, connector: tag.connector, barsOk: tag.barsOk },
+      { frame: 600, domid: g.domid, connector: 0, barsOk: true },
+    );
 
     await w.host.destroyDomain(g.domid);
     await assertClean(w, 'after destroy');
@@ -63,13 +76,22 @@ void test('two guests, four connectors at once, each paced by its own vblank, in
   const w = await simWorld();
   try {
     const t0 = process.hrtime.bigint();
-    const a = await w.host.createDomain({ vdispl: ['connectors=a0:320x240;a1:256x192'], frontend: { kind: 'display', formats: ['XRGB8888', 'RGB565'] }, verbose: true });
-    const b = await w.host.createDomain({ vdispl: ['connectors=b0:320x240;b1:200x150'], frontend: { kind: 'display', formats: ['YUYV', 'ARGB1555'], frames: 150 }, verbose: true });
+    const a = await w.host.createDomain({
+      vdispl: ['connectors=a0:320x240;a1:256x192'],
+      frontend: { kind: 'display', formats: ['XRGB8888', 'RGB565'] },
+      verbose: true,
+    });
+    const b = await w.host.createDomain({
+      vdispl: ['connectors=b0:320x240;b1:200x150'],
+      frontend: { kind: 'display', formats: ['YUYV', 'ARGB1555'], frames: 150 },
+      verbose: true,
+    });
     await waitConnected(a);
     await waitConnected(b);
     // Guest A goes away (destroyed with its buffers mapped) while B is mid-animation.
     for (const g of [a, b]) {
-      for (const conn of [0, 1]) await g.waitFor((r) => r.kind === 'frame' && r.conn === conn && r.frame >= 10, { timeoutMs: 30_000 });
+      for (const conn of [0, 1])
+        await g.waitFor((r) => r.kind === 'frame' && r.conn === conn && r.frame >= 10, { timeoutMs: 30_000 });
     }
     // Snapshots while both run carry each guest's own tags.
     for (const s of w.backend.status()) {
@@ -89,7 +111,10 @@ void test('two guests, four connectors at once, each paced by its own vblank, in
       assert.ok(f.every((r) => r.flip === 'event' && r.status === 0));
     }
     assert.deepEqual(troubles(b), [], 'guest B saw nothing wrong while A came and went');
-    assert.deepEqual(troubles(a).filter((r) => r.kind !== 'frame'), []);
+    assert.deepEqual(
+      troubles(a).filter((r) => r.kind !== 'frame'),
+      [],
+    );
     // Paced by vblank: never more flips shown on an output than vblanks passed (60 Hz).
     const bFrames = frames(b, 0, 0).length;
     assert.ok(bFrames <= elapsedS * 60 + 2, `${bFrames} frames in ${elapsedS.toFixed(2)} s`);
@@ -103,8 +128,16 @@ void test('two guests, four connectors at once, each paced by its own vblank, in
 void test('be-alloc and PRIME-style (zero geometry) guests animate with every event', async () => {
   const w = await simWorld();
   try {
-    const be = await w.host.createDomain({ vdispl: ['be-alloc=1,connectors=ba:320x200'], frontend: { kind: 'display', frames: 60 }, verbose: true });
-    const prime = await w.host.createDomain({ vdispl: ['connectors=pr:300x200'], frontend: { kind: 'display', frames: 60, prime: true, formats: ['RGB888'] }, verbose: true });
+    const be = await w.host.createDomain({
+      vdispl: ['be-alloc=1,connectors=ba:320x200'],
+      frontend: { kind: 'display', frames: 60 },
+      verbose: true,
+    });
+    const prime = await w.host.createDomain({
+      vdispl: ['connectors=pr:300x200'],
+      frontend: { kind: 'display', frames: 60, prime: true, formats: ['RGB888'] },
+      verbose: true,
+    });
     const connected = await waitConnected(be);
     assert.ok(connected.kind === 'connected' && connected.beAlloc);
     await be.waitFor((r) => r.kind === 'stopped', { timeoutMs: 60_000 });
@@ -125,7 +158,11 @@ void test('be-alloc and PRIME-style (zero geometry) guests animate with every ev
 void test('errno paths seen by a guest: duplicates, unknown cookies, sizes, quotas', async () => {
   const w = await simWorld({ quotas: parseQuotas('buffers=3,framebuffers=2,buffer-pages=64') });
   try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=id0:320x240'], frontend: { kind: 'idle' }, verbose: false });
+    const g = await w.host.createDomain({
+      vdispl: ['connectors=id0:320x240'],
+      frontend: { kind: 'idle' },
+      verbose: false,
+    });
     await waitConnected(g);
     const steps: ScriptStep[] = [
       { op: 'dumb-create', name: 'a', width: 64, height: 64, bpp: 32, cookie: 0x1000n },

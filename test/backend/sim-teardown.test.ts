@@ -10,7 +10,11 @@ import { assertClean, frames, killed, simWorld, spawnDaemon, troubles } from './
 void test('kill -9 of a frontend mid-flip, then domain destroy: everything released, no zombie', async () => {
   const w = await simWorld();
   try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=id0:320x240;id1:320x240'], frontend: { kind: 'display' }, verbose: true });
+    const g = await w.host.createDomain({
+      vdispl: ['connectors=id0:320x240;id1:320x240'],
+      frontend: { kind: 'display' },
+      verbose: true,
+    });
     await g.waitFor((r) => r.kind === 'frame' && r.frame >= 20, { timeoutMs: 30_000 });
     g.process!.kill('SIGKILL');
     await g.exited;
@@ -26,7 +30,11 @@ void test('kill -9 of a frontend mid-flip, then domain destroy: everything relea
 void test('domain destroyed while its buffers are mapped and flips are in flight', async () => {
   const w = await simWorld();
   try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=id0:640x480', 'be-alloc=1,connectors=b0:320x240'], frontend: { kind: 'display' }, verbose: true });
+    const g = await w.host.createDomain({
+      vdispl: ['connectors=id0:640x480', 'be-alloc=1,connectors=b0:320x240'],
+      frontend: { kind: 'display' },
+      verbose: true,
+    });
     await g.waitFor((r) => r.kind === 'frame' && r.devid === 1 && r.frame >= 10, { timeoutMs: 30_000 });
     await g.waitFor((r) => r.kind === 'frame' && r.devid === 0 && r.frame >= 10, { timeoutMs: 30_000 });
     assert.equal(w.backend.resources().connected, 2);
@@ -42,7 +50,11 @@ void test('domain destroyed while its buffers are mapped and flips are in flight
 void test('toolstack removal while the guest animates: Closed well inside 10 s, not forced', async () => {
   const w = await simWorld();
   try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=id0:320x240'], frontend: { kind: 'display' }, verbose: true });
+    const g = await w.host.createDomain({
+      vdispl: ['connectors=id0:320x240'],
+      frontend: { kind: 'display' },
+      verbose: true,
+    });
     await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10, { timeoutMs: 30_000 });
     const r = await w.host.removeVdispl(g.domid, 0);
     assert.deepEqual(r, { outcome: 'closed', forced: false });
@@ -58,7 +70,11 @@ void test('toolstack removal while the guest animates: Closed well inside 10 s, 
 void test('frontend driver unload and reconnect: InitWait within its 1 s wait, then a fresh connection from event id 0', async () => {
   const w = await simWorld();
   try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=id0:320x240'], frontend: { kind: 'display' }, verbose: true });
+    const g = await w.host.createDomain({
+      vdispl: ['connectors=id0:320x240'],
+      frontend: { kind: 'display' },
+      verbose: true,
+    });
     await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10, { timeoutMs: 30_000 });
     // Record both ends' states in the order XenStore reports them.
     const xs = await w.host.xenstore(0);
@@ -84,8 +100,14 @@ void test('frontend driver unload and reconnect: InitWait within its 1 s wait, t
     const paths = await w.host.addVdispl(g.domid, 'connectors=id0:320x240');
     assert.equal(paths.devid, 0);
     await g.waitFor((r) => r.kind === 'connected' && g.reports.indexOf(r) >= before, { timeoutMs: 15_000 });
-    await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10 && g.reports.indexOf(r) >= before, { timeoutMs: 30_000 });
-    assert.deepEqual(troubles({ ...g, reports: g.reports.slice(before) } as typeof g), [], 'the new connection is clean (event ids from 0)');
+    await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10 && g.reports.indexOf(r) >= before, {
+      timeoutMs: 30_000,
+    });
+    assert.deepEqual(
+      troubles({ ...g, reports: g.reports.slice(before) } as typeof g),
+      [],
+      'the new connection is clean (event ids from 0)',
+    );
     await w.host.destroyDomain(g.domid);
     await assertClean(w, 'after destroy');
   } finally {
@@ -97,8 +119,16 @@ void test('daemon killed (-9) and restarted with guests running: they reconnect 
   const host = await SimHost.start();
   let daemon = await spawnDaemon(host);
   try {
-    const a = await host.createDomain({ vdispl: ['connectors=id0:320x240'], frontend: { kind: 'display' }, verbose: true });
-    const b = await host.createDomain({ vdispl: ['be-alloc=1,connectors=id0:256x192'], frontend: { kind: 'display' }, verbose: true });
+    const a = await host.createDomain({
+      vdispl: ['connectors=id0:320x240'],
+      frontend: { kind: 'display' },
+      verbose: true,
+    });
+    const b = await host.createDomain({
+      vdispl: ['be-alloc=1,connectors=id0:256x192'],
+      frontend: { kind: 'display' },
+      verbose: true,
+    });
     for (const g of [a, b]) await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10, { timeoutMs: 30_000 });
     assert.ok((host.grantStats(0)?.mappings ?? 0) > 0);
 
@@ -109,9 +139,14 @@ void test('daemon killed (-9) and restarted with guests running: they reconnect 
     const mark = a.reports.length;
     const markB = b.reports.length;
     daemon = await spawnDaemon(host);
-    for (const [g, m] of [[a, mark], [b, markB]] as const) {
+    for (const [g, m] of [
+      [a, mark],
+      [b, markB],
+    ] as const) {
       await g.waitFor((r) => r.kind === 'connected' && g.reports.indexOf(r) >= m, { timeoutMs: 30_000 });
-      await g.waitFor((r) => r.kind === 'frame' && r.flip === 'event' && g.reports.indexOf(r) >= m, { timeoutMs: 30_000 });
+      await g.waitFor((r) => r.kind === 'frame' && r.flip === 'event' && g.reports.indexOf(r) >= m, {
+        timeoutMs: 30_000,
+      });
     }
     // A graceful stop releases everything and tells the guests.
     const marks = [a.reports.length, b.reports.length];
@@ -119,7 +154,8 @@ void test('daemon killed (-9) and restarted with guests running: they reconnect 
     await killed(daemon);
     assert.equal(daemon.exitCode, 0);
     assert.equal(host.grantStats(0)?.mappings, 0);
-    for (const [i, g] of [a, b].entries()) await g.waitFor((r) => r.kind === 'disconnected' && g.reports.indexOf(r) >= marks[i]!, { timeoutMs: 10_000 });
+    for (const [i, g] of [a, b].entries())
+      await g.waitFor((r) => r.kind === 'disconnected' && g.reports.indexOf(r) >= marks[i]!, { timeoutMs: 10_000 });
     await host.destroyDomain(a.domid, { deviceTimeoutMs: 1000 });
     await host.destroyDomain(b.domid, { deviceTimeoutMs: 1000 });
     await host.hypervisor.waitNoZombies(2000);

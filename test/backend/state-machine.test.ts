@@ -23,17 +23,40 @@ const show = (t: Transition): string =>
 const EXPECTED: Record<Phase, string[]> = {
   idle: Array(10).fill('publish-initwait/initwait'),
   initwait: [
-    'none/initwait', 'none/initwait', 'none/initwait', 'connect/connected', 'none/initwait',
-    'none/initwait', 'none/initwait', 'none/initwait', 'none/initwait', 'none/initwait',
+    'none/initwait',
+    'none/initwait',
+    'none/initwait',
+    'connect/connected',
+    'none/initwait',
+    'none/initwait',
+    'none/initwait',
+    'none/initwait',
+    'none/initwait',
+    'none/initwait',
   ],
   connected: [
-    'release->initwait/initwait', 'release->initwait/initwait', 'release->initwait/initwait', 'none/connected', 'none/connected',
-    'release->initwait/initwait', 'release->initwait/initwait', 'release->initwait/initwait', 'release->initwait/initwait',
+    'release->initwait/initwait',
+    'release->initwait/initwait',
+    'release->initwait/initwait',
+    'none/connected',
+    'none/connected',
+    'release->initwait/initwait',
+    'release->initwait/initwait',
+    'release->initwait/initwait',
+    'release->initwait/initwait',
     'release->initwait/initwait',
   ],
   'closed-retry': [
-    'publish-initwait/initwait', 'publish-initwait/initwait', 'none/closed-retry', 'none/closed-retry', 'none/closed-retry',
-    'publish-initwait/initwait', 'publish-initwait/initwait', 'none/closed-retry', 'none/closed-retry', 'none/closed-retry',
+    'publish-initwait/initwait',
+    'publish-initwait/initwait',
+    'none/closed-retry',
+    'none/closed-retry',
+    'none/closed-retry',
+    'publish-initwait/initwait',
+    'publish-initwait/initwait',
+    'none/closed-retry',
+    'none/closed-retry',
+    'none/closed-retry',
   ],
   failed: Array(10).fill('none/failed'),
   removed: Array(10).fill('none/removed'),
@@ -41,7 +64,16 @@ const EXPECTED: Record<Phase, string[]> = {
 
 void test('every (phase, frontend state) pair of an online device', () => {
   assert.deepEqual(FRONTEND_STATES.map(name), [
-    'Unknown', 'Initialising', 'InitWait', 'Initialised', 'Connected', 'Closing', 'Closed', 'Reconfiguring', 'Reconfigured', 'absent',
+    'Unknown',
+    'Initialising',
+    'InitWait',
+    'Initialised',
+    'Connected',
+    'Closing',
+    'Closed',
+    'Reconfiguring',
+    'Reconfigured',
+    'absent',
   ]);
   for (const phase of PHASES) {
     FRONTEND_STATES.forEach((fe, i) => {
@@ -100,7 +132,10 @@ void test('invariants: connect only from InitWait on Initialised; release only w
     const t = decide('connected', { frontend: fe, online: true, broken: true }, fe);
     assert.deepEqual(t, { action: { kind: 'release', then: 'closed-retry' }, next: 'closed-retry' });
     assert.equal(decide('connected', { frontend: fe, online: false, broken: true }, fe).next, 'removed');
-    assert.deepEqual(decide('initwait', { frontend: fe, online: true, broken: true }, fe), decide('initwait', { frontend: fe, online: true }, fe));
+    assert.deepEqual(
+      decide('initwait', { frontend: fe, online: true, broken: true }, fe),
+      decide('initwait', { frontend: fe, online: true }, fe),
+    );
   }
   assert.equal(phaseAfterConnectFailure('config'), 'failed');
   assert.equal(PUBLISHED_STATE.connected, S.Connected);
@@ -132,7 +167,12 @@ function linuxFrontend(fe: S, be: S | undefined, beAlloc: boolean): S {
 }
 
 /** Runs backend and frontend against each other until neither moves; returns the final states. */
-function converse(start: Phase, fe0: S, beAlloc: boolean, connectFails?: 'frontend' | 'config'): { phase: Phase; fe: S; kicks: number } {
+function converse(
+  start: Phase,
+  fe0: S,
+  beAlloc: boolean,
+  connectFails?: 'frontend' | 'config',
+): { phase: Phase; fe: S; kicks: number } {
   let phase = start;
   let fe = fe0;
   let prev: FrontendState | undefined;

@@ -12,7 +12,10 @@ import { guestPlan, percentile } from '../../src/commands/demo.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
-function vdispld(args: string[], opts: { timeoutMs: number; onStdout?: (all: string, kill: (sig: NodeJS.Signals) => void) => void }) {
+function vdispld(
+  args: string[],
+  opts: { timeoutMs: number; onStdout?: (all: string, kill: (sig: NodeJS.Signals) => void) => void },
+) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -50,9 +53,15 @@ interface DemoConnector {
 void test('demo --guests 2 --duration --snapshots --json: one JSON document, a PNG per connector, exit 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-demo-'));
   try {
-    const r = await vdispld(['demo', '--guests', '2', '--duration', '4', '--snapshots', dir, '--json'], { timeoutMs: 90_000 });
+    const r = await vdispld(['demo', '--guests', '2', '--duration', '4', '--snapshots', dir, '--json'], {
+      timeoutMs: 90_000,
+    });
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; connectors: DemoConnector[]; guests: { domid: number; errors: number; timeouts: number; inputEvents: number }[] };
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      connectors: DemoConnector[];
+      guests: { domid: number; errors: number; timeouts: number; inputEvents: number }[];
+    };
     assert.equal(doc.ok, true);
     // One guest with two connectors, one in be-alloc mode.
     assert.deepEqual(
@@ -76,7 +85,10 @@ void test('demo --guests 2 --duration --snapshots --json: one JSON document, a P
       assert.equal(tag.domid, c.domid);
       assert.equal(`${png.width}x${png.height}`, c.resolution);
     }
-    assert.deepEqual(doc.guests.map((g) => g.errors + g.timeouts), [0, 0]);
+    assert.deepEqual(
+      doc.guests.map((g) => g.errors + g.timeouts),
+      [0, 0],
+    );
     // The demo is its own input source: guest 1 has focus first and receives the circling pointer.
     assert.ok(doc.guests[0]!.inputEvents > 10, `guest 1 received ${doc.guests[0]!.inputEvents} input events`);
   } finally {
@@ -103,7 +115,12 @@ void test('demo without --duration runs until SIGINT, prints live lines, and sto
 });
 
 void test('demo options: guest plans and percentiles', () => {
-  assert.deepEqual(guestPlan(1), { vdispl: 'connectors=main:640x480;side:480x270', formats: ['XRGB8888', 'RGB565'], beAlloc: false, vkb: 'backend-type=linux,unique-id=main' });
+  assert.deepEqual(guestPlan(1), {
+    vdispl: 'connectors=main:640x480;side:480x270',
+    formats: ['XRGB8888', 'RGB565'],
+    beAlloc: false,
+    vkb: 'backend-type=linux,unique-id=main',
+  });
   assert.equal(guestPlan(2).beAlloc, true);
   assert.equal(guestPlan(3).beAlloc, false);
   assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);

@@ -55,14 +55,20 @@ void test('requests travel, responses come back, and both event indices are re-a
     assert.equal(readU32(bytes, REQ_EVENT), 4, 'RING_FINAL_CHECK_FOR_REQUESTS: req_event = req_cons + 1');
     for (let i = 0; i < 3; i++) back.writeResponse(100 + i, Op.PG_FLIP, 0);
     assert.equal(back.pushResponses(), true);
-    assert.deepEqual(responses(front).map((r) => r.id), [100, 101, 102]);
+    assert.deepEqual(
+      responses(front).map((r) => r.id),
+      [100, 101, 102],
+    );
     assert.equal(readU32(bytes, RSP_EVENT), 4, 'frontend re-armed rsp_event');
     // With req_event re-armed, the very next push notifies again: the backend is never left deaf.
     front.writeRequest(flip(3), 103);
     assert.equal(front.pushRequests(), true);
     assert.deepEqual(drain(back).ids, [103]);
     assert.equal(back.respond(103, Op.PG_FLIP, 0), true);
-    assert.deepEqual(responses(front).map((r) => r.id), [103]);
+    assert.deepEqual(
+      responses(front).map((r) => r.id),
+      [103],
+    );
   });
 });
 
@@ -85,7 +91,10 @@ void test('notifications are suppressed while the other side is known to be busy
     // the next ones do not notify until it consumes and re-arms.
     assert.equal(back.respond(1, Op.PG_FLIP, 0), true);
     assert.equal(back.respond(2, Op.PG_FLIP, 0), false);
-    assert.deepEqual(responses(front).map((r) => r.id), [1, 2]);
+    assert.deepEqual(
+      responses(front).map((r) => r.id),
+      [1, 2],
+    );
     assert.equal(back.respond(3, Op.PG_FLIP, 0), true);
     assert.equal(back.pushResponses(), false, 'nothing new, nothing to notify');
   });
@@ -103,11 +112,17 @@ void test('indices wrap at 2^32 without losing or reordering a request', () => {
       for (let i = 0; i < n; i++) front.writeRequest(flip(sent), sent++ & 0xffff);
       front.pushRequests();
       const got = drain(back);
-      assert.deepEqual(got.cookies, Array.from({ length: n }, (_, i) => BigInt(sent - n + i) + 1n));
+      assert.deepEqual(
+        got.cookies,
+        Array.from({ length: n }, (_, i) => BigInt(sent - n + i) + 1n),
+      );
       for (const id of got.ids) back.writeResponse(id, Op.PG_FLIP, 0);
       back.pushResponses();
       const rs = responses(front);
-      assert.deepEqual(rs.map((r) => r.id), got.ids);
+      assert.deepEqual(
+        rs.map((r) => r.id),
+        got.ids,
+      );
       answered += rs.length;
     }
     assert.equal(answered, sent);
@@ -115,7 +130,11 @@ void test('indices wrap at 2^32 without losing or reordering a request', () => {
     assert.ok(end < start, 'the run crossed the wrap');
     assert.equal(readU32(bytes, REQ_PROD), end);
     assert.equal(readU32(bytes, RSP_PROD), end);
-    assert.equal(ringSlotOffset(0xffffffff) + 64 - ringSlotOffset(0), 32 * 64, 'slot 31 is followed by slot 0 across the wrap');
+    assert.equal(
+      ringSlotOffset(0xffffffff) + 64 - ringSlotOffset(0),
+      32 * 64,
+      'slot 31 is followed by slot 0 across the wrap',
+    );
   });
 });
 
@@ -172,7 +191,10 @@ void test('each slot is copied out exactly once and the copy is what gets decode
   const bytes = new Uint8Array(4096);
   const plain = plainSharedMemory(bytes);
   const copies: number[] = [];
-  const counting: SharedMemory = { ...plain, copyOut: (o, d, dOff, len) => (copies.push(o), plain.copyOut(o, d, dOff, len)) };
+  const counting: SharedMemory = {
+    ...plain,
+    copyOut: (o, d, dOff, len) => (copies.push(o), plain.copyOut(o, d, dOff, len)),
+  };
   const front = FrontRing.init(plainSharedMemory(bytes));
   const back = new BackRing(counting);
   for (let i = 0; i < 6; i++) front.writeRequest(flip(i), i);

@@ -17,7 +17,8 @@ const arith = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | Bi
 
 const XRGB8888 = formatByName('XRGB8888')!.fourcc;
 
-const show = (r: DecodeResult): string => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+const show = (r: DecodeResult): string =>
+  JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
 
 void test('u64 halves: reads equal the arithmetic value, writes wrap modulo 2^64 as before', () => {
   const rnd = xorshift32(SEED);
@@ -48,7 +49,9 @@ void test('cached cookies equal uncached ones for random slots, through hits, mi
   const cache = new CookieCache();
   // A pool small enough to hit often and large enough (x4 the table) to collide and evict; the
   // first 16 share low halves and differ in high bits the slot hash ignores (same slot, other cookie).
-  const pool = Array.from({ length: 256 }, (_, i): readonly [number, number] => (i < 16 ? [0xffff8880 + ((i & 3) << 8), (i >> 2) << 12] : [rnd(), rnd()]));
+  const pool = Array.from({ length: 256 }, (_, i): readonly [number, number] =>
+    i < 16 ? [0xffff8880 + ((i & 3) << 8), (i >> 2) << 12] : [rnd(), rnd()],
+  );
   const ops = [Op.PG_FLIP, Op.FB_ATTACH, Op.FB_DETACH, Op.DBUF_DESTROY, Op.SET_CONFIG];
   const slot = new Uint8Array(64);
   const accepted = new Map<string, number>();
@@ -70,7 +73,8 @@ void test('cached cookies equal uncached ones for random slots, through hits, mi
     assert.equal(show(cached), show(plain), `slot ${i}`);
     if (cached.ok) accepted.set(cached.req.kind, (accepted.get(cached.req.kind) ?? 0) + 1);
   }
-  for (const kind of ['pg-flip', 'fb-attach', 'fb-detach', 'dbuf-destroy', 'set-config']) assert.ok((accepted.get(kind) ?? 0) > 1000, `${kind} decoded ${accepted.get(kind) ?? 0} times`);
+  for (const kind of ['pg-flip', 'fb-attach', 'fb-detach', 'dbuf-destroy', 'set-config'])
+    assert.ok((accepted.get(kind) ?? 0) > 1000, `${kind} decoded ${accepted.get(kind) ?? 0} times`);
 });
 
 void test('a decoded request kept past later decodes of the same buffer keeps its values', () => {

@@ -52,7 +52,16 @@ void test(`${SLOTS} random slots: no exception, each result a canonical request 
     const ofs = rnd() & 1 ? 0 : rnd() & 0xfff;
     const need = Math.ceil((w * bpp) / 8) * h + ofs;
     const slack = [0, 0, 1, -1, rnd() & 0xfff][rnd() % 5]!;
-    for (const [o, v] of [[16, w], [20, h], [24, bpp], [28, need + slack], [32, rnd() & 1], [36, field()], [40, ofs]] as const) writeU32(b, o, v);
+    for (const [o, v] of [
+      [16, w],
+      [20, h],
+      [24, bpp],
+      [28, need + slack],
+      [32, rnd() & 1],
+      [36, field()],
+      [40, ofs],
+    ] as const)
+      writeU32(b, o, v);
   };
 
   const started = process.hrtime.bigint();
@@ -61,10 +70,10 @@ void test(`${SLOTS} random slots: no exception, each result a canonical request 
       for (let o = 0; o < 64; o += 4) writeU32(slot, o, rnd());
     } else {
       slot.fill(0);
-      writeU32(slot, 0, (rnd() & 0xffff) | ((rnd() & 15) === 0 ? rnd() & 0xff : OPS[rnd() % OPS.length]!) << 16);
+      writeU32(slot, 0, (rnd() & 0xffff) | (((rnd() & 15) === 0 ? rnd() & 0xff : OPS[rnd() % OPS.length]!) << 16));
       const used = 8 + 4 * (1 + (rnd() % 9)); // fill a plausible prefix of the op area
       for (let o = 8; o < used; o += 4) writeU32(slot, o, field());
-      if (slot[2] === Op.DBUF_CREATE && (rnd() & 1)) shapeDbufCreate(slot);
+      if (slot[2] === Op.DBUF_CREATE && rnd() & 1) shapeDbufCreate(slot);
       if ((rnd() & 31) === 0) slot[3 + (rnd() % 61)] = 1 + (rnd() & 0x7f); // a stray reserved byte
     }
     const version = (i & 2) === 0 ? 2 : 1;
@@ -80,7 +89,8 @@ void test(`${SLOTS} random slots: no exception, each result a canonical request 
       // Stale bytes are ignored, so the property is: re-encoding and decoding again gives the same request.
       encodeRequest(r.req, r.id, again);
       const back = decodeRequest(again, { version });
-      if (!back.ok || !sameRequest(back.req, r.req)) assert.fail(`slot ${i} decoded to a request that does not survive re-encoding:\n${hex(slot)}\n${hex(again)}`);
+      if (!back.ok || !sameRequest(back.req, r.req))
+        assert.fail(`slot ${i} decoded to a request that does not survive re-encoding:\n${hex(slot)}\n${hex(again)}`);
       accepted.set(r.req.kind, (accepted.get(r.req.kind) ?? 0) + 1);
     } else {
       if (!ALLOWED_ERRNOS.has(r.errno) || r.id !== readU16(slot, 0) || r.operation !== slot[2] || !r.reason) {
@@ -91,11 +101,17 @@ void test(`${SLOTS} random slots: no exception, each result a canonical request 
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   // Reaching every kind and most rejection rules shows the generator exercises the decoder deeply.
-  for (const kind of Object.keys(OP_OF_KIND)) assert.ok((accepted.get(kind) ?? 0) > 100, `accepted ${kind}: ${accepted.get(kind) ?? 0}`);
+  for (const kind of Object.keys(OP_OF_KIND))
+    assert.ok((accepted.get(kind) ?? 0) > 100, `accepted ${kind}: ${accepted.get(kind) ?? 0}`);
   assert.ok(reasons.size >= 12, `distinct rejection reasons: ${[...reasons.keys()].join('; ')}`);
-  console.log(`decoder fuzz: ${SLOTS} slots in ${seconds.toFixed(2)} s; accepted ${JSON.stringify(Object.fromEntries(accepted))}; ${reasons.size} rejection reasons`);
+  console.log(
+    `decoder fuzz: ${SLOTS} slots in ${seconds.toFixed(2)} s; accepted ${JSON.stringify(Object.fromEntries(accepted))}; ${reasons.size} rejection reasons`,
+  );
 });
 
 function sameRequest(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  return (
+    JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ===
+    JSON.stringify(b, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  );
 }

@@ -8,13 +8,28 @@ import { xorshift32 } from './helpers.js';
 
 function edidDecode(edid: Uint8Array): { status: number | null; out: string } {
   const r = spawnSync('edid-decode', ['--check'], { input: edid, timeout: 10_000, encoding: 'utf8' });
-  if (r.error) throw new Error(`edid-decode could not run (${r.error.message}); install the Debian package edid-decode (scripts/setup.sh does)`);
+  if (r.error)
+    throw new Error(
+      `edid-decode could not run (${r.error.message}); install the Debian package edid-decode (scripts/setup.sh does)`,
+    );
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
 const FIXED: Array<[number, number]> = [
-  [1920, 1080], [1366, 768], [1280, 1024], [1024, 768], [800, 600], [640, 480], [2560, 1600],
-  [4095, 2047], [3840, 2047], [1, 1], [1, 2047], [4095, 1], [333, 777], [2048, 2047],
+  [1920, 1080],
+  [1366, 768],
+  [1280, 1024],
+  [1024, 768],
+  [800, 600],
+  [640, 480],
+  [2560, 1600],
+  [4095, 2047],
+  [3840, 2047],
+  [1, 1],
+  [1, 2047],
+  [4095, 1],
+  [333, 777],
+  [2048, 2047],
 ];
 
 void test('edid-decode --check passes every EDID without warnings, from 1x1 to 4095x2047', () => {
@@ -53,7 +68,14 @@ void test('one 128-byte block with a correct checksum and the exact mode at 60 H
 });
 
 void test('identity fields: manufacturer, name and serial are where EDID puts them', () => {
-  const edid = buildEdid({ width: 1024, height: 768, manufacturer: 'ABC', productName: 'screen-two', serial: 0xdeadbeef, productCode: 0x1234 });
+  const edid = buildEdid({
+    width: 1024,
+    height: 768,
+    manufacturer: 'ABC',
+    productName: 'screen-two',
+    serial: 0xdeadbeef,
+    productCode: 0x1234,
+  });
   const { out } = edidDecode(edid);
   assert.match(out, /Manufacturer: ABC/);
   assert.match(out, /Model: 4660/);
@@ -64,7 +86,13 @@ void test('identity fields: manufacturer, name and serial are where EDID puts th
 });
 
 void test('what an EDID base block cannot describe is refused', () => {
-  for (const [width, height] of [[0, 600], [800, 0], [4096, 600], [1.5, 2], [4095, 4095]]) {
+  for (const [width, height] of [
+    [0, 600],
+    [800, 0],
+    [4096, 600],
+    [1.5, 2],
+    [4095, 4095],
+  ]) {
     assert.throws(() => buildEdid({ width: width!, height: height! }), RangeError, `${width}x${height}`);
   }
   assert.throws(() => buildEdid({ width: 800, height: 600, manufacturer: 'abc' }), RangeError);

@@ -32,7 +32,10 @@ void test('events carry ids 0, 1, 2, ... and every write asks for a notification
       assert.deepEqual(out, { written: 1, notify: true, queued: false, dropped: false, frontendLied: false });
     }
     assert.equal(readU32(bytes, IN_PROD), 5);
-    assert.deepEqual(take(consumer), [0, 1, 2, 3, 4].map((i) => ({ id: i, cookie: BigInt(i) + 10n })));
+    assert.deepEqual(
+      take(consumer),
+      [0, 1, 2, 3, 4].map((i) => ({ id: i, cookie: BigInt(i) + 10n })),
+    );
     assert.equal(readU32(bytes, IN_CONS), 5);
   });
 });
@@ -49,7 +52,10 @@ void test('a full page queues events without blocking, and flush delivers them i
     assert.equal(producer.flush().written, 0, 'still full');
     const first = take(consumer);
     assert.equal(first.length, EVT_RING_LEN);
-    assert.deepEqual(first.map((e) => e.id), Array.from({ length: EVT_RING_LEN }, (_, i) => i));
+    assert.deepEqual(
+      first.map((e) => e.id),
+      Array.from({ length: EVT_RING_LEN }, (_, i) => i),
+    );
     // A new event goes behind the queued ones.
     const out = producer.pgFlip(cookie(1002n));
     assert.equal(out.written, 3);
@@ -138,7 +144,10 @@ void test('indices wrap at 2^32: every event arrives once, in order, with sequen
     producer.flush();
     received.push(...take(consumer));
     assert.equal(producer.stats.dropped, 0);
-    assert.deepEqual(received, Array.from({ length: sent }, (_, i) => ({ id: i, cookie: BigInt(i + 1) })));
+    assert.deepEqual(
+      received,
+      Array.from({ length: sent }, (_, i) => ({ id: i, cookie: BigInt(i + 1) })),
+    );
   });
 });
 
@@ -154,7 +163,10 @@ void test('across the wrap the producer never overwrites an unconsumed slot', ()
     const fifth = producer.pgFlip(cookie(5n));
     assert.equal(fifth.written, 0, 'would land on the slot of the first, unconsumed event');
     assert.equal(fifth.queued, true);
-    assert.deepEqual(take(consumer).map((e) => e.cookie), [1n, 2n, 3n, 4n]);
+    assert.deepEqual(
+      take(consumer).map((e) => e.cookie),
+      [1n, 2n, 3n, 4n],
+    );
     assert.equal(producer.flush().written, 1);
     assert.deepEqual(take(consumer), [{ id: 4, cookie: 5n }]);
   });

@@ -2,7 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PIXEL_FORMATS, SCANOUT_BPPS, formatByFourcc, fourcc, fourccToString, frontendPitch, imageExtent } from '../../src/displif/formats.js';
+import {
+  PIXEL_FORMATS,
+  SCANOUT_BPPS,
+  formatByFourcc,
+  fourcc,
+  fourccToString,
+  frontendPitch,
+  imageExtent,
+} from '../../src/displif/formats.js';
 
 void test('the nine formats the Linux frontend offers, with the codes of drm_fourcc.h', () => {
   assert.deepEqual(

@@ -36,7 +36,11 @@ function build(n: number): { pages: Pages; dirRefs: GrantRef[]; bufferRefs: Gran
   const pages = new Pages();
   const dirRefs = Array.from({ length: directoryPageCount(n) }, (_, i) => grantRef(500 + i));
   const bufferRefs = Array.from({ length: n }, (_, i) => grantRef(10000 + i));
-  writePageDirectory(dirRefs.map((r) => pages.page(r)), dirRefs, bufferRefs);
+  writePageDirectory(
+    dirRefs.map((r) => pages.page(r)),
+    dirRefs,
+    bufferRefs,
+  );
   return { pages, dirRefs, bufferRefs };
 }
 
@@ -117,18 +121,28 @@ void test('a reader that returns too few bytes is an error, not an out-of-bounds
   // Exactly what is needed is enough: the header plus five refs.
   const page = new Uint8Array(24);
   for (let i = 0; i < 5; i++) writeU32(page, 4 + 4 * i, i + 1);
-  assert.deepEqual(walkPageDirectorySync(grantRef(1), 5, () => page), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    walkPageDirectorySync(grantRef(1), 5, () => page),
+    [1, 2, 3, 4, 5],
+  );
 });
 
 void test('reader failures pass through unchanged', async () => {
   const boom = new Error('mapping failed');
-  await assert.rejects(walkPageDirectory(grantRef(1), 5, () => Promise.reject(boom)), (e) => e === boom);
+  await assert.rejects(
+    walkPageDirectory(grantRef(1), 5, () => Promise.reject(boom)),
+    (e) => e === boom,
+  );
 });
 
 void test('be-alloc: the backend fills gref[] following the frontend links, and a walk reads them back', async () => {
   const pages = new Pages();
   const dirRefs = [grantRef(70), grantRef(71), grantRef(72)];
-  writePageDirectory(dirRefs.map((r) => pages.page(r)), dirRefs, 2500);
+  writePageDirectory(
+    dirRefs.map((r) => pages.page(r)),
+    dirRefs,
+    2500,
+  );
   assert.equal(readU32(pages.page(70), 4), 0, 'gref[] left for the backend');
   assert.equal(readU32(pages.page(70), 0), 71);
   assert.equal(readU32(pages.page(72), 0), 0, 'last page ends the chain');
@@ -137,7 +151,10 @@ void test('be-alloc: the backend fills gref[] following the frontend links, and 
   assert.deepEqual(walkPageDirectorySync(dirRefs[0]!, 2500, pages.reader), mine);
   // The filler checks links like the walker does.
   writeU32(pages.page(71), 0, 70);
-  await assert.rejects(fillPageDirectory(dirRefs[0]!, mine, pages.reader), (e) => e instanceof PageDirectoryError && e.code === 'loop');
+  await assert.rejects(
+    fillPageDirectory(dirRefs[0]!, mine, pages.reader),
+    (e) => e instanceof PageDirectoryError && e.code === 'loop',
+  );
 });
 
 void test('the writer zeroes stale bytes and checks its arguments', () => {

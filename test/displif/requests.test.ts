@@ -40,7 +40,14 @@ const SAMPLES: Request[] = [
     dataOfs: 0,
   },
   { kind: 'dbuf-destroy', dbufCookie: cookie(0xdeadbeefcafef00dn) },
-  { kind: 'fb-attach', dbufCookie: cookie(7n), fbCookie: cookie(0x8000000000000000n), width: 800, height: 600, format: XR24 },
+  {
+    kind: 'fb-attach',
+    dbufCookie: cookie(7n),
+    fbCookie: cookie(0x8000000000000000n),
+    width: 800,
+    height: 600,
+    format: XR24,
+  },
   { kind: 'fb-detach', fbCookie: cookie(2n) },
   { kind: 'set-config', config: { fbCookie: cookie(3n), x: 0, y: 0, width: 1024, height: 768, bpp: 32 } },
   { kind: 'set-config', config: null },
@@ -68,18 +75,38 @@ void test('every request kind round-trips through encode and decode', () => {
 void test('golden bytes', () => {
   assert.equal(
     hex(encoded(SAMPLES[0]!)),
-    '3412100000000000' + '0807060504030201' + '80070000' + '38040000' + '20000000' + '00907e00' + '00000000' + '55000000' + '00000000' + '00'.repeat(20),
+    '3412100000000000' +
+      '0807060504030201' +
+      '80070000' +
+      '38040000' +
+      '20000000' +
+      '00907e00' +
+      '00000000' +
+      '55000000' +
+      '00000000' +
+      '00'.repeat(20),
   );
   assert.equal(
     hex(encoded(SAMPLES[4]!, 0xabcd)),
-    'cdab120000000000' + '0700000000000000' + '0000000000000080' + '20030000' + '58020000' + '58523234' + '00'.repeat(28),
+    'cdab120000000000' +
+      '0700000000000000' +
+      '0000000000000080' +
+      '20030000' +
+      '58020000' +
+      '58523234' +
+      '00'.repeat(28),
   );
   assert.equal(hex(encoded(SAMPLES[8]!, 2)), '0200150000000000' + '78563412' + '8088ffff' + '00'.repeat(48));
   assert.equal(hex(encoded(SAMPLES[7]!, 9)), '0900140000000000' + '00'.repeat(56), 'SET_CONFIG off is all zeros');
 });
 
 /** Encodes `req`, lets `mutate` break it, decodes; asserts the failure, its errno and the echo. */
-function rejects(req: Request, mutate: (b: Uint8Array) => void, errno: number, opts: { version: 1 | 2; connector?: number } = { version: 2 }): string {
+function rejects(
+  req: Request,
+  mutate: (b: Uint8Array) => void,
+  errno: number,
+  opts: { version: 1 | 2; connector?: number } = { version: 2 },
+): string {
   const b = encoded(req, 0x4242);
   mutate(b);
   const r = decodeRequest(b, opts);
@@ -91,12 +118,31 @@ function rejects(req: Request, mutate: (b: Uint8Array) => void, errno: number, o
   return r.reason;
 }
 
-const [DBUF, PRIME, , DESTROY, ATTACH, DETACH, CONFIG, , FLIP, EDID] = SAMPLES as [Request, Request, Request, Request, Request, Request, Request, Request, Request, Request];
+const [DBUF, PRIME, , DESTROY, ATTACH, DETACH, CONFIG, , FLIP, EDID] = SAMPLES as [
+  Request,
+  Request,
+  Request,
+  Request,
+  Request,
+  Request,
+  Request,
+  Request,
+  Request,
+  Request,
+];
 
 void test('stale bytes Linux leaves in a slot are ignored: reserved header, bytes past the fields, unknown flags', () => {
   // xen-drm-front fills requests in place over the previous response/request in the slot, so
   // these bytes carry old data; the request is the named fields alone.
-  const ends: Record<string, number> = { 'dbuf-create': 44, 'dbuf-destroy': 16, 'fb-attach': 36, 'fb-detach': 16, 'set-config': 36, 'pg-flip': 16, 'get-edid': 16 };
+  const ends: Record<string, number> = {
+    'dbuf-create': 44,
+    'dbuf-destroy': 16,
+    'fb-attach': 36,
+    'fb-detach': 16,
+    'set-config': 36,
+    'pg-flip': 16,
+    'get-edid': 16,
+  };
   for (const req of SAMPLES) {
     const clean = decodeRequest(encoded(req), { version: 2 });
     assert.ok(clean.ok, req.kind);
@@ -150,20 +196,27 @@ void test('buffer and framebuffer operations only on connector 0 when the ring i
 
 void test('DBUF_CREATE sizes are checked in 64-bit arithmetic', () => {
   const set = (o: number, v: number) => (b: Uint8Array) => writeU32(b, o, v);
-  const geometry = (w: number, h: number, bpp: number, size: number, ofs = 0) => (b: Uint8Array) => {
-    writeU32(b, 16, w);
-    writeU32(b, 20, h);
-    writeU32(b, 24, bpp);
-    writeU32(b, 28, size);
-    writeU32(b, 40, ofs);
-  };
+  const geometry =
+    (w: number, h: number, bpp: number, size: number, ofs = 0) =>
+    (b: Uint8Array) => {
+      writeU32(b, 16, w);
+      writeU32(b, 20, h);
+      writeU32(b, 24, bpp);
+      writeU32(b, 28, size);
+      writeU32(b, 40, ofs);
+    };
   // width * bpp = 2^35: a 32-bit pitch would wrap to 0 and "fit" in any buffer.
   rejects(DBUF, geometry(0x40000000, 1, 32, 4096), XEN_EINVAL);
   rejects(DBUF, geometry(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff), XEN_E2BIG); // the page count is checked first
   // pitch * height = 2^32 + 4096 wraps to 4096 in 32 bits.
   rejects(DBUF, geometry(1024, 0x100001, 32, 8192), XEN_EINVAL);
   // Exactly full fits; one byte short does not; data_ofs counts.
-  assert.ok(decodeRequest(encoded(DBUF).map((x) => x), { version: 2 }).ok);
+  assert.ok(
+    decodeRequest(
+      encoded(DBUF).map((x) => x),
+      { version: 2 },
+    ).ok,
+  );
   rejects(DBUF, geometry(1920, 1080, 32, 1920 * 1080 * 4 - 1), XEN_EINVAL);
   rejects(DBUF, geometry(1920, 1080, 32, 1920 * 1080 * 4, 1), XEN_EINVAL);
   const fits = encoded(DBUF);
@@ -200,7 +253,10 @@ void test('FB_ATTACH: size and pixel format', () => {
   rejects(ATTACH, (b) => writeU32(b, 32, 0), XEN_EINVAL);
   rejects(ATTACH, (b) => b.set([0x4e, 0x56, 0x31, 0x32], 32), XEN_EINVAL); // NV12: two planes, not offered
   for (const name of ['RGB565', 'RGB888', 'ARGB8888', 'XRGB4444', 'ARGB4444', 'XRGB1555', 'ARGB1555', 'YUYV']) {
-    const r = decodeRequest(encoded({ ...(ATTACH as Extract<Request, { kind: 'fb-attach' }>), format: formatByName(name)! }), { version: 2 });
+    const r = decodeRequest(
+      encoded({ ...(ATTACH as Extract<Request, { kind: 'fb-attach' }>), format: formatByName(name)! }),
+      { version: 2 },
+    );
     assert.ok(r.ok && r.req.kind === 'fb-attach' && r.req.format.name === name);
   }
 });
@@ -209,7 +265,13 @@ void test('SET_CONFIG: all zeros turns off; anything else needs a cookie, a size
   rejects(CONFIG, (b) => writeU32(b, 24, 0), XEN_EINVAL);
   rejects(CONFIG, (b) => writeU32(b, 28, 0), XEN_EINVAL);
   for (const bpp of [0, 8, 12, 31, 33, 64]) rejects(CONFIG, (b) => writeU32(b, 32, bpp), XEN_EINVAL);
-  for (const bpp of [16, 24, 32]) assert.ok(decodeRequest(encoded(CONFIG).map((x, i) => (i === 32 ? bpp : x)), { version: 2 }).ok);
+  for (const bpp of [16, 24, 32])
+    assert.ok(
+      decodeRequest(
+        encoded(CONFIG).map((x, i) => (i === 32 ? bpp : x)),
+        { version: 2 },
+      ).ok,
+    );
   // x/y alone non-zero with cookie 0 is not "off".
   const off = encoded(SAMPLES[7]!);
   writeU32(off, 16, 5);

@@ -11,7 +11,10 @@ void test('responses are zero-filled, echo id and operation, and carry a negativ
   const slot = new Uint8Array(64 * 3).fill(0xa5); // stale bytes a sloppy encoder would leak
   encodeResponse(slot, 64, { id: 0xbeef, operation: Op.FB_ATTACH, status: -XEN_ENOENT });
   assert.equal(hex(slot.subarray(64, 128)), 'efbe1200' + 'feffffff' + '00'.repeat(56));
-  assert.ok(slot.subarray(0, 64).every((x) => x === 0xa5) && slot.subarray(128).every((x) => x === 0xa5), 'neighbours untouched');
+  assert.ok(
+    slot.subarray(0, 64).every((x) => x === 0xa5) && slot.subarray(128).every((x) => x === 0xa5),
+    'neighbours untouched',
+  );
   const d = decodeResponse(slot, 64);
   assert.deepEqual(d, { id: 0xbeef, operation: Op.FB_ATTACH, status: -XEN_ENOENT, edidSz: 0, reservedZero: true });
 });
@@ -58,7 +61,12 @@ void test('PG_FLIP events: golden bytes and round trip', () => {
   const b = new Uint8Array(64).fill(0x5a);
   encodeEvent(b, 0, { type: EvtType.PG_FLIP, id: 0x0102, fbCookie: cookie(0x1122334455667788n) });
   assert.equal(hex(b), '0201000000000000' + '8877665544332211' + '00'.repeat(48));
-  assert.deepEqual(decodeEvent(b), { type: EvtType.PG_FLIP, id: 0x0102, fbCookie: 0x1122334455667788n, reservedZero: true });
+  assert.deepEqual(decodeEvent(b), {
+    type: EvtType.PG_FLIP,
+    id: 0x0102,
+    fbCookie: 0x1122334455667788n,
+    reservedZero: true,
+  });
   b[2] = 7;
   assert.deepEqual(decodeEvent(b), { type: 'unknown', rawType: 7, id: 0x0102 });
   b[2] = 0;

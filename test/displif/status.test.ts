@@ -14,7 +14,9 @@ import { PlatformError } from '../../src/xen/platform.js';
 
 void test("Xen's errno table is xen/errno.h's, and agrees with Linux's wherever both name an errno", () => {
   const header = readFileSync('/usr/include/xen/errno.h', 'utf8');
-  const defined = new Map([...header.matchAll(/^XEN_ERRNO\((E[A-Z0-9]+),\s*(\d+)\)/gm)].map((m) => [m[1]!, Number(m[2])]));
+  const defined = new Map(
+    [...header.matchAll(/^XEN_ERRNO\((E[A-Z0-9]+),\s*(\d+)\)/gm)].map((m) => [m[1]!, Number(m[2])]),
+  );
   // Aliases (EWOULDBLOCK, EDEADLOCK) share a number with a name the table has.
   for (const alias of ['EWOULDBLOCK', 'EDEADLOCK']) defined.delete(alias);
   assert.deepEqual(Object.fromEntries(Object.entries(XenErrno)), Object.fromEntries(defined));
@@ -52,10 +54,22 @@ void test('statusOf: the negated errno where Xen defines it, -EIO for everything
   assert.equal(statusOf(new PlatformError('dma-buf', Errno.ENOTTY, 'ENOTTY')), -XEN_EIO);
   assert.equal(statusOf(new OutputError('fb', Errno.EFBIG)), -XEN_EIO);
   // An error the native addon made (a plain Error with its fields), as the C++ side throws them.
-  const native = Object.assign(new Error('/dev/dri/card0: drmModeSetCrtc: Permission denied (EACCES)'), { errno: 13, code: 'EACCES', syscall: 'drmModeSetCrtc' });
+  const native = Object.assign(new Error('/dev/dri/card0: drmModeSetCrtc: Permission denied (EACCES)'), {
+    errno: 13,
+    code: 'EACCES',
+    syscall: 'drmModeSetCrtc',
+  });
   assert.equal(statusOf(native), -13);
   // Anything else is a bug or unknown: -EIO, never an exception and never our internals.
-  for (const other of [new Error('boom'), new TypeError('x is undefined'), { errno: 22 }, Object.assign(new Error('fs'), { errno: -2, code: 'ENOENT' }), 'string', undefined, null]) {
+  for (const other of [
+    new Error('boom'),
+    new TypeError('x is undefined'),
+    { errno: 22 },
+    Object.assign(new Error('fs'), { errno: -2, code: 'ENOENT' }),
+    'string',
+    undefined,
+    null,
+  ]) {
     assert.equal(statusOf(other), -XEN_EIO, String(other));
   }
   assert.equal(xenStatus(110), -110);

@@ -30,7 +30,22 @@ function error<T>(r: FieldResult<T>): string {
 void test('u32: canonical decimal only', () => {
   assert.equal(value(parseU32('k', '0')), 0);
   assert.equal(value(parseU32('k', '4294967295')), 0xffffffff);
-  for (const bad of ['', ' 1', '1 ', '+1', '-1', '01', '0x10', '1e3', '4294967296', '99999999999', '1.0', '１', '1\n', '1\0']) {
+  for (const bad of [
+    '',
+    ' 1',
+    '1 ',
+    '+1',
+    '-1',
+    '01',
+    '0x10',
+    '1e3',
+    '4294967296',
+    '99999999999',
+    '1.0',
+    '１',
+    '1\n',
+    '1\0',
+  ]) {
     error(parseU32('k', bad));
   }
   assert.match(error(parseU32('device/vdispl/0/0/req-ring-ref', undefined)), /req-ring-ref is missing/);
@@ -49,9 +64,27 @@ void test('grant refs and ports: non-zero, ports within the FIFO ABI', () => {
 void test('resolution: <W>x<H> within the Linux frontend limits unless told otherwise', () => {
   assert.deepEqual(value(parseResolution('0/resolution', '1920x1080')), { width: 1920, height: 1080 });
   assert.deepEqual(value(parseResolution('r', '4095x2047')), { width: 4095, height: 2047 });
-  assert.match(error(parseResolution('0/resolution', '3840x2160')), /0\/resolution = "3840x2160": larger than 4095x2047/);
-  assert.deepEqual(value(parseResolution('r', '3840x2160', { maxWidth: 8192, maxHeight: 8192 })), { width: 3840, height: 2160 });
-  for (const bad of ['1920', '1920x', 'x1080', '1920X1080', '1920x1080x1', '0x1080', '1920x0', '1920 x 1080', '-1x5', '01920x1080', '1920x1080\n']) {
+  assert.match(
+    error(parseResolution('0/resolution', '3840x2160')),
+    /0\/resolution = "3840x2160": larger than 4095x2047/,
+  );
+  assert.deepEqual(value(parseResolution('r', '3840x2160', { maxWidth: 8192, maxHeight: 8192 })), {
+    width: 3840,
+    height: 2160,
+  });
+  for (const bad of [
+    '1920',
+    '1920x',
+    'x1080',
+    '1920X1080',
+    '1920x1080x1',
+    '0x1080',
+    '1920x0',
+    '1920 x 1080',
+    '-1x5',
+    '01920x1080',
+    '1920x1080\n',
+  ]) {
     error(parseResolution('r', bad));
   }
 });
@@ -86,7 +119,13 @@ void test('XenBus state', () => {
 
 void test('errors show hostile values escaped and truncated', () => {
   const msg = error(parseGrantRef('0/req-ring-ref', `\x1b[31m"evil"\n${'A'.repeat(200)}`));
-  assert.ok([...msg].every((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f), 'no control characters reach the log line');
-  assert.match(msg, /^XenStore 0\/req-ring-ref = "\\x1b\[31m\\"evil\\"\\x0aA+"\.\.\. \(212 chars\): expected a decimal integer$/);
+  assert.ok(
+    [...msg].every((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f),
+    'no control characters reach the log line',
+  );
+  assert.match(
+    msg,
+    /^XenStore 0\/req-ring-ref = "\\x1b\[31m\\"evil\\"\\x0aA+"\.\.\. \(212 chars\): expected a decimal integer$/,
+  );
   assert.equal(showValue('\u{1F600}'), '"\\u{1f600}"');
 });

@@ -45,13 +45,22 @@ env: VDISPLD_E2E_CACHE (default .e2e-cache/), VDISPLD_E2E_KVER, VDISPLD_E2E_MIRR
 
 const log = (s: string): void => console.log(`e2e: ${s}`);
 
-
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      arch: { type: 'string' }, list: { type: 'boolean' }, ci: { type: 'boolean' }, 'build-only': { type: 'boolean' }, rebuild: { type: 'boolean' }, 'no-build': { type: 'boolean' },
-      echo: { type: 'boolean' }, 'flip-min-hz': { type: 'string' }, out: { type: 'string' }, 'daemon-args': { type: 'string' }, 'node-options': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      arch: { type: 'string' },
+      list: { type: 'boolean' },
+      ci: { type: 'boolean' },
+      'build-only': { type: 'boolean' },
+      rebuild: { type: 'boolean' },
+      'no-build': { type: 'boolean' },
+      echo: { type: 'boolean' },
+      'flip-min-hz': { type: 'string' },
+      out: { type: 'string' },
+      'daemon-args': { type: 'string' },
+      'node-options': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -66,7 +75,8 @@ async function main(): Promise<number> {
     for (const s of all) console.log(`${s.id.padEnd(w)} ${s.title}`);
     return 0;
   }
-  if (values.ci && positionals.length) throw new Error('--ci is a set of scenarios of its own: give either --ci or scenarios');
+  if (values.ci && positionals.length)
+    throw new Error('--ci is a set of scenarios of its own: give either --ci or scenarios');
   const names = values.ci ? (arch === 'arm64' ? ARM64_CI_SET : CI_SET) : positionals;
   const chosen = names.length
     ? names.map((p) => {
@@ -83,7 +93,9 @@ async function main(): Promise<number> {
   let buildSeconds: Record<string, number>;
   if (arch === 'arm64') {
     const { lab, steps } = await ensureArm64Lab({ rebuild: values.rebuild ?? false, log });
-    log(`arm64 lab: ${steps.map((st) => `${st.step} ${st.built ? `built in ${st.seconds} s` : 'from cache'}`).join(', ')}`);
+    log(
+      `arm64 lab: ${steps.map((st) => `${st.step} ${st.built ? `built in ${st.seconds} s` : 'from cache'}`).join(', ')}`,
+    );
     log(`arm64 lab in ${lab.dir}: ${lab.manifest.trim().split('\n').join('; ')}`);
     image = lab;
     nodeDir = lab.nodeDir;
@@ -91,7 +103,9 @@ async function main(): Promise<number> {
   } else {
     ensureHostTools(log);
     const build = await ensureImage({ rebuild: values.rebuild ?? false, log });
-    log(`image ${build.image.key} ${build.built ? `built in ${build.seconds.toFixed(0)} s` : 'from cache'} (${build.image.dir})`);
+    log(
+      `image ${build.image.key} ${build.built ? `built in ${build.seconds.toFixed(0)} s` : 'from cache'} (${build.image.dir})`,
+    );
     log(build.image.manifest.trim().split('\n').join('; '));
     image = build.image;
     nodeDir = hostNodeDir();
@@ -104,11 +118,19 @@ async function main(): Promise<number> {
     // command line): what a user installs. tsc still emits when other parts have type errors, and
     // its unbundled main.js runs too, so a failed build is a warning.
     const t = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_DIR, encoding: 'utf8' });
-    if (t.status !== 0) log(`warning: npm run build failed (dist/ may be stale or unbundled):\n${`${t.stdout ?? ''}${t.stderr ?? ''}`.split('\n').slice(0, 8).join('\n')}`);
+    if (t.status !== 0)
+      log(
+        `warning: npm run build failed (dist/ may be stale or unbundled):\n${`${t.stdout ?? ''}${t.stderr ?? ''}`.split('\n').slice(0, 8).join('\n')}`,
+      );
   }
-  if (!existsSync(join(REPO_DIR, 'build/Release/vdispl_native.node'))) throw new Error('native addon missing: build/Release/vdispl_native.node (npm ci)');
+  if (!existsSync(join(REPO_DIR, 'build/Release/vdispl_native.node')))
+    throw new Error('native addon missing: build/Release/vdispl_native.node (npm ci)');
   const daemon = daemonAvailable();
-  log(daemon.ok ? 'daemon: `vdispld run` is in the build' : `daemon: not available (${daemon.why}); scenarios that need it report blocked`);
+  log(
+    daemon.ok
+      ? 'daemon: `vdispld run` is in the build'
+      : `daemon: not available (${daemon.why}); scenarios that need it report blocked`,
+  );
   if (flipMinHz !== 55) log(`NOTE: flip-rate floor lowered to ${flipMinHz} Hz by --flip-min-hz`);
 
   const daemonArgs = (values['daemon-args'] ?? '').split(/\s+/).filter(Boolean);
@@ -130,12 +152,17 @@ async function main(): Promise<number> {
     log(`scenario ${s.id}: ${s.title}`);
     const r = await runScenario(s, env, runsDir);
     results.push(r);
-    const marks = Object.entries(r.marks).map(([k, v]) => `${k}@${v}s`).join(' ');
+    const marks = Object.entries(r.marks)
+      .map(([k, v]) => `${k}@${v}s`)
+      .join(' ');
     log(`scenario ${s.id}: ${r.outcome.toUpperCase()} in ${r.seconds} s${r.reason ? ` — ${r.reason}` : ''}`);
     if (marks) log(`  marks: ${marks}`);
     if (r.outcome !== 'pass') log(`  logs, console, screenshots: ${r.dir}`);
   }
-  writeFileSync(join(runsDir, 'summary.json'), JSON.stringify({ arch, image: image.key, buildSeconds, flipMinHz, results }, null, 1) + '\n');
+  writeFileSync(
+    join(runsDir, 'summary.json'),
+    JSON.stringify({ arch, image: image.key, buildSeconds, flipMinHz, results }, null, 1) + '\n',
+  );
   const count = (o: string): number => results.filter((r) => r.outcome === o).length;
   log(`results in ${runsDir}`);
   for (const r of results) console.log(`  ${r.outcome.padEnd(7)} ${String(r.seconds).padStart(6)} s  ${r.id}`);

@@ -23,7 +23,9 @@ const { values, positionals } = parseArgs({
 
 const name = positionals[0] as CampaignName | undefined;
 if (!name || !(name in CAMPAIGNS)) {
-  console.error(`usage: run.ts <${Object.keys(CAMPAIGNS).join('|')}> [--short] [--json] [--seed N] [--minutes N] [--requests N] [--probe DIR] [--control-burners N --control-seconds S]`);
+  console.error(
+    `usage: run.ts <${Object.keys(CAMPAIGNS).join('|')}> [--short] [--json] [--seed N] [--minutes N] [--requests N] [--probe DIR] [--control-burners N --control-seconds S]`,
+  );
   process.exit(2);
 }
 const seed = values.seed === undefined ? undefined : Number(values.seed);
@@ -35,7 +37,11 @@ if ((seed !== undefined && !Number.isInteger(seed)) || (minutes !== undefined &&
 const requests = values.requests === undefined ? undefined : Number(values.requests);
 const burners = values['control-burners'] === undefined ? undefined : Number(values['control-burners']);
 const controlSeconds = Number(values['control-seconds'] ?? 60);
-if ((requests !== undefined && !(Number.isInteger(requests) && requests > 0)) || (burners !== undefined && !(Number.isInteger(burners) && burners >= 0)) || !(controlSeconds > 0)) {
+if (
+  (requests !== undefined && !(Number.isInteger(requests) && requests > 0)) ||
+  (burners !== undefined && !(Number.isInteger(burners) && burners >= 0)) ||
+  !(controlSeconds > 0)
+) {
   console.error('--requests takes a positive integer, --control-burners a count, --control-seconds a positive number');
   process.exit(2);
 }

@@ -20,12 +20,36 @@ const records = (list: [number, number, number][]): Uint8Array => {
 const SYN: [number, number, number] = [0, 0, 0];
 const KBD: EvdevCaps = { name: 'kbd', keys: [1, 30], rel: [], abs: {}, direct: false };
 const MOUSE: EvdevCaps = { name: 'mouse', keys: [0x110], rel: [0, 1, 8], abs: {}, direct: false };
-const TOUCH: EvdevCaps = { name: 'ts', keys: [0x14a], rel: [], abs: { 0: { min: 0, max: 4095 }, 1: { min: 0, max: 4095 }, 0x35: { min: 0, max: 4095 }, 0x36: { min: 0, max: 4095 } }, direct: true };
-const TABLET: EvdevCaps = { name: 'tablet', keys: [0x110], rel: [], abs: { 0: { min: 0, max: 32767 }, 1: { min: 0, max: 32767 } }, direct: true };
-const PAD: EvdevCaps = { name: 'pad', keys: [0x110, 0x14a], rel: [], abs: { 0: { min: 0, max: 1000 }, 1: { min: 0, max: 1000 } }, direct: false };
+const TOUCH: EvdevCaps = {
+  name: 'ts',
+  keys: [0x14a],
+  rel: [],
+  abs: { 0: { min: 0, max: 4095 }, 1: { min: 0, max: 4095 }, 0x35: { min: 0, max: 4095 }, 0x36: { min: 0, max: 4095 } },
+  direct: true,
+};
+const TABLET: EvdevCaps = {
+  name: 'tablet',
+  keys: [0x110],
+  rel: [],
+  abs: { 0: { min: 0, max: 32767 }, 1: { min: 0, max: 32767 } },
+  direct: true,
+};
+const PAD: EvdevCaps = {
+  name: 'pad',
+  keys: [0x110, 0x14a],
+  rel: [],
+  abs: { 0: { min: 0, max: 1000 }, 1: { min: 0, max: 1000 } },
+  direct: false,
+};
 
 void test('classification', () => {
-  assert.deepEqual([KBD, MOUSE, TOUCH, TABLET, PAD].map(classify), ['keyboard', 'mouse', 'touchscreen', 'touchscreen', 'touchpad']);
+  assert.deepEqual([KBD, MOUSE, TOUCH, TABLET, PAD].map(classify), [
+    'keyboard',
+    'mouse',
+    'touchscreen',
+    'touchscreen',
+    'touchpad',
+  ]);
   assert.equal(classify({ name: 'lid', keys: [], rel: [], abs: {}, direct: false }), undefined);
 });
 
@@ -56,9 +80,21 @@ void test('a tablet gives absolute positions in its range; a touchscreen gives t
   assert.deepEqual(t.decode(b, b.length), [{ kind: 'abs', x: 16384, y: 32767, w: 32768, h: 32768 }]);
   const s = new EvdevDecoder(TOUCH);
   const frames = records([
-    [3, 0x2f, 0], [3, 0x39, 7], [3, 0x35, 100], [3, 0x36, 200], [1, 0x14a, 1], SYN,
-    [3, 0x2f, 1], [3, 0x39, 8], [3, 0x35, 300], [3, 0x36, 400], [3, 0x2f, 0], [3, 0x35, 110], SYN,
-    [3, 0x39, -1], SYN,
+    [3, 0x2f, 0],
+    [3, 0x39, 7],
+    [3, 0x35, 100],
+    [3, 0x36, 200],
+    [1, 0x14a, 1],
+    SYN,
+    [3, 0x2f, 1],
+    [3, 0x39, 8],
+    [3, 0x35, 300],
+    [3, 0x36, 400],
+    [3, 0x2f, 0],
+    [3, 0x35, 110],
+    SYN,
+    [3, 0x39, -1],
+    SYN,
   ]);
   assert.deepEqual(s.decode(frames, frames.length), [
     { kind: 'touch', phase: 'down', id: 0, x: 100, y: 200, w: 4096, h: 4096 },
@@ -75,10 +111,19 @@ void test('a tablet gives absolute positions in its range; a touchscreen gives t
 void test('a touchpad moves the pointer by its finger deltas, per stroke', () => {
   const d = new EvdevDecoder(PAD);
   const b = records([
-    [1, 0x14a, 1], [3, 0, 500], [3, 1, 500], SYN,
-    [3, 0, 510], [3, 1, 495], SYN,
-    [1, 0x14a, 0], SYN,
-    [1, 0x14a, 1], [3, 0, 100], [3, 1, 100], SYN,
+    [1, 0x14a, 1],
+    [3, 0, 500],
+    [3, 1, 500],
+    SYN,
+    [3, 0, 510],
+    [3, 1, 495],
+    SYN,
+    [1, 0x14a, 0],
+    SYN,
+    [1, 0x14a, 1],
+    [3, 0, 100],
+    [3, 1, 100],
+    SYN,
   ]);
   assert.deepEqual(d.decode(b, b.length), [{ kind: 'motion', dx: 10, dy: -5 }], 'a new stroke does not jump');
 });

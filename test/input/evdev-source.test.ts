@@ -28,7 +28,20 @@ const key = (c: number, v: number): Buffer => Buffer.concat([rec(1, c, v), rec(0
 
 function target(domid: number): InputTarget & { got: KbdEvent[] } {
   const got: KbdEvent[] = [];
-  return { domid, devId: 0, uniqueId: 'id0', width: 640, height: 480, absPointer: true, rawPointer: false, multiTouch: false, keyboard: true, pointer: true, send: (e) => void got.push(...e), got };
+  return {
+    domid,
+    devId: 0,
+    uniqueId: 'id0',
+    width: 640,
+    height: 480,
+    absPointer: true,
+    rawPointer: false,
+    multiTouch: false,
+    keyboard: true,
+    pointer: true,
+    send: (e) => void got.push(...e),
+    got,
+  };
 }
 
 void test('keys reach the guest with focus; the switch combination moves focus and the grab; an unplugged device releases its keys', async () => {
@@ -47,12 +60,19 @@ void test('keys reach the guest with focus; the switch combination moves focus a
     router,
     log,
     devices: [path, join(dir, 'missing')],
-    ioctls: { evdevInfo: () => ({ name: 'kbd', keys: [29, 30, 56, 88], rel: [], abs: {}, direct: false }), evdevGrab: (_fd, on) => void grabs.push(on) },
+    ioctls: {
+      evdevInfo: () => ({ name: 'kbd', keys: [29, 30, 56, 88], rel: [], abs: {}, direct: false }),
+      evdevGrab: (_fd, on) => void grabs.push(on),
+    },
   });
   // The writer end, as the kernel's evdev would be.
   const w = openSync(path, 'w');
   try {
-    assert.deepEqual(src.list(), [{ path, kind: 'keyboard', grabbed: false }], 'the missing path is skipped with a warning');
+    assert.deepEqual(
+      src.list(),
+      [{ path, kind: 'keyboard', grabbed: false }],
+      'the missing path is skipped with a warning',
+    );
     writeSync(w, key(30, 1));
     await waitFor('the key read', () => router.stats.unfocused === 1);
     assert.deepEqual([a.got, b.got], [[], []], 'nobody has focus: nothing delivered');
@@ -66,7 +86,13 @@ void test('keys reach the guest with focus; the switch combination moves focus a
     // Ctrl+Alt+F12 while A is held: guest 2 gets focus, guest 1 gets A (and the modifiers) released.
     writeSync(w, Buffer.concat([key(29, 1), key(56, 1), key(88, 1)]));
     await waitFor('focus on guest 2', () => router.focus?.domid === 2);
-    assert.deepEqual(a.got.filter((e) => e.kind === 'key' && !e.pressed).map((e) => (e as { keycode: number }).keycode).sort(), [29, 30, 56]);
+    assert.deepEqual(
+      a.got
+        .filter((e) => e.kind === 'key' && !e.pressed)
+        .map((e) => (e as { keycode: number }).keycode)
+        .sort(),
+      [29, 30, 56],
+    );
     assert.ok(!b.got.some((e) => e.kind === 'key' && e.keycode === 88), 'the switch key itself is not delivered');
     writeSync(w, Buffer.concat([key(88, 0), key(56, 0), key(29, 0), key(30, 0)]));
     // Once more: after the last guest, dom0 (the grab is released).
@@ -75,7 +101,10 @@ void test('keys reach the guest with focus; the switch combination moves focus a
     assert.deepEqual(grabs, [true, false]);
     // Back to guest 1, press A, unplug: A is released in guest 1.
     writeSync(w, Buffer.concat([key(29, 1), key(56, 1), key(88, 1), key(88, 0), key(56, 0), key(29, 0), key(30, 1)]));
-    await waitFor('A down in guest 1 again', () => a.got.filter((e) => e.kind === 'key' && e.keycode === 30 && e.pressed).length === 2);
+    await waitFor(
+      'A down in guest 1 again',
+      () => a.got.filter((e) => e.kind === 'key' && e.keycode === 30 && e.pressed).length === 2,
+    );
     const n = a.got.length;
     closeSync(w);
     await waitFor('device gone', () => src.list().length === 0);

@@ -21,6 +21,14 @@ void test('the pointer shows where it is and leaves every frame decodable, where
   }
   drawFrame(t, { frame: 9, domid: 1, connector: 0 });
   drawPointer(t, 100, 100);
-  assert.deepEqual([...t.bytes.subarray((100 * width + 100) * 4, (100 * width + 100) * 4 + 3)], [255, 255, 255], 'white at the centre');
-  assert.deepEqual([...t.bytes.subarray((101 * width + 103) * 4, (101 * width + 103) * 4 + 3)], [0, 0, 0], 'black outline beside the arm');
+  assert.deepEqual(
+    [...t.bytes.subarray((100 * width + 100) * 4, (100 * width + 100) * 4 + 3)],
+    [255, 255, 255],
+    'white at the centre',
+  );
+  assert.deepEqual(
+    [...t.bytes.subarray((101 * width + 103) * 4, (101 * width + 103) * 4 + 3)],
+    [0, 0, 0],
+    'black outline beside the arm',
+  );
 });

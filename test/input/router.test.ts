@@ -10,7 +10,16 @@ import type { KbdEvent } from '../../src/kbdif/events.js';
 function target(domid: number, over: Partial<InputTarget> = {}): InputTarget & { got: KbdEvent[] } {
   const got: KbdEvent[] = [];
   return {
-    domid, devId: 0, uniqueId: 'id0', width: 640, height: 480, absPointer: true, rawPointer: false, multiTouch: true, keyboard: true, pointer: true,
+    domid,
+    devId: 0,
+    uniqueId: 'id0',
+    width: 640,
+    height: 480,
+    absPointer: true,
+    rawPointer: false,
+    multiTouch: true,
+    keyboard: true,
+    pointer: true,
     send: (e) => void got.push(...e),
     got,
     ...over,
@@ -41,7 +50,11 @@ void test('focus moves: held keys and touches are released in the guest that had
   r.attach(a);
   r.attach(b);
   r.focusOn(1, 0);
-  r.deliver([{ kind: 'key', code: 29, pressed: true }, { kind: 'key', code: 30, pressed: true }, { kind: 'touch', phase: 'down', id: 2, x: 10, y: 10, w: 640, h: 480 }]);
+  r.deliver([
+    { kind: 'key', code: 29, pressed: true },
+    { kind: 'key', code: 30, pressed: true },
+    { kind: 'touch', phase: 'down', id: 2, x: 10, y: 10, w: 640, h: 480 },
+  ]);
   a.got.length = 0;
   r.cycle();
   assert.equal(r.focus?.domid, 2);
@@ -51,8 +64,15 @@ void test('focus moves: held keys and touches are released in the guest that had
     { kind: 'mt-up', contact: 2 },
     { kind: 'mt-syn', contact: 0 },
   ]);
-  r.deliver([{ kind: 'key', code: 30, pressed: false }, { kind: 'key', code: 31, pressed: true }]);
-  assert.deepEqual(b.got, [{ kind: 'key', keycode: 31, pressed: true }], 'the release of a key pressed in guest 1 is not guest 2s');
+  r.deliver([
+    { kind: 'key', code: 30, pressed: false },
+    { kind: 'key', code: 31, pressed: true },
+  ]);
+  assert.deepEqual(
+    b.got,
+    [{ kind: 'key', keycode: 31, pressed: true }],
+    'the release of a key pressed in guest 1 is not guest 2s',
+  );
   r.unfocus();
   assert.deepEqual(b.got.at(-1), { kind: 'key', keycode: 31, pressed: false });
   assert.equal(r.focus, undefined);
@@ -65,8 +85,14 @@ void test('a detached guest loses focus; relative guests get motion; raw guests 
   const offRel = r.attach(rel);
   r.attach(raw);
   r.focusOn(1, 0);
-  r.deliver([{ kind: 'motion', dx: 5, dy: -3 }, { kind: 'wheel', steps: 1 }]);
-  assert.deepEqual(rel.got, [{ kind: 'motion', relX: 5, relY: -3, relZ: 0 }, { kind: 'motion', relX: 0, relY: 0, relZ: -1 }]);
+  r.deliver([
+    { kind: 'motion', dx: 5, dy: -3 },
+    { kind: 'wheel', steps: 1 },
+  ]);
+  assert.deepEqual(rel.got, [
+    { kind: 'motion', relX: 5, relY: -3, relZ: 0 },
+    { kind: 'motion', relX: 0, relY: 0, relZ: -1 },
+  ]);
   offRel();
   assert.equal(r.focus, undefined);
   r.focusOn(2, 0);

@@ -17,11 +17,32 @@ void test('--viewer-input needs a loopback viewer', () => {
       [[], /--viewer-input needs the viewer \(--viewer PORT\)/],
       [['--viewer', '0.0.0.0:0'], /--viewer-input needs the viewer on a loopback address, not 0\.0\.0\.0/],
     ] as const) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'run', '--platform', 'sim', '--sim-dir', dir, '--xenstore', join(dir, 'none'), '--control-socket', join(dir, 'c'), '--log-format', 'json', '--viewer-input', ...extra], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, VDISPLD_CONFIG: '' },
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          MAIN,
+          'run',
+          '--platform',
+          'sim',
+          '--sim-dir',
+          dir,
+          '--xenstore',
+          join(dir, 'none'),
+          '--control-socket',
+          join(dir, 'c'),
+          '--log-format',
+          'json',
+          '--viewer-input',
+          ...extra,
+        ],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { ...process.env, VDISPLD_CONFIG: '' },
+        },
+      );
       assert.notEqual(r.status, 0);
       const fatal = r.stderr.split('\n').filter((l) => l.includes('"level":60'));
       assert.equal(fatal.length, 1, r.stderr);

@@ -54,7 +54,17 @@ async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=
   }
   const be = (k: string): Promise<string | undefined> => dom0.tryRead(`${kbd.backend}/${k}`);
   return {
-    dom0, guestXs, toolstack, platform, guest, router, vkbd, display, disp, kbd, be,
+    dom0,
+    guestXs,
+    toolstack,
+    platform,
+    guest,
+    router,
+    vkbd,
+    display,
+    disp,
+    kbd,
+    be,
     close: async () => {
       await vkbd.close();
       await display.close();
@@ -68,7 +78,10 @@ async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=
 type World = Awaited<ReturnType<typeof world>>;
 
 /** What xen-kbdfront's probe does: request what is offered, grant a page, publish, go Initialised. */
-async function probe(w: World, opts: { gref?: string; port?: string } = {}): Promise<{ page: Uint8Array; ref: number; port: number }> {
+async function probe(
+  w: World,
+  opts: { gref?: string; port?: string } = {},
+): Promise<{ page: Uint8Array; ref: number; port: number }> {
   const fe = w.kbd.frontend;
   if ((await w.be('feature-multi-touch')) === '1') await w.guestXs.write(`${fe}/request-multi-touch`, '1');
   if ((await w.be('feature-abs-pointer')) === '1') await w.guestXs.write(`${fe}/request-abs-pointer`, '1');
@@ -82,13 +95,23 @@ async function probe(w: World, opts: { gref?: string; port?: string } = {}): Pro
 }
 
 const backendState = async (w: World): Promise<number> => Number(await w.be('state'));
-const waitState = (w: World, s: number): Promise<true> => waitFor(`vkbd backend state ${s}`, async () => (await backendState(w)) === s, 5000);
+const waitState = (w: World, s: number): Promise<true> =>
+  waitFor(`vkbd backend state ${s}`, async () => (await backendState(w)) === s, 5000);
 
 void test('InitWait carries the features and the matching connector geometry; the frontend may be Initialised or already Connected', async () => {
   const w = await world();
   try {
     await waitState(w, S.InitWait);
-    const keys = ['feature-abs-pointer', 'feature-raw-pointer', 'feature-multi-touch', 'width', 'height', 'multi-touch-width', 'multi-touch-height', 'multi-touch-num-contacts'];
+    const keys = [
+      'feature-abs-pointer',
+      'feature-raw-pointer',
+      'feature-multi-touch',
+      'width',
+      'height',
+      'multi-touch-width',
+      'multi-touch-height',
+      'multi-touch-num-contacts',
+    ];
     assert.deepEqual(await Promise.all(keys.map((k) => w.be(k))), ['1', '1', '1', '640', '480', '640', '480', '10']);
     const { page } = await probe(w);
     // Linux goes Connected by itself when it sees InitWait, possibly before we saw Initialised.
@@ -96,12 +119,26 @@ void test('InitWait carries the features and the matching connector geometry; th
     await waitState(w, S.Connected);
     const t = w.router.list();
     assert.equal(t.length, 1);
-    assert.deepEqual({ abs: t[0]!.absPointer, mt: t[0]!.multiTouch, raw: t[0]!.rawPointer, w: t[0]!.width, h: t[0]!.height, id: t[0]!.uniqueId }, { abs: true, mt: true, raw: false, w: 640, h: 480, id: 'id0' });
+    assert.deepEqual(
+      {
+        abs: t[0]!.absPointer,
+        mt: t[0]!.multiTouch,
+        raw: t[0]!.rawPointer,
+        w: t[0]!.width,
+        h: t[0]!.height,
+        id: t[0]!.uniqueId,
+      },
+      { abs: true, mt: true, raw: false, w: 640, h: 480, id: 'id0' },
+    );
     // No focus, no input.
     w.router.deliver([{ kind: 'key', code: 30, pressed: true }]);
     assert.equal(new InRingConsumer(plainSharedMemory(page)).consume().events.length, 0);
     assert.ok(w.router.focusOn(FE, 0));
-    w.router.deliver([{ kind: 'abs', x: 100, y: 50, w: 200, h: 100 }, { kind: 'key', code: 0x110, pressed: true }, { kind: 'key', code: 0x110, pressed: false }]);
+    w.router.deliver([
+      { kind: 'abs', x: 100, y: 50, w: 200, h: 100 },
+      { kind: 'key', code: 0x110, pressed: true },
+      { kind: 'key', code: 0x110, pressed: false },
+    ]);
     assert.deepEqual(new InRingConsumer(plainSharedMemory(page)).consume().events, [
       { kind: 'pos', absX: 320, absY: 240, relZ: 0 },
       { kind: 'key', keycode: 0x110, pressed: true },
@@ -113,7 +150,11 @@ void test('InitWait carries the features and the matching connector geometry; th
     await waitFor('vkbd gone', () => w.vkbd.status().length === 0);
     assert.equal(w.router.list().length, 0);
     await w.vkbd.settled();
-    assert.deepEqual(w.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 }, 'page unmapped, channel unbound');
+    assert.deepEqual(
+      w.platform.resources(),
+      { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 },
+      'page unmapped, channel unbound',
+    );
   } finally {
     await w.close();
   }
@@ -123,7 +164,10 @@ void test('the connector written after the vkbd (as libxl orders them) still giv
   const w = await world({ uniqueId: 'id0' }, 'connectors=id0:800x600', 300);
   try {
     await waitState(w, S.InitWait);
-    assert.deepEqual([await w.be('feature-abs-pointer'), await w.be('width'), await w.be('height')], ['1', '800', '600']);
+    assert.deepEqual(
+      [await w.be('feature-abs-pointer'), await w.be('width'), await w.be('height')],
+      ['1', '800', '600'],
+    );
   } finally {
     await w.close();
   }
@@ -133,14 +177,20 @@ void test('an operator size wins; no connector and no size: keys and relative po
   let w = await world({ uniqueId: 'id0', width: 1024, height: 768 });
   try {
     await waitState(w, S.InitWait);
-    assert.deepEqual([await w.be('width'), await w.be('height'), await w.be('feature-abs-pointer')], ['1024', '768', '1']);
+    assert.deepEqual(
+      [await w.be('width'), await w.be('height'), await w.be('feature-abs-pointer')],
+      ['1024', '768', '1'],
+    );
   } finally {
     await w.close();
   }
   w = await world({ uniqueId: 'nope' });
   try {
     await waitState(w, S.InitWait);
-    assert.deepEqual([await w.be('feature-abs-pointer'), await w.be('feature-multi-touch'), await w.be('width')], ['0', '0', undefined]);
+    assert.deepEqual(
+      [await w.be('feature-abs-pointer'), await w.be('feature-multi-touch'), await w.be('width')],
+      ['0', '0', undefined],
+    );
   } finally {
     await w.close();
   }
@@ -206,7 +256,13 @@ void test('a frontend that never answers holds nothing and keeps nothing else wa
   try {
     await waitState(w, S.InitWait);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(w.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+    assert.deepEqual(w.platform.resources(), {
+      grantMappings: 0,
+      mappedPages: 0,
+      exportedDmaBufs: 0,
+      grantedBuffers: 0,
+      eventChannels: 0,
+    });
     assert.equal(w.vkbd.status()[0]?.phase, 'initwait');
   } finally {
     await w.close();

@@ -15,15 +15,42 @@ const slot = (bytes: Record<number, number>): string => {
 
 void test('each event kind is laid out as the header draws it', () => {
   const cases: [KbdEvent, Record<number, number>][] = [
-    [{ kind: 'motion', relX: -2, relY: 3, relZ: 1 }, { 0: 1, 4: 0xfe, 5: 0xff, 6: 0xff, 7: 0xff, 8: 3, 12: 1 }],
-    [{ kind: 'key', keycode: 0x110, pressed: true }, { 0: 3, 1: 1, 4: 0x10, 5: 1 }],
-    [{ kind: 'pos', absX: 639, absY: 479, relZ: -1 }, { 0: 4, 4: 0x7f, 5: 2, 8: 0xdf, 9: 1, 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff }],
-    [{ kind: 'mt-down', contact: 3, absX: 10, absY: 20 }, { 0: 5, 1: 0, 2: 3, 8: 10, 12: 20 }],
-    [{ kind: 'mt-motion', contact: 1, absX: 256, absY: 1 }, { 0: 5, 1: 2, 2: 1, 9: 1, 12: 1 }],
-    [{ kind: 'mt-up', contact: 9 }, { 0: 5, 1: 1, 2: 9 }],
-    [{ kind: 'mt-syn', contact: 0 }, { 0: 5, 1: 3 }],
-    [{ kind: 'mt-shape', contact: 2, major: 30, minor: 20 }, { 0: 5, 1: 4, 2: 2, 8: 30, 12: 20 }],
-    [{ kind: 'mt-orient', contact: 2, orientation: -90 }, { 0: 5, 1: 5, 2: 2, 8: 0xa6, 9: 0xff }],
+    [
+      { kind: 'motion', relX: -2, relY: 3, relZ: 1 },
+      { 0: 1, 4: 0xfe, 5: 0xff, 6: 0xff, 7: 0xff, 8: 3, 12: 1 },
+    ],
+    [
+      { kind: 'key', keycode: 0x110, pressed: true },
+      { 0: 3, 1: 1, 4: 0x10, 5: 1 },
+    ],
+    [
+      { kind: 'pos', absX: 639, absY: 479, relZ: -1 },
+      { 0: 4, 4: 0x7f, 5: 2, 8: 0xdf, 9: 1, 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff },
+    ],
+    [
+      { kind: 'mt-down', contact: 3, absX: 10, absY: 20 },
+      { 0: 5, 1: 0, 2: 3, 8: 10, 12: 20 },
+    ],
+    [
+      { kind: 'mt-motion', contact: 1, absX: 256, absY: 1 },
+      { 0: 5, 1: 2, 2: 1, 9: 1, 12: 1 },
+    ],
+    [
+      { kind: 'mt-up', contact: 9 },
+      { 0: 5, 1: 1, 2: 9 },
+    ],
+    [
+      { kind: 'mt-syn', contact: 0 },
+      { 0: 5, 1: 3 },
+    ],
+    [
+      { kind: 'mt-shape', contact: 2, major: 30, minor: 20 },
+      { 0: 5, 1: 4, 2: 2, 8: 30, 12: 20 },
+    ],
+    [
+      { kind: 'mt-orient', contact: 2, orientation: -90 },
+      { 0: 5, 1: 5, 2: 2, 8: 0xa6, 9: 0xff },
+    ],
   ];
   for (const [ev, bytes] of cases) {
     const s = new Uint8Array(IN_EVENT_SIZE).fill(0xaa);
@@ -45,7 +72,10 @@ void test('values a field cannot hold are refused and leave the slot untouched',
   for (const ev of bad) {
     const s = new Uint8Array(IN_EVENT_SIZE).fill(0x55);
     assert.throws(() => encodeEvent(ev, s), RangeError, JSON.stringify(ev));
-    assert.ok(s.every((b) => b === 0x55), `${ev.kind}: slot untouched`);
+    assert.ok(
+      s.every((b) => b === 0x55),
+      `${ev.kind}: slot untouched`,
+    );
   }
   assert.throws(() => encodeEvent({ kind: 'mt-syn', contact: 0 }, new Uint8Array(39)), RangeError);
 });
@@ -76,7 +106,18 @@ void test('200000 random slots decode without throwing; known kinds re-encode to
     encodeEvent(ev, again);
     assert.deepEqual(decodeEvent(again), ev);
   }
-  for (const k of ['motion', 'key', 'pos', 'mt-down', 'mt-up', 'mt-motion', 'mt-syn', 'mt-shape', 'mt-orient', 'unknown']) {
+  for (const k of [
+    'motion',
+    'key',
+    'pos',
+    'mt-down',
+    'mt-up',
+    'mt-motion',
+    'mt-syn',
+    'mt-shape',
+    'mt-orient',
+    'unknown',
+  ]) {
     assert.ok((kinds.get(k) ?? 0) > 100, `${k} reached`);
   }
 });

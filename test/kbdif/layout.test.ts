@@ -87,5 +87,6 @@ void test('both rings fit the page after the index header', () => {
   assert.ok(KBD_WIRE.xenkbd_page.size <= C.IN_RING_OFFS);
   assert.ok(C.OUT_RING_OFFS + C.OUT_RING_SIZE <= C.PAGE_SIZE);
   assert.ok(C.IN_RING_LEN * C.IN_EVENT_SIZE <= C.IN_RING_SIZE);
-  for (const s of [KBD_WIRE.xenkbd_motion, KBD_WIRE.xenkbd_key, KBD_WIRE.xenkbd_position, KBD_WIRE.xenkbd_mtouch]) assert.ok(s.size <= C.IN_EVENT_SIZE);
+  for (const s of [KBD_WIRE.xenkbd_motion, KBD_WIRE.xenkbd_key, KBD_WIRE.xenkbd_position, KBD_WIRE.xenkbd_mtouch])
+    assert.ok(s.size <= C.IN_EVENT_SIZE);
 });

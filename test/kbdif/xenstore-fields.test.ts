@@ -1,9 +1,17 @@
 // XenStore fields of a vkbd device: the toolstack's keys, what we publish, the frontend's keys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBackendFields, parseFlag, parseFrontendVkbd, parseToolstackVkbd } from '../../src/kbdif/xenstore-fields.js';
+import {
+  formatBackendFields,
+  parseFlag,
+  parseFrontendVkbd,
+  parseToolstackVkbd,
+} from '../../src/kbdif/xenstore-fields.js';
 
-const reader = (m: Record<string, string>) => (k: string): string | undefined => m[k];
+const reader =
+  (m: Record<string, string>) =>
+  (k: string): string | undefined =>
+    m[k];
 const ABS = { width: 640, height: 480, absolute: true };
 
 void test('flags: absent off, decimal non-zero on, anything else refused with key and value', () => {
@@ -18,10 +26,24 @@ void test('flags: absent off, decimal non-zero on, anything else refused with ke
 });
 
 void test('the toolstack keys libxl writes for backend-type=linux', () => {
-  const r = parseToolstackVkbd('/be', reader({ 'unique-id': 'id0', width: '1024', height: '768', 'feature-disable-keyboard': '1' }));
-  assert.deepEqual(r, { ok: true, value: { uniqueId: 'id0', disableKeyboard: true, disablePointer: false, width: 1024, height: 768 } });
-  assert.deepEqual(parseToolstackVkbd('/be', reader({})), { ok: true, value: { uniqueId: undefined, disableKeyboard: false, disablePointer: false, width: undefined, height: undefined } });
-  for (const [k, v] of [['unique-id', 'a b'], ['width', '0'], ['height', '70000'], ['feature-disable-pointer', 'x']] as const) {
+  const r = parseToolstackVkbd(
+    '/be',
+    reader({ 'unique-id': 'id0', width: '1024', height: '768', 'feature-disable-keyboard': '1' }),
+  );
+  assert.deepEqual(r, {
+    ok: true,
+    value: { uniqueId: 'id0', disableKeyboard: true, disablePointer: false, width: 1024, height: 768 },
+  });
+  assert.deepEqual(parseToolstackVkbd('/be', reader({})), {
+    ok: true,
+    value: { uniqueId: undefined, disableKeyboard: false, disablePointer: false, width: undefined, height: undefined },
+  });
+  for (const [k, v] of [
+    ['unique-id', 'a b'],
+    ['width', '0'],
+    ['height', '70000'],
+    ['feature-disable-pointer', 'x'],
+  ] as const) {
     const bad = parseToolstackVkbd('/be', reader({ [k]: v }));
     assert.ok(!bad.ok && bad.error.includes(`/be/${k}`), `${k}=${v}`);
   }
@@ -46,8 +68,18 @@ void test('published fields: absolute pointer and touch in the screen size, or n
 });
 
 void test('the frontend keys: grant, port, requests (only what was offered), obsolete page-ref refused', () => {
-  const fe = { 'page-gref': '8', 'event-channel': '12', 'request-abs-pointer': '1', 'request-multi-touch': '1', 'request-raw-pointer': '1', 'page-ref': '123456' };
-  assert.deepEqual(parseFrontendVkbd('/fe', reader(fe), ABS), { ok: true, value: { pageGref: 8, port: 12, absPointer: true, rawPointer: true, multiTouch: true } });
+  const fe = {
+    'page-gref': '8',
+    'event-channel': '12',
+    'request-abs-pointer': '1',
+    'request-multi-touch': '1',
+    'request-raw-pointer': '1',
+    'page-ref': '123456',
+  };
+  assert.deepEqual(parseFrontendVkbd('/fe', reader(fe), ABS), {
+    ok: true,
+    value: { pageGref: 8, port: 12, absPointer: true, rawPointer: true, multiTouch: true },
+  });
   assert.deepEqual(parseFrontendVkbd('/fe', reader(fe), { width: 0, height: 0, absolute: false }), {
     ok: true,
     value: { pageGref: 8, port: 12, absPointer: false, rawPointer: false, multiTouch: false },

@@ -31,7 +31,12 @@ function platform(importOk: boolean) {
     },
     allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer> {
       calls.push(`gntalloc dom${domid} ${pages} pages`);
-      return Promise.resolve({ domid, refs: Array.from({ length: pages }, (_, i) => grantRef(200 + i)), bytes: new Uint8Array(pages * 4096), close() {} });
+      return Promise.resolve({
+        domid,
+        refs: Array.from({ length: pages }, (_, i) => grantRef(200 + i)),
+        bytes: new Uint8Array(pages * 4096),
+        close() {},
+      });
     },
   };
   return { p: p as unknown as XenPlatform, calls, live: () => live };
@@ -49,7 +54,15 @@ void test('a dumb buffer granted to the guest is scanned out from its own handle
   // The guest draws into the pages (here: through our view of them).
   const bytes = granted.bytes!;
   bytes.set([1, 2, 3, 0], (5 * 640 + 6) * 4);
-  const fb: FramebufferDesc = { id: 9001, width: 640, height: 480, fourcc: XR24, pitch: 2560, offset: 0, buffer: { domid: domId(4), size, bytes: bytes.subarray(0, size) } };
+  const fb: FramebufferDesc = {
+    id: 9001,
+    width: 640,
+    height: 480,
+    fourcc: XR24,
+    pitch: 2560,
+    offset: 0,
+    buffer: { domid: domId(4), size, bytes: bytes.subarray(0, size) },
+  };
   const out = r.backend.output('HDMI-A-1')!;
   await out.setConfig({ fb, x: 0, y: 0, width: 640, height: 480 });
   assert.deepEqual(out.pathOf(fb), { path: 'dma-buf' });

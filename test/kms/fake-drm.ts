@@ -20,7 +20,12 @@ const CODES: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 16: 'EBUSY', 2
 
 export function drmError(call: string, errno: number): NativeDeviceError {
   const code = CODES[errno] ?? 'EIO';
-  return Object.assign(new Error(`/dev/dri/card0: ${call}: (${code})`), { errno, code, syscall: call, device: '/dev/dri/card0' });
+  return Object.assign(new Error(`/dev/dri/card0: ${call}: (${code})`), {
+    errno,
+    code,
+    syscall: call,
+    device: '/dev/dri/card0',
+  });
 }
 
 export function mode(w: number, h: number, hz = 60, preferred = false): DrmModeInfo {
@@ -28,15 +33,31 @@ export function mode(w: number, h: number, hz = 60, preferred = false): DrmModeI
   const vtotal = h + 45;
   return {
     clock: Math.round((htotal * vtotal * hz) / 1000),
-    hdisplay: w, hsyncStart: w + 48, hsyncEnd: w + 80, htotal, hskew: 0,
-    vdisplay: h, vsyncStart: h + 3, vsyncEnd: h + 8, vtotal, vscan: 0,
-    vrefresh: hz, flags: 0, type: preferred ? 0x48 : 0x40, name: `${w}x${h}`,
+    hdisplay: w,
+    hsyncStart: w + 48,
+    hsyncEnd: w + 80,
+    htotal,
+    hskew: 0,
+    vdisplay: h,
+    vsyncStart: h + 3,
+    vsyncEnd: h + 8,
+    vtotal,
+    vscan: 0,
+    vrefresh: hz,
+    flags: 0,
+    type: preferred ? 0x48 : 0x40,
+    name: `${w}x${h}`,
   };
 }
 
 let nextPropId = 1000;
 const prop = (name: string, value = 0n, enums: { name: string; value: bigint }[] = []): DrmProperty => ({
-  id: nextPropId++, name, value, flags: 0, enums, values: [],
+  id: nextPropId++,
+  name,
+  value,
+  flags: 0,
+  enums,
+  values: [],
 });
 
 export interface FakeConnectorSpec {
@@ -98,7 +119,10 @@ export class FakeDrm implements NativeDrmDevice {
   private readonly fbs = new Map<number, Fb>();
   private readonly blobs = new Map<number, DrmModeInfo>();
   private readonly state = new Map<number, CrtcState>();
-  private readonly pendingFlips = new Map<number, { fbId: number; userData: number; src?: CrtcState['src']; dst?: CrtcState['dst'] }>();
+  private readonly pendingFlips = new Map<
+    number,
+    { fbId: number; userData: number; src?: CrtcState['src']; dst?: CrtcState['dst'] }
+  >();
   private events: DrmFlipEvent[] = [];
   private nextHandle = 1;
   private nextFb = 100;
@@ -111,29 +135,86 @@ export class FakeDrm implements NativeDrmDevice {
     const ncrtc = opts.crtcs ?? opts.connectors.length;
     const crtcs: DrmCrtc[] = [];
     for (let i = 0; i < ncrtc; i++) {
-      crtcs.push({ id: 40 + i, index: i, bufferId: 0, x: 0, y: 0, width: 0, height: 0, mode: null, gammaSize: 256, props: [prop('MODE_ID'), prop('ACTIVE')] });
-      this.state.set(40 + i, { fbId: 0, mode: null, connectors: [], src: { x: 0, y: 0, w: 0, h: 0 }, dst: { x: 0, y: 0, w: 0, h: 0 } });
+      crtcs.push({
+        id: 40 + i,
+        index: i,
+        bufferId: 0,
+        x: 0,
+        y: 0,
+        width: 0,
+        height: 0,
+        mode: null,
+        gammaSize: 256,
+        props: [prop('MODE_ID'), prop('ACTIVE')],
+      });
+      this.state.set(40 + i, {
+        fbId: 0,
+        mode: null,
+        connectors: [],
+        src: { x: 0, y: 0, w: 0, h: 0 },
+        dst: { x: 0, y: 0, w: 0, h: 0 },
+      });
     }
     const allCrtcs = (1 << ncrtc) - 1;
-    const encoders = opts.connectors.map((_, i) => ({ id: 30 + i, type: 2, crtcId: 0, possibleCrtcs: allCrtcs, possibleClones: 0 }));
+    const encoders = opts.connectors.map((_, i) => ({
+      id: 30 + i,
+      type: 2,
+      crtcId: 0,
+      possibleCrtcs: allCrtcs,
+      possibleClones: 0,
+    }));
     const connectors: DrmConnector[] = opts.connectors.map((c, i) => ({
-      id: 20 + i, name: c.name, type: 0, typeId: Number(/-([0-9]+)$/.exec(c.name)?.[1] ?? 1),
+      id: 20 + i,
+      name: c.name,
+      type: 0,
+      typeId: Number(/-([0-9]+)$/.exec(c.name)?.[1] ?? 1),
       connection: c.connected === false ? 'disconnected' : 'connected',
-      mmWidth: 500, mmHeight: 300, encoderId: 30 + i, encoders: [30 + i], modes: c.modes, props: [prop('CRTC_ID')],
+      mmWidth: 500,
+      mmHeight: 300,
+      encoderId: 30 + i,
+      encoders: [30 + i],
+      modes: c.modes,
+      props: [prop('CRTC_ID')],
     }));
     const planeType = (primary: boolean): DrmProperty =>
-      prop('type', primary ? 1n : 0n, [{ name: 'Overlay', value: 0n }, { name: 'Primary', value: 1n }, { name: 'Cursor', value: 2n }]);
+      prop('type', primary ? 1n : 0n, [
+        { name: 'Overlay', value: 0n },
+        { name: 'Primary', value: 1n },
+        { name: 'Cursor', value: 2n },
+      ]);
     const planeProps = (primary: boolean): DrmProperty[] => [
-      planeType(primary), ...['FB_ID', 'CRTC_ID', 'SRC_X', 'SRC_Y', 'SRC_W', 'SRC_H', 'CRTC_X', 'CRTC_Y', 'CRTC_W', 'CRTC_H'].map((n) => prop(n)),
+      planeType(primary),
+      ...['FB_ID', 'CRTC_ID', 'SRC_X', 'SRC_Y', 'SRC_W', 'SRC_H', 'CRTC_X', 'CRTC_Y', 'CRTC_W', 'CRTC_H'].map((n) =>
+        prop(n),
+      ),
     ];
     const planes: DrmPlane[] = crtcs.map((_c, i) => ({
-      id: 60 + i, crtcId: 0, fbId: 0, possibleCrtcs: 1 << i, formats: opts.formats ?? [XR24, 0x34325241, 0x36314752], props: planeProps(true),
+      id: 60 + i,
+      crtcId: 0,
+      fbId: 0,
+      possibleCrtcs: 1 << i,
+      formats: opts.formats ?? [XR24, 0x34325241, 0x36314752],
+      props: planeProps(true),
     }));
     this.res = { minWidth: 1, maxWidth: 8192, minHeight: 1, maxHeight: 8192, crtcs, encoders, connectors, planes };
     if (opts.bootFb !== undefined && connectors[0] && crtcs[0]) {
       const m = connectors[0].modes[0]!;
-      this.fbs.set(opts.bootFb, { id: opts.bootFb, width: m.hdisplay, height: m.vdisplay, fourcc: XR24, memory: new Uint8Array(m.hdisplay * m.vdisplay * 4).fill(0x11), pitch: m.hdisplay * 4, offset: 0 });
-      this.state.set(crtcs[0].id, { fbId: opts.bootFb, mode: m, connectors: [connectors[0].id], src: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay }, dst: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay } });
+      this.fbs.set(opts.bootFb, {
+        id: opts.bootFb,
+        width: m.hdisplay,
+        height: m.vdisplay,
+        fourcc: XR24,
+        memory: new Uint8Array(m.hdisplay * m.vdisplay * 4).fill(0x11),
+        pitch: m.hdisplay * 4,
+        offset: 0,
+      });
+      this.state.set(crtcs[0].id, {
+        fbId: opts.bootFb,
+        mode: m,
+        connectors: [connectors[0].id],
+        src: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay },
+        dst: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay },
+      });
       (encoders[0] as { crtcId: number }).crtcId = crtcs[0].id;
     }
   }
@@ -315,11 +396,19 @@ export class FakeDrm implements NativeDrmDevice {
     this.handles.delete(handle);
   }
 
-  addFb2(width: number, height: number, fourcc: number, handles: readonly number[], pitches: readonly number[], offsets: readonly number[]): number {
+  addFb2(
+    width: number,
+    height: number,
+    fourcc: number,
+    handles: readonly number[],
+    pitches: readonly number[],
+    offsets: readonly number[],
+  ): number {
     const memory = this.handles.get(handles[0]!);
     const align = this.opts.pitchAlign ?? 64;
     if (!memory || pitches[0]! % align !== 0) throw drmError('DRM_IOCTL_MODE_ADDFB2', 22);
-    if (offsets[0]! + pitches[0]! * (height - 1) + width * 4 > memory.length && fourcc === XR24) throw drmError('DRM_IOCTL_MODE_ADDFB2', 22);
+    if (offsets[0]! + pitches[0]! * (height - 1) + width * 4 > memory.length && fourcc === XR24)
+      throw drmError('DRM_IOCTL_MODE_ADDFB2', 22);
     const id = this.nextFb++;
     this.fbs.set(id, { id, width, height, fourcc, memory, pitch: pitches[0]!, offset: offsets[0]! });
     this.calls.push(`addFb2 ${id} ${width}x${height} pitch ${pitches[0]} offset ${offsets[0]}`);
@@ -333,7 +422,14 @@ export class FakeDrm implements NativeDrmDevice {
     for (const s of this.state.values()) if (s.fbId === fbId) Object.assign(s, { fbId: 0, mode: null });
   }
 
-  setCrtc(crtcId: number, fbId: number, x: number, y: number, connectorIds: readonly number[], m: DrmModeInfo | null): void {
+  setCrtc(
+    crtcId: number,
+    fbId: number,
+    x: number,
+    y: number,
+    connectorIds: readonly number[],
+    m: DrmModeInfo | null,
+  ): void {
     this.calls.push(`setCrtc ${crtcId} fb ${fbId}`);
     if (!this.master) throw drmError('drmModeSetCrtc', 13);
     const s = this.state.get(crtcId)!;
@@ -344,7 +440,13 @@ export class FakeDrm implements NativeDrmDevice {
     }
     const fb = this.fbs.get(fbId);
     if (!fb || fb.width < x + m.hdisplay || fb.height < y + m.vdisplay) throw drmError('drmModeSetCrtc', 22);
-    Object.assign(s, { fbId, mode: m, connectors: [...connectorIds], src: { x, y, w: m.hdisplay, h: m.vdisplay }, dst: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay } });
+    Object.assign(s, {
+      fbId,
+      mode: m,
+      connectors: [...connectorIds],
+      src: { x, y, w: m.hdisplay, h: m.vdisplay },
+      dst: { x: 0, y: 0, w: m.hdisplay, h: m.vdisplay },
+    });
   }
 
   pageFlip(crtcId: number, fbId: number, userData: number): void {
@@ -353,11 +455,18 @@ export class FakeDrm implements NativeDrmDevice {
     if (this.pendingFlips.has(crtcId)) throw drmError('drmModePageFlip', 16);
     const fb = this.fbs.get(fbId);
     const s = this.state.get(crtcId)!;
-    if (!fb || !s.mode || fb.width < s.mode.hdisplay || fb.height < s.mode.vdisplay) throw drmError('drmModePageFlip', 22);
+    if (!fb || !s.mode || fb.width < s.mode.hdisplay || fb.height < s.mode.vdisplay)
+      throw drmError('drmModePageFlip', 22);
     this.pendingFlips.set(crtcId, { fbId, userData });
   }
 
-  atomicCommit(objIds: Uint32Array, propIds: Uint32Array, values: BigUint64Array, flags: number, userData: number): void {
+  atomicCommit(
+    objIds: Uint32Array,
+    propIds: Uint32Array,
+    values: BigUint64Array,
+    flags: number,
+    userData: number,
+  ): void {
     if (!this.atomicOn) throw drmError('drmModeAtomicCommit', 22);
     const test = (flags & 0x100) !== 0;
     this.calls.push(`atomic${test ? ' test' : ''}`);
@@ -368,11 +477,12 @@ export class FakeDrm implements NativeDrmDevice {
       byName.set(name, values[i]!);
     }
     const plane = this.res.planes.find((p) => objIds.includes(p.id));
-    const crtcId = Number(byName.get('CRTC_ID') ?? 0n) || (plane ? this.res.crtcs[Math.log2(plane.possibleCrtcs)]!.id : 0);
+    const crtcId =
+      Number(byName.get('CRTC_ID') ?? 0n) || (plane ? this.res.crtcs[Math.log2(plane.possibleCrtcs)]!.id : 0);
     const s = this.state.get(crtcId);
     if (!s) throw drmError('drmModeAtomicCommit', 22);
     const modeBlob = byName.get('MODE_ID');
-    const m = modeBlob !== undefined ? (modeBlob === 0n ? null : this.blobs.get(Number(modeBlob)) ?? null) : s.mode;
+    const m = modeBlob !== undefined ? (modeBlob === 0n ? null : (this.blobs.get(Number(modeBlob)) ?? null)) : s.mode;
     const fbId = Number(byName.get('FB_ID') ?? BigInt(s.fbId));
     if (byName.get('ACTIVE') === 0n || fbId === 0) {
       if (!test) {
@@ -383,11 +493,22 @@ export class FakeDrm implements NativeDrmDevice {
     }
     const fb = this.fbs.get(fbId);
     if (!fb || !m) throw drmError('drmModeAtomicCommit', 22);
-    const src = { x: Number(byName.get('SRC_X')! >> 16n), y: Number(byName.get('SRC_Y')! >> 16n), w: Number(byName.get('SRC_W')! >> 16n), h: Number(byName.get('SRC_H')! >> 16n) };
-    const dst = { x: Number(byName.get('CRTC_X')!), y: Number(byName.get('CRTC_Y')!), w: Number(byName.get('CRTC_W')!), h: Number(byName.get('CRTC_H')!) };
+    const src = {
+      x: Number(byName.get('SRC_X')! >> 16n),
+      y: Number(byName.get('SRC_Y')! >> 16n),
+      w: Number(byName.get('SRC_W')! >> 16n),
+      h: Number(byName.get('SRC_H')! >> 16n),
+    };
+    const dst = {
+      x: Number(byName.get('CRTC_X')!),
+      y: Number(byName.get('CRTC_Y')!),
+      w: Number(byName.get('CRTC_W')!),
+      h: Number(byName.get('CRTC_H')!),
+    };
     const full = dst.x === 0 && dst.y === 0 && dst.w === m.hdisplay && dst.h === m.vdisplay;
     if (!full && !this.opts.canPosition) throw drmError('drmModeAtomicCommit(TEST_ONLY)', 22);
-    if ((src.w !== dst.w || src.h !== dst.h) && !this.opts.canScale) throw drmError('drmModeAtomicCommit(TEST_ONLY)', 22);
+    if ((src.w !== dst.w || src.h !== dst.h) && !this.opts.canScale)
+      throw drmError('drmModeAtomicCommit(TEST_ONLY)', 22);
     if (src.x + src.w > fb.width || src.y + src.h > fb.height) throw drmError('drmModeAtomicCommit', 22);
     if (test) return;
     if (flags & 0x01) {

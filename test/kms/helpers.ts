@@ -21,7 +21,12 @@ export function rig(card: FakeCardOptions, opts: Partial<KmsBackendOptions> = {}
   const dev = new FakeDrm(card);
   const logs: string[] = [];
   const sink = (...a: unknown[]): void => {
-    logs.push(a.map((x) => (typeof x === 'string' ? x : '')).join(' ').trim());
+    logs.push(
+      a
+        .map((x) => (typeof x === 'string' ? x : ''))
+        .join(' ')
+        .trim(),
+    );
   };
   const log = { info: sink, warn: sink, error: sink, debug() {}, trace() {} } as never;
   const poller: NativeFdPoller = { start() {}, stop() {}, ref() {}, unref() {}, close() {} };
@@ -60,7 +65,12 @@ export interface GuestFb {
  * An XRGB8888 guest framebuffer of width x height with the frontend's pitch (width * 4, no
  * alignment) at `offset`, pixels = [x, y, tag]; exportable as a dma-buf unless `exportable` is false.
  */
-export function guestFb(dev: FakeDrm, width: number, height: number, opts: { offset?: number; tag?: number; exportable?: boolean } = {}): GuestFb {
+export function guestFb(
+  dev: FakeDrm,
+  width: number,
+  height: number,
+  opts: { offset?: number; tag?: number; exportable?: boolean } = {},
+): GuestFb {
   const offset = opts.offset ?? 0;
   const tag = opts.tag ?? 0x80;
   const pitch = width * 4;

@@ -12,7 +12,13 @@ import { domId } from '../../src/util/ids.js';
 import { mode } from './fake-drm.js';
 import { flipper, guestFb, rig, settle, type Rig } from './helpers.js';
 
-const cfg = (fb: { desc: import('../../src/drm/output.js').FramebufferDesc }) => ({ fb: fb.desc, x: 0, y: 0, width: fb.desc.width, height: fb.desc.height });
+const cfg = (fb: { desc: import('../../src/drm/output.js').FramebufferDesc }) => ({
+  fb: fb.desc,
+  x: 0,
+  y: 0,
+  width: fb.desc.width,
+  height: fb.desc.height,
+});
 
 /** The backend closed, and the card checked empty, whatever the test's assertions did. */
 function closing(t: TestContext, r: Rig): void {
@@ -29,7 +35,10 @@ function assertCardEmpty(r: Rig): void {
 
 for (const atomic of [false, true]) {
   void test(`${atomic ? 'atomic' : 'legacy'}: unplugged while a guest flips, the output is parked; plugged back, the guest's last frame returns`, async (t) => {
-    const r = rig({ connectors: [{ name: 'HDMI-A-1', modes: [mode(640, 480, 60, true)] }], atomic }, { hotplugPollMs: 2 });
+    const r = rig(
+      { connectors: [{ name: 'HDMI-A-1', modes: [mode(640, 480, 60, true)] }], atomic },
+      { hotplugPollMs: 2 },
+    );
     closing(t, r);
     // The watch's timer does not hold the process open (a daemon has its own reasons to live): this does.
     const alive = setInterval(() => {}, 1000);
@@ -66,7 +75,11 @@ for (const atomic of [false, true]) {
     const [back] = (await added) as [Output];
     assert.equal(back, out, 'the same output comes back, so a claim on it stays valid');
     assert.equal(r.backend.output('HDMI-A-1'), out);
-    assert.deepEqual(out.modes.map((m) => `${m.width}x${m.height}`), ['800x600', '640x480'], "the new monitor's modes");
+    assert.deepEqual(
+      out.modes.map((m) => `${m.width}x${m.height}`),
+      ['800x600', '640x480'],
+      "the new monitor's modes",
+    );
     await settle();
     await settle();
     assert.equal(r.dev.crtcState(40).mode?.hdisplay, 640, 'the exact mode of the new monitor');
@@ -119,7 +132,10 @@ void test('a connector plugged in for the first time gets an output on a free CR
     atomic: true,
   });
   closing(t, r);
-  assert.deepEqual(r.backend.outputs().map((o) => o.name), ['HDMI-A-1']);
+  assert.deepEqual(
+    r.backend.outputs().map((o) => o.name),
+    ['HDMI-A-1'],
+  );
   const seen: string[] = [];
   r.backend.events.on('output-added', (o) => seen.push(o.name));
   r.dev.setMonitor('DP-1', [mode(1024, 768, 60, true)]);
@@ -182,15 +198,32 @@ void test('the output map keeps a claim across unplug and replug, and says so', 
   closing(t, r);
   const headless = new HeadlessBackend();
   const said: string[] = [];
-  const map = new OutputMap({ backends: [r.backend, headless], onDemand: headless, connectorMap: new Map([['3/c0', 'HDMI-A-1']]), warn: (m) => said.push(m) });
+  const map = new OutputMap({
+    backends: [r.backend, headless],
+    onDemand: headless,
+    connectorMap: new Map([['3/c0', 'HDMI-A-1']]),
+    warn: (m) => said.push(m),
+  });
   t.after(() => map.close());
-  const claimed = map.claim({ guest: { domid: domId(3) }, devId: 0, index: 0, uniqueId: 'c0', resolution: { width: 640, height: 480 } });
+  const claimed = map.claim({
+    guest: { domid: domId(3) },
+    devId: 0,
+    index: 0,
+    uniqueId: 'c0',
+    resolution: { width: 640, height: 480 },
+  });
   assert.ok(claimed.ok);
   r.dev.setMonitor('HDMI-A-1', undefined);
   r.backend.rescan();
   assert.equal(said.length, 1);
   assert.match(said[0]!, /output HDMI-A-1 is gone \(unplugged\): dom3 device 0 connector 0 .* keeps running/);
-  const again = map.claim({ guest: { domid: domId(4) }, devId: 0, index: 0, uniqueId: 'HDMI-A-1', resolution: { width: 640, height: 480 } });
+  const again = map.claim({
+    guest: { domid: domId(4) },
+    devId: 0,
+    index: 0,
+    uniqueId: 'HDMI-A-1',
+    resolution: { width: 640, height: 480 },
+  });
   assert.ok(again.ok && again.claim.dedicated, 'another guest naming the output gets a headless output of its own');
   again.claim.release();
   r.dev.setMonitor('HDMI-A-1', [mode(640, 480, 60, true)]);

@@ -19,7 +19,11 @@ afterEach(async () => {
   for (const r of opened.splice(0)) await r.backend.close();
 });
 
-const cfg = (fb: { desc: import('../../src/drm/output.js').FramebufferDesc }, w = fb.desc.width, h = fb.desc.height) => ({
+const cfg = (
+  fb: { desc: import('../../src/drm/output.js').FramebufferDesc },
+  w = fb.desc.width,
+  h = fb.desc.height,
+) => ({
   fb: fb.desc,
   x: 0,
   y: 0,
@@ -30,17 +34,29 @@ const cfg = (fb: { desc: import('../../src/drm/output.js').FramebufferDesc }, w 
 void test('exact mode, aligned pitch: the guest buffer itself is scanned out (export, PRIME, ADDFB2 with data_ofs)', async () => {
   const r = rig({ connectors: [{ name: 'HDMI-A-1', modes: [mode(1920, 1080, 60, true), mode(1024, 768)] }] });
   const out = r.backend.output('HDMI-A-1')!;
-  assert.deepEqual(r.backend.outputs().map((o) => o.name), ['HDMI-A-1']);
-  assert.deepEqual(out.modes.map((m) => `${m.width}x${m.height}`), ['1920x1080', '1024x768']);
+  assert.deepEqual(
+    r.backend.outputs().map((o) => o.name),
+    ['HDMI-A-1'],
+  );
+  assert.deepEqual(
+    out.modes.map((m) => `${m.width}x${m.height}`),
+    ['1920x1080', '1024x768'],
+  );
   const g = guestFb(r.dev, 1024, 768, { offset: 256 });
   await out.setConfig(cfg(g));
   assert.deepEqual(out.pathOf(g.desc), { path: 'dma-buf' });
-  assert.ok(r.dev.calls.some((c) => /^addFb2 \d+ 1024x768 pitch 4096 offset 256$/.test(c)), r.dev.calls.join('\n'));
+  assert.ok(
+    r.dev.calls.some((c) => /^addFb2 \d+ 1024x768 pitch 4096 offset 256$/.test(c)),
+    r.dev.calls.join('\n'),
+  );
   const crtc = r.dev.crtcState(40);
   assert.equal(crtc.mode?.hdisplay, 1024, 'the exact 1024x768 mode, not the preferred 1080p');
   assert.deepEqual(r.dev.pixel(40, 10, 20), g.px(10, 20));
   assert.deepEqual(r.dev.pixel(40, 1023, 767), g.px(1023, 767));
-  assert.ok(r.logs.some((l) => /HDMI-A-1: guest 1024x768 on 1024x768@60\.\d\d \(the exact mode\)/.test(l)), r.logs.join('\n'));
+  assert.ok(
+    r.logs.some((l) => /HDMI-A-1: guest 1024x768 on 1024x768@60\.\d\d \(the exact mode\)/.test(l)),
+    r.logs.join('\n'),
+  );
   await r.backend.close();
 });
 
@@ -61,7 +77,9 @@ void test('an unaligned guest pitch is refused by ADDFB2: copied row by row inst
   r.vblank();
   assert.equal(f.results[0]?.shown, true);
   assert.deepEqual(r.dev.pixel(40, 500, 300), g2.px(500, 300));
-  assert.deepEqual(r.backend.fallbacks.byReason(), { "ADDFB2 refused the guest's layout (EINVAL; pitch not 64-byte aligned)": 2 });
+  assert.deepEqual(r.backend.fallbacks.byReason(), {
+    "ADDFB2 refused the guest's layout (EINVAL; pitch not 64-byte aligned)": 2,
+  });
   assert.equal(r.logs.filter((l) => l.includes('ADDFB2 refused')).length, 1, 'logged once per reason');
   await r.backend.close();
 });
@@ -79,7 +97,11 @@ void test('a guest screen smaller than every mode is centred on the preferred mo
   assert.deepEqual(r.dev.pixel(40, 112 + 799, 84 + 599), g.px(799, 599));
   assert.deepEqual(r.dev.pixel(40, 111, 84), [0, 0, 0], 'black border');
   assert.deepEqual(r.dev.pixel(40, 1023, 767), [0, 0, 0]);
-  assert.ok(r.logs.some((l) => l.includes('VGA-1: guest 800x600 on 1024x768@60') && l.includes('preferred mode') && l.includes('centred')));
+  assert.ok(
+    r.logs.some(
+      (l) => l.includes('VGA-1: guest 800x600 on 1024x768@60') && l.includes('preferred mode') && l.includes('centred'),
+    ),
+  );
   const frame = out.currentFrame()!;
   assert.deepEqual([frame.width, frame.height], [1024, 768]);
   const at = (x: number, y: number) => [...frame.rgba.subarray((y * 1024 + x) * 4, (y * 1024 + x) * 4 + 3)];
@@ -89,7 +111,10 @@ void test('a guest screen smaller than every mode is centred on the preferred mo
 });
 
 void test('atomic: a positionable plane centres zero-copy; a scaling plane fills the mode keeping the aspect', async () => {
-  const pos = rig({ connectors: [{ name: 'eDP-1', modes: [mode(1024, 768, 60, true)] }], atomic: true, canPosition: true }, { scale: false });
+  const pos = rig(
+    { connectors: [{ name: 'eDP-1', modes: [mode(1024, 768, 60, true)] }], atomic: true, canPosition: true },
+    { scale: false },
+  );
   assert.equal(pos.backend.modesetting, 'atomic');
   const g = guestFb(pos.dev, 640, 480);
   const out = pos.backend.output('eDP-1')!;
@@ -100,7 +125,12 @@ void test('atomic: a positionable plane centres zero-copy; a scaling plane fills
   await pos.backend.close();
   assert.equal(pos.dev.liveBlobs, 0, 'mode blobs destroyed');
 
-  const sc = rig({ connectors: [{ name: 'eDP-1', modes: [mode(1024, 768, 60, true)] }], atomic: true, canPosition: true, canScale: true });
+  const sc = rig({
+    connectors: [{ name: 'eDP-1', modes: [mode(1024, 768, 60, true)] }],
+    atomic: true,
+    canPosition: true,
+    canScale: true,
+  });
   const g2 = guestFb(sc.dev, 800, 600);
   await sc.backend.output('eDP-1')!.setConfig(cfg(g2));
   assert.deepEqual(sc.dev.crtcState(40).dst, { x: 0, y: 0, w: 1024, h: 768 }, '4:3 in 4:3: scaled to the whole screen');
@@ -184,7 +214,11 @@ void test('a framebuffer released while on screen is freed once the screen moves
   assert.deepEqual(r.dev.pixel(40, 3, 3), a.px(3, 3), 'still on screen');
   const frame = out.currentFrame();
   assert.ok(frame, 'the last picture is still available');
-  assert.deepEqual([...frame.rgba.subarray((3 * 640 + 3) * 4, (3 * 640 + 3) * 4 + 3)], [a.px(3, 3)[2], 3, 3], 'converted from the held pages (RGBA of B=x, G=y, R=tag)');
+  assert.deepEqual(
+    [...frame.rgba.subarray((3 * 640 + 3) * 4, (3 * 640 + 3) * 4 + 3)],
+    [a.px(3, 3)[2], 3, 3],
+    'converted from the held pages (RGBA of B=x, G=y, R=tag)',
+  );
   const f = flipper();
   out.flip(b.desc, f.done);
   await settle();
@@ -200,7 +234,10 @@ void test('a platform without dma-buf export and a card without PRIME import eac
   const r = rig({ connectors: [{ name: 'HDMI-A-1', modes: [mode(640, 480, 60, true)] }] });
   const g = guestFb(r.dev, 640, 480, { exportable: false });
   await r.backend.output('HDMI-A-1')!.setConfig(cfg(g));
-  assert.deepEqual(r.backend.output('HDMI-A-1')!.pathOf(g.desc), { path: 'copied', reason: 'this platform cannot export guest buffers as dma-bufs' });
+  assert.deepEqual(r.backend.output('HDMI-A-1')!.pathOf(g.desc), {
+    path: 'copied',
+    reason: 'this platform cannot export guest buffers as dma-bufs',
+  });
   assert.deepEqual(r.dev.pixel(40, 9, 9), g.px(9, 9));
   await r.backend.close();
 
@@ -251,7 +288,10 @@ void test('connectors: disconnected ones are not offered; each output gets its o
       { name: 'DP-2', modes: [mode(1280, 1024, 60, true)] },
     ],
   });
-  assert.deepEqual(r.backend.outputs().map((o) => o.name), ['HDMI-A-1', 'DP-2']);
+  assert.deepEqual(
+    r.backend.outputs().map((o) => o.name),
+    ['HDMI-A-1', 'DP-2'],
+  );
   assert.equal(r.backend.output('DP-1'), undefined);
   const crtcs = r.backend.outputs().map((o) => (o as unknown as { crtcId: number }).crtcId);
   assert.equal(new Set(crtcs).size, 2);
@@ -273,5 +313,9 @@ void test('yielding master on purpose pauses the outputs and holds off the regai
   assert.equal(f.results[0]?.shown, false);
   const modesets = r.dev.calls.filter((c) => c.startsWith('setCrtc')).length;
   await r.backend.close();
-  assert.equal(r.dev.calls.filter((c) => c.startsWith('setCrtc')).length, modesets, 'without master, close does not touch the CRTCs');
+  assert.equal(
+    r.dev.calls.filter((c) => c.startsWith('setCrtc')).length,
+    modesets,
+    'without master, close does not touch the CRTCs',
+  );
 });

@@ -13,10 +13,21 @@ void test('scenario-kms --fake: exact, flips, centred, master taken and back, cl
     timeout: 60_000,
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step?: string; ok?: boolean; shown?: number; failed?: string[] });
-  assert.deepEqual(lines.filter((l) => l.step).map((l) => [l.step, l.ok]), [
-    ['exact', true], ['flips', true], ['centred', true], ['master-taken', true], ['master-back', true], ['close', true],
-  ]);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step?: string; ok?: boolean; shown?: number; failed?: string[] });
+  assert.deepEqual(
+    lines.filter((l) => l.step).map((l) => [l.step, l.ok]),
+    [
+      ['exact', true],
+      ['flips', true],
+      ['centred', true],
+      ['master-taken', true],
+      ['master-back', true],
+      ['close', true],
+    ],
+  );
   assert.equal(lines.find((l) => l.step === 'flips')?.shown, 120);
   assert.deepEqual(lines.at(-1)?.failed, []);
 });

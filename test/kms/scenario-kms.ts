@@ -52,12 +52,24 @@ function guestFrame(width: number, height: number, bar = -1): FramebufferDesc {
       bytes.set([b, g, r, 0], y * pitch + x * 4);
     }
   }
-  return { id: fbIds++, width, height, fourcc: XR24, pitch, offset: 0, buffer: { domid: domId(1), size: bytes.length, bytes } };
+  return {
+    id: fbIds++,
+    width,
+    height,
+    fourcc: XR24,
+    pitch,
+    offset: 0,
+    buffer: { domid: domId(1), size: bytes.length, bytes },
+  };
 }
 
 function samplesFor(width: number, height: number, modeW: number, modeH: number) {
   const p = centredPlacement({ x: 0, y: 0, width, height }, modeW, modeH)!;
-  const at = (fx: number, fy: number, rgb: number[]) => ({ x: p.dst.x + Math.floor(fx * width), y: p.dst.y + Math.floor(fy * height), rgb });
+  const at = (fx: number, fy: number, rgb: number[]) => ({
+    x: p.dst.x + Math.floor(fx * width),
+    y: p.dst.y + Math.floor(fy * height),
+    rgb,
+  });
   const s = [at(0.25, 0.25, QUAD[0]!), at(0.75, 0.25, QUAD[1]!), at(0.25, 0.75, QUAD[2]!), at(0.75, 0.75, QUAD[3]!)];
   if (p.dst.x > 0) s.push({ x: Math.floor(p.dst.x / 2), y: Math.floor(modeH / 2), rgb: [0, 0, 0] });
   return s;
@@ -66,7 +78,9 @@ function samplesFor(width: number, height: number, modeW: number, modeH: number)
 const results: { step: string; ok: boolean }[] = [];
 
 async function step(name: string, ok: boolean, detail: Record<string, unknown>): Promise<void> {
-  const line = JSON.stringify({ step: name, ok, ...detail }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  const line = JSON.stringify({ step: name, ok, ...detail }, (_k, v: unknown) =>
+    typeof v === 'bigint' ? v.toString() : v,
+  );
   console.log(line);
   results.push({ step: name, ok });
   if (args.handshake) {
@@ -109,7 +123,10 @@ function flipOnce(out: Output, fb: FramebufferDesc, timeoutMs = 1000): Promise<F
  * says "ready" before anything is timed: node's start-up (seconds under emulation) must not eat the
  * hold-off the backend grants it. It takes master only when told to go.
  */
-function anotherMaster(cardPath: string, holdMs: number): { ready: Promise<void>; go(): void; exited: Promise<number | null> } {
+function anotherMaster(
+  cardPath: string,
+  holdMs: number,
+): { ready: Promise<void>; go(): void; exited: Promise<number | null> } {
   const addon = new URL('../../build/Release/vdispl_native.node', import.meta.url).pathname;
   const js = `
     const n = require(${JSON.stringify(addon)});
@@ -142,7 +159,10 @@ async function main(): Promise<void> {
   let backend: KmsBackend;
   if (args.fake) {
     const { FakeDrm, mode } = await import('./fake-drm.js');
-    const dev = new FakeDrm({ connectors: [{ name: 'Virtual-1', modes: [mode(1024, 768, 60, true), mode(800, 600)] }], bootFb: 9 });
+    const dev = new FakeDrm({
+      connectors: [{ name: 'Virtual-1', modes: [mode(1024, 768, 60, true), mode(800, 600)] }],
+      bootFb: 9,
+    });
     fakeDev = dev;
     backend = KmsBackend.open({
       cardDeps: { open: () => dev, list: () => ['card0'], exists: () => true },
@@ -164,11 +184,25 @@ async function main(): Promise<void> {
 
 async function scenario(backend: KmsBackend, fakeDev: import('./fake-drm.js').FakeDrm | undefined): Promise<void> {
   const out = (args.connector ? backend.output(args.connector) : backend.outputs()[0]) as Output | undefined;
-  if (!out) throw new Error(`no output ${args.connector ?? ''} on ${backend.card.path}: ${backend.outputs().map((o) => o.name).join(', ')}`);
+  if (!out)
+    throw new Error(
+      `no output ${args.connector ?? ''} on ${backend.card.path}: ${backend
+        .outputs()
+        .map((o) => o.name)
+        .join(', ')}`,
+    );
   const preferred = out.modes.find((m) => m.preferred) ?? out.modes[0]!;
   const W = preferred.width;
   const H = preferred.height;
-  console.log(JSON.stringify({ card: backend.card.path, driver: backend.card.driver.name, output: out.name, modesetting: backend.modesetting, modes: out.modes.length }));
+  console.log(
+    JSON.stringify({
+      card: backend.card.path,
+      driver: backend.card.driver.name,
+      output: out.name,
+      modesetting: backend.modesetting,
+      modes: out.modes.length,
+    }),
+  );
 
   // 1. The guest screen is exactly the preferred mode.
   const a = guestFrame(W, H);
@@ -183,7 +217,12 @@ async function scenario(backend: KmsBackend, fakeDev: import('./fake-drm.js').Fa
   const N = 120;
   for (let i = 0; i < N; i++) if ((await flipOnce(out, frames[i % 2]!)).shown) shown++;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await step('flips', shown === N, { shown, flips: N, hz: Number((N / seconds).toFixed(1)), path: out.pathOf(frames[0]!) });
+  await step('flips', shown === N, {
+    shown,
+    flips: N,
+    hz: Number((N / seconds).toFixed(1)),
+    path: out.pathOf(frames[0]!),
+  });
 
   // 3. A guest screen smaller than every mode: centred on the preferred one.
   const gw = Math.floor((W * 3) / 5) | 1;
@@ -191,7 +230,11 @@ async function scenario(backend: KmsBackend, fakeDev: import('./fake-drm.js').Fa
   const c = guestFrame(gw, gh);
   await out.setConfig({ fb: c, x: 0, y: 0, width: gw, height: gh });
   const centred = samplesFor(gw, gh, W, H);
-  await step('centred', onScreen(fakeDev, centred), { guest: `${gw}x${gh}`, path: out.pathOf(c), expect: { mode: `${W}x${H}`, samples: centred } });
+  await step('centred', onScreen(fakeDev, centred), {
+    guest: `${gw}x${gh}`,
+    path: out.pathOf(c),
+    expect: { mode: `${W}x${H}`, samples: centred },
+  });
 
   // 4. Another process takes DRM master (and shows blue); our flips are dropped, not failed; when it
   //    exits, the guest picture comes back.
@@ -209,21 +252,30 @@ async function scenario(backend: KmsBackend, fakeDev: import('./fake-drm.js').Fa
   }
   await sleep(1000);
   const during = await flipOnce(out, c);
-  await step('master-taken', !during.shown, { flip: during, expect: { samples: [{ x: Math.floor(W / 2), y: Math.floor(H / 2), rgb: [0, 0, 255] }] } });
+  await step('master-taken', !during.shown, {
+    flip: during,
+    expect: { samples: [{ x: Math.floor(W / 2), y: Math.floor(H / 2), rgb: [0, 0, 255] }] },
+  });
   const code = await holder;
   fakeDev?.giveBackMaster();
   const until = Date.now() + 10_000;
   while (!backend.isMaster && Date.now() < until) await sleep(100);
   await sleep(300);
   const after = await flipOnce(out, c);
-  await step('master-back', code === 0 && backend.isMaster && after.shown && onScreen(fakeDev, centred), { holderExit: code, flip: after, expect: { mode: `${W}x${H}`, samples: centred } });
+  await step('master-back', code === 0 && backend.isMaster && after.shown && onScreen(fakeDev, centred), {
+    holderExit: code,
+    flip: after,
+    expect: { mode: `${W}x${H}`, samples: centred },
+  });
 
   // 5. Close: the console's picture is restored.
   out.release(a);
   out.release(c);
   for (const f of frames) out.release(f);
   await backend.close();
-  await step('close', fakeDev ? fakeDev.crtcState(40).fbId === 9 : true, { expect: 'the console as before the scenario' });
+  await step('close', fakeDev ? fakeDev.crtcState(40).fbId === 9 : true, {
+    expect: 'the console as before the scenario',
+  });
   const failed = results.filter((r) => !r.ok).map((r) => r.step);
   console.log(JSON.stringify({ done: true, failed }));
   process.exitCode = failed.length === 0 ? 0 : 1;

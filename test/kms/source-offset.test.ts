@@ -20,7 +20,10 @@ void test('zero-copy, legacy: SetCrtc x/y carry the source offset', async () => 
 });
 
 void test('zero-copy, atomic: the plane gets SRC_X/SRC_Y of the offset', async () => {
-  const r = rig({ connectors: [{ name: 'eDP-1', modes: [mode(1024, 768, 60, true)] }], atomic: true, canPosition: true }, { scale: false });
+  const r = rig(
+    { connectors: [{ name: 'eDP-1', modes: [mode(1024, 768, 60, true)] }], atomic: true, canPosition: true },
+    { scale: false },
+  );
   const out = r.backend.output('eDP-1')!;
   const g = guestFb(r.dev, 1824, 768);
   await out.setConfig({ fb: g.desc, x: 0, y: 0, width: 1024, height: 768, srcX: 800, srcY: 0 });

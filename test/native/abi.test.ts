@@ -9,7 +9,11 @@ const abi = native().kernelAbi();
 
 void test('every ioctl number matches the headers', () => {
   for (const [name, value] of Object.entries(IOCTLS)) {
-    assert.equal(abi.ioctls[name], value, `${name}: header 0x${abi.ioctls[name]?.toString(16)} vs 0x${value.toString(16)}`);
+    assert.equal(
+      abi.ioctls[name],
+      value,
+      `${name}: header 0x${abi.ioctls[name]?.toString(16)} vs 0x${value.toString(16)}`,
+    );
   }
   assert.deepEqual(Object.keys(abi.ioctls).sort(), Object.keys(IOCTLS).sort(), 'same set of ioctls on both sides');
 });

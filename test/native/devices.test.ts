@@ -32,11 +32,17 @@ void test('without /dev/xen every Xen device names itself, errno and the fix', {
     assert.equal(err.code, 'ENOENT');
     assert.equal(err.device, path);
     assert.equal(err.syscall, 'open');
-    assert.match(err.message, new RegExp(`^${path}: open: No such file or directory \\(ENOENT\\) — not running in a Xen domain`));
+    assert.match(
+      err.message,
+      new RegExp(`^${path}: open: No such file or directory \\(ENOENT\\) — not running in a Xen domain`),
+    );
     assert.match(err.message, /modprobe xen-gntdev|modprobe xen-gntalloc/);
   }
   const bus = thrown(() => n.openDevice('/dev/xen/xenbus', true, true, 'xenbus'));
-  assert.match(bus.message, /^\/dev\/xen\/xenbus: open: .*\(ENOENT\) — not running in a Xen domain, or xenfs is not set up; use the xenstored socket/);
+  assert.match(
+    bus.message,
+    /^\/dev\/xen\/xenbus: open: .*\(ENOENT\) — not running in a Xen domain, or xenfs is not set up; use the xenstored socket/,
+  );
 });
 
 void test('without /dev/dri the DRM device says so and points at headless', { skip: noDri }, () => {
@@ -44,7 +50,7 @@ void test('without /dev/dri the DRM device says so and points at headless', { sk
   assert.ok(isNativeError(err));
   assert.equal(
     err.message,
-    '/dev/dri/card0: open: No such file or directory (ENOENT) — no DRM/KMS device: load the display\'s KMS driver ' +
+    "/dev/dri/card0: open: No such file or directory (ENOENT) — no DRM/KMS device: load the display's KMS driver " +
       '(e.g. bochs-drm, virtio-gpu, i915), or use --output headless',
   );
 });
@@ -57,7 +63,10 @@ void test('a kernel without CONFIG_XEN_GNTDEV_DMABUF: ENOTTY with the advice, pr
     assert.ok(isNativeError(err));
     assert.equal(err.code, 'ENOTTY');
     assert.equal(err.syscall, 'IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS');
-    assert.match(err.message, /^\/dev\/null: IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS: Inappropriate ioctl for device \(ENOTTY\) — this kernel is built without CONFIG_XEN_GNTDEV_DMABUF/);
+    assert.match(
+      err.message,
+      /^\/dev\/null: IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS: Inappropriate ioctl for device \(ENOTTY\) — this kernel is built without CONFIG_XEN_GNTDEV_DMABUF/,
+    );
     return true;
   });
   await assert.rejects(g.importToRefs(0, 1, 4), /IOCTL_GNTDEV_DMABUF_IMP_TO_REFS: .*CONFIG_XEN_GNTDEV_DMABUF/);
@@ -90,7 +99,10 @@ void test('bad arguments are refused before any ioctl', async () => {
 void test('gntalloc and evtchn errors name the ioctl; an empty evtchn read is no ports', () => {
   const before = n.nativeResources();
   const a = new n.Gntalloc('/dev/null');
-  assert.throws(() => a.alloc(1, 2, true), /^Error: \/dev\/null: IOCTL_GNTALLOC_ALLOC_GREF: Inappropriate ioctl for device \(ENOTTY\)$/);
+  assert.throws(
+    () => a.alloc(1, 2, true),
+    /^Error: \/dev\/null: IOCTL_GNTALLOC_ALLOC_GREF: Inappropriate ioctl for device \(ENOTTY\)$/,
+  );
   assert.throws(() => a.alloc(70000, 2, true), RangeError);
   a.close();
   const e = new n.Evtchn('/dev/null');

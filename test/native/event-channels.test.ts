@@ -60,11 +60,15 @@ function setup() {
   const poller = new FakePoller();
   const errors: unknown[] = [];
   let wake: ((status: number, events: number) => void) | undefined;
-  const hub = new EventChannelHub(dev, (fd, cb) => {
-    assert.equal(fd, 42);
-    wake = cb;
-    return poller;
-  }, (e) => errors.push(e));
+  const hub = new EventChannelHub(
+    dev,
+    (fd, cb) => {
+      assert.equal(fd, 42);
+      wake = cb;
+      return poller;
+    },
+    (e) => errors.push(e),
+  );
   return { dev, poller, hub, errors, wake: () => wake?.(0, 1) };
 }
 

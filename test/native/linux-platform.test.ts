@@ -16,31 +16,57 @@ import { domId, evtchnPort, grantRef } from '../../src/util/ids.js';
 
 void test('capabilities: stock Debian kernel, x86 PV dom0, PVH with everything, no gntalloc', () => {
   const noGntalloc = '/dev/xen/gntalloc: open: No such file or directory (ENOENT)';
-  const debian = decideCapabilities({ guestType: 'PVH', dmabufProbe: { exportErrno: 25, importErrno: 25 }, gntallocError: undefined });
+  const debian = decideCapabilities({
+    guestType: 'PVH',
+    dmabufProbe: { exportErrno: 25, importErrno: 25 },
+    gntallocError: undefined,
+  });
   assert.deepEqual([debian.dmabufExport, debian.dmabufImport, debian.grantAlloc], [false, false, true]);
   assert.equal(
     debian.summary,
     'linux PVH domain: dma-buf export no (kernel without CONFIG_XEN_GNTDEV_DMABUF), dma-buf import no (kernel without ' +
       'CONFIG_XEN_GNTDEV_DMABUF), gntalloc yes; guest buffers are copied',
   );
-  const pv = decideCapabilities({ guestType: 'PV', dmabufProbe: { exportErrno: 22, importErrno: 22 }, gntallocError: noGntalloc });
+  const pv = decideCapabilities({
+    guestType: 'PV',
+    dmabufProbe: { exportErrno: 22, importErrno: 22 },
+    gntallocError: noGntalloc,
+  });
   assert.deepEqual([pv.dmabufExport, pv.dmabufImport, pv.grantAlloc], [false, false, false]);
-  assert.match(pv.summary, /^linux PV domain: dma-buf export no \(x86 PV domain \(gntdev refuses dma-bufs\)\), .* gntalloc no \(no \/dev\/xen\/gntalloc\); guest buffers are copied$/);
-  const pvh = decideCapabilities({ guestType: 'PVH', dmabufProbe: { exportErrno: 22, importErrno: 22 }, gntallocError: undefined });
+  assert.match(
+    pv.summary,
+    /^linux PV domain: dma-buf export no \(x86 PV domain \(gntdev refuses dma-bufs\)\), .* gntalloc no \(no \/dev\/xen\/gntalloc\); guest buffers are copied$/,
+  );
+  const pvh = decideCapabilities({
+    guestType: 'PVH',
+    dmabufProbe: { exportErrno: 22, importErrno: 22 },
+    gntallocError: undefined,
+  });
   assert.deepEqual([pvh.dmabufExport, pvh.dmabufImport, pvh.grantAlloc], [true, true, true]);
   assert.equal(pvh.summary, 'linux PVH domain: dma-buf export yes, dma-buf import yes, gntalloc yes');
-  const odd = decideCapabilities({ guestType: 'unknown', dmabufProbe: { exportErrno: 1, importErrno: 22 }, gntallocError: undefined });
+  const odd = decideCapabilities({
+    guestType: 'unknown',
+    dmabufProbe: { exportErrno: 1, importErrno: 22 },
+    gntallocError: undefined,
+  });
   assert.equal(odd.dmabufExport, false);
-  assert.match(odd.summary, /^linux domain of unknown type: dma-buf export no \(gntdev answered errno 1\), dma-buf import yes/);
+  assert.match(
+    odd.summary,
+    /^linux domain of unknown type: dma-buf export no \(gntdev answered errno 1\), dma-buf import yes/,
+  );
 });
 
-void test('without /dev/xen: open fails with the device, errno and the fix', { skip: existsSync('/dev/xen') ? 'this machine has /dev/xen' : false }, () => {
-  assert.throws(
-    () => LinuxXenPlatform.open(),
-    /^Error: \/dev\/xen\/gntdev: open: No such file or directory \(ENOENT\) — not running in a Xen domain, or the xen-gntdev\/xen-evtchn\/xen-gntalloc modules are not loaded/,
-  );
-  assert.equal(native().nativeResources().deviceFds, 0);
-});
+void test(
+  'without /dev/xen: open fails with the device, errno and the fix',
+  { skip: existsSync('/dev/xen') ? 'this machine has /dev/xen' : false },
+  () => {
+    assert.throws(
+      () => LinuxXenPlatform.open(),
+      /^Error: \/dev\/xen\/gntdev: open: No such file or directory \(ENOENT\) — not running in a Xen domain, or the xen-gntdev\/xen-evtchn\/xen-gntalloc modules are not loaded/,
+    );
+    assert.equal(native().nativeResources().deviceFds, 0);
+  },
+);
 
 void test('on a kernel that refuses everything, every operation rejects with its errno and nothing leaks', async () => {
   const n = native();
@@ -56,7 +82,10 @@ void test('on a kernel that refuses everything, every operation rejects with its
       [p.capabilities.dmabufExport, p.capabilities.dmabufImport, p.capabilities.grantAlloc],
       [false, false, false],
     );
-    assert.ok(lines.some((l) => l === `xen platform: ${p.capabilities.summary}`), 'capabilities logged in one line');
+    assert.ok(
+      lines.some((l) => l === `xen platform: ${p.capabilities.summary}`),
+      'capabilities logged in one line',
+    );
     assert.equal(p.ownDomid, 0);
 
     const isErr = (errno: number, re: RegExp) => (err: unknown) => {
@@ -65,13 +94,25 @@ void test('on a kernel that refuses everything, every operation rejects with its
       assert.match(err.message, re);
       return true;
     };
-    await assert.rejects(p.mapGrants(domId(3), [grantRef(8), grantRef(9)], { writable: false }), isErr(25, /IOCTL_GNTDEV_MAP_GRANT_REF/));
+    await assert.rejects(
+      p.mapGrants(domId(3), [grantRef(8), grantRef(9)], { writable: false }),
+      isErr(25, /IOCTL_GNTDEV_MAP_GRANT_REF/),
+    );
     await assert.rejects(p.exportDmaBuf(domId(3), [grantRef(8)]), isErr(25, /CONFIG_XEN_GNTDEV_DMABUF/));
     await assert.rejects(p.allocGranted(domId(3), 4), isErr(19, /gntalloc is not available/));
     await assert.rejects(p.importDmaBuf(0, domId(3), 4), isErr(25, /IMP_TO_REFS/));
-    await assert.rejects(p.bindEventChannel(domId(3), evtchnPort(7), () => {}), isErr(25, /IOCTL_EVTCHN_BIND_INTERDOMAIN/));
+    await assert.rejects(
+      p.bindEventChannel(domId(3), evtchnPort(7), () => {}),
+      isErr(25, /IOCTL_EVTCHN_BIND_INTERDOMAIN/),
+    );
     await assert.rejects(p.mapGrants(domId(3), [], { writable: false }), isErr(22, /0 grant refs/));
-    assert.deepEqual(p.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+    assert.deepEqual(p.resources(), {
+      grantMappings: 0,
+      mappedPages: 0,
+      exportedDmaBufs: 0,
+      grantedBuffers: 0,
+      eventChannels: 0,
+    });
     await p.close();
     await p.close();
     await assert.rejects(p.mapGrants(domId(3), [grantRef(8)], { writable: false }), isErr(5, /platform closed/));

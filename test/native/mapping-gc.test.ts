@@ -19,7 +19,8 @@ void test('a thousand MiB of live mappings cause no full garbage collection', as
   const majors: number[] = [];
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors.push(e.startTime);
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+        majors.push(e.startTime);
     }
   });
   const live: NativeMapping[] = [];

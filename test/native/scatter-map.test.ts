@@ -90,7 +90,10 @@ void test('unmap detaches the view, is idempotent and gives back the count', () 
   withPagedFile((fd) => {
     const before = native().memoryStats();
     const m = native().mapFdPages(fd, Uint32Array.from([4, 8, 15, 16, 23]), true);
-    assert.deepEqual(native().memoryStats(), { mappings: before.mappings + 1, mappedBytes: before.mappedBytes + 5 * PAGE });
+    assert.deepEqual(native().memoryStats(), {
+      mappings: before.mappings + 1,
+      mappedBytes: before.mappedBytes + 5 * PAGE,
+    });
     m.unmap();
     m.unmap();
     assert.equal(m.buffer.byteLength, 0);

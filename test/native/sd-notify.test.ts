@@ -53,7 +53,12 @@ void test('READY, STATUS, WATCHDOG and STOPPING reach $NOTIFY_SOCKET as systemd 
       sd.watchdog();
       sd.stopping();
     });
-    assert.deepEqual(got, ['READY=1\nSTATUS=serving 2 guests\n', 'STATUS=guest 3 connected\n', 'WATCHDOG=1\n', 'STOPPING=1\n']);
+    assert.deepEqual(got, [
+      'READY=1\nSTATUS=serving 2 guests\n',
+      'STATUS=guest 3 connected\n',
+      'WATCHDOG=1\n',
+      'STOPPING=1\n',
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -79,14 +84,23 @@ void test('without NOTIFY_SOCKET nothing is sent; a dead socket is reported once
   dead.watchdog();
   dead.ready();
   assert.equal(errors.length, 2, 'one report per kind of message');
-  assert.match(String(errors[0]), /NOTIFY_SOCKET \/nonexistent\/vdispld\/notify: sendto: No such file or directory \(ENOENT\) — \$NOTIFY_SOCKET names a socket nobody listens on/);
+  assert.match(
+    String(errors[0]),
+    /NOTIFY_SOCKET \/nonexistent\/vdispld\/notify: sendto: No such file or directory \(ENOENT\) — \$NOTIFY_SOCKET names a socket nobody listens on/,
+  );
 });
 
 void test('watchdog interval: half of WATCHDOG_USEC, only for our pid', () => {
   const base = { NOTIFY_SOCKET: '/run/x' };
   assert.equal(sdNotifier({ ...base, WATCHDOG_USEC: '10000000' }).watchdogIntervalMs(), 5000);
-  assert.equal(sdNotifier({ ...base, WATCHDOG_USEC: '10000000', WATCHDOG_PID: '42' }, { pid: 42 }).watchdogIntervalMs(), 5000);
-  assert.equal(sdNotifier({ ...base, WATCHDOG_USEC: '10000000', WATCHDOG_PID: '43' }, { pid: 42 }).watchdogIntervalMs(), undefined);
+  assert.equal(
+    sdNotifier({ ...base, WATCHDOG_USEC: '10000000', WATCHDOG_PID: '42' }, { pid: 42 }).watchdogIntervalMs(),
+    5000,
+  );
+  assert.equal(
+    sdNotifier({ ...base, WATCHDOG_USEC: '10000000', WATCHDOG_PID: '43' }, { pid: 42 }).watchdogIntervalMs(),
+    undefined,
+  );
   assert.equal(sdNotifier({ ...base, WATCHDOG_USEC: 'soon' }).watchdogIntervalMs(), undefined);
   assert.equal(sdNotifier({ WATCHDOG_USEC: '10000000' }).watchdogIntervalMs(), undefined);
 });

@@ -13,7 +13,8 @@ import { FrameWriter, xenbusTransport } from '../../src/xenstore/transport-xenbu
 import { selectTransport } from '../../src/xenstore/select-transport.js';
 import { encodeMessage, XsType } from '../../src/xenstore/wire.js';
 
-const frame = (reqId: number, payload: string): Buffer => encodeMessage(XsType.READ, reqId, 0, Buffer.from(payload + '\0'));
+const frame = (reqId: number, payload: string): Buffer =>
+  encodeMessage(XsType.READ, reqId, 0, Buffer.from(payload + '\0'));
 
 void test('frames go out one per write, whatever the client’s chunking', () => {
   const a = frame(1, '/local/domain/0/backend/vdispl');
@@ -22,7 +23,10 @@ void test('frames go out one per write, whatever the client’s chunking', () =>
   const writes: Buffer[] = [];
   const w = new FrameWriter();
   w.push(Buffer.concat([a, b, c.subarray(0, 5)]));
-  assert.equal(w.flush((bytes) => (writes.push(Buffer.from(bytes)), bytes.length)), true);
+  assert.equal(
+    w.flush((bytes) => (writes.push(Buffer.from(bytes)), bytes.length)),
+    true,
+  );
   assert.deepEqual(writes, [a, b], 'two whole frames, the partial third waits');
   w.push(c.subarray(5));
   w.flush((bytes) => (writes.push(Buffer.from(bytes)), bytes.length));
@@ -57,12 +61,16 @@ void test('a partly accepted frame resumes where the device stopped; would-block
   }, /accepted 0 bytes/);
 });
 
-void test('without /dev/xen/xenbus: the open rejects with the device, errno and the fix', { skip: existsSync('/dev/xen/xenbus') ? 'this machine has /dev/xen/xenbus' : false }, async () => {
-  await assert.rejects(
-    xenbusTransport('/dev/xen/xenbus').open({ onData: () => {}, onClose: () => {} }),
-    /^Error: \/dev\/xen\/xenbus: open: No such file or directory \(ENOENT\) — not running in a Xen domain, or xenfs is not set up/,
-  );
-});
+void test(
+  'without /dev/xen/xenbus: the open rejects with the device, errno and the fix',
+  { skip: existsSync('/dev/xen/xenbus') ? 'this machine has /dev/xen/xenbus' : false },
+  async () => {
+    await assert.rejects(
+      xenbusTransport('/dev/xen/xenbus').open({ onData: () => {}, onClose: () => {} }),
+      /^Error: \/dev\/xen\/xenbus: open: No such file or directory \(ENOENT\) — not running in a Xen domain, or xenfs is not set up/,
+    );
+  },
+);
 
 void test('over a polled descriptor: requests out, replies in, close releases everything', async () => {
   const n = native();

@@ -25,9 +25,16 @@ interface Ran {
 }
 
 /** Runs the built main.js; `until`: SIGTERM once it resolves. Killed at the deadline. */
-function runBuilt(mainJs: string, args: string[], o: { env?: NodeJS.ProcessEnv; until?: Promise<unknown>; timeoutMs?: number } = {}): Promise<Ran> {
+function runBuilt(
+  mainJs: string,
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; until?: Promise<unknown>; timeoutMs?: number } = {},
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainJs, ...args], { env: { PATH: process.env['PATH'], ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [mainJs, ...args], {
+      env: { PATH: process.env['PATH'], ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,16 +70,21 @@ before(async () => {
 
 after(() => work.remove());
 
-void test('the build: a bundled main.js with its chunks at the root of the tree tsc emitted', { timeout: 120_000 }, () => {
-  const src = join(work.dir, 'vdispld', 'src');
-  assert.equal(mainJs, join(src, 'main.js'));
-  const text = readFileSync(mainJs, 'utf8');
-  assert.match(text, /^#!\/usr\/bin\/env node\n/, 'executable as the package bin');
-  assert.doesNotMatch(text, /from ?"\.\/cli\.js"/, 'main.js is the bundle, not tsc main.js importing cli.js');
-  const chunks = readdirSync(src).filter((f) => /^chunk-\w+\.js$/.test(f));
-  assert.ok(chunks.length > 0, 'modules loaded on demand are chunks beside main.js');
-  for (const f of ['sim/frontend/main.js', 'xenstore/transport-xenbus.js']) assert.ok(existsSync(join(src, f)), `tsc's tree keeps ${f}`);
-});
+void test(
+  'the build: a bundled main.js with its chunks at the root of the tree tsc emitted',
+  { timeout: 120_000 },
+  () => {
+    const src = join(work.dir, 'vdispld', 'src');
+    assert.equal(mainJs, join(src, 'main.js'));
+    const text = readFileSync(mainJs, 'utf8');
+    assert.match(text, /^#!\/usr\/bin\/env node\n/, 'executable as the package bin');
+    assert.doesNotMatch(text, /from ?"\.\/cli\.js"/, 'main.js is the bundle, not tsc main.js importing cli.js');
+    const chunks = readdirSync(src).filter((f) => /^chunk-\w+\.js$/.test(f));
+    assert.ok(chunks.length > 0, 'modules loaded on demand are chunks beside main.js');
+    for (const f of ['sim/frontend/main.js', 'xenstore/transport-xenbus.js'])
+      assert.ok(existsSync(join(src, f)), `tsc's tree keeps ${f}`);
+  },
+);
 
 void test('built: --version is the package version', { timeout: 60_000 }, async () => {
   const r = await runBuilt(mainJs, ['--version']);
@@ -81,124 +93,201 @@ void test('built: --version is the package version', { timeout: 60_000 }, async 
   assert.equal(r.stdout.trim(), pkg.version);
 });
 
-void test('built: `run --platform sim` says READY=1 on a simulated host and stops cleanly on SIGTERM', { timeout: 120_000 }, async () => {
-  const host = await SimHost.start();
-  // systemd's side: SIGTERM once READY=1 came, as `systemctl stop` after a Type=notify start.
-  const notify = new NotifySocket();
-  try {
+void test(
+  'built: `run --platform sim` says READY=1 on a simulated host and stops cleanly on SIGTERM',
+  { timeout: 120_000 },
+  async () => {
+    const host = await SimHost.start();
+    // systemd's side: SIGTERM once READY=1 came, as `systemctl stop` after a Type=notify start.
+    const notify = new NotifySocket();
+    try {
+      const r = await runBuilt(
+        mainJs,
+        [
+          'run',
+          '--platform',
+          'sim',
+          '--sim-dir',
+          host.dir,
+          '--xenstore',
+          host.xenstoredPath,
+          '--output',
+          'headless',
+          '--control-socket',
+          join(host.dir, 'control.sock'),
+        ],
+        { env: { NOTIFY_SOCKET: notify.path }, until: notify.nextReady(60_000) },
+      );
+      assert.match(r.stderr, /serving vdispl devices on headless outputs/);
+      assert.match(r.stderr, /SIGTERM: stopping/);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      notify.close();
+      await host.close();
+    }
+  },
+);
+
+void test(
+  'built: the xenbus transport is found in the tree (its computed import resolves from its own place)',
+  { timeout: 60_000 },
+  async () => {
+    // No socket at XENSTORED_PATH: the client falls back to the xenbus device of that name, which
+    // does not exist either. The failure must be the device's, not a module that was not found.
+    const missing = join(work.dir, 'no-such-xenstore');
     const r = await runBuilt(
       mainJs,
-      ['run', '--platform', 'sim', '--sim-dir', host.dir, '--xenstore', host.xenstoredPath, '--output', 'headless', '--control-socket', join(host.dir, 'control.sock')],
-      { env: { NOTIFY_SOCKET: notify.path }, until: notify.nextReady(60_000) },
+      [
+        'run',
+        '--platform',
+        'sim',
+        '--sim-dir',
+        work.dir,
+        '--output',
+        'headless',
+        '--control-socket',
+        join(work.dir, 'c.sock'),
+      ],
+      {
+        env: { XENSTORED_PATH: missing },
+      },
     );
-    assert.match(r.stderr, /serving vdispl devices on headless outputs/);
-    assert.match(r.stderr, /SIGTERM: stopping/);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`xenbus device ${missing}: ${missing}: open: No such file or directory`));
+    assert.doesNotMatch(r.stderr, /unavailable|Cannot find module|ERR_MODULE_NOT_FOUND/);
+  },
+);
+
+void test(
+  'built: demo forks its guests from the tree and reports every connector flipping',
+  { timeout: 120_000 },
+  async () => {
+    const r = await runBuilt(
+      mainJs,
+      ['demo', '--guests', '1', '--duration', '2', '--json', '--control-socket', join(work.dir, 'demo.sock')],
+      {
+        env: { XDG_RUNTIME_DIR: work.dir },
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
-  } finally {
-    notify.close();
-    await host.close();
-  }
-});
+    const report = JSON.parse(r.stdout) as { ok: boolean; connectors: { flipEvents: number }[] };
+    assert.equal(report.ok, true, r.stdout);
+    assert.equal(report.connectors.length, 2);
+    for (const c of report.connectors) assert.ok(c.flipEvents > 0);
+  },
+);
 
-void test('built: the xenbus transport is found in the tree (its computed import resolves from its own place)', { timeout: 60_000 }, async () => {
-  // No socket at XENSTORED_PATH: the client falls back to the xenbus device of that name, which
-  // does not exist either. The failure must be the device's, not a module that was not found.
-  const missing = join(work.dir, 'no-such-xenstore');
-  const r = await runBuilt(mainJs, ['run', '--platform', 'sim', '--sim-dir', work.dir, '--output', 'headless', '--control-socket', join(work.dir, 'c.sock')], {
-    env: { XENSTORED_PATH: missing },
-  });
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, new RegExp(`xenbus device ${missing}: ${missing}: open: No such file or directory`));
-  assert.doesNotMatch(r.stderr, /unavailable|Cannot find module|ERR_MODULE_NOT_FOUND/);
-});
-
-void test('built: demo forks its guests from the tree and reports every connector flipping', { timeout: 120_000 }, async () => {
-  const r = await runBuilt(mainJs, ['demo', '--guests', '1', '--duration', '2', '--json', '--control-socket', join(work.dir, 'demo.sock')], {
-    env: { XDG_RUNTIME_DIR: work.dir },
-  });
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as { ok: boolean; connectors: { flipEvents: number }[] };
-  assert.equal(report.ok, true, r.stdout);
-  assert.equal(report.connectors.length, 2);
-  for (const c of report.connectors) assert.ok(c.flipEvents > 0);
-});
-
-void test('built: every npm dependency works from the bundle: metrics (prom-client), viewer (ws), snapshot (pngjs), logs (pino)', { timeout: 120_000 }, async () => {
-  const [metrics, viewer] = [await freePort(), await freePort()];
-  const sock = join(work.dir, 'deps.sock');
-  let done: () => void = () => {};
-  const finished = new Promise<void>((r) => (done = r));
-  const demo = runBuilt(mainJs, ['demo', '--guests', '1', '--metrics', String(metrics), '--viewer', String(viewer), '--control-socket', sock, '--log-level', 'info'], {
-    env: { XDG_RUNTIME_DIR: work.dir },
-    until: finished,
-  });
-  try {
-    // The control socket is the last thing the demo opens before its guests.
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const status = await runBuilt(mainJs, ['status', '--socket', sock, '--json']);
-    assert.equal(status.code, 0, status.stderr);
-    const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-    assert.match(text, /^# TYPE vdispld_requests_total counter$/m, 'prom-client registry served');
-    assert.match(text, /^nodejs_eventloop_lag_seconds /m, 'default metrics collected');
-    const frame = await new Promise<Buffer>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${viewer}/ws`, { origin: `http://127.0.0.1:${viewer}` });
-      const t = setTimeout(() => reject(new Error('no frame from the viewer in 30 s')), 30_000);
-      ws.on('message', (data: Buffer, binary: boolean) => {
-        if (!binary) return;
-        clearTimeout(t);
-        ws.close();
-        resolve(data);
+void test(
+  'built: every npm dependency works from the bundle: metrics (prom-client), viewer (ws), snapshot (pngjs), logs (pino)',
+  { timeout: 120_000 },
+  async () => {
+    const [metrics, viewer] = [await freePort(), await freePort()];
+    const sock = join(work.dir, 'deps.sock');
+    let done: () => void = () => {};
+    const finished = new Promise<void>((r) => (done = r));
+    const demo = runBuilt(
+      mainJs,
+      [
+        'demo',
+        '--guests',
+        '1',
+        '--metrics',
+        String(metrics),
+        '--viewer',
+        String(viewer),
+        '--control-socket',
+        sock,
+        '--log-level',
+        'info',
+      ],
+      {
+        env: { XDG_RUNTIME_DIR: work.dir },
+        until: finished,
+      },
+    );
+    try {
+      // The control socket is the last thing the demo opens before its guests.
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const status = await runBuilt(mainJs, ['status', '--socket', sock, '--json']);
+      assert.equal(status.code, 0, status.stderr);
+      const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+      assert.match(text, /^# TYPE vdispld_requests_total counter$/m, 'prom-client registry served');
+      assert.match(text, /^nodejs_eventloop_lag_seconds /m, 'default metrics collected');
+      const frame = await new Promise<Buffer>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${viewer}/ws`, { origin: `http://127.0.0.1:${viewer}` });
+        const t = setTimeout(() => reject(new Error('no frame from the viewer in 30 s')), 30_000);
+        ws.on('message', (data: Buffer, binary: boolean) => {
+          if (!binary) return;
+          clearTimeout(t);
+          ws.close();
+          resolve(data);
+        });
+        ws.on('error', reject);
       });
-      ws.on('error', reject);
-    });
-    assert.ok(frame.length > 100, 'the viewer sent a binary frame');
-    const png = join(work.dir, 'deps.png');
-    let snap = await runBuilt(mainJs, ['snapshot', '1/0/0', '-o', png, '--socket', sock]);
-    for (let i = 0; snap.code !== 0 && i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 200)); // the guest's first frame
-      snap = await runBuilt(mainJs, ['snapshot', '1/0/0', '-o', png, '--socket', sock]);
+      assert.ok(frame.length > 100, 'the viewer sent a binary frame');
+      const png = join(work.dir, 'deps.png');
+      let snap = await runBuilt(mainJs, ['snapshot', '1/0/0', '-o', png, '--socket', sock]);
+      for (let i = 0; snap.code !== 0 && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 200)); // the guest's first frame
+        snap = await runBuilt(mainJs, ['snapshot', '1/0/0', '-o', png, '--socket', sock]);
+      }
+      assert.equal(snap.code, 0, snap.stderr);
+      const img = PNG.sync.read(readFileSync(png));
+      assert.deepEqual([img.width, img.height], [640, 480]);
+    } finally {
+      done();
     }
-    assert.equal(snap.code, 0, snap.stderr);
-    const img = PNG.sync.read(readFileSync(png));
-    assert.deepEqual([img.width, img.height], [640, 480]);
-  } finally {
-    done();
-  }
-  const r = await demo;
-  assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stderr, /is not a constructor|is not a function|Cannot find/);
-  assert.match(r.stderr, /^\{"level":30,/m, 'pino wrote JSON log lines');
-});
+    const r = await demo;
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /is not a constructor|is not a function|Cannot find/);
+    assert.match(r.stderr, /^\{"level":30,/m, 'pino wrote JSON log lines');
+  },
+);
 
-void test('built: a command whose reader goes away ends quietly with status 141 (stdout and stderr)', { timeout: 120_000 }, () => {
-  const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
-  const node = `${q(process.execPath)} ${q(mainJs)}`;
-  const env = { PATH: process.env['PATH'], XDG_RUNTIME_DIR: work.dir };
-  // `| true`: the reader is gone before the command writes; `| head`: as a user types it, where a
-  // short text may fit the pipe before head leaves (then the status is 0).
-  for (const [what, line, statuses] of [
-    ['help on stdout', `${node} demo --help | true`, ['141']],
-    ['help as a user pipes it', `${node} demo --help | head -n 1`, ['0', '141']],
-    ['the top-level help', `${node} --help | true`, ['141']],
-    ['a usage error on stderr', `${node} demo --no-such-option 2>&1 >/dev/null | true`, ['141']],
-    ['the demo on stdout', `${node} demo --guests 1 --duration 20 --control-socket ${q(join(work.dir, 'p1.sock'))} | head -n 1`, ['141']],
-    ['the demo on stderr', `${node} demo --guests 1 --duration 20 --log-level debug --control-socket ${q(join(work.dir, 'p2.sock'))} 2>&1 >/dev/null | head -c 5`, ['141']],
-  ] as const) {
-    const r = spawnSync('bash', ['-c', `${line} >/dev/null; echo "status \${PIPESTATUS[0]}" >&2`], {
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-      // stdin not a socket: bash would take itself for a remote shell and read ~/.bashrc.
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const m = /^status (\d+)\n$/.exec(r.stderr);
-    assert.ok(m, `${what}: nothing but the status on stderr (${line}):\n${r.stderr}`);
-    assert.ok((statuses as readonly string[]).includes(m[1]!), `${what}: status ${m[1]}, expected ${statuses.join(' or ')} (${line})`);
-  }
-});
+void test(
+  'built: a command whose reader goes away ends quietly with status 141 (stdout and stderr)',
+  { timeout: 120_000 },
+  () => {
+    const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const node = `${q(process.execPath)} ${q(mainJs)}`;
+    const env = { PATH: process.env['PATH'], XDG_RUNTIME_DIR: work.dir };
+    // `| true`: the reader is gone before the command writes; `| head`: as a user types it, where a
+    // short text may fit the pipe before head leaves (then the status is 0).
+    for (const [what, line, statuses] of [
+      ['help on stdout', `${node} demo --help | true`, ['141']],
+      ['help as a user pipes it', `${node} demo --help | head -n 1`, ['0', '141']],
+      ['the top-level help', `${node} --help | true`, ['141']],
+      ['a usage error on stderr', `${node} demo --no-such-option 2>&1 >/dev/null | true`, ['141']],
+      [
+        'the demo on stdout',
+        `${node} demo --guests 1 --duration 20 --control-socket ${q(join(work.dir, 'p1.sock'))} | head -n 1`,
+        ['141'],
+      ],
+      [
+        'the demo on stderr',
+        `${node} demo --guests 1 --duration 20 --log-level debug --control-socket ${q(join(work.dir, 'p2.sock'))} 2>&1 >/dev/null | head -c 5`,
+        ['141'],
+      ],
+    ] as const) {
+      const r = spawnSync('bash', ['-c', `${line} >/dev/null; echo "status \${PIPESTATUS[0]}" >&2`], {
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+        // stdin not a socket: bash would take itself for a remote shell and read ~/.bashrc.
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const m = /^status (\d+)\n$/.exec(r.stderr);
+      assert.ok(m, `${what}: nothing but the status on stderr (${line}):\n${r.stderr}`);
+      assert.ok(
+        (statuses as readonly string[]).includes(m[1]!),
+        `${what}: status ${m[1]}, expected ${statuses.join(' or ')} (${line})`,
+      );
+    }
+  },
+);
 
-void test('commonJsFacade: module.exports as default and each of Node\'s names as an export', () => {
+void test("commonJsFacade: module.exports as default and each of Node's names as an export", () => {
   assert.equal(
     commonJsFacade('/m/index.js', ['Registry', 'odd-name']),
     [
@@ -214,8 +303,8 @@ void test('commonJsFacade: module.exports as default and each of Node\'s names a
 
 void test('treeRelativeSource: import.meta.url and computed import() take the module place in the tree; literal imports stay', () => {
   const src = [
-    "const here = import.meta.url;",
-    "const mod = await import(spec);",
+    'const here = import.meta.url;',
+    'const mod = await import(spec);',
     "const lit = await import('./literal.js');",
     'type T = typeof import("pkg");',
   ].join('\n');

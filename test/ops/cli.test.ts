@@ -8,9 +8,14 @@ import { test } from 'node:test';
 import { tempDir } from './helpers.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const version = (JSON.parse((await import('node:fs')).readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse((await import('node:fs')).readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+).version;
 
-function vdispld(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function vdispld(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), ...args], {
       cwd: root,
@@ -49,32 +54,56 @@ function optionEntries(help: string): Map<string, string> {
 }
 const optionNames = (help: string): string[] => [...optionEntries(help).keys()];
 
-void test('--version, and --help with examples and environment variables on every command', { timeout: 180_000 }, async () => {
-  const commands = [['run'], ['demo'], ['status'], ['snapshot'], ['outputs'], ['selfcheck'], ['sim'], ['sim', 'xenstored']];
-  const [v, top, ...helps] = await inBatches([['--version'], ['--help'], ...commands.map((c) => [...c, '--help'])], 3, (a) => vdispld(a));
-  assert.equal(v!.code, 0);
-  assert.equal(v!.stdout.trim(), version);
-  helps.forEach((h, i) => {
-    const what = `vdispld ${commands[i]!.join(' ')} --help`;
-    assert.equal(h.code, 0, `${what}: ${h.stderr}`);
-    assert.match(h.stdout, /\nExamples:\n {2}(?:[A-Z_]+=\S+ )?vdispld /, `${what} has examples`);
-  });
-  // Every option of every command can be set from the environment, and says how in --help.
-  const run = helps[0]!.stdout;
-  assert.ok(optionNames(run).length >= 15, optionNames(run).join(' '));
-  helps.forEach((h, i) => {
-    for (const [n, entry] of optionEntries(h.stdout)) {
-      assert.match(entry, /env: VDISPLD_[A-Z_]+/, `vdispld ${commands[i]!.join(' ')} --${n} names its environment variable: ${entry}`);
+void test(
+  '--version, and --help with examples and environment variables on every command',
+  { timeout: 180_000 },
+  async () => {
+    const commands = [
+      ['run'],
+      ['demo'],
+      ['status'],
+      ['snapshot'],
+      ['outputs'],
+      ['selfcheck'],
+      ['sim'],
+      ['sim', 'xenstored'],
+    ];
+    const [v, top, ...helps] = await inBatches(
+      [['--version'], ['--help'], ...commands.map((c) => [...c, '--help'])],
+      3,
+      (a) => vdispld(a),
+    );
+    assert.equal(v!.code, 0);
+    assert.equal(v!.stdout.trim(), version);
+    helps.forEach((h, i) => {
+      const what = `vdispld ${commands[i]!.join(' ')} --help`;
+      assert.equal(h.code, 0, `${what}: ${h.stderr}`);
+      assert.match(h.stdout, /\nExamples:\n {2}(?:[A-Z_]+=\S+ )?vdispld /, `${what} has examples`);
+    });
+    // Every option of every command can be set from the environment, and says how in --help.
+    const run = helps[0]!.stdout;
+    assert.ok(optionNames(run).length >= 15, optionNames(run).join(' '));
+    helps.forEach((h, i) => {
+      for (const [n, entry] of optionEntries(h.stdout)) {
+        assert.match(
+          entry,
+          /env: VDISPLD_[A-Z_]+/,
+          `vdispld ${commands[i]!.join(' ')} --${n} names its environment variable: ${entry}`,
+        );
+      }
+    });
+    for (const [n, entry] of optionEntries(run)) {
+      const expected =
+        { connector: 'VDISPLD_CONNECTORS', quota: 'VDISPLD_QUOTAS' }[n] ??
+        `VDISPLD_${n.toUpperCase().replace(/-/g, '_')}`;
+      assert.ok(entry.includes(`env: ${expected}`), `--${n} names ${expected}`);
     }
-  });
-  for (const [n, entry] of optionEntries(run)) {
-    const expected = { connector: 'VDISPLD_CONNECTORS', quota: 'VDISPLD_QUOTAS' }[n] ?? `VDISPLD_${n.toUpperCase().replace(/-/g, '_')}`;
-    assert.ok(entry.includes(`env: ${expected}`), `--${n} names ${expected}`);
-  }
-  assert.match(helps[2]!.stdout, /--socket <path>.*\n?.*env: VDISPLD_CONTROL_SOCKET/);
-  for (const cmd of ['run', 'demo', 'outputs', 'status', 'snapshot']) assert.match(top!.stdout, new RegExp(`^ {2}${cmd}\\b`, 'm'), cmd);
-  assert.match(top!.stdout, /Without a command, vdispld runs `vdispld run`[\s\S]*\nExamples:\n {2}vdispld /);
-});
+    assert.match(helps[2]!.stdout, /--socket <path>.*\n?.*env: VDISPLD_CONTROL_SOCKET/);
+    for (const cmd of ['run', 'demo', 'outputs', 'status', 'snapshot'])
+      assert.match(top!.stdout, new RegExp(`^ {2}${cmd}\\b`, 'm'), cmd);
+    assert.match(top!.stdout, /Without a command, vdispld runs `vdispld run`[\s\S]*\nExamples:\n {2}vdispld /);
+  },
+);
 
 void test('a bad option or value exits 2 with one line naming it', { timeout: 180_000 }, async () => {
   const t = tempDir('cli');
@@ -100,8 +129,16 @@ void test('a bad option or value exits 2 with one line naming it', { timeout: 18
       [['snapshot', '1/0/0'], {}, /required option '-o, --output <file>'/],
       [['run', '--card', '/etc/passwd'], {}, /--card <path>.*expected a DRM device/],
       [['outputs', '--card', 'card0'], {}, /--card <path>.*expected 'auto' or a DRM device/],
-      [['sim', 'xenstored', '--socket', '/nonexistent/xs.sock', '--introduce', '0'], {}, /--introduce <domid>.*expected a guest domain id/],
-      [['sim', 'xenstored'], { VDISPLD_XENSTORED_SOCKET: '/nonexistent/xs.sock', VDISPLD_INTRODUCE: '3,x' }, /--introduce <domid>.*expected a guest domain id/],
+      [
+        ['sim', 'xenstored', '--socket', '/nonexistent/xs.sock', '--introduce', '0'],
+        {},
+        /--introduce <domid>.*expected a guest domain id/,
+      ],
+      [
+        ['sim', 'xenstored'],
+        { VDISPLD_XENSTORED_SOCKET: '/nonexistent/xs.sock', VDISPLD_INTRODUCE: '3,x' },
+        /--introduce <domid>.*expected a guest domain id/,
+      ],
       [['snapshot', '1/0/9', '-o', '/dev/null'], {}, /DOMID\/DEV\/CONN/],
     ];
     const results = await inBatches(cases, 3, ([args, env]) => vdispld(args, env));

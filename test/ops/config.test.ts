@@ -60,29 +60,54 @@ void test('the file: TOML tables become connectors.* and quotas.*; syntax errors
   ]);
   // Both spellings make the same canonical keys; a key that names no guest is reported.
   const { layer: l, problems } = buildLayer('file', [...entries, { key: 'connectors.id0', value: 'DP-1' }]);
-  assert.deepEqual([...l.connectors], [
-    ['3/id1', 'VGA-1'],
-    ['vm1/id0', 'HDMI-A-1'],
-  ]);
+  assert.deepEqual(
+    [...l.connectors],
+    [
+      ['3/id1', 'VGA-1'],
+      ['vm1/id0', 'HDMI-A-1'],
+    ],
+  );
   assert.equal(problems.length, 1);
-  assert.match(describeProblem(problems[0]!, 'f.toml'), /connector mapping "id0=DP-1": expected GUEST\/UNIQUE_ID=OUTPUT/);
+  assert.match(
+    describeProblem(problems[0]!, 'f.toml'),
+    /connector mapping "id0=DP-1": expected GUEST\/UNIQUE_ID=OUTPUT/,
+  );
   assert.throws(() => parseConfigText('a = \n', '/etc/x.toml'), /^ConfigFileError: \/etc\/x\.toml:1:\d+: /);
 });
 
 void test('the environment: VDISPLD_<KEY>, comma lists for the maps', () => {
-  const e = envEntries({ VDISPLD_METRICS: '9000', VDISPLD_CONNECTORS: 'vm1/a=HDMI-A-1, vm2/b=VGA-1', VDISPLD_QUOTAS: 'pages=100', HOME: '/root' });
+  const e = envEntries({
+    VDISPLD_METRICS: '9000',
+    VDISPLD_CONNECTORS: 'vm1/a=HDMI-A-1, vm2/b=VGA-1',
+    VDISPLD_QUOTAS: 'pages=100',
+    HOME: '/root',
+  });
   assert.deepEqual(e, [
     { key: 'metrics', value: '9000' },
     { key: 'connectors.vm1/a', value: 'HDMI-A-1' },
     { key: 'connectors.vm2/b', value: 'VGA-1' },
     { key: 'quotas.pages', value: '100' },
   ]);
-  assert.throws(() => envEntries({ VDISPLD_CONNECTORS: 'nonsense' }), /VDISPLD_CONNECTORS: "nonsense" is not KEY=VALUE/);
+  assert.throws(
+    () => envEntries({ VDISPLD_CONNECTORS: 'nonsense' }),
+    /VDISPLD_CONNECTORS: "nonsense" is not KEY=VALUE/,
+  );
 });
 
 void test('the command line: only typed options form the cli layer; a bad value exits with one line naming the option', () => {
   const uuid = '1B4E28BA-2FA1-11D2-883F-0016D3CCA427';
-  const cmd = parseCli(['--metrics', '9100', '--connector', 'vm1/id0=DP-1', '--connector', `${uuid}/id1=DP-2`, '--connector', '007/id0=DP-3', '--quota', 'buffers=4,pages=64']);
+  const cmd = parseCli([
+    '--metrics',
+    '9100',
+    '--connector',
+    'vm1/id0=DP-1',
+    '--connector',
+    `${uuid}/id1=DP-2`,
+    '--connector',
+    '007/id0=DP-3',
+    '--quota',
+    'buffers=4,pages=64',
+  ]);
   assert.deepEqual(commandLineEntries(cmd), [
     { key: 'metrics', value: '9100' },
     { key: 'connectors.vm1/id0', value: 'DP-1' },
@@ -97,7 +122,10 @@ void test('the command line: only typed options form the cli layer; a bad value 
     [['--quota', 'buffers=0'], /must be at least 1/],
     [['--metrics', 'x:y:z'], /--metrics <addr>.*expected off, PORT/],
     [['--connector', 'noequals'], /--connector <GUEST\/UNIQUE_ID=OUTPUT>.*expected GUEST\/UNIQUE_ID=OUTPUT/],
-    [['--connector', 'id0=HDMI-A-1'], /--connector <GUEST\/UNIQUE_ID=OUTPUT>.*"id0=HDMI-A-1": expected GUEST\/UNIQUE_ID=OUTPUT with GUEST the domain name, UUID or domid/],
+    [
+      ['--connector', 'id0=HDMI-A-1'],
+      /--connector <GUEST\/UNIQUE_ID=OUTPUT>.*"id0=HDMI-A-1": expected GUEST\/UNIQUE_ID=OUTPUT with GUEST the domain name, UUID or domid/,
+    ],
     [['--connector', '99999/id0=HDMI-A-1'], /expected GUEST\/UNIQUE_ID=OUTPUT/],
     [['--log-level', 'loud'], /--log-level <level>.*Allowed choices are fatal/],
     [['--card', '/etc/passwd'], /--card <path>.*expected a DRM device/],
@@ -108,7 +136,11 @@ void test('the command line: only typed options form the cli layer; a bad value 
   ] as const) {
     assert.throws(
       () => parseCli([...args]),
-      (err: unknown) => err instanceof CommanderError && err.exitCode !== 0 && re.test(err.message) && !err.message.trim().includes('\n'),
+      (err: unknown) =>
+        err instanceof CommanderError &&
+        err.exitCode !== 0 &&
+        re.test(err.message) &&
+        !err.message.trim().includes('\n'),
       args.join(' '),
     );
   }
@@ -156,16 +188,32 @@ void test('precedence: default < file < xenstore < env < cli, maps merged entry 
   assert.equal(s.quotas.maxBuffers, 5);
   assert.equal(s.quotas.maxMappedPages, 600);
   assert.equal(s.quotas.maxFramebuffers, DEFAULT_QUOTAS.maxFramebuffers);
-  assert.deepEqual(Object.fromEntries([...r.origin].filter(([k]) => ['metrics', 'viewer', 'log-level', 'drm-device', 'connectors.vm/a', 'connectors.vm/b', 'connectors.vm/c', 'quotas.pages'].includes(k))), {
-    metrics: 'cli',
-    viewer: 'xenstore',
-    'log-level': 'file',
-    'drm-device': 'default',
-    'connectors.vm/a': 'file',
-    'connectors.vm/b': 'xenstore',
-    'connectors.vm/c': 'env',
-    'quotas.pages': 'xenstore',
-  });
+  assert.deepEqual(
+    Object.fromEntries(
+      [...r.origin].filter(([k]) =>
+        [
+          'metrics',
+          'viewer',
+          'log-level',
+          'drm-device',
+          'connectors.vm/a',
+          'connectors.vm/b',
+          'connectors.vm/c',
+          'quotas.pages',
+        ].includes(k),
+      ),
+    ),
+    {
+      metrics: 'cli',
+      viewer: 'xenstore',
+      'log-level': 'file',
+      'drm-device': 'default',
+      'connectors.vm/a': 'file',
+      'connectors.vm/b': 'xenstore',
+      'connectors.vm/c': 'env',
+      'quotas.pages': 'xenstore',
+    },
+  );
 });
 
 void test('local load: unknown file keys are warnings, bad values stop the start naming source and key', () => {
@@ -173,7 +221,11 @@ void test('local load: unknown file keys are warnings, bad values stop the start
   try {
     const path = join(t.dir, 'vdispld.toml');
     writeFileSync(path, 'metrics = 9464\ncolour = "blue"\n[quotas]\nbuffers = 3\n');
-    const ok = loadLocalConfig({ cli: [{ key: 'viewer', value: '8080' }], env: { VDISPLD_LOG_LEVEL: 'warn' }, configFile: path });
+    const ok = loadLocalConfig({
+      cli: [{ key: 'viewer', value: '8080' }],
+      env: { VDISPLD_LOG_LEVEL: 'warn' },
+      configFile: path,
+    });
     assert.equal(ok.file, path);
     assert.deepEqual(ok.warnings, [`${path}: unknown setting "colour" ignored (see docs/OPERATIONS.md for the keys)`]);
     const s = resolve(ok.layers).settings;
@@ -182,15 +234,37 @@ void test('local load: unknown file keys are warnings, bad values stop the start
     assert.equal(s.quotas.maxBuffers, 3);
 
     writeFileSync(path, '[quotas]\nbuffers = -1\n');
-    assert.throws(() => loadLocalConfig({ cli: [], env: {}, configFile: path }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${path}: quota "buffers=-1"`));
-    assert.throws(() => loadLocalConfig({ cli: [], env: { VDISPLD_UNMAPPED: 'maybe' } }), /^ConfigError: environment: unmapped = "maybe": expected one of headless, refuse/);
-    assert.throws(() => loadLocalConfig({ cli: [], env: {}, configFile: join(t.dir, 'missing.toml') }), /missing\.toml: does not exist/);
+    assert.throws(
+      () => loadLocalConfig({ cli: [], env: {}, configFile: path }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${path}: quota "buffers=-1"`),
+    );
+    assert.throws(
+      () => loadLocalConfig({ cli: [], env: { VDISPLD_UNMAPPED: 'maybe' } }),
+      /^ConfigError: environment: unmapped = "maybe": expected one of headless, refuse/,
+    );
+    assert.throws(
+      () => loadLocalConfig({ cli: [], env: {}, configFile: join(t.dir, 'missing.toml') }),
+      /missing\.toml: does not exist/,
+    );
     // The default path may be absent.
     assert.equal(loadLocalConfig({ cli: [], env: {}, defaultConfigFile: join(t.dir, 'absent.toml') }).file, undefined);
     // A misspelt variable is named once; the settings' and the commands' own variables are not.
-    const env = { VDISPLD_METRIC: '9464', VDISPLD_METRICS: '9465', VDISPLD_JSON: '1', VDISPLD_CONFIG: '', HOME: '/root' };
-    const withEnv = loadLocalConfig({ cli: [], env, knownEnv: optionEnvNames(parseCli([])), defaultConfigFile: join(t.dir, 'absent.toml') });
-    assert.deepEqual(withEnv.warnings, ['environment: unknown variable VDISPLD_METRIC ignored (see docs/OPERATIONS.md for the settings)']);
+    const env = {
+      VDISPLD_METRIC: '9464',
+      VDISPLD_METRICS: '9465',
+      VDISPLD_JSON: '1',
+      VDISPLD_CONFIG: '',
+      HOME: '/root',
+    };
+    const withEnv = loadLocalConfig({
+      cli: [],
+      env,
+      knownEnv: optionEnvNames(parseCli([])),
+      defaultConfigFile: join(t.dir, 'absent.toml'),
+    });
+    assert.deepEqual(withEnv.warnings, [
+      'environment: unknown variable VDISPLD_METRIC ignored (see docs/OPERATIONS.md for the settings)',
+    ]);
   } finally {
     t.remove();
   }
@@ -198,11 +272,38 @@ void test('local load: unknown file keys are warnings, bad values stop the start
 
 void test('XenStore node permissions: only dom0 and the backend domain may write what is believed', () => {
   assert.equal(foreignWriter([{ domid: 0, access: 'n' }], 0), undefined);
-  assert.equal(foreignWriter([{ domid: 3, access: 'n' }, { domid: 0, access: 'b' }], 3), undefined);
-  assert.equal(foreignWriter([{ domid: 0, access: 'r' }, { domid: 7, access: 'r' }], 0), undefined);
+  assert.equal(
+    foreignWriter(
+      [
+        { domid: 3, access: 'n' },
+        { domid: 0, access: 'b' },
+      ],
+      3,
+    ),
+    undefined,
+  );
+  assert.equal(
+    foreignWriter(
+      [
+        { domid: 0, access: 'r' },
+        { domid: 7, access: 'r' },
+      ],
+      0,
+    ),
+    undefined,
+  );
   assert.equal(foreignWriter([{ domid: 5, access: 'n' }], 0), 'owned by domain 5');
   assert.equal(foreignWriter([{ domid: 0, access: 'w' }], 0), 'writable by every domain');
-  assert.equal(foreignWriter([{ domid: 0, access: 'n' }, { domid: 7, access: 'b' }], 0), 'writable by domain 7');
+  assert.equal(
+    foreignWriter(
+      [
+        { domid: 0, access: 'n' },
+        { domid: 7, access: 'b' },
+      ],
+      0,
+    ),
+    'writable by domain 7',
+  );
 });
 
 void test('XenStore subtree: read at start, applied live to connector map and quotas, the rest at the next start', async () => {
@@ -215,9 +316,20 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
   await fx.dom0.write(`${root}/viewer`, '8111');
   await fx.dom0.write(`${root}/colour`, 'blue');
   await fx.dom0.write(`${root}/control-socket`, '/tmp/evil.sock');
-  const local = [layer('file', [{ key: 'connectors.vm1/id1', value: 'FILE-1' }]), layer('cli', [{ key: 'quotas.framebuffers', value: '3' }, { key: 'metrics', value: '9999' }])];
+  const local = [
+    layer('file', [{ key: 'connectors.vm1/id1', value: 'FILE-1' }]),
+    layer('cli', [
+      { key: 'quotas.framebuffers', value: '3' },
+      { key: 'metrics', value: '9999' },
+    ]),
+  ];
   const changes: string[][] = [];
-  const cfg = await LiveConfig.start({ local, xenstore: { xs: fx.dom0, root, ownDomid: 0 }, log: cap.log, onChange: (_s, c) => changes.push([...c]) });
+  const cfg = await LiveConfig.start({
+    local,
+    xenstore: { xs: fx.dom0, root, ownDomid: 0 },
+    log: cap.log,
+    onChange: (_s, c) => changes.push([...c]),
+  });
   try {
     assert.equal(cfg.connectorMap.get('vm1/id0'), 'XS-0');
     assert.equal(cfg.connectorMap.get('vm1/id1'), 'FILE-1');
@@ -226,18 +338,38 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     assert.deepEqual(cfg.settings.viewer, { host: '127.0.0.1', port: 8111 });
     assert.equal(cfg.origin.get('viewer'), 'xenstore');
     const warns = cap.messages('warn');
-    assert.ok(warns.some((m) => m.includes('unknown setting "colour"')), warns.join('\n'));
-    assert.ok(warns.some((m) => m.includes('control-socket cannot be set from XenStore')), warns.join('\n'));
-    assert.ok(warns.some((m) => m.includes('connector mapping "id9=FLAT-9": expected GUEST/UNIQUE_ID=OUTPUT')), warns.join('\n'));
+    assert.ok(
+      warns.some((m) => m.includes('unknown setting "colour"')),
+      warns.join('\n'),
+    );
+    assert.ok(
+      warns.some((m) => m.includes('control-socket cannot be set from XenStore')),
+      warns.join('\n'),
+    );
+    assert.ok(
+      warns.some((m) => m.includes('connector mapping "id9=FLAT-9": expected GUEST/UNIQUE_ID=OUTPUT')),
+      warns.join('\n'),
+    );
 
     // The backend holds the live views, as the daemon passes them; neither is rebuilt.
     const headless = new HeadlessBackend([
       { name: 'XS-0', width: 64, height: 48 },
       { name: 'NEW-0', width: 64, height: 48 },
     ]);
-    const outputs = new OutputMap({ backends: [headless], onDemand: headless, connectorMap: cfg.connectorMap, unmapped: 'refuse' });
+    const outputs = new OutputMap({
+      backends: [headless],
+      onDemand: headless,
+      connectorMap: cfg.connectorMap,
+      unmapped: 'refuse',
+    });
     const registry = new BufferRegistry(cfg.quotas);
-    const ref = { guest: { domid: 1 as DomId, name: 'vm1' }, devId: 0, index: 0, uniqueId: 'id0', resolution: { width: 64, height: 48 } };
+    const ref = {
+      guest: { domid: 1 as DomId, name: 'vm1' },
+      devId: 0,
+      index: 0,
+      uniqueId: 'id0',
+      resolution: { width: 64, height: 48 },
+    };
     const first = outputs.claim(ref);
     assert.ok(first.ok && first.claim.output.name === 'XS-0');
     first.claim.release();
@@ -261,7 +393,15 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     assert.ok(registry.reserveBuffer(cookie(3n), 1).ok, 'the raised quota applies to the live registry');
     assert.equal(cfg.settings.logLevel, 'warn', 'log level is live');
     assert.deepEqual(cfg.settings.viewer, { host: '127.0.0.1', port: 8111 }, 'the viewer listener stays as started');
-    assert.ok(cap.messages('warn').some((m) => m === 'config: viewer changed in XenStore to {"host":"127.0.0.1","port":8222}; it takes effect at the next start'));
+    assert.ok(
+      cap
+        .messages('warn')
+        .some(
+          (m) =>
+            m ===
+            'config: viewer changed in XenStore to {"host":"127.0.0.1","port":8222}; it takes effect at the next start',
+        ),
+    );
     assert.deepEqual(changes.at(-1)?.sort(), ['connectors', 'logLevel', 'quotas']);
 
     // Removing an entry falls back to the layer below; the CLI still beats XenStore.
@@ -272,7 +412,9 @@ void test('XenStore subtree: read at start, applied live to connector map and qu
     await waitFor(() => cfg.reloads > n && !cfg.connectorMap.has('vm1/id0'), 'the removal');
     await cfg.settled();
     assert.equal(cfg.quotas.maxFramebuffers, 3);
-    assert.ok(cap.messages('warn').some((m) => m.includes('sets quotas.framebuffers, but the command line overrides it')));
+    assert.ok(
+      cap.messages('warn').some((m) => m.includes('sets quotas.framebuffers, but the command line overrides it')),
+    );
 
     // Unknown keys are warned about once however often the subtree is re-read.
     for (let i = 0; i < 3; i++) {

@@ -18,9 +18,16 @@ import { assertNoNewHandles, captureLogger, openHandles, tempDir } from './helpe
 
 const root = new URL('../..', import.meta.url).pathname;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -38,11 +45,16 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 void test('protocol: targets and requests are validated', () => {
   assert.deepEqual(parseTarget('5/0/1'), { domid: 5, devId: 0, conn: { index: 1 } });
   assert.deepEqual(parseTarget('5/0/id1'), { domid: 5, devId: 0, conn: { uniqueId: 'id1' } });
-  for (const bad of ['5/0', '5/0/4', 'a/b/c', '99999/0/0', '5/0/1/2', ' 5/0/1', '5/0/a b']) assert.equal(parseTarget(bad), undefined, bad);
+  for (const bad of ['5/0', '5/0/4', 'a/b/c', '99999/0/0', '5/0/1/2', ' 5/0/1', '5/0/a b'])
+    assert.equal(parseTarget(bad), undefined, bad);
   assert.deepEqual(decodeRequest('{"v":1,"cmd":"status"}'), { v: 1, cmd: 'status' });
-  assert.deepEqual(decodeRequest('{"v":2,"cmd":"status"}'), { error: 'protocol version 2 unsupported (this daemon speaks 1)' });
+  assert.deepEqual(decodeRequest('{"v":2,"cmd":"status"}'), {
+    error: 'protocol version 2 unsupported (this daemon speaks 1)',
+  });
   assert.deepEqual(decodeRequest('nope'), { error: 'request is not JSON' });
-  assert.deepEqual(decodeRequest('{"v":1,"cmd":"snapshot","target":"x"}'), { error: 'snapshot target must be DOMID/DEV/CONN (connector index or unique-id), e.g. 1/0/0' });
+  assert.deepEqual(decodeRequest('{"v":1,"cmd":"snapshot","target":"x"}'), {
+    error: 'snapshot target must be DOMID/DEV/CONN (connector index or unique-id), e.g. 1/0/0',
+  });
   assert.match((decodeRequest('{"v":1,"cmd":"reboot"}') as { error: string }).error, /unknown command "reboot"/);
 });
 
@@ -52,7 +64,15 @@ void test('status and snapshot over the socket: JSON, text, PNG of the shown fra
   const fake = new FakeDaemon();
   const cap = captureLogger();
   const sock = join(t.dir, 'control.sock');
-  const ops = await OpsServices.start({ probe: fake, log: cap.log, version: '9.9.9', controlSocket: sock, metrics: 'off', viewer: 'off', sampleMs: 20 });
+  const ops = await OpsServices.start({
+    probe: fake,
+    log: cap.log,
+    version: '9.9.9',
+    controlSocket: sock,
+    metrics: 'off',
+    viewer: 'off',
+    sampleMs: 20,
+  });
   try {
     assert.equal(statSync(sock).mode & 0o777, 0o600, 'socket is rw for root only');
     const [a, b] = await fake.addDevice(3, 0, [
@@ -85,8 +105,14 @@ void test('status and snapshot over the socket: JSON, text, PNG of the shown fra
     assert.deepEqual(px(63, 47), [252, 235, 200, 255]);
     assert.equal((snap.header['snapshot'] as { bytes: number }).bytes, snap.payload!.length);
 
-    await assert.rejects(controlRequest(sock, { v: 1, cmd: 'snapshot', target: '3/0/3' }), /dom3 device 0 has no connector 3/);
-    await assert.rejects(controlRequest(sock, { v: 1, cmd: 'snapshot', target: '4/0/0' }), /no vdispl device 0 of domain 4/);
+    await assert.rejects(
+      controlRequest(sock, { v: 1, cmd: 'snapshot', target: '3/0/3' }),
+      /dom3 device 0 has no connector 3/,
+    );
+    await assert.rejects(
+      controlRequest(sock, { v: 1, cmd: 'snapshot', target: '4/0/0' }),
+      /no vdispl device 0 of domain 4/,
+    );
 
     // The commands, as an operator runs them.
     const st = await cli(['status', '--socket', sock]);
@@ -98,7 +124,15 @@ void test('status and snapshot over the socket: JSON, text, PNG of the shown fra
     const file = join(t.dir, 'shot.png');
     const sn = await cli(['snapshot', '3/0/id1', '-o', file, '--socket', sock, '--json']);
     assert.equal(sn.code, 0, sn.stderr);
-    assert.deepEqual(JSON.parse(sn.stdout.toString()), { target: '3/0/1', output: 'dom3.0.id1', width: 32, height: 24, sequence: (JSON.parse(sn.stdout.toString()) as { sequence: number }).sequence, file, bytes: readFileSync(file).length });
+    assert.deepEqual(JSON.parse(sn.stdout.toString()), {
+      target: '3/0/1',
+      output: 'dom3.0.id1',
+      width: 32,
+      height: 24,
+      sequence: (JSON.parse(sn.stdout.toString()) as { sequence: number }).sequence,
+      file,
+      bytes: readFileSync(file).length,
+    });
     assert.deepEqual([...decodePng(readFileSync(file)).rgba.subarray(0, 4)], [10, 20, 30, 255]);
     const bad = await cli(['snapshot', '3/0', '-o', file, '--socket', sock]);
     assert.equal(bad.code, 2);
@@ -150,9 +184,16 @@ void test('hostile clients: garbage, oversized and silent requests get an answer
   // A live socket (another daemon) is refused; a stale one (its daemon killed) is replaced.
   const live = createServer();
   await new Promise<void>((r) => live.listen(sock, r));
-  await assert.rejects(ControlServer.listen(sock, () => Promise.resolve({ error: 'x' })), /another vdispld is answering there/);
+  await assert.rejects(
+    ControlServer.listen(sock, () => Promise.resolve({ error: 'x' })),
+    /another vdispld is answering there/,
+  );
   await new Promise<void>((r) => live.close(() => r()));
-  const killed = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('up'))", sock], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const killed = spawn(
+    process.execPath,
+    ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('up'))", sock],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   await new Promise<void>((r) => killed.stdout.once('data', () => r()));
   killed.kill('SIGKILL');
   await new Promise<void>((r) => killed.once('exit', () => r()));
@@ -160,7 +201,10 @@ void test('hostile clients: garbage, oversized and silent requests get an answer
   const again = await ControlServer.listen(sock, () => Promise.resolve({ error: 'x' }));
   await again.close();
   writeFileSync(sock, 'not a socket');
-  await assert.rejects(ControlServer.listen(sock, () => Promise.resolve({ error: 'x' })), /exists and is not a socket/);
+  await assert.rejects(
+    ControlServer.listen(sock, () => Promise.resolve({ error: 'x' })),
+    /exists and is not a socket/,
+  );
   assert.equal(readFileSync(sock, 'utf8'), 'not a socket', 'a foreign file is never deleted');
   t.remove();
 });
@@ -169,15 +213,46 @@ void test('a default control socket that is taken does not stop the daemon; one 
   const t = tempDir('ctl3');
   const sock = join(t.dir, 'c.sock');
   const fake = new FakeDaemon();
-  const first = await OpsServices.start({ probe: fake, log: captureLogger().log, version: 't', controlSocket: sock, metrics: 'off', viewer: 'off' });
+  const first = await OpsServices.start({
+    probe: fake,
+    log: captureLogger().log,
+    version: 't',
+    controlSocket: sock,
+    metrics: 'off',
+    viewer: 'off',
+  });
   try {
     const cap = captureLogger();
-    const second = await OpsServices.start({ probe: fake, log: cap.log, version: 't', controlSocket: sock, controlSocketOptional: true, metrics: 'off', viewer: 'off' });
-    assert.ok(cap.messages('warn').some((m) => /another vdispld is answering there; running without a control socket/.test(m)));
+    const second = await OpsServices.start({
+      probe: fake,
+      log: cap.log,
+      version: 't',
+      controlSocket: sock,
+      controlSocketOptional: true,
+      metrics: 'off',
+      viewer: 'off',
+    });
+    assert.ok(
+      cap.messages('warn').some((m) => /another vdispld is answering there; running without a control socket/.test(m)),
+    );
     assert.equal(second.status().listeners?.controlSocket, undefined);
     await second.close();
-    await assert.rejects(OpsServices.start({ probe: fake, log: captureLogger().log, version: 't', controlSocket: sock, metrics: 'off', viewer: 'off' }), /another vdispld is answering there/);
-    assert.equal(((await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport).daemon.version, 't', 'the first still answers');
+    await assert.rejects(
+      OpsServices.start({
+        probe: fake,
+        log: captureLogger().log,
+        version: 't',
+        controlSocket: sock,
+        metrics: 'off',
+        viewer: 'off',
+      }),
+      /another vdispld is answering there/,
+    );
+    assert.equal(
+      ((await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport).daemon.version,
+      't',
+      'the first still answers',
+    );
   } finally {
     await first.close();
     await fake.close();

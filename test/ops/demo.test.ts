@@ -19,7 +19,10 @@ const root = new URL('../..', import.meta.url).pathname;
 
 function run(args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -35,7 +38,13 @@ function run(args: string[]): Promise<{ code: number | null; stdout: Buffer; std
 
 interface PageGlobals {
   vdispldViewer: { frames: Record<string, number> };
-  document: { querySelector(sel: string): { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } } | null };
+  document: {
+    querySelector(sel: string): {
+      width: number;
+      height: number;
+      getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+    } | null;
+  };
 }
 
 void test('status, snapshot, metrics and the viewer against a running demo', { timeout: 240_000 }, async () => {
@@ -43,7 +52,23 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
   const sock = join(t.dir, 'control.sock');
   const demo: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'src/main.ts'), 'demo', '--guests', '2', '--duration', '180', '--json', '--control-socket', sock, '--viewer', '127.0.0.1:0', '--metrics', '127.0.0.1:0'],
+    [
+      '--import',
+      'tsx',
+      join(root, 'src/main.ts'),
+      'demo',
+      '--guests',
+      '2',
+      '--duration',
+      '180',
+      '--json',
+      '--control-socket',
+      sock,
+      '--viewer',
+      '127.0.0.1:0',
+      '--metrics',
+      '127.0.0.1:0',
+    ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -61,9 +86,12 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
       // The socket's file appears at bind(), a moment before listen(): a refused connect is retried.
       const reply = await controlRequest(sock, { v: 1, cmd: 'status' }).catch((err: unknown) => {
         if (demo.exitCode !== null || demo.signalCode !== null) {
-          throw new Error(`the demo ended (${demo.exitCode ?? demo.signalCode}) before answering: ${String(err)}; stderr: ${stderr.slice(-2000)}`);
+          throw new Error(
+            `the demo ended (${demo.exitCode ?? demo.signalCode}) before answering: ${String(err)}; stderr: ${stderr.slice(-2000)}`,
+          );
         }
-        if (Date.now() >= deadline || !(err instanceof Error) || !/no vdispld is listening/.test(err.message)) throw err;
+        if (Date.now() >= deadline || !(err instanceof Error) || !/no vdispld is listening/.test(err.message))
+          throw err;
         return undefined;
       });
       if (reply === undefined) {
@@ -73,7 +101,13 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
       status = reply.header['status'] as StatusReport;
       const conns = status.devices.flatMap((d) => d.connectors);
       // framesPerSecond needs two once-a-second samples of the connection: a fast host can show 30 flips before.
-      if (status.devices.length === 2 && status.devices.every((d) => d.state === 'connected') && conns.length === 3 && conns.every((c) => c.flips.shown > 30 && c.framesPerSecond !== null)) break;
+      if (
+        status.devices.length === 2 &&
+        status.devices.every((d) => d.state === 'connected') &&
+        conns.length === 3 &&
+        conns.every((c) => c.flips.shown > 30 && c.framesPerSecond !== null)
+      )
+        break;
       assert.ok(Date.now() < deadline, `guests did not connect and draw: ${JSON.stringify(status)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -110,7 +144,11 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
     const metricsUrl = status.listeners!.metrics!;
     const fams = parse(await (await fetch(metricsUrl)).text());
     const sample = (name: string, labels: Record<string, string> = {}): number =>
-      Number(fams.find((f) => f.name === name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? NaN);
+      Number(
+        fams
+          .find((f) => f.name === name)
+          ?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? NaN,
+      );
     assert.ok(sample('vdispld_requests_total', { op: 'PG_FLIP', result: 'ok' }) > 30);
     assert.ok(sample('vdispld_requests_total', { op: 'DBUF_CREATE', result: 'ok' }) >= 3);
     assert.ok(sample('vdispld_frames_shown_total', { domid: '2', dev: '0', connector: '0' }) > 30);
@@ -127,10 +165,18 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
         const page = await browser.newPage();
         await page.goto(status.listeners!.viewer!);
         for (const key of ['1/0/0', '1/0/1', '2/0/0']) {
-          await page.waitForFunction((k) => (globalThis as unknown as PageGlobals).vdispldViewer.frames[k] !== undefined, key, { timeout: 90_000 });
+          await page.waitForFunction(
+            (k) => (globalThis as unknown as PageGlobals).vdispldViewer.frames[k] !== undefined,
+            key,
+            { timeout: 90_000 },
+          );
           const shot = await page.evaluate((k) => {
             const c = (globalThis as unknown as PageGlobals).document.querySelector(`canvas[data-key="${k}"]`)!;
-            return { w: c.width, h: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
+            return {
+              w: c.width,
+              h: c.height,
+              data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data),
+            };
           }, key);
           const f = decodeFrameRgba(Uint8Array.from(shot.data), shot.w, shot.h);
           assert.ok(f, `canvas ${key} shows a guest frame`);
@@ -140,7 +186,11 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
         }
         // It follows the guest: a later frame number arrives.
         const first = await page.evaluate(() => (globalThis as unknown as PageGlobals).vdispldViewer.frames['1/0/0']!);
-        await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['1/0/0']! > s, first, { timeout: 90_000 });
+        await page.waitForFunction(
+          (s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['1/0/0']! > s,
+          first,
+          { timeout: 90_000 },
+        );
       } finally {
         await browser.close();
       }

@@ -8,7 +8,14 @@ import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import type { HeadlessOutput } from '../../src/drm/headless/headless-output.js';
 import { fourcc } from '../../src/displif/formats.js';
 import type { DomId } from '../../src/util/ids.js';
-import type { BufferPath, ConnectorCounters, DaemonProbe, DeviceProbe, OutputProbe, ResourceProbe } from '../../src/ops/probe.js';
+import type {
+  BufferPath,
+  ConnectorCounters,
+  DaemonProbe,
+  DeviceProbe,
+  OutputProbe,
+  ResourceProbe,
+} from '../../src/ops/probe.js';
 
 export const XRGB8888 = fourcc('XR24');
 
@@ -42,7 +49,16 @@ export class FakeDaemon implements DaemonProbe {
         buffer: { domid: domid as DomId, size: bytes.length, bytes },
       };
       await output.setConfig({ fb, x: 0, y: 0, width, height });
-      const stats = { requests: 0, errors: 0, timeouts: 0, flipsQueued: 0, flipsShown: 0, flipsDropped: 0, flipLatencyUsSum: 0, flipLatencyUsLast: 0 };
+      const stats = {
+        requests: 0,
+        errors: 0,
+        timeouts: 0,
+        flipsQueued: 0,
+        flipsShown: 0,
+        flipsDropped: 0,
+        flipLatencyUsSum: 0,
+        flipLatencyUsLast: 0,
+      };
       screens.push({
         output,
         fb,
@@ -92,7 +108,13 @@ export class FakeDaemon implements DaemonProbe {
   }
 
   outputs(): readonly OutputProbe[] {
-    return this.headless.outputs().map((o) => ({ name: o.name, kind: 'headless' as const, width: o.modes[0]?.width, height: o.modes[0]?.height, refreshMilliHz: o.modes[0]?.refreshMilliHz }));
+    return this.headless.outputs().map((o) => ({
+      name: o.name,
+      kind: 'headless' as const,
+      width: o.modes[0]?.width,
+      height: o.modes[0]?.height,
+      refreshMilliHz: o.modes[0]?.refreshMilliHz,
+    }));
   }
 
   frame(name: string): Frame | undefined {
@@ -100,7 +122,15 @@ export class FakeDaemon implements DaemonProbe {
   }
 
   resources(): ResourceProbe {
-    return { grantMappings: 0, mappedPages: 0, buffers: this.devs.length, framebuffers: this.devs.length, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
+    return {
+      grantMappings: 0,
+      mappedPages: 0,
+      buffers: this.devs.length,
+      framebuffers: this.devs.length,
+      exportedDmaBufs: 0,
+      grantedBuffers: 0,
+      dmaBufImports: 0,
+    };
   }
 
   bufferPaths(): Record<BufferPath, number> {

@@ -19,11 +19,15 @@ const LEVEL_NUM: Record<string, number> = { trace: 10, debug: 20, info: 30, warn
 
 export function captureLogger(level = 'debug'): Captured {
   const records: Record<string, unknown>[] = [];
-  const log = pino({ level, base: undefined }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = pino(
+    { level, base: undefined },
+    { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return {
     log,
     records,
-    messages: (lv) => records.filter((r) => lv === undefined || r['level'] === LEVEL_NUM[lv]).map((r) => String(r['msg'])),
+    messages: (lv) =>
+      records.filter((r) => lv === undefined || r['level'] === LEVEL_NUM[lv]).map((r) => String(r['msg'])),
   };
 }
 
@@ -68,14 +72,18 @@ export async function xenstored(): Promise<XsFixture> {
 export function openHandles(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) {
-    if (/^(TCPServerWrap|PipeServerWrap|TCPSocketWrap|PipeWrap|Timeout|Worker|MessagePort)$/.test(r)) out[r] = (out[r] ?? 0) + 1;
+    if (/^(TCPServerWrap|PipeServerWrap|TCPSocketWrap|PipeWrap|Timeout|Worker|MessagePort)$/.test(r))
+      out[r] = (out[r] ?? 0) + 1;
   }
   return out;
 }
 
 /** Waits until the open handles are back to `before` (closing sockets finish on a later turn). */
 export async function assertNoNewHandles(before: Record<string, number>, what: string): Promise<void> {
-  const grown = (): string[] => Object.entries(openHandles()).filter(([k, n]) => n > (before[k] ?? 0)).map(([k, n]) => `${k} ${before[k] ?? 0} -> ${n}`);
+  const grown = (): string[] =>
+    Object.entries(openHandles())
+      .filter(([k, n]) => n > (before[k] ?? 0))
+      .map(([k, n]) => `${k} ${before[k] ?? 0} -> ${n}`);
   const deadline = Date.now() + 3000;
   while (grown().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(grown(), [], `${what} left handles open`);

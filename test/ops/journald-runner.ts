@@ -12,7 +12,8 @@ const JOURNALD = ['/usr/lib/systemd/systemd-journald', '/lib/systemd/systemd-jou
 export function journaldAvailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
   if (!JOURNALD) return 'no systemd-journald';
-  if (spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0) return 'unshare --mount not permitted';
+  if (spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0)
+    return 'unshare --mount not permitted';
   if (spawnSync('journalctl', ['--version']).status !== 0) return 'no journalctl';
   return undefined;
 }
@@ -29,7 +30,10 @@ export interface PrivateJournald {
  * systemd-journald's, as a service under systemd would log; resolves with its exit status and a
  * reader of what the journal stored. The journald is stopped and its files removed by `close()`.
  */
-export async function runUnderJournald(command: readonly string[], timeoutMs: number): Promise<{ code: number | null; output: string; read(matches: string[]): Record<string, unknown>[]; close(): void }> {
+export async function runUnderJournald(
+  command: readonly string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string; read(matches: string[]): Record<string, unknown>[]; close(): void }> {
   const t = tempDir('journald-run');
   const run = join(t.dir, 'run');
   const log = join(t.dir, 'log');
@@ -50,21 +54,29 @@ export async function runUnderJournald(command: readonly string[], timeoutMs: nu
     'kill $J; wait $J',
     'exit $rc',
   ].join('\n');
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(timer);
-  const dirs = (): string[] => [join(log, 'journal'), varlog].flatMap((base) => (existsSync(base) ? readdirSync(base).map((m) => join(base, m)) : []));
+  const dirs = (): string[] =>
+    [join(log, 'journal'), varlog].flatMap((base) =>
+      existsSync(base) ? readdirSync(base).map((m) => join(base, m)) : [],
+    );
   return {
     code,
     output,
     read(matches) {
       const out: Record<string, unknown>[] = [];
       for (const d of dirs()) {
-        const r = spawnSync('journalctl', ['-D', d, '-o', 'json', '--no-pager', ...matches], { encoding: 'utf8', timeout: 10000 });
+        const r = spawnSync('journalctl', ['-D', d, '-o', 'json', '--no-pager', ...matches], {
+          encoding: 'utf8',
+          timeout: 10000,
+        });
         for (const line of r.stdout.split('\n')) if (line.trim()) out.push(JSON.parse(line) as Record<string, unknown>);
       }
       return out;
@@ -87,7 +99,9 @@ export async function startJournald(): Promise<PrivateJournald> {
     `if [ -d /var/log/journal ]; then mount --bind ${varlog} /var/log/journal; fi`,
     `exec ${JOURNALD}`,
   ].join('\n');
-  const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   let exited = false;
@@ -103,13 +117,18 @@ export async function startJournald(): Promise<PrivateJournald> {
     throw err;
   }
   const dirs = (): string[] =>
-    [join(log, 'journal'), varlog].flatMap((base) => (existsSync(base) ? readdirSync(base).map((m) => join(base, m)) : [])).filter((d) => existsSync(d));
+    [join(log, 'journal'), varlog]
+      .flatMap((base) => (existsSync(base) ? readdirSync(base).map((m) => join(base, m)) : []))
+      .filter((d) => existsSync(d));
   return {
     socket,
     read(matches) {
       const out: Record<string, unknown>[] = [];
       for (const d of dirs()) {
-        const r = spawnSync('journalctl', ['-D', d, '-o', 'json', '--no-pager', ...matches], { encoding: 'utf8', timeout: 10000 });
+        const r = spawnSync('journalctl', ['-D', d, '-o', 'json', '--no-pager', ...matches], {
+          encoding: 'utf8',
+          timeout: 10000,
+        });
         for (const line of r.stdout.split('\n')) if (line.trim()) out.push(JSON.parse(line) as Record<string, unknown>);
       }
       return out;

@@ -10,7 +10,16 @@ import { resultName } from '../../src/ops/metrics/request-counts.js';
 import type { ConnectorCounters, DaemonProbe, DeviceProbe } from '../../src/ops/probe.js';
 
 function counters(shown: number, dropped: number): ConnectorCounters {
-  return { requests: 0, errors: 0, timeouts: 0, flipsQueued: shown + dropped, flipsShown: shown, flipsDropped: dropped, flipLatencyUsSum: 0, flipLatencyUsLast: 0 };
+  return {
+    requests: 0,
+    errors: 0,
+    timeouts: 0,
+    flipsQueued: shown + dropped,
+    flipsShown: shown,
+    flipsDropped: dropped,
+    flipLatencyUsSum: 0,
+    flipLatencyUsLast: 0,
+  };
 }
 
 class FakeProbe implements DaemonProbe {
@@ -27,7 +36,15 @@ class FakeProbe implements DaemonProbe {
     return undefined;
   }
   resources() {
-    return { grantMappings: 7, mappedPages: 1234, buffers: 3, framebuffers: 2, exportedDmaBufs: 0, grantedBuffers: 0, dmaBufImports: 0 };
+    return {
+      grantMappings: 7,
+      mappedPages: 1234,
+      buffers: 3,
+      framebuffers: 2,
+      exportedDmaBufs: 0,
+      grantedBuffers: 0,
+      dmaBufImports: 0,
+    };
   }
   bufferPaths() {
     return { 'dma-buf': 2, copied: 1, mapped: 3, 'be-alloc': 0 };
@@ -60,7 +77,14 @@ function device(domid: number, phase: string, stats: ConnectorCounters[] = []): 
     phase,
     frontendState: 'Connected',
     error: undefined,
-    connectors: stats.map((s, index) => ({ index, uniqueId: `id${index}`, output: `o${index}`, resolution: { width: 64, height: 48 }, scanout: null, stats: s })),
+    connectors: stats.map((s, index) => ({
+      index,
+      uniqueId: `id${index}`,
+      output: `o${index}`,
+      resolution: { width: 64, height: 48 },
+      scanout: null,
+      stats: s,
+    })),
   };
 }
 
@@ -118,7 +142,11 @@ void test('exposition: requests by op and result, flip latency histogram, frames
   assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'be-alloc' }), 0);
   assert.equal(value(fams, 'vdispld_copy_fallbacks_total', { reason: 'dma-buf export refused' }), 4);
   assert.equal(value(fams, 'vdispld_copied_bytes_total', { output: 'HDMI-A-1' }), 4096);
-  assert.equal(value(fams, 'vdispld_copied_bytes_total', { output: 'DP-1' }), 0, 'an output that copied nothing yet has its series at 0');
+  assert.equal(
+    value(fams, 'vdispld_copied_bytes_total', { output: 'DP-1' }),
+    0,
+    'an output that copied nothing yet has its series at 0',
+  );
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'connected' }), 1);
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'failed' }), 1);
   assert.equal(value(fams, 'vdispld_guest_devices', { state: 'removed' }), 0);
@@ -155,8 +183,14 @@ void test('no copied-bytes series for an output that does not count them', async
   probe.copied = undefined;
   const m = new Metrics(probe, { processMetrics: false });
   const fams = parse(await m.text());
-  assert.equal(fams.find((f) => f.name === 'vdispld_copied_bytes_total'), undefined);
-  assert.equal(fams.find((f) => f.name.startsWith('process_')), undefined);
+  assert.equal(
+    fams.find((f) => f.name === 'vdispld_copied_bytes_total'),
+    undefined,
+  );
+  assert.equal(
+    fams.find((f) => f.name.startsWith('process_')),
+    undefined,
+  );
 });
 
 void test('the dom0-wide budget: limit, use, share and refusals by kind, and each guest holdings', async () => {
@@ -186,7 +220,10 @@ void test('HTTP: GET /metrics on loopback, 404 elsewhere, idempotent close', asy
     const r405 = await fetch(`http://127.0.0.1:${srv.address.port}/metrics`, { method: 'POST' });
     assert.equal(r405.status, 405);
     await r405.text();
-    await assert.rejects(MetricsServer.listen({ host: '127.0.0.1', port: srv.address.port }, m), /metrics listener 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    await assert.rejects(
+      MetricsServer.listen({ host: '127.0.0.1', port: srv.address.port }, m),
+      /metrics listener 127\.0\.0\.1:\d+: .*EADDRINUSE/,
+    );
   } finally {
     await srv.close();
     await srv.close();

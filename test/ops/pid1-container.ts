@@ -35,10 +35,20 @@ function nsenterArgs(leader: number, argv: readonly string[]): string[] {
 
 function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<ExecResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code =
+          err === null
+            ? 0
+            : typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -86,11 +96,21 @@ export function pid1Unavailable(): string | undefined {
   }
   const root = mkdtempSync(join(tmpdir(), 'vdispld-pid1-probe-'));
   try {
-    const r = spawnSync('unshare', ['--mount', 'sh', '-c', `${setupScript(root)} && exec systemd-nspawn -q -D ${root} --volatile=overlay --register=no --keep-unit --link-journal=no /bin/true`], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (r.status !== 0) return `systemd-nspawn cannot start a container here: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').at(-1)}`;
+    const r = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        'sh',
+        '-c',
+        `${setupScript(root)} && exec systemd-nspawn -q -D ${root} --volatile=overlay --register=no --keep-unit --link-journal=no /bin/true`,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    if (r.status !== 0)
+      return `systemd-nspawn cannot start a container here: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').at(-1)}`;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -131,11 +151,27 @@ export class Pid1Container {
       ...(opts.shared ?? []).map((d) => `--bind=${d}`),
     ];
     const nspawn = [
-      'systemd-nspawn', '-q', '-D', root, '--volatile=overlay', '--register=no', '--keep-unit', '--link-journal=no',
-      `--machine=${opts.name}`, '--console=pipe', ...binds, '--boot', '--', `--unit=${opts.unit}`,
+      'systemd-nspawn',
+      '-q',
+      '-D',
+      root,
+      '--volatile=overlay',
+      '--register=no',
+      '--keep-unit',
+      '--link-journal=no',
+      `--machine=${opts.name}`,
+      '--console=pipe',
+      ...binds,
+      '--boot',
+      '--',
+      `--unit=${opts.unit}`,
     ];
     const quoted = nspawn.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const proc = spawn('nice', ['-n', '15', 'unshare', '--mount', 'sh', '-c', `${setupScript(root)} && exec ${quoted}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      'nice',
+      ['-n', '15', 'unshare', '--mount', 'sh', '-c', `${setupScript(root)} && exec ${quoted}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -194,7 +230,10 @@ export class Pid1Container {
     this.stopped ??= (async () => {
       if (this.proc.exitCode === null) {
         this.proc.kill('SIGTERM');
-        const r = await Promise.race([this.exited, new Promise<'hung'>((res) => setTimeout(() => res('hung'), 30_000))]);
+        const r = await Promise.race([
+          this.exited,
+          new Promise<'hung'>((res) => setTimeout(() => res('hung'), 30_000)),
+        ]);
         if (r === 'hung') {
           this.proc.kill('SIGKILL');
           await this.exited;

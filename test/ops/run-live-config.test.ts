@@ -22,14 +22,37 @@ void test('vdispld run: connector map from XenStore at start and changed live', 
   await host.xs.write(`${cfg}/connectors/tv/main`, 'left');
   const daemon = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'src/main.ts'), 'run', '--platform', 'sim', '--sim-dir', host.dir, '--xenstore', host.xenstoredPath, '--output', 'headless',
-      '--headless', 'left=640x480', '--headless', 'right=640x480', '--unmapped', 'refuse', '--control-socket', sock, '--log-format', 'json'],
+    [
+      '--import',
+      'tsx',
+      join(root, 'src/main.ts'),
+      'run',
+      '--platform',
+      'sim',
+      '--sim-dir',
+      host.dir,
+      '--xenstore',
+      host.xenstoredPath,
+      '--output',
+      'headless',
+      '--headless',
+      'left=640x480',
+      '--headless',
+      'right=640x480',
+      '--unmapped',
+      'refuse',
+      '--control-socket',
+      sock,
+      '--log-format',
+      'json',
+    ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
   daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((r) => daemon.once('exit', (c) => r(c)));
-  const status = async (): Promise<StatusReport> => (await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport;
+  const status = async (): Promise<StatusReport> =>
+    (await controlRequest(sock, { v: 1, cmd: 'status' })).header['status'] as StatusReport;
   const outputOf = async (domid: number): Promise<string | undefined> => {
     const d = (await status()).devices.find((x) => x.domid === domid);
     return d?.state === 'connected' ? d.connectors[0]?.output : undefined;
@@ -49,7 +72,9 @@ void test('vdispld run: connector map from XenStore at start and changed live', 
     assert.deepEqual(s.config?.['connectors.tv/main'], { value: 'left', origin: 'xenstore' });
 
     await host.xs.write(`${cfg}/connectors/tv/main`, 'right');
-    await until('the daemon to log the change', () => Promise.resolve(log.includes('config: applied XenStore change to connectors')));
+    await until('the daemon to log the change', () =>
+      Promise.resolve(log.includes('config: applied XenStore change to connectors')),
+    );
     assert.equal(await outputOf(g1.domid), 'left', 'a connected guest keeps its output');
     await host.destroyDomain(g1.domid);
     const g2 = await host.createDomain({ name: 'tv', vdispl: ['connectors=main:640x480'] });

@@ -49,8 +49,12 @@ void test('the unit asks for readiness, watchdog, restart, ordering and a closed
   // No directory: systemd searches /usr/local/bin and /usr/bin, npm's global bin with either prefix.
   assert.match(one('Service', 'ExecStart') ?? '', /^vdispld run\b/);
   assert.equal(one('Service', 'DevicePolicy'), 'closed');
-  for (const d of get('Service', 'DeviceAllow')) assert.match(d, /^((\/dev\/xen\/[a-z]+|char-drm) rw|char-input r)$/, `DeviceAllow=${d}`);
-  assert.ok(get('Service', 'DeviceAllow').some((d) => d.startsWith('char-drm')), 'the DRM cards');
+  for (const d of get('Service', 'DeviceAllow'))
+    assert.match(d, /^((\/dev\/xen\/[a-z]+|char-drm) rw|char-input r)$/, `DeviceAllow=${d}`);
+  assert.ok(
+    get('Service', 'DeviceAllow').some((d) => d.startsWith('char-drm')),
+    'the DRM cards',
+  );
   assert.equal(one('Service', 'ProtectSystem'), 'strict');
   assert.equal(one('Service', 'ProtectHome'), 'yes');
   assert.equal(one('Service', 'PrivateTmp'), 'yes');
@@ -65,27 +69,54 @@ void test('the unit asks for readiness, watchdog, restart, ordering and a closed
   assert.equal(one('Install', 'WantedBy'), 'multi-user.target');
 });
 
-void test('systemd-analyze verify: no error and no warning, with vdispld installed where ExecStart says', { skip: hasTool ? undefined : 'no systemd-analyze' }, () => {
-  // A private mount namespace puts an executable at /usr/local/bin/vdispld without touching the host.
-  const ns = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /usr/local/bin && printf '#!/bin/sh\\n' > /usr/local/bin/vdispld && chmod +x /usr/local/bin/vdispld && exec systemd-analyze verify ${UNIT}`], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  if (ns.status === null || /unshare failed|Operation not permitted/.test(ns.stderr)) {
-    // No namespaces here: verify as it is; the only acceptable complaint is the missing program.
-    const r = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8', timeout: 60_000 });
-    const other = r.stderr.split('\n').filter((l) => l.trim() && !/Command \/usr\/local\/bin\/vdispld is not executable/.test(l));
-    assert.deepEqual(other, []);
-    return;
-  }
-  assert.equal(ns.status, 0, ns.stderr);
-  assert.equal(ns.stderr.trim(), '', 'no warnings');
-});
+void test(
+  'systemd-analyze verify: no error and no warning, with vdispld installed where ExecStart says',
+  { skip: hasTool ? undefined : 'no systemd-analyze' },
+  () => {
+    // A private mount namespace puts an executable at /usr/local/bin/vdispld without touching the host.
+    const ns = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount -t tmpfs tmpfs /usr/local/bin && printf '#!/bin/sh\\n' > /usr/local/bin/vdispld && chmod +x /usr/local/bin/vdispld && exec systemd-analyze verify ${UNIT}`,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    if (ns.status === null || /unshare failed|Operation not permitted/.test(ns.stderr)) {
+      // No namespaces here: verify as it is; the only acceptable complaint is the missing program.
+      const r = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8', timeout: 60_000 });
+      const other = r.stderr
+        .split('\n')
+        .filter((l) => l.trim() && !/Command \/usr\/local\/bin\/vdispld is not executable/.test(l));
+      assert.deepEqual(other, []);
+      return;
+    }
+    assert.equal(ns.status, 0, ns.stderr);
+    assert.equal(ns.stderr.trim(), '', 'no warnings');
+  },
+);
 
-void test(`systemd-analyze security: exposure ${EXPOSURE}, as the README says`, { skip: hasTool ? undefined : 'no systemd-analyze' }, () => {
-  const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', UNIT], { encoding: 'utf8', timeout: 60_000 });
-  const m = /Overall exposure level for vdispld\.service: (\d+\.\d)/.exec(r.stdout + r.stderr);
-  assert.ok(m, r.stdout + r.stderr);
-  assert.equal(Number(m[1]), EXPOSURE);
-  assert.match(readFileSync(`${root}README.md`, 'utf8'), new RegExp(`exposure(?: level)? ${EXPOSURE.toFixed(1).replace('.', '\\.')}`));
-});
+void test(
+  `systemd-analyze security: exposure ${EXPOSURE}, as the README says`,
+  { skip: hasTool ? undefined : 'no systemd-analyze' },
+  () => {
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', UNIT], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const m = /Overall exposure level for vdispld\.service: (\d+\.\d)/.exec(r.stdout + r.stderr);
+    assert.ok(m, r.stdout + r.stderr);
+    assert.equal(Number(m[1]), EXPOSURE);
+    assert.match(
+      readFileSync(`${root}README.md`, 'utf8'),
+      new RegExp(`exposure(?: level)? ${EXPOSURE.toFixed(1).replace('.', '\\.')}`),
+    );
+  },
+);

@@ -29,7 +29,15 @@ void test('access: loopback listener answers loopback Host names only; WebSocket
 async function withViewer(fn: (ops: OpsServices, fake: FakeDaemon, base: string) => Promise<void>): Promise<void> {
   const before = openHandles();
   const fake = new FakeDaemon();
-  const ops = await OpsServices.start({ probe: fake, log: captureLogger().log, version: 't', controlSocket: undefined, metrics: 'off', viewer: { host: '127.0.0.1', port: 0 }, sampleMs: 50 });
+  const ops = await OpsServices.start({
+    probe: fake,
+    log: captureLogger().log,
+    version: 't',
+    controlSocket: undefined,
+    metrics: 'off',
+    viewer: { host: '127.0.0.1', port: 0 },
+    sampleMs: 50,
+  });
   try {
     await fn(ops, fake, `http://127.0.0.1:${ops.viewerAddress!.port}`);
   } finally {
@@ -87,7 +95,10 @@ void test('WebSocket: frames only when the output shows a new one, one unacknowl
     const last = screen!.output.currentFrame()!.sequence;
     await waitFor(() => eagerSeqs.at(-1) === last, 'the eager client to reach the last frame');
     assert.equal(new Set(eagerSeqs).size, eagerSeqs.length, 'no frame sent twice');
-    assert.ok(eagerSeqs.length <= 1 + (screen!.stats.flipsShown - flipsBefore), `${eagerSeqs.length} frames for ${screen!.stats.flipsShown - flipsBefore} flips`);
+    assert.ok(
+      eagerSeqs.length <= 1 + (screen!.stats.flipsShown - flipsBefore),
+      `${eagerSeqs.length} frames for ${screen!.stats.flipsShown - flipsBefore} flips`,
+    );
     assert.equal(lazyFrames.length, 1, 'the client that did not acknowledge got nothing more');
     assert.equal(ops.viewerAddress!.host, '127.0.0.1');
     lazy.close();
@@ -108,51 +119,68 @@ interface PageGlobals {
   document: { querySelector(sel: string): (PageCanvas & { textContent: string | null }) | null };
 }
 
-
-void test('in headless Chromium: every connector’s canvas shows the frame the guest drew, and follows it', { skip, timeout: 90_000 }, async () => {
-  await withViewer(async (_ops, fake, base) => {
-    const [a, b] = await fake.addDevice(5, 0, [
-      [160, 100],
-      [80, 60],
-    ]);
-    await a!.draw((x, y) => [x, y * 2, 100]);
-    await b!.draw((x, y) => (x < 40 ? [255, 0, 0] : y < 30 ? [0, 255, 0] : [0, 0, 255]));
-    const browser = await launch();
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${base}/`);
-      const seqA = a!.output.currentFrame()!.sequence;
-      await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/0'] === s, seqA, { timeout: 20_000 });
-      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/1'] !== undefined, undefined, { timeout: 20_000 });
-      const pixel = (key: string, x: number, y: number): Promise<number[]> =>
-        page.evaluate(
-          ([k, px, py]) => {
-            const c = (globalThis as unknown as PageGlobals).document.querySelector(`canvas[data-key="${k}"]`)!;
-            return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data);
-          },
-          [key, x, y] as const,
+void test(
+  'in headless Chromium: every connector’s canvas shows the frame the guest drew, and follows it',
+  { skip, timeout: 90_000 },
+  async () => {
+    await withViewer(async (_ops, fake, base) => {
+      const [a, b] = await fake.addDevice(5, 0, [
+        [160, 100],
+        [80, 60],
+      ]);
+      await a!.draw((x, y) => [x, y * 2, 100]);
+      await b!.draw((x, y) => (x < 40 ? [255, 0, 0] : y < 30 ? [0, 255, 0] : [0, 0, 255]));
+      const browser = await launch();
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${base}/`);
+        const seqA = a!.output.currentFrame()!.sequence;
+        await page.waitForFunction(
+          (s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/0'] === s,
+          seqA,
+          { timeout: 20_000 },
         );
-      assert.deepEqual(await pixel('5/0/0', 0, 0), [0, 0, 100, 255]);
-      assert.deepEqual(await pixel('5/0/0', 150, 90), [150, 180, 100, 255]);
-      assert.deepEqual(await pixel('5/0/1', 10, 50), [255, 0, 0, 255]);
-      assert.deepEqual(await pixel('5/0/1', 60, 10), [0, 255, 0, 255]);
-      assert.deepEqual(await pixel('5/0/1', 60, 50), [0, 0, 255, 255]);
-      const size = await page.evaluate(() => {
-        const c = (globalThis as unknown as PageGlobals).document.querySelector('canvas[data-key="5/0/0"]')!;
-        return [c.width, c.height];
-      });
-      assert.deepEqual(size, [160, 100]);
-      const caption = await page.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('figure figcaption')!.textContent);
-      assert.match(caption ?? '', /5\/0\/0 {2}"id0" on "dom5\.0\.id0"\nconnected 160x100/);
+        await page.waitForFunction(
+          () => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/1'] !== undefined,
+          undefined,
+          { timeout: 20_000 },
+        );
+        const pixel = (key: string, x: number, y: number): Promise<number[]> =>
+          page.evaluate(
+            ([k, px, py]) => {
+              const c = (globalThis as unknown as PageGlobals).document.querySelector(`canvas[data-key="${k}"]`)!;
+              return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data);
+            },
+            [key, x, y] as const,
+          );
+        assert.deepEqual(await pixel('5/0/0', 0, 0), [0, 0, 100, 255]);
+        assert.deepEqual(await pixel('5/0/0', 150, 90), [150, 180, 100, 255]);
+        assert.deepEqual(await pixel('5/0/1', 10, 50), [255, 0, 0, 255]);
+        assert.deepEqual(await pixel('5/0/1', 60, 10), [0, 255, 0, 255]);
+        assert.deepEqual(await pixel('5/0/1', 60, 50), [0, 0, 255, 255]);
+        const size = await page.evaluate(() => {
+          const c = (globalThis as unknown as PageGlobals).document.querySelector('canvas[data-key="5/0/0"]')!;
+          return [c.width, c.height];
+        });
+        assert.deepEqual(size, [160, 100]);
+        const caption = await page.evaluate(
+          () => (globalThis as unknown as PageGlobals).document.querySelector('figure figcaption')!.textContent,
+        );
+        assert.match(caption ?? '', /5\/0\/0 {2}"id0" on "dom5\.0\.id0"\nconnected 160x100/);
 
-      // The guest draws again: the canvas follows.
-      await a!.draw(() => [7, 77, 177]);
-      const seqA2 = a!.output.currentFrame()!.sequence;
-      await page.waitForFunction((s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/0'] === s, seqA2, { timeout: 20_000 });
-      assert.deepEqual(await pixel('5/0/0', 80, 50), [7, 77, 177, 255]);
-      await page.screenshot({ path: process.env['VDISPLD_VIEWER_SCREENSHOT'] ?? '/dev/null' }).catch(() => undefined);
-    } finally {
-      await browser.close();
-    }
-  });
-});
+        // The guest draws again: the canvas follows.
+        await a!.draw(() => [7, 77, 177]);
+        const seqA2 = a!.output.currentFrame()!.sequence;
+        await page.waitForFunction(
+          (s) => (globalThis as unknown as PageGlobals).vdispldViewer.frames['5/0/0'] === s,
+          seqA2,
+          { timeout: 20_000 },
+        );
+        assert.deepEqual(await pixel('5/0/0', 80, 50), [7, 77, 177, 255]);
+        await page.screenshot({ path: process.env['VDISPLD_VIEWER_SCREENSHOT'] ?? '/dev/null' }).catch(() => undefined);
+      } finally {
+        await browser.close();
+      }
+    });
+  },
+);

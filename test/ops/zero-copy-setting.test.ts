@@ -23,8 +23,13 @@ function runCommand(args: string[]): Command {
 }
 
 const zeroCopy = (args: string[], env: Record<string, string> = {}, configFile?: string): boolean =>
-  resolve(loadLocalConfig({ cli: commandLineEntries(runCommand(args)), env, ...(configFile ? { configFile } : { defaultConfigFile: '/nonexistent/vdispld.toml' }) }).layers).settings
-    .zeroCopy;
+  resolve(
+    loadLocalConfig({
+      cli: commandLineEntries(runCommand(args)),
+      env,
+      ...(configFile ? { configFile } : { defaultConfigFile: '/nonexistent/vdispld.toml' }),
+    }).layers,
+  ).settings.zeroCopy;
 
 void test('zero-copy: on by default; command line, environment and file each turn it off; cli > env > file', () => {
   const t = tempDir('zc');
@@ -38,13 +43,24 @@ void test('zero-copy: on by default; command line, environment and file each tur
     assert.equal(zeroCopy([], { VDISPLD_ZERO_COPY: 'off' }), false);
     assert.equal(zeroCopy([], {}, off), false);
     assert.equal(zeroCopy([], { VDISPLD_ZERO_COPY: 'on' }, off), true, 'env beats the file');
-    assert.equal(zeroCopy(['--zero-copy', 'off'], { VDISPLD_ZERO_COPY: 'on' }, on), false, 'the command line beats both');
+    assert.equal(
+      zeroCopy(['--zero-copy', 'off'], { VDISPLD_ZERO_COPY: 'on' }, on),
+      false,
+      'the command line beats both',
+    );
     assert.deepEqual(commandLineEntries(runCommand(['--zero-copy', 'on'])), [{ key: 'zero-copy', value: 'on' }]);
     assert.throws(
       () => runCommand(['--zero-copy', 'sometimes']),
-      (e: unknown) => e instanceof CommanderError && e.exitCode !== 0 && /--zero-copy <on\|off>.*expected on or off/.test(e.message) && !e.message.trim().includes('\n'),
+      (e: unknown) =>
+        e instanceof CommanderError &&
+        e.exitCode !== 0 &&
+        /--zero-copy <on\|off>.*expected on or off/.test(e.message) &&
+        !e.message.trim().includes('\n'),
     );
-    assert.throws(() => loadLocalConfig({ cli: [], env: { VDISPLD_ZERO_COPY: 'sometimes' } }), /^ConfigError: environment: zero-copy = "sometimes": expected on or off/);
+    assert.throws(
+      () => loadLocalConfig({ cli: [], env: { VDISPLD_ZERO_COPY: 'sometimes' } }),
+      /^ConfigError: environment: zero-copy = "sometimes": expected on or off/,
+    );
   } finally {
     t.remove();
   }
@@ -56,7 +72,12 @@ void test('zero-copy from the XenStore subtree: read at start, changed live, the
   const root = '/local/domain/0/vdispld';
   await fx.dom0.write(`${root}/zero-copy`, 'off');
   const changes: string[][] = [];
-  const cfg = await LiveConfig.start({ local: [], xenstore: { xs: fx.dom0, root, ownDomid: 0 }, log: cap.log, onChange: (_s, c) => changes.push([...c]) });
+  const cfg = await LiveConfig.start({
+    local: [],
+    xenstore: { xs: fx.dom0, root, ownDomid: 0 },
+    log: cap.log,
+    onChange: (_s, c) => changes.push([...c]),
+  });
   // What the daemon hands the KMS backend: a view that reads the current value on every call.
   const view = (): boolean => cfg.settings.zeroCopy;
   try {
@@ -67,19 +88,29 @@ void test('zero-copy from the XenStore subtree: read at start, changed live, the
     await waitFor(() => cfg.reloads > n && view(), 'the reload');
     assert.deepEqual(changes.at(-1), ['zeroCopy']);
     await fx.dom0.write(`${root}/zero-copy`, 'perhaps');
-    await waitFor(() => cap.messages('warn').some((m) => m.includes('zero-copy = "perhaps": expected on or off')), 'the warning');
+    await waitFor(
+      () => cap.messages('warn').some((m) => m.includes('zero-copy = "perhaps": expected on or off')),
+      'the warning',
+    );
     assert.equal(view(), true, 'a bad value leaves the setting to the layers below (default on)');
   } finally {
     await cfg.close();
   }
   const pinned = await LiveConfig.start({
-    local: loadLocalConfig({ cli: [{ key: 'zero-copy', value: 'on' }], env: {}, defaultConfigFile: '/nonexistent/vdispld.toml' }).layers,
+    local: loadLocalConfig({
+      cli: [{ key: 'zero-copy', value: 'on' }],
+      env: {},
+      defaultConfigFile: '/nonexistent/vdispld.toml',
+    }).layers,
     xenstore: { xs: fx.dom0, root, ownDomid: 0 },
     log: cap.log,
   });
   try {
     await fx.dom0.write(`${root}/zero-copy`, 'off');
-    await waitFor(() => cap.messages('warn').some((m) => m.includes('sets zero-copy, but the command line overrides it')), 'the shadow warning');
+    await waitFor(
+      () => cap.messages('warn').some((m) => m.includes('sets zero-copy, but the command line overrides it')),
+      'the shadow warning',
+    );
     assert.equal(pinned.settings.zeroCopy, true);
   } finally {
     await pinned.close();
@@ -92,9 +123,16 @@ void test('the daemon options `vdispld run` builds carry a live zero-copy view (
   const t = tempDir('zcrun');
   const root = '/local/domain/0/vdispld';
   await fx.dom0.write(`${root}/zero-copy`, 'off');
-  const { ops } = prepareRun(runCommand(['--control-socket', join(t.dir, 'control.sock'), '--log-level', 'silent', '--log-format', 'json']), {});
+  const { ops } = prepareRun(
+    runCommand(['--control-socket', join(t.dir, 'control.sock'), '--log-level', 'silent', '--log-format', 'json']),
+    {},
+  );
   try {
-    const opts = await ops.beforeStart({ platform: 'sim', output: 'headless', xenstore: fx.xsd.socketPath }, { output: true, card: true }, '0.0.0');
+    const opts = await ops.beforeStart(
+      { platform: 'sim', output: 'headless', xenstore: fx.xsd.socketPath },
+      { output: true, card: true },
+      '0.0.0',
+    );
     const zeroCopy = opts.zeroCopy;
     assert.ok(zeroCopy, 'DaemonOptions.zeroCopy is set');
     assert.equal(zeroCopy(), false, 'off, from XenStore');

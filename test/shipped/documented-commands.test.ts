@@ -31,13 +31,22 @@ void test('extractCommands: shell blocks line by line without comments, inline s
     'dom1 main  640x480',
     '```',
   ].join('\n');
-  assert.deepEqual(extractCommands(md), ['npm run e2e -- 1 2', 'vdispld status --json', 'XENSTORED_PATH=/x xenstore-ls', 'journalctl -u vdispld DOMID=5']);
+  assert.deepEqual(extractCommands(md), [
+    'npm run e2e -- 1 2',
+    'vdispld status --json',
+    'XENSTORED_PATH=/x xenstore-ls',
+    'journalctl -u vdispld DOMID=5',
+  ]);
 });
 
 void test('every command line in README.md and docs/OPERATIONS.md has a test, and every listed one is still documented', () => {
   const documented = documentedCommands(root);
   const missing = documented.filter((c) => !(c.text in DOCUMENTED)).map((c) => `${c.file}: ${c.text}`);
-  assert.deepEqual(missing, [], 'documented command lines with no entry in test/shipped/documented.ts (add one: a scenario that runs it, or why it cannot run here and what tests it)');
+  assert.deepEqual(
+    missing,
+    [],
+    'documented command lines with no entry in test/shipped/documented.ts (add one: a scenario that runs it, or why it cannot run here and what tests it)',
+  );
   const stale = Object.keys(DOCUMENTED).filter((k) => !documented.some((c) => c.text === k));
   assert.deepEqual(stale, [], 'entries in test/shipped/documented.ts that no document shows any more');
 });
@@ -45,7 +54,11 @@ void test('every command line in README.md and docs/OPERATIONS.md has a test, an
 void test('each listed line names a scenario that exists, an npm script that exists, or a test path that holds tests', () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   for (const [line, how] of Object.entries(DOCUMENTED)) {
-    if ('scenario' in how) assert.ok([...SCENARIO_NAMES, ...PACKAGE_SCENARIOS].includes(how.scenario), `${line}: no scenario ${how.scenario}`);
+    if ('scenario' in how)
+      assert.ok(
+        [...SCENARIO_NAMES, ...PACKAGE_SCENARIOS].includes(how.scenario),
+        `${line}: no scenario ${how.scenario}`,
+      );
     else if ('script' in how) {
       assert.ok(pkg.scripts[how.script], `${line}: package.json has no script ${how.script}`);
       // The script's own program file is there (node --import tsx FILE ...).
@@ -83,42 +96,62 @@ function runs(cmd: string, args: string[]): boolean {
 
 const skip = unavailable();
 
-void test('the documented command lines run against the bundle and the installed npm package', { skip, timeout: 1_500_000 }, async (t) => {
-  const work = mkdtempSync(join(tmpdir(), 'vdispld-shipped-'));
-  try {
-    const results: ShippedResult[] = [];
-    let log = '';
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '--import', 'tsx', join(root, 'test/shipped/shipped-runner.ts'), work], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
+void test(
+  'the documented command lines run against the bundle and the installed npm package',
+  { skip, timeout: 1_500_000 },
+  async (t) => {
+    const work = mkdtempSync(join(tmpdir(), 'vdispld-shipped-'));
+    try {
+      const results: ShippedResult[] = [];
+      let log = '';
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(
+          'unshare',
+          [
+            '--mount',
+            '--propagation',
+            'private',
+            process.execPath,
+            '--import',
+            'tsx',
+            join(root, 'test/shipped/shipped-runner.ts'),
+            work,
+          ],
+          {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let buf = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buf += d.toString();
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.startsWith('{')) results.push(JSON.parse(line) as ShippedResult);
+            else log += `${line}\n`;
+          }
+        });
+        child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+        child.once('error', reject);
+        child.once('close', resolve);
       });
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.startsWith('{')) results.push(JSON.parse(line) as ShippedResult);
-          else log += `${line}\n`;
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-      child.once('error', reject);
-      child.once('close', resolve);
-    });
-    for (const r of results) {
-      await t.test(`${r.scenario} (${r.target}, ${r.seconds.toFixed(1)} s)`, () => assert.ok(r.ok, r.detail));
+      for (const r of results) {
+        await t.test(`${r.scenario} (${r.target}, ${r.seconds.toFixed(1)} s)`, () => assert.ok(r.ok, r.detail));
+      }
+      assert.equal(code, 0, log.slice(-3000));
+      // Every scenario the table names ran, on both targets where it runs vdispld.
+      const ran = (s: string, target: string): boolean =>
+        results.some((r) => r.scenario === s && r.target === target && r.ok);
+      for (const s of new Set(Object.values(DOCUMENTED).flatMap((h) => ('scenario' in h ? [h.scenario] : [])))) {
+        if (s === 'pack-install') assert.ok(ran(s, 'package'), `${s} did not pass`);
+        else if (s === 'npm-start') assert.ok(ran(s, 'bundle'), `${s} did not pass`);
+        else
+          for (const target of ['bundle', 'installed'])
+            assert.ok(ran(s, target), `${s} did not pass against the ${target}`);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
-    assert.equal(code, 0, log.slice(-3000));
-    // Every scenario the table names ran, on both targets where it runs vdispld.
-    const ran = (s: string, target: string): boolean => results.some((r) => r.scenario === s && r.target === target && r.ok);
-    for (const s of new Set(Object.values(DOCUMENTED).flatMap((h) => ('scenario' in h ? [h.scenario] : [])))) {
-      if (s === 'pack-install') assert.ok(ran(s, 'package'), `${s} did not pass`);
-      else if (s === 'npm-start') assert.ok(ran(s, 'bundle'), `${s} did not pass`);
-      else for (const target of ['bundle', 'installed']) assert.ok(ran(s, target), `${s} did not pass against the ${target}`);
-    }
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -9,9 +9,25 @@ export interface DocumentedCommand {
 }
 
 /** Programs whose inline mentions are command lines; a span must also have an argument. */
-const PROGRAMS = ['vdispld', 'npm', 'node', 'bash', 'journalctl', 'systemctl', 'install', 'xenstore-[a-z]+', 'ssh', 'systemd-analyze', 'kill', 'xl', 'modetest'];
+const PROGRAMS = [
+  'vdispld',
+  'npm',
+  'node',
+  'bash',
+  'journalctl',
+  'systemctl',
+  'install',
+  'xenstore-[a-z]+',
+  'ssh',
+  'systemd-analyze',
+  'kill',
+  'xl',
+  'modetest',
+];
 // With an environment assignment in front, the bare program is a command line too.
-const COMMAND_SPAN = new RegExp(`^(?:(?:${PROGRAMS.join('|')})\\s+\\S|(?:[A-Z][A-Z0-9_]*=\\S*\\s+)+(?:${PROGRAMS.join('|')})\\b)`);
+const COMMAND_SPAN = new RegExp(
+  `^(?:(?:${PROGRAMS.join('|')})\\s+\\S|(?:[A-Z][A-Z0-9_]*=\\S*\\s+)+(?:${PROGRAMS.join('|')})\\b)`,
+);
 const SHELL_BLOCK = /^(?:sh|bash|shell|console)$/;
 
 /** The command lines of one markdown text, in order of appearance, each once. */
@@ -38,10 +54,14 @@ export function extractCommands(markdown: string): string[] {
 }
 
 /** The command lines of the user documents, with the file each comes from (first mention). */
-export function documentedCommands(root: string, files: readonly string[] = ['README.md', 'docs/OPERATIONS.md']): DocumentedCommand[] {
+export function documentedCommands(
+  root: string,
+  files: readonly string[] = ['README.md', 'docs/OPERATIONS.md'],
+): DocumentedCommand[] {
   const out: DocumentedCommand[] = [];
   for (const file of files) {
-    for (const text of extractCommands(readFileSync(`${root}/${file}`, 'utf8'))) if (!out.some((c) => c.text === text)) out.push({ file, text });
+    for (const text of extractCommands(readFileSync(`${root}/${file}`, 'utf8')))
+      if (!out.some((c) => c.text === text)) out.push({ file, text });
   }
   return out;
 }

@@ -18,13 +18,20 @@ export type HowTested =
 
 const E2E = 'real Xen under QEMU: npm run e2e (the CI set in .ci/run)';
 const ARM64 = 'the Arm64 Xen lab under QEMU: npm run e2e -- --arch arm64 (docs/E2E-ARM64.md; its CI set in .ci/run)';
-const PID1 = 'needs systemd as PID 1: test/ops/systemd-pid1.test.ts boots it in a container with the unit as shipped (enable, start, READY, journalctl -u vdispld DOMID=, stop)';
-const JOURNAL = 'needs the unit under systemd: the fields and matches are tested against a private journald in test/ops/journald.test.ts, the unit in test/ops/systemd-pid1.test.ts';
+const PID1 =
+  'needs systemd as PID 1: test/ops/systemd-pid1.test.ts boots it in a container with the unit as shipped (enable, start, READY, journalctl -u vdispld DOMID=, stop)';
+const JOURNAL =
+  'needs the unit under systemd: the fields and matches are tested against a private journald in test/ops/journald.test.ts, the unit in test/ops/systemd-pid1.test.ts';
 
 export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   // --- set up, the demo ----------------------------------------------------------------------
-  'bash scripts/setup.sh && npm start': { elsewhere: 'installs Debian packages as root: .ci/run runs scripts/setup.sh on a fresh machine; `npm start` runs here (scenario npm-start)' },
-  'bash scripts/setup.sh && npm test': { elsewhere: '.ci/run runs exactly this on a fresh machine; this test is part of `npm test`' },
+  'bash scripts/setup.sh && npm start': {
+    elsewhere:
+      'installs Debian packages as root: .ci/run runs scripts/setup.sh on a fresh machine; `npm start` runs here (scenario npm-start)',
+  },
+  'bash scripts/setup.sh && npm test': {
+    elsewhere: '.ci/run runs exactly this on a fresh machine; this test is part of `npm test`',
+  },
   'npm ci': { elsewhere: 'run by scripts/setup.sh (.ci/run, fresh machine)' },
   'npm start': { scenario: 'npm-start' },
   'vdispld demo': { scenario: 'demo-live' },
@@ -34,7 +41,10 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   // --- the daemon and its operator commands ----------------------------------------------------
   'vdispld run': { scenario: 'daemon' },
   'vdispld run --help': { scenario: 'help' },
-  'vdispld run --input-device auto': { elsewhere: "reads dom0's evdev devices under /dev/input, which a test machine may not have: the input router and vkbd serving are tested in test/input and test/kbdif" },
+  'vdispld run --input-device auto': {
+    elsewhere:
+      "reads dom0's evdev devices under /dev/input, which a test machine may not have: the input router and vkbd serving are tested in test/input and test/kbdif",
+  },
   'vdispld status': { scenario: 'daemon' },
   'vdispld status [--json]': { scenario: 'daemon' },
   'vdispld status --json': { scenario: 'daemon' },
@@ -56,7 +66,9 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'npm install -g': { scenario: 'pack-install' },
   'install -m 0644 systemd/vdispld.service /etc/systemd/system/': { scenario: 'pack-install' },
   'systemd-analyze verify': { scenario: 'pack-install' },
-  'install -m 0644 systemd/vdispld.service /etc/systemd/system/ && systemctl enable --now vdispld': { elsewhere: `the install runs here (pack-install); systemctl ${PID1}` },
+  'install -m 0644 systemd/vdispld.service /etc/systemd/system/ && systemctl enable --now vdispld': {
+    elsewhere: `the install runs here (pack-install); systemctl ${PID1}`,
+  },
   'systemctl daemon-reload && systemctl enable --now vdispld': { elsewhere: PID1 },
   'systemctl stop': { elsewhere: PID1 },
   'systemd-analyze security': { elsewhere: 'test/ops/systemd-unit.test.ts checks the exposure the README states' },
@@ -64,8 +76,13 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'journalctl -u vdispld DOMID=5': { elsewhere: JOURNAL },
   'journalctl -u vdispld PRIORITY=3': { elsewhere: JOURNAL },
   'journalctl -u vdispld -o verbose DOMID=5 DEVID=0': { elsewhere: JOURNAL },
-  'vdispld demo --output wayland': { elsewhere: 'test/wayland/demo.test.ts runs it against a private Weston (and without WAYLAND_DISPLAY: one line, exit 2)' },
-  'ssh -L 8080:127.0.0.1:8080 host': { elsewhere: 'needs a second host; the viewer binds loopback and checks Host and Origin in test/ops/viewer.test.ts' },
+  'vdispld demo --output wayland': {
+    elsewhere:
+      'test/wayland/demo.test.ts runs it against a private Weston (and without WAYLAND_DISPLAY: one line, exit 2)',
+  },
+  'ssh -L 8080:127.0.0.1:8080 host': {
+    elsewhere: 'needs a second host; the viewer binds loopback and checks Host and Origin in test/ops/viewer.test.ts',
+  },
   // --- development -----------------------------------------------------------------------------
   'npm test': { testPath: 'test' },
   'npm test -- test/hostile': { testPath: 'test/hostile' },
@@ -77,14 +94,22 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'npm test -- test/shipped': { testPath: 'test/shipped' },
   'npm run build': { script: 'build', where: 'here: `npm pack` runs it as prepare (scenario pack-install)' },
   'npm run lint': { script: 'lint', where: 'by developers before a merge (ESLint and tsc over the tree)' },
-  'npm run bench': { script: 'bench', where: 'by hand: timings are measured there, never in a unit test (docs/PERFORMANCE.md)' },
+  'npm run bench': {
+    script: 'bench',
+    where: 'by hand: timings are measured there, never in a unit test (docs/PERFORMANCE.md)',
+  },
   'npm run fuzz': { script: 'fuzz', where: 'by hand for minutes; `npm test -- test/hostile` replays its corpus' },
   'npm run hostile:requests': { script: 'hostile:requests', where: 'its --short size in `npm test -- test/hostile`' },
   'npm run hostile:ring': { script: 'hostile:ring', where: 'its --short size in `npm test -- test/hostile`' },
   'npm run hostile:xenstore': { script: 'hostile:xenstore', where: 'its --short size in `npm test -- test/hostile`' },
   'npm run hostile:faults': { script: 'hostile:faults', where: 'its --short size in `npm test -- test/hostile`' },
-  'npm run hostile:soak': { script: 'hostile:soak', where: 'an hour by default; its --short size in `npm test -- test/hostile`' },
-  'node --import tsx test/hostile/probe/profile-summary.ts DIR/*.cpuprofile': { elsewhere: 'reads the profile a campaign run with --probe DIR wrote; by hand after such a run' },
+  'npm run hostile:soak': {
+    script: 'hostile:soak',
+    where: 'an hour by default; its --short size in `npm test -- test/hostile`',
+  },
+  'node --import tsx test/hostile/probe/profile-summary.ts DIR/*.cpuprofile': {
+    elsewhere: 'reads the profile a campaign run with --probe DIR wrote; by hand after such a run',
+  },
   'npm run e2e': { script: 'e2e', where: E2E },
   'npm run e2e -- 1 2 6': { script: 'e2e', where: E2E },
   'npm run e2e -- --build-only': { script: 'e2e', where: E2E },

@@ -9,7 +9,17 @@
 //   unshare --mount --propagation private node --import tsx test/shipped/shipped-runner.ts WORKDIR
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
@@ -75,7 +85,11 @@ class Background {
   out = '';
   readonly exited: Promise<number | null>;
   constructor(line: string, o: { cwd?: string; env?: Record<string, string> } = {}) {
-    this.child = spawn('bash', ['-c', `exec ${line}`], { cwd: o.cwd, env: baseEnv(o.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('bash', ['-c', `exec ${line}`], {
+      cwd: o.cwd,
+      env: baseEnv(o.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
@@ -86,7 +100,10 @@ class Background {
     for (;;) {
       const m = re.exec(this.out);
       if (m) return m;
-      check(this.child.exitCode === null, `${what}: the command exited (${this.child.exitCode}):\n${this.out.slice(-2000)}`);
+      check(
+        this.child.exitCode === null,
+        `${what}: the command exited (${this.child.exitCode}):\n${this.out.slice(-2000)}`,
+      );
       check(Date.now() < deadline, `timed out waiting for ${what}:\n${this.out.slice(-2000)}`);
       await sleep(100);
     }
@@ -159,7 +176,10 @@ const SCENARIOS: Record<string, Scenario> = {
   async help(t) {
     await must(sh(`${t.vdispld} --help`), 'vdispld --help');
     const run = await must(sh(`${t.vdispld} run --help`), 'vdispld run --help');
-    check(/--metrics/.test(run.stdout) && /VDISPLD_/.test(run.stdout), 'run --help names the options and their variables');
+    check(
+      /--metrics/.test(run.stdout) && /VDISPLD_/.test(run.stdout),
+      'run --help names the options and their variables',
+    );
     // A reader that goes away: quiet, whatever the command.
     const piped = await sh(`${t.vdispld} demo --help | head -n 1 >/dev/null; echo "status \${PIPESTATUS[0]}" >&2`);
     check(/^status (0|141)\n$/.test(piped.stderr), `demo --help | head: quiet, got:\n${piped.stderr}`);
@@ -169,7 +189,9 @@ const SCENARIOS: Record<string, Scenario> = {
   async selfcheck(t) {
     const text = (await must(sh(`${t.vdispld} selfcheck`), 'vdispld selfcheck')).stdout;
     check(/native addon: ok/.test(text), `selfcheck: ${text}`);
-    const json = JSON.parse((await must(sh(`${t.vdispld} selfcheck --json`), 'vdispld selfcheck --json')).stdout) as Record<string, unknown>;
+    const json = JSON.parse(
+      (await must(sh(`${t.vdispld} selfcheck --json`), 'vdispld selfcheck --json')).stdout,
+    ) as Record<string, unknown>;
     check(typeof json === 'object' && json !== null, 'selfcheck --json is JSON');
     return 'native addon loads';
   },
@@ -179,7 +201,10 @@ const SCENARIOS: Record<string, Scenario> = {
     if (!existsSync('/dev/dri')) {
       // The README: without /dev/dri it says so in one line.
       const lines = (r.stdout + r.stderr).trim().split('\n');
-      check(lines.length === 1 && /\/dev\/dri/.test(lines[0]!), `outputs without /dev/dri: one line naming it, got:\n${r.stdout}${r.stderr}`);
+      check(
+        lines.length === 1 && /\/dev\/dri/.test(lines[0]!),
+        `outputs without /dev/dri: one line naming it, got:\n${r.stdout}${r.stderr}`,
+      );
       return `no /dev/dri: "${lines[0]}"`;
     }
     await must(Promise.resolve(r), 'vdispld outputs');
@@ -190,8 +215,18 @@ const SCENARIOS: Record<string, Scenario> = {
   async 'demo-json'(t, work) {
     const cwd = join(work, `demo-json-${t.name}`);
     mkdirSync(cwd, { recursive: true });
-    const r = await must(sh(`node ${join(t.packageDir, 'dist/src/main.js')} demo --guests 2 --duration 10 --snapshots out/ --json`, { cwd, env: { XDG_RUNTIME_DIR: cwd }, timeoutMs: 90_000 }), 'demo --json');
-    const report = JSON.parse(r.stdout) as { ok: boolean; connectors: { flipEvents: number; errors: number; timeouts: number }[] };
+    const r = await must(
+      sh(`node ${join(t.packageDir, 'dist/src/main.js')} demo --guests 2 --duration 10 --snapshots out/ --json`, {
+        cwd,
+        env: { XDG_RUNTIME_DIR: cwd },
+        timeoutMs: 90_000,
+      }),
+      'demo --json',
+    );
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      connectors: { flipEvents: number; errors: number; timeouts: number }[];
+    };
     check(report.ok === true, `demo --json: ok ${String(report.ok)}`);
     check(report.connectors.length === 3, `3 connectors for 2 guests, got ${report.connectors.length}`);
     const pngs = readdirSync(join(cwd, 'out')).filter((f) => f.endsWith('.png'));
@@ -203,7 +238,10 @@ const SCENARIOS: Record<string, Scenario> = {
   async 'demo-live'(t, work) {
     const cwd = join(work, `demo-live-${t.name}`);
     mkdirSync(cwd, { recursive: true });
-    const demo = new Background(`${t.vdispld} demo --viewer 8080 --metrics 9464`, { cwd, env: { XDG_RUNTIME_DIR: cwd } });
+    const demo = new Background(`${t.vdispld} demo --viewer 8080 --metrics 9464`, {
+      cwd,
+      env: { XDG_RUNTIME_DIR: cwd },
+    });
     try {
       const sock = (await demo.waitFor(/vdispld status --socket (\S+)\)/, 'the control socket line'))[1]!;
       await demo.waitFor(/viewer http:\/\/127\.0\.0\.1:8080\//, 'the viewer line');
@@ -215,11 +253,17 @@ const SCENARIOS: Record<string, Scenario> = {
         const text = await (await fetch('http://127.0.0.1:9464/metrics')).text();
         return /^vdispld_requests_total\{op="PG_FLIP",result="ok"\} [1-9]/m.test(text) ? text : undefined;
       });
-      check(/^vdispld_shown_framebuffers\{path="mapped"\} [1-9]/m.test(metrics), 'demo --metrics 9464: headless framebuffers counted as `mapped`');
+      check(
+        /^vdispld_shown_framebuffers\{path="mapped"\} [1-9]/m.test(metrics),
+        'demo --metrics 9464: headless framebuffers counted as `mapped`',
+      );
       const status = (await must(sh(`${t.vdispld} status --socket ${sock}`), 'vdispld status on the demo')).stdout;
       check(/dom1 device 0: connected/.test(status), `status on the demo:\n${status}`);
       // Headless outputs read the guest's mapped pages in place: never reported as zero-copy scanout.
-      check(/\bmapped\b/.test(status) && !/zero-copy/.test(status), `status names the headless path \`mapped\`:\n${status}`);
+      check(
+        /\bmapped\b/.test(status) && !/zero-copy/.test(status),
+        `status names the headless path \`mapped\`:\n${status}`,
+      );
       await must(sh(`kill -USR1 ${demo.child.pid}`), 'kill -USR1');
       await demo.waitFor(/wrote 3 snapshot\(s\)/, 'the snapshots');
       const pngs = readdirSync(join(cwd, 'vdispld-snapshots')).filter((f) => f.endsWith('.png'));
@@ -227,7 +271,10 @@ const SCENARIOS: Record<string, Scenario> = {
       // Ctrl-C stops everything; the status is 0 only if no guest saw an error or a timeout,
       // which a flip in flight on a loaded host may be (the README's rule, not this test's).
       const code = await demo.stop('SIGINT');
-      check(code !== null && code <= 1 && /interrupted; stopped cleanly/.test(demo.out), `Ctrl-C: status ${code}:\n${demo.out.slice(-2000)}`);
+      check(
+        code !== null && code <= 1 && /interrupted; stopped cleanly/.test(demo.out),
+        `Ctrl-C: status ${code}:\n${demo.out.slice(-2000)}`,
+      );
       return `viewer frame ${bytes} B, metrics, status, ${pngs.length} snapshots, Ctrl-C ${code}`;
     } finally {
       await demo.stop('SIGKILL');
@@ -240,7 +287,9 @@ const SCENARIOS: Record<string, Scenario> = {
     const dir = join(work, `daemon-${t.name}`);
     mkdirSync(dir, { recursive: true });
     const host = await SimHost.start({});
-    const daemon = new Background(`${t.vdispld} run --platform sim --sim-dir ${host.dir} --xenstore ${host.xenstoredPath} --output headless --metrics 9464 --viewer 8080`);
+    const daemon = new Background(
+      `${t.vdispld} run --platform sim --sim-dir ${host.dir} --xenstore ${host.xenstoredPath} --output headless --metrics 9464 --viewer 8080`,
+    );
     const xs = (line: string): Promise<Ran> => must(sh(line, { env: { XENSTORED_PATH: host.xenstoredPath } }), line);
     try {
       await daemon.waitFor(/watching for vdispl devices/, 'the daemon');
@@ -249,13 +298,24 @@ const SCENARIOS: Record<string, Scenario> = {
         const s = (await sh(`${t.vdispld} status`)).stdout;
         return /dom1 device 0: connected/.test(s) ? s : undefined;
       });
-      type Status = { devices: { domid: number; state: string }[]; config?: Record<string, { value: unknown; origin: string }> };
-      const json = async (): Promise<Status> => JSON.parse((await must(sh(`${t.vdispld} status --json`), 'vdispld status --json')).stdout) as Status;
-      check((await json()).devices.some((d) => d.domid === 1 && d.state === 'connected'), 'status --json: dom1 connected');
+      type Status = {
+        devices: { domid: number; state: string }[];
+        config?: Record<string, { value: unknown; origin: string }>;
+      };
+      const json = async (): Promise<Status> =>
+        JSON.parse((await must(sh(`${t.vdispld} status --json`), 'vdispld status --json')).stdout) as Status;
+      check(
+        (await json()).devices.some((d) => d.domid === 1 && d.state === 'connected'),
+        'status --json: dom1 connected',
+      );
       const png = join(dir, 'file.png');
-      await until('a snapshot of 1/0/0', async () => ((await sh(`${t.vdispld} snapshot 1/0/0 -o ${png}`)).status === 0 ? true : undefined));
+      await until('a snapshot of 1/0/0', async () =>
+        (await sh(`${t.vdispld} snapshot 1/0/0 -o ${png}`)).status === 0 ? true : undefined,
+      );
       check(pngSize(png) === '640x480', `snapshot 1/0/0: ${pngSize(png)}`);
-      const meta = JSON.parse((await must(sh(`${t.vdispld} snapshot 1/0/1 -o ${png} --json`), 'snapshot --json')).stdout) as { width: number };
+      const meta = JSON.parse(
+        (await must(sh(`${t.vdispld} snapshot 1/0/1 -o ${png} --json`), 'snapshot --json')).stdout,
+      ) as { width: number };
       check(meta.width === 800 && pngSize(png) === '800x600', `snapshot 1/0/1 --json: ${JSON.stringify(meta)}`);
       const metrics = await (await fetch('http://127.0.0.1:9464/metrics')).text();
       check(/^# TYPE vdispld_requests_total counter$/m.test(metrics), 'run --metrics 9464 serves the registry');
@@ -266,10 +326,14 @@ const SCENARIOS: Record<string, Scenario> = {
       await until('the subtree in status --json', async () => {
         const c = (await json()).config ?? {};
         const live = c['connectors.vm1/id0']?.value === 'HDMI-A-1' && c['connectors.vm1/id0'].origin === 'xenstore';
-        return live && String(c['quotas.pages']?.value) === '20000' && c['quotas.pages']?.origin === 'xenstore' ? true : undefined;
+        return live && String(c['quotas.pages']?.value) === '20000' && c['quotas.pages']?.origin === 'xenstore'
+          ? true
+          : undefined;
       });
       await xs('xenstore-rm    /local/domain/0/vdispld/connectors/vm1/id0');
-      await until('connectors.vm1/id0 gone from status --json', async () => ((await json()).config?.['connectors.vm1/id0'] === undefined ? true : undefined));
+      await until('connectors.vm1/id0 gone from status --json', async () =>
+        (await json()).config?.['connectors.vm1/id0'] === undefined ? true : undefined,
+      );
       const code = await daemon.stop('SIGTERM');
       check(code === 0, `SIGTERM: status ${code}:\n${daemon.out.slice(-2000)}`);
       return `status "${status.split('\n')[0]}", snapshots, metrics, viewer, xenstore-write/rm live`;
@@ -304,7 +368,11 @@ export const SCENARIO_NAMES = Object.keys(SCENARIOS);
 
 /** A copy of this working tree as a clone plus local changes has it (git's tracked and new files). */
 async function copyTree(dest: string): Promise<void> {
-  const files = (await must(sh('git ls-files -z --cached --others --exclude-standard', { cwd: REPO }), 'git ls-files')).stdout.split('\0').filter(Boolean);
+  const files = (
+    await must(sh('git ls-files -z --cached --others --exclude-standard', { cwd: REPO }), 'git ls-files')
+  ).stdout
+    .split('\0')
+    .filter(Boolean);
   for (const f of files) {
     const from = join(REPO, f);
     if (!existsSync(from)) continue; // deleted in the working tree
@@ -330,7 +398,13 @@ async function timed(scenario: string, target: ShippedResult['target'], f: () =>
     emit({ scenario, target, ok: true, detail: await f(), seconds: (Date.now() - t0) / 1000 });
     return true;
   } catch (err) {
-    emit({ scenario, target, ok: false, detail: err instanceof Error ? err.message : String(err), seconds: (Date.now() - t0) / 1000 });
+    emit({
+      scenario,
+      target,
+      ok: false,
+      detail: err instanceof Error ? err.message : String(err),
+      seconds: (Date.now() - t0) / 1000,
+    });
     return false;
   }
 }
@@ -346,7 +420,9 @@ const CACHE = process.env['VDISPLD_SHIPPED_CACHE'] ?? join(REPO, '.shipped-cache
 const CACHE_KEEP = 3;
 
 function pruneCache(): void {
-  const entries = readdirSync(CACHE).map((n) => ({ n, t: statSync(join(CACHE, n)).mtimeMs })).sort((a, b) => b.t - a.t);
+  const entries = readdirSync(CACHE)
+    .map((n) => ({ n, t: statSync(join(CACHE, n)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
   for (const e of entries.slice(CACHE_KEEP)) rmSync(join(CACHE, e.n), { recursive: true, force: true });
 }
 
@@ -356,7 +432,12 @@ async function install(work: string): Promise<void> {
   const prefix = (await must(sh('npm prefix -g'), 'npm prefix -g')).stdout.trim();
   const overlay = (dir: string, name: string, lower = dir): Promise<Ran> => {
     for (const d of ['up', 'work']) mkdirSync(join(work, `${name}-${d}`), { recursive: true });
-    return must(sh(`mount -t overlay overlay -o lowerdir=${lower},upperdir=${join(work, `${name}-up`)},workdir=${join(work, `${name}-work`)} ${dir}`), `overlay on ${dir}`);
+    return must(
+      sh(
+        `mount -t overlay overlay -o lowerdir=${lower},upperdir=${join(work, `${name}-up`)},workdir=${join(work, `${name}-work`)} ${dir}`,
+      ),
+      `overlay on ${dir}`,
+    );
   };
   // The unit directory becomes a private, writable layer; npm's prefix too, below.
   await overlay('/etc', 'etc');
@@ -367,7 +448,11 @@ async function install(work: string): Promise<void> {
     await must(sh('npm pack', { cwd: tree, timeoutMs: 600_000 }), 'npm pack');
     const tgz = readdirSync(tree).find((f) => /^vdispld-.*\.tgz$/.test(f))!;
     const versions = `${process.version} npm ${(await must(sh('npm --version'), 'npm --version')).stdout.trim()} ${process.arch}`;
-    const key = createHash('sha256').update(readFileSync(join(tree, tgz))).update(versions).digest('hex').slice(0, 32);
+    const key = createHash('sha256')
+      .update(readFileSync(join(tree, tgz)))
+      .update(versions)
+      .digest('hex')
+      .slice(0, 32);
     const layer = join(CACHE, key);
     let how: string;
     if (CACHE !== 'off' && existsSync(join(layer, 'done'))) {
@@ -377,7 +462,14 @@ async function install(work: string): Promise<void> {
       await overlay(prefix, 'prefix');
       const t0 = Date.now();
       // The registry answers from npm's cache where it can; JOBS lets node-gyp use every core.
-      await must(sh('npm install -g ./vdispld-*.tgz', { cwd: tree, env: { npm_config_prefer_offline: 'true', JOBS: 'max' }, timeoutMs: 900_000 }), 'npm install -g');
+      await must(
+        sh('npm install -g ./vdispld-*.tgz', {
+          cwd: tree,
+          env: { npm_config_prefer_offline: 'true', JOBS: 'max' },
+          timeoutMs: 900_000,
+        }),
+        'npm install -g',
+      );
       how = `npm install -g took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
       if (CACHE !== 'off') {
         mkdirSync(CACHE, { recursive: true });
@@ -393,9 +485,22 @@ async function install(work: string): Promise<void> {
     }
     const listing = (await must(sh(`tar -tzf ${tgz}`, { cwd: tree }), 'tar -t')).stdout.split('\n').filter(Boolean);
     for (const banned of ['package/test/', 'package/bench/', 'package/fuzz/', 'package/.ci/', 'package/src/', '.map']) {
-      check(!listing.some((f) => f.includes(banned)), `the tarball holds ${banned}: ${listing.filter((f) => f.includes(banned)).slice(0, 3).join(', ')}`);
+      check(
+        !listing.some((f) => f.includes(banned)),
+        `the tarball holds ${banned}: ${listing
+          .filter((f) => f.includes(banned))
+          .slice(0, 3)
+          .join(', ')}`,
+      );
     }
-    for (const needed of ['package/dist/src/main.js', 'package/binding.gyp', 'package/native/src/addon.cc', 'package/systemd/vdispld.service', 'package/README.md', 'package/docs/OPERATIONS.md']) {
+    for (const needed of [
+      'package/dist/src/main.js',
+      'package/binding.gyp',
+      'package/native/src/addon.cc',
+      'package/systemd/vdispld.service',
+      'package/README.md',
+      'package/docs/OPERATIONS.md',
+    ]) {
       check(listing.includes(needed), `the tarball lacks ${needed}`);
     }
     const installed = join(prefix, 'lib', 'node_modules', 'vdispld');
@@ -404,19 +509,33 @@ async function install(work: string): Promise<void> {
     // docs/OPERATIONS.md: the unit, where systemd finds it, starting the program npm installed.
     await must(sh('install -m 0644 systemd/vdispld.service /etc/systemd/system/', { cwd: tree }), 'install the unit');
     const verify = await sh('systemd-analyze verify /etc/systemd/system/vdispld.service');
-    check(verify.status === 0 && !/not executable|No such file/.test(verify.stderr), `systemd-analyze verify:\n${verify.stderr}`);
+    check(
+      verify.status === 0 && !/not executable|No such file/.test(verify.stderr),
+      `systemd-analyze verify:\n${verify.stderr}`,
+    );
     linkAddon(tree);
     const size = readFileSync(join(tree, tgz)).length;
     return `${tgz} ${(size / 1024).toFixed(0)} KiB, ${listing.length} files; ${how}; in ${prefix}; unit verified`;
   });
   if (!ok) return;
   // Phase 2 in a network namespace of its own, inside this mount namespace.
-  const r = spawnSync('unshare', ['--net', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--checks', work], {
-    cwd: REPO,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    timeout: 900_000,
-  });
-  if (r.status !== 0) emit({ scenario: 'checks', target: 'package', ok: false, detail: `the checks phase exited ${r.status ?? r.signal}`, seconds: 0 });
+  const r = spawnSync(
+    'unshare',
+    ['--net', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--checks', work],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: 900_000,
+    },
+  );
+  if (r.status !== 0)
+    emit({
+      scenario: 'checks',
+      target: 'package',
+      ok: false,
+      detail: `the checks phase exited ${r.status ?? r.signal}`,
+      seconds: 0,
+    });
 }
 
 /** Phase 2: every scenario against both targets, then `npm start` in the packed checkout. */
@@ -431,13 +550,23 @@ async function checks(work: string): Promise<void> {
     { name: 'bundle', vdispld: `node ${join(tree, 'dist/src/main.js')}`, packageDir: tree },
     { name: 'installed', vdispld: 'vdispld', packageDir: join(prefix, 'lib', 'node_modules', 'vdispld') },
   ];
-  check((await must(sh('command -v vdispld'), 'vdispld on PATH')).stdout.trim() === join(prefix, 'bin', 'vdispld'), 'vdispld on PATH is the installed one');
-  for (const t of targets) for (const [name, f] of Object.entries(SCENARIOS)) await timed(name, t.name, () => f(t, work));
+  check(
+    (await must(sh('command -v vdispld'), 'vdispld on PATH')).stdout.trim() === join(prefix, 'bin', 'vdispld'),
+    'vdispld on PATH is the installed one',
+  );
+  for (const t of targets)
+    for (const [name, f] of Object.entries(SCENARIOS)) await timed(name, t.name, () => f(t, work));
   // `npm start` in the checkout (the README's first command, after setup): the demo, ended by its
   // duration from the environment as every option can be.
   await timed('npm-start', 'bundle', async () => {
-    const r = await must(sh('npm start', { cwd: tree, env: { VDISPLD_DURATION: '3', XDG_RUNTIME_DIR: work }, timeoutMs: 60_000 }), 'npm start');
-    check(/duration reached; stopped cleanly/.test(r.stdout + r.stderr), `npm start:\n${(r.stdout + r.stderr).slice(-1500)}`);
+    const r = await must(
+      sh('npm start', { cwd: tree, env: { VDISPLD_DURATION: '3', XDG_RUNTIME_DIR: work }, timeoutMs: 60_000 }),
+      'npm start',
+    );
+    check(
+      /duration reached; stopped cleanly/.test(r.stdout + r.stderr),
+      `npm start:\n${(r.stdout + r.stderr).slice(-1500)}`,
+    );
     return 'the demo ran and stopped cleanly';
   });
 }

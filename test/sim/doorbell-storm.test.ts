@@ -42,7 +42,7 @@ void test('a flooded doorbell does not stall the process that owns it, nor its o
       }
       // The other port of the same set is still served.
       guest.notify(quietRemote);
-      await until(() => quiet === 2, 10_000, 'the quiet port\'s event under the flood');
+      await until(() => quiet === 2, 10_000, "the quiet port's event under the flood");
     } finally {
       flooder?.kill('SIGKILL');
       be.close();

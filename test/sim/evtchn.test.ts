@@ -61,7 +61,8 @@ void test('notify wakes the other process both ways, doorbell to doorbell; a bus
       ch.notify();
       let guestEvents = 0;
       const deadline = Date.now() + 5000;
-      while ((guestEvents = await guestCount(child)) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while ((guestEvents = await guestCount(child)) < 1 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
       assert.equal(guestEvents, 1, 'dom0 -> guest');
 
       const notified = next(child, 'notified');
@@ -110,7 +111,7 @@ void test('notify wakes the other process both ways, doorbell to doorbell; a bus
   });
 });
 
-void test('binding checks the remote port as Xen does, and a dead process\'s ports are closed', async () => {
+void test("binding checks the remote port as Xen does, and a dead process's ports are closed", async () => {
   await withHypervisor('evtbind', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 64 });
     await hv.createDomain({ domid: 2, ramPages: 64 });
@@ -124,7 +125,11 @@ void test('binding checks the remote port as Xen does, and a dead process\'s por
           () => undefined,
           (e: unknown) => (e instanceof PlatformError ? e.errno : -1),
         );
-      assert.equal(await bindErr(be.bindEventChannel(domId(1), evtchnPort(forTwo), () => {})), 22, 'offered to dom2, not dom0');
+      assert.equal(
+        await bindErr(be.bindEventChannel(domId(1), evtchnPort(forTwo), () => {})),
+        22,
+        'offered to dom2, not dom0',
+      );
       assert.equal(await bindErr(be.bindEventChannel(domId(1), evtchnPort(999), () => {})), 22, 'no such port');
       assert.equal(await bindErr(be.bindEventChannel(domId(9), evtchnPort(1), () => {})), 3, 'no such domain: ESRCH');
       const p2 = await g2.bindInterdomain(1, forTwo);
@@ -133,7 +138,7 @@ void test('binding checks the remote port as Xen does, and a dead process\'s por
       const forZero = await g1.allocUnbound(0);
       const ch = await be.bindEventChannel(domId(1), evtchnPort(forZero), () => {});
       g1.close();
-      await until(() => hv.portCount(1) === 0, 5000, 'the guest\'s ports to close');
+      await until(() => hv.portCount(1) === 0, 5000, "the guest's ports to close");
       assert.deepEqual(hv.evtchnStats(0, ch.localPort)!.binding, { kind: 'unbound', remoteDomid: 1 });
       ch.close();
     } finally {
@@ -144,7 +149,7 @@ void test('binding checks the remote port as Xen does, and a dead process\'s por
   });
 });
 
-void test('a send through the hypervisor rings the doorbell too; a closed port\'s doorbell and descriptors go with it', async () => {
+void test("a send through the hypervisor rings the doorbell too; a closed port's doorbell and descriptors go with it", async () => {
   await withHypervisor('evtbell', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 64 });
     const before = native().nativeResources();
@@ -171,7 +176,7 @@ void test('a send through the hypervisor rings the doorbell too; a closed port\'
       g1.closePort(p1);
       await g1.sync();
       assert.deepEqual(hv.evtchnStats(0, p0)!.binding, { kind: 'unbound', remoteDomid: 1 });
-      assert.equal(bells().length, 1, 'the closed port\'s doorbell is gone');
+      assert.equal(bells().length, 1, "the closed port's doorbell is gone");
       await g0.sync(); // the peer change has reached g0: its sends go to the hypervisor, which drops them
       g0.notify(p0);
       await g0.sync();

@@ -26,7 +26,11 @@ async function withGuest(
     await be.start();
     try {
       await fn(host, guest, be);
-      assert.deepEqual(guest.reports.filter((r) => r.kind === 'error' || r.kind === 'ring-violation'), [], 'the guest saw no error');
+      assert.deepEqual(
+        guest.reports.filter((r) => r.kind === 'error' || r.kind === 'ring-violation'),
+        [],
+        'the guest saw no error',
+      );
     } finally {
       await be.close();
     }
@@ -36,7 +40,10 @@ async function withGuest(
 }
 
 const isKind =
-  <K extends FrontendReport['kind']>(kind: K, pred: (r: Extract<FrontendReport, { kind: K }>) => boolean = () => true) =>
+  <K extends FrontendReport['kind']>(
+    kind: K,
+    pred: (r: Extract<FrontendReport, { kind: K }>) => boolean = () => true,
+  ) =>
   (r: FrontendReport): r is Extract<FrontendReport, { kind: K }> =>
     r.kind === kind && pred(r as Extract<FrontendReport, { kind: K }>);
 
@@ -79,21 +86,34 @@ void test('the request path: each DRM call is one request, filled as Linux fills
     ]);
     assert.deepEqual(
       results.map((r) => [r.op, r.status]),
-      [['dumb-create', 0], ['draw', 0], ['add-fb', -22], ['add-fb', 0], ['enable', 0], ['flip', 0], ['disable', 0], ['rm-fb', 0], ['gem-close', 0]],
+      [
+        ['dumb-create', 0],
+        ['draw', 0],
+        ['add-fb', -22],
+        ['add-fb', 0],
+        ['enable', 0],
+        ['flip', 0],
+        ['disable', 0],
+        ['rm-fb', 0],
+        ['gem-close', 0],
+      ],
     );
     assert.equal(results[0]!.pitch, 1280);
     assert.equal(results[5]!.flip, 'event');
     const reqs = be.requests;
-    assert.deepEqual(reqs.map((r) => [r.conn, r.op, r.id]), [
-      [0, Op.DBUF_CREATE, 0],
-      [0, Op.FB_ATTACH, 1],
-      [0, Op.FB_ATTACH, 2],
-      [0, Op.SET_CONFIG, 3],
-      [0, Op.PG_FLIP, 4],
-      [0, Op.SET_CONFIG, 5],
-      [0, Op.FB_DETACH, 6],
-      [0, Op.DBUF_DESTROY, 7],
-    ]);
+    assert.deepEqual(
+      reqs.map((r) => [r.conn, r.op, r.id]),
+      [
+        [0, Op.DBUF_CREATE, 0],
+        [0, Op.FB_ATTACH, 1],
+        [0, Op.FB_ATTACH, 2],
+        [0, Op.SET_CONFIG, 3],
+        [0, Op.PG_FLIP, 4],
+        [0, Op.SET_CONFIG, 5],
+        [0, Op.FB_DETACH, 6],
+        [0, Op.DBUF_DESTROY, 7],
+      ],
+    );
     const create = reqs[0]!.bytes;
     assert.equal(readU32(create, REQ.dbufCreate.width), 320);
     assert.equal(readU32(create, REQ.dbufCreate.height), 240);
@@ -108,11 +128,19 @@ void test('the request path: each DRM call is one request, filled as Linux fills
     const fb = readU64(attach, REQ.fbAttach.fbCookie);
     const cfg = reqs[3]!.bytes;
     assert.deepEqual(
-      [readU64(cfg, REQ.setConfig.fbCookie), readU32(cfg, REQ.setConfig.width), readU32(cfg, REQ.setConfig.height), readU32(cfg, REQ.setConfig.bpp)],
+      [
+        readU64(cfg, REQ.setConfig.fbCookie),
+        readU32(cfg, REQ.setConfig.width),
+        readU32(cfg, REQ.setConfig.height),
+        readU32(cfg, REQ.setConfig.bpp),
+      ],
       [fb, 320, 240, 32],
     );
     assert.equal(readU64(reqs[4]!.bytes, REQ.pgFlip.fbCookie), fb);
-    assert.ok(reqs[5]!.bytes.subarray(8, 40).every((x) => x === 0), 'disable is SET_CONFIG of all zeros');
+    assert.ok(
+      reqs[5]!.bytes.subarray(8, 40).every((x) => x === 0),
+      'disable is SET_CONFIG of all zeros',
+    );
     // Zero copy across processes: the backend read the guest's pixels through its own mapping.
     assert.deepEqual(be.flips[0]?.frame, { frame: 5, domid: guest.domid, connector: 0, barsOk: true });
     assert.equal(be.buffers.size, 0);
@@ -122,14 +150,17 @@ void test('the request path: each DRM call is one request, filled as Linux fills
   });
 });
 
-void test('a response without the request\'s operation is ignored and the request times out after 3 s; an event with the wrong id is dropped and the flip released after 3.1 s', async () => {
+void test("a response without the request's operation is ignored and the request times out after 3 s; an event with the wrong id is dropped and the flip released after 3.1 s", async () => {
   await withGuest('connectors=c0:128x64', async (_host, guest, be) => {
     await guest.waitFor(isKind('connected'));
     const setup = await guest.run([
       { op: 'dumb-create', name: 'a', width: 128, height: 64, bpp: 32 },
       { op: 'add-fb', name: 'f', buffer: 'a', width: 128, height: 64, format: 'XRGB8888' },
     ]);
-    assert.deepEqual(setup.map((r) => r.status), [0, 0]);
+    assert.deepEqual(
+      setup.map((r) => r.status),
+      [0, 0],
+    );
     be.answer = (r) => (r.op === Op.SET_CONFIG ? 'wrong-op' : 0);
     be.eventIdOffset = 7;
     const [enable, flip] = await guest.run([
@@ -138,7 +169,9 @@ void test('a response without the request\'s operation is ignored and the reques
     ]);
     assert.equal(enable!.status, -110);
     assert.ok(enable!.ms >= 2900, `timed out after ${enable!.ms} ms`);
-    assert.ok(guest.reports.some(isKind('ignored-response', (r) => r.operation === 0 && r.why === 'operation not echoed')));
+    assert.ok(
+      guest.reports.some(isKind('ignored-response', (r) => r.operation === 0 && r.why === 'operation not echoed')),
+    );
     assert.ok(guest.reports.some(isKind('timeout', (r) => r.op === Op.SET_CONFIG)));
     assert.equal(flip!.status, 0, 'PG_FLIP itself was answered');
     assert.equal(flip!.flip, 'timeout', 'the vblank event came from the 3100 ms timer');
@@ -170,7 +203,7 @@ void test('stale slot bytes: a request lands on the response written 32 requests
   });
 });
 
-void test('be-alloc: REQ_ALLOC is set, the guest maps the backend\'s pages, and releases them before DBUF_DESTROY', async () => {
+void test("be-alloc: REQ_ALLOC is set, the guest maps the backend's pages, and releases them before DBUF_DESTROY", async () => {
   await withGuest('be-alloc=1,connectors=c0:64x32', async (host, guest, be) => {
     const c = await guest.waitFor(isKind('connected'));
     assert.equal(c.beAlloc, true);
@@ -182,10 +215,13 @@ void test('be-alloc: REQ_ALLOC is set, the guest maps the backend\'s pages, and 
       { op: 'enable', conn: 0, fb: 'f' },
       { op: 'flip', conn: 0, fb: 'f' },
     ]);
-    assert.deepEqual(results.map((r) => r.status), [0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [0, 0, 0, 0, 0],
+    );
     assert.ok(readU32(be.requests[0]!.bytes, REQ.dbufCreate.flags) & DBUF_FLG_REQ_ALLOC);
     assert.equal(host.grantStats(0)!.allocatedRefs, refsBefore + 2, 'the backend granted 2 pages');
-    assert.equal(be.flips[0]?.frame?.frame, 77, 'the guest drew into the backend\'s pages');
+    assert.equal(be.flips[0]?.frame?.frame, 77, "the guest drew into the backend's pages");
     await guest.run([
       { op: 'rm-fb', fb: 'f' },
       { op: 'gem-close', buffer: 'a' },
@@ -205,10 +241,19 @@ void test('PRIME import: DBUF_CREATE with zero geometry and data_ofs; geometry c
       { op: 'enable', conn: 0, fb: 'f' },
       { op: 'flip', conn: 0, fb: 'f' },
     ]);
-    assert.deepEqual(results.map((r) => r.status), [0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [0, 0, 0, 0, 0],
+    );
     const b = be.requests[0]!.bytes;
     assert.deepEqual(
-      [readU32(b, REQ.dbufCreate.width), readU32(b, REQ.dbufCreate.height), readU32(b, REQ.dbufCreate.bpp), readU32(b, REQ.dbufCreate.dataOfs), readU32(b, REQ.dbufCreate.bufferSz)],
+      [
+        readU32(b, REQ.dbufCreate.width),
+        readU32(b, REQ.dbufCreate.height),
+        readU32(b, REQ.dbufCreate.bpp),
+        readU32(b, REQ.dbufCreate.dataOfs),
+        readU32(b, REQ.dbufCreate.bufferSz),
+      ],
       [0, 0, 0, 256, 64 * 32 * 2 + 256],
     );
     assert.equal(be.flips[0]?.frame?.frame, 3);
@@ -227,7 +272,10 @@ void test('reconnection: backend Closed → Reconfiguring → Initialising; back
     be.teardown();
     await be.setState(XenbusState.Closed);
     await guest.waitFor(isKind('disconnected'));
-    await guest.waitFor(isKind('state', (r) => r.frontend === XenbusState.Initialising && r.backend === XenbusState.Closed), { timeoutMs: 5000 });
+    await guest.waitFor(
+      isKind('state', (r) => r.frontend === XenbusState.Initialising && r.backend === XenbusState.Closed),
+      { timeoutMs: 5000 },
+    );
     const seen = guest.reports.filter(isKind('state')).map((r) => r.frontend);
     assert.ok(seen.includes(XenbusState.Reconfiguring));
     const before = guest.reports.filter(isKind('connected')).length;
@@ -240,7 +288,10 @@ void test('reconnection: backend Closed → Reconfiguring → Initialising; back
       { op: 'enable', conn: 0, fb: 'g' },
       { op: 'flip', conn: 0, fb: 'g' },
     ]);
-    assert.deepEqual(again.map((r) => r.status), [0, 0, 0, 0]);
+    assert.deepEqual(
+      again.map((r) => r.status),
+      [0, 0, 0, 0],
+    );
     assert.equal(again[3]!.flip, 'event', 'the first event after reconnecting has id 0 again');
     const reqIds = be.requests.slice(-4).map((r) => r.id);
     assert.deepEqual(reqIds, [0, 1, 2, 3], 'request ids restart with the new ring');
@@ -255,7 +306,10 @@ void test('a display guest flips real frames; the backend sees every frame numbe
       assert.deepEqual(stopped.frames, [6, 6]);
       for (const conn of [0, 1]) {
         const frames = be.flips.filter((f) => f.conn === conn).map((f) => f.frame);
-        assert.deepEqual(frames.map((f) => f?.frame), [1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(
+          frames.map((f) => f?.frame),
+          [1, 2, 3, 4, 5, 6],
+        );
         assert.ok(frames.every((f) => f?.barsOk && f.connector === conn && f.domid === guest.domid));
       }
       const shown = guest.reports.filter(isKind('frame'));
@@ -295,7 +349,7 @@ void test('toolstack removal and domain destroy: the guest closes, a backend tha
     await host.destroyDomain(guest.domid, { deviceTimeoutMs: 200 });
     await guest.exited;
     await until(() => released.length > before, 5000, '@releaseDomain');
-    assert.deepEqual(host.zombies(), [guest.domid], 'the backend still maps the dead guest\'s pages');
+    assert.deepEqual(host.zombies(), [guest.domid], "the backend still maps the dead guest's pages");
     assert.equal(host.hypervisor.domainState(guest.domid), 'zombie');
     be2.teardown();
     await be2.sync();
@@ -308,7 +362,16 @@ void test('toolstack removal and domain destroy: the guest closes, a backend tha
 });
 
 void test('a hostile guest is reproducible from its seed and survives its own attacks', async () => {
-  const attacks = ['bad-cookies', 'lying-sizes', 'directory-loops', 'revoked-grants', 'event-storm', 'random-bytes', 'unknown-ops', 'event-page'] as const;
+  const attacks = [
+    'bad-cookies',
+    'lying-sizes',
+    'directory-loops',
+    'revoked-grants',
+    'event-storm',
+    'random-bytes',
+    'unknown-ops',
+    'event-page',
+  ] as const;
   const summaries: Extract<FrontendReport, { kind: 'hostile-summary' }>[] = [];
   for (let run = 0; run < 2; run++) {
     await withGuest(
@@ -318,7 +381,10 @@ void test('a hostile guest is reproducible from its seed and survives its own at
         summaries.push(s);
         assert.equal(s.operations, 30);
         assert.equal(s.timeouts, 0, 'a backend that answers every request');
-        assert.ok(Object.keys(s.statuses).some((k) => Number(k) < 0), 'bad requests were refused');
+        assert.ok(
+          Object.keys(s.statuses).some((k) => Number(k) < 0),
+          'bad requests were refused',
+        );
         assert.ok(be.requests.length > 0);
       },
       { frontend: { kind: 'hostile', seed: 1234, operations: 30, attacks } },

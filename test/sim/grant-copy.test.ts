@@ -47,9 +47,13 @@ void test('a grant copy is the page as granted, private, and leaves nothing pinn
       const other = await refusal(be.copyFromGrant(D1, grantRef(toOther!), 4096));
       assert.equal(other.gntst, GNTST_general_error);
       assert.match(other.message, /another domain/);
-      assert.equal((await refusal(be.copyFromGrant(D1, grantRef(guest.grantEntries + 1), 4096))).gntst, GNTST_bad_gntref);
+      assert.equal(
+        (await refusal(be.copyFromGrant(D1, grantRef(guest.grantEntries + 1), 4096))).gntst,
+        GNTST_bad_gntref,
+      );
       assert.equal((await refusal(be.copyFromGrant(domId(9), grantRef(rw!), 4096))).gntst, GNTST_bad_domain);
-      for (const len of [-1, 4097, 1.5]) assert.equal((await refusal(be.copyFromGrant(D1, grantRef(rw!), len))).code, 'EINVAL');
+      for (const len of [-1, 4097, 1.5])
+        assert.equal((await refusal(be.copyFromGrant(D1, grantRef(rw!), len))).code, 'EINVAL');
 
       assert.equal(hv.grantStats(1)!.pinnedEntries, 0, 'a copy pins only while it copies');
       assert.ok(guest.endAccess(rw!) && guest.endAccess(ro!), 'the guest can end access at once');

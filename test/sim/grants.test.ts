@@ -22,11 +22,7 @@ import { until, withHypervisor } from './helpers.js';
 const D1 = domId(1);
 const refsOf = (xs: number[]): GrantRef[] => xs.map(grantRef);
 
-async function expectMapError(
-  p: Promise<unknown>,
-  gntst: number | undefined,
-  errno = 22,
-): Promise<PlatformError> {
+async function expectMapError(p: Promise<unknown>, gntst: number | undefined, errno = 22): Promise<PlatformError> {
   const err = await p.then(
     () => assert.fail('map should have failed'),
     (e: unknown) => e,
@@ -46,72 +42,69 @@ async function guestShares(guest: DomainKernel, n: number, readonly = false) {
 }
 
 void test('every GNTST outcome of a map is reported as the gntdev ioctl would (EINVAL + GNTST code)', async () => {
-  await withHypervisor(
-    'gntst',
-    async (hv, dir) => {
-      await hv.createDomain({ domid: 1, ramPages: 256 });
-      await hv.createDomain({ domid: 2, ramPages: 256 });
-      const be = await SimPlatform.connect({ dir });
-      const guest = await DomainKernel.connect(dir, 1);
-      const other = await DomainKernel.connect(dir, 2);
-      try {
-        const { refs } = await guestShares(guest, 2);
-        const [unused] = await guest.allocRefs(1);
+  await withHypervisor('gntst', async (hv, dir) => {
+    await hv.createDomain({ domid: 1, ramPages: 256 });
+    await hv.createDomain({ domid: 2, ramPages: 256 });
+    const be = await SimPlatform.connect({ dir });
+    const guest = await DomainKernel.connect(dir, 1);
+    const other = await DomainKernel.connect(dir, 2);
+    try {
+      const { refs } = await guestShares(guest, 2);
+      const [unused] = await guest.allocRefs(1);
 
-        // Unknown (never written) entry: Xen's "Bad flags (0) or dom".
-        const e1 = await expectMapError(be.mapGrants(D1, refsOf([unused!]), { writable: false }), GNTST_general_error);
-        assert.equal(e1.code, 'GNTST_general_error');
-        // A ref beyond the grant table.
-        await expectMapError(be.mapGrants(D1, refsOf([guest.grantEntries + 5]), { writable: false }), GNTST_bad_gntref);
-        // A domain that does not exist.
-        await expectMapError(be.mapGrants(domId(77), refsOf([refs[0]!]), { writable: false }), GNTST_bad_domain);
-        // Granted to dom0, mapped by dom2: wrong grantee.
-        const o = await DomainKernel.connect(dir, 2);
-        const wrong = await o.mapForeign(1, [refs[0]!], false).then(
-          () => undefined,
-          (e: unknown) => e as PlatformError,
-        );
-        assert.equal(wrong?.gntst, GNTST_general_error);
-        assert.match(wrong!.message, /another domain/);
-        o.close();
-        // Read-only grant: a read-only map works, a writable one fails.
-        const ro = await guestShares(guest, 1, true);
-        const roMap = await be.mapGrants(D1, refsOf(ro.refs), { writable: false });
-        const e4 = await expectMapError(be.mapGrants(D1, refsOf(ro.refs), { writable: true }), GNTST_general_error);
-        assert.match(e4.message, /read-only/);
-        roMap.close();
-        // A frame outside the guest's memory.
-        const [badFrameRef] = await guest.allocRefs(1);
-        guest.grantAccess(badFrameRef!, 0, 10_000, false);
-        await expectMapError(be.mapGrants(D1, refsOf([badFrameRef!]), { writable: false }), GNTST_bad_page);
-        assert.equal(guest.grantTable.header(badFrameRef!) & (GTF_reading | GTF_writing), 0, 'flags rolled back');
-        // No pages, or more than gntdev takes in one request: EINVAL before any hypercall.
-        await expectMapError(be.mapGrants(D1, [], { writable: false }), undefined);
-        // A failure in the middle of a batch unpins what the batch had pinned.
-        await expectMapError(be.mapGrants(D1, refsOf([refs[0]!, unused!]), { writable: true }), GNTST_general_error);
-        assert.equal(guest.grantTable.header(refs[0]!) & (GTF_reading | GTF_writing), 0);
-        assert.equal(hv.grantStats(1)!.pinnedEntries, 0);
-        // Pinned by one domain, another may not map it even if the entry is rewritten for it.
-        const held = await be.mapGrants(D1, refsOf([refs[1]!]), { writable: false });
-        guest.grantTable.grantAccess(refs[1]!, 2, guest.grantTable.frame(refs[1]!), false);
-        const e6 = await other.mapForeign(1, [refs[1]!], false).then(
-          () => undefined,
-          (e: unknown) => e as PlatformError,
-        );
-        assert.equal(e6?.gntst, GNTST_general_error);
-        held.close();
-        // A destroyed domain is not mappable any more.
-        await hv.destroyDomain(2);
-        const { refs: r2 } = await guestShares(guest, 1);
-        await be.sync();
-        await expectMapError(be.mapGrants(domId(2), refsOf(r2), { writable: false }), GNTST_bad_domain);
-      } finally {
-        other.close();
-        guest.close();
-        await be.close();
-      }
-    },
-  );
+      // Unknown (never written) entry: Xen's "Bad flags (0) or dom".
+      const e1 = await expectMapError(be.mapGrants(D1, refsOf([unused!]), { writable: false }), GNTST_general_error);
+      assert.equal(e1.code, 'GNTST_general_error');
+      // A ref beyond the grant table.
+      await expectMapError(be.mapGrants(D1, refsOf([guest.grantEntries + 5]), { writable: false }), GNTST_bad_gntref);
+      // A domain that does not exist.
+      await expectMapError(be.mapGrants(domId(77), refsOf([refs[0]!]), { writable: false }), GNTST_bad_domain);
+      // Granted to dom0, mapped by dom2: wrong grantee.
+      const o = await DomainKernel.connect(dir, 2);
+      const wrong = await o.mapForeign(1, [refs[0]!], false).then(
+        () => undefined,
+        (e: unknown) => e as PlatformError,
+      );
+      assert.equal(wrong?.gntst, GNTST_general_error);
+      assert.match(wrong!.message, /another domain/);
+      o.close();
+      // Read-only grant: a read-only map works, a writable one fails.
+      const ro = await guestShares(guest, 1, true);
+      const roMap = await be.mapGrants(D1, refsOf(ro.refs), { writable: false });
+      const e4 = await expectMapError(be.mapGrants(D1, refsOf(ro.refs), { writable: true }), GNTST_general_error);
+      assert.match(e4.message, /read-only/);
+      roMap.close();
+      // A frame outside the guest's memory.
+      const [badFrameRef] = await guest.allocRefs(1);
+      guest.grantAccess(badFrameRef!, 0, 10_000, false);
+      await expectMapError(be.mapGrants(D1, refsOf([badFrameRef!]), { writable: false }), GNTST_bad_page);
+      assert.equal(guest.grantTable.header(badFrameRef!) & (GTF_reading | GTF_writing), 0, 'flags rolled back');
+      // No pages, or more than gntdev takes in one request: EINVAL before any hypercall.
+      await expectMapError(be.mapGrants(D1, [], { writable: false }), undefined);
+      // A failure in the middle of a batch unpins what the batch had pinned.
+      await expectMapError(be.mapGrants(D1, refsOf([refs[0]!, unused!]), { writable: true }), GNTST_general_error);
+      assert.equal(guest.grantTable.header(refs[0]!) & (GTF_reading | GTF_writing), 0);
+      assert.equal(hv.grantStats(1)!.pinnedEntries, 0);
+      // Pinned by one domain, another may not map it even if the entry is rewritten for it.
+      const held = await be.mapGrants(D1, refsOf([refs[1]!]), { writable: false });
+      guest.grantTable.grantAccess(refs[1]!, 2, guest.grantTable.frame(refs[1]!), false);
+      const e6 = await other.mapForeign(1, [refs[1]!], false).then(
+        () => undefined,
+        (e: unknown) => e as PlatformError,
+      );
+      assert.equal(e6?.gntst, GNTST_general_error);
+      held.close();
+      // A destroyed domain is not mappable any more.
+      await hv.destroyDomain(2);
+      const { refs: r2 } = await guestShares(guest, 1);
+      await be.sync();
+      await expectMapError(be.mapGrants(domId(2), refsOf(r2), { writable: false }), GNTST_bad_domain);
+    } finally {
+      other.close();
+      guest.close();
+      await be.close();
+    }
+  });
 });
 
 void test('a domain out of maptrack handles gets GNTST_no_space', async () => {
@@ -197,7 +190,7 @@ void test('ending access fails while the page is mapped and succeeds once unmapp
   });
 });
 
-void test('be-alloc: pages granted by the backend are the guest\'s view; release waits for the guest to unmap', async () => {
+void test("be-alloc: pages granted by the backend are the guest's view; release waits for the guest to unmap", async () => {
   await withHypervisor('bealloc', async (hv, dir) => {
     await hv.createDomain({ domid: 1, ramPages: 256 });
     const be = await SimPlatform.connect({ dir });
@@ -216,7 +209,7 @@ void test('be-alloc: pages granted by the backend are the guest\'s view; release
       await be.sync();
       // Still mapped by the guest: the grants and pages stay until it unmaps.
       assert.equal(hv.grantStats(0)!.allocatedRefs, before.allocatedRefs + 4);
-      assert.equal(view.bytes[1], 8, 'the guest\'s mapping stays valid');
+      assert.equal(view.bytes[1], 8, "the guest's mapping stays valid");
       view.close();
       await guest.sync();
       assert.equal(hv.grantStats(0)!.allocatedRefs, before.allocatedRefs);
@@ -241,7 +234,7 @@ void test('a destroyed domain whose pages are mapped is a counted zombie until t
     await until(() => guest.hv.closed, 2000, 'the guest connection to drop');
     assert.deepEqual(hv.zombies(), [1]);
     assert.equal(hv.domainState(1), 'zombie');
-    assert.equal(m.bytes[0], 123, 'the backend\'s mapping of a zombie\'s page stays valid');
+    assert.equal(m.bytes[0], 123, "the backend's mapping of a zombie's page stays valid");
     assert.ok(existsSync(ramPath(dir, 1)));
     m.close();
     await hv.waitNoZombies(2000);

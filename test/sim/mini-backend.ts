@@ -115,7 +115,10 @@ export class MiniBackend {
   }
 
   private async connect(): Promise<void> {
-    const names = (await this.xs.directory(this.fe)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const names = (await this.xs.directory(this.fe))
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     for (const i of names) {
       const read = async (k: string): Promise<number> => Number(await this.xs.read(`${this.fe}/${i}/${k}`));
       const fe = domId(this.feDomid);
@@ -126,7 +129,9 @@ export class MiniBackend {
         events: new EventProducer(nativeSharedMemory(evtMap.bytes)),
         evtBytes: evtMap.bytes,
         maps: [ringMap, evtMap],
-        req: await this.platform.bindEventChannel(fe, evtchnPort(await read('req-event-channel')), () => this.serial(() => this.onRequests(i))),
+        req: await this.platform.bindEventChannel(fe, evtchnPort(await read('req-event-channel')), () =>
+          this.serial(() => this.onRequests(i)),
+        ),
         evt: await this.platform.bindEventChannel(fe, evtchnPort(await read('evt-event-channel')), () => {}),
       };
       this.conns[i] = conn;
@@ -234,7 +239,13 @@ export class MiniBackend {
         const size = readU32(b, D.bufferSz);
         const pages = Math.ceil(size / PAGE_SIZE);
         const dir = grantRef(readU32(b, D.grefDirectory));
-        const geometry = { width: readU32(b, D.width), height: readU32(b, D.height), bpp: readU32(b, D.bpp), dataOfs: readU32(b, D.dataOfs), size };
+        const geometry = {
+          width: readU32(b, D.width),
+          height: readU32(b, D.height),
+          bpp: readU32(b, D.bpp),
+          dataOfs: readU32(b, D.dataOfs),
+          size,
+        };
         if (this.buffers.has(c)) return -17;
         if (readU32(b, D.flags) & DBUF_FLG_REQ_ALLOC) {
           const granted: GrantedBuffer = await this.platform.allocGranted(fe, pages);
@@ -270,7 +281,12 @@ export class MiniBackend {
         const F = REQ.fbAttach;
         const dbuf = readU64(b, F.dbufCookie);
         if (!this.buffers.has(dbuf)) return -2;
-        this.fbs.set(readU64(b, F.fbCookie), { dbuf, width: readU32(b, F.width), height: readU32(b, F.height), fourcc: readU32(b, F.pixelFormat) });
+        this.fbs.set(readU64(b, F.fbCookie), {
+          dbuf,
+          width: readU32(b, F.width),
+          height: readU32(b, F.height),
+          fourcc: readU32(b, F.pixelFormat),
+        });
         return 0;
       }
       case Op.FB_DETACH:

@@ -13,12 +13,20 @@ function target(format: (typeof PIXEL_FORMATS)[number], width: number, height: n
 
 void test('every offered format round-trips the frame tag and the bars', () => {
   for (const format of PIXEL_FORMATS) {
-    for (const [w, h] of [[64, 4], [333, 77], [1366, 40]] as const) {
+    for (const [w, h] of [
+      [64, 4],
+      [333, 77],
+      [1366, 40],
+    ] as const) {
       const t = target(format, w, h, 12);
       for (const frame of [0, 1, 7, 0xfffffffe]) {
         drawFrame(t, { frame, domid: 261, connector: 3 });
         const d = decodeFrameBuffer(t);
-        assert.deepEqual(d, { frame, domid: 261 & 0xff, connector: 3, barsOk: true }, `${format.name} ${w}x${h} frame ${frame}`);
+        assert.deepEqual(
+          d,
+          { frame, domid: 261 & 0xff, connector: 3, barsOk: true },
+          `${format.name} ${w}x${h} frame ${frame}`,
+        );
       }
     }
   }
@@ -41,7 +49,7 @@ void test('a backend that converts to RGBA still decodes; a damaged picture does
   for (let y = 0; y < 6; y++) damaged.fill(255, (y * 200 + 100) * 4, (y * 200 + 103) * 4);
   assert.equal(decodeFrameRgba(damaged, 200, 50), undefined);
   const stale = rgba.slice();
-  for (let y = 6; y < 50; y++) stale.fill(0, (y * 200) * 4, (y * 200 + 25) * 4);
+  for (let y = 6; y < 50; y++) stale.fill(0, y * 200 * 4, (y * 200 + 25) * 4);
   assert.equal(decodeFrameRgba(stale, 200, 50)?.barsOk, false);
   assert.equal(decodeFrameRgba(new Uint8Array(200 * 50 * 4), 200, 50), undefined, 'a black screen has no tag');
 });

@@ -36,7 +36,12 @@ function frameAt(view: Uint8Array, page: number): number {
 }
 
 /** Grants frames `own.first + offsets[i]` under fresh refs, in that order. */
-async function grantScattered(guest: DomainKernel, own: OwnPages, offsets: readonly number[], readonly = false): Promise<GrantRef[]> {
+async function grantScattered(
+  guest: DomainKernel,
+  own: OwnPages,
+  offsets: readonly number[],
+  readonly = false,
+): Promise<GrantRef[]> {
   const refs = await guest.allocRefs(offsets.length);
   offsets.forEach((o, i) => guest.grantAccess(refs[i]!, 0, own.first + o, readonly));
   return refs.map(grantRef);
@@ -51,10 +56,7 @@ void test('scattered and reversed frames map, in ref order, onto the guest very 
     try {
       const own = await guest.allocPages(64);
       markFrames(own);
-      const layouts = [
-        [5, 40, 2, 63, 17, 18, 19, 0],
-        Array.from({ length: 64 }, (_, i) => 63 - i),
-      ];
+      const layouts = [[5, 40, 2, 63, 17, 18, 19, 0], Array.from({ length: 64 }, (_, i) => 63 - i)];
       for (const offsets of layouts) {
         const refs = await grantScattered(guest, own, offsets);
         const m = await be.mapGrants(D1, refs, { writable: false });
@@ -139,7 +141,13 @@ void test('DBUF_CREATE over a scattered buffer and directory sees the guest page
       assert.equal(dbufDestroy(ctx, { kind: 'dbuf-destroy', dbufCookie: c }), 0);
       await platform.sync();
       assert.equal(hv.grantStats(1)!.pinnedEntries, 0);
-      assert.deepEqual(platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+      assert.deepEqual(platform.resources(), {
+        grantMappings: 0,
+        mappedPages: 0,
+        exportedDmaBufs: 0,
+        grantedBuffers: 0,
+        eventChannels: 0,
+      });
       own.unmap();
     } finally {
       await outputs.close();

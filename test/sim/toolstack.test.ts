@@ -125,13 +125,25 @@ void test('adding a vdispl device writes exactly the tree and permissions libxl 
     );
 
     // What those permissions mean for the guest itself.
-    const guest = await XenStoreClient.connect({ transport: unixSocketTransport(d.domainSocketPath(3)), reconnect: false });
+    const guest = await XenStoreClient.connect({
+      transport: unixSocketTransport(d.domainSocketPath(3)),
+      reconnect: false,
+    });
     try {
       await guest.write(`${fe}/0/req-ring-ref`, '8');
       await guest.write(`${fe}/state`, '2');
-      await assert.rejects(guest.write(`${fe}/be-alloc`, '0'), (e: unknown) => e instanceof XenStoreError && e.xsError === 'EACCES');
-      await assert.rejects(guest.write(`${fe}/0/resolution`, '9999x9999'), (e: unknown) => e instanceof XenStoreError && e.xsError === 'EACCES');
-      await assert.rejects(guest.write(`${be}/state`, '4'), (e: unknown) => e instanceof XenStoreError && e.xsError === 'EACCES');
+      await assert.rejects(
+        guest.write(`${fe}/be-alloc`, '0'),
+        (e: unknown) => e instanceof XenStoreError && e.xsError === 'EACCES',
+      );
+      await assert.rejects(
+        guest.write(`${fe}/0/resolution`, '9999x9999'),
+        (e: unknown) => e instanceof XenStoreError && e.xsError === 'EACCES',
+      );
+      await assert.rejects(
+        guest.write(`${be}/state`, '4'),
+        (e: unknown) => e instanceof XenStoreError && e.xsError === 'EACCES',
+      );
       assert.equal(await guest.read(`${be}/state`), '1');
     } finally {
       await guest.close();
@@ -140,7 +152,10 @@ void test('adding a vdispl device writes exactly the tree and permissions libxl 
     // A second device gets the next id; adding an existing one fails like libxl's "already exists".
     const p1 = await ts.addVdispl(3, 0, parseVdisplSpec('connectors=x:64x64'));
     assert.equal(p1.devid, 1);
-    await assert.rejects(ts.addVdispl(3, 0, parseVdisplSpec(SPEC), 0), (e: unknown) => e instanceof XenStoreError && e.xsError === 'EEXIST');
+    await assert.rejects(
+      ts.addVdispl(3, 0, parseVdisplSpec(SPEC), 0),
+      (e: unknown) => e instanceof XenStoreError && e.xsError === 'EEXIST',
+    );
   });
 });
 
@@ -154,7 +169,10 @@ void test('removal writes online=0 and state=5 in one transaction, waits for sta
     const seen: string[] = [];
     const w = await xs.watch(`${p.backend}/state`, () => {
       void (async () => {
-        const [state, online] = await Promise.all([xs.tryRead(`${p.backend}/state`), xs.tryRead(`${p.backend}/online`)]);
+        const [state, online] = await Promise.all([
+          xs.tryRead(`${p.backend}/state`),
+          xs.tryRead(`${p.backend}/online`),
+        ]);
         if (state === undefined) return;
         seen.push(`${online}:${state}`);
         if (state === '5' && online === '0') await xs.write(`${p.backend}/state`, '6');
@@ -165,7 +183,13 @@ void test('removal writes online=0 and state=5 in one transaction, waits for sta
     assert.deepEqual(r, { outcome: 'closed', forced: false });
     assert.ok(!seen.includes('1:5') && !seen.includes('0:1'), `online and state change together: ${seen.join(' ')}`);
     assert.ok(seen.includes('0:5') && seen.includes('0:6'), seen.join(' '));
-    for (const path of [p.frontend, p.backend, p.libxl, '/local/domain/4/device/vdispl', '/local/domain/0/backend/vdispl/4']) {
+    for (const path of [
+      p.frontend,
+      p.backend,
+      p.libxl,
+      '/local/domain/4/device/vdispl',
+      '/local/domain/0/backend/vdispl/4',
+    ]) {
       assert.equal(await xs.tryRead(path), undefined, `${path} removed`);
     }
     // libxl__xs_path_cleanup also takes the now-empty device directory.

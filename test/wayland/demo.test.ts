@@ -10,12 +10,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWeston, westonAvailable } from './helpers/weston.js';
 
-const skip = westonAvailable() ? false : 'weston and weston-screenshooter are not installed (scripts/setup.sh installs them)';
+const skip = westonAvailable()
+  ? false
+  : 'weston and weston-screenshooter are not installed (scripts/setup.sh installs them)';
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
-function vdispld(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function vdispld(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
@@ -31,27 +40,60 @@ function vdispld(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Pro
   });
 }
 
-void test('vdispld demo --output wayland: every demo connector a window, flips paced by the compositor, pictures checked', { skip }, async () => {
-  const weston = await startWeston({ width: 1280, height: 800 });
-  const dir = mkdtempSync(join(tmpdir(), 'vdispld-wl-demo-'));
-  try {
-    const sock = join(dir, 'control.sock');
-    const r = await vdispld(['demo', '--output', 'wayland', '--guests', '2', '--duration', '4', '--snapshots', dir, '--json', '--control-socket', sock], weston.env, 90_000);
-    assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { connectors: { output: string; flipEvents: number; errors: number; timeouts: number; snapshotFrame: number | null; backend: { flipsShown: number } }[] };
-    assert.equal(doc.connectors.length, 3, 'guest 1: two connectors, guest 2: one');
-    for (const c of doc.connectors) {
-      assert.ok(c.flipEvents > 30, `${c.output}: ${c.flipEvents} flip events in 4 s`);
-      assert.ok(c.backend.flipsShown > 30, `${c.output}: flips shown by frame callbacks`);
-      assert.equal(c.errors + c.timeouts, 0, c.output);
-      // The snapshot is read back from the window's shm buffer: what the compositor was given.
-      assert.ok(c.snapshotFrame !== null && c.snapshotFrame > 0, `${c.output}: the window's picture carries the guest's frame number`);
+void test(
+  'vdispld demo --output wayland: every demo connector a window, flips paced by the compositor, pictures checked',
+  { skip },
+  async () => {
+    const weston = await startWeston({ width: 1280, height: 800 });
+    const dir = mkdtempSync(join(tmpdir(), 'vdispld-wl-demo-'));
+    try {
+      const sock = join(dir, 'control.sock');
+      const r = await vdispld(
+        [
+          'demo',
+          '--output',
+          'wayland',
+          '--guests',
+          '2',
+          '--duration',
+          '4',
+          '--snapshots',
+          dir,
+          '--json',
+          '--control-socket',
+          sock,
+        ],
+        weston.env,
+        90_000,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout) as {
+        connectors: {
+          output: string;
+          flipEvents: number;
+          errors: number;
+          timeouts: number;
+          snapshotFrame: number | null;
+          backend: { flipsShown: number };
+        }[];
+      };
+      assert.equal(doc.connectors.length, 3, 'guest 1: two connectors, guest 2: one');
+      for (const c of doc.connectors) {
+        assert.ok(c.flipEvents > 30, `${c.output}: ${c.flipEvents} flip events in 4 s`);
+        assert.ok(c.backend.flipsShown > 30, `${c.output}: flips shown by frame callbacks`);
+        assert.equal(c.errors + c.timeouts, 0, c.output);
+        // The snapshot is read back from the window's shm buffer: what the compositor was given.
+        assert.ok(
+          c.snapshotFrame !== null && c.snapshotFrame > 0,
+          `${c.output}: the window's picture carries the guest's frame number`,
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await weston.close();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-    await weston.close();
-  }
-});
+  },
+);
 
 void test('vdispld demo --output wayland without WAYLAND_DISPLAY: one line saying what it needs, exit non-zero', async () => {
   const env = { ...process.env };

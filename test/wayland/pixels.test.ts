@@ -7,64 +7,106 @@ import { westonAvailable } from './helpers/weston.js';
 import { expected, onScreen, openFds, script, wayland, waylandWorld } from './helpers/wayland-world.js';
 import type { WaylandOutput } from '../../src/drm/wayland/wayland-output.js';
 
-const skip = westonAvailable() ? false : 'weston and weston-screenshooter are not installed (scripts/setup.sh installs them)';
+const skip = westonAvailable()
+  ? false
+  : 'weston and weston-screenshooter are not installed (scripts/setup.sh installs them)';
 
-void test('each guest window shows exactly what its guest drew (XRGB8888 copied, RGB565 converted), titled by guest and connector', { skip }, async () => {
-  const fds = openFds();
-  const w = await waylandWorld({ width: 1024, height: 768 });
-  try {
-    // desktop-shell places windows at random and raises the newest: each is checked while on top.
-    const a = await w.host.createDomain({ vdispl: ['connectors=main:320x240'], frontend: { kind: 'idle' }, verbose: false });
-    await waitConnected(a);
-    const ra = await a.run(script(0, 320, 240, 'XRGB8888', 30), { timeoutMs: 60_000 });
-    assert.deepEqual(ra.filter((r) => r.status !== 0 || (r.op === 'flip' && r.flip !== 'event')), []);
-    await onScreen(w, expected(320, 240, 'XRGB8888', 30, a.domid, 0), 'guest A\'s window showing its frame 30');
+void test(
+  'each guest window shows exactly what its guest drew (XRGB8888 copied, RGB565 converted), titled by guest and connector',
+  { skip },
+  async () => {
+    const fds = openFds();
+    const w = await waylandWorld({ width: 1024, height: 768 });
+    try {
+      // desktop-shell places windows at random and raises the newest: each is checked while on top.
+      const a = await w.host.createDomain({
+        vdispl: ['connectors=main:320x240'],
+        frontend: { kind: 'idle' },
+        verbose: false,
+      });
+      await waitConnected(a);
+      const ra = await a.run(script(0, 320, 240, 'XRGB8888', 30), { timeoutMs: 60_000 });
+      assert.deepEqual(
+        ra.filter((r) => r.status !== 0 || (r.op === 'flip' && r.flip !== 'event')),
+        [],
+      );
+      await onScreen(w, expected(320, 240, 'XRGB8888', 30, a.domid, 0), "guest A's window showing its frame 30");
 
-    const b = await w.host.createDomain({ vdispl: ['connectors=side:240x136'], frontend: { kind: 'idle' }, verbose: false });
-    await waitConnected(b);
-    const rb = await b.run(script(0, 240, 136, 'RGB565', 30), { timeoutMs: 60_000 });
-    assert.deepEqual(rb.filter((r) => r.status !== 0 || (r.op === 'flip' && r.flip !== 'event')), []);
-    await onScreen(w, expected(240, 136, 'RGB565', 30, b.domid, 0), 'guest B\'s window showing its frame 30');
-    assert.deepEqual(troubles(a), []);
-    assert.deepEqual(troubles(b), []);
+      const b = await w.host.createDomain({
+        vdispl: ['connectors=side:240x136'],
+        frontend: { kind: 'idle' },
+        verbose: false,
+      });
+      await waitConnected(b);
+      const rb = await b.run(script(0, 240, 136, 'RGB565', 30), { timeoutMs: 60_000 });
+      assert.deepEqual(
+        rb.filter((r) => r.status !== 0 || (r.op === 'flip' && r.flip !== 'event')),
+        [],
+      );
+      await onScreen(w, expected(240, 136, 'RGB565', 30, b.domid, 0), "guest B's window showing its frame 30");
+      assert.deepEqual(troubles(a), []);
+      assert.deepEqual(troubles(b), []);
 
-    const titles = w.wayland.outputs().map((o) => (o as WaylandOutput).title).sort();
-    const nameOf = async (domid: number): Promise<string> => (await w.host.xenstore(0)).read(`/local/domain/${domid}/name`);
-    assert.deepEqual(titles, [`${await nameOf(a.domid)} main`, `${await nameOf(b.domid)} side`].sort());
-    assert.deepEqual(wayland(), { connections: 1, windows: 2, shmPools: 2 });
+      const titles = w.wayland
+        .outputs()
+        .map((o) => (o as WaylandOutput).title)
+        .sort();
+      const nameOf = async (domid: number): Promise<string> =>
+        (await w.host.xenstore(0)).read(`/local/domain/${domid}/name`);
+      assert.deepEqual(titles, [`${await nameOf(a.domid)} main`, `${await nameOf(b.domid)} side`].sort());
+      assert.deepEqual(wayland(), { connections: 1, windows: 2, shmPools: 2 });
 
-    await w.host.destroyDomain(a.domid);
-    await w.host.destroyDomain(b.domid);
-    await w.backend.settled();
-    assert.deepEqual(wayland(), { connections: 1, windows: 0, shmPools: 0 }, 'a guest gone takes its window and pool');
-  } finally {
-    await w.close();
-  }
-  assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0 });
-  assert.equal(openFds(), fds, 'no descriptor left (socket, memfds)');
-});
+      await w.host.destroyDomain(a.domid);
+      await w.host.destroyDomain(b.domid);
+      await w.backend.settled();
+      assert.deepEqual(
+        wayland(),
+        { connections: 1, windows: 0, shmPools: 0 },
+        'a guest gone takes its window and pool',
+      );
+    } finally {
+      await w.close();
+    }
+    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0 });
+    assert.equal(openFds(), fds, 'no descriptor left (socket, memfds)');
+  },
+);
 
-void test('flips are paced by the compositor\'s frame callbacks: each EVT_PG_FLIP after the frame was taken, none faster than the refresh', { skip }, async () => {
-  const w = await waylandWorld({ width: 640, height: 480 });
-  try {
-    const g = await w.host.createDomain({ vdispl: ['connectors=main:320x240'], frontend: { kind: 'idle' }, verbose: false });
-    await waitConnected(g);
-    const N = 120;
-    const r = await g.run(script(0, 320, 240, 'XRGB8888', N), { timeoutMs: 120_000 });
-    const flips = r.filter((x) => x.op === 'flip');
-    assert.equal(flips.length, N);
-    assert.deepEqual(flips.filter((x) => x.status !== 0 || x.flip !== 'event'), []);
-    const out = w.wayland.outputs()[0] as WaylandOutput;
-    // Every flip was answered by a frame callback (none by the backend's 1 s flip watchdog, none
-    // by a timer of ours): the output counts a flip shown only on the callback for its commit.
-    assert.equal(out.stats.flipsShown, N, JSON.stringify(out.stats));
-    assert.equal(out.stats.flipsDropped, 0);
-    // Weston's headless output refreshes at 60 Hz: N flips, each waiting for its event, cannot
-    // take less than N-1 refresh periods if the callbacks pace them (a lower bound only).
-    const spentMs = flips.reduce((s, x) => s + x.ms, 0);
-    assert.ok(spentMs >= (N - 1) * (1000 / 60) * 0.95, `${N} flips in ${spentMs.toFixed(0)} ms: faster than the compositor's 60 Hz`);
-    assert.deepEqual(troubles(g), []);
-  } finally {
-    await w.close();
-  }
-});
+void test(
+  "flips are paced by the compositor's frame callbacks: each EVT_PG_FLIP after the frame was taken, none faster than the refresh",
+  { skip },
+  async () => {
+    const w = await waylandWorld({ width: 640, height: 480 });
+    try {
+      const g = await w.host.createDomain({
+        vdispl: ['connectors=main:320x240'],
+        frontend: { kind: 'idle' },
+        verbose: false,
+      });
+      await waitConnected(g);
+      const N = 120;
+      const r = await g.run(script(0, 320, 240, 'XRGB8888', N), { timeoutMs: 120_000 });
+      const flips = r.filter((x) => x.op === 'flip');
+      assert.equal(flips.length, N);
+      assert.deepEqual(
+        flips.filter((x) => x.status !== 0 || x.flip !== 'event'),
+        [],
+      );
+      const out = w.wayland.outputs()[0] as WaylandOutput;
+      // Every flip was answered by a frame callback (none by the backend's 1 s flip watchdog, none
+      // by a timer of ours): the output counts a flip shown only on the callback for its commit.
+      assert.equal(out.stats.flipsShown, N, JSON.stringify(out.stats));
+      assert.equal(out.stats.flipsDropped, 0);
+      // Weston's headless output refreshes at 60 Hz: N flips, each waiting for its event, cannot
+      // take less than N-1 refresh periods if the callbacks pace them (a lower bound only).
+      const spentMs = flips.reduce((s, x) => s + x.ms, 0);
+      assert.ok(
+        spentMs >= (N - 1) * (1000 / 60) * 0.95,
+        `${N} flips in ${spentMs.toFixed(0)} ms: faster than the compositor's 60 Hz`,
+      );
+      assert.deepEqual(troubles(g), []);
+    } finally {
+      await w.close();
+    }
+  },
+);

@@ -25,12 +25,16 @@ function hubWith(queue: number[][]): { reads: () => number; fired: number[]; wak
   };
   const poller: NativeFdPoller = { start: () => {}, stop: () => {}, ref: () => {}, unref: () => {}, close: () => {} };
   let wake: (() => void) | undefined;
-  const hub = new EventChannelHub(dev, (_fd, cb) => {
-    wake = () => cb(0, 1);
-    return poller;
-  }, (e) => {
-    throw e;
-  });
+  const hub = new EventChannelHub(
+    dev,
+    (_fd, cb) => {
+      wake = () => cb(0, 1);
+      return poller;
+    },
+    (e) => {
+      throw e;
+    },
+  );
   const fired: number[] = [];
   for (let i = 0; i < 3; i++) {
     const port = hub.bind(domId(1), evtchnPort(i), () => fired.push(port.localPort));

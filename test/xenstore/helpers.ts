@@ -52,7 +52,11 @@ export async function fixture(opts: Partial<XenstoredOptions> = {}): Promise<Fix
 }
 
 /** Asserts that `p` rejects with a XenStoreError carrying `name` (and `path`, when given). */
-export async function rejectsWith(p: Promise<unknown>, name: XsErrorName | 'ECONNRESET' | 'EPROTO', path?: string): Promise<XenStoreError> {
+export async function rejectsWith(
+  p: Promise<unknown>,
+  name: XsErrorName | 'ECONNRESET' | 'EPROTO',
+  path?: string,
+): Promise<XenStoreError> {
   try {
     await p;
   } catch (err) {
@@ -82,7 +86,10 @@ export class EventLog {
   until(n: number, ms = 5000): Promise<string[]> {
     if (this.events.length >= n) return Promise.resolve(this.events.slice());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${this.events.length} of ${n} events: ${JSON.stringify(this.events)}`)), ms);
+      const timer = setTimeout(
+        () => reject(new Error(`only ${this.events.length} of ${n} events: ${JSON.stringify(this.events)}`)),
+        ms,
+      );
       this.waiters.push({
         n,
         resolve: () => {

@@ -10,20 +10,29 @@ import { unixSocketTransport } from '../../src/xenstore/transport-unix.js';
 import { HEADER_SIZE, XsType, encodeMessage, type XsMessage } from '../../src/xenstore/wire.js';
 
 const reply = (sock: Socket, m: XsMessage, type: number, payload: Buffer | string): void => {
-  sock.write(encodeMessage(type, m.reqId, m.txId, typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload));
+  sock.write(
+    encodeMessage(type, m.reqId, m.txId, typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload),
+  );
 };
 
 void test('malformed replies fail their own request with EPROTO and leave the connection usable', async () => {
   const srv = await FakeServer.start((m, sock) => {
     const path = m.payload.subarray(0, m.payload.indexOf(0)).toString();
     switch (path) {
-      case '/unknown-error': return reply(sock, m, XsType.ERROR, 'EWHATEVER\0');
-      case '/wrong-type': return reply(sock, m, XsType.WRITE, 'OK\0');
-      case '/bad-dir': return reply(sock, m, XsType.DIRECTORY, 'a\0b'); // unterminated
-      case '/slash-dir': return reply(sock, m, XsType.DIRECTORY, 'a/b\0');
-      case '/bad-perms': return reply(sock, m, XsType.GET_PERMS, 'x9\0');
-      case '/no-perms': return reply(sock, m, XsType.GET_PERMS, '');
-      case '/bad-ok': return reply(sock, m, XsType.WRITE, 'KO\0');
+      case '/unknown-error':
+        return reply(sock, m, XsType.ERROR, 'EWHATEVER\0');
+      case '/wrong-type':
+        return reply(sock, m, XsType.WRITE, 'OK\0');
+      case '/bad-dir':
+        return reply(sock, m, XsType.DIRECTORY, 'a\0b'); // unterminated
+      case '/slash-dir':
+        return reply(sock, m, XsType.DIRECTORY, 'a/b\0');
+      case '/bad-perms':
+        return reply(sock, m, XsType.GET_PERMS, 'x9\0');
+      case '/no-perms':
+        return reply(sock, m, XsType.GET_PERMS, '');
+      case '/bad-ok':
+        return reply(sock, m, XsType.WRITE, 'KO\0');
       case '/stray': {
         // A reply to a request nobody made, a watch event for no watch, a short watch event,
         // then the real answer split across three writes.
@@ -42,7 +51,11 @@ void test('malformed replies fail their own request with EPROTO and leave the co
     }
   });
   const lines: string[] = [];
-  const xs = await XenStoreClient.connect({ transport: unixSocketTransport(srv.path), reconnect: false, log: (l) => lines.push(l) });
+  const xs = await XenStoreClient.connect({
+    transport: unixSocketTransport(srv.path),
+    reconnect: false,
+    log: (l) => lines.push(l),
+  });
   try {
     const e = await rejectsWith(xs.read('/unknown-error'), 'EPROTO', '/unknown-error');
     assert.match(e.message, /EWHATEVER/);
@@ -52,7 +65,10 @@ void test('malformed replies fail their own request with EPROTO and leave the co
     await rejectsWith(xs.getPerms('/bad-perms'), 'EPROTO');
     await rejectsWith(xs.getPerms('/no-perms'), 'EPROTO');
     await rejectsWith(xs.write('/bad-ok', 'v'), 'EPROTO');
-    await rejectsWith(xs.transaction(async () => 1), 'EPROTO');
+    await rejectsWith(
+      xs.transaction(async () => 1),
+      'EPROTO',
+    );
     assert.equal(await xs.read('/stray'), 'fine');
     assert.equal(await xs.read('/anything'), 'value', 'still connected');
     assert.ok(xs.stats().badFrames >= 9, `badFrames ${xs.stats().badFrames}`);
@@ -77,7 +93,10 @@ void test('an oversized frame is a protocol violation: the connection is dropped
     }
     reply(sock, m, m.type, 'recovered');
   });
-  const xs = await XenStoreClient.connect({ transport: unixSocketTransport(srv.path), reconnect: { initialDelayMs: 5 } });
+  const xs = await XenStoreClient.connect({
+    transport: unixSocketTransport(srv.path),
+    reconnect: { initialDelayMs: 5 },
+  });
   try {
     const e = await rejectsWith(xs.read('/a'), 'EPROTO', '/a');
     assert.match(e.message, /4096/);

@@ -44,8 +44,16 @@ void test('permissions round-trip in Xen string form, and get_domain_path', asyn
     const xs = f.dom0;
     await xs.write('/p', 'x');
     assert.deepEqual(await xs.getPerms('/p'), [{ domid: 0, access: 'n' }], 'inherited from the root');
-    await xs.setPerms('/p', [{ domid: 5, access: 'r' }, { domid: 7, access: 'b' }, { domid: 8, access: 'w' }]);
-    assert.deepEqual(await xs.getPerms('/p'), [{ domid: 5, access: 'r' }, { domid: 7, access: 'b' }, { domid: 8, access: 'w' }]);
+    await xs.setPerms('/p', [
+      { domid: 5, access: 'r' },
+      { domid: 7, access: 'b' },
+      { domid: 8, access: 'w' },
+    ]);
+    assert.deepEqual(await xs.getPerms('/p'), [
+      { domid: 5, access: 'r' },
+      { domid: 7, access: 'b' },
+      { domid: 8, access: 'w' },
+    ]);
     await xs.write('/p/child', 'y');
     assert.deepEqual(await xs.getPerms('/p/child'), await xs.getPerms('/p'), 'a new node inherits its parent');
     await rejectsWith(xs.setPerms('/p', []), 'EINVAL', '/p');
@@ -67,9 +75,20 @@ void test('many requests in flight are matched to their replies', async () => {
     const n = 300;
     await Promise.all(Array.from({ length: n }, (_, i) => xs.write(`/many/${i}`, `v${i}`)));
     const values = await Promise.all(Array.from({ length: n }, (_, i) => xs.read(`/many/${i}`)));
-    assert.deepEqual(values, Array.from({ length: n }, (_, i) => `v${i}`));
-    const mixed = await Promise.allSettled([xs.read('/many/1'), xs.read('/many/none'), xs.directory('/many/2'), xs.read('/many/3')]);
-    assert.deepEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      values,
+      Array.from({ length: n }, (_, i) => `v${i}`),
+    );
+    const mixed = await Promise.allSettled([
+      xs.read('/many/1'),
+      xs.read('/many/none'),
+      xs.directory('/many/2'),
+      xs.read('/many/3'),
+    ]);
+    assert.deepEqual(
+      mixed.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
     assert.equal((mixed[3] as PromiseFulfilledResult<string>).value, 'v3');
     assert.equal((await xs.directory('/many')).length, n);
   } finally {
@@ -90,7 +109,10 @@ void test('limits are checked before sending, with a clear error', async () => {
     await rejectsWith(xs.read('/a b'), 'EINVAL');
     await rejectsWith(xs.read(''), 'EINVAL');
     await rejectsWith(xs.write('@releaseDomain', 'x'), 'EINVAL');
-    await rejectsWith(xs.watch('/a\0b', () => undefined), 'EINVAL');
+    await rejectsWith(
+      xs.watch('/a\0b', () => undefined),
+      'EINVAL',
+    );
     // The client refused them all: the connection is intact and nothing was sent.
     await xs.write('/ok', '1');
     assert.equal(await xs.read('/ok'), '1');
@@ -100,7 +122,7 @@ void test('limits are checked before sending, with a clear error', async () => {
   }
 });
 
-void test('relative paths resolve under the caller\'s domain home', async () => {
+void test("relative paths resolve under the caller's domain home", async () => {
   const f = await fixture();
   try {
     await f.dom0.mkdir('/local/domain/4');

@@ -14,8 +14,14 @@ void test('a guest reads and writes only where the permissions allow', async () 
     await xs.setPerms('/public', [{ domid: 0, access: 'r' }]);
     await xs.setPerms('/public/key', [{ domid: 0, access: 'r' }]);
     await xs.write('/shared/rw', 'x');
-    await xs.setPerms('/shared', [{ domid: 0, access: 'n' }, { domid: 5, access: 'b' }]);
-    await xs.setPerms('/shared/rw', [{ domid: 0, access: 'n' }, { domid: 5, access: 'w' }]);
+    await xs.setPerms('/shared', [
+      { domid: 0, access: 'n' },
+      { domid: 5, access: 'b' },
+    ]);
+    await xs.setPerms('/shared/rw', [
+      { domid: 0, access: 'n' },
+      { domid: 5, access: 'w' },
+    ]);
     const g = await f.guest(5);
 
     await rejectsWith(g.read('/secret/key'), 'EACCES', '/secret/key');
@@ -40,8 +46,14 @@ void test('a guest reads and writes only where the permissions allow', async () 
 
     // A domain owns what it creates, inheriting the rest of its parent's ACL.
     await g.write('/shared/made/by/guest', 'g');
-    assert.deepEqual(await xs.getPerms('/shared/made/by/guest'), [{ domid: 5, access: 'n' }, { domid: 5, access: 'b' }]);
-    assert.deepEqual(await xs.getPerms('/shared/made'), [{ domid: 5, access: 'n' }, { domid: 5, access: 'b' }]);
+    assert.deepEqual(await xs.getPerms('/shared/made/by/guest'), [
+      { domid: 5, access: 'n' },
+      { domid: 5, access: 'b' },
+    ]);
+    assert.deepEqual(await xs.getPerms('/shared/made'), [
+      { domid: 5, access: 'n' },
+      { domid: 5, access: 'b' },
+    ]);
     assert.equal(await g.read('/shared/made/by/guest'), 'g');
     // The owner may change the ACL but not hand the node to someone else; others may do neither.
     await g.setPerms('/shared/made', [{ domid: 5, access: 'r' }]);
@@ -61,11 +73,20 @@ void test('the toolstack writes into a guest-owned directory: the node belongs t
   try {
     const xs = f.dom0;
     await xs.mkdir('/local/domain/3');
-    await xs.setPerms('/local/domain/3', [{ domid: 3, access: 'n' }, { domid: 0, access: 'r' }]);
+    await xs.setPerms('/local/domain/3', [
+      { domid: 3, access: 'n' },
+      { domid: 0, access: 'r' },
+    ]);
     await xs.write('/local/domain/3/device/vdispl/0/be-alloc', '0');
-    assert.deepEqual(await xs.getPerms('/local/domain/3/device/vdispl/0/be-alloc'), [{ domid: 3, access: 'n' }, { domid: 0, access: 'r' }]);
+    assert.deepEqual(await xs.getPerms('/local/domain/3/device/vdispl/0/be-alloc'), [
+      { domid: 3, access: 'n' },
+      { domid: 0, access: 'r' },
+    ]);
     // A read-only entry, as libxl writes be-alloc for the frontend: owner dom0, guest may read.
-    await xs.setPerms('/local/domain/3/device/vdispl/0/be-alloc', [{ domid: 0, access: 'n' }, { domid: 3, access: 'r' }]);
+    await xs.setPerms('/local/domain/3/device/vdispl/0/be-alloc', [
+      { domid: 0, access: 'n' },
+      { domid: 3, access: 'r' },
+    ]);
     const g = await f.guest(3);
     assert.equal(await g.read('device/vdispl/0/be-alloc'), '0');
     await rejectsWith(g.write('device/vdispl/0/be-alloc', '1'), 'EACCES');
@@ -87,10 +108,19 @@ void test('only dom0 introduces and releases domains; XS_INTRODUCE over the wire
     await intro.until(1);
     await rel.until(1);
 
-    assert.deepEqual(await raw.call(XsType.IS_DOMAIN_INTRODUCED, ['9']), { type: XsType.IS_DOMAIN_INTRODUCED, strings: ['F'] });
-    assert.deepEqual(await raw.call(XsType.INTRODUCE, ['9', '12345', '3']), { type: XsType.INTRODUCE, strings: ['OK'] });
+    assert.deepEqual(await raw.call(XsType.IS_DOMAIN_INTRODUCED, ['9']), {
+      type: XsType.IS_DOMAIN_INTRODUCED,
+      strings: ['F'],
+    });
+    assert.deepEqual(await raw.call(XsType.INTRODUCE, ['9', '12345', '3']), {
+      type: XsType.INTRODUCE,
+      strings: ['OK'],
+    });
     assert.deepEqual(await intro.until(2), ['@introduceDomain', '@introduceDomain']);
-    assert.deepEqual(await raw.call(XsType.IS_DOMAIN_INTRODUCED, ['9']), { type: XsType.IS_DOMAIN_INTRODUCED, strings: ['T'] });
+    assert.deepEqual(await raw.call(XsType.IS_DOMAIN_INTRODUCED, ['9']), {
+      type: XsType.IS_DOMAIN_INTRODUCED,
+      strings: ['T'],
+    });
     assert.ok(f.xsd.isIntroduced(9));
 
     const g = await f.client(f.xsd.domainSocketPath(9));
@@ -102,7 +132,7 @@ void test('only dom0 introduces and releases domains; XS_INTRODUCE over the wire
 
     assert.deepEqual(await raw.call(XsType.RELEASE, ['9']), { type: XsType.RELEASE, strings: ['OK'] });
     assert.deepEqual(await rel.until(2), ['@releaseDomain', '@releaseDomain']);
-    assert.equal(await gRaw.next(), undefined, 'the released domain\'s connections are dropped');
+    assert.equal(await gRaw.next(), undefined, "the released domain's connections are dropped");
     await rejectsWith(g.read('/x'), 'ECONNRESET');
     assert.deepEqual(await raw.call(XsType.RELEASE, ['9']), { type: XsType.ERROR, strings: ['ENOENT'] });
     gRaw.close();
@@ -112,7 +142,7 @@ void test('only dom0 introduces and releases domains; XS_INTRODUCE over the wire
   }
 });
 
-void test('release drops the domain\'s watches, fires @releaseDomain and hands its nodes to dom0', async () => {
+void test("release drops the domain's watches, fires @releaseDomain and hands its nodes to dom0", async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;
@@ -131,7 +161,7 @@ void test('release drops the domain\'s watches, fires @releaseDomain and hands i
     assert.equal(await f.xsd.releaseDomain(7), false);
     await rel.until(2);
     const after = f.xsd.stats();
-    assert.equal(after.watches, 1, 'the guest\'s watch is gone');
+    assert.equal(after.watches, 1, "the guest's watch is gone");
     assert.deepEqual(after.introduced, []);
     assert.equal((await xs.getPerms('/local/domain/7/data/x'))[0]!.domid, 0, 'owned by dom0 now');
     await rejectsWith(g.read('data/x'), 'ECONNRESET');
@@ -151,7 +181,10 @@ void test('a guest does not see @releaseDomain unless its permissions say so', a
     await f.xsd.releaseDomain(3);
     await settle(g);
     assert.deepEqual(seen.events, ['@releaseDomain']);
-    await f.dom0.setPerms('@releaseDomain', [{ domid: 0, access: 'n' }, { domid: 2, access: 'r' }]);
+    await f.dom0.setPerms('@releaseDomain', [
+      { domid: 0, access: 'n' },
+      { domid: 2, access: 'r' },
+    ]);
     await f.xsd.introduceDomain(3);
     await f.xsd.releaseDomain(3);
     assert.deepEqual(await seen.until(2), ['@releaseDomain', '@releaseDomain']);

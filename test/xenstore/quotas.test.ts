@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, rejectsWith, waitFor } from './helpers.js';
 
-const quotas = { nodesPerDomain: 5, maxValueSize: 16, watchesPerConnection: 3, transactionsPerConnection: 2, nodesPerTransaction: 6 };
+const quotas = {
+  nodesPerDomain: 5,
+  maxValueSize: 16,
+  watchesPerConnection: 3,
+  transactionsPerConnection: 2,
+  nodesPerTransaction: 6,
+};
 
 async function guestFixture() {
   const f = await fixture({ quotas });
@@ -42,8 +48,16 @@ void test('value size: ENOSPC for a guest', async () => {
 void test('watches per connection: E2BIG; duplicate watch: distinct tokens are fine', async () => {
   const { f, g } = await guestFixture();
   try {
-    const ws = [await g.watch('a', () => undefined), await g.watch('a', () => undefined), await g.watch('b', () => undefined)];
-    await rejectsWith(g.watch('c', () => undefined), 'E2BIG', 'c');
+    const ws = [
+      await g.watch('a', () => undefined),
+      await g.watch('a', () => undefined),
+      await g.watch('b', () => undefined),
+    ];
+    await rejectsWith(
+      g.watch('c', () => undefined),
+      'E2BIG',
+      'c',
+    );
     await ws[0]!.close();
     ws[0] = await g.watch('c', () => undefined);
     for (const w of ws) await w.close();
@@ -59,7 +73,10 @@ void test('transactions per connection and nodes per transaction: ENOSPC', async
     const gate = new Promise<void>((r) => (release = r));
     const open = [g.transaction(() => gate), g.transaction(() => gate)];
     await waitFor(() => f.xsd.stats().transactions === 2, 'two open transactions');
-    await rejectsWith(g.transaction(async () => undefined), 'ENOSPC');
+    await rejectsWith(
+      g.transaction(async () => undefined),
+      'ENOSPC',
+    );
     release();
     await Promise.all(open);
 

@@ -41,7 +41,10 @@ void test('xenstored restarts: requests fail with ECONNRESET, watches come back 
     assert.equal(xsd.stats().watches, 1, 're-registered on the new daemon');
     await xs.write('/re/b', '2');
     assert.deepEqual(await log.until(4), ['/re', '/re/a', '/re', '/re/b']);
-    assert.ok(lines.some((l) => l.includes('reconnected')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('reconnected')),
+      lines.join('\n'),
+    );
   } finally {
     await xs.close();
     await xsd.close();
@@ -82,7 +85,10 @@ void test('connect names what it tried; close() is idempotent and stops reconnec
       (e: Error) => /unix socket/.test(e.message) && /xenbus/.test(e.message) && /XENSTORED_PATH/.test(e.message),
     );
     const srv = await FakeServer.start(() => undefined);
-    const xs = await XenStoreClient.connect({ transport: unixSocketTransport(srv.path), reconnect: { initialDelayMs: 1000 } });
+    const xs = await XenStoreClient.connect({
+      transport: unixSocketTransport(srv.path),
+      reconnect: { initialDelayMs: 1000 },
+    });
     await srv.close(); // gone for good: the client keeps trying until closed
     await waitFor(() => !xs.stats().connected, 'the drop to be noticed');
     await xs.close();

@@ -31,7 +31,10 @@ void test('bad requests get the errors xenstored gives', async () => {
     assert.deepEqual(await raw.call(XsType.TRANSACTION_END, ['T'], 4242), err('ENOENT'));
     const tx = Number((await raw.call(XsType.TRANSACTION_START, [''])).strings[0]);
     assert.deepEqual(await raw.call(XsType.TRANSACTION_END, ['maybe'], tx), err('EINVAL'));
-    assert.deepEqual(await raw.call(XsType.TRANSACTION_END, ['F'], tx), { type: XsType.TRANSACTION_END, strings: ['OK'] });
+    assert.deepEqual(await raw.call(XsType.TRANSACTION_END, ['F'], tx), {
+      type: XsType.TRANSACTION_END,
+      strings: ['OK'],
+    });
     assert.deepEqual(await raw.call(XsType.WATCH, ['/a', 'tok']), { type: XsType.WATCH, strings: ['OK'] });
     assert.equal((await raw.next())?.type, XsType.WATCH_EVENT);
     assert.deepEqual(await raw.call(XsType.WATCH, ['/a', 'tok']), err('EEXIST'));

@@ -20,7 +20,11 @@ void test('a transaction sees a snapshot, publishes on commit, and fails with EA
     const inside = await raw.call(XsType.READ, ['/t/v'], tx);
     assert.equal(Buffer.from(inside.strings[0]!).toString(), 'before', 'the snapshot, not the live value');
     assert.deepEqual(await raw.call(XsType.TRANSACTION_END, ['T'], tx), { type: XsType.ERROR, strings: ['EAGAIN'] });
-    assert.deepEqual(await raw.call(XsType.READ, ['/t/v'], tx), { type: XsType.ERROR, strings: ['ENOENT'] }, 'the id is gone');
+    assert.deepEqual(
+      await raw.call(XsType.READ, ['/t/v'], tx),
+      { type: XsType.ERROR, strings: ['ENOENT'] },
+      'the id is gone',
+    );
     assert.deepEqual(await raw.call(XsType.TRANSACTION_START, [''], 5), { type: XsType.ERROR, strings: ['EBUSY'] });
     assert.equal(f.xsd.stats().transactions, 0);
   } finally {
@@ -73,16 +77,19 @@ void test('the helper retries on EAGAIN and gives up after its bound', async () 
     });
     assert.equal(attempts, 2);
     assert.equal(result, 11);
-    assert.equal(await xs.read('/c/n'), '11', 'the retry saw the other writer\'s value');
+    assert.equal(await xs.read('/c/n'), '11', "the retry saw the other writer's value");
 
     let tries = 0;
     const err = await rejectsWith(
-      xs.transaction(async (tx) => {
-        tries++;
-        await tx.read('/c/n');
-        await other.write('/c/n', `w${tries}`);
-        await tx.write('/c/n', 'never');
-      }, { retries: 3 }),
+      xs.transaction(
+        async (tx) => {
+          tries++;
+          await tx.read('/c/n');
+          await other.write('/c/n', `w${tries}`);
+          await tx.write('/c/n', 'never');
+        },
+        { retries: 3 },
+      ),
       'EAGAIN',
     );
     assert.equal(tries, 4);

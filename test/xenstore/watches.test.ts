@@ -30,7 +30,7 @@ void test('a watch fires once at registration, then for changes at or below its 
   }
 });
 
-void test('removal fires the removed path above, and each watch\'s own path below', async () => {
+void test("removal fires the removed path above, and each watch's own path below", async () => {
   const f = await fixture();
   try {
     const xs = f.dom0;

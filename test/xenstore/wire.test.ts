@@ -1,7 +1,15 @@
 // Pure protocol pieces: framing, string lists, path rules, permission strings, transport choice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameDecoder, FrameTooLargeError, HEADER_SIZE, encodeMessage, joinStrings, splitArgs, splitStrings } from '../../src/xenstore/wire.js';
+import {
+  FrameDecoder,
+  FrameTooLargeError,
+  HEADER_SIZE,
+  encodeMessage,
+  joinStrings,
+  splitArgs,
+  splitStrings,
+} from '../../src/xenstore/wire.js';
 import { isChildOf, parentOf, pathProblem } from '../../src/xenstore/paths.js';
 import { parsePerm } from '../../src/xenstore/perms.js';
 import { socketPathFrom, xenbusPathFrom } from '../../src/xenstore/select-transport.js';
@@ -16,10 +24,13 @@ void test('frames survive any split, header fields are little-endian, oversized 
   for (let cut = 0; cut <= stream.length; cut++) {
     const d = new FrameDecoder();
     const got = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
-    assert.deepEqual(got.map((m) => [m.type, m.reqId, m.txId, m.payload.toString()]), [
-      [2, 0x01020304, 7, '/x\0'],
-      [15, 0, 0, '/w\0tok\0'],
-    ]);
+    assert.deepEqual(
+      got.map((m) => [m.type, m.reqId, m.txId, m.payload.toString()]),
+      [
+        [2, 0x01020304, 7, '/x\0'],
+        [15, 0, 0, '/w\0tok\0'],
+      ],
+    );
     assert.equal(d.pending, 0);
   }
   const header = Buffer.alloc(HEADER_SIZE);
@@ -39,7 +50,8 @@ void test('string lists: terminated lists split, unterminated ones are flagged; 
 });
 
 void test('path rules follow docs/misc/xenstore.txt', () => {
-  for (const ok of ['/', '/a', '/local/domain/0/backend', 'rel/path', '/a-b_c@d']) assert.equal(pathProblem(ok), undefined, ok);
+  for (const ok of ['/', '/a', '/local/domain/0/backend', 'rel/path', '/a-b_c@d'])
+    assert.equal(pathProblem(ok), undefined, ok);
   assert.equal(pathProblem('@releaseDomain', true), undefined);
   assert.equal(pathProblem('@releaseDomain')?.kind, 'special-not-allowed');
   assert.equal(pathProblem('')?.kind, 'empty');
@@ -60,12 +72,20 @@ void test('watch matching and the permission decision', () => {
   assert.equal(firedPath('/a/b', '/a', false), undefined);
   assert.equal(firedPath('/a/b', '/a', true), '/a/b');
   assert.equal(firedPath('/a', '/ab', true), undefined);
-  const perms = [{ domid: 3, access: 'r' as const }, { domid: 5, access: 'n' as const }, { domid: 6, access: 'w' as const }];
+  const perms = [
+    { domid: 3, access: 'r' as const },
+    { domid: 5, access: 'n' as const },
+    { domid: 6, access: 'w' as const },
+  ];
   assert.deepEqual(accessFor({ domid: 3, privileged: false }, perms), { read: true, write: true, owner: true });
   assert.deepEqual(accessFor({ domid: 4, privileged: false }, perms), { read: true, write: false, owner: false });
   assert.deepEqual(accessFor({ domid: 5, privileged: false }, perms), { read: false, write: false, owner: false });
   assert.deepEqual(accessFor({ domid: 6, privileged: false }, perms), { read: false, write: true, owner: false });
-  assert.deepEqual(accessFor({ domid: 9, privileged: false, target: 3 }, perms).owner, true, 'SET_TARGET acts as the target');
+  assert.deepEqual(
+    accessFor({ domid: 9, privileged: false, target: 3 }, perms).owner,
+    true,
+    'SET_TARGET acts as the target',
+  );
   assert.deepEqual(accessFor({ domid: 0, privileged: true }, perms).owner, true);
 });
 
@@ -74,7 +94,16 @@ void test('permission strings and transport paths', () => {
   for (const bad of ['x1', 'r', 'r-1', 'r65536', 'rr1', ' r1']) assert.equal(parsePerm(bad), undefined, bad);
   assert.equal(socketPathFrom({}), '/run/xenstored/socket');
   assert.equal(socketPathFrom({ XENSTORED_PATH: '/tmp/s' }), '/tmp/s');
-  assert.equal(xenbusPathFrom({}, () => true), '/dev/xen/xenbus');
-  assert.equal(xenbusPathFrom({}, () => false), '/proc/xen/xenbus');
-  assert.equal(xenbusPathFrom({ XENSTORED_PATH: '/tmp/s' }, () => true), '/tmp/s');
+  assert.equal(
+    xenbusPathFrom({}, () => true),
+    '/dev/xen/xenbus',
+  );
+  assert.equal(
+    xenbusPathFrom({}, () => false),
+    '/proc/xen/xenbus',
+  );
+  assert.equal(
+    xenbusPathFrom({ XENSTORED_PATH: '/tmp/s' }, () => true),
+    '/tmp/s',
+  );
 });

@@ -59,18 +59,19 @@ struct Window {
 class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "WaylandClient", {
-      InstanceMethod<&WaylandClient::Fd>("fd"),
-      InstanceMethod<&WaylandClient::Outputs>("outputs"),
-      InstanceMethod<&WaylandClient::ShmFormats>("shmFormats"),
-      InstanceMethod<&WaylandClient::Dispatch>("dispatch"),
-      InstanceMethod<&WaylandClient::Flush>("flush"),
-      InstanceMethod<&WaylandClient::CreateWindow>("createWindow"),
-      InstanceMethod<&WaylandClient::Commit>("commit"),
-      InstanceMethod<&WaylandClient::SetTitle>("setTitle"),
-      InstanceMethod<&WaylandClient::DestroyWindow>("destroyWindow"),
-      InstanceMethod<&WaylandClient::Close>("close"),
-    });
+    return DefineClass(env, "WaylandClient",
+                       {
+                           InstanceMethod<&WaylandClient::Fd>("fd"),
+                           InstanceMethod<&WaylandClient::Outputs>("outputs"),
+                           InstanceMethod<&WaylandClient::ShmFormats>("shmFormats"),
+                           InstanceMethod<&WaylandClient::Dispatch>("dispatch"),
+                           InstanceMethod<&WaylandClient::Flush>("flush"),
+                           InstanceMethod<&WaylandClient::CreateWindow>("createWindow"),
+                           InstanceMethod<&WaylandClient::Commit>("commit"),
+                           InstanceMethod<&WaylandClient::SetTitle>("setTitle"),
+                           InstanceMethod<&WaylandClient::DestroyWindow>("destroyWindow"),
+                           InstanceMethod<&WaylandClient::Close>("close"),
+                       });
   }
 
   // new WaylandClient(displayName): '' connects to $WAYLAND_DISPLAY (libwayland's default).
@@ -90,7 +91,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       Teardown(true);
       ThrowErrno(env, "wl_display_roundtrip", err != 0 ? err : EPROTO);
     }
-    const char* missing = compositor_ == nullptr ? "wl_compositor" : shm_ == nullptr ? "wl_shm" : wm_ == nullptr ? "xdg_wm_base" : nullptr;
+    const char* missing = compositor_ == nullptr ? "wl_compositor"
+                          : shm_ == nullptr      ? "wl_shm"
+                          : wm_ == nullptr       ? "xdg_wm_base"
+                                                 : nullptr;
     if (missing != nullptr) {
       Teardown(true);
       Napi::Error e = Napi::Error::New(env, std::string("the compositor offers no ") + missing);
@@ -115,7 +119,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   static void OnGlobal(void* data, wl_registry* reg, uint32_t name, const char* iface, uint32_t version) {
     auto* self = static_cast<WaylandClient*>(data);
     if (std::strcmp(iface, wl_compositor_interface.name) == 0 && self->compositor_ == nullptr) {
-      self->compositor_ = static_cast<wl_compositor*>(wl_registry_bind(reg, name, &wl_compositor_interface, 4 < version ? 4 : version));
+      self->compositor_ =
+          static_cast<wl_compositor*>(wl_registry_bind(reg, name, &wl_compositor_interface, 4 < version ? 4 : version));
     } else if (std::strcmp(iface, wl_shm_interface.name) == 0 && self->shm_ == nullptr) {
       self->shm_ = static_cast<wl_shm*>(wl_registry_bind(reg, name, &wl_shm_interface, 1));
       wl_shm_add_listener(self->shm_, &kShmListener, self);
@@ -125,7 +130,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     } else if (std::strcmp(iface, wl_output_interface.name) == 0) {
       auto out = std::make_unique<OutputInfo>();
       out->globalName = name;
-      out->proxy = static_cast<wl_output*>(wl_registry_bind(reg, name, &wl_output_interface, version < 4 ? version : 4));
+      out->proxy =
+          static_cast<wl_output*>(wl_registry_bind(reg, name, &wl_output_interface, version < 4 ? version : 4));
       wl_output_add_listener(out->proxy, &kOutputListener, out.get());
       self->outputs_.push_back(std::move(out));
     }
@@ -134,8 +140,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     auto* self = static_cast<WaylandClient*>(data);
     for (auto it = self->outputs_.begin(); it != self->outputs_.end(); ++it) {
       if ((*it)->globalName != name) continue;
-      if (wl_output_get_version((*it)->proxy) >= 3) wl_output_release((*it)->proxy);
-      else wl_output_destroy((*it)->proxy);
+      if (wl_output_get_version((*it)->proxy) >= 3)
+        wl_output_release((*it)->proxy);
+      else
+        wl_output_destroy((*it)->proxy);
       self->outputs_.erase(it);
       return;
     }
@@ -150,17 +158,24 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   static void OnPing(void*, xdg_wm_base* wm, uint32_t serial) { xdg_wm_base_pong(wm, serial); }
   static constexpr xdg_wm_base_listener kWmListener = {OnPing};
 
-  static void OnOutputGeometry(void*, wl_output*, int32_t, int32_t, int32_t, int32_t, int32_t, const char*, const char*, int32_t) {}
+  static void OnOutputGeometry(void*, wl_output*, int32_t, int32_t, int32_t, int32_t, int32_t, const char*, const char*,
+                               int32_t) {}
   static void OnOutputMode(void* data, wl_output*, uint32_t flags, int32_t w, int32_t h, int32_t refresh) {
     auto* o = static_cast<OutputInfo*>(data);
-    if (flags & WL_OUTPUT_MODE_CURRENT) { o->width = w; o->height = h; o->refresh = refresh; }
+    if (flags & WL_OUTPUT_MODE_CURRENT) {
+      o->width = w;
+      o->height = h;
+      o->refresh = refresh;
+    }
   }
   static void OnOutputDone(void*, wl_output*) {}
   static void OnOutputScale(void*, wl_output*, int32_t) {}
   static void OnOutputName(void* data, wl_output*, const char* name) { static_cast<OutputInfo*>(data)->name = name; }
-  static void OnOutputDescription(void* data, wl_output*, const char* d) { static_cast<OutputInfo*>(data)->description = d; }
-  static constexpr wl_output_listener kOutputListener = {OnOutputGeometry, OnOutputMode, OnOutputDone, OnOutputScale,
-                                                         OnOutputName, OnOutputDescription};
+  static void OnOutputDescription(void* data, wl_output*, const char* d) {
+    static_cast<OutputInfo*>(data)->description = d;
+  }
+  static constexpr wl_output_listener kOutputListener = {OnOutputGeometry, OnOutputMode, OnOutputDone,
+                                                         OnOutputScale,    OnOutputName, OnOutputDescription};
 
   // ---- window listeners --------------------------------------------------------------------
   static void OnSurfaceConfigure(void* data, xdg_surface* xs, uint32_t serial) {
@@ -183,7 +198,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     w->client->Push({"close", w->id, 0});
   }
   static constexpr xdg_toplevel_listener kToplevelListener = {OnToplevelConfigure, OnToplevelClose, OnToplevelBounds,
-                                                             OnToplevelCapabilities};
+                                                              OnToplevelCapabilities};
 
   static void OnFrameDone(void* data, wl_callback* cb, uint32_t timeMs) {
     auto* w = static_cast<Window*>(data);
@@ -246,7 +261,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       }
       if (wl_display_get_error(display_) == 0) {
         wl_display_flush(display_);
-        if (wl_display_read_events(display_) < 0 || wl_display_dispatch_pending(display_) < 0) {}
+        if (wl_display_read_events(display_) < 0 || wl_display_dispatch_pending(display_) < 0) {
+        }
       } else {
         wl_display_cancel_read(display_);
       }
@@ -292,11 +308,13 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     uint32_t width = ArgU32(info, 2, "width"), height = ArgU32(info, 3, "height"), stride = ArgU32(info, 4, "stride");
     uint32_t format = ArgU32(info, 5, "shmFormat");
     std::string outputName = ArgString(info, 6, "outputName");
-    if (width == 0 || height == 0 || width > 16384 || height > 16384 || stride < width || stride % 4 != 0 || stride > 16384 * 8)
+    if (width == 0 || height == 0 || width > 16384 || height > 16384 || stride < width || stride % 4 != 0 ||
+        stride > 16384 * 8)
       throw Napi::RangeError::New(env, "createWindow: bad geometry");
     wl_output* fullscreenOn = nullptr;
     if (!outputName.empty()) {
-      for (auto& o : outputs_) if (o->name == outputName) fullscreenOn = o->proxy;
+      for (auto& o : outputs_)
+        if (o->name == outputName) fullscreenOn = o->proxy;
       if (fullscreenOn == nullptr) ThrowErrno(env, "createWindow: no wl_output " + outputName, ENODEV);
     }
     auto w = std::make_unique<Window>();
@@ -327,7 +345,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       w->buffers[i] = wl_shm_pool_create_buffer(w->pool, static_cast<int32_t>(w->bufferBytes * i), w->width, w->height,
                                                 static_cast<int32_t>(stride), format);
       wl_buffer_add_listener(w->buffers[i], &kBufferListener, w.get());
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, static_cast<uint8_t*>(w->map) + w->bufferBytes * i, w->bufferBytes);
+      Napi::ArrayBuffer ab =
+          Napi::ArrayBuffer::New(env, static_cast<uint8_t*>(w->map) + w->bufferBytes * i, w->bufferBytes);
       w->views[i] = Napi::Persistent(ab);
       views.Set(i, ab);
     }
@@ -397,7 +416,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     windows_.erase(it);
     // Events already queued for it mean nothing now.
     std::vector<Event> keep;
-    for (auto& e : events_) if (e.window != id) keep.push_back(e);
+    for (auto& e : events_)
+      if (e.window != id) keep.push_back(e);
     events_.swap(keep);
     if (!lost_) wl_display_flush(display_);
     return env.Undefined();
@@ -424,13 +444,20 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       v.Reset();
     }
     if (w.frame) wl_callback_destroy(w.frame);
-    if (w.toplevel) { xdg_toplevel_destroy(w.toplevel); counters().waylandWindows--; }
+    if (w.toplevel) {
+      xdg_toplevel_destroy(w.toplevel);
+      counters().waylandWindows--;
+    }
     if (w.xsurface) xdg_surface_destroy(w.xsurface);
     if (w.surface) wl_surface_destroy(w.surface);
-    for (auto* b : w.buffers) if (b) wl_buffer_destroy(b);
+    for (auto* b : w.buffers)
+      if (b) wl_buffer_destroy(b);
     if (w.pool) wl_shm_pool_destroy(w.pool);
     if (w.map != MAP_FAILED) munmap(w.map, w.bufferBytes * 2);
-    if (w.memfd >= 0) { close(w.memfd); counters().waylandShmPools--; }
+    if (w.memfd >= 0) {
+      close(w.memfd);
+      counters().waylandShmPools--;
+    }
     w = Window();
   }
 
@@ -439,15 +466,20 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     windows_.clear();
     events_.clear();
     for (auto& o : outputs_) {
-      if (wl_output_get_version(o->proxy) >= 3 && !lost_) wl_output_release(o->proxy);
-      else wl_output_destroy(o->proxy);
+      if (wl_output_get_version(o->proxy) >= 3 && !lost_)
+        wl_output_release(o->proxy);
+      else
+        wl_output_destroy(o->proxy);
     }
     outputs_.clear();
     if (wm_) xdg_wm_base_destroy(wm_);
     if (shm_) wl_shm_destroy(shm_);
     if (compositor_) wl_compositor_destroy(compositor_);
     if (registry_) wl_registry_destroy(registry_);
-    wm_ = nullptr; shm_ = nullptr; compositor_ = nullptr; registry_ = nullptr;
+    wm_ = nullptr;
+    shm_ = nullptr;
+    compositor_ = nullptr;
+    registry_ = nullptr;
     if (display_) {
       wl_display_flush(display_);
       wl_display_disconnect(display_);

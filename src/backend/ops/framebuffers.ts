@@ -17,7 +17,9 @@ export function fbAttach(ctx: DeviceContext, req: FbAttach): number {
   const { format } = req;
   // A buffer made with geometry has the frontend's dumb pitch; a PRIME import (no geometry) is
   // tightly packed rows of this framebuffer.
-  const pitch = dbuf.geometry ? frontendPitch(dbuf.geometry.width, dbuf.geometry.bpp) : BigInt(req.width) * BigInt(format.cpp);
+  const pitch = dbuf.geometry
+    ? frontendPitch(dbuf.geometry.width, dbuf.geometry.bpp)
+    : BigInt(req.width) * BigInt(format.cpp);
   const rowBytes = BigInt(req.width) * BigInt(format.cpp);
   if (rowBytes > pitch) return -XEN_EINVAL;
   if (imageExtent(dbuf.dataOfs, pitch, req.width, req.height, format.cpp) > BigInt(dbuf.bufferSz)) return -XEN_EINVAL;

@@ -4,7 +4,12 @@
 // our check and our use of it.
 import { allZero, readU32 } from '../../displif/bytes.js';
 import { GREFS_PER_DIR_PAGE, PAGE_SIZE, XEN_EINVAL } from '../../displif/constants.js';
-import { PageDirectoryError, directoryPageCount, fillPageDirectory, walkPageDirectory } from '../../displif/page-directory.js';
+import {
+  PageDirectoryError,
+  directoryPageCount,
+  fillPageDirectory,
+  walkPageDirectory,
+} from '../../displif/page-directory.js';
 import { PAGE_DIR } from '../../displif/wire-layout.js';
 import type { DomId, GrantRef } from '../../util/ids.js';
 import type { GrantMapping, XenPlatform } from '../../xen/platform.js';
@@ -14,7 +19,12 @@ import type { GrantMapping, XenPlatform } from '../../xen/platform.js';
  * `nRefs` needs; a directory that lists more than that (a link or a ref after the last one on the
  * last page: frontends zero their directory pages) is refused like one that lists fewer.
  */
-export async function readDirectory(platform: XenPlatform, domid: DomId, firstRef: GrantRef, nRefs: number): Promise<GrantRef[]> {
+export async function readDirectory(
+  platform: XenPlatform,
+  domid: DomId,
+  firstRef: GrantRef,
+  nRefs: number,
+): Promise<GrantRef[]> {
   let last: Uint8Array | undefined;
   const refs = await walkPageDirectory(firstRef, nRefs, async (ref) => {
     if (platform.copyFromGrant) {
@@ -31,8 +41,15 @@ export async function readDirectory(platform: XenPlatform, domid: DomId, firstRe
     }
   });
   const onLast = nRefs - (directoryPageCount(nRefs) - 1) * GREFS_PER_DIR_PAGE;
-  if (last && (readU32(last, PAGE_DIR.gref_dir_next_page) !== 0 || !allZero(last, PAGE_DIR.gref + 4 * onLast, PAGE_SIZE))) {
-    throw new PageDirectoryError(`page directory lists more than the ${nRefs} refs buffer_sz needs`, XEN_EINVAL, 'bad-count');
+  if (
+    last &&
+    (readU32(last, PAGE_DIR.gref_dir_next_page) !== 0 || !allZero(last, PAGE_DIR.gref + 4 * onLast, PAGE_SIZE))
+  ) {
+    throw new PageDirectoryError(
+      `page directory lists more than the ${nRefs} refs buffer_sz needs`,
+      XEN_EINVAL,
+      'bad-count',
+    );
   }
   return refs;
 }
@@ -41,7 +58,12 @@ export async function readDirectory(platform: XenPlatform, domid: DomId, firstRe
  * be-alloc: writes `bufferRefs` into the frontend's directory pages (mapped writable, one at a
  * time; the walker reads each link once and checks it before following it).
  */
-export async function writeDirectory(platform: XenPlatform, domid: DomId, firstRef: GrantRef, bufferRefs: readonly GrantRef[]): Promise<void> {
+export async function writeDirectory(
+  platform: XenPlatform,
+  domid: DomId,
+  firstRef: GrantRef,
+  bufferRefs: readonly GrantRef[],
+): Promise<void> {
   let current: GrantMapping | undefined;
   try {
     await fillPageDirectory(firstRef, bufferRefs, async (ref) => {

@@ -4,7 +4,14 @@
 import { emitter } from '../../util/events.js';
 import type { DomId } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
-import type { Mode, Output, OutputBackend, OutputBackendEvents, OutputBackendResources, OutputSpec } from '../output.js';
+import type {
+  Mode,
+  Output,
+  OutputBackend,
+  OutputBackendEvents,
+  OutputBackendResources,
+  OutputSpec,
+} from '../output.js';
 import { HeadlessOutput } from './headless-output.js';
 
 export type HeadlessOutputSpec = OutputSpec;
@@ -14,11 +21,13 @@ export const DEFAULT_REFRESH_MILLIHZ = 60000;
 /** Parses `NAME=WxH` or `NAME=WxH@HZ` (a command-line option). */
 export function parseHeadlessSpec(s: string): HeadlessOutputSpec {
   const m = /^([^=\s]{1,64})=(\d{1,5})x(\d{1,5})(?:@(\d{1,3}(?:\.\d{1,3})?))?$/.exec(s);
-  if (!m) throw new Error(`headless output ${JSON.stringify(s)}: expected NAME=WIDTHxHEIGHT[@HZ], e.g. screen0=1920x1080@60`);
+  if (!m)
+    throw new Error(`headless output ${JSON.stringify(s)}: expected NAME=WIDTHxHEIGHT[@HZ], e.g. screen0=1920x1080@60`);
   const width = Number(m[2]);
   const height = Number(m[3]);
   const hz = m[4] === undefined ? 60 : Number(m[4]);
-  if (width < 1 || height < 1 || width > 16384 || height > 16384) throw new Error(`headless output ${m[1]}: size ${width}x${height} out of range`);
+  if (width < 1 || height < 1 || width > 16384 || height > 16384)
+    throw new Error(`headless output ${m[1]}: size ${width}x${height} out of range`);
   if (hz < 1 || hz > 360) throw new Error(`headless output ${m[1]}: refresh ${hz} Hz out of range 1..360`);
   return { name: m[1]!, width, height, refreshMilliHz: Math.round(hz * 1000) };
 }

@@ -4,7 +4,16 @@
 // (the buffer's holds) until the output shows something else, so the last picture stays readable
 // without a full-frame conversion on the turn of the guest's FB_DETACH or DBUF_DESTROY.
 import { createHash } from 'node:crypto';
-import { OutputError, type FlipResult, type Frame, type FramebufferDesc, type Mode, type Output, type OutputConfig, type ScanoutPath } from '../output.js';
+import {
+  OutputError,
+  type FlipResult,
+  type Frame,
+  type FramebufferDesc,
+  type Mode,
+  type Output,
+  type OutputConfig,
+  type ScanoutPath,
+} from '../output.js';
 import { formatByFourcc } from '../../displif/formats.js';
 import { drawRegion } from './pixel-convert.js';
 import { VblankClock } from './vblank-clock.js';
@@ -15,7 +24,6 @@ export interface HeadlessOutputStats {
   readonly flipsDropped: number;
   readonly modesets: number;
 }
-
 
 /**
  * What is on screen: a live framebuffer in a viewport, or one the guest released while it was
@@ -69,7 +77,8 @@ export class HeadlessOutput implements Output {
     readonly name: string,
     readonly mode: Mode,
   ) {
-    if (!(mode.width > 0 && mode.height > 0)) throw new RangeError(`headless output ${name}: mode ${mode.width}x${mode.height}`);
+    if (!(mode.width > 0 && mode.height > 0))
+      throw new RangeError(`headless output ${name}: mode ${mode.width}x${mode.height}`);
     this.modes = [mode];
     this.clock = new VblankClock(mode.refreshMilliHz);
   }
@@ -100,13 +109,21 @@ export class HeadlessOutput implements Output {
     const { width, height } = this.mode;
     if (cfg.x + cfg.width > width || cfg.y + cfg.height > height || cfg.width <= 0 || cfg.height <= 0) {
       return Promise.reject(
-        new OutputError(`output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`, EINVAL),
+        new OutputError(
+          `output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`,
+          EINVAL,
+        ),
       );
     }
     const srcX = cfg.srcX ?? 0;
     const srcY = cfg.srcY ?? 0;
     if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height) {
-      return Promise.reject(new OutputError(`output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`, EINVAL));
+      return Promise.reject(
+        new OutputError(
+          `output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`,
+          EINVAL,
+        ),
+      );
     }
     this.show({ kind: 'live', cfg, fb: cfg.fb });
     this.modesets++;
@@ -232,7 +249,6 @@ export class HeadlessOutput implements Output {
     }
     return { width, height, rgba, sequence: this.sequence };
   }
-
 }
 
 /** Byte offset of column x in a row; YUYV starts on a whole macropixel. Unknown formats draw nothing anyway. */

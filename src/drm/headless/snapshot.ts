@@ -17,7 +17,11 @@ export function writePng(path: string, frame: Frame): void {
 /** Decodes a PNG back to RGBA (tests, and tools comparing snapshots). */
 export function decodePng(data: Buffer): { width: number; height: number; rgba: Uint8Array } {
   const png = PNG.sync.read(data);
-  return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+  return {
+    width: png.width,
+    height: png.height,
+    rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
+  };
 }
 
 /** A file-name-safe form of an output name ("dom1/0/id0" → "dom1_0_id0"). */

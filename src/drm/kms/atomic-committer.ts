@@ -15,10 +15,24 @@ interface AtomicProps {
   readonly connCrtcId: number;
   readonly crtcModeId: number;
   readonly crtcActive: number;
-  readonly plane: Record<'FB_ID' | 'CRTC_ID' | 'SRC_X' | 'SRC_Y' | 'SRC_W' | 'SRC_H' | 'CRTC_X' | 'CRTC_Y' | 'CRTC_W' | 'CRTC_H', number>;
+  readonly plane: Record<
+    'FB_ID' | 'CRTC_ID' | 'SRC_X' | 'SRC_Y' | 'SRC_W' | 'SRC_H' | 'CRTC_X' | 'CRTC_Y' | 'CRTC_W' | 'CRTC_H',
+    number
+  >;
 }
 
-const PLANE_PROPS = ['FB_ID', 'CRTC_ID', 'SRC_X', 'SRC_Y', 'SRC_W', 'SRC_H', 'CRTC_X', 'CRTC_Y', 'CRTC_W', 'CRTC_H'] as const;
+const PLANE_PROPS = [
+  'FB_ID',
+  'CRTC_ID',
+  'SRC_X',
+  'SRC_Y',
+  'SRC_W',
+  'SRC_H',
+  'CRTC_X',
+  'CRTC_Y',
+  'CRTC_W',
+  'CRTC_H',
+] as const;
 
 /** The property ids an atomic commit on this pipe needs, or why the pipe cannot go atomic. */
 export function atomicPropsFor(pipe: Pipe): AtomicProps | string {
@@ -47,7 +61,13 @@ class Request {
     return this;
   }
   commit(dev: NativeDrmDevice, flags: number, token = 0): void {
-    dev.atomicCommit(Uint32Array.from(this.objs), Uint32Array.from(this.props), BigUint64Array.from(this.values), flags, token);
+    dev.atomicCommit(
+      Uint32Array.from(this.objs),
+      Uint32Array.from(this.props),
+      BigUint64Array.from(this.values),
+      flags,
+      token,
+    );
   }
 }
 

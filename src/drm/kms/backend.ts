@@ -6,7 +6,9 @@ import { KmsBackend, type KmsBackendOptions } from './kms-backend.js';
 
 export { KmsBackend } from './kms-backend.js';
 
-export function openKmsBackend(opts: { card?: string; log: Logger } & Omit<KmsBackendOptions, 'card' | 'log'>): Promise<OutputBackend> {
+export function openKmsBackend(
+  opts: { card?: string; log: Logger } & Omit<KmsBackendOptions, 'card' | 'log'>,
+): Promise<OutputBackend> {
   try {
     return Promise.resolve(KmsBackend.open(opts));
   } catch (err) {

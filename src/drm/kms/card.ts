@@ -74,7 +74,9 @@ export function describeCaps(c: CardCaps): string {
 
 export function listCards(dir: string, deps: CardDeps): string[] {
   if (!deps.exists(dir)) {
-    throw new Error(`no ${dir}: this machine has no DRM/KMS device — load the display's KMS driver (e.g. bochs-drm, virtio-gpu, i915), or use --output headless`);
+    throw new Error(
+      `no ${dir}: this machine has no DRM/KMS device — load the display's KMS driver (e.g. bochs-drm, virtio-gpu, i915), or use --output headless`,
+    );
   }
   return deps
     .list(dir)
@@ -90,7 +92,8 @@ export interface OpenedCard {
 
 function whyUnusable(info: CardInfo): string | undefined {
   if (!info.caps.dumbBuffers) return 'no dumb buffers';
-  if (!info.resources.connectors.some((c) => c.connection === 'connected' && c.modes.length > 0)) return 'no connected connector with modes';
+  if (!info.resources.connectors.some((c) => c.connection === 'connected' && c.modes.length > 0))
+    return 'no connected connector with modes';
   return undefined;
 }
 
@@ -98,7 +101,11 @@ function whyUnusable(info: CardInfo): string | undefined {
  * Opens `spec` (a device path) or, for 'auto', the first card under /dev/dri that can serve. The
  * error for 'auto' lists every card and why it was passed over.
  */
-export function openCard(spec: string, opts: { atomic: boolean; dir?: string }, deps: CardDeps = defaultCardDeps()): OpenedCard {
+export function openCard(
+  spec: string,
+  opts: { atomic: boolean; dir?: string },
+  deps: CardDeps = defaultCardDeps(),
+): OpenedCard {
   const tryOpen = (path: string): OpenedCard => {
     const dev = deps.open(path);
     try {

@@ -97,7 +97,8 @@ export class KmsBackend implements OutputBackend {
     this.closeFd = opts.closeFd ?? closeSync;
     const caps = card.caps;
     const { pipes, unserved } = assignPipes(card.resources);
-    for (const c of unserved) log.warn({ connector: c.name }, `${c.name}: no free CRTC can drive it; not offered as an output`);
+    for (const c of unserved)
+      log.warn({ connector: c.name }, `${c.name}: no free CRTC can drive it; not offered as an output`);
     let committer: Committer = new LegacyCommitter(dev);
     if (caps.atomic) {
       const atomic = new AtomicCommitter(dev);
@@ -106,7 +107,9 @@ export class KmsBackend implements OutputBackend {
       else log.warn(`${card.path}: atomic granted but unusable (${refused}); using legacy modesetting`);
     }
     this.committer = committer;
-    this.fallbacks = new FallbackStats((reason) => log.info({ reason }, `a guest framebuffer is copied instead of scanned out as a dma-buf: ${reason}`));
+    this.fallbacks = new FallbackStats((reason) =>
+      log.info({ reason }, `a guest framebuffer is copied instead of scanned out as a dma-buf: ${reason}`),
+    );
     const formats = new Set<number>();
     for (const p of pipes) for (const f of p.plane?.formats ?? []) formats.add(f);
     const onError = (err: unknown, what: string): void => log.warn({ err }, `kms: ${what} failed`);
@@ -129,7 +132,11 @@ export class KmsBackend implements OutputBackend {
     }
     const every = opts.hotplugPollMs ?? 1000;
     if (every > 0) {
-      this.hotplug = new HotplugWatch(opts.connectorStatuses ?? (() => sysfsStatuses(card.path)), () => this.rescan(), every);
+      this.hotplug = new HotplugWatch(
+        opts.connectorStatuses ?? (() => sysfsStatuses(card.path)),
+        () => this.rescan(),
+        every,
+      );
       this.hotplug.start();
     }
   }
@@ -223,7 +230,10 @@ export class KmsBackend implements OutputBackend {
     for (const c of unserved) {
       if (this.unservedSaid.has(c.name)) continue;
       this.unservedSaid.add(c.name);
-      this.log.warn({ connector: c.name }, `${c.name}: connected, but no free CRTC can drive it; not offered as an output`);
+      this.log.warn(
+        { connector: c.name },
+        `${c.name}: connected, but no free CRTC can drive it; not offered as an output`,
+      );
     }
     for (const pipe of pipes) this.plug(pipe, res);
   }
@@ -271,7 +281,8 @@ export class KmsBackend implements OutputBackend {
     if (this.retry) clearInterval(this.retry);
     this.retry = undefined;
     this.log.info(`kms: DRM master regained on ${this.card.path}: restoring the guests' modes`);
-    for (const o of this.list) o.resume().catch((err: unknown) => this.log.warn({ err, output: o.name }, 'restoring an output failed'));
+    for (const o of this.list)
+      o.resume().catch((err: unknown) => this.log.warn({ err, output: o.name }, 'restoring an output failed'));
     return true;
   }
 
@@ -321,7 +332,9 @@ export class KmsBackend implements OutputBackend {
   private save(pipe: Pipe, res: DrmResources): void {
     if (this.saved.has(pipe.crtc.id)) return;
     const crtc = this.dev.getCrtc(pipe.crtc.id);
-    const connectors = res.connectors.filter((c) => res.encoders.find((e) => e.id === c.encoderId)?.crtcId === crtc.id).map((c) => c.id);
+    const connectors = res.connectors
+      .filter((c) => res.encoders.find((e) => e.id === c.encoderId)?.crtcId === crtc.id)
+      .map((c) => c.id);
     this.saved.set(crtc.id, { pipe, crtc, connectors });
   }
 
@@ -330,7 +343,10 @@ export class KmsBackend implements OutputBackend {
     this.list.splice(this.list.indexOf(out), 1);
     this.byName.delete(out.name);
     this.parked.set(out.name, out);
-    this.log.info({ output: out.name }, `kms: ${out.name} unplugged: output parked until a monitor is plugged in again`);
+    this.log.info(
+      { output: out.name },
+      `kms: ${out.name} unplugged: output parked until a monitor is plugged in again`,
+    );
     this.events.emit('output-removed', out);
   }
 
@@ -344,7 +360,10 @@ export class KmsBackend implements OutputBackend {
     try {
       this.save(pipe, res);
     } catch (err) {
-      this.log.warn({ err, connector: name }, `${name}: connected, but its CRTC cannot be read; not offered as an output`);
+      this.log.warn(
+        { err, connector: name },
+        `${name}: connected, but its CRTC cannot be read; not offered as an output`,
+      );
       return;
     }
     this.unservedSaid.delete(name);
@@ -352,7 +371,9 @@ export class KmsBackend implements OutputBackend {
     if (out) {
       this.parked.delete(name);
       const o = out;
-      out.plug(pipe, !this.master).catch((err: unknown) => this.log.warn({ err, output: o.name }, 'showing the guest again failed'));
+      out
+        .plug(pipe, !this.master)
+        .catch((err: unknown) => this.log.warn({ err, output: o.name }, 'showing the guest again failed'));
     } else {
       out = this.makeOutput(pipe);
       if (!this.master) out.pause();
@@ -382,7 +403,10 @@ export class KmsBackend implements OutputBackend {
   private masterLost(err: unknown): void {
     if (!this.master || this.closed) return;
     this.master = false;
-    this.log.warn({ err }, `kms: lost DRM master on ${this.card.path} (another process took the display): scanout paused`);
+    this.log.warn(
+      { err },
+      `kms: lost DRM master on ${this.card.path} (another process took the display): scanout paused`,
+    );
     this.pauseAll();
   }
 
@@ -415,7 +439,8 @@ export class KmsBackend implements OutputBackend {
   }
 
   private dumbImportUnavailable(platform: XenPlatform): string | undefined {
-    if (!platform.capabilities.dmabufImport) return 'the platform cannot grant dma-buf pages (no gntdev dma-buf import)';
+    if (!platform.capabilities.dmabufImport)
+      return 'the platform cannot grant dma-buf pages (no gntdev dma-buf import)';
     if (!this.card.caps.dumbBuffers) return 'the card has no dumb buffers';
     if (!this.card.caps.primeExport) return 'the card cannot export dumb buffers (no PRIME export)';
     return undefined;

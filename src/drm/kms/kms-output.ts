@@ -75,7 +75,12 @@ export class KmsOutput implements Output {
       canStart: () => this.state.kind === 'on',
       forgetToken: (t) => d.forgetToken(t),
     });
-    this.router = new Router({ committer: d.committer, importer: d.importer, stats: d.stats, active: () => this.active });
+    this.router = new Router({
+      committer: d.committer,
+      importer: d.importer,
+      stats: d.stats,
+      active: () => this.active,
+    });
   }
 
   /** The connector's modes (those of the monitor plugged in last). */
@@ -138,7 +143,8 @@ export class KmsOutput implements Output {
 
   release(fb: FramebufferDesc): void {
     // Its pages go: an unplugged output keeps no configuration that shows it (the guest's next SET_CONFIG will).
-    if (this.state.kind === 'unplugged' && this.state.cfg?.fb.id === fb.id) this.state = { kind: 'unplugged', cfg: undefined };
+    if (this.state.kind === 'unplugged' && this.state.cfg?.fb.id === fb.id)
+      this.state = { kind: 'unplugged', cfg: undefined };
     this.flips.dropQueued(fb.id, 'framebuffer released');
     // On screen, its picture stays: the pages are held (converted only for a snapshot), never
     // copied on the turn of a request any guest may send in a loop.
@@ -362,7 +368,12 @@ export class KmsOutput implements Output {
 
   private logChoice(cfg: OutputConfig, choice: ModeChoice): void {
     const s = guestScreen(cfg);
-    const fields = { output: this.name, guest: `${s.width}x${s.height}`, mode: describeMode(choice.mode), how: choice.how };
+    const fields = {
+      output: this.name,
+      guest: `${s.width}x${s.height}`,
+      mode: describeMode(choice.mode),
+      how: choice.how,
+    };
     this.d.log.info(fields, describePlan(this.name, cfg, choice, this.scales));
   }
 
@@ -460,7 +471,8 @@ export class KmsOutput implements Output {
       width: a?.choice.mode.hdisplay ?? 0,
       height: a?.choice.mode.vdisplay ?? 0,
       fb,
-      placement: (fb && this.router.placementOf(fb)) ?? a?.copyPlacement ?? { src: zero, dst: zero, scaled: false, fullScreen: false },
+      placement: (fb && this.router.placementOf(fb)) ??
+        a?.copyPlacement ?? { src: zero, dst: zero, scaled: false, fullScreen: false },
     };
   }
 }

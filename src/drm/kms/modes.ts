@@ -26,8 +26,7 @@ export function toMode(m: DrmModeInfo): Mode {
 }
 
 export type ModeChoice =
-  | { readonly how: 'exact'; readonly mode: DrmModeInfo }
-  | { readonly how: 'preferred'; readonly mode: DrmModeInfo };
+  { readonly how: 'exact'; readonly mode: DrmModeInfo } | { readonly how: 'preferred'; readonly mode: DrmModeInfo };
 
 /** Closest to 60 Hz first (the Linux frontend runs its CRTCs at 60 Hz), then the higher rate. */
 function byRefresh(a: DrmModeInfo, b: DrmModeInfo): number {

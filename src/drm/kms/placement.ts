@@ -38,7 +38,12 @@ export function centredPlacement(v: SourcedRect, modeW: number, modeH: number): 
   if (x2 <= x1 || y2 <= y1) return undefined;
   const src = { x: (v.srcX ?? 0) + x1 - x0, y: (v.srcY ?? 0) + y1 - y0, width: x2 - x1, height: y2 - y1 };
   const dst = { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
-  return { src, dst, scaled: false, fullScreen: dst.x === 0 && dst.y === 0 && dst.width === modeW && dst.height === modeH };
+  return {
+    src,
+    dst,
+    scaled: false,
+    fullScreen: dst.x === 0 && dst.y === 0 && dst.width === modeW && dst.height === modeH,
+  };
 }
 
 /** Scaled to fit: the guest screen as large as the mode allows with its aspect ratio, centred. */
@@ -59,5 +64,10 @@ export function scaledPlacement(v: SourcedRect, modeW: number, modeH: number): P
   };
   const src = { x: v.srcX ?? 0, y: v.srcY ?? 0, width: v.width, height: v.height };
   const scaled = dst.width !== src.width || dst.height !== src.height;
-  return { src, dst, scaled, fullScreen: !scaled && dst.x === 0 && dst.y === 0 && dst.width === modeW && dst.height === modeH };
+  return {
+    src,
+    dst,
+    scaled,
+    fullScreen: !scaled && dst.x === 0 && dst.y === 0 && dst.width === modeW && dst.height === modeH,
+  };
 }

@@ -12,8 +12,7 @@ import type { Placement } from './placement.js';
 import type { ScanoutPlan, ZeroCopyImporter } from './zero-copy.js';
 
 export type Route =
-  | { readonly path: 'zero-copy'; readonly state: ScanoutState }
-  | { readonly path: 'copy'; readonly reason: string };
+  { readonly path: 'zero-copy'; readonly state: ScanoutState } | { readonly path: 'copy'; readonly reason: string };
 
 interface Routed {
   readonly path: Route['path'];
@@ -98,7 +97,12 @@ export class Router {
     this.copied += r.bytes;
     if (r.truncated) this.d.stats.count('the guest buffer is shorter than its framebuffer (shown as far as granted)');
     const full = { x: 0, y: 0, width: a.buffers.width, height: a.buffers.height };
-    return { pipe: a.pipe, mode: a.choice.mode, fbId: back.fbId, placement: { src: full, dst: full, scaled: false, fullScreen: true } };
+    return {
+      pipe: a.pipe,
+      mode: a.choice.mode,
+      fbId: back.fbId,
+      placement: { src: full, dst: full, scaled: false, fullScreen: true },
+    };
   }
 
   pathOf(fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
@@ -120,7 +124,9 @@ export class Router {
   private remember(fb: FramebufferDesc, a: Active, r: Route): Route {
     this.routes.set(
       fb.id,
-      r.path === 'zero-copy' ? { path: 'zero-copy', placement: r.state.placement } : { path: 'copy', reason: r.reason, placement: a.copyPlacement },
+      r.path === 'zero-copy'
+        ? { path: 'zero-copy', placement: r.state.placement }
+        : { path: 'copy', reason: r.reason, placement: a.copyPlacement },
     );
     return r;
   }

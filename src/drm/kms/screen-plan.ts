@@ -15,13 +15,22 @@ export interface ScreenPlan {
 }
 
 /** `scales`: a scaled placement is worth trying (asked for, and the committer can scale). Throws KmsError (EINVAL). */
-export function planScreen(output: string, cfg: OutputConfig, modes: readonly DrmModeInfo[], scales: boolean): ScreenPlan {
+export function planScreen(
+  output: string,
+  cfg: OutputConfig,
+  modes: readonly DrmModeInfo[],
+  scales: boolean,
+): ScreenPlan {
   const screen = guestScreen(cfg);
   const choice = selectMode(modes, screen.width, screen.height);
   if (!choice) throw new KmsError(`output ${output}: the connector reports no modes`, EINVAL);
   const { hdisplay: mw, vdisplay: mh } = choice.mode;
   const centred = centredPlacement(cfg, mw, mh);
-  if (!centred) throw new KmsError(`output ${output}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} is off the screen`, EINVAL);
+  if (!centred)
+    throw new KmsError(
+      `output ${output}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} is off the screen`,
+      EINVAL,
+    );
   const scaled = choice.how === 'preferred' && scales ? scaledPlacement(cfg, mw, mh) : undefined;
   return { choice, candidates: scaled ? [scaled, centred] : [centred], copyPlacement: centred };
 }

@@ -16,7 +16,8 @@ import type { OwnBuffers } from './own-buffers.js';
 /** The copy reason when the operator turned zero-copy off (zero-copy = off). */
 export const ZERO_COPY_DISABLED = 'disabled by configuration';
 
-export type ScanoutPlan = { readonly kind: 'zero-copy'; readonly fbId: number } | { readonly kind: 'copy'; readonly reason: string };
+export type ScanoutPlan =
+  { readonly kind: 'zero-copy'; readonly fbId: number } | { readonly kind: 'copy'; readonly reason: string };
 
 interface Import {
   readonly dmabuf: ExportedDmaBuf;
@@ -126,7 +127,8 @@ export class ZeroCopyImporter {
     if (own !== undefined) {
       return this.addFb(fb, entry, own.handle, fb.buffer.bytes.byteOffset + fb.offset);
     }
-    if (!fb.buffer.exportDmaBuf) return { kind: 'copy', reason: 'this platform cannot export guest buffers as dma-bufs' };
+    if (!fb.buffer.exportDmaBuf)
+      return { kind: 'copy', reason: 'this platform cannot export guest buffers as dma-bufs' };
     if (!this.caps.primeImport) return { kind: 'copy', reason: 'the DRM driver has no PRIME import' };
     let imp: Import;
     try {
@@ -155,7 +157,10 @@ export class ZeroCopyImporter {
         entry.source = undefined;
       }
       if (!isNativeError(err)) throw err;
-      return { kind: 'copy', reason: `ADDFB2 refused the guest's layout (${err.code}; pitch ${fb.pitch % 64 === 0 ? 'aligned' : 'not 64-byte aligned'})` };
+      return {
+        kind: 'copy',
+        reason: `ADDFB2 refused the guest's layout (${err.code}; pitch ${fb.pitch % 64 === 0 ? 'aligned' : 'not 64-byte aligned'})`,
+      };
     }
   }
 

@@ -25,7 +25,13 @@ export interface ShmTarget {
  * first (a new configuration whose viewport may not cover what the buffer held). Returns the
  * bytes written, the copy's cost as status and benchmarks count it.
  */
-export function paintViewport(cfg: OutputConfig, fb: OutputConfig['fb'], dst: ShmTarget, clear: boolean, scratch: () => Uint8Array): number {
+export function paintViewport(
+  cfg: OutputConfig,
+  fb: OutputConfig['fb'],
+  dst: ShmTarget,
+  clear: boolean,
+  scratch: () => Uint8Array,
+): number {
   let written = 0;
   if (clear) {
     dst.bytes.fill(0);
@@ -49,7 +55,10 @@ export function paintViewport(cfg: OutputConfig, fb: OutputConfig['fb'], dst: Sh
   if (!formatByFourcc(fb.fourcc)) return written;
   // Through RGBA (the converters the headless output uses), then into the buffer's B, G, R, X order.
   const rgba = scratch();
-  const drawn = drawRegion({ src, offset: first, pitch: fb.pitch, width: cols, height: rows, fourcc: fb.fourcc }, { rgba, width: cols, height: rows, x: 0, y: 0 });
+  const drawn = drawRegion(
+    { src, offset: first, pitch: fb.pitch, width: cols, height: rows, fourcc: fb.fourcc },
+    { rgba, width: cols, height: rows, x: 0, y: 0 },
+  );
   const out = dst.bytes;
   for (let r = 0; r < drawn; r++) {
     let s = r * cols * 4;
@@ -68,6 +77,9 @@ export function paintViewport(cfg: OutputConfig, fb: OutputConfig['fb'], dst: Sh
 /** What a buffer holds, as RGBA: the window's picture, for snapshots and the viewer. */
 export function shmFrame(src: ShmTarget, sequence: number): Frame {
   const rgba = new Uint8Array(src.width * src.height * 4);
-  drawRegion({ src: src.bytes, offset: 0, pitch: src.stride, width: src.width, height: src.height, fourcc: XR24 }, { rgba, width: src.width, height: src.height, x: 0, y: 0 });
+  drawRegion(
+    { src: src.bytes, offset: 0, pitch: src.stride, width: src.width, height: src.height, fourcc: XR24 },
+    { rgba, width: src.width, height: src.height, x: 0, y: 0 },
+  );
   return { width: src.width, height: src.height, rgba, sequence };
 }

@@ -6,7 +6,14 @@ import type { Logger } from '../../util/log.js';
 import type { DomId } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
 import { emitter } from '../../util/events.js';
-import type { Mode, Output, OutputBackend, OutputBackendEvents, OutputBackendResources, OutputSpec } from '../output.js';
+import type {
+  Mode,
+  Output,
+  OutputBackend,
+  OutputBackendEvents,
+  OutputBackendResources,
+  OutputSpec,
+} from '../output.js';
 import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
 import { WaylandConnection } from './wayland-connection.js';
 import { WaylandOutput, type WindowSpec } from './wayland-output.js';
@@ -32,12 +39,19 @@ export const WAYLAND_APP_ID = 'vdispld';
 /** A guest's name as a title may show it: printable, short (the name is read from XenStore, so copied and bounded). */
 export function titleName(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
-  const clean = raw.replace(/[^\x20-\x7e]/g, '').trim().slice(0, 64);
+  const clean = raw
+    .replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, 64);
   return clean.length > 0 ? clean : undefined;
 }
 
 /** One line saying why there is no Wayland output and what it needs. */
-export function waylandStartupProblem(err: unknown, display: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function waylandStartupProblem(
+  err: unknown,
+  display: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const msg = (err as Error).message;
   if ((err as { errno?: unknown }).errno === 95 && /built without/.test(msg)) return msg;
   const where = display ?? env['WAYLAND_DISPLAY'] ?? 'wayland-0';
@@ -85,7 +99,8 @@ export class WaylandBackend implements OutputBackend {
   createOutput(spec: WaylandOutputSpec): WaylandOutput {
     if (this.closed) throw new Error('wayland backend closed');
     if (this.byName.has(spec.name)) throw new Error(`wayland output ${spec.name} exists already`);
-    const fullscreen = spec.fullscreenOn !== undefined ? this.conn?.outputs().find((o) => o.name === spec.fullscreenOn) : undefined;
+    const fullscreen =
+      spec.fullscreenOn !== undefined ? this.conn?.outputs().find((o) => o.name === spec.fullscreenOn) : undefined;
     const mode: Mode = {
       width: spec.width,
       height: spec.height,
@@ -99,7 +114,10 @@ export class WaylandBackend implements OutputBackend {
       ...(spec.fullscreenOn !== undefined ? { fullscreenOn: spec.fullscreenOn } : {}),
     };
     const out = new WaylandOutput(spec.name, mode, window, (o) =>
-      this.opts.log.info({ output: o.name }, `window ${JSON.stringify(o.title)} closed by the user: the connector runs headless`),
+      this.opts.log.info(
+        { output: o.name },
+        `window ${JSON.stringify(o.title)} closed by the user: the connector runs headless`,
+      ),
     );
     this.byName.set(spec.name, out);
     if (this.conn?.alive) this.attach(out, this.conn);
@@ -156,7 +174,10 @@ export class WaylandBackend implements OutputBackend {
       out.attach(conn);
     } catch (err) {
       // A full screen on a wl_output that is not there (ENODEV): the connector runs headless.
-      this.opts.log.warn({ output: out.name, err }, `no window for ${out.name}: ${(err as Error).message}; the connector runs headless`);
+      this.opts.log.warn(
+        { output: out.name, err },
+        `no window for ${out.name}: ${(err as Error).message}; the connector runs headless`,
+      );
     }
   }
 

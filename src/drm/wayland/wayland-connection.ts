@@ -3,7 +3,12 @@
 // window they belong to. The connection's end (compositor gone, protocol error) is reported once.
 import { native } from '../../native/addon.js';
 import { POLL_READABLE, POLL_WRITABLE, type NativeFdPoller } from '../../native/fd.js';
-import { waylandClientClass, type NativeWaylandClient, type WaylandEvent, type WaylandOutputInfo } from '../../native/wayland.js';
+import {
+  waylandClientClass,
+  type NativeWaylandClient,
+  type WaylandEvent,
+  type WaylandOutputInfo,
+} from '../../native/wayland.js';
 
 export type WindowEvent = Exclude<WaylandEvent, { type: 'lost' }>;
 
@@ -55,10 +60,26 @@ export class WaylandConnection {
   }
 
   createWindow(
-    spec: { title: string; appId: string; width: number; height: number; stride: number; shmFormat: number; fullscreenOn?: string },
+    spec: {
+      title: string;
+      appId: string;
+      width: number;
+      height: number;
+      stride: number;
+      shmFormat: number;
+      fullscreenOn?: string;
+    },
     onEvent: (e: WindowEvent) => void,
   ): WindowHandle {
-    const w = this.client.createWindow(spec.title, spec.appId, spec.width, spec.height, spec.stride, spec.shmFormat, spec.fullscreenOn ?? '');
+    const w = this.client.createWindow(
+      spec.title,
+      spec.appId,
+      spec.width,
+      spec.height,
+      spec.stride,
+      spec.shmFormat,
+      spec.fullscreenOn ?? '',
+    );
     this.windows.set(w.id, onEvent);
     this.flush();
     return { id: w.id, buffers: [new Uint8Array(w.buffers[0]), new Uint8Array(w.buffers[1])], stride: spec.stride };

@@ -9,7 +9,16 @@
 // The window keeps the guest's mode whatever size the compositor suggests: pixels are shown 1:1
 // (a full-screen window on a larger wl_output is centred on black by the compositor, as
 // xdg-shell asks of it), never scaled.
-import { OutputError, type FlipResult, type Frame, type FramebufferDesc, type Mode, type Output, type OutputConfig, type ScanoutPath } from '../output.js';
+import {
+  OutputError,
+  type FlipResult,
+  type Frame,
+  type FramebufferDesc,
+  type Mode,
+  type Output,
+  type OutputConfig,
+  type ScanoutPath,
+} from '../output.js';
 import { HeadlessOutput } from '../headless/headless-output.js';
 import type { WaylandConnection, WindowEvent, WindowHandle } from './wayland-connection.js';
 import { WL_SHM_FORMAT_XRGB8888, paintViewport, shmFrame, type ShmTarget } from './shm-paint.js';
@@ -41,7 +50,8 @@ interface Window {
   last: 0 | 1 | undefined;
 }
 
-type Surface = { readonly kind: 'window'; readonly w: Window } | { readonly kind: 'none'; readonly why: WindowlessReason };
+type Surface =
+  { readonly kind: 'window'; readonly w: Window } | { readonly kind: 'none'; readonly why: WindowlessReason };
 
 export interface WaylandOutputStats {
   readonly flipsShown: number;
@@ -120,10 +130,22 @@ export class WaylandOutput implements Output {
       { ...this.window, width, height, stride, shmFormat: WL_SHM_FORMAT_XRGB8888 },
       (e) => this.onWindowEvent(e),
     );
-    const targets = [0, 1].map((i) => ({ bytes: handle.buffers[i]!, width, height, stride })) as unknown as [ShmTarget, ShmTarget];
+    const targets = [0, 1].map((i) => ({ bytes: handle.buffers[i]!, width, height, stride })) as unknown as [
+      ShmTarget,
+      ShmTarget,
+    ];
     this.surface = {
       kind: 'window',
-      w: { conn, handle, targets, configured: false, busy: [false, false], painted: [-1, -1], inFlight: undefined, last: undefined },
+      w: {
+        conn,
+        handle,
+        targets,
+        configured: false,
+        busy: [false, false],
+        painted: [-1, -1],
+        inFlight: undefined,
+        last: undefined,
+      },
     };
   }
 
@@ -182,7 +204,8 @@ export class WaylandOutput implements Output {
 
   currentFrame(): Frame | undefined {
     const s = this.surface;
-    if (s.kind === 'window' && s.w.last !== undefined && this.cfg !== null) return shmFrame(s.w.targets[s.w.last], this.sequence);
+    if (s.kind === 'window' && s.w.last !== undefined && this.cfg !== null)
+      return shmFrame(s.w.targets[s.w.last], this.sequence);
     return this.headless.currentFrame();
   }
 

@@ -36,7 +36,10 @@ export function settingsEnvNames(): Set<string> {
  * VDISPLD_* variables that nothing reads: a misspelt VDISPLD_METRIC would otherwise be ignored in
  * silence. `known` adds the variables of the commands' own options.
  */
-export function unknownEnvNames(env: Readonly<Record<string, string | undefined>>, known: ReadonlySet<string>): string[] {
+export function unknownEnvNames(
+  env: Readonly<Record<string, string | undefined>>,
+  known: ReadonlySet<string>,
+): string[] {
   const ours = settingsEnvNames();
   return Object.keys(env)
     .filter((k) => k.startsWith(ENV_PREFIX) && env[k] !== undefined && !ours.has(k) && !known.has(k))

@@ -22,7 +22,8 @@ export class ConfigFileError extends Error {
   }
 }
 
-const isTable = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+const isTable = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
 
 /**
  * Flattens a parsed TOML document to entries: top-level keys, `table.key` one level down, and
@@ -72,6 +73,7 @@ export function readConfigFile(path: string, required: boolean): RawEntry[] | un
     if (code === 'ENOENT' && !required) return undefined;
     throw new ConfigFileError(`config file ${path}: ${code === 'ENOENT' ? 'does not exist' : (err as Error).message}`);
   }
-  if (size > MAX_FILE_BYTES) throw new ConfigFileError(`config file ${path}: ${size} bytes, more than ${MAX_FILE_BYTES}`);
+  if (size > MAX_FILE_BYTES)
+    throw new ConfigFileError(`config file ${path}: ${size} bytes, more than ${MAX_FILE_BYTES}`);
   return parseConfigText(readFileSync(path, 'utf8'), path);
 }

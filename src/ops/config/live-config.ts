@@ -28,7 +28,11 @@ export interface LiveConfigOptions {
   readonly onChange?: (settings: Settings, changed: readonly string[]) => void;
 }
 
-const LIVE_FIELDS: readonly (keyof Settings)[] = ['connectors', 'quotas', ...SCALARS.filter((s) => s.live).map((s) => s.field)];
+const LIVE_FIELDS: readonly (keyof Settings)[] = [
+  'connectors',
+  'quotas',
+  ...SCALARS.filter((s) => s.live).map((s) => s.field),
+];
 
 export class LiveConfig {
   private current: Resolved;
@@ -122,15 +126,26 @@ export class LiveConfig {
         : { entries: [], rejected: [], exists: false };
     } catch (err) {
       // xenstored restarting: the client fires the watch again once it is back.
-      this.once.say(`config: cannot read XenStore ${src.root}: ${(err as Error).message}`, `read:${(err as Error).message}`);
+      this.once.say(
+        `config: cannot read XenStore ${src.root}: ${(err as Error).message}`,
+        `read:${(err as Error).message}`,
+      );
       return;
     }
     for (const r of read.rejected) this.once.say(`config: XenStore ${r}`);
     const { layer, problems } = buildLayer('xenstore', read.entries);
-    for (const p of problems) this.once.say(`config: ${describeProblem(p, `XenStore ${src.root}`)}`, `${p.kind}:${p.key}:${'message' in p ? p.message : ''}`);
+    for (const p of problems)
+      this.once.say(
+        `config: ${describeProblem(p, `XenStore ${src.root}`)}`,
+        `${p.kind}:${p.key}:${'message' in p ? p.message : ''}`,
+      );
     for (const key of layerKeys(layer)) {
       const over = shadowedBy(this.opts.local, key, 'xenstore');
-      if (over !== undefined) this.once.say(`config: XenStore ${src.root} sets ${key}, but the ${over === 'cli' ? 'command line' : 'environment'} overrides it`, `shadow:${key}`);
+      if (over !== undefined)
+        this.once.say(
+          `config: XenStore ${src.root} sets ${key}, but the ${over === 'cli' ? 'command line' : 'environment'} overrides it`,
+          `shadow:${key}`,
+        );
     }
     this.apply(resolve([...this.opts.local, layer]), initial);
     this.reloadCount++;
@@ -144,7 +159,10 @@ export class LiveConfig {
       if (initial || s.live) continue;
       // Fixed at start: keep the value the daemon runs with, and say so once per new value.
       if (!sameValue(next.settings[s.field], this.startup[s.field])) {
-        this.once.say(`config: ${s.key} changed in XenStore to ${JSON.stringify(next.settings[s.field])}; it takes effect at the next start`, `restart:${s.key}:${JSON.stringify(next.settings[s.field])}`);
+        this.once.say(
+          `config: ${s.key} changed in XenStore to ${JSON.stringify(next.settings[s.field])}; it takes effect at the next start`,
+          `restart:${s.key}:${JSON.stringify(next.settings[s.field])}`,
+        );
       }
       merged[s.field] = this.startup[s.field];
     }
@@ -165,14 +183,16 @@ function sameValue(a: unknown, b: unknown): boolean {
     for (const [k, v] of a) if (b.get(k) !== v) return false;
     return true;
   }
-  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null)
+    return JSON.stringify(a) === JSON.stringify(b);
   return a === b;
 }
 
 /** An object with the Quotas fields whose values are read from `get()` on every access. */
 function liveQuotas(get: () => Quotas): Quotas {
   const o = {};
-  for (const k of Object.keys(get()) as (keyof Quotas)[]) Object.defineProperty(o, k, { enumerable: true, get: () => get()[k] });
+  for (const k of Object.keys(get()) as (keyof Quotas)[])
+    Object.defineProperty(o, k, { enumerable: true, get: () => get()[k] });
   return Object.freeze(o) as Quotas;
 }
 

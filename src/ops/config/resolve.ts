@@ -59,5 +59,9 @@ export function hasKey(l: Layer, key: string): boolean {
 }
 
 export function layerKeys(l: Layer): string[] {
-  return [...l.scalars.keys(), ...[...l.connectors.keys()].map((k) => `connectors.${k}`), ...[...l.quotas.keys()].map((k) => `quotas.${k}`)];
+  return [
+    ...l.scalars.keys(),
+    ...[...l.connectors.keys()].map((k) => `connectors.${k}`),
+    ...[...l.quotas.keys()].map((k) => `quotas.${k}`),
+  ];
 }

@@ -88,7 +88,8 @@ function listen(key: string, raw: unknown): ListenSetting {
 
 function absolutePath(key: string, raw: unknown): string {
   const s = str(key, raw).trim();
-  if (!s.startsWith('/') || s.length > 107 || /[\0\n]/.test(s)) throw new Error(`${key} = ${JSON.stringify(s.slice(0, 40))}: expected an absolute path shorter than 108 bytes`);
+  if (!s.startsWith('/') || s.length > 107 || /[\0\n]/.test(s))
+    throw new Error(`${key} = ${JSON.stringify(s.slice(0, 40))}: expected an absolute path shorter than 108 bytes`);
   return s;
 }
 
@@ -104,8 +105,22 @@ function spec<F extends ScalarField>(s: ScalarSpec<F>): ScalarSpec<F> {
 }
 
 export const SCALARS: readonly ScalarSpec[] = [
-  spec({ key: 'drm-device', field: 'drmDevice', live: false, fromXenStore: true, help: 'KMS device: auto, none (headless only) or /dev/dri/cardN', parse: (r) => drmDevice('drm-device', r) }),
-  spec({ key: 'unmapped', field: 'unmapped', live: false, fromXenStore: true, help: 'connectors with no mapping, or whose mapped output is taken: headless (own virtual output) or refuse', parse: (r) => oneOf('unmapped', r, ['headless', 'refuse'] as const) }),
+  spec({
+    key: 'drm-device',
+    field: 'drmDevice',
+    live: false,
+    fromXenStore: true,
+    help: 'KMS device: auto, none (headless only) or /dev/dri/cardN',
+    parse: (r) => drmDevice('drm-device', r),
+  }),
+  spec({
+    key: 'unmapped',
+    field: 'unmapped',
+    live: false,
+    fromXenStore: true,
+    help: 'connectors with no mapping, or whose mapped output is taken: headless (own virtual output) or refuse',
+    parse: (r) => oneOf('unmapped', r, ['headless', 'refuse'] as const),
+  }),
   spec({
     key: 'zero-copy',
     field: 'zeroCopy',
@@ -114,9 +129,30 @@ export const SCALARS: readonly ScalarSpec[] = [
     help: 'scan guest buffers out directly where the KMS card allows: on, or off to copy every framebuffer attached from then on',
     parse: (r) => parseBool('zero-copy', r),
   }),
-  spec({ key: 'metrics', field: 'metrics', live: false, fromXenStore: true, help: 'Prometheus metrics listener: off, PORT or HOST:PORT (loopback unless a host is named)', parse: (r) => listen('metrics', r) }),
-  spec({ key: 'viewer', field: 'viewer', live: false, fromXenStore: true, help: 'live viewer listener: off, PORT or HOST:PORT (loopback unless a host is named)', parse: (r) => listen('viewer', r) }),
-  spec({ key: 'control-socket', field: 'controlSocket', live: false, fromXenStore: false, help: 'unix socket for vdispld status/snapshot (created 0600)', parse: (r) => absolutePath('control-socket', r) }),
+  spec({
+    key: 'metrics',
+    field: 'metrics',
+    live: false,
+    fromXenStore: true,
+    help: 'Prometheus metrics listener: off, PORT or HOST:PORT (loopback unless a host is named)',
+    parse: (r) => listen('metrics', r),
+  }),
+  spec({
+    key: 'viewer',
+    field: 'viewer',
+    live: false,
+    fromXenStore: true,
+    help: 'live viewer listener: off, PORT or HOST:PORT (loopback unless a host is named)',
+    parse: (r) => listen('viewer', r),
+  }),
+  spec({
+    key: 'control-socket',
+    field: 'controlSocket',
+    live: false,
+    fromXenStore: false,
+    help: 'unix socket for vdispld status/snapshot (created 0600)',
+    parse: (r) => absolutePath('control-socket', r),
+  }),
   spec({
     key: 'log-level',
     field: 'logLevel',
@@ -125,11 +161,21 @@ export const SCALARS: readonly ScalarSpec[] = [
     help: 'fatal, error, warn, info, debug, trace or silent',
     parse: (r) => {
       const s = str('log-level', r).trim();
-      if (!isLogLevel(s)) throw new Error(`log-level = ${JSON.stringify(s.slice(0, 40))}: expected fatal, error, warn, info, debug, trace or silent`);
+      if (!isLogLevel(s))
+        throw new Error(
+          `log-level = ${JSON.stringify(s.slice(0, 40))}: expected fatal, error, warn, info, debug, trace or silent`,
+        );
       return s;
     },
   }),
-  spec({ key: 'log-format', field: 'logFormat', live: false, fromXenStore: false, help: 'auto (journal under systemd, else JSON), json or journal', parse: (r) => oneOf('log-format', r, ['auto', 'json', 'journal'] as const) }),
+  spec({
+    key: 'log-format',
+    field: 'logFormat',
+    live: false,
+    fromXenStore: false,
+    help: 'auto (journal under systemd, else JSON), json or journal',
+    parse: (r) => oneOf('log-format', r, ['auto', 'json', 'journal'] as const),
+  }),
 ];
 
 export const SCALAR_BY_KEY: ReadonlyMap<string, ScalarSpec> = new Map(SCALARS.map((s) => [s.key, s]));
@@ -147,7 +193,8 @@ export function parseConnectorEntry(key: string, raw: unknown): [string, string]
 
 /** Validates one quota entry; returns the number. */
 export function parseQuotaEntry(name: string, raw: unknown): number {
-  if (!QUOTA_OPTION_KEYS.includes(name)) throw new Error(`quotas.${name}: unknown quota; known: ${QUOTA_OPTION_KEYS.join(', ')}`);
+  if (!QUOTA_OPTION_KEYS.includes(name))
+    throw new Error(`quotas.${name}: unknown quota; known: ${QUOTA_OPTION_KEYS.join(', ')}`);
   const v = typeof raw === 'number' && Number.isInteger(raw) ? String(raw) : str(`quotas.${name}`, raw).trim();
   parseQuotas(`${name}=${v}`);
   return Number(v);

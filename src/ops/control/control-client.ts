@@ -62,7 +62,9 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10
         }
         buf = buf.subarray(nl + 1);
         if (header['ok'] !== true) {
-          finish(new ControlError(`vdispld: ${typeof header['error'] === 'string' ? header['error'] : 'request failed'}`));
+          finish(
+            new ControlError(`vdispld: ${typeof header['error'] === 'string' ? header['error'] : 'request failed'}`),
+          );
           return;
         }
         const snap = header['snapshot'] as { bytes?: unknown } | undefined;

@@ -46,7 +46,10 @@ export class ControlServer {
   static async listen(path: string, handler: ControlHandler): Promise<ControlServer> {
     const state = await pathInUse(path);
     if (state === 'live') throw new Error(`control socket ${path}: another vdispld is answering there`);
-    if (state === 'not-a-socket') throw new Error(`control socket ${path}: exists and is not a socket; remove it or choose another --control-socket`);
+    if (state === 'not-a-socket')
+      throw new Error(
+        `control socket ${path}: exists and is not a socket; remove it or choose another --control-socket`,
+      );
     if (state === 'stale') unlinkSync(path);
     // Under systemd the unit's RuntimeDirectory exists already (0700); started by hand, make it.
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

@@ -57,11 +57,13 @@ export function decodeRequest(line: string): ControlRequest | { error: string } 
   }
   if (v === null || typeof v !== 'object') return { error: 'request is not an object' };
   const r = v as Record<string, unknown>;
-  if (r['v'] !== PROTOCOL_VERSION) return { error: `protocol version ${JSON.stringify(r['v'])} unsupported (this daemon speaks ${PROTOCOL_VERSION})` };
+  if (r['v'] !== PROTOCOL_VERSION)
+    return { error: `protocol version ${JSON.stringify(r['v'])} unsupported (this daemon speaks ${PROTOCOL_VERSION})` };
   if (r['cmd'] === 'status') return { v: PROTOCOL_VERSION, cmd: 'status' };
   if (r['cmd'] === 'snapshot') {
     const t = r['target'];
-    if (typeof t !== 'string' || !parseTarget(t)) return { error: 'snapshot target must be DOMID/DEV/CONN (connector index or unique-id), e.g. 1/0/0' };
+    if (typeof t !== 'string' || !parseTarget(t))
+      return { error: 'snapshot target must be DOMID/DEV/CONN (connector index or unique-id), e.g. 1/0/0' };
     return { v: PROTOCOL_VERSION, cmd: 'snapshot', target: t };
   }
   return { error: `unknown command ${JSON.stringify(String(r['cmd']).slice(0, 32))}` };

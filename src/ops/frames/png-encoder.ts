@@ -59,7 +59,9 @@ export class PngEncoder {
     const id = ++this.nextId;
     return new Promise<Buffer>((resolve, reject) => {
       this.jobs.set(id, { id, resolve, reject });
-      w.postMessage({ id, width: frame.width, height: frame.height, rgba, deflateLevel: opts.deflateLevel ?? 6 }, [rgba]);
+      w.postMessage({ id, width: frame.width, height: frame.height, rgba, deflateLevel: opts.deflateLevel ?? 6 }, [
+        rgba,
+      ]);
     });
   }
 

@@ -29,7 +29,8 @@ const NAMED: Readonly<Record<string, string>> = {
 const DROPPED = new Set(['time', 'level', 'pid', 'hostname', 'v']);
 
 /** journald's own fields: a record key that would land on one of these is given our prefix. */
-const RESERVED = /^(MESSAGE|MESSAGE_ID|PRIORITY|CODE_FILE|CODE_LINE|CODE_FUNC|ERRNO|INVOCATION_ID|USER_INVOCATION_ID|SYSLOG_[A-Z_]*|DOCUMENTATION|TID|UNIT|USER_UNIT|OBJECT_[A-Z_]*|COREDUMP[A-Z_]*|CURSOR|REALTIME_TIMESTAMP|MONOTONIC_TIMESTAMP)$/;
+const RESERVED =
+  /^(MESSAGE|MESSAGE_ID|PRIORITY|CODE_FILE|CODE_LINE|CODE_FUNC|ERRNO|INVOCATION_ID|USER_INVOCATION_ID|SYSLOG_[A-Z_]*|DOCUMENTATION|TID|UNIT|USER_UNIT|OBJECT_[A-Z_]*|COREDUMP[A-Z_]*|CURSOR|REALTIME_TIMESTAMP|MONOTONIC_TIMESTAMP)$/;
 
 export const MAX_FIELD_BYTES = 2048;
 export const MAX_MESSAGE_BYTES = 8192;
@@ -45,7 +46,8 @@ export function escapeValue(s: string, max = MAX_FIELD_BYTES): string {
     if (ch === '\\') out += '\\\\';
     else if (ch === '\n') out += '\\n';
     else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c === 0x2028 || c === 0x2029) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c === 0x2028 || c === 0x2029)
+      out += `\\x${c.toString(16).padStart(2, '0')}`;
     else out += ch;
     if (out.length > max) return `${out.slice(0, max)}…`;
   }

@@ -49,9 +49,14 @@ export function journalStreamMatches(journalStream: string | undefined, fd: numb
 }
 
 /** The format for the log-format setting: 'auto' picks the journal under systemd. */
-export function chooseFormat(setting: 'auto' | 'json' | 'journal', env: Readonly<Record<string, string | undefined>> = process.env): SinkFormat {
+export function chooseFormat(
+  setting: 'auto' | 'json' | 'journal',
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): SinkFormat {
   if (setting !== 'auto') return setting;
-  return journalStreamMatches(env['JOURNAL_STREAM'], 2) || journalStreamMatches(env['JOURNAL_STREAM'], 1) ? 'journal' : 'json';
+  return journalStreamMatches(env['JOURNAL_STREAM'], 2) || journalStreamMatches(env['JOURNAL_STREAM'], 1)
+    ? 'journal'
+    : 'json';
 }
 
 export class LogSink implements DestinationStream {
@@ -70,7 +75,11 @@ export class LogSink implements DestinationStream {
   }
 
   get stats(): LogSinkStats {
-    return { written: this.written, rateLimited: this.limit?.dropped ?? 0, journalDropped: this.socket?.stats.dropped ?? 0 };
+    return {
+      written: this.written,
+      rateLimited: this.limit?.dropped ?? 0,
+      journalDropped: this.socket?.stats.dropped ?? 0,
+    };
   }
 
   write(line: string): void {
@@ -95,7 +104,14 @@ export class LogSink implements DestinationStream {
       const v = this.limit.check(domid, this.now());
       if (!v.pass) return;
       if (v.suppressed > 0) {
-        const notice = { level: 40, time: rec['time'], name: rec['name'], domid, suppressed: v.suppressed, msg: `dom${domid}: ${v.suppressed} log lines suppressed (rate limit)` };
+        const notice = {
+          level: 40,
+          time: rec['time'],
+          name: rec['name'],
+          domid,
+          suppressed: v.suppressed,
+          msg: `dom${domid}: ${v.suppressed} log lines suppressed (rate limit)`,
+        };
         this.route(`${JSON.stringify(notice)}\n`, notice);
       }
     }
@@ -118,7 +134,14 @@ export class LogSink implements DestinationStream {
     }
     const fields = recordFields(rec, { identifier: this.opts.identifier });
     let buf = encodeEntry(fields);
-    if (buf.length > MAX_DATAGRAM) buf = encodeEntry(fields.filter(([n]) => ['MESSAGE', 'PRIORITY', 'SYSLOG_IDENTIFIER', 'DOMID', 'DEVID', 'CONNECTOR', 'OP', 'ERRNO'].includes(n)).map(([n, v]) => [n, v.slice(0, 4096)] as const));
+    if (buf.length > MAX_DATAGRAM)
+      buf = encodeEntry(
+        fields
+          .filter(([n]) =>
+            ['MESSAGE', 'PRIORITY', 'SYSLOG_IDENTIFIER', 'DOMID', 'DEVID', 'CONNECTOR', 'OP', 'ERRNO'].includes(n),
+          )
+          .map(([n, v]) => [n, v.slice(0, 4096)] as const),
+      );
     this.send(buf, jsonLine);
   }
 
@@ -126,7 +149,9 @@ export class LogSink implements DestinationStream {
     this.socket ??= new JournalSocket(this.opts.journalSocket ?? JOURNAL_SOCKET, (reason) => {
       // journald is gone (or never was): keep the lines, as JSON, where stderr goes.
       this.journalDown = true;
-      this.fallback.write(`${JSON.stringify({ level: 40, msg: `journald unreachable (${reason}); logging JSON to stderr` })}\n`);
+      this.fallback.write(
+        `${JSON.stringify({ level: 40, msg: `journald unreachable (${reason}); logging JSON to stderr` })}\n`,
+      );
     });
     if (!this.socket.send(buf)) this.fallback.write(jsonLine);
   }

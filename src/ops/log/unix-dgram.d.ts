@@ -4,7 +4,13 @@ declare module 'unix-dgram' {
 
   export interface UnixDgramSocket extends EventEmitter {
     /** Sends synchronously; the callback runs before send returns: an errno error, 'congestion' (EAGAIN) or none. */
-    send(buf: Buffer, offset: number, length: number, path: string, callback?: (err?: Error & { code?: number | string }) => void): void;
+    send(
+      buf: Buffer,
+      offset: number,
+      length: number,
+      path: string,
+      callback?: (err?: Error & { code?: number | string }) => void,
+    ): void;
     /** Connected: `send(buf, callback)`; the peer's full queue then reads as 'congestion' until 'writable'. */
     send(buf: Buffer, callback?: (err?: Error & { code?: number | string }) => void): void;
     connect(path: string): void;
@@ -12,7 +18,10 @@ declare module 'unix-dgram' {
     close(): void;
   }
 
-  export function createSocket(type: 'unix_dgram', listener?: (msg: Buffer, rinfo: { size: number; path?: string }) => void): UnixDgramSocket;
+  export function createSocket(
+    type: 'unix_dgram',
+    listener?: (msg: Buffer, rinfo: { size: number; path?: string }) => void,
+  ): UnixDgramSocket;
   const _default: { createSocket: typeof createSocket };
   export default _default;
 }

@@ -20,7 +20,8 @@ export class MetricsServer {
       }
       metrics.text().then(
         (body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
+        (err: unknown) =>
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
       );
     });
     server.keepAliveTimeout = 5000;

@@ -20,7 +20,11 @@ export const METRIC_PREFIX = 'vdispld_';
 /** Flip latency buckets: a vblank at 60 Hz is 16.7 ms; the frontend gives up at 3 s. */
 const FLIP_BUCKETS = [0.001, 0.002, 0.004, 0.008, 0.0167, 0.025, 0.0334, 0.05, 0.1, 0.25, 0.5, 1, 3];
 const PHASES = ['idle', 'initwait', 'connected', 'closed-retry', 'failed', 'removed'];
-const BUDGET_KIND_LABELS: Record<BudgetKind, string> = { mappedPages: 'mapped_pages', allocatedPages: 'allocated_pages', fds: 'fds' };
+const BUDGET_KIND_LABELS: Record<BudgetKind, string> = {
+  mappedPages: 'mapped_pages',
+  allocatedPages: 'allocated_pages',
+  fds: 'fds',
+};
 const PATHS: readonly BufferPath[] = ['dma-buf', 'copied', 'mapped', 'be-alloc'];
 
 export interface MetricsOptions {
@@ -129,7 +133,7 @@ export class Metrics implements BackendObserver {
     });
     new Gauge({
       name: `${METRIC_PREFIX}shown_framebuffers`,
-      help: 'guest framebuffers on screen now, by path: dma-buf (scanned out as they are), copied (into the card\'s buffer), mapped (headless: read in place), be-alloc (dom0\'s pages)',
+      help: "guest framebuffers on screen now, by path: dma-buf (scanned out as they are), copied (into the card's buffer), mapped (headless: read in place), be-alloc (dom0's pages)",
       labelNames: ['path'],
       registers,
       collect() {
@@ -177,7 +181,8 @@ export class Metrics implements BackendObserver {
       registers,
       collect() {
         this.reset();
-        for (const g of budget()?.guests ?? []) for (const k of BUDGET_KINDS) this.set({ domid: String(g.domid), kind: kindLabel(k) }, g[k]);
+        for (const g of budget()?.guests ?? [])
+          for (const k of BUDGET_KINDS) this.set({ domid: String(g.domid), kind: kindLabel(k) }, g[k]);
       },
     });
     new Counter({

@@ -87,7 +87,9 @@ export function buildStatus(ctx: ReportContext): StatusReport {
         uniqueId: c.uniqueId,
         output: c.output,
         resolution: { width: c.resolution.width, height: c.resolution.height },
-        scanout: c.scanout ? { width: c.scanout.width, height: c.scanout.height, x: c.scanout.x, y: c.scanout.y } : null,
+        scanout: c.scanout
+          ? { width: c.scanout.width, height: c.scanout.height, x: c.scanout.x, y: c.scanout.y }
+          : null,
         path: c.scanout ? ctx.pathOf?.(key) : undefined,
         framesPerSecond: fps === undefined ? null : round(fps, 1),
         flipLatencyMs: {
@@ -103,7 +105,11 @@ export function buildStatus(ctx: ReportContext): StatusReport {
   }));
   return {
     version: STATUS_VERSION,
-    daemon: { version: ctx.version, pid: process.pid, uptimeSeconds: Math.max(0, Math.round((ctx.nowMs - ctx.startedAtMs) / 1000)) },
+    daemon: {
+      version: ctx.version,
+      pid: process.pid,
+      uptimeSeconds: Math.max(0, Math.round((ctx.nowMs - ctx.startedAtMs) / 1000)),
+    },
     outputs: ctx.probe.outputs(),
     devices,
     resources: ctx.probe.resources(),

@@ -14,13 +14,20 @@ function num(n: number | null, unit = ''): string {
 function pad(cells: readonly string[][]): string[] {
   const widths: number[] = [];
   for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return cells.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  return cells.map((row) =>
+    row
+      .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function renderStatus(r: StatusReport): string {
   const out: string[] = [];
   const up = r.daemon.uptimeSeconds;
-  out.push(`vdispld ${r.daemon.version}, pid ${r.daemon.pid}, up ${Math.floor(up / 3600)}h${String(Math.floor((up % 3600) / 60)).padStart(2, '0')}m${String(up % 60).padStart(2, '0')}s`);
+  out.push(
+    `vdispld ${r.daemon.version}, pid ${r.daemon.pid}, up ${Math.floor(up / 3600)}h${String(Math.floor((up % 3600) / 60)).padStart(2, '0')}m${String(up % 60).padStart(2, '0')}s`,
+  );
   const res = r.resources;
   const p = r.framebuffersByPath;
   out.push(
@@ -33,16 +40,38 @@ export function renderStatus(r: StatusReport): string {
       ['granted dom0 pages', 'allocatedPages'],
       ['dma-buf fds', 'fds'],
     ] as const;
-    out.push(`dom0 budget: ${kinds.map(([name, k]) => `${name} ${b.used[k]}/${b.limits[k]} (a guest's share ${b.share[k]}${b.refused[k] ? `, ${b.refused[k]} refused` : ''})`).join('; ')}`);
+    out.push(
+      `dom0 budget: ${kinds.map(([name, k]) => `${name} ${b.used[k]}/${b.limits[k]} (a guest's share ${b.share[k]}${b.refused[k] ? `, ${b.refused[k]} refused` : ''})`).join('; ')}`,
+    );
   }
   const l = r.listeners;
-  if (l && (l.viewer || l.metrics)) out.push(`listening: ${[l.viewer ? `viewer ${l.viewer}` : '', l.metrics ? `metrics ${l.metrics}` : ''].filter(Boolean).join(', ')}`);
-  out.push(`outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`);
+  if (l && (l.viewer || l.metrics))
+    out.push(
+      `listening: ${[l.viewer ? `viewer ${l.viewer}` : '', l.metrics ? `metrics ${l.metrics}` : ''].filter(Boolean).join(', ')}`,
+    );
+  out.push(
+    `outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`,
+  );
   for (const d of r.devices) {
     out.push('');
-    out.push(`dom${d.domid} device ${d.devId}: ${d.state} (frontend ${d.frontendState})${d.error ? ` error: ${q(d.error)}` : ''}`);
+    out.push(
+      `dom${d.domid} device ${d.devId}: ${d.state} (frontend ${d.frontendState})${d.error ? ` error: ${q(d.error)}` : ''}`,
+    );
     if (d.connectors.length === 0) continue;
-    const rows = [['  connector', 'unique-id', 'output', 'mode', 'path', 'fps', 'flip ms (last/mean)', 'shown', 'dropped', 'errors']];
+    const rows = [
+      [
+        '  connector',
+        'unique-id',
+        'output',
+        'mode',
+        'path',
+        'fps',
+        'flip ms (last/mean)',
+        'shown',
+        'dropped',
+        'errors',
+      ],
+    ];
     for (const c of d.connectors) {
       rows.push([
         `  ${c.key}`,

@@ -25,7 +25,11 @@ export function originAllowed(origin: string | undefined, hostHeader: string | u
   if (origin === undefined) return true;
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && hostHeader !== undefined && u.host === hostHeader.toLowerCase();
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      hostHeader !== undefined &&
+      u.host === hostHeader.toLowerCase()
+    );
   } catch {
     // An Origin that is no URL comes from no page of ours: refused.
     return false;

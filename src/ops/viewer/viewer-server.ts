@@ -80,9 +80,18 @@ export class ViewerServer {
       }
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src blob:; connect-src 'self'" }).end(VIEWER_PAGE);
+        res
+          .writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'cache-control': 'no-store',
+            'content-security-policy':
+              "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src blob:; connect-src 'self'",
+          })
+          .end(VIEWER_PAGE);
       } else if (req.method === 'GET' && path === '/connectors.json') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(v.connectors()));
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+          .end(JSON.stringify(v.connectors()));
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
@@ -182,11 +191,15 @@ export class ViewerServer {
     const msg = parseViewerInput(m);
     if (!router || !msg) return;
     const [domid, devId, index] = msg.key.split('/').map(Number);
-    const conn = this.deps.probe.devices().find((d) => d.domid === domid && d.devId === devId)?.connectors.find((c) => c.index === index);
+    const conn = this.deps.probe
+      .devices()
+      .find((d) => d.domid === domid && d.devId === devId)
+      ?.connectors.find((c) => c.index === index);
     if (!conn) return;
     const target = router.targetFor(domid!, conn.uniqueId);
     if (!target) return;
-    if (router.focus?.domid !== target.domid || router.focus.devId !== target.devId) router.focusOn(target.domid, target.devId);
+    if (router.focus?.domid !== target.domid || router.focus.devId !== target.devId)
+      router.focusOn(target.domid, target.devId);
     router.deliver(msg.events);
   }
 
@@ -209,11 +222,16 @@ export class ViewerServer {
   }
 
   private sendConnectors(c: Client): void {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify({ type: 'connectors', connectors: this.connectors(), input: this.deps.input === true }));
+    if (c.ws.readyState === c.ws.OPEN)
+      c.ws.send(JSON.stringify({ type: 'connectors', connectors: this.connectors(), input: this.deps.input === true }));
   }
 
   private ready(c: Client, key: string): boolean {
-    return c.ws.readyState === c.ws.OPEN && !c.inflight.has(key) && c.ws.bufferedAmount <= (this.deps.maxBufferedBytes ?? 8 << 20);
+    return (
+      c.ws.readyState === c.ws.OPEN &&
+      !c.inflight.has(key) &&
+      c.ws.bufferedAmount <= (this.deps.maxBufferedBytes ?? 8 << 20)
+    );
   }
 
   private tick(): void {
@@ -237,7 +255,10 @@ export class ViewerServer {
         this.deps.encoder.encode(frame, { deflateLevel: 1 }).then(
           (png) => {
             if (this.closing || this.encoded.get(key) !== next) return;
-            next.message = encodeFrameMessage({ key, sequence: frame.sequence, width: frame.width, height: frame.height }, png);
+            next.message = encodeFrameMessage(
+              { key, sequence: frame.sequence, width: frame.width, height: frame.height },
+              png,
+            );
             this.deliver(key, next);
           },
           (err: unknown) => {

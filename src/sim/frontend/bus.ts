@@ -23,9 +23,11 @@ export class FrontendBus {
 
   async start(): Promise<void> {
     this.watch = await this.xs.watch(this.root, () => {
-      this.queue = this.queue.then(() => this.rescan()).catch((err: unknown) => {
-        this.hooks.report({ kind: 'error', message: `bus: ${err instanceof Error ? err.message : String(err)}` });
-      });
+      this.queue = this.queue
+        .then(() => this.rescan())
+        .catch((err: unknown) => {
+          this.hooks.report({ kind: 'error', message: `bus: ${err instanceof Error ? err.message : String(err)}` });
+        });
     });
   }
 
@@ -43,7 +45,10 @@ export class FrontendBus {
       if (present.has(id)) continue;
       this.devices.delete(id);
       dev.remove().catch((err: unknown) => {
-        this.hooks.report({ kind: 'error', message: `removing device ${id}: ${err instanceof Error ? err.message : String(err)}` });
+        this.hooks.report({
+          kind: 'error',
+          message: `removing device ${id}: ${err instanceof Error ? err.message : String(err)}`,
+        });
       });
     }
     for (const id of present) {

@@ -3,7 +3,13 @@
 // framebuffers (FB_ATTACH/DETACH), enabling and disabling a pipe (SET_CONFIG), page flips
 // (PG_FLIP, the vblank event released by EVT_PG_FLIP or after 3100 ms), and GEM release
 // (DBUF_DESTROY). Each method returns the status the ioctl would.
-import { DBUF_FLG_REQ_ALLOC, LINUX_FE_FRAME_DONE_TIMEOUT_MS, Op, PAGE_SIZE, XEN_EINVAL } from '../../displif/constants.js';
+import {
+  DBUF_FLG_REQ_ALLOC,
+  LINUX_FE_FRAME_DONE_TIMEOUT_MS,
+  Op,
+  PAGE_SIZE,
+  XEN_EINVAL,
+} from '../../displif/constants.js';
 import { writeU32, writeU64 } from '../../displif/bytes.js';
 import { formatByName, type PixelFormat } from '../../displif/formats.js';
 import { REQ } from '../../displif/wire-layout.js';
@@ -80,7 +86,14 @@ export class DrmCard {
   private readonly framebuffers = new Set<Framebuffer>();
 
   constructor(private readonly ctx: CardContext) {
-    this.pipes = ctx.connectors.map((c, index) => ({ index, width: c.width, height: c.height, connected: true, fb: undefined, pending: undefined }));
+    this.pipes = ctx.connectors.map((c, index) => ({
+      index,
+      width: c.width,
+      height: c.height,
+      connected: true,
+      fb: undefined,
+      pending: undefined,
+    }));
   }
 
   get connectors(): readonly { readonly width: number; readonly height: number }[] {
@@ -97,7 +110,12 @@ export class DrmCard {
   }
 
   /** DRM_IOCTL_MODE_CREATE_DUMB: pitch = ceil(width * bpp / 8), no alignment. */
-  async dumbCreate(width: number, height: number, bpp: number, cookie?: bigint): Promise<{ status: number; obj?: GemObject }> {
+  async dumbCreate(
+    width: number,
+    height: number,
+    bpp: number,
+    cookie?: bigint,
+  ): Promise<{ status: number; obj?: GemObject }> {
     if (!this.plugged) return { status: -ENODEV };
     const pitch = Math.ceil((width * bpp) / 8);
     const size = pitch * height;
@@ -113,7 +131,13 @@ export class DrmCard {
   }
 
   /** DRM_IOCTL_MODE_ADDFB2 → FB_ATTACH. */
-  async addFb(obj: GemObject, width: number, height: number, formatName: string, cookie?: bigint): Promise<{ status: number; fb?: Framebuffer }> {
+  async addFb(
+    obj: GemObject,
+    width: number,
+    height: number,
+    formatName: string,
+    cookie?: bigint,
+  ): Promise<{ status: number; fb?: Framebuffer }> {
     if (!this.plugged) return { status: -ENODEV };
     const format = formatByName(formatName);
     if (!format) return { status: -XEN_EINVAL };
@@ -150,7 +174,9 @@ export class DrmCard {
     }
     // be-alloc: release the backend's pages first so it can free them.
     if (this.ctx.beAlloc) obj.shbuf.free();
-    const status = await this.ctx.ctrl(0).request(Op.DBUF_DESTROY, (s) => writeU64(s, REQ.dbufDestroy.dbufCookie, obj.cookie));
+    const status = await this.ctx
+      .ctrl(0)
+      .request(Op.DBUF_DESTROY, (s) => writeU64(s, REQ.dbufDestroy.dbufCookie, obj.cookie));
     // Frontend-allocated: end access whatever the backend answered (or if it did not).
     if (!this.ctx.beAlloc) obj.shbuf.free();
     return status;
@@ -263,7 +289,17 @@ export class DrmCard {
       }
       return { status: -ENOMEM };
     }
-    const obj: GemObject = { cookie: cookie ?? this.cookies.take(), size: g.size, width: g.width, height: g.height, bpp: g.bpp, pitch: g.pitch, offset: g.offset, shbuf, closed: false };
+    const obj: GemObject = {
+      cookie: cookie ?? this.cookies.take(),
+      size: g.size,
+      width: g.width,
+      height: g.height,
+      bpp: g.bpp,
+      pitch: g.pitch,
+      offset: g.offset,
+      shbuf,
+      closed: false,
+    };
     const status = await this.ctx.ctrl(0).request(Op.DBUF_CREATE, (s) => {
       writeU32(s, REQ.dbufCreate.grefDirectory, shbuf.dirStart);
       writeU32(s, REQ.dbufCreate.bufferSz, g.size);

@@ -86,7 +86,10 @@ export class FrontDevice {
   /** Runs watch work one item at a time. */
   serial(fn: () => Promise<void>): Promise<void> {
     const run = this.queue.then(fn).catch((err: unknown) => {
-      this.hooks.report({ kind: 'error', message: `device ${this.devid}: ${err instanceof Error ? err.message : String(err)}` });
+      this.hooks.report({
+        kind: 'error',
+        message: `device ${this.devid}: ${err instanceof Error ? err.message : String(err)}`,
+      });
     });
     this.queue = run;
     return run;
@@ -295,7 +298,10 @@ export class FrontDevice {
         await t.write(`${this.nodename}/state`, String(state));
       });
     } catch (err) {
-      this.hooks.report({ kind: 'error', message: `device ${this.devid}: writing state ${state}: ${err instanceof Error ? err.message : String(err)}` });
+      this.hooks.report({
+        kind: 'error',
+        message: `device ${this.devid}: writing state ${state}: ${err instanceof Error ? err.message : String(err)}`,
+      });
     }
     this.state = state;
     this.reportState();
@@ -322,8 +328,10 @@ export class FrontDevice {
         if (hooks.verbose) hooks.report({ kind: 'request', devid, conn, op, id, status, ms });
       },
       timeout: (conn, op, id) => hooks.report({ kind: 'timeout', devid, conn, op, id }),
-      ignoredResponse: (conn, id, operation, why) => hooks.report({ kind: 'ignored-response', devid, conn, id, operation, why }),
-      eventDropped: (conn, expectedId, gotId) => hooks.report({ kind: 'event-dropped', devid, conn, expectedId, gotId }),
+      ignoredResponse: (conn, id, operation, why) =>
+        hooks.report({ kind: 'ignored-response', devid, conn, id, operation, why }),
+      eventDropped: (conn, expectedId, gotId) =>
+        hooks.report({ kind: 'event-dropped', devid, conn, expectedId, gotId }),
       violation: (conn, reason) => hooks.report({ kind: 'ring-violation', devid, conn, reason }),
     };
   }

@@ -80,11 +80,23 @@ export class DisplayApp {
         const intervalMs = lastReleased === undefined ? undefined : released - lastReleased;
         lastReleased = released;
         const wait = runqueueWaitMs();
-        const waitMs = intervalMs !== undefined && wait !== undefined && lastWait !== undefined ? wait - lastWait : undefined;
+        const waitMs =
+          intervalMs !== undefined && wait !== undefined && lastWait !== undefined ? wait - lastWait : undefined;
         lastWait = wait;
         if (r.status === 0) shown = frame;
         if (this.verbose || r.status !== 0 || r.outcome !== 'event') {
-          this.report({ kind: 'frame', devid: this.devid, conn, frame, flip: r.outcome, ms: r.ms, status: r.status, at: Date.now(), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(waitMs !== undefined ? { waitMs } : {}) });
+          this.report({
+            kind: 'frame',
+            devid: this.devid,
+            conn,
+            frame,
+            flip: r.outcome,
+            ms: r.ms,
+            status: r.status,
+            at: Date.now(),
+            ...(intervalMs !== undefined ? { intervalMs } : {}),
+            ...(waitMs !== undefined ? { waitMs } : {}),
+          });
         }
         if (r.status !== 0 && this.card.isPlugged) await sleep(50); // a compositor backs off, then retries
         const spent = performance.now() - started;
@@ -98,12 +110,19 @@ export class DisplayApp {
     }
   }
 
-  private async makeSurface(conn: number, width: number, height: number, format: PixelFormat): Promise<Surface | undefined> {
+  private async makeSurface(
+    conn: number,
+    width: number,
+    height: number,
+    format: PixelFormat,
+  ): Promise<Surface | undefined> {
     const created = this.behaviour.prime
       ? await this.card.primeImport(width * format.cpp * height)
       : await this.card.dumbCreate(width, height, format.bpp);
     if (!created.obj) {
-      this.error(`connector ${conn}: ${this.behaviour.prime ? 'PRIME import' : 'CREATE_DUMB'} failed with status ${created.status}`);
+      this.error(
+        `connector ${conn}: ${this.behaviour.prime ? 'PRIME import' : 'CREATE_DUMB'} failed with status ${created.status}`,
+      );
       return undefined;
     }
     const added = await this.card.addFb(created.obj, width, height, format.name);
@@ -124,7 +143,12 @@ export class DisplayApp {
       { frame, domid: this.domid, connector: conn },
     );
     const p = this.pointer(conn);
-    if (p) drawPointer({ bytes, offset: s.obj.offset, pitch, width: s.fb.width, height: s.fb.height, format: s.fb.format }, p.x, p.y);
+    if (p)
+      drawPointer(
+        { bytes, offset: s.obj.offset, pitch, width: s.fb.width, height: s.fb.height, format: s.fb.format },
+        p.x,
+        p.y,
+      );
   }
 
   private error(message: string): void {

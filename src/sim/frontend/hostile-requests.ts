@@ -5,7 +5,15 @@
 // buffers, refs that were never granted or were granted read-only, and reserved bytes full of
 // stale junk. No I/O: the hostile app pushes the slots and tallies the answers.
 import { writeU16, writeU32, writeU64 } from '../../displif/bytes.js';
-import { DBUF_FLG_REQ_ALLOC, EDID_MAX_SIZE, GREFS_PER_DIR_PAGE, GNTDEV_MAX_REFS, Op, PAGE_SIZE, SLOT_SIZE } from '../../displif/constants.js';
+import {
+  DBUF_FLG_REQ_ALLOC,
+  EDID_MAX_SIZE,
+  GREFS_PER_DIR_PAGE,
+  GNTDEV_MAX_REFS,
+  Op,
+  PAGE_SIZE,
+  SLOT_SIZE,
+} from '../../displif/constants.js';
 import { PIXEL_FORMATS } from '../../displif/formats.js';
 import { REQ } from '../../displif/wire-layout.js';
 

@@ -4,7 +4,14 @@
 // grants revoked or made for another domain, corrupted ring indices and event-page indices,
 // unknown operations, random slots, and notification storms. A backend must answer each bad
 // request with an error (or drop this frontend on a protocol violation) and stay up for others.
-import { DBUF_FLG_REQ_ALLOC, GREFS_PER_DIR_PAGE, Op, PAGE_SIZE, SLOT_SIZE, XenbusState } from '../../displif/constants.js';
+import {
+  DBUF_FLG_REQ_ALLOC,
+  GREFS_PER_DIR_PAGE,
+  Op,
+  PAGE_SIZE,
+  SLOT_SIZE,
+  XenbusState,
+} from '../../displif/constants.js';
 import { writeU32, writeU64 } from '../../displif/bytes.js';
 import { PAGE_DIR, REQ, SRING, EVT_PAGE } from '../../displif/wire-layout.js';
 import type { DomainKernel } from '../domain-kernel.js';
@@ -288,7 +295,8 @@ export class HostileApp {
       }
     } finally {
       // Half detached first, the rest go with their buffers.
-      for (const fb of fbs.slice(0, fbs.length >> 1)) await this.send(0, Op.FB_DETACH, [[REQ.fbDetach.fbCookie, 8, fb]]);
+      for (const fb of fbs.slice(0, fbs.length >> 1))
+        await this.send(0, Op.FB_DETACH, [[REQ.fbDetach.fbCookie, 8, fb]]);
       for (const c of dbufs) await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, c]]);
       this.release(g);
     }
@@ -373,10 +381,26 @@ export class HostileApp {
     switch (attack) {
       case 'bad-cookies': {
         const which = Math.floor(this.rand() * 6);
-        if (which === 0) await this.send(0, Op.FB_ATTACH, [[REQ.fbAttach.dbufCookie, 8, this.cookie()], [REQ.fbAttach.fbCookie, 8, this.cookie()], [REQ.fbAttach.width, 4, 64], [REQ.fbAttach.height, 4, 64], [REQ.fbAttach.pixelFormat, 4, 0x34325258]]);
-        else if (which === 1) await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, this.rand() < 0.5 ? 0n : this.cookie()]]);
+        if (which === 0)
+          await this.send(0, Op.FB_ATTACH, [
+            [REQ.fbAttach.dbufCookie, 8, this.cookie()],
+            [REQ.fbAttach.fbCookie, 8, this.cookie()],
+            [REQ.fbAttach.width, 4, 64],
+            [REQ.fbAttach.height, 4, 64],
+            [REQ.fbAttach.pixelFormat, 4, 0x34325258],
+          ]);
+        else if (which === 1)
+          await this.send(0, Op.DBUF_DESTROY, [
+            [REQ.dbufDestroy.dbufCookie, 8, this.rand() < 0.5 ? 0n : this.cookie()],
+          ]);
         else if (which === 2) await this.send(conn, Op.PG_FLIP, [[REQ.pgFlip.fbCookie, 8, this.cookie()]]);
-        else if (which === 3) await this.send(conn, Op.SET_CONFIG, [[REQ.setConfig.fbCookie, 8, this.cookie()], [REQ.setConfig.width, 4, 64], [REQ.setConfig.height, 4, 64], [REQ.setConfig.bpp, 4, 32]]);
+        else if (which === 3)
+          await this.send(conn, Op.SET_CONFIG, [
+            [REQ.setConfig.fbCookie, 8, this.cookie()],
+            [REQ.setConfig.width, 4, 64],
+            [REQ.setConfig.height, 4, 64],
+            [REQ.setConfig.bpp, 4, 32],
+          ]);
         else {
           // The same cookie twice: the second create must fail, the first must still be destroyable.
           const g = await this.grant(2);
@@ -394,15 +418,31 @@ export class HostileApp {
         this.writeDir(g, 0, 0, [g.refs[1]!, g.refs[2]!]);
         const c = this.cookie();
         const which = Math.floor(this.rand() * 4);
-        if (which === 0) await this.dbufCreate(c, g.refs[0]!, 0xffffffff, 64, 64, 32); // claims 1M pages
-        else if (which === 1) await this.dbufCreate(c, g.refs[0]!, 2 * PAGE_SIZE, 4000, 2000, 32); // geometry bigger than buffer
-        else if (which === 2) await this.dbufCreate(c, g.refs[0]!, 200 * PAGE_SIZE, 64, 64, 32); // directory lists 2 of 200
+        if (which === 0)
+          await this.dbufCreate(c, g.refs[0]!, 0xffffffff, 64, 64, 32); // claims 1M pages
+        else if (which === 1)
+          await this.dbufCreate(c, g.refs[0]!, 2 * PAGE_SIZE, 4000, 2000, 32); // geometry bigger than buffer
+        else if (which === 2)
+          await this.dbufCreate(c, g.refs[0]!, 200 * PAGE_SIZE, 64, 64, 32); // directory lists 2 of 200
         else {
           if ((await this.dbufCreate(c, g.refs[0]!, 2 * PAGE_SIZE, 32, 32, 32)) === 0) {
             const fb = this.cookie();
-            await this.send(0, Op.FB_ATTACH, [[REQ.fbAttach.dbufCookie, 8, c], [REQ.fbAttach.fbCookie, 8, fb], [REQ.fbAttach.width, 4, 4096], [REQ.fbAttach.height, 4, 4096], [REQ.fbAttach.pixelFormat, 4, 0x34325258]]);
+            await this.send(0, Op.FB_ATTACH, [
+              [REQ.fbAttach.dbufCookie, 8, c],
+              [REQ.fbAttach.fbCookie, 8, fb],
+              [REQ.fbAttach.width, 4, 4096],
+              [REQ.fbAttach.height, 4, 4096],
+              [REQ.fbAttach.pixelFormat, 4, 0x34325258],
+            ]);
             const big = this.card.connectors[conn]!;
-            await this.send(conn, Op.SET_CONFIG, [[REQ.setConfig.fbCookie, 8, fb], [REQ.setConfig.x, 4, big.width], [REQ.setConfig.y, 4, big.height], [REQ.setConfig.width, 4, 32], [REQ.setConfig.height, 4, 32], [REQ.setConfig.bpp, 4, 32]]);
+            await this.send(conn, Op.SET_CONFIG, [
+              [REQ.setConfig.fbCookie, 8, fb],
+              [REQ.setConfig.x, 4, big.width],
+              [REQ.setConfig.y, 4, big.height],
+              [REQ.setConfig.width, 4, 32],
+              [REQ.setConfig.height, 4, 32],
+              [REQ.setConfig.bpp, 4, 32],
+            ]);
             await this.send(0, Op.FB_DETACH, [[REQ.fbDetach.fbCookie, 8, fb]]);
           }
           await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, c]]);
@@ -447,7 +487,13 @@ export class HostileApp {
           // And after: rip the entries out from under a mapping (Xen keeps the pages pinned).
           for (const r of g.refs) this.kernel.grantTable.casHeader(r, this.kernel.grantTable.header(r), 0);
           const fb = this.cookie();
-          await this.send(0, Op.FB_ATTACH, [[REQ.fbAttach.dbufCookie, 8, c], [REQ.fbAttach.fbCookie, 8, fb], [REQ.fbAttach.width, 4, 32], [REQ.fbAttach.height, 4, 16], [REQ.fbAttach.pixelFormat, 4, 0x34325258]]);
+          await this.send(0, Op.FB_ATTACH, [
+            [REQ.fbAttach.dbufCookie, 8, c],
+            [REQ.fbAttach.fbCookie, 8, fb],
+            [REQ.fbAttach.width, 4, 32],
+            [REQ.fbAttach.height, 4, 16],
+            [REQ.fbAttach.pixelFormat, 4, 0x34325258],
+          ]);
           await this.send(conn, Op.PG_FLIP, [[REQ.pgFlip.fbCookie, 8, fb]]);
           await this.send(0, Op.FB_DETACH, [[REQ.fbDetach.fbCookie, 8, fb]]);
           await this.send(0, Op.DBUF_DESTROY, [[REQ.dbufDestroy.dbufCookie, 8, c]]);
@@ -471,7 +517,16 @@ export class HostileApp {
       case 'unknown-ops': {
         const codes = [0, 1, 0x0f, Op.GET_EDID, 0x17, 0x80, 0xff];
         const op = this.pick(codes);
-        await this.send(conn, op, op === Op.GET_EDID ? [[REQ.getEdid.bufferSz, 4, 0xffffffff], [REQ.getEdid.grefDirectory, 4, 0]] : []);
+        await this.send(
+          conn,
+          op,
+          op === Op.GET_EDID
+            ? [
+                [REQ.getEdid.bufferSz, 4, 0xffffffff],
+                [REQ.getEdid.grefDirectory, 4, 0],
+              ]
+            : [],
+        );
         return;
       }
       case 'ring-corruption': {

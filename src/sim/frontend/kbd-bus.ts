@@ -24,15 +24,18 @@ export class KbdBus {
 
   async start(): Promise<void> {
     this.watch = await this.xs.watch(this.root, () => {
-      this.queue = this.queue.then(() => this.rescan()).catch((err: unknown) => {
-        this.report({ kind: 'error', message: `vkbd bus: ${err instanceof Error ? err.message : String(err)}` });
-      });
+      this.queue = this.queue
+        .then(() => this.rescan())
+        .catch((err: unknown) => {
+          this.report({ kind: 'error', message: `vkbd bus: ${err instanceof Error ? err.message : String(err)}` });
+        });
     });
   }
 
   /** The pointer a display connector with `uniqueId` should draw, from the vkbd with the same unique-id. */
   pointerFor(uniqueId: string): { x: number; y: number } | undefined {
-    for (const d of this.devices.values()) if (d.uniqueId === uniqueId && d.abs && d.moved) return { x: d.input.x, y: d.input.y };
+    for (const d of this.devices.values())
+      if (d.uniqueId === uniqueId && d.abs && d.moved) return { x: d.input.x, y: d.input.y };
     return undefined;
   }
 

@@ -82,7 +82,10 @@ export class FrontKbd {
 
   private serial(fn: () => Promise<void>): Promise<void> {
     const run = this.queue.then(fn).catch((err: unknown) => {
-      this.report({ kind: 'error', message: `vkbd ${this.devid}: ${err instanceof Error ? err.message : String(err)}` });
+      this.report({
+        kind: 'error',
+        message: `vkbd ${this.devid}: ${err instanceof Error ? err.message : String(err)}`,
+      });
     });
     this.queue = run;
     return run;
@@ -100,7 +103,15 @@ export class FrontKbd {
         break;
       case XenbusState.Connected:
         if (this.state !== XenbusState.Connected) await this.switchState(XenbusState.Connected);
-        this.report({ kind: 'kbd-connected', devid: this.devid, abs: this.abs, width: this.width, height: this.height, multiTouch: this.multiTouch, uniqueId: this.uniqueId ?? null });
+        this.report({
+          kind: 'kbd-connected',
+          devid: this.devid,
+          abs: this.abs,
+          width: this.width,
+          height: this.height,
+          multiTouch: this.multiTouch,
+          uniqueId: this.uniqueId ?? null,
+        });
         break;
       case XenbusState.Closed:
       case XenbusState.Closing:
@@ -118,7 +129,15 @@ export class FrontKbd {
       return;
     }
     for (const e of r.events) this.apply(e);
-    if (r.events.length > 0) this.report({ kind: 'input', devid: this.devid, events: r.events, x: this.input.x, y: this.input.y, down: [...this.input.down] });
+    if (r.events.length > 0)
+      this.report({
+        kind: 'input',
+        devid: this.devid,
+        events: r.events,
+        x: this.input.x,
+        y: this.input.y,
+        down: [...this.input.down],
+      });
     this.kernel.notify(this.shared.port);
   }
 

@@ -24,7 +24,7 @@ function send(r: FrontendReport): void {
 
 // A guest kernel does not die of one driver's bad day: report it (tests check for 'error') and go on.
 process.on('unhandledRejection', (err: unknown) => {
-  send({ kind: 'error', message: `unhandled: ${err instanceof Error ? err.stack ?? err.message : String(err)}` });
+  send({ kind: 'error', message: `unhandled: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` });
 });
 
 async function main(): Promise<void> {
@@ -42,8 +42,15 @@ async function main(): Promise<void> {
     if (b.kind === 'display') {
       // The pointer of the vkbd whose unique-id is the connector's, drawn over the pattern.
       const ids: (string | undefined)[] = [];
-      dev.connectors.forEach((c, i) => void xs.tryRead(`${c.path}/unique-id`).then((v) => (ids[i] = v), () => undefined));
-      const pointer = (conn: number): { x: number; y: number } | undefined => (ids[conn] === undefined ? undefined : kbds.pointerFor(ids[conn]));
+      dev.connectors.forEach(
+        (c, i) =>
+          void xs.tryRead(`${c.path}/unique-id`).then(
+            (v) => (ids[i] = v),
+            () => undefined,
+          ),
+      );
+      const pointer = (conn: number): { x: number; y: number } | undefined =>
+        ids[conn] === undefined ? undefined : kbds.pointerFor(ids[conn]);
       const app = new DisplayApp(card, dev.devid, cfg.domid, b, send, verbose, pointer);
       apps.set(dev, app);
       app.start();
@@ -83,10 +90,15 @@ async function main(): Promise<void> {
     void (async () => {
       switch (cmd.cmd) {
         case 'run': {
-          const dev = cmd.devid !== undefined ? bus.devices.get(cmd.devid) : [...bus.devices.values()].find((d) => d.card);
+          const dev =
+            cmd.devid !== undefined ? bus.devices.get(cmd.devid) : [...bus.devices.values()].find((d) => d.card);
           const card = dev?.card;
           if (!dev || !card) {
-            send({ kind: 'script-result', id: cmd.id, results: [{ op: cmd.steps[0]?.op ?? 'sleep', status: -19, ms: 0 }] });
+            send({
+              kind: 'script-result',
+              id: cmd.id,
+              results: [{ op: cmd.steps[0]?.op ?? 'sleep', status: -19, ms: 0 }],
+            });
             return;
           }
           let n = names.get(card);
@@ -107,7 +119,9 @@ async function main(): Promise<void> {
         case 'exit':
           await exit(0);
       }
-    })().catch((err: unknown) => send({ kind: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) }));
+    })().catch((err: unknown) =>
+      send({ kind: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
   });
 
   await bus.start();

@@ -71,7 +71,9 @@ export interface DrawTarget {
 /** Draws frame `tag.frame`. Throws if the picture is smaller than MIN_PATTERN_WIDTH × MIN_PATTERN_HEIGHT. */
 export function drawFrame(t: DrawTarget, tag: FrameTag): void {
   if (t.width < MIN_PATTERN_WIDTH || t.height < MIN_PATTERN_HEIGHT) {
-    throw new RangeError(`pattern needs at least ${MIN_PATTERN_WIDTH}x${MIN_PATTERN_HEIGHT}, got ${t.width}x${t.height}`);
+    throw new RangeError(
+      `pattern needs at least ${MIN_PATTERN_WIDTH}x${MIN_PATTERN_HEIGHT}, got ${t.width}x${t.height}`,
+    );
   }
   const { cellW, codeH } = layout(t.width, t.height);
   const bits = tagBytes(tag);
@@ -124,7 +126,11 @@ export function isProbePixel(width: number, height: number, x: number, y: number
 }
 
 /** Reads a picture through `pixel(x, y)`; undefined when no valid tag is there. */
-export function decodeFrame(width: number, height: number, pixel: (x: number, y: number) => Rgb): DecodedFrame | undefined {
+export function decodeFrame(
+  width: number,
+  height: number,
+  pixel: (x: number, y: number) => Rgb,
+): DecodedFrame | undefined {
   if (width < MIN_PATTERN_WIDTH || height < MIN_PATTERN_HEIGHT) return undefined;
   const { cellW, codeH } = layout(width, height);
   const bytes = new Array<number>(8).fill(0);
@@ -145,7 +151,12 @@ export function decodeFrame(width: number, height: number, pixel: (x: number, y:
 }
 
 /** Decodes an RGBA snapshot (4 bytes per pixel, rows `stride` bytes apart). */
-export function decodeFrameRgba(rgba: Uint8Array, width: number, height: number, stride = width * 4): DecodedFrame | undefined {
+export function decodeFrameRgba(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  stride = width * 4,
+): DecodedFrame | undefined {
   return decodeFrame(width, height, (x, y) => {
     const o = y * stride + x * 4;
     return [rgba[o]!, rgba[o + 1]!, rgba[o + 2]!];

@@ -63,7 +63,14 @@ export function pixelsPerPack(format: PixelFormat): number {
 }
 
 /** Reads pixel (x, y) of an image whose rows are `pitch` bytes apart, starting at `offset`. */
-export function unpackPixel(format: PixelFormat, bytes: Uint8Array, offset: number, pitch: number, x: number, y: number): Rgb {
+export function unpackPixel(
+  format: PixelFormat,
+  bytes: Uint8Array,
+  offset: number,
+  pitch: number,
+  x: number,
+  y: number,
+): Rgb {
   const row = offset + y * pitch;
   const expand = (v: number, bits: number): number => Math.round((v * 255) / ((1 << bits) - 1));
   switch (format.name) {

@@ -88,16 +88,45 @@ export type HostileAttack =
 
 /** One step of a script: each DRM-level step is exactly one displif request. */
 export type ScriptStep =
-  | { readonly op: 'dumb-create'; readonly name: string; readonly width: number; readonly height: number; readonly bpp: number; readonly cookie?: bigint }
-  | { readonly op: 'prime-import'; readonly name: string; readonly size: number; readonly offset?: number; readonly cookie?: bigint }
-  | { readonly op: 'add-fb'; readonly name: string; readonly buffer: string; readonly width: number; readonly height: number; readonly format: string; readonly cookie?: bigint }
+  | {
+      readonly op: 'dumb-create';
+      readonly name: string;
+      readonly width: number;
+      readonly height: number;
+      readonly bpp: number;
+      readonly cookie?: bigint;
+    }
+  | {
+      readonly op: 'prime-import';
+      readonly name: string;
+      readonly size: number;
+      readonly offset?: number;
+      readonly cookie?: bigint;
+    }
+  | {
+      readonly op: 'add-fb';
+      readonly name: string;
+      readonly buffer: string;
+      readonly width: number;
+      readonly height: number;
+      readonly format: string;
+      readonly cookie?: bigint;
+    }
   | { readonly op: 'rm-fb'; readonly fb: string }
   | { readonly op: 'gem-close'; readonly buffer: string }
   | { readonly op: 'enable'; readonly conn: number; readonly fb: string; readonly x?: number; readonly y?: number }
   | { readonly op: 'disable'; readonly conn: number }
   | { readonly op: 'flip'; readonly conn: number; readonly fb: string }
   /** Draws frame `frame` of the pattern into a buffer (no request). */
-  | { readonly op: 'draw'; readonly buffer: string; readonly frame: number; readonly format: string; readonly width: number; readonly height: number; readonly connector?: number }
+  | {
+      readonly op: 'draw';
+      readonly buffer: string;
+      readonly frame: number;
+      readonly format: string;
+      readonly width: number;
+      readonly height: number;
+      readonly connector?: number;
+    }
   /** Sends 64 arbitrary bytes as a request on a connector's ring and waits like the driver would. */
   | { readonly op: 'raw'; readonly conn: number; readonly bytes: readonly number[] }
   | { readonly op: 'sleep'; readonly ms: number };
@@ -126,13 +155,45 @@ export type FrontendCommand =
 export type FrontendReport =
   | { readonly kind: 'ready'; readonly domid: number }
   | { readonly kind: 'state'; readonly devid: number; readonly frontend: number; readonly backend: number }
-  | { readonly kind: 'connected'; readonly devid: number; readonly beAlloc: boolean; readonly connectors: readonly { readonly width: number; readonly height: number }[] }
+  | {
+      readonly kind: 'connected';
+      readonly devid: number;
+      readonly beAlloc: boolean;
+      readonly connectors: readonly { readonly width: number; readonly height: number }[];
+    }
   | { readonly kind: 'disconnected'; readonly devid: number }
   | { readonly kind: 'removed'; readonly devid: number }
-  | { readonly kind: 'request'; readonly devid: number; readonly conn: number; readonly op: number; readonly id: number; readonly status: number; readonly ms: number }
-  | { readonly kind: 'timeout'; readonly devid: number; readonly conn: number; readonly op: number; readonly id: number }
-  | { readonly kind: 'ignored-response'; readonly devid: number; readonly conn: number; readonly id: number; readonly operation: number; readonly why: string }
-  | { readonly kind: 'event-dropped'; readonly devid: number; readonly conn: number; readonly expectedId: number; readonly gotId: number }
+  | {
+      readonly kind: 'request';
+      readonly devid: number;
+      readonly conn: number;
+      readonly op: number;
+      readonly id: number;
+      readonly status: number;
+      readonly ms: number;
+    }
+  | {
+      readonly kind: 'timeout';
+      readonly devid: number;
+      readonly conn: number;
+      readonly op: number;
+      readonly id: number;
+    }
+  | {
+      readonly kind: 'ignored-response';
+      readonly devid: number;
+      readonly conn: number;
+      readonly id: number;
+      readonly operation: number;
+      readonly why: string;
+    }
+  | {
+      readonly kind: 'event-dropped';
+      readonly devid: number;
+      readonly conn: number;
+      readonly expectedId: number;
+      readonly gotId: number;
+    }
   | {
       readonly kind: 'frame';
       readonly devid: number;
@@ -184,7 +245,14 @@ export type FrontendReport =
       readonly multiTouch: boolean;
       readonly uniqueId: string | null;
     }
-  | { readonly kind: 'input'; readonly devid: number; readonly events: readonly DecodedKbdEvent[]; readonly x: number; readonly y: number; readonly down: readonly number[] }
+  | {
+      readonly kind: 'input';
+      readonly devid: number;
+      readonly events: readonly DecodedKbdEvent[];
+      readonly x: number;
+      readonly y: number;
+      readonly down: readonly number[];
+    }
   | { readonly kind: 'kbd-violation'; readonly devid: number; readonly reason: string };
 
 export type FrontendReportKind = FrontendReport['kind'];

@@ -27,7 +27,11 @@ export function scriptNames(): ScriptNames {
   return { buffers: new Map(), fbs: new Map() };
 }
 
-export async function runScript(t: ScriptTarget, steps: readonly ScriptStep[], names: ScriptNames = scriptNames()): Promise<StepResult[]> {
+export async function runScript(
+  t: ScriptTarget,
+  steps: readonly ScriptStep[],
+  names: ScriptNames = scriptNames(),
+): Promise<StepResult[]> {
   const { buffers, fbs } = names;
   const results: StepResult[] = [];
   for (const step of steps) {

@@ -54,7 +54,8 @@ export class HvClient {
           buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
           callback: (n: number, buf: Uint8Array): boolean => {
             // The reader copies what it keeps: the buffer is refilled by the next read.
-            if (client && !client.reader.push(Buffer.from(buf.buffer, buf.byteOffset, n), client.onFrameBound)) client.close();
+            if (client && !client.reader.push(Buffer.from(buf.buffer, buf.byteOffset, n), client.onFrameBound))
+              client.close();
             return true;
           },
         },
@@ -183,7 +184,8 @@ export class HvClient {
       p.resolve(f.args);
       return;
     }
-    if (f.op === HvOp.EvtchnPeer && f.args.length === 4) this.doorbells.setPeer(f.args[0]!, f.args[1]!, f.args[2]!, f.args[3]!);
+    if (f.op === HvOp.EvtchnPeer && f.args.length === 4)
+      this.doorbells.setPeer(f.args[0]!, f.args[1]!, f.args[2]!, f.args[3]!);
   }
 }
 

@@ -107,7 +107,7 @@ export class GrantTableView {
   endAccess(ref: number): boolean {
     let seen = this.header(ref);
     for (;;) {
-      if ((seen & 0xffff) & (GTF_reading | GTF_writing)) return false;
+      if (seen & 0xffff & (GTF_reading | GTF_writing)) return false;
       const found = this.casHeader(ref, seen, seen & 0xffff0000);
       if (found === seen) return true;
       seen = found;

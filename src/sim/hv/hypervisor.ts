@@ -141,7 +141,8 @@ export class SimHypervisor {
       },
       peerChanged: (owner, port, peer) => {
         const c = this.conns.get(owner);
-        if (c && !c.closed) c.writer.write(HvOp.EvtchnPeer, 0, peer ? [port, peer.domid, peer.port, peer.gen] : [port, 0, 0, 0]);
+        if (c && !c.closed)
+          c.writer.write(HvOp.EvtchnPeer, 0, peer ? [port, peer.domid, peer.port, peer.gen] : [port, 0, 0, 0]);
       },
     });
   }
@@ -218,7 +219,10 @@ export class SimHypervisor {
   async waitNoZombies(timeoutMs: number): Promise<void> {
     if (this.zombies().length === 0) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`zombie domains remain: ${this.zombies().join(', ')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`zombie domains remain: ${this.zombies().join(', ')}`)),
+        timeoutMs,
+      );
       this.zombieWaiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -454,7 +458,8 @@ export class SimHypervisor {
     try {
       granter.ramFd ??= openSync(ramPath(this.dir, granterId), 'r');
       const bytes = new Uint8Array(out.buffer, COPY_REPLY_HEADER * 4, PAGE);
-      if (readSync(granter.ramFd, bytes, 0, PAGE, granter.active.frameOf(ref) * PAGE) !== PAGE) return [-EINVAL, GNTST_bad_page, MapFailReason.None];
+      if (readSync(granter.ramFd, bytes, 0, PAGE, granter.active.frameOf(ref) * PAGE) !== PAGE)
+        return [-EINVAL, GNTST_bad_page, MapFailReason.None];
     } finally {
       granter.active.unpin(ref, false);
     }
@@ -478,7 +483,11 @@ export class SimHypervisor {
   }
 
   /** Ends access to each ref once unmapped, then frees refs, then the frame runs. */
-  private releaseWhenIdle(dom: Domain, refs: readonly number[], runs: readonly { first: number; pages: number }[]): void {
+  private releaseWhenIdle(
+    dom: Domain,
+    refs: readonly number[],
+    runs: readonly { first: number; pages: number }[],
+  ): void {
     let left = refs.length;
     const freeRuns = (): void => {
       if (dom.state !== 'running') return; // the domain's memory goes with it
@@ -547,4 +556,3 @@ function makeFile(path: string, size: number): void {
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
-

@@ -78,7 +78,8 @@ export const MAX_FRAME_WORDS = 65536 + 16;
 // unmap, peer changes) stay word by word, which is 4-18x cheaper for a few words
 // than materialising a typed array's buffer. Word arrays are in host byte order, so the wire's
 // little-endian promise holds on little-endian hosts only, the only ones this simulator runs on.
-if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new Error('the simulated hypervisor wire needs a little-endian host');
+if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1)
+  throw new Error('the simulated hypervisor wire needs a little-endian host');
 
 /** Frames with more argument words than this are encoded and decoded in bulk. */
 const BULK_WORDS = 32;

@@ -29,5 +29,9 @@ export function accessFor(caller: Caller, perms: readonly XsPerm[]): Access {
   const owner = perms[0];
   if (caller.privileged || owner === undefined || matches(caller, owner.domid)) return ALL;
   const entry = perms.slice(1).find((p) => matches(caller, p.domid)) ?? owner;
-  return { read: entry.access === 'r' || entry.access === 'b', write: entry.access === 'w' || entry.access === 'b', owner: false };
+  return {
+    read: entry.access === 'r' || entry.access === 'b',
+    write: entry.access === 'w' || entry.access === 'b',
+    owner: false,
+  };
 }

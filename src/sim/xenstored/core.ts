@@ -5,8 +5,16 @@ import type { XsPerm } from '../../xenstore/types.js';
 import { domainPath, isSpecialPath, pathProblem, describePathProblem } from '../../xenstore/paths.js';
 import { formatPerm, parsePerm } from '../../xenstore/perms.js';
 import {
-  ABS_PATH_MAX, FrameDecoder, FrameTooLargeError, PAYLOAD_MAX, XsType, encodeMessage, joinStrings,
-  splitArgs, xsTypeName, type XsMessage,
+  ABS_PATH_MAX,
+  FrameDecoder,
+  FrameTooLargeError,
+  PAYLOAD_MAX,
+  XsType,
+  encodeMessage,
+  joinStrings,
+  splitArgs,
+  xsTypeName,
+  type XsMessage,
 } from '../../xenstore/wire.js';
 import { accessFor, type Caller } from './access.js';
 import { XsFailure, fail } from './failure.js';
@@ -173,7 +181,13 @@ export class XenstoredCore {
       watches += c.watches.size;
       transactions += c.transactions.size;
     }
-    return { connections: this.conns.size, watches, transactions, nodes: this.live.size, introduced: [...this.introduced].sort((a, b) => a - b) };
+    return {
+      connections: this.conns.size,
+      watches,
+      transactions,
+      nodes: this.live.size,
+      introduced: [...this.introduced].sort((a, b) => a - b),
+    };
   }
 
   /** Answers one request: one reply, then any watch events it caused. */
@@ -189,7 +203,9 @@ export class XenstoredCore {
       if (err instanceof XsFailure) {
         body = Buffer.from(`${err.xsError}\0`);
       } else {
-        this.log(`internal error on ${xsTypeName(msg.type)} from dom${conn.domid}: ${err instanceof Error ? err.stack : String(err)}`);
+        this.log(
+          `internal error on ${xsTypeName(msg.type)} from dom${conn.domid}: ${err instanceof Error ? err.stack : String(err)}`,
+        );
         body = Buffer.from('EIO\0');
       }
       events.length = 0;
@@ -231,7 +247,11 @@ export class XenstoredCore {
   }
 
   /** The operation context for a request: its transaction's view when tx_id names one. */
-  private context(conn: CoreConnection, msg: XsMessage, events: ChangeEvent[]): { ctx: OpContext; sink: ChangeEvent[] } {
+  private context(
+    conn: CoreConnection,
+    msg: XsMessage,
+    events: ChangeEvent[],
+  ): { ctx: OpContext; sink: ChangeEvent[] } {
     const caller = this.callerOf(conn);
     const nextGen = (): number => this.bump();
     if (msg.txId === 0) return { ctx: { view: this.liveView, caller, quotas: this.quotas, nextGen }, sink: events };
@@ -312,8 +332,12 @@ export class XenstoredCore {
           fail('ENOSPC', `more than ${this.quotas.transactionsPerConnection} open transactions`);
         }
         let id = 0;
-        do id = this.nextTx = (this.nextTx + 1) >>> 0; while (id === 0 || conn.transactions.has(id));
-        conn.transactions.set(id, new Transaction(id, this.live, caller.privileged ? undefined : this.quotas.nodesPerTransaction));
+        do id = this.nextTx = (this.nextTx + 1) >>> 0;
+        while (id === 0 || conn.transactions.has(id));
+        conn.transactions.set(
+          id,
+          new Transaction(id, this.live, caller.privileged ? undefined : this.quotas.nodesPerTransaction),
+        );
         return Buffer.from(`${id}\0`);
       }
       case XsType.TRANSACTION_END: {
@@ -335,7 +359,8 @@ export class XenstoredCore {
         this.requirePrivileged(conn);
         const domid = this.domidArg(args[0]);
         if (domid === 0 || domid > DOMID_LAST) fail('EINVAL', 'not a guest domain id');
-        if (args[1] === undefined || args[2] === undefined) fail('EINVAL', 'INTRODUCE needs domid, mfn and event channel');
+        if (args[1] === undefined || args[2] === undefined)
+          fail('EINVAL', 'INTRODUCE needs domid, mfn and event channel');
         if (this.introduceDomain(domid)) this.opts.onIntroduce?.(domid);
         return OK;
       }

@@ -3,7 +3,10 @@
 import type { XsWireErrorName } from '../../xenstore/wire.js';
 
 export class XsFailure extends Error {
-  constructor(readonly xsError: XsWireErrorName, detail?: string) {
+  constructor(
+    readonly xsError: XsWireErrorName,
+    detail?: string,
+  ) {
     super(detail ?? xsError);
     this.name = 'XsFailure';
   }

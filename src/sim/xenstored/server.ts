@@ -39,7 +39,9 @@ function removeStaleSocket(path: string): void {
 
 function listen(server: Server, path: string): Promise<void> {
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
-    return Promise.reject(new Error(`xenstored: socket path ${path} is longer than ${SUN_PATH_MAX} bytes; choose a shorter one`));
+    return Promise.reject(
+      new Error(`xenstored: socket path ${path} is longer than ${SUN_PATH_MAX} bytes; choose a shorter one`),
+    );
   }
   removeStaleSocket(path);
   return new Promise((resolve, reject) => {
@@ -71,27 +73,29 @@ export async function startXenstored(opts: XenstoredOptions): Promise<SimXenstor
     },
   });
 
-  const accept = (domid: number) => (sock: Socket): void => {
-    if (closed) {
-      sock.destroy();
-      return;
-    }
-    sockets.add(sock);
-    const conn = core.attach(domid, {
-      send: (frame) => {
-        sock.write(frame);
-      },
-      close: () => {
+  const accept =
+    (domid: number) =>
+    (sock: Socket): void => {
+      if (closed) {
         sock.destroy();
-      },
-    });
-    sock.on('data', (chunk: Buffer) => conn.receive(chunk));
-    sock.on('error', (err) => log(`connection of dom${domid}: ${err.message}`));
-    sock.on('close', () => {
-      sockets.delete(sock);
-      conn.close();
-    });
-  };
+        return;
+      }
+      sockets.add(sock);
+      const conn = core.attach(domid, {
+        send: (frame) => {
+          sock.write(frame);
+        },
+        close: () => {
+          sock.destroy();
+        },
+      });
+      sock.on('data', (chunk: Buffer) => conn.receive(chunk));
+      sock.on('error', (err) => log(`connection of dom${domid}: ${err.message}`));
+      sock.on('close', () => {
+        sockets.delete(sock);
+        conn.close();
+      });
+    };
 
   const openDomain = (domid: number): Promise<void> => {
     const existing = domainServers.get(domid);

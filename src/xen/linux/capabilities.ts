@@ -37,7 +37,8 @@ function dmabufReason(errno: number, guestType: GuestType): string | undefined {
 export function decideCapabilities(p: ProbeResults): PlatformCapabilities {
   const exportWhyNot = dmabufReason(p.dmabufProbe.exportErrno, p.guestType);
   const importWhyNot = dmabufReason(p.dmabufProbe.importErrno, p.guestType);
-  const part = (name: string, whyNot: string | undefined): string => (whyNot === undefined ? `${name} yes` : `${name} no (${whyNot})`);
+  const part = (name: string, whyNot: string | undefined): string =>
+    whyNot === undefined ? `${name} yes` : `${name} no (${whyNot})`;
   const gntallocWhyNot = p.gntallocError === undefined ? undefined : 'no /dev/xen/gntalloc';
   const copyNote = exportWhyNot === undefined ? '' : '; guest buffers are copied';
   return {

@@ -4,7 +4,6 @@ import { isNativeError } from '../../native/errors.js';
 import { PlatformError } from '../platform.js';
 import { Errno } from '../../util/errno.js';
 
-
 export function toPlatformError(err: unknown, what: string): PlatformError {
   if (err instanceof PlatformError) return err;
   if (isNativeError(err)) return new PlatformError(err.message, err.errno, err.code);

@@ -53,7 +53,11 @@ const { EINVAL, EIO, ENODEV } = Errno;
 
 function checkRefs(refs: readonly GrantRef[], what: string): Uint32Array {
   if (refs.length === 0 || refs.length > GNTDEV_DEFAULT_LIMIT) {
-    throw new PlatformError(`${what}: ${refs.length} grant refs (1..${GNTDEV_DEFAULT_LIMIT} allowed)`, EINVAL, 'EINVAL');
+    throw new PlatformError(
+      `${what}: ${refs.length} grant refs (1..${GNTDEV_DEFAULT_LIMIT} allowed)`,
+      EINVAL,
+      'EINVAL',
+    );
   }
   return Uint32Array.from(refs);
 }
@@ -80,7 +84,12 @@ export class LinuxXenPlatform implements XenPlatform {
     this.log = opts.log ?? silentLogger();
     this.ownDomid = domId(opts.ownDomid ?? 0);
     this.capabilities = capabilities;
-    this.exportFlags = opts.exportBacking === 'wc' ? GNTDEV_DMA_FLAG_WC : opts.exportBacking === 'coherent' ? GNTDEV_DMA_FLAG_COHERENT : 0;
+    this.exportFlags =
+      opts.exportBacking === 'wc'
+        ? GNTDEV_DMA_FLAG_WC
+        : opts.exportBacking === 'coherent'
+          ? GNTDEV_DMA_FLAG_COHERENT
+          : 0;
     this.releaseWaitMs = opts.releaseWaitMs ?? 2000;
   }
 
@@ -100,8 +109,10 @@ export class LinuxXenPlatform implements XenPlatform {
       const evtchn = new n.Evtchn(join(dir, 'evtchn'));
       try {
         if (opts.restrictToDomid !== undefined) evtchn.restrictDomid(opts.restrictToDomid);
-        hub = new EventChannelHub(evtchn, (fd, cb) => new n.FdPoller(fd, cb), (err) =>
-          log.error({ err }, 'event channel dispatch failed'),
+        hub = new EventChannelHub(
+          evtchn,
+          (fd, cb) => new n.FdPoller(fd, cb),
+          (err) => log.error({ err }, 'event channel dispatch failed'),
         );
       } catch (err) {
         evtchn.close();
@@ -175,7 +186,9 @@ export class LinuxXenPlatform implements XenPlatform {
               );
             }
           })
-          .catch((err: unknown) => this.log.error({ err: toPlatformError(err, 'release dma-buf') }, 'releasing an exported dma-buf failed'))
+          .catch((err: unknown) =>
+            this.log.error({ err: toPlatformError(err, 'release dma-buf') }, 'releasing an exported dma-buf failed'),
+          )
           .finally(() => this.held.exports.delete(buf));
         return closing;
       },
@@ -191,9 +204,14 @@ export class LinuxXenPlatform implements XenPlatform {
   async allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer> {
     this.assertOpen();
     if (this.gntalloc === undefined) {
-      throw new PlatformError('allocGranted: /dev/xen/gntalloc is not available (modprobe xen-gntalloc)', ENODEV, 'ENODEV');
+      throw new PlatformError(
+        'allocGranted: /dev/xen/gntalloc is not available (modprobe xen-gntalloc)',
+        ENODEV,
+        'ENODEV',
+      );
     }
-    if (!Number.isInteger(pages) || pages <= 0) throw new PlatformError(`allocGranted: bad page count ${pages}`, EINVAL, 'EINVAL');
+    if (!Number.isInteger(pages) || pages <= 0)
+      throw new PlatformError(`allocGranted: bad page count ${pages}`, EINVAL, 'EINVAL');
     const gntalloc = this.gntalloc;
     const a = await asPlatformError('allocGranted', () => gntalloc.alloc(domid, pages, true));
     let open = true;
@@ -237,7 +255,10 @@ export class LinuxXenPlatform implements XenPlatform {
         try {
           this.gntdev.importRelease(own);
         } catch (err) {
-          this.log.error({ err: toPlatformError(err, 'importRelease') }, 'ending a guest’s access to an imported buffer failed');
+          this.log.error(
+            { err: toPlatformError(err, 'importRelease') },
+            'ending a guest’s access to an imported buffer failed',
+          );
         }
         this.n.closeDevice(own);
         this.held.granted.delete(buf);

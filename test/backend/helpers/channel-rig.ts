@@ -35,7 +35,13 @@ export function channelRig(output: Output, opts: ChannelRigOptions = {}) {
   const [ringRef, evtRef] = guest.grantPages(2);
   const front = FrontRing.init(plainSharedMemory(guest.page(ringRef!)));
   const consumer = EventConsumer.init(plainSharedMemory(guest.page(evtRef!)));
-  const conn: ConnectorState = { index: 0, uniqueId: opts.uniqueId ?? 'id0', resolution: { width: 64, height: 64 }, output, scanout: null };
+  const conn: ConnectorState = {
+    index: 0,
+    uniqueId: opts.uniqueId ?? 'id0',
+    resolution: { width: 64, height: 64 },
+    output,
+    scanout: null,
+  };
   let ids = 0;
   const ctx: DeviceContext & { live: boolean } = {
     domid: domId(domid),
@@ -49,9 +55,15 @@ export function channelRig(output: Output, opts: ChannelRigOptions = {}) {
     live: true,
   };
   const violations: string[] = [];
-  const ch = new ConnectorChannel(ctx, conn, new BackRing(plainSharedMemory(guest.page(ringRef!))), new EventProducer(plainSharedMemory(guest.page(evtRef!))), {
-    ...opts.hooks,
-  });
+  const ch = new ConnectorChannel(
+    ctx,
+    conn,
+    new BackRing(plainSharedMemory(guest.page(ringRef!))),
+    new EventProducer(plainSharedMemory(guest.page(evtRef!))),
+    {
+      ...opts.hooks,
+    },
+  );
   ch.events.on('violation', (r) => violations.push(r));
   const responses: DecodedResponse[] = [];
   const events: DecodedEvent[] = [];

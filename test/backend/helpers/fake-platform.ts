@@ -89,7 +89,8 @@ export class FakePlatform implements XenPlatform {
     const grants = refs.map((r) => g.grants.get(r));
     grants.forEach((gr, i) => {
       if (!gr) throw new PlatformError(`unknown grant ref ${refs[i]}`, 22, 'GNTST_bad_gntref', -4);
-      if (opts.writable && gr.readonly) throw new PlatformError(`grant ref ${refs[i]} is read-only`, 22, 'GNTST_permission_denied', -8);
+      if (opts.writable && gr.readonly)
+        throw new PlatformError(`grant ref ${refs[i]} is read-only`, 22, 'GNTST_permission_denied', -8);
     });
     const first = grants[0]!.page;
     const consecutive = grants.every((gr, i) => gr!.page === first + i);
@@ -99,7 +100,9 @@ export class FakePlatform implements XenPlatform {
     } else {
       // Not the same pages: good enough for tests that only read what was there at map time.
       bytes = new Uint8Array(refs.length * XEN_PAGE_SIZE);
-      grants.forEach((gr, i) => bytes.set(g.arena.subarray(gr!.page * XEN_PAGE_SIZE, (gr!.page + 1) * XEN_PAGE_SIZE), i * XEN_PAGE_SIZE));
+      grants.forEach((gr, i) =>
+        bytes.set(g.arena.subarray(gr!.page * XEN_PAGE_SIZE, (gr!.page + 1) * XEN_PAGE_SIZE), i * XEN_PAGE_SIZE),
+      );
     }
     this.mappings++;
     this.mapped += refs.length;
@@ -179,7 +182,13 @@ export class FakePlatform implements XenPlatform {
   }
 
   resources(): PlatformResources {
-    return { grantMappings: this.mappings, mappedPages: this.mapped, exportedDmaBufs: 0, grantedBuffers: this.granted, eventChannels: this.channels };
+    return {
+      grantMappings: this.mappings,
+      mappedPages: this.mapped,
+      exportedDmaBufs: 0,
+      grantedBuffers: this.granted,
+      eventChannels: this.channels,
+    };
   }
 
   close(): Promise<void> {

@@ -32,7 +32,13 @@ export async function simWorld(opts: { quotas?: Quotas } = {}): Promise<SimWorld
   const xs = await host.xenstore(0);
   const headless = new HeadlessBackend();
   const outputs = new OutputMap({ backends: [headless], onDemand: headless });
-  const backend = await DisplayBackend.start({ xs, platform, outputs, log: testLogger(), quotas: opts.quotas ?? DEFAULT_QUOTAS });
+  const backend = await DisplayBackend.start({
+    xs,
+    platform,
+    outputs,
+    log: testLogger(),
+    quotas: opts.quotas ?? DEFAULT_QUOTAS,
+  });
   return {
     host,
     platform,
@@ -50,7 +56,11 @@ export async function simWorld(opts: { quotas?: Quotas } = {}): Promise<SimWorld
 export async function assertClean(w: SimWorld, why: string): Promise<void> {
   await w.backend.settled();
   await w.platform.sync();
-  assert.deepEqual(w.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 }, why);
+  assert.deepEqual(
+    w.platform.resources(),
+    { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 },
+    why,
+  );
   const r = w.backend.resources();
   assert.equal(r.connected + r.buffers + r.framebuffers + r.bufferPages, 0, `${why}: backend ${JSON.stringify(r)}`);
   assert.equal(w.headless.resources().framebuffers, 0, `${why}: output framebuffers`);
@@ -62,7 +72,9 @@ export async function assertClean(w: SimWorld, why: string): Promise<void> {
 export type FrameReport = Extract<FrontendReport, { kind: 'frame' }>;
 
 export function frames(g: SimGuest, devid = 0, conn?: number): FrameReport[] {
-  return g.reports.filter((r): r is FrameReport => r.kind === 'frame' && r.devid === devid && (conn === undefined || r.conn === conn));
+  return g.reports.filter(
+    (r): r is FrameReport => r.kind === 'frame' && r.devid === devid && (conn === undefined || r.conn === conn),
+  );
 }
 
 /** Reports a guest should never make against a correct backend. */
@@ -90,7 +102,23 @@ const MAIN = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
 export async function spawnDaemon(host: SimHost, extra: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'run', '--platform', 'sim', '--sim-dir', host.dir, '--xenstore', host.xenstoredPath, '--output', 'headless', '--log-level', 'info', ...extra],
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      'run',
+      '--platform',
+      'sim',
+      '--sim-dir',
+      host.dir,
+      '--xenstore',
+      host.xenstoredPath,
+      '--output',
+      'headless',
+      '--log-level',
+      'info',
+      ...extra,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -98,10 +126,14 @@ export async function spawnDaemon(host: SimHost, extra: string[] = []): Promise<
     log += d.toString();
     if (process.env.VDISPLD_TEST_LOG) process.stderr.write(d);
   });
-  await waitFor('the daemon watching XenStore', () => {
-    if (child.exitCode !== null) throw new Error(`vdispld run exited with ${child.exitCode}: ${log}`);
-    return log.includes('watching for vdispl devices');
-  }, 30_000);
+  await waitFor(
+    'the daemon watching XenStore',
+    () => {
+      if (child.exitCode !== null) throw new Error(`vdispld run exited with ${child.exitCode}: ${log}`);
+      return log.includes('watching for vdispl devices');
+    },
+    30_000,
+  );
   return child;
 }
 

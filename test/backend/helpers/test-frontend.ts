@@ -13,7 +13,11 @@ import type { GrantRef } from '../../../src/util/ids.js';
 import type { XenStore } from '../../../src/xenstore/types.js';
 import type { FakeGuest, FakePlatform } from './fake-platform.js';
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -103,13 +107,17 @@ export class TestFrontend {
   async response(c: number, id: number, timeoutMs = 3000): Promise<DecodedResponse> {
     const ch = this.chans[c]!;
     let got: DecodedResponse | undefined;
-    return waitFor(`response ${id} on connector ${c}`, () => {
-      ch.ring.consumeResponses(32, (r) => {
-        if (r.id === id) got = r;
-      });
-      ch.ring.finalCheckForResponses();
-      return got;
-    }, timeoutMs);
+    return waitFor(
+      `response ${id} on connector ${c}`,
+      () => {
+        ch.ring.consumeResponses(32, (r) => {
+          if (r.id === id) got = r;
+        });
+        ch.ring.finalCheckForResponses();
+        return got;
+      },
+      timeoutMs,
+    );
   }
 
   /** Events received on connector `c` so far (consumes what is on the page). */

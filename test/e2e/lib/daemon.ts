@@ -49,7 +49,10 @@ export function parseUnit(text: string): UnitSettings {
     const eq = line.indexOf('=');
     if (section === 'Service' && eq > 0) kv.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
   }
-  const exec = (kv.get('ExecStart') ?? '').replace(/^[-@:+!]+/, '').split(/\s+/).filter(Boolean);
+  const exec = (kv.get('ExecStart') ?? '')
+    .replace(/^[-@:+!]+/, '')
+    .split(/\s+/)
+    .filter(Boolean);
   if (exec.length === 0) throw new Error('unit has no ExecStart');
   const timeout = kv.get('TimeoutSec');
   return {
@@ -92,7 +95,12 @@ export class Daemon {
   readonly unit: UnitSettings;
   private readonly startTimeoutS: number;
 
-  constructor(private readonly dom0: Dom0, shareDir: string, unitPath = join(REPO_DIR, 'systemd', 'vdispld.service'), nodeOptions = '') {
+  constructor(
+    private readonly dom0: Dom0,
+    shareDir: string,
+    unitPath = join(REPO_DIR, 'systemd', 'vdispld.service'),
+    nodeOptions = '',
+  ) {
     this.unit = parseUnit(readFileSync(unitPath, 'utf8'));
     this.startTimeoutS = Math.max(Math.ceil(this.unit.timeoutStartSec), EMULATED_START_FLOOR_S);
     // Emulation is slow: give start and stop at least the unit's own timeouts, never less.
@@ -110,7 +118,10 @@ export class Daemon {
   }
 
   private svc(args: string): Promise<{ rc: number; out: string }> {
-    return this.dom0.exec(`sh /opt/vdispld/test/e2e/dom0/vdispld-service.sh ${args}`, this.startTimeoutS + Math.ceil(this.unit.timeoutStopSec) + 30);
+    return this.dom0.exec(
+      `sh /opt/vdispld/test/e2e/dom0/vdispld-service.sh ${args}`,
+      this.startTimeoutS + Math.ceil(this.unit.timeoutStopSec) + 30,
+    );
   }
 
   /** Starts the daemon with the unit's arguments plus `extra`; throws unless it became ready. */

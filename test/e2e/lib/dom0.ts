@@ -12,7 +12,10 @@ export interface ExecResult {
 }
 
 export class CommandFailed extends Error {
-  constructor(readonly cmd: string, readonly result: ExecResult) {
+  constructor(
+    readonly cmd: string,
+    readonly result: ExecResult,
+  ) {
     super(`dom0 command failed (exit ${result.rc}): ${cmd}\n${result.out.trimEnd().split('\n').slice(-20).join('\n')}`);
   }
 }
@@ -23,7 +26,10 @@ export class Dom0 {
   private n = 0;
   readonly cmdDir: string;
 
-  constructor(private readonly machine: Machine, readonly shareDir: string) {
+  constructor(
+    private readonly machine: Machine,
+    readonly shareDir: string,
+  ) {
     this.cmdDir = join(shareDir, 'cmd');
     mkdirSync(this.cmdDir, { recursive: true });
   }

@@ -57,7 +57,10 @@ export class Guest {
   private n = 0;
   private readonly dir: string;
 
-  constructor(private readonly dom0: Dom0, readonly config: GuestConfig) {
+  constructor(
+    private readonly dom0: Dom0,
+    readonly config: GuestConfig,
+  ) {
     this.dir = join(dom0.shareDir, `guest-${config.name}`);
     mkdirSync(this.dir, { recursive: true });
     writeFileSync(join(this.dir, 'xl.cfg'), xlConfig(config));
@@ -116,6 +119,9 @@ export class Guest {
 
   /** Kills every process of that program in the guest (e.g. modetest) and waits until none is left. */
   async killall(program: string): Promise<void> {
-    await this.run(`killall ${program} 2>/dev/null; i=0; while pidof ${program} >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ! pidof ${program} >/dev/null`, 20);
+    await this.run(
+      `killall ${program} 2>/dev/null; i=0; while pidof ${program} >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ! pidof ${program} >/dev/null`,
+      20,
+    );
   }
 }

@@ -4,7 +4,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +24,16 @@ const IMAGE_SRC = join(E2E_DIR, 'image');
 export const REPO_DIR = dirname(dirname(E2E_DIR));
 
 /** What the dom0 root file system needs beyond debootstrap's minbase. */
-const ROOTFS_PKGS = ['xen-utils-4.17', 'xenstore-utils', 'libdrm-tests', 'kmod', 'procps', 'busybox', 'socat', 'strace'];
+const ROOTFS_PKGS = [
+  'xen-utils-4.17',
+  'xenstore-utils',
+  'libdrm-tests',
+  'kmod',
+  'procps',
+  'busybox',
+  'socat',
+  'strace',
+];
 const SUITE = 'bookworm';
 const MIRROR = process.env.VDISPLD_E2E_MIRROR ?? 'http://deb.debian.org/debian';
 
@@ -49,14 +68,23 @@ function which(cmd: string): boolean {
 
 /** Installs missing host tools with apt (as root), or says exactly which command to run. */
 export function ensureHostTools(log: (s: string) => void): void {
-  const missing = [...new Set(Object.entries(HOST_TOOLS).filter(([cmd]) => !which(cmd)).map(([, pkg]) => pkg))];
+  const missing = [
+    ...new Set(
+      Object.entries(HOST_TOOLS)
+        .filter(([cmd]) => !which(cmd))
+        .map(([, pkg]) => pkg),
+    ),
+  ];
   if (missing.length === 0) return;
   const cmd = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) throw new Error(`e2e needs Debian packages: run as root: ${cmd}`);
   log(`installing host packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    stdio: 'inherit',
+    env,
+  });
   if (r.status !== 0) throw new Error(`apt-get failed: ${cmd}`);
 }
 
@@ -128,7 +156,9 @@ export async function ensureImage(opts: { rebuild: boolean; log: (s: string) => 
   const kver = kernelAbi();
   const pkgs = ROOTFS_PKGS.join(',');
   const rootfsKey = sha([SUITE, MIRROR, pkgs]);
-  const scripts = readdirSync(IMAGE_SRC).sort().map((f) => `${f}\n${readFileSync(join(IMAGE_SRC, f), 'utf8')}`);
+  const scripts = readdirSync(IMAGE_SRC)
+    .sort()
+    .map((f) => `${f}\n${readFileSync(join(IMAGE_SRC, f), 'utf8')}`);
   const key = sha([rootfsKey, kver, ...scripts]);
   const dir = join(cache, `image-${key}`);
   const t0 = performance.now();
@@ -141,7 +171,14 @@ export async function ensureImage(opts: { rebuild: boolean; log: (s: string) => 
     mkdirSync(tmp);
     opts.log(`building image ${key} (kernel ${kver}) in ${cache}; log: ${join(cache, 'build.log')}`);
     const env = {
-      ...process.env, CACHE: cache, OUT: tmp, KVER: kver, SUITE, MIRROR, ROOTFS_PKGS: pkgs, ROOTFS_KEY: rootfsKey,
+      ...process.env,
+      CACHE: cache,
+      OUT: tmp,
+      KVER: kver,
+      SUITE,
+      MIRROR,
+      ROOTFS_PKGS: pkgs,
+      ROOTFS_KEY: rootfsKey,
     };
     const code = await new Promise<number | null>((resolve) => {
       const out = openSync(join(cache, 'build.log'), 'w');

@@ -55,9 +55,12 @@ export class Machine {
     rmSync(qmpSock, { force: true });
     const args = 'kind' in o.image ? arm64Args(o, o.image) : x86Args(o, o.image);
     args.push(
-      '-chardev', `socket,id=ser0,path=${serialSock},server=on,wait=on`,
-      '-serial', 'chardev:ser0',
-      '-qmp', `unix:${qmpSock},server=on,wait=off`,
+      '-chardev',
+      `socket,id=ser0,path=${serialSock},server=on,wait=on`,
+      '-serial',
+      'chardev:ser0',
+      '-qmp',
+      `unix:${qmpSock},server=on,wait=off`,
     );
     const qemu = 'kind' in o.image ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
     const stderr = createWriteStream(join(o.runDir, 'qemu.log'));
@@ -126,27 +129,42 @@ function x86Args(o: MachineOptions, image: Image): string[] {
   // Multiboot modules are "file args" separated by commas, so commas inside args are doubled.
   const modules = `${image.vmlinuz} ${dom0Cmd.replaceAll(',', ',,')},${image.dom0Initrd}`;
   const args = [
-    '-machine', 'pc',
+    '-machine',
+    'pc',
     // Single-threaded TCG: with thread=multi, under a loaded host, guests saw memory that fork's
     // copy-on-write had not given them (static busybox crashing in glibc's post-fork stack list,
     // same address every time). One host thread for both emulated CPUs also leaves the second host
     // core to everyone else.
-    '-accel', `tcg,thread=${o.tcgThreads ?? 'single'},tb-size=512`,
-    '-cpu', o.cpu ?? process.env.VDISPLD_E2E_CPU ?? DEFAULT_CPU,
-    '-smp', '2',
-    '-m', String(o.memMiB ?? 2048),
-    '-kernel', image.xen,
-    '-append', xenCmd,
-    '-initrd', modules,
+    '-accel',
+    `tcg,thread=${o.tcgThreads ?? 'single'},tb-size=512`,
+    '-cpu',
+    o.cpu ?? process.env.VDISPLD_E2E_CPU ?? DEFAULT_CPU,
+    '-smp',
+    '2',
+    '-m',
+    String(o.memMiB ?? 2048),
+    '-kernel',
+    image.xen,
+    '-append',
+    xenCmd,
+    '-initrd',
+    modules,
     // snapshot=on: every boot starts from the pristine image; writes go to a temporary file
-    '-drive', `file=${image.dom0Disk},format=raw,if=virtio,snapshot=on`,
-    '-vga', 'std',
-    '-display', 'none',
+    '-drive',
+    `file=${image.dom0Disk},format=raw,if=virtio,snapshot=on`,
+    '-vga',
+    'std',
+    '-display',
+    'none',
     '-no-reboot',
-    '-net', 'none',
+    '-net',
+    'none',
   ];
   for (const [tag, s] of Object.entries(o.shares)) {
-    args.push('-virtfs', `local,path=${s.path},mount_tag=${tag},security_model=none,id=${tag}${s.readonly ? ',readonly=on' : ''}`);
+    args.push(
+      '-virtfs',
+      `local,path=${s.path},mount_tag=${tag},security_model=none,id=${tag}${s.readonly ? ',readonly=on' : ''}`,
+    );
   }
   return args;
 }
@@ -161,18 +179,29 @@ function x86Args(o: MachineOptions, image: Image): string[] {
 function arm64Args(o: MachineOptions, lab: Arm64Lab): string[] {
   const dom0Cmd = 'console=hvc0 earlycon=xenboot rdinit=/init loglevel=5';
   const args = [
-    '-machine', 'virt,virtualization=on,gic-version=3',
-    '-accel', `tcg,thread=${o.tcgThreads ?? 'multi'},tb-size=512`,
-    '-cpu', o.cpu ?? process.env.VDISPLD_E2E_CPU ?? 'cortex-a57',
-    '-smp', '2',
-    '-m', String(o.memMiB ?? 2048),
-    '-kernel', lab.xen,
-    '-append', 'dom0_mem=1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all',
-    '-device', `guest-loader,addr=0x49000000,kernel=${lab.kernel},bootargs=${dom0Cmd}`,
-    '-device', `guest-loader,addr=0x50000000,initrd=${lab.dom0Initrd}`,
-    '-display', 'none',
+    '-machine',
+    'virt,virtualization=on,gic-version=3',
+    '-accel',
+    `tcg,thread=${o.tcgThreads ?? 'multi'},tb-size=512`,
+    '-cpu',
+    o.cpu ?? process.env.VDISPLD_E2E_CPU ?? 'cortex-a57',
+    '-smp',
+    '2',
+    '-m',
+    String(o.memMiB ?? 2048),
+    '-kernel',
+    lab.xen,
+    '-append',
+    'dom0_mem=1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all',
+    '-device',
+    `guest-loader,addr=0x49000000,kernel=${lab.kernel},bootargs=${dom0Cmd}`,
+    '-device',
+    `guest-loader,addr=0x50000000,initrd=${lab.dom0Initrd}`,
+    '-display',
+    'none',
     '-no-reboot',
-    '-nic', 'none',
+    '-nic',
+    'none',
   ];
   for (const [tag, s] of Object.entries(o.shares)) {
     args.push('-fsdev', `local,id=fs-${tag},path=${s.path},security_model=none${s.readonly ? ',readonly=on' : ''}`);

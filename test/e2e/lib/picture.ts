@@ -35,7 +35,8 @@ export function decodePpm(buf: Uint8Array): Rgb {
   const [magic, w, h, max] = fields;
   const width = Number(w);
   const height = Number(h);
-  if (magic !== 'P6' || max !== '255' || !(width > 0) || !(height > 0)) throw new Error(`unsupported PPM: ${fields.join(' ')}`);
+  if (magic !== 'P6' || max !== '255' || !(width > 0) || !(height > 0))
+    throw new Error(`unsupported PPM: ${fields.join(' ')}`);
   const data = buf.subarray(i, i + width * height * 3);
   if (data.length !== width * height * 3) throw new Error('truncated PPM data');
   return { width, height, data };

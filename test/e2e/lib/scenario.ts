@@ -151,8 +151,11 @@ async function collectLogs(ctx: Ctx): Promise<void> {
   if (!ctx.machine.running) return;
   await step('crashes', async () => {
     // Any process that crashed in dom0 or a guest makes the run untrustworthy, whoever is to blame.
-    const r = await ctx.dom0.exec('dmesg | grep -E "segfault at|general protection|traps:|Kernel panic|BUG:" ; ' +
-      'grep -h -E "segfault at|general protection|traps:|BUG:" /var/log/xen/console/*.log 2>/dev/null; true', 30);
+    const r = await ctx.dom0.exec(
+      'dmesg | grep -E "segfault at|general protection|traps:|Kernel panic|BUG:" ; ' +
+        'grep -h -E "segfault at|general protection|traps:|BUG:" /var/log/xen/console/*.log 2>/dev/null; true',
+      30,
+    );
     const lines = r.out.split('\n').filter((l) => l.trim() && !ctx.expectedKernelLines.some((re) => re.test(l)));
     ctx.check('no process crashed in dom0 or a guest (kernel logs)', lines.length === 0, lines.slice(0, 3).join(' | '));
   });
@@ -182,7 +185,16 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
   const shareDir = join(dir, 'share');
   mkdirSync(join(shareDir, 'out'), { recursive: true });
   const t0 = performance.now();
-  const result: ScenarioResult = { id: s.id, title: s.title, outcome: 'fail', seconds: 0, checks: [], marks: {}, dir, figures: {} };
+  const result: ScenarioResult = {
+    id: s.id,
+    title: s.title,
+    outcome: 'fail',
+    seconds: 0,
+    checks: [],
+    marks: {},
+    dir,
+    figures: {},
+  };
   let machine: Machine | undefined;
   let ctx: Ctx | undefined;
   try {
@@ -195,7 +207,9 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
         repo: { path: REPO_DIR, readonly: true },
         node: { path: env.nodeDir, readonly: true },
         // the Arm64 lab: the addon built for arm64 (dom0 binds it over the tree's) and the guest's files
-        ...('kind' in env.image ? { native: { path: env.image.addonDir, readonly: true }, lab: { path: env.image.dir, readonly: true } } : {}),
+        ...('kind' in env.image
+          ? { native: { path: env.image.addonDir, readonly: true }, lab: { path: env.image.dir, readonly: true } }
+          : {}),
       },
     });
     const dom0 = new Dom0(machine, shareDir);
@@ -210,7 +224,11 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       ctx.check('daemon stops cleanly on SIGTERM within TimeoutStopSec', stop.clean, stop.detail);
     }
     result.outcome = ctx.checks.every((c) => c.ok) ? 'pass' : 'fail';
-    if (result.outcome === 'fail') result.reason = `failed checks: ${ctx.checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`;
+    if (result.outcome === 'fail')
+      result.reason = `failed checks: ${ctx.checks
+        .filter((c) => !c.ok)
+        .map((c) => c.name)
+        .join('; ')}`;
   } catch (e) {
     const err = e as Error;
     const failedChecks = ctx?.checks.filter((c) => !c.ok) ?? [];
@@ -219,7 +237,10 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       result.reason = err.message;
     } else {
       result.outcome = 'fail';
-      result.reason = err instanceof Blocked ? `${failedChecks.map((c) => c.name).join('; ')} (then blocked: ${err.message})` : err.message;
+      result.reason =
+        err instanceof Blocked
+          ? `${failedChecks.map((c) => c.name).join('; ')} (then blocked: ${err.message})`
+          : err.message;
     }
   } finally {
     if (ctx) {
@@ -228,7 +249,10 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       const late = ctx.checks.slice(before).filter((c) => !c.ok);
       if (late.length) {
         const names = late.map((c) => c.name).join('; ');
-        result.reason = result.outcome === 'fail' ? `${result.reason ?? ''}; ${names}` : `failed checks: ${names}${result.reason ? ` (was: ${result.reason})` : ''}`;
+        result.reason =
+          result.outcome === 'fail'
+            ? `${result.reason ?? ''}; ${names}`
+            : `failed checks: ${names}${result.reason ? ` (was: ${result.reason})` : ''}`;
         result.outcome = 'fail';
       }
     }

@@ -2,9 +2,34 @@
 // of where each colour is, so a screendump can be checked pixel by pixel against what the guest drew.
 import { pixel, type Pixel, type Rgb } from './picture.js';
 
-const TOP: Pixel[] = [[192, 192, 192], [192, 192, 0], [0, 192, 192], [0, 192, 0], [192, 0, 192], [192, 0, 0], [0, 0, 192]];
-const MIDDLE: Pixel[] = [[0, 0, 192], [19, 19, 19], [192, 0, 192], [19, 19, 19], [0, 192, 192], [19, 19, 19], [192, 192, 192]];
-const BOTTOM: Pixel[] = [[0, 33, 76], [255, 255, 255], [50, 0, 106], [19, 19, 19], [9, 9, 9], [19, 19, 19], [29, 29, 29], [19, 19, 19]];
+const TOP: Pixel[] = [
+  [192, 192, 192],
+  [192, 192, 0],
+  [0, 192, 192],
+  [0, 192, 0],
+  [192, 0, 192],
+  [192, 0, 0],
+  [0, 0, 192],
+];
+const MIDDLE: Pixel[] = [
+  [0, 0, 192],
+  [19, 19, 19],
+  [192, 0, 192],
+  [19, 19, 19],
+  [0, 192, 192],
+  [19, 19, 19],
+  [192, 192, 192],
+];
+const BOTTOM: Pixel[] = [
+  [0, 33, 76],
+  [255, 255, 255],
+  [50, 0, 106],
+  [19, 19, 19],
+  [9, 9, 9],
+  [19, 19, 19],
+  [29, 29, 29],
+  [19, 19, 19],
+];
 
 /** The colour modetest puts at (x, y) of a width x height SMPTE picture (integer maths as in C). */
 export function smpteAt(x: number, y: number, width: number, height: number): Pixel {
@@ -40,14 +65,23 @@ export function checkPicture(img: Rgb, width: number, height: number, model: Mod
   const mismatches: PatternCheck['mismatches'] = [];
   let checked = 0;
   if (img.width < width || img.height < height) {
-    return { ok: false, checked: 0, mismatches: [{ x: -1, y: -1, want: [width, height, 0], got: [img.width, img.height, 0] }] };
+    return {
+      ok: false,
+      checked: 0,
+      mismatches: [{ x: -1, y: -1, want: [width, height, 0], got: [img.width, img.height, 0] }],
+    };
   }
   const same = (a: Pixel, b: Pixel): boolean => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
   for (let y = 1; y < height; y += step) {
     for (let x = 1; x < width; x += step) {
       const want = model(x, y, width, height);
       // skip points near an edge of the model (left/right/up/down neighbours differ)
-      const edge = [[-2, 0], [2, 0], [0, -2], [0, 2]].some(([dx, dy]) => {
+      const edge = [
+        [-2, 0],
+        [2, 0],
+        [0, -2],
+        [0, 2],
+      ].some(([dx, dy]) => {
         const nx = x + dx!;
         const ny = y + dy!;
         return nx >= 0 && ny >= 0 && nx < width && ny < height && !same(model(nx, ny, width, height), want);
@@ -63,7 +97,11 @@ export function checkPicture(img: Rgb, width: number, height: number, model: Mod
 
 export function describeCheck(c: PatternCheck): string {
   if (c.ok) return `${c.checked} sample points match`;
-  if (c.checked === 0) return `picture too small: need ${c.mismatches[0]?.want.slice(0, 2).join('x')}, got ${c.mismatches[0]?.got.slice(0, 2).join('x')}`;
-  const ex = c.mismatches.slice(0, 3).map((m) => `(${m.x},${m.y}) want ${m.want.join(',')} got ${m.got.join(',')}`).join('; ');
+  if (c.checked === 0)
+    return `picture too small: need ${c.mismatches[0]?.want.slice(0, 2).join('x')}, got ${c.mismatches[0]?.got.slice(0, 2).join('x')}`;
+  const ex = c.mismatches
+    .slice(0, 3)
+    .map((m) => `(${m.x},${m.y}) want ${m.want.join(',')} got ${m.got.join(',')}`)
+    .join('; ');
   return `${c.mismatches.length} of ${c.checked} sample points differ, e.g. ${ex}`;
 }

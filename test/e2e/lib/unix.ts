@@ -1,11 +1,7 @@
 // Connecting to a unix socket that QEMU is about to create: retry until it exists or time runs out.
 import type { Socket } from 'node:net';
 
-export async function connectUnix(
-  path: string,
-  timeoutMs: number,
-  connect: (path: string) => Socket,
-): Promise<Socket> {
+export async function connectUnix(path: string, timeoutMs: number, connect: (path: string) => Socket): Promise<Socket> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -19,7 +19,10 @@ export interface CrcEntry {
 
 /** Lines of debugfs crc/data: "0x<frame> 0x<crc>", each line ended by a newline and a NUL byte. */
 export function parseCrcLines(out: string): CrcEntry[] {
-  return [...out.replaceAll('\0', '').matchAll(/^\s*0x([0-9a-f]+)\s+0x([0-9a-f]+)\s*$/gim)].map((m) => ({ frame: parseInt(m[1]!, 16), crc: m[2]!.toLowerCase() }));
+  return [...out.replaceAll('\0', '').matchAll(/^\s*0x([0-9a-f]+)\s+0x([0-9a-f]+)\s*$/gim)].map((m) => ({
+    frame: parseInt(m[1]!, 16),
+    crc: m[2]!.toLowerCase(),
+  }));
 }
 
 /**
@@ -34,12 +37,19 @@ export function stableCrc(entries: readonly CrcEntry[], n = 3): string | undefin
 
 /** Reads `frames` CRCs of what vkms shows now (the capture starts when data is opened). */
 export async function readCrcs(dom0: Dom0, frames = 6, timeoutS = 60): Promise<CrcEntry[]> {
-  const r = await dom0.exec(`echo auto > ${CRC_DIR}/control && timeout ${timeoutS} head -n ${frames} ${CRC_DIR}/data`, timeoutS + 10);
+  const r = await dom0.exec(
+    `echo auto > ${CRC_DIR}/control && timeout ${timeoutS} head -n ${frames} ${CRC_DIR}/data`,
+    timeoutS + 10,
+  );
   return parseCrcLines(r.out);
 }
 
 /** Polls the CRC until it is stable and equal to `want` or the time is up; returns the last seen. */
-export async function waitForCrc(dom0: Dom0, want: string, timeoutS: number): Promise<{ ok: boolean; last: string; seconds: number }> {
+export async function waitForCrc(
+  dom0: Dom0,
+  want: string,
+  timeoutS: number,
+): Promise<{ ok: boolean; last: string; seconds: number }> {
   const t0 = performance.now();
   let last = 'none';
   while ((performance.now() - t0) / 1000 < timeoutS) {
@@ -67,7 +77,12 @@ export async function vkmsPipe(dom0: Dom0): Promise<Pipe> {
  * dom0 itself draws modetest's `pattern` on vkms (as DRM master), then reads the CRC of it and stops
  * modetest again: the reference a guest's picture is compared with.
  */
-export async function nativeCrc(dom0: Dom0, pipe: Pipe, pattern: 'smpte' | 'plain', tag: string): Promise<string | undefined> {
+export async function nativeCrc(
+  dom0: Dom0,
+  pipe: Pipe,
+  pattern: 'smpte' | 'plain',
+  tag: string,
+): Promise<string | undefined> {
   const { width, height } = VKMS_MODE;
   // (modetest's stdout is block-buffered into the file: the CRC itself says when the picture is up)
   await dom0.run(
@@ -77,6 +92,9 @@ export async function nativeCrc(dom0: Dom0, pipe: Pipe, pattern: 'smpte' | 'plai
   );
   let crc: string | undefined;
   for (let i = 0; i < 8 && crc === undefined; i++) crc = stableCrc(await readCrcs(dom0, 5));
-  await dom0.run('killall modetest; i=0; while pidof modetest >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ! pidof modetest >/dev/null', 30);
+  await dom0.run(
+    'killall modetest; i=0; while pidof modetest >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ! pidof modetest >/dev/null',
+    30,
+  );
   return crc;
 }

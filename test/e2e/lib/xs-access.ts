@@ -14,14 +14,21 @@ export interface AccessLine {
   arg: string;
 }
 
-const LINE = /^\[(\d{4})(\d{2})(\d{2})T(\d{2}:\d{2}:\d{2}\.\d{3})Z\]\s+(?:r\(\d+\):)?([A-Z]\d+)(?:\.\d+)?\s+(w event|\S+)\s*(\S*)\s?(.*)$/;
+const LINE =
+  /^\[(\d{4})(\d{2})(\d{2})T(\d{2}:\d{2}:\d{2}\.\d{3})Z\]\s+(?:r\(\d+\):)?([A-Z]\d+)(?:\.\d+)?\s+(w event|\S+)\s*(\S*)\s?(.*)$/;
 
 export function parseAccessLog(text: string): AccessLine[] {
   const out: AccessLine[] = [];
   for (const raw of text.split('\n')) {
     const m = LINE.exec(raw.trimEnd());
     if (!m) continue;
-    out.push({ t: Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}Z`), conn: m[5]!, op: m[6]!, path: m[7]!, arg: m[8]!.trim() });
+    out.push({
+      t: Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}Z`),
+      conn: m[5]!,
+      op: m[6]!,
+      path: m[7]!,
+      arg: m[8]!.trim(),
+    });
   }
   return out;
 }
@@ -41,7 +48,13 @@ export interface TeardownTimes {
  * Finds, after `sinceMs`, how a device's teardown went: the daemon is the connection whose watch
  * token starts with `tokenPrefix` (vdispld's client names its tokens so).
  */
-export function teardownTimes(lines: AccessLine[], bePath: string, fePath: string, sinceMs: number, tokenPrefix = 'vdispld:'): TeardownTimes {
+export function teardownTimes(
+  lines: AccessLine[],
+  bePath: string,
+  fePath: string,
+  sinceMs: number,
+  tokenPrefix = 'vdispld:',
+): TeardownTimes {
   const under = (p: string, root: string): boolean => p === root || p.startsWith(`${root}/`);
   const ours = (p: string): boolean => under(p, bePath) || under(p, fePath);
   const r: TeardownTimes = {};
@@ -56,11 +69,18 @@ export function teardownTimes(lines: AccessLine[], bePath: string, fePath: strin
     const change = (l.op === 'write' || l.op === 'rm') && ours(l.path);
     if (!change) continue;
     const byDaemon = daemon !== undefined && l.conn === daemon;
-    if (!byDaemon && r.toolstackAt === undefined && l.conn.startsWith('A') &&
-      ((l.op === 'write' && ((l.path === `${bePath}/online` && l.arg === '0') || (l.path === `${bePath}/state` && l.arg === '5'))) || l.op === 'rm')) {
+    if (
+      !byDaemon &&
+      r.toolstackAt === undefined &&
+      l.conn.startsWith('A') &&
+      ((l.op === 'write' &&
+        ((l.path === `${bePath}/online` && l.arg === '0') || (l.path === `${bePath}/state` && l.arg === '5'))) ||
+        l.op === 'rm')
+    ) {
       r.toolstackAt = l.t;
     }
-    if (byDaemon && r.closedAt === undefined && l.op === 'write' && l.path === `${bePath}/state` && l.arg === '6') r.closedAt = l.t;
+    if (byDaemon && r.closedAt === undefined && l.op === 'write' && l.path === `${bePath}/state` && l.arg === '6')
+      r.closedAt = l.t;
     if (!byDaemon && r.removedAt === undefined && l.op === 'rm' && l.path === bePath) r.removedAt = l.t;
   }
   return r;

@@ -2,7 +2,15 @@
 import { shq, type Dom0 } from './dom0.js';
 
 export const XenbusState = {
-  Unknown: 0, Initialising: 1, InitWait: 2, Initialised: 3, Connected: 4, Closing: 5, Closed: 6, Reconfiguring: 7, Reconfigured: 8,
+  Unknown: 0,
+  Initialising: 1,
+  InitWait: 2,
+  Initialised: 3,
+  Connected: 4,
+  Closing: 5,
+  Closed: 6,
+  Reconfiguring: 7,
+  Reconfigured: 8,
 } as const;
 
 export const backendPath = (domid: number, dev = 0): string => `/local/domain/0/backend/vdispl/${domid}/${dev}`;
@@ -31,9 +39,13 @@ export async function read(dom0: Dom0, path: string): Promise<string | undefined
  */
 export async function waitValues(dom0: Dom0, want: Record<string, string[]>, timeoutS: number): Promise<number> {
   const conds = Object.entries(want)
-    .map(([p, vals]) => `case "$(xenstore-read ${shq(p)} 2>/dev/null)" in ${vals.map(shq).join('|')}) ;; *) ok=0;; esac`)
+    .map(
+      ([p, vals]) => `case "$(xenstore-read ${shq(p)} 2>/dev/null)" in ${vals.map(shq).join('|')}) ;; *) ok=0;; esac`,
+    )
     .join('; ');
-  const show = Object.keys(want).map((p) => `echo "${p} = $(xenstore-read ${shq(p)} 2>&1)"`).join('; ');
+  const show = Object.keys(want)
+    .map((p) => `echo "${p} = $(xenstore-read ${shq(p)} 2>&1)"`)
+    .join('; ');
   const r = await dom0.exec(
     `t0=$(cut -d' ' -f1 /proc/uptime); end=$(( $(date +%s) + ${timeoutS} )); ` +
       `while :; do ok=1; ${conds}; [ $ok = 1 ] && break; ` +
@@ -41,6 +53,7 @@ export async function waitValues(dom0: Dom0, want: Record<string, string[]>, tim
       `echo "$(cut -d' ' -f1 /proc/uptime) $t0" | awk '{printf "%.2f\\n", $1 - $2}'`,
     timeoutS + 10,
   );
-  if (r.rc !== 0) throw new Error(`XenStore did not reach ${JSON.stringify(want)} within ${timeoutS}s; last seen:\n${r.out.trim()}`);
+  if (r.rc !== 0)
+    throw new Error(`XenStore did not reach ${JSON.stringify(want)} within ${timeoutS}s; last seen:\n${r.out.trim()}`);
   return Number(r.out.trim());
 }

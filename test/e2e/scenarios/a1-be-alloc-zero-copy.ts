@@ -6,7 +6,17 @@
 import type { Scenario } from '../lib/scenario.js';
 import { VKMS_CONNECTOR, VKMS_MODE, waitForCrc } from '../lib/vkms.js';
 import { daemonAccount, referenceSmpte } from './arm64-steps.js';
-import { checkToolstackNodes, createGuest, daemonLog, modetestErrors, setArgs, startBackend, startModetest, waitConnected, type ConnectorSpec } from './steps.js';
+import {
+  checkToolstackNodes,
+  createGuest,
+  daemonLog,
+  modetestErrors,
+  setArgs,
+  startBackend,
+  startModetest,
+  waitConnected,
+  type ConnectorSpec,
+} from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', ...VKMS_MODE }];
 
@@ -22,8 +32,11 @@ export const a1BeAllocZeroCopy: Scenario = {
     await startModetest(guest, 'mt', setArgs(conn, CONNECTORS));
     const shown = await waitForCrc(ctx.dom0, ref.crc, 120);
     ctx.mark('picture');
-    ctx.check("vkms shows exactly the guest's SMPTE bars (its CRC equals dom0's native reference)", shown.ok,
-      `CRC ${shown.last}, reference ${ref.crc}, after ${shown.seconds.toFixed(1)} s`);
+    ctx.check(
+      "vkms shows exactly the guest's SMPTE bars (its CRC equals dom0's native reference)",
+      shown.ok,
+      `CRC ${shown.last}, reference ${ref.crc}, after ${shown.seconds.toFixed(1)} s`,
+    );
     const log = await guest.run('cat /tmp/mt.log', 60);
     const errors = modetestErrors(log);
     ctx.check('guest modetest reports no error', errors.length === 0, errors.slice(0, 2).join(' | '));
@@ -31,12 +44,27 @@ export const a1BeAllocZeroCopy: Scenario = {
     const acc = await daemonAccount(ctx);
     ctx.figure('copied bytes', acc.copiedBytes ?? 'unknown');
     ctx.figure('framebuffers by path', JSON.stringify(acc.paths));
-    ctx.check('the daemon copied 0 bytes (vdispld status: copiedBytes)', acc.copiedBytes === 0, acc.copiedBytes === undefined ? acc.raw.slice(0, 200) : `${acc.copiedBytes} bytes`);
-    ctx.check('vdispld status: the guest\'s framebuffer is shown zero-copy from a backend-allocated buffer', acc.connectorPaths.length === 1 && acc.connectorPaths[0] === 'be-alloc' && (acc.paths['copied'] ?? 0) === 0,
-      `paths ${acc.connectorPaths.join(',')}; ${JSON.stringify(acc.paths)}`);
-    ctx.check('no buffer was copied for any reason (vdispld status: copyFallbacks empty)', Object.keys(acc.fallbacks).length === 0, JSON.stringify(acc.fallbacks));
+    ctx.check(
+      'the daemon copied 0 bytes (vdispld status: copiedBytes)',
+      acc.copiedBytes === 0,
+      acc.copiedBytes === undefined ? acc.raw.slice(0, 200) : `${acc.copiedBytes} bytes`,
+    );
+    ctx.check(
+      "vdispld status: the guest's framebuffer is shown zero-copy from a backend-allocated buffer",
+      acc.connectorPaths.length === 1 && acc.connectorPaths[0] === 'be-alloc' && (acc.paths['copied'] ?? 0) === 0,
+      `paths ${acc.connectorPaths.join(',')}; ${JSON.stringify(acc.paths)}`,
+    );
+    ctx.check(
+      'no buffer was copied for any reason (vdispld status: copyFallbacks empty)',
+      Object.keys(acc.fallbacks).length === 0,
+      JSON.stringify(acc.fallbacks),
+    );
     const gntalloc = daemonLog(ctx).filter((l) => /be-alloc buffers come from gntalloc/.test(l));
-    ctx.check('the daemon allocated from vkms, not gntalloc (no fallback line)', gntalloc.length === 0, gntalloc[0]?.slice(0, 200) ?? '');
+    ctx.check(
+      'the daemon allocated from vkms, not gntalloc (no fallback line)',
+      gntalloc.length === 0,
+      gntalloc[0]?.slice(0, 200) ?? '',
+    );
     await guest.killall('modetest');
   },
 };

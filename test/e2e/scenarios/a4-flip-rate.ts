@@ -15,15 +15,29 @@ const SECONDS = 20;
 /** Jiffies per second of /proc/<pid>/stat (CONFIG_HZ-independent USER_HZ). */
 const USER_HZ = 100;
 
-async function guestFlips(ctx: Ctx, label: string, zeroCopy: 'on' | 'off', name: string): Promise<{ hz: number; msPerFlip: number }> {
+async function guestFlips(
+  ctx: Ctx,
+  label: string,
+  zeroCopy: 'on' | 'off',
+  name: string,
+): Promise<{ hz: number; msPerFlip: number }> {
   const daemon = ctx.service();
-  await daemon.start([...connectorArgs({ [`${name}/id0`]: VKMS_CONNECTOR }), '--zero-copy', zeroCopy, ...ctx.env.daemonArgs]);
+  await daemon.start([
+    ...connectorArgs({ [`${name}/id0`]: VKMS_CONNECTOR }),
+    '--zero-copy',
+    zeroCopy,
+    ...ctx.env.daemonArgs,
+  ]);
   ctx.daemonStarted = true;
   const { guest, domid } = await createGuest(ctx, CONNECTORS, true, name);
   const conn = await waitConnected(ctx, guest, domid, 1);
   const c = conn.connectors[0];
   const before = { cpu: parseCpu(await ctx.dom0.run(CPU_PROBE)), acc: await daemonAccount(ctx) };
-  await startModetest(guest, 'flip', `-v -s ${c?.id ?? '?'}${conn.crtcs[0] !== undefined ? `@${conn.crtcs[0]}` : ''}:${VKMS_MODE.width}x${VKMS_MODE.height}`);
+  await startModetest(
+    guest,
+    'flip',
+    `-v -s ${c?.id ?? '?'}${conn.crtcs[0] !== undefined ? `@${conn.crtcs[0]}` : ''}:${VKMS_MODE.width}x${VKMS_MODE.height}`,
+  );
   await sleep(SECONDS * 1000);
   const after = { cpu: parseCpu(await ctx.dom0.run(CPU_PROBE)), acc: await daemonAccount(ctx) };
   await guest.killall('modetest');
@@ -34,7 +48,10 @@ async function guestFlips(ctx: Ctx, label: string, zeroCopy: 'on' | 'off', name:
   ctx.figure(`${label}: guest flip rate reports (Hz)`, rates.join(' '));
   ctx.figure(`${label}: guest steady flip rate (Hz)`, Number(hz.toFixed(2)));
   ctx.figure(`${label}: daemon CPU per flip shown (ms; ${flips} flips)`, Number(msPerFlip.toFixed(2)));
-  ctx.figure(`${label}: copied bytes during the window`, (after.acc.copiedBytes ?? NaN) - (before.acc.copiedBytes ?? NaN));
+  ctx.figure(
+    `${label}: copied bytes during the window`,
+    (after.acc.copiedBytes ?? NaN) - (before.acc.copiedBytes ?? NaN),
+  );
   ctx.check(`${label}: the guest's modetest reported flip rates`, rates.length > 0);
   await ctx.dom0.run(`xl destroy ${name}`, 60);
   const stop = await daemon.stop();
@@ -50,7 +67,9 @@ export const a4FlipRate: Scenario = {
     const pipe = await vkmsPipe(ctx.dom0);
     const base = await ctx.dom0.run(
       `(sleep ${SECONDS} | modetest -M vkms -v -s ${pipe.connector}@${pipe.crtc}:${VKMS_MODE.width}x${VKMS_MODE.height} > /tmp/base.log 2>&1 &); ` +
-        `sleep ${SECONDS + 2}; killall modetest; cat /tmp/base.log`, SECONDS + 60);
+        `sleep ${SECONDS + 2}; killall modetest; cat /tmp/base.log`,
+      SECONDS + 60,
+    );
     const baseRates = parseFlipRates(base);
     const baseHz = steadyMean(baseRates);
     ctx.figure("dom0's own modetest -v on vkms (Hz)", Number(baseHz.toFixed(2)));

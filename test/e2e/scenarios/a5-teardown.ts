@@ -19,7 +19,9 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
   await startModetest(guest, 'flip', `-v ${setArgs(conn, CONNECTORS)}`);
   await sleep(8000);
   const res = (await daemonAccount(ctx)).resources;
-  const inFlight = beAlloc ? (res['grantedBuffers'] ?? 0) >= 2 : (res['exportedDmaBufs'] ?? 0) >= 2 && (res['dmaBufImports'] ?? 0) >= 2;
+  const inFlight = beAlloc
+    ? (res['grantedBuffers'] ?? 0) >= 2
+    : (res['exportedDmaBufs'] ?? 0) >= 2 && (res['dmaBufImports'] ?? 0) >= 2;
   ctx.check(`${what}: buffers in flight before the destroy`, inFlight, JSON.stringify(res));
   const out = await ctx.dom0.run(timedXl(`xl destroy ${name}`), 60);
   await checkTeardown(ctx, what, domid, out, ['Domain-0']);
@@ -27,18 +29,26 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
 
 export const a5Teardown: Scenario = {
   id: 'a5-teardown',
-  title: 'teardown with exported and imported buffers in flight: Closed within 1 s, everything released, no zombie, a new guest draws',
+  title:
+    'teardown with exported and imported buffers in flight: Closed within 1 s, everything released, no zombie, a new guest draws',
   async run(ctx) {
     const ref = await referenceSmpte(ctx);
     // One guest after the other on the screen: each is mapped by its domain name.
-    await startBackend(ctx, Object.fromEntries(['guest-fe', 'guest-be', 'guest-new'].map((g) => [`${g}/id0`, VKMS_CONNECTOR])));
+    await startBackend(
+      ctx,
+      Object.fromEntries(['guest-fe', 'guest-be', 'guest-new'].map((g) => [`${g}/id0`, VKMS_CONNECTOR])),
+    );
     await destroyWhileFlipping(ctx, 'guest-fe', false);
     await destroyWhileFlipping(ctx, 'guest-be', true);
     const { guest, domid } = await createGuest(ctx, CONNECTORS, true, 'guest-new');
     const conn = await waitConnected(ctx, guest, domid, 1);
     await startModetest(guest, 'mt', setArgs(conn, CONNECTORS));
     const shown = await waitForCrc(ctx.dom0, ref.crc, 120);
-    ctx.check("after both teardowns a new guest's SMPTE bars are shown exactly", shown.ok, `CRC ${shown.last}, reference ${ref.crc}`);
+    ctx.check(
+      "after both teardowns a new guest's SMPTE bars are shown exactly",
+      shown.ok,
+      `CRC ${shown.last}, reference ${ref.crc}`,
+    );
     await guest.killall('modetest');
   },
 };

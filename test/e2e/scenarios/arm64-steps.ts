@@ -10,14 +10,29 @@ export async function checkKernel(ctx: Ctx): Promise<void> {
     'uname -m; cat /proc/xen/capabilities; echo; xl list | grep -c "^Domain-0"; ls /dev/xen; cat /sys/kernel/debug/dri/0/name; ls /sys/kernel/debug/dri/0/crtc-0/crc',
     60,
   );
-  ctx.require('dom0 is an arm64 Xen control domain (xl list shows Domain-0)', /^aarch64$/m.test(r.out) && /control_d/.test(r.out) && /^1$/m.test(r.out), r.out.trim().split('\n').slice(0, 3).join(' | '));
-  ctx.require('dom0 has gntdev, gntalloc and evtchn', ['gntdev', 'gntalloc', 'evtchn'].every((d) => new RegExp(`\\b${d}\\b`).test(r.out)));
-  ctx.require('dom0 displays on vkms, with CRCs in debugfs', /vkms/.test(r.out) && /\bdata\b/.test(r.out) && /\bcontrol\b/.test(r.out));
+  ctx.require(
+    'dom0 is an arm64 Xen control domain (xl list shows Domain-0)',
+    /^aarch64$/m.test(r.out) && /control_d/.test(r.out) && /^1$/m.test(r.out),
+    r.out.trim().split('\n').slice(0, 3).join(' | '),
+  );
+  ctx.require(
+    'dom0 has gntdev, gntalloc and evtchn',
+    ['gntdev', 'gntalloc', 'evtchn'].every((d) => new RegExp(`\\b${d}\\b`).test(r.out)),
+  );
+  ctx.require(
+    'dom0 displays on vkms, with CRCs in debugfs',
+    /vkms/.test(r.out) && /\bdata\b/.test(r.out) && /\bcontrol\b/.test(r.out),
+  );
 }
 
 /** The daemon's start-up line on what the kernel lets it do. */
 export function capabilityLine(ctx: Ctx): string {
-  return daemonLog(ctx).find((l) => /xen platform: /.test(l))?.replace(/.*xen platform: /, '').replace(/".*$/, '') ?? 'no capability line';
+  return (
+    daemonLog(ctx)
+      .find((l) => /xen platform: /.test(l))
+      ?.replace(/.*xen platform: /, '')
+      .replace(/".*$/, '') ?? 'no capability line'
+  );
 }
 
 /** The reference: SMPTE bars drawn natively on vkms by dom0 before the daemon takes the card. */
@@ -46,7 +61,16 @@ export interface DaemonAccount {
 /** `vdispld status --json` in dom0, reduced to what the zero-copy scenarios judge. */
 export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
   const r = await ctx.dom0.exec('/opt/node/bin/node /opt/vdispld/dist/src/main.js status --json', 180);
-  if (r.rc !== 0) return { copiedBytes: undefined, paths: {}, fallbacks: {}, connectorPaths: [], flipsShown: 0, resources: {}, raw: r.out.trim().slice(0, 300) };
+  if (r.rc !== 0)
+    return {
+      copiedBytes: undefined,
+      paths: {},
+      fallbacks: {},
+      connectorPaths: [],
+      flipsShown: 0,
+      resources: {},
+      raw: r.out.trim().slice(0, 300),
+    };
   const s = JSON.parse(r.out) as {
     copiedBytes?: Record<string, number> | null;
     framebuffersByPath: Record<string, number>;
@@ -68,5 +92,8 @@ export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
 /** The lab-only kernel patches the running kernel was built with (names without .patch). */
 export async function labPatches(ctx: Ctx): Promise<string[]> {
   const r = await ctx.dom0.exec('cat /opt/lab/kernel-patches.txt 2>/dev/null; true', 30);
-  return r.out.split('\n').map((l) => l.trim().replace(/\.patch$/, '')).filter(Boolean);
+  return r.out
+    .split('\n')
+    .map((l) => l.trim().replace(/\.patch$/, ''))
+    .filter(Boolean);
 }

@@ -17,7 +17,25 @@ import { a3ZeroCopyOff } from './a3-zero-copy-off.js';
 import { a4FlipRate } from './a4-flip-rate.js';
 import { a5Teardown } from './a5-teardown.js';
 
-export const SCENARIOS: Scenario[] = [harness, connect, draw, flip, twoConnectors, restarts, teardown, beAlloc, kmsDom0, routing];
+export const SCENARIOS: Scenario[] = [
+  harness,
+  connect,
+  draw,
+  flip,
+  twoConnectors,
+  restarts,
+  teardown,
+  beAlloc,
+  kmsDom0,
+  routing,
+];
 
 /** The Arm64 lab's scenarios (`--arch arm64`), in the order they run. */
-export const ARM64_SCENARIOS: Scenario[] = [a0Harness, a1BeAllocZeroCopy, a2FrontendBuffers, a3ZeroCopyOff, a4FlipRate, a5Teardown];
+export const ARM64_SCENARIOS: Scenario[] = [
+  a0Harness,
+  a1BeAllocZeroCopy,
+  a2FrontendBuffers,
+  a3ZeroCopyOff,
+  a4FlipRate,
+  a5Teardown,
+];

@@ -2,7 +2,16 @@
 // dom0's bochs display (id0 -> Virtual-1), where QEMU's screendump must show them pixel for pixel.
 import type { Scenario } from '../lib/scenario.js';
 import {
-  checkCopyPathLogged, modetestErrors, createGuest, DOM0_CONNECTOR, setArgs, startBackend, startModetest, waitConnected, waitForSmpte, type ConnectorSpec,
+  checkCopyPathLogged,
+  modetestErrors,
+  createGuest,
+  DOM0_CONNECTOR,
+  setArgs,
+  startBackend,
+  startModetest,
+  waitConnected,
+  waitForSmpte,
+  type ConnectorSpec,
 } from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', width: 800, height: 600 }];

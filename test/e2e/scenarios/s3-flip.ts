@@ -18,7 +18,15 @@
 import { parseFlipRates } from '../lib/modetest.js';
 import { sleep, type Ctx, type Scenario } from '../lib/scenario.js';
 import type { Guest } from '../lib/guest.js';
-import { createGuest, DOM0_CONNECTOR, startBackend, startModetest, waitConnected, type Connected, type ConnectorSpec } from './steps.js';
+import {
+  createGuest,
+  DOM0_CONNECTOR,
+  startBackend,
+  startModetest,
+  waitConnected,
+  type Connected,
+  type ConnectorSpec,
+} from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [
   { id: 'id0', width: 800, height: 600 },
@@ -29,7 +37,8 @@ const SECONDS = 20;
 const COPY_FLOOR = 0.4;
 
 /** utime+stime of a process and the whole machine's busy+idle jiffies, read in dom0. */
-export const CPU_PROBE = 'pid=$(cat /run/e2e/daemon.pid); echo "$(cut -d" " -f14,15 /proc/$pid/stat) $(head -1 /proc/stat | cut -d" " -f3-)"';
+export const CPU_PROBE =
+  'pid=$(cat /run/e2e/daemon.pid); echo "$(cut -d" " -f14,15 /proc/$pid/stat) $(head -1 /proc/stat | cut -d" " -f3-)"';
 
 export function parseCpu(out: string): { proc: number; total: number } {
   const n = out.trim().split(/\s+/).map(Number);
@@ -42,12 +51,23 @@ export function steadyMean(rates: number[]): number {
   return steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : 0;
 }
 
-async function flipOn(ctx: Ctx, guest: Guest, conn: Connected, index: number, tag: string, label: string): Promise<{ hz: number; share: number }> {
+async function flipOn(
+  ctx: Ctx,
+  guest: Guest,
+  conn: Connected,
+  index: number,
+  tag: string,
+  label: string,
+): Promise<{ hz: number; share: number }> {
   const c = conn.connectors[index];
   const crtc = conn.crtcs[index];
   const spec = CONNECTORS[index]!;
   const before = parseCpu(await ctx.dom0.run(CPU_PROBE));
-  await startModetest(guest, tag, `-v -s ${c?.id ?? '?'}${crtc !== undefined ? `@${crtc}` : ''}:${spec.width}x${spec.height}`);
+  await startModetest(
+    guest,
+    tag,
+    `-v -s ${c?.id ?? '?'}${crtc !== undefined ? `@${crtc}` : ''}:${spec.width}x${spec.height}`,
+  );
   await sleep(SECONDS * 1000);
   const after = parseCpu(await ctx.dom0.run(CPU_PROBE));
   await guest.killall('modetest');
@@ -63,7 +83,8 @@ async function flipOn(ctx: Ctx, guest: Guest, conn: Connected, index: number, ta
 
 export const flip: Scenario = {
   id: '3-flip',
-  title: 'flip: modetest -v on a headless and on the bochs connector; the display path keeps the rate; figures reported',
+  title:
+    'flip: modetest -v on a headless and on the bochs connector; the display path keeps the rate; figures reported',
   async run(ctx) {
     // The ceiling this emulated machine allows: modetest -v straight on dom0's bochs-drm, no guest, no
     // daemon (it must run before the daemon takes DRM master).
@@ -81,12 +102,22 @@ export const flip: Scenario = {
     const bochs = await flipOn(ctx, guest, conn, 0, 'flip-bochs', 'bochs id0 (copy path)');
     const ratio = headless.hz > 0 ? bochs.hz / headless.hz : 0;
     ctx.figure('bochs rate / headless rate', Number(ratio.toFixed(2)));
-    ctx.check(`the display path keeps >= ${COPY_FLOOR * 100} % of the headless flip rate`, ratio >= COPY_FLOOR,
-      `${bochs.hz.toFixed(2)} Hz on bochs vs ${headless.hz.toFixed(2)} Hz headless; daemon ${(bochs.share * 100).toFixed(1)} % vs ${(headless.share * 100).toFixed(1)} % of dom0 CPU; dom0's own modetest ${baseMean.toFixed(2)} Hz`);
+    ctx.check(
+      `the display path keeps >= ${COPY_FLOOR * 100} % of the headless flip rate`,
+      ratio >= COPY_FLOOR,
+      `${bochs.hz.toFixed(2)} Hz on bochs vs ${headless.hz.toFixed(2)} Hz headless; daemon ${(bochs.share * 100).toFixed(1)} % vs ${(headless.share * 100).toFixed(1)} % of dom0 CPU; dom0's own modetest ${baseMean.toFixed(2)} Hz`,
+    );
     if (ctx.env.flipMinHz !== 55 || process.env.VDISPLD_E2E_FLIP_ABSOLUTE) {
-      ctx.check(`flip rate on bochs >= ${ctx.env.flipMinHz} Hz (asked for)`, bochs.hz >= ctx.env.flipMinHz, `${bochs.hz.toFixed(2)} Hz`);
+      ctx.check(
+        `flip rate on bochs >= ${ctx.env.flipMinHz} Hz (asked for)`,
+        bochs.hz >= ctx.env.flipMinHz,
+        `${bochs.hz.toFixed(2)} Hz`,
+      );
     } else {
-      ctx.figure('absolute 55 Hz floor', `not asserted under emulation (bochs ${bochs.hz.toFixed(2)} Hz); --flip-min-hz or VDISPLD_E2E_FLIP_ABSOLUTE=1 asserts it`);
+      ctx.figure(
+        'absolute 55 Hz floor',
+        `not asserted under emulation (bochs ${bochs.hz.toFixed(2)} Hz); --flip-min-hz or VDISPLD_E2E_FLIP_ABSOLUTE=1 asserts it`,
+      );
     }
   },
 };

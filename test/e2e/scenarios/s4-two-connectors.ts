@@ -13,7 +13,18 @@ import { hasCommand } from '../lib/daemon.js';
 import { readPng } from '../lib/picture.js';
 import { sleep, type Ctx, type Scenario } from '../lib/scenario.js';
 import { checkPicture, describeCheck, smpteAt, type Model } from '../lib/smpte.js';
-import { createGuest, DOM0_CONNECTOR, modetestErrors, setArgs, startBackend, startModetest, waitConnected, waitForSmpte, type Connected, type ConnectorSpec } from './steps.js';
+import {
+  createGuest,
+  DOM0_CONNECTOR,
+  modetestErrors,
+  setArgs,
+  startBackend,
+  startModetest,
+  waitConnected,
+  waitForSmpte,
+  type Connected,
+  type ConnectorSpec,
+} from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [
   { id: 'id0', width: 800, height: 600 },
@@ -32,14 +43,23 @@ function oneArg(conn: Connected, i: number): string {
  * `vdispld snapshot` of id1 in dom0 until it shows what `model` says (by default the 640x480 bars
  * at its origin: x0 in the guest's framebuffer).
  */
-async function snapshotShows(ctx: Ctx, domid: number, name: string, model: Model = smpteAt, what = "the guest's 640x480 SMPTE bars"): Promise<void> {
+async function snapshotShows(
+  ctx: Ctx,
+  domid: number,
+  name: string,
+  model: Model = smpteAt,
+  what = "the guest's 640x480 SMPTE bars",
+): Promise<void> {
   if (!hasCommand('snapshot')) ctx.blocked('id1 (headless) needs `vdispld snapshot`, not in the build yet');
   const out = `/mnt/share/out/${name}.png`;
   // each `vdispld snapshot` is a node start in dom0: tens of seconds under emulation, over 90 s
   // on a loaded host (measured), so few tries with a long bound
   let last = '';
   for (let i = 0; i < 3; i++) {
-    const r = await ctx.dom0.exec(`/opt/node/bin/node /opt/vdispld/dist/src/main.js snapshot ${domid}/0/id1 -o ${out}`, 300);
+    const r = await ctx.dom0.exec(
+      `/opt/node/bin/node /opt/vdispld/dist/src/main.js snapshot ${domid}/0/id1 -o ${out}`,
+      300,
+    );
     ctx.figure(`${name}: vdispld snapshot #${i + 1} in dom0 (s)`, Number(r.seconds.toFixed(1)));
     last = r.out.trim();
     if (r.rc === 0) {
@@ -87,14 +107,35 @@ export const twoConnectors: Scenario = {
     await startModetest(guest, 'mt-both', args);
     await sleep(5000);
     const after = (await guest.run('dmesg | grep -c "Failed to enable display"; true', 60)).trim();
-    ctx.check('both heads set from one framebuffer (SET_CONFIG width/height = framebuffer size, x/y = offset, as Linux sends)',
-      after === before, `guest kernel "Failed to enable display" count ${before} -> ${after} (-EINVAL from the backend)`);
+    ctx.check(
+      'both heads set from one framebuffer (SET_CONFIG width/height = framebuffer size, x/y = offset, as Linux sends)',
+      after === before,
+      `guest kernel "Failed to enable display" count ${before} -> ${after} (-EINVAL from the backend)`,
+    );
     const fbW = CONNECTORS[0]!.width + CONNECTORS[1]!.width;
     const fbH = Math.max(CONNECTORS[0]!.height, CONNECTORS[1]!.height);
-    const region = (x0: number): Model => (x, y) => smpteAt(x + x0, y, fbW, fbH);
-    const screen = checkPicture(await ctx.screendump('both-heads'), CONNECTORS[0]!.width, CONNECTORS[0]!.height, region(0));
-    ctx.check(`dom0 screen shows the left 800x600 of the guest's ${fbW}x${fbH} picture (both heads)`, screen.ok, describeCheck(screen));
-    await snapshotShows(ctx, domid, 'id1-both-heads', region(CONNECTORS[0]!.width), `the guest's ${fbW}x${fbH} picture from x=${CONNECTORS[0]!.width}`);
+    const region =
+      (x0: number): Model =>
+      (x, y) =>
+        smpteAt(x + x0, y, fbW, fbH);
+    const screen = checkPicture(
+      await ctx.screendump('both-heads'),
+      CONNECTORS[0]!.width,
+      CONNECTORS[0]!.height,
+      region(0),
+    );
+    ctx.check(
+      `dom0 screen shows the left 800x600 of the guest's ${fbW}x${fbH} picture (both heads)`,
+      screen.ok,
+      describeCheck(screen),
+    );
+    await snapshotShows(
+      ctx,
+      domid,
+      'id1-both-heads',
+      region(CONNECTORS[0]!.width),
+      `the guest's ${fbW}x${fbH} picture from x=${CONNECTORS[0]!.width}`,
+    );
     await modetestClean(ctx, guest, 'mt-both', 'both heads, one framebuffer');
   },
 };

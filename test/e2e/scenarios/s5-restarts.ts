@@ -6,13 +6,28 @@ import type { Guest } from '../lib/guest.js';
 import type { Ctx, Scenario } from '../lib/scenario.js';
 import { backendPath, frontendPath, waitValues } from '../lib/xs.js';
 import {
-  connectorArgs, createGuest, DOM0_CONNECTOR, setArgs, startBackend, startModetest, waitConnected, waitForPicture,
-  type ConnectorSpec, type Pattern,
+  connectorArgs,
+  createGuest,
+  DOM0_CONNECTOR,
+  setArgs,
+  startBackend,
+  startModetest,
+  waitConnected,
+  waitForPicture,
+  type ConnectorSpec,
+  type Pattern,
 } from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', width: 800, height: 600 }];
 
-async function drawAndSee(ctx: Ctx, guest: Guest, domid: number, label: string, pattern: Pattern, card = 'card0'): Promise<void> {
+async function drawAndSee(
+  ctx: Ctx,
+  guest: Guest,
+  domid: number,
+  label: string,
+  pattern: Pattern,
+  card = 'card0',
+): Promise<void> {
   const conn = await waitConnected(ctx, guest, domid, 1, card);
   await startModetest(guest, `mt-${label}`, setArgs(conn, CONNECTORS), pattern);
   await waitForPicture(ctx, label, pattern, 800, 600, 60);
@@ -54,7 +69,11 @@ export const restarts: Scenario = {
     ctx.check('daemon stops cleanly while the guest is connected', stop.clean, stop.detail);
     await svc.start([...connectorArgs({ id0: DOM0_CONNECTOR }), ...ctx.env.daemonArgs]);
     ctx.mark('daemon_restarted');
-    const s = await waitValues(ctx.dom0, { [`${backendPath(newId)}/state`]: ['4'], [`${frontendPath(newId)}/state`]: ['4'] }, 90);
+    const s = await waitValues(
+      ctx.dom0,
+      { [`${backendPath(newId)}/state`]: ['4'], [`${frontendPath(newId)}/state`]: ['4'] },
+      90,
+    );
     ctx.check('after the daemon restart both sides are Connected again', true, `${s.toFixed(2)} s`);
     await drawAndSee(ctx, guest, newId, 'after-daemon-restart', 'plain', 'card*');
   },

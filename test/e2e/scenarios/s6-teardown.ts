@@ -7,7 +7,16 @@ import type { Guest } from '../lib/guest.js';
 import type { Ctx, Scenario } from '../lib/scenario.js';
 import { parseAccessLog, teardownTimes } from '../lib/xs-access.js';
 import { backendPath, frontendPath } from '../lib/xs.js';
-import { createGuest, DOM0_CONNECTOR, setArgs, startBackend, startModetest, waitConnected, waitForSmpte, type ConnectorSpec } from './steps.js';
+import {
+  createGuest,
+  DOM0_CONNECTOR,
+  setArgs,
+  startBackend,
+  startModetest,
+  waitConnected,
+  waitForSmpte,
+  type ConnectorSpec,
+} from './steps.js';
 
 const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', width: 800, height: 600 }];
 
@@ -27,28 +36,51 @@ async function connectAndDraw(ctx: Ctx, name: string): Promise<{ guest: Guest; d
   return { guest, domid };
 }
 
-export async function checkTeardown(ctx: Ctx, what: string, domid: number, out: string, remaining: string[]): Promise<void> {
+export async function checkTeardown(
+  ctx: Ctx,
+  what: string,
+  domid: number,
+  out: string,
+  remaining: string[],
+): Promise<void> {
   const m = /xl t0=(\d+) t1=(\d+) rc=(\d+)/.exec(out);
   const xlOut = out.split('\n').slice(1).join('\n').trim();
-  ctx.check(`${what}: xl exits 0 and reports no error`, m?.[3] === '0' && !/error|unable|fail/i.test(xlOut), xlOut || 'no output');
+  ctx.check(
+    `${what}: xl exits 0 and reports no error`,
+    m?.[3] === '0' && !/error|unable|fail/i.test(xlOut),
+    xlOut || 'no output',
+  );
   const t0 = Number(m?.[1] ?? NaN);
   // Timed from xenstored's own log: the toolstack's change, the daemon's first watch event, its
   // Closed. Budget: 1 s from the daemon's first sight (what it can influence); the whole figure
   // from xl's start is reported beside it.
   const log = await ctx.dom0.run('cat /var/log/xen/xenstored-access.log', 60);
   const t = teardownTimes(parseAccessLog(log), backendPath(domid), frontendPath(domid), t0 - 50);
-  const s = (a?: number, b?: number): string => (a === undefined || b === undefined ? 'never' : ((b - a) / 1000).toFixed(3));
+  const s = (a?: number, b?: number): string =>
+    a === undefined || b === undefined ? 'never' : ((b - a) / 1000).toFixed(3);
   ctx.figure(`${what}: xl start -> toolstack's first change (s)`, s(t0, t.toolstackAt));
   ctx.figure(`${what}: toolstack's change -> daemon's first watch event (s)`, s(t.toolstackAt, t.daemonSawAt));
   ctx.figure(`${what}: daemon's first watch event -> backend Closed (s)`, s(t.daemonSawAt, t.closedAt));
   ctx.figure(`${what}: xl start -> backend Closed, end to end (s)`, s(t0, t.closedAt));
   ctx.figure(`${what}: xl start -> xl done (s)`, m ? ((Number(m[2]) - t0) / 1000).toFixed(3) : 'unknown');
-  const react = t.daemonSawAt !== undefined && t.closedAt !== undefined ? (t.closedAt - t.daemonSawAt) / 1000 : Infinity;
-  ctx.check(`${what}: backend Closed within 1 s of the daemon's first sight of the removal`, react <= 1,
-    `${s(t.daemonSawAt, t.closedAt)} s (Closed ${t.closedAt !== undefined && t.removedAt !== undefined && t.closedAt < t.removedAt ? 'before' : 'NOT before'} libxl removed the backend)`);
+  const react =
+    t.daemonSawAt !== undefined && t.closedAt !== undefined ? (t.closedAt - t.daemonSawAt) / 1000 : Infinity;
+  ctx.check(
+    `${what}: backend Closed within 1 s of the daemon's first sight of the removal`,
+    react <= 1,
+    `${s(t.daemonSawAt, t.closedAt)} s (Closed ${t.closedAt !== undefined && t.removedAt !== undefined && t.closedAt < t.removedAt ? 'before' : 'NOT before'} libxl removed the backend)`,
+  );
   const list = await ctx.dom0.run('xl list', 30);
-  const names = list.split('\n').slice(1).filter((l) => l.trim()).map((l) => l.split(/\s+/)[0]!);
-  ctx.check(`${what}: xl list shows exactly ${remaining.join(', ')} (no zombie)`, names.join(',') === remaining.join(','), names.join(' | '));
+  const names = list
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((l) => l.split(/\s+/)[0]!);
+  ctx.check(
+    `${what}: xl list shows exactly ${remaining.join(', ')} (no zombie)`,
+    names.join(',') === remaining.join(','),
+    names.join(' | '),
+  );
   await checkCounters(ctx, what);
 }
 
@@ -62,8 +94,11 @@ async function checkCounters(ctx: Ctx, what: string): Promise<void> {
   if (!ctx.check(`${what}: vdispld status --json answers`, r.rc === 0, r.rc === 0 ? '' : r.out.trim())) return;
   const doc = JSON.parse(r.out) as { resources?: Record<string, unknown> };
   const counters = Object.entries(doc.resources ?? {}).filter(([, v]) => typeof v === 'number');
-  ctx.check(`${what}: daemon's live-resource counters are zero`, counters.length > 0 && counters.every(([, v]) => v === 0),
-    counters.length ? counters.map(([k, v]) => `${k}=${String(v)}`).join(' ') : 'no `resources` in the status document');
+  ctx.check(
+    `${what}: daemon's live-resource counters are zero`,
+    counters.length > 0 && counters.every(([, v]) => v === 0),
+    counters.length ? counters.map(([k, v]) => `${k}=${String(v)}`).join(' ') : 'no `resources` in the status document',
+  );
 }
 
 export const teardown: Scenario = {

@@ -29,13 +29,29 @@ export const kmsDom0: Scenario = {
     ctx.check('vdispld outputs --json exits 0 in dom0', listed.rc === 0, listed.out.slice(0, 200));
     if (listed.rc === 0) {
       const report = JSON.parse(listed.out.slice(listed.out.indexOf('{'))) as {
-        cards: { path: string; driver?: string; caps?: { dumbBuffers: boolean }; connectors?: { name: string; connection: string; modes: { width: number; height: number; preferred: boolean }[] }[] }[];
+        cards: {
+          path: string;
+          driver?: string;
+          caps?: { dumbBuffers: boolean };
+          connectors?: {
+            name: string;
+            connection: string;
+            modes: { width: number; height: number; preferred: boolean }[];
+          }[];
+        }[];
       };
       const bochs = report.cards.find((c) => c.driver === 'bochs-drm');
       const conn = bochs?.connectors?.find((k) => k.name === DOM0_CONNECTOR);
-      ctx.check(`outputs lists bochs-drm with ${DOM0_CONNECTOR} connected`, conn?.connection === 'connected', JSON.stringify(bochs ?? report).slice(0, 200));
-      ctx.check('outputs lists its modes, one preferred, and dumb-buffer support', (conn?.modes.length ?? 0) > 1 && conn!.modes.some((m) => m.preferred) && bochs?.caps?.dumbBuffers === true,
-        `${conn?.modes.length ?? 0} modes; caps ${JSON.stringify(bochs?.caps)}`);
+      ctx.check(
+        `outputs lists bochs-drm with ${DOM0_CONNECTOR} connected`,
+        conn?.connection === 'connected',
+        JSON.stringify(bochs ?? report).slice(0, 200),
+      );
+      ctx.check(
+        'outputs lists its modes, one preferred, and dumb-buffer support',
+        (conn?.modes.length ?? 0) > 1 && conn!.modes.some((m) => m.preferred) && bochs?.caps?.dumbBuffers === true,
+        `${conn?.modes.length ?? 0} modes; caps ${JSON.stringify(bochs?.caps)}`,
+      );
     }
     const dir = join(ctx.shareDir, 'kms');
     await ctx.dom0.run(
@@ -62,7 +78,7 @@ export const kmsDom0: Scenario = {
       const line = JSON.parse(text) as StepLine;
       ctx.check(`scenario-kms step ${next}: the script's own check`, line.ok, JSON.stringify(line).slice(0, 200));
       if (line.hz !== undefined) ctx.figure('KMS flips on bochs-drm under TCG (Hz)', line.hz);
-      const samples = typeof line.expect === 'object' ? line.expect.samples ?? [] : [];
+      const samples = typeof line.expect === 'object' ? (line.expect.samples ?? []) : [];
       if (samples.length) {
         const img = await ctx.screendump(`kms-${next}`);
         const bad = samples.filter((s) => {
@@ -70,8 +86,19 @@ export const kmsDom0: Scenario = {
           const p = pixel(img, s.x, s.y);
           return p[0] !== s.rgb[0] || p[1] !== s.rgb[1] || p[2] !== s.rgb[2];
         });
-        ctx.check(`scenario-kms step ${next}: dom0's screen has the expected pixels`, bad.length === 0,
-          bad.length ? `screen ${img.width}x${img.height}; ${bad.slice(0, 3).map((s) => `(${s.x},${s.y}) want ${s.rgb.join(',')} got ${s.x < img.width && s.y < img.height ? pixel(img, s.x, s.y).join(',') : 'outside'}`).join('; ')}` : `${samples.length} samples`);
+        ctx.check(
+          `scenario-kms step ${next}: dom0's screen has the expected pixels`,
+          bad.length === 0,
+          bad.length
+            ? `screen ${img.width}x${img.height}; ${bad
+                .slice(0, 3)
+                .map(
+                  (s) =>
+                    `(${s.x},${s.y}) want ${s.rgb.join(',')} got ${s.x < img.width && s.y < img.height ? pixel(img, s.x, s.y).join(',') : 'outside'}`,
+                )
+                .join('; ')}`
+            : `${samples.length} samples`,
+        );
       }
       writeFileSync(join(dir, `${next}.ack`), '');
     }

@@ -5,7 +5,9 @@ import { xlConfig } from '../lib/guest.js';
 import { parseCrcLines, stableCrc } from '../lib/vkms.js';
 
 void test('vkms crc/data lines: frame and CRC, anything else ignored', () => {
-  const e = parseCrcLines('0x0000001a 0x25DAA017\n\0 0x0000001b 0x25daa017\nhead: read error\n  \n0x0000001c 0x00000000\n');
+  const e = parseCrcLines(
+    '0x0000001a 0x25DAA017\n\0 0x0000001b 0x25daa017\nhead: read error\n  \n0x0000001c 0x00000000\n',
+  );
   assert.deepEqual(e, [
     { frame: 0x1a, crc: '25daa017' },
     { frame: 0x1b, crc: '25daa017' },
@@ -30,12 +32,35 @@ void test('an arm64 guest: no x86 type, the lab kernel, the vdispl line as given
 });
 
 void test('missing host tools are named by their Debian package, once each', () => {
-  const present = new Set(['flex', 'bison', 'bc', 'make', 'patch', 'file', 'busybox', 'cpio', 'xz', '/usr/include/openssl/ssl.h', '/usr/include/libelf.h']);
-  assert.deepEqual(missingHostPackages((t) => present.has(t)).sort(), ['g++-aarch64-linux-gnu', 'gcc-aarch64-linux-gnu', 'linux-source-6.1', 'qemu-system-arm']);
-  assert.deepEqual(missingHostPackages(() => true), []);
+  const present = new Set([
+    'flex',
+    'bison',
+    'bc',
+    'make',
+    'patch',
+    'file',
+    'busybox',
+    'cpio',
+    'xz',
+    '/usr/include/openssl/ssl.h',
+    '/usr/include/libelf.h',
+  ]);
+  assert.deepEqual(missingHostPackages((t) => present.has(t)).sort(), [
+    'g++-aarch64-linux-gnu',
+    'gcc-aarch64-linux-gnu',
+    'linux-source-6.1',
+    'qemu-system-arm',
+  ]);
+  assert.deepEqual(
+    missingHostPackages(() => true),
+    [],
+  );
 });
 
 void test("a failed step's one line: the last line that says something, not make's echo", () => {
-  assert.equal(lastLine('CC foo.o\ndrivers/x.c:1: error: boom\nmake[2]: *** [x.o] Error 1\nmake: *** [all] Error 2\n\n'), 'drivers/x.c:1: error: boom');
+  assert.equal(
+    lastLine('CC foo.o\ndrivers/x.c:1: error: boom\nmake[2]: *** [x.o] Error 1\nmake: *** [all] Error 2\n\n'),
+    'drivers/x.c:1: error: boom',
+  );
   assert.equal(lastLine(''), 'no output');
 });

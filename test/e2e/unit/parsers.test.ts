@@ -19,7 +19,8 @@ void test('modetest -c from dom0 (bochs-drm under QEMU): one connected Virtual-1
 });
 
 void test('CRTC ids come from the CRTCs section only', () => {
-  const out = 'Encoders:\nid\tcrtc\ttype\tpossible crtcs\tpossible clones\n36\t34\tnone\t0x00000001\t0x00000001\n\n' +
+  const out =
+    'Encoders:\nid\tcrtc\ttype\tpossible crtcs\tpossible clones\n36\t34\tnone\t0x00000001\t0x00000001\n\n' +
     'CRTCs:\nid\tfb\tpos\tsize\n34\t0\t(0,0)\t(0x0)\n   #0  nan 0 0 0 0 0 0 0 0 0 flags: ; type: \n  props:\n\t24 VRR_ENABLED:\n\n' +
     '35\t40\t(0,0)\t(800x600)\n\nPlanes:\nid\tcrtc\tfb\tCRTC x,y\tx,y\tgamma size\tpossible crtcs\n33\t0\t0\t0,0\t\t0,0\t0       \t0x00000001\n';
   assert.deepEqual(parseCrtcs(out), [34, 35]);
@@ -27,7 +28,10 @@ void test('CRTC ids come from the CRTCs section only', () => {
 });
 
 void test('flip rates from modetest -v', () => {
-  assert.deepEqual(parseFlipRates('setting mode 800x600-60.00Hz on connectors 31, crtc 34\nfreq: 59.98Hz\nfreq: 60.01Hz\n'), [59.98, 60.01]);
+  assert.deepEqual(
+    parseFlipRates('setting mode 800x600-60.00Hz on connectors 31, crtc 34\nfreq: 59.98Hz\nfreq: 60.01Hz\n'),
+    [59.98, 60.01],
+  );
   assert.deepEqual(parseFlipRates('nothing'), []);
 });
 
@@ -47,7 +51,9 @@ void test("the project's unit: how the harness will start vdispld", () => {
 });
 
 void test('unit parsing reads [Service] only and applies systemd defaults', () => {
-  const u = parseUnit('[Unit]\nType=forking\n[Service]\nExecStart=-/usr/bin/x run --a b\nWatchdogSec=2s\nTimeoutSec=7\n');
+  const u = parseUnit(
+    '[Unit]\nType=forking\n[Service]\nExecStart=-/usr/bin/x run --a b\nWatchdogSec=2s\nTimeoutSec=7\n',
+  );
   assert.equal(u.type, 'simple');
   assert.deepEqual(u.execArgs, ['run', '--a', 'b']);
   assert.equal(u.watchdogSec, 2);

@@ -58,7 +58,10 @@ const MAIN = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
 
 export async function budgetCampaign(o: BudgetCampaignOptions): Promise<CampaignResult> {
   const res = new CampaignResult('budget');
-  const w = await startWorld({ host: { maptrackEntries: o.maptrackEntries }, ...(o.quota ? { extraArgs: ['--quota', o.quota] } : {}) });
+  const w = await startWorld({
+    host: { maptrackEntries: o.maptrackEntries },
+    ...(o.quota ? { extraArgs: ['--quota', o.quota] } : {}),
+  });
   const guests: SimGuest[] = [];
   try {
     const good = await goodGuest(w);
@@ -69,9 +72,17 @@ export async function budgetCampaign(o: BudgetCampaignOptions): Promise<Campaign
     const held: { domid: number; pages: number; refusal: number | undefined }[] = [];
     let peakMapped = 0;
     for (let i = 0; i < o.hoarders; i++) {
-      const g = await w.host.createDomain({ name: `hoarder${i}`, ramMiB: o.hoarderRamMiB, vdispl: [`connectors=hoard${i}:64x48`], frontend: { kind: 'idle' }, verbose: false });
+      const g = await w.host.createDomain({
+        name: `hoarder${i}`,
+        ramMiB: o.hoarderRamMiB,
+        vdispl: [`connectors=hoard${i}:64x48`],
+        frontend: { kind: 'idle' },
+        verbose: false,
+      });
       guests.push(g);
-      const connected = await g.waitFor((r) => r.kind === 'connected' || r.kind === 'fatal' || r.kind === 'error', { timeoutMs: 30_000 }).catch(() => undefined);
+      const connected = await g
+        .waitFor((r) => r.kind === 'connected' || r.kind === 'fatal' || r.kind === 'error', { timeoutMs: 30_000 })
+        .catch(() => undefined);
       if (connected?.kind !== 'connected') {
         held.push({ domid: g.domid, pages: 0, refusal: undefined });
         res.check(false, `hoarder ${i} (dom${g.domid}) could not connect: ${JSON.stringify(connected ?? 'timeout')}`);
@@ -81,34 +92,67 @@ export async function budgetCampaign(o: BudgetCampaignOptions): Promise<Campaign
       held.push({ domid: g.domid, ...r });
       peakMapped = Math.max(peakMapped, dom0Holdings(w.host).mappedPages);
     }
-    res.set('hoarders: buffer pages held (last refusal)', held.map((h) => `dom${h.domid} ${h.pages} (${h.refusal ?? 'none'})`).join(', '));
+    res.set(
+      'hoarders: buffer pages held (last refusal)',
+      held.map((h) => `dom${h.domid} ${h.pages} (${h.refusal ?? 'none'})`).join(', '),
+    );
     const status = await daemonStatus(w);
     const b = status?.budget;
-    res.check(b !== undefined && b !== null, "`vdispld status --json` has no budget");
+    res.check(b !== undefined && b !== null, '`vdispld status --json` has no budget');
     if (b) {
       res.set('budget: mapped pages used / limit (status)', `${b.used.mappedPages} / ${b.limits.mappedPages}`);
       res.set("budget: a guest's share now / refusals", `${b.share.mappedPages} / ${b.refused.mappedPages}`);
       res.set('budget: mapped pages by guest', b.guests.map((g) => `dom${g.domid} ${g.mappedPages}`).join(', '));
-      res.check(b.used.mappedPages <= b.limits.mappedPages, `the guests hold ${b.used.mappedPages} mapped pages, over the budget of ${b.limits.mappedPages}`);
-      res.check(peakMapped <= b.limits.mappedPages, `dom0 mapped ${peakMapped} pages, over the budget of ${b.limits.mappedPages}`);
+      res.check(
+        b.used.mappedPages <= b.limits.mappedPages,
+        `the guests hold ${b.used.mappedPages} mapped pages, over the budget of ${b.limits.mappedPages}`,
+      );
+      res.check(
+        peakMapped <= b.limits.mappedPages,
+        `dom0 mapped ${peakMapped} pages, over the budget of ${b.limits.mappedPages}`,
+      );
       // No more guests than planned: nobody above limit / planned.
       const share = Math.floor(b.limits.mappedPages / b.planned);
       const over = b.guests.filter((g) => g.mappedPages > share);
       res.check(over.length === 0, `guests over their share of ${share}: ${JSON.stringify(over)}`);
     }
-    res.set('dom0 mapped pages, peak while hoarding (hypervisor)', `${peakMapped} of ${o.maptrackEntries} maptrack entries`);
-    res.check(held.every((h) => h.refusal === undefined || h.refusal === -12 || h.refusal === -11), `a hoarder was refused with something else than -ENOMEM/-EAGAIN: ${JSON.stringify(held)}`);
-    res.check(held.some((h) => h.refusal !== undefined), 'no hoarder was ever refused: the campaign did not reach a limit');
+    res.set(
+      'dom0 mapped pages, peak while hoarding (hypervisor)',
+      `${peakMapped} of ${o.maptrackEntries} maptrack entries`,
+    );
+    res.check(
+      held.every((h) => h.refusal === undefined || h.refusal === -12 || h.refusal === -11),
+      `a hoarder was refused with something else than -ENOMEM/-EAGAIN: ${JSON.stringify(held)}`,
+    );
+    res.check(
+      held.some((h) => h.refusal !== undefined),
+      'no hoarder was ever refused: the campaign did not reach a limit',
+    );
 
     // The newcomer: connects and draws.
-    const newcomer = await w.host.createDomain({ name: 'newcomer', vdispl: ['connectors=new0:320x240'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+    const newcomer = await w.host.createDomain({
+      name: 'newcomer',
+      vdispl: ['connectors=new0:320x240'],
+      frontend: { kind: 'display', maxFps: 60 },
+      verbose: true,
+    });
     guests.push(newcomer);
     const drew = await newcomer
-      .waitFor((r) => (r.kind === 'frame' && r.frame >= o.newcomerFrames) || r.kind === 'error' || r.kind === 'fatal', { timeoutMs: 60_000 })
+      .waitFor((r) => (r.kind === 'frame' && r.frame >= o.newcomerFrames) || r.kind === 'error' || r.kind === 'fatal', {
+        timeoutMs: 60_000,
+      })
       .catch(() => undefined);
     const troubles = goodGuestTroubles(newcomer.reports);
-    res.set('newcomer', drew?.kind === 'frame' ? `connected and drew ${o.newcomerFrames} frames` : `did not draw: ${JSON.stringify(drew ?? 'timeout')}`);
-    res.check(drew?.kind === 'frame', `the newcomer did not draw ${o.newcomerFrames} frames: ${JSON.stringify(drew ?? 'timeout')} ${JSON.stringify(troubles.slice(0, 2))}`);
+    res.set(
+      'newcomer',
+      drew?.kind === 'frame'
+        ? `connected and drew ${o.newcomerFrames} frames`
+        : `did not draw: ${JSON.stringify(drew ?? 'timeout')}`,
+    );
+    res.check(
+      drew?.kind === 'frame',
+      `the newcomer did not draw ${o.newcomerFrames} frames: ${JSON.stringify(drew ?? 'timeout')} ${JSON.stringify(troubles.slice(0, 2))}`,
+    );
     res.check(troubles.length === 0, `the newcomer saw: ${JSON.stringify(troubles.slice(0, 3))}`);
     judgeGoodGuest(res, good, (Date.now() - t0) / 1000);
     await closing(w, res, guests);
@@ -130,7 +174,9 @@ async function hoard(g: SimGuest, o: BudgetCampaignOptions): Promise<{ pages: nu
   for (let rows = o.bufferHeight; rows >= 1; rows = Math.floor(rows / 2)) {
     const size = Math.ceil((o.bufferWidth * rows * 4) / 4096);
     for (;;) {
-      const [r] = (await g.run([{ op: 'dumb-create', name: `b${k++}`, width: o.bufferWidth, height: rows, bpp: 32 }], { timeoutMs: 30_000 })) as StepResult[];
+      const [r] = (await g.run([{ op: 'dumb-create', name: `b${k++}`, width: o.bufferWidth, height: rows, bpp: 32 }], {
+        timeoutMs: 30_000,
+      })) as StepResult[];
       if (!r || r.status !== 0) {
         refusal = r?.status;
         break;
@@ -144,13 +190,18 @@ async function hoard(g: SimGuest, o: BudgetCampaignOptions): Promise<{ pages: nu
 /** `vdispld status --json` against the campaign's daemon, as an operator would run it. */
 function daemonStatus(w: World): Promise<StatusReport | undefined> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, 'status', '--socket', w.daemon.controlSocket, '--json'], { timeout: 60_000 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      try {
-        resolve(JSON.parse(stdout) as StatusReport);
-      } catch {
-        resolve(undefined);
-      }
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'status', '--socket', w.daemon.controlSocket, '--json'],
+      { timeout: 60_000 },
+      (err, stdout) => {
+        if (err) return resolve(undefined);
+        try {
+          resolve(JSON.parse(stdout) as StatusReport);
+        } catch {
+          resolve(undefined);
+        }
+      },
+    );
   });
 }

@@ -2,7 +2,14 @@
 // run for a while and stopped, and the closing checks (dom0 empty, daemon alive, orderly stop).
 import type { Behaviour } from '../../../src/sim/frontend/protocol.js';
 import type { SimGuest } from '../../../src/sim/host.js';
-import { emptyTotals, flipFigures, goodGuestTroubles, hostileTotals, runningApps, type HostileTotals } from '../lib/guests.js';
+import {
+  emptyTotals,
+  flipFigures,
+  goodGuestTroubles,
+  hostileTotals,
+  runningApps,
+  type HostileTotals,
+} from '../lib/guests.js';
 import type { CampaignResult } from '../lib/result.js';
 import { join } from 'node:path';
 import { DAEMON_LAG_FILE } from '../lib/daemon-process.js';
@@ -30,7 +37,12 @@ export interface GoodGuest {
 }
 
 export async function goodGuest(w: World, name = 'good', connectors = 'good0:320x240'): Promise<GoodGuest> {
-  const guest = await w.host.createDomain({ name, vdispl: [`connectors=${connectors}`], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+  const guest = await w.host.createDomain({
+    name,
+    vdispl: [`connectors=${connectors}`],
+    frontend: { kind: 'display', maxFps: 60 },
+    verbose: true,
+  });
   await guest.waitFor((r) => r.kind === 'frame' && r.frame >= 5, { timeoutMs: 30_000 });
   const late: [number, number][] = [];
   // Ends with the guest's process (the listener goes with the SimGuest).
@@ -56,20 +68,33 @@ export function judgeGoodGuest(res: CampaignResult, g: GoodGuest, seconds: numbe
   res.check(f.frames >= Math.floor(seconds * 10), `${label} flipped only ${f.frames} times in ${seconds.toFixed(1)} s`);
   res.check(f.failed === 0, `${f.failed} ${label} flips not released by their event`);
   res.check(f.late === 0, `${f.late} ${label} flips later than ${FLIP_DEADLINE_MS} ms`);
-  res.set(`${label} flips later than the daemon's ${DAEMON_FLIP_TARGET_MS} ms target`, flipFigures(g.guest.reports, DAEMON_FLIP_TARGET_MS, g.from).late);
-  res.set(`${label} flips later than ${LATE_LIST_BAR_MS} ms (arrival time:ms)`, `${g.late.length}: ${showLate(g.late)}`);
+  res.set(
+    `${label} flips later than the daemon's ${DAEMON_FLIP_TARGET_MS} ms target`,
+    flipFigures(g.guest.reports, DAEMON_FLIP_TARGET_MS, g.from).late,
+  );
+  res.set(
+    `${label} flips later than ${LATE_LIST_BAR_MS} ms (arrival time:ms)`,
+    `${g.late.length}: ${showLate(g.late)}`,
+  );
   const t = goodGuestTroubles(g.guest.reports, g.from);
   res.check(t.length === 0, `${label} saw: ${JSON.stringify(t.slice(0, 3))}`);
 }
 
 /** Runs hostile guests for `seconds`, then stops their apps; returns their totals. */
-export async function runHostile(w: World, specs: readonly { vdispl: string[]; behaviour: Behaviour }[], seconds: number): Promise<{ guests: SimGuest[]; totals: HostileTotals }> {
+export async function runHostile(
+  w: World,
+  specs: readonly { vdispl: string[]; behaviour: Behaviour }[],
+  seconds: number,
+): Promise<{ guests: SimGuest[]; totals: HostileTotals }> {
   const guests: SimGuest[] = [];
-  for (const s of specs) guests.push(await w.host.createDomain({ vdispl: s.vdispl, frontend: s.behaviour, verbose: false }));
+  for (const s of specs)
+    guests.push(await w.host.createDomain({ vdispl: s.vdispl, frontend: s.behaviour, verbose: false }));
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end && w.daemon.alive) await sleep(100);
   for (const g of guests) if (g.process?.connected) g.send({ cmd: 'stop' });
-  await until('the hostile apps to stop', () => guests.every((g) => runningApps(g.reports) === 0), 30_000).catch(() => undefined);
+  await until('the hostile apps to stop', () => guests.every((g) => runningApps(g.reports) === 0), 30_000).catch(
+    () => undefined,
+  );
   const totals = emptyTotals();
   for (const g of guests) hostileTotals(g.reports, totals);
   return { guests, totals };

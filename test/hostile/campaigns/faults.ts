@@ -34,7 +34,13 @@ export interface FaultCampaignOptions {
   readonly log?: (line: string) => void;
 }
 
-const HANDSHAKE: CrashPlan[] = [{ step: 'initialising' }, { step: 'rings-allocated' }, { step: 'rings-published' }, { step: 'initialised' }, { step: 'connected' }];
+const HANDSHAKE: CrashPlan[] = [
+  { step: 'initialising' },
+  { step: 'rings-allocated' },
+  { step: 'rings-published' },
+  { step: 'initialised' },
+  { step: 'connected' },
+];
 const REQUESTS: CrashPlan[] = [
   { step: 'request-pushed', op: Op.DBUF_CREATE },
   { step: 'response-received', op: Op.DBUF_CREATE },
@@ -73,7 +79,11 @@ const isConnected = (r: FrontendReport): boolean => r.kind === 'connected';
 async function recovered(g: SimGuest, from: number, frames: number, timeoutMs: number): Promise<boolean> {
   try {
     await g.waitFor((r) => isConnected(r) && g.reports.indexOf(r) >= from, { timeoutMs });
-    await g.waitFor((r) => r.kind === 'frame' && r.flip === 'event' && r.status === 0 && r.frame >= frames && g.reports.indexOf(r) >= from, { timeoutMs });
+    await g.waitFor(
+      (r) =>
+        r.kind === 'frame' && r.flip === 'event' && r.status === 0 && r.frame >= frames && g.reports.indexOf(r) >= from,
+      { timeoutMs },
+    );
     return true;
   } catch {
     return false;
@@ -92,17 +102,27 @@ async function crashCases(w: World, o: FaultCampaignOptions, res: CampaignResult
   let recoveredCount = 0;
   for (const c of o.crashes) {
     const name = planName(c);
-    const dom = await w.host.createDomain({ vdispl: [`${c.beAlloc ? 'be-alloc=1,' : ''}connectors=c0:320x240`], frontend: false });
-    const first = await startGuestKernel(w.host, dom.domid, { behaviour: { kind: 'display', maxFps: 60 }, crash: c.plan });
+    const dom = await w.host.createDomain({
+      vdispl: [`${c.beAlloc ? 'be-alloc=1,' : ''}connectors=c0:320x240`],
+      frontend: false,
+    });
+    const first = await startGuestKernel(w.host, dom.domid, {
+      behaviour: { kind: 'display', maxFps: 60 },
+      crash: c.plan,
+    });
     const died = await Promise.race([first.exited.then(() => true), sleep(20_000).then(() => false)]);
     if (!res.check(died, `crash at ${name}: the guest never reached that step`)) {
       await killGuestKernel(first);
     }
     const second = await startGuestKernel(w.host, dom.domid, { behaviour: { kind: 'display', maxFps: 60 } });
     const ok = await recovered(second, 0, 10, 20_000);
-    if (res.check(ok, `crash at ${name}: the guest started again in place did not reconnect and flip`)) recoveredCount++;
+    if (res.check(ok, `crash at ${name}: the guest started again in place did not reconnect and flip`))
+      recoveredCount++;
     const troubles = goodGuestTroubles(second.reports);
-    res.check(troubles.length === 0, `crash at ${name}: the restarted guest saw ${JSON.stringify(troubles.slice(0, 3))}`);
+    res.check(
+      troubles.length === 0,
+      `crash at ${name}: the restarted guest saw ${JSON.stringify(troubles.slice(0, 3))}`,
+    );
     await destroyOwnGuest(w.host, second);
     const left = await waitEmpty(w.host);
     res.check(isEmpty(left), `crash at ${name}: dom0 still holds ${JSON.stringify(left)} after xl destroy`);
@@ -134,31 +154,50 @@ async function xenstoredOutages(o: FaultCampaignOptions, res: CampaignResult): P
   let daemon: DaemonProcess | undefined;
   try {
     daemon = await DaemonProcess.start(host, { xenstore: proxy.path });
-    const steady = await host.createDomain({ vdispl: ['connectors=s0:320x240'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+    const steady = await host.createDomain({
+      vdispl: ['connectors=s0:320x240'],
+      frontend: { kind: 'display', maxFps: 60 },
+      verbose: true,
+    });
     await steady.waitFor((r) => r.kind === 'frame' && r.frame >= 10, { timeoutMs: 30_000 });
     const steadyFrom = steady.reports.length;
-    let leaving = await host.createDomain({ vdispl: ['connectors=l0:160x120'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+    let leaving = await host.createDomain({
+      vdispl: ['connectors=l0:160x120'],
+      frontend: { kind: 'display', maxFps: 60 },
+      verbose: true,
+    });
     await leaving.waitFor((r) => r.kind === 'frame' && r.frame >= 5, { timeoutMs: 30_000 });
     let recoveredCount = 0;
     for (let i = 0; i < o.xenstoredOutages; i++) {
       await proxy.down();
       // While xenstored is gone for the daemon: one guest created, another destroyed (libxl waits
       // up to 10 s for the backend to go Closed).
-      const arriving = host.createDomain({ vdispl: ['connectors=a0:160x120'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+      const arriving = host.createDomain({
+        vdispl: ['connectors=a0:160x120'],
+        frontend: { kind: 'display', maxFps: 60 },
+        verbose: true,
+      });
       const destroyed = host.destroyDomain(leaving.domid);
       await sleep(o.outageMs);
       await proxy.up();
       const fresh = await arriving;
       const ok = await recovered(fresh, 0, 10, 30_000);
       await destroyed;
-      if (res.check(ok, `xenstored outage ${i + 1}: a guest created during the outage was not served after it`)) recoveredCount++;
+      if (res.check(ok, `xenstored outage ${i + 1}: a guest created during the outage was not served after it`))
+        recoveredCount++;
       leaving = fresh;
     }
     const flips = flipFigures(steady.reports, 1000, steadyFrom);
     res.set('xenstored outages survived', `${recoveredCount} / ${o.xenstoredOutages}`);
     res.set('steady guest flips during outages (failed)', `${flips.frames} (${flips.failed})`);
-    res.check(flips.failed === 0 && goodGuestTroubles(steady.reports, steadyFrom).length === 0, 'the steady guest was disturbed by xenstored going away');
-    res.check(daemon.alive, `the daemon died across xenstored outages: ${JSON.stringify(daemon.exit)}\n${daemon.log.slice(-2000)}`);
+    res.check(
+      flips.failed === 0 && goodGuestTroubles(steady.reports, steadyFrom).length === 0,
+      'the steady guest was disturbed by xenstored going away',
+    );
+    res.check(
+      daemon.alive,
+      `the daemon died across xenstored outages: ${JSON.stringify(daemon.exit)}\n${daemon.log.slice(-2000)}`,
+    );
     await host.destroyDomain(steady.domid);
     await host.destroyDomain(leaving.domid);
     const left = await waitEmpty(host);
@@ -171,14 +210,25 @@ async function xenstoredOutages(o: FaultCampaignOptions, res: CampaignResult): P
 }
 
 async function daemonKills(w: World, o: FaultCampaignOptions, res: CampaignResult): Promise<void> {
-  const a = await w.host.createDomain({ vdispl: ['connectors=k0:320x240;k1:160x120'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
-  const b = await w.host.createDomain({ vdispl: ['be-alloc=1,connectors=k2:256x192'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+  const a = await w.host.createDomain({
+    vdispl: ['connectors=k0:320x240;k1:160x120'],
+    frontend: { kind: 'display', maxFps: 60 },
+    verbose: true,
+  });
+  const b = await w.host.createDomain({
+    vdispl: ['be-alloc=1,connectors=k2:256x192'],
+    frontend: { kind: 'display', maxFps: 60 },
+    verbose: true,
+  });
   for (const g of [a, b]) await g.waitFor((r) => r.kind === 'frame' && r.frame >= 10, { timeoutMs: 30_000 });
   let recoveredCount = 0;
   for (let i = 0; i < o.daemonKills; i++) {
     await w.daemon.kill();
     const released = await waitEmpty(w.host, 5000);
-    res.check(released.mappings === 0 && released.ports === 0, `after SIGKILL of the daemon the hypervisor still has dom0 holding ${JSON.stringify(released)}`);
+    res.check(
+      released.mappings === 0 && released.ports === 0,
+      `after SIGKILL of the daemon the hypervisor still has dom0 holding ${JSON.stringify(released)}`,
+    );
     const marks = [a.reports.length, b.reports.length];
     w.daemon = await DaemonProcess.start(w.host);
     const ok = (await recovered(a, marks[0]!, 10, 30_000)) && (await recovered(b, marks[1]!, 10, 30_000));
@@ -202,10 +252,25 @@ async function failingOutput(res: CampaignResult): Promise<void> {
   process.on('uncaughtException', onUncaught);
   let backend: DisplayBackend | undefined;
   try {
-    backend = await DisplayBackend.start({ xs: await host.xenstore(0), platform, outputs: new OutputMap({ backends: [failing, inner], onDemand: inner, connectorMap: new Map([['flaky/out0', 'out0']]) }), log: silentLogger() });
-    const g = await host.createDomain({ name: 'flaky', vdispl: ['connectors=out0:320x240'], frontend: { kind: 'idle' }, verbose: false });
+    backend = await DisplayBackend.start({
+      xs: await host.xenstore(0),
+      platform,
+      outputs: new OutputMap({
+        backends: [failing, inner],
+        onDemand: inner,
+        connectorMap: new Map([['flaky/out0', 'out0']]),
+      }),
+      log: silentLogger(),
+    });
+    const g = await host.createDomain({
+      name: 'flaky',
+      vdispl: ['connectors=out0:320x240'],
+      frontend: { kind: 'idle' },
+      verbose: false,
+    });
     await g.waitFor(isConnected, { timeoutMs: 15_000 });
-    const flips = (n: number): ScriptStep[] => Array.from({ length: n }, (_, i) => ({ op: 'flip', conn: 0, fb: `f${i % 2}` }) as const);
+    const flips = (n: number): ScriptStep[] =>
+      Array.from({ length: n }, (_, i) => ({ op: 'flip', conn: 0, fb: `f${i % 2}` }) as const);
     const setup: ScriptStep[] = [
       { op: 'dumb-create', name: 'b0', width: 320, height: 240, bpp: 32 },
       { op: 'dumb-create', name: 'b1', width: 320, height: 240, bpp: 32 },
@@ -218,7 +283,10 @@ async function failingOutput(res: CampaignResult): Promise<void> {
     ];
     const r1 = await g.run(setup);
     const statuses = r1.map((s) => s.status);
-    res.check(statuses[4] === -5 && statuses.every((s, i) => i === 4 || s === 0), `a refused modeset is -EIO for that request only; got ${JSON.stringify(statuses)}`);
+    res.check(
+      statuses[4] === -5 && statuses.every((s, i) => i === 4 || s === 0),
+      `a refused modeset is -EIO for that request only; got ${JSON.stringify(statuses)}`,
+    );
     res.check(
       r1.filter((s) => s.op === 'flip').every((s) => s.flip === 'event'),
       'flips the output dropped were not all released by their events',
@@ -232,13 +300,17 @@ async function failingOutput(res: CampaignResult): Promise<void> {
     res.set('output failures injected', failing.injected);
     res.check(uncaught.length === 0, `an output whose flip() throws raised in the daemon: ${String(uncaught[0])}`);
     res.check(
-      r2.every((s) => s.status === 0 || s.status === -5) && r3.every((s) => s.status === 0 && (s.op !== 'flip' || s.flip === 'event')),
+      r2.every((s) => s.status === 0 || s.status === -5) &&
+        r3.every((s) => s.status === 0 && (s.op !== 'flip' || s.flip === 'event')),
       `after flips that threw, the guest did not recover: ${JSON.stringify([...r2, ...r3].map((s) => [s.op, s.status, s.flip]))}`,
     );
     await host.destroyDomain(g.domid);
     await backend.settled();
     const r = backend.resources();
-    res.check(r.connected + r.buffers + r.framebuffers === 0 && inner.resources().framebuffers === 0, `after the failing-output guest: ${JSON.stringify(r)}`);
+    res.check(
+      r.connected + r.buffers + r.framebuffers === 0 && inner.resources().framebuffers === 0,
+      `after the failing-output guest: ${JSON.stringify(r)}`,
+    );
   } finally {
     await backend?.close();
     process.off('uncaughtException', onUncaught);

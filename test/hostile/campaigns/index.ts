@@ -32,11 +32,20 @@ export const CAMPAIGNS = {
       ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
       ...(a.control !== undefined ? { control: a.control } : {}),
     }),
-  faults: (a: CampaignArgs): Promise<CampaignResult> => faultCampaign({ ...(a.short ? FAULTS_SHORT : FAULTS_FULL), ...(a.log ? { log: a.log } : {}) }),
+  faults: (a: CampaignArgs): Promise<CampaignResult> =>
+    faultCampaign({ ...(a.short ? FAULTS_SHORT : FAULTS_FULL), ...(a.log ? { log: a.log } : {}) }),
   ring: (a: CampaignArgs): Promise<CampaignResult> =>
-    ringCampaign({ ...(a.short ? RING_SHORT : RING_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
+    ringCampaign({
+      ...(a.short ? RING_SHORT : RING_FULL),
+      ...(a.seed !== undefined ? { seed: a.seed } : {}),
+      ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
+    }),
   xenstore: (a: CampaignArgs): Promise<CampaignResult> =>
-    xenstoreCampaign({ ...(a.short ? XENSTORE_SHORT : XENSTORE_FULL), ...(a.seed !== undefined ? { seed: a.seed } : {}), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
+    xenstoreCampaign({
+      ...(a.short ? XENSTORE_SHORT : XENSTORE_FULL),
+      ...(a.seed !== undefined ? { seed: a.seed } : {}),
+      ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
+    }),
   soak: (a: CampaignArgs): Promise<CampaignResult> =>
     soakCampaign({
       ...(a.short ? SOAK_SHORT : SOAK_FULL),
@@ -45,7 +54,10 @@ export const CAMPAIGNS = {
       ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
     }),
   storms: (a: CampaignArgs): Promise<CampaignResult> =>
-    stormCampaign({ ...(a.short ? STORMS_SHORT : STORMS_FULL), ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}) }),
+    stormCampaign({
+      ...(a.short ? STORMS_SHORT : STORMS_FULL),
+      ...(a.probeDir !== undefined ? { probeDir: a.probeDir } : {}),
+    }),
   budget: (a: CampaignArgs): Promise<CampaignResult> => budgetCampaign(a.short ? BUDGET_SHORT : BUDGET_FULL),
 } as const;
 

@@ -9,7 +9,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { XEN_EOPNOTSUPP } from '../../../src/displif/constants.js';
 import type { HostileAttack } from '../../../src/sim/frontend/protocol.js';
 import type { SimGuest } from '../../../src/sim/host.js';
-import { backendFaults, emptyTotals, flipFigures, goodGuestTroubles, hostileTotals, runningApps, type HostileTotals } from '../lib/guests.js';
+import {
+  backendFaults,
+  emptyTotals,
+  flipFigures,
+  goodGuestTroubles,
+  hostileTotals,
+  runningApps,
+  type HostileTotals,
+} from '../lib/guests.js';
 import { sampleProcess } from '../lib/proc-stats.js';
 import { CampaignResult } from '../lib/result.js';
 import { dom0Holdings, isEmpty, sleep, startWorld, until, waitEmpty } from '../lib/world.js';
@@ -39,8 +47,20 @@ export interface RequestCampaignOptions {
   readonly control?: { readonly burners: number; readonly seconds: number };
 }
 
-export const REQUESTS_FULL: RequestCampaignOptions = { requests: 1_000_000, hostileGuests: 3, seed: 0x5eed, deadlineMs: FLIP_DEADLINE_MS, timeLimitS: 1800 };
-export const REQUESTS_SHORT: RequestCampaignOptions = { requests: 20_000, hostileGuests: 2, seed: 0x5eed, deadlineMs: FLIP_DEADLINE_MS, timeLimitS: 120 };
+export const REQUESTS_FULL: RequestCampaignOptions = {
+  requests: 1_000_000,
+  hostileGuests: 3,
+  seed: 0x5eed,
+  deadlineMs: FLIP_DEADLINE_MS,
+  timeLimitS: 1800,
+};
+export const REQUESTS_SHORT: RequestCampaignOptions = {
+  requests: 20_000,
+  hostileGuests: 2,
+  seed: 0x5eed,
+  deadlineMs: FLIP_DEADLINE_MS,
+  timeLimitS: 120,
+};
 
 /** Bursts carry the volume; every other attack shape still comes round often. */
 const ATTACKS: readonly HostileAttack[] = [
@@ -61,7 +81,12 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
   const w = await startWorld(o.probeDir ? { probeDir: o.probeDir } : {});
   let burners: ChildProcess[] = [];
   try {
-    const good = await w.host.createDomain({ name: 'good', vdispl: ['connectors=good0:320x240'], frontend: { kind: 'display', maxFps: 60 }, verbose: true });
+    const good = await w.host.createDomain({
+      name: 'good',
+      vdispl: ['connectors=good0:320x240'],
+      frontend: { kind: 'display', maxFps: 60 },
+      verbose: true,
+    });
     await good.waitFor((r) => r.kind === 'frame' && r.frame >= 5, { timeoutMs: 30_000 });
     const goodFrom = good.reports.length;
     const cpu0 = w.daemon.sample();
@@ -95,17 +120,24 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     const hostileCpu0 = hostile.reduce((sum, g) => sum + cpuOf(g.process?.pid), 0);
     let lastLog = Date.now();
     const deadline = t0 + o.timeLimitS * 1000;
-    const more = (): boolean => (o.control ? Date.now() < t0 + o.control.seconds * 1000 : totals().requests < o.requests);
+    const more = (): boolean =>
+      o.control ? Date.now() < t0 + o.control.seconds * 1000 : totals().requests < o.requests;
     while (more() && w.daemon.alive && Date.now() < deadline) {
       await sleep(100);
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
         const t = totals();
-        log(`requests: ${t.requests} of ${o.requests} (${Math.round(t.requests / ((Date.now() - t0) / 1000))}/s), unanswered ${t.unanswered}`);
+        log(
+          `requests: ${t.requests} of ${o.requests} (${Math.round(t.requests / ((Date.now() - t0) / 1000))}/s), unanswered ${t.unanswered}`,
+        );
       }
     }
     for (const g of hostile) if (g.process?.connected) g.send({ cmd: 'stop' });
-    await until('every hostile app to report its final summary', () => hostile.every((g) => runningApps(g.reports) === 0), 30_000).catch(() => undefined);
+    await until(
+      'every hostile app to report its final summary',
+      () => hostile.every((g) => runningApps(g.reports) === 0),
+      30_000,
+    ).catch(() => undefined);
     const seconds = (Date.now() - t0) / 1000;
     const cpu1 = w.daemon.alive ? w.daemon.sample() : cpu0;
     const t = totals();
@@ -124,31 +156,61 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     res.set('stray responses', t.strays);
     res.set('daemon CPU, % of one core', Math.round(((cpu1.cpuSeconds - cpu0.cpuSeconds) / seconds) * 1000) / 10);
     res.set('hostile guest processes CPU, % of one core', Math.round((hostileCpu / seconds) * 1000) / 10);
-    res.set('daemon RSS MiB (start -> end)', `${(cpu0.rssKiB / 1024).toFixed(0)} -> ${(cpu1.rssKiB / 1024).toFixed(0)}`);
+    res.set(
+      'daemon RSS MiB (start -> end)',
+      `${(cpu0.rssKiB / 1024).toFixed(0)} -> ${(cpu1.rssKiB / 1024).toFixed(0)}`,
+    );
 
     res.check(!w.daemon.died, `the daemon exited: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
     res.set(`good guest flips later than ${LATE_LIST_BAR_MS} ms (arrival time:ms)`, showLate(lateFlips));
-    if (o.control) res.set('control run', `no hostile guest; ${o.control.burners} CPU burners for ${o.control.seconds} s`);
-    else res.check(t.requests >= o.requests, `only ${t.requests} of ${o.requests} hostile requests within ${o.timeLimitS} s`);
+    if (o.control)
+      res.set('control run', `no hostile guest; ${o.control.burners} CPU burners for ${o.control.seconds} s`);
+    else
+      res.check(
+        t.requests >= o.requests,
+        `only ${t.requests} of ${o.requests} hostile requests within ${o.timeLimitS} s`,
+      );
     res.check(t.unanswered === 0, `${t.unanswered} hostile requests got no answer while their device was connected`);
     // Valid directories listing scattered frames map as under gntdev: never -EOPNOTSUPP.
     const scattered = Object.entries(t.byAttack).filter(([k]) => k.startsWith('scattered-frames '));
-    res.set('scattered-frame buffers by status', JSON.stringify(Object.fromEntries(scattered.map(([k, v]) => [k.slice('scattered-frames '.length), v]))));
-    if (!o.control) res.check(scattered.some(([k]) => k === 'scattered-frames 0'), 'no buffer of scattered frames was created');
-    res.check(!scattered.some(([k]) => k === `scattered-frames ${-XEN_EOPNOTSUPP}`), 'buffers of scattered frames were refused -EOPNOTSUPP');
+    res.set(
+      'scattered-frame buffers by status',
+      JSON.stringify(Object.fromEntries(scattered.map(([k, v]) => [k.slice('scattered-frames '.length), v]))),
+    );
+    if (!o.control)
+      res.check(
+        scattered.some(([k]) => k === 'scattered-frames 0'),
+        'no buffer of scattered frames was created',
+      );
+    res.check(
+      !scattered.some(([k]) => k === `scattered-frames ${-XEN_EOPNOTSUPP}`),
+      'buffers of scattered frames were refused -EOPNOTSUPP',
+    );
     res.check(t.strays === 0, `${t.strays} responses matched no request`);
     for (const g of hostile) {
       const faults = backendFaults(g.reports).filter((r) => r.kind !== 'ignored-response');
-      res.check(faults.length === 0, `hostile guest ${g.domid} saw the backend misbehave: ${JSON.stringify(faults.slice(0, 3))}`);
+      res.check(
+        faults.length === 0,
+        `hostile guest ${g.domid} saw the backend misbehave: ${JSON.stringify(faults.slice(0, 3))}`,
+      );
     }
 
     const flips = flipFigures(good.reports, o.deadlineMs, goodFrom);
     res.set('good guest flips', flips.frames);
     res.set('good guest flip ms p50/p99/max', `${flips.p50Ms} / ${flips.p99Ms} / ${flips.maxMs}`);
-    res.set(`good guest flips later than ${LATE_LIST_BAR_MS} ms`, flipFigures(good.reports, LATE_LIST_BAR_MS, goodFrom).late);
-    res.set(`good guest flips later than the daemon's ${DAEMON_FLIP_TARGET_MS} ms target`, flipFigures(good.reports, DAEMON_FLIP_TARGET_MS, goodFrom).late);
+    res.set(
+      `good guest flips later than ${LATE_LIST_BAR_MS} ms`,
+      flipFigures(good.reports, LATE_LIST_BAR_MS, goodFrom).late,
+    );
+    res.set(
+      `good guest flips later than the daemon's ${DAEMON_FLIP_TARGET_MS} ms target`,
+      flipFigures(good.reports, DAEMON_FLIP_TARGET_MS, goodFrom).late,
+    );
     res.set(`good guest flips later than the guest's ${o.deadlineMs} ms deadline`, flips.late);
-    res.check(flips.frames >= Math.floor(seconds * 30), `the good guest flipped only ${flips.frames} times in ${seconds.toFixed(1)} s`);
+    res.check(
+      flips.frames >= Math.floor(seconds * 30),
+      `the good guest flipped only ${flips.frames} times in ${seconds.toFixed(1)} s`,
+    );
     res.check(flips.failed === 0, `${flips.failed} good-guest flips not released by their event`);
     res.check(flips.late === 0, `${flips.late} good-guest flips later than ${o.deadlineMs} ms`);
     const troubles = goodGuestTroubles(good.reports, goodFrom);
@@ -184,6 +246,7 @@ function cpuOf(pid: number | undefined): number {
  * when the run ends and by its own 30-minute limit if the campaign itself dies.
  */
 function startBurners(n: number): ChildProcess[] {
-  const spin = 'const end = Date.now() + 1800000; for (;;) { const t = Date.now() + 50; while (Date.now() < t); if (Date.now() > end) break; }';
+  const spin =
+    'const end = Date.now() + 1800000; for (;;) { const t = Date.now() + 50; while (Date.now() < t); if (Date.now() > end) break; }';
   return Array.from({ length: n }, () => spawn(process.execPath, ['-e', spin], { stdio: 'ignore' }));
 }

@@ -53,7 +53,12 @@ function device(s: StatusReport, domid: number): DeviceReport | undefined {
  * Waits until the domain's device 0 is connected or has failed (or closed) with an error other
  * than `stale` (the one from before this attempt), with the status then.
  */
-async function settle(w: World, domid: number, stale?: string | null, timeoutMs = 20_000): Promise<{ s: StatusReport; d: DeviceReport | undefined }> {
+async function settle(
+  w: World,
+  domid: number,
+  stale?: string | null,
+  timeoutMs = 20_000,
+): Promise<{ s: StatusReport; d: DeviceReport | undefined }> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const s = await status(w);
@@ -84,7 +89,13 @@ interface Attack {
  * Unbinds the guest's driver: kills its kernel and says Closed, as xen-drm-front's removal does,
  * then waits until the daemon let the connection go.
  */
-async function unbind(w: World, xs: XenStoreClient, fe: string, kernel: SimGuest, domid: number): Promise<string | null | undefined> {
+async function unbind(
+  w: World,
+  xs: XenStoreClient,
+  fe: string,
+  kernel: SimGuest,
+  domid: number,
+): Promise<string | null | undefined> {
   await killGuestKernel(kernel);
   await xs.write(`${fe}/state`, '6');
   const until = Date.now() + 20_000;
@@ -104,15 +115,28 @@ async function rewrite(xs: XenStoreClient, fe: string, uniqueId: string, resolut
 
 export async function routingAttacks(w: World, res: CampaignResult, good: SimGuest): Promise<SimGuest[]> {
   const s0 = await status(w);
-  res.check(outputOf(s0, good.domid).join() === 'SCREEN-A', `the victim was not on its mapped output SCREEN-A but on ${outputOf(s0, good.domid).join() || 'none'}`);
+  res.check(
+    outputOf(s0, good.domid).join() === 'SCREEN-A',
+    `the victim was not on its mapped output SCREEN-A but on ${outputOf(s0, good.domid).join() || 'none'}`,
+  );
 
   // The attacker first behaves: it gets its own mapping, SCREEN-B.
-  const dom = await w.host.createDomain({ name: ATTACKER.name, vdispl: [`connectors=${ATTACKER.uniqueId}:320x240`], frontend: false });
+  const dom = await w.host.createDomain({
+    name: ATTACKER.name,
+    vdispl: [`connectors=${ATTACKER.uniqueId}:320x240`],
+    frontend: false,
+  });
   const fe = `/local/domain/${dom.domid}/device/vdispl/0`;
   const xs = await w.host.xenstore(dom.domid);
-  let kernel = await startGuestKernel(w.host, dom.domid, { behaviour: { kind: 'display', maxFps: 30 }, verbose: false });
+  let kernel = await startGuestKernel(w.host, dom.domid, {
+    behaviour: { kind: 'display', maxFps: 30 },
+    verbose: false,
+  });
   const first = await settle(w, dom.domid);
-  res.check(outputOf(first.s, dom.domid).join() === 'SCREEN-B', `the attacker before its attack was not on its mapped SCREEN-B but on ${outputOf(first.s, dom.domid).join() || 'none'} (${first.d?.error ?? first.d?.state})`);
+  res.check(
+    outputOf(first.s, dom.domid).join() === 'SCREEN-B',
+    `the attacker before its attack was not on its mapped SCREEN-B but on ${outputOf(first.s, dom.domid).join() || 'none'} (${first.d?.error ?? first.d?.state})`,
+  );
 
   // Another guest's headless output, by its name.
   const s1 = await status(w);
@@ -123,8 +147,18 @@ export async function routingAttacks(w: World, res: CampaignResult, good: SimGue
     { name: "another guest's unique-id", tamper: (x, f) => rewrite(x, f, VICTIM.uniqueId) },
     { name: "a dom0 output name (the victim's)", tamper: (x, f) => rewrite(x, f, 'SCREEN-A') },
     { name: "another guest's mapping key", tamper: (x, f) => rewrite(x, f, victimKey) },
-    { name: `the victim's domid as a key (${good.domid}/${VICTIM.uniqueId})`, tamper: (x, f) => rewrite(x, f, `${good.domid}/${VICTIM.uniqueId}`) },
-    ...(dedicated ? [{ name: "another guest's headless output by name", tamper: (x: XenStoreClient, f: string) => rewrite(x, f, dedicated) }] : []),
+    {
+      name: `the victim's domid as a key (${good.domid}/${VICTIM.uniqueId})`,
+      tamper: (x, f) => rewrite(x, f, `${good.domid}/${VICTIM.uniqueId}`),
+    },
+    ...(dedicated
+      ? [
+          {
+            name: "another guest's headless output by name",
+            tamper: (x: XenStoreClient, f: string) => rewrite(x, f, dedicated),
+          },
+        ]
+      : []),
     {
       name: `${MAX_CONNECTORS * 2} connectors`,
       tamper: async (x, f) => {
@@ -151,7 +185,10 @@ export async function routingAttacks(w: World, res: CampaignResult, good: SimGue
     try {
       await a.tamper(xs, fe);
     } catch (err) {
-      res.check(false, `attack "${a.name}": the guest's own writes were refused (${(err as Error).message}); the attack did not run`);
+      res.check(
+        false,
+        `attack "${a.name}": the guest's own writes were refused (${(err as Error).message}); the attack did not run`,
+      );
       continue;
     }
     kernel = await startGuestKernel(w.host, dom.domid, { behaviour: { kind: 'display', maxFps: 30 }, verbose: false });
@@ -159,17 +196,37 @@ export async function routingAttacks(w: World, res: CampaignResult, good: SimGue
     tried++;
     const outs = outputOf(s, dom.domid);
     const own = outs.every((o) => o.startsWith(`dom${dom.domid}.`));
-    if (outs.some((o) => (ROUTING_OUTPUTS as readonly string[]).includes(o) || (dedicated !== undefined && o === dedicated))) stolen++;
+    if (
+      outs.some(
+        (o) => (ROUTING_OUTPUTS as readonly string[]).includes(o) || (dedicated !== undefined && o === dedicated),
+      )
+    )
+      stolen++;
     if (d?.state !== 'connected') refused++;
     else if (own) headless++;
-    res.check(outs.every((o) => o.startsWith(`dom${dom.domid}.`)), `attack "${a.name}": the attacker got ${outs.join(', ')}, not a headless output of its own`);
-    res.check((d?.connectors.length ?? 0) <= MAX_CONNECTORS, `attack "${a.name}": the attacker's device has ${d?.connectors.length} connectors, more than ${MAX_CONNECTORS}`);
-    res.check(holders(s, 'SCREEN-A').join() === `${good.domid}/0/0`, `attack "${a.name}": SCREEN-A shows ${holders(s, 'SCREEN-A').join(', ') || 'nobody'}, not the victim`);
+    res.check(
+      outs.every((o) => o.startsWith(`dom${dom.domid}.`)),
+      `attack "${a.name}": the attacker got ${outs.join(', ')}, not a headless output of its own`,
+    );
+    res.check(
+      (d?.connectors.length ?? 0) <= MAX_CONNECTORS,
+      `attack "${a.name}": the attacker's device has ${d?.connectors.length} connectors, more than ${MAX_CONNECTORS}`,
+    );
+    res.check(
+      holders(s, 'SCREEN-A').join() === `${good.domid}/0/0`,
+      `attack "${a.name}": SCREEN-A shows ${holders(s, 'SCREEN-A').join(', ') || 'nobody'}, not the victim`,
+    );
     if (a.name.endsWith('connectors')) {
-      res.check(d?.state !== 'connected' && /more than 4/.test(d?.error ?? ''), `attack "${a.name}": the device was not refused with a clear error (${d?.state}: ${d?.error})`);
+      res.check(
+        d?.state !== 'connected' && /more than 4/.test(d?.error ?? ''),
+        `attack "${a.name}": the device was not refused with a clear error (${d?.state}: ${d?.error})`,
+      );
     }
   }
-  res.set('routing attacks tried / stole an output / refused / own headless', `${tried} / ${stolen} / ${refused} / ${headless}`);
+  res.set(
+    'routing attacks tried / stole an output / refused / own headless',
+    `${tried} / ${stolen} / ${refused} / ${headless}`,
+  );
   res.check(tried === attacks.length, `${attacks.length - tried} routing attacks did not run`);
 
   // Rewrite after Connected: back on SCREEN-B, then the guest rewrites its connector set while
@@ -178,21 +235,33 @@ export async function routingAttacks(w: World, res: CampaignResult, good: SimGue
   await restore();
   kernel = await startGuestKernel(w.host, dom.domid, { behaviour: { kind: 'display', maxFps: 30 }, verbose: false });
   const back = await settle(w, dom.domid, stale);
-  res.check(outputOf(back.s, dom.domid).join() === 'SCREEN-B', `the attacker behaving again was not on SCREEN-B but on ${outputOf(back.s, dom.domid).join() || 'none'} (${back.d?.error ?? back.d?.state})`);
+  res.check(
+    outputOf(back.s, dom.domid).join() === 'SCREEN-B',
+    `the attacker behaving again was not on SCREEN-B but on ${outputOf(back.s, dom.domid).join() || 'none'} (${back.d?.error ?? back.d?.state})`,
+  );
   await xs.write(`${fe}/0/unique-id`, VICTIM.uniqueId);
   await xs.write(`${fe}/0/resolution`, '1024x768');
   await xs.write(`${fe}/1/unique-id`, 'SCREEN-A');
   await xs.write(`${fe}/1/resolution`, '320x240');
   await sleep(500);
   const after = await status(w);
-  res.check(outputOf(after, dom.domid).join() === 'SCREEN-B' && device(after, dom.domid)?.state === 'connected',
-    `a rewrite after Connected moved the attacker to ${outputOf(after, dom.domid).join() || 'none'} (${device(after, dom.domid)?.state})`);
-  res.check(holders(after, 'SCREEN-A').join() === `${good.domid}/0/0`, `after a rewrite after Connected SCREEN-A shows ${holders(after, 'SCREEN-A').join(', ') || 'nobody'}`);
+  res.check(
+    outputOf(after, dom.domid).join() === 'SCREEN-B' && device(after, dom.domid)?.state === 'connected',
+    `a rewrite after Connected moved the attacker to ${outputOf(after, dom.domid).join() || 'none'} (${device(after, dom.domid)?.state})`,
+  );
+  res.check(
+    holders(after, 'SCREEN-A').join() === `${good.domid}/0/0`,
+    `after a rewrite after Connected SCREEN-A shows ${holders(after, 'SCREEN-A').join(', ') || 'nobody'}`,
+  );
   res.set('rewrite after Connected: attacker on', outputOf(after, dom.domid).join() || 'none');
 
   // A collision: the rival is mapped to SCREEN-B as well; the attacker holds it, so the rival
   // gets a headless output of its own, and the daemon says so once however often it reconnects.
-  const rival = await w.host.createDomain({ name: RIVAL.name, vdispl: [`connectors=${RIVAL.uniqueId}:320x240`], frontend: false });
+  const rival = await w.host.createDomain({
+    name: RIVAL.name,
+    vdispl: [`connectors=${RIVAL.uniqueId}:320x240`],
+    frontend: false,
+  });
   const rxs = await w.host.xenstore(rival.domid);
   let rk = await startGuestKernel(w.host, rival.domid, { behaviour: { kind: 'display', maxFps: 30 }, verbose: false });
   const r1 = await settle(w, rival.domid);
@@ -200,8 +269,14 @@ export async function routingAttacks(w: World, res: CampaignResult, good: SimGue
   rk = await startGuestKernel(w.host, rival.domid, { behaviour: { kind: 'display', maxFps: 30 }, verbose: false });
   const r2 = await settle(w, rival.domid, rStale);
   const rOut = [...outputOf(r1.s, rival.domid), ...outputOf(r2.s, rival.domid)];
-  res.check(rOut.length === 2 && rOut.every((o) => o.startsWith(`dom${rival.domid}.`)), `the rival mapped to the taken SCREEN-B got ${rOut.join(', ') || 'nothing'} (${r2.d?.state}: ${r2.d?.error}), not a headless output of its own`);
-  res.check(holders(r2.s, 'SCREEN-B').join() === `${dom.domid}/0/0`, `SCREEN-B changed hands in a collision: ${holders(r2.s, 'SCREEN-B').join(', ')}`);
+  res.check(
+    rOut.length === 2 && rOut.every((o) => o.startsWith(`dom${rival.domid}.`)),
+    `the rival mapped to the taken SCREEN-B got ${rOut.join(', ') || 'nothing'} (${r2.d?.state}: ${r2.d?.error}), not a headless output of its own`,
+  );
+  res.check(
+    holders(r2.s, 'SCREEN-B').join() === `${dom.domid}/0/0`,
+    `SCREEN-B changed hands in a collision: ${holders(r2.s, 'SCREEN-B').join(', ')}`,
+  );
   const lines = w.daemon.log.split('\n').filter((l) => l.includes('SCREEN-B') && l.includes('already shows')).length;
   res.set('collision log lines (rival connected twice)', lines);
   res.check(lines === 1, `the collision on SCREEN-B was logged ${lines} times, not once`);

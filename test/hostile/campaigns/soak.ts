@@ -51,7 +51,13 @@ export async function soakCampaign(o: SoakOptions): Promise<CampaignResult> {
     const take = (t: number): Sample => {
       const p = w.daemon.sample();
       const h = dom0Holdings(w.host);
-      return { t, rssMiB: Math.round(p.rssKiB / 102.4) / 10, fds: p.fds, mappings: h.mappings, mappedPages: h.mappedPages };
+      return {
+        t,
+        rssMiB: Math.round(p.rssKiB / 102.4) / 10,
+        fds: p.fds,
+        mappings: h.mappings,
+        mappedPages: h.mappedPages,
+      };
     };
     const t0 = Date.now();
     const end = t0 + o.minutes * 60_000;
@@ -69,15 +75,27 @@ export async function soakCampaign(o: SoakOptions): Promise<CampaignResult> {
     const first = samples[0]!;
     const mid = samples[Math.floor(samples.length / 2)]!;
     const last = samples[samples.length - 1]!;
-    res.set('samples (t s: rss MiB / fds / mappings)', samples.map((s) => `${s.t}: ${s.rssMiB}/${s.fds}/${s.mappings}`).join(', '));
+    res.set(
+      'samples (t s: rss MiB / fds / mappings)',
+      samples.map((s) => `${s.t}: ${s.rssMiB}/${s.fds}/${s.mappings}`).join(', '),
+    );
     res.set('RSS MiB first -> mid -> last', `${first.rssMiB} -> ${mid.rssMiB} -> ${last.rssMiB}`);
     res.set('fds first -> last', `${first.fds} -> ${last.fds}`);
     res.set('dom0 mappings first -> last', `${first.mappings} -> ${last.mappings}`);
     res.set('daemon CPU, % of one core', Math.round(((cpu1.cpuSeconds - cpu0.cpuSeconds) / seconds) * 1000) / 10);
     res.check(w.daemon.alive, `the daemon died: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
-    res.check(samples.every((s) => s.fds === first.fds), `open fds changed: ${samples.map((s) => s.fds).join(' ')}`);
-    res.check(samples.every((s) => s.mappings === first.mappings && s.mappedPages === first.mappedPages), `live mappings changed: ${samples.map((s) => s.mappings).join(' ')}`);
-    res.check(last.rssMiB - mid.rssMiB <= o.maxSecondHalfRssGrowthMiB, `RSS grew ${(last.rssMiB - mid.rssMiB).toFixed(1)} MiB over the second half`);
+    res.check(
+      samples.every((s) => s.fds === first.fds),
+      `open fds changed: ${samples.map((s) => s.fds).join(' ')}`,
+    );
+    res.check(
+      samples.every((s) => s.mappings === first.mappings && s.mappedPages === first.mappedPages),
+      `live mappings changed: ${samples.map((s) => s.mappings).join(' ')}`,
+    );
+    res.check(
+      last.rssMiB - mid.rssMiB <= o.maxSecondHalfRssGrowthMiB,
+      `RSS grew ${(last.rssMiB - mid.rssMiB).toFixed(1)} MiB over the second half`,
+    );
     let frames = 0;
     let shown = 0;
     for (const g of guests) {

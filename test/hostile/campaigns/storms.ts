@@ -69,13 +69,24 @@ export async function stormCampaign(o: StormCampaignOptions): Promise<CampaignRe
     const destroyLag = await markWindow(w, probeDir, 3);
     const lag = detachLag && destroyLag ? mergeLag(detachLag, destroyLag) : undefined;
     res.set('daemon loop max ms: detach storm / destroy storm', `${detachLag?.maxMs} / ${destroyLag?.maxMs}`);
-    for (const [name, s] of [['detach', detach], ['destroy', destroy]] as const) {
+    for (const [name, s] of [
+      ['detach', detach],
+      ['destroy', destroy],
+    ] as const) {
       res.set(`${name} storm: rounds / requests / refused`, `${s.rounds} / ${s.requests} / ${s.refused}`);
       res.set(`${name} storm: statuses`, JSON.stringify(s.statuses));
       res.check(s.rounds >= 2, `the ${name} storm made only ${s.rounds} rounds`);
       res.check(s.timeouts === 0, `${s.timeouts} ${name} storm requests unanswered (-110)`);
     }
-    judgeStorms(res, good, from, seconds, lag, await canary.stalls(), w.lag.summary().longest.map(([at, ms]) => [at, ms] as const));
+    judgeStorms(
+      res,
+      good,
+      from,
+      seconds,
+      lag,
+      await canary.stalls(),
+      w.lag.summary().longest.map(([at, ms]) => [at, ms] as const),
+    );
     await closing(w, res, [attacker, good.guest]);
   } finally {
     await canary.close();
@@ -107,39 +118,70 @@ function judgeStorms(
 ): void {
   const limit = MAX_INTERVAL_MS.toFixed(1);
   const show = (at: number, ms: number): string => `${new Date(at).toISOString().slice(11, 23)}:${Math.round(ms)}`;
-  res.set('machine stalls (canary) over half a frame period, longest ms', `${machine.filter(([, ms]) => ms >= MAX_INTERVAL_MS / 2).length}, ${Math.max(0, ...machine.map(([, ms]) => ms))}`);
+  res.set(
+    'machine stalls (canary) over half a frame period, longest ms',
+    `${machine.filter(([, ms]) => ms >= MAX_INTERVAL_MS / 2).length}, ${Math.max(0, ...machine.map(([, ms]) => ms))}`,
+  );
   // The daemon: its own share of each stall.
-  const daemonStalls = (lag?.longest ?? []).map(([at, ms, cpu]) => ({ at, ms, own: cpu ?? ms - machineShare(machine, at, ms) }));
+  const daemonStalls = (lag?.longest ?? []).map(([at, ms, cpu]) => ({
+    at,
+    ms,
+    own: cpu ?? ms - machineShare(machine, at, ms),
+  }));
   if (lag) {
     res.set('daemon loop during the storms', showLag(lag));
     const over = daemonStalls.filter((d) => d.ms >= MAX_INTERVAL_MS);
     const mine = over.filter((d) => d.own >= MAX_INTERVAL_MS);
     const worstOwn = Math.max(0, ...daemonStalls.map((d) => d.own));
-    res.set('daemon loop stalls over the limit: all / its own (time:ms)', `${over.length} / ${mine.length}: ${mine.slice(0, 10).map((d) => show(d.at, d.own)).join(' ')}`);
+    res.set(
+      'daemon loop stalls over the limit: all / its own (time:ms)',
+      `${over.length} / ${mine.length}: ${mine
+        .slice(0, 10)
+        .map((d) => show(d.at, d.own))
+        .join(' ')}`,
+    );
     res.set("daemon's own worst stall (CPU it used meanwhile), ms", Math.round(worstOwn));
-    res.check(mine.length === 0, `the daemon's event loop was held by its own work over two frame periods (${limit} ms) ${mine.length} times, the longest ${Math.round(worstOwn)} ms`);
+    res.check(
+      mine.length === 0,
+      `the daemon's event loop was held by its own work over two frame periods (${limit} ms) ${mine.length} times, the longest ${Math.round(worstOwn)} ms`,
+    );
   } else res.check(false, "the daemon's loop-lag window was not written");
   // The good guest.
   const f = flipFigures(good.guest.reports, MAX_INTERVAL_MS, from);
-  res.set('good guest flip interval during the storms, p99 / max ms', `${f.p99IntervalMs} / ${f.maxIntervalMs} (limit ${limit})`);
+  res.set(
+    'good guest flip interval during the storms, p99 / max ms',
+    `${f.p99IntervalMs} / ${f.maxIntervalMs} (limit ${limit})`,
+  );
   const idle: Stall[] = [
     ...machine,
     ...simulator,
     // Every daemon stall: one of its own work fails the criterion above already.
     ...daemonStalls.map((d) => [d.at, d.ms] as const),
   ];
-  const frames = good.guest.reports.slice(from).filter((r): r is FrameReport => r.kind === 'frame' && (r.intervalMs ?? 0) >= MAX_INTERVAL_MS);
+  const frames = good.guest.reports
+    .slice(from)
+    .filter((r): r is FrameReport => r.kind === 'frame' && (r.intervalMs ?? 0) >= MAX_INTERVAL_MS);
   const unexplained = frames
-    .map((r) => ({ at: r.at ?? 0, ms: r.intervalMs!, left: r.intervalMs! - (r.waitMs ?? 0) - (r.at === undefined ? 0 : machineShare(idle, r.at, r.intervalMs!)) }))
+    .map((r) => ({
+      at: r.at ?? 0,
+      ms: r.intervalMs!,
+      left: r.intervalMs! - (r.waitMs ?? 0) - (r.at === undefined ? 0 : machineShare(idle, r.at, r.intervalMs!)),
+    }))
     .filter((r) => r.left >= MAX_INTERVAL_MS + FRAME_PERIOD_MS);
   res.set(
     'good guest flip intervals over the limit: all / not explained by a stalled process (time:ms)',
-    `${frames.length} / ${unexplained.length}: ${unexplained.slice(0, 10).map((r) => show(r.at, r.ms)).join(' ')}`,
+    `${frames.length} / ${unexplained.length}: ${unexplained
+      .slice(0, 10)
+      .map((r) => show(r.at, r.ms))
+      .join(' ')}`,
   );
   // The guest's own process is not probed (its garbage collector, its IPC): one such interval in
   // 200 is allowed. Before the fix it was one in 20, each over a second.
   const allowed = Math.max(1, Math.floor(f.frames / 200));
-  res.check(unexplained.length <= allowed, `${unexplained.length} (allowed ${allowed}) good-guest flip intervals over two frame periods (${limit} ms) not explained by a stalled process, the worst ${Math.round(Math.max(...unexplained.map((r) => r.ms)))} ms`);
+  res.check(
+    unexplained.length <= allowed,
+    `${unexplained.length} (allowed ${allowed}) good-guest flip intervals over two frame periods (${limit} ms) not explained by a stalled process, the worst ${Math.round(Math.max(...unexplained.map((r) => r.ms)))} ms`,
+  );
   judgeGoodGuest(res, good, seconds, 'good guest (storms)');
 }
 
@@ -150,7 +192,9 @@ function mergeLag(a: LoopLagSummary, b: LoopLagSummary): LoopLagSummary {
     ...worse,
     seconds: a.seconds + b.seconds,
     maxMs: Math.max(a.maxMs, b.maxMs),
-    stallsOver: Object.fromEntries(Object.keys(a.stallsOver).map((k) => [k, (a.stallsOver[k] ?? 0) + (b.stallsOver[k] ?? 0)])),
+    stallsOver: Object.fromEntries(
+      Object.keys(a.stallsOver).map((k) => [k, (a.stallsOver[k] ?? 0) + (b.stallsOver[k] ?? 0)]),
+    ),
     longest: [...a.longest, ...b.longest].sort((x, y) => y[1] - x[1]),
   };
 }
@@ -202,6 +246,11 @@ async function storm(g: SimGuest, o: StormCampaignOptions, kind: 'detach' | 'des
     if (kind === 'destroy' && rs[0]?.status !== 0) await sleep(50);
     else fig.rounds++;
   }
-  count(await g.run([...Array.from({ length: CONNECTORS }, (_, conn): ScriptStep => ({ op: 'disable', conn })), ...(kind === 'detach' ? [{ op: 'gem-close', buffer: 'b' } as const] : [])]));
+  count(
+    await g.run([
+      ...Array.from({ length: CONNECTORS }, (_, conn): ScriptStep => ({ op: 'disable', conn })),
+      ...(kind === 'detach' ? [{ op: 'gem-close', buffer: 'b' } as const] : []),
+    ]),
+  );
   return fig;
 }

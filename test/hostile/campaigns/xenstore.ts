@@ -35,7 +35,13 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
     const abuser = await w.host.createDomain({ vdispl: ['connectors=x0:320x240;x1:160x120'], frontend: false });
     const xs = await w.host.xenstore(abuser.domid);
     const fe = `/local/domain/${abuser.domid}/device/vdispl/0`;
-    const guestNodes = ['state', 'version', ...[0, 1].flatMap((c) => ['req-ring-ref', 'req-event-channel', 'evt-ring-ref', 'evt-event-channel'].map((k) => `${c}/${k}`))];
+    const guestNodes = [
+      'state',
+      'version',
+      ...[0, 1].flatMap((c) =>
+        ['req-ring-ref', 'req-event-channel', 'evt-ring-ref', 'evt-event-channel'].map((k) => `${c}/${k}`),
+      ),
+    ];
     // What libxl writes read-only for the guest. (`backend` and `backend-id` are the guest's to
     // write, as in libxl: a guest that scribbles there only loses its own device.)
     const readOnly = ['be-alloc', '0/resolution', '0/unique-id', '1/resolution', '1/unique-id'];
@@ -109,7 +115,10 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
     res.check(share <= o.maxCpuShare, `XenStore abuse cost the daemon ${(share * 100).toFixed(1)}% of a core`);
     const toolstack = w.host.xs;
     res.check(readOnlyWritten === 0, `${readOnlyWritten} writes to read-only nodes were accepted`);
-    res.check((await toolstack.read(`${fe}/0/resolution`)) === '320x240' && (await toolstack.read(`${fe}/be-alloc`)) === '0', 'a guest changed a read-only node');
+    res.check(
+      (await toolstack.read(`${fe}/0/resolution`)) === '320x240' && (await toolstack.read(`${fe}/be-alloc`)) === '0',
+      'a guest changed a read-only node',
+    );
     res.check(w.daemon.alive, `the daemon died: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
 
     // The abuser's kernel now starts for real: it must be served (the device is not stuck).
@@ -120,7 +129,10 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
     } catch {
       served = false;
     }
-    res.check(served, `after the abuse, the guest starting its driver properly was not served; it reported ${JSON.stringify(kernel.reports.slice(-6))}`);
+    res.check(
+      served,
+      `after the abuse, the guest starting its driver properly was not served; it reported ${JSON.stringify(kernel.reports.slice(-6))}`,
+    );
     res.set('abuser served after it behaved', served);
     kernel.process?.kill('SIGSTOP');
     const routed = await routingAttacks(w, res, good.guest);

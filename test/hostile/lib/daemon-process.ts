@@ -72,7 +72,13 @@ export class DaemonProcess {
       [
         '--import',
         'tsx',
-        ...(opts.probeDir ? ['--import', PRELOAD, ...(opts.cpuProfile === false ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.probeDir}`])] : []),
+        ...(opts.probeDir
+          ? [
+              '--import',
+              PRELOAD,
+              ...(opts.cpuProfile === false ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.probeDir}`]),
+            ]
+          : []),
         MAIN,
         'run',
         '--platform',
@@ -96,7 +102,9 @@ export class DaemonProcess {
               env: {
                 ...process.env,
                 HOSTILE_LOOP_PROBE_OUT: join(opts.probeDir, DAEMON_LAG_FILE),
-                ...(opts.recordStallsFromMs !== undefined ? { HOSTILE_LOOP_PROBE_RECORD_MS: String(opts.recordStallsFromMs) } : {}),
+                ...(opts.recordStallsFromMs !== undefined
+                  ? { HOSTILE_LOOP_PROBE_RECORD_MS: String(opts.recordStallsFromMs) }
+                  : {}),
               },
             }
           : {}),
@@ -105,7 +113,8 @@ export class DaemonProcess {
     const d = new DaemonProcess(child, controlSocket);
     const until = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     while (!d.logTail.includes('watching for vdispl devices')) {
-      if (d.exitInfo) throw new Error(`vdispld run exited (${JSON.stringify(d.exitInfo)}) before it was ready:\n${d.logTail}`);
+      if (d.exitInfo)
+        throw new Error(`vdispld run exited (${JSON.stringify(d.exitInfo)}) before it was ready:\n${d.logTail}`);
       if (Date.now() > until) {
         await d.kill();
         throw new Error(`vdispld run not ready within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms:\n${d.logTail}`);

@@ -2,7 +2,15 @@
 // display said no), flips that throw, modesets that are refused. What a KMS output does when the
 // card goes away, another process takes DRM master or a commit is rejected.
 import type { HeadlessBackend } from '../../../src/drm/headless/headless-backend.js';
-import type { FlipResult, FramebufferDesc, Output, OutputBackend, OutputBackendEvents, OutputBackendResources, OutputConfig } from '../../../src/drm/output.js';
+import type {
+  FlipResult,
+  FramebufferDesc,
+  Output,
+  OutputBackend,
+  OutputBackendEvents,
+  OutputBackendResources,
+  OutputConfig,
+} from '../../../src/drm/output.js';
 import { emitter } from '../../../src/util/events.js';
 import type { DomId } from '../../../src/util/ids.js';
 import type { GrantedBuffer, XenPlatform } from '../../../src/xen/platform.js';

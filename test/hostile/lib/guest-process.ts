@@ -25,8 +25,15 @@ export async function startGuestKernel(host: SimHost, domid: number, opts: Guest
     verbose: opts.verbose ?? true,
     ...(opts.crash ? { crash: opts.crash } : {}),
   };
-  const execArgv = [...process.execArgv.filter((a) => !a.startsWith('--test')), ...(process.execArgv.some((a) => a.includes('tsx')) ? [] : ['--import', 'tsx'])];
-  const child = fork(FRONTEND_MAIN, [JSON.stringify(cfg)], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = [
+    ...process.execArgv.filter((a) => !a.startsWith('--test')),
+    ...(process.execArgv.some((a) => a.includes('tsx')) ? [] : ['--import', 'tsx']),
+  ];
+  const child = fork(FRONTEND_MAIN, [JSON.stringify(cfg)], {
+    execArgv,
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const guest = new SimGuest(domid, `dom${domid}`, [], child);
   const ready = guest.waitFor((r) => r.kind === 'ready' || r.kind === 'error', { timeoutMs: 15_000 });
   // A crash plan may kill it before it is ready (at 'initialising'): that is not a start failure.

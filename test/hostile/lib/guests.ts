@@ -45,7 +45,14 @@ export function flipFigures(reports: readonly FrontendReport[], deadlineMs: numb
 export function backendFaults(reports: readonly FrontendReport[], from = 0): FrontendReport[] {
   return reports
     .slice(from)
-    .filter((r) => r.kind === 'event-dropped' || r.kind === 'ring-violation' || r.kind === 'error' || r.kind === 'fatal' || r.kind === 'ignored-response');
+    .filter(
+      (r) =>
+        r.kind === 'event-dropped' ||
+        r.kind === 'ring-violation' ||
+        r.kind === 'error' ||
+        r.kind === 'fatal' ||
+        r.kind === 'ignored-response',
+    );
 }
 
 /** Reports a well-behaved guest should never see. */
@@ -75,7 +82,17 @@ export interface HostileTotals {
 }
 
 export function emptyTotals(): HostileTotals {
-  return { apps: 0, operations: 0, requests: 0, unanswered: 0, closedUnanswered: 0, strays: 0, timeouts: 0, statuses: {}, byAttack: {} };
+  return {
+    apps: 0,
+    operations: 0,
+    requests: 0,
+    unanswered: 0,
+    closedUnanswered: 0,
+    strays: 0,
+    timeouts: 0,
+    statuses: {},
+    byAttack: {},
+  };
 }
 
 /**

@@ -18,7 +18,10 @@ export function parseStatCpuSeconds(stat: string): number {
   const close = stat.lastIndexOf(')');
   if (close < 0) throw new Error('/proc/PID/stat: no command name');
   // After ") " come field 3 (state) onwards: utime is field 14, so index 11 here.
-  const rest = stat.slice(close + 2).trim().split(/\s+/);
+  const rest = stat
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('/proc/PID/stat: no utime/stime');
@@ -41,7 +44,10 @@ export function sampleProcess(pid: number): ProcSample {
 }
 
 /** CPU seconds of this whole machine so far (all cores, all processes): the denominator of a share. */
-export function machineCpuSeconds(procStat: string = readFileSync('/proc/stat', 'utf8')): { busy: number; total: number } {
+export function machineCpuSeconds(procStat: string = readFileSync('/proc/stat', 'utf8')): {
+  busy: number;
+  total: number;
+} {
   const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
   if (!line) throw new Error('/proc/stat: no cpu line');
   const v = line.trim().split(/\s+/).slice(1).map(Number);

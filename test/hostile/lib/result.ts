@@ -37,6 +37,10 @@ export class CampaignResult {
   }
 
   json(): string {
-    return JSON.stringify({ campaign: this.name, ok: this.ok, seconds: this.seconds, figures: this.figures, failures: this.failures }, null, 2);
+    return JSON.stringify(
+      { campaign: this.name, ok: this.ok, seconds: this.seconds, figures: this.figures, failures: this.failures },
+      null,
+      2,
+    );
   }
 }

@@ -34,7 +34,15 @@ export function dom0Holdings(host: SimHost): Dom0Holdings {
 }
 
 export function isEmpty(h: Dom0Holdings): boolean {
-  return h.mappings === 0 && h.mappedPages === 0 && h.ports === 0 && h.grantedRefs === 0 && h.allocatedPages === 0 && h.pinnedEntries === 0 && h.zombies.length === 0;
+  return (
+    h.mappings === 0 &&
+    h.mappedPages === 0 &&
+    h.ports === 0 &&
+    h.grantedRefs === 0 &&
+    h.allocatedPages === 0 &&
+    h.pinnedEntries === 0 &&
+    h.zombies.length === 0
+  );
 }
 
 /** Waits (bounded) until dom0 holds nothing; returns what it last saw. */

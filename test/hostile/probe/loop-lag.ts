@@ -57,7 +57,8 @@ export class LoopLag {
     for (const b of STALL_BARS_MS) if (stall > b) this.over.set(b, this.over.get(b)! + 1);
     if (stall < this.recordFromMs) return;
     this.longest.push([Date.now(), Math.round(stall), Math.round(Math.min(stall + DRIFT_TICK_MS, used))]);
-    if (this.longest.length > KEEP_STALLS * 2) this.longest = this.longest.sort((a, b) => b[1] - a[1]).slice(0, KEEP_STALLS);
+    if (this.longest.length > KEEP_STALLS * 2)
+      this.longest = this.longest.sort((a, b) => b[1] - a[1]).slice(0, KEEP_STALLS);
   }
 
   summary(): LoopLagSummary {

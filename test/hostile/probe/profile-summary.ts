@@ -36,7 +36,8 @@ export function summarize(p: Profile, match: RegExp): ProfileTable {
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  for (let i = 0; i < p.samples.length; i++)
+    selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
   const self = new Map<string, number>();
   const file = new Map<string, number>();
   const incl = new Map<string, number>();
@@ -57,12 +58,28 @@ export function summarize(p: Profile, match: RegExp): ProfileTable {
       incl.set(cl, (incl.get(cl) ?? 0) + us);
     }
   }
-  const ms = (m: Map<string, number>): [string, number][] => [...m].map(([k, v]): [string, number] => [k, Math.round(v / 100) / 10]).sort((a, b) => b[1] - a[1]);
-  return { totalMs: Math.round((p.endTime - p.startTime) / 1000), bySelf: ms(self), byFile: ms(file), inclusive: ms(incl) };
+  const ms = (m: Map<string, number>): [string, number][] =>
+    [...m].map(([k, v]): [string, number] => [k, Math.round(v / 100) / 10]).sort((a, b) => b[1] - a[1]);
+  return {
+    totalMs: Math.round((p.endTime - p.startTime) / 1000),
+    bySelf: ms(self),
+    byFile: ms(file),
+    inclusive: ms(incl),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, match: { type: 'string', default: '^(handle|service|dispatch|pgFlip|fbAttach|fbDetach|dbufCreate|dbufDestroy|setConfig|getEdid|readDirectory|writeDirectory|allocateForFrontend|mapFromFrontend|allocGranted|mapGrants|respond|flipDone|decodeRequest)$' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      top: { type: 'string', default: '25' },
+      match: {
+        type: 'string',
+        default:
+          '^(handle|service|dispatch|pgFlip|fbAttach|fbDetach|dbufCreate|dbufDestroy|setConfig|getEdid|readDirectory|writeDirectory|allocateForFrontend|mapFromFrontend|allocGranted|mapGrants|respond|flipDone|decodeRequest)$',
+      },
+    },
+  });
   const top = Number(values.top);
   for (const f of positionals) {
     const t = summarize(JSON.parse(readFileSync(f, 'utf8')) as Profile, new RegExp(values.match));

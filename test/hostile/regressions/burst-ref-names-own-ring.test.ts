@@ -71,13 +71,20 @@ void test('without the check, the generator names the ring page as a "never gran
   assert.ok(directoryRefs(20_000).some((r) => r === 8));
 });
 
-void test('refs drawn as never granted are never one of the guest\'s granted pages', () => {
+void test("refs drawn as never granted are never one of the guest's granted pages", () => {
   const isGranted = (ref: number): boolean => LIVE_PAGES.has(ref) || (ref >= 100 && ref <= 103);
   const refs = directoryRefs(20_000, isGranted);
   assert.ok(refs.length > 1000, 'enough directory refs were drawn');
-  assert.deepEqual(refs.filter((r) => LIVE_PAGES.has(r)), [], 'no ring or event page named');
+  assert.deepEqual(
+    refs.filter((r) => LIVE_PAGES.has(r)),
+    [],
+    'no ring or event page named',
+  );
   // The pool's refs (granted on purpose for these attacks) are still used, and so are extremes.
   assert.ok(refs.some((r) => r === 100));
   assert.ok(refs.some((r) => r === 0xffffffff));
-  assert.ok(refs.some((r) => r > 103 && r < 0xffff && !isGranted(r)), 'refs that were never granted are still drawn');
+  assert.ok(
+    refs.some((r) => r > 103 && r < 0xffff && !isGranted(r)),
+    'refs that were never granted are still drawn',
+  );
 });

@@ -42,7 +42,10 @@ class SlowOutput implements Output {
   }
 }
 
-function rig(output: Output, opts: { quotas?: Quotas; beAlloc?: boolean; version?: 1 | 2; hooks?: Partial<ChannelHooks> } = {}) {
+function rig(
+  output: Output,
+  opts: { quotas?: Quotas; beAlloc?: boolean; version?: 1 | 2; hooks?: Partial<ChannelHooks> } = {},
+) {
   const r = channelRig(output, { domid: 5, guestPages: 256, uniqueId: 'slow0', ...opts });
   r.ch.events.on('violation', (reason) => assert.fail(`unexpected violation: ${reason}`));
   return r;
@@ -54,13 +57,40 @@ void test('a ring of costly requests yields the event loop after its slice, not 
   const data = r.guest.grantPages(4);
   const dir = r.guest.grantPages(1);
   writePageDirectory([r.guest.page(dir[0]!)], dir, data);
-  r.front.writeRequest({ kind: 'dbuf-create', dbufCookie: cookie(1n), geometry: { width: 64, height: 64, bpp: 32 }, bufferSz: 16384, beAlloc: false, grefDirectory: dir[0]!, dataOfs: 0 }, 1);
-  r.front.writeRequest({ kind: 'fb-attach', dbufCookie: cookie(1n), fbCookie: cookie(2n), width: 64, height: 64, format: formatByName('XRGB8888')! }, 2);
-  r.front.writeRequest({ kind: 'set-config', config: { fbCookie: cookie(2n), x: 0, y: 0, width: 64, height: 64, bpp: 32 } }, 3);
+  r.front.writeRequest(
+    {
+      kind: 'dbuf-create',
+      dbufCookie: cookie(1n),
+      geometry: { width: 64, height: 64, bpp: 32 },
+      bufferSz: 16384,
+      beAlloc: false,
+      grefDirectory: dir[0]!,
+      dataOfs: 0,
+    },
+    1,
+  );
+  r.front.writeRequest(
+    {
+      kind: 'fb-attach',
+      dbufCookie: cookie(1n),
+      fbCookie: cookie(2n),
+      width: 64,
+      height: 64,
+      format: formatByName('XRGB8888')!,
+    },
+    2,
+  );
+  r.front.writeRequest(
+    { kind: 'set-config', config: { fbCookie: cookie(2n), x: 0, y: 0, width: 64, height: 64, bpp: 32 } },
+    3,
+  );
   r.front.pushRequests();
   r.ch.kick();
   await waitFor('the buffer, framebuffer and mode', () => (r.poll(), r.responses.length === 3));
-  assert.deepEqual(r.responses.map((x) => x.status), [0, 0, 0]);
+  assert.deepEqual(
+    r.responses.map((x) => x.status),
+    [0, 0, 0],
+  );
 
   const flips = REQUEST_BUDGET;
   for (let i = 0; i < flips; i++) r.front.writeRequest({ kind: 'pg-flip', fbCookie: cookie(2n) }, 100 + i);
@@ -72,7 +102,11 @@ void test('a ring of costly requests yields the event loop after its slice, not 
   assert.equal(inOneTurn, 1, `served ${inOneTurn} costly requests in one turn`);
   await waitFor('every flip answered on later turns', () => (r.poll(), r.responses.length === 3 + flips), 10_000);
   assert.ok(r.responses.slice(3).every((x) => x.status === 0));
-  assert.deepEqual(r.responses.slice(3).map((x) => x.id), Array.from({ length: flips }, (_, i) => 100 + i), 'in ring order, exactly once');
+  assert.deepEqual(
+    r.responses.slice(3).map((x) => x.id),
+    Array.from({ length: flips }, (_, i) => 100 + i),
+    'in ring order, exactly once',
+  );
   await waitFor('every flip event', () => (r.poll(), r.events.length === flips));
   await r.ch.stop();
 });
@@ -86,7 +120,18 @@ void test('a device churning its largest be-alloc buffer is held to its page rat
   const dirRefs = r.guest.grantPages(directoryPageCount(pages));
   let id = 1;
   const create = (c: bigint, bufferSz = pages * XEN_PAGE_SIZE): void =>
-    r.front.writeRequest({ kind: 'dbuf-create', dbufCookie: cookie(c), geometry: { width: 64, height: 32, bpp: 32 }, bufferSz, beAlloc: true, grefDirectory: dirRefs[0]!, dataOfs: 0 }, id++);
+    r.front.writeRequest(
+      {
+        kind: 'dbuf-create',
+        dbufCookie: cookie(c),
+        geometry: { width: 64, height: 32, bpp: 32 },
+        bufferSz,
+        beAlloc: true,
+        grefDirectory: dirRefs[0]!,
+        dataOfs: 0,
+      },
+      id++,
+    );
   const destroy = (c: bigint): void => r.front.writeRequest({ kind: 'dbuf-destroy', dbufCookie: cookie(c) }, id++);
   const answer = async (n: number): Promise<number[]> => {
     r.front.pushRequests();
@@ -118,7 +163,13 @@ void test('a device churning its largest be-alloc buffer is held to its page rat
   assert.deepEqual(await answer(3), [0, 0, -XEN_EAGAIN]);
   await r.ch.stop();
   assert.equal(r.ctx.registry.counts().buffers, 0);
-  assert.deepEqual(r.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+  assert.deepEqual(r.platform.resources(), {
+    grantMappings: 0,
+    mappedPages: 0,
+    exportedDmaBufs: 0,
+    grantedBuffers: 0,
+    eventChannels: 0,
+  });
 });
 
 void test('GET_EDID is charged to the page rate for the directory it walks: -EAGAIN past it, before any walk', async () => {
@@ -131,7 +182,8 @@ void test('GET_EDID is charged to the page rate for the directory it walks: -EAG
   const dir = r.guest.grantPages(1);
   writePageDirectory([r.guest.page(dir[0]!)], dir, data);
   let id = 1;
-  const edid = (bufferSz: number): void => r.front.writeRequest({ kind: 'get-edid', grefDirectory: dir[0]!, bufferSz }, id++);
+  const edid = (bufferSz: number): void =>
+    r.front.writeRequest({ kind: 'get-edid', grefDirectory: dir[0]!, bufferSz }, id++);
   const answer = async (n: number): Promise<number[]> => {
     r.front.pushRequests();
     r.ch.kick();
@@ -146,7 +198,13 @@ void test('GET_EDID is charged to the page rate for the directory it walks: -EAG
   edid(65536 * XEN_PAGE_SIZE);
   assert.deepEqual(await answer(4), [0, 0, -XEN_EAGAIN, -XEN_EAGAIN]);
   await r.ch.stop();
-  assert.deepEqual(r.platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+  assert.deepEqual(r.platform.resources(), {
+    grantMappings: 0,
+    mappedPages: 0,
+    exportedDmaBufs: 0,
+    grantedBuffers: 0,
+    eventChannels: 0,
+  });
 });
 
 void test('the page rate: a burst, then the sustained rate, never more than the burst held, time never running backwards', () => {

@@ -23,8 +23,22 @@ void test('an output whose flip() throws costs the guest one dropped frame, not 
   process.on('uncaughtException', onUncaught);
   let backend: DisplayBackend | undefined;
   try {
-    backend = await DisplayBackend.start({ xs: await host.xenstore(0), platform, outputs: new OutputMap({ backends: [failing, inner], onDemand: inner, connectorMap: new Map([['flaky/out0', 'out0']]) }), log: silentLogger() });
-    const g = await host.createDomain({ name: 'flaky', vdispl: ['connectors=out0:160x120'], frontend: { kind: 'idle' }, verbose: false });
+    backend = await DisplayBackend.start({
+      xs: await host.xenstore(0),
+      platform,
+      outputs: new OutputMap({
+        backends: [failing, inner],
+        onDemand: inner,
+        connectorMap: new Map([['flaky/out0', 'out0']]),
+      }),
+      log: silentLogger(),
+    });
+    const g = await host.createDomain({
+      name: 'flaky',
+      vdispl: ['connectors=out0:160x120'],
+      frontend: { kind: 'idle' },
+      verbose: false,
+    });
     await g.waitFor((r) => r.kind === 'connected', { timeoutMs: 15_000 });
     const steps: ScriptStep[] = [
       { op: 'dumb-create', name: 'b0', width: 160, height: 120, bpp: 32 },
@@ -37,7 +51,13 @@ void test('an output whose flip() throws costs the guest one dropped frame, not 
     assert.deepEqual(uncaught, [], 'nothing escaped into the event loop');
     assert.deepEqual(
       r.map((s) => [s.op, s.status, s.flip ?? null]),
-      [['dumb-create', 0, null], ['add-fb', 0, null], ['enable', 0, null], ...Array.from({ length: 8 }, () => ['flip', 0, 'event']), ['disable', 0, null]],
+      [
+        ['dumb-create', 0, null],
+        ['add-fb', 0, null],
+        ['enable', 0, null],
+        ...Array.from({ length: 8 }, () => ['flip', 0, 'event']),
+        ['disable', 0, null],
+      ],
     );
     assert.equal(failing.injected, 4, 'every second flip threw');
     const stats = backend.status()[0]!.connectors[0]!.stats;
@@ -45,7 +65,13 @@ void test('an output whose flip() throws costs the guest one dropped frame, not 
     assert.equal(stats.flipsShown, 4);
     await host.destroyDomain(g.domid);
     await backend.settled();
-    assert.deepEqual(platform.resources(), { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 });
+    assert.deepEqual(platform.resources(), {
+      grantMappings: 0,
+      mappedPages: 0,
+      exportedDmaBufs: 0,
+      grantedBuffers: 0,
+      eventChannels: 0,
+    });
   } finally {
     await backend?.close();
     process.off('uncaughtException', onUncaught);

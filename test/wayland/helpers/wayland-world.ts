@@ -31,7 +31,9 @@ function testLogger(): Logger {
   return process.env.VDISPLD_TEST_LOG ? createLogger({ level: 'debug', name: 'test-wayland' }) : silentLogger();
 }
 
-export async function waylandWorld(opts: WestonOptions & { connectorMap?: ReadonlyMap<string, string>; primary?: 'wayland' | 'headless' } = {}): Promise<WaylandWorld> {
+export async function waylandWorld(
+  opts: WestonOptions & { connectorMap?: ReadonlyMap<string, string>; primary?: 'wayland' | 'headless' } = {},
+): Promise<WaylandWorld> {
   const weston = await startWeston(opts);
   const host = await SimHost.start();
   const platform = await host.platform();
@@ -69,7 +71,14 @@ export async function waylandWorld(opts: WestonOptions & { connectorMap?: Readon
 }
 
 /** The picture the guest's pattern makes for `frame`, as RGBA (what a correct window shows). */
-export function expected(width: number, height: number, format: string, frame: number, domid: number, connector: number): { width: number; height: number; rgba: Uint8Array } {
+export function expected(
+  width: number,
+  height: number,
+  format: string,
+  frame: number,
+  domid: number,
+  connector: number,
+): { width: number; height: number; rgba: Uint8Array } {
   const fmt = formatByName(format)!;
   const pitch = width * fmt.cpp;
   const bytes = new Uint8Array(pitch * height);
@@ -98,7 +107,11 @@ export function script(conn: number, width: number, height: number, format: stri
 }
 
 /** Waits until `picture` is on the compositor's screen pixel for pixel; returns where. */
-export async function onScreen(w: WaylandWorld, picture: { width: number; height: number; rgba: Uint8Array }, what: string): Promise<{ x: number; y: number }> {
+export async function onScreen(
+  w: WaylandWorld,
+  picture: { width: number; height: number; rgba: Uint8Array },
+  what: string,
+): Promise<{ x: number; y: number }> {
   return waitFor(what, async () => locate(await w.weston.screenshot(), picture), 30_000);
 }
 
@@ -111,4 +124,3 @@ export function wayland(): Record<string, number> {
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
-

@@ -31,7 +31,10 @@ export interface Weston {
 }
 
 export function westonAvailable(): boolean {
-  return spawnSync('weston', ['--version'], { stdio: 'ignore' }).status === 0 && spawnSync('which', ['weston-screenshooter'], { stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync('weston', ['--version'], { stdio: 'ignore' }).status === 0 &&
+    spawnSync('which', ['weston-screenshooter'], { stdio: 'ignore' }).status === 0
+  );
 }
 
 let counter = 0;
@@ -66,10 +69,14 @@ export async function startWeston(opts: WestonOptions = {}): Promise<Weston> {
     closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     c.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await waitFor('weston listening', () => {
-      if (c.exitCode !== null) throw new Error(`weston exited with ${c.exitCode}: ${log}`);
-      return existsSync(join(runtimeDir, socket)) && /launching|kiosk|shell/i.test(log);
-    }, 20_000);
+    await waitFor(
+      'weston listening',
+      () => {
+        if (c.exitCode !== null) throw new Error(`weston exited with ${c.exitCode}: ${log}`);
+        return existsSync(join(runtimeDir, socket)) && /launching|kiosk|shell/i.test(log);
+      },
+      20_000,
+    );
   };
   const stop = async (): Promise<void> => {
     const c = child;
@@ -134,7 +141,12 @@ function regionEquals(
     const s = ((y + r) * shot.width + x) * 4;
     const e = r * w * 4;
     for (let i = 0; i < w * 4; i += 4) {
-      if (shot.rgba[s + i] !== expected.rgba[e + i] || shot.rgba[s + i + 1] !== expected.rgba[e + i + 1] || shot.rgba[s + i + 2] !== expected.rgba[e + i + 2]) return false;
+      if (
+        shot.rgba[s + i] !== expected.rgba[e + i] ||
+        shot.rgba[s + i + 1] !== expected.rgba[e + i + 1] ||
+        shot.rgba[s + i + 2] !== expected.rgba[e + i + 2]
+      )
+        return false;
     }
   }
   return true;
