@@ -2,7 +2,7 @@
   "variables": {
     # The Wayland output needs libwayland-client and the protocol XML (libwayland-dev and
     # wayland-protocols, which scripts/setup.sh installs). Where they are absent (a minimal build
-    # image) the addon is built without it and `--output wayland` says what is missing.
+    # image) vdispl_wayland.node is not built and `--output wayland` says what is missing.
     "wayland%": "<!(pkg-config --exists wayland-client wayland-scanner wayland-protocols && echo 1 || echo 0)"
   },
   "targets": [
@@ -17,16 +17,27 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
-      "conditions": [
-        ["wayland==1", {
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"]
+    }
+  ],
+  "conditions": [
+    # The Wayland client is a second module, vdispl_wayland.node, so that only `--output wayland`
+    # needs libwayland-client at run time: a KMS or headless dom0 loads the main addon alone.
+    ["wayland==1", {
+      "targets": [
+        {
+          "target_name": "vdispl_wayland",
           "variables": {
             "protocols": "<!(pkg-config --variable=pkgdatadir wayland-protocols)",
             "scanner": "<!(pkg-config --variable=wayland_scanner wayland-scanner)"
           },
-          "sources": ["native/src/wayland/wayland_client.cc"],
-          "include_dirs": ["<(INTERMEDIATE_DIR)"],
+          "sources": ["native/src/wayland/module.cc", "native/src/wayland/wayland_client.cc", "native/src/errors.cc"],
+          "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")", "<(INTERMEDIATE_DIR)"],
           "libraries": ["<!@(pkg-config --libs wayland-client)"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
           # Protocol code generated from the XML at build time, never written by hand.
           "actions": [
             {
@@ -43,8 +54,8 @@
               "process_outputs_as_sources": 1
             }
           ]
-        }]
+        }
       ]
-    }
+    }]
   ]
 }

@@ -103,9 +103,6 @@ Napi::Value Resources(const Napi::CallbackInfo& info) {
   set("drmDumbBuffers", c.drmDumbBuffers);
   set("drmFramebuffers", c.drmFramebuffers);
   set("drmBlobs", c.drmBlobs);
-  set("waylandConnections", c.waylandConnections);
-  set("waylandWindows", c.waylandWindows);
-  set("waylandShmPools", c.waylandShmPools);
   return o;
 }
 

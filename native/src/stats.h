@@ -19,9 +19,6 @@ struct Counters {
   std::atomic<int64_t> drmDumbBuffers{0};
   std::atomic<int64_t> drmFramebuffers{0};
   std::atomic<int64_t> drmBlobs{0};
-  std::atomic<int64_t> waylandConnections{0};  // wl_display connections not yet closed
-  std::atomic<int64_t> waylandWindows{0};
-  std::atomic<int64_t> waylandShmPools{0};  // memfds behind wl_shm pools
 };
 
 inline Counters& counters() {

@@ -51,14 +51,20 @@ export interface NativeAddon extends XenDeviceConstructors, DrmConstructors, FdF
   readonly [name: string]: unknown;
 }
 
-function findAddon(): string {
-  // Works from src/ (tsx) and from dist/src/ (compiled): walk up to the package root.
+/** build/Release/<file> of the package, from src/ (tsx) or dist/src/ (compiled): walk up to the root. */
+export function findBuilt(file: string): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'build', 'Release', 'vdispl_native.node');
+    const candidate = join(dir, 'build', 'Release', file);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
+  return undefined;
+}
+
+function findAddon(): string {
+  const found = findBuilt('vdispl_native.node');
+  if (found) return found;
   throw new Error(
     'vdispld native addon not built (build/Release/vdispl_native.node missing): run `npm ci` or `npx node-gyp rebuild` ' +
       '(needs g++, pkg-config, libdrm-dev, libxen-dev and linux-libc-dev)',

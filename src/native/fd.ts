@@ -59,8 +59,4 @@ export interface NativeResources {
   readonly drmDumbBuffers: number;
   readonly drmFramebuffers: number;
   readonly drmBlobs: number;
-  /** Wayland output (native/src/wayland): connections, windows, and the shm pools behind them. */
-  readonly waylandConnections: number;
-  readonly waylandWindows: number;
-  readonly waylandShmPools: number;
 }

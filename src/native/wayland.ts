@@ -1,6 +1,10 @@
-// Types of the addon's Wayland client (native/src/wayland/wayland_client.cc): libwayland-client
+// The Wayland client module (native/src/wayland, built as vdispl_wayland.node): libwayland-client
 // with xdg-shell, wl_shm pools and frame callbacks. Mechanism only; src/drm/wayland is the policy.
-import { native } from './addon.js';
+// It is a module of its own, loaded on first use, so that a dom0 without libwayland-client runs
+// every other output.
+import { createRequire } from 'node:module';
+import { Errno, ErrnoError } from '../util/errno.js';
+import { findBuilt } from './addon.js';
 
 /** What the compositor said, in order, as dispatch() returns it. */
 export type WaylandEvent =
@@ -49,7 +53,46 @@ export interface NativeWaylandClient {
 
 type WaylandClientConstructor = new (displayName: string) => NativeWaylandClient;
 
-/** The constructor, or undefined when the addon was built without libwayland-client. */
-export function waylandClientClass(): WaylandClientConstructor | undefined {
-  return native()['WaylandClient'] as WaylandClientConstructor | undefined;
+/** Live objects of the module, for leak checks: all zero until it is loaded. */
+export interface WaylandResources {
+  readonly connections: number;
+  readonly windows: number;
+  readonly shmPools: number;
+}
+
+interface WaylandModule {
+  readonly WaylandClient: WaylandClientConstructor;
+  resources(): WaylandResources;
+}
+
+/** Why the module cannot be used, when it was not built (the build lacked the Wayland packages). */
+export const WAYLAND_NOT_BUILT =
+  'this vdispld was built without Wayland support (install libwayland-dev and wayland-protocols, then rebuild: npm ci)';
+
+let loaded: WaylandModule | undefined;
+
+/**
+ * The module, loaded on first use. Throws ErrnoError: EOPNOTSUPP when it was not built, ENOENT with
+ * the loader's words when it was built but cannot load here (no libwayland-client0).
+ */
+function waylandModule(): WaylandModule {
+  if (loaded) return loaded;
+  const path = findBuilt('vdispl_wayland.node');
+  if (!path) throw new ErrnoError(WAYLAND_NOT_BUILT, Errno.EOPNOTSUPP);
+  try {
+    loaded = createRequire(import.meta.url)(path) as WaylandModule;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ErrnoError(`the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`, Errno.ENOENT);
+  }
+  return loaded;
+}
+
+/** The client class; throws (ErrnoError) when the Wayland module is missing or cannot load. */
+export function waylandClientClass(): WaylandClientConstructor {
+  return waylandModule().WaylandClient;
+}
+
+export function waylandResources(): WaylandResources {
+  return loaded ? loaded.resources() : { connections: 0, windows: 0, shmPools: 0 };
 }

@@ -15,7 +15,7 @@
 #include <vector>
 #include "../errors.h"
 #include "../registry.h"
-#include "../stats.h"
+#include "wayland_stats.h"
 #include "xdg-shell-client-protocol.h"
 
 namespace vdispl {
@@ -82,7 +82,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     std::string name = ArgString(info, 0, "displayName");
     display_ = wl_display_connect(name.empty() ? nullptr : name.c_str());
     if (display_ == nullptr) ThrowErrno(env, "wl_display_connect", errno != 0 ? errno : ECONNREFUSED);
-    counters().waylandConnections++;
+    waylandCounters().connections++;
     registry_ = wl_display_get_registry(display_);
     wl_registry_add_listener(registry_, &kRegistryListener, this);
     // Two round trips: the globals, then what the bound globals say at once (shm formats, output names).
@@ -325,7 +325,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     w->bufferBytes = static_cast<size_t>(stride) * height;
     w->memfd = memfd_create("vdispld-wayland", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (w->memfd < 0) ThrowErrno(env, "memfd_create", errno);
-    counters().waylandShmPools++;
+    waylandCounters().shmPools++;
     if (ftruncate(w->memfd, static_cast<off_t>(w->bufferBytes * 2)) != 0) {
       int err = errno;
       FreeWindow(*w);
@@ -362,7 +362,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     xdg_toplevel_set_max_size(w->toplevel, w->width, w->height);
     if (fullscreenOn != nullptr) xdg_toplevel_set_fullscreen(w->toplevel, fullscreenOn);
     wl_surface_commit(w->surface);  // no buffer: asks for the first configure
-    counters().waylandWindows++;
+    waylandCounters().windows++;
     Napi::Object r = Napi::Object::New(env);
     r.Set("id", Napi::Number::New(env, w->id));
     r.Set("buffers", views);
@@ -446,7 +446,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     if (w.frame) wl_callback_destroy(w.frame);
     if (w.toplevel) {
       xdg_toplevel_destroy(w.toplevel);
-      counters().waylandWindows--;
+      waylandCounters().windows--;
     }
     if (w.xsurface) xdg_surface_destroy(w.xsurface);
     if (w.surface) wl_surface_destroy(w.surface);
@@ -456,7 +456,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     if (w.map != MAP_FAILED) munmap(w.map, w.bufferBytes * 2);
     if (w.memfd >= 0) {
       close(w.memfd);
-      counters().waylandShmPools--;
+      waylandCounters().shmPools--;
     }
     w = Window();
   }
@@ -484,7 +484,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       wl_display_flush(display_);
       wl_display_disconnect(display_);
       display_ = nullptr;
-      counters().waylandConnections--;
+      waylandCounters().connections--;
     }
   }
 
@@ -503,7 +503,21 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   Napi::Env::CleanupHook<std::function<void()>> cleanup_;
 };
 
-Register reg([](Napi::Env env, Napi::Object exports) { exports.Set("WaylandClient", WaylandClient::Define(env)); });
+// resources(): the module's live objects, for leak checks.
+Napi::Value Resources(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  WaylandCounters& c = waylandCounters();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("connections", Napi::Number::New(env, static_cast<double>(c.connections.load())));
+  o.Set("windows", Napi::Number::New(env, static_cast<double>(c.windows.load())));
+  o.Set("shmPools", Napi::Number::New(env, static_cast<double>(c.shmPools.load())));
+  return o;
+}
+
+Register reg([](Napi::Env env, Napi::Object exports) {
+  exports.Set("WaylandClient", WaylandClient::Define(env));
+  exports.Set("resources", Napi::Function::New(env, Resources, "resources"));
+});
 
 }  // namespace
 }  // namespace vdispl

@@ -19,10 +19,6 @@ export interface WindowHandle {
   readonly stride: number;
 }
 
-/** Thrown when the addon was built without libwayland-client. */
-export const NO_WAYLAND_SUPPORT =
-  'this vdispld was built without Wayland support (install libwayland-dev and wayland-protocols, then rebuild: npm ci)';
-
 export class WaylandConnection {
   private readonly client: NativeWaylandClient;
   private readonly poller: NativeFdPoller;
@@ -36,7 +32,6 @@ export class WaylandConnection {
     private readonly onLost: (errno: number) => void,
   ) {
     const Client = waylandClientClass();
-    if (!Client) throw Object.assign(new Error(NO_WAYLAND_SUPPORT), { errno: 95 });
     this.client = new Client(display);
     try {
       this.poller = new (native().FdPoller)(this.client.fd(), (status, events) => this.onReady(status, events));

@@ -14,7 +14,7 @@ import { drawFrame } from '../../../src/sim/frontend/pattern.js';
 import type { ScriptStep } from '../../../src/sim/frontend/protocol.js';
 import { waitFor } from '../../backend/helpers/test-frontend.js';
 import { readdirSync } from 'node:fs';
-import { native } from '../../../src/native/addon.js';
+import { waylandResources } from '../../../src/native/wayland.js';
 import { locate, startWeston, type Weston, type WestonOptions } from './weston.js';
 
 export interface WaylandWorld {
@@ -115,10 +115,9 @@ export async function onScreen(
   return waitFor(what, async () => locate(await w.weston.screenshot(), picture), 30_000);
 }
 
-/** The addon's live Wayland objects. */
+/** The Wayland module's live objects. */
 export function wayland(): Record<string, number> {
-  const r = native().nativeResources();
-  return { connections: r.waylandConnections, windows: r.waylandWindows, shmPools: r.waylandShmPools };
+  return { ...waylandResources() };
 }
 
 export function openFds(): number {

@@ -1,0 +1,20 @@
+// Live-resource counters of the Wayland module. It is a shared object of its own (only loaded for
+// `--output wayland`), so it keeps its own counters and reports them through its resources().
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+namespace vdispl {
+
+struct WaylandCounters {
+  std::atomic<int64_t> connections{0};  // wl_display connections not yet closed
+  std::atomic<int64_t> windows{0};
+  std::atomic<int64_t> shmPools{0};  // memfds behind wl_shm pools
+};
+
+inline WaylandCounters& waylandCounters() {
+  static WaylandCounters c;
+  return c;
+}
+
+}  // namespace vdispl
