@@ -3,7 +3,6 @@
 // It is a module of its own, loaded on first use, so that a dom0 without libwayland-client runs
 // every other output.
 import { createRequire } from 'node:module';
-import { Errno, ErrnoError } from '../util/errno.js';
 import { findBuilt } from './addon.js';
 
 /** What the compositor said, in order, as dispatch() returns it. */
@@ -71,24 +70,29 @@ export const WAYLAND_NOT_BUILT =
 
 let loaded: WaylandModule | undefined;
 
+/** An error in the addon's own shape (errno and its code), which the layers above map like any other. */
+function loadError(message: string, errno: number, code: string): Error {
+  return Object.assign(new Error(message), { errno, code });
+}
+
 /**
- * The module, loaded on first use. Throws ErrnoError: EOPNOTSUPP when it was not built, ENOENT with
- * the loader's words when it was built but cannot load here (no libwayland-client0).
+ * The module, loaded on first use. Throws EOPNOTSUPP when it was not built, ENOENT with the loader's
+ * words when it was built but cannot load here (no libwayland-client0).
  */
 function waylandModule(): WaylandModule {
   if (loaded) return loaded;
   const path = findBuilt('vdispl_wayland.node');
-  if (!path) throw new ErrnoError(WAYLAND_NOT_BUILT, Errno.EOPNOTSUPP);
+  if (!path) throw loadError(WAYLAND_NOT_BUILT, 95, 'EOPNOTSUPP');
   try {
     loaded = createRequire(import.meta.url)(path) as WaylandModule;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new ErrnoError(`the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`, Errno.ENOENT);
+    throw loadError(`the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`, 2, 'ENOENT');
   }
   return loaded;
 }
 
-/** The client class; throws (ErrnoError) when the Wayland module is missing or cannot load. */
+/** The client class; throws (with errno) when the Wayland module is missing or cannot load. */
 export function waylandClientClass(): WaylandClientConstructor {
   return waylandModule().WaylandClient;
 }

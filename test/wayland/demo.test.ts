@@ -79,8 +79,10 @@ void test(
       };
       assert.equal(doc.connectors.length, 3, 'guest 1: two connectors, guest 2: one');
       for (const c of doc.connectors) {
-        assert.ok(c.flipEvents > 30, `${c.output}: ${c.flipEvents} flip events in 4 s`);
-        assert.ok(c.backend.flipsShown > 30, `${c.output}: flips shown by frame callbacks`);
+        // Paced by frame callbacks, a connector flips far more often than the 4 the backend's 1 s
+        // flip deadline alone would answer in 4 s; 20 keeps that margin on a loaded host too.
+        assert.ok(c.flipEvents >= 20, `${c.output}: ${c.flipEvents} flip events in 4 s`);
+        assert.ok(c.backend.flipsShown >= 20, `${c.output}: flips shown by frame callbacks`);
         assert.equal(c.errors + c.timeouts, 0, c.output);
         // The snapshot is read back from the window's shm buffer: what the compositor was given.
         assert.ok(
