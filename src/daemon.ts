@@ -10,6 +10,7 @@ import { VkbdBackend } from './backend/vkbd-backend.js';
 import { EvdevSource } from './input/evdev-source.js';
 import { InputRouter } from './input/router.js';
 import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
+import type { Layout } from './drm/compose/layout.js';
 import type { OutputBackend } from './drm/output.js';
 import type { WaylandBackend } from './drm/wayland/wayland-backend.js';
 import type { Logger } from './util/log.js';
@@ -33,6 +34,8 @@ export interface DaemonOptions {
   /** unique-id → output name. */
   /** `GUEST/UNIQUE_ID` → output name (see parseConnectorMapping). */
   readonly connectorMap?: ReadonlyMap<string, string>;
+  /** Output name → the guest connectors composed on it (a live view; see OutputMap.applyLayouts). */
+  readonly layouts?: ReadonlyMap<string, Layout>;
   readonly unmapped?: 'headless' | 'refuse';
   readonly quotas?: Quotas;
   /** This domain's id for the Linux platform (a driver domain is not 0). */
@@ -247,8 +250,13 @@ export class Daemon {
         ...(opened.windows ? { windows: opened.windows } : {}),
         ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
         ...(opts.unmapped ? { unmapped: opts.unmapped } : {}),
+        ...(opts.layouts ? { layouts: opts.layouts } : {}),
         warn: (message) => log.warn(message),
       });
+      undo.unshift(() => outputs.close());
+      // Layouts are shown before any guest comes (blank rectangles); one that cannot be shown stops the start.
+      const refused = await outputs.applyLayouts();
+      if (refused.length > 0) throw new StartupError(refused[0]!);
       const backend = await DisplayBackend.start({
         xs,
         platform,
@@ -299,7 +307,7 @@ export class Daemon {
       this.evdev?.close();
       await this.vkbd.close();
       await this.backend.close();
-      this.outputs.close();
+      await this.outputs.close();
       await closeOutputs(this.opened);
       await this.platform.close();
       await this.xs.close();

@@ -10,9 +10,14 @@
 // claimed (parked: the guest runs, its flips are dropped) and shows the guest again when the
 // monitor comes back; the backend's events say when. A mapping to `wayland` (or `wayland:NAME`,
 // full screen on that compositor output) gives the connector a window of its own on the dom0
-// compositor (`windows`).
+// compositor (`windows`). An output with a layout (`layouts.<output>`, see layouts.ts) shows the
+// connectors it names together, each in its rectangle (drm/compose): a connector a layout names is
+// claimed there whatever the connector map says, and gets a slot of that composed output.
 import type { Resolution } from '../displif/xenstore-fields.js';
+import { ComposedOutput } from '../drm/compose/composed-output.js';
+import type { Layout } from '../drm/compose/layout.js';
 import type { OnDemandBackend, Output, OutputBackend, OutputSpec } from '../drm/output.js';
+import { formatLayout, layoutConflict } from './layouts.js';
 import type { DomId } from '../util/ids.js';
 import type { Fault } from './device-config.js';
 import type { GuestIdentity } from './guest-identity.js';
@@ -33,6 +38,14 @@ export interface OutputMapOptions {
   readonly warn?: (message: string) => void;
   /** Where `wayland[:NAME]` mappings get their window (the Wayland backend), when the daemon has one. */
   readonly windows?: WindowBackend;
+  /** Output name → layout (a live view: applyLayouts() reads it again). */
+  readonly layouts?: ReadonlyMap<string, Layout>;
+}
+
+/** A composed output and the backend of the output under it. */
+interface Composed {
+  readonly out: ComposedOutput;
+  readonly backend: OutputBackend;
 }
 
 /** A backend of windows: made on demand, optionally full screen on one of the compositor's outputs. */
@@ -132,6 +145,10 @@ export class OutputMap {
   private readonly said = new Set<string>();
 
   private readonly unsubscribe: (() => void)[] = [];
+  /** Output name → its composition, for every layout in force. */
+  private readonly composed = new Map<string, Composed>();
+  /** Outputs being taken over for a layout (setConfig in progress). */
+  private readonly opening = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: OutputMapOptions) {
     for (const b of new Set([...opts.backends, opts.onDemand, ...(opts.windows ? [opts.windows] : [])])) {
@@ -146,14 +163,133 @@ export class OutputMap {
     }
   }
 
-  /** Stops listening to the backends (they may outlive the map). */
-  close(): void {
+  /** Stops listening to the backends (they may outlive the map) and ends every composition. */
+  async close(): Promise<void> {
     for (const u of this.unsubscribe.splice(0)) u();
+    await Promise.all(this.opening.values());
+    for (const [name, c] of this.composed) {
+      await c.out.close();
+      this.inUse.delete(name);
+    }
+    this.composed.clear();
+  }
+
+  /**
+   * Brings the composed outputs in line with the layouts: new ones take their output over, changed
+   * ones apply at their next vblank, removed ones blank their output (guests shown there keep
+   * running, shown again at their next connection) and give it back once no guest is in them. A
+   * layout that cannot be shown is refused with one line naming it; the previous one stays.
+   * Resolves with the refusals (also warned), once every output taken over shows its layout.
+   */
+  async applyLayouts(): Promise<string[]> {
+    const want = new Map(this.opts.layouts ?? []);
+    const problems: string[] = [];
+    const refuse = (line: string): void => {
+      problems.push(line);
+      this.opts.warn?.(`${line}; the previous layout stays`);
+    };
+    for (let conflict = layoutConflict(want); conflict !== undefined; conflict = layoutConflict(want)) {
+      refuse(conflict);
+      const output = /^layouts\.(\S+) =/.exec(conflict)![1]!;
+      const was = this.composed.get(output)?.out.currentLayout;
+      if (was) want.set(output, was);
+      else want.delete(output);
+    }
+    const waits: Promise<void>[] = [];
+    for (const [name, layout] of want) {
+      const c = this.composed.get(name);
+      if (c) {
+        const why = c.out.setLayout(layout);
+        if (why) refuse(`layouts.${name} = ${JSON.stringify(formatLayout(layout))}: ${why}`);
+        continue;
+      }
+      if (this.opening.has(name)) continue;
+      const found = this.find(name);
+      if (!found) {
+        this.sayOnce(`layout\n${name}`, `layouts.${name}: no output ${JSON.stringify(name)} (outputs: ${this.names().join(', ') || 'none'}); its guests are shown as if it had no layout`);
+        continue;
+      }
+      const holder = this.inUse.get(name);
+      if (holder !== undefined) {
+        this.sayOnce(`layout\n${name}\n${holder}`, `layouts.${name}: output ${name} shows ${holder}; the layout takes it when it lets go`);
+        continue;
+      }
+      this.inUse.set(name, 'its layout');
+      const p = ComposedOutput.open(found.output, layout).then(
+        (out) => {
+          this.composed.set(name, { out, backend: found.backend });
+          this.inUse.set(name, `layout ${formatLayout(layout)}`);
+        },
+        (err: unknown) => {
+          this.inUse.delete(name);
+          refuse(`layouts.${name} = ${JSON.stringify(formatLayout(layout))}: ${(err as Error).message}`);
+        },
+      );
+      const settled = p.finally(() => this.opening.delete(name));
+      this.opening.set(name, settled);
+      waits.push(settled);
+    }
+    for (const [name, c] of this.composed) {
+      if (want.has(name)) continue;
+      c.out.setLayout({ entries: [] });
+      if (c.out.attached().length === 0) waits.push(this.uncompose(name, c));
+    }
+    await Promise.all(waits);
+    return problems;
+  }
+
+  /** Composed outputs now, for status and metrics. */
+  compositions(): readonly ComposedOutput[] {
+    return [...this.composed.values()].map((c) => c.out);
+  }
+
+  private async uncompose(name: string, c: Composed): Promise<void> {
+    if (this.composed.get(name) !== c) return;
+    this.composed.delete(name);
+    await c.out.close();
+    this.inUse.delete(name);
+  }
+
+  /** The composed output whose layout names this connector, and the key it names it by. */
+  private composedFor(guest: GuestIdentity, uniqueId: string): { c: Composed; key: string } | undefined {
+    const keys = mappingKeys(guest, uniqueId);
+    for (const key of keys)
+      for (const c of this.composed.values())
+        if (c.out.currentLayout.entries.some((e) => e.key === key)) return { c, key };
+    return undefined;
+  }
+
+  private composedClaim(c: Composed, key: string, ref: ConnectorRef, who: string): ClaimResult {
+    let slot;
+    try {
+      slot = c.out.attach(key, ref.resolution);
+    } catch (err) {
+      return { ok: false, fault: 'frontend', error: `${who}: ${(err as Error).message}` };
+    }
+    let held = true;
+    return {
+      ok: true,
+      claim: {
+        output: slot,
+        backend: c.backend,
+        dedicated: false,
+        release: () => {
+          if (!held) return;
+          held = false;
+          c.out.detach(slot);
+          // A layout removed while this guest was in it: the output goes back once the last one leaves.
+          if (!this.opts.layouts?.has(c.out.name) && c.out.attached().length === 0)
+            void this.uncompose(c.out.name, c).then(() => this.applyLayouts());
+        },
+      },
+    };
   }
 
   claim(c: ConnectorRef): ClaimResult {
     const domid = c.guest.domid;
     const who = `dom${domid} device ${c.devId} connector ${c.index} (unique-id ${JSON.stringify(c.uniqueId)})`;
+    const composed = this.composedFor(c.guest, c.uniqueId);
+    if (composed) return this.composedClaim(composed.c, composed.key, c, who);
     const map = this.opts.connectorMap;
     const key = map ? mappingKeys(c.guest, c.uniqueId).find((k) => map.has(k)) : undefined;
     if (key !== undefined) {
@@ -248,6 +384,8 @@ export class OutputMap {
         held = false;
         this.inUse.delete(output.name);
         if (dedicated) (backend as OnDemandBackend).removeOutput(output.name);
+        // A layout waiting for this output takes it now.
+        else if (this.opts.layouts?.has(output.name)) void this.applyLayouts();
       },
     };
   }

@@ -4,6 +4,8 @@
 // fed from the event loop, so a stalled loop gets the service restarted.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseConnectorMapping } from '../backend/output-map.js';
+import { parseLayoutOption } from '../backend/layouts.js';
+import type { Layout } from '../drm/compose/layout.js';
 import { DEFAULT_QUOTAS, QUOTA_OPTION_KEYS, parseQuotas, type Quotas } from '../backend/quotas.js';
 import { Daemon, DaemonGround, StartupError, type DaemonOptions } from '../daemon.js';
 import { cardArgument } from './card-argument.js';
@@ -24,6 +26,7 @@ interface RunOpts {
   card?: string;
   headless: HeadlessOutputSpec[];
   connector: Array<[string, string]>;
+  layout: Array<[string, Layout]>;
   unmapped: 'headless' | 'refuse';
   quota: Quotas;
   domid?: number;
@@ -62,6 +65,7 @@ export function daemonOptions(o: RunOpts): DaemonOptions {
     ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
     headlessOutputs: o.headless,
     connectorMap: new Map(o.connector),
+    layouts: new Map(o.layout),
     unmapped: o.unmapped,
     quotas: o.quota,
     ...(o.domid !== undefined ? { domid: o.domid } : {}),
@@ -119,6 +123,14 @@ export function addDaemonOptions(cmd: Command): Command {
         "show this guest's connector with this unique-id on OUTPUT, or in a window: wayland[:WL_OUTPUT]; GUEST: domain name, UUID or domid (repeatable)",
       )
         .argParser(wrap(collect(parseConnectorMapping)))
+        .default([], 'none'),
+    )
+    .addOption(
+      new Option(
+        '--layout <OUTPUT=GUEST/UNIQUE_ID@WxH+X+Y[:scaled],...>',
+        'compose these guest connectors on OUTPUT, each in its rectangle (1:1, or scaled to it), later ones on top (repeatable)',
+      )
+        .argParser(wrap(collect(parseLayoutOption)))
         .default([], 'none'),
     )
     .addOption(

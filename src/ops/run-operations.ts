@@ -6,6 +6,8 @@
 import type { EventEmitter } from 'node:events';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { StartupError, type Daemon, type DaemonOptions } from '../daemon.js';
+import { formatLayout } from '../backend/layouts.js';
+import type { Layout } from '../drm/compose/layout.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { XenStoreClient, unixSocketTransport } from '../xenstore/index.js';
 import { envName } from './config/env.js';
@@ -25,6 +27,7 @@ export { ConfigError };
 /** Options of the daemon's commands that come from the layered settings rather than commander alone. */
 const LAYERED = new Set([
   'connector',
+  'layout',
   'quota',
   'unmapped',
   'logLevel',
@@ -39,6 +42,7 @@ const LAYERED = new Set([
 /** Environment variables of the layered options the command defines itself. */
 const LAYERED_ENV: Readonly<Record<string, string>> = {
   connector: `${envName('connectors')}, comma-separated`,
+  layout: `${envName('layouts')}, semicolon-separated`,
   quota: envName('quotas'),
   unmapped: envName('unmapped'),
   logLevel: envName('log-level'),
@@ -140,6 +144,9 @@ export function commandLineEntries(cmd: Command): RawEntry[] {
   if (typed('connector'))
     for (const [id, output] of o['connector'] as [string, string][])
       out.push({ key: `connectors.${id}`, value: output });
+  if (typed('layout'))
+    for (const [output, layout] of o['layout'] as [string, Layout][])
+      out.push({ key: `layouts.${output}`, value: formatLayout(layout) });
   for (const spec of (o['rawQuotas'] as string[] | undefined) ?? []) {
     for (const part of spec
       .split(',')
@@ -237,6 +244,7 @@ export class RunOperations {
   private xs: XenStoreClient | undefined;
   private services: OpsServices | undefined;
   private readonly probe = new DeferredProbe();
+  private daemon: Daemon | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -275,6 +283,8 @@ export class RunOperations {
       log: this.log,
       onChange: (s, changed) => {
         if (changed.includes('logLevel')) this.log.level = s.logLevel;
+        // Applied at each composed output's next vblank; a layout an output cannot show is refused there.
+        if (changed.includes('layouts')) this.daemon?.outputs.applyLayouts();
         // Planned paths are kept (a framebuffer does not change path mid-stream): say what changes.
         if (changed.includes('zeroCopy'))
           this.log.info(`config: zero-copy ${s.zeroCopy ? 'on' : 'off'} for framebuffers attached from now on`);
@@ -311,6 +321,7 @@ export class RunOperations {
       ...opts,
       ...out,
       connectorMap: config.connectorMap,
+      layouts: config.layouts,
       quotas: config.quotas,
       unmapped: s.unmapped,
       zeroCopy: () => config.settings.zeroCopy,
@@ -320,6 +331,7 @@ export class RunOperations {
 
   /** The daemon is up: the listeners now see it. */
   afterStart(daemon: Daemon): void {
+    this.daemon = daemon;
     this.probe.set(daemonProbe(daemon));
     this.services?.setPathOf(daemonPathOf(daemon));
   }
@@ -366,6 +378,10 @@ export class RunOperations {
     for (const [key, origin] of c.origin) {
       let value: unknown;
       if (key.startsWith('connectors.')) value = s.connectors.get(key.slice('connectors.'.length));
+      else if (key.startsWith('layouts.')) {
+        const l = s.layouts.get(key.slice('layouts.'.length));
+        value = l ? formatLayout(l) : undefined;
+      }
       else if (key.startsWith('quotas.')) value = c.quotaValues.get(key.slice('quotas.'.length));
       else value = s[SCALAR_BY_KEY.get(key)!.field];
       out[key] = { value, origin };

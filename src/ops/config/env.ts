@@ -1,6 +1,7 @@
 // Settings from the environment (the unit's EnvironmentFile=/etc/default/vdispld): VDISPLD_ and
 // the key in upper snake case. The two maps take comma-separated lists, as their options do:
-// VDISPLD_CONNECTORS=vm1/id0=HDMI-A-1,vm2/id0=VGA-1 and VDISPLD_QUOTAS=buffers=16,pages=20000.
+// VDISPLD_CONNECTORS=vm1/id0=HDMI-A-1,vm2/id0=VGA-1 and VDISPLD_QUOTAS=buffers=16,pages=20000;
+// layouts, whose values hold commas, one output per semicolon: VDISPLD_LAYOUTS=OUT=LAYOUT;OUT2=LAYOUT.
 import type { RawEntry } from './layer.js';
 import { SCALARS } from './settings.js';
 
@@ -12,6 +13,7 @@ export function envName(key: string): string {
 
 export const CONNECTORS_ENV = envName('connectors');
 export const QUOTAS_ENV = envName('quotas');
+export const LAYOUTS_ENV = envName('layouts');
 export const CONFIG_ENV = envName('config');
 
 /** Splits `a=b,c=d` into [key, value] pairs; an item without '=' is reported with the variable. */
@@ -29,7 +31,7 @@ export function splitPairs(list: string, what: string): [string, string][] {
 
 /** Every variable of the settings table and the maps: what the environment layer reads. */
 export function settingsEnvNames(): Set<string> {
-  return new Set([...SCALARS.map((s) => envName(s.key)), CONNECTORS_ENV, QUOTAS_ENV, CONFIG_ENV]);
+  return new Set([...SCALARS.map((s) => envName(s.key)), CONNECTORS_ENV, LAYOUTS_ENV, QUOTAS_ENV, CONFIG_ENV]);
 }
 
 /**
@@ -54,6 +56,14 @@ export function envEntries(env: Readonly<Record<string, string | undefined>>): R
   }
   const c = env[CONNECTORS_ENV];
   if (c) for (const [k, v] of splitPairs(c, CONNECTORS_ENV)) out.push({ key: `connectors.${k}`, value: v });
+  // Layouts hold commas themselves: outputs are separated by semicolons.
+  const l = env[LAYOUTS_ENV];
+  if (l)
+    for (const item of l.split(';').map((s) => s.trim()).filter(Boolean)) {
+      const eq = item.indexOf('=');
+      if (eq <= 0) throw new Error(`${LAYOUTS_ENV}: ${JSON.stringify(item.slice(0, 60))} is not OUTPUT=LAYOUT`);
+      out.push({ key: `layouts.${item.slice(0, eq)}`, value: item.slice(eq + 1) });
+    }
   const q = env[QUOTAS_ENV];
   if (q) for (const [k, v] of splitPairs(q, QUOTAS_ENV)) out.push({ key: `quotas.${k}`, value: v });
   return out;

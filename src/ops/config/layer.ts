@@ -2,17 +2,19 @@
 // command line) checked against the settings table. A bad entry never aborts the others: it
 // becomes a problem the caller decides about (fatal at start for local sources, a warning for a
 // live XenStore change).
+import type { Layout } from '../../drm/compose/layout.js';
 import {
   MAP_FAMILIES,
   SCALAR_BY_KEY,
   parseConnectorEntry,
+  parseLayoutEntry,
   parseQuotaEntry,
   type LayerName,
   type MapFamily,
   type Settings,
 } from './settings.js';
 
-/** `drm-device`, `connectors.<guest>/<unique-id>` or `quotas.<name>`, with the value as the source gave it. */
+/** `drm-device`, `connectors.<guest>/<unique-id>`, `layouts.<output>` or `quotas.<name>`, with the value as the source gave it. */
 export interface RawEntry {
   readonly key: string;
   readonly value: unknown;
@@ -29,6 +31,7 @@ export interface Layer {
   /** Scalar key → parsed value. */
   readonly scalars: ReadonlyMap<string, Settings[keyof Settings]>;
   readonly connectors: ReadonlyMap<string, string>;
+  readonly layouts: ReadonlyMap<string, Layout>;
   readonly quotas: ReadonlyMap<string, number>;
 }
 
@@ -43,6 +46,7 @@ export function splitKey(key: string): { family: MapFamily; name: string } | und
 export function buildLayer(name: LayerName, entries: readonly RawEntry[]): { layer: Layer; problems: Problem[] } {
   const scalars = new Map<string, Settings[keyof Settings]>();
   const connectors = new Map<string, string>();
+  const layouts = new Map<string, Layout>();
   const quotas = new Map<string, number>();
   const problems: Problem[] = [];
   for (const { key, value } of entries) {
@@ -60,6 +64,8 @@ export function buildLayer(name: LayerName, entries: readonly RawEntry[]): { lay
       if (m?.family === 'connectors') {
         const [id, out] = parseConnectorEntry(m.name, value);
         connectors.set(id, out);
+      } else if (m?.family === 'layouts') {
+        layouts.set(m.name, parseLayoutEntry(m.name, value));
       } else if (m?.family === 'quotas') {
         quotas.set(m.name, parseQuotaEntry(m.name, value));
       } else {
@@ -69,7 +75,7 @@ export function buildLayer(name: LayerName, entries: readonly RawEntry[]): { lay
       problems.push({ kind: 'invalid', key, message: (err as Error).message });
     }
   }
-  return { layer: { name, scalars, connectors, quotas }, problems };
+  return { layer: { name, scalars, connectors, layouts, quotas }, problems };
 }
 
 export function describeProblem(p: Problem, where: string): string {

@@ -4,10 +4,11 @@
 // effect at the next start. The backend reads quotas and the connector map through live views,
 // so it sees a change at its next decision without being told.
 import type { Quotas } from '../../backend/quotas.js';
+import type { Layout } from '../../drm/compose/layout.js';
 import type { Logger } from '../../util/log.js';
 import type { XenStore, XsWatch } from '../../xenstore/types.js';
 import { WarnOnce } from '../warn-once.js';
-import { buildLayer, describeProblem, type Layer } from './layer.js';
+import { buildLayer, describeProblem, type Layer, type Problem } from './layer.js';
 import { layerKeys, resolve, shadowedBy, type Resolved } from './resolve.js';
 import { SCALARS, type LayerName, type Settings } from './settings.js';
 import { readSubtree, subtreeExists } from './xenstore-subtree.js';
@@ -30,6 +31,7 @@ export interface LiveConfigOptions {
 
 const LIVE_FIELDS: readonly (keyof Settings)[] = [
   'connectors',
+  'layouts',
   'quotas',
   ...SCALARS.filter((s) => s.live).map((s) => s.field),
 ];
@@ -47,6 +49,9 @@ export class LiveConfig {
   /** Live views for the backend: always the current values. */
   readonly quotas: Quotas;
   readonly connectorMap: ReadonlyMap<string, string>;
+  readonly layouts: ReadonlyMap<string, Layout>;
+  /** The XenStore layer last applied: a layout refused in a new read keeps its value from here. */
+  private xsLayer: Layer | undefined;
 
   private constructor(private readonly opts: LiveConfigOptions) {
     this.once = new WarnOnce((m) => opts.log.warn(m));
@@ -54,6 +59,7 @@ export class LiveConfig {
     this.startup = this.current.settings;
     this.quotas = liveQuotas(() => this.current.settings.quotas);
     this.connectorMap = new LiveMap(() => this.current.settings.connectors);
+    this.layouts = new LiveMap(() => this.current.settings.layouts);
   }
 
   /** Reads the XenStore subtree (if any) and starts watching it. */
@@ -133,10 +139,13 @@ export class LiveConfig {
       return;
     }
     for (const r of read.rejected) this.once.say(`config: XenStore ${r}`);
-    const { layer, problems } = buildLayer('xenstore', read.entries);
+    const built = buildLayer('xenstore', read.entries);
+    const { problems } = built;
+    const layer = this.keepRefusedLayouts(built.layer, problems);
+    this.xsLayer = layer;
     for (const p of problems)
       this.once.say(
-        `config: ${describeProblem(p, `XenStore ${src.root}`)}`,
+        `config: ${describeProblem(p, `XenStore ${src.root}`)}${p.kind === 'invalid' && p.key.startsWith('layouts.') ? '; the previous layout stays' : ''}`,
         `${p.kind}:${p.key}:${'message' in p ? p.message : ''}`,
       );
     for (const key of layerKeys(layer)) {
@@ -149,6 +158,23 @@ export class LiveConfig {
     }
     this.apply(resolve([...this.opts.local, layer]), initial);
     this.reloadCount++;
+  }
+
+  /**
+   * A layout the toolstack rewrote with a value that cannot be parsed keeps the value it had: the
+   * output goes on showing what it showed rather than falling back to a lower source or to none.
+   */
+  private keepRefusedLayouts(layer: Layer, problems: readonly Problem[]): Layer {
+    const prev = this.xsLayer?.layouts;
+    if (!prev) return layer;
+    const kept = new Map(layer.layouts);
+    for (const p of problems) {
+      if (p.kind !== 'invalid' || !p.key.startsWith('layouts.')) continue;
+      const output = p.key.slice('layouts.'.length);
+      const was = prev.get(output);
+      if (was) kept.set(output, was);
+    }
+    return kept.size === layer.layouts.size ? layer : { ...layer, layouts: kept };
   }
 
   private apply(next: Resolved, initial: boolean): void {
@@ -180,7 +206,7 @@ export class LiveConfig {
 function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Map && b instanceof Map) {
     if (a.size !== b.size) return false;
-    for (const [k, v] of a) if (b.get(k) !== v) return false;
+    for (const [k, v] of a) if (!b.has(k) || JSON.stringify(b.get(k)) !== JSON.stringify(v)) return false;
     return true;
   }
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null)
@@ -196,30 +222,30 @@ function liveQuotas(get: () => Quotas): Quotas {
   return Object.freeze(o) as Quotas;
 }
 
-class LiveMap implements ReadonlyMap<string, string> {
-  constructor(private readonly source: () => ReadonlyMap<string, string>) {}
+class LiveMap<V> implements ReadonlyMap<string, V> {
+  constructor(private readonly source: () => ReadonlyMap<string, V>) {}
   get size(): number {
     return this.source().size;
   }
-  get(k: string): string | undefined {
+  get(k: string): V | undefined {
     return this.source().get(k);
   }
   has(k: string): boolean {
     return this.source().has(k);
   }
-  forEach(cb: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void {
+  forEach(cb: (value: V, key: string, map: ReadonlyMap<string, V>) => void): void {
     this.source().forEach((v, k) => cb(v, k, this));
   }
-  entries(): MapIterator<[string, string]> {
+  entries(): MapIterator<[string, V]> {
     return this.source().entries();
   }
   keys(): MapIterator<string> {
     return this.source().keys();
   }
-  values(): MapIterator<string> {
+  values(): MapIterator<V> {
     return this.source().values();
   }
-  [Symbol.iterator](): MapIterator<[string, string]> {
+  [Symbol.iterator](): MapIterator<[string, V]> {
     return this.source()[Symbol.iterator]();
   }
 }

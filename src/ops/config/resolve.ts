@@ -4,6 +4,7 @@
 // source maps the same guest's same unique-id.
 import { LAYERS, DEFAULT_SETTINGS, SCALARS, quotasFrom, type LayerName, type Settings } from './settings.js';
 import type { Layer } from './layer.js';
+import type { Layout } from '../../drm/compose/layout.js';
 
 export interface Resolved {
   readonly settings: Settings;
@@ -19,6 +20,7 @@ export function resolve(layers: readonly Layer[]): Resolved {
   const origin = new Map<string, LayerName>();
   for (const s of SCALARS) origin.set(s.key, 'default');
   const connectors = new Map<string, string>();
+  const layouts = new Map<string, Layout>();
   const quotas = new Map<string, number>();
   for (const layer of ordered) {
     for (const s of SCALARS) {
@@ -30,12 +32,18 @@ export function resolve(layers: readonly Layer[]): Resolved {
       connectors.set(id, o);
       origin.set(`connectors.${id}`, layer.name);
     }
+    // A layout is one value: a higher source's layout of an output replaces the lower one's whole.
+    for (const [o, l] of layer.layouts) {
+      layouts.set(o, l);
+      origin.set(`layouts.${o}`, layer.name);
+    }
     for (const [k, v] of layer.quotas) {
       quotas.set(k, v);
       origin.set(`quotas.${k}`, layer.name);
     }
   }
   out['connectors'] = connectors;
+  out['layouts'] = layouts;
   out['quotas'] = quotasFrom(quotas);
   return { settings: Object.freeze(out) as unknown as Settings, origin, quotaValues: quotas };
 }
@@ -54,6 +62,7 @@ export function shadowedBy(layers: readonly Layer[], key: string, than: LayerNam
 export function hasKey(l: Layer, key: string): boolean {
   if (l.scalars.has(key)) return true;
   if (key.startsWith('connectors.')) return l.connectors.has(key.slice('connectors.'.length));
+  if (key.startsWith('layouts.')) return l.layouts.has(key.slice('layouts.'.length));
   if (key.startsWith('quotas.')) return l.quotas.has(key.slice('quotas.'.length));
   return false;
 }
@@ -62,6 +71,7 @@ export function layerKeys(l: Layer): string[] {
   return [
     ...l.scalars.keys(),
     ...[...l.connectors.keys()].map((k) => `connectors.${k}`),
+    ...[...l.layouts.keys()].map((k) => `layouts.${k}`),
     ...[...l.quotas.keys()].map((k) => `quotas.${k}`),
   ];
 }

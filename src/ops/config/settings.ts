@@ -3,6 +3,8 @@
 // XenStore, environment, command line) speaks these key names, so an operator learns them once.
 import { DEFAULT_QUOTAS, QUOTA_OPTION_KEYS, parseQuotas, type Quotas } from '../../backend/quotas.js';
 import { parseConnectorMapping } from '../../backend/output-map.js';
+import { parseLayout } from '../../backend/layouts.js';
+import type { Layout } from '../../drm/compose/layout.js';
 import { isLogLevel } from '../../util/log.js';
 import type { LevelWithSilent } from 'pino';
 import { parseListen, type ListenSetting } from './listen.js';
@@ -15,6 +17,8 @@ export interface Settings {
   readonly drmDevice: string;
   /** `GUEST/UNIQUE_ID` (canonical) → output name. */
   readonly connectors: ReadonlyMap<string, string>;
+  /** Output name → the guest connectors composed on it (see backend/layouts.ts). */
+  readonly layouts: ReadonlyMap<string, Layout>;
   readonly unmapped: Unmapped;
   /** Scan guest buffers out directly where the card allows (KMS); off copies every new framebuffer. */
   readonly zeroCopy: boolean;
@@ -31,6 +35,7 @@ export const DEFAULT_CONTROL_SOCKET = '/run/vdispld/control.sock';
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
   drmDevice: 'auto',
   connectors: new Map<string, string>(),
+  layouts: new Map<string, Layout>(),
   unmapped: 'headless',
   zeroCopy: true,
   quotas: DEFAULT_QUOTAS,
@@ -45,7 +50,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
 export const LAYERS = ['default', 'file', 'xenstore', 'env', 'cli'] as const;
 export type LayerName = (typeof LAYERS)[number];
 
-type ScalarField = Exclude<keyof Settings, 'connectors' | 'quotas'>;
+type ScalarField = Exclude<keyof Settings, 'connectors' | 'layouts' | 'quotas'>;
 
 export interface ScalarSpec<F extends ScalarField = ScalarField> {
   readonly key: string;
@@ -180,8 +185,8 @@ export const SCALARS: readonly ScalarSpec[] = [
 
 export const SCALAR_BY_KEY: ReadonlyMap<string, ScalarSpec> = new Map(SCALARS.map((s) => [s.key, s]));
 
-/** Families of keys `connectors.<guest>/<unique-id>` and `quotas.<name>`; both apply live. */
-export const MAP_FAMILIES = ['connectors', 'quotas'] as const;
+/** Families of keys `connectors.<guest>/<unique-id>`, `layouts.<output>` and `quotas.<name>`; all apply live. */
+export const MAP_FAMILIES = ['connectors', 'layouts', 'quotas'] as const;
 export type MapFamily = (typeof MAP_FAMILIES)[number];
 
 export { QUOTA_OPTION_KEYS };
@@ -189,6 +194,11 @@ export { QUOTA_OPTION_KEYS };
 /** Validates one connector entry `connectors.<guest>/<unique-id>`; returns [canonical key, output]. */
 export function parseConnectorEntry(key: string, raw: unknown): [string, string] {
   return parseConnectorMapping(`${key}=${str(`connectors.${key}`, raw).trim()}`);
+}
+
+/** Validates one layout entry `layouts.<output>`; a refusal names the key and the value. */
+export function parseLayoutEntry(output: string, raw: unknown): Layout {
+  return parseLayout(output, str(`layouts.${output}`, raw).trim());
 }
 
 /** Validates one quota entry; returns the number. */

@@ -3,6 +3,7 @@
 //
 //   /local/domain/<backend domid>/vdispld/<key>              = value     (drm-device, metrics, ...)
 //   /local/domain/<backend domid>/vdispld/connectors/<guest>/<uid>   = output name
+//   /local/domain/<backend domid>/vdispld/layouts/<output>   = GUEST/UNIQUE_ID@WxH+X+Y[:scaled],...
 //   /local/domain/<backend domid>/vdispld/quotas/<name>      = number
 //
 // Only nodes that no domain but dom0 and the backend domain itself may write are believed: a node
@@ -16,6 +17,8 @@ export const SUBTREE_NAME = 'vdispld';
 /** Bounds on what one read walks: the toolstack is trusted, a mistake in it should still be cheap. */
 export const MAX_NODES = 128;
 const MAX_VALUE = 256;
+/** A layout of 16 entries, each a guest, a unique-id and a rectangle, needs more. */
+const MAX_LAYOUT_VALUE = 2048;
 
 export interface SubtreeRead {
   readonly entries: RawEntry[];
@@ -64,7 +67,8 @@ export async function readSubtree(tx: XsOps, root: string, ownDomid: number): Pr
     }
     const value = await tx.tryRead(path);
     if (value === undefined || !(await trusted(path))) return;
-    entries.push({ key, value: value.length > MAX_VALUE ? value.slice(0, MAX_VALUE) : value });
+    const max = key.startsWith('layouts.') ? MAX_LAYOUT_VALUE : MAX_VALUE;
+    entries.push({ key, value: value.length > max ? value.slice(0, max) : value });
   };
   if (!(await trusted(root))) return { entries: [], rejected, exists: true };
   for (const name of top.sort()) {

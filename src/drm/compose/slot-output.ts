@@ -1,0 +1,174 @@
+// One guest connector's place in a composed output, as the Output seam the backend drives: the
+// guest sets its configuration and flips here exactly as on an output of its own, at its own
+// resolution. It learns nothing of the other guests: its mode is its own resolution, its flips
+// complete at the first vblank of the composed output that shows them, and a flip is answered
+// the same whatever the others do. What the slot shows stays until the guest shows something else,
+// including a framebuffer it released (its pages are held until then).
+import { Errno } from '../../util/errno.js';
+import type { Size } from '../../util/geometry.js';
+import {
+  OutputError,
+  type FlipResult,
+  type Frame,
+  type FramebufferDesc,
+  type Mode,
+  type Output,
+  type OutputConfig,
+  type ScanoutPath,
+} from '../output.js';
+import type { SlotPicture } from './blit.js';
+
+/** What the slot needs of the composed output it sits in. */
+export interface SlotHost {
+  readonly name: string;
+  readonly refreshMilliHz: number;
+  /** Something changed: compose at the next vblank. */
+  requestFrame(): void;
+  /** The composed output's picture (what an operator's snapshot of this connector shows). */
+  currentFrame(): Frame | undefined;
+}
+
+type Showing =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'live'; readonly cfg: OutputConfig }
+  | { readonly kind: 'kept'; readonly cfg: OutputConfig; readonly letGo: () => void };
+
+const DROPPED = {
+  replaced: Object.freeze({ shown: false, reason: 'replaced by a newer flip before the vblank' }),
+  disabled: Object.freeze({ shown: false, reason: 'output disabled' }),
+  released: Object.freeze({ shown: false, reason: 'framebuffer released' }),
+  gone: Object.freeze({ shown: false, reason: 'output gone' }),
+} satisfies Record<string, FlipResult>;
+
+const noop = (): void => {};
+
+export class SlotOutput implements Output {
+  readonly modes: readonly Mode[];
+  private showing: Showing = { kind: 'off' };
+  private pendingFb: FramebufferDesc | undefined;
+  private pendingDone: ((r: FlipResult) => void) | undefined;
+  /** The picture changed since the composed output last drew it. */
+  dirty = true;
+  private closed = false;
+
+  constructor(
+    private readonly host: SlotHost,
+    /** The layout entry's key (`GUEST/UNIQUE_ID`). */
+    readonly key: string,
+    readonly resolution: Size,
+  ) {
+    this.modes = [{ ...resolution, refreshMilliHz: host.refreshMilliHz, preferred: true }];
+  }
+
+  /** The composed output's name: status, snapshots and the viewer show the connector there. */
+  get name(): string {
+    return this.host.name;
+  }
+
+  get hasPending(): boolean {
+    return this.pendingDone !== undefined;
+  }
+
+  /** What the composition draws for this slot now. */
+  picture(): SlotPicture {
+    return { resolution: this.resolution, cfg: this.showing.kind === 'off' ? null : this.showing.cfg };
+  }
+
+  setConfig(cfg: OutputConfig | null): Promise<void> {
+    if (this.closed) return Promise.reject(new OutputError(`output ${this.name} is gone`, Errno.ENODEV));
+    if (cfg === null) {
+      this.dropPending(DROPPED.disabled);
+      this.show({ kind: 'off' });
+      return Promise.resolve();
+    }
+    const { width, height } = this.resolution;
+    const srcX = cfg.srcX ?? 0;
+    const srcY = cfg.srcY ?? 0;
+    if (cfg.x < 0 || cfg.y < 0 || cfg.width <= 0 || cfg.height <= 0 || cfg.x + cfg.width > width || cfg.y + cfg.height > height)
+      return Promise.reject(
+        new OutputError(
+          `output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`,
+          Errno.EINVAL,
+        ),
+      );
+    if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height)
+      return Promise.reject(
+        new OutputError(
+          `output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`,
+          Errno.EINVAL,
+        ),
+      );
+    this.show({ kind: 'live', cfg });
+    return Promise.resolve();
+  }
+
+  flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void {
+    if (this.closed || this.showing.kind === 'off') {
+      setImmediate(done, this.closed ? DROPPED.gone : DROPPED.disabled);
+      return;
+    }
+    this.dropPending(DROPPED.replaced);
+    this.pendingFb = fb;
+    this.pendingDone = done;
+    this.host.requestFrame();
+  }
+
+  release(fb: FramebufferDesc): void {
+    if (this.pendingFb?.id === fb.id) this.dropPending(DROPPED.released);
+    if (this.showing.kind === 'live' && this.showing.cfg.fb.id === fb.id) {
+      // Still on screen, and drawn again whenever a guest above it flips: hold its pages.
+      const letGo = fb.buffer.retain?.() ?? noop;
+      this.showing = { kind: 'kept', cfg: this.showing.cfg, letGo };
+    }
+  }
+
+  currentFrame(): Frame | undefined {
+    return this.host.currentFrame();
+  }
+
+  pathOf(_fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
+    return { path: 'copied', reason: `composed into output ${this.name}` };
+  }
+
+  /**
+   * The composed output's vblank is about to be drawn: the queued flip becomes what the slot
+   * shows. Returns its completion, to be called when that frame is on screen.
+   */
+  latch(): ((r: FlipResult) => void) | undefined {
+    const fb = this.pendingFb;
+    const done = this.pendingDone;
+    this.pendingFb = undefined;
+    this.pendingDone = undefined;
+    if (!fb || !done) return undefined;
+    if (this.showing.kind === 'off') {
+      setImmediate(done, DROPPED.disabled);
+      return undefined;
+    }
+    this.show({ kind: 'live', cfg: { ...this.showing.cfg, fb } });
+    return done;
+  }
+
+  /** The guest's claim ended: queued work dropped, held pages let go. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.dropPending(DROPPED.gone);
+    this.closed = true;
+    this.show({ kind: 'off' });
+  }
+
+  private dropPending(why: FlipResult): void {
+    const done = this.pendingDone;
+    if (!done) return;
+    this.pendingFb = undefined;
+    this.pendingDone = undefined;
+    setImmediate(done, why);
+  }
+
+  private show(next: Showing): void {
+    const prev = this.showing;
+    this.showing = next;
+    if (prev.kind === 'kept') prev.letGo();
+    this.dirty = true;
+    if (!this.closed) this.host.requestFrame();
+  }
+}
