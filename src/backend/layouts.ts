@@ -52,7 +52,9 @@ export function parseLayout(output: string, value: string): Layout {
     const [width, height, x, y] = [g[1], g[2], g[3], g[4]].map(Number) as [number, number, number, number];
     const rect = { x, y, width, height };
     if (width < 1 || height < 1 || x + width > MAX_LAYOUT_COORD || y + height > MAX_LAYOUT_COORD)
-      fail(`${key} at ${describeRect(rect)}: sizes 1..${MAX_LAYOUT_COORD}, inside ${MAX_LAYOUT_COORD}x${MAX_LAYOUT_COORD}`);
+      fail(
+        `${key} at ${describeRect(rect)}: sizes 1..${MAX_LAYOUT_COORD}, inside ${MAX_LAYOUT_COORD}x${MAX_LAYOUT_COORD}`,
+      );
     if (entries.some((e) => e.key === key)) fail(`${key} is named twice`);
     entries.push({ key, rect, scaled: g[5] !== undefined });
   }

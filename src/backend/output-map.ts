@@ -206,12 +206,18 @@ export class OutputMap {
       if (this.opening.has(name)) continue;
       const found = this.find(name);
       if (!found) {
-        this.sayOnce(`layout\n${name}`, `layouts.${name}: no output ${JSON.stringify(name)} (outputs: ${this.names().join(', ') || 'none'}); its guests are shown as if it had no layout`);
+        this.sayOnce(
+          `layout\n${name}`,
+          `layouts.${name}: no output ${JSON.stringify(name)} (outputs: ${this.names().join(', ') || 'none'}); its guests are shown as if it had no layout`,
+        );
         continue;
       }
       const holder = this.inUse.get(name);
       if (holder !== undefined) {
-        this.sayOnce(`layout\n${name}\n${holder}`, `layouts.${name}: output ${name} shows ${holder}; the layout takes it when it lets go`);
+        this.sayOnce(
+          `layout\n${name}\n${holder}`,
+          `layouts.${name}: output ${name} shows ${holder}; the layout takes it when it lets go`,
+        );
         continue;
       }
       this.inUse.set(name, 'its layout');

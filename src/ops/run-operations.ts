@@ -381,8 +381,7 @@ export class RunOperations {
       else if (key.startsWith('layouts.')) {
         const l = s.layouts.get(key.slice('layouts.'.length));
         value = l ? formatLayout(l) : undefined;
-      }
-      else if (key.startsWith('quotas.')) value = c.quotaValues.get(key.slice('quotas.'.length));
+      } else if (key.startsWith('quotas.')) value = c.quotaValues.get(key.slice('quotas.'.length));
       else value = s[SCALAR_BY_KEY.get(key)!.field];
       out[key] = { value, origin };
     }

@@ -19,7 +19,15 @@ export function patternFb(width: number, height: number, tag: number): Framebuff
       bytes[o + 2] = x & 0xff;
       bytes[o + 3] = 0x5a;
     }
-  return { id: nextFbId++, width, height, fourcc: XRGB8888, pitch, offset: 0, buffer: { domid: domId(1), size: bytes.length, bytes } };
+  return {
+    id: nextFbId++,
+    width,
+    height,
+    fourcc: XRGB8888,
+    pitch,
+    offset: 0,
+    buffer: { domid: domId(1), size: bytes.length, bytes },
+  };
 }
 
 export function flip(out: Output, fb: FramebufferDesc): Promise<FlipResult> {
@@ -37,7 +45,12 @@ const BLANK: readonly number[] = [0x20, 0x20, 0x20];
 const BLACK: readonly number[] = [0, 0, 0];
 
 /** The RGB the composed output must show at (x, y): the topmost entry covering it decides. */
-export function expectedAt(layout: Layout, guests: ReadonlyMap<string, ModelGuest>, x: number, y: number): readonly number[] {
+export function expectedAt(
+  layout: Layout,
+  guests: ReadonlyMap<string, ModelGuest>,
+  x: number,
+  y: number,
+): readonly number[] {
   for (let i = layout.entries.length - 1; i >= 0; i--) {
     const e = layout.entries[i]!;
     const r = e.rect;

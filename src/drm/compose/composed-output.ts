@@ -171,8 +171,9 @@ export class ComposedOutput {
   }
 
   /**
-   * Something is to be shown: compose shortly before the next vblank (a quarter period ahead), so
-   * the flips of every guest that flips within the same period go out together.
+   * Something is to be shown: compose half a period before the next vblank, so the flips of every
+   * guest that answers the last vblank's event within half a period go out together, and a loaded
+   * dom0 still has half a period to compose before the vblank.
    */
   private requestFrame(): void {
     if (this.closed || this.composing || this.inflight || this.timer) return;
@@ -181,7 +182,7 @@ export class ComposedOutput {
     if (this.lastVblankNs !== undefined) {
       const now = Number(process.hrtime.bigint() - this.lastVblankNs);
       const next = Math.ceil(Math.max(now, 1) / period) * period;
-      delayMs = Math.max(0, (next - period / 4 - now) / 1e6);
+      delayMs = Math.max(0, (next - period / 2 - now) / 1e6);
     }
     this.timer = setTimeout(this.compose, Math.floor(delayMs));
   }
@@ -252,4 +253,3 @@ function mergeDamage(rects: readonly Rect[], size: Size): Rect[] {
 function contains(a: Rect, b: Rect): boolean {
   return b.x >= a.x && b.y >= a.y && b.x + b.width <= a.x + a.width && b.y + b.height <= a.y + a.height;
 }
-

@@ -84,7 +84,14 @@ export class SlotOutput implements Output {
     const { width, height } = this.resolution;
     const srcX = cfg.srcX ?? 0;
     const srcY = cfg.srcY ?? 0;
-    if (cfg.x < 0 || cfg.y < 0 || cfg.width <= 0 || cfg.height <= 0 || cfg.x + cfg.width > width || cfg.y + cfg.height > height)
+    if (
+      cfg.x < 0 ||
+      cfg.y < 0 ||
+      cfg.width <= 0 ||
+      cfg.height <= 0 ||
+      cfg.x + cfg.width > width ||
+      cfg.y + cfg.height > height
+    )
       return Promise.reject(
         new OutputError(
           `output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`,

@@ -59,7 +59,10 @@ export function envEntries(env: Readonly<Record<string, string | undefined>>): R
   // Layouts hold commas themselves: outputs are separated by semicolons.
   const l = env[LAYOUTS_ENV];
   if (l)
-    for (const item of l.split(';').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of l
+      .split(';')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const eq = item.indexOf('=');
       if (eq <= 0) throw new Error(`${LAYOUTS_ENV}: ${JSON.stringify(item.slice(0, 60))} is not OUTPUT=LAYOUT`);
       out.push({ key: `layouts.${item.slice(0, eq)}`, value: item.slice(eq + 1) });
