@@ -253,7 +253,10 @@ export class Daemon {
         ...(opts.layouts ? { layouts: opts.layouts } : {}),
         warn: (message) => log.warn(message),
       });
-      undo.unshift(() => outputs.close());
+      undo.unshift(async () => {
+        await outputs.closeLayouts();
+        outputs.close();
+      });
       // Layouts are shown before any guest comes (blank rectangles); one that cannot be shown stops the start.
       const refused = await outputs.applyLayouts();
       if (refused.length > 0) throw new StartupError(refused[0]!);
@@ -307,7 +310,8 @@ export class Daemon {
       this.evdev?.close();
       await this.vkbd.close();
       await this.backend.close();
-      await this.outputs.close();
+      await this.outputs.closeLayouts();
+      this.outputs.close();
       await closeOutputs(this.opened);
       await this.platform.close();
       await this.xs.close();

@@ -163,9 +163,14 @@ export class OutputMap {
     }
   }
 
-  /** Stops listening to the backends (they may outlive the map) and ends every composition. */
-  async close(): Promise<void> {
+  /** Stops listening to the backends (they may outlive the map); the daemon ends compositions first (closeLayouts). */
+  close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
+    void this.closeLayouts();
+  }
+
+  /** Ends every composition: its output turned off, its buffers released. Idempotent. */
+  async closeLayouts(): Promise<void> {
     await Promise.all(this.opening.values());
     for (const [name, c] of this.composed) {
       await c.out.close();

@@ -18,6 +18,35 @@ export function guestPlan(k: number): GuestPlan {
     : { vdispl: 'be-alloc=1,connectors=main:640x360', formats: ['XRGB8888'], beAlloc: true, vkb: VKB };
 }
 
+/** Where `vdispld demo --compose` shows the guests: one headless output, and the layout on it. */
+export const COMPOSE_OUTPUT = 'screen0';
+
+/**
+ * Every demo guest's connectors on one output, 1:1: each guest a row, its connectors left to right
+ * (the first 16, a layout's most). Guests are named guest1, guest2 ... by the simulated toolstack.
+ */
+export function composePlan(guests: number): { width: number; height: number; layout: string } {
+  const entries: string[] = [];
+  let width = 0;
+  let y = 0;
+  for (let k = 1; k <= guests; k++) {
+    let x = 0;
+    let rowHeight = 0;
+    for (const c of guestPlan(k)
+      .vdispl.replace(/^.*connectors=/, '')
+      .split(';')) {
+      const [uid, size] = c.split(':') as [string, string];
+      const [w, h] = size.split('x').map(Number) as [number, number];
+      if (entries.length < 16) entries.push(`guest${k}/${uid}@${w}x${h}+${x}+${y}`);
+      x += w;
+      rowHeight = Math.max(rowHeight, h);
+    }
+    width = Math.max(width, x);
+    y += rowHeight;
+  }
+  return { width, height: y, layout: entries.join(',') };
+}
+
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);

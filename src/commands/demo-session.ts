@@ -12,7 +12,7 @@ import type { RunOperations } from '../ops/run-operations.js';
 import { packageVersion } from '../ops/version.js';
 import type { InputRouter } from '../input/router.js';
 import type { Logger } from '../util/log.js';
-import { guestPlan, percentile, type GuestPlan } from './demo-plan.js';
+import { COMPOSE_OUTPUT, composePlan, guestPlan, percentile, type GuestPlan } from './demo-plan.js';
 
 export interface DemoOpts {
   guests: number;
@@ -23,6 +23,8 @@ export interface DemoOpts {
   /** headless (default) or wayland: the guests as windows of the user's compositor. */
   output: 'headless' | 'wayland';
   waylandDisplay?: string;
+  /** All guests composed on one headless output (demo-plan.ts composePlan). */
+  compose?: boolean;
 }
 
 /** Flip latencies and counts one connector's guest reported. */
@@ -282,6 +284,12 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
       platform: 'sim' as const,
       simDir: host.dir,
       output: o.output,
+      ...(o.compose
+        ? (() => {
+            const p = composePlan(o.guests);
+            return { headlessOutputs: [{ name: COMPOSE_OUTPUT, width: p.width, height: p.height }] };
+          })()
+        : {}),
       ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
     };
     daemon = await Daemon.start(

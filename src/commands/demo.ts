@@ -11,6 +11,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError, addOperationsOptions, prepareRun } from '../ops/run-operations.js';
 import { isLogLevel, LOG_LEVELS } from '../util/log.js';
 import type { DemoOpts } from './demo-session.js';
+import { parseLayoutOption } from '../backend/layouts.js';
+import { COMPOSE_OUTPUT, composePlan } from './demo-plan.js';
 
 export { guestPlan, percentile } from './demo-plan.js';
 
@@ -52,6 +54,10 @@ export function register(program: Command): void {
         .default('headless'),
     )
     .option('--wayland-display <name>', 'Wayland socket for --output wayland (default $WAYLAND_DISPLAY)')
+    .option(
+      '--compose',
+      `show every guest's connectors side by side on one headless output, ${COMPOSE_OUTPUT} (a layout; see vdispld run --layout)`,
+    )
     .addOption(
       new Option('--log-level <level>', 'daemon log verbosity (stderr)')
         .choices(LOG_LEVELS as string[])
@@ -65,6 +71,7 @@ Examples:
   vdispld demo                                  # live lines; s: snapshots; Ctrl-C: stop
   vdispld demo --viewer 8080                    # then open http://127.0.0.1:8080/
   vdispld demo --output wayland                 # the guests as windows on your desktop
+  vdispld demo --compose --viewer 8080          # every guest on one output, composed
   vdispld demo --guests 3 --duration 10 --snapshots out/ --json
   vdispld status --socket ${DEMO_CONTROL_SOCKET}   # from another terminal`,
   }).action(async (o: DemoOpts, c: Command) => {
@@ -73,6 +80,16 @@ Examples:
       c.error(
         'error: --output wayland needs a Wayland compositor: set WAYLAND_DISPLAY (or give --wayland-display NAME)',
         { exitCode: 2, code: 'vdispld.wayland' },
+      );
+    }
+    if (o.compose) {
+      if (o.output !== 'headless')
+        c.error('error: --compose needs --output headless', { exitCode: 2, code: 'vdispld.compose' });
+      // As if typed: `--layout screen0=...`, so the layout is a command-line setting like any other.
+      c.setOptionValueWithSource(
+        'layout',
+        [parseLayoutOption(`${COMPOSE_OUTPUT}=${composePlan(o.guests).layout}`)],
+        'cli',
       );
     }
     let prepared;

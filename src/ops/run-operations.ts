@@ -284,7 +284,7 @@ export class RunOperations {
       onChange: (s, changed) => {
         if (changed.includes('logLevel')) this.log.level = s.logLevel;
         // Applied at each composed output's next vblank; a layout an output cannot show is refused there.
-        if (changed.includes('layouts')) this.daemon?.outputs.applyLayouts();
+        if (changed.includes('layouts')) void this.daemon?.outputs.applyLayouts();
         // Planned paths are kept (a framebuffer does not change path mid-stream): say what changes.
         if (changed.includes('zeroCopy'))
           this.log.info(`config: zero-copy ${s.zeroCopy ? 'on' : 'off'} for framebuffers attached from now on`);

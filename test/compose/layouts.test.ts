@@ -196,7 +196,8 @@ void test('the output map: layout connectors get slots of the composed output, b
   const c = outputs.claim(ref(1, 'vm1', 'a'));
   assert.ok(c.ok && c.claim.output.name === 'screen1', 'the connector map applies again');
   c.claim.release();
-  await outputs.close();
+  await outputs.closeLayouts();
+  outputs.close();
   await headless.close();
   assert.deepEqual(headless.resources(), { framebuffers: 0, dmaBufImports: 0, dumbBuffers: 0 });
 });

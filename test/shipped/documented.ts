@@ -36,6 +36,10 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'npm start': { scenario: 'npm-start' },
   'vdispld demo': { scenario: 'demo-live' },
   'vdispld demo --viewer 8080': { scenario: 'demo-live' },
+  'vdispld demo --compose --viewer 8080': {
+    elsewhere:
+      'test/compose/demo-compose.test.ts runs vdispld demo --compose and checks each guest picture in its rectangle of the snapshot; the viewer part is demo-live',
+  },
   'kill -USR1': { scenario: 'demo-live' },
   'node dist/src/main.js demo --guests 2 --duration 10 --snapshots out/ --json': { scenario: 'demo-json' },
   // --- the daemon and its operator commands ----------------------------------------------------
