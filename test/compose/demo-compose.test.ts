@@ -83,7 +83,11 @@ void test('vdispld demo --compose: every guest in its rectangle of one output, p
       const [guest, uid] = e.key.split('/');
       const c = doc.connectors.find((k) => `guest${k.domid}` === guest && k.uniqueId === uid)!;
       assert.ok(decoded, `${e.key}: its picture in its rectangle`);
-      assert.ok(decoded.frame <= c.framesSubmitted, `${e.key}: frame ${decoded.frame} of ${c.framesSubmitted}`);
+      // The snapshot and the report's counts are taken one after the other while guests flip on.
+      assert.ok(
+        decoded.frame > 0 && decoded.frame <= c.framesSubmitted + 2,
+        `${e.key}: frame ${decoded.frame} of ${c.framesSubmitted}`,
+      );
     }
     // Right of guest 2's 640x360 and below it: no guest, black.
     for (const [x, y] of [
