@@ -1,5 +1,6 @@
 // The running daemon as the operations side sees it (a DaemonProbe): the backend's device status,
 // the platform's mapping counts, and the outputs of both output backends.
+import { formatLayout } from '../backend/layouts.js';
 import type { Daemon } from '../daemon.js';
 import type { Frame, OutputBackend } from '../drm/output.js';
 import type { BufferPath, DaemonProbe, DeviceProbe, OutputProbe, ResourceProbe } from './probe.js';
@@ -63,6 +64,19 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
     },
     bytesCopied: () => (daemon.primary as OutputBackend & WithCopyPath).copiedBytes?.(),
     budget: () => daemon.backend.budget(),
+    layouts: () =>
+      daemon.outputs.compositions().map((c) => {
+        const s = c.stats;
+        return {
+          output: c.name,
+          layout: formatLayout(c.currentLayout),
+          entries: s.entries,
+          guests: c.attached(),
+          planes: 1,
+          framesShown: s.framesShown,
+          bytesComposed: s.bytesComposed,
+        };
+      }),
   };
 }
 

@@ -48,6 +48,22 @@ export interface OutputProbe {
   readonly refreshMilliHz: number | undefined;
 }
 
+/** An output showing several guest connectors (a layout), and what composing them costs. */
+export interface LayoutProbe {
+  readonly output: string;
+  /** The layout in force, as it is written (layouts.<output>). */
+  readonly layout: string;
+  readonly entries: number;
+  /** The layout's guest connectors that are there now (GUEST/UNIQUE_ID). */
+  readonly guests: readonly string[];
+  /** Planes the output shows the layout with (1: composed by the CPU into the primary plane). */
+  readonly planes: number;
+  /** Composed frames the output showed. */
+  readonly framesShown: number;
+  /** Bytes the CPU wrote composing them. */
+  readonly bytesComposed: number;
+}
+
 /** A shown framebuffer's path (ScanoutPath), or be-alloc: dom0's own pages, granted to the guest. */
 export type BufferPath = Exclude<ScanoutPath, 'none'> | 'be-alloc';
 
@@ -80,6 +96,8 @@ export interface DaemonProbe {
   input?(): InputRouter | undefined;
   /** The dom0-wide budget (limits, use, shares, refusals, each guest's holdings); undefined before the backend runs. */
   budget(): BudgetReport | undefined;
+  /** Outputs composed from several guests; absent where there are none. */
+  layouts?(): readonly LayoutProbe[];
 }
 
 /** `domid/dev/conn`, as `vdispld snapshot` and the viewer name a connector. */
@@ -134,5 +152,8 @@ export class DeferredProbe implements DaemonProbe {
   }
   budget(): BudgetReport | undefined {
     return this.inner?.budget();
+  }
+  layouts(): readonly LayoutProbe[] {
+    return this.inner?.layouts?.() ?? [];
   }
 }

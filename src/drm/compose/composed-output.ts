@@ -179,10 +179,11 @@ export class ComposedOutput {
     if (this.closed || this.composing || this.inflight || this.timer) return;
     const period = 1e12 / this.refreshMilliHz;
     let delayMs = 0;
-    if (this.lastVblankNs !== undefined) {
-      const now = Number(process.hrtime.bigint() - this.lastVblankNs);
-      const next = Math.ceil(Math.max(now, 1) / period) * period;
-      delayMs = Math.max(0, (next - period / 2 - now) / 1e6);
+    const since = this.lastVblankNs === undefined ? undefined : Number(process.hrtime.bigint() - this.lastVblankNs);
+    // A vblank time on another clock than ours (a driver's odd timestamps) is no guide: compose now.
+    if (since !== undefined && since >= 0 && since < 1e9) {
+      const next = Math.ceil(Math.max(since, 1) / period) * period;
+      delayMs = Math.max(0, (next - period / 2 - since) / 1e6);
     }
     this.timer = setTimeout(this.compose, Math.floor(delayMs));
   }

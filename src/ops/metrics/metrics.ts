@@ -227,6 +227,36 @@ export class Metrics implements BackendObserver {
         },
       });
     }
+    new Counter({
+      name: `${METRIC_PREFIX}composed_bytes_total`,
+      help: 'bytes the CPU wrote composing several guests on one output (a layout), per output',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of probe.layouts?.() ?? []) this.inc({ output: l.output }, l.bytesComposed);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}composed_frames_total`,
+      help: 'composed frames an output with a layout showed, per output',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of probe.layouts?.() ?? []) this.inc({ output: l.output }, l.framesShown);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}composed_planes`,
+      help: 'planes an output with a layout uses (1: every guest composed by the CPU into the primary plane)',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of probe.layouts?.() ?? []) this.set({ output: l.output }, l.planes);
+      },
+    });
     new Gauge({
       name: `${METRIC_PREFIX}guest_devices`,
       help: 'vdispl devices (one per guest display device) by backend state',

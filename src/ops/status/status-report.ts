@@ -1,6 +1,6 @@
 // The status of a running daemon as one JSON document: `vdispld status --json` prints it as it is,
 // the text form and the viewer render it. Versioned, so scripts can tell what they read.
-import type { BudgetReport, BufferPath, DaemonProbe, OutputProbe, ResourceProbe } from '../probe.js';
+import type { BudgetReport, BufferPath, DaemonProbe, LayoutProbe, OutputProbe, ResourceProbe } from '../probe.js';
 import { connectorKey } from '../probe.js';
 import type { FrameRates } from './frame-rate.js';
 import type { Rect, Size } from '../../util/geometry.js';
@@ -49,6 +49,8 @@ export interface StatusReport {
    * the output backend has no copy path to count.
    */
   readonly copiedBytes: Readonly<Record<string, number>> | null;
+  /** Outputs showing several guests (layouts), with their composition figures. */
+  readonly layouts: readonly LayoutProbe[];
   /** Where the daemon listens (URLs; absent when off). */
   readonly listeners?: { readonly metrics?: string; readonly viewer?: string; readonly controlSocket?: string };
   /** Settings in force and where each came from, when the daemon has a config. */
@@ -117,6 +119,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     framebuffersByPath: ctx.probe.bufferPaths(),
     copyFallbacks: ctx.probe.fallbacks(),
     copiedBytes: ctx.probe.bytesCopied() ?? null,
+    layouts: ctx.probe.layouts?.() ?? [],
     ...(ctx.listeners ? { listeners: ctx.listeners } : {}),
     ...(ctx.config ? { config: ctx.config } : {}),
   };

@@ -52,6 +52,10 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`,
   );
+  for (const l of r.layouts ?? [])
+    out.push(
+      `layout on ${q(l.output)}: ${l.guests.length} of ${l.entries} guest connectors there${l.guests.length ? ` (${l.guests.map(q).join(', ')})` : ''}, ${l.planes} plane${l.planes === 1 ? ' (composed by the CPU)' : 's'}, ${l.framesShown} frames, ${l.bytesComposed} bytes composed`,
+    );
   for (const d of r.devices) {
     out.push('');
     out.push(

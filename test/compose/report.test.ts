@@ -1,0 +1,42 @@
+// What an operator sees of a layout: `vdispld status` (text and JSON) and the metrics name the
+// composed output, its guests, the planes it uses and the bytes the CPU composed.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Metrics } from '../../src/ops/metrics/metrics.js';
+import { DeferredProbe, type LayoutProbe } from '../../src/ops/probe.js';
+import { FrameRates } from '../../src/ops/status/frame-rate.js';
+import { buildStatus } from '../../src/ops/status/status-report.js';
+import { renderStatus } from '../../src/ops/status/status-text.js';
+
+const LAYOUT: LayoutProbe = {
+  output: 'screen0',
+  layout: 'vm1/a@40x30+0+0,vm2/b@40x30+50+0',
+  entries: 2,
+  guests: ['vm1/a'],
+  planes: 1,
+  framesShown: 17,
+  bytesComposed: 123456,
+};
+
+class LayoutProbeOnly extends DeferredProbe {
+  override layouts(): readonly LayoutProbe[] {
+    return [LAYOUT];
+  }
+}
+
+void test('status and metrics report each layout: its guests, planes, frames and bytes composed', async () => {
+  const probe = new LayoutProbeOnly();
+  const report = buildStatus({ probe, rates: new FrameRates(), version: 't', startedAtMs: 0, nowMs: 1000 });
+  assert.deepEqual(report.layouts, [LAYOUT]);
+  const text = renderStatus(report);
+  assert.match(
+    text,
+    /layout on "?screen0"?: 1 of 2 guest connectors there \("?vm1\/a"?\), 1 plane \(composed by the CPU\), 17 frames, 123456 bytes composed/,
+  );
+  const m = new Metrics(probe, { processMetrics: false });
+  await m.build();
+  const t = await m.text();
+  assert.match(t, /^vdispld_composed_bytes_total\{output="screen0"\} 123456$/m);
+  assert.match(t, /^vdispld_composed_frames_total\{output="screen0"\} 17$/m);
+  assert.match(t, /^vdispld_composed_planes\{output="screen0"\} 1$/m);
+});
