@@ -52,6 +52,32 @@
               "outputs": ["<(INTERMEDIATE_DIR)/xdg-shell-protocol.c"],
               "action": ["<(scanner)", "private-code", "<@(_inputs)", "<@(_outputs)"],
               "process_outputs_as_sources": 1
+            },
+            {
+              "action_name": "linux_dmabuf_client_header",
+              "inputs": ["<(protocols)/unstable/linux-dmabuf/linux-dmabuf-unstable-v1.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/linux-dmabuf-unstable-v1-client-protocol.h"],
+              "action": ["<(scanner)", "client-header", "<@(_inputs)", "<@(_outputs)"]
+            },
+            {
+              "action_name": "linux_dmabuf_code",
+              "inputs": ["<(protocols)/unstable/linux-dmabuf/linux-dmabuf-unstable-v1.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/linux-dmabuf-unstable-v1-protocol.c"],
+              "action": ["<(scanner)", "private-code", "<@(_inputs)", "<@(_outputs)"],
+              "process_outputs_as_sources": 1
+            },
+            {
+              "action_name": "presentation_time_client_header",
+              "inputs": ["<(protocols)/stable/presentation-time/presentation-time.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/presentation-time-client-protocol.h"],
+              "action": ["<(scanner)", "client-header", "<@(_inputs)", "<@(_outputs)"]
+            },
+            {
+              "action_name": "presentation_time_code",
+              "inputs": ["<(protocols)/stable/presentation-time/presentation-time.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/presentation-time-protocol.c"],
+              "action": ["<(scanner)", "private-code", "<@(_inputs)", "<@(_outputs)"],
+              "process_outputs_as_sources": 1
             }
           ]
         }

@@ -125,6 +125,7 @@ async function openOutputs(opts: DaemonOptions, log: Logger, xs: XenStore): Prom
         ...(opts.waylandDisplay !== undefined ? { display: opts.waylandDisplay } : {}),
         log: log.child({ part: 'wayland' }),
         guestName: (domid) => xs.read(`/local/domain/${domid}/name`).catch(() => undefined),
+        ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
       });
     } catch (err) {
       throw new StartupError(waylandStartupProblem(err, opts.waylandDisplay));

@@ -1,5 +1,6 @@
 // The Wayland client module (native/src/wayland, built as vdispl_wayland.node): libwayland-client
-// with xdg-shell, wl_shm pools and frame callbacks. Mechanism only; src/drm/wayland is the policy.
+// with xdg-shell, wl_shm pools, frame callbacks, dma-buf buffers (zwp_linux_dmabuf_v1) and
+// presentation feedback (wp_presentation). Mechanism only; src/drm/wayland is the policy.
 // It is a module of its own, loaded on first use, so that a dom0 without libwayland-client runs
 // every other output.
 import { createRequire } from 'node:module';
@@ -11,8 +12,19 @@ export type WaylandEvent =
   | { readonly type: 'configure'; readonly window: number; readonly value: number }
   /** The frame callback: the compositor took the last commit and wants the next frame. value: its time in ms. */
   | { readonly type: 'frame'; readonly window: number; readonly value: number }
-  /** The compositor let go of buffer `value` (0 or 1). */
+  /** The compositor let go of buffer `value` (0 or 1: the shm halves; 2 and up: a dma-buf buffer). */
   | { readonly type: 'release'; readonly window: number; readonly value: number }
+  /** The compositor made dma-buf buffer `value`: commit() may show it. */
+  | { readonly type: 'dmabuf-created'; readonly window: number; readonly value: number }
+  /** The compositor refused dma-buf buffer `value` (zwp_linux_buffer_params_v1.failed). */
+  | { readonly type: 'dmabuf-failed'; readonly window: number; readonly value: number }
+  /**
+   * wp_presentation: the last commit turned to light at `timeNs` on the presentation clock;
+   * value: the output's refresh period in ns (0 unknown).
+   */
+  | { readonly type: 'presented'; readonly window: number; readonly value: number; readonly timeNs: bigint }
+  /** wp_presentation: a commit was never shown (replaced, or its surface not on any output). */
+  | { readonly type: 'discarded'; readonly window: number; readonly value: number }
   /** The user asked the window to close. */
   | { readonly type: 'close'; readonly window: number; readonly value: number }
   /** The connection is dead; value: errno. */
@@ -31,6 +43,10 @@ export interface NativeWaylandClient {
   outputs(): WaylandOutputInfo[];
   /** wl_shm formats (0 ARGB8888, 1 XRGB8888, else the DRM FourCC). */
   shmFormats(): number[];
+  /** null: no zwp_linux_dmabuf_v1; else the [fourcc, modifier] pairs it takes. */
+  dmabufFormats(): [number, bigint][] | null;
+  /** The clock of wp_presentation's timestamps (CLOCK_MONOTONIC is 1); -1 when it is not offered. */
+  presentationClock(): number;
   dispatch(): WaylandEvent[];
   /** 0 sent, 1 socket full (poll writable), negative errno: dead. */
   flush(): number;
@@ -44,7 +60,20 @@ export interface NativeWaylandClient {
     shmFormat: number,
     outputName: string,
   ): { id: number; buffers: [ArrayBuffer, ArrayBuffer] };
-  commit(window: number, buffer: 0 | 1): void;
+  /** A one-plane dma-buf buffer for the window, answered by dmabuf-created or dmabuf-failed; returns its id. */
+  createDmabuf(
+    window: number,
+    fd: number,
+    width: number,
+    height: number,
+    fourcc: number,
+    offset: number,
+    stride: number,
+    modifier: bigint,
+  ): number;
+  destroyBuffer(window: number, buffer: number): void;
+  /** buffer 0 or 1: the shm halves; else a created dma-buf buffer. */
+  commit(window: number, buffer: number): void;
   setTitle(window: number, title: string): void;
   destroyWindow(window: number): void;
   close(): void;
@@ -57,6 +86,7 @@ export interface WaylandResources {
   readonly connections: number;
   readonly windows: number;
   readonly shmPools: number;
+  readonly dmabufBuffers: number;
 }
 
 interface WaylandModule {
@@ -98,5 +128,5 @@ export function waylandClientClass(): WaylandClientConstructor {
 }
 
 export function waylandResources(): WaylandResources {
-  return loaded ? loaded.resources() : { connections: 0, windows: 0, shmPools: 0 };
+  return loaded ? loaded.resources() : { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 };
 }

@@ -14,6 +14,9 @@ interface WithCopyPath {
 export function daemonProbe(daemon: Daemon): DaemonProbe {
   const backends = (): OutputBackend[] =>
     daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless];
+  // The primary backend and Wayland windows beside it (connectors mapped to `wayland`) both copy.
+  const copyPaths = (): (OutputBackend & WithCopyPath)[] =>
+    daemon.windows && daemon.windows !== daemon.primary ? [daemon.primary, daemon.windows] : [daemon.primary];
   return {
     devices: (): readonly DeviceProbe[] => daemon.backend.status(),
     input: () => daemon.input,
@@ -60,9 +63,12 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
       return n;
     },
     fallbacks(): Readonly<Record<string, number>> {
-      return (daemon.primary as OutputBackend & WithCopyPath).fallbacks?.byReason() ?? {};
+      return sumCounts(copyPaths().map((b) => b.fallbacks?.byReason()));
     },
-    bytesCopied: () => (daemon.primary as OutputBackend & WithCopyPath).copiedBytes?.(),
+    bytesCopied(): Record<string, number> | undefined {
+      const all = copyPaths().map((b) => b.copiedBytes?.());
+      return all.some((x) => x !== undefined) ? sumCounts(all) : undefined;
+    },
     budget: () => daemon.backend.budget(),
     layouts: () =>
       daemon.outputs.compositions().map((c) => {
@@ -87,4 +93,10 @@ export function daemonPathOf(daemon: Daemon): (key: string) => string | undefine
     const d = daemon.backend.status().find((x) => x.domid === domid && x.devId === dev);
     return d?.connectors.find((c) => c.index === conn)?.path;
   };
+}
+
+function sumCounts(parts: readonly (Record<string, number> | undefined)[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const p of parts) for (const [k, n] of Object.entries(p ?? {})) sum[k] = (sum[k] ?? 0) + n;
+  return sum;
 }

@@ -1,8 +1,10 @@
-// A Wayland client connection through libwayland-client: the registry, wl_shm pools and
-// xdg_toplevel windows. Mechanism only: the TypeScript output (src/drm/wayland) decides what to
-// show and when; this file turns its calls into requests and the compositor's events into plain
-// objects returned by dispatch(). The protocol code (xdg-shell) is generated at build time by
-// wayland-scanner from Debian's wayland-protocols; nothing here encodes the wire format.
+// A Wayland client connection through libwayland-client: the registry, wl_shm pools,
+// xdg_toplevel windows, dma-buf buffers (zwp_linux_dmabuf_v1) and presentation feedback
+// (wp_presentation). Mechanism only: the TypeScript output (src/drm/wayland) decides what to show
+// and when; this file turns its calls into requests and the compositor's events into plain objects
+// returned by dispatch(). The protocol code (xdg-shell, linux-dmabuf, presentation-time) is
+// generated at build time by wayland-scanner from Debian's wayland-protocols; nothing here encodes
+// the wire format.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -16,6 +18,8 @@
 #include "../errors.h"
 #include "../registry.h"
 #include "wayland_stats.h"
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
+#include "presentation-time-client-protocol.h"
 #include "xdg-shell-client-protocol.h"
 
 namespace vdispl {
@@ -24,7 +28,24 @@ namespace {
 struct Event {
   const char* type;
   uint32_t window = 0;
-  uint32_t value = 0;  // frame: compositor time in ms; release: buffer index; lost: errno
+  // frame: compositor time in ms; release, dmabuf-created, dmabuf-failed: buffer id; presented:
+  // the output's refresh period in ns (0 unknown); lost: errno
+  uint32_t value = 0;
+  uint64_t timeNs = 0;  // presented: when the frame turned to light, on the presentation clock
+};
+
+// The linear layout the guest's buffers have; DRM_FORMAT_MOD_INVALID is "implicit" (the
+// compositor asks the driver), what a v1/v2 zwp_linux_dmabuf_v1 format event stands for.
+constexpr uint64_t kModInvalid = 0x00ffffffffffffffULL;
+
+struct Window;
+
+// A dma-buf wl_buffer of a window: params until the compositor answers created or failed.
+struct DmabufBuffer {
+  Window* window = nullptr;
+  uint32_t id = 0;
+  zwp_linux_buffer_params_v1* params = nullptr;
+  wl_buffer* buffer = nullptr;
 };
 
 struct OutputInfo {
@@ -54,6 +75,10 @@ struct Window {
   size_t bufferBytes = 0;
   int32_t width = 0, height = 0;
   bool hasBuffer = false;
+  // Buffer ids 0 and 1 are the shm halves; dma-buf buffers count up from 2.
+  uint32_t lastBufferId = 1;
+  std::map<uint32_t, std::unique_ptr<DmabufBuffer>> dmabufs;
+  std::vector<struct wp_presentation_feedback*> feedbacks;
 };
 
 class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
@@ -64,6 +89,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
                            InstanceMethod<&WaylandClient::Fd>("fd"),
                            InstanceMethod<&WaylandClient::Outputs>("outputs"),
                            InstanceMethod<&WaylandClient::ShmFormats>("shmFormats"),
+                           InstanceMethod<&WaylandClient::DmabufFormats>("dmabufFormats"),
+                           InstanceMethod<&WaylandClient::PresentationClock>("presentationClock"),
+                           InstanceMethod<&WaylandClient::CreateDmabuf>("createDmabuf"),
+                           InstanceMethod<&WaylandClient::DestroyBuffer>("destroyBuffer"),
                            InstanceMethod<&WaylandClient::Dispatch>("dispatch"),
                            InstanceMethod<&WaylandClient::Flush>("flush"),
                            InstanceMethod<&WaylandClient::CreateWindow>("createWindow"),
@@ -127,6 +156,15 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     } else if (std::strcmp(iface, xdg_wm_base_interface.name) == 0 && self->wm_ == nullptr) {
       self->wm_ = static_cast<xdg_wm_base*>(wl_registry_bind(reg, name, &xdg_wm_base_interface, 1));
       xdg_wm_base_add_listener(self->wm_, &kWmListener, self);
+    } else if (std::strcmp(iface, zwp_linux_dmabuf_v1_interface.name) == 0 && self->dmabuf_ == nullptr) {
+      // Version 3 says which modifiers go with each format; v4's feedback objects add device
+      // preferences a linear guest buffer has no use for.
+      self->dmabuf_ = static_cast<zwp_linux_dmabuf_v1*>(
+          wl_registry_bind(reg, name, &zwp_linux_dmabuf_v1_interface, version < 3 ? version : 3));
+      zwp_linux_dmabuf_v1_add_listener(self->dmabuf_, &kDmabufListener, self);
+    } else if (std::strcmp(iface, wp_presentation_interface.name) == 0 && self->presentation_ == nullptr) {
+      self->presentation_ = static_cast<wp_presentation*>(wl_registry_bind(reg, name, &wp_presentation_interface, 1));
+      wp_presentation_add_listener(self->presentation_, &kPresentationListener, self);
     } else if (std::strcmp(iface, wl_output_interface.name) == 0) {
       auto out = std::make_unique<OutputInfo>();
       out->globalName = name;
@@ -154,6 +192,21 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     static_cast<WaylandClient*>(data)->shmFormats_.push_back(format);
   }
   static constexpr wl_shm_listener kShmListener = {OnShmFormat};
+
+  static void OnDmabufFormat(void* data, zwp_linux_dmabuf_v1* d, uint32_t format) {
+    // From version 3 on the modifier events say it all (format events are only kept for old clients).
+    if (zwp_linux_dmabuf_v1_get_version(d) < 3)
+      static_cast<WaylandClient*>(data)->dmabufFormats_.push_back({format, kModInvalid});
+  }
+  static void OnDmabufModifier(void* data, zwp_linux_dmabuf_v1*, uint32_t format, uint32_t hi, uint32_t lo) {
+    static_cast<WaylandClient*>(data)->dmabufFormats_.push_back({format, (uint64_t{hi} << 32) | lo});
+  }
+  static constexpr zwp_linux_dmabuf_v1_listener kDmabufListener = {OnDmabufFormat, OnDmabufModifier};
+
+  static void OnClockId(void* data, wp_presentation*, uint32_t clk) {
+    static_cast<WaylandClient*>(data)->clockId_ = static_cast<int32_t>(clk);
+  }
+  static constexpr wp_presentation_listener kPresentationListener = {OnClockId};
 
   static void OnPing(void*, xdg_wm_base* wm, uint32_t serial) { xdg_wm_base_pong(wm, serial); }
   static constexpr xdg_wm_base_listener kWmListener = {OnPing};
@@ -214,6 +267,53 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   }
   static constexpr wl_buffer_listener kBufferListener = {OnBufferRelease};
 
+  static void OnDmabufRelease(void* data, wl_buffer*) {
+    auto* d = static_cast<DmabufBuffer*>(data);
+    d->window->client->Push({"release", d->window->id, d->id});
+  }
+  static constexpr wl_buffer_listener kDmabufBufferListener = {OnDmabufRelease};
+
+  static void OnParamsCreated(void* data, zwp_linux_buffer_params_v1* params, wl_buffer* buffer) {
+    auto* d = static_cast<DmabufBuffer*>(data);
+    zwp_linux_buffer_params_v1_destroy(params);
+    d->params = nullptr;
+    d->buffer = buffer;
+    wl_buffer_add_listener(buffer, &kDmabufBufferListener, d);
+    d->window->client->Push({"dmabuf-created", d->window->id, d->id});
+  }
+  static void OnParamsFailed(void* data, zwp_linux_buffer_params_v1* params) {
+    auto* d = static_cast<DmabufBuffer*>(data);
+    zwp_linux_buffer_params_v1_destroy(params);
+    d->params = nullptr;
+    d->window->client->Push({"dmabuf-failed", d->window->id, d->id});
+  }
+  static constexpr zwp_linux_buffer_params_v1_listener kParamsListener = {OnParamsCreated, OnParamsFailed};
+
+  // Presentation feedback: one per commit, forgotten once it says presented or discarded.
+  static void DropFeedback(Window* w, struct wp_presentation_feedback* f) {
+    wp_presentation_feedback_destroy(f);
+    for (auto it = w->feedbacks.begin(); it != w->feedbacks.end(); ++it)
+      if (*it == f) {
+        w->feedbacks.erase(it);
+        break;
+      }
+  }
+  static void OnSyncOutput(void*, struct wp_presentation_feedback*, wl_output*) {}
+  static void OnPresented(void* data, struct wp_presentation_feedback* f, uint32_t secHi, uint32_t secLo, uint32_t nsec,
+                          uint32_t refresh, uint32_t, uint32_t, uint32_t) {
+    auto* w = static_cast<Window*>(data);
+    Event e{"presented", w->id, refresh};
+    e.timeNs = ((uint64_t{secHi} << 32) | secLo) * 1000000000ULL + nsec;
+    w->client->Push(e);
+    DropFeedback(w, f);
+  }
+  static void OnDiscarded(void* data, struct wp_presentation_feedback* f) {
+    auto* w = static_cast<Window*>(data);
+    w->client->Push({"discarded", w->id, 0});
+    DropFeedback(w, f);
+  }
+  static constexpr wp_presentation_feedback_listener kFeedbackListener = {OnSyncOutput, OnPresented, OnDiscarded};
+
   // ---- methods -----------------------------------------------------------------------------
   void Alive(Napi::Env env) {
     if (display_ == nullptr) throw Napi::Error::New(env, "WaylandClient: used after close()");
@@ -249,6 +349,91 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     return a;
   }
 
+  // dmabufFormats(): null when the compositor offers no zwp_linux_dmabuf_v1, else the
+  // [fourcc, modifier] pairs it takes (modifier a BigInt; 0xffffffffffffff: implicit).
+  Napi::Value DmabufFormats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    if (dmabuf_ == nullptr) return env.Null();
+    Napi::Array a = Napi::Array::New(env, dmabufFormats_.size());
+    for (size_t i = 0; i < dmabufFormats_.size(); i++) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::Number::New(env, dmabufFormats_[i].first));
+      pair.Set(1u, Napi::BigInt::New(env, dmabufFormats_[i].second));
+      a.Set(i, pair);
+    }
+    return a;
+  }
+
+  // presentationClock(): the clock wp_presentation timestamps are on, -1 when it is not offered.
+  Napi::Value PresentationClock(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    return Napi::Number::New(env, presentation_ == nullptr ? -1 : clockId_);
+  }
+
+  // createDmabuf(window, fd, width, height, fourcc, offset, stride, modifier) -> buffer id: a
+  // one-plane dma-buf wl_buffer for the window, asked of the compositor. It answers with the event
+  // dmabuf-created (commit() may show it) or dmabuf-failed (the id is gone). The fd stays the
+  // caller's: libwayland sends a duplicate.
+  Napi::Value CreateDmabuf(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    Window* w = Find(env, info);
+    if (lost_) ThrowErrno(env, "createDmabuf", EPIPE);
+    if (dmabuf_ == nullptr) ThrowErrno(env, "createDmabuf: no zwp_linux_dmabuf_v1", ENOTSUP);
+    int fd = static_cast<int>(ArgU32(info, 1, "fd"));
+    uint32_t width = ArgU32(info, 2, "width"), height = ArgU32(info, 3, "height");
+    uint32_t fourcc = ArgU32(info, 4, "fourcc"), offset = ArgU32(info, 5, "offset"), stride = ArgU32(info, 6, "stride");
+    if (info.Length() < 8 || !info[7].IsBigInt()) throw Napi::TypeError::New(env, "modifier must be a BigInt");
+    bool lossless = false;
+    uint64_t modifier = info[7].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(env, "modifier out of range");
+    if (width == 0 || height == 0 || width > 16384 || height > 16384 || stride == 0)
+      throw Napi::RangeError::New(env, "createDmabuf: bad geometry");
+    auto d = std::make_unique<DmabufBuffer>();
+    d->window = w;
+    d->id = ++w->lastBufferId;
+    d->params = zwp_linux_dmabuf_v1_create_params(dmabuf_);
+    zwp_linux_buffer_params_v1_add_listener(d->params, &kParamsListener, d.get());
+    zwp_linux_buffer_params_v1_add(d->params, fd, 0, offset, stride, static_cast<uint32_t>(modifier >> 32),
+                                   static_cast<uint32_t>(modifier & 0xffffffffu));
+    zwp_linux_buffer_params_v1_create(d->params, static_cast<int32_t>(width), static_cast<int32_t>(height), fourcc, 0);
+    waylandCounters().dmabufBuffers++;
+    uint32_t id = d->id;
+    w->dmabufs[id] = std::move(d);
+    return Napi::Number::New(env, id);
+  }
+
+  // destroyBuffer(window, id): a dma-buf buffer (created, failed or still asked for). What the
+  // surface shows stays on screen until the next commit; unknown ids are ignored.
+  Napi::Value DestroyBuffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Alive(env);
+    Window* w = Find(env, info);
+    uint32_t id = ArgU32(info, 1, "buffer");
+    auto it = w->dmabufs.find(id);
+    if (it == w->dmabufs.end()) return env.Undefined();
+    FreeDmabuf(*it->second);
+    w->dmabufs.erase(it);
+    std::vector<Event> keep;
+    for (auto& e : events_)
+      if (!(e.window == w->id && e.value == id &&
+            (std::strcmp(e.type, "release") == 0 || std::strncmp(e.type, "dmabuf-", 7) == 0)))
+        keep.push_back(e);
+    events_.swap(keep);
+    if (!lost_) wl_display_flush(display_);
+    return env.Undefined();
+  }
+
+  static void FreeDmabuf(DmabufBuffer& d) {
+    if (d.params) zwp_linux_buffer_params_v1_destroy(d.params);
+    if (d.buffer) wl_buffer_destroy(d.buffer);
+    d.params = nullptr;
+    d.buffer = nullptr;
+    waylandCounters().dmabufBuffers--;
+  }
+
   // Reads what the socket holds (never blocks), runs the listeners and returns their events in
   // order. A dead connection (compositor gone, protocol error) is the event {type:'lost', errno};
   // after it the client only accepts destroyWindow() and close().
@@ -278,6 +463,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       o.Set("type", Napi::String::New(env, events_[i].type));
       o.Set("window", Napi::Number::New(env, events_[i].window));
       o.Set("value", Napi::Number::New(env, events_[i].value));
+      if (events_[i].timeNs != 0) o.Set("timeNs", Napi::BigInt::New(env, events_[i].timeNs));
       a.Set(i, o);
     }
     events_.clear();
@@ -377,21 +563,36 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     return it->second.get();
   }
 
-  // commit(window, buffer): shows buffer 0 or 1 whole and asks for a frame callback, which
-  // arrives as the event {type:'frame'} when the compositor wants the next frame.
+  // commit(window, buffer): shows buffer 0 or 1 (the shm halves) or a created dma-buf buffer
+  // whole and asks for a frame callback, which arrives as the event {type:'frame'} when the
+  // compositor wants the next frame, and, where wp_presentation is offered, for feedback: the
+  // event presented (when it turned to light) or discarded (never shown).
   Napi::Value Commit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Alive(env);
     Window* w = Find(env, info);
     uint32_t b = ArgU32(info, 1, "buffer");
-    if (b > 1) throw Napi::RangeError::New(env, "buffer must be 0 or 1");
+    wl_buffer* buffer = nullptr;
+    if (b <= 1) {
+      buffer = w->buffers[b];
+    } else {
+      auto it = w->dmabufs.find(b);
+      if (it == w->dmabufs.end() || it->second->buffer == nullptr)
+        throw Napi::RangeError::New(env, "no created buffer " + std::to_string(b));
+      buffer = it->second->buffer;
+    }
     if (lost_) return env.Undefined();
-    wl_surface_attach(w->surface, w->buffers[b], 0, 0);
+    wl_surface_attach(w->surface, buffer, 0, 0);
     w->hasBuffer = true;
     wl_surface_damage_buffer(w->surface, 0, 0, w->width, w->height);
     if (w->frame == nullptr) {
       w->frame = wl_surface_frame(w->surface);
       wl_callback_add_listener(w->frame, &kFrameListener, w);
+    }
+    if (presentation_ != nullptr) {
+      struct wp_presentation_feedback* f = wp_presentation_feedback(presentation_, w->surface);
+      wp_presentation_feedback_add_listener(f, &kFeedbackListener, w);
+      w->feedbacks.push_back(f);
     }
     wl_surface_commit(w->surface);
     return env.Undefined();
@@ -444,6 +645,9 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       v.Reset();
     }
     if (w.frame) wl_callback_destroy(w.frame);
+    for (auto* f : w.feedbacks) wp_presentation_feedback_destroy(f);
+    for (auto& [id, d] : w.dmabufs) FreeDmabuf(*d);
+    w.dmabufs.clear();
     if (w.toplevel) {
       xdg_toplevel_destroy(w.toplevel);
       waylandCounters().windows--;
@@ -473,6 +677,11 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     }
     outputs_.clear();
     if (wm_) xdg_wm_base_destroy(wm_);
+    if (dmabuf_) zwp_linux_dmabuf_v1_destroy(dmabuf_);
+    if (presentation_) wp_presentation_destroy(presentation_);
+    dmabuf_ = nullptr;
+    presentation_ = nullptr;
+    dmabufFormats_.clear();
     if (shm_) wl_shm_destroy(shm_);
     if (compositor_) wl_compositor_destroy(compositor_);
     if (registry_) wl_registry_destroy(registry_);
@@ -493,6 +702,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   wl_compositor* compositor_ = nullptr;
   wl_shm* shm_ = nullptr;
   xdg_wm_base* wm_ = nullptr;
+  zwp_linux_dmabuf_v1* dmabuf_ = nullptr;
+  wp_presentation* presentation_ = nullptr;
+  int32_t clockId_ = 1;  // CLOCK_MONOTONIC until the compositor says
+  std::vector<std::pair<uint32_t, uint64_t>> dmabufFormats_;
   std::vector<std::unique_ptr<OutputInfo>> outputs_;
   std::vector<uint32_t> shmFormats_;
   std::map<uint32_t, std::unique_ptr<Window>> windows_;
@@ -511,6 +724,7 @@ Napi::Value Resources(const Napi::CallbackInfo& info) {
   o.Set("connections", Napi::Number::New(env, static_cast<double>(c.connections.load())));
   o.Set("windows", Napi::Number::New(env, static_cast<double>(c.windows.load())));
   o.Set("shmPools", Napi::Number::New(env, static_cast<double>(c.shmPools.load())));
+  o.Set("dmabufBuffers", Napi::Number::New(env, static_cast<double>(c.dmabufBuffers.load())));
   return o;
 }
 

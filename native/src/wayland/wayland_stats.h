@@ -9,7 +9,8 @@ namespace vdispl {
 struct WaylandCounters {
   std::atomic<int64_t> connections{0};  // wl_display connections not yet closed
   std::atomic<int64_t> windows{0};
-  std::atomic<int64_t> shmPools{0};  // memfds behind wl_shm pools
+  std::atomic<int64_t> shmPools{0};       // memfds behind wl_shm pools
+  std::atomic<int64_t> dmabufBuffers{0};  // dma-buf wl_buffers (and their params) not yet destroyed
 };
 
 inline WaylandCounters& waylandCounters() {

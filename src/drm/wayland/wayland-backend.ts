@@ -15,6 +15,7 @@ import type {
   OutputSpec,
 } from '../output.js';
 import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
+import { FallbackStats } from '../kms/fallbacks.js';
 import { WaylandConnection } from './wayland-connection.js';
 import { WaylandOutput, type WindowSpec } from './wayland-output.js';
 
@@ -26,6 +27,8 @@ export interface WaylandBackendOptions {
   readonly reconnectMs?: number;
   /** The guest's name (XenStore /local/domain/<domid>/name) for window titles, when it can be read. */
   readonly guestName?: (domid: DomId) => Promise<string | undefined>;
+  /** The operator's zero-copy switch (zero-copy = off copies every framebuffer into wl_shm). */
+  readonly zeroCopy?: () => boolean;
 }
 
 export interface WaylandOutputSpec extends OutputSpec {
@@ -65,12 +68,18 @@ export class WaylandBackend implements OutputBackend {
    * compositor going away removes nothing: the outputs go on serving their guests headless.
    */
   readonly events = emitter<OutputBackendEvents>();
+  /** Why guest framebuffers go to windows as wl_shm copies rather than as dma-bufs, by reason (logged once each). */
+  readonly fallbacks: FallbackStats;
   private readonly byName = new Map<string, WaylandOutput>();
   private conn: WaylandConnection | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly opts: WaylandBackendOptions) {}
+  private constructor(private readonly opts: WaylandBackendOptions) {
+    this.fallbacks = new FallbackStats((reason) =>
+      opts.log.info({ reason }, `a guest framebuffer is copied into wl_shm instead of shown as a dma-buf: ${reason}`),
+    );
+  }
 
   /** Connects now: a daemon asked for Wayland output fails at start when there is no compositor. */
   static open(opts: WaylandBackendOptions): WaylandBackend {
@@ -113,12 +122,15 @@ export class WaylandBackend implements OutputBackend {
       appId: WAYLAND_APP_ID,
       ...(spec.fullscreenOn !== undefined ? { fullscreenOn: spec.fullscreenOn } : {}),
     };
-    const out = new WaylandOutput(spec.name, mode, window, (o) =>
-      this.opts.log.info(
-        { output: o.name },
-        `window ${JSON.stringify(o.title)} closed by the user: the connector runs headless`,
-      ),
-    );
+    const out = new WaylandOutput(spec.name, mode, window, {
+      onClosedByUser: (o) =>
+        this.opts.log.info(
+          { output: o.name },
+          `window ${JSON.stringify(o.title)} closed by the user: the connector runs headless`,
+        ),
+      fallbacks: this.fallbacks,
+      ...(this.opts.zeroCopy ? { zeroCopy: this.opts.zeroCopy } : {}),
+    });
     this.byName.set(spec.name, out);
     if (this.conn?.alive) this.attach(out, this.conn);
     const guest = spec.connector?.domid;
@@ -145,8 +157,13 @@ export class WaylandBackend implements OutputBackend {
   }
 
   allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer> {
-    // The compositor reads a copy in shared memory; the guest's memory needs nothing special.
+    // Pages dom0 allocates are copied into wl_shm (no dma-buf of them to hand over); the guest's memory needs nothing special.
     return platform.allocGranted(domid, Math.ceil(size / XEN_PAGE_SIZE));
+  }
+
+  /** Bytes copied into wl_shm, by output (the copy path's cost). */
+  copiedBytes(): Record<string, number> {
+    return Object.fromEntries([...this.byName.values()].map((o) => [o.name, o.stats.bytesCopied]));
   }
 
   resources(): OutputBackendResources {

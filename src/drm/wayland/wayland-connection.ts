@@ -54,6 +54,49 @@ export class WaylandConnection {
     return this.client.shmFormats();
   }
 
+  /** null: the compositor offers no zwp_linux_dmabuf_v1; else the [fourcc, modifier] pairs it takes. */
+  dmabufFormats(): [number, bigint][] | null {
+    return this.client.dmabufFormats();
+  }
+
+  /** The clock of presentation timestamps, or -1 when the compositor offers no wp_presentation. */
+  presentationClock(): number {
+    return this.client.presentationClock();
+  }
+
+  /** A dma-buf buffer for `window`, answered by the window event dmabuf-created or dmabuf-failed. */
+  createDmabuf(
+    window: number,
+    plane: {
+      fd: number;
+      width: number;
+      height: number;
+      fourcc: number;
+      offset: number;
+      stride: number;
+      modifier: bigint;
+    },
+  ): number {
+    const id = this.client.createDmabuf(
+      window,
+      plane.fd,
+      plane.width,
+      plane.height,
+      plane.fourcc,
+      plane.offset,
+      plane.stride,
+      plane.modifier,
+    );
+    this.flush();
+    return id;
+  }
+
+  /** Idempotent; nothing after the connection's end (its buffers went with it). */
+  destroyBuffer(window: number, buffer: number): void {
+    if (!this.alive || !this.windows.has(window)) return;
+    this.client.destroyBuffer(window, buffer);
+  }
+
   createWindow(
     spec: {
       title: string;
@@ -80,7 +123,7 @@ export class WaylandConnection {
     return { id: w.id, buffers: [new Uint8Array(w.buffers[0]), new Uint8Array(w.buffers[1])], stride: spec.stride };
   }
 
-  commit(window: number, buffer: 0 | 1): void {
+  commit(window: number, buffer: number): void {
     if (!this.alive) return;
     this.client.commit(window, buffer);
     this.flush();

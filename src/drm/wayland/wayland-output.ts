@@ -1,8 +1,17 @@
-// A guest connector as a window of the dom0 compositor. The compositor's frame callback is this
-// output's vblank: a flip's pixels are copied into a free half of the window's wl_shm pool and
-// committed, and the guest hears its flip was shown when the compositor asks for the next frame —
-// never faster than it shows. A newer flip waiting behind a frame in flight replaces the waiting
-// one, as on a display engine.
+// A guest connector as a window of the dom0 compositor. The compositor is this output's display
+// engine: a flip goes to the window as the guest's own dma-buf where the compositor takes it
+// (zero-copy, see window-dmabufs.ts), else its pixels are copied into a free half of the window's
+// wl_shm pool; either is committed, and the guest hears its flip was shown when the compositor says
+// so: wp_presentation's "presented" where offered (the time it turned to light), else the frame
+// callback. The next commit waits for the frame callback (the compositor asking for a frame), so a
+// guest never flips faster than the window shows and commits never pile up in the compositor.
+// A newer flip waiting behind a frame in flight replaces the waiting one, as on a display engine.
+//
+// A window the compositor stops drawing (minimised, on another workspace, covered where the
+// compositor culls) gets no callbacks: after HIDDEN_AFTER_MS the output calls the window hidden and
+// answers the guest's flips itself at HIDDEN_FLIP_HZ, as dropped, without copying them; the newest
+// one is shown when the compositor draws the window again. The guest keeps running at a low rate
+// rather than stalling on its flips, and dom0 spends nothing on frames nobody sees.
 //
 // Without a window (the user closed it, or the compositor went away) the connector turns headless:
 // an inner headless output at the same mode paces and keeps the picture, so the guest runs on.
@@ -20,34 +29,70 @@ import {
   type ScanoutPath,
 } from '../output.js';
 import { HeadlessOutput } from '../headless/headless-output.js';
+import { FallbackStats } from '../kms/fallbacks.js';
 import type { WaylandConnection, WindowEvent, WindowHandle } from './wayland-connection.js';
 import { WL_SHM_FORMAT_XRGB8888, paintViewport, shmFrame, type ShmTarget } from './shm-paint.js';
+import { WindowDmabufs, type WindowPlan } from './window-dmabufs.js';
 
 const ENODEV = 19;
+/** CLOCK_MONOTONIC: presentation times on it are on process.hrtime's clock too. */
+const CLOCK_MONOTONIC = 1;
+
+/** A commit unanswered this long means the compositor is not drawing the window. */
+export const HIDDEN_AFTER_MS = 250;
+/** The rate a hidden window's guest is paced at. */
+export const HIDDEN_FLIP_HZ = 10;
 
 const DROPPED = {
-  replaced: Object.freeze({ shown: false, reason: 'replaced by a newer flip before the frame callback' }),
+  replaced: Object.freeze({ shown: false, reason: 'replaced by a newer flip before the compositor took it' }),
   disabled: Object.freeze({ shown: false, reason: 'output disabled' }),
   released: Object.freeze({ shown: false, reason: 'framebuffer released' }),
   gone: Object.freeze({ shown: false, reason: 'output gone' }),
   windowGone: Object.freeze({ shown: false, reason: 'window closed or compositor gone before the frame was shown' }),
+  discarded: Object.freeze({ shown: false, reason: 'discarded by the compositor (wp_presentation)' }),
+  hidden: Object.freeze({ shown: false, reason: 'the compositor is not drawing the window (hidden)' }),
+  noFeedback: Object.freeze({ shown: false, reason: 'no presentation feedback from the compositor' }),
 } satisfies Record<string, FlipResult>;
+
+/** The copy reason of a framebuffer not planned yet (or shown before its plan is known). */
+const SHM_REASON = 'wl_shm: the compositor reads a copy in shared memory';
 
 /** Why an output has no window: the user closed it (it stays closed), or there is no compositor. */
 export type WindowlessReason = 'closed' | 'disconnected';
+
+/** How the guest's flips are answered: by the compositor's frame callbacks or presentation feedback. */
+export type WaylandPacing = 'presentation' | 'frame-callback';
+
+/** A commit whose flip awaits the compositor's word; `done` undefined for a modeset's picture or once answered (hidden). */
+interface Unanswered {
+  done: ((r: FlipResult) => void) | undefined;
+}
+
+/** Commits awaiting presentation feedback beyond this are a compositor that sends none: the oldest is let go. */
+const MAX_UNANSWERED = 4;
 
 interface Window {
   readonly conn: WaylandConnection;
   readonly handle: WindowHandle;
   readonly targets: readonly [ShmTarget, ShmTarget];
+  /** Remade when the viewport changes (what a window can show of a dma-buf depends on it). */
+  dmabufs: WindowDmabufs;
+  readonly pacing: WaylandPacing;
+  readonly clock: number;
   configured: boolean;
-  /** The compositor holds the buffer (committed, not yet released). */
+  /** The compositor holds the shm buffer (committed, not yet released). */
   readonly busy: [boolean, boolean];
   /** The configuration generation each buffer was painted under (a new one clears it first). */
   readonly painted: [number, number];
-  /** A commit awaits its frame callback; `done` is the flip it shows (none for a modeset's picture). */
-  inFlight: { done: ((r: FlipResult) => void) | undefined } | undefined;
-  last: 0 | 1 | undefined;
+  /** A commit awaits its frame callback: the next one waits. */
+  frameDue: boolean;
+  /** Commits in order, answered by the frame callback or by presentation feedback (in commit order). */
+  readonly unanswered: Unanswered[];
+  /** What the window shows: an shm half, or a guest framebuffer as a dma-buf. */
+  shows: { readonly kind: 'shm'; readonly b: 0 | 1 } | { readonly kind: 'dma-buf'; fb: FramebufferDesc | undefined };
+  /** No answer for HIDDEN_AFTER_MS: flips are answered by `hiddenTicker` until the compositor draws again. */
+  stallTimer: NodeJS.Timeout | undefined;
+  hiddenTicker: NodeJS.Timeout | undefined;
 }
 
 type Surface =
@@ -57,8 +102,14 @@ export interface WaylandOutputStats {
   readonly flipsShown: number;
   readonly flipsDropped: number;
   readonly commits: number;
+  /** Commits of the guest's own buffer (zero-copy). */
+  readonly dmabufCommits: number;
   readonly bytesCopied: number;
   readonly windowless: WindowlessReason | undefined;
+  /** The window is not drawn by the compositor: the guest is paced at HIDDEN_FLIP_HZ. */
+  readonly hidden: boolean;
+  /** How flips are answered while there is a window. */
+  readonly pacing: WaylandPacing | undefined;
 }
 
 export interface WindowSpec {
@@ -68,19 +119,33 @@ export interface WindowSpec {
   readonly fullscreenOn?: string;
 }
 
+export interface WaylandOutputOptions {
+  /** Told when the user closes the window (a log line, status). */
+  readonly onClosedByUser?: (o: WaylandOutput) => void;
+  /** Why framebuffers are copied, counted once per framebuffer (the backend's, shared by its outputs). */
+  readonly fallbacks?: FallbackStats;
+  /** The operator's zero-copy switch (zero-copy = off copies every framebuffer). */
+  readonly zeroCopy?: () => boolean;
+}
+
 export class WaylandOutput implements Output {
   readonly modes: readonly Mode[];
   /** Paces and remembers while there is no window; validates configurations always. */
   private readonly headless: HeadlessOutput;
+  private readonly fallbacks: FallbackStats;
   private surface: Surface = { kind: 'none', why: 'disconnected' };
   private cfg: OutputConfig | null = null;
   private generation = 0;
+  /** The flip waiting for the window; `pendingDone` undefined once answered (hidden) or for a modeset. */
   private pendingFb: FramebufferDesc | undefined;
   private pendingDone: ((r: FlipResult) => void) | undefined;
+  /** The configuration's picture (or black) is to be committed though no flip waits. */
+  private pictureDue = false;
   private scratchBytes: Uint8Array | undefined;
   private shown = 0;
   private dropped = 0;
   private commits = 0;
+  private dmabufCommits = 0;
   private copied = 0;
   private sequence = 0;
   private closed = false;
@@ -89,20 +154,24 @@ export class WaylandOutput implements Output {
     readonly name: string,
     readonly mode: Mode,
     private window: WindowSpec,
-    /** Told when the user closes the window (a log line, status). */
-    private readonly onClosedByUser: (o: WaylandOutput) => void = () => {},
+    private readonly opts: WaylandOutputOptions = {},
   ) {
     this.modes = [mode];
     this.headless = new HeadlessOutput(name, mode);
+    this.fallbacks = opts.fallbacks ?? new FallbackStats(() => {});
   }
 
   get stats(): WaylandOutputStats {
+    const s = this.surface;
     return {
       flipsShown: this.shown + this.headless.stats.flipsShown,
       flipsDropped: this.dropped + this.headless.stats.flipsDropped,
       commits: this.commits,
+      dmabufCommits: this.dmabufCommits,
       bytesCopied: this.copied,
-      windowless: this.surface.kind === 'none' ? this.surface.why : undefined,
+      windowless: s.kind === 'none' ? s.why : undefined,
+      hidden: s.kind === 'window' && s.w.hiddenTicker !== undefined,
+      pacing: s.kind === 'window' ? s.w.pacing : undefined,
     };
   }
 
@@ -134,17 +203,24 @@ export class WaylandOutput implements Output {
       ShmTarget,
       ShmTarget,
     ];
+    const clock = conn.presentationClock();
     this.surface = {
       kind: 'window',
       w: {
         conn,
         handle,
         targets,
+        dmabufs: this.dmabufsFor(conn, handle.id),
+        pacing: clock >= 0 ? 'presentation' : 'frame-callback',
+        clock,
         configured: false,
         busy: [false, false],
         painted: [-1, -1],
-        inFlight: undefined,
-        last: undefined,
+        frameDue: false,
+        unanswered: [],
+        shows: { kind: 'dma-buf', fb: undefined },
+        stallTimer: undefined,
+        hiddenTicker: undefined,
       },
     };
   }
@@ -154,17 +230,20 @@ export class WaylandOutput implements Output {
     const s = this.surface;
     if (s.kind !== 'window') return;
     this.surface = { kind: 'none', why };
+    this.stopTimers(s.w);
+    s.w.dmabufs.close();
     s.w.conn.destroyWindow(s.w.handle.id);
-    const inFlight = s.w.inFlight?.done;
-    if (inFlight) {
+    for (const u of s.w.unanswered.splice(0)) {
+      if (!u.done) continue;
       this.dropped++;
-      setImmediate(inFlight, DROPPED.windowGone);
+      setImmediate(u.done, DROPPED.windowGone);
     }
     // The waiting flip goes to the headless pacing, so the guest hears of it at the next vblank.
     const fb = this.pendingFb;
     const done = this.pendingDone;
     this.pendingFb = undefined;
     this.pendingDone = undefined;
+    this.pictureDue = false;
     if (fb && done) this.headless.flip(fb, done);
     this.sequence++;
   }
@@ -172,12 +251,18 @@ export class WaylandOutput implements Output {
   async setConfig(cfg: OutputConfig | null): Promise<void> {
     if (this.closed) throw new OutputError(`output ${this.name} is gone`, ENODEV);
     await this.headless.setConfig(cfg);
+    const s = this.surface;
+    // A new viewport may change what a window can show of a dma-buf: plan its framebuffers again.
+    if (s.kind === 'window' && !sameViewport(this.cfg, cfg)) {
+      s.w.dmabufs.close();
+      s.w.dmabufs = this.dmabufsFor(s.w.conn, s.w.handle.id);
+    }
     this.cfg = cfg;
     this.generation++;
     if (cfg === null) this.dropPending(DROPPED.disabled);
     // The new picture (or black) now, as a modeset shows it, when the window can take a frame.
-    const s = this.surface;
-    if (s.kind === 'window' && s.w.configured && !s.w.inFlight) this.submit(s.w, cfg?.fb, undefined);
+    this.pictureDue = true;
+    if (s.kind === 'window') this.pump(s.w);
   }
 
   flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void {
@@ -199,18 +284,35 @@ export class WaylandOutput implements Output {
 
   release(fb: FramebufferDesc): void {
     this.headless.release(fb);
-    if (this.pendingFb?.id === fb.id) this.dropPending(DROPPED.released);
+    if (this.pendingFb?.id === fb.id) {
+      this.dropPending(DROPPED.released);
+      this.pendingFb = undefined;
+    }
+    const s = this.surface;
+    if (s.kind !== 'window') return;
+    s.w.dmabufs.release(fb);
+    if (s.w.shows.kind === 'dma-buf' && s.w.shows.fb?.id === fb.id) s.w.shows.fb = undefined;
   }
 
   currentFrame(): Frame | undefined {
     const s = this.surface;
-    if (s.kind === 'window' && s.w.last !== undefined && this.cfg !== null)
-      return shmFrame(s.w.targets[s.w.last], this.sequence);
-    return this.headless.currentFrame();
+    if (s.kind !== 'window' || this.cfg === null) return this.headless.currentFrame();
+    const shows = s.w.shows;
+    if (shows.kind === 'shm') return shmFrame(s.w.targets[shows.b], this.sequence);
+    // The compositor reads the guest's own pages: so does the snapshot.
+    if (shows.fb === undefined) return this.headless.currentFrame();
+    const { width, height } = this.mode;
+    const target = { bytes: new Uint8Array(width * height * 4), width, height, stride: width * 4 };
+    paintViewport({ ...this.cfg, fb: shows.fb }, shows.fb, target, false, () => this.scratch());
+    return shmFrame(target, this.sequence);
   }
 
-  pathOf(_fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
-    return { path: 'copied', reason: 'wl_shm: the compositor reads a copy in shared memory' };
+  pathOf(fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
+    const s = this.surface;
+    if (s.kind !== 'window') return this.headless.pathOf(fb);
+    const plan = s.w.dmabufs.known(fb);
+    if (plan?.kind === 'dma-buf') return { path: 'dma-buf' };
+    return { path: 'copied', reason: plan?.kind === 'copy' ? plan.reason : SHM_REASON };
   }
 
   /** Drops queued work and the window; idempotent. */
@@ -222,6 +324,13 @@ export class WaylandOutput implements Output {
     this.headless.close();
   }
 
+  private dmabufsFor(conn: WaylandConnection, window: number): WindowDmabufs {
+    return new WindowDmabufs(conn, window, this.fallbacks, this.opts.zeroCopy ?? (() => true), () => {
+      const s = this.surface;
+      if (s.kind === 'window' && s.w.conn === conn && s.w.handle.id === window) this.pump(s.w);
+    });
+  }
+
   private onWindowEvent(e: WindowEvent): void {
     const s = this.surface;
     if (s.kind !== 'window' || e.window !== s.w.handle.id) return;
@@ -231,49 +340,101 @@ export class WaylandOutput implements Output {
         if (!w.configured) {
           w.configured = true;
           // The first picture: what the guest configured, before any flip.
-          if (!w.inFlight) this.submit(w, this.cfg?.fb, undefined);
+          this.pictureDue = true;
+          this.pump(w);
         }
         break;
-      case 'frame': {
-        const done = w.inFlight?.done;
-        w.inFlight = undefined;
-        if (done) {
-          this.shown++;
-          done({ shown: true, timestampNs: process.hrtime.bigint() });
-        }
+      case 'frame':
+        if (w.pacing === 'frame-callback') this.answer(w, { shown: true, timestampNs: process.hrtime.bigint() });
+        // The compositor draws the window (again) and wants the next frame.
+        w.frameDue = false;
+        this.stopTimers(w);
         this.pump(w);
         break;
-      }
+      case 'presented':
+        this.answer(w, { shown: true, timestampNs: w.clock === CLOCK_MONOTONIC ? e.timeNs : process.hrtime.bigint() });
+        break;
+      case 'discarded':
+        this.answer(w, DROPPED.discarded);
+        break;
       case 'release':
-        w.busy[e.value === 0 ? 0 : 1] = false;
-        this.pump(w);
+        if (e.value <= 1) {
+          w.busy[e.value === 0 ? 0 : 1] = false;
+          this.pump(w);
+        }
+        break;
+      case 'dmabuf-created':
+      case 'dmabuf-failed':
+        w.dmabufs.answer(e.value, e.type === 'dmabuf-created');
         break;
       case 'close':
         this.detach('closed');
-        this.onClosedByUser(this);
+        this.opts.onClosedByUser?.(this);
         break;
     }
   }
 
-  /** Submits the waiting flip when the window can take it: configured, no frame in flight, a buffer free. */
-  private pump(w: Window): void {
-    if (!w.configured || w.inFlight || !this.pendingFb || this.surface.kind !== 'window') return;
-    if (w.busy[0] && w.busy[1]) return;
-    const fb = this.pendingFb;
-    const done = this.pendingDone;
-    this.pendingFb = undefined;
-    this.pendingDone = undefined;
-    this.submit(w, fb, done);
+  /** Tells the guest about the oldest commit's flip. */
+  private answer(w: Window, r: FlipResult): void {
+    const done = w.unanswered.shift()?.done;
+    if (!done) return;
+    if (r.shown) this.shown++;
+    else this.dropped++;
+    done(r);
   }
 
-  /** Paints `fb` (nothing: black) into a free buffer and commits it with a frame callback. */
-  private submit(w: Window, fb: FramebufferDesc | undefined, done: ((r: FlipResult) => void) | undefined): void {
-    const b: 0 | 1 = w.busy[0] ? 1 : w.busy[1] ? 0 : w.last === 0 ? 1 : 0;
-    if (w.busy[b]) {
-      // Both held (only a modeset's picture gets here): the next release or frame brings it.
-      if (done) done(DROPPED.replaced);
+  private stopTimers(w: Window): void {
+    if (w.stallTimer) clearTimeout(w.stallTimer);
+    if (w.hiddenTicker) clearInterval(w.hiddenTicker);
+    w.stallTimer = undefined;
+    w.hiddenTicker = undefined;
+  }
+
+  /** No answer for HIDDEN_AFTER_MS: the window is hidden; the guest is paced at HIDDEN_FLIP_HZ until it shows. */
+  private onStall(w: Window): void {
+    w.stallTimer = undefined;
+    if (this.surface.kind !== 'window' || this.surface.w !== w || !w.frameDue) return;
+    for (const u of w.unanswered) {
+      const done = u.done;
+      u.done = undefined;
+      if (!done) continue;
+      this.dropped++;
+      done(DROPPED.hidden);
+    }
+    w.hiddenTicker = setInterval(() => {
+      // The newest flip stays, unanswered no longer, to be shown when the window is drawn again.
+      const done = this.pendingDone;
+      if (!done) return;
+      this.pendingDone = undefined;
+      this.dropped++;
+      done(DROPPED.hidden);
+    }, 1000 / HIDDEN_FLIP_HZ);
+    // Pacing alone does not keep a stopping process alive.
+    w.hiddenTicker.unref();
+  }
+
+  /** Commits what waits when the window can take it: configured, nothing in flight, a plan known. */
+  private pump(w: Window): void {
+    if (!w.configured || w.frameDue || this.surface.kind !== 'window' || this.surface.w !== w) return;
+    const fb = this.pendingFb ?? (this.pictureDue ? this.cfg?.fb : undefined);
+    if (!fb && !this.pictureDue) return;
+    let plan: WindowPlan = { kind: 'copy', reason: SHM_REASON };
+    if (fb && this.cfg) {
+      plan = w.dmabufs.plan(fb, this.cfg, this.mode.width, this.mode.height);
+      if (plan.kind === 'pending') return; // its decision pumps again
+    }
+    if (plan.kind !== 'dma-buf' && w.busy[0] && w.busy[1]) return; // the next release pumps again
+    const done = this.pendingFb ? this.pendingDone : undefined;
+    this.pendingFb = undefined;
+    this.pendingDone = undefined;
+    this.pictureDue = false;
+    if (plan.kind === 'dma-buf') {
+      w.shows = { kind: 'dma-buf', fb };
+      this.dmabufCommits++;
+      this.commitBuffer(w, plan.buffer, done);
       return;
     }
+    const b: 0 | 1 = w.busy[0] ? 1 : w.busy[1] ? 0 : w.shows.kind === 'shm' && w.shows.b === 0 ? 1 : 0;
     const target = w.targets[b];
     if (fb && this.cfg) {
       this.copied += paintViewport(this.cfg, fb, target, w.painted[b] !== this.generation, () => this.scratch());
@@ -283,11 +444,28 @@ export class WaylandOutput implements Output {
     }
     w.painted[b] = this.generation;
     w.busy[b] = true;
-    w.last = b;
-    w.inFlight = { done };
+    w.shows = { kind: 'shm', b };
+    this.commitBuffer(w, b, done);
+  }
+
+  private commitBuffer(w: Window, buffer: number, done: ((r: FlipResult) => void) | undefined): void {
+    w.frameDue = true;
+    w.unanswered.push({ done });
+    if (w.unanswered.length > MAX_UNANSWERED) {
+      const lost = w.unanswered.shift()!.done;
+      if (lost) {
+        this.dropped++;
+        lost(DROPPED.noFeedback);
+      }
+    }
     this.commits++;
     this.sequence++;
-    w.conn.commit(w.handle.id, b);
+    w.conn.commit(w.handle.id, buffer);
+    // A hidden window stays hidden until the compositor answers; otherwise watch for it going quiet.
+    if (!w.hiddenTicker) {
+      w.stallTimer = setTimeout(() => this.onStall(w), HIDDEN_AFTER_MS);
+      w.stallTimer.unref();
+    }
   }
 
   private scratch(): Uint8Array {
@@ -303,4 +481,16 @@ export class WaylandOutput implements Output {
     this.dropped++;
     setImmediate(done, why);
   }
+}
+
+function sameViewport(a: OutputConfig | null, b: OutputConfig | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.x === b.x &&
+    a.y === b.y &&
+    a.width === b.width &&
+    a.height === b.height &&
+    (a.srcX ?? 0) === (b.srcX ?? 0) &&
+    (a.srcY ?? 0) === (b.srcY ?? 0)
+  );
 }
