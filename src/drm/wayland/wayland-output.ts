@@ -104,6 +104,8 @@ export interface WaylandOutputStats {
   readonly commits: number;
   /** Commits of the guest's own buffer (zero-copy). */
   readonly dmabufCommits: number;
+  /** Flips answered by wp_presentation's presented feedback. */
+  readonly flipsPresented: number;
   readonly bytesCopied: number;
   readonly windowless: WindowlessReason | undefined;
   /** The window is not drawn by the compositor: the guest is paced at HIDDEN_FLIP_HZ. */
@@ -146,6 +148,7 @@ export class WaylandOutput implements Output {
   private dropped = 0;
   private commits = 0;
   private dmabufCommits = 0;
+  private presented = 0;
   private copied = 0;
   private sequence = 0;
   private closed = false;
@@ -168,6 +171,7 @@ export class WaylandOutput implements Output {
       flipsDropped: this.dropped + this.headless.stats.flipsDropped,
       commits: this.commits,
       dmabufCommits: this.dmabufCommits,
+      flipsPresented: this.presented,
       bytesCopied: this.copied,
       windowless: s.kind === 'none' ? s.why : undefined,
       hidden: s.kind === 'window' && s.w.hiddenTicker !== undefined,
@@ -279,6 +283,8 @@ export class WaylandOutput implements Output {
     this.dropPending(DROPPED.replaced);
     this.pendingFb = fb;
     this.pendingDone = done;
+    // Decide its path now (an export takes a while): the answer is ready when the frame callback comes.
+    s.w.dmabufs.plan(fb, this.cfg, this.mode.width, this.mode.height);
     this.pump(s.w);
   }
 
@@ -352,6 +358,7 @@ export class WaylandOutput implements Output {
         this.pump(w);
         break;
       case 'presented':
+        if (w.unanswered[0]?.done) this.presented++;
         this.answer(w, { shown: true, timestampNs: w.clock === CLOCK_MONOTONIC ? e.timeNs : process.hrtime.bigint() });
         break;
       case 'discarded':

@@ -65,9 +65,8 @@ function codeOf(err: unknown): string {
   return typeof c === 'string' ? c : 'error';
 }
 
-/** Does the guest show `fb` whole at the window's size (what a window can show of a dma-buf)? */
-export function showsWhole(cfg: OutputConfig, width: number, height: number): boolean {
-  const fb = cfg.fb;
+/** Does the guest's viewport show `fb` whole at the window's size (what a window can show of a dma-buf)? */
+export function showsWhole(cfg: OutputConfig, fb: FramebufferDesc, width: number, height: number): boolean {
   return (
     cfg.x === 0 &&
     cfg.y === 0 &&
@@ -119,7 +118,7 @@ export class WindowDmabufs {
         ? DMABUF_REASONS.noGlobal
         : modifier === undefined
           ? `the compositor takes no linear ${fourccToString(fb.fourcc)} dma-buf`
-          : !showsWhole(cfg, width, height) || cfg.fb.id !== fb.id
+          : !showsWhole(cfg, fb, width, height)
             ? DMABUF_REASONS.viewport
             : !fb.buffer.exportDmaBuf
               ? DMABUF_REASONS.noExport

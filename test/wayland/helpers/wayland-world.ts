@@ -32,15 +32,22 @@ function testLogger(): Logger {
 }
 
 export async function waylandWorld(
-  opts: WestonOptions & { connectorMap?: ReadonlyMap<string, string>; primary?: 'wayland' | 'headless' } = {},
+  opts: WestonOptions & {
+    connectorMap?: ReadonlyMap<string, string>;
+    primary?: 'wayland' | 'headless';
+    /** The simulated kernel's dma-buf export (default none, as stock Debian kernels). */
+    dmabuf?: 'none' | 'contiguous';
+    /** The Wayland backend's logger (default: silent unless VDISPLD_TEST_LOG). */
+    log?: Logger;
+  } = {},
 ): Promise<WaylandWorld> {
   const weston = await startWeston(opts);
   const host = await SimHost.start();
-  const platform = await host.platform();
+  const platform = await host.platform(opts.dmabuf ? { dmabuf: opts.dmabuf } : {});
   const xs = await host.xenstore(0);
   const wayland = WaylandBackend.open({
     display: `${weston.runtimeDir}/${weston.socket}`,
-    log: testLogger(),
+    log: opts.log ?? testLogger(),
     reconnectMs: 200,
     guestName: (domid) => xs.read(`/local/domain/${domid}/name`).catch(() => undefined),
   });
