@@ -60,7 +60,7 @@ export async function waylandPathSuite(ctx: BenchContext): Promise<Figure[]> {
     figure({
       id: 'wayland.flip-cpu',
       section,
-      what: 'CPU per flip (copy into wl_shm, commit, frame callback)',
+      what: 'CPU per flip (copy into wl_shm, commit, presented feedback)',
       unit: 'µs',
       vdispld: runs.flip,
       floorName: 'memcpy in C',

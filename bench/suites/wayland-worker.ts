@@ -1,6 +1,6 @@
 // The Wayland output's flip path measured in a process of its own (so its CPU clock counts nothing
 // else), against a real Weston (headless, pixman): a 1920x1080 XRGB8888 guest framebuffer whose
-// bytes are a shared file mapping, flipped into a window; each flip awaited to its frame callback.
+// bytes are a shared file mapping, flipped into a window; each flip awaited to the compositor's answer (presented feedback).
 //   flip:  CPU of this process per flip (copy into the wl_shm buffer, commit, dispatch of the
 //          callback); the compositor's own CPU (it reads the buffer to compose) is not in it;
 //   paint: the copy alone (paintViewport) for the same bytes;
