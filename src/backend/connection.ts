@@ -1,7 +1,8 @@
 // A device's live connection: outputs claimed, rings and event pages mapped, event channels bound,
 // buffers and framebuffers registered. Everything it holds is released by close(), in an order
 // that never leaves an output reading unmapped pages: stop serving, unbind, turn outputs off,
-// detach framebuffers, unmap buffers, unmap rings, give outputs back. A frontend that breaks the
+// detach framebuffers, unmap buffers, unmap rings, give outputs back (an output still busy with a
+// modeset past the deadline only once that ended and was undone). A frontend that breaks the
 // ring protocol is told as the 'broken' event on the emitter its device gave (src/util/events.ts).
 import type { EventEmitter } from 'node:events';
 import { BackRing } from '../displif/back-ring.js';
@@ -12,7 +13,7 @@ import type { ScanoutPath } from '../drm/output.js';
 import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
-import { BufferRegistry, releaseBacking, type RegistryCounts } from './buffer-registry.js';
+import { BufferRegistry, releaseBacking, type Framebuffer, type RegistryCounts } from './buffer-registry.js';
 import {
   ConnectorChannel,
   emptyChannelStats,
@@ -25,6 +26,7 @@ import type { ConnectionEvents } from './device-protocol.js';
 import type { ConnectorState, DeviceContext, Scanout } from './ops/context.js';
 import type { GuestIdentity } from './guest-identity.js';
 import type { OutputClaim, OutputMap } from './output-map.js';
+import { turnOff } from './ops/scanout.js';
 import { PageRate, type Quotas } from './quotas.js';
 import type { Size } from '../util/geometry.js';
 
@@ -67,6 +69,7 @@ export class Connection {
     /** Undefined only for the clean-up of a connection that failed before it had one. */
     private readonly ctx: (DeviceContext & { live: boolean }) | undefined,
     private readonly parts: readonly ConnectorParts[],
+    private readonly log: Logger,
   ) {}
 
   /**
@@ -111,7 +114,7 @@ export class Connection {
         nextFramebufferId: () => env.nextFramebufferId(),
         live: true,
       };
-      const conn = new Connection(ctx, parts);
+      const conn = new Connection(ctx, parts, log);
       let broken = false;
       const onViolation = (reason: string): void => {
         if (broken) return;
@@ -124,7 +127,7 @@ export class Connection {
         await openConnector(env.platform, domid, c, parts[c.index]!, ctx, connectors[c.index]!, hooks, onViolation);
       return conn;
     } catch (err) {
-      await new Connection(ctx, parts).close();
+      await new Connection(ctx, parts, log).close();
       throw err;
     }
   }
@@ -169,23 +172,43 @@ export class Connection {
       p.evtChannel?.close();
     }
     await Promise.all(this.parts.map((p) => p.channel?.stop()));
+    // Outputs still working on a modeset past the deadline (a hung display): the rest is released
+    // now, but such an output is given back only once its modeset ended and was undone, so that
+    // it is never anyone else's while it may still show this guest.
+    const busy = new Map<number, Promise<void>>();
+    let framebuffers: readonly Framebuffer[] = [];
     if (ctx) {
       for (const c of ctx.connectors) {
         c.scanout = null;
-        try {
-          await c.output.setConfig(null);
-        } catch {
-          /* an output that cannot even turn off still gets its framebuffers released below */
-        }
+        const running = this.parts[c.index]!.channel?.modesetRunning;
+        if (running) busy.set(c.index, running);
+        else await turnOff(c.output);
       }
-      const { framebuffers, buffers } = ctx.registry.drain();
+      const drained = ctx.registry.drain();
+      framebuffers = drained.framebuffers;
       for (const fb of framebuffers) for (const c of ctx.connectors) c.output.release(fb.desc);
-      for (const b of buffers) releaseBacking(b);
+      for (const b of drained.buffers) releaseBacking(b);
     }
     for (const p of this.parts) {
       p.ring?.close();
       p.evt?.close();
-      p.claim?.release();
+    }
+    for (const [index, p] of this.parts.entries()) {
+      const running = busy.get(index);
+      if (!running) {
+        p.claim?.release();
+        continue;
+      }
+      const claim = p.claim!;
+      this.log.warn(
+        { output: claim.output.name },
+        `output ${claim.output.name} is still busy with connector ${index}'s modeset after the connection ended: it stays off and claimed until the modeset ends`,
+      );
+      void running.then(async () => {
+        await turnOff(claim.output);
+        for (const fb of framebuffers) claim.output.release(fb.desc);
+        claim.release();
+      });
     }
   }
 }

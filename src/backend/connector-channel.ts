@@ -5,7 +5,7 @@
 // frontend's 3000 ms. Flip completions become EVT_PG_FLIP events, each within the flip deadline
 // whether or not the output ever reports the flip.
 import type { BackRing } from '../displif/back-ring.js';
-import { XEN_EAGAIN, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
+import { XEN_EAGAIN, XEN_EBUSY, XEN_EIO, XEN_ETIMEDOUT } from '../displif/constants.js';
 import type { EventProducer } from '../displif/event-page.js';
 import { CookieCache } from '../displif/cookie-cache.js';
 import { bufferPageCount, decodeRequest, type DecodeOptions, type Request } from '../displif/requests.js';
@@ -110,6 +110,8 @@ export class ConnectorChannel implements FlipQueue {
   private busy = false;
   /** Asynchronous requests still running, including ones already answered -ETIMEDOUT. */
   private readonly inflight = new Set<Promise<void>>();
+  /** The SET_CONFIG the output still works on, answered or not (one at a time per connector). */
+  private modeset: Promise<void> | undefined;
   private scheduled = false;
   private closed = false;
   private flips: PendingFlip[] = [];
@@ -146,6 +148,14 @@ export class ConnectorChannel implements FlipQueue {
 
   get pending(): number {
     return this.pendingFlips;
+  }
+
+  /**
+   * Settles when the output has finished the SET_CONFIG it was given (and undone it, if it came
+   * too late); undefined when none is running. The connection gives the output back only then.
+   */
+  get modesetRunning(): Promise<void> | undefined {
+    return this.modeset;
   }
 
   queue(fb: Framebuffer): void {
@@ -220,8 +230,10 @@ export class ConnectorChannel implements FlipQueue {
       return;
     }
     let r: number | Promise<OpResult>;
+    // Aborted when the deadline answers the request: a modeset finished after that is undone.
+    const late = d.req.kind === 'set-config' ? new AbortController() : undefined;
     try {
-      r = this.dispatch(d.req);
+      r = this.dispatch(d.req, late?.signal);
     } catch (err) {
       // A handler or an output threw (a bug): the guest still gets an answer and the ring goes on.
       this.hooks.log?.error({ err, op: d.operation }, 'request handler threw; answered -EIO');
@@ -232,12 +244,16 @@ export class ConnectorChannel implements FlipQueue {
       return;
     }
     this.busy = true;
-    const done = this.await(d.id, d.operation, d.req, r).finally(() => this.inflight.delete(done));
+    const done = this.await(d.id, d.operation, d.req, r, late).finally(() => {
+      this.inflight.delete(done);
+      if (this.modeset === done) this.modeset = undefined;
+    });
     this.inflight.add(done);
+    if (late) this.modeset = done;
   }
 
   /** Synchronous handlers return the status; asynchronous ones a promise of the result. */
-  private dispatch(req: Request): number | Promise<OpResult> {
+  private dispatch(req: Request, late: AbortSignal | undefined): number | Promise<OpResult> {
     const ctx = this.ctx;
     switch (req.kind) {
       case 'pg-flip':
@@ -252,7 +268,9 @@ export class ConnectorChannel implements FlipQueue {
         if (!this.withinPageRate(req.bufferSz)) return -XEN_EAGAIN;
         return dbufCreate(ctx, req);
       case 'set-config':
-        return setConfig(ctx, this.conn, req).then((status) => ({ status }));
+        // One answered -ETIMEDOUT is still at the output: a second would race its undo.
+        if (this.modeset) return -XEN_EBUSY;
+        return setConfig(ctx, this.conn, req, late).then((status) => ({ status }));
       case 'get-edid':
         // The walk reads a directory of up to buffer_sz / 4096 refs: charged like a creation's.
         if (!this.withinPageRate(req.bufferSz, true)) return -XEN_EAGAIN;
@@ -273,10 +291,17 @@ export class ConnectorChannel implements FlipQueue {
     return rate.take(pages, this.now());
   }
 
-  private async await(id: number, operation: number, req: Request, p: Promise<OpResult>): Promise<void> {
+  private async await(
+    id: number,
+    operation: number,
+    req: Request,
+    p: Promise<OpResult>,
+    late: AbortController | undefined,
+  ): Promise<void> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      late?.abort();
       this.stats.timeouts++;
       this.respond(id, operation, -XEN_ETIMEDOUT);
       this.busy = false;
@@ -292,7 +317,8 @@ export class ConnectorChannel implements FlipQueue {
     }
     clearTimeout(timer);
     if (timedOut) {
-      // The frontend was told it failed: a buffer made late must not outlive that answer.
+      // The frontend was told it failed: a buffer made late must not outlive that answer (a late
+      // modeset undoes itself, see ops/scanout.ts).
       if (req.kind === 'dbuf-create' && result.status === 0)
         dbufDestroy(this.ctx, { kind: 'dbuf-destroy', dbufCookie: req.dbufCookie });
       return;

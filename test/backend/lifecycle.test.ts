@@ -3,151 +3,17 @@
 // frontend restart, protocol violation, bad values, toolstack removal, daemon restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { XenbusState as S } from '../../src/displif/constants.js';
-import { formatByName } from '../../src/displif/formats.js';
-import { writePageDirectory, directoryPageCount } from '../../src/displif/page-directory.js';
 import { SRING } from '../../src/displif/wire-layout.js';
 import { writeU32 } from '../../src/displif/bytes.js';
+import { writePageDirectory } from '../../src/displif/page-directory.js';
 import { DisplayBackend } from '../../src/backend/backend.js';
 import { conventionalErrorPath } from '../../src/backend/device.js';
-import { OutputMap } from '../../src/backend/output-map.js';
-import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
-import { Toolstack, type VdisplPaths } from '../../src/sim/toolstack.js';
-import { parseVdisplSpec } from '../../src/sim/vdispl-config.js';
-import { startXenstored, type SimXenstored } from '../../src/sim/xenstored/index.js';
-import { XenStoreClient, unixSocketTransport } from '../../src/xenstore/index.js';
-import { silentLogger, type Logger } from '../../src/util/log.js';
+import { silentLogger } from '../../src/util/log.js';
 import { pino } from 'pino';
 import { cookie, type GrantRef } from '../../src/util/ids.js';
-import { FakePlatform, type FakeGuest } from './helpers/fake-platform.js';
-import { TestFrontend, waitFor } from './helpers/test-frontend.js';
-
-const XRGB = formatByName('XRGB8888')!;
-const FE = 5;
-
-interface World {
-  dir: string;
-  xsd: SimXenstored;
-  dom0: XenStoreClient;
-  beXs: XenStoreClient;
-  guestXs: XenStoreClient;
-  toolstack: Toolstack;
-  platform: FakePlatform;
-  guest: FakeGuest;
-  headless: HeadlessBackend;
-  outputs: OutputMap;
-  backend: DisplayBackend;
-  paths: VdisplPaths;
-  fe: TestFrontend;
-  close(): Promise<void>;
-}
-
-async function world(
-  spec = 'connectors=id0:640x480;id1:320x240',
-  opts: { connectorMap?: Map<string, string>; log?: Logger; before?: (dom0: XenStoreClient) => Promise<void> } = {},
-): Promise<World> {
-  const dir = mkdtempSync(join(tmpdir(), 'vdispld-be-'));
-  const xsd = await startXenstored({ socketPath: join(dir, 'xs') });
-  const connect = (p: string) => XenStoreClient.connect({ transport: unixSocketTransport(p), reconnect: false });
-  const dom0 = await connect(xsd.socketPath);
-  const beXs = await connect(xsd.socketPath);
-  const toolstack = new Toolstack(dom0);
-  await toolstack.createDomainNodes(FE, 'guest5', '00000000-0000-0000-0000-000000000005', 65536);
-  const guestXs = await connect(await xsd.introduceDomain(FE));
-  await opts.before?.(dom0);
-  const platform = new FakePlatform();
-  const guest = platform.guest(FE, 16384);
-  const headless = new HeadlessBackend();
-  const outputs = new OutputMap({ backends: [headless], onDemand: headless, connectorMap: opts.connectorMap });
-  const backend = await DisplayBackend.start({ xs: beXs, platform, outputs, log: opts.log ?? silentLogger() });
-  const paths = await toolstack.addVdispl(FE, 0, parseVdisplSpec(spec));
-  const fe = new TestFrontend(guestXs, platform, guest, paths.frontend, paths.backend);
-  const w: World = {
-    dir,
-    xsd,
-    dom0,
-    beXs,
-    guestXs,
-    toolstack,
-    platform,
-    guest,
-    headless,
-    outputs,
-    backend,
-    paths,
-    fe,
-    close: async () => {
-      await w.backend.close();
-      await headless.close();
-      for (const c of [guestXs, beXs, dom0]) await c.close();
-      await xsd.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return w;
-}
-
-/** Nothing held: no mapping, binding, granted buffer, framebuffer or dedicated output. */
-function assertNothingHeld(w: World, why: string): void {
-  const r = w.platform.resources();
-  assert.deepEqual(
-    r,
-    { grantMappings: 0, mappedPages: 0, exportedDmaBufs: 0, grantedBuffers: 0, eventChannels: 0 },
-    why,
-  );
-  assert.equal(w.headless.resources().framebuffers, 0, why);
-  assert.equal(w.headless.outputs().length, 0, why);
-  const b = w.backend.resources();
-  assert.equal(b.connected, 0, why);
-  assert.equal(b.buffers + b.framebuffers + b.bufferPages, 0, why);
-}
-
-/** A frontend-allocated w x h XRGB buffer, FB over it, shown on connector `c`. */
-async function showBuffer(w: World, c: number, dbuf: bigint, fb: bigint, width: number, height: number): Promise<void> {
-  const sz = width * height * 4;
-  const n = Math.ceil(sz / 4096);
-  const data = w.guest.grantPages(n);
-  const dirRefs = w.guest.grantPages(directoryPageCount(n));
-  writePageDirectory(
-    dirRefs.map((r) => w.guest.page(r)),
-    dirRefs,
-    data,
-  );
-  // The picture: every byte of row y is y.
-  for (let y = 0; y < height; y++)
-    w.guest.arena.fill(
-      y & 0xff,
-      w.guest.grants.get(data[0]!)!.page * 4096 + y * width * 4,
-      w.guest.grants.get(data[0]!)!.page * 4096 + (y + 1) * width * 4,
-    );
-  let r = await w.fe.request(0, {
-    kind: 'dbuf-create',
-    dbufCookie: cookie(dbuf),
-    geometry: { width, height, bpp: 32 },
-    bufferSz: sz,
-    beAlloc: false,
-    grefDirectory: dirRefs[0]!,
-    dataOfs: 0,
-  });
-  assert.equal(r.status, 0, 'DBUF_CREATE');
-  r = await w.fe.request(0, {
-    kind: 'fb-attach',
-    dbufCookie: cookie(dbuf),
-    fbCookie: cookie(fb),
-    width,
-    height,
-    format: XRGB,
-  });
-  assert.equal(r.status, 0, 'FB_ATTACH');
-  r = await w.fe.request(c, {
-    kind: 'set-config',
-    config: { fbCookie: cookie(fb), x: 0, y: 0, width, height, bpp: 32 },
-  });
-  assert.equal(r.status, 0, 'SET_CONFIG');
-}
+import { waitFor } from './helpers/test-frontend.js';
+import { FE, assertNothingHeld, showBuffer, world } from './helpers/xs-world.js';
 
 void test('connect, serve two connectors, events in order per connector, release on frontend Closing, reconnect from id 0', async () => {
   const w = await world();

@@ -3,13 +3,21 @@
 // framebuffer-sized request whose x/y is the source offset of the connector's region. Both are
 // normalised to one Scanout (viewport + source offset); a flip goes only to a connector that is on
 // and must cover that region. PG_FLIP is answered as soon as the flip is queued; its event follows.
-import { XEN_EBUSY, XEN_EINVAL, XEN_ENOENT } from '../../displif/constants.js';
+// A modeset the output finishes after its answer was given up (deadline, tear-down, framebuffer
+// detached meanwhile) is undone: the output goes off rather than show what nobody was told.
+import { XEN_EBUSY, XEN_EINVAL, XEN_ENODEV, XEN_ENOENT, XEN_ETIMEDOUT } from '../../displif/constants.js';
+import type { Output } from '../../drm/output.js';
 import type { PgFlip, SetConfig } from '../../displif/requests.js';
 import type { Rect, Size } from '../../util/geometry.js';
 import type { ConnectorState, DeviceContext, FlipQueue, ScanoutView } from './context.js';
 import { statusOf } from '../../displif/status.js';
 
-export async function setConfig(ctx: DeviceContext, conn: ConnectorState, req: SetConfig): Promise<number> {
+export async function setConfig(
+  ctx: DeviceContext,
+  conn: ConnectorState,
+  req: SetConfig,
+  late?: AbortSignal,
+): Promise<number> {
   const c = req.config;
   if (c === null) {
     conn.scanout = null;
@@ -25,18 +33,45 @@ export async function setConfig(ctx: DeviceContext, conn: ConnectorState, req: S
   if (c.bpp !== fb.format.bpp) return -XEN_EINVAL;
   const view = normaliseConfig(conn.resolution, fb.desc, c);
   if (view === null) return -XEN_EINVAL;
+  // The modeset holds the buffer's pages while the output works on it: the guest may destroy the
+  // buffer (from connector 0's ring, or after this request timed out) or the connection may end.
+  const letGo = fb.dbuf.holds.retain();
   try {
-    await conn.output.setConfig({ fb: fb.desc, ...view });
-  } catch (err) {
-    return statusOf(err);
+    try {
+      await conn.output.setConfig({ fb: fb.desc, ...view });
+    } catch (err) {
+      return statusOf(err);
+    }
+    // Done after the frontend was told it failed (`late`: the deadline answered it), after the
+    // connection ended, or after the framebuffer was detached meanwhile: nobody may be shown what
+    // the guest was not told it shows, so the output goes off and lets go of the framebuffer.
+    const undo = late?.aborted
+      ? -XEN_ETIMEDOUT
+      : !ctx.live
+        ? -XEN_ENODEV
+        : ctx.registry.framebuffer(c.fbCookie) !== fb
+          ? -XEN_ENOENT
+          : 0;
+    if (undo !== 0) {
+      conn.scanout = null;
+      await turnOff(conn.output);
+      conn.output.release(fb.desc);
+      return undo;
+    }
+    conn.scanout = { fbCookie: c.fbCookie, ...view };
+    return 0;
+  } finally {
+    letGo?.();
   }
-  // The framebuffer may have been detached while the output was busy: then it shows nothing of it.
-  if (ctx.registry.framebuffer(c.fbCookie) !== fb) {
-    conn.output.release(fb.desc);
-    return -XEN_ENOENT;
+}
+
+/** Disables `output`; one that cannot even turn off is left as it is (there is nothing else to ask of it). */
+export async function turnOff(output: Output): Promise<void> {
+  try {
+    await output.setConfig(null);
+  } catch {
+    /* the output's own failure (gone, device error): its framebuffers are still released by the caller */
   }
-  conn.scanout = { fbCookie: c.fbCookie, ...view };
-  return 0;
 }
 
 export function pgFlip(ctx: DeviceContext, conn: ConnectorState, req: PgFlip, flips: FlipQueue): number {

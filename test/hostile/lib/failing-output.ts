@@ -22,11 +22,20 @@ export interface FailureMode {
   throwEvery: number;
   /** The next n setConfig calls reject with EIO. */
   refuseModesets: number;
+  /**
+   * While set, a modeset to a configuration (not a disable) takes effect only when this settles: a
+   * display whose commit takes longer than the backend's deadline. Read at each call.
+   */
+  modesetGate?: Promise<void>;
+  /** Each setConfig waits for the one before (as KMS serialises modesets); otherwise a disable takes effect at once. */
+  serialise?: boolean;
 }
 
 class FailingOutput implements Output {
   private flips = 0;
   injected = 0;
+  /** The last modeset asked for, settled or not (serialised mode). */
+  private configuring: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly inner: Output,
@@ -47,7 +56,14 @@ class FailingOutput implements Output {
       this.injected++;
       return Promise.reject(Object.assign(new Error(`output ${this.name}: modeset refused (injected)`), { errno: 5 }));
     }
-    return this.inner.setConfig(cfg);
+    const gate = cfg !== null ? this.mode.modesetGate : undefined;
+    if (gate) this.injected++;
+    const apply = (): Promise<void> => (gate ? gate.then(() => this.inner.setConfig(cfg)) : this.inner.setConfig(cfg));
+    if (!this.mode.serialise) return apply();
+    const run = this.configuring.then(apply);
+    // The next modeset waits for this one whatever its outcome; the caller sees the outcome through `run`.
+    this.configuring = run.catch(() => undefined);
+    return run;
   }
 
   flip(fb: FramebufferDesc, done: (r: FlipResult) => void): void {
