@@ -119,7 +119,7 @@ export class Connection {
       const onViolation = (reason: string): void => {
         if (broken) return;
         broken = true;
-        log.warn({ domid, dev: devId }, `frontend broke the ring protocol: ${reason}`);
+        // Logged by the device with the reason, thinned (the guest can do this on every connection).
         events.emit('broken', reason);
       };
       const hooks = { ...(env.observer ? { observer: env.observer } : {}), pageRate: PageRate.of(env.quotas), log };

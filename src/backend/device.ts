@@ -14,6 +14,7 @@ import type { RegistryCounts } from './buffer-registry.js';
 import { Connection, type ConnectionEnv, type ConnectorStatus } from './connection.js';
 import { DeviceConfigError, RingSetupError, checkFrontendPath, readDeviceConfig, type Fault } from './device-config.js';
 import type { ConnectionEvents, DeviceProtocol, ServedConnection } from './device-protocol.js';
+import { FailureBackoff } from './failure-backoff.js';
 import { readGuestIdentity } from './guest-identity.js';
 import {
   decide,
@@ -39,12 +40,6 @@ export interface DeviceStatus {
   readonly error: string | undefined;
   readonly connectors: readonly ConnectorStatus[];
 }
-
-/** Delay before offering a new connection to a frontend that broke the last one: 100 ms doubling to 5 s. */
-const RETRY_BASE_MS = 100;
-const RETRY_MAX_MS = 5000;
-/** Failure log lines per device before they are thinned out (a hostile guest can fail on purpose). */
-const LOUD_FAILURES = 3;
 
 /**
  * The XenBus convention's error node for a backend path: the path below its domain's home, under
@@ -73,7 +68,8 @@ export class Device {
   private loop: Promise<void> | undefined;
   private dirty = false;
   private stopping = false;
-  private failures = 0;
+  /** Failures in a row: how loudly, and after how long a new connection is offered. */
+  private readonly backoff = new FailureBackoff();
   private retryAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
@@ -310,7 +306,7 @@ export class Device {
       await this.releaseConnection();
       return false;
     }
-    this.failures = 0;
+    this.backoff.connected(Date.now());
     this.lastError = undefined;
     return true;
   }
@@ -334,18 +330,17 @@ export class Device {
 
   /** The device cannot be served: one log line, the XenBus error node, state Closed. */
   private async fail(fault: Fault, message: string, setPhase: boolean): Promise<void> {
-    this.failures++;
+    const v = this.backoff.fail(Date.now(), fault === 'frontend');
     this.lastError = message;
-    if (this.failures <= LOUD_FAILURES || this.failures % 100 === 0) {
-      this.log.error({ fault, failures: this.failures }, `dom${this.domid} device ${this.devId}: ${message}`);
-    }
+    // Thinned: a guest can fail on purpose as often as it is let in; the count says how often.
+    if (v.loud) this.log.error({ fault, failures: v.count }, `dom${this.domid} device ${this.devId}: ${message}`);
     await this.writeBackend(
       { [XsField.ERROR]: `${XEN_EINVAL} ${message}`, [XsField.STATE]: String(XenbusState.Closed) },
       false,
       `${XEN_EINVAL} ${message}`,
     );
-    if (fault === 'frontend')
-      this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, this.failures - 1));
+    // From the Closed the frontend sees.
+    if (v.retryAfterMs !== undefined) this.retryAt = Date.now() + v.retryAfterMs;
     if (setPhase) {
       const from = this.phase;
       this.phase = phaseAfterConnectFailure(fault);
