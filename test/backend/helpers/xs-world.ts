@@ -23,7 +23,15 @@ import { TestFrontend } from './test-frontend.js';
 export const XRGB = formatByName('XRGB8888')!;
 export const FE = 5;
 
-export interface World {
+/** One guest's side: its frontend and its memory. */
+export interface GuestSide {
+  readonly domid: number;
+  readonly fe: TestFrontend;
+  readonly guest: FakeGuest;
+  readonly paths: VdisplPaths;
+}
+
+export interface World extends GuestSide {
   dir: string;
   xsd: SimXenstored;
   dom0: XenStoreClient;
@@ -37,6 +45,8 @@ export interface World {
   backend: DisplayBackend;
   paths: VdisplPaths;
   fe: TestFrontend;
+  /** Another guest (domid, named guest<domid>) with one vdispl device, served by the same backend. */
+  addGuest(domid: number, spec: string): Promise<GuestSide>;
   close(): Promise<void>;
 }
 
@@ -70,7 +80,9 @@ export async function world(
   const backend = await DisplayBackend.start({ xs: beXs, platform, outputs, log: opts.log ?? silentLogger() });
   const paths = await toolstack.addVdispl(FE, 0, parseVdisplSpec(spec));
   const fe = new TestFrontend(guestXs, platform, guest, paths.frontend, paths.backend);
+  const clients = [guestXs, beXs, dom0];
   const w: World = {
+    domid: FE,
     dir,
     xsd,
     dom0,
@@ -84,10 +96,19 @@ export async function world(
     backend,
     paths,
     fe,
+    addGuest: async (domid, gspec) => {
+      const uuid = `00000000-0000-0000-0000-${String(domid).padStart(12, '0')}`;
+      await toolstack.createDomainNodes(domid, `guest${domid}`, uuid, 65536);
+      const xs = await connect(await xsd.introduceDomain(domid));
+      clients.unshift(xs);
+      const g = platform.guest(domid, 16384);
+      const p = await toolstack.addVdispl(domid, 0, parseVdisplSpec(gspec));
+      return { domid, fe: new TestFrontend(xs, platform, g, p.frontend, p.backend), guest: g, paths: p };
+    },
     close: async () => {
       await w.backend.close();
       await headless.close();
-      for (const c of [guestXs, beXs, dom0]) await c.close();
+      for (const c of clients) await c.close();
       await xsd.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -111,7 +132,13 @@ export function assertNothingHeld(w: World, why: string): void {
 }
 
 /** A frontend-allocated w x h XRGB buffer with a framebuffer over it (rows of bytes equal to y). */
-export async function attachBuffer(w: World, dbuf: bigint, fb: bigint, width: number, height: number): Promise<void> {
+export async function attachBuffer(
+  w: GuestSide,
+  dbuf: bigint,
+  fb: bigint,
+  width: number,
+  height: number,
+): Promise<void> {
   const sz = width * height * 4;
   const n = Math.ceil(sz / 4096);
   const data = w.guest.grantPages(n);
@@ -151,7 +178,7 @@ export async function attachBuffer(w: World, dbuf: bigint, fb: bigint, width: nu
 
 /** attachBuffer, then shown on connector `c`. */
 export async function showBuffer(
-  w: World,
+  w: GuestSide,
   c: number,
   dbuf: bigint,
   fb: bigint,
