@@ -8,7 +8,7 @@
 #   SUITE, MIRROR, ROOTFS_PKGS, ROOTFS_KEY   the debootstrap inputs and their hash (tree reuse)
 #
 # Nothing is installed on the host: the hypervisor and the kernel are fetched with `apt-get download`
-# and unpacked with dpkg-deb -x. Host tools (qemu, debootstrap, busybox-static, cpio, kmod, xz) come
+# and unpacked with dpkg-deb -x. Host tools (qemu, debootstrap, busybox-static, cpio, kmod, xz, gcc) come
 # from scripts in run.ts' preflight.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -85,11 +85,18 @@ for ko in $(modclosure virtio_pci virtio_blk ext4); do cp "$ko" "$S1/lib/modules
 install -m 0755 "$HERE/dom0-stage1.sh" "$S1/init"
 cpio_gz "$S1" > "$OUT/dom0-initrd.cpio.gz"; rm -rf "$S1"
 
-# ---- guest initramfs: busybox, xen-drm-front and its dependencies, modetest, the xenstore client
+# ---- the input lab's tool (uinput devices in dom0, evdev reader in the guest), static: one binary for both
+step "e2e-input"
+mktmp EI
+gcc -static -O2 -Wall -o "$EI/e2e-input" "$HERE/e2e-input.c"
+
+# ---- guest initramfs: busybox, evdev and xen-drm-front with its dependencies, modetest, the xenstore
+# client, e2e-input (xen-kbdfront is built into Debian's kernel; evdev gives it /dev/input/event*)
 step "guest initramfs"
 mktmp GI
 busybox_tree "$GI"
-for ko in $(modclosure drm_xen_front); do cp "$ko" "$GI/lib/modules/"; echo "/lib/modules/$(basename "$ko")"; done > "$GI/modules.order"
+install -D -m 0755 "$EI/e2e-input" "$GI/usr/bin/e2e-input"
+for ko in $(modclosure evdev drm_xen_front); do cp "$ko" "$GI/lib/modules/"; echo "/lib/modules/$(basename "$ko")"; done > "$GI/modules.order"
 copy_bins "$GI" /usr/bin/modetest /usr/bin/xenstore
 for c in read write exists list rm chmod; do ln -sf xenstore "$GI/usr/bin/xenstore-$c"; done
 install -m 0755 "$HERE/guest-init.sh" "$GI/init"
@@ -100,9 +107,9 @@ step "dom0 root fs"
 mktmp R
 cp -a "$ROOT/." "$R/"
 rm -f "$R/.complete"
-# only the modules dom0 loads (Xen devices, 9p, the display); keeps the image small
+# only the modules dom0 loads (Xen devices, 9p, the display, uinput and evdev for the input lab); keeps the image small
 mkdir -p "$R/lib/modules/$KVER"
-for ko in $(modclosure xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xenfs 9pnet_virtio 9p bochs virtio-gpu); do
+for ko in $(modclosure xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xenfs 9pnet_virtio 9p bochs virtio-gpu uinput evdev); do
   install -D -m 0644 "$ko" "$R${ko#"$KDIR"}"
 done
 cp "$KDIR/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} "$R/lib/modules/$KVER/" 2>/dev/null || true
@@ -113,6 +120,7 @@ printf '/dev/vda / ext4 rw 0 1\n' > "$R/etc/fstab"
 printf 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"\n' > "$R/etc/default/xen"
 mkdir -p "$R"/var/log/xen/console "$R"/var/lib/xen "$R"/mnt/share "$R"/opt/vdispld "$R"/opt/node "$R"/root/guest
 install -m 0755 "$HERE/dom0-init.sh" "$R/sbin/e2e-init"
+install -D -m 0755 "$EI/e2e-input" "$R/usr/local/bin/e2e-input"
 # The guest kernel as a plain ELF: libxc's bzImage loader would XZ-unpack it under emulation on every
 # `xl create` (about 5 s); the ELF loader does not. (xz stops at the stream end, so tail gets SIGPIPE.)
 off=$(LC_ALL=C grep -m1 -obUaP '\xfd7zXZ\x00' "$OUT/vmlinuz" | cut -d: -f1)

@@ -17,6 +17,8 @@ export interface GuestConfig {
   type?: 'pv' | 'pvh';
   /** The lab: x86 (default) or arm64, whose guests are always Xen's one Arm guest type, on the lab kernel. */
   arch?: 'x86' | 'arm64';
+  /** The xl `vkb` device string (para-virtual input), e.g. backend-type=linux,unique-id=id0 */
+  vkb?: string;
 }
 
 /** The xl config of a guest: a PV (or PVH) domain running the image's kernel and busybox initramfs. */
@@ -49,6 +51,7 @@ export function xlConfig(c: GuestConfig): string {
     ...(c.type === 'pvh' ? ['tsc_mode = "native"', 'cpuid = "host,rdtscp=0"'] : []),
     'on_crash = "preserve"',
     `vdispl = [ '${c.vdispl}' ]`,
+    ...(c.vkb ? [`vkb = [ '${c.vkb}' ]`] : []),
     '',
   ].join('\n');
 }

@@ -37,7 +37,7 @@ const ROOTFS_PKGS = [
 const SUITE = 'bookworm';
 const MIRROR = process.env.VDISPLD_E2E_MIRROR ?? 'http://deb.debian.org/debian';
 
-/** Host tools the build and the run need, by Debian package. */
+/** Host tools the build and the run need, by Debian package(s). */
 const HOST_TOOLS: Record<string, string> = {
   'qemu-system-x86_64': 'qemu-system-x86',
   debootstrap: 'debootstrap',
@@ -46,6 +46,8 @@ const HOST_TOOLS: Record<string, string> = {
   xz: 'xz-utils',
   'mkfs.ext4': 'e2fsprogs',
   modprobe: 'kmod',
+  // e2e-input, linked static: libc.a is in libc6-dev, which gcc only recommends
+  gcc: 'gcc libc6-dev',
 };
 
 export interface Image {
@@ -72,7 +74,7 @@ export function ensureHostTools(log: (s: string) => void): void {
     ...new Set(
       Object.entries(HOST_TOOLS)
         .filter(([cmd]) => !which(cmd))
-        .map(([, pkg]) => pkg),
+        .flatMap(([, pkgs]) => pkgs.split(' ')),
     ),
   ];
   if (missing.length === 0) return;

@@ -9,6 +9,7 @@ import { restarts } from './s5-restarts.js';
 import { teardown } from './s6-teardown.js';
 import { beAlloc } from './s7-be-alloc.js';
 import { kmsDom0 } from './s8-kms-dom0.js';
+import { input } from './s9-input.js';
 import { routing } from './s10-routing.js';
 import { a0Harness } from './a0-harness.js';
 import { a1BeAllocZeroCopy } from './a1-be-alloc-zero-copy.js';
@@ -27,6 +28,7 @@ export const SCENARIOS: Scenario[] = [
   teardown,
   beAlloc,
   kmsDom0,
+  input,
   routing,
 ];
 

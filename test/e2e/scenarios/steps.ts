@@ -42,9 +42,9 @@ export function connectorArgs(map: Record<string, string>): string[] {
  * only 10 s to reach InitWait). Without the daemon, dom0/xenbus-initwait.sh stands in so that
  * everything up to the frontend's Initialised state can still be proven.
  */
-export async function startBackend(ctx: Ctx, map: Record<string, string>): Promise<void> {
+export async function startBackend(ctx: Ctx, map: Record<string, string>, extra: string[] = []): Promise<void> {
   if (ctx.env.daemon.ok) {
-    const out = await ctx.service().start([...connectorArgs(map), ...ctx.env.daemonArgs]);
+    const out = await ctx.service().start([...connectorArgs(map), ...extra, ...ctx.env.daemonArgs]);
     ctx.daemonStarted = true;
     ctx.mark('daemon_ready');
     ctx.check('vdispld reports READY=1 before any guest exists', true, out);
@@ -62,8 +62,9 @@ export async function createGuest(
   beAlloc = false,
   name = GUEST_NAME,
   type: 'pv' | 'pvh' = 'pv',
+  vkb?: string,
 ): Promise<{ guest: Guest; domid: number }> {
-  const guest = ctx.guest({ name, vdispl: vdisplLine(connectors, beAlloc), type });
+  const guest = ctx.guest({ name, vdispl: vdisplLine(connectors, beAlloc), type, vkb });
   const r = await guest.create(90);
   ctx.require(
     'xl create succeeds',
