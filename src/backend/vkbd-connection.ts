@@ -3,7 +3,7 @@
 // failed open releases what it took before it throws.
 import { KbdField } from '../kbdif/constants.js';
 import type { KbdEvent } from '../kbdif/events.js';
-import { InRingProducer } from '../kbdif/shared-page.js';
+import { InRingProducer, type InRingStats } from '../kbdif/shared-page.js';
 import { FRONTEND_KEYS, parseFrontendVkbd, type ServedFeatures, type ToolstackVkbd } from '../kbdif/xenstore-fields.js';
 import { nativeSharedMemory } from '../displif/shared-memory.js';
 import { showValue } from '../displif/xenstore-fields.js';
@@ -28,6 +28,10 @@ export class VkbdConnection implements ServedConnection {
   private producer: InRingProducer | undefined;
   private live = true;
   private broken = false;
+  /** Events that arrived while the device was broken or closing. */
+  private lost = 0;
+  /** The producer's counts when it was let go. */
+  private last: InRingStats = { written: 0, backlog: 0, coalesced: 0, dropped: 0 };
 
   private constructor(private readonly req: OpenRequest) {}
 
@@ -75,6 +79,7 @@ export class VkbdConnection implements ServedConnection {
         keyboard: !ts.disableKeyboard,
         pointer: !ts.disablePointer,
         send: (events) => c.send(events),
+        stats: () => c.stats,
       };
       c.detach = env.targets.attach(target);
       req.log.info(
@@ -94,8 +99,17 @@ export class VkbdConnection implements ServedConnection {
     }
   }
 
+  /** The ring's counts; events sent while the device was closing count as dropped. */
+  private get stats(): InRingStats {
+    const r = this.producer?.stats ?? this.last;
+    return { ...r, dropped: r.dropped + this.lost };
+  }
+
   private send(events: readonly KbdEvent[]): void {
-    if (!this.live || this.broken || !this.producer) return;
+    if (!this.live || this.broken || !this.producer) {
+      this.lost += events.length;
+      return;
+    }
     this.after(this.producer.send(events));
   }
 
@@ -129,6 +143,7 @@ export class VkbdConnection implements ServedConnection {
     this.detach = undefined;
     this.channel?.close();
     this.channel = undefined;
+    if (this.producer) this.last = this.producer.stats;
     this.producer = undefined;
     this.mapping?.close();
     this.mapping = undefined;

@@ -36,9 +36,26 @@ export interface RouterStats {
   readonly focusChanges: number;
 }
 
+/** One connected vkbd's event counts, for its current connection (a reconnect starts again at 0). */
+export interface TargetEvents {
+  /** Events the router handed to the device (translated input and the releases focus moves send). */
+  readonly sent: number;
+  /** Written to the guest's ring. */
+  readonly written: number;
+  /** Pointer motion merged into a queued event while the guest was not consuming. */
+  readonly coalesced: number;
+  /** Dropped because the guest's queue was full. */
+  readonly dropped: number;
+  /** Waiting for room on the ring now. */
+  readonly backlog: number;
+}
+
 export interface TargetStatus extends InputTargetInfo {
   readonly focused: boolean;
   readonly held: number;
+  /** Increases with every connection the router sees (tells a reconnect from the same device). */
+  readonly connection: number;
+  readonly events: TargetEvents;
 }
 
 const isButton = (code: number): boolean => code >= BTN_LEFT && code <= BTN_TASK;
@@ -54,8 +71,28 @@ class Routed {
   last: { x: number; y: number } | undefined;
   /** The touch emulating the left button on a guest without multi-touch. */
   emulating: number | undefined;
+  sent = 0;
 
-  constructor(readonly t: InputTarget) {}
+  constructor(
+    readonly t: InputTarget,
+    readonly connection: number,
+  ) {}
+
+  send(events: readonly KbdEvent[]): void {
+    this.sent += events.length;
+    this.t.send(events);
+  }
+
+  events(): TargetEvents {
+    const r = this.t.stats?.();
+    return {
+      sent: this.sent,
+      written: r?.written ?? 0,
+      coalesced: r?.coalesced ?? 0,
+      dropped: r?.dropped ?? 0,
+      backlog: r?.backlog ?? 0,
+    };
+  }
 
   /** A position in a w x h space as this guest's pointer coordinate. */
   scale(x: number, y: number, w: number, h: number): { x: number; y: number } {
@@ -87,11 +124,12 @@ export class InputRouter implements InputTargets {
   private unfocused = 0;
   private refused = 0;
   private focusChanges = 0;
+  private connections = 0;
   private readonly listeners = new Set<(focus: InputTargetInfo | undefined) => void>();
 
   attach(target: InputTarget): () => void {
     const k = `${target.domid}/${target.devId}`;
-    const r = new Routed(target);
+    const r = new Routed(target, ++this.connections);
     this.targets.set(k, r);
     return () => {
       if (this.targets.get(k) !== r) return;
@@ -117,7 +155,13 @@ export class InputRouter implements InputTargets {
 
   list(): TargetStatus[] {
     return [...this.targets.entries()]
-      .map(([k, r]) => ({ ...info(r.t), focused: k === this.focused, held: r.held.size + r.touches.size }))
+      .map(([k, r]) => ({
+        ...info(r.t),
+        focused: k === this.focused,
+        held: r.held.size + r.touches.size,
+        connection: r.connection,
+        events: r.events(),
+      }))
       .sort((a, b) => a.domid - b.domid || a.devId - b.devId);
   }
 
@@ -172,7 +216,7 @@ export class InputRouter implements InputTargets {
     for (const e of events) this.translate(r, e, out);
     if (out.length > 0) {
       this.delivered += out.length;
-      r.t.send(out);
+      r.send(out);
     }
   }
 
@@ -188,7 +232,7 @@ export class InputRouter implements InputTargets {
       old.touches.clear();
       old.emulating = undefined;
       old.last = undefined;
-      if (releaseOld && out.length > 0) old.t.send(out);
+      if (releaseOld && out.length > 0) old.send(out);
     }
     this.focused = k;
     this.focusChanges++;

@@ -1,6 +1,7 @@
 // The seam between the input router and the devices that deliver to guests: a connected vkbd
 // registers itself as a target while it is connected and is gone from the router when it closes.
 import type { KbdEvent } from '../kbdif/events.js';
+import type { InRingStats } from '../kbdif/shared-page.js';
 
 export interface InputTargetInfo {
   readonly domid: number;
@@ -22,6 +23,8 @@ export interface InputTargetInfo {
 export interface InputTarget extends InputTargetInfo {
   /** Puts events on the guest's ring (bounded: excess is merged or dropped, never waits). */
   send(events: readonly KbdEvent[]): void;
+  /** What became of what was sent, for this connection: written to the ring, merged, dropped, waiting. */
+  stats?(): InRingStats;
 }
 
 export interface InputTargets {

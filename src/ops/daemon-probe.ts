@@ -3,7 +3,8 @@
 import { formatLayout } from '../backend/layouts.js';
 import type { Daemon } from '../daemon.js';
 import type { Frame, OutputBackend } from '../drm/output.js';
-import type { BufferPath, DaemonProbe, DeviceProbe, OutputProbe, ResourceProbe } from './probe.js';
+import { inputProbe } from './input-probe.js';
+import type { BufferPath, DaemonProbe, DeviceProbe, InputProbe, OutputProbe, ResourceProbe } from './probe.js';
 
 /** An output backend with a copy path counts why buffers were copied and what it copied (the KMS backend does). */
 interface WithCopyPath {
@@ -20,6 +21,7 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
   return {
     devices: (): readonly DeviceProbe[] => daemon.backend.status(),
     input: () => daemon.input,
+    inputStatus: (): InputProbe => inputProbe(daemon.vkbd, daemon.input, daemon.evdev),
     outputs(): readonly OutputProbe[] {
       const out: OutputProbe[] = [];
       for (const b of backends()) {

@@ -4,7 +4,7 @@
 // is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
 import type { BudgetReport } from '../backend/dom0-budget.js';
 import type { Frame, OutputBackend, ScanoutPath } from '../drm/output.js';
-import type { InputRouter } from '../input/router.js';
+import type { InputRouter, RouterStats, TargetStatus } from '../input/router.js';
 import type { Rect, Size } from '../util/geometry.js';
 
 /** The per-connector counters the backend keeps; one object per connection (a reconnect starts a new one). */
@@ -80,6 +80,24 @@ export interface ResourceProbe {
   readonly dmaBufImports: number;
 }
 
+/** A vkbd device as the backend's state machine has it (connected or not). */
+export interface VkbdDeviceProbe {
+  readonly domid: number;
+  readonly devId: number;
+  readonly phase: string;
+  readonly frontendState: string;
+  readonly error: string | undefined;
+}
+
+/** Para-virtual input: the vkbd devices, the connected ones as the router sees them, dom0's sources. */
+export interface InputProbe {
+  readonly devices: readonly VkbdDeviceProbe[];
+  readonly targets: readonly TargetStatus[];
+  readonly router: RouterStats;
+  /** dom0's evdev devices (--input-device); empty when none are read. */
+  readonly sources: readonly { readonly path: string; readonly kind: string; readonly grabbed: boolean }[];
+}
+
 export interface DaemonProbe {
   devices(): readonly DeviceProbe[];
   outputs(): readonly OutputProbe[];
@@ -94,6 +112,8 @@ export interface DaemonProbe {
   bytesCopied(): Readonly<Record<string, number>> | undefined;
   /** The input router (vkbd devices), for the viewer's input; absent where there is none. */
   input?(): InputRouter | undefined;
+  /** vkbd devices and input routing, for status and metrics; absent where there is no input side. */
+  inputStatus?(): InputProbe | undefined;
   /** The dom0-wide budget (limits, use, shares, refusals, each guest's holdings); undefined before the backend runs. */
   budget(): BudgetReport | undefined;
   /** Outputs composed from several guests; absent where there are none. */
@@ -123,6 +143,9 @@ export class DeferredProbe implements DaemonProbe {
   }
   input(): InputRouter | undefined {
     return this.inner?.input?.();
+  }
+  inputStatus(): InputProbe | undefined {
+    return this.inner?.inputStatus?.();
   }
 
   frame(name: string): Frame | undefined {

@@ -5,7 +5,7 @@
 // is a good part of start-up, and a daemon whose metrics listener is off never reads it.
 import { BUDGET_KINDS, type BudgetKind, type BudgetReport } from '../../backend/dom0-budget.js';
 import type { Histogram, Registry } from 'prom-client';
-import type { BufferPath, ConnectorCounters, DaemonProbe } from '../probe.js';
+import type { BufferPath, ConnectorCounters, DaemonProbe, InputProbe } from '../probe.js';
 import { RequestCounts } from './request-counts.js';
 
 /** What the backend tells metrics as it happens (structural: the backend declares its own). */
@@ -34,6 +34,15 @@ export interface MetricsOptions {
   readonly logSuppressed?: () => number;
 }
 
+type InputField = 'written' | 'dropped' | 'coalesced';
+
+/** A vkbd's event counts across its connections: each connection's counts start at 0. */
+interface InputTally {
+  connection: number;
+  seen: Record<InputField, number>;
+  total: Record<InputField, number>;
+}
+
 interface FrameTally {
   stats: ConnectorCounters;
   seenShown: number;
@@ -52,6 +61,7 @@ export class Metrics implements BackendObserver {
   private flipLatency: Histogram | undefined;
   private early: number[] = [];
   private readonly frames = new Map<string, FrameTally>();
+  private readonly input = new Map<string, InputTally>();
 
   constructor(
     private readonly probe: DaemonProbe,
@@ -268,6 +278,60 @@ export class Metrics implements BackendObserver {
         for (const [state, v] of n) this.set({ state }, v);
       },
     });
+    const input = (): InputProbe | undefined => probe.inputStatus?.();
+    const inputTally = (): void => this.tallyInput();
+    const inputTallies = this.input;
+    new Gauge({
+      name: `${METRIC_PREFIX}vkbd_devices`,
+      help: 'vkbd devices (para-virtual keyboard, pointer and touch) by backend state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const n = new Map<string, number>(PHASES.map((p) => [p, 0]));
+        for (const d of input()?.devices ?? []) n.set(d.phase, (n.get(d.phase) ?? 0) + 1);
+        for (const [state, v] of n) this.set({ state }, v);
+      },
+    });
+    for (const [field, help] of [
+      ['written', 'input events written to the guest vkbd ring, per device'],
+      ['dropped', "input events dropped because the guest's vkbd queue was full, per device"],
+      ['coalesced', "pointer motion merged into a queued event while the guest's vkbd was not consuming, per device"],
+    ] as const) {
+      new Counter({
+        name: `${METRIC_PREFIX}input_events_${field}_total`,
+        help,
+        labelNames: ['domid', 'dev'],
+        registers,
+        collect() {
+          inputTally();
+          this.reset();
+          for (const [k, t] of inputTallies) {
+            const [domid, dev] = k.split('/') as [string, string];
+            this.inc({ domid, dev }, t.total[field]);
+          }
+        },
+      });
+    }
+    new Counter({
+      name: `${METRIC_PREFIX}input_events_unfocused_total`,
+      help: "events from dom0's input devices while no guest had focus (delivered nowhere)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(input()?.router.unfocused ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}input_focus`,
+      help: 'the vkbd device with input focus (1), per connected device',
+      labelNames: ['domid', 'dev'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of input()?.targets ?? [])
+          this.set({ domid: String(t.domid), dev: String(t.devId) }, t.focused ? 1 : 0);
+      },
+    });
     if (opts.logSuppressed) {
       const get = opts.logSuppressed;
       new Counter({
@@ -333,6 +397,37 @@ export class Metrics implements BackendObserver {
     // A guest that is gone takes its series with it (domids are not reused for long).
     for (const k of this.frames.keys()) if (!present.has(k)) this.frames.delete(k);
   }
+
+  private tallyInput(): void {
+    tallyInputInto(this.input, this.probe.inputStatus?.());
+  }
+}
+
+/** Adds what each connected vkbd's counters gained since the last scrape; a device that is gone takes its series. */
+function tallyInputInto(tallies: Map<string, InputTally>, p: InputProbe | undefined): void {
+  const present = new Set((p?.devices ?? []).map((d) => `${d.domid}/${d.devId}`));
+  for (const t of p?.targets ?? []) {
+    const k = `${t.domid}/${t.devId}`;
+    present.add(k);
+    let y = tallies.get(k);
+    if (!y) {
+      y = {
+        connection: t.connection,
+        seen: { written: 0, dropped: 0, coalesced: 0 },
+        total: { written: 0, dropped: 0, coalesced: 0 },
+      };
+      tallies.set(k, y);
+    }
+    if (y.connection !== t.connection) {
+      y.connection = t.connection;
+      y.seen = { written: 0, dropped: 0, coalesced: 0 };
+    }
+    for (const f of ['written', 'dropped', 'coalesced'] as const) {
+      y.total[f] += Math.max(0, t.events[f] - y.seen[f]);
+      y.seen[f] = t.events[f];
+    }
+  }
+  for (const k of tallies.keys()) if (!present.has(k)) tallies.delete(k);
 }
 
 function labelsOf(key: string): { domid: string; dev: string; connector: string } {

@@ -1,6 +1,15 @@
 // The status of a running daemon as one JSON document: `vdispld status --json` prints it as it is,
 // the text form and the viewer render it. Versioned, so scripts can tell what they read.
-import type { BudgetReport, BufferPath, DaemonProbe, LayoutProbe, OutputProbe, ResourceProbe } from '../probe.js';
+import type {
+  BudgetReport,
+  BufferPath,
+  DaemonProbe,
+  InputProbe,
+  LayoutProbe,
+  OutputProbe,
+  ResourceProbe,
+} from '../probe.js';
+import type { TargetEvents } from '../../input/router.js';
 import { connectorKey } from '../probe.js';
 import type { FrameRates } from './frame-rate.js';
 import type { Rect, Size } from '../../util/geometry.js';
@@ -34,6 +43,37 @@ export interface DeviceReport {
   readonly connectors: readonly ConnectorReport[];
 }
 
+/** A vkbd device: its XenBus state and, while connected, what it offers and what it got. */
+export interface VkbdReport {
+  readonly domid: number;
+  readonly devId: number;
+  readonly state: string;
+  readonly frontendState: string;
+  readonly error: string | null;
+  /** The rest only while connected (null otherwise). */
+  readonly uniqueId: string | null;
+  /** The pointer's and touch screen's space (its connector's resolution); null when relative only. */
+  readonly size: Size | null;
+  readonly absPointer: boolean;
+  readonly multiTouch: boolean;
+  readonly focused: boolean;
+  /** Keys, buttons and touches down in the guest now. */
+  readonly held: number;
+  readonly events: TargetEvents | null;
+}
+
+export interface InputReport {
+  /** The vkbd with focus, "domid/dev", or null: nobody gets input. */
+  readonly focus: string | null;
+  readonly focusChanges: number;
+  /** Events from dom0's sources with no guest focused (not delivered anywhere). */
+  readonly unfocused: number;
+  /** Events the focused guest has no device for. */
+  readonly refused: number;
+  readonly vkbd: readonly VkbdReport[];
+  readonly sources: readonly { readonly path: string; readonly kind: string; readonly grabbed: boolean }[];
+}
+
 export interface StatusReport {
   readonly version: typeof STATUS_VERSION;
   readonly daemon: { readonly version: string; readonly pid: number; readonly uptimeSeconds: number };
@@ -51,6 +91,8 @@ export interface StatusReport {
   readonly copiedBytes: Readonly<Record<string, number>> | null;
   /** Outputs showing several guests (layouts), with their composition figures. */
   readonly layouts: readonly LayoutProbe[];
+  /** Para-virtual input (vkbd devices, focus, dom0's sources); null where the daemon has no input side. */
+  readonly input: InputReport | null;
   /** Where the daemon listens (URLs; absent when off). */
   readonly listeners?: { readonly metrics?: string; readonly viewer?: string; readonly controlSocket?: string };
   /** Settings in force and where each came from, when the daemon has a config. */
@@ -120,7 +162,39 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     copyFallbacks: ctx.probe.fallbacks(),
     copiedBytes: ctx.probe.bytesCopied() ?? null,
     layouts: ctx.probe.layouts?.() ?? [],
+    input: inputReport(ctx.probe.inputStatus?.()),
     ...(ctx.listeners ? { listeners: ctx.listeners } : {}),
     ...(ctx.config ? { config: ctx.config } : {}),
+  };
+}
+
+function inputReport(p: InputProbe | undefined): InputReport | null {
+  if (!p) return null;
+  const key = (domid: number, devId: number): string => `${domid}/${devId}`;
+  const targets = new Map(p.targets.map((t) => [key(t.domid, t.devId), t]));
+  const focused = p.targets.find((t) => t.focused);
+  return {
+    focus: focused ? key(focused.domid, focused.devId) : null,
+    focusChanges: p.router.focusChanges,
+    unfocused: p.router.unfocused,
+    refused: p.router.refused,
+    vkbd: p.devices.map((d) => {
+      const t = targets.get(key(d.domid, d.devId));
+      return {
+        domid: d.domid,
+        devId: d.devId,
+        state: d.phase,
+        frontendState: d.frontendState,
+        error: d.error ?? null,
+        uniqueId: t?.uniqueId ?? null,
+        size: t && t.width > 0 ? { width: t.width, height: t.height } : null,
+        absPointer: t?.absPointer ?? false,
+        multiTouch: t?.multiTouch ?? false,
+        focused: t?.focused ?? false,
+        held: t?.held ?? 0,
+        events: t ? t.events : null,
+      };
+    }),
+    sources: p.sources.map((s) => ({ path: s.path, kind: s.kind, grabbed: s.grabbed })),
   };
 }

@@ -92,6 +92,7 @@ export function renderStatus(r: StatusReport): string {
     }
     out.push(...pad(rows));
   }
+  if (r.input && (r.input.vkbd.length > 0 || r.input.sources.length > 0)) out.push('', ...renderInput(r.input));
   const fb = Object.entries(r.copyFallbacks);
   if (fb.length > 0) {
     out.push('');
@@ -101,4 +102,36 @@ export function renderStatus(r: StatusReport): string {
   const copied = Object.entries(r.copiedBytes ?? {}).filter(([, n]) => n > 0);
   if (copied.length > 0) out.push(`bytes copied: ${copied.map(([o, n]) => `${q(o)} ${n}`).join(', ')}`);
   return `${out.join('\n')}\n`;
+}
+
+function renderInput(i: NonNullable<StatusReport['input']>): string[] {
+  const out = [
+    `input: focus ${i.focus === null ? 'none (dom0 keeps its devices)' : `dom${i.focus.replace('/', ' vkbd ')}`}, ${i.focusChanges} focus change(s), ${i.unfocused} event(s) with no guest focused, ${i.refused} refused`,
+  ];
+  if (i.sources.length > 0)
+    out.push(
+      `  dom0 devices: ${i.sources.map((s) => `${q(s.path)} ${s.kind}${s.grabbed ? ' (grabbed)' : ''}`).join(', ')}`,
+    );
+  if (i.vkbd.length === 0) return out;
+  const rows = [
+    ['  vkbd', 'state', 'unique-id', 'pointer', 'touch', 'focus', 'held', 'sent', 'written', 'merged', 'dropped'],
+  ];
+  for (const v of i.vkbd) {
+    const e = v.events;
+    rows.push([
+      `  dom${v.domid}/${v.devId}`,
+      `${v.state}${v.error ? ` error: ${q(v.error)}` : ''}`,
+      v.uniqueId === null ? '-' : q(v.uniqueId),
+      v.state !== 'connected' ? '-' : v.absPointer && v.size ? `${v.size.width}x${v.size.height}` : 'relative',
+      v.multiTouch ? 'yes' : 'no',
+      v.focused ? 'yes' : '-',
+      String(v.held),
+      e ? String(e.sent) : '-',
+      e ? String(e.written) : '-',
+      e ? String(e.coalesced) : '-',
+      e ? String(e.dropped) : '-',
+    ]);
+  }
+  out.push(...pad(rows));
+  return out;
 }

@@ -392,7 +392,7 @@ export const input: Scenario = {
         mappings(after) === mappings(withA),
         `before in-b: ${mappings(withA)}; after: ${mappings(after)}`,
       );
-    const vk = (after?.vkbd ?? undefined) as { domid: number }[] | undefined;
+    const vk = (after?.input as { vkbd?: { domid: number }[] } | undefined)?.vkbd;
     if (vk !== undefined)
       ctx.check(
         "vdispld status lists only in-a's vkbd",
