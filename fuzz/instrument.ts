@@ -1,8 +1,9 @@
-// Builds the code under fuzzing: every module of src/displif transpiled from TypeScript and
-// instrumented with istanbul's branch and statement counters, written to a private directory and
-// imported from there. What src/displif imports from outside it is copied beside it, transpiled
-// but not counted (src/util, and the native addon's pure error guard), except the addon itself
-// (shared memory over real mappings), which gets a stub: the fuzz targets use plain memory.
+// Builds the code under fuzzing: every module of the pure protocol folders (src/displif, src/kbdif)
+// transpiled from TypeScript and instrumented with istanbul's branch and statement counters,
+// written to a private directory and imported from there. What they import from outside is copied
+// beside them, transpiled but not counted (src/util, and the native addon's pure error guard),
+// except the addon itself (shared memory over real mappings), which gets a stub: the fuzz targets
+// use plain memory.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { createInstrumenter } from 'istanbul-lib-instrument';
 import ts from 'typescript';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
-const DISPLIF = join(SRC, 'displif');
+/** The folders whose code is fuzzed and counted. */
+const PROTOCOLS = ['displif', 'kbdif'];
 /** Modules outside src/displif that it imports at run time, copied uninstrumented. */
 const SUPPORT = [
   ...readdirSync(join(SRC, 'util'))
@@ -36,7 +38,7 @@ export interface FileCounters {
 
 export interface InstrumentedDisplif {
   readonly dir: string;
-  /** Imports one module of the instrumented copy, e.g. 'requests'. */
+  /** Imports one module of the instrumented copy: 'requests' (src/displif) or 'kbdif/events'. */
   load<T>(name: string): Promise<T>;
   counters(): Record<string, FileCounters>;
   close(): void;
@@ -44,7 +46,7 @@ export interface InstrumentedDisplif {
 
 export function instrumentDisplif(): InstrumentedDisplif {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-fuzz-'));
-  mkdirSync(join(dir, 'displif'));
+  for (const p of PROTOCOLS) mkdirSync(join(dir, p));
   mkdirSync(join(dir, 'native'));
   mkdirSync(join(dir, 'util'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
@@ -60,14 +62,16 @@ export function instrumentDisplif(): InstrumentedDisplif {
     compact: true,
     produceSourceMap: false,
   });
-  for (const f of readdirSync(DISPLIF).filter((n) => n.endsWith('.ts'))) {
-    const src = readFileSync(join(DISPLIF, f), 'utf8');
-    const js = transpile(src, f);
-    writeFileSync(join(dir, 'displif', f.replace(/\.ts$/, '.js')), instrumenter.instrumentSync(js, `src/displif/${f}`));
+  for (const p of PROTOCOLS) {
+    for (const f of readdirSync(join(SRC, p)).filter((n) => n.endsWith('.ts'))) {
+      const js = transpile(readFileSync(join(SRC, p, f), 'utf8'), f);
+      writeFileSync(join(dir, p, f.replace(/\.ts$/, '.js')), instrumenter.instrumentSync(js, `src/${p}/${f}`));
+    }
   }
   return {
     dir,
-    load: <T>(name: string) => import(pathToFileURL(join(dir, 'displif', `${name}.js`)).href) as Promise<T>,
+    load: <T>(name: string) =>
+      import(pathToFileURL(join(dir, name.includes('/') ? name : `displif/${name}`) + '.js').href) as Promise<T>,
     counters: () => ((globalThis as Record<string, unknown>)[COVERAGE_VAR] ?? {}) as Record<string, FileCounters>,
     close: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -1,4 +1,4 @@
-// `npm run fuzz`: coverage-guided fuzzing of the displif decoders. For each target it replays the
+// `npm run fuzz`: coverage-guided fuzzing of the displif and kbdif code a guest drives. For each target it replays the
 // checked-in corpus (fuzz/corpus/<target>/), then mutates for --seconds, adding every input that
 // reached new code to the corpus. A finding is written to fuzz/crashes/ and the exit status is 1.
 // `--short` (what npm test runs): a few seconds per target, corpus not written.
@@ -101,7 +101,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   });
   for (const f of figures) {
     console.log(
-      `${f.target.padEnd(16)} ${String(f.execs).padStart(9)} execs ${String(f.execsPerSecond).padStart(7)}/s  corpus ${f.corpusBefore} -> ${f.corpusAfter}  branch arms reached ${f.armsReached} (of ${f.armsTotal} in src/displif)${f.finding ? `\n  FINDING ${f.finding}` : ''}`,
+      `${f.target.padEnd(16)} ${String(f.execs).padStart(9)} execs ${String(f.execsPerSecond).padStart(7)}/s  corpus ${f.corpusBefore} -> ${f.corpusAfter}  branch arms reached ${f.armsReached} (of ${f.armsTotal} in src/displif and src/kbdif)${f.finding ? `\n  FINDING ${f.finding}` : ''}`,
     );
   }
   process.exit(figures.some((f) => f.finding) ? 1 : 0);

@@ -1,8 +1,9 @@
-// Fuzz targets over the pure decoders of src/displif. Each takes the fuzzer's bytes, drives the
-// code the guest controls, and throws only when a property breaks: a decoder threw, a failure did
-// not echo id and operation, an accepted request did not survive re-encoding, the ring handed out
-// more than it holds or forgot a violation, the event producer overwrote an unconsumed event, a
-// directory walk returned the wrong refs, a XenStore parser accepted what it must not.
+// Fuzz targets over the pure protocol code (src/displif, src/kbdif). Each takes the fuzzer's bytes,
+// drives the code the guest controls, and throws only when a property breaks: a decoder threw, a
+// failure did not echo id and operation, an accepted request did not survive re-encoding, the ring
+// handed out more than it holds or forgot a violation, an event producer overwrote an unconsumed
+// event or lost count of one, a directory walk returned the wrong refs, a XenStore parser accepted
+// what it must not.
 import type * as BackRingM from '../src/displif/back-ring.js';
 import type * as EventPageM from '../src/displif/event-page.js';
 import type * as PageDirM from '../src/displif/page-directory.js';
@@ -10,6 +11,11 @@ import type * as RequestsM from '../src/displif/requests.js';
 import type * as SharedM from '../src/displif/shared-memory.js';
 import type * as FieldsM from '../src/displif/xenstore-fields.js';
 import type * as ConstM from '../src/displif/constants.js';
+import type * as KbdConstM from '../src/kbdif/constants.js';
+import type * as KbdEventsM from '../src/kbdif/events.js';
+import type * as KbdPageM from '../src/kbdif/shared-page.js';
+import type * as KbdFieldsM from '../src/kbdif/xenstore-fields.js';
+import type { KbdEvent } from '../src/kbdif/events.js';
 import type { InstrumentedDisplif } from './instrument.js';
 import type { Cookie } from '../src/util/ids.js';
 
@@ -21,6 +27,10 @@ export interface Modules {
   readonly shared: typeof SharedM;
   readonly fields: typeof FieldsM;
   readonly constants: typeof ConstM;
+  readonly kbdConstants: typeof KbdConstM;
+  readonly kbdEvents: typeof KbdEventsM;
+  readonly kbdPage: typeof KbdPageM;
+  readonly kbdFields: typeof KbdFieldsM;
 }
 
 export async function loadModules(code: InstrumentedDisplif): Promise<Modules> {
@@ -32,6 +42,10 @@ export async function loadModules(code: InstrumentedDisplif): Promise<Modules> {
     shared: await code.load('shared-memory'),
     fields: await code.load('xenstore-fields'),
     constants: await code.load('constants'),
+    kbdConstants: await code.load('kbdif/constants'),
+    kbdEvents: await code.load('kbdif/events'),
+    kbdPage: await code.load('kbdif/shared-page'),
+    kbdFields: await code.load('kbdif/xenstore-fields'),
   };
 }
 
@@ -172,10 +186,148 @@ const xenstoreFields: Target = (data, m) => {
   must(F.showValue(s).length < 200, 'showValue does not bound its output');
 };
 
+/** struct xenkbd_page: in_cons, in_prod, out_cons, out_prod (kbdif.h). */
+const KBD_IN_CONS = 0;
+const KBD_IN_PROD = 4;
+const KBD_OUT_PROD = 12;
+
+/** An input event the backend could send, made from 9 bytes (every kind, edge values included). */
+function kbdEventFrom(d: Uint8Array, o: number): KbdEvent {
+  const k = (d[o] ?? 0) % 6;
+  const a = u32(d, o + 1) | 0;
+  const b = u32(d, o + 5) | 0;
+  switch (k) {
+    case 0:
+      return { kind: 'key', keycode: a >>> 0, pressed: (b & 1) === 1 };
+    case 1:
+      return { kind: 'motion', relX: a, relY: b, relZ: 0 };
+    case 2:
+      return { kind: 'pos', absX: a, absY: b, relZ: (d[o] ?? 0) & 0x80 ? -1 : 0 };
+    case 3:
+      return { kind: 'mt-down', contact: a & 0xff, absX: a >> 8, absY: b };
+    case 4:
+      return { kind: 'mt-up', contact: a & 0xff };
+    default:
+      return { kind: 'mt-syn', contact: 0 };
+  }
+}
+
+/**
+ * The vkbd shared page under a frontend that lies: in_cons jumps anywhere (a reconnect finds any
+ * indices), out_prod moves (the protocol has no out events), while the backend sends and flushes
+ * with a small queue. The producer must never write a slot past the in_cons it read plus the ring,
+ * never write the frontend's indices, report a moved out_prod at its next call, keep its backlog
+ * within the limit, and account for every event it was given (written + waiting + merged +
+ * dropped). While the frontend is honest, every slot it consumes decodes to an event.
+ */
+const kbdPage: Target = (data, m) => {
+  const C = m.kbdConstants;
+  const page = new Uint8Array(4096);
+  const mem = m.shared.plainSharedMemory(page);
+  mem.store32Release(KBD_IN_CONS, u32(data, 0));
+  mem.store32Release(KBD_IN_PROD, u32(data, 4));
+  mem.store32Release(KBD_OUT_PROD, (data[8] ?? 0) & 1 ? u32(data, 8) : 0);
+  const limit = 1 + ((data[12] ?? 0) & 15);
+  const prod = new m.kbdPage.InRingProducer(mem, limit);
+  const outBase = mem.load32Acquire(KBD_OUT_PROD);
+  let consumed = mem.load32Acquire(KBD_IN_CONS);
+  let honest = true;
+  let given = 0;
+  for (let i = 16; i + 9 < data.length && i < 1200; i += 10) {
+    const op = data[i]! & 7;
+    const inCons = mem.load32Acquire(KBD_IN_CONS);
+    const outProd = mem.load32Acquire(KBD_OUT_PROD);
+    const before = mem.load32Acquire(KBD_IN_PROD);
+    let r: { notify: boolean; violation?: string } | undefined;
+    if (op <= 2) {
+      const n = 1 + (data[i + 1]! % 24);
+      const events = Array.from({ length: n }, (_, j) => kbdEventFrom(data, i + 1 + (j % 8)));
+      given += n;
+      r = prod.send(events);
+    } else if (op === 3) r = prod.flush();
+    else if (op === 4 && honest) {
+      // An honest consumer step, as Linux's input handler: read what is there, then in_cons.
+      const take = Math.min((before - consumed) >>> 0, data[i + 1]! & 63);
+      for (let j = 0; j < take; j++) {
+        const ev = m.kbdEvents.decodeEvent(page, m.kbdPage.inSlotOffset(consumed + j));
+        must(ev.kind !== 'unknown', `slot ${consumed + j} holds no event: ${json(ev)}`);
+      }
+      consumed = (consumed + take) >>> 0;
+      mem.store32Release(KBD_IN_CONS, consumed);
+    } else if (op === 5) {
+      honest = false;
+      mem.store32Release(KBD_IN_CONS, u32(data, i + 1));
+    } else if (op === 6) mem.store32Release(KBD_OUT_PROD, u32(data, i + 1));
+    if (r === undefined) continue;
+    must(mem.load32Acquire(KBD_IN_CONS) === inCons, 'the producer wrote in_cons');
+    must(mem.load32Acquire(KBD_OUT_PROD) === outProd, 'the producer wrote out_prod');
+    if (outProd !== outBase) must(r.violation !== undefined, `out_prod ${outProd} (was ${outBase}) not reported`);
+    if (r.violation !== undefined) return; // the device is closed: nothing more is written
+    const after = mem.load32Acquire(KBD_IN_PROD);
+    if (after !== before)
+      must((after - inCons) >>> 0 <= C.IN_RING_LEN, `wrote up to ${(after - inCons) >>> 0} past in_cons ${inCons}`);
+    const st = prod.stats;
+    must(st.backlog <= limit, `backlog ${st.backlog} beyond its limit ${limit}`);
+    must(
+      st.written + st.backlog + st.coalesced + st.dropped === given,
+      `lost count: ${json(st)} for ${given} events given`,
+    );
+  }
+};
+
+/**
+ * The vkbd's XenStore values (the guest's requests, page and port; the toolstack's keys) through
+ * their parsers, and any 40 bytes through the event decoder: nothing throws, what is accepted is in
+ * range and what was not offered is not granted, and every decoded event encodes back to itself.
+ */
+const kbdFields: Target = (data, m) => {
+  const F = m.kbdFields;
+  const values = Buffer.from(data.subarray(41)).toString('latin1').split('\0');
+  const keys = [...F.FRONTEND_KEYS, ...F.TOOLSTACK_KEYS];
+  // A value byte of 0x01 alone means the key is absent.
+  const read = (k: string): string | undefined => {
+    const v = values[keys.indexOf(k as never)];
+    return v === undefined || v === '\x01' ? undefined : v;
+  };
+  const absolute = ((data[0] ?? 0) & 1) === 1;
+  const offered = absolute ? { width: 640, height: 480, absolute } : { width: 0, height: 0, absolute };
+  const fe = F.parseFrontendVkbd('fe', read, offered);
+  if (fe.ok) {
+    const v = fe.value;
+    must(v.pageGref > 0 && v.pageGref <= 0xffffffff, `page-gref accepted as ${v.pageGref}`);
+    must(v.port > 0 && v.port <= m.constants.EVTCHN_MAX_PORT, `event-channel accepted as ${v.port}`);
+    must(!v.rawPointer || v.absPointer, 'raw pointer granted without absolute');
+    must(absolute || (!v.absPointer && !v.multiTouch), `granted what was not offered: ${json(v)}`);
+  } else must(fe.error.length < 400, 'error line not bounded');
+  const ts = F.parseToolstackVkbd('be', read);
+  if (ts.ok)
+    for (const n of [ts.value.width, ts.value.height])
+      must(n === undefined || (n >= 1 && n <= 0xffff), `toolstack size accepted as ${n}`);
+  const slot = new Uint8Array(40);
+  slot.set(data.subarray(1, 41));
+  const ev = m.kbdEvents.decodeEvent(slot);
+  if (ev.kind === 'unknown') return;
+  const again = new Uint8Array(40).fill(0xa5);
+  try {
+    m.kbdEvents.encodeEvent(ev, again);
+  } catch (err) {
+    // Only an orientation outside [-180, 180] cannot be sent; the slot is left as it was.
+    must(err instanceof RangeError && ev.kind === 'mt-orient', `decoded ${json(ev)} does not encode: ${String(err)}`);
+    must(
+      again.every((b) => b === 0xa5),
+      'a refused event changed the slot',
+    );
+    return;
+  }
+  must(json(m.kbdEvents.decodeEvent(again)) === json(ev), `${json(ev)} does not survive re-encoding`);
+};
+
 export const TARGETS: Readonly<Record<string, Target>> = {
   requests,
   'back-ring': backRing,
   'event-page': eventPage,
   'page-directory': pageDirectory,
   'xenstore-fields': xenstoreFields,
+  'kbd-page': kbdPage,
+  'kbd-fields': kbdFields,
 };

@@ -4,10 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fuzzTargets } from '../../fuzz/run.js';
 
-void test('coverage-guided fuzzing of src/displif (short): corpus replays clean, no finding', async () => {
+void test('coverage-guided fuzzing of src/displif and src/kbdif (short): corpus replays clean, no finding', async () => {
   const figures = await fuzzTargets({ seconds: 2, save: false, seed: Date.now() & 0xffff });
   for (const f of figures) console.log(JSON.stringify(f));
-  assert.equal(figures.length, 5);
+  assert.deepEqual(
+    figures.map((f) => f.target),
+    ['requests', 'back-ring', 'event-page', 'page-directory', 'xenstore-fields', 'kbd-page', 'kbd-fields'],
+  );
   for (const f of figures) {
     assert.equal(f.finding, undefined, `${f.target}: ${f.finding}`);
     assert.ok(f.corpusBefore > 0, `${f.target}: a corpus is checked in`);
