@@ -9,6 +9,8 @@ import { DEFAULT_QUOTAS, type Quotas } from './backend/quotas.js';
 import { VkbdBackend } from './backend/vkbd-backend.js';
 import { EvdevSource } from './input/evdev-source.js';
 import { InputRouter } from './input/router.js';
+import { orderScreens, type Screen } from './input/desktop.js';
+import type { DeviceStatus } from './backend/device.js';
 import { HeadlessBackend, type HeadlessOutputSpec } from './drm/headless/headless-backend.js';
 import type { Layout } from './drm/compose/layout.js';
 import type { OutputBackend } from './drm/output.js';
@@ -51,6 +53,11 @@ export interface DaemonOptions {
   readonly inputDevices?: readonly string[] | 'auto';
   /** The key combination that moves focus to the next guest (key codes). */
   readonly inputSwitch?: readonly number[];
+  /**
+   * How focus moves: 'switch' (default) only with the key combination; 'pointer' also to the guest
+   * whose screen dom0's pointer is on (screens left to right in the connector map's output order).
+   */
+  readonly inputFocus?: 'switch' | 'pointer';
 }
 
 /** A failure to start, already phrased for the user (what, and how to fix it). */
@@ -271,6 +278,10 @@ export class Daemon {
       });
       undo.unshift(() => backend.close());
       const input = new InputRouter();
+      if (opts.inputFocus === 'pointer') {
+        const order = [...new Set(opts.connectorMap?.values() ?? [])];
+        input.followPointer(() => orderScreens(guestScreens(backend.status()), order));
+      }
       const vkbd = await VkbdBackend.start({ xs, platform, router: input, log, outputs });
       undo.unshift(() => vkbd.close());
       const evdev = opts.inputDevices
@@ -320,4 +331,19 @@ export class Daemon {
     })();
     return this.stopping;
   }
+}
+
+/** Every connected guest connector as a screen on its output (the pointer's desktop). */
+function guestScreens(devices: readonly DeviceStatus[]): Screen[] {
+  return devices.flatMap((d) =>
+    d.phase === 'connected'
+      ? d.connectors.map((c) => ({
+          output: c.output,
+          domid: d.domid,
+          uniqueId: c.uniqueId,
+          width: c.resolution.width,
+          height: c.resolution.height,
+        }))
+      : [],
+  );
 }

@@ -33,6 +33,7 @@ interface RunOpts {
   logLevel: string;
   inputDevice?: string[];
   inputSwitch?: number[];
+  inputFocus: 'switch' | 'pointer';
 }
 
 const collect =
@@ -73,6 +74,7 @@ export function daemonOptions(o: RunOpts): DaemonOptions {
       ? { inputDevices: o.inputDevice.includes('auto') ? ('auto' as const) : o.inputDevice }
       : {}),
     ...(o.inputSwitch ? { inputSwitch: o.inputSwitch } : {}),
+    ...(o.inputFocus === 'pointer' ? { inputFocus: 'pointer' as const } : {}),
   };
 }
 
@@ -158,6 +160,14 @@ export function addDaemonOptions(cmd: Command): Command {
       new Option('--input-switch <KEYS>', 'key combination that moves input focus to the next guest, then back to dom0')
         .argParser(wrap((s: string) => parseSwitchKeys(s)))
         .default(parseSwitchKeys(DEFAULT_SWITCH_KEYS), DEFAULT_SWITCH_KEYS),
+    )
+    .addOption(
+      new Option(
+        '--input-focus <MODE>',
+        'switch: focus moves with the switch keys only; pointer: also to the guest whose screen the pointer is on (outputs left to right in --connector order)',
+      )
+        .choices(['switch', 'pointer'])
+        .default('switch'),
     );
 }
 

@@ -200,9 +200,22 @@ export class EvdevSource {
     this.opts.router.deliver(forward);
   }
 
-  /** Next guest; after the last, nobody (the grab is released). */
+  /**
+   * Next guest; after the last, nobody (the grab is released). When focus follows the pointer: dom0
+   * gets its devices back, and at the next press the guest under the pointer gets them again.
+   */
   private switchFocus(): void {
     const r = this.opts.router;
+    if (r.followsPointer) {
+      const on = r.togglePointerFocus();
+      const f = r.focus;
+      this.opts.log.info(
+        on
+          ? `input: focus follows the pointer again${f ? ` (dom${f.domid} vkbd ${f.devId})` : ''}`
+          : 'input: focus released (dom0 has the devices) until the switch keys are pressed again',
+      );
+      return;
+    }
     const all = r.list();
     const at = all.findIndex((t) => t.focused);
     if (all.length === 0 || at === all.length - 1) r.unfocus();

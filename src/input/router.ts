@@ -6,6 +6,7 @@
 // ring queue: nothing here waits or grows with a flood.
 import { BTN_LEFT, BTN_TASK, MT_NUM_CONTACTS, RAW_MAX, isDeliverableKey } from '../kbdif/constants.js';
 import type { KbdEvent } from '../kbdif/events.js';
+import { PointerDesktop, type Screen } from './desktop.js';
 import type { InputTarget, InputTargetInfo, InputTargets } from './target.js';
 
 /** Input in the source's terms; positions are in a w x h space the router scales to the guest's. */
@@ -125,6 +126,8 @@ export class InputRouter implements InputTargets {
   private refused = 0;
   private focusChanges = 0;
   private connections = 0;
+  /** Set while focus follows the pointer across dom0's outputs. */
+  private pointer: { screens: () => readonly Screen[]; desktop: PointerDesktop; released: boolean } | undefined;
   private readonly listeners = new Set<(focus: InputTargetInfo | undefined) => void>();
 
   attach(target: InputTarget): () => void {
@@ -207,17 +210,69 @@ export class InputRouter implements InputTargets {
 
   /** Delivers to the guest with focus; without focus nothing is delivered (and it is counted). */
   deliver(events: readonly SourceEvent[]): void {
-    const r = this.focused === undefined ? undefined : this.targets.get(this.focused);
-    if (!r) {
-      this.unfocused += events.length;
-      return;
+    let r = this.focused === undefined ? undefined : this.targets.get(this.focused);
+    let out: KbdEvent[] = [];
+    const flush = (): void => {
+      if (r && out.length > 0) {
+        this.delivered += out.length;
+        r.send(out);
+      }
+      out = [];
+    };
+    for (const e of events) {
+      if (e.kind === 'motion' && this.pointer && !this.pointer.released) {
+        // Focus follows the pointer: the move may cross into another guest's screen first.
+        const spot = this.pointer.desktop.move(this.pointer.screens(), e.dx, e.dy);
+        const k = spot ? this.keyFor(spot.screen.domid, spot.screen.uniqueId) : undefined;
+        if (k !== this.focused) {
+          flush();
+          this.setFocus(k, true);
+          r = k === undefined ? undefined : this.targets.get(k);
+        }
+        if (!r || !spot) this.unfocused++;
+        else this.translate(r, { kind: 'abs', x: spot.x, y: spot.y, w: spot.screen.width, h: spot.screen.height }, out);
+        continue;
+      }
+      if (!r) this.unfocused++;
+      else this.translate(r, e, out);
     }
-    const out: KbdEvent[] = [];
-    for (const e of events) this.translate(r, e, out);
-    if (out.length > 0) {
-      this.delivered += out.length;
-      r.send(out);
+    flush();
+  }
+
+  /**
+   * Focus follows the pointer from now on: relative motion moves one pointer across `screens` (the
+   * guest screens on dom0's outputs, left to right) and the guest under it gets the input.
+   */
+  followPointer(screens: () => readonly Screen[]): void {
+    this.pointer = { screens, desktop: new PointerDesktop(), released: false };
+  }
+
+  get followsPointer(): boolean {
+    return this.pointer !== undefined;
+  }
+
+  /**
+   * The switch key combination while focus follows the pointer: the first press gives dom0 its
+   * devices back (nobody has focus, the pointer stops choosing); the next gives focus to the guest
+   * under the pointer again. Returns whether guests have input now.
+   */
+  togglePointerFocus(): boolean {
+    const p = this.pointer;
+    if (!p) return false;
+    p.released = !p.released;
+    if (p.released) {
+      this.setFocus(undefined, true);
+      return false;
     }
+    const spot = p.desktop.at(p.screens());
+    this.setFocus(spot ? this.keyFor(spot.screen.domid, spot.screen.uniqueId) : undefined, true);
+    return true;
+  }
+
+  /** The key of the vkbd for guest `domid`'s screen `uniqueId` (as targetFor), or undefined. */
+  private keyFor(domid: number, uniqueId: string): string | undefined {
+    const t = this.targetFor(domid, uniqueId);
+    return t ? `${t.domid}/${t.devId}` : undefined;
   }
 
   private setFocus(k: string | undefined, releaseOld: boolean): void {
