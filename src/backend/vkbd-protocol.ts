@@ -2,7 +2,7 @@
 // a connection opens. Pointer geometry comes from the operator's xl line (width/height) or else
 // from the vdispl connector with the same unique-id in the same guest, read from the guest's
 // vdispl frontend directory (toolstack-written, guest-owned: validated like everything there).
-import { KbdField } from '../kbdif/constants.js';
+import { DRIVER_NAME, KbdField } from '../kbdif/constants.js';
 import {
   formatBackendFields,
   parseFlag,
@@ -66,12 +66,15 @@ export function vkbdProtocol(env: VkbdEnv): DeviceProtocol {
   return {
     frontendClass: 'vkbd',
     readyWhenConnected: true,
-    async initWaitFields(domid, _devId, bePath) {
+    async initWaitFields(domid, devId, bePath) {
       const values = await readAll(env.xs, bePath, TOOLSTACK_KEYS);
       const ts = parseToolstackVkbd(bePath, (k) => values.get(k));
       // A bad toolstack value fails the device at connect; meanwhile offer nothing absolute.
       if (!ts.ok) return formatBackendFields({ width: 0, height: 0, absolute: false });
-      return formatBackendFields(await served(env.xs, domid, ts.value));
+      const f = await served(env.xs, domid, ts.value);
+      if (!f.absolute && ts.value.uniqueId !== undefined && ts.value.width === undefined)
+        void offerWhenConnector(env, domid, devId, bePath, ts.value.uniqueId);
+      return formatBackendFields(f);
     },
     async open(r) {
       const be = await readAll(env.xs, r.bePath, [...TOOLSTACK_KEYS, KbdField.FEAT_ABS_POINTER]);
@@ -103,6 +106,56 @@ export function vkbdProtocol(env: VkbdEnv): DeviceProtocol {
  */
 export const CONNECTOR_WAIT_MS = 2000;
 
+/**
+ * How long after InitWait a late connector still upgrades the offer. On the loaded x86 lab libxl
+ * wrote the vdispl connector 11 s after the vkb device; it writes both before the domain runs, so
+ * the guest has not probed yet when the connector comes.
+ */
+export const LATE_CONNECTOR_MS = 30_000;
+
+/**
+ * The connector did not come within CONNECTOR_WAIT_MS: InitWait went out without a pointer size.
+ * If it comes later while the frontend has not yet probed (its state still Initialising, which
+ * Linux leaves when it connects) and we are still in InitWait, the absolute pointer and touch are
+ * offered then: Linux reads the features once, at probe. Nothing is written to a directory that
+ * went away or a device that moved on.
+ */
+async function offerWhenConnector(
+  env: VkbdEnv,
+  domid: DomId,
+  devId: number,
+  bePath: string,
+  uniqueId: string,
+): Promise<void> {
+  const t0 = Date.now();
+  const res = await awaitConnector(env.xs, domid, uniqueId, LATE_CONNECTOR_MS, true).catch(() => undefined);
+  if (!res) return;
+  const fePath = `/local/domain/${domid}/device/${DRIVER_NAME}/${devId}`;
+  const fields = formatBackendFields({ ...res, absolute: true });
+  const done = await env.xs
+    .transaction(async (tx) => {
+      const [be, fe] = await Promise.all([
+        tx.tryRead(`${bePath}/${XsField.STATE}`),
+        tx.tryRead(`${fePath}/${XsField.STATE}`),
+      ]);
+      if (be !== '2' || (fe !== undefined && fe !== '1')) return `too late (backend state ${be}, frontend ${fe})`;
+      for (const [k, v] of Object.entries(fields)) await tx.write(`${bePath}/${k}`, v);
+      return undefined;
+    })
+    .catch((err: unknown) => `not written: ${(err as Error).message}`);
+  const after = `${((Date.now() - t0) / 1000).toFixed(1)} s after InitWait`;
+  if (done === undefined)
+    env.log.info(
+      { domid, dev: devId },
+      `vkbd: connector ${uniqueId} came ${after}: pointer ${res.width}x${res.height} offered`,
+    );
+  else
+    env.log.info(
+      { domid, dev: devId },
+      `vkbd: connector ${uniqueId} came ${after}, ${done}: keys and relative pointer only`,
+    );
+}
+
 async function served(xs: XenStore, domid: DomId, ts: ToolstackVkbd): Promise<ServedFeatures> {
   if (ts.width !== undefined && ts.height !== undefined) return { width: ts.width, height: ts.height, absolute: true };
   if (ts.uniqueId === undefined) return { width: 0, height: 0, absolute: false };
@@ -116,12 +169,15 @@ async function awaitConnector(
   domid: DomId,
   uniqueId: string,
   ms: number,
+  background = false,
 ): Promise<{ width: number; height: number } | undefined> {
   const found = await findConnectorResolution(xs, domid, uniqueId);
   if (found) return found;
   let finish!: (r: { width: number; height: number } | undefined) => void;
   const done = new Promise<{ width: number; height: number } | undefined>((r) => (finish = r));
   const timer = setTimeout(() => finish(undefined), ms);
+  // A wait in the background does not keep the process alive.
+  if (background) timer.unref();
   let looking = false;
   const look = (): void => {
     if (looking) return;

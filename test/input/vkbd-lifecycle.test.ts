@@ -13,6 +13,7 @@ import { DisplayBackend } from '../../src/backend/backend.js';
 import { conventionalErrorPath } from '../../src/backend/device.js';
 import { OutputMap } from '../../src/backend/output-map.js';
 import { VkbdBackend } from '../../src/backend/vkbd-backend.js';
+import { CONNECTOR_WAIT_MS } from '../../src/backend/vkbd-protocol.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { InputRouter } from '../../src/input/router.js';
 import { KBD_PAGE } from '../../src/kbdif/wire-layout.js';
@@ -46,9 +47,10 @@ async function world(vkb: VkbConfig = { uniqueId: 'id0' }, vdispl = 'connectors=
   const router = new InputRouter();
   const vkbd = await VkbdBackend.start({ xs: beXs, platform, router, log, outputs });
   // libxl writes vkb devices before vdispl ones.
+  // vdisplAfterMs < 0: the test adds the vdispl device itself.
   let disp = vdisplAfterMs === undefined ? await toolstack.addVdispl(FE, 0, parseVdisplSpec(vdispl)) : undefined;
   const kbd = await toolstack.addVkb(FE, 0, vkb);
-  if (vdisplAfterMs !== undefined) {
+  if (vdisplAfterMs !== undefined && vdisplAfterMs >= 0) {
     await new Promise((r) => setTimeout(r, vdisplAfterMs));
     disp = await toolstack.addVdispl(FE, 0, parseVdisplSpec(vdispl));
   }
@@ -167,6 +169,42 @@ void test('the connector written after the vkbd (as libxl orders them) still giv
     assert.deepEqual(
       [await w.be('feature-abs-pointer'), await w.be('width'), await w.be('height')],
       ['1', '800', '600'],
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+void test('a connector later than the wait, before the guest probes, is still offered; after it, nothing changes', async () => {
+  // On the loaded real-Xen lab libxl wrote the connector 11 s after the vkb device.
+  let w = await world({ uniqueId: 'id0' }, 'connectors=id0:800x600', CONNECTOR_WAIT_MS + 1000);
+  try {
+    await waitFor(
+      'the late connector offered',
+      async () => (await w.be('feature-abs-pointer')) === '1' && (await w.be('width')) === '800',
+      5000,
+    );
+    assert.deepEqual(
+      [await w.be('state'), await w.be('height'), await w.be('feature-multi-touch'), await w.be('multi-touch-width')],
+      ['2', '600', '1', '800'],
+    );
+    await probe(w);
+    await waitFor('connected', () => w.router.list().length === 1);
+    assert.deepEqual([w.router.list()[0]!.absPointer, w.router.list()[0]!.width], [true, 800]);
+  } finally {
+    await w.close();
+  }
+  w = await world({ uniqueId: 'id0' }, 'connectors=id0:800x600', -1);
+  try {
+    await waitState(w, S.InitWait);
+    await probe(w);
+    await w.toolstack.addVdispl(FE, 0, parseVdisplSpec('connectors=id0:800x600'));
+    await waitFor('connected', () => w.router.list().length === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(
+      [await w.be('feature-abs-pointer'), await w.be('width'), w.router.list()[0]!.absPointer],
+      ['0', undefined, false],
+      'the guest probed without it: nothing is offered that it cannot have read',
     );
   } finally {
     await w.close();
