@@ -11,10 +11,9 @@ import { native } from '../../src/native/addon.js';
 import type { FdFunctions } from '../../src/native/fd.js';
 import { EvdevSource } from '../../src/input/evdev-source.js';
 import { InputRouter } from '../../src/input/router.js';
-import type { InputTarget } from '../../src/input/target.js';
-import type { KbdEvent } from '../../src/kbdif/events.js';
 import { captureLogger } from '../ops/helpers.js';
 import { waitFor } from '../backend/helpers/test-frontend.js';
+import { recordingTarget } from './recording-target.js';
 
 const fns = native() as unknown as FdFunctions;
 const rec = (t: number, c: number, v: number): Buffer => {
@@ -26,23 +25,7 @@ const rec = (t: number, c: number, v: number): Buffer => {
 };
 const key = (c: number, v: number): Buffer => Buffer.concat([rec(1, c, v), rec(0, 0, 0)]);
 
-function target(domid: number): InputTarget & { got: KbdEvent[] } {
-  const got: KbdEvent[] = [];
-  return {
-    domid,
-    devId: 0,
-    uniqueId: 'id0',
-    width: 640,
-    height: 480,
-    absPointer: true,
-    rawPointer: false,
-    multiTouch: false,
-    keyboard: true,
-    pointer: true,
-    send: (e) => void got.push(...e),
-    got,
-  };
-}
+const target = (domid: number) => recordingTarget(domid, { multiTouch: false });
 
 void test('keys reach the guest with focus; the switch combination moves focus and the grab; an unplugged device releases its keys', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vdispld-evdev-'));

@@ -8,11 +8,10 @@ import { Daemon } from '../../src/daemon.js';
 import { parseHeadlessSpec } from '../../src/drm/headless/headless-backend.js';
 import { orderScreens, PointerDesktop, type Screen } from '../../src/input/desktop.js';
 import { InputRouter } from '../../src/input/router.js';
-import type { InputTarget } from '../../src/input/target.js';
-import type { KbdEvent } from '../../src/kbdif/events.js';
 import type { FrontendReport } from '../../src/sim/frontend/protocol.js';
 import { SimHost, type SimGuest } from '../../src/sim/host.js';
 import { silentLogger } from '../../src/util/log.js';
+import { recordingTarget } from './recording-target.js';
 
 const screen = (output: string, domid: number, width: number, height: number): Screen => ({
   output,
@@ -45,24 +44,7 @@ void test('the desktop: screens left to right in the operator order, the pointer
   assert.equal(d.move([], 1, 1), undefined);
 });
 
-function target(domid: number, over: Partial<InputTarget> = {}): InputTarget & { got: KbdEvent[] } {
-  const got: KbdEvent[] = [];
-  return {
-    domid,
-    devId: 0,
-    uniqueId: 'id0',
-    width: 640,
-    height: 480,
-    absPointer: true,
-    rawPointer: false,
-    multiTouch: true,
-    keyboard: true,
-    pointer: true,
-    send: (e) => void got.push(...e),
-    got,
-    ...over,
-  };
-}
+const target = recordingTarget;
 
 void test('router: focus goes to the guest under the pointer; what the last one held is released there', () => {
   const r = new InputRouter();

@@ -4,27 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputRouter } from '../../src/input/router.js';
-import type { InputTarget } from '../../src/input/target.js';
-import type { KbdEvent } from '../../src/kbdif/events.js';
+import { recordingTarget } from './recording-target.js';
 
-function target(domid: number, over: Partial<InputTarget> = {}): InputTarget & { got: KbdEvent[] } {
-  const got: KbdEvent[] = [];
-  return {
-    domid,
-    devId: 0,
-    uniqueId: 'id0',
-    width: 640,
-    height: 480,
-    absPointer: true,
-    rawPointer: false,
-    multiTouch: true,
-    keyboard: true,
-    pointer: true,
-    send: (e) => void got.push(...e),
-    got,
-    ...over,
-  };
-}
+const target = recordingTarget;
 
 void test('nothing without focus; scaling into the focused guest only', () => {
   const r = new InputRouter();
