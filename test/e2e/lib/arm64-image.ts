@@ -115,9 +115,14 @@ function version(cmd: string, args: string[]): string {
   return run(cmd, args).out.trim();
 }
 
-function srcFiles(dir: string, pred: (f: string) => boolean = () => true): string[] {
+/** Names and contents of the files of `dir` (sorted; subfolders left out), for a cache key. */
+export function srcFiles(dir: string, pred: (f: string) => boolean = () => true): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  // the files of `dir` itself: the cross-build compiles native/src/*.cc, not its subfolders
+  // (native/src/wayland is the Wayland output, which the Arm64 lab's addon leaves out)
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
     .filter(pred)
     .sort()
     .map((f) => `${f}\n${readFileSync(join(dir, f), 'utf8')}`);

@@ -34,6 +34,11 @@ export const a3ZeroCopyOff: Scenario = {
     ctx.figure('frames copied (copied bytes / frame size)', Number.isFinite(frames) ? frames : 'unknown');
     ctx.figure('flips shown (vdispld status)', acc.flipsShown);
     ctx.check(
+      'vdispld status: the framebuffer is on the copy path',
+      acc.connectorPaths.length === 1 && acc.connectorPaths[0] === 'copied',
+      acc.connectorPaths.join(','),
+    );
+    ctx.check(
       "the copy reason is the operator's switch",
       Object.keys(acc.fallbacks).every((r) => /disabled by configuration/.test(r)) &&
         Object.keys(acc.fallbacks).length > 0,

@@ -48,11 +48,22 @@ async function guestFlips(
   ctx.figure(`${label}: guest flip rate reports (Hz)`, rates.join(' '));
   ctx.figure(`${label}: guest steady flip rate (Hz)`, Number(hz.toFixed(2)));
   ctx.figure(`${label}: daemon CPU per flip shown (ms; ${flips} flips)`, Number(msPerFlip.toFixed(2)));
-  ctx.figure(
-    `${label}: copied bytes during the window`,
-    (after.acc.copiedBytes ?? NaN) - (before.acc.copiedBytes ?? NaN),
-  );
+  const copied = (after.acc.copiedBytes ?? NaN) - (before.acc.copiedBytes ?? NaN);
+  ctx.figure(`${label}: copied bytes during the window`, copied);
   ctx.check(`${label}: the guest's modetest reported flip rates`, rates.length > 0);
+  ctx.check(`${label}: the daemon showed flips during the window`, flips > 0, `${flips} flips`);
+  // the rate and CPU figures belong to the path named: nothing copied on the zero-copy path, one
+  // whole frame per flip shown on the copy path (a frame is copied before its flip completes, so
+  // either end of the window may hold one copied but not yet shown)
+  const frame = VKMS_MODE.width * VKMS_MODE.height * 4;
+  const frames = copied / frame;
+  ctx.check(
+    zeroCopy === 'on'
+      ? `${label}: nothing copied during the window`
+      : `${label}: one whole frame copied per flip shown`,
+    zeroCopy === 'on' ? copied === 0 : Number.isInteger(frames) && Math.abs(frames - flips) <= 1,
+    `${copied} bytes = ${frames} frames, ${flips} flips shown`,
+  );
   await ctx.dom0.run(`xl destroy ${name}`, 60);
   const stop = await daemon.stop();
   ctx.check(`${label}: the daemon stops cleanly`, stop.clean, stop.detail);

@@ -18,7 +18,9 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
   const conn = await waitConnected(ctx, guest, domid, 1);
   await startModetest(guest, 'flip', `-v ${setArgs(conn, CONNECTORS)}`);
   await sleep(8000);
-  const res = (await daemonAccount(ctx)).resources;
+  const acc = await daemonAccount(ctx);
+  const res = acc.resources;
+  ctx.figure(`${what}: path on screen`, acc.connectorPaths.join(','));
   const inFlight = beAlloc
     ? (res['grantedBuffers'] ?? 0) >= 2
     : (res['exportedDmaBufs'] ?? 0) >= 2 && (res['dmaBufImports'] ?? 0) >= 2;

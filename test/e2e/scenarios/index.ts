@@ -13,7 +13,7 @@ import { input } from './s9-input.js';
 import { routing } from './s10-routing.js';
 import { a0Harness } from './a0-harness.js';
 import { a1BeAllocZeroCopy } from './a1-be-alloc-zero-copy.js';
-import { a2FrontendBuffers } from './a2-frontend-buffers.js';
+import { a2FrontendBuffers, a6StockExporter } from './a2-frontend-buffers.js';
 import { a3ZeroCopyOff } from './a3-zero-copy-off.js';
 import { a4FlipRate } from './a4-flip-rate.js';
 import { a5Teardown } from './a5-teardown.js';
@@ -40,4 +40,5 @@ export const ARM64_SCENARIOS: Scenario[] = [
   a3ZeroCopyOff,
   a4FlipRate,
   a5Teardown,
+  a6StockExporter,
 ];

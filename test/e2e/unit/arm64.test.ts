@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lastLine, missingHostPackages } from '../lib/arm64-image.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lastLine, missingHostPackages, srcFiles } from '../lib/arm64-image.js';
 import { xlConfig } from '../lib/guest.js';
 import { parseCrcLines, stableCrc } from '../lib/vkms.js';
 
@@ -63,4 +66,18 @@ void test("a failed step's one line: the last line that says something, not make
     'drivers/x.c:1: error: boom',
   );
   assert.equal(lastLine(''), 'no output');
+});
+
+void test("a key's source files: the folder's own files, sorted; a subfolder (native/src/wayland) is left out", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arm64-key-'));
+  try {
+    writeFileSync(join(dir, 'b.cc'), 'B');
+    writeFileSync(join(dir, 'a.h'), 'A');
+    mkdirSync(join(dir, 'wayland'));
+    writeFileSync(join(dir, 'wayland', 'c.cc'), 'C');
+    assert.deepEqual(srcFiles(dir), ['a.h\nA', 'b.cc\nB']);
+    assert.deepEqual(srcFiles(join(dir, 'absent')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
