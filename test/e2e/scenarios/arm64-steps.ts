@@ -53,6 +53,8 @@ export interface DaemonAccount {
   connectorPaths: string[];
   /** Flips shown, summed over every connector. */
   flipsShown: number;
+  /** Flips the output answered without showing them (a newer one took their place), summed. */
+  flipsDropped: number;
   /** The daemon's live kernel resources (grant mappings, dma-bufs, granted buffers, ...). */
   resources: Record<string, number>;
   raw: string;
@@ -68,6 +70,7 @@ export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
       fallbacks: {},
       connectorPaths: [],
       flipsShown: 0,
+      flipsDropped: 0,
       resources: {},
       raw: r.out.trim().slice(0, 300),
     };
@@ -76,7 +79,7 @@ export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
     framebuffersByPath: Record<string, number>;
     copyFallbacks: Record<string, number>;
     resources: Record<string, number>;
-    devices: { connectors: { path?: string; flips: { shown: number } }[] }[];
+    devices: { connectors: { path?: string; flips: { shown: number; dropped: number } }[] }[];
   };
   return {
     copiedBytes: s.copiedBytes ? Object.values(s.copiedBytes).reduce((a, b) => a + b, 0) : undefined,
@@ -85,6 +88,7 @@ export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
     connectorPaths: s.devices.flatMap((d) => d.connectors.map((c) => c.path ?? '-')),
     resources: s.resources,
     flipsShown: s.devices.flatMap((d) => d.connectors).reduce((n, c) => n + c.flips.shown, 0),
+    flipsDropped: s.devices.flatMap((d) => d.connectors).reduce((n, c) => n + c.flips.dropped, 0),
     raw: r.out,
   };
 }
