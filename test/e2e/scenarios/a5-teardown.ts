@@ -6,7 +6,7 @@
 import type { Ctx, Scenario } from '../lib/scenario.js';
 import { sleep } from '../lib/scenario.js';
 import { VKMS_CONNECTOR, VKMS_MODE, waitForCrc } from '../lib/vkms.js';
-import { daemonAccount, referenceSmpte } from './arm64-steps.js';
+import { daemonAccount, referenceSmpte, type DaemonAccount } from './arm64-steps.js';
 import { checkTeardown, timedXl } from './s6-teardown.js';
 import { createGuest, setArgs, startBackend, startModetest, waitConnected, type ConnectorSpec } from './steps.js';
 
@@ -17,13 +17,23 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
   const { guest, domid } = await createGuest(ctx, CONNECTORS, beAlloc, name);
   const conn = await waitConnected(ctx, guest, domid, 1);
   await startModetest(guest, 'flip', `-v ${setArgs(conn, CONNECTORS)}`);
-  await sleep(8000);
-  const acc = await daemonAccount(ctx);
+  // in flight: both of modetest -v's buffers, as exports with their imports (be-alloc=0) or as
+  // granted dumb buffers (be-alloc=1), and flips being shown; waited for, as the guest's start-up
+  // under emulation takes from seconds to a minute
+  const inFlightNow = (acc: DaemonAccount): boolean =>
+    acc.flipsShown > 1 &&
+    (beAlloc
+      ? (acc.resources['grantedBuffers'] ?? 0) >= 2
+      : (acc.resources['exportedDmaBufs'] ?? 0) >= 2 && (acc.resources['dmaBufImports'] ?? 0) >= 2);
+  let acc = await daemonAccount(ctx);
+  for (const t0 = performance.now(); !inFlightNow(acc) && performance.now() - t0 < 120_000;) {
+    await sleep(2000);
+    acc = await daemonAccount(ctx);
+  }
   const res = acc.resources;
+  const inFlight = inFlightNow(acc);
   ctx.figure(`${what}: path on screen`, acc.connectorPaths.join(','));
-  const inFlight = beAlloc
-    ? (res['grantedBuffers'] ?? 0) >= 2
-    : (res['exportedDmaBufs'] ?? 0) >= 2 && (res['dmaBufImports'] ?? 0) >= 2;
+  ctx.figure(`${what}: flips shown before the destroy`, acc.flipsShown);
   ctx.check(`${what}: buffers in flight before the destroy`, inFlight, JSON.stringify(res));
   const out = await ctx.dom0.run(timedXl(`xl destroy ${name}`), 60);
   await checkTeardown(ctx, what, domid, out, ['Domain-0']);

@@ -25,7 +25,10 @@ const CONNECTORS: ConnectorSpec[] = [{ id: 'id0', width: 800, height: 600 }];
  * access log uses) before and after it, xl's exit status, and xl's output.
  */
 export function timedXl(xl: string): string {
-  return `t0=$(date +%s%3N); ${xl} > /tmp/xl.out 2>&1; rc=$?; t1=$(date +%s%3N); echo "xl t0=$t0 t1=$t1 rc=$rc"; cat /tmp/xl.out`;
+  // busybox's date (the Arm64 lab's dom0) has no %N: there the clock comes from adjtimex
+  const ms =
+    'ms() { d=$(date +%s%3N); case $d in *N) adjtimex | awk \'/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf "%d%03d\\n", s, u/1000}\';; *) echo $d;; esac; }';
+  return `${ms}; t0=$(ms); ${xl} > /tmp/xl.out 2>&1; rc=$?; t1=$(ms); echo "xl t0=$t0 t1=$t1 rc=$rc"; cat /tmp/xl.out`;
 }
 
 async function connectAndDraw(ctx: Ctx, name: string): Promise<{ guest: Guest; domid: number }> {
