@@ -1,9 +1,10 @@
 // dom0's input devices read directly through evdev: struct input_event records (64-bit: 16 bytes of
 // time, u16 type, u16 code, s32 value) grouped by SYN_REPORT into frames, and each frame turned into
-// the router's source events. Direct devices (touchscreens, tablets: INPUT_PROP_DIRECT) give
-// absolute positions and touches in their axis ranges, which the router scales to the guest's
-// screen; mice give relative motion and the wheel; indirect absolute devices (touchpads) move the
-// pointer by their finger's deltas. Pure: the reading and the ioctls are in evdev-source.ts.
+// the router's source events. Absolute devices (touchscreens: INPUT_PROP_DIRECT; tablets and
+// absolute pointers such as a virtual machine's USB tablet) give positions, and touchscreens touches,
+// in their axis ranges, which the router scales to the guest's screen; mice give relative motion and
+// the wheel; touchpads (indirect, with a finger tool) move the pointer by their finger's deltas.
+// Pure: the reading and the ioctls are in evdev-source.ts.
 import type { SourceEvent } from './router.js';
 
 export const INPUT_EVENT_SIZE = 24;
@@ -26,6 +27,9 @@ const ABS_MT_TRACKING_ID = 0x39;
 const BTN_TOOL_FIRST = 0x140;
 const BTN_TOOL_LAST = 0x14f;
 const BTN_TOUCH = 0x14a;
+/** What a touchpad reports and a tablet or absolute pointer does not (udev tells them apart the same way). */
+const BTN_TOOL_FINGER = 0x145;
+const BTN_TOOL_PEN = 0x140;
 /** Slots tracked per device (more than any guest is offered). */
 const MAX_SLOTS = 16;
 
@@ -43,11 +47,19 @@ export interface EvdevCaps {
 }
 
 /** What kind of source a device is; undefined: nothing the guests can use (e.g. a lid switch). */
-export function classify(c: EvdevCaps): 'keyboard' | 'mouse' | 'touchscreen' | 'touchpad' | undefined {
-  if (c.abs[ABS_MT_POSITION_X] || c.abs[ABS_X]) return c.direct ? 'touchscreen' : 'touchpad';
+export function classify(c: EvdevCaps): 'keyboard' | 'mouse' | 'touchscreen' | 'touchpad' | 'tablet' | undefined {
+  if (c.abs[ABS_MT_POSITION_X] || c.abs[ABS_X]) {
+    if (c.direct) return 'touchscreen';
+    return isTouchpad(c) ? 'touchpad' : 'tablet';
+  }
   if (c.rel.includes(REL_X)) return 'mouse';
   if (c.keys.length > 0) return 'keyboard';
   return undefined;
+}
+
+/** Indirect, with a finger tool and no pen: its positions are where the finger is on the pad, not on a screen. */
+function isTouchpad(c: EvdevCaps): boolean {
+  return !c.direct && c.keys.includes(BTN_TOOL_FINGER) && !c.keys.includes(BTN_TOOL_PEN);
 }
 
 interface Slot {
@@ -84,7 +96,11 @@ export class EvdevDecoder {
   private readonly range: { x: AxisRange; y: AxisRange } | undefined;
   private readonly mtRange: { x: AxisRange; y: AxisRange } | undefined;
 
+  /** Positions go to the guest as they are (scaled): everything absolute but a touchpad. */
+  private readonly absolute: boolean;
+
   constructor(private readonly caps: EvdevCaps) {
+    this.absolute = !isTouchpad(caps);
     const ax = caps.abs[ABS_X];
     const ay = caps.abs[ABS_Y];
     this.range = ax && ay ? { x: ax, y: ay } : undefined;
@@ -194,7 +210,7 @@ export class EvdevDecoder {
       this.absMoved = false;
     } else if (this.absMoved && this.range && this.absX !== undefined && this.absY !== undefined) {
       this.absMoved = false;
-      if (this.caps.direct) {
+      if (this.absolute) {
         const { x: rx, y: ry } = this.range;
         out.push({
           kind: 'abs',
@@ -208,7 +224,7 @@ export class EvdevDecoder {
         this.lastPadY = this.absY;
       }
     }
-    if (!this.caps.direct && !this.touching) this.lastPadX = this.lastPadY = undefined;
+    if (!this.absolute && !this.touching) this.lastPadX = this.lastPadY = undefined;
     return out;
   }
 

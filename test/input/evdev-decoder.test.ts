@@ -36,19 +36,29 @@ const TABLET: EvdevCaps = {
 };
 const PAD: EvdevCaps = {
   name: 'pad',
-  keys: [0x110, 0x14a],
+  keys: [0x110, 0x145, 0x14a],
   rel: [],
   abs: { 0: { min: 0, max: 1000 }, 1: { min: 0, max: 1000 } },
   direct: false,
 };
 
+/** QEMU's usb-tablet and VMware's mouse: absolute axes and buttons, neither direct nor a finger tool. */
+const VM_TABLET: EvdevCaps = {
+  name: 'QEMU QEMU USB Tablet',
+  keys: [0x110, 0x111, 0x112],
+  rel: [8],
+  abs: { 0: { min: 0, max: 32767 }, 1: { min: 0, max: 32767 } },
+  direct: false,
+};
+
 void test('classification', () => {
-  assert.deepEqual([KBD, MOUSE, TOUCH, TABLET, PAD].map(classify), [
+  assert.deepEqual([KBD, MOUSE, TOUCH, TABLET, PAD, VM_TABLET].map(classify), [
     'keyboard',
     'mouse',
     'touchscreen',
     'touchscreen',
     'touchpad',
+    'tablet',
   ]);
   assert.equal(classify({ name: 'lid', keys: [], rel: [], abs: {}, direct: false }), undefined);
 });
@@ -126,6 +136,17 @@ void test('a touchpad moves the pointer by its finger deltas, per stroke', () =>
     SYN,
   ]);
   assert.deepEqual(d.decode(b, b.length), [{ kind: 'motion', dx: 10, dy: -5 }], 'a new stroke does not jump');
+});
+
+void test("an indirect absolute pointer without a finger tool (a VM's USB tablet) is absolute, not a touchpad", () => {
+  const d = new EvdevDecoder(VM_TABLET);
+  const b = records([[3, 0, 32767], [3, 1, 16384], SYN, [1, 0x110, 1], SYN, [1, 0x110, 0], [3, 0, 0], SYN]);
+  assert.deepEqual(d.decode(b, b.length), [
+    { kind: 'abs', x: 32767, y: 16384, w: 32768, h: 32768 },
+    { kind: 'key', code: 0x110, pressed: true },
+    { kind: 'key', code: 0x110, pressed: false },
+    { kind: 'abs', x: 0, y: 16384, w: 32768, h: 32768 },
+  ]);
 });
 
 void test('SYN_DROPPED: the partial frame is discarded up to the next report', () => {
