@@ -37,6 +37,11 @@ export interface RequestCampaignOptions {
   readonly deadlineMs: number;
   /** Give up (and fail) after this long. */
   readonly timeLimitS: number;
+  /**
+   * The daemon's lowest RSS may grow at most this much (MiB) from the second quarter of the run (by
+   * requests sent) to the last; unset: reported only. A leak per request lifts it for good.
+   */
+  readonly maxRssFloorGrowthMiB?: number;
   readonly log?: (line: string) => void;
   /** Measure the daemon (event-loop lag, CPU profile) into this directory. */
   readonly probeDir?: string;
@@ -47,12 +52,21 @@ export interface RequestCampaignOptions {
   readonly control?: { readonly burners: number; readonly seconds: number };
 }
 
+/**
+ * The RSS bound of the full run, as the soak's (docs/SECURITY.md: the growth measured under attack,
+ * and what a leak of one small object per request adds over 500,000 requests).
+ */
+const RSS_GROWTH_BOUND_MIB = 16;
+/** RSS samples: one every this many ms while the guests attack. */
+const RSS_SAMPLE_MS = 5000;
+
 export const REQUESTS_FULL: RequestCampaignOptions = {
   requests: 1_000_000,
   hostileGuests: 3,
   seed: 0x5eed,
   deadlineMs: FLIP_DEADLINE_MS,
   timeLimitS: 1800,
+  maxRssFloorGrowthMiB: RSS_GROWTH_BOUND_MIB,
 };
 export const REQUESTS_SHORT: RequestCampaignOptions = {
   requests: 20_000,
@@ -119,16 +133,22 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     };
     const hostileCpu0 = hostile.reduce((sum, g) => sum + cpuOf(g.process?.pid), 0);
     let lastLog = Date.now();
+    let lastSample = 0;
+    const rss: RssSample[] = [];
     const deadline = t0 + o.timeLimitS * 1000;
     const more = (): boolean =>
       o.control ? Date.now() < t0 + o.control.seconds * 1000 : totals().requests < o.requests;
     while (more() && w.daemon.alive && Date.now() < deadline) {
       await sleep(100);
+      if (Date.now() - lastSample >= RSS_SAMPLE_MS) {
+        lastSample = Date.now();
+        rss.push({ requests: totals().requests, rssMiB: w.daemon.sample().rssKiB / 1024 });
+      }
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
         const t = totals();
         log(
-          `requests: ${t.requests} of ${o.requests} (${Math.round(t.requests / ((Date.now() - t0) / 1000))}/s), unanswered ${t.unanswered}`,
+          `requests: ${t.requests} of ${o.requests} (${Math.round(t.requests / ((Date.now() - t0) / 1000))}/s), unanswered ${t.unanswered}, daemon RSS ${rss.at(-1)?.rssMiB.toFixed(1)} MiB`,
         );
       }
     }
@@ -160,6 +180,18 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
       'daemon RSS MiB (start -> end)',
       `${(cpu0.rssKiB / 1024).toFixed(0)} -> ${(cpu1.rssKiB / 1024).toFixed(0)}`,
     );
+
+    const growth = rssGrowth(rss);
+    if (growth) {
+      res.set('daemon RSS MiB under attack, lowest-highest in each quarter (by requests)', growth.text);
+      res.set("daemon RSS floor growth, the last quarter's over the second's, MiB", growth.floorGrowthMiB.toFixed(1));
+      res.set('daemon RSS slope over the second half, MiB per 100,000 requests', growth.slopePer100k.toFixed(2));
+      if (o.maxRssFloorGrowthMiB !== undefined)
+        res.check(
+          growth.floorGrowthMiB <= o.maxRssFloorGrowthMiB,
+          `the daemon's RSS floor grew ${growth.floorGrowthMiB.toFixed(1)} MiB from the second quarter of the attack to the last (bound ${o.maxRssFloorGrowthMiB})`,
+        );
+    } else if (o.maxRssFloorGrowthMiB !== undefined) res.check(false, 'too few RSS samples to bound its growth');
 
     res.check(!w.daemon.died, `the daemon exited: ${JSON.stringify(w.daemon.exit)}\n${w.daemon.log.slice(-2000)}`);
     res.set(`good guest flips later than ${LATE_LIST_BAR_MS} ms (arrival time:ms)`, showLate(lateFlips));
@@ -231,6 +263,41 @@ export async function requestCampaign(o: RequestCampaignOptions): Promise<Campai
     await w.close();
   }
   return res;
+}
+
+interface RssSample {
+  readonly requests: number;
+  readonly rssMiB: number;
+}
+
+/**
+ * The daemon's RSS by quarter of the attack (by requests sent): the lowest and the highest sample
+ * of each. Garbage lifts the peaks and goes with the next collection; memory kept per request lifts
+ * the floor, for good. So the growth judged is the last quarter's floor over the second's (the
+ * first is warm-up), half the run apart; the least-squares slope over the second half is a figure.
+ * Undefined with fewer than 8 samples.
+ */
+function rssGrowth(
+  samples: readonly RssSample[],
+): { floorGrowthMiB: number; slopePer100k: number; text: string } | undefined {
+  if (samples.length < 8) return undefined;
+  const total = samples[samples.length - 1]!.requests;
+  const quarters = [0, 1, 2, 3].map((q) =>
+    samples.filter((s) => s.requests >= (total * q) / 4 && (q === 3 || s.requests < (total * (q + 1)) / 4)),
+  );
+  if (quarters.some((q) => q.length === 0)) return undefined;
+  const floor = (q: readonly RssSample[]): number => Math.min(...q.map((s) => s.rssMiB));
+  const peak = (q: readonly RssSample[]): number => Math.max(...q.map((s) => s.rssMiB));
+  const second = samples.filter((s) => s.requests >= total / 2);
+  const mx = second.reduce((a, s) => a + s.requests, 0) / second.length;
+  const my = second.reduce((a, s) => a + s.rssMiB, 0) / second.length;
+  const sxy = second.reduce((a, s) => a + (s.requests - mx) * (s.rssMiB - my), 0);
+  const sxx = second.reduce((a, s) => a + (s.requests - mx) ** 2, 0);
+  return {
+    floorGrowthMiB: floor(quarters[3]!) - floor(quarters[1]!),
+    slopePer100k: sxx > 0 ? (sxy / sxx) * 100_000 : 0,
+    text: `${quarters.map((q) => `${floor(q).toFixed(1)}-${peak(q).toFixed(1)}`).join(', ')} (${samples.length} samples)`,
+  };
 }
 
 function cpuOf(pid: number | undefined): number {
