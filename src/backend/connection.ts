@@ -204,11 +204,14 @@ export class Connection {
         { output: claim.output.name },
         `output ${claim.output.name} is still busy with connector ${index}'s modeset after the connection ended: it stays off and claimed until the modeset ends`,
       );
-      void running.then(async () => {
-        await turnOff(claim.output);
-        for (const fb of framebuffers) claim.output.release(fb.desc);
-        claim.release();
-      });
+      void running
+        .then(async () => {
+          await turnOff(claim.output);
+          for (const fb of framebuffers) claim.output.release(fb.desc);
+        })
+        .catch((err: unknown) => this.log.error({ err, output: claim.output.name }, 'output failed to let go'))
+        // Given back whatever the output did: it was asked to turn off and to let go.
+        .finally(() => claim.release());
     }
   }
 }
