@@ -75,6 +75,16 @@ void test('a guest is clipped to its rectangle and cannot set a viewport beyond 
   );
   const fb = patternFb(200, 100, 9);
   await assert.rejects(a.setConfig({ fb, x: 0, y: 0, width: 200, height: 100 }), OutputError);
+  // A buffer that ends after 10 rows (the guest granted less than it claims): the rows past its
+  // end are black, not the picture shown before.
+  const short = patternFb(120, 90, 8);
+  const cut = { ...short, buffer: { ...short.buffer, size: 120 * 4 * 10 } };
+  assert.ok((await flip(a, cut)).shown);
+  const g = screen.currentFrame()!;
+  const at = (x: number, y: number): number[] => [...g.rgba.subarray((y * 200 + x) * 4, (y * 200 + x) * 4 + 3)];
+  assert.deepEqual(at(10 + 5, 10 + 9), [5, 9, 8], 'the last row the buffer holds');
+  assert.deepEqual(at(10 + 5, 10 + 10), [0, 0, 0], 'the first row past it');
+  assert.deepEqual(at(10 + 49, 10 + 39), [0, 0, 0]);
   await composed.close();
   await headless.close();
 });
@@ -91,8 +101,9 @@ void test('a flip redraws only that guest rectangle (and what lies over it), in 
   const before = composed.stats.bytesComposed;
   const fb = patternFb(80, 60, 42);
   assert.ok((await flip(a, fb)).shown);
-  // a's 80x60: black, its rectangle, its picture; b's 20x40 over it: its rectangle, its picture.
-  assert.equal(composed.stats.bytesComposed - before, (80 * 60 * 3 + 20 * 40 * 2) * 4);
+  // a's 80x60 picture, then b's scaled picture where it lies over a (20x40): each pixel once, no
+  // background or rectangle filled under pictures that cover them.
+  assert.equal(composed.stats.bytesComposed - before, (80 * 60 + 20 * 40) * 4);
   guests.set('vm1/a', { width: 80, height: 60, cfg: { ...cfgA, fb } });
   check(screen, layout, guests);
   await composed.close();

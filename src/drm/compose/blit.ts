@@ -35,15 +35,17 @@ export function makeTarget(size: Size): ComposeTarget {
   };
 }
 
-function fill(t: ComposeTarget, r: Rect, value: number): void {
+function fill(t: ComposeTarget, r: Rect, value: number): number {
   for (let y = r.y; y < r.y + r.height; y++) {
     const row = y * t.width;
     t.pixels.fill(value, row + r.x, row + r.x + r.width);
   }
+  return r.width * r.height * 4;
 }
 
 /**
  * Redraws `clip` of `t`: black, then every entry bottom to top (blank where its guest is missing).
+ * Every pixel of `clip` is written once at least; what a picture covers is not filled first.
  * Returns the bytes written into `t`, the composition's cost in the metric's terms.
  */
 export function composeRegion(
@@ -54,17 +56,54 @@ export function composeRegion(
 ): number {
   const c = intersect(clip, { x: 0, y: 0, width: t.width, height: t.height });
   if (!c) return 0;
-  fill(t, c, BLACK_XRGB);
-  let written = c.width * c.height * 4;
+  let written = 0;
+  // The usual damage is one entry's rectangle: that entry paints all of it, no background needed.
+  if (!entries.some((e) => contains(e.rect, c))) written += fill(t, c, BLACK_XRGB);
   for (const e of entries) {
     const r = intersect(c, e.rect);
     if (!r) continue;
     const p = pictureOf(e.key);
-    fill(t, r, p ? BLACK_XRGB : BLANK_XRGB);
-    written += r.width * r.height * 4;
-    if (p?.cfg) written += e.scaled ? drawScaled(t, r, e.rect, p.resolution, p.cfg) : draw1to1(t, r, e.rect, p.cfg);
+    if (!p?.cfg) {
+      written += fill(t, r, p ? BLACK_XRGB : BLANK_XRGB);
+      continue;
+    }
+    if (e.scaled) {
+      // Scaled, the picture covers the rectangle only where the viewport is the whole resolution.
+      if (!scaledCovers(p.resolution, p.cfg)) written += fill(t, r, BLACK_XRGB);
+      written += drawScaled(t, r, e.rect, p.resolution, p.cfg);
+      continue;
+    }
+    const cover = intersect(r, viewportAt(e.rect, p.cfg));
+    for (const part of outside(r, cover)) written += fill(t, part, BLACK_XRGB);
+    if (cover) written += draw1to1(t, cover, e.rect, p.cfg);
   }
   return written;
+}
+
+function contains(a: Rect, b: Rect): boolean {
+  return b.x >= a.x && b.y >= a.y && b.x + b.width <= a.x + a.width && b.y + b.height <= a.y + a.height;
+}
+
+/** The guest's viewport in output pixels, for an entry shown 1:1 at `rect`. */
+function viewportAt(rect: Rect, cfg: OutputConfig): Rect {
+  return { x: rect.x + cfg.x, y: rect.y + cfg.y, width: cfg.width, height: cfg.height };
+}
+
+function scaledCovers(res: Size, cfg: OutputConfig): boolean {
+  return cfg.x === 0 && cfg.y === 0 && cfg.width === res.width && cfg.height === res.height;
+}
+
+/** `r` without `inner` (inside it), as up to four rectangles. */
+function outside(r: Rect, inner: Rect | undefined): Rect[] {
+  if (!inner) return [r];
+  const parts: Rect[] = [];
+  const right = inner.x + inner.width;
+  const bottom = inner.y + inner.height;
+  if (inner.y > r.y) parts.push({ x: r.x, y: r.y, width: r.width, height: inner.y - r.y });
+  if (bottom < r.y + r.height) parts.push({ x: r.x, y: bottom, width: r.width, height: r.y + r.height - bottom });
+  if (inner.x > r.x) parts.push({ x: r.x, y: inner.y, width: inner.x - r.x, height: inner.height });
+  if (right < r.x + r.width) parts.push({ x: right, y: inner.y, width: r.x + r.width - right, height: inner.height });
+  return parts;
 }
 
 function sourceOf(cfg: OutputConfig): CopySource {
@@ -72,15 +111,16 @@ function sourceOf(cfg: OutputConfig): CopySource {
   return { bytes: fb.buffer.bytes, limit: fb.buffer.size, offset: fb.offset, pitch: fb.pitch, fourcc: fb.fourcc };
 }
 
-/** The guest's viewport at the rectangle's top-left, pixel for pixel, inside `r`. */
+/** The guest's viewport at the rectangle's top-left, pixel for pixel, in `r` (inside the viewport). */
 function draw1to1(t: ComposeTarget, r: Rect, rect: Rect, cfg: OutputConfig): number {
   const vx = rect.x + cfg.x;
   const vy = rect.y + cfg.y;
-  const i = intersect(r, { x: vx, y: vy, width: cfg.width, height: cfg.height });
-  if (!i) return 0;
-  const from = { x: (cfg.srcX ?? 0) + i.x - vx, y: (cfg.srcY ?? 0) + i.y - vy, width: i.width, height: i.height };
-  const done = copyRegion(sourceOf(cfg), from, t, i.x, i.y);
-  return done.rows * i.width * 4;
+  const from = { x: (cfg.srcX ?? 0) + r.x - vx, y: (cfg.srcY ?? 0) + r.y - vy, width: r.width, height: r.height };
+  const done = copyRegion(sourceOf(cfg), from, t, r.x, r.y);
+  // Rows past the end of what the guest granted: black, never what the buffer held before.
+  const missing = r.height - done.rows;
+  if (missing > 0) fill(t, { x: r.x, y: r.y + done.rows, width: r.width, height: missing }, BLACK_XRGB);
+  return r.width * r.height * 4;
 }
 
 /**
@@ -88,7 +128,7 @@ function draw1to1(t: ComposeTarget, r: Rect, rect: Rect, cfg: OutputConfig): num
  * source row the region needs is converted once into a scratch row, then sampled.
  */
 function drawScaled(t: ComposeTarget, r: Rect, rect: Rect, res: Size, cfg: OutputConfig): number {
-  if (!formatByFourcc(cfg.fb.fourcc)) return 0;
+  if (!formatByFourcc(cfg.fb.fourcc)) return fill(t, r, BLACK_XRGB);
   const scratch = makeTarget({ width: cfg.width, height: 1 });
   const src = sourceOf(cfg);
   const srcX = cfg.srcX ?? 0;
@@ -106,7 +146,8 @@ function drawScaled(t: ComposeTarget, r: Rect, rect: Rect, res: Size, cfg: Outpu
     if (cy < cfg.y || cy >= cfg.y + cfg.height) continue;
     if (cy !== loaded) {
       const got = copyRegion(src, { x: srcX, y: srcY + cy - cfg.y, width: cfg.width, height: 1 }, scratch, 0, 0);
-      if (got.rows === 0) break;
+      // A row past the end of what the guest granted: black.
+      if (got.rows === 0) scratch.pixels.fill(BLACK_XRGB);
       loaded = cy;
     }
     const row = y * t.width + r.x;
