@@ -19,6 +19,7 @@ import { buildDaemon, buildFloors, REPO } from './lib/build.js';
 import type { BenchContext, BenchOptions } from './lib/context.js';
 import type { Figure } from './lib/figures.js';
 import { table } from './lib/table.js';
+import { composeSuite } from './suites/compose.js';
 import { copyPathSuite } from './suites/copy-path.js';
 import { pipelineSuite } from './suites/pipeline.js';
 import { roundTripSuite } from './suites/round-trip.js';
@@ -35,6 +36,7 @@ const SUITES: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   startup: startupSuite,
   xenstore: xenstoreSuite,
   wayland: waylandPathSuite,
+  compose: composeSuite,
 };
 
 function usage(msg: string): never {
