@@ -4,8 +4,8 @@
 // methods plus typed events (`events`, see src/util/events.ts): outputs come and go while guests
 // run (a monitor plugged in or out), and the backend says so.
 import type { EventEmitter } from 'node:events';
-import { ErrnoError } from '../util/errno.js';
-import type { SourcedRect } from '../util/geometry.js';
+import { Errno, ErrnoError } from '../util/errno.js';
+import type { Size, SourcedRect } from '../util/geometry.js';
 import type { DomId } from '../util/ids.js';
 import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
 
@@ -58,6 +58,34 @@ export interface FramebufferDesc {
  */
 export interface OutputConfig extends SourcedRect {
   readonly fb: FramebufferDesc;
+}
+
+/**
+ * Why `cfg` cannot be shown on an output of `size` named `name` (its viewport leaves the mode, or
+ * the framebuffer does not cover it), as the OutputError setConfig rejects with; else undefined.
+ */
+export function viewportError(name: string, cfg: OutputConfig, size: Size): OutputError | undefined {
+  const { width, height } = size;
+  if (
+    cfg.x < 0 ||
+    cfg.y < 0 ||
+    cfg.x + cfg.width > width ||
+    cfg.y + cfg.height > height ||
+    cfg.width <= 0 ||
+    cfg.height <= 0
+  )
+    return new OutputError(
+      `output ${name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`,
+      Errno.EINVAL,
+    );
+  const srcX = cfg.srcX ?? 0;
+  const srcY = cfg.srcY ?? 0;
+  if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height)
+    return new OutputError(
+      `output ${name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`,
+      Errno.EINVAL,
+    );
+  return undefined;
 }
 
 export type FlipResult =

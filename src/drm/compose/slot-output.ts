@@ -8,6 +8,7 @@ import { Errno } from '../../util/errno.js';
 import type { Size } from '../../util/geometry.js';
 import {
   OutputError,
+  viewportError,
   type FlipResult,
   type Frame,
   type FramebufferDesc,
@@ -81,30 +82,8 @@ export class SlotOutput implements Output {
       this.show({ kind: 'off' });
       return Promise.resolve();
     }
-    const { width, height } = this.resolution;
-    const srcX = cfg.srcX ?? 0;
-    const srcY = cfg.srcY ?? 0;
-    if (
-      cfg.x < 0 ||
-      cfg.y < 0 ||
-      cfg.width <= 0 ||
-      cfg.height <= 0 ||
-      cfg.x + cfg.width > width ||
-      cfg.y + cfg.height > height
-    )
-      return Promise.reject(
-        new OutputError(
-          `output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`,
-          Errno.EINVAL,
-        ),
-      );
-    if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height)
-      return Promise.reject(
-        new OutputError(
-          `output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`,
-          Errno.EINVAL,
-        ),
-      );
+    const bad = viewportError(this.name, cfg, this.resolution);
+    if (bad) return Promise.reject(bad);
     this.show({ kind: 'live', cfg });
     return Promise.resolve();
   }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import {
   OutputError,
+  viewportError,
   type FlipResult,
   type Frame,
   type FramebufferDesc,
@@ -54,7 +55,7 @@ function shownAt(timestampNs: bigint): FlipResult {
 
 const noop = (): void => {};
 
-const { EINVAL, ENODEV } = Errno;
+const { ENODEV } = Errno;
 
 export class HeadlessOutput implements Output {
   readonly modes: readonly Mode[];
@@ -106,25 +107,8 @@ export class HeadlessOutput implements Output {
       this.bump();
       return Promise.resolve();
     }
-    const { width, height } = this.mode;
-    if (cfg.x + cfg.width > width || cfg.y + cfg.height > height || cfg.width <= 0 || cfg.height <= 0) {
-      return Promise.reject(
-        new OutputError(
-          `output ${this.name}: viewport ${cfg.width}x${cfg.height}+${cfg.x}+${cfg.y} outside ${width}x${height}`,
-          EINVAL,
-        ),
-      );
-    }
-    const srcX = cfg.srcX ?? 0;
-    const srcY = cfg.srcY ?? 0;
-    if (!(srcX >= 0 && srcY >= 0) || cfg.fb.width < srcX + cfg.width || cfg.fb.height < srcY + cfg.height) {
-      return Promise.reject(
-        new OutputError(
-          `output ${this.name}: framebuffer ${cfg.fb.width}x${cfg.fb.height} smaller than the viewport`,
-          EINVAL,
-        ),
-      );
-    }
+    const bad = viewportError(this.name, cfg, this.mode);
+    if (bad) return Promise.reject(bad);
     this.show({ kind: 'live', cfg, fb: cfg.fb });
     this.modesets++;
     this.bump();
