@@ -282,6 +282,8 @@ export class Daemon {
         const order = [...new Set(opts.connectorMap?.values() ?? [])];
         input.followPointer(() => orderScreens(guestScreens(backend.status()), order));
       }
+      // Keyboard and pointer on a guest's window go to that guest's vkbd (the router decides).
+      opened.windows?.setInput(input);
       const vkbd = await VkbdBackend.start({ xs, platform, router: input, log, outputs });
       undo.unshift(() => vkbd.close());
       const evdev = opts.inputDevices

@@ -360,7 +360,7 @@ export class OutputMap {
       width: c.resolution.width,
       height: c.resolution.height,
       // The connector as the operator wrote it in the xl config: its unique-id (and device when not the first).
-      connector: { domid, label: c.devId === 0 ? c.uniqueId : `vdispl${c.devId} ${c.uniqueId}` },
+      connector: { domid, label: c.devId === 0 ? c.uniqueId : `vdispl${c.devId} ${c.uniqueId}`, uniqueId: c.uniqueId },
       ...extra,
     });
     return { ok: true, claim: this.take(out, backend, true, who) };

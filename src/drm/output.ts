@@ -140,8 +140,11 @@ export interface OutputSpec {
   readonly height: number;
   /** Default 60000 (60 Hz, what the Linux frontend assumes). */
   readonly refreshMilliHz?: number;
-  /** The guest connector the output is made for (a window is titled with it). */
-  readonly connector?: { readonly domid: DomId; readonly label: string };
+  /**
+   * The guest connector the output is made for (a window is titled with `label`; `uniqueId` finds
+   * the guest's vkbd for input on it).
+   */
+  readonly connector?: { readonly domid: DomId; readonly label: string; readonly uniqueId?: string };
 }
 
 export interface OutputBackendEvents {

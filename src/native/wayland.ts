@@ -25,6 +25,23 @@ export type WaylandEvent =
   | { readonly type: 'presented'; readonly window: number; readonly value: number; readonly timeNs: bigint }
   /** wp_presentation: a commit was never shown (replaced, or its surface not on any output). */
   | { readonly type: 'discarded'; readonly window: number; readonly value: number }
+  /** The seat's keyboard focus came to the window, or left it. */
+  | { readonly type: 'keyboard-enter' | 'keyboard-leave'; readonly window: number; readonly value: number }
+  /** value: the evdev key code; x: 1 pressed, 0 released. */
+  | { readonly type: 'key'; readonly window: number; readonly value: number; readonly x: number; readonly y: number }
+  /** The pointer entered the window, or moved on it: x, y in surface coordinates. */
+  | {
+      readonly type: 'pointer-enter' | 'motion';
+      readonly window: number;
+      readonly value: number;
+      readonly x: number;
+      readonly y: number;
+    }
+  | { readonly type: 'pointer-leave'; readonly window: number; readonly value: number }
+  /** value: the evdev button code (BTN_LEFT ...); x: 1 pressed, 0 released. */
+  | { readonly type: 'button'; readonly window: number; readonly value: number; readonly x: number; readonly y: number }
+  /** x: vertical wheel steps, positive towards the user (wl_pointer.axis_discrete). */
+  | { readonly type: 'wheel'; readonly window: number; readonly value: number; readonly x: number; readonly y: number }
   /** The user asked the window to close. */
   | { readonly type: 'close'; readonly window: number; readonly value: number }
   /** The connection is dead; value: errno. */

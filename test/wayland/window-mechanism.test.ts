@@ -11,6 +11,7 @@ import { fourcc } from '../../src/displif/formats.js';
 import type { FlipResult, FramebufferDesc, OutputConfig } from '../../src/drm/output.js';
 import { FallbackStats } from '../../src/drm/kms/fallbacks.js';
 import type { WaylandConnection, WindowEvent } from '../../src/drm/wayland/wayland-connection.js';
+import { StandIn } from './helpers/stand-in.js';
 import { HIDDEN_AFTER_MS, HIDDEN_FLIP_HZ, WaylandOutput } from '../../src/drm/wayland/wayland-output.js';
 import { DMABUF_REASONS, MOD_INVALID, MOD_LINEAR } from '../../src/drm/wayland/window-dmabufs.js';
 import { PlatformError } from '../../src/xen/platform.js';
@@ -20,57 +21,6 @@ const XR24 = fourcc('XR24');
 const W = 64;
 const H = 48;
 const MODE = { width: W, height: H, refreshMilliHz: 60000, preferred: true };
-
-interface Plane {
-  fd: number;
-  width: number;
-  height: number;
-  fourcc: number;
-  offset: number;
-  stride: number;
-  modifier: bigint;
-}
-
-/** The part of WaylandConnection the output uses, recording every request. */
-class StandIn {
-  readonly commits: number[] = [];
-  readonly asked = new Map<number, Plane>();
-  readonly destroyed: number[] = [];
-  onEvent: (e: WindowEvent) => void = () => {};
-  private nextBuffer = 2;
-  readonly alive = true;
-  constructor(
-    private readonly formats: [number, bigint][] | null,
-    private readonly clock = 1,
-  ) {}
-  dmabufFormats(): [number, bigint][] | null {
-    return this.formats;
-  }
-  presentationClock(): number {
-    return this.clock;
-  }
-  createWindow(spec: { width: number; height: number; stride: number }, onEvent: (e: WindowEvent) => void) {
-    this.onEvent = onEvent;
-    const bytes = spec.stride * spec.height;
-    return { id: 7, buffers: [new Uint8Array(bytes), new Uint8Array(bytes)] as const, stride: spec.stride };
-  }
-  createDmabuf(_window: number, plane: Plane): number {
-    const id = this.nextBuffer++;
-    this.asked.set(id, { ...plane });
-    return id;
-  }
-  destroyBuffer(_window: number, buffer: number): void {
-    this.destroyed.push(buffer);
-  }
-  commit(_window: number, buffer: number): void {
-    this.commits.push(buffer);
-  }
-  setTitle(): void {}
-  destroyWindow(): void {}
-  send(e: Omit<WindowEvent, 'window'>): void {
-    this.onEvent({ window: 7, ...e } as WindowEvent);
-  }
-}
 
 interface Export {
   fd: number;

@@ -32,6 +32,9 @@ struct Event {
   // the output's refresh period in ns (0 unknown); lost: errno
   uint32_t value = 0;
   uint64_t timeNs = 0;  // presented: when the frame turned to light, on the presentation clock
+  // pointer-enter, motion: surface position; key, button: 1 pressed, 0 released; wheel: steps
+  double x = 0, y = 0;
+  bool hasXY = false;
 };
 
 // The linear layout the guest's buffers have; DRM_FORMAT_MOD_INVALID is "implicit" (the
@@ -165,6 +168,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     } else if (std::strcmp(iface, wp_presentation_interface.name) == 0 && self->presentation_ == nullptr) {
       self->presentation_ = static_cast<wp_presentation*>(wl_registry_bind(reg, name, &wp_presentation_interface, 1));
       wp_presentation_add_listener(self->presentation_, &kPresentationListener, self);
+    } else if (std::strcmp(iface, wl_seat_interface.name) == 0 && self->seat_ == nullptr) {
+      // Input on a guest's window is that guest's (keyboard and pointer; v5 for discrete wheel steps).
+      self->seat_ = static_cast<wl_seat*>(wl_registry_bind(reg, name, &wl_seat_interface, version < 5 ? version : 5));
+      wl_seat_add_listener(self->seat_, &kSeatListener, self);
     } else if (std::strcmp(iface, wl_output_interface.name) == 0) {
       auto out = std::make_unique<OutputInfo>();
       out->globalName = name;
@@ -207,6 +214,114 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     static_cast<WaylandClient*>(data)->clockId_ = static_cast<int32_t>(clk);
   }
   static constexpr wp_presentation_listener kPresentationListener = {OnClockId};
+
+  // ---- input (wl_seat) ----------------------------------------------------------------------
+  uint32_t WindowOf(wl_surface* s) const {
+    if (s == nullptr) return 0;
+    for (auto& [id, w] : windows_)
+      if (w->surface == s) return id;
+    return 0;
+  }
+  void PushXY(const char* type, uint32_t window, uint32_t value, double x, double y) {
+    Event e{type, window, value};
+    e.x = x;
+    e.y = y;
+    e.hasXY = true;
+    Push(e);
+  }
+
+  static void OnSeatCapabilities(void* data, wl_seat* seat, uint32_t caps) {
+    auto* self = static_cast<WaylandClient*>(data);
+    bool kbd = (caps & WL_SEAT_CAPABILITY_KEYBOARD) != 0, ptr = (caps & WL_SEAT_CAPABILITY_POINTER) != 0;
+    if (kbd && self->keyboard_ == nullptr) {
+      self->keyboard_ = wl_seat_get_keyboard(seat);
+      wl_keyboard_add_listener(self->keyboard_, &kKeyboardListener, self);
+    } else if (!kbd && self->keyboard_ != nullptr) {
+      self->ReleaseKeyboard();
+    }
+    if (ptr && self->pointer_ == nullptr) {
+      self->pointer_ = wl_seat_get_pointer(seat);
+      wl_pointer_add_listener(self->pointer_, &kPointerListener, self);
+    } else if (!ptr && self->pointer_ != nullptr) {
+      self->ReleasePointer();
+    }
+  }
+  static void OnSeatName(void*, wl_seat*, const char*) {}
+  static constexpr wl_seat_listener kSeatListener = {OnSeatCapabilities, OnSeatName};
+
+  // Key codes are evdev's, as the guest's vkbd takes them; the keymap is the compositor's business.
+  static void OnKeymap(void*, wl_keyboard*, uint32_t, int32_t fd, uint32_t) { close(fd); }
+  static void OnKeyboardEnter(void* data, wl_keyboard*, uint32_t, wl_surface* s, wl_array*) {
+    auto* self = static_cast<WaylandClient*>(data);
+    self->keyboardOn_ = self->WindowOf(s);
+    if (self->keyboardOn_ != 0) self->Push({"keyboard-enter", self->keyboardOn_, 0});
+  }
+  static void OnKeyboardLeave(void* data, wl_keyboard*, uint32_t, wl_surface*) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (self->keyboardOn_ != 0) self->Push({"keyboard-leave", self->keyboardOn_, 0});
+    self->keyboardOn_ = 0;
+  }
+  static void OnKey(void* data, wl_keyboard*, uint32_t, uint32_t, uint32_t key, uint32_t state) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (self->keyboardOn_ != 0)
+      self->PushXY("key", self->keyboardOn_, key, state == WL_KEYBOARD_KEY_STATE_PRESSED ? 1 : 0, 0);
+  }
+  static void OnModifiers(void*, wl_keyboard*, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t) {}
+  static void OnRepeatInfo(void*, wl_keyboard*, int32_t, int32_t) {}
+  static constexpr wl_keyboard_listener kKeyboardListener = {OnKeymap, OnKeyboardEnter, OnKeyboardLeave,
+                                                             OnKey,    OnModifiers,     OnRepeatInfo};
+
+  static void OnPointerEnter(void* data, wl_pointer*, uint32_t, wl_surface* s, wl_fixed_t x, wl_fixed_t y) {
+    auto* self = static_cast<WaylandClient*>(data);
+    self->pointerOn_ = self->WindowOf(s);
+    if (self->pointerOn_ != 0)
+      self->PushXY("pointer-enter", self->pointerOn_, 0, wl_fixed_to_double(x), wl_fixed_to_double(y));
+  }
+  static void OnPointerLeave(void* data, wl_pointer*, uint32_t, wl_surface*) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (self->pointerOn_ != 0) self->Push({"pointer-leave", self->pointerOn_, 0});
+    self->pointerOn_ = 0;
+  }
+  static void OnMotion(void* data, wl_pointer*, uint32_t, wl_fixed_t x, wl_fixed_t y) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (self->pointerOn_ != 0)
+      self->PushXY("motion", self->pointerOn_, 0, wl_fixed_to_double(x), wl_fixed_to_double(y));
+  }
+  static void OnButton(void* data, wl_pointer*, uint32_t, uint32_t, uint32_t button, uint32_t state) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (self->pointerOn_ != 0)
+      self->PushXY("button", self->pointerOn_, button, state == WL_POINTER_BUTTON_STATE_PRESSED ? 1 : 0, 0);
+  }
+  static void OnAxis(void*, wl_pointer*, uint32_t, uint32_t, wl_fixed_t) {}
+  static void OnPointerFrame(void*, wl_pointer*) {}
+  static void OnAxisSource(void*, wl_pointer*, uint32_t) {}
+  static void OnAxisStop(void*, wl_pointer*, uint32_t, uint32_t) {}
+  static void OnAxisValue120(void*, wl_pointer*, uint32_t, int32_t) {}
+  static void OnAxisDiscrete(void* data, wl_pointer*, uint32_t axis, int32_t discrete) {
+    auto* self = static_cast<WaylandClient*>(data);
+    if (self->pointerOn_ != 0 && axis == WL_POINTER_AXIS_VERTICAL_SCROLL)
+      self->PushXY("wheel", self->pointerOn_, 0, discrete, 0);
+  }
+  static constexpr wl_pointer_listener kPointerListener = {OnPointerEnter, OnPointerLeave, OnMotion,     OnButton,
+                                                           OnAxis,         OnPointerFrame, OnAxisSource, OnAxisStop,
+                                                           OnAxisDiscrete, OnAxisValue120};
+
+  void ReleaseKeyboard() {
+    if (wl_keyboard_get_version(keyboard_) >= 3 && !lost_)
+      wl_keyboard_release(keyboard_);
+    else
+      wl_keyboard_destroy(keyboard_);
+    keyboard_ = nullptr;
+    keyboardOn_ = 0;
+  }
+  void ReleasePointer() {
+    if (wl_pointer_get_version(pointer_) >= 3 && !lost_)
+      wl_pointer_release(pointer_);
+    else
+      wl_pointer_destroy(pointer_);
+    pointer_ = nullptr;
+    pointerOn_ = 0;
+  }
 
   static void OnPing(void*, xdg_wm_base* wm, uint32_t serial) { xdg_wm_base_pong(wm, serial); }
   static constexpr xdg_wm_base_listener kWmListener = {OnPing};
@@ -464,6 +579,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       o.Set("window", Napi::Number::New(env, events_[i].window));
       o.Set("value", Napi::Number::New(env, events_[i].value));
       if (events_[i].timeNs != 0) o.Set("timeNs", Napi::BigInt::New(env, events_[i].timeNs));
+      if (events_[i].hasXY) {
+        o.Set("x", Napi::Number::New(env, events_[i].x));
+        o.Set("y", Napi::Number::New(env, events_[i].y));
+      }
       a.Set(i, o);
     }
     events_.clear();
@@ -615,6 +734,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     if (it == windows_.end()) return env.Undefined();
     FreeWindow(*it->second);
     windows_.erase(it);
+    if (keyboardOn_ == id) keyboardOn_ = 0;
+    if (pointerOn_ == id) pointerOn_ = 0;
     // Events already queued for it mean nothing now.
     std::vector<Event> keep;
     for (auto& e : events_)
@@ -677,6 +798,15 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     }
     outputs_.clear();
     if (wm_) xdg_wm_base_destroy(wm_);
+    if (keyboard_) ReleaseKeyboard();
+    if (pointer_) ReleasePointer();
+    if (seat_) {
+      if (wl_seat_get_version(seat_) >= 5 && !lost_)
+        wl_seat_release(seat_);
+      else
+        wl_seat_destroy(seat_);
+      seat_ = nullptr;
+    }
     if (dmabuf_) zwp_linux_dmabuf_v1_destroy(dmabuf_);
     if (presentation_) wp_presentation_destroy(presentation_);
     dmabuf_ = nullptr;
@@ -703,6 +833,11 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   wl_shm* shm_ = nullptr;
   xdg_wm_base* wm_ = nullptr;
   zwp_linux_dmabuf_v1* dmabuf_ = nullptr;
+  wl_seat* seat_ = nullptr;
+  wl_keyboard* keyboard_ = nullptr;
+  wl_pointer* pointer_ = nullptr;
+  uint32_t keyboardOn_ = 0;  // the window with keyboard focus (0: none of ours)
+  uint32_t pointerOn_ = 0;
   wp_presentation* presentation_ = nullptr;
   int32_t clockId_ = 1;  // CLOCK_MONOTONIC until the compositor says
   std::vector<std::pair<uint32_t, uint64_t>> dmabufFormats_;

@@ -18,6 +18,7 @@ import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
 import { FallbackStats } from '../kms/fallbacks.js';
 import { WaylandConnection } from './wayland-connection.js';
 import { WaylandOutput, type WindowSpec } from './wayland-output.js';
+import { WindowInput, type WindowInputRouter } from './window-input.js';
 
 export interface WaylandBackendOptions {
   /** Socket name or path; undefined: $WAYLAND_DISPLAY (libwayland's default, wayland-0). */
@@ -74,6 +75,9 @@ export class WaylandBackend implements OutputBackend {
   private conn: WaylandConnection | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private router: WindowInputRouter | undefined;
+  /** The guest connector each output shows, for input. */
+  private readonly guests = new Map<WaylandOutput, { domid: number; uniqueId: string }>();
 
   private constructor(private readonly opts: WaylandBackendOptions) {
     this.fallbacks = new FallbackStats((reason) =>
@@ -90,6 +94,15 @@ export class WaylandBackend implements OutputBackend {
 
   get connected(): boolean {
     return this.conn?.alive ?? false;
+  }
+
+  /**
+   * Keyboard and pointer input on the windows go to the guests' vkbds through `router` (the daemon
+   * hands it over once it exists); undefined makes the windows display-only again.
+   */
+  setInput(router: WindowInputRouter | undefined): void {
+    this.router = router;
+    for (const o of this.byName.values()) this.connectInput(o);
   }
 
   /** The compositor's wl_outputs by name (for full-screen mappings and `vdispld outputs`). */
@@ -132,6 +145,9 @@ export class WaylandBackend implements OutputBackend {
       ...(this.opts.zeroCopy ? { zeroCopy: this.opts.zeroCopy } : {}),
     });
     this.byName.set(spec.name, out);
+    if (spec.connector?.uniqueId !== undefined)
+      this.guests.set(out, { domid: spec.connector.domid, uniqueId: spec.connector.uniqueId });
+    this.connectInput(out);
     if (this.conn?.alive) this.attach(out, this.conn);
     const guest = spec.connector?.domid;
     if (guest !== undefined && this.opts.guestName) {
@@ -153,6 +169,7 @@ export class WaylandBackend implements OutputBackend {
     if (!out) return;
     out.close();
     this.byName.delete(name);
+    this.guests.delete(out);
     this.events.emit('output-removed', out);
   }
 
@@ -184,6 +201,13 @@ export class WaylandBackend implements OutputBackend {
 
   private connect(): WaylandConnection {
     return new WaylandConnection(this.opts.display ?? '', (errno) => this.onLost(errno));
+  }
+
+  private connectInput(out: WaylandOutput): void {
+    const g = this.guests.get(out);
+    out.setInput(
+      this.router && g ? new WindowInput(this.router, g.domid, g.uniqueId, out.mode.width, out.mode.height) : undefined,
+    );
   }
 
   private attach(out: WaylandOutput, conn: WaylandConnection): void {

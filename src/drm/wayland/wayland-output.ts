@@ -33,6 +33,7 @@ import { FallbackStats } from '../kms/fallbacks.js';
 import type { WaylandConnection, WindowEvent, WindowHandle } from './wayland-connection.js';
 import { WL_SHM_FORMAT_XRGB8888, paintViewport, shmFrame, type ShmTarget } from './shm-paint.js';
 import { WindowDmabufs, type WindowPlan } from './window-dmabufs.js';
+import type { WindowInput } from './window-input.js';
 
 const ENODEV = 19;
 /** CLOCK_MONOTONIC: presentation times on it are on process.hrtime's clock too. */
@@ -152,6 +153,8 @@ export class WaylandOutput implements Output {
   private copied = 0;
   private sequence = 0;
   private closed = false;
+  /** Where the window's keyboard and pointer go (the guest's vkbd, through the router); none: display-only. */
+  private input: WindowInput | undefined;
 
   constructor(
     readonly name: string,
@@ -187,6 +190,11 @@ export class WaylandOutput implements Output {
   retitle(title: string): void {
     this.window = { ...this.window, title };
     if (this.surface.kind === 'window') this.surface.w.conn.setTitle(this.surface.w.handle.id, title);
+  }
+
+  /** Input on the window goes to `input` from now on (undefined: display-only). */
+  setInput(input: WindowInput | undefined): void {
+    this.input = input;
   }
 
   /** The user closed the window: it is not made again on reconnect. */
@@ -341,6 +349,7 @@ export class WaylandOutput implements Output {
     const s = this.surface;
     if (s.kind !== 'window' || e.window !== s.w.handle.id) return;
     const w = s.w;
+    if (this.input?.handle(e)) return;
     switch (e.type) {
       case 'configure':
         if (!w.configured) {
