@@ -12,6 +12,18 @@ import {
 
 export type WindowEvent = Exclude<WaylandEvent, { type: 'lost' }>;
 
+/** One plane of a guest framebuffer's dma-buf, as a zwp_linux_buffer_params_v1 buffer asks for it. */
+export interface DmabufPlane {
+  readonly fd: number;
+  readonly width: number;
+  readonly height: number;
+  readonly fourcc: number;
+  /** Byte offset of the first pixel in the dma-buf. */
+  readonly offset: number;
+  readonly stride: number;
+  readonly modifier: bigint;
+}
+
 export interface WindowHandle {
   readonly id: number;
   /** The two halves of the window's shm pool, detached when the window is destroyed. */
@@ -65,18 +77,7 @@ export class WaylandConnection {
   }
 
   /** A dma-buf buffer for `window`, answered by the window event dmabuf-created or dmabuf-failed. */
-  createDmabuf(
-    window: number,
-    plane: {
-      fd: number;
-      width: number;
-      height: number;
-      fourcc: number;
-      offset: number;
-      stride: number;
-      modifier: bigint;
-    },
-  ): number {
+  createDmabuf(window: number, plane: DmabufPlane): number {
     const id = this.client.createDmabuf(
       window,
       plane.fd,

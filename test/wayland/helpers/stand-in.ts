@@ -1,17 +1,7 @@
 // A stand-in for the Wayland connection at the output's seam: it records what the output asks
 // of the compositor and lets a test play the compositor's events. For what no compositor on this
 // machine does (linux-dmabuf, input from a seat, a window that goes quiet).
-import type { WindowEvent } from '../../../src/drm/wayland/wayland-connection.js';
-
-export interface Plane {
-  fd: number;
-  width: number;
-  height: number;
-  fourcc: number;
-  offset: number;
-  stride: number;
-  modifier: bigint;
-}
+import type { DmabufPlane as Plane, WindowEvent } from '../../../src/drm/wayland/wayland-connection.js';
 
 /** The part of WaylandConnection the output uses, recording every request. */
 export class StandIn {
