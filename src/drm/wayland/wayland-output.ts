@@ -39,8 +39,11 @@ const ENODEV = 19;
 /** CLOCK_MONOTONIC: presentation times on it are on process.hrtime's clock too. */
 const CLOCK_MONOTONIC = 1;
 
-/** A commit unanswered this long means the compositor is not drawing the window. */
-export const HIDDEN_AFTER_MS = 250;
+/**
+ * A commit unanswered this long means the compositor is not drawing the window: half the backend's
+ * 1 s flip deadline, long enough that a loaded compositor counts as slow, not as hidden.
+ */
+export const HIDDEN_AFTER_MS = 500;
 /** The rate a hidden window's guest is paced at. */
 export const HIDDEN_FLIP_HZ = 10;
 
