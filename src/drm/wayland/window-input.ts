@@ -5,17 +5,31 @@
 // router's focus is this window's guest (a click that activates the window is the compositor's,
 // as in any click-to-focus desktop). Pointer positions are in the window's pixels, which are the
 // guest's (the window is never scaled).
-import type { InputTargetInfo } from '../../input/target.js';
-import type { SourceEvent } from '../../input/router.js';
 import type { WindowEvent } from './wayland-connection.js';
 
-/** The router as a window sees it (InputRouter implements it). */
+// drm and input are peers (neither imports the other): the shapes below are the part of the input
+// router's seam a window uses, and the daemon, above both, hands the router in (InputRouter fits).
+
+/** A guest's vkbd as the router names it. */
+export interface WindowInputTarget {
+  readonly domid: number;
+  readonly devId: number;
+}
+
+/** What a window delivers, in the router's source terms (positions in a w x h space it scales). */
+export type WindowInputEvent =
+  | { readonly kind: 'key'; readonly code: number; readonly pressed: boolean }
+  | { readonly kind: 'abs'; readonly x: number; readonly y: number; readonly w: number; readonly h: number }
+  /** Wheel steps, positive away from the user (up). */
+  | { readonly kind: 'wheel'; readonly steps: number };
+
+/** The router as a window sees it. */
 export interface WindowInputRouter {
-  targetFor(domid: number, uniqueId: string): InputTargetInfo | undefined;
-  readonly focus: InputTargetInfo | undefined;
+  targetFor(domid: number, uniqueId: string): WindowInputTarget | undefined;
+  readonly focus: WindowInputTarget | undefined;
   focusOn(domid: number, devId: number): boolean;
   unfocus(): void;
-  deliver(events: readonly SourceEvent[]): void;
+  deliver(events: readonly WindowInputEvent[]): void;
 }
 
 export class WindowInput {
@@ -65,7 +79,7 @@ export class WindowInput {
     return t !== undefined && t.devId === f.devId;
   }
 
-  private deliver(e: SourceEvent): void {
+  private deliver(e: WindowInputEvent): void {
     if (this.focused()) this.router.deliver([e]);
   }
 }
