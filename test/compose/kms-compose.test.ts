@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLayout } from '../../src/backend/layouts.js';
 import { ComposedOutput } from '../../src/drm/compose/composed-output.js';
+import { COMPOSED_IN_DOM0 } from '../../src/drm/kms/zero-copy.js';
 import type { FlipResult } from '../../src/drm/output.js';
 import { mode } from '../kms/fake-drm.js';
 import { rig } from '../kms/helpers.js';
@@ -53,6 +54,8 @@ void test('KMS without overlay planes: the layout composed by the CPU into the p
   assert.ok((await settle(r, new Promise((res) => a.flip(fa2, res)))).shown);
   assert.deepEqual(r.dev.pixel(crtc, 5, 7), [9, 7, 5]);
   assert.equal(composed.stats.slots, 2);
+  // The copy is the layout's own, said as such: no guest buffer was refused anything.
+  assert.deepEqual(Object.keys(r.backend.fallbacks.byReason()), [COMPOSED_IN_DOM0]);
   await composed.close();
   await r.backend.close();
   assert.equal(r.dev.liveFramebuffers, 0);

@@ -15,6 +15,8 @@ import type { OwnBuffers } from './own-buffers.js';
 
 /** The copy reason when the operator turned zero-copy off (zero-copy = off). */
 export const ZERO_COPY_DISABLED = 'disabled by configuration';
+/** Why a composed layout's frame is copied into the card's buffer: it is dom0's picture, not a guest buffer. */
+export const COMPOSED_IN_DOM0 = "a layout composed in dom0's memory (copied into the card's buffer)";
 
 export type ScanoutPlan =
   { readonly kind: 'zero-copy'; readonly fbId: number } | { readonly kind: 'copy'; readonly reason: string };
@@ -127,8 +129,11 @@ export class ZeroCopyImporter {
     if (own !== undefined) {
       return this.addFb(fb, entry, own.handle, fb.buffer.bytes.byteOffset + fb.offset);
     }
-    if (!fb.buffer.exportDmaBuf)
+    if (!fb.buffer.exportDmaBuf) {
+      // Domain 0 is never a guest: its buffers are pictures the daemon made itself (a composed layout).
+      if (fb.buffer.domid === 0) return { kind: 'copy', reason: COMPOSED_IN_DOM0 };
       return { kind: 'copy', reason: 'this platform cannot export guest buffers as dma-bufs' };
+    }
     if (!this.caps.primeImport) return { kind: 'copy', reason: 'the DRM driver has no PRIME import' };
     let imp: Import;
     try {
