@@ -5,6 +5,13 @@
     # image) vdispl_wayland.node is not built and `--output wayland` says what is missing.
     "wayland%": "<!(pkg-config --exists wayland-client wayland-scanner wayland-protocols && echo 1 || echo 0)"
   },
+  # What both modules are compiled with: N-API 8 with C++ exceptions.
+  "target_defaults": {
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions"],
+    "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"]
+  },
   "targets": [
     {
       "target_name": "vdispl_native",
@@ -13,11 +20,7 @@
         "<!@(node -p \"require('node-addon-api').include\")",
         "<!@(pkg-config --cflags-only-I libdrm | sed 's/-I//g')"
       ],
-      "libraries": ["<!@(pkg-config --libs libdrm)"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"]
+      "libraries": ["<!@(pkg-config --libs libdrm)"]
     }
   ],
   "conditions": [
@@ -34,10 +37,6 @@
           "sources": ["native/src/wayland/module.cc", "native/src/wayland/wayland_client.cc", "native/src/errors.cc"],
           "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")", "<(INTERMEDIATE_DIR)"],
           "libraries": ["<!@(pkg-config --libs wayland-client)"],
-          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
-          "cflags!": ["-fno-exceptions"],
-          "cflags_cc!": ["-fno-exceptions"],
-          "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
           # Protocol code generated from the XML at build time, never written by hand.
           "actions": [
             {

@@ -112,7 +112,7 @@ interface WaylandModule {
 }
 
 /** Why the module cannot be used, when it was not built (the build lacked the Wayland packages). */
-export const WAYLAND_NOT_BUILT =
+const WAYLAND_NOT_BUILT =
   'this vdispld was built without Wayland support (install libwayland-dev and wayland-protocols, then rebuild: npm ci)';
 
 let loaded: WaylandModule | undefined;
