@@ -4,6 +4,7 @@
 // It is a module of its own, loaded on first use, so that a dom0 without libwayland-client runs
 // every other output.
 import { createRequire } from 'node:module';
+import { Errno, ErrnoError } from '../util/errno.js';
 import { findBuilt } from './addon.js';
 
 /** What the compositor said, in order, as dispatch() returns it. */
@@ -117,24 +118,29 @@ const WAYLAND_NOT_BUILT =
 
 let loaded: WaylandModule | undefined;
 
-/** An error in the addon's own shape (errno and its code), which the layers above map like any other. */
-function loadError(message: string, errno: number, code: string): Error {
-  return Object.assign(new Error(message), { errno, code });
-}
+/**
+ * The module itself is missing (EOPNOTSUPP: built without the Wayland packages) or cannot load here
+ * (ENOENT: libwayland-client absent or broken). Its own class, so that nobody reports it as a
+ * compositor that cannot be reached: the fix is a package, not a socket.
+ */
+export class WaylandModuleError extends ErrnoError {}
 
 /**
- * The module, loaded on first use. Throws EOPNOTSUPP when it was not built, ENOENT with the loader's
- * words when it was built but cannot load here (no libwayland-client0).
+ * The module, loaded on first use. Throws WaylandModuleError: EOPNOTSUPP when it was not built,
+ * ENOENT with the loader's words when it was built but cannot load here (no libwayland-client0).
  */
 function waylandModule(): WaylandModule {
   if (loaded) return loaded;
   const path = findBuilt('vdispl_wayland.node');
-  if (!path) throw loadError(WAYLAND_NOT_BUILT, 95, 'EOPNOTSUPP');
+  if (!path) throw new WaylandModuleError(WAYLAND_NOT_BUILT, Errno.EOPNOTSUPP);
   try {
     loaded = createRequire(import.meta.url)(path) as WaylandModule;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw loadError(`the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`, 2, 'ENOENT');
+    throw new WaylandModuleError(
+      `the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`,
+      Errno.ENOENT,
+    );
   }
   return loaded;
 }

@@ -16,6 +16,7 @@ import type {
 } from '../output.js';
 import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
 import { FallbackStats } from '../kms/fallbacks.js';
+import { WaylandModuleError } from '../../native/wayland.js';
 import { WaylandConnection } from './wayland-connection.js';
 import { WaylandOutput, type WindowSpec } from './wayland-output.js';
 import { WindowInput, type WindowInputRouter } from './window-input.js';
@@ -57,7 +58,8 @@ export function waylandStartupProblem(
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   const msg = (err as Error).message;
-  if ((err as { errno?: unknown }).errno === 95 && /built without/.test(msg)) return msg;
+  // A missing or unloadable module is a package to install, whatever the socket.
+  if (err instanceof WaylandModuleError) return msg;
   const where = display ?? env['WAYLAND_DISPLAY'] ?? 'wayland-0';
   return `cannot reach the Wayland compositor at ${JSON.stringify(where)} (XDG_RUNTIME_DIR=${env['XDG_RUNTIME_DIR'] ?? 'unset'}): ${msg}`;
 }
