@@ -226,7 +226,7 @@ export class OutputMap {
         continue;
       }
       this.inUse.set(name, 'its layout');
-      const p = ComposedOutput.open(found.output, layout).then(
+      const p = ComposedOutput.open(found.output, layout, { warn: this.opts.warn }).then(
         (out) => {
           this.composed.set(name, { out, backend: found.backend });
           this.inUse.set(name, `layout ${formatLayout(layout)}`);
@@ -401,10 +401,21 @@ export class OutputMap {
     };
   }
 
-  /** A claimed output came back (a monitor plugged in again) or went (unplugged): said, nothing else to do. */
+  /**
+   * A claimed output came back (a monitor plugged in again, maybe with other modes) or went
+   * (unplugged): said; a layout on it is checked against the modes it has now (outputChanged).
+   */
   private hotplug(o: Output, added: boolean): void {
     const holder = this.inUse.get(o.name);
     if (holder === undefined || this.isDedicated(o.name)) return;
+    const c = this.composed.get(o.name);
+    const unfit = added && c?.out.physical === o ? c.out.outputChanged() : undefined;
+    if (unfit !== undefined) {
+      this.opts.warn?.(
+        `layouts.${o.name} = ${JSON.stringify(formatLayout(c!.out.currentLayout))}: ${unfit}; its guests keep running, shown nowhere until a monitor with a mode that holds it is plugged in or a layout that fits is set`,
+      );
+      return;
+    }
     this.opts.warn?.(
       added
         ? `output ${o.name} is back: showing ${holder} again`

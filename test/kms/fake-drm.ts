@@ -258,9 +258,9 @@ export class FakeDrm implements NativeDrmDevice {
     list[i] = { ...list[i]!, connection: modes ? 'connected' : 'disconnected', modes: modes ?? [] };
   }
 
-  /** Connector name -> status, as sysfs shows it. */
+  /** Connector name -> status and modes, as sysfs shows them (`status`, then `modes`). */
   statuses(): Map<string, string> {
-    return new Map(this.res.connectors.map((c) => [c.name, c.connection]));
+    return new Map(this.res.connectors.map((c) => [c.name, [c.connection, ...c.modes.map((m) => m.name)].join('\n')]));
   }
 
   crtcState(crtcId: number): Readonly<CrtcState> {

@@ -20,16 +20,26 @@ export interface SlotPicture {
 }
 
 export interface ComposeTarget extends CopyTarget {
-  /** The same buffer as 32-bit pixels (pitch = width * 4). */
+  /** The same buffer as 32-bit pixels, `stride` of them per row (pitch / 4). */
   readonly pixels: Uint32Array;
+  readonly stride: number;
 }
 
 export function makeTarget(size: Size): ComposeTarget {
-  const bytes = new Uint8Array(size.width * size.height * 4);
+  return targetOver(new Uint8Array(size.width * size.height * 4), size.width * 4, size);
+}
+
+/**
+ * A target over memory someone else owns (a card's scanout buffer, whose pitch the driver chose):
+ * `pitch` a multiple of 4, `bytes` at least pitch × height long and 4-byte aligned.
+ */
+export function targetOver(bytes: Uint8Array, pitch: number, size: Size): ComposeTarget {
+  const stride = pitch / 4;
   return {
     bytes,
-    pixels: new Uint32Array(bytes.buffer, bytes.byteOffset, size.width * size.height),
-    pitch: size.width * 4,
+    pixels: new Uint32Array(bytes.buffer, bytes.byteOffset, stride * size.height),
+    stride,
+    pitch,
     width: size.width,
     height: size.height,
   };
@@ -37,7 +47,7 @@ export function makeTarget(size: Size): ComposeTarget {
 
 function fill(t: ComposeTarget, r: Rect, value: number): number {
   for (let y = r.y; y < r.y + r.height; y++) {
-    const row = y * t.width;
+    const row = y * t.stride;
     t.pixels.fill(value, row + r.x, row + r.x + r.width);
   }
   return r.width * r.height * 4;
@@ -150,7 +160,7 @@ function drawScaled(t: ComposeTarget, r: Rect, rect: Rect, res: Size, cfg: Outpu
       if (got.rows === 0) scratch.pixels.fill(BLACK_XRGB);
       loaded = cy;
     }
-    const row = y * t.width + r.x;
+    const row = y * t.stride + r.x;
     for (let k = 0; k < r.width; k++) {
       const sx = cols[k]!;
       if (sx >= 0) t.pixels[row + k] = scratch.pixels[sx]! | BLACK_XRGB;

@@ -5,12 +5,15 @@
 // screen meanwhile, what changed in the other). Frames are composed shortly before the output's
 // next vblank, so every guest that flipped since the last one is shown at that vblank together and
 // gets its flip event then, whatever the others do; a guest that does not flip keeps its picture.
+// The composition runs at a mode of the output chosen for the layout (modeForLayout) and follows
+// the output's modes: a monitor plugged in with other modes gets the layout at a mode of its own
+// that holds it, or, where none does, the layout is not shown (see outputChanged).
 import { Errno } from '../../util/errno.js';
 import type { DomId } from '../../util/ids.js';
 import type { Rect, Size } from '../../util/geometry.js';
-import { OutputError, type FlipResult, type FramebufferDesc, type Output } from '../output.js';
+import { OutputError, type FlipResult, type FramebufferDesc, type Mode, type Output } from '../output.js';
 import { composeRegion, makeTarget, type ComposeTarget } from './blit.js';
-import { intersect, layoutProblem, sameLayout, type Layout } from './layout.js';
+import { intersect, layoutUnfit, modeForLayout, sameLayout, type Layout } from './layout.js';
 import { SlotOutput, type SlotHost } from './slot-output.js';
 
 const XRGB8888 = 0x34325258;
@@ -26,6 +29,15 @@ export interface ComposedOutputStats {
   readonly bytesComposed: number;
   readonly slots: number;
   readonly entries: number;
+  /** The size composed at, or undefined while the layout is not shown. */
+  readonly size: Size | undefined;
+  /** Why the layout is not shown now (no mode of the output holds it), else undefined. */
+  readonly notShown: string | undefined;
+}
+
+export interface ComposedOutputOptions {
+  /** Where a failure nobody asked about is said (a modeset refused on a monitor's return). */
+  readonly warn?: (line: string) => void;
 }
 
 interface OwnBuffer {
@@ -35,14 +47,28 @@ interface OwnBuffer {
   stale: Rect[];
 }
 
+/** What the physical output shows for us: a mode's size, and our two buffers of that size. */
+interface Surface {
+  readonly size: Size;
+  readonly refreshMilliHz: number;
+  readonly buffers: [OwnBuffer, OwnBuffer];
+  /** Index of the buffer on screen. */
+  front: number;
+}
+
+/** A change of what the physical output is asked to show, made when no frame is in flight. */
+type Reconfigure = { readonly mode: Mode } | { readonly off: string };
+
 export class ComposedOutput {
   private layout: Layout;
   /** A layout accepted since the last frame: it takes effect when the next frame is composed. */
   private nextLayout: Layout | undefined;
   private readonly slots = new Map<string, SlotOutput>();
-  private readonly buffers: [OwnBuffer, OwnBuffer];
-  /** Index of the buffer on screen. */
-  private front = 0;
+  /** Undefined while the layout is not shown (`notShown` says why). */
+  private surface: Surface | undefined;
+  private notShown: string | undefined;
+  private want: Reconfigure | undefined;
+  private reconfiguring = false;
   /** A composed frame the physical output has not shown yet, and the guests' flips it carries. */
   private inflight: { buf: number; dones: ((r: FlipResult) => void)[] } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -57,52 +83,44 @@ export class ComposedOutput {
 
   private constructor(
     readonly physical: Output,
-    readonly size: Size,
-    readonly refreshMilliHz: number,
     layout: Layout,
+    private readonly opts: ComposedOutputOptions,
   ) {
     this.layout = layout;
-    const own = (): OwnBuffer => {
-      const target = makeTarget(size);
-      const desc: FramebufferDesc = {
-        id: nextComposedId--,
-        width: size.width,
-        height: size.height,
-        fourcc: XRGB8888,
-        pitch: target.pitch,
-        offset: 0,
-        buffer: { domid: 0 as DomId, size: target.bytes.length, bytes: target.bytes },
-      };
-      return { target, desc, stale: [] };
-    };
-    this.buffers = [own(), own()];
+    // The slots read the refresh of the mode composed at now (60 Hz while not shown).
+    const refresh = (): number => this.surface?.refreshMilliHz ?? 60000;
     this.host = {
       name: physical.name,
-      refreshMilliHz,
+      get refreshMilliHz() {
+        return refresh();
+      },
       requestFrame: () => this.requestFrame(),
       currentFrame: () => this.physical.currentFrame(),
     };
   }
 
   /**
-   * Takes `physical` over at its preferred mode, showing `layout` (blank rectangles until guests
-   * come). Rejects with an OutputError when the layout does not fit or the output refuses.
+   * Takes `physical` over at the mode chosen for `layout` (modeForLayout), showing it (blank
+   * rectangles until guests come). Rejects with an OutputError when no mode holds the layout or
+   * the output refuses.
    */
-  static async open(physical: Output, layout: Layout): Promise<ComposedOutput> {
-    const mode = physical.modes.find((m) => m.preferred) ?? physical.modes[0];
-    if (!mode) throw new OutputError(`output ${physical.name} has no mode to compose on`, Errno.ENODEV);
-    const problem = layoutProblem(layout, mode);
-    if (problem) throw new OutputError(`layouts.${physical.name}: ${problem}`, Errno.EINVAL);
-    const c = new ComposedOutput(physical, { width: mode.width, height: mode.height }, mode.refreshMilliHz, layout);
-    const full = { x: 0, y: 0, ...c.size };
-    c.composedBytes += composeRegion(c.buffers[0].target, full, layout.entries, () => undefined);
-    c.buffers[1].stale = [full];
-    await physical.setConfig({ fb: c.buffers[0].desc, x: 0, y: 0, width: mode.width, height: mode.height });
+  static async open(physical: Output, layout: Layout, opts: ComposedOutputOptions = {}): Promise<ComposedOutput> {
+    if (physical.modes.length === 0)
+      throw new OutputError(`output ${physical.name} has no mode to compose on`, Errno.ENODEV);
+    const mode = modeForLayout(layout, physical.modes);
+    if (!mode) throw new OutputError(`layouts.${physical.name}: ${layoutUnfit(layout, physical.modes)}`, Errno.EINVAL);
+    const c = new ComposedOutput(physical, layout, opts);
+    await c.showAt(mode);
     return c;
   }
 
   get name(): string {
     return this.physical.name;
+  }
+
+  /** The size composed at now (undefined while the layout is not shown). */
+  get size(): Size | undefined {
+    return this.surface?.size;
   }
 
   /** The layout in force, or the one that will be at the next vblank. */
@@ -116,6 +134,8 @@ export class ComposedOutput {
       bytesComposed: this.composedBytes,
       slots: this.slots.size,
       entries: this.currentLayout.entries.length,
+      size: this.surface?.size,
+      notShown: this.notShown,
     };
   }
 
@@ -124,12 +144,39 @@ export class ComposedOutput {
     return [...this.slots.keys()];
   }
 
-  /** A new layout from the next vblank; the reason it cannot be shown, else undefined. */
+  /**
+   * A new layout from the next vblank (at another mode of the output where the one now does not
+   * hold it); the reason it cannot be shown, else undefined.
+   */
   setLayout(layout: Layout): string | undefined {
-    if (sameLayout(layout, this.currentLayout)) return undefined;
-    const problem = layoutProblem(layout, this.size);
-    if (problem) return problem;
+    if (sameLayout(layout, this.currentLayout) && !this.notShown) return undefined;
+    const mode = modeForLayout(layout, this.physical.modes);
+    if (!mode) return layoutUnfit(layout, this.physical.modes);
     this.nextLayout = layout;
+    if (!this.surface || !sameMode(this.surface, mode)) this.want = { mode };
+    this.requestFrame();
+    return undefined;
+  }
+
+  /**
+   * The physical output came back, maybe with other modes (a monitor plugged in): the layout goes
+   * on at the mode chosen for it among the new ones. Where none holds it, it is not shown and the
+   * reason is returned: its guests keep running and keep their slots, their flips answered as not
+   * shown, as on an unplugged output, until a monitor that can show it is plugged in or a layout
+   * that fits is set. Scaling or clipping it instead would show the guests otherwise than the
+   * operator placed them, or hide part of a guest's picture without a word.
+   */
+  outputChanged(): string | undefined {
+    if (this.closed) return undefined;
+    const layout = this.currentLayout;
+    const mode = this.physical.modes.length > 0 ? modeForLayout(layout, this.physical.modes) : undefined;
+    if (!mode) {
+      const why = layoutUnfit(layout, this.physical.modes) ?? 'no mode of the output holds it';
+      this.want = { off: why };
+      this.requestFrame();
+      return why;
+    }
+    if (!this.surface || !sameMode(this.surface, mode) || this.notShown) this.want = { mode };
     this.requestFrame();
     return undefined;
   }
@@ -150,7 +197,7 @@ export class ComposedOutput {
     this.slots.delete(slot.key);
     slot.close();
     const e = this.currentLayout.entries.find((x) => x.key === slot.key);
-    if (e) this.addDamage(e.rect);
+    if (e) this.damage.push(e.rect);
     this.requestFrame();
   }
 
@@ -163,11 +210,34 @@ export class ComposedOutput {
     for (const s of this.slots.values()) s.close();
     this.slots.clear();
     await this.physical.setConfig(null).catch(() => undefined);
-    for (const b of this.buffers) this.physical.release(b.desc);
+    this.dropSurface();
   }
 
-  private addDamage(r: Rect): void {
-    this.damage.push(r);
+  /** Buffers of `mode`'s size, the whole layout composed into the first, shown by a modeset. */
+  private async showAt(mode: Mode): Promise<void> {
+    const size = { width: mode.width, height: mode.height };
+    const surface: Surface = { size, refreshMilliHz: mode.refreshMilliHz, buffers: [own(size), own(size)], front: 0 };
+    const full = { x: 0, y: 0, ...size };
+    this.composedBytes += composeRegion(surface.buffers[0].target, full, this.layout.entries, (k) =>
+      this.slots.get(k)?.picture(),
+    );
+    surface.buffers[1].stale = [full];
+    const old = this.surface;
+    try {
+      await this.physical.setConfig({ fb: surface.buffers[0].desc, x: 0, y: 0, ...size });
+    } catch (err) {
+      for (const b of surface.buffers) this.physical.release(b.desc);
+      throw err;
+    }
+    this.surface = surface;
+    this.lastVblankNs = undefined;
+    if (old) for (const b of old.buffers) this.physical.release(b.desc);
+  }
+
+  private dropSurface(): void {
+    const s = this.surface;
+    this.surface = undefined;
+    if (s) for (const b of s.buffers) this.physical.release(b.desc);
   }
 
   /**
@@ -176,8 +246,8 @@ export class ComposedOutput {
    * dom0 still has half a period to compose before the vblank.
    */
   private requestFrame(): void {
-    if (this.closed || this.composing || this.inflight || this.timer) return;
-    const period = 1e12 / this.refreshMilliHz;
+    if (this.closed || this.composing || this.inflight || this.timer || this.reconfiguring) return;
+    const period = 1e12 / this.host.refreshMilliHz;
     let delayMs = 0;
     const since = this.lastVblankNs === undefined ? undefined : Number(process.hrtime.bigint() - this.lastVblankNs);
     // A vblank time on another clock than ours (a driver's odd timestamps) is no guide: compose now.
@@ -190,7 +260,10 @@ export class ComposedOutput {
 
   private readonly compose = (): void => {
     this.timer = undefined;
-    if (this.closed || this.inflight) return;
+    if (this.closed || this.inflight || this.reconfiguring) return;
+    if (this.want) return void this.reconfigure(this.want);
+    const surface = this.surface;
+    if (!surface) return this.answerNotShown();
     this.composing = true;
     const dones: ((r: FlipResult) => void)[] = [];
     let damage = this.damage;
@@ -198,7 +271,7 @@ export class ComposedOutput {
     if (this.nextLayout) {
       this.layout = this.nextLayout;
       this.nextLayout = undefined;
-      damage = [{ x: 0, y: 0, ...this.size }];
+      damage = [{ x: 0, y: 0, ...surface.size }];
     }
     for (const slot of this.slots.values()) {
       const done = slot.latch();
@@ -210,32 +283,92 @@ export class ComposedOutput {
     }
     this.composing = false;
     if (damage.length === 0 && dones.length === 0) return;
-    const back = 1 - this.front;
-    const buf = this.buffers[back]!;
-    const regions = mergeDamage([...buf.stale, ...damage], this.size);
+    const back = 1 - surface.front;
+    const buf = surface.buffers[back]!;
+    const regions = mergeDamage([...buf.stale, ...damage], surface.size);
     for (const r of regions)
       this.composedBytes += composeRegion(buf.target, r, this.layout.entries, (k) => this.slots.get(k)?.picture());
     buf.stale = [];
-    const other = this.buffers[this.front]!;
-    other.stale = mergeDamage([...other.stale, ...damage], this.size);
+    const other = surface.buffers[surface.front]!;
+    other.stale = mergeDamage([...other.stale, ...damage], surface.size);
     this.inflight = { buf: back, dones };
     this.physical.flip(buf.desc, this.shownOrDropped);
   };
+
+  /** The layout is not shown: each guest's queued flip is answered at once, as on an unplugged output. */
+  private answerNotShown(): void {
+    const reason = `layout not shown: ${this.notShown ?? 'no mode'}`;
+    for (const slot of this.slots.values()) {
+      const done = slot.latch();
+      if (done) setImmediate(done, { shown: false, reason });
+      slot.dirty = true;
+    }
+  }
+
+  /** Applies a change of mode (or turns the output off), no frame in flight; then composes again. */
+  private async reconfigure(want: Reconfigure): Promise<void> {
+    this.want = undefined;
+    this.reconfiguring = true;
+    try {
+      if ('off' in want) {
+        this.notShown = want.off;
+        await this.physical.setConfig(null);
+        this.dropSurface();
+      } else {
+        if (this.nextLayout) {
+          this.layout = this.nextLayout;
+          this.nextLayout = undefined;
+        }
+        await this.showAt(want.mode);
+        this.notShown = undefined;
+        this.damage = [];
+      }
+    } catch (err) {
+      this.opts.warn?.(`output ${this.name}: the layout could not be shown: ${(err as Error).message}`);
+    } finally {
+      this.reconfiguring = false;
+    }
+    if (this.closed) return this.dropSurface();
+    this.requestFrame();
+  }
 
   private readonly shownOrDropped = (r: FlipResult): void => {
     const f = this.inflight;
     this.inflight = undefined;
     if (!f) return;
-    if (r.shown) {
-      this.front = f.buf;
+    if (r.shown && this.surface) {
+      this.surface.front = f.buf;
       this.lastVblankNs = r.timestampNs;
       this.shown++;
     }
     // Not shown: the buffer we drew into holds the newest picture and is drawn into again next time.
     for (const done of f.dones) done(r);
-    if (this.damage.length > 0 || this.nextLayout || [...this.slots.values()].some((s) => s.hasPending || s.dirty))
+    if (
+      this.want ||
+      this.damage.length > 0 ||
+      this.nextLayout ||
+      [...this.slots.values()].some((s) => s.hasPending || s.dirty)
+    )
       this.requestFrame();
   };
+}
+
+function own(size: Size): OwnBuffer {
+  const target = makeTarget(size);
+  const desc: FramebufferDesc = {
+    id: nextComposedId--,
+    width: size.width,
+    height: size.height,
+    fourcc: XRGB8888,
+    pitch: target.pitch,
+    offset: 0,
+    buffer: { domid: 0 as DomId, size: target.bytes.length, bytes: target.bytes },
+  };
+  return { target, desc, stale: [] };
+}
+
+function sameMode(s: Surface, m: Mode): boolean {
+  return s.size.width === m.width && s.size.height === m.height && s.refreshMilliHz === m.refreshMilliHz;
 }
 
 /** Damage clipped to the output; many small rectangles become their bounding box, then the whole output. */

@@ -2,6 +2,7 @@
 // output side knows an entry's key only as a name (the backend's `GUEST/UNIQUE_ID`); what it checks
 // here is geometry: every rectangle on the output, sizes in range. Pure.
 import type { Rect, Size } from '../../util/geometry.js';
+import type { Mode } from '../output.js';
 
 export interface LayoutEntry {
   /** Which guest connector (the backend's canonical `GUEST/UNIQUE_ID`). */
@@ -30,6 +31,32 @@ export function layoutProblem(layout: Layout, size: Size): string | undefined {
       return `${e.key} at ${describeRect(r)} does not fit the output's ${size.width}x${size.height}`;
   }
   return undefined;
+}
+
+/**
+ * The mode a layout is composed at on an output offering `modes`: the preferred one (the panel's
+ * native size) when the layout fits it, else the smallest mode that holds every rectangle, as the
+ * operator wrote the layout in pixels of some screen. Undefined when no mode holds it.
+ */
+export function modeForLayout(layout: Layout, modes: readonly Mode[]): Mode | undefined {
+  const preferred = modes.find((m) => m.preferred) ?? modes[0];
+  if (preferred && layoutProblem(layout, preferred) === undefined) return preferred;
+  let best: Mode | undefined;
+  for (const m of modes) {
+    if (layoutProblem(layout, m) !== undefined) continue;
+    // The first of equal sizes: drivers list their best first.
+    if (!best || m.width * m.height < best.width * best.height) best = m;
+  }
+  return best;
+}
+
+/** Why no mode of `modes` can show `layout` (measured against the preferred one), or undefined. */
+export function layoutUnfit(layout: Layout, modes: readonly Mode[]): string | undefined {
+  if (modeForLayout(layout, modes)) return undefined;
+  const preferred = modes.find((m) => m.preferred) ?? modes[0];
+  if (!preferred) return 'the output has no mode';
+  const why = layoutProblem(layout, preferred)!;
+  return modes.length > 1 ? `${why} (nor any of its ${modes.length} modes)` : why;
 }
 
 /** `WxH+X+Y`, the form layouts are written in. */

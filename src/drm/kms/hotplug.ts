@@ -2,13 +2,15 @@
 // interrupt (or from its own poll of connectors that have none) and announces it as a uevent, which
 // Node cannot receive without a netlink socket. It also keeps each connector's status in sysfs
 // (/sys/class/drm/card0-HDMI-A-1/status), and reading that file returns the status the kernel
-// already knows, without probing the connector. So the watch reads those files, asynchronously (off
+// already knows, without probing the connector, and its mode list beside it (`modes`, also read
+// without a probe), so another monitor plugged in between two looks is seen by its modes even where
+// the status stayed "connected". So the watch reads those files, asynchronously (off
 // the event loop), every interval; only a change triggers the costly part, re-reading the card's
 // connectors (a probe that may read EDID), which the KMS backend does in rescan().
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
-/** Connector name → "connected" | "disconnected" | "unknown", as sysfs says. */
+/** Connector name → its status ("connected" | "disconnected" | "unknown") and modes, as sysfs says. */
 export type ConnectorStatuses = ReadonlyMap<string, string>;
 
 /** Every connector of `card` (a /dev/dri path) in sysfs; empty where there is no sysfs. */
@@ -23,7 +25,10 @@ export async function sysfsStatuses(card: string, dir = '/sys/class/drm'): Promi
   }
   for (const n of names) {
     try {
-      out.set(n.slice(prefix.length), (await readFile(join(dir, n, 'status'), 'utf8')).trim());
+      const status = (await readFile(join(dir, n, 'status'), 'utf8')).trim();
+      // Older kernels and some test trees have no modes file: the status alone then.
+      const modes = await readFile(join(dir, n, 'modes'), 'utf8').catch(() => '');
+      out.set(n.slice(prefix.length), modes ? `${status}\n${modes.trim()}` : status);
     } catch {
       // A connector going away between the listing and the read (MST): it is not there.
     }

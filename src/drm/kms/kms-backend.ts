@@ -8,7 +8,7 @@
 // an output if a CRTC is free. Both are told as the seam's output-removed/output-added events.
 import { closeSync } from 'node:fs';
 import { native } from '../../native/addon.js';
-import type { DrmCrtc, DrmResources, NativeDrmDevice } from '../../native/drm-device.js';
+import type { DrmCrtc, DrmModeInfo, DrmResources, NativeDrmDevice } from '../../native/drm-device.js';
 import { POLL_READABLE, type NativeFdPoller } from '../../native/fd.js';
 import { emitter } from '../../util/events.js';
 import type { Logger } from '../../util/log.js';
@@ -219,7 +219,10 @@ export class KmsBackend implements OutputBackend {
     }
     for (const out of [...this.list]) {
       const c = res.connectors.find((x) => x.name === out.name);
-      if (!c || !isUsable(c)) this.unplug(out);
+      if (!c || !isUsable(c)) this.unplug(out, 'unplugged');
+      // Another monitor on the connector between two looks: gone and back, with its own modes.
+      else if (!sameModes(c.modes, out.currentPipe.connector.modes))
+        this.unplug(out, 'has other modes (another monitor)');
     }
     const pipesInUse = this.list.map((o) => o.currentPipe);
     const { pipes, unserved } = assignPipes(res, {
@@ -338,15 +341,12 @@ export class KmsBackend implements OutputBackend {
     this.saved.set(crtc.id, { pipe, crtc, connectors });
   }
 
-  private unplug(out: KmsOutput): void {
+  private unplug(out: KmsOutput, why: string): void {
     out.unplug();
     this.list.splice(this.list.indexOf(out), 1);
     this.byName.delete(out.name);
     this.parked.set(out.name, out);
-    this.log.info(
-      { output: out.name },
-      `kms: ${out.name} unplugged: output parked until a monitor is plugged in again`,
-    );
+    this.log.info({ output: out.name }, `kms: ${out.name} ${why}: output parked until a monitor is plugged in again`);
     this.events.emit('output-removed', out);
   }
 
@@ -497,4 +497,9 @@ export class KmsBackend implements OutputBackend {
       throw err;
     }
   }
+}
+
+/** The same modes in the same order (a monitor's list, as the connector reports it). */
+function sameModes(a: readonly DrmModeInfo[], b: readonly DrmModeInfo[]): boolean {
+  return a.length === b.length && a.every((m, i) => JSON.stringify(m) === JSON.stringify(b[i]));
 }
