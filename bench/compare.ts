@@ -4,19 +4,27 @@
 // runs an hour apart measure the neighbours as much as the code.
 //
 //   node --import tsx bench/compare.ts --base REV|MAIN_JS [--head REV|MAIN_JS] [--rounds N] [--profile DIR]
+//                                      [--sections rtt,load,startup]
 //
 // REV is any git revision (built from `git archive`, the working tree untouched); the head
 // defaults to the working tree. Figures: request round trips (one in flight), throughput and
-// backend CPU per request (PG_FLIP back to back), and backend CPU per flip at 60 frames/s.
+// backend CPU per request (PG_FLIP back to back), backend CPU per flip at 60 frames/s and the
+// backend's RSS after it, and start-up to READY=1 on a host without guests. Both builds load the
+// working tree's addon (build/Release), so a head that adds native calls runs against a base
+// that ignores them.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SimHost } from '../src/sim/index.js';
+import { startDaemon } from './lib/backends.js';
 import { buildDaemon, buildFloors, buildRevision } from './lib/build.js';
+import { removeOnExit } from './lib/children.js';
 import type { BenchContext } from './lib/context.js';
 import { figure, type Figure } from './lib/figures.js';
 import type { BenchGuest } from './lib/guests.js';
 import { sampleProc } from './lib/proc.js';
+import { NotifySocket } from './lib/notify.js';
 import { Rig } from './lib/rig.js';
 import { RTT_QUOTA } from './suites/round-trip.js';
 import { percentile } from './lib/stats.js';
@@ -59,9 +67,16 @@ async function main(): Promise<void> {
       head: { type: 'string' },
       rounds: { type: 'string' },
       profile: { type: 'string' },
+      sections: { type: 'string' },
     },
     strict: true,
   });
+  const sections = new Set((values.sections ?? 'rtt,load,startup').split(',').map((x) => x.trim()));
+  for (const x of sections)
+    if (!['rtt', 'load', 'startup'].includes(x)) {
+      process.stderr.write(`compare: unknown section ${JSON.stringify(x)} (rtt, load, startup)\n`);
+      process.exit(2);
+    }
   if (!values.base) {
     process.stderr.write('usage: compare --base REV|MAIN_JS [--head REV|MAIN_JS] [--rounds N] [--profile DIR]\n');
     process.exit(2);
@@ -107,7 +122,7 @@ async function main(): Promise<void> {
     const runs: Runs = new Map();
 
     // Round trips, one request in flight.
-    {
+    if (sections.has('rtt')) {
       const rig = await Rig.start(ctx, {
         name: 'compare-rtt',
         backends: SIDES.map((s) => ({ label: s, kind: 'vdispld' as const, mainJs: js[s], driverDomain: s === 'head' })),
@@ -140,7 +155,7 @@ async function main(): Promise<void> {
     }
 
     // Throughput and flips at 60 frames/s: 2 guests x 4 connectors per build.
-    {
+    if (sections.has('load')) {
       const ids = (s: Side, g: number): string[] => [0, 1, 2, 3].map((c) => `${s}${g}c${c}`);
       const headless = SIDES.flatMap((s) => [0, 1].flatMap((g) => ids(s, g).map((id) => `${id}=1920x1080@${HZ}`)));
       const rig = await Rig.start(ctx, {
@@ -191,6 +206,7 @@ async function main(): Promise<void> {
               return reps.reduce((n, x) => n + (x.windows[0]?.flips ?? 0), 0);
             });
             push(runs, 'flips.cpu', s, f.cpuUs / Math.max(1, f.count));
+            push(runs, 'rss', s, (sampleProc(pid)?.rssKiB ?? NaN) / 1024);
           }
           log(
             `load ${r + 1}/${rounds}: CPU per request ${runs.get('throughput.cpu')!.base.at(-1)!.toFixed(1)} -> ${runs.get('throughput.cpu')!.head.at(-1)!.toFixed(1)} µs`,
@@ -198,6 +214,33 @@ async function main(): Promise<void> {
         }
       } finally {
         await rig.close();
+      }
+    }
+
+    // Start-up: spawn to READY=1, no guests, the two builds alternating (one untimed start each first).
+    if (sections.has('startup')) {
+      const host = await SimHost.start();
+      const forgetDir = removeOnExit(host.dir);
+      const notify = new NotifySocket();
+      try {
+        for (let r = 0; r <= rounds; r++) {
+          for (const s of order(r)) {
+            const b = await startDaemon({
+              mainJs: js[s],
+              host,
+              notify,
+              headless: [],
+              controlSocket: join(host.dir, `control-${s}.sock`),
+            });
+            await b.stop();
+            if (r > 0) push(runs, 'startup.ready', s, b.readyMs);
+          }
+          if (r > 0) log(`start-up ${r}/${rounds}`);
+        }
+      } finally {
+        await host.close();
+        forgetDir();
+        notify.close();
       }
     }
 
@@ -216,6 +259,8 @@ async function main(): Promise<void> {
       'throughput.cpu': ['Load (2 guests x 4 connectors per build)', 'backend CPU per request', 'µs'],
       'flips.cpu': ['Load (2 guests x 4 connectors per build)', 'backend CPU per flip at 60 frames/s', 'µs'],
       'flips.late': ['Load (2 guests x 4 connectors per build)', 'late flip events in 3 s', 'events'],
+      rss: ['Load (2 guests x 4 connectors per build)', 'backend RSS after each round', 'MiB'],
+      'startup.ready': ['Start-up', 'process start to READY=1 (no guests)', 'ms'],
     };
     const figures: Figure[] = [];
     for (const [key, [section, label, unit]] of Object.entries(what)) {
