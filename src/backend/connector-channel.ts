@@ -121,7 +121,15 @@ export class ConnectorChannel implements FlipQueue {
     this.scheduled = false;
     this.service();
   };
-  private readonly onSlot = (copy: Uint8Array): void => this.handle(copy);
+  private readonly onSlot = (copy: Uint8Array): boolean => {
+    this.handle(copy);
+    return !this.busy && !this.closed && this.now() < this.sliceEnd;
+  };
+  private sliceEnd = 0;
+  /** In service(): answers are written at once and published when it ends. */
+  private inService = false;
+  /** Answers written and not yet published. */
+  private unpushed = false;
   private readonly decodeOptions: DecodeOptions;
 
   constructor(
@@ -200,25 +208,27 @@ export class ConnectorChannel implements FlipQueue {
 
   private service(): void {
     if (this.busy || this.closed) return;
-    let budget = REQUEST_BUDGET;
-    const sliceEnd = this.now() + SERVICE_SLICE_MS;
-    while (budget > 0 && !this.busy && !this.closed) {
-      // One request at a time: a handler that goes asynchronous must stop the loop before the next.
-      const out = this.ring.consume(1, this.onSlot);
+    this.sliceEnd = this.now() + SERVICE_SLICE_MS;
+    this.inService = true;
+    try {
+      // The ring hands requests on one at a time; onSlot stops it when a handler goes asynchronous,
+      // the channel closes or the slice is spent.
+      const out = this.ring.consume(REQUEST_BUDGET, this.onSlot);
       if (out.kind === 'violation') {
+        if (this.unpushed) this.pushResponses(); // the answers written before it still reach the frontend
         this.closed = true;
         this.events.emit('violation', out.reason);
         return;
       }
-      if (out.consumed === 0 && !out.more) return;
-      budget -= out.consumed;
-      if (!out.more) return;
-      if (this.now() >= sliceEnd) break;
-    }
-    if (!this.busy && !this.closed && !this.scheduled) {
-      // Budget or slice spent with requests left: let other rings and guests run first.
-      this.scheduled = true;
-      setImmediate(this.serviceNow);
+      if (out.more && !this.busy && !this.closed && !this.scheduled) {
+        // Budget or slice spent with requests left: let other rings and guests run first.
+        this.scheduled = true;
+        setImmediate(this.serviceNow);
+      }
+    } finally {
+      this.inService = false;
+      // The answers of this turn, published together: one step, at most one notification.
+      if (this.unpushed && !this.closed) this.pushResponses();
     }
   }
 
@@ -332,8 +342,14 @@ export class ConnectorChannel implements FlipQueue {
     if (this.closed) return;
     if (status !== 0) this.stats.errors++;
     this.hooks.observer?.request(operation, status);
-    const notify = this.ring.respond(id, operation, status, edidSz);
-    if (notify) this.reqChannel?.notify();
+    this.ring.writeResponse(id, operation, status, edidSz);
+    this.unpushed = true;
+    if (!this.inService) this.pushResponses();
+  }
+
+  private pushResponses(): void {
+    this.unpushed = false;
+    if (this.ring.pushResponses()) this.reqChannel?.notify();
   }
 
   private flipDone(entry: PendingFlip, shown: boolean): void {

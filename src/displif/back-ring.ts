@@ -1,9 +1,11 @@
 // The control ring, backend side (io/ring.h's BACK_RING over one 4 KiB page). The frontend
 // initialises the page; the backend never does. Indices are free-running u32s, so every comparison
 // is on differences taken modulo 2^32. The frontend is hostile: req_prod is read once per batch,
-// checked against what the ring can hold, and each slot is copied once into private memory.
+// checked against what the ring can hold, and each slot is copied once into private memory, all
+// in one step (ring-step.ts): one native call per wake-up takes every request waiting.
 import { RING_SIZE, SLOT_SIZE } from './constants.js';
 import { writeResponseSlot } from './responses.js';
+import { newRingState, portableRingStep, RingState, type RingStep } from './ring-step.js';
 import type { SharedMemory } from './shared-memory.js';
 import { SRING } from './wire-layout.js';
 
@@ -42,19 +44,25 @@ function ok(consumed: number, more: boolean): ConsumeOk {
 }
 
 /**
- * Receives a private copy of one request slot. The array is reused for the next request: decode
- * it before returning.
+ * Receives a private copy of one request slot, valid until the sink returns: decode it first.
+ * Returning false (exactly) stops the consume there (a request went asynchronous); the requests already
+ * copied behind it are handed on by the next consume, in order.
  */
-export type RequestSink = (copy: Uint8Array) => void;
+export type RequestSink = (copy: Uint8Array) => unknown;
 
 export class BackRing {
-  private reqCons: number;
-  private rspProdPvt: number;
-  /** rsp_prod as we last published it; the shared copy is the guest's to scribble on. */
-  private rspProdPushed: number;
+  /** The private indices, shared with the ring step (ring-step.ts RingState). */
+  private readonly state: Uint32Array;
+  private readonly step: RingStep;
   private violation: string | undefined;
   private violationReqProd = 0;
-  private readonly scratch = new Uint8Array(SLOT_SIZE);
+  /** Requests copied off the ring by the last step and not yet handed on: batch[pos..len). */
+  private readonly batch = new Uint8Array(RING_SIZE * SLOT_SIZE);
+  private readonly slots: readonly Uint8Array[];
+  private batchLen = 0;
+  private batchPos = 0;
+  /** The last step left requests on the ring (it stopped at its limit, or more came). */
+  private batchMore = false;
 
   /**
    * `startIndex` is where the frontend initialised the indices: 0 for every real frontend
@@ -64,14 +72,14 @@ export class BackRing {
     private readonly mem: SharedMemory,
     startIndex = 0,
   ) {
-    this.reqCons = startIndex >>> 0;
-    this.rspProdPvt = startIndex >>> 0;
-    this.rspProdPushed = startIndex >>> 0;
+    this.state = newRingState(startIndex >>> 0);
+    this.step = mem.ringStep ?? portableRingStep(mem);
+    this.slots = Array.from({ length: RING_SIZE }, (_, i) => this.batch.subarray(i * SLOT_SIZE, (i + 1) * SLOT_SIZE));
   }
 
-  /** Requests consumed and not yet answered. */
+  /** Requests handed on and not yet answered. */
   get outstanding(): number {
-    return (this.reqCons - this.rspProdPvt) >>> 0;
+    return (this.requestsConsumed - this.state[RingState.rspProdPvt]!) >>> 0;
   }
 
   /** Set once a violation was seen; the ring is not read again after that. */
@@ -79,42 +87,44 @@ export class BackRing {
     return this.violation;
   }
 
+  /** The index after the last request handed on (copies still waiting in the batch not counted). */
   get requestsConsumed(): number {
-    return this.reqCons;
+    return (this.state[RingState.reqCons]! - (this.batchLen - this.batchPos)) >>> 0;
   }
 
   /**
-   * Hands up to `budget` requests to `sink`, in ring order. When the ring runs dry it re-arms
-   * req_event (RING_FINAL_CHECK_FOR_REQUESTS), so the frontend's next push notifies us.
+   * Hands up to `budget` requests to `sink`, in ring order. Every request published is copied off
+   * the ring in one step; when the ring runs dry the step re-arms req_event
+   * (RING_FINAL_CHECK_FOR_REQUESTS), so the frontend's next push notifies us.
    */
   consume(budget: number, sink: RequestSink): ConsumeOutcome {
     if (this.violation !== undefined) {
       return { kind: 'violation', consumed: 0, reason: this.violation, reqProd: this.violationReqProd };
     }
-    const reqProd = this.mem.load32Acquire(SRING.req_prod);
-    const v = this.check(reqProd);
-    if (v) return { kind: 'violation', consumed: 0, reason: v, reqProd };
     let consumed = 0;
-    while (this.reqCons !== reqProd) {
-      if (consumed >= budget) return ok(consumed, true);
-      this.mem.copyOut(ringSlotOffset(this.reqCons), this.scratch, 0, SLOT_SIZE);
-      this.reqCons = (this.reqCons + 1) >>> 0;
-      consumed++;
-      sink(this.scratch);
+    let stepped = false;
+    for (;;) {
+      while (this.batchPos < this.batchLen) {
+        if (consumed >= budget) return ok(consumed, true);
+        const copy = this.slots[this.batchPos++]!;
+        consumed++;
+        if (sink(copy) === false) return ok(consumed, this.batchPos < this.batchLen || this.batchMore);
+      }
+      if (stepped && !this.batchMore) return ok(consumed, false);
+      if (consumed >= budget) return ok(consumed, this.batchMore);
+      const n = this.step.consume(this.state, this.batch, Math.min(RING_SIZE, budget - consumed));
+      stepped = true;
+      if (n < 0) {
+        const reqProd = this.state[RingState.reqProdSeen]!;
+        const reason = this.describe(reqProd);
+        this.violation = reason;
+        this.violationReqProd = reqProd;
+        return { kind: 'violation', consumed, reason, reqProd };
+      }
+      this.batchLen = n;
+      this.batchPos = 0;
+      this.batchMore = this.state[RingState.more] === 1;
     }
-    return ok(consumed, this.finalCheckForRequests());
-  }
-
-  /**
-   * RING_FINAL_CHECK_FOR_REQUESTS: true when requests are waiting; otherwise asks for a
-   * notification at the next one (req_event = req_cons + 1) and checks once more, closing the race
-   * with a frontend that pushed in between.
-   */
-  finalCheckForRequests(): boolean {
-    if (this.hasUnconsumed()) return true;
-    this.mem.store32Release(SRING.req_event, (this.reqCons + 1) >>> 0);
-    this.mem.fullBarrier();
-    return this.hasUnconsumed();
   }
 
   /**
@@ -125,8 +135,9 @@ export class BackRing {
   writeResponse(id: number, operation: number, status: number, edidSz = 0): void {
     if (this.outstanding === 0)
       throw new Error('BackRing.writeResponse: no consumed request is waiting for a response');
-    writeResponseSlot(this.mem.bytes, ringSlotOffset(this.rspProdPvt), id, operation, status, edidSz);
-    this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
+    const pvt = this.state[RingState.rspProdPvt]!;
+    writeResponseSlot(this.mem.bytes, ringSlotOffset(pvt), id, operation, status, edidSz);
+    this.state[RingState.rspProdPvt] = pvt + 1;
   }
 
   /**
@@ -134,13 +145,7 @@ export class BackRing {
    * to be notified (its rsp_event lies within the newly published range).
    */
   pushResponses(): boolean {
-    const oldProd = this.rspProdPushed;
-    const newProd = this.rspProdPvt;
-    this.mem.store32Release(SRING.rsp_prod, newProd);
-    this.rspProdPushed = newProd;
-    this.mem.fullBarrier();
-    const rspEvent = this.mem.load32Acquire(SRING.rsp_event);
-    return (newProd - rspEvent) >>> 0 < (newProd - oldProd) >>> 0;
+    return this.step.publish(this.state);
   }
 
   /** writeResponse + pushResponses; returns whether to notify the frontend. */
@@ -149,29 +154,13 @@ export class BackRing {
     return this.pushResponses();
   }
 
-  private hasUnconsumed(): boolean {
-    const reqProd = this.mem.load32Acquire(SRING.req_prod);
-    // Bounded by the free slots, as RING_HAS_UNCONSUMED_REQUESTS: a lying req_prod cannot make it
-    // larger than the ring; consume() then reports the lie.
-    const req = (reqProd - this.reqCons) >>> 0;
-    const room = RING_SIZE - this.outstanding;
-    return Math.min(req, room) > 0;
-  }
-
-  /** Why `reqProd` is impossible, or undefined when it is fine. Sticky: a broken ring stays broken. */
-  private check(reqProd: number): string | undefined {
-    const ahead = (reqProd - this.rspProdPvt) >>> 0;
-    let reason: string | undefined;
-    if (ahead > RING_SIZE) {
-      // RING_REQUEST_PROD_OVERFLOW. It also catches a req_prod moved behind the responses.
-      reason = `req_prod ${reqProd} is ${ahead} ahead of rsp_prod ${this.rspProdPvt}, more than the ${RING_SIZE} slots`;
-    } else if (ahead < this.outstanding) {
-      reason = `req_prod ${reqProd} moved back behind req_cons ${this.reqCons}`;
-    }
-    if (reason !== undefined) {
-      this.violation = reason;
-      this.violationReqProd = reqProd;
-    }
-    return reason;
+  /** Why `reqProd` is impossible (the step found it so); a broken ring stays broken. */
+  private describe(reqProd: number): string {
+    const pvt = this.state[RingState.rspProdPvt]!;
+    const ahead = (reqProd - pvt) >>> 0;
+    // RING_REQUEST_PROD_OVERFLOW. It also catches a req_prod moved behind the responses.
+    if (ahead > RING_SIZE)
+      return `req_prod ${reqProd} is ${ahead} ahead of rsp_prod ${pvt}, more than the ${RING_SIZE} slots`;
+    return `req_prod ${reqProd} moved back behind req_cons ${this.state[RingState.reqCons]!}`;
   }
 }

@@ -3,6 +3,7 @@
 // barriers io/ring.h prescribes; over a plain Uint8Array it runs in single-process unit tests.
 import { native } from '../native/addon.js';
 import { HOST_IS_LITTLE_ENDIAN, readU32, writeU32 } from './bytes.js';
+import type { RingStep } from './ring-step.js';
 
 export interface SharedMemory {
   /** The shared bytes. Writes through it are plain stores; publish them with store32Release. */
@@ -15,6 +16,11 @@ export interface SharedMemory {
   fullBarrier(): void;
   /** Copies `length` shared bytes into private memory, reading each byte exactly once. */
   copyOut(offset: number, dst: Uint8Array, dstOffset: number, length: number): void;
+  /**
+   * io/ring.h's backend steps, one native call each, where the memory has them; a ring over
+   * memory without them builds the same steps from the four operations above (ring-step.ts).
+   */
+  readonly ringStep?: RingStep;
 }
 
 /** Over memory mapped by the native addon (a grant mapping, a simulated guest's memory file). */
@@ -28,6 +34,10 @@ export function nativeSharedMemory(bytes: Uint8Array): SharedMemory {
     store32Release: (offset, value) => n.store32Release(bytes, offset, value >>> 0),
     fullBarrier: () => n.fullBarrier(),
     copyOut: (offset, dst, dstOffset, length) => n.copyOut(bytes, offset, dst, dstOffset, length),
+    ringStep: {
+      consume: (state, out, max) => n.ringConsume(bytes, state, out, max),
+      publish: (state) => n.ringPublish(bytes, state),
+    },
   };
 }
 

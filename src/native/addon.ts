@@ -38,6 +38,9 @@ export interface NativeAddon extends XenDeviceConstructors, DrmConstructors, FdF
   store32Release(view: Uint8Array, offset: number, value: number): void;
   fullBarrier(): void;
   copyOut(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void;
+  /** io/ring.h's backend steps whole (native/src/ring_step.cc; the state layout is src/displif/ring-step.ts). */
+  ringConsume(page: Uint8Array, state: Uint32Array, out: Uint8Array, max: number): number;
+  ringPublish(page: Uint8Array, state: Uint32Array): boolean;
   memoryStats(): { mappings: number; mappedBytes: number };
   pageSize(): number;
   displifLayout(): Record<string, DisplifStructLayout> & {
