@@ -3,7 +3,8 @@
 // RGBA only when someone asks for the frame. A framebuffer released while shown keeps its pages
 // (the buffer's holds) until the output shows something else, so the last picture stays readable
 // without a full-frame conversion on the turn of the guest's FB_DETACH or DBUF_DESTROY.
-import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   OutputError,
   viewportError,
@@ -56,6 +57,14 @@ function shownAt(timestampNs: bigint): FlipResult {
 const noop = (): void => {};
 
 const { ENODEV } = Errno;
+
+// node:crypto (and OpenSSL's initialisation) is loaded by the first hash, not at start: a daemon
+// only hashes a frame when a test or the demo asks for one.
+let crypto: typeof NodeCrypto | undefined;
+function sha1(bytes: Uint8Array): string {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+  return crypto.createHash('sha1').update(bytes).digest('hex');
+}
 
 export class HeadlessOutput implements Output {
   readonly modes: readonly Mode[];
@@ -157,7 +166,7 @@ export class HeadlessOutput implements Output {
     if (this.cachedHash?.sequence === this.sequence) return this.cachedHash.hash;
     const frame = this.currentFrame();
     if (!frame) return undefined;
-    const hash = createHash('sha1').update(frame.rgba).digest('hex');
+    const hash = sha1(frame.rgba);
     this.cachedHash = { sequence: this.sequence, hash };
     return hash;
   }
