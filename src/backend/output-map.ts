@@ -19,6 +19,7 @@ import type { Layout } from '../drm/compose/layout.js';
 import type { OnDemandBackend, Output, OutputBackend, OutputSpec } from '../drm/output.js';
 import { formatLayout, layoutConflict } from './layouts.js';
 import type { DomId } from '../util/ids.js';
+import type { Size } from '../util/geometry.js';
 import type { Fault } from './device-config.js';
 import type { GuestIdentity } from './guest-identity.js';
 
@@ -226,7 +227,9 @@ export class OutputMap {
         continue;
       }
       this.inUse.set(name, 'its layout');
-      const p = ComposedOutput.open(found.output, layout, { warn: this.opts.warn }).then(
+      const b = found.backend;
+      const allocate = b.allocateDrawBuffer ? (size: Size) => b.allocateDrawBuffer!(size) : undefined;
+      const p = ComposedOutput.open(found.output, layout, { warn: this.opts.warn, allocate }).then(
         (out) => {
           this.composed.set(name, { out, backend: found.backend });
           this.inUse.set(name, `layout ${formatLayout(layout)}`);

@@ -147,6 +147,19 @@ export interface OutputSpec {
   readonly connector?: { readonly domid: DomId; readonly label: string; readonly uniqueId?: string };
 }
 
+/**
+ * Memory of the output device's own, mapped for dom0 to draw a whole picture into (a composed
+ * layout) and flipped to as it is: on a card, a dumb buffer, scanned out with no copy.
+ */
+export interface DrawBuffer {
+  /** The mapping, at least pitch × height bytes, 4-byte aligned. */
+  readonly bytes: Uint8Array;
+  /** Bytes per row, as the device chose (a multiple of 4). */
+  readonly pitch: number;
+  /** Frees the memory; the output has let go of every framebuffer over it. Idempotent. */
+  close(): void;
+}
+
 export interface OutputBackendEvents {
   /**
    * `output` can show a guest: a monitor was plugged in (a KMS connector came up; one that was
@@ -178,6 +191,11 @@ export interface OutputBackend {
    * (dumb buffer exported and imported to refs), else pages from the platform's allocator.
    */
   allocateGuestBuffer(platform: XenPlatform, domid: DomId, size: number): Promise<GrantedBuffer>;
+  /**
+   * Where the device has scanout memory dom0 can draw into (a card's dumb buffers): an XRGB8888
+   * buffer of `size` its outputs show without copying it; undefined where it has none or refuses.
+   */
+  allocateDrawBuffer?(size: Size): DrawBuffer | undefined;
   resources(): OutputBackendResources;
   close(): Promise<void>;
 }

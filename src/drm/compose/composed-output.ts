@@ -11,8 +11,15 @@
 import { Errno } from '../../util/errno.js';
 import type { DomId } from '../../util/ids.js';
 import type { Rect, Size } from '../../util/geometry.js';
-import { OutputError, type FlipResult, type FramebufferDesc, type Mode, type Output } from '../output.js';
-import { composeRegion, makeTarget, type ComposeTarget } from './blit.js';
+import {
+  OutputError,
+  type DrawBuffer,
+  type FlipResult,
+  type FramebufferDesc,
+  type Mode,
+  type Output,
+} from '../output.js';
+import { composeRegion, makeTarget, targetOver, type ComposeTarget } from './blit.js';
 import { intersect, layoutUnfit, modeForLayout, sameLayout, type Layout } from './layout.js';
 import { SlotOutput, type SlotHost } from './slot-output.js';
 
@@ -38,11 +45,19 @@ export interface ComposedOutputStats {
 export interface ComposedOutputOptions {
   /** Where a failure nobody asked about is said (a modeset refused on a monitor's return). */
   readonly warn?: (line: string) => void;
+  /**
+   * The physical output's own scanout memory to compose into (its backend's allocateDrawBuffer):
+   * the composed frame is then flipped to as it is, no copy after the composition. Without it (or
+   * where it gives none) the frames are composed in memory, and a card copies them.
+   */
+  readonly allocate?: (size: Size) => DrawBuffer | undefined;
 }
 
 interface OwnBuffer {
   readonly target: ComposeTarget;
   readonly desc: FramebufferDesc;
+  /** The device memory under `target`, where it is the output's own. */
+  readonly memory: DrawBuffer | undefined;
   /** Where this buffer differs from the newest picture. */
   stale: Rect[];
 }
@@ -216,7 +231,8 @@ export class ComposedOutput {
   /** Buffers of `mode`'s size, the whole layout composed into the first, shown by a modeset. */
   private async showAt(mode: Mode): Promise<void> {
     const size = { width: mode.width, height: mode.height };
-    const surface: Surface = { size, refreshMilliHz: mode.refreshMilliHz, buffers: [own(size), own(size)], front: 0 };
+    const buffers: [OwnBuffer, OwnBuffer] = [this.own(size), this.own(size)];
+    const surface: Surface = { size, refreshMilliHz: mode.refreshMilliHz, buffers, front: 0 };
     const full = { x: 0, y: 0, ...size };
     this.composedBytes += composeRegion(surface.buffers[0].target, full, this.layout.entries, (k) =>
       this.slots.get(k)?.picture(),
@@ -226,18 +242,42 @@ export class ComposedOutput {
     try {
       await this.physical.setConfig({ fb: surface.buffers[0].desc, x: 0, y: 0, ...size });
     } catch (err) {
-      for (const b of surface.buffers) this.physical.release(b.desc);
+      this.free(surface);
       throw err;
     }
     this.surface = surface;
     this.lastVblankNs = undefined;
-    if (old) for (const b of old.buffers) this.physical.release(b.desc);
+    if (old) this.free(old);
   }
 
   private dropSurface(): void {
     const s = this.surface;
     this.surface = undefined;
-    if (s) for (const b of s.buffers) this.physical.release(b.desc);
+    if (s) this.free(s);
+  }
+
+  /** The output lets go of the buffers' framebuffers, then their memory goes. */
+  private free(s: Surface): void {
+    for (const b of s.buffers) {
+      this.physical.release(b.desc);
+      b.memory?.close();
+    }
+  }
+
+  /** A buffer to compose into: the output's own scanout memory where it gives some, else ours. */
+  private own(size: Size): OwnBuffer {
+    const memory = this.opts.allocate?.(size);
+    const target = memory ? targetOver(memory.bytes, memory.pitch, size) : makeTarget(size);
+    const desc: FramebufferDesc = {
+      id: nextComposedId--,
+      width: size.width,
+      height: size.height,
+      fourcc: XRGB8888,
+      pitch: target.pitch,
+      offset: 0,
+      buffer: { domid: 0 as DomId, size: target.pitch * size.height, bytes: target.bytes },
+    };
+    return { target, desc, memory, stale: [] };
   }
 
   /**
@@ -351,20 +391,6 @@ export class ComposedOutput {
     )
       this.requestFrame();
   };
-}
-
-function own(size: Size): OwnBuffer {
-  const target = makeTarget(size);
-  const desc: FramebufferDesc = {
-    id: nextComposedId--,
-    width: size.width,
-    height: size.height,
-    fourcc: XRGB8888,
-    pitch: target.pitch,
-    offset: 0,
-    buffer: { domid: 0 as DomId, size: target.bytes.length, bytes: target.bytes },
-  };
-  return { target, desc, stale: [] };
 }
 
 function sameMode(s: Surface, m: Mode): boolean {

@@ -16,7 +16,8 @@ import { silentLogger } from '../../util/log.js';
 import type { DomId } from '../../util/ids.js';
 import { grantRef } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
-import type { Output, OutputBackend, OutputBackendEvents, OutputBackendResources } from '../output.js';
+import type { DrawBuffer, Output, OutputBackend, OutputBackendEvents, OutputBackendResources } from '../output.js';
+import type { Size } from '../../util/geometry.js';
 import { describeCaps, openCard, type CardDeps, type CardInfo } from './card.js';
 import { AtomicCommitter } from './atomic-committer.js';
 import type { Committer } from './commit.js';
@@ -187,6 +188,52 @@ export class KmsBackend implements OutputBackend {
       this.noteBeAlloc(why);
     }
     return platform.allocGranted(domid, pages);
+  }
+
+  /**
+   * A dumb buffer of this card for a picture dom0 draws (a composed layout): registered as our own,
+   * so a framebuffer over it is scanned out from its GEM handle as it is, with no copy.
+   */
+  allocateDrawBuffer(size: Size): DrawBuffer | undefined {
+    if (this.closed || !this.card.caps.dumbBuffers) return undefined;
+    let dumb;
+    try {
+      dumb = this.dev.createDumb(size.width, size.height, 32);
+    } catch (err) {
+      this.log.warn(
+        { err },
+        `kms: no dumb buffer of ${size.width}x${size.height} to compose into; composing in memory`,
+      );
+      return undefined;
+    }
+    let mapping;
+    try {
+      mapping = this.dev.mapDumb(dumb.handle, dumb.size);
+    } catch (err) {
+      this.dev.destroyDumb(dumb.handle);
+      this.log.warn({ err }, 'kms: a dumb buffer to compose into cannot be mapped; composing in memory');
+      return undefined;
+    }
+    const memory = mapping.buffer;
+    const map = mapping;
+    const handle = dumb.handle;
+    this.own.add(memory, { handle, size: dumb.size });
+    let open = true;
+    return {
+      bytes: new Uint8Array(memory, 0, dumb.pitch * size.height),
+      pitch: dumb.pitch,
+      close: () => {
+        if (!open) return;
+        open = false;
+        this.own.remove(memory);
+        map.unmap();
+        try {
+          if (!this.closed) this.dev.destroyDumb(handle);
+        } catch (err) {
+          this.log.warn({ err }, 'kms: destroying a dumb buffer composed into failed');
+        }
+      },
+    };
   }
 
   /** Guest bytes the copy path has read since start, by output name (every output, 0 if none). */

@@ -15,7 +15,10 @@ import type { OwnBuffers } from './own-buffers.js';
 
 /** The copy reason when the operator turned zero-copy off (zero-copy = off). */
 export const ZERO_COPY_DISABLED = 'disabled by configuration';
-/** Why a composed layout's frame is copied into the card's buffer: it is dom0's picture, not a guest buffer. */
+/**
+ * Why a composed layout's frame is copied into the card's buffer: it was composed in dom0's memory
+ * (the card gave no dumb buffer to compose into).
+ */
 export const COMPOSED_IN_DOM0 = "a layout composed in dom0's memory (copied into the card's buffer)";
 
 export type ScanoutPlan =
@@ -121,11 +124,15 @@ export class ZeroCopyImporter {
   }
 
   private async decide(fb: FramebufferDesc, entry: Entry): Promise<ScanoutPlan> {
+    const own = this.own.find(fb.buffer.bytes);
+    // A picture dom0 drew into this card's own memory (a composed layout) is no guest buffer: the
+    // operator's switch is about importing guests' pages, and copying ours would gain nothing.
+    if (own !== undefined && fb.buffer.domid === 0)
+      return this.addFb(fb, entry, own.handle, fb.buffer.bytes.byteOffset + fb.offset);
     if (!this.enabled()) return { kind: 'copy', reason: ZERO_COPY_DISABLED };
     if (this.planeFormats.size > 0 && !this.planeFormats.has(fb.fourcc)) {
       return { kind: 'copy', reason: `the primary plane cannot scan out ${fourccToString(fb.fourcc)}` };
     }
-    const own = this.own.find(fb.buffer.bytes);
     if (own !== undefined) {
       return this.addFb(fb, entry, own.handle, fb.buffer.bytes.byteOffset + fb.offset);
     }
