@@ -1,7 +1,9 @@
 // The dom0-wide budget. Per-device quotas bound one device; they do not bound what all guests
 // together take from what dom0 shares: its grant-mapping table (maptrack, 1024 frames = 262,144
 // entries by default, which blkback and netback use too), memory it allocates and grants to
-// guests (be-alloc), and file descriptors (dma-bufs). Every such resource the daemon takes goes
+// guests (be-alloc), and file descriptors (dma-bufs). Mappings are counted in the table's entries,
+// not in pages: a page takes two in an x86 PV dom0 (PlatformCapabilities.maptrackEntriesPerPage),
+// and each time a guest lists a ref counts, however often it names the same one. Every such resource the daemon takes goes
 // through budgetedPlatform() below, charged to the guest it is for, and given back when released.
 //
 // Fairness: a guest may hold at most limit / planned of each kind while no more than `planned`
@@ -50,7 +52,7 @@ export interface BudgetReport {
 const ENOMEM = 12;
 const EAGAIN = 11;
 const NOUNS: Record<BudgetKind, string> = {
-  mappedPages: 'mapped grant pages',
+  mappedPages: 'grant-map (maptrack) entries',
   allocatedPages: 'granted pages of dom0 memory',
   fds: 'file descriptors',
 };
@@ -157,7 +159,7 @@ export class BudgetedPlatform implements XenPlatform {
   }
 
   async mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping> {
-    const refund = this.charge(domid, [['mappedPages', refs.length]]);
+    const refund = this.charge(domid, [['mappedPages', this.entries(refs.length)]]);
     const m = await this.p.mapGrants(domid, refs, opts).catch((err: unknown) => {
       refund();
       throw err;
@@ -175,7 +177,7 @@ export class BudgetedPlatform implements XenPlatform {
 
   async exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf> {
     const refund = this.charge(domid, [
-      ['mappedPages', refs.length],
+      ['mappedPages', this.entries(refs.length)],
       ['fds', 1],
     ]);
     const d = await this.p.exportDmaBuf(domid, refs).catch((err: unknown) => {
@@ -226,6 +228,11 @@ export class BudgetedPlatform implements XenPlatform {
       throw err;
     });
     return { domid: g.domid, refs: g.refs, bytes: g.bytes, close: once(() => g.close(), refund) };
+  }
+
+  /** dom0 maptrack entries a mapping of `pages` pages takes. */
+  private entries(pages: number): number {
+    return pages * this.p.capabilities.maptrackEntriesPerPage;
   }
 
   /** Takes every charge or none; returns the refund (idempotent). */

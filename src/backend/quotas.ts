@@ -27,8 +27,8 @@ export interface Quotas {
    */
   readonly bufferPagesPerSecond: number;
   /**
-   * Dom0-wide, summed over every guest (dom0-budget.ts): grant pages mapped (dom0's maptrack,
-   * which blkback and netback share), dom0 pages allocated and granted to guests (be-alloc), and
+   * Dom0-wide, summed over every guest (dom0-budget.ts): dom0's maptrack entries our grant
+   * mappings take (the table blkback and netback share; one per mapped page, two in an x86 PV dom0), dom0 pages allocated and granted to guests (be-alloc), and
    * file descriptors (dma-bufs). A guest may hold at most limit / dom0Guests of each while no
    * more guests hold some, limit / (guests + 1) beyond: `dom0Guests` guests each get a whole
    * share whatever the others do.
@@ -54,8 +54,9 @@ export const DEFAULT_QUOTAS: Quotas = Object.freeze({
   // One largest buffer (64 MiB) a second, after a burst of a whole device's worth: far more than
   // a frontend allocates outside a mode change, far less than a churning guest would.
   bufferPagesPerSecond: 16384,
-  // Half of Xen's default maptrack (gnttab_max_maptrack_frames 1024 x 256 entries = 262,144): the
-  // other half stays with blkback, netback and whatever else dom0 runs.
+  // Half of Xen's default maptrack (gnttab_max_maptrack_frames 1024 x 256 entries = 262,144), in
+  // maptrack entries (a mapped page takes two in an x86 PV dom0): the other half stays with
+  // blkback, netback and whatever else dom0 runs.
   dom0MappedPages: 131072,
   // 512 MiB of dom0 memory granted to guests as be-alloc buffers.
   dom0AllocatedPages: 131072,

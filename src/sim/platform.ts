@@ -64,6 +64,7 @@ export class SimPlatform implements XenPlatform {
       dmabufExport: exp,
       dmabufImport: false,
       grantAlloc: true,
+      maptrackEntriesPerPage: 1,
       summary: exp
         ? 'simulated Xen: grant maps, gntalloc; dma-buf export of consecutive frames (fd + offset); no dma-buf import'
         : 'simulated Xen: grant maps, gntalloc; no dma-buf export/import (like a kernel without CONFIG_XEN_GNTDEV_DMABUF)',

@@ -67,6 +67,13 @@ export interface PlatformCapabilities {
   readonly dmabufImport: boolean;
   /** gntalloc can allocate pages and grant them (copy be-alloc). */
   readonly grantAlloc: boolean;
+  /**
+   * Entries of this domain's grant-mapping table (Xen's maptrack) one mapped guest page takes: 2 in
+   * an x86 PV domain, where gntdev maps each page once for the process and once more for the
+   * kernel's own address of it (measured on Xen 4.17, docs/SECURITY.md), 1 elsewhere. The dom0-wide
+   * budget is charged in these entries, the table it protects.
+   */
+  readonly maptrackEntriesPerPage: 1 | 2;
   /** One line for the log: what is available and, for what is not, why. */
   readonly summary: string;
 }

@@ -14,7 +14,13 @@ function platform(importOk: boolean) {
   const calls: string[] = [];
   let live = 0;
   const p = {
-    capabilities: { dmabufImport: importOk, dmabufExport: false, grantAlloc: true, summary: '' },
+    capabilities: {
+      dmabufImport: importOk,
+      dmabufExport: false,
+      grantAlloc: true,
+      maptrackEntriesPerPage: 1,
+      summary: '',
+    },
     importDmaBuf(fd: number, domid: DomId, pages: number): Promise<GrantedBuffer> {
       calls.push(`import fd ${fd} dom${domid} ${pages} pages`);
       live++;

@@ -35,8 +35,10 @@ void test('capabilities: stock Debian kernel, x86 PV dom0, PVH with everything, 
   assert.deepEqual([pv.dmabufExport, pv.dmabufImport, pv.grantAlloc], [false, false, false]);
   assert.match(
     pv.summary,
-    /^linux PV domain: dma-buf export no \(x86 PV domain \(gntdev refuses dma-bufs\)\), .* gntalloc no \(no \/dev\/xen\/gntalloc\); guest buffers are copied$/,
+    /^linux PV domain: dma-buf export no \(x86 PV domain \(gntdev refuses dma-bufs\)\), .* gntalloc no \(no \/dev\/xen\/gntalloc\); guest buffers are copied; a mapped page takes 2 maptrack entries$/,
   );
+  // gntdev maps each page for the process and for the kernel in a PV domain (measured, e2e 11)
+  assert.deepEqual([debian.maptrackEntriesPerPage, pv.maptrackEntriesPerPage], [1, 2]);
   const pvh = decideCapabilities({
     guestType: 'PVH',
     dmabufProbe: { exportErrno: 22, importErrno: 22 },
@@ -50,6 +52,7 @@ void test('capabilities: stock Debian kernel, x86 PV dom0, PVH with everything, 
     gntallocError: undefined,
   });
   assert.equal(odd.dmabufExport, false);
+  assert.equal(odd.maptrackEntriesPerPage, 2, 'unknown counts as PV: too many entries is the safe side');
   assert.match(
     odd.summary,
     /^linux domain of unknown type: dma-buf export no \(gntdev answered errno 1\), dma-buf import yes/,

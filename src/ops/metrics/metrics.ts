@@ -156,7 +156,7 @@ export class Metrics implements BackendObserver {
     const kindLabel = (k: BudgetKind): string => BUDGET_KIND_LABELS[k];
     new Gauge({
       name: `${METRIC_PREFIX}dom0_budget_limit`,
-      help: 'dom0-wide budget, by kind: grant pages mapped (dom0 maptrack), dom0 pages granted to guests (be-alloc), dma-buf fds',
+      help: 'dom0-wide budget, by kind: dom0 maptrack entries of grant mappings (two per page on an x86 PV dom0), dom0 pages granted to guests (be-alloc), dma-buf fds',
       labelNames: ['kind'],
       registers,
       collect() {

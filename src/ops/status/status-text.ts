@@ -36,7 +36,7 @@ export function renderStatus(r: StatusReport): string {
   const b = r.budget;
   if (b) {
     const kinds = [
-      ['mapped grant pages', 'mappedPages'],
+      ['maptrack entries', 'mappedPages'],
       ['granted dom0 pages', 'allocatedPages'],
       ['dma-buf fds', 'fds'],
     ] as const;

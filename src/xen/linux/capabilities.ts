@@ -45,8 +45,12 @@ export function decideCapabilities(p: ProbeResults): PlatformCapabilities {
     dmabufExport: exportWhyNot === undefined,
     dmabufImport: importWhyNot === undefined,
     grantAlloc: p.gntallocError === undefined,
+    // A domain of unknown type is counted as PV: counting too few entries could fill the table that
+    // blkback and netback share; counting too many only halves what guests may map.
+    maptrackEntriesPerPage: p.guestType === 'PV' || p.guestType === 'unknown' ? 2 : 1,
     summary:
       `linux ${p.guestType === 'unknown' ? 'domain of unknown type' : `${p.guestType} domain`}: ` +
-      `${part('dma-buf export', exportWhyNot)}, ${part('dma-buf import', importWhyNot)}, ${part('gntalloc', gntallocWhyNot)}${copyNote}`,
+      `${part('dma-buf export', exportWhyNot)}, ${part('dma-buf import', importWhyNot)}, ${part('gntalloc', gntallocWhyNot)}${copyNote}` +
+      (p.guestType === 'PV' || p.guestType === 'unknown' ? '; a mapped page takes 2 maptrack entries' : ''),
   };
 }

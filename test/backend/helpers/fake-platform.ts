@@ -9,6 +9,7 @@ import {
   type ExportedDmaBuf,
   type GrantMapping,
   type GrantedBuffer,
+  type PlatformCapabilities,
   type PlatformResources,
   type XenPlatform,
 } from '../../../src/xen/platform.js';
@@ -58,7 +59,14 @@ export class FakeGuest {
 
 export class FakePlatform implements XenPlatform {
   readonly ownDomid = domId(0);
-  readonly capabilities = { dmabufExport: false, dmabufImport: false, grantAlloc: true, summary: 'fake' };
+  /** Replaceable: a test may play an x86 PV dom0 (two maptrack entries per mapped page). */
+  capabilities: PlatformCapabilities = {
+    dmabufExport: false,
+    dmabufImport: false,
+    grantAlloc: true,
+    maptrackEntriesPerPage: 1,
+    summary: 'fake',
+  };
   readonly guests = new Map<number, FakeGuest>();
   private mappings = 0;
   private mapped = 0;

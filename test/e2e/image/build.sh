@@ -89,6 +89,8 @@ cpio_gz "$S1" > "$OUT/dom0-initrd.cpio.gz"; rm -rf "$S1"
 step "e2e-input"
 mktmp EI
 gcc -static -O2 -Wall -o "$EI/e2e-input" "$HERE/e2e-input.c"
+# the hostile guest's displif frontend (guest only; its structures come from the host's Xen headers)
+gcc -static -O2 -Wall -o "$EI/e2e-displif" "$HERE/e2e-displif.c"
 
 # ---- guest initramfs: busybox, evdev and xen-drm-front with its dependencies, modetest, the xenstore
 # client, e2e-input (xen-kbdfront is built into Debian's kernel; evdev gives it /dev/input/event*)
@@ -96,7 +98,8 @@ step "guest initramfs"
 mktmp GI
 busybox_tree "$GI"
 install -D -m 0755 "$EI/e2e-input" "$GI/usr/bin/e2e-input"
-for ko in $(modclosure evdev drm_xen_front); do cp "$ko" "$GI/lib/modules/"; echo "/lib/modules/$(basename "$ko")"; done > "$GI/modules.order"
+install -D -m 0755 "$EI/e2e-displif" "$GI/usr/bin/e2e-displif"
+for ko in $(modclosure evdev drm_xen_front xen-gntalloc xen-evtchn); do cp "$ko" "$GI/lib/modules/"; echo "/lib/modules/$(basename "$ko")"; done > "$GI/modules.order"
 copy_bins "$GI" /usr/bin/modetest /usr/bin/xenstore
 for c in read write exists list rm chmod; do ln -sf xenstore "$GI/usr/bin/xenstore-$c"; done
 install -m 0755 "$HERE/guest-init.sh" "$GI/init"

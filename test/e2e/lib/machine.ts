@@ -28,6 +28,8 @@ export interface MachineOptions {
   memMiB?: number;
   echo?: boolean;
   tcgThreads?: 'single' | 'multi';
+  /** More Xen command-line options (x86), e.g. a smaller grant-mapping table for a scenario. */
+  xenArgs?: string[];
 }
 
 export class Machine {
@@ -124,6 +126,7 @@ function x86Args(o: MachineOptions, image: Image): string[] {
     'console=com1 com1=115200,8n1',
     'dom0_mem=1024M,max:1024M dom0_max_vcpus=2',
     'loglvl=all guest_loglvl=all',
+    ...(o.xenArgs ?? []),
   ].join(' ');
   const dom0Cmd = 'console=hvc0 earlyprintk=xen root=/dev/vda rw loglevel=5';
   // Multiboot modules are "file args" separated by commas, so commas inside args are doubled.

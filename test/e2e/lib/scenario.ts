@@ -24,6 +24,8 @@ export interface Check {
 export interface Scenario {
   id: string;
   title: string;
+  /** Xen command-line options the scenario's machine boots with (x86), beyond the lab's own. */
+  xenArgs?: string[];
   /** Runs the scenario. Throwing fails it (Blocked: blocks it); failed checks fail it at the end. */
   run(ctx: Ctx): Promise<void>;
 }
@@ -202,6 +204,7 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       image: env.image,
       runDir: dir,
       echo: env.echo,
+      xenArgs: s.xenArgs,
       shares: {
         share: { path: shareDir, readonly: false },
         repo: { path: REPO_DIR, readonly: true },
