@@ -28,8 +28,10 @@ export function xlConfig(c: GuestConfig): string {
       `name = "${c.name}"`,
       'kernel = "/root/guest/Image"',
       'ramdisk = "/root/guest/initrd.cpio.gz"',
-      // the lab kernel has vkms built in for dom0; in the guest it would take card0 from xen-drm-front
-      'extra = "console=hvc0 loglevel=4 initcall_blacklist=vkms_init"',
+      // the lab kernel has vkms built in for dom0; in the guest it would take card0 from xen-drm-front.
+      // loglevel=5: warnings (a WARN's report) reach the console too, the only record the crash scan
+      // has of a guest that was destroyed
+      'extra = "console=hvc0 loglevel=5 initcall_blacklist=vkms_init"',
       `memory = ${c.memoryMiB ?? 256}`,
       'vcpus = 1',
       'on_crash = "preserve"',

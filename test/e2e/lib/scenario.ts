@@ -1,8 +1,9 @@
 // The scenario framework: each scenario boots its own machine, does its work through a Ctx, and
 // records checks. A scenario passes only if it ran to the end and every check held; it is `blocked`
 // (never silently passed) when something it needs does not exist yet, e.g. the daemon's `run`.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crashLines, type CrashSource } from './crash-scan.js';
 import { Daemon } from './daemon.js';
 import { Dom0 } from './dom0.js';
 import { Guest, type GuestConfig } from './guest.js';
@@ -151,20 +152,13 @@ async function collectLogs(ctx: Ctx): Promise<void> {
     }
   };
   if (!ctx.machine.running) return;
-  await step('crashes', async () => {
-    // Any process that crashed in dom0 or a guest makes the run untrustworthy, whoever is to blame.
-    const r = await ctx.dom0.exec(
-      'dmesg | grep -E "segfault at|general protection|traps:|Kernel panic|BUG:" ; ' +
-        'grep -h -E "segfault at|general protection|traps:|BUG:" /var/log/xen/console/*.log 2>/dev/null; true',
-      30,
-    );
-    const lines = r.out.split('\n').filter((l) => l.trim() && !ctx.expectedKernelLines.some((re) => re.test(l)));
-    ctx.check('no process crashed in dom0 or a guest (kernel logs)', lines.length === 0, lines.slice(0, 3).join(' | '));
-  });
+  const guestDmesg: CrashSource[] = [];
   for (const g of ctx.guests) {
     await step(`guest-${g.name}-dmesg`, async () => {
       const r = await g.exec('dmesg', 20);
-      if (r.rc === 0) writeFileSync(join(ctx.dir, `guest-${g.name}-dmesg.log`), r.out);
+      if (r.rc !== 0) return; // destroyed: its console log below still has what it printed
+      writeFileSync(join(ctx.dir, `guest-${g.name}-dmesg.log`), r.out);
+      guestDmesg.push({ name: `guest ${g.name} dmesg`, text: r.out });
     });
     await step(`guest-${g.name}-programs`, async () => {
       // what the guest's background programs (modetest) printed
@@ -180,6 +174,29 @@ async function collectLogs(ctx: Ctx): Promise<void> {
       60,
     ),
   );
+  await step('crashes', () => {
+    // Any process that crashed, and any kernel BUG or WARN, in dom0 or a guest makes the run
+    // untrustworthy, whoever is to blame: dom0's dmesg, each live guest's dmesg, and every guest's
+    // console (a destroyed guest's only record; its kernel prints warnings there, see guest.ts).
+    const out = join(ctx.shareDir, 'out');
+    const dom0Dmesg = join(out, 'dom0-dmesg.log');
+    const consoles = readdirSync(out)
+      .filter((f) => /^guest-.*\.log$/.test(f))
+      .map((f) => ({ name: `${f.replace(/\.log$/, '')} console`, text: readFileSync(join(out, f), 'utf8') }));
+    const read = existsSync(dom0Dmesg);
+    const lines = read
+      ? crashLines(
+          [{ name: 'dom0 dmesg', text: readFileSync(dom0Dmesg, 'utf8') }, ...guestDmesg, ...consoles],
+          ctx.expectedKernelLines,
+        )
+      : ["dom0's dmesg was not collected"];
+    ctx.check(
+      'no process crashed and no kernel BUG or WARNING in dom0 or a guest (kernel logs)',
+      lines.length === 0,
+      lines.slice(0, 3).join(' | '),
+    );
+    return Promise.resolve();
+  });
 }
 
 export async function runScenario(s: Scenario, env: Environment, runsDir: string): Promise<ScenarioResult> {
