@@ -17,6 +17,7 @@ import { a2FrontendBuffers, a6StockExporter } from './a2-frontend-buffers.js';
 import { a3ZeroCopyOff } from './a3-zero-copy-off.js';
 import { a4FlipRate } from './a4-flip-rate.js';
 import { a5Teardown } from './a5-teardown.js';
+import { a7CompositorDmabuf } from './a7-compositor-dmabuf.js';
 
 export const SCENARIOS: Scenario[] = [
   harness,
@@ -41,4 +42,5 @@ export const ARM64_SCENARIOS: Scenario[] = [
   a4FlipRate,
   a5Teardown,
   a6StockExporter,
+  a7CompositorDmabuf,
 ];

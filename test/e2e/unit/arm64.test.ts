@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { lastLine, missingHostPackages, srcFiles } from '../lib/arm64-image.js';
 import { xlConfig } from '../lib/guest.js';
 import { parseCrcLines, stableCrc } from '../lib/vkms.js';
+import { parseProbe } from '../scenarios/a7-compositor-dmabuf.js';
 
 void test('vkms crc/data lines: frame and CRC, anything else ignored', () => {
   const e = parseCrcLines(
@@ -30,6 +31,8 @@ void test('an arm64 guest: no x86 type, the lab kernel, the vdispl line as given
   const cfg = xlConfig({ name: 'g', vdispl: 'backend=0,be-alloc=1,connectors=id0:1024x768', arch: 'arm64' });
   assert.match(cfg, /^kernel = "\/root\/guest\/Image"$/m);
   assert.doesNotMatch(cfg, /^type =/m);
+  // warnings reach the console, the crash scan's only record of a destroyed guest
+  assert.match(cfg, /^extra = ".*\bloglevel=5\b.*"$/m);
   assert.match(cfg, /^vdispl = \[ 'backend=0,be-alloc=1,connectors=id0:1024x768' \]$/m);
   assert.match(xlConfig({ name: 'g', vdispl: 'x' }), /^type = "pv"$/m);
 });
@@ -80,4 +83,25 @@ void test("a key's source files: the folder's own files, sorted; a subfolder (na
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+void test("the CPU-read probe's lines: each step ok with its time and detail, or the kernel's errno", () => {
+  const steps = parseProbe(
+    [
+      'probe: gntdev EXP_FROM_REFS: ok 53.7 ms',
+      'probe: exported dma-buf size 3145728 (lseek)',
+      'probe: mmap of the exported dma-buf: errno 22 Invalid argument',
+      'probe: mmap of the card at the imported handle: ok 4.0 ms, 0 of 786432 pixels differ from the pattern',
+    ].join('\n'),
+  );
+  assert.deepEqual(steps, [
+    { step: 'gntdev EXP_FROM_REFS', ok: true, ms: 53.7, detail: '' },
+    { step: 'mmap of the exported dma-buf', ok: false, ms: undefined, detail: 'errno 22 Invalid argument' },
+    {
+      step: 'mmap of the card at the imported handle',
+      ok: true,
+      ms: 4,
+      detail: '0 of 786432 pixels differ from the pattern',
+    },
+  ]);
 });
