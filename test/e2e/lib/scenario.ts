@@ -3,7 +3,7 @@
 // (never silently passed) when something it needs does not exist yet, e.g. the daemon's `run`.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crashLines, type CrashSource } from './crash-scan.js';
+import { scanKernelLogs, type CrashSource } from './crash-scan.js';
 import { Daemon } from './daemon.js';
 import { Dom0 } from './dom0.js';
 import { Guest, type GuestConfig } from './guest.js';
@@ -183,17 +183,25 @@ async function collectLogs(ctx: Ctx): Promise<void> {
     const consoles = readdirSync(out)
       .filter((f) => /^guest-.*\.log$/.test(f))
       .map((f) => ({ name: `${f.replace(/\.log$/, '')} console`, text: readFileSync(join(out, f), 'utf8') }));
-    const read = existsSync(dom0Dmesg);
-    const lines = read
-      ? crashLines(
-          [{ name: 'dom0 dmesg', text: readFileSync(dom0Dmesg, 'utf8') }, ...guestDmesg, ...consoles],
-          ctx.expectedKernelLines,
-        )
-      : ["dom0's dmesg was not collected"];
+    if (!existsSync(dom0Dmesg)) {
+      ctx.check(
+        'no process crashed and no kernel BUG or WARNING in dom0 or a guest (kernel logs)',
+        false,
+        "dom0's dmesg was not collected",
+      );
+      return Promise.resolve();
+    }
+    const scan = scanKernelLogs(
+      [{ name: 'dom0 dmesg', text: readFileSync(dom0Dmesg, 'utf8') }, ...guestDmesg, ...consoles],
+      ctx.expectedKernelLines,
+    );
+    // a known guest-kernel bug the teardown provokes (crash-scan.ts): shown, not failed
+    if (scan.known.length)
+      ctx.figure('known guest-kernel warnings (xen-drm-front fini, crash-scan.ts)', scan.known.length);
     ctx.check(
       'no process crashed and no kernel BUG or WARNING in dom0 or a guest (kernel logs)',
-      lines.length === 0,
-      lines.slice(0, 3).join(' | '),
+      scan.crashes.length === 0,
+      scan.crashes.slice(0, 3).join(' | '),
     );
     return Promise.resolve();
   });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { crashLines } from '../lib/crash-scan.js';
+import { scanKernelLogs, type CrashSource } from '../lib/crash-scan.js';
 
+const crashLines = (sources: CrashSource[], expected: RegExp[] = []): string[] =>
+  scanKernelLogs(sources, expected).crashes;
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 const CLEAN_DOM0 = [
@@ -57,5 +59,23 @@ void test('lines a scenario provoked on purpose and asserted itself are left out
   const text = '[ 9.0] BUG: Bad rss-counter state mm:000000 type:MM_FILEPAGES val:-1\n[ 9.1] BUG: soft lockup - CPU#0';
   assert.deepEqual(crashLines([{ name: 'dom0 dmesg', text }], [/Bad rss-counter state/]), [
     'dom0 dmesg: [ 9.1] BUG: soft lockup - CPU#0',
+  ]);
+});
+
+void test("xen-drm-front's fini refcount WARNs (a known 6.1 guest bug) are counted apart by their call trace", () => {
+  const fini = fixture('guest-dmesg-xen-drm-fini.log');
+  const scan = scanKernelLogs([{ name: 'guest g dmesg', text: fini }]);
+  assert.deepEqual(scan.crashes, []);
+  assert.deepEqual(scan.known, [
+    'guest g dmesg: WARNING: CPU: 0 PID: 27 at lib/refcount.c:25 refcount_warn_saturate+0xc0/0x140',
+    'guest g dmesg: WARNING: CPU: 0 PID: 27 at lib/refcount.c:28 refcount_warn_saturate+0xec/0x140',
+  ]);
+  // the same warning from anywhere else is a crash: only its own report decides
+  const other = fini.replaceAll('xen_drm_drv_fini', 'some_other_fini');
+  assert.equal(scanKernelLogs([{ name: 'g', text: other }]).crashes.length, 2);
+  // and a report after the known one is judged on its own
+  const next = `${fini}\n------------[ cut here ]------------\nWARNING: CPU: 0 PID: 9 at mm/slub.c:1 f+0x0/0x4\nCall trace:\n f+0x0/0x4\n---[ end trace 0000000000000000 ]---\n`;
+  assert.deepEqual(scanKernelLogs([{ name: 'g', text: next }]).crashes, [
+    'g: WARNING: CPU: 0 PID: 9 at mm/slub.c:1 f+0x0/0x4',
   ]);
 });
