@@ -21,8 +21,20 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
+// Which dependencies ship inside the bundle and which are required at run time: every plain
+// JavaScript one (commander, pino, prom-client, smol-toml, ws, pngjs) is inlined, so dist/src runs
+// with none of them installed; those that load a compiled addon from their own directory cannot be,
+// and are required from node_modules, only when used (unix-dgram: logging to journald). The
+// installed package has all of them either way (they are its dependencies: tsc's tree beside the
+// bundle imports them).
 /** npm dependencies that load a compiled addon from their own directory; required from node_modules at run time. */
-const NATIVE_DEPENDENCIES = ['unix-dgram'];
+export const NATIVE_DEPENDENCIES: readonly string[] = ['unix-dgram'];
+
+/**
+ * Worker threads started from a file of tsc's tree (`new Worker(new URL('./x.js', import.meta.url))`):
+ * each is bundled on its own, over tsc's file of the same name, so what it imports is inside it too.
+ */
+const WORKERS = ['ops/frames/png-worker.ts'];
 
 // CommonJS dependencies inside an ESM bundle call require() for Node's built-ins; an ES module has
 // no require, so each output file makes one from its own URL.
@@ -133,7 +145,7 @@ export interface BundleOptions {
   readonly sourcemap?: boolean;
 }
 
-/** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js); returns the bytes written per file. */
+/** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js) and each worker over its file in the tree; returns the bytes written per file. */
 export async function bundleDaemon(o: BundleOptions): Promise<Record<string, number>> {
   const srcRoot = join(o.root, 'src');
   const outDir = join(o.out, 'src');
@@ -155,15 +167,36 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
     // Whitespace and syntax only: names stay, so stack traces and logs read as the source does.
     minifyWhitespace: true,
     minifySyntax: true,
-    external: NATIVE_DEPENDENCIES,
+    external: [...NATIVE_DEPENDENCIES],
     banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
     plugins: [treeRelative(srcRoot), commonJsDynamicImports()],
     metafile: true,
     logLevel: 'warning',
   });
+  const workers = await Promise.all(
+    WORKERS.map((w) =>
+      build({
+        absWorkingDir: o.root,
+        entryPoints: [join(srcRoot, w)],
+        outfile: join(outDir, w.replace(/\.ts$/, '.js')),
+        bundle: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        sourcemap: o.sourcemap ?? true,
+        minifyWhitespace: true,
+        minifySyntax: true,
+        external: [...NATIVE_DEPENDENCIES],
+        banner: { js: REQUIRE_BANNER },
+        metafile: true,
+        logLevel: 'warning',
+      }),
+    ),
+  );
   const sizes: Record<string, number> = {};
-  for (const [file, meta] of Object.entries(result.metafile.outputs))
-    if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
+  for (const r of [result, ...workers])
+    for (const [file, meta] of Object.entries(r.metafile.outputs))
+      if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
   return sizes;
 }
 
@@ -173,9 +206,10 @@ async function main(): Promise<void> {
   const out = resolve(values.out ?? join(root, 'dist'));
   const sizes = await bundleDaemon({ root, out });
   const main = Object.entries(sizes).find(([f]) => f.endsWith('main.js'));
-  const chunks = Object.keys(sizes).length - 1;
+  const chunks = Object.keys(sizes).filter((f) => /chunk-\w+\.js$/.test(f)).length;
+  const workers = Object.keys(sizes).length - chunks - 1;
   process.stdout.write(
-    `bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand\n`,
+    `bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand, ${workers} worker(s)\n`,
   );
 }
 

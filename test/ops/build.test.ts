@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildDaemon } from '../../bench/lib/build.js';
 import { NotifySocket } from '../../bench/lib/notify.js';
 import { PNG } from 'pngjs';
 import WebSocket from 'ws';
-import { commonJsFacade, treeRelativeSource } from '../../scripts/bundle.js';
+import { commonJsFacade, NATIVE_DEPENDENCIES, treeRelativeSource } from '../../scripts/bundle.js';
 import { SimHost } from '../../src/sim/host.js';
 import { tempDir } from './helpers.js';
 
@@ -177,10 +177,24 @@ void test(
   },
 );
 
+/**
+ * The built tree as a host would have it with only the native npm dependencies installed (they
+ * cannot be bundled): every other one must be inside the bundle and its workers.
+ */
+function bareCopy(): string {
+  const bare = join(work.dir, 'bare');
+  cpSync(join(work.dir, 'vdispld', 'src'), join(bare, 'src'), { recursive: true });
+  for (const link of ['build', 'package.json']) symlinkSync(join(root, link), join(bare, link));
+  mkdirSync(join(bare, 'node_modules'));
+  for (const dep of NATIVE_DEPENDENCIES) symlinkSync(join(root, 'node_modules', dep), join(bare, 'node_modules', dep));
+  return join(bare, 'src', 'main.js');
+}
+
 void test(
-  'built: every npm dependency works from the bundle: metrics (prom-client), viewer (ws), snapshot (pngjs), logs (pino)',
+  'built: every npm dependency works from the bundle with only the native ones installed: metrics (prom-client), viewer (ws), snapshot (pngjs), logs (pino)',
   { timeout: 120_000 },
   async () => {
+    const mainJs = bareCopy();
     const [metrics, viewer] = [await freePort(), await freePort()];
     const sock = join(work.dir, 'deps.sock');
     let done: () => void = () => {};

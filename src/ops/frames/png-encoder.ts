@@ -1,9 +1,9 @@
 // PNG encoding off the event loop: one worker thread running pngjs, fed one frame at a time. A
 // 1920x1080 frame takes tens of milliseconds to filter and deflate, which the guests' rings must
 // not wait for. Snapshots and the viewer share it; the viewer asks for fast compression.
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Frame } from '../../drm/output.js';
+import type { EncodeAnswer, EncodeRequest } from './png-worker.js';
 
 export interface EncodeOptions {
   /** zlib level 0..9; the viewer uses 1 (speed), snapshots the default 6. */
@@ -16,22 +16,20 @@ interface Job {
   reject(err: Error): void;
 }
 
-/** The worker's code, CommonJS, with pngjs resolved from here so it works from src/ and dist/. */
-function workerSource(pngjsPath: string): string {
-  return `
-const { parentPort } = require('node:worker_threads');
-const { PNG } = require(${JSON.stringify(pngjsPath)});
-parentPort.on('message', (m) => {
-  try {
-    const png = new PNG({ width: m.width, height: m.height, colorType: 6, inputHasAlpha: true });
-    png.data = Buffer.from(m.rgba);
-    const out = PNG.sync.write(png, { colorType: 6, deflateLevel: m.deflateLevel });
-    const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
-    parentPort.postMessage({ id: m.id, png: ab }, [ab]);
-  } catch (err) {
-    parentPort.postMessage({ id: m.id, error: String(err && err.message || err) });
-  }
-});`;
+/**
+ * The worker, from its module beside this one: png-worker.js where this file is compiled JavaScript
+ * (tsc's tree, where the build puts a bundled png-worker.js with pngjs inside). From the sources
+ * under tsx (tests, `node --import tsx src/main.ts`) it is png-worker.ts, and as Node 20 does not
+ * carry --import's loader into a worker thread, the worker registers tsx itself first.
+ */
+function startWorker(): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./png-worker.js', here));
+  // Spelled apart: the build rewrites every import( whose argument is not a literal (scripts/bundle.ts).
+  const load = (url: string): string => ['imp', 'ort(', JSON.stringify(url), ')'].join('');
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const worker = new URL('./png-worker.ts', here).href;
+  return new Worker(`${load(tsx)}.then((m) => m.register()).then(() => ${load(worker)});`, { eval: true });
 }
 
 export class PngEncoder {
@@ -39,7 +37,6 @@ export class PngEncoder {
   private readonly jobs = new Map<number, Job>();
   private nextId = 0;
   private closed = false;
-  private readonly source = workerSource(createRequire(import.meta.url).resolve('pngjs'));
 
   /** Frames waiting or being encoded. */
   get pending(): number {
@@ -59,9 +56,14 @@ export class PngEncoder {
     const id = ++this.nextId;
     return new Promise<Buffer>((resolve, reject) => {
       this.jobs.set(id, { id, resolve, reject });
-      w.postMessage({ id, width: frame.width, height: frame.height, rgba, deflateLevel: opts.deflateLevel ?? 6 }, [
+      const req: EncodeRequest = {
+        id,
+        width: frame.width,
+        height: frame.height,
         rgba,
-      ]);
+        deflateLevel: opts.deflateLevel ?? 6,
+      };
+      w.postMessage(req, [rgba]);
     });
   }
 
@@ -76,15 +78,15 @@ export class PngEncoder {
   }
 
   private start(): Worker {
-    const w = new Worker(this.source, { eval: true });
+    const w = startWorker();
     // An idle encoder must not keep a finishing process alive.
     w.unref();
-    w.on('message', (m: { id: number; png?: ArrayBuffer; error?: string }) => {
+    w.on('message', (m: EncodeAnswer) => {
       const job = this.jobs.get(m.id);
       if (!job) return;
       this.jobs.delete(m.id);
-      if (m.png) job.resolve(Buffer.from(m.png));
-      else job.reject(new Error(`png encoding failed: ${m.error ?? 'unknown'}`));
+      if ('png' in m) job.resolve(Buffer.from(m.png));
+      else job.reject(new Error(`png encoding failed: ${m.error}`));
       if (this.jobs.size === 0) w.unref();
     });
     w.on('error', (err) => {
