@@ -499,6 +499,7 @@ async function install(work: string): Promise<void> {
       'package/native/src/addon.cc',
       'package/systemd/vdispld.service',
       'package/README.md',
+      'package/LICENSE',
       'package/docs/OPERATIONS.md',
     ]) {
       check(listing.includes(needed), `the tarball lacks ${needed}`);
