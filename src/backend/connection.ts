@@ -45,8 +45,10 @@ export interface ConnectorStatus {
   readonly output: string;
   readonly resolution: Size;
   readonly scanout: Scanout | null;
-  /** How the shown framebuffer reaches the screen; be-alloc when its buffer is ours. Undefined while off. */
-  readonly path: ScanoutPath | 'be-alloc' | undefined;
+  /** How the shown framebuffer reaches the screen. Undefined while off. */
+  readonly path: ScanoutPath | undefined;
+  /** Whose pages the shown framebuffer is: the guest's, or ours granted to it (be-alloc). Undefined while off. */
+  readonly buffer: 'guest' | 'be-alloc' | undefined;
   readonly stats: Readonly<ChannelStats>;
   /** Flip events written to the event page so far (the next event id). */
   readonly eventsWritten: number;
@@ -141,17 +143,18 @@ export class Connection {
         output: c.output.name,
         resolution: c.resolution,
         scanout: c.scanout,
-        path: this.pathOf(c),
+        ...this.pathOf(c),
         stats: p.channel?.stats ?? emptyChannelStats(),
         eventsWritten: p.events?.stats.written ?? 0,
       };
     });
   }
 
-  private pathOf(c: ConnectorState): ScanoutPath | 'be-alloc' | undefined {
+  /** The output says how the pixels reach the screen, for dom0's buffers (be-alloc) as for the guest's. */
+  private pathOf(c: ConnectorState): Pick<ConnectorStatus, 'path' | 'buffer'> {
     const fb = c.scanout ? this.ctx?.registry.framebuffer(c.scanout.fbCookie) : undefined;
-    if (!fb) return undefined;
-    return fb.dbuf.backing.kind === 'backend' ? 'be-alloc' : c.output.pathOf(fb.desc).path;
+    if (!fb) return { path: undefined, buffer: undefined };
+    return { path: c.output.pathOf(fb.desc).path, buffer: fb.dbuf.backing.kind === 'backend' ? 'be-alloc' : 'guest' };
   }
 
   counts(): RegistryCounts {

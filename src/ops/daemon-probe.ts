@@ -4,7 +4,16 @@ import { formatLayout } from '../backend/layouts.js';
 import type { Daemon } from '../daemon.js';
 import type { Frame, OutputBackend } from '../drm/output.js';
 import { inputProbe } from './input-probe.js';
-import type { BufferPath, DaemonProbe, DeviceProbe, InputProbe, OutputProbe, ResourceProbe } from './probe.js';
+import {
+  emptyFramebufferCounts,
+  type DaemonProbe,
+  type DeviceProbe,
+  type FramebufferCounts,
+  type InputProbe,
+  type OutputProbe,
+  type ResourceProbe,
+  type ShownVia,
+} from './probe.js';
 
 /** An output backend with a copy path counts why buffers were copied and what it copied (the KMS backend does). */
 interface WithCopyPath {
@@ -58,10 +67,11 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
         dmaBufImports: daemon.primary.resources().dmaBufImports,
       };
     },
-    bufferPaths(): Readonly<Record<BufferPath, number>> {
-      const n: Record<BufferPath, number> = { 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 };
+    bufferPaths(): FramebufferCounts {
+      const n = emptyFramebufferCounts();
       for (const d of daemon.backend.status())
-        for (const c of d.connectors) if (c.path !== undefined && c.path !== 'none') n[c.path]++;
+        for (const c of d.connectors)
+          if (c.path !== undefined && c.path !== 'none' && c.buffer !== undefined) n[c.buffer][c.path]++;
       return n;
     },
     fallbacks(): Readonly<Record<string, number>> {
@@ -88,12 +98,15 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
   };
 }
 
-/** How a connector's shown framebuffer reaches the screen, by domid/dev/conn. */
-export function daemonPathOf(daemon: Daemon): (key: string) => string | undefined {
+/** How a connector's shown framebuffer reaches the screen and whose pages it is, by domid/dev/conn. */
+export function daemonPathOf(daemon: Daemon): (key: string) => ShownVia | undefined {
   return (key) => {
     const [domid, dev, conn] = key.split('/').map(Number);
     const d = daemon.backend.status().find((x) => x.domid === domid && x.devId === dev);
-    return d?.connectors.find((c) => c.index === conn)?.path;
+    const c = d?.connectors.find((x) => x.index === conn);
+    return c?.path === undefined || c.path === 'none' || c.buffer === undefined
+      ? undefined
+      : { path: c.path, buffer: c.buffer };
   };
 }
 

@@ -9,7 +9,7 @@ import { parseTarget, type ControlRequest, type SnapshotHeader } from './control
 import { PngEncoder } from './frames/png-encoder.js';
 import { Metrics } from './metrics/metrics.js';
 import type { MetricsServer } from './metrics/metrics-server.js';
-import { connectorKey, type DaemonProbe } from './probe.js';
+import { connectorKey, type DaemonProbe, type ShownVia } from './probe.js';
 import { FrameRates } from './status/frame-rate.js';
 import { buildStatus, type StatusReport } from './status/status-report.js';
 import type { ViewerServer } from './viewer/viewer-server.js';
@@ -32,7 +32,7 @@ export interface OpsOptions {
   /** Settings in force with their origin, for status. */
   readonly config?: () => StatusReport['config'];
   /** How a connector's shown framebuffer reaches the screen, by domid/dev/conn. */
-  readonly pathOf?: (key: string) => string | undefined;
+  readonly pathOf?: (key: string) => ShownVia | undefined;
   readonly logSuppressed?: () => number;
   /** Frame-rate sampling period (default 1000 ms). */
   readonly sampleMs?: number;
@@ -48,7 +48,7 @@ export class OpsServices {
   private sampler: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAtMs = Date.now();
-  private pathOf: ((key: string) => string | undefined) | undefined;
+  private pathOf: ((key: string) => ShownVia | undefined) | undefined;
 
   private constructor(private readonly opts: OpsOptions) {
     this.metrics = new Metrics(opts.probe, opts.logSuppressed ? { logSuppressed: opts.logSuppressed } : {});
@@ -56,7 +56,7 @@ export class OpsServices {
   }
 
   /** How connectors' framebuffers reach the screen, once the daemon can say. */
-  setPathOf(pathOf: (key: string) => string | undefined): void {
+  setPathOf(pathOf: (key: string) => ShownVia | undefined): void {
     this.pathOf = pathOf;
   }
 

@@ -64,8 +64,26 @@ export interface LayoutProbe {
   readonly bytesComposed: number;
 }
 
-/** A shown framebuffer's path (ScanoutPath), or be-alloc: dom0's own pages, granted to the guest. */
-export type BufferPath = Exclude<ScanoutPath, 'none'> | 'be-alloc';
+/** How a shown framebuffer reaches the screen (ScanoutPath): dma-buf, copied or mapped. */
+export type BufferPath = Exclude<ScanoutPath, 'none'>;
+/** Whose pages a framebuffer is: the guest's, granted to dom0, or dom0's own granted to the guest (be-alloc). */
+export type BufferOwner = 'guest' | 'be-alloc';
+export const BUFFER_PATHS: readonly BufferPath[] = ['dma-buf', 'copied', 'mapped'];
+export const BUFFER_OWNERS: readonly BufferOwner[] = ['guest', 'be-alloc'];
+/** How one connector's shown framebuffer reaches the screen, and whose pages it is. */
+export interface ShownVia {
+  readonly path: BufferPath;
+  readonly buffer: BufferOwner;
+}
+/** Framebuffers on screen, by whose pages they are and how they reach the screen. */
+export type FramebufferCounts = Readonly<Record<BufferOwner, Readonly<Record<BufferPath, number>>>>;
+
+export function emptyFramebufferCounts(): Record<BufferOwner, Record<BufferPath, number>> {
+  return {
+    guest: { 'dma-buf': 0, copied: 0, mapped: 0 },
+    'be-alloc': { 'dma-buf': 0, copied: 0, mapped: 0 },
+  };
+}
 
 export interface ResourceProbe {
   readonly grantMappings: number;
@@ -105,7 +123,7 @@ export interface DaemonProbe {
   frame(outputName: string): Frame | undefined;
   resources(): ResourceProbe;
   /** Guest framebuffers on screen now (one per configured connector), by how they reach it. */
-  bufferPaths(): Readonly<Record<BufferPath, number>>;
+  bufferPaths(): FramebufferCounts;
   /** Why buffers were copied rather than scanned out directly, counted since start. */
   fallbacks(): Readonly<Record<string, number>>;
   /** Guest bytes the copy path read since start, by output name; undefined where outputs do not copy (headless). */
@@ -164,8 +182,8 @@ export class DeferredProbe implements DaemonProbe {
       }
     );
   }
-  bufferPaths(): Readonly<Record<BufferPath, number>> {
-    return this.inner?.bufferPaths() ?? { 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 };
+  bufferPaths(): FramebufferCounts {
+    return this.inner?.bufferPaths() ?? emptyFramebufferCounts();
   }
   fallbacks(): Readonly<Record<string, number>> {
     return this.inner?.fallbacks() ?? {};

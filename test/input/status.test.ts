@@ -11,7 +11,7 @@ import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { InputRouter } from '../../src/input/router.js';
 import { inputProbe } from '../../src/ops/input-probe.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
-import type { DaemonProbe, InputProbe } from '../../src/ops/probe.js';
+import { emptyFramebufferCounts, type DaemonProbe, type InputProbe } from '../../src/ops/probe.js';
 import { FrameRates } from '../../src/ops/status/frame-rate.js';
 import { buildStatus } from '../../src/ops/status/status-report.js';
 import { renderStatus } from '../../src/ops/status/status-text.js';
@@ -36,7 +36,7 @@ function probeOf(input: () => InputProbe | undefined): DaemonProbe {
       grantedBuffers: 0,
       dmaBufImports: 0,
     }),
-    bufferPaths: () => ({ 'dma-buf': 0, copied: 0, mapped: 0, 'be-alloc': 0 }),
+    bufferPaths: () => emptyFramebufferCounts(),
     fallbacks: () => ({}),
     bytesCopied: () => undefined,
     budget: () => undefined,

@@ -109,7 +109,10 @@ void test('copied bytes: rows × guest row bytes of every copied frame, per outp
       grantedBuffers: 0,
       dmaBufImports: 0,
     }),
-    bufferPaths: () => ({ 'dma-buf': 1, copied: 1, mapped: 0, 'be-alloc': 0 }),
+    bufferPaths: () => ({
+      guest: { 'dma-buf': 1, copied: 1, mapped: 0 },
+      'be-alloc': { 'dma-buf': 0, copied: 0, mapped: 0 },
+    }),
     fallbacks: () => r.backend.fallbacks.byReason(),
     bytesCopied: () => r.backend.copiedBytes(),
     budget: () => undefined,

@@ -112,23 +112,27 @@ void test('status, snapshot, metrics and the viewer against a running demo', { t
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.deepEqual(
-      status.devices.flatMap((d) => d.connectors.map((c) => [c.key, c.uniqueId, c.path])),
+      status.devices.flatMap((d) => d.connectors.map((c) => [c.key, c.uniqueId, c.path, c.buffer])),
       [
-        ['1/0/0', 'main', 'mapped'],
-        ['1/0/1', 'side', 'mapped'],
-        ['2/0/0', 'main', 'be-alloc'],
+        ['1/0/0', 'main', 'mapped', 'guest'],
+        ['1/0/1', 'side', 'mapped', 'guest'],
+        // dom0's pages, granted to the guest, read in place all the same: never a copy, never a dma-buf.
+        ['2/0/0', 'main', 'mapped', 'be-alloc'],
       ],
     );
     assert.ok(status.devices[0]!.connectors[0]!.framesPerSecond! > 10, 'frames/s sampled');
     assert.ok(status.devices[0]!.connectors[0]!.flipLatencyMs.mean! > 0);
-    assert.deepEqual(status.framebuffersByPath, { 'dma-buf': 0, copied: 0, mapped: 2, 'be-alloc': 1 });
+    assert.deepEqual(status.framebuffersByPath, { 'dma-buf': 0, copied: 0, mapped: 3 });
+    assert.deepEqual(status.beAllocFramebuffersByPath, { 'dma-buf': 0, copied: 0, mapped: 1 });
     assert.equal(status.config?.['control-socket']?.origin, 'cli');
 
     // The commands, as an operator runs them.
     const st = await run(['status', '--socket', sock]);
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout.toString(), /dom2 device 0: connected/);
-    assert.match(st.stdout.toString(), /2\/0\/0\s+main\s+dom2\.0\.main\s+640x360\s+be-alloc/);
+    assert.match(st.stdout.toString(), /2\/0\/0\s+main\s+dom2\.0\.main\s+640x360\s+mapped\s+be-alloc\s/);
+    assert.match(st.stdout.toString(), /framebuffers \(dma-buf 0, copied 0, mapped 3; 1 of them be-alloc\)/);
+    assert.doesNotMatch(st.stdout.toString(), /zero-copy/, 'nothing on a headless host is called zero-copy');
     const png = join(t.dir, 'main.png');
     const sn = await run(['snapshot', '1/0/main', '-o', png, '--socket', sock, '--json']);
     assert.equal(sn.code, 0, sn.stderr);

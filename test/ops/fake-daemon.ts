@@ -8,13 +8,14 @@ import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import type { HeadlessOutput } from '../../src/drm/headless/headless-output.js';
 import { fourcc } from '../../src/displif/formats.js';
 import type { DomId } from '../../src/util/ids.js';
-import type {
-  BufferPath,
-  ConnectorCounters,
-  DaemonProbe,
-  DeviceProbe,
-  OutputProbe,
-  ResourceProbe,
+import {
+  emptyFramebufferCounts,
+  type ConnectorCounters,
+  type DaemonProbe,
+  type DeviceProbe,
+  type FramebufferCounts,
+  type OutputProbe,
+  type ResourceProbe,
 } from '../../src/ops/probe.js';
 
 export const XRGB8888 = fourcc('XR24');
@@ -133,8 +134,10 @@ export class FakeDaemon implements DaemonProbe {
     };
   }
 
-  bufferPaths(): Record<BufferPath, number> {
-    return { 'dma-buf': 0, copied: 0, mapped: this.devs.reduce((n, d) => n + d.screens.length, 0), 'be-alloc': 0 };
+  bufferPaths(): FramebufferCounts {
+    const n = emptyFramebufferCounts();
+    n.guest.mapped = this.devs.reduce((k, d) => k + d.screens.length, 0);
+    return n;
   }
 
   fallbacks(): Record<string, number> {

@@ -47,7 +47,10 @@ class FakeProbe implements DaemonProbe {
     };
   }
   bufferPaths() {
-    return { 'dma-buf': 2, copied: 1, mapped: 3, 'be-alloc': 0 };
+    return {
+      guest: { 'dma-buf': 2, copied: 1, mapped: 3 },
+      'be-alloc': { 'dma-buf': 1, copied: 0, mapped: 0 },
+    };
   }
   fallbacks() {
     return this.fallbackCounts;
@@ -136,10 +139,12 @@ void test('exposition: requests by op and result, flip latency histogram, frames
   assert.equal(value(fams, 'vdispld_grant_mappings'), 7);
   assert.equal(value(fams, 'vdispld_mapped_pages'), 1234);
   assert.equal(value(fams, 'vdispld_buffers'), 3);
-  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'dma-buf' }), 2);
-  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copied' }), 1);
-  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'mapped' }), 3);
-  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'be-alloc' }), 0);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'dma-buf', buffer: 'guest' }), 2);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copied', buffer: 'guest' }), 1);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'mapped', buffer: 'guest' }), 3);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'dma-buf', buffer: 'be-alloc' }), 1);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'copied', buffer: 'be-alloc' }), 0);
+  assert.equal(value(fams, 'vdispld_shown_framebuffers', { path: 'mapped', buffer: 'be-alloc' }), 0);
   assert.equal(value(fams, 'vdispld_copy_fallbacks_total', { reason: 'dma-buf export refused' }), 4);
   assert.equal(value(fams, 'vdispld_copied_bytes_total', { output: 'HDMI-A-1' }), 4096);
   assert.equal(

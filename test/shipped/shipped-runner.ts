@@ -249,13 +249,18 @@ const SCENARIOS: Record<string, Scenario> = {
       const page = await (await fetch('http://127.0.0.1:8080/')).text();
       check(/<canvas|vdispld viewer/.test(page), 'the viewer page');
       const bytes = await firstBinaryFrame('ws://127.0.0.1:8080/ws', 'http://127.0.0.1:8080');
-      const metrics = await until('a PG_FLIP count in the metrics', async () => {
+      // Headless outputs read the pages in place: two guest framebuffers and one be-alloc, all `mapped`.
+      const metrics = await until('PG_FLIPs and three mapped framebuffers in the metrics', async () => {
         const text = await (await fetch('http://127.0.0.1:9464/metrics')).text();
-        return /^vdispld_requests_total\{op="PG_FLIP",result="ok"\} [1-9]/m.test(text) ? text : undefined;
+        return /^vdispld_requests_total\{op="PG_FLIP",result="ok"\} [1-9]/m.test(text) &&
+          /^vdispld_shown_framebuffers\{path="mapped",buffer="guest"\} 2$/m.test(text) &&
+          /^vdispld_shown_framebuffers\{path="mapped",buffer="be-alloc"\} 1$/m.test(text)
+          ? text
+          : undefined;
       });
       check(
-        /^vdispld_shown_framebuffers\{path="mapped"\} [1-9]/m.test(metrics),
-        'demo --metrics 9464: headless framebuffers counted as `mapped`',
+        !/^vdispld_shown_framebuffers\{path="(dma-buf|copied)",[^}]*\} [1-9]/m.test(metrics),
+        `demo --metrics 9464: nothing dma-buf or copied on headless outputs:\n${metrics}`,
       );
       const status = (await must(sh(`${t.vdispld} status --socket ${sock}`), 'vdispld status on the demo')).stdout;
       check(/dom1 device 0: connected/.test(status), `status on the demo:\n${status}`);

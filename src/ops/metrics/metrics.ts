@@ -5,7 +5,7 @@
 // is a good part of start-up, and a daemon whose metrics listener is off never reads it.
 import { BUDGET_KINDS, type BudgetKind, type BudgetReport } from '../../backend/dom0-budget.js';
 import type { Histogram, Registry } from 'prom-client';
-import type { BufferPath, ConnectorCounters, DaemonProbe, InputProbe } from '../probe.js';
+import { BUFFER_OWNERS, BUFFER_PATHS, type ConnectorCounters, type DaemonProbe, type InputProbe } from '../probe.js';
 import { RequestCounts } from './request-counts.js';
 
 /** What the backend tells metrics as it happens (structural: the backend declares its own). */
@@ -25,7 +25,6 @@ const BUDGET_KIND_LABELS: Record<BudgetKind, string> = {
   allocatedPages: 'allocated_pages',
   fds: 'fds',
 };
-const PATHS: readonly BufferPath[] = ['dma-buf', 'copied', 'mapped', 'be-alloc'];
 
 export interface MetricsOptions {
   /** Node process metrics and event-loop lag (prom-client's default collectors); default true. */
@@ -143,12 +142,13 @@ export class Metrics implements BackendObserver {
     });
     new Gauge({
       name: `${METRIC_PREFIX}shown_framebuffers`,
-      help: "guest framebuffers on screen now, by path: dma-buf (scanned out as they are), copied (into the card's buffer), mapped (headless: read in place), be-alloc (dom0's pages)",
-      labelNames: ['path'],
+      help: "guest framebuffers on screen now, by path: dma-buf (scanned out as they are), copied (into the card's buffer), mapped (headless: read in place); and by buffer: guest (its pages) or be-alloc (dom0's pages granted to it)",
+      labelNames: ['path', 'buffer'],
       registers,
       collect() {
-        const p = probe.bufferPaths();
-        for (const path of PATHS) this.set({ path }, p[path] ?? 0);
+        const n = probe.bufferPaths();
+        for (const buffer of BUFFER_OWNERS)
+          for (const path of BUFFER_PATHS) this.set({ path, buffer }, n[buffer][path]);
       },
     });
     // The dom0-wide budget (dom0-budget.ts), by kind: mapped_pages, allocated_pages, fds.

@@ -2,15 +2,18 @@
 // the text form and the viewer render it. Versioned, so scripts can tell what they read.
 import type {
   BudgetReport,
+  BufferOwner,
   BufferPath,
   DaemonProbe,
+  FramebufferCounts,
+  ShownVia,
   InputProbe,
   LayoutProbe,
   OutputProbe,
   ResourceProbe,
 } from '../probe.js';
 import type { TargetEvents } from '../../input/router.js';
-import { connectorKey } from '../probe.js';
+import { BUFFER_PATHS, connectorKey } from '../probe.js';
 import type { FrameRates } from './frame-rate.js';
 import type { Rect, Size } from '../../util/geometry.js';
 
@@ -24,8 +27,10 @@ export interface ConnectorReport {
   readonly output: string;
   readonly resolution: Size;
   readonly scanout: Rect | null;
-  /** How the shown framebuffer reaches the screen, when the daemon knows. */
-  readonly path: string | undefined;
+  /** How the shown framebuffer reaches the screen (dma-buf, copied, mapped), when the daemon knows. */
+  readonly path: BufferPath | undefined;
+  /** Whose pages it is: the guest's, or dom0's granted to the guest (be-alloc); with `path`. */
+  readonly buffer: BufferOwner | undefined;
   readonly framesPerSecond: number | null;
   readonly flipLatencyMs: { readonly last: number | null; readonly mean: number | null };
   readonly flips: { readonly shown: number; readonly dropped: number };
@@ -82,7 +87,10 @@ export interface StatusReport {
   readonly resources: ResourceProbe;
   /** The dom0-wide budget: limits, use, the share one guest may hold now, refusals, each guest's holdings. */
   readonly budget: BudgetReport | null;
+  /** Framebuffers on screen by path, all of them (the guests' and be-alloc). */
   readonly framebuffersByPath: Readonly<Record<BufferPath, number>>;
+  /** Of those, the be-alloc ones (dom0's pages granted to the guest), by path. */
+  readonly beAllocFramebuffersByPath: Readonly<Record<BufferPath, number>>;
   readonly copyFallbacks: Readonly<Record<string, number>>;
   /**
    * Guest bytes the copy path has read since start, by output (vdispld_copied_bytes_total); null when
@@ -108,7 +116,21 @@ export interface ReportContext {
   readonly config?: StatusReport['config'];
   readonly listeners?: StatusReport['listeners'];
   /** How a connector's current framebuffer is shown (from the daemon), by key. */
-  readonly pathOf?: (key: string) => string | undefined;
+  readonly pathOf?: (key: string) => ShownVia | undefined;
+}
+
+function shownVia(v: ShownVia | undefined): Pick<ConnectorReport, 'path' | 'buffer'> {
+  return v ? { path: v.path, buffer: v.buffer } : { path: undefined, buffer: undefined };
+}
+
+function framebufferTotals(
+  n: FramebufferCounts,
+): Pick<StatusReport, 'framebuffersByPath' | 'beAllocFramebuffersByPath'> {
+  const all = Object.fromEntries(BUFFER_PATHS.map((p) => [p, n.guest[p] + n['be-alloc'][p]])) as Record<
+    BufferPath,
+    number
+  >;
+  return { framebuffersByPath: all, beAllocFramebuffersByPath: { ...n['be-alloc'] } };
 }
 
 const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -134,7 +156,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
         scanout: c.scanout
           ? { width: c.scanout.width, height: c.scanout.height, x: c.scanout.x, y: c.scanout.y }
           : null,
-        path: c.scanout ? ctx.pathOf?.(key) : undefined,
+        ...shownVia(c.scanout ? ctx.pathOf?.(key) : undefined),
         framesPerSecond: fps === undefined ? null : round(fps, 1),
         flipLatencyMs: {
           last: settled > 0 ? round(s.flipLatencyUsLast / 1000, 2) : null,
@@ -158,7 +180,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     devices,
     resources: ctx.probe.resources(),
     budget: ctx.probe.budget() ?? null,
-    framebuffersByPath: ctx.probe.bufferPaths(),
+    ...framebufferTotals(ctx.probe.bufferPaths()),
     copyFallbacks: ctx.probe.fallbacks(),
     copiedBytes: ctx.probe.bytesCopied() ?? null,
     layouts: ctx.probe.layouts?.() ?? [],

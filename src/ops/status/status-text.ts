@@ -30,8 +30,10 @@ export function renderStatus(r: StatusReport): string {
   );
   const res = r.resources;
   const p = r.framebuffersByPath;
+  const be = r.beAllocFramebuffersByPath;
+  const beAlloc = be['dma-buf'] + be.copied + be.mapped;
   out.push(
-    `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (dma-buf ${p['dma-buf']}, copied ${p.copied}, mapped ${p.mapped}, be-alloc ${p['be-alloc']}); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
+    `${r.devices.length} device(s), ${r.devices.filter((d) => d.state === 'connected').length} connected; ${res.buffers} buffers, ${res.framebuffers} framebuffers (dma-buf ${p['dma-buf']}, copied ${p.copied}, mapped ${p.mapped}; ${beAlloc} of them be-alloc); ${res.grantMappings} grant mappings, ${res.mappedPages} pages`,
   );
   const b = r.budget;
   if (b) {
@@ -69,6 +71,7 @@ export function renderStatus(r: StatusReport): string {
         'output',
         'mode',
         'path',
+        'buffer',
         'fps',
         'flip ms (last/mean)',
         'shown',
@@ -83,6 +86,7 @@ export function renderStatus(r: StatusReport): string {
         q(c.output),
         c.scanout ? `${c.scanout.width}x${c.scanout.height}` : `off (${c.resolution.width}x${c.resolution.height})`,
         c.path ?? '-',
+        c.buffer ?? '-',
         num(c.framesPerSecond),
         `${num(c.flipLatencyMs.last)}/${num(c.flipLatencyMs.mean)}`,
         String(c.flips.shown),

@@ -125,7 +125,7 @@ function figureFor(key) {
 function describe(c) {
   const fps = c.framesPerSecond === null ? '-' : c.framesPerSecond.toFixed(1);
   return c.key + '  ' + JSON.stringify(c.uniqueId) + ' on ' + JSON.stringify(c.output) + '\\n' +
-    c.state + (c.scanout ? ' ' + c.scanout.width + 'x' + c.scanout.height : ' off') + '  ' + (c.path || '-') + '  ' + fps + ' fps';
+    c.state + (c.scanout ? ' ' + c.scanout.width + 'x' + c.scanout.height : ' off') + '  ' + (c.path || '-') + (c.buffer === 'be-alloc' ? ' be-alloc' : '') + '  ' + fps + ' fps';
 }
 
 function onConnectors(list) {

@@ -51,8 +51,11 @@ export const a1BeAllocZeroCopy: Scenario = {
     );
     ctx.check(
       "vdispld status: the guest's framebuffer is shown zero-copy from a backend-allocated buffer",
-      acc.connectorPaths.length === 1 && acc.connectorPaths[0] === 'be-alloc' && (acc.paths['copied'] ?? 0) === 0,
-      `paths ${acc.connectorPaths.join(',')}; ${JSON.stringify(acc.paths)}`,
+      acc.connectorPaths.length === 1 &&
+        acc.connectorPaths[0] === 'dma-buf' &&
+        acc.connectorBuffers[0] === 'be-alloc' &&
+        (acc.paths['copied'] ?? 0) === 0,
+      `paths ${acc.connectorPaths.join(',')}, buffers ${acc.connectorBuffers.join(',')}; ${JSON.stringify(acc.paths)}`,
     );
     ctx.check(
       'no buffer was copied for any reason (vdispld status: copyFallbacks empty)',

@@ -51,6 +51,8 @@ export interface DaemonAccount {
   paths: Record<string, number>;
   fallbacks: Record<string, number>;
   connectorPaths: string[];
+  /** Whose pages each connector's framebuffer is: guest or be-alloc. */
+  connectorBuffers: string[];
   /** Flips shown, summed over every connector. */
   flipsShown: number;
   /** Flips the output answered without showing them (a newer one took their place), summed. */
@@ -69,6 +71,7 @@ export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
       paths: {},
       fallbacks: {},
       connectorPaths: [],
+      connectorBuffers: [],
       flipsShown: 0,
       flipsDropped: 0,
       resources: {},
@@ -79,13 +82,14 @@ export async function daemonAccount(ctx: Ctx): Promise<DaemonAccount> {
     framebuffersByPath: Record<string, number>;
     copyFallbacks: Record<string, number>;
     resources: Record<string, number>;
-    devices: { connectors: { path?: string; flips: { shown: number; dropped: number } }[] }[];
+    devices: { connectors: { path?: string; buffer?: string; flips: { shown: number; dropped: number } }[] }[];
   };
   return {
     copiedBytes: s.copiedBytes ? Object.values(s.copiedBytes).reduce((a, b) => a + b, 0) : undefined,
     paths: s.framebuffersByPath,
     fallbacks: s.copyFallbacks,
     connectorPaths: s.devices.flatMap((d) => d.connectors.map((c) => c.path ?? '-')),
+    connectorBuffers: s.devices.flatMap((d) => d.connectors.map((c) => c.buffer ?? '-')),
     resources: s.resources,
     flipsShown: s.devices.flatMap((d) => d.connectors).reduce((n, c) => n + c.flips.shown, 0),
     flipsDropped: s.devices.flatMap((d) => d.connectors).reduce((n, c) => n + c.flips.dropped, 0),
