@@ -34,10 +34,16 @@ export function nativeSharedMemory(bytes: Uint8Array): SharedMemory {
     store32Release: (offset, value) => n.store32Release(bytes, offset, value >>> 0),
     fullBarrier: () => n.fullBarrier(),
     copyOut: (offset, dst, dstOffset, length) => n.copyOut(bytes, offset, dst, dstOffset, length),
-    ringStep: {
-      consume: (state, out, max) => n.ringConsume(bytes, state, out, max),
-      publish: (state) => n.ringPublish(bytes, state),
-    },
+    // An addon built before the ring steps (a stale build/ in a working copy) has the four
+    // operations only: the ring then builds its steps from them, as over plain memory.
+    ...(typeof n.ringConsume === 'function'
+      ? {
+          ringStep: {
+            consume: (state: Uint32Array, out: Uint8Array, max: number) => n.ringConsume(bytes, state, out, max),
+            publish: (state: Uint32Array) => n.ringPublish(bytes, state),
+          },
+        }
+      : {}),
   };
 }
 
