@@ -98,6 +98,7 @@ async function main(): Promise<void> {
         rounds,
         pipelineGuests: 4,
         pipelineSeconds: 4,
+        scaleGuests: [],
         rttSamples: { dbufCreate: 20, fbAttach: 200, pgFlip: 200 },
         throughputSeconds: 2,
       },

@@ -3,7 +3,8 @@
 // memcpy), printed as a table on stdout and written as JSON. Progress goes to stderr.
 //
 //   npm run bench                          the default suite, a few minutes
-//   npm run bench -- --full                the flip pipeline for 60 s (16 guests x 4 connectors)
+//   npm run bench -- --full                the flip pipeline at 64 guests x 4 connectors for 60 s
+//   npm run bench -- --only scale          the pipeline at 16, 64 and 256 connectors (--scale 4,16,64 guests)
 //   npm run bench -- --only round-trip,copy
 //   npm run bench -- --profile DIR         V8 CPU profiles of every vdispld process (--cpu-prof)
 //   npm run bench -- --out FILE            JSON path (default bench/results/last-run.json)
@@ -22,6 +23,7 @@ import { table } from './lib/table.js';
 import { composeSuite } from './suites/compose.js';
 import { copyPathSuite } from './suites/copy-path.js';
 import { pipelineSuite } from './suites/pipeline.js';
+import { scaleSuite } from './suites/scale.js';
 import { roundTripSuite } from './suites/round-trip.js';
 import { startupSuite } from './suites/startup.js';
 import { throughputSuite } from './suites/throughput.js';
@@ -37,7 +39,10 @@ const SUITES: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   xenstore: xenstoreSuite,
   wayland: waylandPathSuite,
   compose: composeSuite,
+  scale: scaleSuite,
 };
+/** What `npm run bench` runs without --only: the scale suite sets up 84 guests and runs on request. */
+const DEFAULT_SUITES = Object.keys(SUITES).filter((s) => s !== 'scale');
 
 function usage(msg: string): never {
   process.stderr.write(`bench: ${msg}\nsuites: ${Object.keys(SUITES).join(', ')}\n`);
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
       'daemon-js': { type: 'string' },
       'pipeline-guests': { type: 'string' },
       'pipeline-seconds': { type: 'string' },
+      scale: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -77,19 +83,20 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'npm run bench -- [--full] [--only SUITE,...] [--rounds N] [--out FILE] [--profile DIR] [--daemon-js PATH]\n' +
-        '                 [--pipeline-guests N] [--pipeline-seconds S]\n' +
+        '                 [--pipeline-guests N] [--pipeline-seconds S] [--scale GUESTS,...]\n' +
         `suites: ${Object.keys(SUITES).join(', ')}\n`,
     );
     return;
   }
-  const only = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES);
+  const only = values.only ? values.only.split(',').map((s) => s.trim()) : DEFAULT_SUITES;
   for (const s of only) if (!SUITES[s]) usage(`unknown suite ${JSON.stringify(s)}`);
   const opts: BenchOptions = {
     rounds: intOption(values.rounds, 'rounds', 5, 1, 50),
-    pipelineGuests: intOption(values['pipeline-guests'], 'pipeline-guests', 16, 1, 64),
+    pipelineGuests: intOption(values['pipeline-guests'], 'pipeline-guests', values.full ? 64 : 16, 1, 64),
     pipelineSeconds: intOption(values['pipeline-seconds'], 'pipeline-seconds', values.full ? 60 : 10, 2, 600),
     // A p99 is the 10th-slowest of 1,000 flips, not the 3rd of 300: one descheduled moment of this
     // shared machine moved the old one by 2-10x between rounds.
+    scaleGuests: (values.scale ?? '4,16,64').split(',').map((x) => intOption(x.trim(), 'scale', 0, 1, 64)),
     rttSamples: { dbufCreate: 100, fbAttach: 1000, pgFlip: 1000 },
     throughputSeconds: 2,
     ...(values.profile ? { profileDir: resolve(values.profile) } : {}),

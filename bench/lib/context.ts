@@ -8,6 +8,8 @@ export interface BenchOptions {
   /** The flip pipeline: guests x connectors at 60 frames/s for `pipelineSeconds`. */
   readonly pipelineGuests: number;
   readonly pipelineSeconds: number;
+  /** The scale suite: guest counts (4 connectors each) to run the pipeline at. */
+  readonly scaleGuests: readonly number[];
   /** Requests per round for the round-trip figures. */
   readonly rttSamples: { readonly dbufCreate: number; readonly fbAttach: number; readonly pgFlip: number };
   readonly throughputSeconds: number;

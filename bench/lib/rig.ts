@@ -33,6 +33,8 @@ export interface RigOptions {
   readonly vblankHz: number;
   /** vdispld's `--quota` (default: its own defaults). */
   readonly quota?: string;
+  /** The simulated Xen's grant-mapping table per domain (default Xen's 262,144 entries). */
+  readonly maptrackEntries?: number;
 }
 
 interface Served {
@@ -52,7 +54,7 @@ export class Rig {
   ) {}
 
   static async start(ctx: BenchContext, o: RigOptions): Promise<Rig> {
-    const host = await SimHost.start();
+    const host = await SimHost.start(o.maptrackEntries ? { maptrackEntries: o.maptrackEntries } : {});
     const forgetDir = removeOnExit(host.dir);
     const notify = new NotifySocket();
     const served = new Map<string, Served>();

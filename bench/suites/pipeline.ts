@@ -12,6 +12,31 @@ import { percentile } from '../lib/stats.js';
 const CONNECTORS = 4;
 const HZ = 60;
 const FRAME_MS = 1000 / HZ;
+/** Grant pages of one 1920x1080 XRGB8888 buffer. */
+const FHD_PAGES = Math.ceil((1920 * 1080 * 4) / 4096);
+
+/** Grant pages `guests` guests of four double-buffered full-HD connectors have a backend map. */
+function pipelinePages(guests: number): number {
+  return guests * CONNECTORS * 2 * FHD_PAGES;
+}
+
+/**
+ * vdispld's dom0-wide budget for that many guests, every guest a whole share, with room to
+ * spare: what an operator running that many guests configures. The defaults budget four such
+ * guests; past them a guest's share is too small for its buffers.
+ */
+export function pipelineQuota(guests: number): string {
+  return `dom0-pages=${Math.max(131072, 2 * pipelinePages(guests))},dom0-guests=${Math.max(4, guests)}`;
+}
+
+/**
+ * The simulated Xen's grant-mapping table for the backend's domain: Xen's default (1024 frames
+ * of 256 entries) holds 16 such guests; more need gnttab_max_maptrack_frames raised at boot, on
+ * the simulated Xen as on a real one. Both backends get the same table.
+ */
+export function pipelineMaptrack(guests: number): number {
+  return Math.max(262144, 2 * pipelinePages(guests));
+}
 
 interface SideResult {
   readonly late: number[];
@@ -38,6 +63,8 @@ export async function runSide(
     backends: [side === 'vdispld' ? { label: side, kind: 'vdispld' } : { label: side, kind: 'floor' }],
     headless,
     vblankHz: HZ,
+    quota: pipelineQuota(guests),
+    maptrackEntries: pipelineMaptrack(guests),
   });
   try {
     ctx.log(`pipeline (${side}): starting ${guests} guests`);
