@@ -4,7 +4,6 @@
 // It is a module of its own, loaded on first use, so that a dom0 without libwayland-client runs
 // every other output.
 import { createRequire } from 'node:module';
-import { Errno, ErrnoError } from '../util/errno.js';
 import { findBuilt } from './addon.js';
 
 /** What the compositor said, in order, as dispatch() returns it. */
@@ -123,7 +122,16 @@ let loaded: WaylandModule | undefined;
  * (ENOENT: libwayland-client absent or broken). Its own class, so that nobody reports it as a
  * compositor that cannot be reached: the fix is a package, not a socket.
  */
-export class WaylandModuleError extends ErrnoError {}
+export class WaylandModuleError extends Error {
+  constructor(
+    message: string,
+    /** Positive errno (this layer is below the errno table: the numbers are written out). */
+    readonly errno: 95 | 2,
+  ) {
+    super(message);
+    this.name = 'WaylandModuleError';
+  }
+}
 
 /**
  * The module, loaded on first use. Throws WaylandModuleError: EOPNOTSUPP when it was not built,
@@ -132,15 +140,12 @@ export class WaylandModuleError extends ErrnoError {}
 function waylandModule(): WaylandModule {
   if (loaded) return loaded;
   const path = findBuilt('vdispl_wayland.node');
-  if (!path) throw new WaylandModuleError(WAYLAND_NOT_BUILT, Errno.EOPNOTSUPP);
+  if (!path) throw new WaylandModuleError(WAYLAND_NOT_BUILT, 95);
   try {
     loaded = createRequire(import.meta.url)(path) as WaylandModule;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new WaylandModuleError(
-      `the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`,
-      Errno.ENOENT,
-    );
+    throw new WaylandModuleError(`the Wayland output cannot load ${path}: ${why} (install libwayland-client0)`, 2);
   }
   return loaded;
 }
