@@ -108,7 +108,18 @@ int main(int argc, char **argv) {
   struct drm_prime_handle in = {.fd = buf};
   if (step("vkms PRIME_FD_TO_HANDLE of the export", ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE, &in)) < 0) return 1;
   struct drm_mode_map_dumb mi = {.handle = in.handle};
-  if (step("vkms MAP_DUMB of the imported handle", ioctl(card, DRM_IOCTL_MODE_MAP_DUMB, &mi)) < 0) return 1;
-  read_back("mmap of the card at the imported handle", card, mi.offset, cd.size);
+  if (step("vkms MAP_DUMB of the imported handle", ioctl(card, DRM_IOCTL_MODE_MAP_DUMB, &mi)) == 0)
+    read_back("mmap of the card at the imported handle", card, mi.offset, cd.size);
+
+  /* the teardown of an export and its import, as the daemon does it when a guest goes */
+  t0 = now_ms();
+  struct drm_gem_close gc = {.handle = in.handle};
+  step("vkms GEM_CLOSE of the imported handle", ioctl(card, DRM_IOCTL_GEM_CLOSE, &gc));
+  close(buf);
+  struct ioctl_gntdev_dmabuf_exp_wait_released wr = {.fd = (uint32_t)buf, .wait_to_ms = 5000};
+  int r = ioctl(gnt, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &wr);
+  step("close of the export and WAIT_RELEASED (ENOENT: already released)", r < 0 && errno == ENOENT ? 0 : r);
+  struct ioctl_gntdev_dmabuf_imp_release ir = {.fd = (uint32_t)ph.fd};
+  step("gntdev IMP_RELEASE", ioctl(gnt, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &ir));
   return 0;
 }

@@ -7,6 +7,7 @@ import type { Ctx, Scenario } from '../lib/scenario.js';
 import { sleep } from '../lib/scenario.js';
 import { VKMS_CONNECTOR, VKMS_MODE, waitForCrc } from '../lib/vkms.js';
 import { daemonAccount, referenceSmpte, type DaemonAccount } from './arm64-steps.js';
+import type { Guest } from '../lib/guest.js';
 import { checkTeardown, timedXl } from './s6-teardown.js';
 import { createGuest, setArgs, startBackend, startModetest, waitConnected, type ConnectorSpec } from './steps.js';
 
@@ -17,9 +18,13 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
   const { guest, domid } = await createGuest(ctx, CONNECTORS, beAlloc, name);
   const conn = await waitConnected(ctx, guest, domid, 1);
   await startModetest(guest, 'flip', `-v ${setArgs(conn, CONNECTORS)}`);
+  // Asked of the guest first, not of the daemon: `vdispld status` starts a Node.js process in dom0
+  // (50-70 s under emulation), which took the CPU from the daemon while it committed the guest's
+  // first frame, so that modeset missed its deadline and every flip after it was refused.
+  const flipping = await waitGuestFlipping(guest, 'flip', 150);
+  ctx.require(`${what}: the guest's modetest -v flips on a display the frontend enabled`, flipping.ok, flipping.detail);
   // in flight: both of modetest -v's buffers, as exports with their imports (be-alloc=0) or as
-  // granted dumb buffers (be-alloc=1), and flips being shown; waited for, as the guest's start-up
-  // under emulation takes from seconds to a minute
+  // granted dumb buffers (be-alloc=1), and flips being shown
   const inFlightNow = (acc: DaemonAccount): boolean =>
     acc.flipsShown > 1 &&
     (beAlloc
@@ -37,6 +42,34 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
   ctx.check(`${what}: buffers in flight before the destroy`, inFlight, JSON.stringify(res));
   const out = await ctx.dom0.run(timedXl(`xl destroy ${name}`), 60);
   await checkTeardown(ctx, what, domid, out, ['Domain-0']);
+}
+
+/** What xen-drm-front prints when the backend failed its modeset or its flips (KERN_ERR, per flip). */
+const FRONTEND_FAILURE = 'Failed to enable display|Failed to send page flip|Frame done timed-out';
+
+/**
+ * Waits in the guest until modetest -v has finished its first 60 flips (its first "freq:" line in
+ * /tmp/<tag>.log) with xen-drm-front reporting no failure. A failed modeset is reported at once
+ * with the frontend's line, and modetest is stopped: its refused flips print two kernel errors each
+ * on the guest's console, which starves the guest's one vCPU and its command agent.
+ */
+async function waitGuestFlipping(
+  guest: Guest,
+  tag: string,
+  timeoutS: number,
+): Promise<{ ok: boolean; detail: string }> {
+  const r = await guest.exec(
+    `end=$(( $(date +%s) + ${timeoutS} )); while :; do ` +
+      `f=$(dmesg | grep -m1 -E '${FRONTEND_FAILURE}'); ` +
+      `if [ -n "$f" ]; then killall modetest; echo "xen-drm-front: $f"; exit 2; fi; ` +
+      `grep -m1 'freq:' /tmp/${tag}.log && exit 0; ` +
+      // modetest's own failures (a buffer the backend did not create in time, a refused flip)
+      `f=$(grep -m1 -E '^failed' /tmp/${tag}.log) && { killall modetest; echo "modetest: $f"; exit 3; }; ` +
+      `[ $(date +%s) -ge $end ] && { echo "no flip rate from modetest in ${timeoutS} s"; tail -n 3 /tmp/${tag}.log; exit 1; }; ` +
+      'sleep 1; done',
+    timeoutS + 30,
+  );
+  return { ok: r.rc === 0, detail: r.out.trim().split('\n').slice(-3).join(' | ') };
 }
 
 export const a5Teardown: Scenario = {
