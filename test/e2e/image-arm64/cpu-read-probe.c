@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
   close(buf);
   struct ioctl_gntdev_dmabuf_exp_wait_released wr = {.fd = (uint32_t)buf, .wait_to_ms = 5000};
   int r = ioctl(gnt, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &wr);
-  step("close of the export and WAIT_RELEASED (ENOENT: already released)", r < 0 && errno == ENOENT ? 0 : r);
+  step("close of the export and WAIT_RELEASED (ENOENT is released)", r < 0 && errno == ENOENT ? 0 : r);
   struct ioctl_gntdev_dmabuf_imp_release ir = {.fd = (uint32_t)ph.fd};
   step("gntdev IMP_RELEASE", ioctl(gnt, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &ir));
   return 0;

@@ -21,7 +21,15 @@ async function destroyWhileFlipping(ctx: Ctx, name: string, beAlloc: boolean): P
   // Asked of the guest first, not of the daemon: `vdispld status` starts a Node.js process in dom0
   // (50-70 s under emulation), which took the CPU from the daemon while it committed the guest's
   // first frame, so that modeset missed its deadline and every flip after it was refused.
-  const flipping = await waitGuestFlipping(guest, 'flip', 150);
+  let flipping = await waitGuestFlipping(guest, 'flip', 150);
+  if (!flipping.ok && LATE_ANSWER.test(flipping.detail)) {
+    // The first answer came after the frontend's 3 s (the daemon's first zero-copy modeset or
+    // backend buffer under emulation on a loaded host; a2 and a1 judge those). What a5 judges is
+    // the teardown, so modetest is started once more, and the late answer is reported.
+    ctx.figure(`${what}: modetest -v restarted once after a late answer`, flipping.detail);
+    await startModetest(guest, 'flip', `-v ${setArgs(conn, CONNECTORS)}`);
+    flipping = await waitGuestFlipping(guest, 'flip', 150, flipping.dmesgLines);
+  }
   ctx.require(`${what}: the guest's modetest -v flips on a display the frontend enabled`, flipping.ok, flipping.detail);
   // in flight: both of modetest -v's buffers, as exports with their imports (be-alloc=0) or as
   // granted dumb buffers (be-alloc=1), and flips being shown
@@ -57,20 +65,28 @@ async function waitGuestFlipping(
   guest: Guest,
   tag: string,
   timeoutS: number,
-): Promise<{ ok: boolean; detail: string }> {
+  skipDmesgLines = 0,
+): Promise<{ ok: boolean; detail: string; dmesgLines: number }> {
+  // Nothing asked of dom0 for the first seconds, while the daemon commits the guest's first frame.
+  await sleep(10_000);
   const r = await guest.exec(
-    `end=$(( $(date +%s) + ${timeoutS} )); while :; do ` +
-      `f=$(dmesg | grep -m1 -E '${FRONTEND_FAILURE}'); ` +
-      `if [ -n "$f" ]; then killall modetest; echo "xen-drm-front: $f"; exit 2; fi; ` +
-      `grep -m1 'freq:' /tmp/${tag}.log && exit 0; ` +
+    `end=$(( $(date +%s) + ${timeoutS} )); rc=1; while :; do ` +
+      `f=$(dmesg | tail -n +${skipDmesgLines + 1} | grep -m1 -E '${FRONTEND_FAILURE}'); ` +
+      `if [ -n "$f" ]; then killall modetest; echo "xen-drm-front: $f"; rc=2; break; fi; ` +
+      `grep -m1 'freq:' /tmp/${tag}.log && { rc=0; break; }; ` +
       // modetest's own failures (a buffer the backend did not create in time, a refused flip)
-      `f=$(grep -m1 -E '^failed' /tmp/${tag}.log) && { killall modetest; echo "modetest: $f"; exit 3; }; ` +
-      `[ $(date +%s) -ge $end ] && { echo "no flip rate from modetest in ${timeoutS} s"; tail -n 3 /tmp/${tag}.log; exit 1; }; ` +
-      'sleep 1; done',
+      `f=$(grep -m1 -E '^failed' /tmp/${tag}.log) && { killall modetest; echo "modetest: $f"; rc=3; break; }; ` +
+      `[ $(date +%s) -ge $end ] && { echo "no flip rate from modetest in ${timeoutS} s"; tail -n 3 /tmp/${tag}.log; break; }; ` +
+      'sleep 1; done; echo "dmesg lines $(dmesg | wc -l)"; exit $rc',
     timeoutS + 30,
   );
-  return { ok: r.rc === 0, detail: r.out.trim().split('\n').slice(-3).join(' | ') };
+  const count = /^dmesg lines (\d+)$/m.exec(r.out);
+  const out = r.out.replace(/^dmesg lines \d+$/m, '').trim();
+  return { ok: r.rc === 0, detail: out.split('\n').slice(-3).join(' | '), dmesgLines: Number(count?.[1] ?? 0) };
 }
+
+/** A first answer that came too late for the frontend: its modeset or a buffer creation timed out. */
+const LATE_ANSWER = /Failed to enable display: -110|failed to create dumb buffer: Connection timed out/;
 
 export const a5Teardown: Scenario = {
   id: 'a5-teardown',
