@@ -75,7 +75,7 @@ async function waitGuestFlipping(
       `if [ -n "$f" ]; then killall modetest; echo "xen-drm-front: $f"; rc=2; break; fi; ` +
       `grep -m1 'freq:' /tmp/${tag}.log && { rc=0; break; }; ` +
       // modetest's own failures (a buffer the backend did not create in time, a refused flip)
-      `f=$(grep -m1 -E '^failed' /tmp/${tag}.log) && { killall modetest; echo "modetest: $f"; rc=3; break; }; ` +
+      `f=$(grep -m1 -E '${MODETEST_FAILURE}' /tmp/${tag}.log) && { killall modetest; echo "modetest: $f"; rc=3; break; }; ` +
       `[ $(date +%s) -ge $end ] && { echo "no flip rate from modetest in ${timeoutS} s"; tail -n 3 /tmp/${tag}.log; break; }; ` +
       'sleep 1; done; echo "dmesg lines $(dmesg | wc -l)"; exit $rc',
     timeoutS + 30,
@@ -84,6 +84,9 @@ async function waitGuestFlipping(
   const out = r.out.replace(/^dmesg lines \d+$/m, '').trim();
   return { ok: r.rc === 0, detail: out.split('\n').slice(-3).join(' | '), dmesgLines: Number(count?.[1] ?? 0) };
 }
+
+/** modetest's own fatal lines (not its 'failed to set gamma', which xen-drm-front never offers). */
+const MODETEST_FAILURE = '^failed to (create dumb buffer|page flip|set mode|add fb)';
 
 /** A first answer that came too late for the frontend: its modeset or a buffer creation timed out. */
 const LATE_ANSWER = /Failed to enable display: -110|failed to create dumb buffer: Connection timed out/;
