@@ -5,7 +5,7 @@
 // run (a monitor plugged in or out), and the backend says so.
 import type { EventEmitter } from 'node:events';
 import { Errno, ErrnoError } from '../util/errno.js';
-import type { Size, SourcedRect } from '../util/geometry.js';
+import type { Rect, Size, SourcedRect } from '../util/geometry.js';
 import type { DomId } from '../util/ids.js';
 import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
 
@@ -109,9 +109,29 @@ export interface Frame {
  */
 export type ScanoutPath = 'dma-buf' | 'copied' | 'mapped' | 'none';
 
+/** A guest framebuffer on a plane of its own above an output's picture (a composed layout's guest). */
+export interface PlaneLayer {
+  readonly fb: FramebufferDesc;
+  /** The part of the framebuffer shown, in its pixels. */
+  readonly src: Rect;
+  /** Where it lands, in the mode's pixels (the same size as src: planes are not scaled yet). */
+  readonly dst: Rect;
+}
+
 export interface Output {
   readonly name: string;
   readonly modes: readonly Mode[];
+  /**
+   * Outputs with overlay planes (KMS, atomic) implement these four: how many planes a flip may
+   * carry guest framebuffers on above the picture; readying a framebuffer for a plane (its
+   * import), resolving whether it can be on one at all; whether the display takes a picture with
+   * these layers now (a test-only commit, no side effect); and a flip with them (an empty list
+   * turns the planes off).
+   */
+  readonly overlayPlanes?: number;
+  preparePlane?(fb: FramebufferDesc): Promise<boolean>;
+  testLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[]): boolean;
+  flipLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[], done: (r: FlipResult) => void): void;
   /** Sets the configuration (null disables). Rejects with an OutputError on failure. */
   setConfig(cfg: OutputConfig | null): Promise<void>;
   /**

@@ -90,7 +90,7 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
           layout: formatLayout(c.currentLayout),
           entries: s.entries,
           guests: c.attached(),
-          planes: 1,
+          planes: s.planes,
           framesShown: s.framesShown,
           bytesComposed: s.bytesComposed,
         };

@@ -34,6 +34,18 @@ export function flip(out: Output, fb: FramebufferDesc): Promise<FlipResult> {
   return new Promise((resolve) => out.flip(fb, resolve));
 }
 
+/** Flips `fb` on `out` and delivers vblanks (`vblank`, as a card would) until the flip is answered. */
+export async function flipAtVblanks(vblank: () => void, out: Output, fb: FramebufferDesc): Promise<FlipResult> {
+  let done: FlipResult | undefined;
+  out.flip(fb, (x) => (done = x));
+  for (let i = 0; i < 400 && !done; i++) {
+    vblank();
+    await new Promise((res) => setTimeout(res, 2));
+  }
+  if (!done) throw new Error('the flip was not answered within 400 vblanks');
+  return done;
+}
+
 /** What one guest shows in the reference model: its resolution and configuration (null: off). */
 export interface ModelGuest {
   readonly width: number;

@@ -15,18 +15,10 @@ import { domId } from '../../src/util/ids.js';
 import { mode } from '../kms/fake-drm.js';
 import { rig, type Rig } from '../kms/helpers.js';
 import { waitFor } from '../ops/helpers.js';
-import { expectedAt, patternFb, type ModelGuest } from './helpers.js';
+import { expectedAt, flipAtVblanks, patternFb, type ModelGuest } from './helpers.js';
 
-/** Completes the flip by delivering vblanks as the card would; also settles without one where none is needed. */
-async function flipped(r: Rig, out: Output, fb: FramebufferDesc): Promise<FlipResult> {
-  let done: FlipResult | undefined;
-  out.flip(fb, (x) => (done = x));
-  for (let i = 0; i < 400 && !done; i++) {
-    r.vblank();
-    await new Promise((res) => setTimeout(res, 5));
-  }
-  assert.ok(done, 'the flip was answered');
-  return done;
+function flipped(r: Rig, out: Output, fb: FramebufferDesc): Promise<FlipResult> {
+  return flipAtVblanks(() => r.vblank(), out, fb);
 }
 
 /** Every pixel of the CRTC against the model (the fake card reads B, G, R). */

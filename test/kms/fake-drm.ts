@@ -81,6 +81,8 @@ export interface FakeCardOptions {
   readonly formats?: readonly number[];
   /** fbcon's state before we start: CRTC 0 shows this framebuffer. */
   readonly bootFb?: number;
+  /** Atomic: overlay planes per CRTC (above the primary, in plane id order); none by default. */
+  readonly overlays?: number;
 }
 
 interface Fb {
@@ -91,6 +93,14 @@ interface Fb {
   readonly memory: Uint8Array;
   readonly pitch: number;
   readonly offset: number;
+}
+
+/** An overlay plane's state: what it shows where, on which CRTC (fbId 0: off). */
+interface OverlayState {
+  fbId: number;
+  crtcId: number;
+  src: { x: number; y: number; w: number; h: number };
+  dst: { x: number; y: number; w: number; h: number };
 }
 
 interface CrtcState {
@@ -121,8 +131,23 @@ export class FakeDrm implements NativeDrmDevice {
   private readonly state = new Map<number, CrtcState>();
   private readonly pendingFlips = new Map<
     number,
-    { fbId: number; userData: number; src?: CrtcState['src']; dst?: CrtcState['dst'] }
+    {
+      fbId: number;
+      userData: number;
+      src?: CrtcState['src'];
+      dst?: CrtcState['dst'];
+      overlays?: Map<number, OverlayState>;
+    }
   >();
+  private readonly overlayState = new Map<number, OverlayState>();
+  private readonly overlayIds = new Set<number>();
+  /**
+   * Atomic: the most overlay planes the card takes lit at once (its bandwidth, say): a commit
+   * lighting more is refused, TEST_ONLY included. Tests change it while a layout runs.
+   */
+  overlayLimit = Infinity;
+  /** TEST_ONLY commits that lit an overlay plane, and how many the card refused. */
+  overlayTests = { accepted: 0, refused: 0 };
   private events: DrmFlipEvent[] = [];
   private nextHandle = 1;
   private nextFb = 100;
@@ -196,6 +221,12 @@ export class FakeDrm implements NativeDrmDevice {
       formats: opts.formats ?? [XR24, 0x34325241, 0x36314752],
       props: planeProps(true),
     }));
+    for (let i = 0; i < ncrtc; i++)
+      for (let k = 0; k < (opts.overlays ?? 0); k++) {
+        const id = 80 + i * 8 + k;
+        this.overlayIds.add(id);
+        planes.push({ id, crtcId: 0, fbId: 0, possibleCrtcs: 1 << i, formats: [XR24], props: planeProps(false) });
+      }
     this.res = { minWidth: 1, maxWidth: 8192, minHeight: 1, maxHeight: 8192, crtcs, encoders, connectors, planes };
     if (opts.bootFb !== undefined && connectors[0] && crtcs[0]) {
       const m = connectors[0].modes[0]!;
@@ -229,6 +260,7 @@ export class FakeDrm implements NativeDrmDevice {
       s.fbId = f.fbId;
       if (f.src) s.src = f.src;
       if (f.dst) s.dst = f.dst;
+      for (const [id, o] of f.overlays ?? []) this.overlayState.set(id, o);
       this.events.push({ crtcId: crtc, sequence: ++this.seq, sec: 100, usec: 500 * this.seq, userData: f.userData });
       n++;
     }
@@ -267,11 +299,36 @@ export class FakeDrm implements NativeDrmDevice {
     return this.state.get(crtcId)!;
   }
 
-  /** XRGB pixel on screen at (x, y) of `crtcId` as [B, G, R]; undefined where the plane does not cover. */
+  /** Overlay planes lit on `crtcId` now. */
+  litOverlays(crtcId: number): number {
+    return [...this.overlayState.values()].filter((o) => o.crtcId === crtcId && o.fbId !== 0).length;
+  }
+
+  /** XRGB pixel on screen at (x, y) of `crtcId` as [B, G, R]; undefined where no plane covers. */
   pixel(crtcId: number, x: number, y: number): number[] | undefined {
     const s = this.state.get(crtcId)!;
-    const fb = this.fbs.get(s.fbId);
-    if (!fb || !s.mode) return undefined;
+    if (!s.mode) return undefined;
+    // The topmost lit overlay covering (x, y) first (higher plane id above).
+    const lit = [...this.overlayState.entries()]
+      .filter(([, o]) => o.crtcId === crtcId && o.fbId !== 0)
+      .sort(([a], [b]) => b - a);
+    for (const [, o] of lit) {
+      const got = this.sample(o.fbId, o.src, o.dst, x, y);
+      if (got) return got;
+    }
+    return this.sample(s.fbId, s.src, s.dst, x, y);
+  }
+
+  private sample(
+    fbId: number,
+    src: CrtcState['src'],
+    dst: CrtcState['dst'],
+    x: number,
+    y: number,
+  ): number[] | undefined {
+    const fb = this.fbs.get(fbId);
+    if (!fb) return undefined;
+    const s = { src, dst };
     if (x < s.dst.x || y < s.dst.y || x >= s.dst.x + s.dst.w || y >= s.dst.y + s.dst.h) return undefined;
     const fx = s.src.x + Math.floor(((x - s.dst.x) * s.src.w) / s.dst.w);
     const fy = s.src.y + Math.floor(((y - s.dst.y) * s.src.h) / s.dst.h);
@@ -418,8 +475,9 @@ export class FakeDrm implements NativeDrmDevice {
   rmFb(fbId: number): void {
     this.calls.push(`rmFb ${fbId}`);
     if (!this.fbs.delete(fbId)) throw drmError('DRM_IOCTL_MODE_RMFB', 2);
-    // The kernel turns off a CRTC whose framebuffer is removed.
+    // The kernel turns off a CRTC whose framebuffer is removed, and a plane that shows it.
     for (const s of this.state.values()) if (s.fbId === fbId) Object.assign(s, { fbId: 0, mode: null });
+    for (const o of this.overlayState.values()) if (o.fbId === fbId) Object.assign(o, { fbId: 0, crtcId: 0 });
   }
 
   setCrtc(
@@ -472,11 +530,17 @@ export class FakeDrm implements NativeDrmDevice {
     this.calls.push(`atomic${test ? ' test' : ''}`);
     if (!this.master && !test) throw drmError('drmModeAtomicCommit', 13);
     const byName = new Map<string, bigint>();
+    // Overlay planes' properties apart, by plane.
+    const overlayProps = new Map<number, Map<string, bigint>>();
     for (let i = 0; i < objIds.length; i++) {
       const name = this.propName(objIds[i]!, propIds[i]!);
-      byName.set(name, values[i]!);
+      if (this.overlayIds.has(objIds[i]!)) {
+        const m = overlayProps.get(objIds[i]!) ?? new Map<string, bigint>();
+        m.set(name, values[i]!);
+        overlayProps.set(objIds[i]!, m);
+      } else byName.set(name, values[i]!);
     }
-    const plane = this.res.planes.find((p) => objIds.includes(p.id));
+    const plane = this.res.planes.find((p) => objIds.includes(p.id) && !this.overlayIds.has(p.id));
     const crtcId =
       Number(byName.get('CRTC_ID') ?? 0n) || (plane ? this.res.crtcs[Math.log2(plane.possibleCrtcs)]!.id : 0);
     const s = this.state.get(crtcId);
@@ -487,6 +551,7 @@ export class FakeDrm implements NativeDrmDevice {
     if (byName.get('ACTIVE') === 0n || fbId === 0) {
       if (!test) {
         Object.assign(s, { fbId: 0, mode: null, connectors: [] });
+        for (const o of this.overlayState.values()) if (o.crtcId === crtcId) Object.assign(o, { fbId: 0, crtcId: 0 });
         this.completeFlip(crtcId);
       }
       return;
@@ -510,13 +575,67 @@ export class FakeDrm implements NativeDrmDevice {
     if ((src.w !== dst.w || src.h !== dst.h) && !this.opts.canScale)
       throw drmError('drmModeAtomicCommit(TEST_ONLY)', 22);
     if (src.x + src.w > fb.width || src.y + src.h > fb.height) throw drmError('drmModeAtomicCommit', 22);
+    const overlays = this.overlaysOf(overlayProps, crtcId, m, test);
     if (test) return;
     if (flags & 0x01) {
       if (this.pendingFlips.has(crtcId)) throw drmError('drmModeAtomicCommit', 16);
-      this.pendingFlips.set(crtcId, { fbId, userData, src, dst });
+      this.pendingFlips.set(crtcId, { fbId, userData, src, dst, overlays });
       return;
     }
     Object.assign(s, { fbId, mode: m, src, dst });
+    for (const [id, o] of overlays) this.overlayState.set(id, o);
+  }
+
+  /**
+   * The overlay planes a commit sets, checked as a driver would: a framebuffer that exists, a
+   * source inside it, no scaling unless the card scales, inside the mode, and no more lit on the
+   * card than overlayLimit. Throws EINVAL (TEST_ONLY included) where the card refuses.
+   */
+  private overlaysOf(
+    props: ReadonlyMap<number, ReadonlyMap<string, bigint>>,
+    crtcId: number,
+    m: DrmModeInfo,
+    test: boolean,
+  ): Map<number, OverlayState> {
+    const out = new Map<number, OverlayState>();
+    for (const [id, p] of props) {
+      const fbId = Number(p.get('FB_ID') ?? 0n);
+      const on = fbId !== 0 && Number(p.get('CRTC_ID') ?? 0n) === crtcId;
+      const num = (n: string): number => Number(p.get(n) ?? 0n);
+      const st: OverlayState = {
+        fbId: on ? fbId : 0,
+        crtcId: on ? crtcId : 0,
+        src: { x: num('SRC_X') >> 16, y: num('SRC_Y') >> 16, w: num('SRC_W') >> 16, h: num('SRC_H') >> 16 },
+        dst: { x: num('CRTC_X'), y: num('CRTC_Y'), w: num('CRTC_W'), h: num('CRTC_H') },
+      };
+      if (on) {
+        const fb = this.fbs.get(fbId);
+        const { src, dst } = st;
+        if (
+          !fb ||
+          src.x + src.w > fb.width ||
+          src.y + src.h > fb.height ||
+          ((src.w !== dst.w || src.h !== dst.h) && !this.opts.canScale) ||
+          dst.x < 0 ||
+          dst.y < 0 ||
+          dst.x + dst.w > m.hdisplay ||
+          dst.y + dst.h > m.vdisplay
+        )
+          throw drmError('drmModeAtomicCommit', 22);
+      }
+      out.set(id, st);
+    }
+    const lit = new Set([...this.overlayState].filter(([, o]) => o.fbId !== 0).map(([id]) => id));
+    for (const [id, o] of out)
+      if (o.fbId !== 0) lit.add(id);
+      else lit.delete(id);
+    const lights = [...out.values()].some((o) => o.fbId !== 0);
+    if (lit.size > this.overlayLimit) {
+      if (test && lights) this.overlayTests.refused++;
+      throw drmError('drmModeAtomicCommit', 22);
+    }
+    if (test && lights) this.overlayTests.accepted++;
+    return out;
   }
 
   createModeBlob(m: DrmModeInfo): number {

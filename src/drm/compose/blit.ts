@@ -54,7 +54,8 @@ function fill(t: ComposeTarget, r: Rect, value: number): number {
 }
 
 /**
- * Redraws `clip` of `t`: black, then every entry bottom to top (blank where its guest is missing).
+ * Redraws `clip` of `t`: black, then every entry bottom to top (blank where its guest is missing;
+ * a hole where its picture is on a plane above `t`).
  * Every pixel of `clip` is written once at least; what a picture covers is not filled first.
  * Returns the bytes written into `t`, the composition's cost in the metric's terms.
  */
@@ -63,6 +64,8 @@ export function composeRegion(
   clip: Rect,
   entries: readonly LayoutEntry[],
   pictureOf: (key: string) => SlotPicture | undefined,
+  /** Entries shown on a plane above this buffer: their picture is not drawn (a hole the plane covers). */
+  onPlane?: (key: string) => boolean,
 ): number {
   const c = intersect(clip, { x: 0, y: 0, width: t.width, height: t.height });
   if (!c) return 0;
@@ -85,7 +88,7 @@ export function composeRegion(
     }
     const cover = intersect(r, viewportAt(e.rect, p.cfg));
     for (const part of outside(r, cover)) written += fill(t, part, BLACK_XRGB);
-    if (cover) written += draw1to1(t, cover, e.rect, p.cfg);
+    if (cover && !onPlane?.(e.key)) written += draw1to1(t, cover, e.rect, p.cfg);
   }
   return written;
 }

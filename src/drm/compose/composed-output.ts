@@ -7,7 +7,10 @@
 // gets its flip event then, whatever the others do; a guest that does not flip keeps its picture.
 // The composition runs at a mode of the output chosen for the layout (modeForLayout) and follows
 // the output's modes: a monitor plugged in with other modes gets the layout at a mode of its own
-// that holds it, or, where none does, the layout is not shown (see outputChanged).
+// that holds it, or, where none does, the layout is not shown (see outputChanged). Where the
+// output has overlay planes (KMS, atomic), guests shown 1:1 go on them, scanned out from their own
+// buffers with nothing composed, as far as a test-only commit of the frame says the display takes
+// it; where it does not, that frame is composed by the CPU whole (chooseLayers, compose).
 import { Errno } from '../../util/errno.js';
 import type { DomId } from '../../util/ids.js';
 import type { Rect, Size } from '../../util/geometry.js';
@@ -18,8 +21,10 @@ import {
   type FramebufferDesc,
   type Mode,
   type Output,
+  type OutputConfig,
+  type PlaneLayer,
 } from '../output.js';
-import { composeRegion, makeTarget, targetOver, type ComposeTarget } from './blit.js';
+import { composeRegion, makeTarget, targetOver, type ComposeTarget, type SlotPicture } from './blit.js';
 import { intersect, layoutUnfit, modeForLayout, sameLayout, type Layout } from './layout.js';
 import { SlotOutput, type SlotHost } from './slot-output.js';
 
@@ -28,6 +33,8 @@ const XRGB8888 = 0x34325258;
 let nextComposedId = -1;
 /** More separate damaged rectangles than this in one frame are redrawn as the whole output. */
 const MAX_DAMAGE_RECTS = 32;
+/** Frames after a refused plane assignment before more planes are tried again (half a second at 60 Hz). */
+const PLANE_RETRY_FRAMES = 30;
 
 export interface ComposedOutputStats {
   /** Composed frames the physical output showed. */
@@ -40,6 +47,12 @@ export interface ComposedOutputStats {
   readonly size: Size | undefined;
   /** Why the layout is not shown now (no mode of the output holds it), else undefined. */
   readonly notShown: string | undefined;
+  /** Planes the last frame used: the primary and the guests on overlay planes. */
+  readonly planes: number;
+  /** Frames shown with at least one guest on an overlay plane. */
+  readonly planeFrames: number;
+  /** Frames whose planes the display refused (test-only commit): composed by the CPU instead. */
+  readonly planeRefusals: number;
 }
 
 export interface ComposedOutputOptions {
@@ -85,7 +98,7 @@ export class ComposedOutput {
   private want: Reconfigure | undefined;
   private reconfiguring = false;
   /** A composed frame the physical output has not shown yet, and the guests' flips it carries. */
-  private inflight: { buf: number; dones: ((r: FlipResult) => void)[] } | undefined;
+  private inflight: { buf: number; dones: ((r: FlipResult) => void)[]; planes: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private composing = false;
   /** Damage not tied to a slot (a slot gone, the layout changed), in output pixels. */
@@ -93,6 +106,18 @@ export class ComposedOutput {
   private lastVblankNs: bigint | undefined;
   private shown = 0;
   private composedBytes = 0;
+  /** Guest framebuffers asked of the output for a plane: ready, refused, or being imported. */
+  private readonly prepared = new Map<number, boolean | 'pending'>();
+  /** Entries on overlay planes in the last frame submitted, and where (key → layer). */
+  private onPlanes = new Map<string, PlaneLayer>();
+  private planeFrames = 0;
+  private planeRefusals = 0;
+  /**
+   * After a refusal, the most layers the display took then, and the frame count it was at: tried
+   * again with more only after PLANE_RETRY_FRAMES, so a refused frame is not tested and composed
+   * twice every frame.
+   */
+  private planeCap: { layers: number; since: number } | undefined;
   private closed = false;
   private readonly host: SlotHost;
 
@@ -111,6 +136,7 @@ export class ComposedOutput {
       },
       requestFrame: () => this.requestFrame(),
       currentFrame: () => this.physical.currentFrame(),
+      forget: (fb) => this.forget(fb),
     };
   }
 
@@ -151,6 +177,9 @@ export class ComposedOutput {
       entries: this.currentLayout.entries.length,
       size: this.surface?.size,
       notShown: this.notShown,
+      planes: this.surface ? 1 + this.onPlanes.size : 0,
+      planeFrames: this.planeFrames,
+      planeRefusals: this.planeRefusals,
     };
   }
 
@@ -247,7 +276,66 @@ export class ComposedOutput {
     }
     this.surface = surface;
     this.lastVblankNs = undefined;
+    // The modeset lit the primary alone.
+    this.onPlanes = new Map();
     if (old) this.free(old);
+    // Ready for test-only commits of layers over them (our own scanout memory: at once).
+    const prepare = this.physical.preparePlane;
+    if (prepare && (this.physical.overlayPlanes ?? 0) > 0)
+      await Promise.all(surface.buffers.map((b) => prepare.call(this.physical, b.desc).catch(() => false)));
+  }
+
+  /** A slot let go of `fb`: the output drops what it holds for it (an import for a plane). */
+  private forget(fb: FramebufferDesc): void {
+    if (!this.prepared.delete(fb.id)) return;
+    this.physical.release(fb);
+  }
+
+  /** Whether `fb` can go on a plane now; the first time, its import is started and the answer is no. */
+  private planeReady(fb: FramebufferDesc): boolean {
+    const known = this.prepared.get(fb.id);
+    if (known !== undefined) return known === true;
+    const prepare = this.physical.preparePlane;
+    if (!prepare) return false;
+    this.prepared.set(fb.id, 'pending');
+    prepare.call(this.physical, fb).then(
+      (ok) => {
+        if (this.prepared.get(fb.id) !== 'pending') {
+          // Forgotten meanwhile: what the import made goes now.
+          if (ok) this.physical.release(fb);
+          return;
+        }
+        this.prepared.set(fb.id, ok);
+        if (ok) this.requestFrame();
+      },
+      () => {
+        if (this.prepared.get(fb.id) === 'pending') this.prepared.set(fb.id, false);
+      },
+    );
+    return false;
+  }
+
+  /**
+   * The guests to put on overlay planes this frame, bottom to top: shown 1:1 with a framebuffer
+   * the output imported, at most `n`, and none under a part of an entry above it that the CPU
+   * draws (a plane is above everything composed). Scaled entries stay composed.
+   */
+  private chooseLayers(n: number): Map<string, PlaneLayer> {
+    const chosen = new Map<string, PlaneLayer>();
+    const composedAbove: Rect[] = [];
+    const entries = this.layout.entries;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      const cfg = this.slots.get(e.key)?.picture().cfg;
+      const layer = cfg && !e.scaled ? layerOf(e.rect, cfg) : undefined;
+      const free = !composedAbove.some((r) => intersect(r, e.rect));
+      if (layer && free && chosen.size < n && this.planeReady(layer.fb)) {
+        chosen.set(e.key, layer);
+        // The rectangle's black border around a smaller picture is composed: nothing under it on a plane.
+        if (!sameRect(layer.dst, e.rect)) composedAbove.push(e.rect);
+      } else composedAbove.push(e.rect);
+    }
+    return new Map([...chosen].reverse());
   }
 
   private dropSurface(): void {
@@ -316,23 +404,56 @@ export class ComposedOutput {
     for (const slot of this.slots.values()) {
       const done = slot.latch();
       if (done) dones.push(done);
+    }
+    const n = this.physical.flipLayers ? (this.physical.overlayPlanes ?? 0) : 0;
+    if (this.planeCap && this.shown - this.planeCap.since >= PLANE_RETRY_FRAMES) this.planeCap = undefined;
+    const layers = n > 0 ? this.chooseLayers(Math.min(n, this.planeCap?.layers ?? n)) : new Map<string, PlaneLayer>();
+    for (const slot of this.slots.values()) {
       if (!slot.dirty) continue;
       slot.dirty = false;
       const e = this.layout.entries.find((x) => x.key === slot.key);
-      if (e) damage.push(e.rect);
+      // A guest that stays on its plane, in the same place, needs nothing composed: its plane shows the new frame.
+      const was = this.onPlanes.get(slot.key);
+      const now = layers.get(slot.key);
+      if (e && !(was && now && sameRect(was.dst, now.dst))) damage.push(e.rect);
+    }
+    // A guest coming onto a plane leaves a hole, one leaving it is drawn again; moved: both.
+    for (const e of this.layout.entries) {
+      const was = this.onPlanes.get(e.key);
+      const now = layers.get(e.key);
+      if ((was || now) && !(was && now && sameRect(was.dst, now.dst))) damage.push(e.rect);
     }
     this.composing = false;
     if (damage.length === 0 && dones.length === 0) return;
     const back = 1 - surface.front;
     const buf = surface.buffers[back]!;
+    const picture = (k: string): SlotPicture | undefined => this.slots.get(k)?.picture();
     const regions = mergeDamage([...buf.stale, ...damage], surface.size);
     for (const r of regions)
-      this.composedBytes += composeRegion(buf.target, r, this.layout.entries, (k) => this.slots.get(k)?.picture());
+      this.composedBytes += composeRegion(buf.target, r, this.layout.entries, picture, (k) => layers.has(k));
     buf.stale = [];
     const other = surface.buffers[surface.front]!;
     other.stale = mergeDamage([...other.stale, ...damage], surface.size);
-    this.inflight = { buf: back, dones };
-    this.physical.flip(buf.desc, this.shownOrDropped);
+    // Test-only commits: while the display refuses, the bottom layer goes back to the CPU.
+    const refused: string[] = [];
+    while (layers.size > 0 && !this.physical.testLayers!(buf.desc, [...layers.values()])) {
+      const bottom = layers.keys().next().value!;
+      layers.delete(bottom);
+      refused.push(bottom);
+    }
+    if (refused.length > 0) {
+      this.planeRefusals++;
+      this.planeCap = { layers: layers.size, since: this.shown };
+      // Their holes composed now, in this buffer and (what it lacks) the other.
+      const holes = refused.map((k) => this.layout.entries.find((e) => e.key === k)!.rect);
+      for (const r of mergeDamage(holes, surface.size))
+        this.composedBytes += composeRegion(buf.target, r, this.layout.entries, picture, (k) => layers.has(k));
+      other.stale = mergeDamage([...other.stale, ...holes], surface.size);
+    }
+    this.onPlanes = layers;
+    this.inflight = { buf: back, dones, planes: layers.size };
+    if (n > 0) this.physical.flipLayers!(buf.desc, [...layers.values()], this.shownOrDropped);
+    else this.physical.flip(buf.desc, this.shownOrDropped);
   };
 
   /** The layout is not shown: each guest's queued flip is answered at once, as on an unplugged output. */
@@ -380,6 +501,14 @@ export class ComposedOutput {
       this.surface.front = f.buf;
       this.lastVblankNs = r.timestampNs;
       this.shown++;
+      if (f.planes > 0) this.planeFrames++;
+    } else if (f.planes > 0 && this.surface) {
+      // Not shown: the planes may not be lit as asked; the next frame composes those guests again.
+      for (const k of this.onPlanes.keys()) {
+        const e = this.layout.entries.find((x) => x.key === k);
+        if (e) this.damage.push(e.rect);
+      }
+      this.onPlanes = new Map();
     }
     // Not shown: the buffer we drew into holds the newest picture and is drawn into again next time.
     for (const done of f.dones) done(r);
@@ -391,6 +520,24 @@ export class ComposedOutput {
     )
       this.requestFrame();
   };
+}
+
+/** A 1:1 entry's picture on a plane: the guest's viewport at the rectangle's top-left, clipped to it. */
+function layerOf(rect: Rect, cfg: OutputConfig): PlaneLayer | undefined {
+  const at = { x: rect.x + cfg.x, y: rect.y + cfg.y, width: cfg.width, height: cfg.height };
+  const dst = intersect(rect, at);
+  if (!dst) return undefined;
+  const src = {
+    x: (cfg.srcX ?? 0) + dst.x - at.x,
+    y: (cfg.srcY ?? 0) + dst.y - at.y,
+    width: dst.width,
+    height: dst.height,
+  };
+  return { fb: cfg.fb, src, dst };
+}
+
+function sameRect(a: Rect, b: Rect): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
 }
 
 function sameMode(s: Surface, m: Mode): boolean {

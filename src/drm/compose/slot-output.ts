@@ -27,6 +27,8 @@ export interface SlotHost {
   requestFrame(): void;
   /** The composed output's picture (what an operator's snapshot of this connector shows). */
   currentFrame(): Frame | undefined;
+  /** The slot will not show `fb` again: whatever the output holds for it may go. */
+  forget(fb: FramebufferDesc): void;
 }
 
 type Showing =
@@ -101,11 +103,13 @@ export class SlotOutput implements Output {
 
   release(fb: FramebufferDesc): void {
     if (this.pendingFb?.id === fb.id) this.dropPending(DROPPED.released);
-    if (this.showing.kind === 'live' && this.showing.cfg.fb.id === fb.id) {
+    if (!this.closed && this.showing.kind === 'live' && this.showing.cfg.fb.id === fb.id) {
       // Still on screen, and drawn again whenever a guest above it flips: hold its pages.
       const letGo = fb.buffer.retain?.() ?? noop;
       this.showing = { kind: 'kept', cfg: this.showing.cfg, letGo };
+      return;
     }
+    if (this.showing.kind !== 'kept' || this.showing.cfg.fb.id !== fb.id) this.host.forget(fb);
   }
 
   currentFrame(): Frame | undefined {
@@ -153,7 +157,10 @@ export class SlotOutput implements Output {
   private show(next: Showing): void {
     const prev = this.showing;
     this.showing = next;
-    if (prev.kind === 'kept') prev.letGo();
+    if (prev.kind === 'kept') {
+      prev.letGo();
+      this.host.forget(prev.cfg.fb);
+    }
     this.dirty = true;
     if (!this.closed) this.host.requestFrame();
   }

@@ -1,24 +1,40 @@
 // Atomic modesetting, where the card granted DRM_CLIENT_CAP_ATOMIC: one commit sets mode,
 // connector, plane and its source/destination rectangles, and TEST_ONLY asks the driver beforehand
-// whether a placement (centred, scaled) is possible.
+// whether a placement (centred, scaled) is possible, and whether guest buffers may go on overlay
+// planes above the primary (a composed layout asks this per frame).
 import {
   DRM_MODE_ATOMIC_ALLOW_MODESET,
   DRM_MODE_ATOMIC_NONBLOCK,
   DRM_MODE_ATOMIC_TEST_ONLY,
   DRM_MODE_PAGE_FLIP_EVENT,
 } from '../../native/abi.js';
-import type { DrmModeInfo, NativeDrmDevice } from '../../native/drm-device.js';
+import type { DrmModeInfo, DrmPlane, NativeDrmDevice } from '../../native/drm-device.js';
 import type { Committer, ScanoutState } from './commit.js';
+import type { Rect } from '../../util/geometry.js';
 import { findProp, type Pipe } from './topology.js';
 
 interface AtomicProps {
   readonly connCrtcId: number;
   readonly crtcModeId: number;
   readonly crtcActive: number;
-  readonly plane: Record<
-    'FB_ID' | 'CRTC_ID' | 'SRC_X' | 'SRC_Y' | 'SRC_W' | 'SRC_H' | 'CRTC_X' | 'CRTC_Y' | 'CRTC_W' | 'CRTC_H',
-    number
-  >;
+  readonly plane: PlaneProps;
+  /** The pipe's overlay planes that have every property a commit sets, by plane id. */
+  readonly overlays: ReadonlyMap<number, PlaneProps>;
+}
+
+type PlaneProps = Record<
+  'FB_ID' | 'CRTC_ID' | 'SRC_X' | 'SRC_Y' | 'SRC_W' | 'SRC_H' | 'CRTC_X' | 'CRTC_Y' | 'CRTC_W' | 'CRTC_H',
+  number
+>;
+
+function planePropsOf(plane: DrmPlane): PlaneProps | string {
+  const out: Partial<Record<(typeof PLANE_PROPS)[number], number>> = {};
+  for (const name of PLANE_PROPS) {
+    const p = findProp(plane.props, name);
+    if (!p) return `plane ${plane.id} lacks ${name}`;
+    out[name] = p.id;
+  }
+  return out as PlaneProps;
 }
 
 const PLANE_PROPS = [
@@ -41,13 +57,15 @@ export function atomicPropsFor(pipe: Pipe): AtomicProps | string {
   const mode = findProp(pipe.crtc.props, 'MODE_ID');
   const active = findProp(pipe.crtc.props, 'ACTIVE');
   if (!conn || !mode || !active) return 'connector or CRTC lacks atomic properties';
-  const plane: Partial<Record<(typeof PLANE_PROPS)[number], number>> = {};
-  for (const name of PLANE_PROPS) {
-    const p = findProp(pipe.plane.props, name);
-    if (!p) return `plane ${pipe.plane.id} lacks ${name}`;
-    plane[name] = p.id;
+  const plane = planePropsOf(pipe.plane);
+  if (typeof plane === 'string') return plane;
+  const overlays = new Map<number, PlaneProps>();
+  for (const o of pipe.overlays) {
+    const p = planePropsOf(o);
+    // An overlay plane short of a property is simply not used.
+    if (typeof p !== 'string') overlays.set(o.id, p);
   }
-  return { connCrtcId: conn.id, crtcModeId: mode.id, crtcActive: active.id, plane: plane as AtomicProps['plane'] };
+  return { connCrtcId: conn.id, crtcModeId: mode.id, crtcActive: active.id, plane, overlays };
 }
 
 class Request {
@@ -88,6 +106,10 @@ export class AtomicCommitter implements Committer {
     return true;
   }
 
+  overlayPlanes(pipe: Pipe): number {
+    return this.props.get(pipe.crtc.id)?.overlays.size ?? 0;
+  }
+
   canShow(s: ScanoutState): boolean {
     try {
       this.full(s).commit(this.dev, DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_ALLOW_MODESET);
@@ -99,7 +121,8 @@ export class AtomicCommitter implements Committer {
   }
 
   modeset(s: ScanoutState): void {
-    this.full(s).commit(this.dev, DRM_MODE_ATOMIC_ALLOW_MODESET);
+    // Overlays off unless listed: a new mode starts from the primary alone.
+    this.full({ ...s, overlays: s.overlays ?? [] }).commit(this.dev, DRM_MODE_ATOMIC_ALLOW_MODESET);
   }
 
   flip(s: ScanoutState, token: number): void {
@@ -111,13 +134,14 @@ export class AtomicCommitter implements Committer {
   disable(pipe: Pipe): void {
     const p = this.propsOf(pipe);
     const planeId = pipe.plane!.id;
-    new Request()
+    const r = new Request()
       .add(pipe.connector.id, p.connCrtcId, 0)
       .add(pipe.crtc.id, p.crtcActive, 0)
       .add(pipe.crtc.id, p.crtcModeId, 0)
       .add(planeId, p.plane.FB_ID, 0)
-      .add(planeId, p.plane.CRTC_ID, 0)
-      .commit(this.dev, DRM_MODE_ATOMIC_ALLOW_MODESET);
+      .add(planeId, p.plane.CRTC_ID, 0);
+    for (const [id, o] of p.overlays) r.add(id, o.FB_ID, 0).add(id, o.CRTC_ID, 0);
+    r.commit(this.dev, DRM_MODE_ATOMIC_ALLOW_MODESET);
   }
 
   close(): void {
@@ -158,19 +182,32 @@ export class AtomicCommitter implements Committer {
   }
 
   private planeState(r: Request, s: ScanoutState): void {
-    const p = this.propsOf(s.pipe).plane;
-    const id = s.pipe.plane!.id;
+    const props = this.propsOf(s.pipe);
     const { src, dst } = s.placement;
-    // Source rectangle in 16.16 fixed point.
-    r.add(id, p.FB_ID, s.fbId)
-      .add(id, p.CRTC_ID, s.pipe.crtc.id)
-      .add(id, p.SRC_X, BigInt(src.x) << 16n)
-      .add(id, p.SRC_Y, BigInt(src.y) << 16n)
-      .add(id, p.SRC_W, BigInt(src.width) << 16n)
-      .add(id, p.SRC_H, BigInt(src.height) << 16n)
-      .add(id, p.CRTC_X, dst.x)
-      .add(id, p.CRTC_Y, dst.y)
-      .add(id, p.CRTC_W, dst.width)
-      .add(id, p.CRTC_H, dst.height);
+    place(r, s.pipe.plane!.id, props.plane, s.fbId, s.pipe.crtc.id, src, dst);
+    if (!s.overlays) return;
+    const used = new Set<number>();
+    for (const o of s.overlays) {
+      const p = props.overlays.get(o.plane.id);
+      if (!p) throw new Error(`plane ${o.plane.id} is not an overlay of CRTC ${s.pipe.crtc.id}`);
+      used.add(o.plane.id);
+      place(r, o.plane.id, p, o.fbId, s.pipe.crtc.id, o.src, o.dst);
+    }
+    // The rest off: a guest that left its plane does not stay on screen.
+    for (const [id, p] of props.overlays) if (!used.has(id)) r.add(id, p.FB_ID, 0).add(id, p.CRTC_ID, 0);
   }
+}
+
+function place(r: Request, id: number, p: PlaneProps, fbId: number, crtcId: number, src: Rect, dst: Rect): void {
+  // Source rectangle in 16.16 fixed point.
+  r.add(id, p.FB_ID, fbId)
+    .add(id, p.CRTC_ID, crtcId)
+    .add(id, p.SRC_X, BigInt(src.x) << 16n)
+    .add(id, p.SRC_Y, BigInt(src.y) << 16n)
+    .add(id, p.SRC_W, BigInt(src.width) << 16n)
+    .add(id, p.SRC_H, BigInt(src.height) << 16n)
+    .add(id, p.CRTC_X, dst.x)
+    .add(id, p.CRTC_Y, dst.y)
+    .add(id, p.CRTC_W, dst.width)
+    .add(id, p.CRTC_H, dst.height);
 }

@@ -1,15 +1,29 @@
 // Putting a framebuffer on a CRTC: one interface, two implementations (atomic-committer.ts,
 // legacy-committer.ts), chosen once per card by the KMS backend. What differs between them that the
 // output must know is a capability here, never a test of which one it is.
-import type { DrmModeInfo } from '../../native/drm-device.js';
+import type { DrmModeInfo, DrmPlane } from '../../native/drm-device.js';
+import type { Rect } from '../../util/geometry.js';
 import type { Placement } from './placement.js';
 import type { Pipe } from './topology.js';
+
+/** A framebuffer on an overlay plane: its source rectangle, unscaled or scaled to `dst` on the mode. */
+export interface OverlayLayer {
+  readonly plane: DrmPlane;
+  readonly fbId: number;
+  readonly src: Rect;
+  readonly dst: Rect;
+}
 
 export interface ScanoutState {
   readonly pipe: Pipe;
   readonly mode: DrmModeInfo;
   readonly fbId: number;
   readonly placement: Placement;
+  /**
+   * Overlay planes above the primary, bottom to top; the pipe's overlay planes not listed are
+   * turned off by the commit. Absent: the commit leaves the overlays as they are (none lit).
+   */
+  readonly overlays?: readonly OverlayLayer[];
 }
 
 export interface Committer {
@@ -19,6 +33,8 @@ export interface Committer {
   readonly canScale: boolean;
   /** Why canShow said no, as the operator reads it (counted as a copy reason). */
   readonly refusal: string;
+  /** Overlay planes a state on `pipe` may light (0 where the committer cannot set planes apart). */
+  overlayPlanes(pipe: Pipe): number;
   /** Makes `pipe` ready for commits; a string says why it cannot be driven this way. */
   adopt(pipe: Pipe): true | string;
   /** Whether the display can show this state as it is (no side effect). */

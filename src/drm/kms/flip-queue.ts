@@ -2,11 +2,13 @@
 // behind it, the newer replacing the older as a display engine does at a vblank. A modeset holds
 // the queue (flips wait instead of racing it) and first settles the flip in flight, waiting a
 // bounded time for its event. Knows nothing of DRM: the output commits what `start` hands it.
-import type { FlipResult, FramebufferDesc } from '../output.js';
+import type { FlipResult, FramebufferDesc, PlaneLayer } from '../output.js';
 
 export interface Flip {
   readonly fb: FramebufferDesc;
   readonly done: (r: FlipResult) => void;
+  /** Guest framebuffers on the overlay planes with it (absent: the planes are left as they are). */
+  readonly layers?: readonly PlaneLayer[];
   /** Set once committed: the DRM event's user data, and the framebuffer the CRTC will show. */
   token?: number;
   fbId?: number;
@@ -39,6 +41,11 @@ export class FlipQueue {
   /** Whether `fbId` is being scanned out soon (in flight). */
   isInflight(fbId: number): boolean {
     return this.current?.fb.id === fbId;
+  }
+
+  /** The flip waiting behind the one in flight (or the modeset), if any. */
+  get queued(): Flip | undefined {
+    return this.next;
   }
 
   isQueued(fbId: number): boolean {

@@ -274,7 +274,7 @@ export class KmsBackend implements OutputBackend {
     const pipesInUse = this.list.map((o) => o.currentPipe);
     const { pipes, unserved } = assignPipes(res, {
       crtcs: new Set(pipesInUse.map((p) => p.crtc.id)),
-      planes: new Set(pipesInUse.flatMap((p) => (p.plane ? [p.plane.id] : []))),
+      planes: new Set(pipesInUse.flatMap((p) => [...(p.plane ? [p.plane.id] : []), ...p.overlays.map((o) => o.id)])),
       connectors: new Set(this.list.map((o) => o.name)),
     });
     for (const c of unserved) {

@@ -9,8 +9,17 @@ import { emitter } from '../../util/events.js';
 import type { Logger } from '../../util/log.js';
 import { isNativeError } from '../../native/errors.js';
 import type { DrmFlipEvent, DrmModeInfo, NativeDrmDevice } from '../../native/drm-device.js';
-import type { FlipResult, Frame, FramebufferDesc, Mode, Output, OutputConfig, ScanoutPath } from '../output.js';
-import type { Committer } from './commit.js';
+import type {
+  FlipResult,
+  Frame,
+  FramebufferDesc,
+  Mode,
+  Output,
+  OutputConfig,
+  PlaneLayer,
+  ScanoutPath,
+} from '../output.js';
+import type { Committer, OverlayLayer, ScanoutState } from './commit.js';
 import { EACCES, EIO, ENODEV, EPERM, KmsError } from './errors.js';
 import type { FallbackStats } from './fallbacks.js';
 import { FlipQueue, type Flip } from './flip-queue.js';
@@ -54,6 +63,8 @@ export class KmsOutput implements Output {
   private state: OutputState = { kind: 'off' };
   private pipe: Pipe;
   private shown: { fb: FramebufferDesc; fbId: number } | undefined;
+  /** Guest framebuffers on the overlay planes now (a composed layout's). */
+  private shownLayers: readonly PlaneLayer[] = [];
   /**
    * Framebuffers the guest released while on screen or in flight: their import and pages are held
    * (`letGo`) until the screen moves off them, as the card still reads them.
@@ -107,6 +118,31 @@ export class KmsOutput implements Output {
     return this.router.copiedBytes;
   }
 
+  /** Overlay planes a flip may carry guest framebuffers on (atomic cards that have them). */
+  get overlayPlanes(): number {
+    return this.d.committer.overlayPlanes(this.pipe);
+  }
+
+  /** Imports `fb` for a plane ahead of its first frame there; whether it can be scanned out at all. */
+  async preparePlane(fb: FramebufferDesc): Promise<boolean> {
+    return (await this.d.importer.plan(fb)).kind === 'zero-copy';
+  }
+
+  /** A TEST_ONLY commit of `fb` full screen with `layers` on the overlay planes: whether the display takes it. */
+  testLayers(fb: FramebufferDesc, layers: readonly PlaneLayer[]): boolean {
+    const a = this.state.kind === 'on' ? this.state.active : undefined;
+    const fbId = this.d.importer.fbIdOf(fb);
+    const overlays = this.overlaysFor(layers);
+    if (!a || fbId === undefined || !overlays) return false;
+    return this.d.committer.canShow({ ...fullScreen(a, fbId), overlays });
+  }
+
+  /** As flip, with `layers` on the overlay planes from the same vblank (none: the planes go off). */
+  flipLayers(fb: FramebufferDesc, layers: readonly PlaneLayer[], done: (r: FlipResult) => void): void {
+    if (this.state.kind !== 'on') return this.flip(fb, done);
+    this.flips.offer({ fb, done, layers });
+  }
+
   /** Scanout dumb buffers held (2 while enabled). */
   get dumbBuffers(): number {
     return this.active ? 2 : 0;
@@ -148,7 +184,7 @@ export class KmsOutput implements Output {
     this.flips.dropQueued(fb.id, 'framebuffer released');
     // On screen, its picture stays: the pages are held (converted only for a snapshot), never
     // copied on the turn of a request any guest may send in a loop.
-    const onScreen = this.shown?.fb.id === fb.id || this.flips.isInflight(fb.id);
+    const onScreen = this.inUse(fb.id);
     if (onScreen) {
       if (!this.retired.has(fb.id)) this.retired.set(fb.id, { fb, letGo: fb.buffer.retain?.() ?? noop });
     } else this.d.importer.drop(fb);
@@ -169,6 +205,7 @@ export class KmsOutput implements Output {
     const f = this.flips.complete(ev.userData);
     if (!f) return;
     this.shown = { fb: f.fb, fbId: f.fbId! };
+    if (f.layers) this.shownLayers = f.layers;
     this.active?.buffers.shown(f.fbId!);
     this.picture.changed();
     f.done({ shown: true, timestampNs: BigInt(ev.sec) * 1_000_000_000n + BigInt(ev.usec) * 1000n });
@@ -211,6 +248,7 @@ export class KmsOutput implements Output {
     this.flips.dropAll('output unplugged');
     if (s.kind === 'on') this.turnOff();
     this.shown = undefined;
+    this.shownLayers = [];
     a?.buffers.close();
     this.closeStaleBuffers();
     this.dropRetired();
@@ -241,6 +279,7 @@ export class KmsOutput implements Output {
     for (const r of this.retired.values()) this.letGo(r);
     this.retired.clear();
     this.shown = undefined;
+    this.shownLayers = [];
   }
 
   // --- configuration -------------------------------------------------------------------------
@@ -337,6 +376,7 @@ export class KmsOutput implements Output {
     if (!a) return;
     if (s.kind === 'on') this.turnOff();
     this.shown = undefined;
+    this.shownLayers = [];
     a.buffers.close();
     this.closeStaleBuffers();
     this.dropRetired();
@@ -397,7 +437,7 @@ export class KmsOutput implements Output {
     if (!this.flips.owns(f)) return; // abandoned while the plan was being made
     const a = this.state.kind === 'on' ? this.state.active : undefined;
     if (!a) return this.failFlip(f, new Error('output disabled'));
-    let state = this.router.stateFor(f.fb, route, a);
+    let state = this.withLayers(this.router.stateFor(f.fb, route, a), f);
     const token = this.d.issueToken(this);
     try {
       this.d.committer.flip(state, token);
@@ -411,7 +451,7 @@ export class KmsOutput implements Output {
         this.d.forgetToken(token);
         return this.failFlip(f, err);
       }
-      state = this.router.stateFor(f.fb, this.router.refused(f.fb, a, 'flip', err), a);
+      state = this.withLayers(this.router.stateFor(f.fb, this.router.refused(f.fb, a, 'flip', err), a), f);
       try {
         this.d.committer.flip(state, token);
       } catch (err2) {
@@ -436,8 +476,36 @@ export class KmsOutput implements Output {
     this.flips.advance();
   }
 
+  /** The flip's layers on the overlay planes (all off where they can no longer be named). */
+  private withLayers(state: ScanoutState, f: Flip): ScanoutState {
+    if (!f.layers) return state;
+    return { ...state, overlays: this.overlaysFor(f.layers) ?? [] };
+  }
+
+  /** The layers on this pipe's overlay planes, bottom to top; undefined where one has no DRM framebuffer. */
+  private overlaysFor(layers: readonly PlaneLayer[]): OverlayLayer[] | undefined {
+    const planes = this.pipe.overlays;
+    if (layers.length > planes.length) return undefined;
+    const out: OverlayLayer[] = [];
+    for (const [i, l] of layers.entries()) {
+      const fbId = this.d.importer.fbIdOf(l.fb);
+      if (fbId === undefined) return undefined;
+      out.push({ plane: planes[i]!, fbId, src: l.src, dst: l.dst });
+    }
+    return out;
+  }
+
+  /** Whether the display reads `id` now or soon: the picture or a layer, shown, in flight or queued. */
+  private inUse(id: number): boolean {
+    if (this.shown?.fb.id === id || this.flips.isInflight(id)) return true;
+    if (this.shownLayers.some((l) => l.fb.id === id)) return true;
+    return [this.flips.inflight, this.flips.queued].some((f) => f?.layers?.some((l) => l.fb.id === id));
+  }
+
   private nowShowing(fb: FramebufferDesc, fbId: number): void {
     this.closeStaleBuffers();
+    // A modeset lights the primary alone (the committer turns overlays off).
+    this.shownLayers = [];
     this.shown = { fb, fbId };
     this.active?.buffers.shown(fbId);
     this.picture.changed();
@@ -446,7 +514,7 @@ export class KmsOutput implements Output {
 
   private dropRetired(): void {
     for (const [id, r] of this.retired) {
-      if (this.shown?.fb.id === id || this.flips.isInflight(id)) continue;
+      if (this.inUse(id)) continue;
       this.retired.delete(id);
       this.letGo(r);
     }
@@ -473,6 +541,7 @@ export class KmsOutput implements Output {
       fb,
       placement: (fb && this.router.placementOf(fb)) ??
         a?.copyPlacement ?? { src: zero, dst: zero, scaled: false, fullScreen: false },
+      layers: fb ? this.shownLayers : [],
     };
   }
 }
@@ -491,4 +560,11 @@ function modesOf(pipe: Pipe): Mode[] {
     const k = `${m.width}x${m.height}@${m.refreshMilliHz}`;
     return seen.has(k) ? false : (seen.add(k), true);
   });
+}
+
+/** `fbId` covering the whole mode of `a` (a picture of the mode's size, such as a composed frame). */
+function fullScreen(a: Active, fbId: number): ScanoutState {
+  const m = a.choice.mode;
+  const full = { x: 0, y: 0, width: m.hdisplay, height: m.vdisplay };
+  return { pipe: a.pipe, mode: m, fbId, placement: { src: full, dst: full, scaled: false, fullScreen: true } };
 }

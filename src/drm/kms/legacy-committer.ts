@@ -10,6 +10,11 @@ export class LegacyCommitter implements Committer {
   readonly refusal = 'the guest screen does not fill the mode and legacy KMS cannot position a plane';
   constructor(private readonly dev: NativeDrmDevice) {}
 
+  /** SetCrtc and PageFlip know one plane. */
+  overlayPlanes(): number {
+    return 0;
+  }
+
   adopt(): true {
     return true;
   }

@@ -1,6 +1,7 @@
 // Who drives what on a DRM card: each connector we serve gets a CRTC of its own (one its encoders
-// can reach, preferably the one already lighting it) and that CRTC's primary plane. Pure: reads a
-// DrmResources snapshot.
+// can reach, preferably the one already lighting it), that CRTC's primary plane, and the overlay
+// planes that can reach it and no other pipe took (a composed layout puts guests on them). Pure:
+// reads a DrmResources snapshot.
 import type { DrmConnector, DrmCrtc, DrmPlane, DrmProperty, DrmResources } from '../../native/drm-device.js';
 
 export function findProp(props: readonly DrmProperty[], name: string): DrmProperty | undefined {
@@ -30,6 +31,8 @@ export interface Pipe {
   readonly crtc: DrmCrtc;
   /** The CRTC's primary plane, when the card lists planes. */
   readonly plane: DrmPlane | undefined;
+  /** Overlay planes of this CRTC alone, bottom to top as the card lists them (empty: none). */
+  readonly overlays: readonly DrmPlane[];
 }
 
 function crtcIndex(res: DrmResources, crtc: DrmCrtc): number {
@@ -86,7 +89,12 @@ export function assignPipes(res: DrmResources, inUse?: PipesInUse): { pipes: Pip
     takenCrtcs.add(crtc.id);
     const plane = primaryPlaneFor(res, crtc, takenPlanes);
     if (plane) takenPlanes.add(plane.id);
-    pipes.push({ connector: c, crtc, plane });
+    const bit = 1 << crtcIndex(res, crtc);
+    const overlays = res.planes.filter(
+      (p) => planeType(p) === 'overlay' && (p.possibleCrtcs & bit) !== 0 && !takenPlanes.has(p.id),
+    );
+    for (const p of overlays) takenPlanes.add(p.id);
+    pipes.push({ connector: c, crtc, plane, overlays });
   }
   // Back in the kernel's connector order, which is what users see in other tools.
   pipes.sort((a, b) => res.connectors.indexOf(a.connector) - res.connectors.indexOf(b.connector));

@@ -83,6 +83,11 @@ export class ZeroCopyImporter {
     return plan;
   }
 
+  /** The DRM framebuffer of `fb` where its plan came out zero-copy already, now; else undefined. */
+  fbIdOf(fb: FramebufferDesc): number | undefined {
+    return this.entries.get(fb.id)?.fbId;
+  }
+
   /**
    * Frees what `fb` holds (its DRM framebuffer, and the import when no other framebuffer uses it).
    * The caller makes sure it is neither on screen nor in a pending flip. Idempotent.
