@@ -17,8 +17,9 @@
  *   e2e-displif good DEV SECONDS W H    connects, creates, attaches and shows one WxH XRGB8888 buffer,
  *                                        then flips it at 60 frames/s for SECONDS (the next flip no sooner
  *                                        than 1/60 s after the last, and only once its flip event came),
- *                                        printing each second "sec N flips F max MS" (MS: the longest
- *                                        interval between two flip events in that second) and at the end
+ *                                        printing for each second of the run "sec N flips F max MS" (F flip
+ *                                        events in that second, MS the longest interval ending in it),
+ *                                        and at the end
  *                                        "flips F max MS over2 K" (K intervals over two frame periods).
  *
  * XenStore goes through the image's xenstore-read/xenstore-write (paths relative to the domain).
@@ -315,7 +316,15 @@ static int good(const char *dev, int seconds, unsigned w, unsigned h) {
   if (!refs) die("calloc");
   uint32_t *px = grant_pages(pages, refs);
   for (size_t i = 0; i < (size_t)w * h; i++) px[i] = 0x00336699;
-  int s = dbuf_create(1, w, h, pages, refs, pages);
+  /*
+   * The backend answers -ETIMEDOUT when mapping the buffer outlasts its 2 s deadline (it happened
+   * under emulation on a loaded host, and it releases the late mapping): try again, as a driver could.
+   */
+  int s = -110;
+  for (int i = 0; i < 5 && s == -110; i++) {
+    s = dbuf_create(1, w, h, pages, refs, pages);
+    if (s == -110) printf("create timed out, again\n");
+  }
   struct xendispl_req r;
   memset(&r, 0, sizeof r);
   r.operation = XENDISPL_OP_FB_ATTACH;
@@ -353,6 +362,13 @@ static int good(const char *dev, int seconds, unsigned w, unsigned h) {
       printf("flip event timeout at %.0f ms\n", now_ms() - start);
     }
     double t = now_ms();
+    /* one line per second of the run, seconds without a flip event included */
+    for (int now_sec = (int)((t - start) / 1000); sec < now_sec; sec++) {
+      printf("sec %d flips %u max %.1f\n", sec, sec_flips, sec_max);
+      fflush(stdout);
+      sec_flips = 0;
+      sec_max = 0;
+    }
     if (last_event > 0) {
       double iv = t - last_event;
       if (iv > sec_max) sec_max = iv;
@@ -362,13 +378,6 @@ static int good(const char *dev, int seconds, unsigned w, unsigned h) {
     last_event = t;
     flips++;
     sec_flips++;
-    if (t - start >= (sec + 1) * 1000.0) {
-      printf("sec %d flips %u max %.1f\n", sec, sec_flips, sec_max);
-      fflush(stdout);
-      sec++;
-      sec_flips = 0;
-      sec_max = 0;
-    }
   }
   printf("flips %u max %.1f over2 %u timeouts %u\n", flips, all_max, over2, timeouts);
   return 0;
