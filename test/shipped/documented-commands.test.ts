@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DOCUMENTED } from './documented.js';
-import { documentedCommands, extractCommands } from './documented-commands.js';
+import { commandPattern, documentedCommands, extractCommands, notRunAsDocumented } from './documented-commands.js';
 import { SCENARIO_NAMES, type ShippedResult } from './shipped-runner.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -37,6 +37,32 @@ void test('extractCommands: shell blocks line by line without comments, inline s
     'XENSTORED_PATH=/x xenstore-ls',
     'journalctl -u vdispld DOMID=5',
   ]);
+});
+
+void test('commandPattern: a documented line matches the lines that run it as written, and only those', () => {
+  const runs = (doc: string, line: string): boolean => notRunAsDocumented(doc, [line]).length === 0;
+  assert.ok(runs('vdispld snapshot DOMID/DEV/CONN -o file.png [--json]', 'vdispld snapshot 1/0/main -o file.png'));
+  assert.ok(runs('vdispld snapshot DOMID/DEV/CONN -o file.png [--json]', 'vdispld snapshot 1/0/0 -o file.png --json'));
+  assert.ok(!runs('vdispld snapshot DOMID/DEV/CONN -o file.png [--json]', 'vdispld snapshot 1/0/0 --out file.png'));
+  assert.ok(!runs('vdispld snapshot DOMID/DEV/CONN -o file.png', 'vdispld snapshot 1/0 -o file.png'));
+  assert.ok(runs('vdispld sim xenstored --socket PATH', 'vdispld sim xenstored --socket /w/xs.sock --introduce 3'));
+  assert.ok(runs('XENSTORED_PATH=/tmp/xs.sock xenstore-ls', 'XENSTORED_PATH=/w/xs-bundle.sock xenstore-ls'));
+  assert.ok(!runs('XENSTORED_PATH=/tmp/xs.sock xenstore-ls', 'xenstore-ls'));
+  assert.ok(runs('npm install -g ./vdispld-<version>.tgz', 'npm install -g ./vdispld-*.tgz'));
+  // An inline span names the start of a command; a longer word is another command.
+  assert.ok(runs('kill -USR1', 'kill -USR1 4242'));
+  assert.ok(!runs('vdispld status', 'vdispld statusx'));
+  assert.ok(!runs('vdispld status --json', 'vdispld status'));
+  // Both halves of a && line must run.
+  assert.deepEqual(notRunAsDocumented('npm pack && npm install -g ./vdispld-*.tgz', ['npm pack']), [
+    'npm install -g ./vdispld-*.tgz',
+  ]);
+  assert.equal(
+    commandPattern('xenstore-write /local/domain/0/vdispld/quotas/pages 20000').test(
+      'xenstore-write /local/domain/0/vdispld/quotas/pages 2000',
+    ),
+    false,
+  );
 });
 
 void test('every command line in README.md and docs/OPERATIONS.md has a test, and every listed one is still documented', () => {
@@ -140,16 +166,21 @@ void test(
         await t.test(`${r.scenario} (${r.target}, ${r.seconds.toFixed(1)} s)`, () => assert.ok(r.ok, r.detail));
       }
       assert.equal(code, 0, log.slice(-3000));
-      // Every scenario the table names ran, on both targets where it runs vdispld.
-      const ran = (s: string, target: string): boolean =>
-        results.some((r) => r.scenario === s && r.target === target && r.ok);
-      for (const s of new Set(Object.values(DOCUMENTED).flatMap((h) => ('scenario' in h ? [h.scenario] : [])))) {
-        if (s === 'pack-install') assert.ok(ran(s, 'package'), `${s} did not pass`);
-        else if (s === 'npm-start') assert.ok(ran(s, 'bundle'), `${s} did not pass`);
-        else
-          for (const target of ['bundle', 'installed'])
-            assert.ok(ran(s, target), `${s} did not pass against the ${target}`);
+      // Every scenario the table names passed, on both targets where it runs vdispld, and ran each
+      // documented line it stands for as written.
+      const targetsOf = (s: string): string[] =>
+        s === 'pack-install' ? ['package'] : s === 'npm-start' ? ['bundle'] : ['bundle', 'installed'];
+      const notRun: string[] = [];
+      for (const [line, how] of Object.entries(DOCUMENTED)) {
+        if (!('scenario' in how)) continue;
+        for (const target of targetsOf(how.scenario)) {
+          const r = results.find((x) => x.scenario === how.scenario && x.target === target);
+          assert.ok(r?.ok, `${how.scenario} did not pass against the ${target}`);
+          for (const part of notRunAsDocumented(line, r.ran))
+            notRun.push(`${how.scenario} (${target}) did not run \`${part}\` (documented: ${line})`);
+        }
       }
+      assert.deepEqual(notRun, [], 'documented lines a scenario stands for but did not run as written');
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -65,3 +65,60 @@ export function documentedCommands(
   }
   return out;
 }
+
+/** Words of a documented line that stand for a value the reader picks (`snapshot DOMID/DEV/CONN`). */
+const PLACEHOLDERS = new Set(['DOMID', 'DEV', 'CONN', 'PATH', 'N', 'DIR', 'NAME', 'GUEST', 'UNIQUE_ID', 'OUTPUT']);
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** One word of a documented line as a pattern: placeholders, `<...>` and /tmp paths match any value. */
+function wordPattern(word: string): string {
+  // A placeholder alone is any value, a path included; inside DOMID/DEV/CONN, one segment.
+  if (word.startsWith('/tmp/') || PLACEHOLDERS.has(word)) return '\\S+';
+  const assign = /^([A-Za-z_]\w*=)(\/tmp\/.*)$/.exec(word);
+  if (assign) return `${escape(assign[1]!)}\\S+`;
+  return word
+    .split('/')
+    .map((seg) =>
+      PLACEHOLDERS.has(seg)
+        ? '[^\\s/]+'
+        : seg
+            .split(/(<[^>]+>)/)
+            .map((p) => (/^<[^>]+>$/.test(p) ? '\\S+' : escape(p)))
+            .join(''),
+    )
+    .join('/');
+}
+
+/**
+ * A documented command line (one part of an `a && b` line) as the pattern a line that runs it must
+ * match: its words in order, `[...]` optional, placeholders any value, and nothing or more arguments
+ * after it (an inline span such as `kill -USR1` or `vdispld run` names the start of a command).
+ */
+export function commandPattern(doc: string): RegExp {
+  const out: string[] = [];
+  let optional: string[] | undefined;
+  for (const raw of doc.trim().split(/\s+/)) {
+    let w = raw;
+    if (w.startsWith('[')) {
+      optional = [];
+      w = w.slice(1);
+    }
+    const closes = optional !== undefined && w.endsWith(']');
+    if (closes) w = w.slice(0, -1);
+    const p = wordPattern(w);
+    if (optional) optional.push(p);
+    else out.push(`\\s+${p}`);
+    if (closes && optional) {
+      out.push(`(?:\\s+${optional.join('\\s+')})?`);
+      optional = undefined;
+    }
+  }
+  return new RegExp(`^${out.join('').replace(/^\\s\+/, '')}(?:\\s|$)`);
+}
+
+/** The parts of a documented line (split at `&&`) that no line in `ran` runs as written. */
+export function notRunAsDocumented(doc: string, ran: readonly string[]): string[] {
+  const lines = ran.map((l) => l.replace(/\s+/g, ' ').trim());
+  return doc.split(/\s+&&\s+/).filter((part) => !lines.some((l) => commandPattern(part).test(l)));
+}
