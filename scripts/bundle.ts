@@ -5,12 +5,14 @@
 // Modules loaded on demand (import()) become chunks beside main.js, so a daemon that never needs
 // them (the viewer, metrics, KMS, the other commands) never reads them.
 //
-// tsc's tree stays: some modules name files next to themselves at run time (the simulator forks
-// sim/frontend/main.js from beside sim/host.js; the XenStore client loads its xenbus transport by
-// a computed specifier), and in a bundle "next to myself" would be next to main.js. The plugin
-// below gives each bundled module the import.meta.url it has in the tree, and resolves computed
-// import() specifiers from there, so those files are found where tsc put them. It can do that
-// because main.js and every chunk are written to the tree's own root, dist/src/.
+// Some modules name files next to themselves at run time: the simulator forks sim/frontend/main.js
+// from beside sim/host.js, the PNG encoder starts ops/frames/png-worker.js beside itself, the addon
+// loader walks up from native/ to build/Release. In a bundle "next to myself" would be next to
+// main.js, so the plugin below gives each bundled module the import.meta.url it has in tsc's tree,
+// and resolves computed import() specifiers from there. Those other programs (a forked process, a
+// worker thread) are bundled too, each over tsc's file of the same name, with what they import
+// inside them. What a host runs is then main.js, its chunks and PROGRAMS (package.json `files`
+// ships exactly those): the rest of tsc's tree is only where the URLs point.
 //
 //   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR]   (default: this checkout, DIR/dist)
 import { build, type Plugin } from 'esbuild';
@@ -22,19 +24,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 // Which dependencies ship inside the bundle and which are required at run time: every plain
-// JavaScript one (commander, pino, prom-client, smol-toml, ws, pngjs) is inlined, so dist/src runs
-// with none of them installed; those that load a compiled addon from their own directory cannot be,
-// and are required from node_modules, only when used (unix-dgram: logging to journald). The
-// installed package has all of them either way (they are its dependencies: tsc's tree beside the
-// bundle imports them).
+// JavaScript one (commander, pino, prom-client, smol-toml, ws, pngjs) is inlined, so what ships
+// runs with none of them installed (they are devDependencies: the build's input); those that load
+// a compiled addon from their own directory cannot be, and are required from node_modules, only
+// when used (unix-dgram: logging to journald): they are the package's dependencies.
 /** npm dependencies that load a compiled addon from their own directory; required from node_modules at run time. */
 export const NATIVE_DEPENDENCIES: readonly string[] = ['unix-dgram'];
 
 /**
- * Worker threads started from a file of tsc's tree (`new Worker(new URL('./x.js', import.meta.url))`):
- * each is bundled on its own, over tsc's file of the same name, so what it imports is inside it too.
+ * Programs started from a file of tsc's tree rather than imported: a worker thread
+ * (`new Worker(new URL('./x.js', import.meta.url))`) or a forked process. Each is bundled on its
+ * own, over tsc's file of the same name, so what it imports is inside it too.
  */
-const WORKERS = ['ops/frames/png-worker.ts'];
+export const PROGRAMS: readonly string[] = ['ops/frames/png-worker.ts', 'sim/frontend/main.ts'];
 
 // CommonJS dependencies inside an ESM bundle call require() for Node's built-ins; an ES module has
 // no require, so each output file makes one from its own URL.
@@ -58,7 +60,8 @@ export function treeRelativeSource(source: string, treePath: string): string {
     .replace(/\bimport\(\s*(?=[^'"`\s)])/g, `${TREE_IMPORT_HELPER}(${own}, `);
 }
 
-function treeRelative(srcRoot: string): Plugin {
+/** `outDir`: where in the tree (relative to srcRoot) the output file that holds the modules is written. */
+function treeRelative(srcRoot: string, outDir = ''): Plugin {
   return {
     name: 'vdispld-tree-relative',
     setup(b) {
@@ -66,7 +69,8 @@ function treeRelative(srcRoot: string): Plugin {
         const source = await readFile(args.path, 'utf8');
         const rel = relative(srcRoot, args.path);
         if (rel.startsWith('..') || !/\bimport(\.meta\.url\b|\(\s*[^'"`\s)])/.test(source)) return undefined;
-        const treePath = `./${rel.split(sep).join('/').replace(/\.ts$/, '.js')}`;
+        const fromOut = relative(join(srcRoot, outDir), join(srcRoot, rel)).split(sep).join('/');
+        const treePath = (fromOut.startsWith('../') ? fromOut : `./${fromOut}`).replace(/\.ts$/, '.js');
         return { contents: treeRelativeSource(source, treePath), loader: 'ts' };
       });
     },
@@ -145,7 +149,7 @@ export interface BundleOptions {
   readonly sourcemap?: boolean;
 }
 
-/** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js) and each worker over its file in the tree; returns the bytes written per file. */
+/** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js) and each of PROGRAMS over its file in the tree; returns the bytes written per file. */
 export async function bundleDaemon(o: BundleOptions): Promise<Record<string, number>> {
   const srcRoot = join(o.root, 'src');
   const outDir = join(o.out, 'src');
@@ -173,12 +177,12 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
     metafile: true,
     logLevel: 'warning',
   });
-  const workers = await Promise.all(
-    WORKERS.map((w) =>
+  const programs = await Promise.all(
+    PROGRAMS.map((p) =>
       build({
         absWorkingDir: o.root,
-        entryPoints: [join(srcRoot, w)],
-        outfile: join(outDir, w.replace(/\.ts$/, '.js')),
+        entryPoints: [join(srcRoot, p)],
+        outfile: join(outDir, p.replace(/\.ts$/, '.js')),
         bundle: true,
         format: 'esm',
         platform: 'node',
@@ -187,14 +191,15 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
         minifyWhitespace: true,
         minifySyntax: true,
         external: [...NATIVE_DEPENDENCIES],
-        banner: { js: REQUIRE_BANNER },
+        banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
+        plugins: [treeRelative(srcRoot, dirname(p))],
         metafile: true,
         logLevel: 'warning',
       }),
     ),
   );
   const sizes: Record<string, number> = {};
-  for (const r of [result, ...workers])
+  for (const r of [result, ...programs])
     for (const [file, meta] of Object.entries(r.metafile.outputs))
       if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
   return sizes;
@@ -207,9 +212,9 @@ async function main(): Promise<void> {
   const sizes = await bundleDaemon({ root, out });
   const main = Object.entries(sizes).find(([f]) => f.endsWith('main.js'));
   const chunks = Object.keys(sizes).filter((f) => /chunk-\w+\.js$/.test(f)).length;
-  const workers = Object.keys(sizes).length - chunks - 1;
+  const programs = Object.keys(sizes).length - chunks - 1;
   process.stdout.write(
-    `bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand, ${workers} worker(s)\n`,
+    `bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand, ${programs} program(s) it starts\n`,
   );
 }
 

@@ -24,9 +24,9 @@ export function xenbusPathFrom(env: Environment, exists: (p: string) => boolean 
 
 /** The xenbus transport, loaded only when needed: it depends on the native addon and may be absent. */
 async function loadXenbus(devicePath: string): Promise<Transport> {
-  // A computed specifier: the module is optional at build time.
-  const spec = './transport-xenbus.js';
-  const mod = (await import(spec)) as { xenbusTransport?: XenbusTransportFactory };
+  // Loaded on demand (a chunk of the bundle): it needs the native addon, which a host reaching
+  // xenstored over its socket never loads for it.
+  const mod = (await import('./transport-xenbus.js')) as { xenbusTransport?: XenbusTransportFactory };
   if (typeof mod.xenbusTransport !== 'function') throw new Error('transport-xenbus.js exports no xenbusTransport');
   return mod.xenbusTransport(devicePath);
 }

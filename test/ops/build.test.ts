@@ -1,18 +1,20 @@
-// What `npm run build` ships: tsc's tree with the bundled command line as its main.js. Built once
-// into a temp dir as the benchmark builds it (bench/lib/build.ts), then run: the daemon to its
-// "serving" line on a simulated host, the demo (whose guests are forked from the tree beside the
-// bundle), the xenbus transport (loaded by a computed specifier), and the version.
+// What `npm run build` makes: tsc's tree with the bundled command line as its main.js, and the
+// programs it starts bundled over their files in the tree. Built once into a temp dir as the
+// benchmark builds it (bench/lib/build.ts), then run: the daemon to its "serving" line on a
+// simulated host, the demo (whose guests are forked from beside sim/host.js), the xenbus transport
+// (a chunk), the version; and what package.json ships of it, alone, with only the native npm
+// dependencies installed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildDaemon } from '../../bench/lib/build.js';
 import { NotifySocket } from '../../bench/lib/notify.js';
 import { PNG } from 'pngjs';
 import WebSocket from 'ws';
-import { commonJsFacade, NATIVE_DEPENDENCIES, treeRelativeSource } from '../../scripts/bundle.js';
+import { commonJsFacade, NATIVE_DEPENDENCIES, PROGRAMS, treeRelativeSource } from '../../scripts/bundle.js';
 import { SimHost } from '../../src/sim/host.js';
 import { tempDir } from './helpers.js';
 
@@ -81,8 +83,15 @@ void test(
     assert.doesNotMatch(text, /from ?"\.\/cli\.js"/, 'main.js is the bundle, not tsc main.js importing cli.js');
     const chunks = readdirSync(src).filter((f) => /^chunk-\w+\.js$/.test(f));
     assert.ok(chunks.length > 0, 'modules loaded on demand are chunks beside main.js');
-    for (const f of ['sim/frontend/main.js', 'xenstore/transport-xenbus.js'])
-      assert.ok(existsSync(join(src, f)), `tsc's tree keeps ${f}`);
+    // The programs main.js starts (a forked guest, a worker thread) are bundles too, over tsc's files.
+    for (const p of PROGRAMS) {
+      const text = readFileSync(join(src, p.replace(/\.ts$/, '.js')), 'utf8');
+      assert.doesNotMatch(text, /from ?"\.{1,2}\//, `${p}: bundled, no import of tsc's tree`);
+    }
+    // package.json ships exactly the bundle: main.js, every chunk, the programs.
+    const shipped = shippedBuildFiles().sort();
+    const expected = ['main.js', ...chunks, ...PROGRAMS.map((p) => p.replace(/\.ts$/, '.js'))].sort();
+    assert.deepEqual(shipped, expected);
   },
 );
 
@@ -128,35 +137,31 @@ void test(
   },
 );
 
-void test(
-  'built: the xenbus transport is found in the tree (its computed import resolves from its own place)',
-  { timeout: 60_000 },
-  async () => {
-    // No socket at XENSTORED_PATH: the client falls back to the xenbus device of that name, which
-    // does not exist either. The failure must be the device's, not a module that was not found.
-    const missing = join(work.dir, 'no-such-xenstore');
-    const r = await runBuilt(
-      mainJs,
-      [
-        'run',
-        '--platform',
-        'sim',
-        '--sim-dir',
-        work.dir,
-        '--output',
-        'headless',
-        '--control-socket',
-        join(work.dir, 'c.sock'),
-      ],
-      {
-        env: { XENSTORED_PATH: missing },
-      },
-    );
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`xenbus device ${missing}: ${missing}: open: No such file or directory`));
-    assert.doesNotMatch(r.stderr, /unavailable|Cannot find module|ERR_MODULE_NOT_FOUND/);
-  },
-);
+void test('built: the xenbus transport is found (a chunk loaded on demand)', { timeout: 60_000 }, async () => {
+  // No socket at XENSTORED_PATH: the client falls back to the xenbus device of that name, which
+  // does not exist either. The failure must be the device's, not a module that was not found.
+  const missing = join(work.dir, 'no-such-xenstore');
+  const r = await runBuilt(
+    mainJs,
+    [
+      'run',
+      '--platform',
+      'sim',
+      '--sim-dir',
+      work.dir,
+      '--output',
+      'headless',
+      '--control-socket',
+      join(work.dir, 'c.sock'),
+    ],
+    {
+      env: { XENSTORED_PATH: missing },
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`xenbus device ${missing}: ${missing}: open: No such file or directory`));
+  assert.doesNotMatch(r.stderr, /unavailable|Cannot find module|ERR_MODULE_NOT_FOUND/);
+});
 
 void test(
   'built: demo forks its guests from the tree and reports every connector flipping',
@@ -177,13 +182,34 @@ void test(
   },
 );
 
+/** The files of the build package.json `files` ships (its dist/src/ entries; `*` within a name). */
+function shippedBuildFiles(): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] };
+  const src = join(work.dir, 'vdispld', 'src');
+  const out: string[] = [];
+  for (const entry of pkg.files.filter((f) => f.startsWith('dist/src/'))) {
+    const rel = entry.slice('dist/src/'.length);
+    const dir = dirname(rel);
+    const name = new RegExp(
+      `^${basename(rel)
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')}$`,
+    );
+    for (const f of readdirSync(join(src, dir))) if (name.test(f)) out.push(join(dir, f));
+  }
+  return out;
+}
+
 /**
- * The built tree as a host would have it with only the native npm dependencies installed (they
- * cannot be bundled): every other one must be inside the bundle and its workers.
+ * The build as a host gets it: only the files package.json `files` ships, and only the npm
+ * dependencies that cannot be bundled (native ones) installed.
  */
 function bareCopy(): string {
   const bare = join(work.dir, 'bare');
-  cpSync(join(work.dir, 'vdispld', 'src'), join(bare, 'src'), { recursive: true });
+  for (const f of shippedBuildFiles()) {
+    mkdirSync(dirname(join(bare, 'src', f)), { recursive: true });
+    cpSync(join(work.dir, 'vdispld', 'src', f), join(bare, 'src', f));
+  }
   for (const link of ['build', 'package.json']) symlinkSync(join(root, link), join(bare, link));
   mkdirSync(join(bare, 'node_modules'));
   for (const dep of NATIVE_DEPENDENCIES) symlinkSync(join(root, 'node_modules', dep), join(bare, 'node_modules', dep));
