@@ -299,6 +299,27 @@ void test(
       ['help as a user pipes it', `${node} demo --help | head -n 1`, ['0', '141']],
       ['the top-level help', `${node} --help | true`, ['141']],
       ['a usage error on stderr', `${node} demo --no-such-option 2>&1 >/dev/null | true`, ['141']],
+      // Every other command, on the stream it writes to. A command that fails (no /dev/dri, no
+      // daemon) may exit with its own status before it sees the pipe gone: 1 or 141, quietly.
+      ['--version', `${node} --version | true`, ['141']],
+      ['selfcheck', `${node} selfcheck | true`, ['141']],
+      ['selfcheck --json', `${node} selfcheck --json | true`, ['141']],
+      ['outputs (its answer or its error)', `${node} outputs 2>&1 | true`, ['1', '141']],
+      [
+        'status with no daemon (stderr)',
+        `${node} status --socket ${q(join(work.dir, 'none.sock'))} 2>&1 | true`,
+        ['1', '141'],
+      ],
+      [
+        'snapshot -o - with no daemon (stderr)',
+        `${node} snapshot 1/0/0 -o - --socket ${q(join(work.dir, 'none.sock'))} 2>&1 | true`,
+        ['1', '141'],
+      ],
+      [
+        'sim xenstored, until a signal',
+        `${node} sim xenstored --socket ${q(join(work.dir, 'xs-pipe.sock'))} | true`,
+        ['141'],
+      ],
       [
         'the demo on stdout',
         `${node} demo --guests 1 --duration 20 --control-socket ${q(join(work.dir, 'p1.sock'))} | head -n 1`,
