@@ -127,6 +127,9 @@ export const DOCUMENTED: Readonly<Record<string, HowTested>> = {
   'xl reboot': { elsewhere: `Xen's toolstack in dom0: e2e scenario 5 (${E2E})` },
   'xl destroy': { elsewhere: `Xen's toolstack in dom0: e2e scenario 6 (${E2E})` },
   'xl vdispl-detach': { elsewhere: `Xen's toolstack in dom0: e2e scenario 6 (${E2E})` },
+  'xl debug-keys g': {
+    elsewhere: `Xen's hypervisor console in dom0 (the grant table dump): e2e scenario 11 reads it (${E2E})`,
+  },
   'xl dmesg': { elsewhere: `Xen's console in dom0: collected by every e2e scenario (${E2E})` },
   'modetest -v': { elsewhere: `libdrm's tool on dom0's bochs-drm: e2e scenario 3 (${E2E})` },
 };
