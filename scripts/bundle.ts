@@ -15,7 +15,7 @@
 // ships exactly those): the rest of tsc's tree is only where the URLs point.
 //
 //   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR]   (default: this checkout, DIR/dist)
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
@@ -156,14 +156,10 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
   // Chunk names carry a content hash: the last build's would stay behind beside the new ones.
   if (existsSync(outDir))
     for (const f of readdirSync(outDir)) if (/^chunk-\w+\.js(\.map)?$/.test(f)) rmSync(join(outDir, f));
-  const result = await build({
+  // What the daemon and the programs it starts are built with alike.
+  const common = {
     absWorkingDir: o.root,
-    entryPoints: { main: join(srcRoot, 'main.ts') },
-    outdir: outDir,
-    // Chunks in the tree's root (no sub-folder), so every output file's URL is the root's.
-    chunkNames: 'chunk-[hash]',
     bundle: true,
-    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
@@ -173,28 +169,25 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
     minifySyntax: true,
     external: [...NATIVE_DEPENDENCIES],
     banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
-    plugins: [treeRelative(srcRoot), commonJsDynamicImports()],
     metafile: true,
     logLevel: 'warning',
+  } satisfies BuildOptions;
+  const result = await build({
+    ...common,
+    entryPoints: { main: join(srcRoot, 'main.ts') },
+    outdir: outDir,
+    // Chunks in the tree's root (no sub-folder), so every output file's URL is the root's.
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
+    plugins: [treeRelative(srcRoot), commonJsDynamicImports()],
   });
   const programs = await Promise.all(
     PROGRAMS.map((p) =>
       build({
-        absWorkingDir: o.root,
+        ...common,
         entryPoints: [join(srcRoot, p)],
         outfile: join(outDir, p.replace(/\.ts$/, '.js')),
-        bundle: true,
-        format: 'esm',
-        platform: 'node',
-        target: 'node20',
-        sourcemap: o.sourcemap ?? true,
-        minifyWhitespace: true,
-        minifySyntax: true,
-        external: [...NATIVE_DEPENDENCIES],
-        banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
         plugins: [treeRelative(srcRoot, dirname(p))],
-        metafile: true,
-        logLevel: 'warning',
       }),
     ),
   );
