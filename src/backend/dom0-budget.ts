@@ -72,10 +72,22 @@ export class Dom0Budget {
    * one give() of the same amount.
    */
   take(domid: number, kind: BudgetKind, n: number): void {
+    this.check(domid, kind, n);
+    const mine = this.byGuest.get(domid);
+    const g = mine ?? zero();
+    if (!mine) this.byGuest.set(domid, g);
+    g[kind] += n;
+    this.used[kind] += n;
+  }
+
+  /**
+   * Throws what take() would throw for the same charge, and counts the refusal, but takes nothing:
+   * a request that cannot fit is refused before any work is done for it.
+   */
+  check(domid: number, kind: BudgetKind, n: number): void {
     const limits = this.limits();
     const limit = limits[kind];
-    const mine = this.byGuest.get(domid);
-    const held = mine?.[kind] ?? 0;
+    const held = this.byGuest.get(domid)?.[kind] ?? 0;
     const share = this.shareOf(kind, limit, limits.guests, held > 0 ? 0 : 1);
     if (held + n > share) {
       this.refusals[kind]++;
@@ -93,10 +105,6 @@ export class Dom0Budget {
         'EAGAIN',
       );
     }
-    const g = mine ?? zero();
-    if (!mine) this.byGuest.set(domid, g);
-    g[kind] += n;
-    this.used[kind] += n;
   }
 
   give(domid: number, kind: BudgetKind, n: number): void {
@@ -173,6 +181,10 @@ export class BudgetedPlatform implements XenPlatform {
       },
       close: once(() => m.close(), refund),
     };
+  }
+
+  admitMapping(domid: DomId, pages: number): void {
+    this.budget.check(domid, 'mappedPages', this.entries(pages));
   }
 
   async exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf> {

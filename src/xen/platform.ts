@@ -99,6 +99,12 @@ export interface XenPlatform {
    * Checks and failures are those of a read-only mapGrants. Without it, callers map and copy.
    */
   copyFromGrant?(domid: DomId, ref: GrantRef, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: throws the PlatformError a read-only mapping of `pages` pages for `domid` would get
+   * now from a limit known before anything is read (the dom0-wide budget); takes nothing. Lets a
+   * caller refuse a buffer before walking its page directory, not after.
+   */
+  admitMapping?(domid: DomId, pages: number): void;
   exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf>;
   /** Allocates `pages` pages and grants them to `domid` (writable). */
   allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer>;

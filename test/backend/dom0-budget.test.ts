@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BudgetedPlatform, Dom0Budget } from '../../src/backend/dom0-budget.js';
 import { DEFAULT_QUOTAS, parseQuotas } from '../../src/backend/quotas.js';
-import { domId, type GrantRef } from '../../src/util/ids.js';
+import { BufferRegistry } from '../../src/backend/buffer-registry.js';
+import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
+import { directoryPageCount, writePageDirectory } from '../../src/displif/page-directory.js';
+import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
+import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
 import { PlatformError } from '../../src/xen/platform.js';
 import { FakePlatform } from './helpers/fake-platform.js';
 
@@ -153,6 +157,62 @@ void test('an x86 PV dom0: the budget counts maptrack entries, two per mapped pa
   );
   again.close();
   m.close();
+  assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 0, fds: 0 });
+});
+
+void test("a buffer over the guest's share is refused -ENOMEM before its directory is read; nothing is charged", async () => {
+  // On real Xen under load (e2e scenario 11), a 16384-page DBUF_CREATE over the share walked its 17
+  // directory pages first and outlasted the request's 2 s deadline: -ETIMEDOUT, not -ENOMEM.
+  const fake = new FakePlatform();
+  fake.capabilities = { ...fake.capabilities, maptrackEntriesPerPage: 2 };
+  const g = fake.guest(5, 2048);
+  const b = new Dom0Budget(limits(2048, 64, 10, 2));
+  const platform = new BudgetedPlatform(fake, b);
+  let reads = 0;
+  const map = fake.mapGrants.bind(fake);
+  fake.mapGrants = (...args) => {
+    reads++;
+    return map(...args);
+  };
+  const outputs = new HeadlessBackend();
+  const ctx = {
+    domid: domId(5),
+    version: 2 as const,
+    beAlloc: false,
+    platform,
+    allocator: outputs,
+    registry: new BufferRegistry(DEFAULT_QUOTAS),
+    connectors: [],
+    nextFramebufferId: () => 1,
+    live: true,
+  };
+  const create = async (c: bigint, pages: number): Promise<number> => {
+    const data = g.grantPages(pages);
+    const dirRefs = g.grantPages(directoryPageCount(pages));
+    writePageDirectory(
+      dirRefs.map((r) => g.page(r)),
+      dirRefs,
+      data,
+    );
+    const req = {
+      kind: 'dbuf-create' as const,
+      dbufCookie: cookie(c),
+      geometry: { width: 1024, height: pages, bpp: 32 },
+      bufferSz: pages * 4096,
+      beAlloc: false,
+      grefDirectory: dirRefs[0]!,
+      dataOfs: 0,
+    };
+    return (await dbufCreate(ctx, req)).status;
+  };
+  // The share is 1024 entries: 512 pages on a PV dom0.
+  assert.equal(await create(1n, 513), -12);
+  assert.equal(reads, 0, 'no directory page was read');
+  assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 0, fds: 0 });
+  assert.equal(b.report().refused.mappedPages, 1, 'the refusal is counted once');
+  assert.equal(await create(2n, 512), 0, 'a buffer that fits its share is created');
+  assert.equal(b.report().used.mappedPages, 1024);
+  ctx.registry.removeBuffer(cookie(2n))?.holds.releaseOwn();
   assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 0, fds: 0 });
 });
 
