@@ -84,7 +84,7 @@ async function openPlatform(opts: DaemonOptions, log: Logger): Promise<XenPlatfo
   try {
     return LinuxXenPlatform.open({
       log: log.child({ part: 'platform' }),
-      ...(opts.domid !== undefined ? { ownDomid: opts.domid } : {}),
+      ownDomid: opts.domid,
     });
   } catch (err) {
     throw new StartupError((err as Error).message);
@@ -129,17 +129,17 @@ async function openOutputs(opts: DaemonOptions, log: Logger, xs: XenStore): Prom
     const { WaylandBackend: Backend, waylandStartupProblem } = await import('./drm/wayland/wayland-backend.js');
     try {
       windows = Backend.open({
-        ...(opts.waylandDisplay !== undefined ? { display: opts.waylandDisplay } : {}),
+        display: opts.waylandDisplay,
         log: log.child({ part: 'wayland' }),
         guestName: (domid) => xs.read(`/local/domain/${domid}/name`).catch(() => undefined),
-        ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
+        zeroCopy: opts.zeroCopy,
       });
     } catch (err) {
       throw new StartupError(waylandStartupProblem(err, opts.waylandDisplay));
     }
   }
   try {
-    return { ...(await openScreens(opts, log, windows)), ...(windows ? { windows } : {}) };
+    return { ...(await openScreens(opts, log, windows)), windows };
   } catch (err) {
     await windows?.close();
     throw err;
@@ -166,8 +166,8 @@ async function openScreens(
     // Loaded only when asked for: a headless daemon never touches libdrm.
     const { openKmsBackend } = await import('./drm/kms/backend.js');
     const primary = await openKmsBackend({
-      ...(opts.card !== undefined ? { card: opts.card } : {}),
-      ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
+      card: opts.card,
+      zeroCopy: opts.zeroCopy,
       log: log.child({ part: 'kms' }),
     });
     return { primary, headless };
@@ -213,7 +213,7 @@ export class DaemonGround {
 async function connectXenStore(opts: DaemonOptions, log: Logger): Promise<XenStore> {
   try {
     return await XenStoreClient.connect({
-      ...(opts.xenstore !== undefined ? { transport: unixSocketTransport(opts.xenstore) } : {}),
+      transport: opts.xenstore !== undefined ? unixSocketTransport(opts.xenstore) : undefined,
       log: (line) => log.warn({ part: 'xenstore' }, line),
     });
   } catch (err) {

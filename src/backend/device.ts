@@ -264,8 +264,8 @@ export class Device {
         {
           from,
           to: this.phase,
-          ...(ms !== undefined ? { ms } : {}),
-          ...(releaseMs !== undefined ? { releaseMs } : {}),
+          ms,
+          releaseMs,
         },
         `${from} -> ${this.phase} (frontend ${this.fe === 'absent' ? 'absent' : xenbusStateName(this.fe)})` +
           `${ms !== undefined ? ` ${ms} ms after the watch event` : ''}${releaseMs !== undefined ? `, ${releaseMs} ms of it releasing` : ''}`,

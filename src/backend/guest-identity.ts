@@ -60,7 +60,7 @@ export async function readGuestIdentity(
   const okName =
     name.value !== undefined && name.value.length > 0 && name.value.length <= MAX_NAME ? name.value : undefined;
   return {
-    identity: { domid, ...(okName !== undefined ? { name: okName } : {}), ...(uuid !== undefined ? { uuid } : {}) },
+    identity: { domid, name: okName, uuid },
     distrusted,
   };
 }

@@ -290,7 +290,7 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
             return { headlessOutputs: [{ name: COMPOSE_OUTPUT, width: p.width, height: p.height }] };
           })()
         : {}),
-      ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
+      waylandDisplay: o.waylandDisplay,
     };
     daemon = await Daemon.start(
       ops ? await ops.beforeStart(base, { output: true, card: true }, packageVersion()) : base,

@@ -58,18 +58,18 @@ export function wrap<T>(fn: (s: string, prev: T) => T): (s: string, prev: T) => 
 
 export function daemonOptions(o: RunOpts): DaemonOptions {
   return {
-    ...(o.xenstore !== undefined ? { xenstore: o.xenstore } : {}),
+    xenstore: o.xenstore,
     platform: o.platform,
-    ...(o.simDir !== undefined ? { simDir: o.simDir } : {}),
+    simDir: o.simDir,
     output: o.output,
-    ...(o.card !== undefined ? { card: o.card } : {}),
-    ...(o.waylandDisplay !== undefined ? { waylandDisplay: o.waylandDisplay } : {}),
+    card: o.card,
+    waylandDisplay: o.waylandDisplay,
     headlessOutputs: o.headless,
     connectorMap: new Map(o.connector),
     layouts: new Map(o.layout),
     unmapped: o.unmapped,
     quotas: o.quota,
-    ...(o.domid !== undefined ? { domid: o.domid } : {}),
+    domid: o.domid,
     ...(o.inputDevice && o.inputDevice.length > 0
       ? { inputDevices: o.inputDevice.includes('auto') ? ('auto' as const) : o.inputDevice }
       : {}),

@@ -196,7 +196,7 @@ export function prepareRun(
     cli: commandLineEntries(cmd),
     env,
     knownEnv: optionEnvNames(cmd),
-    ...(file !== undefined ? { configFile: file } : {}),
+    configFile: file,
   });
   // A command's own defaults (the demo logs less) sit below every source.
   const own = buildLayer(
@@ -271,7 +271,7 @@ export class RunOperations {
     const domid = opts.domid ?? 0;
     try {
       this.xs = await XenStoreClient.connect({
-        ...(opts.xenstore !== undefined ? { transport: unixSocketTransport(opts.xenstore) } : {}),
+        transport: opts.xenstore !== undefined ? unixSocketTransport(opts.xenstore) : undefined,
         log: (line) => this.log.warn({ part: 'config' }, line),
       });
     } catch (err) {

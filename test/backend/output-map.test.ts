@@ -152,13 +152,16 @@ void test("the guest's name and UUID come from dom0's nodes, and only while no o
       { domid: 7, access: 'b' },
     ]);
     const d = await readGuestIdentity(fx.dom0, 7 as DomId, 0);
-    assert.deepEqual(d.identity, { domid: 7 });
+    assert.deepEqual(d.identity, { domid: 7, name: undefined, uuid: undefined });
     assert.deepEqual(d.distrusted, [
       '/local/domain/7/name: owned by domain 7',
       '/local/domain/7/vm: writable by domain 7',
     ]);
     // No nodes at all (a domain the toolstack did not describe): the domid only.
-    assert.deepEqual(await readGuestIdentity(fx.dom0, 9 as DomId, 0), { identity: { domid: 9 }, distrusted: [] });
+    assert.deepEqual(await readGuestIdentity(fx.dom0, 9 as DomId, 0), {
+      identity: { domid: 9, name: undefined, uuid: undefined },
+      distrusted: [],
+    });
   } finally {
     await fx.close();
   }

@@ -135,7 +135,7 @@ export class WaylandBackend implements OutputBackend {
     const window: WindowSpec = {
       title: spec.connector ? `dom${spec.connector.domid} ${label}` : label,
       appId: WAYLAND_APP_ID,
-      ...(spec.fullscreenOn !== undefined ? { fullscreenOn: spec.fullscreenOn } : {}),
+      fullscreenOn: spec.fullscreenOn,
     };
     const out = new WaylandOutput(spec.name, mode, window, {
       onClosedByUser: (o) =>

@@ -94,8 +94,8 @@ export class DisplayApp {
             ms: r.ms,
             status: r.status,
             at: Date.now(),
-            ...(intervalMs !== undefined ? { intervalMs } : {}),
-            ...(waitMs !== undefined ? { waitMs } : {}),
+            intervalMs,
+            waitMs,
           });
         }
         if (r.status !== 0 && this.card.isPlugged) await sleep(50); // a compositor backs off, then retries
