@@ -41,6 +41,9 @@ let generation = 0;
 /** Buffer pages of the pool the bursts may name; directories over 1, 2 and all of them. */
 const POOL_BUFFER_PAGES = 8;
 
+/** How long a corrupted ring may stay connected before the summary says the backend missed it. */
+const RING_CORRUPTION_WAIT_MS = 5_000;
+
 /** mulberry32: small, fast, good enough to pick attacks; the seed makes a run reproducible. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -540,7 +543,11 @@ export class HostileApp {
         mem.store32Release(SRING.req_prod, lies[Math.floor(this.rand() * lies.length)]! >>> 0);
         this.kernel.notify(ch.shared.port);
         await this.kernel.sync();
-        await new Promise((r) => setTimeout(r, 50));
+        // The backend must drop the device; wait for it (not a fixed pause, which a loaded machine
+        // outlasts), bounded so that a backend that never notices shows as backendClosed: false.
+        for (const until = Date.now() + RING_CORRUPTION_WAIT_MS; this.connected && Date.now() < until;) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
         return;
       }
       case 'request-burst':
