@@ -17,8 +17,9 @@ PKGS+=(systemd-container)
 PKGS+=(iproute2)
 # The Wayland output: libwayland-client, wayland-scanner and the protocol XML the addon's build
 # generates its protocol code from (without them the addon builds without the Wayland output);
-# Weston (headless backend, weston-screenshooter) is the real compositor test/wayland runs against.
-PKGS+=(libwayland-dev wayland-protocols weston)
+# Weston (headless backend, weston-screenshooter) is the real compositor test/wayland runs against;
+# Xvfb and xdotool give its X11 backend a seat whose pointer and keys a test can drive.
+PKGS+=(libwayland-dev wayland-protocols weston xvfb xdotool)
 # `npm run lint` checks the native sources' formatting with clang-format (.clang-format).
 PKGS+=(clang-format)
 PKGS+=(${VDISPLD_EXTRA_PKGS:-})

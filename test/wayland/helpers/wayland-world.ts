@@ -15,6 +15,8 @@ import type { ScriptStep } from '../../../src/sim/frontend/protocol.js';
 import { waitFor } from '../../backend/helpers/test-frontend.js';
 import { readdirSync } from 'node:fs';
 import { waylandResources } from '../../../src/native/wayland.js';
+import { InputRouter } from '../../../src/input/router.js';
+import { VkbdBackend } from '../../../src/backend/vkbd-backend.js';
 import { locate, startWeston, type Weston, type WestonOptions } from './weston.js';
 
 export interface WaylandWorld {
@@ -24,6 +26,8 @@ export interface WaylandWorld {
   wayland: WaylandBackend;
   headless: HeadlessBackend;
   backend: DisplayBackend;
+  /** With `input`: the router the windows and the vkbd backend share, as in the daemon. */
+  router?: InputRouter;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,8 @@ export async function waylandWorld(
     dmabuf?: 'none' | 'contiguous';
     /** The Wayland backend's logger (default: silent unless VDISPLD_TEST_LOG). */
     log?: Logger;
+    /** Windows' keyboard and pointer to the guests' vkbds (a router and the vkbd backend). */
+    input?: boolean;
   } = {},
 ): Promise<WaylandWorld> {
   const weston = await startWeston(opts);
@@ -59,6 +65,9 @@ export async function waylandWorld(
     ...(opts.connectorMap ? { connectorMap: opts.connectorMap } : {}),
   });
   const backend = await DisplayBackend.start({ xs, platform, outputs, log: testLogger(), quotas: DEFAULT_QUOTAS });
+  const router = opts.input ? new InputRouter() : undefined;
+  wayland.setInput(router);
+  const vkbd = router ? await VkbdBackend.start({ xs, platform, router, log: testLogger(), outputs }) : undefined;
   return {
     host,
     platform,
@@ -66,7 +75,9 @@ export async function waylandWorld(
     wayland,
     headless,
     backend,
+    ...(router ? { router } : {}),
     close: async () => {
+      await vkbd?.close();
       await backend.close();
       outputs.close();
       await wayland.close();

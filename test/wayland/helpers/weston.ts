@@ -14,6 +14,11 @@ export interface WestonOptions {
   readonly height?: number;
   /** desktop-shell.so (default) or kiosk-shell.so (each window centred full screen, the newest on top). */
   readonly shell?: string;
+  /**
+   * Weston's X11 backend in this X display (e.g. an Xvfb) instead of the headless one: it has a seat,
+   * whose keyboard and pointer are the X server's (the headless backend has none).
+   */
+  readonly x11Display?: string;
 }
 
 export interface Weston {
@@ -52,7 +57,7 @@ export async function startWeston(opts: WestonOptions = {}): Promise<Weston> {
     child = spawn(
       'weston',
       [
-        '--backend=headless-backend.so',
+        opts.x11Display !== undefined ? '--backend=x11-backend.so' : '--backend=headless-backend.so',
         '--use-pixman',
         `--socket=${socket}`,
         `--width=${opts.width ?? 640}`,
@@ -62,7 +67,10 @@ export async function startWeston(opts: WestonOptions = {}): Promise<Weston> {
         '--debug',
         '--idle-time=0',
       ],
-      { env: { ...env, WAYLAND_DISPLAY: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        env: { ...env, WAYLAND_DISPLAY: '', ...(opts.x11Display !== undefined ? { DISPLAY: opts.x11Display } : {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     const c = child;
     // 'close', not 'exit': only then are its stdout and stderr pipes closed on our side too.
