@@ -2,12 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BudgetedPlatform, Dom0Budget } from '../../src/backend/dom0-budget.js';
 import { DEFAULT_QUOTAS, parseQuotas } from '../../src/backend/quotas.js';
-import { BufferRegistry } from '../../src/backend/buffer-registry.js';
 import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
-import { directoryPageCount, writePageDirectory } from '../../src/displif/page-directory.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
 import { PlatformError } from '../../src/xen/platform.js';
+import { deviceContext } from './helpers/device-context.js';
 import { FakePlatform } from './helpers/fake-platform.js';
 
 const limits =
@@ -174,33 +173,16 @@ void test("a buffer over the guest's share is refused -ENOMEM before its directo
     reads++;
     return map(...args);
   };
-  const outputs = new HeadlessBackend();
-  const ctx = {
-    domid: domId(5),
-    version: 2 as const,
-    beAlloc: false,
-    platform,
-    allocator: outputs,
-    registry: new BufferRegistry(DEFAULT_QUOTAS),
-    connectors: [],
-    nextFramebufferId: () => 1,
-    live: true,
-  };
+  const ctx = deviceContext(platform, new HeadlessBackend(), []);
   const create = async (c: bigint, pages: number): Promise<number> => {
-    const data = g.grantPages(pages);
-    const dirRefs = g.grantPages(directoryPageCount(pages));
-    writePageDirectory(
-      dirRefs.map((r) => g.page(r)),
-      dirRefs,
-      data,
-    );
+    const { dir } = g.shareBuffer(pages);
     const req = {
       kind: 'dbuf-create' as const,
       dbufCookie: cookie(c),
       geometry: { width: 1024, height: pages, bpp: 32 },
       bufferSz: pages * 4096,
       beAlloc: false,
-      grefDirectory: dirRefs[0]!,
+      grefDirectory: dir,
       dataOfs: 0,
     };
     return (await dbufCreate(ctx, req)).status;

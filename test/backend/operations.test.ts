@@ -5,19 +5,19 @@ import assert from 'node:assert/strict';
 import { XEN_E2BIG, XEN_EBUSY, XEN_EEXIST, XEN_EINVAL, XEN_ENOENT, XEN_ENOMEM } from '../../src/displif/constants.js';
 import { edidChecksumsOk, preferredTiming } from '../../src/displif/edid.js';
 import { formatByName, type PixelFormat } from '../../src/displif/formats.js';
-import { directoryPageCount, writePageDirectory } from '../../src/displif/page-directory.js';
+import { writePageDirectory } from '../../src/displif/page-directory.js';
 import { readU32, writeU32 } from '../../src/displif/bytes.js';
 import type { DbufCreate } from '../../src/displif/requests.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
-import { BufferRegistry } from '../../src/backend/buffer-registry.js';
 import { DEFAULT_QUOTAS, parseQuotas, type Quotas } from '../../src/backend/quotas.js';
 import type { ConnectorState, DeviceContext } from '../../src/backend/ops/context.js';
 import { fakeFlips } from './helpers/fake-flips.js';
+import { deviceContext } from './helpers/device-context.js';
 import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
 import { dbufDestroy, fbAttach, fbDetach } from '../../src/backend/ops/framebuffers.js';
 import { getEdid } from '../../src/backend/ops/get-edid.js';
 import { pgFlip, setConfig } from '../../src/backend/ops/scanout.js';
-import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
+import { cookie, type GrantRef } from '../../src/util/ids.js';
 import { FakePlatform, type FakeGuest } from './helpers/fake-platform.js';
 
 const XRGB = formatByName('XRGB8888')!;
@@ -43,33 +43,13 @@ function harness(opts: { quotas?: Quotas; beAlloc?: boolean; version?: 1 | 2 } =
     output: out,
     scanout: null,
   };
-  let ids = 0;
-  const ctx = {
-    domid: domId(5),
-    version: opts.version ?? 2,
-    beAlloc: opts.beAlloc ?? false,
-    platform,
-    allocator: outputs,
-    registry: new BufferRegistry(opts.quotas ?? DEFAULT_QUOTAS),
-    connectors: [conn],
-    nextFramebufferId: () => ++ids,
-    live: true,
-  };
+  const ctx = deviceContext(platform, outputs, [conn], opts);
   return { ctx, platform, guest, outputs, conn };
 }
 
-/** A frontend-allocated buffer: data pages and a directory naming them, as xen-drm-front lays it out. */
-function shareBuffer(guest: FakeGuest, bufferSz: number): { dir: GrantRef; data: GrantRef[]; dirRefs: GrantRef[] } {
-  const n = Math.ceil(bufferSz / 4096);
-  const data = guest.grantPages(n);
-  const dirRefs = guest.grantPages(directoryPageCount(n));
-  writePageDirectory(
-    dirRefs.map((r) => guest.page(r)),
-    dirRefs,
-    data,
-  );
-  return { dir: dirRefs[0]!, data, dirRefs };
-}
+/** A frontend-allocated buffer of `bufferSz` bytes (FakeGuest.shareBuffer). */
+const shareBuffer = (guest: FakeGuest, bufferSz: number): ReturnType<FakeGuest['shareBuffer']> =>
+  guest.shareBuffer(Math.ceil(bufferSz / 4096));
 
 function createReq(
   c: bigint,

@@ -5,16 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XEN_EINVAL } from '../../src/displif/constants.js';
 import { formatByName } from '../../src/displif/formats.js';
-import { directoryPageCount, writePageDirectory } from '../../src/displif/page-directory.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
-import { BufferRegistry } from '../../src/backend/buffer-registry.js';
-import { DEFAULT_QUOTAS } from '../../src/backend/quotas.js';
 import type { ConnectorState } from '../../src/backend/ops/context.js';
 import { fakeFlips } from './helpers/fake-flips.js';
+import { deviceContext } from './helpers/device-context.js';
 import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
 import { fbAttach } from '../../src/backend/ops/framebuffers.js';
 import { normaliseConfig, pgFlip, setConfig } from '../../src/backend/ops/scanout.js';
-import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
+import { cookie } from '../../src/util/ids.js';
 import { FakePlatform } from './helpers/fake-platform.js';
 
 const XRGB = formatByName('XRGB8888')!;
@@ -35,18 +33,7 @@ function rig() {
     output: outputs.createOutput(m),
     scanout: null,
   }));
-  let ids = 0;
-  const ctx = {
-    domid: domId(5),
-    version: 2 as const,
-    beAlloc: false,
-    platform,
-    allocator: outputs,
-    registry: new BufferRegistry(DEFAULT_QUOTAS),
-    connectors,
-    nextFramebufferId: () => ++ids,
-    live: true,
-  };
+  const ctx = deviceContext(platform, outputs, connectors);
   return { platform, guest, outputs, connectors, ctx };
 }
 type Rig = ReturnType<typeof rig>;
@@ -55,13 +42,7 @@ type Rig = ReturnType<typeof rig>;
 async function framebuffer(r: Rig, c: bigint, w: number, h: number): Promise<void> {
   const size = w * h * 4;
   const n = Math.ceil(size / 4096);
-  const data = r.guest.grantPages(n);
-  const dirRefs: GrantRef[] = r.guest.grantPages(directoryPageCount(n));
-  writePageDirectory(
-    dirRefs.map((g) => r.guest.page(g)),
-    dirRefs,
-    data,
-  );
+  const { dir, data } = r.guest.shareBuffer(n);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const at = (y * w + x) * 4;
@@ -78,7 +59,7 @@ async function framebuffer(r: Rig, c: bigint, w: number, h: number): Promise<voi
     geometry: { width: w, height: h, bpp: 32 },
     bufferSz: size,
     beAlloc: false,
-    grefDirectory: dirRefs[0]!,
+    grefDirectory: dir,
     dataOfs: 0,
   });
   assert.equal(res.status, 0);

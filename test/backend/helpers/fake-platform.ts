@@ -14,6 +14,7 @@ import {
   type XenPlatform,
 } from '../../../src/xen/platform.js';
 import { domId, evtchnPort, grantRef, type DomId, type EvtchnPort, type GrantRef } from '../../../src/util/ids.js';
+import { directoryPageCount, writePageDirectory } from '../../../src/displif/page-directory.js';
 
 interface Grant {
   readonly page: number;
@@ -44,6 +45,21 @@ export class FakeGuest {
       refs.push(grantRef(ref));
     }
     return refs;
+  }
+
+  /**
+   * A frontend-allocated buffer of `pages` pages: its data pages and a directory naming them, as
+   * xen-drm-front lays it out; `dir` is what DBUF_CREATE's gref_directory names.
+   */
+  shareBuffer(pages: number): { dir: GrantRef; data: GrantRef[]; dirRefs: GrantRef[] } {
+    const data = this.grantPages(pages);
+    const dirRefs = this.grantPages(directoryPageCount(pages));
+    writePageDirectory(
+      dirRefs.map((r) => this.page(r)),
+      dirRefs,
+      data,
+    );
+    return { dir: dirRefs[0]!, data, dirRefs };
   }
 
   page(ref: number): Uint8Array {
