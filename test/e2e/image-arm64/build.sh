@@ -7,6 +7,7 @@
 #   OUT      empty directory to fill: xen, Image, dom0-initrd.cpio.gz, guest-initrd.cpio.gz, manifest.txt
 #   KERNEL   directory with the lab kernel's Image
 #   PKGS     the arm64 packages whose dependency closure makes dom0's and the guest's user space
+#   WESTON_PKGS  the arm64 packages of the Weston layer (scenario a8): $OUT/weston, not in any initramfs
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 : "${CACHE:?}" "${OUT:?}" "${KERNEL:?}" "${PKGS:?}"
@@ -20,25 +21,36 @@ mktmp() { local d; d=$(mktemp -d -p "$CACHE" tmp.XXXXXX); TMPS+=("$d"); printf -
 
 # ---- the packages: every arm64 library and program the closure of $PKGS needs. Scripting
 # languages, debconf and the like are left out: nothing in the lab runs them.
-step "arm64 package closure of: $PKGS"
-want=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances --no-pre-depends \
-  $(for p in $PKGS; do echo "$p:arm64"; done) | grep -v '^[ <]' | grep ':arm64$' | sed 's/:arm64$//' \
-  | grep -E '^(lib|xen|zlib1g|socat|busybox-static)' | grep -vE '^(libpython|libperl|libpam|libsemanage|libdebian-installer|libnewt|libtextwrap)' | sort -u)
-[ -n "$want" ] || { echo "arm64 packages: apt-cache knows none (dpkg --add-architecture arm64 && apt-get update)"; exit 1; }
+# the arm64 libraries and programs of the dependency closure of packages $2...; $1: a regular
+# expression of the names kept besides lib*
+closure() {
+  local keep=$1; shift
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances --no-pre-depends \
+    $(for p in "$@"; do echo "$p:arm64"; done) | grep -v '^[ <]' | grep ':arm64$' | sed 's/:arm64$//' \
+    | grep -E "^(lib|zlib1g|$keep)" | grep -vE '^(libpython|libperl|libpam|libsemanage|libdebian-installer|libnewt|libtextwrap)' | sort -u
+}
 # the newest .deb of a package in the cache (nothing when there is none)
 deb_of() { compgen -G "$DEBS/${1}_*_arm64.deb" || compgen -G "$DEBS/${1}_*_all.deb" || true; }
-(cd "$DEBS" && for p in $want xen-hypervisor-4.17-arm64; do
-  [ -n "$(deb_of "$p")" ] || echo "$p:arm64"
-done | xargs -r apt-get download -q -o APT::Sandbox::User=root >/dev/null) \
-  || { echo "arm64 packages: apt-get download failed"; exit 1; }
+# downloads what the cache lacks of packages $1... (NAME:all for an arch-all one) and unpacks them
+# into $U, printing each package's file name
+fetch_unpack() {
+  (cd "$DEBS" && for p in "$@"; do
+    [ -n "$(deb_of "${p%:all}")" ] || { [ "$p" != "${p%:all}" ] && echo "$p" || echo "$p:arm64"; }
+  done | xargs -r apt-get download -q -o APT::Sandbox::User=root >/dev/null) \
+    || { echo "arm64 packages: apt-get download failed"; exit 1; }
+  for p in "${@%:all}"; do
+    deb=$(deb_of "$p" | sort -V | tail -1)
+    [ -n "$deb" ] || { echo "arm64 packages: $p was not downloaded"; exit 1; }
+    dpkg-deb -x "$deb" "$U"
+    echo "$(basename "$deb" .deb)"
+  done
+}
 
+step "arm64 package closure of: $PKGS"
+want=$(closure 'xen|socat|busybox-static' $PKGS)
+[ -n "$want" ] || { echo "arm64 packages: apt-cache knows none (dpkg --add-architecture arm64 && apt-get update)"; exit 1; }
 mktmp U
-for p in $want; do
-  deb=$(deb_of "$p" | sort -V | tail -1)
-  [ -n "$deb" ] || { echo "arm64 packages: $p was not downloaded"; exit 1; }
-  dpkg-deb -x "$deb" "$U"
-  echo "$(basename "$deb" .deb)" >> "$OUT/packages.txt"
-done
+fetch_unpack $want > "$OUT/packages.txt"
 step "$(wc -l < "$OUT/packages.txt") packages unpacked"
 
 # ---- Xen: the hypervisor that matches the tools (same source package, same version)
@@ -77,7 +89,7 @@ with_libs() {
     local next=""
     for lib in $todo; do
       found=""
-      for d in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu usr/lib/xen-4.17/lib/aarch64-linux-gnu; do
+      for d in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu usr/lib/xen-4.17/lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu/weston; do
         [ -e "$r/$d/$lib" ] && { found=1; break; }
         if [ -e "$U/$d/$lib" ]; then
           f=$(readlink -f "$U/$d/$lib"); mkdir -p "$r/$d"; cp "$f" "$r/$d/$lib"; found=1
@@ -118,10 +130,33 @@ install -m 0755 "$HERE/dom0-init.sh" "$D/init"
 with_libs "$D" libstdc++.so.6 libgcc_s.so.1 libm.so.6 libdl.so.2 libpthread.so.0 libdrm.so.2
 cpio_gz "$D" > "$OUT/dom0-initrd.cpio.gz"
 
+# ---- the Weston layer (scenario a8): Debian's Weston 10 with its DRM backend, the kiosk shell and
+# weston-screenshooter, libwayland-client for the daemon's Wayland module, and the libraries and data
+# they need. A tree dom0 links into its root from the lab share when a scenario wants a compositor,
+# not part of dom0's initramfs: every other scenario boots without its 30 MB.
+if [ -n "${WESTON_PKGS:-}" ]; then
+  step "weston layer: closure of $WESTON_PKGS"
+  mktmp WU
+  # xkb-data is arch-all (outside the arm64 closure): the keymap libxkbcommon compiles for a keyboard
+  wwant="$(closure 'weston' $WESTON_PKGS) xkb-data:all"
+  U=$WU fetch_unpack $wwant > "$OUT/weston-packages.txt"
+  L=$OUT/weston
+  A=usr/lib/aarch64-linux-gnu
+  mkdir -p "$L/usr/bin" "$L/$A/weston" "$L/$A/libweston-10" "$L/usr/share/X11"
+  cp "$WU/usr/bin/weston" "$WU/usr/bin/weston-screenshooter" "$L/usr/bin/"
+  cp -a "$WU/$A/weston/kiosk-shell.so" "$WU/$A/weston"/libexec_weston.so* "$L/$A/weston/"
+  cp "$WU/$A/libweston-10/drm-backend.so" "$L/$A/libweston-10/"
+  cp -a "$WU/usr/share/X11/xkb" "$L/usr/share/X11/"
+  [ -d "$WU/usr/share/libinput" ] && cp -a "$WU/usr/share/libinput" "$L/usr/share/"
+  U=$WU with_libs "$L" libwayland-client.so.0
+  step "weston layer: $(wc -l < "$OUT/weston-packages.txt") packages, $(du -sm "$L" | cut -f1) MB"
+fi
+
 {
   echo "xen $XV"
   echo "kernel $(head -c 64 "$KERNEL/version" 2>/dev/null || echo 'linux-source-6.1')"
   for p in xen-utils-4.17 libdrm-tests socat libc6; do grep "^${p}_" "$OUT/packages.txt" || true; done
+  grep -h "^weston_" "$OUT/weston-packages.txt" 2>/dev/null || true
 } > "$OUT/manifest.txt"
 ls -l "$OUT" | sed 's/^/  /'
 step "done"

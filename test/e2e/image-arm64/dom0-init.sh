@@ -32,10 +32,11 @@ for t in share:/mnt/share:rw,cache=none repo:/opt/vdispld:ro,cache=loose node:/o
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,$opts "$tag" "$dir" 2>/dev/null \
     && echo "E2E-DOM0: 9p $tag on $dir" || echo "E2E-DOM0: no 9p $tag"
 done
-# the working tree's addon is the host's (x86): dom0 sees the arm64 build in its place
-A=/opt/vdispld/build/Release/vdispl_native.node
-[ -e /opt/native/vdispl_native.node ] && [ -e $A ] && mount --bind /opt/native/vdispl_native.node $A \
-  && echo "E2E-DOM0: arm64 addon over $A"
+# the working tree's addon modules are the host's (x86): dom0 sees the arm64 builds in their place
+for M in /opt/native/*.node; do
+  A=/opt/vdispld/build/Release/${M##*/}
+  [ -e "$M" ] && [ -e "$A" ] && mount --bind "$M" "$A" && echo "E2E-DOM0: arm64 addon over $A"
+done
 [ -e /dev/dri/card0 ] && echo "E2E-DOM0: display $(cat /sys/kernel/debug/dri/0/name 2>/dev/null)"
 echo "E2E-DOM0: ready at uptime $(up)s"
 

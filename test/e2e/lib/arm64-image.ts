@@ -15,6 +15,12 @@ export const ARM64_SRC = join(E2E_DIR, 'image-arm64');
 /** The arm64 packages whose dependency closure is dom0's and the guest's user space. */
 export const ARM64_PKGS = ['xen-utils-4.17', 'xenstore-utils', 'libdrm-tests', 'socat', 'busybox-static', 'libstdc++6'];
 
+/**
+ * The Weston layer's packages (scenario a8): Debian's Weston 10 for arm64, built into a tree of its own
+ * beside the initramfs, which dom0 links in from the lab share only when a scenario runs a compositor.
+ */
+export const ARM64_WESTON_PKGS = ['weston'];
+
 /** Host tools the arm64 build and run need, by Debian package (a file path for what is not a command). */
 export const ARM64_HOST_TOOLS: Record<string, string> = {
   'qemu-system-aarch64': 'qemu-system-arm',
@@ -119,7 +125,7 @@ function version(cmd: string, args: string[]): string {
 export function srcFiles(dir: string, pred: (f: string) => boolean = () => true): string[] {
   if (!existsSync(dir)) return [];
   // the files of `dir` itself: the cross-build compiles native/src/*.cc, not its subfolders
-  // (native/src/wayland is the Wayland output, which the Arm64 lab's addon leaves out)
+  // (native/src/wayland is the Wayland module, keyed on its own)
   return readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => e.name)
@@ -261,25 +267,33 @@ export async function ensureArm64Lab(opts: {
     const napi = join(REPO_DIR, 'node_modules', 'node-addon-api');
     const debs = join(cache, 'debs-arm64');
     mkdirSync(debs, { recursive: true });
-    const findLibdrm = (): string | undefined =>
-      readdirSync(debs)
-        .filter((f) => /^libdrm2_.*_arm64\.deb$/.test(f))
-        .sort()
-        .at(-1);
-    if (!findLibdrm()) {
-      const r = spawnSync('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', 'libdrm2:arm64'], {
-        cwd: debs,
-        encoding: 'utf8',
-      });
-      if (r.status !== 0)
-        throw new BuildStepError(
-          `addon for arm64: apt-get download libdrm2:arm64 failed: ${lastLine(`${r.stdout}${r.stderr}`)}`,
-        );
-    }
-    const libdrmDeb = findLibdrm();
-    if (!libdrmDeb) throw new BuildStepError('addon for arm64: no libdrm2 arm64 package after apt-get download');
+    // the arm64 libraries the addon links against: libdrm, and libwayland-client for its Wayland module
+    const armDeb = (pkg: string): string => {
+      const find = (): string | undefined =>
+        readdirSync(debs)
+          .filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('_arm64.deb'))
+          .sort()
+          .at(-1);
+      if (!find()) {
+        const r = spawnSync('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', `${pkg}:arm64`], {
+          cwd: debs,
+          encoding: 'utf8',
+        });
+        if (r.status !== 0)
+          throw new BuildStepError(
+            `addon for arm64: apt-get download ${pkg}:arm64 failed: ${lastLine(`${r.stdout}${r.stderr}`)}`,
+          );
+      }
+      const deb = find();
+      if (!deb) throw new BuildStepError(`addon for arm64: no ${pkg} arm64 package after apt-get download`);
+      return deb;
+    };
+    const libdrmDeb = armDeb('libdrm2');
+    const waylandDeb = armDeb('libwayland-client0');
     const addonKey = sha([
       ...srcFiles(join(REPO_DIR, 'native', 'src')),
+      ...srcFiles(join(REPO_DIR, 'native', 'src', 'wayland')),
+      waylandDeb,
       readFileSync(join(REPO_DIR, 'binding.gyp'), 'utf8'),
       ...srcFiles(ARM64_SRC, (f) => f === 'addon.sh'),
       existsSync(join(napi, 'package.json')) ? readFileSync(join(napi, 'package.json'), 'utf8') : 'no node-addon-api',
@@ -300,6 +314,7 @@ export async function ensureArm64Lab(opts: {
             OUT: out,
             REPO: REPO_DIR,
             LIBDRM_DEB: join(debs, libdrmDeb),
+            WAYLAND_DEB: join(debs, waylandDeb),
             NAPI_INCLUDE: napi,
             // the headers that come with the running Node.js (Node-API 8 is the same on every architecture)
             NODE_INCLUDE: join(dirname(dirname(process.execPath)), 'include', 'node'),
@@ -329,10 +344,13 @@ export async function ensureArm64Lab(opts: {
     steps.push(kernel.report);
 
     const pkgs = ARM64_PKGS.join(' ');
+    const westonPkgs = ARM64_WESTON_PKGS.join(' ');
     const imageKey = sha([
       kernelKey,
       pkgs,
       candidates(ARM64_PKGS),
+      westonPkgs,
+      candidates(ARM64_WESTON_PKGS),
       ...srcFiles(ARM64_SRC, (f) => f === 'build.sh' || f === 'dom0-init.sh'),
       ...srcFiles(join(E2E_DIR, 'image'), (f) => f === 'guest-init.sh'),
     ]);
@@ -345,7 +363,7 @@ export async function ensureArm64Lab(opts: {
         script(
           'machine image',
           join(ARM64_SRC, 'build.sh'),
-          { CACHE: cache, OUT: out, KERNEL: kernel.dir, PKGS: pkgs },
+          { CACHE: cache, OUT: out, KERNEL: kernel.dir, PKGS: pkgs, WESTON_PKGS: westonPkgs },
           join(cache, 'arm64-image.log'),
         ),
       opts.log,

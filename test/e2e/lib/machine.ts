@@ -30,6 +30,8 @@ export interface MachineOptions {
   tcgThreads?: 'single' | 'multi';
   /** More Xen command-line options (x86), e.g. a smaller grant-mapping table for a scenario. */
   xenArgs?: string[];
+  /** More dom0 kernel command-line options (Arm64), e.g. vkms.enable_overlay=1 (no commas). */
+  dom0Args?: string[];
 }
 
 export class Machine {
@@ -180,7 +182,8 @@ function x86Args(o: MachineOptions, image: Image): string[] {
  * so dtuart= is left out); -nic none, or QEMU looks for a network boot ROM it does not ship here.
  */
 function arm64Args(o: MachineOptions, lab: Arm64Lab): string[] {
-  const dom0Cmd = 'console=hvc0 earlycon=xenboot rdinit=/init loglevel=5';
+  // (QEMU's option syntax: a comma would end bootargs; none of the lab's options has one)
+  const dom0Cmd = ['console=hvc0 earlycon=xenboot rdinit=/init loglevel=5', ...(o.dom0Args ?? [])].join(' ');
   const args = [
     '-machine',
     'virt,virtualization=on,gic-version=3',

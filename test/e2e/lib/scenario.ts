@@ -27,6 +27,8 @@ export interface Scenario {
   title: string;
   /** Xen command-line options the scenario's machine boots with (x86), beyond the lab's own. */
   xenArgs?: string[];
+  /** dom0 kernel command-line options (the Arm64 lab), beyond the lab's own, e.g. a vkms parameter. */
+  dom0Args?: string[];
   /** Runs the scenario. Throwing fails it (Blocked: blocks it); failed checks fail it at the end. */
   run(ctx: Ctx): Promise<void>;
 }
@@ -230,6 +232,7 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       runDir: dir,
       echo: env.echo,
       xenArgs: s.xenArgs,
+      dom0Args: s.dom0Args,
       shares: {
         share: { path: shareDir, readonly: false },
         repo: { path: REPO_DIR, readonly: true },

@@ -19,6 +19,8 @@ import { a3ZeroCopyOff } from './a3-zero-copy-off.js';
 import { a4FlipRate } from './a4-flip-rate.js';
 import { a5Teardown } from './a5-teardown.js';
 import { a7CompositorDmabuf } from './a7-compositor-dmabuf.js';
+import { a8WestonWindow } from './a8-weston-window.js';
+import { a9OverlayPlanes } from './a9-overlay-planes.js';
 
 export const SCENARIOS: Scenario[] = [
   harness,
@@ -45,4 +47,6 @@ export const ARM64_SCENARIOS: Scenario[] = [
   a5Teardown,
   a6StockExporter,
   a7CompositorDmabuf,
+  a8WestonWindow,
+  a9OverlayPlanes,
 ];

@@ -7,6 +7,9 @@ import { lastLine, missingHostPackages, srcFiles } from '../lib/arm64-image.js';
 import { xlConfig } from '../lib/guest.js';
 import { parseCrcLines, stableCrc } from '../lib/vkms.js';
 import { parseProbe } from '../scenarios/a7-compositor-dmabuf.js';
+import { centred, checkWindow } from '../scenarios/a8-weston-window.js';
+import { parsePlanes } from '../scenarios/a9-overlay-planes.js';
+import { smpteAt } from '../lib/smpte.js';
 
 void test('vkms crc/data lines: frame and CRC, anything else ignored', () => {
   const e = parseCrcLines(
@@ -104,4 +107,43 @@ void test("the CPU-read probe's lines: each step ok with its time and detail, or
       detail: '0 of 786432 pixels differ from the pattern',
     },
   ]);
+});
+
+void test("a8's window check: every pixel of the SMPTE window at its place, a uniform background around it", () => {
+  const W = 64;
+  const H = 48;
+  const w = 28;
+  const h = 18;
+  const at = centred({ width: W, height: H }, { width: w, height: h });
+  assert.deepEqual(at, { x: 18, y: 15 });
+  const draw = (ox: number, oy: number) => {
+    const data = new Uint8Array(W * H * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(smpteAt(x, y, w, h), ((oy + y) * W + ox + x) * 3);
+    return { width: W, height: H, data };
+  };
+  const good = draw(at.x, at.y);
+  assert.deepEqual(checkWindow(good, at, w, h), { inside: 0, outside: 0, background: [0, 0, 0], first: undefined });
+  // one pixel off inside, one outside: each counted where it is
+  const bad = draw(at.x, at.y);
+  bad.data[((at.y + 5) * W + at.x + 5) * 3] ^= 1;
+  bad.data[(2 * W + 2) * 3 + 1] = 9;
+  const r = checkWindow(bad, at, w, h);
+  assert.equal(r.inside, 1);
+  assert.equal(r.outside, 1);
+  // the picture one pixel away from its place fails
+  const shifted = checkWindow(draw(at.x + 1, at.y), at, w, h);
+  assert.ok(shifted.inside > 0 && shifted.outside > 0);
+});
+
+void test("modetest -p's planes: each id with its type property's value", () => {
+  const plane = (id: number, type: number) =>
+    `${id}\t0\t0\t0,0\t\t0,0\t0       \t0x00000001\n  formats: XR24 AR24\n  props:\n\t8 type:\n\t\tflags: immutable enum\n\t\tenums: Overlay=0 Primary=1 Cursor=2\n\t\tvalue: ${type}\n\t30 IN_FORMATS:\n\t\tflags: immutable blob\n`;
+  const out = `CRTCs:\nid\tfb\tpos\tsize\n35\t0\t(0,0)\t(0x0)\n\nPlanes:\nid\tcrtc\tfb\tCRTC x,y\tx,y\tgamma size\tpossible crtcs\n${plane(31, 1)}${plane(36, 0)}${plane(37, 0)}${plane(44, 2)}`;
+  assert.deepEqual(parsePlanes(out), [
+    { id: 31, type: 1 },
+    { id: 36, type: 0 },
+    { id: 37, type: 0 },
+    { id: 44, type: 2 },
+  ]);
+  assert.deepEqual(parsePlanes('CRTCs:\n'), []);
 });
