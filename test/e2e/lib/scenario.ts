@@ -1,6 +1,7 @@
 // The scenario framework: each scenario boots its own machine, does its work through a Ctx, and
 // records checks. A scenario passes only if it ran to the end and every check held; it is `blocked`
-// (never silently passed) when something it needs does not exist yet, e.g. the daemon's `run`.
+// (never silently passed) when something it needs does not exist yet, e.g. the daemon's `run`, or
+// when a check could not be judged on this host (its own baseline in the same run misses the bar).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scanKernelLogs, type CrashSource } from './crash-scan.js';
@@ -15,6 +16,27 @@ import { readPpm, writePng, type Rgb } from './picture.js';
 export type Outcome = 'pass' | 'fail' | 'blocked';
 
 export class Blocked extends Error {}
+
+/** A check this host could not judge, and why (e.g. the idle baseline already misses its bar). */
+export interface Unjudged {
+  name: string;
+  why: string;
+}
+
+/** The outcome of a scenario that ran to the end: any failed check fails it; else any unjudged one blocks it. */
+export function verdict(
+  checks: readonly Check[],
+  unjudged: readonly Unjudged[],
+): { outcome: Outcome; reason?: string } {
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length > 0) return { outcome: 'fail', reason: `failed checks: ${failed.map((c) => c.name).join('; ')}` };
+  if (unjudged.length > 0)
+    return {
+      outcome: 'blocked',
+      reason: `not judged on this host: ${unjudged.map((u) => `${u.name} (${u.why})`).join('; ')}`,
+    };
+  return { outcome: 'pass' };
+}
 
 export interface Check {
   name: string;
@@ -62,6 +84,7 @@ export interface ScenarioResult {
 
 export class Ctx {
   readonly checks: Check[] = [];
+  readonly unjudged: Unjudged[] = [];
   readonly marks: Record<string, number> = {};
   readonly figures: Record<string, number | string> = {};
   readonly guests: Guest[] = [];
@@ -88,6 +111,15 @@ export class Ctx {
     this.checks.push({ name, ok, detail });
     console.log(`    ${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
     return ok;
+  }
+
+  /**
+   * A check this host cannot judge: its baseline measured in the same run already misses the bar.
+   * The scenario goes on; if every other check holds it ends `blocked` with this reason, not `pass`.
+   */
+  notJudged(name: string, why: string): void {
+    this.unjudged.push({ name, why });
+    console.log(`    ---- ${name} — not judged: ${why}`);
   }
 
   /** A check the rest of the scenario depends on: a false one stops it. */
@@ -255,12 +287,9 @@ export async function runScenario(s: Scenario, env: Environment, runsDir: string
       const stop = await ctx.daemon.stop();
       ctx.check('daemon stops cleanly on SIGTERM within TimeoutStopSec', stop.clean, stop.detail);
     }
-    result.outcome = ctx.checks.every((c) => c.ok) ? 'pass' : 'fail';
-    if (result.outcome === 'fail')
-      result.reason = `failed checks: ${ctx.checks
-        .filter((c) => !c.ok)
-        .map((c) => c.name)
-        .join('; ')}`;
+    const v = verdict(ctx.checks, ctx.unjudged);
+    result.outcome = v.outcome;
+    if (v.reason !== undefined) result.reason = v.reason;
   } catch (e) {
     const err = e as Error;
     const failedChecks = ctx?.checks.filter((c) => !c.ok) ?? [];

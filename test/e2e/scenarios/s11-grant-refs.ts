@@ -152,12 +152,13 @@ async function goodSeconds(guest: Guest): Promise<[number, number, number][]> {
 }
 
 /** A window of the good guest's seconds: flips, worst interval, seconds with one over `bar` ms. */
-function windowOf(xs: [number, number, number][], bar: number): { worst: number; text: string } {
+function windowOf(xs: [number, number, number][], bar: number): { worst: number; rate: number; text: string } {
   const over = xs.filter((x) => x[2] > bar).length;
   const flips = xs.reduce((a, x) => a + x[1], 0);
   const worst = Math.max(0, ...xs.map((x) => x[2]));
   return {
     worst,
+    rate: flips / Math.max(1, xs.length),
     text: `${flips} flips in ${xs.length} s (${(flips / Math.max(1, xs.length)).toFixed(1)}/s), worst interval ${worst.toFixed(1)} ms, ${over} of ${xs.length} seconds with an interval over ${bar.toFixed(1)} ms`,
   };
 }
@@ -344,12 +345,24 @@ export const grantRefs: Scenario = {
     const attackWindow = windowOf(during, bar);
     ctx.figure('good guest during the attack', attackWindow.text);
     ctx.figure('good guest during the attack: worst interval per second (ms)', during.map((x) => x[2]).join(' '));
+    // Judged on any host: an attack that stalled the daemon would cut the good guest's rate below
+    // what it managed idle in the same run (half of it leaves room for TCG's own swings).
     ctx.check(
-      `the good guest's worst flip interval during the attack is within two frame periods of its mode (${bar.toFixed(1)} ms)`,
-      during.length > 0 && attackWindow.worst <= bar,
-      `attack: ${attackWindow.text}; idle baseline in this run: ${idleWindow.text}` +
-        (idleWindow.worst > bar ? ' (the idle guest misses the bar too: this host cannot judge it)' : ''),
+      'the good guest flips during the attack at no less than half its idle rate in this run',
+      during.length > 0 && attackWindow.rate >= idleWindow.rate / 2,
+      `attack ${attackWindow.rate.toFixed(1)}/s, idle ${idleWindow.rate.toFixed(1)}/s`,
     );
+    const barName = `the good guest's worst flip interval during the attack is within two frame periods of its mode (${bar.toFixed(1)} ms)`;
+    if (idleWindow.worst > bar && during.length > 0)
+      // TCG under load: with nothing attacking, the guest already misses the bar; a failure here
+      // would measure the host, not the daemon (the simulator's campaigns hold the bar).
+      ctx.notJudged(barName, `the idle baseline misses it too: idle ${idleWindow.text}; attack ${attackWindow.text}`);
+    else
+      ctx.check(
+        barName,
+        during.length > 0 && attackWindow.worst <= bar,
+        `attack: ${attackWindow.text}; idle baseline in this run: ${idleWindow.text}`,
+      );
     await batch(
       bad.guest,
       7,
