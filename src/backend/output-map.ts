@@ -14,10 +14,11 @@
 // connectors it names together, each in its rectangle (drm/compose): a connector a layout names is
 // claimed there whatever the connector map says, and gets a slot of that composed output.
 import type { Resolution } from '../displif/xenstore-fields.js';
-import { ComposedOutput } from '../drm/compose/composed-output.js';
+import { ComposedOutput, LayoutUnfitError } from '../drm/compose/composed-output.js';
 import type { Layout } from '../drm/compose/layout.js';
 import type { OnDemandBackend, Output, OutputBackend, OutputSpec } from '../drm/output.js';
 import { formatLayout, layoutConflict } from './layouts.js';
+import { LayoutRefusals, type LayoutRefusalReason } from './layout-refusals.js';
 import type { DomId } from '../util/ids.js';
 import type { Size } from '../util/geometry.js';
 import type { Fault } from './device-config.js';
@@ -150,6 +151,8 @@ export class OutputMap {
   private readonly composed = new Map<string, Composed>();
   /** Outputs being taken over for a layout (setConfig in progress). */
   private readonly opening = new Map<string, Promise<void>>();
+  /** The layouts refused now, and why (status, metrics). */
+  readonly refusals = new LayoutRefusals();
 
   constructor(private readonly opts: OutputMapOptions) {
     for (const b of new Set([...opts.backends, opts.onDemand, ...(opts.windows ? [opts.windows] : [])])) {
@@ -189,14 +192,23 @@ export class OutputMap {
    */
   async applyLayouts(): Promise<string[]> {
     const want = new Map(this.opts.layouts ?? []);
+    // A refusal lasts while its layout is asked for; one for an output no longer named goes.
+    this.refusals.retain((o) => want.has(o));
     const problems: string[] = [];
-    const refuse = (line: string): void => {
+    const refuse = (output: string, reason: LayoutRefusalReason, line: string): void => {
       problems.push(line);
-      this.opts.warn?.(`${line}; the previous layout stays`);
+      const previousShown =
+        this.composed.has(output) &&
+        this.refusals.get(output)?.previousShown !== false &&
+        !this.composed.get(output)!.out.stats.notShown;
+      this.refusals.set({ output, reason, line, previousShown });
+      this.opts.warn?.(`${line}; ${previousShown ? 'the previous layout stays' : 'the output shows no layout'}`);
     };
+    const conflicted = new Set<string>();
     for (let conflict = layoutConflict(want); conflict !== undefined; conflict = layoutConflict(want)) {
-      refuse(conflict);
       const output = /^layouts\.(\S+) =/.exec(conflict)![1]!;
+      refuse(output, 'conflict', conflict);
+      conflicted.add(output);
       const was = this.composed.get(output)?.out.currentLayout;
       if (was) want.set(output, was);
       else want.delete(output);
@@ -206,7 +218,8 @@ export class OutputMap {
       const c = this.composed.get(name);
       if (c) {
         const why = c.out.setLayout(layout);
-        if (why) refuse(`layouts.${name} = ${JSON.stringify(formatLayout(layout))}: ${why}`);
+        if (why) refuse(name, 'unfit', `layouts.${name} = ${JSON.stringify(formatLayout(layout))}: ${why}`);
+        else if (!conflicted.has(name)) this.refusals.clear(name);
         continue;
       }
       if (this.opening.has(name)) continue;
@@ -233,10 +246,15 @@ export class OutputMap {
         (out) => {
           this.composed.set(name, { out, backend: found.backend });
           this.inUse.set(name, `layout ${formatLayout(layout)}`);
+          if (!conflicted.has(name)) this.refusals.clear(name);
         },
         (err: unknown) => {
           this.inUse.delete(name);
-          refuse(`layouts.${name} = ${JSON.stringify(formatLayout(layout))}: ${(err as Error).message}`);
+          refuse(
+            name,
+            err instanceof LayoutUnfitError ? 'unfit' : 'output-refused',
+            `layouts.${name} = ${JSON.stringify(formatLayout(layout))}: ${(err as Error).message}`,
+          );
         },
       );
       const settled = p.finally(() => this.opening.delete(name));
@@ -414,11 +432,16 @@ export class OutputMap {
     const c = this.composed.get(o.name);
     const unfit = added && c?.out.physical === o ? c.out.outputChanged() : undefined;
     if (unfit !== undefined) {
+      const line = `layouts.${o.name} = ${JSON.stringify(formatLayout(c!.out.currentLayout))}: ${unfit}`;
+      this.refusals.set({ output: o.name, reason: 'unfit', line, previousShown: false });
       this.opts.warn?.(
-        `layouts.${o.name} = ${JSON.stringify(formatLayout(c!.out.currentLayout))}: ${unfit}; its guests keep running, shown nowhere until a monitor with a mode that holds it is plugged in or a layout that fits is set`,
+        `${line}; its guests keep running, shown nowhere until a monitor with a mode that holds it is plugged in or a layout that fits is set`,
       );
       return;
     }
+    // A monitor that shows the layout again ends a refusal its predecessor caused.
+    if (added && c?.out.physical === o && this.refusals.get(o.name)?.previousShown === false)
+      this.refusals.clear(o.name);
     this.opts.warn?.(
       added
         ? `output ${o.name} is back: showing ${holder} again`

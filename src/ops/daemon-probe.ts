@@ -1,5 +1,6 @@
 // The running daemon as the operations side sees it (a DaemonProbe): the backend's device status,
 // the platform's mapping counts, and the outputs of both output backends.
+import { LAYOUT_REFUSAL_REASONS, type LayoutRefusals } from '../backend/layout-refusals.js';
 import { formatLayout } from '../backend/layouts.js';
 import type { Daemon } from '../daemon.js';
 import type { Frame, OutputBackend } from '../drm/output.js';
@@ -21,7 +22,11 @@ interface WithCopyPath {
   copiedBytes?(): Record<string, number>;
 }
 
-export function daemonProbe(daemon: Daemon): DaemonProbe {
+/**
+ * `configRefusals`: the layouts the live configuration refused before they reached the outputs
+ * (XenStore values that cannot be parsed), shown beside the outputs' own refusals.
+ */
+export function daemonProbe(daemon: Daemon, configRefusals?: LayoutRefusals): DaemonProbe {
   const backends = (): OutputBackend[] =>
     daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless];
   // The primary backend and Wayland windows beside it (connectors mapped to `wayland`) both copy.
@@ -95,6 +100,16 @@ export function daemonProbe(daemon: Daemon): DaemonProbe {
           bytesComposed: s.bytesComposed,
         };
       }),
+    layoutRefusals: () => {
+      const all = [daemon.outputs.refusals, ...(configRefusals ? [configRefusals] : [])];
+      const totals = all.map((r) => r.total());
+      return {
+        now: all.flatMap((r) => r.list()),
+        total: Object.fromEntries(
+          LAYOUT_REFUSAL_REASONS.map((k) => [k, totals.reduce((n, t) => n + t[k], 0)]),
+        ) as Record<(typeof LAYOUT_REFUSAL_REASONS)[number], number>,
+      };
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 // one (daemon-probe.ts); tests can build one from the backend's parts directly. Everything here
 // is read-only and cheap: metrics scrapes, status requests and the viewer all call it.
 import type { BudgetReport } from '../backend/dom0-budget.js';
+import type { LayoutRefusal, LayoutRefusalReason } from '../backend/layout-refusals.js';
 import type { Frame, OutputBackend, ScanoutPath } from '../drm/output.js';
 import type { InputRouter, RouterStats, TargetStatus } from '../input/router.js';
 import type { Rect, Size } from '../util/geometry.js';
@@ -136,7 +137,16 @@ export interface DaemonProbe {
   budget(): BudgetReport | undefined;
   /** Outputs composed from several guests; absent where there are none. */
   layouts?(): readonly LayoutProbe[];
+  /** Layouts refused now (each with the line it was refused with), and refusals since start by reason. */
+  layoutRefusals?(): LayoutRefusalsProbe | undefined;
 }
+
+export interface LayoutRefusalsProbe {
+  readonly now: readonly LayoutRefusal[];
+  readonly total: Readonly<Record<LayoutRefusalReason, number>>;
+}
+
+export type { LayoutRefusal, LayoutRefusalReason };
 
 /** `domid/dev/conn`, as `vdispld snapshot` and the viewer name a connector. */
 export function connectorKey(domid: number, devId: number, index: number): string {
@@ -196,5 +206,8 @@ export class DeferredProbe implements DaemonProbe {
   }
   layouts(): readonly LayoutProbe[] {
     return this.inner?.layouts?.() ?? [];
+  }
+  layoutRefusals(): LayoutRefusalsProbe | undefined {
+    return this.inner?.layoutRefusals?.();
   }
 }

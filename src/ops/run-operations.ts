@@ -332,7 +332,7 @@ export class RunOperations {
   /** The daemon is up: the listeners now see it. */
   afterStart(daemon: Daemon): void {
     this.daemon = daemon;
-    this.probe.set(daemonProbe(daemon));
+    this.probe.set(daemonProbe(daemon, this.config?.layoutRefusals));
     this.services?.setPathOf(daemonPathOf(daemon));
   }
 

@@ -106,6 +106,11 @@ void test('a monitor with other modes: the layout at a mode that holds it, or re
   assert.equal(composed.stats.bytesComposed, before, 'nothing composed while not shown');
   assert.match(composed.stats.notShown ?? '', /does not fit the output's 512x384/);
   assert.deepEqual(composed.attached().sort(), ['1/a', '2/b'], 'the guests keep their slots');
+  assert.deepEqual(
+    map.refusals.list().map((x) => [x.output, x.reason, x.previousShown]),
+    [['HDMI-A-1', 'unfit', false]],
+    'status shows why the output is dark',
+  );
 
   // The operator sets a layout that fits: shown at once, the guests as they are.
   const fits = parseLayout('HDMI-A-1', '1/a@256x192+0+0:scaled,2/b@256x192+256+192');
@@ -115,6 +120,7 @@ void test('a monitor with other modes: the layout at a mode that holds it, or re
   assert.ok((await flipped(r, cb.output, fb)).shown);
   assert.equal(composed.stats.notShown, undefined);
   screenMatches(r, 512, 384, fits, guests);
+  assert.deepEqual(map.refusals.list(), [], 'a layout that fits ends the refusal');
 
   // A layout that fits no mode of this monitor is refused; the previous one stays on screen.
   layouts.set('HDMI-A-1', parseLayout('HDMI-A-1', '1/a@600x400+0+0'));
@@ -123,7 +129,13 @@ void test('a monitor with other modes: the layout at a mode that holds it, or re
     `layouts.HDMI-A-1 = "1/a@600x400+0+0": 1/a at 600x400+0+0 does not fit the output's 512x384`,
   ]);
   assert.equal(formatLayout(composed.currentLayout), formatLayout(fits));
+  assert.deepEqual(
+    map.refusals.list().map((x) => [x.output, x.reason, x.previousShown, x.line]),
+    [['HDMI-A-1', 'unfit', true, problems[0]]],
+  );
   layouts.set('HDMI-A-1', fits);
+  assert.deepEqual(await map.applyLayouts(), []);
+  assert.deepEqual(map.refusals.list(), []);
 
   // Monitors unplugged and plugged (status change): the layout goes on at the new preferred mode.
   r.dev.setMonitor('HDMI-A-1', undefined);

@@ -117,12 +117,28 @@ void test('XenStore layouts apply live; a value that cannot be parsed keeps the 
     await waitFor(() => cfg.reloads > n, 'the refused change');
     await cfg.settled();
     assert.equal(formatLayout(cfg.layouts.get('screen0')!), 'vm1/a@20x20+5+5:scaled', 'the previous layout stays');
+    // status and metrics read the refusal until a value that parses comes
+    const [refusal, ...more] = cfg.layoutRefusals.list();
+    assert.deepEqual(more, []);
+    assert.equal(refusal?.output, 'screen0');
+    assert.equal(refusal.reason, 'unparsable');
+    assert.equal(refusal.previousShown, true);
+    assert.match(refusal.line, /^config: XenStore \/local\/domain\/0\/vdispld: layouts\.screen0 = "vm1\/a@20x20": /);
+    assert.equal(cfg.layoutRefusals.total().unparsable, 1);
     assert.ok(
       cap
         .messages('warn')
         .some((m) => m.includes('layouts.screen0 = "vm1/a@20x20"') && m.endsWith('the previous layout stays')),
       cap.messages('warn').join('\n'),
     );
+    n = cfg.reloads;
+    await fx.dom0.write(`${root}/layouts/screen0`, 'vm1/a@30x30+0+0');
+    await waitFor(
+      () => cfg.reloads > n && formatLayout(cfg.layouts.get('screen0')!) === 'vm1/a@30x30+0+0',
+      'a good value',
+    );
+    assert.deepEqual(cfg.layoutRefusals.list(), [], 'a value that parses ends the refusal');
+    assert.equal(cfg.layoutRefusals.total().unparsable, 1);
     n = cfg.reloads;
     await fx.dom0.rm(`${root}/layouts/screen0`);
     await waitFor(() => cfg.reloads > n && !cfg.layouts.has('screen0'), 'the removal');
@@ -177,6 +193,10 @@ void test('the output map: layout connectors get slots of the composed output, b
   const refused = await outputs.applyLayouts();
   assert.deepEqual(refused, ['layouts.screen1 = "vm1/a@10x10+0+0": vm1/a is already in layouts.screen0']);
   assert.equal(outputs.compositions().length, 1);
+  assert.deepEqual(outputs.refusals.list(), [
+    { output: 'screen1', reason: 'conflict', line: refused[0], previousShown: false },
+  ]);
+  assert.ok(warnings.includes(`${refused[0]}; the output shows no layout`));
   // Too big for the output: refused with key and value, the previous one stays.
   layouts.delete('screen1');
   layouts.set('screen0', parseLayout('screen0', 'vm1/a@400x30+0+0'));
@@ -186,9 +206,18 @@ void test('the output map: layout connectors get slots of the composed output, b
   );
   assert.equal(formatLayout(outputs.compositions()[0]!.currentLayout), 'vm1/a@40x30+0+0,2/b@40x30+50+0');
   assert.ok(warnings.some((w) => w.endsWith('the previous layout stays')));
+  // screen1's layout is no longer asked for: its refusal went; screen0's is the one now
+  assert.deepEqual(
+    outputs.refusals.list().map((r) => [r.output, r.reason, r.previousShown]),
+    [['screen0', 'unfit', true]],
+  );
+  // the same value again (another layout changed) is the same refusal, counted once
+  await outputs.applyLayouts();
+  assert.deepEqual(outputs.refusals.total(), { unparsable: 0, conflict: 1, unfit: 1, 'output-refused': 0 });
   // The layout goes: the output stays composed (blank) until its guests let go, then is free.
   layouts.delete('screen0');
   await outputs.applyLayouts();
+  assert.deepEqual(outputs.refusals.list(), [], 'no layout asked for, nothing refused');
   assert.equal(outputs.compositions().length, 1);
   a.claim.release();
   b.claim.release();

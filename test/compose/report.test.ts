@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
-import { DeferredProbe, type LayoutProbe } from '../../src/ops/probe.js';
+import { DeferredProbe, type LayoutProbe, type LayoutRefusalsProbe } from '../../src/ops/probe.js';
 import { FrameRates } from '../../src/ops/status/frame-rate.js';
 import { buildStatus } from '../../src/ops/status/status-report.js';
 import { renderStatus } from '../../src/ops/status/status-text.js';
@@ -39,4 +39,60 @@ void test('status and metrics report each layout: its guests, planes, frames and
   assert.match(t, /^vdispld_composed_bytes_total\{output="screen0"\} 123456$/m);
   assert.match(t, /^vdispld_composed_frames_total\{output="screen0"\} 17$/m);
   assert.match(t, /^vdispld_composed_planes\{output="screen0"\} 1$/m);
+});
+
+const REFUSED: LayoutRefusalsProbe = {
+  now: [
+    {
+      output: 'screen1',
+      reason: 'unfit',
+      line: `layouts.screen1 = "vm1/c@4000x30+0+0": vm1/c at 4000x30+0+0 does not fit the output's 100x50`,
+      previousShown: false,
+    },
+    {
+      output: 'screen0',
+      reason: 'unparsable',
+      line: 'config: XenStore /local/domain/0/vdispld: layouts.screen0 = "vm1/a@40x30": expected ...',
+      previousShown: true,
+    },
+  ],
+  total: { unparsable: 2, conflict: 0, unfit: 1, 'output-refused': 0 },
+};
+
+class RefusingProbe extends LayoutProbeOnly {
+  override layoutRefusals(): LayoutRefusalsProbe {
+    return REFUSED;
+  }
+}
+
+void test('a refused layout: its line and why in status (text and JSON) and the metrics, while it lasts', async () => {
+  const probe = new RefusingProbe();
+  const report = buildStatus({ probe, rates: new FrameRates(), version: 't', startedAtMs: 0, nowMs: 1000 });
+  assert.deepEqual(report.layoutRefusals, REFUSED.now);
+  assert.deepEqual(JSON.parse(JSON.stringify(report)).layoutRefusals, REFUSED.now);
+  const text = renderStatus(report);
+  assert.ok(
+    text.includes(
+      `layout on screen1 refused (unfit; the output shows no layout): layouts.screen1 = "vm1/c@4000x30+0+0": vm1/c at 4000x30+0+0 does not fit the output's 100x50`,
+    ),
+    text,
+  );
+  assert.match(text, /^layout on screen0 refused \(unparsable; the previous layout stays\): config: XenStore /m);
+  const m = new Metrics(probe, { processMetrics: false });
+  await m.build();
+  const t = await m.text();
+  assert.match(t, /^vdispld_layout_refused\{output="screen1",reason="unfit"\} 1$/m);
+  assert.match(t, /^vdispld_layout_refused\{output="screen0",reason="unparsable"\} 1$/m);
+  assert.match(t, /^vdispld_layout_refusals_total\{reason="unparsable"\} 2$/m);
+  assert.match(t, /^vdispld_layout_refusals_total\{reason="conflict"\} 0$/m);
+  // none refused: no gauge series, and status says nothing
+  const quiet = buildStatus({
+    probe: new LayoutProbeOnly(),
+    rates: new FrameRates(),
+    version: 't',
+    startedAtMs: 0,
+    nowMs: 1000,
+  });
+  assert.deepEqual(quiet.layoutRefusals, []);
+  assert.doesNotMatch(renderStatus(quiet), /refused/);
 });

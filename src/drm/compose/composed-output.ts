@@ -36,6 +36,9 @@ const MAX_DAMAGE_RECTS = 32;
 /** Frames after a refused plane assignment before more planes are tried again (half a second at 60 Hz). */
 const PLANE_RETRY_FRAMES = 30;
 
+/** No mode of the output holds the layout (ComposedOutput.open). */
+export class LayoutUnfitError extends OutputError {}
+
 export interface ComposedOutputStats {
   /** Composed frames the physical output showed. */
   readonly framesShown: number;
@@ -149,7 +152,7 @@ export class ComposedOutput {
     if (physical.modes.length === 0)
       throw new OutputError(`output ${physical.name} has no mode to compose on`, Errno.ENODEV);
     const mode = modeForLayout(layout, physical.modes);
-    if (!mode) throw new OutputError(`layouts.${physical.name}: ${layoutUnfit(layout, physical.modes)}`, Errno.EINVAL);
+    if (!mode) throw new LayoutUnfitError(`${layoutUnfit(layout, physical.modes)}`, Errno.EINVAL);
     const c = new ComposedOutput(physical, layout, opts);
     await c.showAt(mode);
     return c;

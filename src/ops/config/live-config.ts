@@ -3,6 +3,7 @@
 // connector map, the quotas and the log level apply at once; other keys say that they take
 // effect at the next start. The backend reads quotas and the connector map through live views,
 // so it sees a change at its next decision without being told.
+import { LayoutRefusals } from '../../backend/layout-refusals.js';
 import type { Quotas } from '../../backend/quotas.js';
 import type { Layout } from '../../drm/compose/layout.js';
 import type { Logger } from '../../util/log.js';
@@ -52,6 +53,8 @@ export class LiveConfig {
   readonly layouts: ReadonlyMap<string, Layout>;
   /** The XenStore layer last applied: a layout refused in a new read keeps its value from here. */
   private xsLayer: Layer | undefined;
+  /** XenStore layouts refused now because they cannot be parsed (status, metrics). */
+  readonly layoutRefusals = new LayoutRefusals();
 
   private constructor(private readonly opts: LiveConfigOptions) {
     this.once = new WarnOnce((m) => opts.log.warn(m));
@@ -143,11 +146,20 @@ export class LiveConfig {
     const { problems } = built;
     const layer = this.keepRefusedLayouts(built.layer, problems);
     this.xsLayer = layer;
-    for (const p of problems)
+    const unparsable = problems.filter((p) => p.kind === 'invalid' && p.key.startsWith('layouts.'));
+    this.layoutRefusals.retain((o) => unparsable.some((p) => p.key === `layouts.${o}`));
+    for (const p of problems) {
+      const layout = unparsable.includes(p);
+      const line = `config: ${describeProblem(p, `XenStore ${src.root}`)}`;
       this.once.say(
-        `config: ${describeProblem(p, `XenStore ${src.root}`)}${p.kind === 'invalid' && p.key.startsWith('layouts.') ? '; the previous layout stays' : ''}`,
+        `${line}${layout ? '; the previous layout stays' : ''}`,
         `${p.kind}:${p.key}:${'message' in p ? p.message : ''}`,
       );
+      if (!layout) continue;
+      const output = p.key.slice('layouts.'.length);
+      const previousShown = layer.layouts.has(output) || this.opts.local.some((l) => l.layouts.has(output));
+      this.layoutRefusals.set({ output, reason: 'unparsable', line, previousShown });
+    }
     for (const key of layerKeys(layer)) {
       const over = shadowedBy(this.opts.local, key, 'xenstore');
       if (over !== undefined)

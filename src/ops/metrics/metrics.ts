@@ -268,6 +268,26 @@ export class Metrics implements BackendObserver {
       },
     });
     new Gauge({
+      name: `${METRIC_PREFIX}layout_refused`,
+      help: 'outputs whose layout is refused now (1), by why: unparsable, conflict, unfit (no mode holds it), output-refused',
+      labelNames: ['output', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of probe.layoutRefusals?.()?.now ?? []) this.set({ output: r.output, reason: r.reason }, 1);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}layout_refusals_total`,
+      help: 'layout values refused since start, by why (each said once in the log)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(probe.layoutRefusals?.()?.total ?? {})) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
       name: `${METRIC_PREFIX}guest_devices`,
       help: 'vdispl devices (one per guest display device) by backend state',
       labelNames: ['state'],

@@ -9,6 +9,7 @@ import type {
   ShownVia,
   InputProbe,
   LayoutProbe,
+  LayoutRefusal,
   OutputProbe,
   ResourceProbe,
 } from '../probe.js';
@@ -99,6 +100,11 @@ export interface StatusReport {
   readonly copiedBytes: Readonly<Record<string, number>> | null;
   /** Outputs showing several guests (layouts), with their composition figures. */
   readonly layouts: readonly LayoutProbe[];
+  /**
+   * Layouts refused now: the output, why in a word (unparsable, conflict, unfit, output-refused),
+   * the line it was refused with, and whether the output still shows its previous layout.
+   */
+  readonly layoutRefusals: readonly LayoutRefusal[];
   /** Para-virtual input (vkbd devices, focus, dom0's sources); null where the daemon has no input side. */
   readonly input: InputReport | null;
   /** Where the daemon listens (URLs; absent when off). */
@@ -184,6 +190,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
     copyFallbacks: ctx.probe.fallbacks(),
     copiedBytes: ctx.probe.bytesCopied() ?? null,
     layouts: ctx.probe.layouts?.() ?? [],
+    layoutRefusals: ctx.probe.layoutRefusals?.()?.now ?? [],
     input: inputReport(ctx.probe.inputStatus?.()),
     ...(ctx.listeners ? { listeners: ctx.listeners } : {}),
     ...(ctx.config ? { config: ctx.config } : {}),

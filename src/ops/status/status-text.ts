@@ -58,6 +58,10 @@ export function renderStatus(r: StatusReport): string {
     out.push(
       `layout on ${q(l.output)}: ${l.guests.length} of ${l.entries} guest connectors there${l.guests.length ? ` (${l.guests.map(q).join(', ')})` : ''}, ${l.planes} plane${l.planes === 1 ? ' (composed by the CPU)' : 's'}, ${l.framesShown} frames, ${l.bytesComposed} bytes composed`,
     );
+  for (const x of r.layoutRefusals ?? [])
+    out.push(
+      `layout on ${q(x.output)} refused (${x.reason}; ${x.previousShown ? 'the previous layout stays' : 'the output shows no layout'}): ${x.line}`,
+    );
   for (const d of r.devices) {
     out.push('');
     out.push(
