@@ -153,11 +153,13 @@ export class OutputMap {
   private readonly opening = new Map<string, Promise<void>>();
   /** The layouts refused now, and why (status, metrics). */
   readonly refusals = new LayoutRefusals();
+  /** Outputs whose monitor was swapped, until they come back (this turn). */
+  private readonly swaps = new Map<string, NodeJS.Immediate>();
 
   constructor(private readonly opts: OutputMapOptions) {
     for (const b of new Set([...opts.backends, opts.onDemand, ...(opts.windows ? [opts.windows] : [])])) {
       const added = (o: Output): void => this.hotplug(o, true);
-      const removed = (o: Output): void => this.hotplug(o, false);
+      const removed = (o: Output, swapped?: boolean): void => this.hotplug(o, false, swapped === true);
       b.events.on('output-added', added);
       b.events.on('output-removed', removed);
       this.unsubscribe.push(() => {
@@ -170,6 +172,8 @@ export class OutputMap {
   /** Stops listening to the backends (they may outlive the map); the daemon ends compositions first (closeLayouts). */
   close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
+    for (const t of this.swaps.values()) clearImmediate(t);
+    this.swaps.clear();
     void this.closeLayouts();
   }
 
@@ -426,9 +430,29 @@ export class OutputMap {
    * A claimed output came back (a monitor plugged in again, maybe with other modes) or went
    * (unplugged): said; a layout on it is checked against the modes it has now (outputChanged).
    */
-  private hotplug(o: Output, added: boolean): void {
+  private hotplug(o: Output, added: boolean, swapped = false): void {
     const holder = this.inUse.get(o.name);
     if (holder === undefined || this.isDedicated(o.name)) return;
+    // A swap is said when the output comes back (in the same turn); if it does not, as gone.
+    const swap = this.swaps.get(o.name);
+    if (swap) {
+      clearImmediate(swap);
+      this.swaps.delete(o.name);
+    }
+    if (swapped) {
+      this.swaps.set(
+        o.name,
+        setImmediate(() => {
+          this.swaps.delete(o.name);
+          this.hotplug(o, false);
+        }),
+      );
+      return;
+    }
+    if (swap && added)
+      this.opts.warn?.(
+        `output ${o.name}: another monitor (other modes, no unplug seen): ${holder} goes on at its modes`,
+      );
     const c = this.composed.get(o.name);
     const unfit = added && c?.out.physical === o ? c.out.outputChanged() : undefined;
     if (unfit !== undefined) {
@@ -442,6 +466,7 @@ export class OutputMap {
     // A monitor that shows the layout again ends a refusal its predecessor caused.
     if (added && c?.out.physical === o && this.refusals.get(o.name)?.previousShown === false)
       this.refusals.clear(o.name);
+    if (swap && added) return;
     this.opts.warn?.(
       added
         ? `output ${o.name} is back: showing ${holder} again`

@@ -189,8 +189,10 @@ export interface OutputBackendEvents {
   /**
    * `output` shows nothing until it is added again: its monitor was unplugged, or it was removed.
    * A claim on it stays valid: its flips are answered as dropped, its configuration is kept.
+   * `swapped`: another monitor is on the connector (found with other modes, no unplug seen): it
+   * is added again at once (in the same turn) where it can be driven.
    */
-  'output-removed': [output: Output];
+  'output-removed': [output: Output, swapped?: boolean];
 }
 
 export interface OutputBackend {

@@ -230,6 +230,19 @@ void test('the output map keeps a claim across unplug and replug, and says so', 
   r.backend.rescan();
   assert.match(said[1]!, /output HDMI-A-1 is back: showing dom3 device 0 connector 0/);
   assert.equal(claimed.claim.output, r.backend.output('HDMI-A-1'));
+  // Another monitor between two looks (no unplug seen): one line, a swap, not gone then back.
+  const removedSeen: boolean[] = [];
+  const onRemoved = (_o: unknown, swapped?: boolean): void => void removedSeen.push(swapped === true);
+  r.backend.events.on('output-removed', onRemoved);
+  r.dev.setMonitor('HDMI-A-1', [mode(800, 600, 60, true), mode(640, 480)]);
+  r.backend.rescan();
+  r.backend.events.off('output-removed', onRemoved);
+  assert.deepEqual(removedSeen, [true], 'the seam says the removal is a swap');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(said.slice(2), [
+    'output HDMI-A-1: another monitor (other modes, no unplug seen): dom3 device 0 connector 0 (unique-id "c0") goes on at its modes',
+  ]);
+  assert.equal(claimed.claim.output, r.backend.output('HDMI-A-1'), 'the same output, the claim kept');
   claimed.claim.release();
   map.close();
   assert.equal(r.backend.events.listenerCount('output-added'), 0, 'the map stopped listening');

@@ -266,10 +266,9 @@ export class KmsBackend implements OutputBackend {
     }
     for (const out of [...this.list]) {
       const c = res.connectors.find((x) => x.name === out.name);
-      if (!c || !isUsable(c)) this.unplug(out, 'unplugged');
-      // Another monitor on the connector between two looks: gone and back, with its own modes.
-      else if (!sameModes(c.modes, out.currentPipe.connector.modes))
-        this.unplug(out, 'has other modes (another monitor)');
+      if (!c || !isUsable(c)) this.unplug(out, false);
+      // Another monitor on the connector between two looks: taken down and back, with its own modes.
+      else if (!sameModes(c.modes, out.currentPipe.connector.modes)) this.unplug(out, true);
     }
     const pipesInUse = this.list.map((o) => o.currentPipe);
     const { pipes, unserved } = assignPipes(res, {
@@ -388,13 +387,19 @@ export class KmsBackend implements OutputBackend {
     this.saved.set(crtc.id, { pipe, crtc, connectors });
   }
 
-  private unplug(out: KmsOutput, why: string): void {
+  /** `swapped`: another monitor (other modes, no unplug seen); it is plugged again in the same rescan. */
+  private unplug(out: KmsOutput, swapped: boolean): void {
     out.unplug();
     this.list.splice(this.list.indexOf(out), 1);
     this.byName.delete(out.name);
     this.parked.set(out.name, out);
-    this.log.info({ output: out.name }, `kms: ${out.name} ${why}: output parked until a monitor is plugged in again`);
-    this.events.emit('output-removed', out);
+    this.log.info(
+      { output: out.name },
+      swapped
+        ? `kms: ${out.name} has another monitor (other modes, no unplug seen): output set up again for it`
+        : `kms: ${out.name} unplugged: output parked until a monitor is plugged in again`,
+    );
+    this.events.emit('output-removed', out, swapped);
   }
 
   private plug(pipe: Pipe, res: DrmResources): void {
