@@ -9,7 +9,7 @@ import { BackRing } from '../displif/back-ring.js';
 import { EventProducer } from '../displif/event-page.js';
 import { nativeSharedMemory } from '../displif/shared-memory.js';
 import { showValue } from '../displif/xenstore-fields.js';
-import type { ScanoutPath } from '../drm/output.js';
+import type { Frame, ScanoutPath } from '../drm/output.js';
 import type { Logger } from '../util/log.js';
 import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
@@ -52,6 +52,8 @@ export interface ConnectorStatus {
   readonly stats: Readonly<ChannelStats>;
   /** Flip events written to the event page so far (the next event id). */
   readonly eventsWritten: number;
+  /** Where its output shows more than it (a layout): its own picture, for the viewer. */
+  readonly connectorFrame?: () => Frame | undefined;
 }
 
 interface ConnectorParts {
@@ -146,6 +148,7 @@ export class Connection {
         ...this.pathOf(c),
         stats: p.channel?.stats ?? emptyChannelStats(),
         eventsWritten: p.events?.stats.written ?? 0,
+        ...(c.output.connectorFrame ? { connectorFrame: () => c.output.connectorFrame?.() } : {}),
       };
     });
   }

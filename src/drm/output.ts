@@ -132,6 +132,11 @@ export interface Output {
   preparePlane?(fb: FramebufferDesc): Promise<boolean>;
   testLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[]): boolean;
   flipLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[], done: (r: FlipResult) => void): void;
+  /**
+   * Where the output shows more than this connector (a slot of a composed output, whose
+   * currentFrame is the whole composition): the connector's own picture, at its resolution.
+   */
+  connectorFrame?(): Frame | undefined;
   /** Sets the configuration (null disables). Rejects with an OutputError on failure. */
   setConfig(cfg: OutputConfig | null): Promise<void>;
   /**

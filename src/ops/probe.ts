@@ -29,6 +29,8 @@ export interface ConnectorProbe {
   /** The guest's viewport after SET_CONFIG, null while off. */
   readonly scanout: Rect | null;
   readonly stats: ConnectorCounters;
+  /** Where its output shows more than it (a layout): its own picture at its resolution. */
+  readonly connectorFrame?: () => Frame | undefined;
 }
 
 export interface DeviceProbe {

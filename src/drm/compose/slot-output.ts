@@ -18,6 +18,7 @@ import {
   type ScanoutPath,
 } from '../output.js';
 import type { SlotPicture } from './blit.js';
+import { slotFrame } from './slot-frame.js';
 
 /** What the slot needs of the composed output it sits in. */
 export interface SlotHost {
@@ -53,6 +54,9 @@ export class SlotOutput implements Output {
   /** The picture changed since the composed output last drew it. */
   dirty = true;
   private closed = false;
+  /** Counts what the slot shows (each new frame or configuration), for ownFrame's sequence. */
+  private sequence = 0;
+  private ownCached: { readonly sequence: number; readonly frame: Frame | undefined } | undefined;
 
   constructor(
     private readonly host: SlotHost,
@@ -116,6 +120,13 @@ export class SlotOutput implements Output {
     return this.host.currentFrame();
   }
 
+  /** The guest's own picture at its resolution (the viewer's view of this connector alone). */
+  connectorFrame(): Frame | undefined {
+    if (this.ownCached?.sequence !== this.sequence)
+      this.ownCached = { sequence: this.sequence, frame: slotFrame(this.picture(), this.sequence) };
+    return this.ownCached.frame;
+  }
+
   pathOf(_fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
     return { path: 'copied', reason: `composed into output ${this.name}` };
   }
@@ -157,6 +168,8 @@ export class SlotOutput implements Output {
   private show(next: Showing): void {
     const prev = this.showing;
     this.showing = next;
+    this.sequence++;
+    this.ownCached = undefined;
     if (prev.kind === 'kept') {
       prev.letGo();
       this.host.forget(prev.cfg.fb);

@@ -1,4 +1,5 @@
 // The viewer's page: one canvas per guest connector with its state, output, path and frames/s,
+// and one per composed output (a layout) with the whole composition,
 // fed by the WebSocket. No external script or style: it works on a host with no network.
 export const VIEWER_PAGE = `<!doctype html>
 <html lang="en">
@@ -113,7 +114,8 @@ function figureFor(key) {
   canvas.dataset.key = key;
   canvas.width = 320;
   canvas.height = 200;
-  attachInput(canvas);
+  // A composed output's view shows several guests: input goes to a guest through its own view.
+  if (!key.startsWith('output/')) attachInput(canvas);
   const cap = document.createElement('figcaption');
   fig.append(canvas, cap);
   screens.append(fig);
@@ -123,6 +125,9 @@ function figureFor(key) {
 }
 
 function describe(c) {
+  if (c.kind === 'output') {
+    return c.key + '  composed: ' + c.guests.length + ' of ' + c.entries + ' guest connectors there\\n' + c.layout;
+  }
   const fps = c.framesPerSecond === null ? '-' : c.framesPerSecond.toFixed(1);
   return c.key + '  ' + JSON.stringify(c.uniqueId) + ' on ' + JSON.stringify(c.output) + '\\n' +
     c.state + (c.scanout ? ' ' + c.scanout.width + 'x' + c.scanout.height : ' off') + '  ' + (c.path || '-') + (c.buffer === 'be-alloc' ? ' be-alloc' : '') + '  ' + fps + ' fps';
@@ -135,7 +140,7 @@ function onConnectors(list) {
   for (const c of list) {
     const f = figureFor(c.key);
     f.cap.textContent = describe(c);
-    f.fig.className = c.scanout ? '' : 'off';
+    f.fig.className = c.kind === 'output' || c.scanout ? '' : 'off';
   }
   emptyEl.hidden = list.length > 0;
 }

@@ -1,4 +1,5 @@
-// The live viewer: an HTTP page and a WebSocket that sends each guest connector's frames as PNGs.
+// The live viewer: an HTTP page and a WebSocket that sends each guest connector's frames as PNGs,
+// and each composed output's (a layout) whole, beside the own pictures of the guests in it.
 // A frame is sent only when the output shows a new one (so never faster than the guest flips),
 // at most maxFps per connector, and to a client only after it acknowledged drawing the previous
 // one and while its socket is not backed up: a slow browser gets fewer frames, never a backlog.
@@ -16,6 +17,7 @@ import { hostAllowed, originAllowed } from './access.js';
 import { encodeFrameMessage } from './frame-message.js';
 import { VIEWER_PAGE } from './viewer-page.js';
 import type { Size } from '../../util/geometry.js';
+import type { Frame } from '../../drm/output.js';
 
 export interface ViewerDeps {
   readonly probe: DaemonProbe;
@@ -31,12 +33,32 @@ export interface ViewerDeps {
 }
 
 export interface ConnectorInfo {
+  readonly kind: 'connector';
   readonly key: string;
   readonly uniqueId: string;
   readonly output: string;
   readonly state: string;
   readonly scanout: Size | null;
   readonly framesPerSecond: number | null;
+}
+
+/** A composed output (a layout): shown whole beside each of its guest connectors. */
+export interface ComposedInfo {
+  readonly kind: 'output';
+  /** `output/NAME`: never a connector's key (those are numbers). */
+  readonly key: string;
+  readonly output: string;
+  readonly layout: string;
+  /** The layout's guest connectors there now, and how many it names. */
+  readonly guests: readonly string[];
+  readonly entries: number;
+}
+
+export type ViewInfo = ConnectorInfo | ComposedInfo;
+
+/** The key a composed output's frames go by. */
+export function outputViewKey(name: string): string {
+  return `output/${name}`;
 }
 
 interface Client {
@@ -109,13 +131,15 @@ export class ViewerServer {
     return this.framesSent;
   }
 
-  connectors(): ConnectorInfo[] {
-    const out: ConnectorInfo[] = [];
+  /** Each guest connector, then each composed output (its layout). */
+  connectors(): ViewInfo[] {
+    const out: ViewInfo[] = [];
     for (const d of this.deps.probe.devices()) {
       for (const c of d.connectors) {
         const key = connectorKey(d.domid, d.devId, c.index);
         const fps = this.deps.rates.rate(key);
         out.push({
+          kind: 'connector',
           key,
           uniqueId: c.uniqueId,
           output: c.output,
@@ -125,6 +149,15 @@ export class ViewerServer {
         });
       }
     }
+    for (const l of this.deps.probe.layouts?.() ?? [])
+      out.push({
+        kind: 'output',
+        key: outputViewKey(l.output),
+        output: l.output,
+        layout: l.layout,
+        guests: l.guests,
+        entries: l.entries,
+      });
     return out;
   }
 
@@ -236,39 +269,51 @@ export class ViewerServer {
 
   private tick(): void {
     const live = new Set<string>();
-    for (const d of this.deps.probe.devices()) {
+    const probe = this.deps.probe;
+    for (const d of probe.devices()) {
       for (const conn of d.connectors) {
         const key = connectorKey(d.domid, d.devId, conn.index);
         live.add(key);
-        const waiting = [...this.clients].filter((c) => this.ready(c, key));
-        if (waiting.length === 0) continue;
-        const enc = this.encoded.get(key);
-        if (enc && enc.message === undefined) continue; // encoding now
-        const frame = this.deps.probe.frame(conn.output);
-        if (!frame) continue;
-        if (enc && enc.sequence === frame.sequence) {
-          this.deliver(key, enc);
-          continue;
-        }
-        const next: Encoded = { sequence: frame.sequence, message: undefined };
-        this.encoded.set(key, next);
-        this.deps.encoder.encode(frame, { deflateLevel: 1 }).then(
-          (png) => {
-            if (this.closing || this.encoded.get(key) !== next) return;
-            next.message = encodeFrameMessage(
-              { key, sequence: frame.sequence, width: frame.width, height: frame.height },
-              png,
-            );
-            this.deliver(key, next);
-          },
-          (err: unknown) => {
-            if (this.encoded.get(key) === next) this.encoded.delete(key);
-            if (!this.closing) this.deps.log.warn({ err }, `viewer: cannot encode the frame of ${key}`);
-          },
-        );
+        // A connector in a layout: its own picture (the composed one has a view of its own).
+        this.offer(key, () => (conn.connectorFrame ? conn.connectorFrame() : probe.frame(conn.output)));
       }
     }
+    for (const l of probe.layouts?.() ?? []) {
+      const key = outputViewKey(l.output);
+      live.add(key);
+      this.offer(key, () => probe.frame(l.output));
+    }
     for (const k of this.encoded.keys()) if (!live.has(k)) this.encoded.delete(k);
+  }
+
+  /** Sends the view `key`'s frame to the clients ready for it, encoding it once when it is new. */
+  private offer(key: string, frameOf: () => Frame | undefined): void {
+    const waiting = [...this.clients].filter((c) => this.ready(c, key));
+    if (waiting.length === 0) return;
+    const enc = this.encoded.get(key);
+    if (enc && enc.message === undefined) return; // encoding now
+    const frame = frameOf();
+    if (!frame) return;
+    if (enc && enc.sequence === frame.sequence) {
+      this.deliver(key, enc);
+      return;
+    }
+    const next: Encoded = { sequence: frame.sequence, message: undefined };
+    this.encoded.set(key, next);
+    this.deps.encoder.encode(frame, { deflateLevel: 1 }).then(
+      (png) => {
+        if (this.closing || this.encoded.get(key) !== next) return;
+        next.message = encodeFrameMessage(
+          { key, sequence: frame.sequence, width: frame.width, height: frame.height },
+          png,
+        );
+        this.deliver(key, next);
+      },
+      (err: unknown) => {
+        if (this.encoded.get(key) === next) this.encoded.delete(key);
+        if (!this.closing) this.deps.log.warn({ err }, `viewer: cannot encode the frame of ${key}`);
+      },
+    );
   }
 
   private deliver(key: string, enc: Encoded): void {
