@@ -38,3 +38,37 @@ export function parseCrtcs(out: string): number[] {
 export function parseFlipRates(out: string): number[] {
   return [...out.matchAll(/freq:\s*([\d.]+)\s*Hz/g)].map((m) => Number(m[1]));
 }
+
+export interface DrmMode {
+  width: number;
+  height: number;
+  /** Hz, as modetest computes it from the mode's timings. */
+  refresh: number;
+  preferred: boolean;
+}
+
+/**
+ * The modes `modetest -c` lists under the first connected connector: rows
+ * "#N WxH REFRESH timings... flags: ...; type: preferred, driver".
+ */
+export function parseConnectedModes(out: string): DrmMode[] {
+  const modes: DrmMode[] = [];
+  let inConnected = false;
+  for (const line of out.split('\n')) {
+    const c = /^(\d+)\t(\d+)\t(connected|disconnected|unknown)\t/.exec(line);
+    if (c) {
+      if (modes.length > 0) break;
+      inConnected = c[3] === 'connected';
+      continue;
+    }
+    const m = /^\s+#\d+\s+(\d+)x(\d+)\S*\s+([\d.]+)\s.*type:\s*(.*)$/.exec(line);
+    if (m && inConnected)
+      modes.push({
+        width: Number(m[1]),
+        height: Number(m[2]),
+        refresh: Number(m[3]),
+        preferred: /preferred/.test(m[4]!),
+      });
+  }
+  return modes;
+}

@@ -12,6 +12,7 @@ import { kmsDom0 } from './s8-kms-dom0.js';
 import { input } from './s9-input.js';
 import { routing } from './s10-routing.js';
 import { grantRefs } from './s11-grant-refs.js';
+import { twoGuestsOneScreen } from './s12-two-guests-one-screen.js';
 import { a0Harness } from './a0-harness.js';
 import { a1BeAllocZeroCopy } from './a1-be-alloc-zero-copy.js';
 import { a2FrontendBuffers, a6StockExporter } from './a2-frontend-buffers.js';
@@ -35,6 +36,7 @@ export const SCENARIOS: Scenario[] = [
   input,
   routing,
   grantRefs,
+  twoGuestsOneScreen,
 ];
 
 /** The Arm64 lab's scenarios (`--arch arm64`), in the order they run. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseTimespan, parseUnit } from '../lib/daemon.js';
 import { REPO_DIR } from '../lib/image.js';
-import { parseConnectors, parseCrtcs, parseFlipRates } from '../lib/modetest.js';
+import { parseConnectedModes, parseConnectors, parseCrtcs, parseFlipRates } from '../lib/modetest.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -16,6 +16,18 @@ void test('modetest -c from dom0 (bochs-drm under QEMU): one connected Virtual-1
   assert.equal(c[0]!.name, 'Virtual-1');
   assert.equal(c[0]!.modes[0], '1280x800');
   assert.ok(c[0]!.modes.includes('800x600'));
+});
+
+void test("modetest -c: the connected connector's modes with refresh and the preferred one", () => {
+  const modes = parseConnectedModes(fixture('modetest-bochs-c.txt'));
+  assert.equal(modes.length, 15);
+  assert.deepEqual(modes[0], { width: 1280, height: 800, refresh: 74.99, preferred: true });
+  assert.deepEqual(modes[12], { width: 800, height: 600, refresh: 60.32, preferred: false });
+  assert.equal(modes.filter((m) => m.preferred).length, 1);
+  assert.deepEqual(
+    parseConnectedModes('31\t36\tdisconnected\tVirtual-1\n  #0 1280x800 74.99 1 flags: ; type: preferred\n'),
+    [],
+  );
 });
 
 void test('CRTC ids come from the CRTCs section only', () => {
