@@ -4,14 +4,16 @@
 // runs an hour apart measure the neighbours as much as the code.
 //
 //   node --import tsx bench/compare.ts --base REV|MAIN_JS [--head REV|MAIN_JS] [--rounds N] [--profile DIR]
-//                                      [--sections rtt,load,startup]
+//                                      [--sections rtt,load,startup] [--base-node-args=FLAGS] [--head-node-args=FLAGS]
 //
 // REV is any git revision (built from `git archive`, the working tree untouched); the head
 // defaults to the working tree. Figures: request round trips (one in flight), throughput and
 // backend CPU per request (PG_FLIP back to back), backend CPU per flip at 60 frames/s and the
 // backend's RSS after it, and start-up to READY=1 on a host without guests. Both builds load the
 // working tree's addon (build/Release), so a head that adds native calls runs against a base
-// that ignores them.
+// that ignores them. `--base-node-args`/`--head-node-args` give one side's daemon node flags of its
+// own (V8's heap sizing, say): with the same build on both sides, that compares the flags alone.
+// Flags start with a dash, so give them with '=': --head-node-args='--max-semi-space-size=1'.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -68,6 +70,8 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       profile: { type: 'string' },
       sections: { type: 'string' },
+      'base-node-args': { type: 'string' },
+      'head-node-args': { type: 'string' },
     },
     strict: true,
   });
@@ -92,6 +96,14 @@ async function main(): Promise<void> {
       daemonFor(workDir, values.head),
     ]);
     const profileDir = values.profile ? resolve(values.profile) : undefined;
+    const sideArgs: Record<Side, string[]> = {
+      base: (values['base-node-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
+      head: (values['head-node-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
+    };
+    // The rig names each daemon `<rig>-<side>`; start-up names them by side alone.
+    const sideOf = (name: string): Side => (name.endsWith('head') ? 'head' : 'base');
+    if (sideArgs.base.length + sideArgs.head.length > 0)
+      log(`node flags: base ${sideArgs.base.join(' ') || '(none)'}; head ${sideArgs.head.join(' ') || '(none)'}`);
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const ctx: BenchContext = {
       opts: {
@@ -106,8 +118,9 @@ async function main(): Promise<void> {
       floors,
       workDir,
       log,
-      daemonNodeArgs: (name) =>
-        profileDir
+      daemonNodeArgs: (name) => [
+        ...sideArgs[sideOf(name)],
+        ...(profileDir
           ? [
               '--cpu-prof',
               '--cpu-prof-interval',
@@ -117,7 +130,8 @@ async function main(): Promise<void> {
               '--cpu-prof-name',
               `${name}.cpuprofile`,
             ]
-          : [],
+          : []),
+      ],
     };
     const js = { base: base.js, head: head.js };
     const runs: Runs = new Map();
@@ -232,6 +246,7 @@ async function main(): Promise<void> {
               notify,
               headless: [],
               controlSocket: join(host.dir, `control-${s}.sock`),
+              nodeArgs: sideArgs[s],
             });
             await b.stop();
             if (r > 0) push(runs, 'startup.ready', s, b.readyMs);
