@@ -19,6 +19,24 @@ const XENBUS_INITIALISED = 3;
 const XENBUS_CONNECTED = 4;
 const STOP_TIMEOUT_MS = 10_000;
 
+/**
+ * The domain name of every bench guest. Only dom0's configuration decides which guest connector an
+ * output shows (issue #16's routing): a connector whose unique-id merely equals an output's name
+ * gets an output of its own, at 60 Hz whatever the named one's rate. So vdispld is started with
+ * `--connector bench/X=X` for each named output X, as an operator maps a guest's connectors, and
+ * every bench guest is named `bench` (the simulator's toolstack, unlike xl, does not insist on
+ * unique names; the connectors' unique-ids are what differ among one daemon's guests). A build from
+ * before routing reads `bench/X` as a unique-id no connector has and shows connector X on output X
+ * by its name, as it always did.
+ */
+export const BENCH_GUEST_NAME = 'bench';
+
+/** The `--connector` mapping that puts connector X of a bench guest on the named output X. */
+function mappingOf(headlessSpec: string): string {
+  const name = headlessSpec.slice(0, headlessSpec.indexOf('='));
+  return `${BENCH_GUEST_NAME}/${name}=${name}`;
+}
+
 export interface Backend {
   readonly kind: 'vdispld' | 'floor';
   readonly pid: number;
@@ -93,7 +111,7 @@ export async function startDaemon(o: DaemonSpawnOptions): Promise<Backend> {
     ...(o.domid ? ['--domid', String(o.domid)] : []),
     '--log-level',
     o.logLevel ?? 'warn',
-    ...o.headless.flatMap((h) => ['--headless', h]),
+    ...o.headless.flatMap((h) => ['--headless', h, '--connector', mappingOf(h)]),
     ...(o.quota ? ['--quota', o.quota] : []),
   ];
   const spawnedNs = process.hrtime.bigint();

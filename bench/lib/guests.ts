@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { SimHost, VdisplPaths } from '../../src/sim/index.js';
 import type { GuestCommand, GuestConfig, GuestReport } from '../guest/protocol.js';
-import type { Backend } from './backends.js';
+import { BENCH_GUEST_NAME, type Backend } from './backends.js';
 import { REPO } from './build.js';
 import { track } from './children.js';
 
@@ -43,6 +43,7 @@ export class BenchGuest {
   static async start(host: SimHost, backend: Backend, spec: GuestSpec): Promise<BenchGuest> {
     const res = spec.resolution ?? '1920x1080';
     const g = await host.createDomain({
+      name: BENCH_GUEST_NAME,
       ramMiB: spec.ramMiB ?? 32 + 20 * spec.connectors.length,
       vdispl: [
         `backend=${spec.backendDomid},be-alloc=0,connectors=${spec.connectors.map((c) => `${c}:${res}`).join(';')}`,

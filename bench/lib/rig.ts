@@ -4,6 +4,7 @@
 // alternate between them. Everything it starts it stops in close(), in reverse order: guests,
 // backends, host.
 import { join } from 'node:path';
+import { controlRequest } from '../../src/ops/control/control-client.js';
 import { SimHost } from '../../src/sim/index.js';
 import { startDaemon, startFloor, type Backend } from './backends.js';
 import { removeOnExit } from './children.js';
@@ -40,6 +41,31 @@ export interface RigOptions {
 interface Served {
   readonly backend: Backend;
   readonly domid: number;
+  /** vdispld's control socket; undefined for the floor. */
+  readonly controlSocket: string | undefined;
+}
+
+interface StatusConnector {
+  readonly uniqueId?: string;
+  readonly output?: string;
+}
+
+/**
+ * Throws unless vdispld shows each of these guests' connectors on the output named after it: a
+ * connector on an output of its own would flip at 60 Hz whatever the named output's rate, and the
+ * figures would measure another setup than the one they name.
+ */
+async function checkPlacement(controlSocket: string, guests: readonly BenchGuest[]): Promise<void> {
+  const answer = await controlRequest(controlSocket, { v: 1, cmd: 'status' });
+  const status = answer.header['status'] as
+    { devices?: { domid: number; connectors?: StatusConnector[] }[] } | undefined;
+  for (const g of guests) {
+    const dev = status?.devices?.find((d) => d.domid === g.domid);
+    for (const c of dev?.connectors ?? []) {
+      if (c.uniqueId !== undefined && c.output !== undefined && c.output !== c.uniqueId)
+        throw new Error(`rig: vdispld shows connector ${c.uniqueId} of guest ${g.domid} on output ${c.output}`);
+    }
+  }
 }
 
 export class Rig {
@@ -64,6 +90,7 @@ export class Rig {
         const domid = driver
           ? (await host.createDomain({ name: `backend-${spec.label}`, frontend: false, ramMiB: 16 })).domid
           : 0;
+        const controlSocket = spec.kind === 'floor' ? undefined : join(host.dir, `control-${spec.label}.sock`);
         const backend =
           spec.kind === 'floor'
             ? await startFloor({ exe: ctx.floors.ring, host, notify, domid, vblankHz: o.vblankHz })
@@ -73,11 +100,11 @@ export class Rig {
                 notify,
                 domid,
                 headless: o.headless,
-                controlSocket: join(host.dir, `control-${spec.label}.sock`),
+                controlSocket: controlSocket!,
                 nodeArgs: ctx.daemonNodeArgs(`${o.name}-${spec.label}`),
                 ...(o.quota ? { quota: o.quota } : {}),
               });
-        served.set(spec.label, { backend, domid });
+        served.set(spec.label, { backend, domid, controlSocket });
       }
       return new Rig(host, notify, served, forgetDir);
     } catch (err) {
@@ -105,6 +132,7 @@ export class Rig {
     }));
     const made = await startGuests(this.host, s.backend, specs);
     this.guests.push(...made);
+    if (s.controlSocket !== undefined) await checkPlacement(s.controlSocket, made);
     return made;
   }
 
