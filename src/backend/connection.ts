@@ -11,7 +11,7 @@ import { nativeSharedMemory } from '../displif/shared-memory.js';
 import { showValue } from '../displif/xenstore-fields.js';
 import type { Frame, ScanoutPath } from '../drm/output.js';
 import type { Logger } from '../util/log.js';
-import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
+import { grantRefsOf, type DomId, type EvtchnPort, type GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import { BufferRegistry, releaseBacking, type Framebuffer, type RegistryCounts } from './buffer-registry.js';
 import {
@@ -235,7 +235,7 @@ async function openConnector(
   const where = (key: string, value: number): string => `connector ${c.index} ${key} = ${showValue(String(value))}`;
   const map = async (key: string, ref: GrantRef): Promise<GrantMapping> => {
     try {
-      return await platform.mapGrants(domid, [ref], { writable: true });
+      return await platform.mapGrants(domid, grantRefsOf([ref]), { writable: true });
     } catch (err) {
       throw new RingSetupError(`${where(key, ref)}: cannot map the page: ${(err as Error).message}`, err);
     }

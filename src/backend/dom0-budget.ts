@@ -16,7 +16,7 @@
 // its new share is refused until it is under it, and a newcomer then gets what is free. All
 // guests together never hold more than the limit (-EAGAIN: the guest is within its share but the
 // others hold the rest, for now).
-import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
+import type { DomId, EvtchnPort, GrantRef, GrantRefs } from '../util/ids.js';
 import {
   PlatformError,
   type EventChannel,
@@ -166,7 +166,7 @@ export class BudgetedPlatform implements XenPlatform {
     return this.p.capabilities;
   }
 
-  async mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping> {
+  async mapGrants(domid: DomId, refs: GrantRefs, opts: { writable: boolean }): Promise<GrantMapping> {
     const refund = this.charge(domid, [['mappedPages', this.entries(refs.length)]]);
     const m = await this.p.mapGrants(domid, refs, opts).catch((err: unknown) => {
       refund();
@@ -187,7 +187,7 @@ export class BudgetedPlatform implements XenPlatform {
     this.budget.check(domid, 'mappedPages', this.entries(pages));
   }
 
-  async exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf> {
+  async exportDmaBuf(domid: DomId, refs: GrantRefs): Promise<ExportedDmaBuf> {
     const refund = this.charge(domid, [
       ['mappedPages', this.entries(refs.length)],
       ['fds', 1],

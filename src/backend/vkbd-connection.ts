@@ -9,6 +9,7 @@ import { nativeSharedMemory } from '../displif/shared-memory.js';
 import { showValue } from '../displif/xenstore-fields.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
 import type { XsOps } from '../xenstore/types.js';
+import { grantRefsOf } from '../util/ids.js';
 import type { InputTarget, InputTargets } from '../input/target.js';
 import type { RegistryCounts } from './buffer-registry.js';
 import type { ConnectorStatus } from './connection.js';
@@ -51,7 +52,9 @@ export class VkbdConnection implements ServedConnection {
     const c = new VkbdConnection(req);
     try {
       try {
-        c.mapping = await env.platform.mapGrants(req.domid, [fe.value.pageGref], { writable: true });
+        c.mapping = await env.platform.mapGrants(req.domid, grantRefsOf([fe.value.pageGref]), {
+          writable: true,
+        });
       } catch (err) {
         throw new RingSetupError(
           `${req.fePath}/${KbdField.RING_GREF} = ${showValue(String(fe.value.pageGref))}: cannot map the page: ${(err as Error).message}`,

@@ -3,8 +3,9 @@
 // exactly ceil(n / 1023) pages are read whatever the links say, a link of 0 before the last page,
 // a page visited twice, or a listed ref of 0 ends the walk with an error. Nothing here maps pages;
 // the caller supplies a reader, so the same walk runs over grant mappings and simulated memory.
+// The refs are collected straight into the GrantRefs the platform seam takes.
 import { ErrnoError } from '../util/errno.js';
-import type { GrantRef } from '../util/ids.js';
+import { grantRefs, type GrantRef, type GrantRefs } from '../util/ids.js';
 import { readU32, writeU32 } from './bytes.js';
 import { GNTDEV_MAX_REFS, GREFS_PER_DIR_PAGE, PAGE_SIZE, XEN_E2BIG, XEN_EFAULT, XEN_EINVAL } from './constants.js';
 import { PAGE_DIR } from './wire-layout.js';
@@ -104,17 +105,23 @@ class DirectoryCursor {
   }
 }
 
-function readRefs(cursor: DirectoryCursor, page: Uint8Array, out: GrantRef[]): void {
+/** The wire is little-endian; so is every host Xen runs on, but a big-endian one still reads right. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function readRefs(cursor: DirectoryCursor, page: Uint8Array, out: Uint32Array): void {
   cursor.checkLength(page);
   const n = cursor.refsOnPage;
-  for (let i = 0; i < n; i++) {
-    // One read per entry: the value checked is the value kept.
-    const ref = readU32(page, PAGE_DIR.gref + 4 * i);
-    if (ref === 0) {
-      const k = cursor.pageIndex * GREFS_PER_DIR_PAGE + i;
-      throw new PageDirectoryError(`buffer page ${k} has grant ref 0`, XEN_EINVAL, 'zero-ref');
-    }
-    out.push(ref as GrantRef);
+  const base = cursor.pageIndex * GREFS_PER_DIR_PAGE;
+  // The refs are copied once into `out`, and what is checked there is what is kept.
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer, out.byteOffset + 4 * base, 4 * n).set(
+      page.subarray(PAGE_DIR.gref, PAGE_DIR.gref + 4 * n),
+    );
+  } else {
+    for (let i = 0; i < n; i++) out[base + i] = readU32(page, PAGE_DIR.gref + 4 * i);
+  }
+  for (let i = base; i < base + n; i++) {
+    if (out[i] === 0) throw new PageDirectoryError(`buffer page ${i} has grant ref 0`, XEN_EINVAL, 'zero-ref');
   }
 }
 
@@ -127,15 +134,15 @@ export async function walkPageDirectory(
   firstRef: GrantRef,
   nRefs: number,
   readPage: DirectoryPageReader,
-): Promise<GrantRef[]> {
+): Promise<GrantRefs> {
   const cursor = new DirectoryCursor(firstRef, nRefs);
-  const refs: GrantRef[] = [];
+  const refs = new Uint32Array(nRefs);
   for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
     const page = await readPage(ref);
     readRefs(cursor, page, refs);
     cursor.advance(page);
   }
-  return refs;
+  return grantRefs(refs);
 }
 
 /** walkPageDirectory for a reader that answers at once (simulated memory, tests). */
@@ -143,15 +150,15 @@ export function walkPageDirectorySync(
   firstRef: GrantRef,
   nRefs: number,
   readPage: (ref: GrantRef) => Uint8Array,
-): GrantRef[] {
+): GrantRefs {
   const cursor = new DirectoryCursor(firstRef, nRefs);
-  const refs: GrantRef[] = [];
+  const refs = new Uint32Array(nRefs);
   for (let ref = cursor.current; ref !== undefined; ref = cursor.current) {
     const page = readPage(ref);
     readRefs(cursor, page, refs);
     cursor.advance(page);
   }
-  return refs;
+  return grantRefs(refs);
 }
 
 /**
@@ -161,7 +168,7 @@ export function walkPageDirectorySync(
  */
 export async function fillPageDirectory(
   firstRef: GrantRef,
-  bufferRefs: readonly GrantRef[],
+  bufferRefs: ArrayLike<number>,
   accessPage: DirectoryPageReader,
 ): Promise<void> {
   const cursor = new DirectoryCursor(firstRef, bufferRefs.length);
@@ -184,7 +191,7 @@ export async function fillPageDirectory(
 export function writePageDirectory(
   pages: readonly Uint8Array[],
   pageRefs: readonly GrantRef[],
-  bufferRefs: readonly GrantRef[] | number,
+  bufferRefs: ArrayLike<number> | number,
 ): void {
   const total = typeof bufferRefs === 'number' ? bufferRefs : bufferRefs.length;
   const n = directoryPageCount(total);

@@ -38,7 +38,8 @@ export function errnoError(what: string, errno: number): PlatformError {
 /** Another domain's pages mapped into this process. `close()` is idempotent. */
 export interface ForeignMapping {
   readonly domid: number;
-  readonly refs: readonly number[];
+  /** As given to mapForeign (kept, not copied: callers never write refs they handed on). */
+  readonly refs: ArrayLike<number>;
   /** The granted frames, in ref order; they need not be consecutive (mapped page by page). */
   readonly frames: Uint32Array;
   readonly writable: boolean;
@@ -162,7 +163,7 @@ export class DomainKernel {
    * Maps `refs` granted by `domid`. Failures are PlatformErrors carrying the errno Linux's
    * gntdev reports (EINVAL for any failed grant) and the GNTST code of the first failure.
    */
-  async mapForeign(domid: number, refs: readonly number[], writable: boolean): Promise<ForeignMapping> {
+  async mapForeign(domid: number, refs: ArrayLike<number>, writable: boolean): Promise<ForeignMapping> {
     // The request is built as one word array, (domid, flags, refs...): no per-ref allocation.
     const args = new Uint32Array(2 + refs.length);
     args[0] = domid;
@@ -212,7 +213,7 @@ export class DomainKernel {
     const bytes = new Uint8Array(mapping.buffer);
     return {
       domid,
-      refs: refs.slice(),
+      refs,
       frames,
       writable,
       bytes,

@@ -14,8 +14,8 @@
 //   resolves at once: importers must unmap first, as the backend's tear-down order requires.
 //   Import (IMP_TO_REFS) is never available: be-alloc goes through allocGranted.
 import { closeSync, openSync } from 'node:fs';
-import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
-import { domId, evtchnPort, grantRef } from '../util/ids.js';
+import type { DomId, EvtchnPort, GrantRef, GrantRefs } from '../util/ids.js';
+import { domId, evtchnPort, grantRefsOf } from '../util/ids.js';
 import {
   PlatformError,
   XEN_PAGE_SIZE,
@@ -76,7 +76,7 @@ export class SimPlatform implements XenPlatform {
     return new SimPlatform(kernel, opts.dmabuf ?? 'none');
   }
 
-  async mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping> {
+  async mapGrants(domid: DomId, refs: GrantRefs, opts: { writable: boolean }): Promise<GrantMapping> {
     this.assertOpen();
     const m = await this.kernel.mapForeign(domid, refs, opts.writable);
     if (this.closed) {
@@ -86,7 +86,7 @@ export class SimPlatform implements XenPlatform {
     let open = true;
     const mapping: GrantMapping = {
       domid,
-      refs: refs.slice(),
+      refs,
       writable: m.writable,
       bytes: m.bytes,
       close: () => {
@@ -111,7 +111,7 @@ export class SimPlatform implements XenPlatform {
     return page.subarray(0, length);
   }
 
-  async exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<SimExportedDmaBuf> {
+  async exportDmaBuf(domid: DomId, refs: GrantRefs): Promise<SimExportedDmaBuf> {
     this.assertOpen();
     if (this.dmabuf !== 'contiguous') {
       throw new PlatformError(
@@ -179,7 +179,7 @@ export class SimPlatform implements XenPlatform {
     let open = true;
     const buf: GrantedBuffer = {
       domid,
-      refs: refs.map(grantRef),
+      refs: grantRefsOf(refs),
       bytes: own.bytes,
       close: () => {
         if (!open) return;

@@ -16,6 +16,17 @@ export const evtchnPort = (n: number): EvtchnPort => n as EvtchnPort;
 export const devId = (n: number): DevId => n as DevId;
 export const cookie = (n: bigint): Cookie => n as Cookie;
 
+/**
+ * Grant refs as they cross the platform seam: one Uint32Array, the form gntdev's ioctls and the
+ * simulator's hypervisor take, built once where the refs are read (a page directory walk) instead of
+ * an array of numbers converted and copied at each layer. Whoever is handed one may keep it: nobody
+ * writes to it after handing it on.
+ */
+export type GrantRefs = Brand<Uint32Array, 'GrantRefs'>;
+export const grantRefs = (a: Uint32Array): GrantRefs => a as GrantRefs;
+/** These refs, copied into GrantRefs. */
+export const grantRefsOf = (refs: readonly number[]): GrantRefs => grantRefs(Uint32Array.from(refs));
+
 /** DOMID_FIRST_RESERVED (xen.h): ids from here on name no domain (DOMID_SELF, DOMID_IO, ...). */
 export const DOMID_FIRST_RESERVED = 0x7ff0;
 

@@ -2,7 +2,7 @@
 // implementation sits on gntdev/evtchn/gntalloc through the native addon; the simulator's sits
 // on simulated grant tables and event channels. The backend cannot tell them apart.
 import { ErrnoError } from '../util/errno.js';
-import type { DomId, EvtchnPort, GrantRef } from '../util/ids.js';
+import type { DomId, EvtchnPort, GrantRef, GrantRefs } from '../util/ids.js';
 
 export const XEN_PAGE_SIZE = 4096;
 
@@ -25,7 +25,7 @@ export class PlatformError extends ErrnoError {
 /** Pages of another domain mapped into ours, in the order of the refs. */
 export interface GrantMapping {
   readonly domid: DomId;
-  readonly refs: readonly GrantRef[];
+  readonly refs: GrantRefs;
   readonly writable: boolean;
   /** The mapped bytes, refs.length * XEN_PAGE_SIZE long. Detached after close(). */
   readonly bytes: Uint8Array;
@@ -44,7 +44,7 @@ export interface ExportedDmaBuf {
 /** Our memory granted to another domain: be-alloc buffers (gntalloc or DMABUF_IMP_TO_REFS). */
 export interface GrantedBuffer {
   readonly domid: DomId;
-  readonly refs: readonly GrantRef[];
+  readonly refs: GrantRefs;
   /** Our view of the pages, when they are CPU-mappable (gntalloc); undefined for an imported dma-buf. */
   readonly bytes: Uint8Array | undefined;
   /** Ends foreign access and frees; idempotent. */
@@ -91,7 +91,7 @@ export interface XenPlatform {
   readonly ownDomid: DomId;
   readonly capabilities: PlatformCapabilities;
   /** Maps foreign grants; large maps may run on a worker thread. Rejects with PlatformError. */
-  mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping>;
+  mapGrants(domid: DomId, refs: GrantRefs, opts: { writable: boolean }): Promise<GrantMapping>;
   /**
    * Optional: the first `length` (<= 4096) bytes of one granted page, copied by the hypervisor
    * into private memory (gntdev's GNTDEV_IOCTL_GRANT_COPY) without mapping it. Cheaper than
@@ -105,7 +105,7 @@ export interface XenPlatform {
    * caller refuse a buffer before walking its page directory, not after.
    */
   admitMapping?(domid: DomId, pages: number): void;
-  exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf>;
+  exportDmaBuf(domid: DomId, refs: GrantRefs): Promise<ExportedDmaBuf>;
   /** Allocates `pages` pages and grants them to `domid` (writable). */
   allocGranted(domid: DomId, pages: number): Promise<GrantedBuffer>;
   /** Grants the pages of a dma-buf (fd) to `domid`. */

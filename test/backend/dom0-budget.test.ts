@@ -4,7 +4,7 @@ import { BudgetedPlatform, Dom0Budget } from '../../src/backend/dom0-budget.js';
 import { DEFAULT_QUOTAS, parseQuotas } from '../../src/backend/quotas.js';
 import { dbufCreate } from '../../src/backend/ops/dbuf-create.js';
 import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
-import { cookie, domId, type GrantRef } from '../../src/util/ids.js';
+import { cookie, domId, grantRefsOf, type GrantRef } from '../../src/util/ids.js';
 import { PlatformError } from '../../src/xen/platform.js';
 import { deviceContext } from './helpers/device-context.js';
 import { FakePlatform } from './helpers/fake-platform.js';
@@ -104,17 +104,17 @@ void test('the budgeted platform charges every mapping and allocation and gives 
   const b = new Dom0Budget(limits(64, 64, 10, 2));
   const p = new BudgetedPlatform(fake, b);
   const refs = g.grantPages(20);
-  const m = await p.mapGrants(domId(5), refs, { writable: false });
+  const m = await p.mapGrants(domId(5), grantRefsOf(refs), { writable: false });
   assert.equal(m.bytes.length, 20 * 4096);
   assert.equal(b.report().used.mappedPages, 20);
   // Over the guest's share (64 / 2): refused before the platform is asked.
   await assert.rejects(
-    p.mapGrants(domId(5), g.grantPages(20), { writable: false }),
+    p.mapGrants(domId(5), grantRefsOf(g.grantPages(20)), { writable: false }),
     (e: PlatformError) => e.errno === 12,
   );
   assert.equal(fake.resources().grantMappings, 1, 'the refused mapping was never made');
   // A mapping the platform refuses gives its charge back.
-  await assert.rejects(p.mapGrants(domId(5), [99999 as never], { writable: false }));
+  await assert.rejects(p.mapGrants(domId(5), grantRefsOf([99999]), { writable: false }));
   assert.equal(b.report().used.mappedPages, 20);
   m.close();
   m.close();
@@ -125,7 +125,7 @@ void test('the budgeted platform charges every mapping and allocation and gives 
   a.close();
   a.close();
   assert.deepEqual(b.report().used, { mappedPages: 0, allocatedPages: 0, fds: 0 });
-  await assert.rejects(p.exportDmaBuf(domId(5), refs), (e: PlatformError) => e.errno === 25);
+  await assert.rejects(p.exportDmaBuf(domId(5), grantRefsOf(refs)), (e: PlatformError) => e.errno === 25);
   assert.deepEqual(
     b.report().used,
     { mappedPages: 0, allocatedPages: 0, fds: 0 },
@@ -144,13 +144,13 @@ void test('an x86 PV dom0: the budget counts maptrack entries, two per mapped pa
   const g = fake.guest(5);
   const b = new Dom0Budget(limits(64, 64, 10, 1));
   const p = new BudgetedPlatform(fake, b);
-  const m = await p.mapGrants(domId(5), g.grantPages(20), { writable: false });
+  const m = await p.mapGrants(domId(5), grantRefsOf(g.grantPages(20)), { writable: false });
   assert.equal(b.report().used.mappedPages, 40, '20 pages: 40 entries');
   const [ref] = g.grantPages(1);
-  const again = await p.mapGrants(domId(5), Array<GrantRef>(12).fill(ref!), { writable: false });
+  const again = await p.mapGrants(domId(5), grantRefsOf(Array<GrantRef>(12).fill(ref!)), { writable: false });
   assert.equal(b.report().used.mappedPages, 64, 'one ref listed 12 times: 24 entries');
   await assert.rejects(
-    p.mapGrants(domId(5), g.grantPages(1), { writable: false }),
+    p.mapGrants(domId(5), grantRefsOf(g.grantPages(1)), { writable: false }),
     (e: PlatformError) => e.errno === 12,
     'half the table is taken: the next page is refused',
   );

@@ -6,7 +6,7 @@ import { HeadlessBackend, parseHeadlessSpec } from '../../src/drm/headless/headl
 import { HeadlessOutput } from '../../src/drm/headless/headless-output.js';
 import { drawRegion } from '../../src/drm/headless/pixel-convert.js';
 import { decodePng, encodePng, snapshotFileName } from '../../src/drm/headless/snapshot.js';
-import { domId, type DomId } from '../../src/util/ids.js';
+import { domId, grantRefsOf, type DomId } from '../../src/util/ids.js';
 import type { GrantedBuffer, XenPlatform } from '../../src/xen/platform.js';
 
 let nextFbId = 1;
@@ -251,7 +251,7 @@ void test('headless backend: output specs, on-demand outputs, be-alloc through t
   const platform = {
     allocGranted: (d: DomId, pages: number): Promise<GrantedBuffer> => {
       calls.push([d, pages]);
-      return Promise.resolve({ domid: d, refs: [], bytes: new Uint8Array(pages * 4096), close: () => {} });
+      return Promise.resolve({ domid: d, refs: grantRefsOf([]), bytes: new Uint8Array(pages * 4096), close: () => {} });
     },
   } as unknown as XenPlatform;
   const g = await backend.allocateGuestBuffer(platform, domId(3), 4097);

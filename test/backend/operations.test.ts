@@ -89,7 +89,7 @@ void test('DBUF_CREATE maps the listed pages read-only; the same pages the guest
   const b = h.ctx.registry.buffer(cookie(1n));
   assert.ok(b && b.backing.kind === 'frontend');
   assert.equal(b.backing.mapping.writable, false);
-  assert.deepEqual(b.backing.mapping.refs, data);
+  assert.deepEqual(Array.from(b.backing.mapping.refs), data);
   assert.equal(b.source.bytes.length, 64 * 48 * 4, 'outputs see buffer_sz bytes, not whole pages');
   h.guest.page(data[1]!)[7] = 0x5a;
   assert.equal(b.source.bytes[4096 + 7], 0x5a);

@@ -55,11 +55,11 @@ void test('directoryPageCount is ceil(n / 1023)', () => {
 void test('walks read exactly ceil(n/1023) pages and return the refs in order', async () => {
   for (const n of [1, 1023, 1024, 2025, 3069, 5000]) {
     const { pages, dirRefs, bufferRefs } = build(n);
-    assert.deepEqual(walkPageDirectorySync(dirRefs[0]!, n, pages.reader), bufferRefs);
+    assert.deepEqual(Array.from(walkPageDirectorySync(dirRefs[0]!, n, pages.reader)), bufferRefs);
     assert.deepEqual(pages.reads, dirRefs, `n=${n}: each directory page read once, in chain order`);
     pages.reads.length = 0;
     const asyncRefs = await walkPageDirectory(dirRefs[0]!, n, (ref) => Promise.resolve(pages.reader(ref)));
-    assert.deepEqual(asyncRefs, bufferRefs);
+    assert.deepEqual(Array.from(asyncRefs), bufferRefs);
     assert.equal(pages.reads.length, directoryPageCount(n));
   }
 });
@@ -75,7 +75,7 @@ void test('the 1080p example: 2025 buffer pages on 2 directory pages', () => {
 void test('links past the last page are never followed, whatever they say', () => {
   const { pages, dirRefs, bufferRefs } = build(1500);
   writeU32(pages.page(dirRefs[1]!), 0, dirRefs[0]!); // the last page links back to the first
-  assert.deepEqual(walkPageDirectorySync(dirRefs[0]!, 1500, pages.reader), bufferRefs);
+  assert.deepEqual(Array.from(walkPageDirectorySync(dirRefs[0]!, 1500, pages.reader)), bufferRefs);
   assert.equal(pages.reads.length, 2);
   // Fewer refs than the chain holds: only the pages needed are read.
   pages.reads.length = 0;
@@ -121,10 +121,7 @@ void test('a reader that returns too few bytes is an error, not an out-of-bounds
   // Exactly what is needed is enough: the header plus five refs.
   const page = new Uint8Array(24);
   for (let i = 0; i < 5; i++) writeU32(page, 4 + 4 * i, i + 1);
-  assert.deepEqual(
-    walkPageDirectorySync(grantRef(1), 5, () => page),
-    [1, 2, 3, 4, 5],
-  );
+  assert.deepEqual(Array.from(walkPageDirectorySync(grantRef(1), 5, () => page)), [1, 2, 3, 4, 5]);
 });
 
 void test('reader failures pass through unchanged', async () => {
@@ -148,7 +145,7 @@ void test('be-alloc: the backend fills gref[] following the frontend links, and 
   assert.equal(readU32(pages.page(72), 0), 0, 'last page ends the chain');
   const mine = Array.from({ length: 2500 }, (_, i) => grantRef(900000 + i));
   await fillPageDirectory(dirRefs[0]!, mine, pages.reader);
-  assert.deepEqual(walkPageDirectorySync(dirRefs[0]!, 2500, pages.reader), mine);
+  assert.deepEqual(Array.from(walkPageDirectorySync(dirRefs[0]!, 2500, pages.reader)), mine);
   // The filler checks links like the walker does.
   writeU32(pages.page(71), 0, 70);
   await assert.rejects(

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GrantedBuffer, XenPlatform } from '../../src/xen/platform.js';
 import { PlatformError } from '../../src/xen/platform.js';
-import { domId, grantRef, type DomId } from '../../src/util/ids.js';
+import { domId, grantRefsOf, type DomId } from '../../src/util/ids.js';
 import type { FramebufferDesc } from '../../src/drm/output.js';
 import { mode } from './fake-drm.js';
 import { rig, XR24 } from './helpers.js';
@@ -27,7 +27,7 @@ function platform(importOk: boolean) {
       let open = true;
       return Promise.resolve({
         domid,
-        refs: Array.from({ length: pages }, (_, i) => grantRef(100 + i)),
+        refs: grantRefsOf(Array.from({ length: pages }, (_, i) => 100 + i)),
         bytes: undefined,
         close: () => {
           if (open) live--;
@@ -39,7 +39,7 @@ function platform(importOk: boolean) {
       calls.push(`gntalloc dom${domid} ${pages} pages`);
       return Promise.resolve({
         domid,
-        refs: Array.from({ length: pages }, (_, i) => grantRef(200 + i)),
+        refs: grantRefsOf(Array.from({ length: pages }, (_, i) => 200 + i)),
         bytes: new Uint8Array(pages * 4096),
         close() {},
       });

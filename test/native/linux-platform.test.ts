@@ -12,7 +12,7 @@ import { native } from '../../src/native/addon.js';
 import { decideCapabilities } from '../../src/xen/linux/capabilities.js';
 import { LinuxXenPlatform } from '../../src/xen/linux/platform.js';
 import { PlatformError } from '../../src/xen/platform.js';
-import { domId, evtchnPort, grantRef } from '../../src/util/ids.js';
+import { domId, evtchnPort, grantRefsOf } from '../../src/util/ids.js';
 
 void test('capabilities: stock Debian kernel, x86 PV dom0, PVH with everything, no gntalloc', () => {
   const noGntalloc = '/dev/xen/gntalloc: open: No such file or directory (ENOENT)';
@@ -98,17 +98,17 @@ void test('on a kernel that refuses everything, every operation rejects with its
       return true;
     };
     await assert.rejects(
-      p.mapGrants(domId(3), [grantRef(8), grantRef(9)], { writable: false }),
+      p.mapGrants(domId(3), grantRefsOf([8, 9]), { writable: false }),
       isErr(25, /IOCTL_GNTDEV_MAP_GRANT_REF/),
     );
-    await assert.rejects(p.exportDmaBuf(domId(3), [grantRef(8)]), isErr(25, /CONFIG_XEN_GNTDEV_DMABUF/));
+    await assert.rejects(p.exportDmaBuf(domId(3), grantRefsOf([8])), isErr(25, /CONFIG_XEN_GNTDEV_DMABUF/));
     await assert.rejects(p.allocGranted(domId(3), 4), isErr(19, /gntalloc is not available/));
     await assert.rejects(p.importDmaBuf(0, domId(3), 4), isErr(25, /IMP_TO_REFS/));
     await assert.rejects(
       p.bindEventChannel(domId(3), evtchnPort(7), () => {}),
       isErr(25, /IOCTL_EVTCHN_BIND_INTERDOMAIN/),
     );
-    await assert.rejects(p.mapGrants(domId(3), [], { writable: false }), isErr(22, /0 grant refs/));
+    await assert.rejects(p.mapGrants(domId(3), grantRefsOf([]), { writable: false }), isErr(22, /0 grant refs/));
     assert.deepEqual(p.resources(), {
       grantMappings: 0,
       mappedPages: 0,
@@ -118,7 +118,7 @@ void test('on a kernel that refuses everything, every operation rejects with its
     });
     await p.close();
     await p.close();
-    await assert.rejects(p.mapGrants(domId(3), [grantRef(8)], { writable: false }), isErr(5, /platform closed/));
+    await assert.rejects(p.mapGrants(domId(3), grantRefsOf([8]), { writable: false }), isErr(5, /platform closed/));
     assert.deepEqual(n.nativeResources(), before, 'every descriptor and poller released');
   } finally {
     rmSync(dir, { recursive: true, force: true });

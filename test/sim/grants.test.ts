@@ -16,11 +16,11 @@ import {
 import { ramPath } from '../../src/sim/hv/paths.js';
 import { SimPlatform } from '../../src/sim/platform.js';
 import { PlatformError } from '../../src/xen/platform.js';
-import { domId, grantRef, type GrantRef } from '../../src/util/ids.js';
+import { domId, grantRefsOf, type GrantRefs } from '../../src/util/ids.js';
 import { until, withHypervisor } from './helpers.js';
 
 const D1 = domId(1);
-const refsOf = (xs: number[]): GrantRef[] => xs.map(grantRef);
+const refsOf = (xs: number[]): GrantRefs => grantRefsOf(xs);
 
 async function expectMapError(p: Promise<unknown>, gntst: number | undefined, errno = 22): Promise<PlatformError> {
   const err = await p.then(
@@ -80,7 +80,7 @@ void test('every GNTST outcome of a map is reported as the gntdev ioctl would (E
       await expectMapError(be.mapGrants(D1, refsOf([badFrameRef!]), { writable: false }), GNTST_bad_page);
       assert.equal(guest.grantTable.header(badFrameRef!) & (GTF_reading | GTF_writing), 0, 'flags rolled back');
       // No pages, or more than gntdev takes in one request: EINVAL before any hypercall.
-      await expectMapError(be.mapGrants(D1, [], { writable: false }), undefined);
+      await expectMapError(be.mapGrants(D1, refsOf([]), { writable: false }), undefined);
       // A failure in the middle of a batch unpins what the batch had pinned.
       await expectMapError(be.mapGrants(D1, refsOf([refs[0]!, unused!]), { writable: true }), GNTST_general_error);
       assert.equal(guest.grantTable.header(refs[0]!) & (GTF_reading | GTF_writing), 0);

@@ -12,7 +12,7 @@ import { nativeSharedMemory } from '../../src/displif/shared-memory.js';
 import { EVT_PAGE, REQ } from '../../src/displif/wire-layout.js';
 import { decodeFrameBuffer, type DecodedFrame } from '../../src/sim/frontend/pattern.js';
 import type { SimPlatform } from '../../src/sim/platform.js';
-import { cookie, domId, evtchnPort, grantRef, type GrantRef } from '../../src/util/ids.js';
+import { cookie, domId, evtchnPort, grantRef, grantRefsOf } from '../../src/util/ids.js';
 import type { EventChannel, GrantMapping, GrantedBuffer } from '../../src/xen/platform.js';
 import type { XenStore, XsWatch } from '../../src/xenstore/types.js';
 
@@ -122,8 +122,12 @@ export class MiniBackend {
     for (const i of names) {
       const read = async (k: string): Promise<number> => Number(await this.xs.read(`${this.fe}/${i}/${k}`));
       const fe = domId(this.feDomid);
-      const ringMap = await this.platform.mapGrants(fe, [grantRef(await read('req-ring-ref'))], { writable: true });
-      const evtMap = await this.platform.mapGrants(fe, [grantRef(await read('evt-ring-ref'))], { writable: true });
+      const ringMap = await this.platform.mapGrants(fe, grantRefsOf([Number(await read('req-ring-ref'))]), {
+        writable: true,
+      });
+      const evtMap = await this.platform.mapGrants(fe, grantRefsOf([Number(await read('evt-ring-ref'))]), {
+        writable: true,
+      });
       const conn: Connector = {
         ring: new BackRing(nativeSharedMemory(ringMap.bytes)),
         events: new EventProducer(nativeSharedMemory(evtMap.bytes)),
@@ -251,7 +255,7 @@ export class MiniBackend {
           const granted: GrantedBuffer = await this.platform.allocGranted(fe, pages);
           const dirMaps: GrantMapping[] = [];
           await fillPageDirectory(dir, granted.refs, async (ref) => {
-            const m = await this.platform.mapGrants(fe, [ref], { writable: true });
+            const m = await this.platform.mapGrants(fe, grantRefsOf([ref]), { writable: true });
             dirMaps.push(m);
             return m.bytes;
           });
@@ -259,8 +263,8 @@ export class MiniBackend {
           this.buffers.set(c, { ...geometry, bytes: granted.bytes!, release: () => granted.close() });
           return 0;
         }
-        const refs: GrantRef[] = await walkPageDirectory(dir, pages, async (ref) => {
-          const m = await this.platform.mapGrants(fe, [ref], { writable: false });
+        const refs = await walkPageDirectory(dir, pages, async (ref) => {
+          const m = await this.platform.mapGrants(fe, grantRefsOf([ref]), { writable: false });
           const copy = m.bytes.slice();
           m.close();
           return copy;

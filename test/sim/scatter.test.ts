@@ -15,7 +15,7 @@ import { HeadlessBackend } from '../../src/drm/headless/headless-backend.js';
 import { native } from '../../src/native/addon.js';
 import { DomainKernel, type OwnPages } from '../../src/sim/domain-kernel.js';
 import { SimPlatform } from '../../src/sim/platform.js';
-import { cookie, domId, grantRef, type GrantRef } from '../../src/util/ids.js';
+import { cookie, domId, grantRef, grantRefsOf, type GrantRef } from '../../src/util/ids.js';
 import { PlatformError } from '../../src/xen/platform.js';
 import { withHypervisor } from './helpers.js';
 
@@ -59,7 +59,7 @@ void test('scattered and reversed frames map, in ref order, onto the guest very 
       const layouts = [[5, 40, 2, 63, 17, 18, 19, 0], Array.from({ length: 64 }, (_, i) => 63 - i)];
       for (const offsets of layouts) {
         const refs = await grantScattered(guest, own, offsets);
-        const m = await be.mapGrants(D1, refs, { writable: false });
+        const m = await be.mapGrants(D1, grantRefsOf(refs), { writable: false });
         assert.equal(m.bytes.length, offsets.length * PAGE);
         offsets.forEach((o, i) => {
           assert.equal(frameAt(m.bytes, i), own.first + o, `page ${i} is frame +${o}`);
@@ -75,7 +75,7 @@ void test('scattered and reversed frames map, in ref order, onto the guest very 
       }
       // And a writable mapping: the backend writes, the guest reads it in its own page.
       const refs = await grantScattered(guest, own, [9, 3, 30]);
-      const w = await be.mapGrants(D1, refs, { writable: true });
+      const w = await be.mapGrants(D1, grantRefsOf(refs), { writable: true });
       w.bytes[2 * PAGE + 10] = 0x3c;
       assert.equal(own.bytes[30 * PAGE + 10], 0x3c);
       w.close();
@@ -165,7 +165,7 @@ void test('a simulated dma-buf export of scattered frames is refused and holds n
     try {
       const own = await guest.allocPages(8);
       const refs = await grantScattered(guest, own, [1, 0, 2]);
-      const err = await be.exportDmaBuf(D1, refs).then(
+      const err = await be.exportDmaBuf(D1, grantRefsOf(refs)).then(
         () => assert.fail('export should be refused'),
         (e: unknown) => e,
       );
@@ -175,7 +175,7 @@ void test('a simulated dma-buf export of scattered frames is refused and holds n
       assert.equal(hv.grantStats(1)!.pinnedEntries, 0, 'the pins taken for the export are released');
       // Consecutive frames still export, at their offset in the memory file.
       const ok = await grantScattered(guest, own, [4, 5, 6]);
-      const buf = await be.exportDmaBuf(D1, ok);
+      const buf = await be.exportDmaBuf(D1, grantRefsOf(ok));
       assert.equal(buf.offset, (own.first + 4) * PAGE);
       await buf.close();
       own.unmap();

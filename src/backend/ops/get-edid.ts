@@ -6,6 +6,7 @@ import { bufferPageCount, type GetEdid } from '../../displif/requests.js';
 import type { ConnectorState, DeviceContext, OpResult } from './context.js';
 import { statusOf } from '../../displif/status.js';
 import { readDirectory } from './guest-pages.js';
+import { grantRefs } from '../../util/ids.js';
 
 /** The EDID a connector reports: its resolution at 60 Hz, a serial per domain and connector. */
 export function connectorEdid(ctx: DeviceContext, conn: ConnectorState): Uint8Array {
@@ -20,7 +21,7 @@ export async function getEdid(ctx: DeviceContext, conn: ConnectorState, req: Get
   try {
     const edid = connectorEdid(ctx, conn);
     const refs = await readDirectory(ctx.platform, ctx.domid, req.grefDirectory, bufferPageCount(req.bufferSz));
-    const used = refs.slice(0, Math.ceil(edid.length / PAGE_SIZE));
+    const used = grantRefs(refs.subarray(0, Math.ceil(edid.length / PAGE_SIZE)));
     const m = await ctx.platform.mapGrants(ctx.domid, used, { writable: true });
     try {
       m.bytes.set(edid, 0);

@@ -11,7 +11,7 @@ import {
   walkPageDirectory,
 } from '../../displif/page-directory.js';
 import { PAGE_DIR } from '../../displif/wire-layout.js';
-import type { DomId, GrantRef } from '../../util/ids.js';
+import { grantRefsOf, type DomId, type GrantRef, type GrantRefs } from '../../util/ids.js';
 import type { GrantMapping, XenPlatform } from '../../xen/platform.js';
 
 /**
@@ -24,7 +24,7 @@ export async function readDirectory(
   domid: DomId,
   firstRef: GrantRef,
   nRefs: number,
-): Promise<GrantRef[]> {
+): Promise<GrantRefs> {
   let last: Uint8Array | undefined;
   const refs = await walkPageDirectory(firstRef, nRefs, async (ref) => {
     if (platform.copyFromGrant) {
@@ -32,7 +32,7 @@ export async function readDirectory(
       last = await platform.copyFromGrant(domid, ref, PAGE_SIZE);
       return last;
     }
-    const m = await platform.mapGrants(domid, [ref], { writable: false });
+    const m = await platform.mapGrants(domid, grantRefsOf([ref]), { writable: false });
     try {
       last = m.bytes.slice(0, PAGE_SIZE);
       return last;
@@ -62,14 +62,14 @@ export async function writeDirectory(
   platform: XenPlatform,
   domid: DomId,
   firstRef: GrantRef,
-  bufferRefs: readonly GrantRef[],
+  bufferRefs: GrantRefs,
 ): Promise<void> {
   let current: GrantMapping | undefined;
   try {
     await fillPageDirectory(firstRef, bufferRefs, async (ref) => {
       current?.close();
       current = undefined;
-      current = await platform.mapGrants(domid, [ref], { writable: true });
+      current = await platform.mapGrants(domid, grantRefsOf([ref]), { writable: true });
       return current.bytes.subarray(0, PAGE_SIZE);
     });
   } finally {

@@ -14,7 +14,7 @@ import { emitter } from '../../util/events.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import type { DomId } from '../../util/ids.js';
-import { grantRef } from '../../util/ids.js';
+import { grantRefs } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
 import type { DrawBuffer, Output, OutputBackend, OutputBackendEvents, OutputBackendResources } from '../output.js';
 import type { Size } from '../../util/geometry.js';
@@ -524,7 +524,7 @@ export class KmsBackend implements OutputBackend {
       const buf: GrantedBuffer = {
         domid,
         // The guest gets the pages its buffer needs; extra pages of the allocation stay unused.
-        refs: imported.refs.slice(0, pages).map((r) => grantRef(r)),
+        refs: grantRefs(imported.refs.subarray(0, pages)),
         bytes: new Uint8Array(memory, 0, pages * XEN_PAGE_SIZE),
         close: () => {
           if (!open) return;

@@ -9,8 +9,8 @@ import { GNTDEV_DEFAULT_LIMIT, GNTDEV_DMA_FLAG_COHERENT, GNTDEV_DMA_FLAG_WC } fr
 import type { NativeGntalloc, NativeGntdev } from '../../native/xen-devices.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import type { DomId, EvtchnPort, GrantRef } from '../../util/ids.js';
-import { domId, grantRef } from '../../util/ids.js';
+import type { DomId, EvtchnPort, GrantRefs } from '../../util/ids.js';
+import { domId, grantRefs } from '../../util/ids.js';
 import {
   PlatformError,
   XEN_PAGE_SIZE,
@@ -51,7 +51,7 @@ export interface LinuxPlatformOptions {
 
 const { EINVAL, EIO, ENODEV } = Errno;
 
-function checkRefs(refs: readonly GrantRef[], what: string): Uint32Array {
+function checkRefs(refs: GrantRefs, what: string): GrantRefs {
   if (refs.length === 0 || refs.length > GNTDEV_DEFAULT_LIMIT) {
     throw new PlatformError(
       `${what}: ${refs.length} grant refs (1..${GNTDEV_DEFAULT_LIMIT} allowed)`,
@@ -59,7 +59,7 @@ function checkRefs(refs: readonly GrantRef[], what: string): Uint32Array {
       'EINVAL',
     );
   }
-  return Uint32Array.from(refs);
+  return refs;
 }
 
 export class LinuxXenPlatform implements XenPlatform {
@@ -139,7 +139,7 @@ export class LinuxXenPlatform implements XenPlatform {
     }
   }
 
-  async mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping> {
+  async mapGrants(domid: DomId, refs: GrantRefs, opts: { writable: boolean }): Promise<GrantMapping> {
     this.assertOpen();
     const list = checkRefs(refs, 'mapGrants');
     const m = await asPlatformError('mapGrants', () => this.gntdev.mapGrants(domid, list, opts.writable));
@@ -151,7 +151,7 @@ export class LinuxXenPlatform implements XenPlatform {
     let open = true;
     const mapping: GrantMapping = {
       domid,
-      refs: [...refs],
+      refs,
       writable: opts.writable,
       bytes: new Uint8Array(m.buffer),
       close: () => {
@@ -167,7 +167,7 @@ export class LinuxXenPlatform implements XenPlatform {
     return mapping;
   }
 
-  async exportDmaBuf(domid: DomId, refs: readonly GrantRef[]): Promise<ExportedDmaBuf> {
+  async exportDmaBuf(domid: DomId, refs: GrantRefs): Promise<ExportedDmaBuf> {
     this.assertOpen();
     const list = checkRefs(refs, 'exportDmaBuf');
     const fd = await asPlatformError('exportDmaBuf', () => this.gntdev.exportDmabuf(domid, list, this.exportFlags));
@@ -217,7 +217,7 @@ export class LinuxXenPlatform implements XenPlatform {
     let open = true;
     const buf: GrantedBuffer = {
       domid,
-      refs: [...a.refs].map(grantRef),
+      refs: grantRefs(a.refs),
       bytes: new Uint8Array(a.mapping.buffer),
       close: () => {
         if (!open) return;
@@ -247,7 +247,7 @@ export class LinuxXenPlatform implements XenPlatform {
     let open = true;
     const buf: GrantedBuffer = {
       domid,
-      refs: [...refs].map(grantRef),
+      refs: grantRefs(refs),
       bytes: undefined,
       close: () => {
         if (!open) return;

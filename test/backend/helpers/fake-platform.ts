@@ -13,7 +13,16 @@ import {
   type PlatformResources,
   type XenPlatform,
 } from '../../../src/xen/platform.js';
-import { domId, evtchnPort, grantRef, type DomId, type EvtchnPort, type GrantRef } from '../../../src/util/ids.js';
+import {
+  domId,
+  evtchnPort,
+  grantRef,
+  grantRefsOf,
+  type DomId,
+  type EvtchnPort,
+  type GrantRef,
+  type GrantRefs,
+} from '../../../src/util/ids.js';
 import { directoryPageCount, writePageDirectory } from '../../../src/displif/page-directory.js';
 
 interface Grant {
@@ -106,11 +115,11 @@ export class FakePlatform implements XenPlatform {
     return g;
   }
 
-  async mapGrants(domid: DomId, refs: readonly GrantRef[], opts: { writable: boolean }): Promise<GrantMapping> {
+  async mapGrants(domid: DomId, refs: GrantRefs, opts: { writable: boolean }): Promise<GrantMapping> {
     if (this.mapGate) await this.mapGate;
     const g = this.guests.get(domid);
     if (!g || refs.length === 0) throw new PlatformError('bad domain', 22, 'GNTST_bad_domain', -2);
-    const grants = refs.map((r) => g.grants.get(r));
+    const grants = Array.from(refs, (r) => g.grants.get(grantRef(r)));
     grants.forEach((gr, i) => {
       if (!gr) throw new PlatformError(`unknown grant ref ${refs[i]}`, 22, 'GNTST_bad_gntref', -4);
       if (opts.writable && gr.readonly)
@@ -133,7 +142,7 @@ export class FakePlatform implements XenPlatform {
     let open = true;
     return {
       domid,
-      refs: [...refs],
+      refs,
       writable: opts.writable,
       get bytes() {
         return open ? bytes : new Uint8Array(0);
@@ -163,7 +172,7 @@ export class FakePlatform implements XenPlatform {
     let open = true;
     return Promise.resolve({
       domid,
-      refs,
+      refs: grantRefsOf(refs),
       bytes,
       close: () => {
         if (!open) return;
