@@ -84,12 +84,15 @@ async function main(): Promise<void> {
     const dst = { bytes: new Uint8Array(dstMap.buffer), width: W, height: H, stride: PITCH };
     const cfg = { fb: fbs[0]!, x: 0, y: 0, width: W, height: H };
     const paintCpuUs: number[] = [];
-    for (let i = 0; i < iterations; i++) {
-      const t = process.cpuUsage();
-      paintViewport(cfg, fbs[i % 2]!, dst, false, () => new Uint8Array(0));
-      paintCpuUs.push(cpuUs(t));
+    try {
+      for (let i = 0; i < iterations; i++) {
+        const t = process.cpuUsage();
+        paintViewport(cfg, fbs[i % 2]!, dst, false, () => new Uint8Array(0));
+        paintCpuUs.push(cpuUs(t));
+      }
+    } finally {
+      dstMap.unmap();
     }
-    dstMap.unmap();
     const result: WaylandWorkerResult = { flipCpuUs, paintCpuUs, bytesPerFrame };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

@@ -23,7 +23,7 @@ export async function startXvfb(width: number, height: number): Promise<Xvfb> {
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const display = await new Promise<string>((resolve, reject) => {
+  const starting = new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`Xvfb gave no display in 20 s: ${err}`)), 20_000);
     child.stdio[3]!.on('data', (d: Buffer) => {
@@ -37,6 +37,12 @@ export async function startXvfb(width: number, height: number): Promise<Xvfb> {
       clearTimeout(timer);
       reject(new Error(`Xvfb exited with ${code}: ${err}`));
     });
+  });
+  // A server that never said its display is stopped here: nobody else holds it.
+  const display = await starting.catch(async (err: unknown) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await closed;
+    throw err;
   });
   return {
     display,
