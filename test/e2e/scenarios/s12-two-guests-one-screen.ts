@@ -3,11 +3,13 @@
 // draws modetest's SMPTE bars at its own size with the real xen-drm-front; dom0's screen is compared
 // with the expected composition pixel for pixel (each rectangle exactly its guest's picture, a
 // rectangle whose guest is not there the blank grey, everything else black). Then both flip
-// (`modetest -v`) and one is destroyed (`xl destroy`): the survivor's flips keep the vblank pace
-// (each of modetest's 60-flip intervals within two frame periods of the mode composed at), the
-// destroyed guest's rectangle turns blank (docs/OPERATIONS.md: a layout entry whose guest is not
-// there is blank), and the daemon holds what it held before the second guest came: its status
-// counters, its fds and its gntdev and DRM mappings.
+// (`modetest -v`) and one is destroyed (`xl destroy`): the survivor flips at no less than half the
+// rate it managed alone on the same output earlier in this run (its baseline), and each of its
+// 60-flip intervals is within two frame periods of the mode composed at — judged only where the
+// baseline itself holds that bar (QEMU TCG on a loaded host may not: the scenario then ends
+// blocked, not passed); the destroyed guest's rectangle turns blank (docs/OPERATIONS.md: a layout
+// entry whose guest is not there is blank), and the daemon holds what it held before the second
+// guest came: its status counters, its fds and its gntdev and DRM mappings.
 import { hasCommand } from '../lib/daemon.js';
 import { checkComposition, describeComposition, type Area } from '../lib/composition.js';
 import type { Guest } from '../lib/guest.js';
@@ -43,6 +45,8 @@ const BLACK: Pixel = [0, 0, 0];
 /** A layout entry whose guest is not there (src/drm/compose/blit.ts BLANK_XRGB). */
 const BLANK: Pixel = [0x20, 0x20, 0x20];
 const FLIP_SECONDS = 15;
+/** The longest a flip measurement waits for its modetest reports. */
+const REPORT_WAIT_S = 60;
 
 type Shows = 'blank' | 'smpte' | 'smpte-or-plain';
 
@@ -128,6 +132,38 @@ async function bringUp(ctx: Ctx, p: Placed): Promise<{ guest: Guest; domid: numb
   return { guest, domid, args };
 }
 
+/**
+ * modetest -v's reports (each the rate of 60 flips) as flips per second over all of them, and the
+ * mean interval of each report; the first report is left out where it spans a start or a destroy
+ * (and there are more).
+ */
+function paceOf(rates: readonly number[], skipFirst: boolean): { rate: number; intervals: number[]; text: string } {
+  const r = skipFirst && rates.length > 1 ? rates.slice(1) : [...rates];
+  const intervals = r.map((hz) => 1000 / hz);
+  const rate = intervals.length > 0 ? (1000 * intervals.length) / intervals.reduce((a, b) => a + b, 0) : 0;
+  const worst = Math.max(0, ...intervals);
+  return {
+    rate,
+    intervals,
+    text: `${r.length} reports, ${rate.toFixed(1)} flips/s, worst 60-flip mean interval ${worst.toFixed(2)} ms`,
+  };
+}
+
+/**
+ * modetest -v's rates in `tag`'s log past the first `from`, once at least `want` more are there
+ * (at least FLIP_SECONDS, at most REPORT_WAIT_S: under TCG 60 flips may take many seconds).
+ */
+async function flipReports(guest: Guest, tag: string, from: number, want: number): Promise<number[]> {
+  const t0 = performance.now();
+  await sleep(FLIP_SECONDS * 1000);
+  let rates = parseFlipRates(await guest.log(tag)).slice(from);
+  while (rates.length < want && (performance.now() - t0) / 1000 < REPORT_WAIT_S) {
+    await sleep(2000);
+    rates = parseFlipRates(await guest.log(tag)).slice(from);
+  }
+  return rates;
+}
+
 async function modetestClean(ctx: Ctx, guest: Guest, tag: string, what: string): Promise<void> {
   const errors = modetestErrors(await guest.log(tag));
   ctx.check(`${what}: modetest reports no error`, errors.length === 0, errors.slice(0, 2).join(' | '));
@@ -170,6 +206,20 @@ export const twoGuestsOneScreen: Scenario = {
     const before = await holdings(ctx);
     ctx.figure('daemon with the left guest alone', before.line);
 
+    // The baseline: left flipping alone on the output, in this run, on this host.
+    await left.guest.killall('modetest');
+    await startModetest(left.guest, 'flip-left-alone', `-v ${left.args}`);
+    const alone = paceOf(await flipReports(left.guest, 'flip-left-alone', 0, 3), true);
+    await left.guest.killall('modetest');
+    ctx.figure(
+      'left flipping alone (baseline): modetest rates (Hz)',
+      alone.intervals.map((ms) => (1000 / ms).toFixed(2)).join(' '),
+    );
+    ctx.figure('left flipping alone (baseline)', alone.text);
+    ctx.check('left flips alone (modetest -v reports rates past the first)', alone.intervals.length > 0, alone.text);
+    await modetestClean(ctx, left.guest, 'flip-left-alone', 'left flipping alone');
+    await startModetest(left.guest, 'mt-left', left.args);
+
     const right = await bringUp(ctx, RIGHT);
     pixels += await waitForComposition(
       ctx,
@@ -209,20 +259,37 @@ export const twoGuestsOneScreen: Scenario = {
       "right's rectangle blank once it is destroyed, left still flipping in its own",
       30,
     );
-    await sleep(FLIP_SECONDS * 1000);
-    const after = parseFlipRates(await left.guest.log('flip-left')).slice(ratesBoth.length);
+    const after = await flipReports(left.guest, 'flip-left', ratesBoth.length, 3);
     // modetest -v prints the rate of each 60 flips: their mean interval; the first spans the destroy
-    const intervals = after.map((hz) => 1000 / hz);
+    const survivor = paceOf(after, true);
     ctx.figure('left after the destroy: modetest rates (Hz)', after.join(' '));
     ctx.figure(
       'left after the destroy: mean flip interval of each 60 flips (ms)',
-      intervals.map((ms) => ms.toFixed(2)).join(' '),
+      survivor.intervals.map((ms) => ms.toFixed(2)).join(' '),
     );
+    ctx.figure('left after the destroy', survivor.text);
+    // Judged on any host: a destroy that stalled the daemon or the composition would cut the
+    // survivor's rate well below what it managed alone in this run (half leaves room for TCG's swings).
     ctx.check(
-      `the survivor's flips keep the vblank pace: every 60-flip interval within two frame periods (${(2 * frameMs).toFixed(2)} ms)`,
-      intervals.length >= 2 && intervals.every((ms) => ms <= 2 * frameMs),
-      `${intervals.length} reports over ${FLIP_SECONDS}+ s, worst ${Math.max(0, ...intervals).toFixed(2)} ms`,
+      'the survivor flips at no less than half its rate alone on this output in this run',
+      survivor.intervals.length >= 1 && alone.rate > 0 && survivor.rate >= alone.rate / 2,
+      `after the destroy: ${survivor.text}; alone: ${alone.text}`,
     );
+    const bar = 2 * frameMs;
+    const paceName = `the survivor's flips keep the vblank pace: every 60-flip interval within two frame periods (${bar.toFixed(2)} ms)`;
+    if (alone.intervals.length === 0 || alone.intervals.some((ms) => ms > bar))
+      // QEMU TCG on a loaded host: alone, the guest already misses the bar; a failure here would
+      // measure the host, not the daemon (the unit tests hold per-guest flip timing on the fake card).
+      ctx.notJudged(
+        paceName,
+        `its baseline alone misses it too: alone ${alone.text}; after the destroy ${survivor.text}`,
+      );
+    else
+      ctx.check(
+        paceName,
+        survivor.intervals.length >= 1 && survivor.intervals.every((ms) => ms <= bar),
+        `after the destroy: ${survivor.text}; alone: ${alone.text}`,
+      );
     await modetestClean(ctx, left.guest, 'flip-left', 'left flipping through the destroy');
 
     // Back to the left guest's still picture: the daemon must hold what it held before right came.
