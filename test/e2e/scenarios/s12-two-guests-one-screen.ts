@@ -4,10 +4,10 @@
 // with the expected composition pixel for pixel (each rectangle exactly its guest's picture, a
 // rectangle whose guest is not there the blank grey, everything else black). Then both flip
 // (`modetest -v`) and one is destroyed (`xl destroy`): the survivor flips at no less than half the
-// rate it managed alone on the same output earlier in this run (its baseline), and each of its
-// 60-flip intervals is within two frame periods of the mode composed at — judged only where the
-// baseline itself holds that bar (QEMU TCG on a loaded host may not: the scenario then ends
-// blocked, not passed); the destroyed guest's rectangle turns blank (docs/OPERATIONS.md: a layout
+// rate it had beside the other guest just before, and each of its 60-flip intervals is within two
+// frame periods of the mode composed at, no flip event waited for 3 s or more — these two judged
+// only where its baseline (flipping alone on the same output earlier in this run) holds that bar
+// (QEMU TCG on a loaded host may not: the scenario then ends blocked, not passed); the destroyed guest's rectangle turns blank (docs/OPERATIONS.md: a layout
 // entry whose guest is not there is blank), and the daemon holds what it held before the second
 // guest came: its status counters, its fds and its gntdev and DRM mappings.
 import { hasCommand } from '../lib/daemon.js';
@@ -164,8 +164,14 @@ async function flipReports(guest: Guest, tag: string, from: number, want: number
   return rates;
 }
 
-async function modetestClean(ctx: Ctx, guest: Guest, tag: string, what: string): Promise<void> {
-  const errors = modetestErrors(await guest.log(tag));
+async function modetestClean(
+  ctx: Ctx,
+  guest: Guest,
+  tag: string,
+  what: string,
+  judged: (line: string) => boolean = () => true,
+): Promise<void> {
+  const errors = modetestErrors(await guest.log(tag)).filter(judged);
   ctx.check(`${what}: modetest reports no error`, errors.length === 0, errors.slice(0, 2).join(' | '));
 }
 
@@ -269,15 +275,19 @@ export const twoGuestsOneScreen: Scenario = {
     );
     ctx.figure('left after the destroy', survivor.text);
     // Judged on any host: a destroy that stalled the daemon or the composition would cut the
-    // survivor's rate well below what it managed alone in this run (half leaves room for TCG's swings).
+    // survivor's rate well below what it had beside the other guest just before (minutes closer
+    // than the baseline alone, so the host's load has had less time to change; half leaves room
+    // for TCG's swings). Its rate alone is the figure to compare with on a quiet host.
+    const beside = paceOf(ratesBoth, true);
     ctx.check(
-      'the survivor flips at no less than half its rate alone on this output in this run',
-      survivor.intervals.length >= 1 && alone.rate > 0 && survivor.rate >= alone.rate / 2,
-      `after the destroy: ${survivor.text}; alone: ${alone.text}`,
+      'the survivor flips at no less than half its rate beside the other guest just before the destroy',
+      survivor.intervals.length >= 1 && beside.rate > 0 && survivor.rate >= beside.rate / 2,
+      `after the destroy: ${survivor.text}; beside: ${beside.text}; alone (baseline): ${alone.text}`,
     );
     const bar = 2 * frameMs;
+    const baselineHolds = alone.intervals.length > 0 && alone.intervals.every((ms) => ms <= bar);
     const paceName = `the survivor's flips keep the vblank pace: every 60-flip interval within two frame periods (${bar.toFixed(2)} ms)`;
-    if (alone.intervals.length === 0 || alone.intervals.some((ms) => ms > bar))
+    if (!baselineHolds)
       // QEMU TCG on a loaded host: alone, the guest already misses the bar; a failure here would
       // measure the host, not the daemon (the unit tests hold per-guest flip timing on the fake card).
       ctx.notJudged(
@@ -290,7 +300,21 @@ export const twoGuestsOneScreen: Scenario = {
         survivor.intervals.length >= 1 && survivor.intervals.every((ms) => ms <= bar),
         `after the destroy: ${survivor.text}; alone: ${alone.text}`,
       );
-    await modetestClean(ctx, left.guest, 'flip-left', 'left flipping through the destroy');
+    // modetest waits 3 s for each flip event: a wait that long is judged with the pace, on a host
+    // whose baseline holds the bar; every other error is judged anywhere.
+    const flipLog = await left.guest.log('flip-left');
+    const waits = flipLog.split('\n').filter((l) => /select timed out/.test(l)).length;
+    await modetestClean(
+      ctx,
+      left.guest,
+      'flip-left',
+      'left flipping through the destroy',
+      (l) => !/select timed out/.test(l),
+    );
+    const waitName = 'left flipping through the destroy: no flip event waited for 3 s (modetest select timeouts)';
+    if (!baselineHolds && waits > 0)
+      ctx.notJudged(waitName, `${waits} such waits; its baseline alone misses the pace bar: ${alone.text}`);
+    else ctx.check(waitName, waits === 0, `${waits} waits of 3 s`);
 
     // Back to the left guest's still picture: the daemon must hold what it held before right came.
     await left.guest.killall('modetest');
