@@ -114,7 +114,7 @@ export interface PlaneLayer {
   readonly fb: FramebufferDesc;
   /** The part of the framebuffer shown, in its pixels. */
   readonly src: Rect;
-  /** Where it lands, in the mode's pixels (the same size as src: planes are not scaled yet). */
+  /** Where it lands, in the mode's pixels (another size than src: the plane scales it). */
   readonly dst: Rect;
 }
 
@@ -122,15 +122,18 @@ export interface Output {
   readonly name: string;
   readonly modes: readonly Mode[];
   /**
-   * Outputs with overlay planes (KMS, atomic) implement these four: how many planes a flip may
-   * carry guest framebuffers on above the picture; readying a framebuffer for a plane (its
-   * import), resolving whether it can be on one at all; whether the display takes a picture with
-   * these layers now (a test-only commit, no side effect); and a flip with them (an empty list
-   * turns the planes off).
+   * Outputs with overlay planes (KMS, atomic) implement these five: how many planes a flip may
+   * carry guest framebuffers on above the picture (as many as the planes' stacking allows);
+   * readying a framebuffer for a plane (its import), resolving whether it can be on one at all;
+   * whether some plane can show a layer over `fb` (its scaling: test-only commits, remembered);
+   * whether the display takes a picture with these layers, bottom to top, now (a test-only
+   * commit, no side effect); each of the last two true or why not; and a flip with them (an empty
+   * list turns the planes off).
    */
   readonly overlayPlanes?: number;
   preparePlane?(fb: FramebufferDesc): Promise<boolean>;
-  testLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[]): boolean;
+  layerFits?(fb: FramebufferDesc, layer: PlaneLayer): true | string;
+  testLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[]): true | string;
   flipLayers?(fb: FramebufferDesc, layers: readonly PlaneLayer[], done: (r: FlipResult) => void): void;
   /**
    * Where the output shows more than this connector (a slot of a composed output, whose

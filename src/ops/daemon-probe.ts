@@ -98,6 +98,8 @@ export function daemonProbe(daemon: Daemon, configRefusals?: LayoutRefusals): Da
           planes: s.planes,
           framesShown: s.framesShown,
           bytesComposed: s.bytesComposed,
+          planeRefusals: s.planeRefusals,
+          placements: s.placements,
         };
       }),
     layoutRefusals: () => {

@@ -65,7 +65,16 @@ export interface LayoutProbe {
   readonly framesShown: number;
   /** Bytes the CPU wrote composing them. */
   readonly bytesComposed: number;
+  /** Frames whose overlay planes the display refused (a test-only commit): those guests composed instead. */
+  readonly planeRefusals: number;
+  /** Each entry's guest, bottom to top: on an overlay plane of its own, or composed by the CPU and why. */
+  readonly placements: readonly LayoutPlacement[];
 }
+
+/** Where a layout entry's guest is shown (ComposedOutput's GuestPlacement). */
+export type LayoutPlacement =
+  | { readonly key: string; readonly plane: true }
+  | { readonly key: string; readonly plane: false; readonly why: string };
 
 /** How a shown framebuffer reaches the screen (ScanoutPath): dma-buf, copied or mapped. */
 export type BufferPath = Exclude<ScanoutPath, 'none'>;

@@ -120,6 +120,8 @@ void test('the viewer sends each connector of a layout its own picture and the c
           planes: s.planes,
           framesShown: s.framesShown,
           bytesComposed: s.bytesComposed,
+          planeRefusals: s.planeRefusals,
+          placements: s.placements,
         },
       ];
     }

@@ -1,8 +1,10 @@
 // A DRM card in TypeScript for the KMS output's tests: connectors, CRTCs, planes and properties as
 // a driver reports them, dumb buffers in memory, PRIME import of fake dma-bufs, ADDFB2 with a
 // pitch-alignment rule, legacy and atomic modesetting with TEST_ONLY, flip events delivered at a
-// vblank the test triggers, and DRM master that can be taken away. What is "on screen" can be read
-// back pixel by pixel, through the plane's source and destination rectangles.
+// vblank the test triggers, and DRM master that can be taken away. Overlay planes may have a zpos
+// (mutable in a range, or immutable, as drivers make them) and scale or not, each its own. What
+// is "on screen" can be read back pixel by pixel, through the planes' source and destination
+// rectangles, stacked as the kernel stacks them (by zpos, then plane id).
 import type {
   DrmConnector,
   DrmCrtc,
@@ -60,6 +62,32 @@ const prop = (name: string, value = 0n, enums: { name: string; value: bigint }[]
   values: [],
 });
 
+/** A plane's zpos property: mutable in [min, max] (value the initial one), or immutable at value. */
+export interface FakeZpos {
+  readonly value: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly immutable?: boolean;
+}
+
+/** One overlay plane: its zpos property (none: no property) and whether it scales (default: canScale). */
+export interface FakeOverlaySpec {
+  readonly zpos?: FakeZpos;
+  readonly scales?: boolean;
+}
+
+const DRM_MODE_PROP_RANGE = 1 << 1;
+const DRM_MODE_PROP_IMMUTABLE = 1 << 2;
+
+function zposProp(z: FakeZpos): DrmProperty {
+  const immutable = z.immutable ?? false;
+  return {
+    ...prop('zpos', BigInt(z.value)),
+    flags: DRM_MODE_PROP_RANGE | (immutable ? DRM_MODE_PROP_IMMUTABLE : 0),
+    values: immutable ? [BigInt(z.value), BigInt(z.value)] : [BigInt(z.min ?? 0), BigInt(z.max ?? z.value)],
+  };
+}
+
 export interface FakeConnectorSpec {
   readonly name: string;
   readonly modes: readonly DrmModeInfo[];
@@ -81,8 +109,13 @@ export interface FakeCardOptions {
   readonly formats?: readonly number[];
   /** fbcon's state before we start: CRTC 0 shows this framebuffer. */
   readonly bootFb?: number;
-  /** Atomic: overlay planes per CRTC (above the primary, in plane id order); none by default. */
-  readonly overlays?: number;
+  /**
+   * Atomic: overlay planes per CRTC, a count (no zpos: above the primary in plane id order) or
+   * one spec each; none by default.
+   */
+  readonly overlays?: number | readonly FakeOverlaySpec[];
+  /** Atomic: the primary planes' zpos property (none by default). */
+  readonly primaryZpos?: FakeZpos;
 }
 
 interface Fb {
@@ -105,6 +138,8 @@ interface OverlayState {
 
 interface CrtcState {
   fbId: number;
+  /** zpos values set by a commit, by plane, applied with the flip. */
+  zpos?: Map<number, bigint>;
   mode: DrmModeInfo | null;
   connectors: number[];
   src: { x: number; y: number; w: number; h: number };
@@ -137,8 +172,12 @@ export class FakeDrm implements NativeDrmDevice {
       src?: CrtcState['src'];
       dst?: CrtcState['dst'];
       overlays?: Map<number, OverlayState>;
+      zpos?: Map<number, bigint>;
     }
   >();
+  /** Each plane's zpos now (planes with a zpos property). */
+  private readonly zpos = new Map<number, bigint>();
+  private readonly overlaySpecs = new Map<number, FakeOverlaySpec>();
   private readonly overlayState = new Map<number, OverlayState>();
   private readonly overlayIds = new Set<number>();
   /**
@@ -207,11 +246,12 @@ export class FakeDrm implements NativeDrmDevice {
         { name: 'Primary', value: 1n },
         { name: 'Cursor', value: 2n },
       ]);
-    const planeProps = (primary: boolean): DrmProperty[] => [
+    const planeProps = (primary: boolean, zpos: FakeZpos | undefined): DrmProperty[] => [
       planeType(primary),
       ...['FB_ID', 'CRTC_ID', 'SRC_X', 'SRC_Y', 'SRC_W', 'SRC_H', 'CRTC_X', 'CRTC_Y', 'CRTC_W', 'CRTC_H'].map((n) =>
         prop(n),
       ),
+      ...(zpos ? [zposProp(zpos)] : []),
     ];
     const planes: DrmPlane[] = crtcs.map((_c, i) => ({
       id: 60 + i,
@@ -219,14 +259,28 @@ export class FakeDrm implements NativeDrmDevice {
       fbId: 0,
       possibleCrtcs: 1 << i,
       formats: opts.formats ?? [XR24, 0x34325241, 0x36314752],
-      props: planeProps(true),
+      props: planeProps(true, opts.primaryZpos),
     }));
+    const specs: readonly FakeOverlaySpec[] =
+      typeof opts.overlays === 'number' ? Array.from({ length: opts.overlays }, () => ({})) : (opts.overlays ?? []);
     for (let i = 0; i < ncrtc; i++)
-      for (let k = 0; k < (opts.overlays ?? 0); k++) {
+      specs.forEach((spec, k) => {
         const id = 80 + i * 8 + k;
         this.overlayIds.add(id);
-        planes.push({ id, crtcId: 0, fbId: 0, possibleCrtcs: 1 << i, formats: [XR24], props: planeProps(false) });
-      }
+        this.overlaySpecs.set(id, spec);
+        planes.push({
+          id,
+          crtcId: 0,
+          fbId: 0,
+          possibleCrtcs: 1 << i,
+          formats: [XR24],
+          props: planeProps(false, spec.zpos),
+        });
+      });
+    for (const p of planes) {
+      const z = p.props.find((x) => x.name === 'zpos');
+      if (z) this.zpos.set(p.id, z.value);
+    }
     this.res = { minWidth: 1, maxWidth: 8192, minHeight: 1, maxHeight: 8192, crtcs, encoders, connectors, planes };
     if (opts.bootFb !== undefined && connectors[0] && crtcs[0]) {
       const m = connectors[0].modes[0]!;
@@ -261,6 +315,7 @@ export class FakeDrm implements NativeDrmDevice {
       if (f.src) s.src = f.src;
       if (f.dst) s.dst = f.dst;
       for (const [id, o] of f.overlays ?? []) this.overlayState.set(id, o);
+      for (const [id, z] of f.zpos ?? []) this.zpos.set(id, z);
       this.events.push({ crtcId: crtc, sequence: ++this.seq, sec: 100, usec: 500 * this.seq, userData: f.userData });
       n++;
     }
@@ -304,19 +359,52 @@ export class FakeDrm implements NativeDrmDevice {
     return [...this.overlayState.values()].filter((o) => o.crtcId === crtcId && o.fbId !== 0).length;
   }
 
+  /** What lit overlay plane `planeId` shows at the top-left of its source rectangle, as [B, G, R]. */
+  overlayOrigin(planeId: number): number[] | undefined {
+    const o = this.overlayState.get(planeId);
+    if (!o || o.fbId === 0) return undefined;
+    return this.sample(o.fbId, o.src, o.dst, o.dst.x, o.dst.y);
+  }
+
+  /** A plane's zpos now (undefined: it has no zpos property). */
+  planeZpos(planeId: number): bigint | undefined {
+    return this.zpos.get(planeId);
+  }
+
+  /** Overlay planes lit on `crtcId`, bottom to top as the kernel stacks them (zpos, then plane id). */
+  litOrder(crtcId: number): number[] {
+    return this.stack(crtcId)
+      .map((p) => p.id)
+      .filter((id) => this.overlayIds.has(id));
+  }
+
   /** XRGB pixel on screen at (x, y) of `crtcId` as [B, G, R]; undefined where no plane covers. */
   pixel(crtcId: number, x: number, y: number): number[] | undefined {
     const s = this.state.get(crtcId)!;
     if (!s.mode) return undefined;
-    // The topmost lit overlay covering (x, y) first (higher plane id above).
-    const lit = [...this.overlayState.entries()]
-      .filter(([, o]) => o.crtcId === crtcId && o.fbId !== 0)
-      .sort(([a], [b]) => b - a);
-    for (const [, o] of lit) {
-      const got = this.sample(o.fbId, o.src, o.dst, x, y);
+    // The topmost lit plane covering (x, y).
+    for (const p of this.stack(crtcId).reverse()) {
+      const got = this.sample(p.fbId, p.src, p.dst, x, y);
       if (got) return got;
     }
-    return this.sample(s.fbId, s.src, s.dst, x, y);
+    return undefined;
+  }
+
+  /**
+   * The planes lit on `crtcId`, bottom to top: by zpos, then plane id (drm_atomic_normalize_zpos);
+   * where no plane has a zpos, the primary at the bottom and the overlays in plane id order.
+   */
+  private stack(crtcId: number): { id: number; fbId: number; src: CrtcState['src']; dst: CrtcState['dst'] }[] {
+    const s = this.state.get(crtcId)!;
+    const primary = 60 + this.res.crtcs.findIndex((c) => c.id === crtcId);
+    const lit = [
+      { id: primary, fbId: s.fbId, src: s.src, dst: s.dst },
+      ...[...this.overlayState.entries()]
+        .filter(([, o]) => o.crtcId === crtcId && o.fbId !== 0)
+        .map(([id, o]) => ({ id, fbId: o.fbId, src: o.src, dst: o.dst })),
+    ];
+    const z = (id: number): bigint => this.zpos.get(id) ?? (id === primary ? -1n : 0n);
+    return lit.sort((a, b) => (z(a.id) !== z(b.id) ? (z(a.id) < z(b.id) ? -1 : 1) : a.id - b.id));
   }
 
   private sample(
@@ -541,6 +629,16 @@ export class FakeDrm implements NativeDrmDevice {
       } else byName.set(name, values[i]!);
     }
     const plane = this.res.planes.find((p) => objIds.includes(p.id) && !this.overlayIds.has(p.id));
+    // zpos written on any plane: in its range and not immutable (drm_property_change_valid_get).
+    const zpos = new Map<number, bigint>();
+    for (let i = 0; i < objIds.length; i++) {
+      const p = this.res.planes.find((x) => x.id === objIds[i])?.props.find((x) => x.id === propIds[i]);
+      if (p?.name !== 'zpos') continue;
+      const v = values[i]!;
+      if ((p.flags & DRM_MODE_PROP_IMMUTABLE) !== 0 || v < p.values[0]! || v > p.values[1]!)
+        throw drmError('drmModeAtomicCommit', 22);
+      zpos.set(objIds[i]!, v);
+    }
     const crtcId =
       Number(byName.get('CRTC_ID') ?? 0n) || (plane ? this.res.crtcs[Math.log2(plane.possibleCrtcs)]!.id : 0);
     const s = this.state.get(crtcId);
@@ -579,16 +677,17 @@ export class FakeDrm implements NativeDrmDevice {
     if (test) return;
     if (flags & 0x01) {
       if (this.pendingFlips.has(crtcId)) throw drmError('drmModeAtomicCommit', 16);
-      this.pendingFlips.set(crtcId, { fbId, userData, src, dst, overlays });
+      this.pendingFlips.set(crtcId, { fbId, userData, src, dst, overlays, zpos });
       return;
     }
     Object.assign(s, { fbId, mode: m, src, dst });
     for (const [id, o] of overlays) this.overlayState.set(id, o);
+    for (const [id, z] of zpos) this.zpos.set(id, z);
   }
 
   /**
    * The overlay planes a commit sets, checked as a driver would: a framebuffer that exists, a
-   * source inside it, no scaling unless the card scales, inside the mode, and no more lit on the
+   * source inside it, no scaling unless the plane scales, inside the mode, and no more lit on the
    * card than overlayLimit. Throws EINVAL (TEST_ONLY included) where the card refuses.
    */
   private overlaysOf(
@@ -615,7 +714,7 @@ export class FakeDrm implements NativeDrmDevice {
           !fb ||
           src.x + src.w > fb.width ||
           src.y + src.h > fb.height ||
-          ((src.w !== dst.w || src.h !== dst.h) && !this.opts.canScale) ||
+          ((src.w !== dst.w || src.h !== dst.h) && !(this.overlaySpecs.get(id)?.scales ?? this.opts.canScale)) ||
           dst.x < 0 ||
           dst.y < 0 ||
           dst.x + dst.w > m.hdisplay ||

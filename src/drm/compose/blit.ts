@@ -81,6 +81,8 @@ export function composeRegion(
       continue;
     }
     if (e.scaled) {
+      // On a plane, the plane scales it over the whole rectangle: a hole here.
+      if (onPlane?.(e.key)) continue;
       // Scaled, the picture covers the rectangle only where the viewport is the whole resolution.
       if (!scaledCovers(p.resolution, p.cfg)) written += fill(t, r, BLACK_XRGB);
       written += drawScaled(t, r, e.rect, p.resolution, p.cfg);

@@ -8,9 +8,10 @@
 // The composition runs at a mode of the output chosen for the layout (modeForLayout) and follows
 // the output's modes: a monitor plugged in with other modes gets the layout at a mode of its own
 // that holds it, or, where none does, the layout is not shown (see outputChanged). Where the
-// output has overlay planes (KMS, atomic), guests shown 1:1 go on them, scanned out from their own
-// buffers with nothing composed, as far as a test-only commit of the frame says the display takes
-// it; where it does not, that frame is composed by the CPU whole (chooseLayers, compose).
+// output has overlay planes (KMS, atomic), guests go on them, scanned out from their own buffers
+// with nothing composed — scaled ones where a plane scales them — stacked in the layout's order,
+// as far as the planes' stacking and a test-only commit of the frame say the display takes it;
+// the others are composed by the CPU, each with the reason (chooseLayers, compose, placements).
 import { Errno } from '../../util/errno.js';
 import type { DomId } from '../../util/ids.js';
 import type { Rect, Size } from '../../util/geometry.js';
@@ -23,9 +24,10 @@ import {
   type Output,
   type OutputConfig,
   type PlaneLayer,
+  type ScanoutPath,
 } from '../output.js';
 import { composeRegion, makeTarget, targetOver, type ComposeTarget, type SlotPicture } from './blit.js';
-import { intersect, layoutUnfit, modeForLayout, sameLayout, type Layout } from './layout.js';
+import { intersect, layoutUnfit, modeForLayout, sameLayout, type Layout, type LayoutEntry } from './layout.js';
 import { SlotOutput, type SlotHost } from './slot-output.js';
 
 const XRGB8888 = 0x34325258;
@@ -54,9 +56,19 @@ export interface ComposedOutputStats {
   readonly planes: number;
   /** Frames shown with at least one guest on an overlay plane. */
   readonly planeFrames: number;
-  /** Frames whose planes the display refused (test-only commit): composed by the CPU instead. */
+  /**
+   * Frames whose planes the display refused (test-only commit) or could not stack as the layout
+   * does: those guests composed by the CPU instead.
+   */
   readonly planeRefusals: number;
+  /** Each layout entry's guest, bottom to top: on a plane or composed by the CPU (and why), in the last frame. */
+  readonly placements: readonly GuestPlacement[];
 }
+
+/** Where a layout entry's guest is shown: on an overlay plane of its own, or composed by the CPU, and why. */
+export type GuestPlacement =
+  | { readonly key: string; readonly plane: true }
+  | { readonly key: string; readonly plane: false; readonly why: string };
 
 export interface ComposedOutputOptions {
   /** Where a failure nobody asked about is said (a modeset refused on a monitor's return). */
@@ -113,6 +125,8 @@ export class ComposedOutput {
   private readonly prepared = new Map<number, boolean | 'pending'>();
   /** Entries on overlay planes in the last frame submitted, and where (key → layer). */
   private onPlanes = new Map<string, PlaneLayer>();
+  /** Why each other entry was composed by the CPU in that frame (key → reason). */
+  private composedWhy = new Map<string, string>();
   private planeFrames = 0;
   private planeRefusals = 0;
   /**
@@ -120,7 +134,7 @@ export class ComposedOutput {
    * again with more only after PLANE_RETRY_FRAMES, so a refused frame is not tested and composed
    * twice every frame.
    */
-  private planeCap: { layers: number; since: number } | undefined;
+  private planeCap: { layers: number; since: number; why: string } | undefined;
   private closed = false;
   private readonly host: SlotHost;
 
@@ -140,6 +154,7 @@ export class ComposedOutput {
       requestFrame: () => this.requestFrame(),
       currentFrame: () => this.physical.currentFrame(),
       forget: (fb) => this.forget(fb),
+      pathOf: (key, fb) => this.pathOf(key, fb),
     };
   }
 
@@ -183,6 +198,11 @@ export class ComposedOutput {
       planes: this.surface ? 1 + this.onPlanes.size : 0,
       planeFrames: this.planeFrames,
       planeRefusals: this.planeRefusals,
+      placements: this.currentLayout.entries.map((e) =>
+        this.onPlanes.has(e.key)
+          ? { key: e.key, plane: true }
+          : { key: e.key, plane: false, why: this.composedWhy.get(e.key) ?? 'not composed yet' },
+      ),
     };
   }
 
@@ -280,6 +300,7 @@ export class ComposedOutput {
     this.surface = surface;
     this.lastVblankNs = undefined;
     // The modeset lit the primary alone.
+    for (const k of this.onPlanes.keys()) this.composedWhy.set(k, 'composed after a modeset');
     this.onPlanes = new Map();
     if (old) this.free(old);
     // Ready for test-only commits of layers over them (our own scanout memory: at once).
@@ -319,26 +340,81 @@ export class ComposedOutput {
   }
 
   /**
-   * The guests to put on overlay planes this frame, bottom to top: shown 1:1 with a framebuffer
-   * the output imported, at most `n`, and none under a part of an entry above it that the CPU
-   * draws (a plane is above everything composed). Scaled entries stay composed.
+   * How the slot's framebuffer `fb` reaches the screen: on its plane (the card scans the guest's
+   * buffer out) or composed into ours. Read from the frame submitted last, as `planes` is.
    */
-  private chooseLayers(n: number): Map<string, PlaneLayer> {
+  private pathOf(key: string, fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
+    if (this.onPlanes.get(key)?.fb.id === fb.id) return { path: 'dma-buf' };
+    const why = this.composedWhy.get(key);
+    return { path: 'copied', reason: `composed into output ${this.name}${why ? `: ${why}` : ''}` };
+  }
+
+  /**
+   * The guests to put on overlay planes this frame, bottom to top, at most `n`, over `over` (the
+   * buffer composed into), and why each other one is composed. None goes under a part of an entry
+   * above it that the CPU draws (a plane is above everything composed).
+   */
+  private chooseLayers(
+    n: number,
+    over: FramebufferDesc,
+  ): { layers: Map<string, PlaneLayer>; why: Map<string, string> } {
     const chosen = new Map<string, PlaneLayer>();
+    const why = new Map<string, string>();
     const composedAbove: Rect[] = [];
     const entries = this.layout.entries;
     for (let i = entries.length - 1; i >= 0; i--) {
       const e = entries[i]!;
-      const cfg = this.slots.get(e.key)?.picture().cfg;
-      const layer = cfg && !e.scaled ? layerOf(e.rect, cfg) : undefined;
-      const free = !composedAbove.some((r) => intersect(r, e.rect));
-      if (layer && free && chosen.size < n && this.planeReady(layer.fb)) {
-        chosen.set(e.key, layer);
-        // The rectangle's black border around a smaller picture is composed: nothing under it on a plane.
-        if (!sameRect(layer.dst, e.rect)) composedAbove.push(e.rect);
-      } else composedAbove.push(e.rect);
+      const layer = this.layerFor(e, n - chosen.size, composedAbove, over);
+      if (typeof layer === 'string') {
+        why.set(e.key, layer);
+        composedAbove.push(e.rect);
+        continue;
+      }
+      chosen.set(e.key, layer);
+      // The rectangle's black border around a smaller picture is composed: nothing under it on a plane.
+      if (!sameRect(layer.dst, e.rect)) composedAbove.push(e.rect);
     }
-    return new Map([...chosen].reverse());
+    return { layers: new Map([...chosen].reverse()), why };
+  }
+
+  /** Entry `e` on a plane over `over` (with `free` planes left), or why it is composed. */
+  private layerFor(
+    e: LayoutEntry,
+    free: number,
+    composedAbove: readonly Rect[],
+    over: FramebufferDesc,
+  ): PlaneLayer | string {
+    const pic = this.slots.get(e.key)?.picture();
+    if (!pic) return 'its guest is not there (blank)';
+    const cfg = pic.cfg;
+    if (!cfg) return 'its connector is off';
+    let layer: PlaneLayer | undefined;
+    if (e.scaled) {
+      // The plane scales the viewport to the rectangle; a viewport short of the resolution has a
+      // black border around it, drawn only by the CPU.
+      if (cfg.x !== 0 || cfg.y !== 0 || cfg.width !== pic.resolution.width || cfg.height !== pic.resolution.height)
+        return 'scaled, with a viewport smaller than its resolution';
+      layer = {
+        fb: cfg.fb,
+        src: { x: cfg.srcX ?? 0, y: cfg.srcY ?? 0, width: cfg.width, height: cfg.height },
+        dst: e.rect,
+      };
+    } else {
+      layer = layerOf(e.rect, cfg);
+      if (!layer) return 'its picture is outside its rectangle';
+    }
+    if (composedAbove.some((r) => intersect(r, e.rect))) return 'under a guest the CPU composes';
+    if (free <= 0)
+      return this.planeCap
+        ? `${this.planeCap.why}: ${this.planeCap.layers} overlay plane${this.planeCap.layers === 1 ? '' : 's'} used until tried again (every ${PLANE_RETRY_FRAMES} frames)`
+        : `no overlay plane left (${this.physical.overlayPlanes ?? 0} can stack above the primary)`;
+    if (!this.planeReady(layer.fb))
+      return this.prepared.get(layer.fb.id) === false
+        ? 'the card cannot scan its buffer out'
+        : 'its buffer is being imported for a plane';
+    const fits =
+      this.physical.layerFits?.(over, layer) ?? (isScaled(layer) ? 'the output does not scale planes' : true);
+    return fits === true ? layer : fits;
   }
 
   private dropSurface(): void {
@@ -410,7 +486,12 @@ export class ComposedOutput {
     }
     const n = this.physical.flipLayers ? (this.physical.overlayPlanes ?? 0) : 0;
     if (this.planeCap && this.shown - this.planeCap.since >= PLANE_RETRY_FRAMES) this.planeCap = undefined;
-    const layers = n > 0 ? this.chooseLayers(Math.min(n, this.planeCap?.layers ?? n)) : new Map<string, PlaneLayer>();
+    const back = 1 - surface.front;
+    const buf = surface.buffers[back]!;
+    const { layers, why } =
+      n > 0
+        ? this.chooseLayers(Math.min(n, this.planeCap?.layers ?? n), buf.desc)
+        : { layers: new Map<string, PlaneLayer>(), why: new Map(this.layout.entries.map((e) => [e.key, NO_PLANES])) };
     for (const slot of this.slots.values()) {
       if (!slot.dirty) continue;
       slot.dirty = false;
@@ -428,8 +509,6 @@ export class ComposedOutput {
     }
     this.composing = false;
     if (damage.length === 0 && dones.length === 0) return;
-    const back = 1 - surface.front;
-    const buf = surface.buffers[back]!;
     const picture = (k: string): SlotPicture | undefined => this.slots.get(k)?.picture();
     const regions = mergeDamage([...buf.stale, ...damage], surface.size);
     for (const r of regions)
@@ -437,16 +516,21 @@ export class ComposedOutput {
     buf.stale = [];
     const other = surface.buffers[surface.front]!;
     other.stale = mergeDamage([...other.stale, ...damage], surface.size);
-    // Test-only commits: while the display refuses, the bottom layer goes back to the CPU.
+    // Test-only commits: while the display refuses (or the planes cannot stack them), the bottom
+    // layer goes back to the CPU, with the reason.
     const refused: string[] = [];
-    while (layers.size > 0 && !this.physical.testLayers!(buf.desc, [...layers.values()])) {
+    let refusal = '';
+    for (let v = layers.size > 0 ? this.physical.testLayers!(buf.desc, [...layers.values()]) : true; v !== true;) {
       const bottom = layers.keys().next().value!;
       layers.delete(bottom);
       refused.push(bottom);
+      why.set(bottom, v);
+      refusal = v;
+      v = layers.size > 0 ? this.physical.testLayers!(buf.desc, [...layers.values()]) : true;
     }
     if (refused.length > 0) {
       this.planeRefusals++;
-      this.planeCap = { layers: layers.size, since: this.shown };
+      this.planeCap = { layers: layers.size, since: this.shown, why: refusal };
       // Their holes composed now, in this buffer and (what it lacks) the other.
       const holes = refused.map((k) => this.layout.entries.find((e) => e.key === k)!.rect);
       for (const r of mergeDamage(holes, surface.size))
@@ -454,6 +538,7 @@ export class ComposedOutput {
       other.stale = mergeDamage([...other.stale, ...holes], surface.size);
     }
     this.onPlanes = layers;
+    this.composedWhy = why;
     this.inflight = { buf: back, dones, planes: layers.size };
     if (n > 0) this.physical.flipLayers!(buf.desc, [...layers.values()], this.shownOrDropped);
     else this.physical.flip(buf.desc, this.shownOrDropped);
@@ -505,11 +590,12 @@ export class ComposedOutput {
       this.lastVblankNs = r.timestampNs;
       this.shown++;
       if (f.planes > 0) this.planeFrames++;
-    } else if (f.planes > 0 && this.surface) {
+    } else if (!r.shown && f.planes > 0 && this.surface) {
       // Not shown: the planes may not be lit as asked; the next frame composes those guests again.
       for (const k of this.onPlanes.keys()) {
         const e = this.layout.entries.find((x) => x.key === k);
         if (e) this.damage.push(e.rect);
+        this.composedWhy.set(k, `its frame on a plane was not shown (${r.reason})`);
       }
       this.onPlanes = new Map();
     }
@@ -537,6 +623,12 @@ function layerOf(rect: Rect, cfg: OutputConfig): PlaneLayer | undefined {
     height: dst.height,
   };
   return { fb: cfg.fb, src, dst };
+}
+
+const NO_PLANES = 'the output has no overlay plane';
+
+function isScaled(l: PlaneLayer): boolean {
+  return l.src.width !== l.dst.width || l.src.height !== l.dst.height;
 }
 
 function sameRect(a: Rect, b: Rect): boolean {

@@ -30,6 +30,8 @@ export interface SlotHost {
   currentFrame(): Frame | undefined;
   /** The slot will not show `fb` again: whatever the output holds for it may go. */
   forget(fb: FramebufferDesc): void;
+  /** How the slot's `fb` reaches the screen now: on a plane of its own, or composed. */
+  pathOf(key: string, fb: FramebufferDesc): { path: ScanoutPath; reason?: string };
 }
 
 type Showing =
@@ -127,8 +129,8 @@ export class SlotOutput implements Output {
     return this.ownCached.frame;
   }
 
-  pathOf(_fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
-    return { path: 'copied', reason: `composed into output ${this.name}` };
+  pathOf(fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
+    return this.host.pathOf(this.key, fb);
   }
 
   /**

@@ -1,7 +1,7 @@
 // Atomic modesetting, where the card granted DRM_CLIENT_CAP_ATOMIC: one commit sets mode,
 // connector, plane and its source/destination rectangles, and TEST_ONLY asks the driver beforehand
 // whether a placement (centred, scaled) is possible, and whether guest buffers may go on overlay
-// planes above the primary (a composed layout asks this per frame).
+// planes above the primary, at the zpos chosen for them (a composed layout asks this per frame).
 import {
   DRM_MODE_ATOMIC_ALLOW_MODESET,
   DRM_MODE_ATOMIC_NONBLOCK,
@@ -11,6 +11,7 @@ import {
 import type { DrmModeInfo, DrmPlane, NativeDrmDevice } from '../../native/drm-device.js';
 import type { Committer, ScanoutState } from './commit.js';
 import type { Rect } from '../../util/geometry.js';
+import { zposOf } from './plane-stack.js';
 import { findProp, type Pipe } from './topology.js';
 
 interface AtomicProps {
@@ -20,12 +21,17 @@ interface AtomicProps {
   readonly plane: PlaneProps;
   /** The pipe's overlay planes that have every property a commit sets, by plane id. */
   readonly overlays: ReadonlyMap<number, PlaneProps>;
+  /** Those planes, bottom to top as the card lists them. */
+  readonly overlayPlanes: readonly DrmPlane[];
 }
 
 type PlaneProps = Record<
   'FB_ID' | 'CRTC_ID' | 'SRC_X' | 'SRC_Y' | 'SRC_W' | 'SRC_H' | 'CRTC_X' | 'CRTC_Y' | 'CRTC_W' | 'CRTC_H',
   number
->;
+> & {
+  /** The plane's zpos property, where it can be set (mutable). */
+  readonly zpos?: number;
+};
 
 function planePropsOf(plane: DrmPlane): PlaneProps | string {
   const out: Partial<Record<(typeof PLANE_PROPS)[number], number>> = {};
@@ -34,7 +40,8 @@ function planePropsOf(plane: DrmPlane): PlaneProps | string {
     if (!p) return `plane ${plane.id} lacks ${name}`;
     out[name] = p.id;
   }
-  return out as PlaneProps;
+  const z = zposOf(plane);
+  return { ...(out as PlaneProps), ...(z?.mutable ? { zpos: z.propId } : {}) };
 }
 
 const PLANE_PROPS = [
@@ -60,12 +67,15 @@ export function atomicPropsFor(pipe: Pipe): AtomicProps | string {
   const plane = planePropsOf(pipe.plane);
   if (typeof plane === 'string') return plane;
   const overlays = new Map<number, PlaneProps>();
+  const overlayPlanes: DrmPlane[] = [];
   for (const o of pipe.overlays) {
     const p = planePropsOf(o);
     // An overlay plane short of a property is simply not used.
-    if (typeof p !== 'string') overlays.set(o.id, p);
+    if (typeof p === 'string') continue;
+    overlays.set(o.id, p);
+    overlayPlanes.push(o);
   }
-  return { connCrtcId: conn.id, crtcModeId: mode.id, crtcActive: active.id, plane, overlays };
+  return { connCrtcId: conn.id, crtcModeId: mode.id, crtcActive: active.id, plane, overlays, overlayPlanes };
 }
 
 class Request {
@@ -106,8 +116,8 @@ export class AtomicCommitter implements Committer {
     return true;
   }
 
-  overlayPlanes(pipe: Pipe): number {
-    return this.props.get(pipe.crtc.id)?.overlays.size ?? 0;
+  overlays(pipe: Pipe): readonly DrmPlane[] {
+    return this.props.get(pipe.crtc.id)?.overlayPlanes ?? [];
   }
 
   canShow(s: ScanoutState): boolean {
@@ -186,12 +196,16 @@ export class AtomicCommitter implements Committer {
     const { src, dst } = s.placement;
     place(r, s.pipe.plane!.id, props.plane, s.fbId, s.pipe.crtc.id, src, dst);
     if (!s.overlays) return;
+    // The stacking (plane-stack.ts): zpos where the planes let it be set.
+    if (s.primaryZpos !== undefined && props.plane.zpos !== undefined)
+      r.add(s.pipe.plane!.id, props.plane.zpos, s.primaryZpos);
     const used = new Set<number>();
     for (const o of s.overlays) {
       const p = props.overlays.get(o.plane.id);
       if (!p) throw new Error(`plane ${o.plane.id} is not an overlay of CRTC ${s.pipe.crtc.id}`);
       used.add(o.plane.id);
       place(r, o.plane.id, p, o.fbId, s.pipe.crtc.id, o.src, o.dst);
+      if (o.zpos !== undefined && p.zpos !== undefined) r.add(o.plane.id, p.zpos, o.zpos);
     }
     // The rest off: a guest that left its plane does not stay on screen.
     for (const [id, p] of props.overlays) if (!used.has(id)) r.add(id, p.FB_ID, 0).add(id, p.CRTC_ID, 0);

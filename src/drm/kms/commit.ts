@@ -12,6 +12,8 @@ export interface OverlayLayer {
   readonly fbId: number;
   readonly src: Rect;
   readonly dst: Rect;
+  /** The zpos set on the plane (where its zpos is mutable; undefined: left as it is). */
+  readonly zpos?: bigint;
 }
 
 export interface ScanoutState {
@@ -24,6 +26,8 @@ export interface ScanoutState {
    * turned off by the commit. Absent: the commit leaves the overlays as they are (none lit).
    */
   readonly overlays?: readonly OverlayLayer[];
+  /** The zpos set on the primary plane with the overlays (where mutable), else left as it is. */
+  readonly primaryZpos?: bigint;
 }
 
 export interface Committer {
@@ -33,8 +37,8 @@ export interface Committer {
   readonly canScale: boolean;
   /** Why canShow said no, as the operator reads it (counted as a copy reason). */
   readonly refusal: string;
-  /** Overlay planes a state on `pipe` may light (0 where the committer cannot set planes apart). */
-  overlayPlanes(pipe: Pipe): number;
+  /** Overlay planes a state on `pipe` may light (none where the committer cannot set planes apart). */
+  overlays(pipe: Pipe): readonly DrmPlane[];
   /** Makes `pipe` ready for commits; a string says why it cannot be driven this way. */
   adopt(pipe: Pipe): true | string;
   /** Whether the display can show this state as it is (no side effect). */

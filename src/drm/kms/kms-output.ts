@@ -30,6 +30,7 @@ import { guestScreen } from './placement.js';
 import { Router, type Route } from './routing.js';
 import { ScanoutBuffers } from './scanout-buffers.js';
 import { describePlan, planScreen } from './screen-plan.js';
+import { stackDepth, stackLayers } from './plane-stack.js';
 import type { Pipe } from './topology.js';
 import type { ZeroCopyImporter } from './zero-copy.js';
 
@@ -65,6 +66,8 @@ export class KmsOutput implements Output {
   private shown: { fb: FramebufferDesc; fbId: number } | undefined;
   /** Guest framebuffers on the overlay planes now (a composed layout's). */
   private shownLayers: readonly PlaneLayer[] = [];
+  /** What TEST_ONLY commits found: whether a plane scales a format from one size to another (scaleKey). */
+  private readonly scaleTried = new Map<string, boolean>();
   /**
    * Framebuffers the guest released while on screen or in flight: their import and pages are held
    * (`letGo`) until the screen moves off them, as the card still reads them.
@@ -118,9 +121,9 @@ export class KmsOutput implements Output {
     return this.router.copiedBytes;
   }
 
-  /** Overlay planes a flip may carry guest framebuffers on (atomic cards that have them). */
+  /** Overlay planes a flip may carry guest framebuffers on (atomic cards that have them), as they can stack. */
   get overlayPlanes(): number {
-    return this.d.committer.overlayPlanes(this.pipe);
+    return stackDepth(this.pipe.plane, this.d.committer.overlays(this.pipe));
   }
 
   /** Imports `fb` for a plane ahead of its first frame there; whether it can be scanned out at all. */
@@ -128,13 +131,49 @@ export class KmsOutput implements Output {
     return (await this.d.importer.plan(fb)).kind === 'zero-copy';
   }
 
-  /** A TEST_ONLY commit of `fb` full screen with `layers` on the overlay planes: whether the display takes it. */
-  testLayers(fb: FramebufferDesc, layers: readonly PlaneLayer[]): boolean {
+  /**
+   * Whether an overlay plane can show `layer` over `fb`: a scaled one (source and destination
+   * sizes differ) only on a plane whose TEST_ONLY commit of it alone took it, since no property
+   * says which planes scale what; tried once per plane, format and sizes until the next modeset.
+   */
+  layerFits(fb: FramebufferDesc, layer: PlaneLayer): true | string {
+    if (!isScaled(layer)) return true;
     const a = this.state.kind === 'on' ? this.state.active : undefined;
     const fbId = this.d.importer.fbIdOf(fb);
-    const overlays = this.overlaysFor(layers);
-    if (!a || fbId === undefined || !overlays) return false;
-    return this.d.committer.canShow({ ...fullScreen(a, fbId), overlays });
+    const layerFbId = this.d.importer.fbIdOf(layer.fb);
+    const primary = this.pipe.plane;
+    if (!a || fbId === undefined || layerFbId === undefined || !primary) return 'the output is not ready for planes';
+    const planes = this.d.committer.overlays(this.pipe);
+    if (this.scaleTried.size > MAX_SCALE_TRIES) this.scaleTried.clear();
+    for (const plane of planes) {
+      const key = scaleKey(plane.id, layer);
+      let ok = this.scaleTried.get(key);
+      if (ok === undefined) {
+        const one = stackLayers(primary, planes, 1, (_, p) => p === plane);
+        ok =
+          typeof one !== 'string' &&
+          this.d.committer.canShow({
+            ...fullScreen(a, fbId),
+            primaryZpos: one.primaryZpos,
+            overlays: [{ plane, fbId: layerFbId, src: layer.src, dst: layer.dst, zpos: one.planes[0]!.zpos }],
+          });
+        this.scaleTried.set(key, ok);
+      }
+      if (ok) return true;
+    }
+    return `no overlay plane scales ${layer.src.width}x${layer.src.height} to ${layer.dst.width}x${layer.dst.height}`;
+  }
+
+  /** A TEST_ONLY commit of `fb` full screen with `layers` on the overlay planes: true, or why the display does not take it. */
+  testLayers(fb: FramebufferDesc, layers: readonly PlaneLayer[]): true | string {
+    const a = this.state.kind === 'on' ? this.state.active : undefined;
+    const fbId = this.d.importer.fbIdOf(fb);
+    if (!a || fbId === undefined) return 'the output is not ready for planes';
+    const stacked = this.overlaysFor(layers);
+    if (typeof stacked === 'string') return stacked;
+    return this.d.committer.canShow({ ...fullScreen(a, fbId), ...stacked })
+      ? true
+      : 'the display refused these planes (atomic test)';
   }
 
   /** As flip, with `layers` on the overlay planes from the same vblank (none: the planes go off). */
@@ -476,23 +515,46 @@ export class KmsOutput implements Output {
     this.flips.advance();
   }
 
-  /** The flip's layers on the overlay planes (all off where they can no longer be named). */
+  /** The flip's layers on the overlay planes (all off where they can no longer be named or stacked). */
   private withLayers(state: ScanoutState, f: Flip): ScanoutState {
     if (!f.layers) return state;
-    return { ...state, overlays: this.overlaysFor(f.layers) ?? [] };
+    const stacked = this.overlaysFor(f.layers);
+    return { ...state, ...(typeof stacked === 'string' ? { overlays: [] } : stacked) };
   }
 
-  /** The layers on this pipe's overlay planes, bottom to top; undefined where one has no DRM framebuffer. */
-  private overlaysFor(layers: readonly PlaneLayer[]): OverlayLayer[] | undefined {
-    const planes = this.pipe.overlays;
-    if (layers.length > planes.length) return undefined;
-    const out: OverlayLayer[] = [];
-    for (const [i, l] of layers.entries()) {
+  /**
+   * The layers on this pipe's overlay planes, bottom to top, stacked as plane-stack.ts says (a
+   * scaled layer only on a plane layerFits found to scale it); or why they cannot be. The same
+   * layers give the same planes until the next modeset, so a flip lights what its test took.
+   */
+  private overlaysFor(
+    layers: readonly PlaneLayer[],
+  ): { overlays: OverlayLayer[]; primaryZpos: bigint | undefined } | string {
+    const primary = this.pipe.plane;
+    if (!primary) return 'no primary plane';
+    const fbIds: number[] = [];
+    for (const l of layers) {
       const fbId = this.d.importer.fbIdOf(l.fb);
-      if (fbId === undefined) return undefined;
-      out.push({ plane: planes[i]!, fbId, src: l.src, dst: l.dst });
+      if (fbId === undefined) return 'a guest framebuffer is not imported for a plane';
+      fbIds.push(fbId);
     }
-    return out;
+    const stacking = stackLayers(
+      primary,
+      this.d.committer.overlays(this.pipe),
+      layers.length,
+      (i, p) => !isScaled(layers[i]!) || this.scaleTried.get(scaleKey(p.id, layers[i]!)) === true,
+    );
+    if (typeof stacking === 'string') return stacking;
+    return {
+      primaryZpos: stacking.primaryZpos,
+      overlays: layers.map((l, i) => ({
+        plane: stacking.planes[i]!.plane,
+        fbId: fbIds[i]!,
+        src: l.src,
+        dst: l.dst,
+        zpos: stacking.planes[i]!.zpos,
+      })),
+    };
   }
 
   /** Whether the display reads `id` now or soon: the picture or a layer, shown, in flight or queued. */
@@ -504,8 +566,9 @@ export class KmsOutput implements Output {
 
   private nowShowing(fb: FramebufferDesc, fbId: number): void {
     this.closeStaleBuffers();
-    // A modeset lights the primary alone (the committer turns overlays off).
+    // A modeset lights the primary alone (the committer turns overlays off); what scales may differ in the new mode.
     this.shownLayers = [];
+    this.scaleTried.clear();
     this.shown = { fb, fbId };
     this.active?.buffers.shown(fbId);
     this.picture.changed();
@@ -547,6 +610,16 @@ export class KmsOutput implements Output {
 }
 
 const zero = { x: 0, y: 0, width: 0, height: 0 };
+/** Plane, format and sizes remembered at most before the memory starts again (guests changing sizes). */
+const MAX_SCALE_TRIES = 256;
+
+function isScaled(l: PlaneLayer): boolean {
+  return l.src.width !== l.dst.width || l.src.height !== l.dst.height;
+}
+
+function scaleKey(planeId: number, l: PlaneLayer): string {
+  return `${planeId} ${l.fb.fourcc} ${l.src.width}x${l.src.height}>${l.dst.width}x${l.dst.height}`;
+}
 
 interface Retired {
   readonly fb: FramebufferDesc;

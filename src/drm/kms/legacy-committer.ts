@@ -1,6 +1,6 @@
 // Legacy modesetting: SetCrtc and PageFlip. A framebuffer can only be shown covering the whole
 // mode from its origin, so nothing is positioned or scaled; anything else is copied.
-import type { NativeDrmDevice } from '../../native/drm-device.js';
+import type { DrmPlane, NativeDrmDevice } from '../../native/drm-device.js';
 import type { Committer, ScanoutState } from './commit.js';
 import type { Pipe } from './topology.js';
 
@@ -11,8 +11,8 @@ export class LegacyCommitter implements Committer {
   constructor(private readonly dev: NativeDrmDevice) {}
 
   /** SetCrtc and PageFlip know one plane. */
-  overlayPlanes(): number {
-    return 0;
+  overlays(): readonly DrmPlane[] {
+    return [];
   }
 
   adopt(): true {

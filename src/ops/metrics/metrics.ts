@@ -268,6 +268,30 @@ export class Metrics implements BackendObserver {
       },
     });
     new Gauge({
+      name: `${METRIC_PREFIX}composed_guests`,
+      help: "a layout's guests by where they are shown: on an overlay plane of their own (plane) or composed by the CPU (cpu), per output",
+      labelNames: ['output', 'on'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of probe.layouts?.() ?? []) {
+          const onPlane = l.placements.filter((p) => p.plane).length;
+          this.set({ output: l.output, on: 'plane' }, onPlane);
+          this.set({ output: l.output, on: 'cpu' }, l.placements.length - onPlane);
+        }
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}composed_plane_refusals_total`,
+      help: 'frames of a layout whose overlay planes the display refused (test-only commit), composed by the CPU instead, per output',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of probe.layouts?.() ?? []) this.inc({ output: l.output }, l.planeRefusals);
+      },
+    });
+    new Gauge({
       name: `${METRIC_PREFIX}layout_refused`,
       help: 'outputs whose layout is refused now (1), by why: unparsable, conflict, unfit (no mode holds it), output-refused',
       labelNames: ['output', 'reason'],

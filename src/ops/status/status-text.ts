@@ -54,10 +54,13 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`,
   );
-  for (const l of r.layouts ?? [])
+  for (const l of r.layouts ?? []) {
     out.push(
-      `layout on ${q(l.output)}: ${l.guests.length} of ${l.entries} guest connectors there${l.guests.length ? ` (${l.guests.map(q).join(', ')})` : ''}, ${l.planes} plane${l.planes === 1 ? ' (composed by the CPU)' : 's'}, ${l.framesShown} frames, ${l.bytesComposed} bytes composed`,
+      `layout on ${q(l.output)}: ${l.guests.length} of ${l.entries} guest connectors there${l.guests.length ? ` (${l.guests.map(q).join(', ')})` : ''}, ${l.planes} plane${l.planes === 1 ? ' (composed by the CPU)' : 's'}, ${l.framesShown} frames, ${l.bytesComposed} bytes composed${l.planeRefusals ? `, ${l.planeRefusals} plane refusals` : ''}`,
     );
+    for (const p of l.placements ?? [])
+      out.push(`  ${q(p.key)}: ${p.plane ? 'on an overlay plane' : `composed by the CPU: ${p.why}`}`);
+  }
   for (const x of r.layoutRefusals ?? [])
     out.push(
       `layout on ${q(x.output)} refused (${x.reason}; ${x.previousShown ? 'the previous layout stays' : 'the output shows no layout'}): ${x.line}`,
