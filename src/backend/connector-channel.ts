@@ -309,10 +309,17 @@ export class ConnectorChannel implements FlipQueue {
     late: AbortController | undefined,
   ): Promise<void> {
     let timedOut = false;
+    const started = this.now();
     const timer = setTimeout(() => {
       timedOut = true;
       late?.abort();
       this.stats.timeouts++;
+      // The guest only sees -ETIMEDOUT: the operator needs the line that says which request hung
+      // (a wedged display driver, a stalled grant map), and the next one whether it ever finished.
+      this.hooks.log?.warn(
+        { op: operation, connector: this.conn.index, errno: XEN_ETIMEDOUT, deadlineMs: ASYNC_DEADLINE_MS },
+        `${req.kind} on connector ${this.conn.uniqueId} not finished within ${ASYNC_DEADLINE_MS} ms: answered -ETIMEDOUT`,
+      );
       this.respond(id, operation, -XEN_ETIMEDOUT);
       this.busy = false;
       this.service();
@@ -329,8 +336,15 @@ export class ConnectorChannel implements FlipQueue {
     if (timedOut) {
       // The frontend was told it failed: a buffer made late must not outlive that answer (a late
       // modeset undoes itself, see ops/scanout.ts).
-      if (req.kind === 'dbuf-create' && result.status === 0)
-        dbufDestroy(this.ctx, { kind: 'dbuf-destroy', dbufCookie: req.dbufCookie });
+      const undo = req.kind === 'dbuf-create' && result.status === 0;
+      if (undo) dbufDestroy(this.ctx, { kind: 'dbuf-destroy', dbufCookie: req.dbufCookie });
+      // A late modeset undoes itself and says so with -ETIMEDOUT (ops/scanout.ts).
+      const undone = undo || (req.kind === 'set-config' && result.status === -XEN_ETIMEDOUT);
+      const ms = Math.round(this.now() - started);
+      this.hooks.log?.info(
+        { op: operation, connector: this.conn.index, ms, status: result.status },
+        `${req.kind} answered -ETIMEDOUT finished after ${ms} ms: ${undone ? 'undone' : `failed (status ${result.status})`}`,
+      );
       return;
     }
     this.respond(id, operation, result.status, result.edidSz);

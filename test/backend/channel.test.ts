@@ -2,6 +2,7 @@
 // -ETIMEDOUT inside the frontend's 3000 ms), every flip's event sent even when the output never
 // reports it, a bounded number of requests per turn, and a late success undone.
 import { test } from 'node:test';
+import { pino } from 'pino';
 import assert from 'node:assert/strict';
 import { XEN_ENOENT, XEN_ETIMEDOUT, LINUX_FE_REQUEST_TIMEOUT_MS } from '../../src/displif/constants.js';
 import { formatByName } from '../../src/displif/formats.js';
@@ -20,8 +21,10 @@ class StuckOutput implements Output {
   readonly modes = [{ width: 64, height: 64, refreshMilliHz: 60000, preferred: true }];
   flips: Array<(r: FlipResult) => void> = [];
   hangModeset = false;
+  /** Finishes the hung modeset (a driver that came back), if one waits. */
+  finishModeset: (() => void) | undefined;
   setConfig(_cfg: OutputConfig | null): Promise<void> {
-    return this.hangModeset ? new Promise(() => {}) : Promise.resolve();
+    return this.hangModeset ? new Promise((resolve) => (this.finishModeset = resolve)) : Promise.resolve();
   }
   flip(_fb: FramebufferDesc, done: (r: FlipResult) => void): void {
     this.flips.push(done);
@@ -33,6 +36,13 @@ class StuckOutput implements Output {
   pathOf() {
     return { path: 'none' as const };
   }
+}
+
+/** A logger whose lines are kept, parsed. */
+function logLines() {
+  const lines: { level: number; msg: string; op?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  return { lines, log };
 }
 
 function rig(output: Output, now?: () => number) {
@@ -57,9 +67,10 @@ void test('a full ring of requests is served within the budget, ids and operatio
   await r.ch.stop();
 });
 
-void test('a modeset the output never finishes is answered -ETIMEDOUT inside the frontend timeout; the ring goes on', async () => {
+void test('a modeset the output never finishes is answered -ETIMEDOUT inside the frontend timeout, logged; the ring goes on', async () => {
   const out = new StuckOutput();
-  const r = rig(out);
+  const { lines, log } = logLines();
+  const r = channelRig(out, { hooks: { log } });
   assert.ok(ASYNC_DEADLINE_MS < LINUX_FE_REQUEST_TIMEOUT_MS);
   // A framebuffer to configure.
   const data = r.guest.grantPages(4);
@@ -108,6 +119,17 @@ void test('a modeset the output never finishes is answered -ETIMEDOUT inside the
   assert.equal(r.responses[2]!.status, -XEN_ETIMEDOUT);
   assert.equal(r.responses[3]!.status, -XEN_ENOENT, 'the next request is served after it');
   assert.equal(r.ch.stats.timeouts, 1);
+  // The operator sees which request hung (the guest only got -ETIMEDOUT) ...
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.op, l.msg]),
+    [[40, 0x14, `set-config on connector id0 not finished within ${ASYNC_DEADLINE_MS} ms: answered -ETIMEDOUT`]],
+  );
+  // ... and whether it ever finished.
+  out.hangModeset = false;
+  out.finishModeset!();
+  await waitFor('the late finish logged', () => lines.length === 2);
+  assert.equal(lines[1]!.level, 30);
+  assert.match(lines[1]!.msg, /^set-config answered -ETIMEDOUT finished after \d+ ms: undone$/);
   await r.ch.stop();
 });
 
@@ -161,8 +183,9 @@ void test('a flip the output never reports still gets its event, counted as drop
   await r.ch.stop();
 });
 
-void test('a buffer mapped after its DBUF_CREATE was answered -ETIMEDOUT is released, not kept', async () => {
-  const r = rig(new StuckOutput());
+void test('a buffer mapped after its DBUF_CREATE was answered -ETIMEDOUT is released, not kept, and both logged', async () => {
+  const { lines, log } = logLines();
+  const r = channelRig(new StuckOutput(), { hooks: { log } });
   const data = r.guest.grantPages(4);
   const dir = r.guest.grantPages(1);
   writePageDirectory([r.guest.page(dir[0]!)], dir, data);
@@ -186,6 +209,15 @@ void test('a buffer mapped after its DBUF_CREATE was answered -ETIMEDOUT is rele
   assert.equal(r.responses[0]!.status, -XEN_ETIMEDOUT);
   r.platform.mapGate = undefined;
   open();
+  await waitFor('the late finish logged', () => lines.length === 2);
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.op]),
+    [
+      [40, 0x10],
+      [30, 0x10],
+    ],
+  );
+  assert.match(lines[1]!.msg, /^dbuf-create answered -ETIMEDOUT finished after \d+ ms: undone$/);
   await r.ch.stop();
   assert.equal(r.ctx.registry.counts().buffers, 0);
   assert.equal(r.platform.resources().grantMappings, 0);
