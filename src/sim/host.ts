@@ -264,7 +264,9 @@ export class SimHost {
     const guest = new SimGuest(domid, name, devices, child);
     this.guests.set(domid, guest);
     if (child) {
-      const ready = guest.waitFor((r) => r.kind === 'ready' || r.kind === 'error', { timeoutMs: 15_000 });
+      // The frontend is a fresh Node process compiling its TypeScript: at load 20 on two cores its
+      // start alone has taken over 15 s. This is the harness waiting, not a judged figure.
+      const ready = guest.waitFor((r) => r.kind === 'ready' || r.kind === 'error', { timeoutMs: 60_000 });
       const died = guest.exited.then((code) => {
         throw new Error(`guest ${domid}'s frontend exited with code ${code} before it was ready`);
       });

@@ -135,11 +135,15 @@ export async function xenstoreCampaign(o: XenstoreCampaignOptions): Promise<Camp
     );
     res.set('abuser served after it behaved', served);
     kernel.process?.kill('SIGSTOP');
-    const routed = await routingAttacks(w, res, good.guest);
-    judgeGoodGuest(res, good, (Date.now() - t0) / 1000);
-    await closing(w, res, [abuser, good.guest, ...routed]);
-    kernel.process?.kill('SIGKILL');
-    await kernel.exited;
+    try {
+      const routed = await routingAttacks(w, res, good.guest);
+      judgeGoodGuest(res, good, (Date.now() - t0) / 1000);
+      await closing(w, res, [abuser, good.guest, ...routed]);
+    } finally {
+      // Stopped, it would never exit: a failure above must not leave the run waiting for it.
+      kernel.process?.kill('SIGKILL');
+      await kernel.exited;
+    }
   } finally {
     await w.close();
   }
