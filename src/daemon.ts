@@ -335,17 +335,23 @@ export class Daemon {
   }
 }
 
-/** Every connected guest connector as a screen on its output (the pointer's desktop). */
+/** Every connected guest connector as a screen on its output, placed where a layout puts it (the pointer's desktop). */
 function guestScreens(devices: readonly DeviceStatus[]): Screen[] {
   return devices.flatMap((d) =>
     d.phase === 'connected'
-      ? d.connectors.map((c) => ({
-          output: c.output,
-          domid: d.domid,
-          uniqueId: c.uniqueId,
-          width: c.resolution.width,
-          height: c.resolution.height,
-        }))
+      ? d.connectors.flatMap((c) => {
+          const screen = {
+            output: c.output,
+            domid: d.domid,
+            uniqueId: c.uniqueId,
+            width: c.resolution.width,
+            height: c.resolution.height,
+          };
+          if (!c.layoutPlace) return [screen];
+          // A layout's connector is on the desktop only while its layout is shown.
+          const place = c.layoutPlace();
+          return place ? [{ ...screen, place }] : [];
+        })
       : [],
   );
 }

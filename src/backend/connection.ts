@@ -9,7 +9,7 @@ import { BackRing } from '../displif/back-ring.js';
 import { EventProducer } from '../displif/event-page.js';
 import { nativeSharedMemory } from '../displif/shared-memory.js';
 import { showValue } from '../displif/xenstore-fields.js';
-import type { Frame, ScanoutPath } from '../drm/output.js';
+import type { Frame, LayoutPlace, ScanoutPath } from '../drm/output.js';
 import type { Logger } from '../util/log.js';
 import { grantRefsOf, type DomId, type EvtchnPort, type GrantRef } from '../util/ids.js';
 import type { EventChannel, GrantMapping, XenPlatform } from '../xen/platform.js';
@@ -54,6 +54,8 @@ export interface ConnectorStatus {
   readonly eventsWritten: number;
   /** Where its output shows more than it (a layout): its own picture, for the viewer. */
   readonly connectorFrame?: () => Frame | undefined;
+  /** Where its output shows more than it (a layout): its place there now (input follows it). */
+  readonly layoutPlace?: () => LayoutPlace | undefined;
 }
 
 interface ConnectorParts {
@@ -149,6 +151,7 @@ export class Connection {
         stats: p.channel?.stats ?? emptyChannelStats(),
         eventsWritten: p.events?.stats.written ?? 0,
         ...(c.output.connectorFrame ? { connectorFrame: () => c.output.connectorFrame?.() } : {}),
+        ...(c.output.layoutPlace ? { layoutPlace: () => c.output.layoutPlace?.() } : {}),
       };
     });
   }

@@ -5,7 +5,9 @@
 // run (a monitor plugged in or out), and the backend says so.
 import type { EventEmitter } from 'node:events';
 import { Errno, ErrnoError } from '../util/errno.js';
-import type { Rect, Size, SourcedRect } from '../util/geometry.js';
+import type { LayoutPlace, Rect, Size, SourcedRect } from '../util/geometry.js';
+
+export type { LayoutPlace } from '../util/geometry.js';
 import type { DomId } from '../util/ids.js';
 import type { ExportedDmaBuf, GrantedBuffer, XenPlatform } from '../xen/platform.js';
 
@@ -140,6 +142,8 @@ export interface Output {
    * currentFrame is the whole composition): the connector's own picture, at its resolution.
    */
   connectorFrame?(): Frame | undefined;
+  /** Where the output shows more than this connector: its place there now (undefined while not shown). */
+  layoutPlace?(): LayoutPlace | undefined;
   /** Sets the configuration (null disables). Rejects with an OutputError on failure. */
   setConfig(cfg: OutputConfig | null): Promise<void>;
   /**

@@ -6,7 +6,7 @@
 // ring queue: nothing here waits or grows with a flood.
 import { BTN_LEFT, BTN_TASK, MT_NUM_CONTACTS, RAW_MAX, isDeliverableKey } from '../kbdif/constants.js';
 import type { KbdEvent } from '../kbdif/events.js';
-import { PointerDesktop, type Screen } from './desktop.js';
+import { PointerDesktop, inScreen, type Screen } from './desktop.js';
 import type { InputTarget, InputTargetInfo, InputTargets } from './target.js';
 
 /** Input in the source's terms; positions are in a w x h space the router scales to the guest's. */
@@ -220,17 +220,35 @@ export class InputRouter implements InputTargets {
       out = [];
     };
     for (const e of events) {
-      if (e.kind === 'motion' && this.pointer && !this.pointer.released) {
-        // Focus follows the pointer: the move may cross into another guest's screen first.
-        const spot = this.pointer.desktop.move(this.pointer.screens(), e.dx, e.dy);
-        const k = spot ? this.keyFor(spot.screen.domid, spot.screen.uniqueId) : undefined;
+      const p = this.pointer && !this.pointer.released ? this.pointer : undefined;
+      if (p && (e.kind === 'motion' || e.kind === 'abs' || (e.kind === 'touch' && e.phase === 'down'))) {
+        // Focus follows the pointer: the move (or an absolute device's point, or a finger put down)
+        // may land on another guest's screen, or on a layout's blank, where nobody has input.
+        const screens = p.screens();
+        const spot =
+          e.kind === 'motion' ? p.desktop.move(screens, e.dx, e.dy) : p.desktop.place(screens, e.x, e.y, e.w, e.h);
+        const s = spot?.screen;
+        const k = s ? this.keyFor(s.domid, s.uniqueId) : undefined;
         if (k !== this.focused) {
           flush();
           this.setFocus(k, true);
           r = k === undefined ? undefined : this.targets.get(k);
         }
-        if (!r || !spot) this.unfocused++;
-        else this.translate(r, { kind: 'abs', x: spot.x, y: spot.y, w: spot.screen.width, h: spot.screen.height }, out);
+        if (!r || !s) this.unfocused++;
+        else if (e.kind === 'touch') this.translate(r, { ...e, x: spot!.x, y: spot!.y, w: s.width, h: s.height }, out);
+        else this.translate(r, { kind: 'abs', x: spot!.x, y: spot!.y, w: s.width, h: s.height }, out);
+        continue;
+      }
+      if (p && e.kind === 'touch' && r) {
+        // A finger that went down on this guest stays with it: its moves in the guest's pixels,
+        // clamped to its screen when the finger slides out of it.
+        const spot = p.desktop.place(p.screens(), e.x, e.y, e.w, e.h);
+        const s = spot?.tile.screens.find((x) => this.keyFor(x.domid, x.uniqueId) === this.focused);
+        if (!spot || !s) this.unfocused++;
+        else {
+          const at = inScreen(s, spot.tx, spot.ty);
+          this.translate(r, { ...e, x: at.x, y: at.y, w: s.width, h: s.height }, out);
+        }
         continue;
       }
       if (!r) this.unfocused++;
@@ -264,8 +282,8 @@ export class InputRouter implements InputTargets {
       this.setFocus(undefined, true);
       return false;
     }
-    const spot = p.desktop.at(p.screens());
-    this.setFocus(spot ? this.keyFor(spot.screen.domid, spot.screen.uniqueId) : undefined, true);
+    const s = p.desktop.at(p.screens())?.screen;
+    this.setFocus(s ? this.keyFor(s.domid, s.uniqueId) : undefined, true);
     return true;
   }
 

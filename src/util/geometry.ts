@@ -21,3 +21,15 @@ export interface SourcedRect extends Rect {
   readonly srcX?: number;
   readonly srcY?: number;
 }
+
+/** Where a connector's picture sits on a physical output that shows several (a layout). */
+export interface LayoutPlace {
+  /** The physical output's size now. */
+  readonly output: Size;
+  /** The connector's rectangle on it. */
+  readonly rect: Rect;
+  /** true: the connector's resolution is scaled to the rectangle; false: 1:1 from its top-left, clipped. */
+  readonly scaled: boolean;
+  /** Stacking on that output: a higher one is drawn over a lower one where they overlap. */
+  readonly z: number;
+}

@@ -33,7 +33,7 @@ void test('the desktop: screens left to right in the operator order, the pointer
   const d = new PointerDesktop();
   const at = (dx: number, dy: number, on = [a, b]) => {
     const s = d.move(on, dx, dy);
-    return s && [s.screen.domid, s.x, s.y];
+    return s && [s.screen?.domid, s.x, s.y];
   };
   assert.deepEqual(at(-5, -5), [1, 0, 0]);
   assert.deepEqual(at(639, 479), [1, 639, 479]);

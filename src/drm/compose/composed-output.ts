@@ -25,6 +25,7 @@ import {
   type OutputConfig,
   type PlaneLayer,
   type ScanoutPath,
+  type LayoutPlace,
 } from '../output.js';
 import { composeRegion, makeTarget, targetOver, type ComposeTarget, type SlotPicture } from './blit.js';
 import { intersect, layoutUnfit, modeForLayout, sameLayout, type Layout, type LayoutEntry } from './layout.js';
@@ -155,6 +156,7 @@ export class ComposedOutput {
       currentFrame: () => this.physical.currentFrame(),
       forget: (fb) => this.forget(fb),
       pathOf: (key, fb) => this.pathOf(key, fb),
+      layoutPlaceOf: (key) => this.layoutPlaceOf(key),
     };
   }
 
@@ -204,6 +206,17 @@ export class ComposedOutput {
           : { key: e.key, plane: false, why: this.composedWhy.get(e.key) ?? 'not composed yet' },
       ),
     };
+  }
+
+  /** Where the layout in force puts connector `key` (input follows it); undefined while not shown. */
+  layoutPlaceOf(key: string): LayoutPlace | undefined {
+    const size = this.surface?.size;
+    if (!size) return undefined;
+    const entries = this.currentLayout.entries;
+    const z = entries.findIndex((e) => e.key === key);
+    if (z < 0) return undefined;
+    const e = entries[z]!;
+    return { output: size, rect: e.rect, scaled: e.scaled, z };
   }
 
   /** Keys of the guest connectors attached now. */

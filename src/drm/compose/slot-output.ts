@@ -15,6 +15,7 @@ import {
   type Mode,
   type Output,
   type OutputConfig,
+  type LayoutPlace,
   type ScanoutPath,
 } from '../output.js';
 import type { SlotPicture } from './blit.js';
@@ -32,6 +33,8 @@ export interface SlotHost {
   forget(fb: FramebufferDesc): void;
   /** How the slot's `fb` reaches the screen now: on a plane of its own, or composed. */
   pathOf(key: string, fb: FramebufferDesc): { path: ScanoutPath; reason?: string };
+  /** Where the layout in force puts the slot `key` (undefined while the layout is not shown). */
+  layoutPlaceOf(key: string): LayoutPlace | undefined;
 }
 
 type Showing =
@@ -127,6 +130,10 @@ export class SlotOutput implements Output {
     if (this.ownCached?.sequence !== this.sequence)
       this.ownCached = { sequence: this.sequence, frame: slotFrame(this.picture(), this.sequence) };
     return this.ownCached.frame;
+  }
+
+  layoutPlace(): LayoutPlace | undefined {
+    return this.closed ? undefined : this.host.layoutPlaceOf(this.key);
   }
 
   pathOf(fb: FramebufferDesc): { path: ScanoutPath; reason?: string } {
