@@ -129,6 +129,7 @@ export async function startDaemon(o: DaemonSpawnOptions): Promise<Backend> {
 }
 
 export interface FloorSpawnOptions {
+  /** ring-floor.c's executable, or the Node floor's bundle (a .mjs, run with this node). */
   readonly exe: string;
   readonly host: SimHost;
   readonly notify: NotifySocket;
@@ -136,6 +137,8 @@ export interface FloorSpawnOptions {
   readonly domid: number;
   /** Its vblank clock; 0 sends flip events at once. */
   readonly vblankHz: number;
+  /** Node flags for the Node floor (profiling, a memory probe); ignored for the C floor. */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** The C floor, answering in order the lines it is sent on stdin. */
@@ -214,8 +217,12 @@ class FloorProcess implements Backend {
 
 export async function startFloor(o: FloorSpawnOptions): Promise<Backend> {
   const spawnedNs = process.hrtime.bigint();
+  const args = ['--sim-dir', o.host.dir, '--domid', String(o.domid), '--vblank-hz', String(o.vblankHz)];
+  const [cmd, argv] = o.exe.endsWith('.mjs')
+    ? [process.execPath, [...(o.nodeArgs ?? []), o.exe, ...args]]
+    : [o.exe, args];
   const child = track(
-    spawn(o.exe, ['--sim-dir', o.host.dir, '--domid', String(o.domid), '--vblank-hz', String(o.vblankHz)], {
+    spawn(cmd, argv, {
       env: childEnv(o.notify),
       stdio: ['pipe', 'pipe', 'inherit'],
     }),

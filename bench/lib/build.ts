@@ -15,6 +15,8 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 export interface Floors {
   readonly ring: string;
+  /** The Node ring floor (bench/floor/ring-floor-node.ts), bundled: run it with node. */
+  readonly ringNode: string;
   readonly memcpy: string;
   readonly xenstore: string;
 }
@@ -35,7 +37,35 @@ export async function buildFloors(workDir: string): Promise<Floors> {
     }
     out[name] = exe;
   }
-  return { ring: out['ring-floor']!, memcpy: out['memcpy-floor']!, xenstore: out['xs-floor']! };
+  return {
+    ring: out['ring-floor']!,
+    ringNode: await bundleNodeFloor(workDir),
+    memcpy: out['memcpy-floor']!,
+    xenstore: out['xs-floor']!,
+  };
+}
+
+/**
+ * Bundles the Node ring floor into one ES module, as vdispld's main.js is bundled (no tsx, no
+ * loader in the measured process); it finds the addon through a link to build/, as vdispld's
+ * build does.
+ */
+async function bundleNodeFloor(workDir: string): Promise<string> {
+  const dir = join(workDir, 'node-floor');
+  mkdirSync(dir, { recursive: true });
+  const outfile = join(dir, 'ring-floor-node.mjs');
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(REPO, 'bench', 'floor', 'ring-floor-node.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+  });
+  symlinkSync(join(REPO, 'build'), join(dir, 'build'));
+  return outfile;
 }
 
 /**

@@ -15,8 +15,8 @@ import { NotifySocket } from './notify.js';
 export type BackendSpec =
   /** vdispld compiled to `mainJs` (default: the build under test), in dom0 unless `driverDomain`. */
   | { readonly label: string; readonly kind: 'vdispld'; readonly mainJs?: string; readonly driverDomain?: boolean }
-  /** The C ring floor, always in a driver domain of its own. */
-  | { readonly label: string; readonly kind: 'floor' };
+  /** The C ring floor (or with `node`, the Node ring floor), always in a driver domain of its own. */
+  | { readonly label: string; readonly kind: 'floor'; readonly node?: boolean };
 
 /** The usual pair: vdispld in dom0 and the C floor beside it. */
 export const BOTH: readonly BackendSpec[] = [
@@ -93,7 +93,14 @@ export class Rig {
         const controlSocket = spec.kind === 'floor' ? undefined : join(host.dir, `control-${spec.label}.sock`);
         const backend =
           spec.kind === 'floor'
-            ? await startFloor({ exe: ctx.floors.ring, host, notify, domid, vblankHz: o.vblankHz })
+            ? await startFloor({
+                exe: spec.node === true ? ctx.floors.ringNode : ctx.floors.ring,
+                host,
+                notify,
+                domid,
+                vblankHz: o.vblankHz,
+                ...(spec.node === true ? { nodeArgs: ctx.daemonNodeArgs(`${o.name}-${spec.label}`) } : {}),
+              })
             : await startDaemon({
                 mainJs: spec.mainJs ?? ctx.daemonJs,
                 host,

@@ -1,8 +1,11 @@
 // The flip pipeline at scale: N guests x 4 connectors, each a compositor flipping at the
 // display's 60 frames/s (the next flip as soon as the last one's event came), for a while. First
-// the floor's run, then vdispld's, each on a host of its own (two such loads at once would measure
-// the machine, not the backend). The run is cut into windows; each window is one run of the
-// figures: late flip events, the backend's CPU share of one core, its RSS.
+// the C floor's run, then the Node floor's, then vdispld's, each on a host of its own (two such
+// loads at once would measure the machine, not the backend). The run is cut into windows; each
+// window is one run of the figures: late flip events, the backend's CPU share of one core, its RSS.
+// The Node floor (bench/floor/ring-floor-node.ts) does the C floor's work in Node through the same
+// addon and simulated platform: CPU and RSS against it are vdispld's own, and it against the C
+// floor is the runtime's.
 import type { BenchContext } from '../lib/context.js';
 import { figure, type Figure } from '../lib/figures.js';
 import { sampleProc, type ProcSample } from '../lib/proc.js';
@@ -52,7 +55,7 @@ interface SideResult {
 
 export async function runSide(
   ctx: BenchContext,
-  side: 'vdispld' | 'floor',
+  side: 'vdispld' | 'floor' | 'node-floor',
   guests: number,
   seconds: number,
 ): Promise<SideResult> {
@@ -60,7 +63,11 @@ export async function runSide(
   const headless = Array.from({ length: guests }, (_, g) => ids(g).map((id) => `${id}=1920x1080@${HZ}`)).flat();
   const rig = await Rig.start(ctx, {
     name: 'pipeline',
-    backends: [side === 'vdispld' ? { label: side, kind: 'vdispld' } : { label: side, kind: 'floor' }],
+    backends: [
+      side === 'vdispld'
+        ? { label: side, kind: 'vdispld' }
+        : { label: side, kind: 'floor', node: side === 'node-floor' },
+    ],
     headless,
     vblankHz: HZ,
     quota: pipelineQuota(guests),
@@ -147,12 +154,14 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
   const n = ctx.opts.pipelineGuests;
   const s = ctx.opts.pipelineSeconds;
   const floor = await runSide(ctx, 'floor', n, s);
+  const nodeFloor = await runSide(ctx, 'node-floor', n, s);
   const vd = await runSide(ctx, 'vdispld', n, s);
   ctx.log(
     `pipeline: vdispld ${vd.late.reduce((a, b) => a + b, 0)} late events, CPU ${(100 * Math.max(...vd.cpuShare)).toFixed(1)} % at most`,
   );
   const section = `Flip pipeline (${n} guests x ${CONNECTORS} connectors at ${HZ} frames/s, ${s} s; runs = windows)`;
   const fl = 'C ring floor';
+  const nfl = 'Node ring floor';
   // One figure from one percentile of a sample both sides collected over the whole run.
   const percentileFigure = (id: string, what: string, sample: 'rttUs' | 'latencyUs', p: number): Figure =>
     figure({
@@ -226,6 +235,63 @@ export async function pipelineSuite(ctx: BenchContext): Promise<Figure[]> {
         met: Math.max(f.vdispld.max, vd.peakRssMiB) * 1.048576 < 120,
       }),
       note: `peak RSS over the whole run (VmHWM): vdispld ${vd.peakRssMiB.toFixed(1)} MiB, floor ${floor.peakRssMiB.toFixed(1)} MiB`,
+    }),
+    // Against the Node floor: what is vdispld's own; and the Node floor against the C floor: Node's.
+    figure({
+      id: 'pipeline.cpu.node',
+      section,
+      what: 'backend CPU share of one core, against Node doing the same',
+      unit: '%',
+      vdispld: vd.cpuShare.map((x) => 100 * x),
+      floorName: nfl,
+      floor: nodeFloor.cpuShare.map((x) => 100 * x),
+    }),
+    figure({
+      id: 'pipeline.cpu-per-flip.node',
+      section,
+      what: 'backend CPU per flip, against Node doing the same',
+      unit: 'µs',
+      vdispld: vd.cpuUsPerFlip,
+      floorName: nfl,
+      floor: nodeFloor.cpuUsPerFlip,
+    }),
+    figure({
+      id: 'pipeline.rss.node',
+      section,
+      what: 'backend RSS, against Node doing the same',
+      unit: 'MiB',
+      vdispld: vd.rssMiB,
+      floorName: nfl,
+      floor: nodeFloor.rssMiB,
+      note: `peak (VmHWM): vdispld ${vd.peakRssMiB.toFixed(1)} MiB, Node floor ${nodeFloor.peakRssMiB.toFixed(1)} MiB`,
+    }),
+    figure({
+      id: 'pipeline.node-floor.cpu',
+      section,
+      what: 'the Node floor itself: CPU share of one core (Node runtime + addon + simulated transport)',
+      unit: '%',
+      vdispld: nodeFloor.cpuShare.map((x) => 100 * x),
+      floorName: fl,
+      floor: floor.cpuShare.map((x) => 100 * x),
+      note: `Node floor: ${nodeFloor.late.reduce((a, b) => a + b, 0)} late events, ${nodeFloor.failed.reduce((a, b) => a + b, 0)} failed, fps ${nodeFloor.fps.map((x) => x.toFixed(1)).join(' ')}`,
+    }),
+    figure({
+      id: 'pipeline.node-floor.cpu-per-flip',
+      section,
+      what: 'the Node floor itself: CPU per flip',
+      unit: 'µs',
+      vdispld: nodeFloor.cpuUsPerFlip,
+      floorName: fl,
+      floor: floor.cpuUsPerFlip,
+    }),
+    figure({
+      id: 'pipeline.node-floor.rss',
+      section,
+      what: 'the Node floor itself: RSS',
+      unit: 'MiB',
+      vdispld: nodeFloor.rssMiB,
+      floorName: fl,
+      floor: floor.rssMiB,
     }),
     percentileFigure('pipeline.rtt.p50', 'PG_FLIP round trip under this load, p50', 'rttUs', 50),
     percentileFigure('pipeline.rtt.p99', 'PG_FLIP round trip under this load, p99', 'rttUs', 99),
