@@ -1,7 +1,8 @@
 // Request round trips, one request in flight as the Linux frontend does: PG_FLIP, FB_ATTACH and
 // DBUF_CREATE of a 1920x1080 XRGB8888 buffer (2025 pages + 2 directory pages), timed in the
-// guest from the push to the response. One guest per backend on the same host; rounds alternate
-// which backend goes first, so drift in the machine's load falls on both.
+// guest from the push to the response. One guest per backend (vdispld, the C floor, the Node
+// floor) on the same host; rounds rotate which backend goes first, so drift in the machine's load
+// falls on all of them.
 import type { BenchContext } from '../lib/context.js';
 import { figure, type Figure } from '../lib/figures.js';
 import { BOTH, Rig } from '../lib/rig.js';
@@ -20,26 +21,34 @@ export const RTT_QUOTA = 'pages-per-second=100000000';
 export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
   const rig = await Rig.start(ctx, {
     name: 'round-trip',
-    backends: BOTH,
+    backends: [...BOTH, { label: 'node-floor', kind: 'floor', node: true }],
     headless: [`rtt0=1920x1080@${HZ}`],
     vblankHz: HZ,
     quota: RTT_QUOTA,
   });
   try {
-    const [gd] = await rig.addGuests('vdispld', 1, () => ['rtt0']);
-    const [gf] = await rig.addGuests('floor', 1, () => ['rtt0']);
+    const sides = ['floor', 'vdispld', 'node-floor'] as const;
+    type Side = (typeof sides)[number];
+    const guest = {
+      vdispld: (await rig.addGuests('vdispld', 1, () => ['rtt0']))[0]!,
+      floor: (await rig.addGuests('floor', 1, () => ['rtt0']))[0]!,
+      'node-floor': (await rig.addGuests('node-floor', 1, () => ['rtt0']))[0]!,
+    };
     const plan = { ...ctx.opts.rttSamples, width: 1920, height: 1080 };
     const ops = ['pgFlip', 'fbAttach', 'dbufCreate'] as const;
-    const runs = { vdispld: new Map<string, number[]>(), floor: new Map<string, number[]>() };
-    const push = (who: 'vdispld' | 'floor', key: string, v: number): void => {
+    const runs: Record<Side, Map<string, number[]>> = {
+      vdispld: new Map(),
+      floor: new Map(),
+      'node-floor': new Map(),
+    };
+    const push = (who: Side, key: string, v: number): void => {
       const m = runs[who];
       m.set(key, [...(m.get(key) ?? []), v]);
     };
     for (let round = 0; round < ctx.opts.rounds; round++) {
-      const order = round % 2 === 0 ? (['floor', 'vdispld'] as const) : (['vdispld', 'floor'] as const);
-      for (const who of order) {
-        const g = who === 'vdispld' ? gd! : gf!;
-        const r = await g.ask({ cmd: 'rtt', plan }, 'rtt', 300_000);
+      for (let k = 0; k < sides.length; k++) {
+        const who = sides[(round + k) % sides.length]!;
+        const r = await guest[who].ask({ cmd: 'rtt', plan }, 'rtt', 300_000);
         if (Object.keys(r.errors).length)
           ctx.log(`round trip: ${who}: requests failed, by status: ${JSON.stringify(r.errors)}`);
         for (const op of ops) {
@@ -81,6 +90,31 @@ export async function roundTripSuite(ctx: BenchContext): Promise<Figure[]> {
           }),
         );
       }
+    }
+    // p50 against Node doing the same work (vdispld's own share), and the Node floor against C.
+    for (const op of ops) {
+      const key = `${op}.p50`;
+      const section = 'Request round trip (one in flight)';
+      out.push(
+        figure({
+          id: `rtt.${key}.node`,
+          section,
+          what: `${names[op]} p50, against Node doing the same`,
+          unit: 'µs',
+          vdispld: runs.vdispld.get(key)!,
+          floorName: 'Node ring floor',
+          floor: runs['node-floor'].get(key)!,
+        }),
+        figure({
+          id: `rtt.${key}.node-floor`,
+          section,
+          what: `${names[op]} p50, the Node floor itself`,
+          unit: 'µs',
+          vdispld: runs['node-floor'].get(key)!,
+          floorName: 'C ring floor',
+          floor: runs.floor.get(key)!,
+        }),
+      );
     }
     return out;
   } finally {
