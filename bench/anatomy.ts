@@ -9,7 +9,10 @@
 // it reads there as the daemon's time), JavaScript frames named through --perf-basic-prof.
 //
 //   node --import tsx bench/anatomy.ts [--guests 16] [--seconds 6] [--daemon-js PATH] [--snapshot] [--perf DIR]
+//                                      [--also-node-args=FLAGS]
 //
+// --also-node-args adds a second vdispld column, the daemon started with those node flags (V8's heap
+// sizing, say: --also-node-args='--max-semi-space-size=1').
 // --snapshot also writes a V8 heap snapshot of each process into a directory it names (open one in
 // Chrome's DevTools, Memory tab). A benchmark: run it when the machine is otherwise quiet.
 import { spawn } from 'node:child_process';
@@ -153,6 +156,7 @@ async function backendRun(
   seconds: number,
   dir: string,
   perfDir: string | undefined,
+  label: string = kind,
 ): Promise<Breakdown> {
   const ids = (g: number): string[] => Array.from({ length: CONNECTORS }, (_, c) => `m${g}c${c}`);
   const rig = await Rig.start(ctx, {
@@ -177,12 +181,14 @@ async function backendRun(
     );
     const pid = rig.backend(kind).pid;
     const recording = perfDir
-      ? new Promise((r) => setTimeout(r, 1500)).then(() => perfRecord(pid, seconds - 3, join(perfDir, `${kind}.data`)))
+      ? new Promise((r) => setTimeout(r, 1500)).then(() =>
+          perfRecord(pid, seconds - 3, join(perfDir, `${label.replace(/[^\w.-]+/g, '_')}.data`)),
+        )
       : Promise.resolve();
     // Measured while the guests still flip: the heap as it is under load, not after it.
     await new Promise((r) => setTimeout(r, 500 + ms - 1000));
     await recording;
-    const b = await measure(`${kind} (${guests} x ${CONNECTORS} at ${HZ} Hz)`, pid, dir);
+    const b = await measure(`${label} (${guests} x ${CONNECTORS} at ${HZ} Hz)`, pid, dir);
     await running;
     return b;
   } finally {
@@ -246,6 +252,7 @@ async function main(): Promise<void> {
       'daemon-js': { type: 'string' },
       snapshot: { type: 'boolean', default: false },
       perf: { type: 'string' },
+      'also-node-args': { type: 'string' },
     },
     strict: true,
   });
@@ -279,10 +286,28 @@ async function main(): Promise<void> {
       floors,
       workDir,
       log,
-      daemonNodeArgs: () => ['--import', probeUrl, ...(perfDir ? ['--perf-basic-prof'] : [])],
+      daemonNodeArgs: () => [
+        '--import',
+        probeUrl,
+        ...(perfDir ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(perfDir, 'v8.log')}`] : []),
+      ],
     };
+    const also = (values['also-node-args'] ?? '').split(/\s+/).filter((a) => a !== '');
     const rows = [
       await backendRun(ctx, 'vdispld', guests, seconds, probeDir, perfDir),
+      ...(also.length > 0
+        ? [
+            await backendRun(
+              { ...ctx, daemonNodeArgs: (n) => [...ctx.daemonNodeArgs(n), ...also] },
+              'vdispld',
+              guests,
+              seconds,
+              probeDir,
+              perfDir,
+              `vdispld ${also.join(' ')}`,
+            ),
+          ]
+        : []),
       await backendRun(ctx, 'node-floor', guests, seconds, probeDir, perfDir),
       await bareNode(probeUrl, probeDir),
     ];
