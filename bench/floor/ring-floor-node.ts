@@ -152,15 +152,10 @@ function service(c: Conn): void {
 async function addConn(line: string): Promise<string> {
   const f = line.split(' ');
   if (f.length !== 8) return 'err bad add line';
-  const [key, feDomid, , reqRef, reqPort, evtRef, evtPort] = [f[1]!, ...f.slice(2).map(Number)] as [
-    string,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const key = f[1]!;
+  // <fe-domid> <conn> <req-ref> <req-port> <evt-ref> <evt-port>; the connector index is not needed.
+  const n = f.slice(2).map(Number);
+  const [feDomid, reqRef, reqPort, evtRef, evtPort] = [n[0]!, n[2]!, n[3]!, n[4]!, n[5]!];
   let dev = devices.get(key);
   if (!dev) devices.set(key, (dev = { domid: feDomid, dbufs: new Map() }));
   const id = domId(feDomid);
