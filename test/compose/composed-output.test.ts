@@ -121,6 +121,15 @@ void test('each guest keeps its own pacing; a guest that stops flipping keeps it
   const cfgB = await show(b, 40, 30, 2);
   const fbsA = [patternFb(40, 30, 3), patternFb(40, 30, 4)];
   const fbsB = [patternFb(40, 30, 5), patternFb(40, 30, 6)];
+  const gapsOf = (ts: readonly bigint[]): number[] => ts.slice(1).map((t, i) => Number(t - ts[i]!) / period);
+  const median = (xs: readonly number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  // The baseline, in this run on this host: a flipping alone, b showing a still picture.
+  const alone: bigint[] = [];
+  for (let i = 0; i < 12; i++) {
+    const r = await flip(a, fbsA[i % 2]!);
+    assert.ok(r.shown);
+    alone.push(r.timestampNs);
+  }
   // a flips at every event it gets; b only every third.
   const timesA: bigint[] = [];
   const timesB: bigint[] = [];
@@ -139,14 +148,22 @@ void test('each guest keeps its own pacing; a guest that stops flipping keeps it
     }
   }
   // a was shown at consecutive vblanks whatever b did: one period apart, except where this busy
-  // host delayed the composition past a vblank (the same would delay a guest alone).
-  const gaps = timesA.slice(1).map((t, i) => Number(t - timesA[i]!) / period);
-  const text = gaps.map((g) => g.toFixed(2)).join(' ');
+  // host delayed the composition past a vblank, which delays a guest alone as much. So a's pace
+  // beside b is judged against a alone in this run (medians: a descheduled moment is one sample),
+  // and the flips that went with one of b's against a's others: were b's flip to hold a's back,
+  // those gaps would be a period longer.
+  const gaps = gapsOf(timesA);
+  const text = `beside b ${gaps.map((g) => g.toFixed(2)).join(' ')}; alone ${gapsOf(alone)
+    .map((g) => g.toFixed(2))
+    .join(' ')}`;
   assert.ok(
     gaps.every((g) => g > 0.5),
     `one flip per vblank at most: ${text}`,
   );
-  assert.ok(gaps.filter((g) => g < 1.5).length >= gaps.length * 0.75, `a's gaps in periods: ${text}`);
+  assert.ok(median(gaps) <= Math.max(1, median(gapsOf(alone))), `a's gaps in periods: ${text}`);
+  const withB = gaps.filter((_, i) => (i + 1) % 3 === 0);
+  const withoutB = gaps.filter((_, i) => (i + 1) % 3 !== 0);
+  assert.ok(median(withB) <= median(withoutB), `a's gaps where b flipped too: ${withB.join(' ')}; ${text}`);
   // b's flip was shown at the same vblank as a's that went with it.
   for (const t of timesB) assert.ok(timesA.includes(t));
   // b stopped: its last picture stays while a goes on flipping.
