@@ -6,14 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLayout } from '../../src/backend/layouts.js';
-import { Daemon } from '../../src/daemon.js';
 import { parseHeadlessSpec } from '../../src/drm/headless/headless-backend.js';
 import type { LayoutPlace } from '../../src/drm/output.js';
 import { PointerDesktop, tiles, type Screen } from '../../src/input/desktop.js';
 import { InputRouter } from '../../src/input/router.js';
 import type { FrontendReport } from '../../src/sim/frontend/protocol.js';
-import { SimHost, type SimGuest } from '../../src/sim/host.js';
-import { silentLogger } from '../../src/util/log.js';
+import type { SimGuest } from '../../src/sim/host.js';
+import { withPointerDaemon } from './pointer-world.js';
 import { recordingTarget } from './recording-target.js';
 
 const PANEL = { width: 1280, height: 480 };
@@ -133,58 +132,35 @@ void test("router over a layout: a finger put down gives its guest focus and sta
 type Input = Extract<FrontendReport, { kind: 'input' }>;
 
 void test('the daemon with --input-focus pointer and a layout: each guest gets the pointer over its own rectangle', async () => {
-  const host = await SimHost.start();
-  const daemon = await Daemon.start(
+  await withPointerDaemon(
     {
-      platform: 'sim',
-      simDir: host.dir,
-      xenstore: host.xenstoredPath,
-      output: 'headless',
       headlessOutputs: [parseHeadlessSpec('PANEL=1280x480')],
       // "a" 1:1 on the left half, "b" (320x240) scaled into the right half.
       layouts: new Map([['PANEL', parseLayout('PANEL', 'a/id0@640x480+0+0,b/id0@640x480+640+0:scaled')]]),
-      inputFocus: 'pointer',
     },
-    silentLogger(),
-  );
-  const guests: SimGuest[] = [];
-  try {
-    for (const [name, res] of [
+    [
       ['a', '640x480'],
       ['b', '320x240'],
-    ] as const) {
-      const g = await host.createDomain({
-        name,
-        vdispl: [`connectors=id0:${res}`],
-        vkb: ['backend-type=linux,unique-id=id0'],
-        frontend: { kind: 'display', maxFps: 20 },
-        verbose: false,
-      });
-      guests.push(g);
-      await g.waitFor((r) => r.kind === 'kbd-connected', { timeoutMs: 20_000 });
-      await g.waitFor((r) => r.kind === 'connected', { timeoutMs: 20_000 });
-    }
-    const [a, b] = guests as [SimGuest, SimGuest];
-    const r = daemon.input;
-    r.deliver([{ kind: 'motion', dx: 600, dy: 50 }]);
-    assert.equal(r.focus?.domid, a.domid, "x 600 of the panel is a's rectangle");
-    const aIn = await a.waitFor((x): x is Input => x.kind === 'input');
-    assert.deepEqual([aIn.x, aIn.y], [600, 50]);
-    r.deliver([{ kind: 'key', code: 30, pressed: true }]);
-    await a.waitFor((x): x is Input => x.kind === 'input' && x.down.includes(30));
-    r.deliver([{ kind: 'motion', dx: 300, dy: 100 }]);
-    assert.equal(r.focus?.domid, b.domid, "x 900: b's rectangle on the same output");
-    const bIn = await b.waitFor((x): x is Input => x.kind === 'input');
-    assert.deepEqual([bIn.x, bIn.y], [130, 75], "b's own pixels: (900-640)/2, 150/2");
-    await a.waitFor((x): x is Input => x.kind === 'input' && x.down.length === 0);
-    // A tablet over the panel: its point picks the guest.
-    r.deliver([{ kind: 'abs', x: 10, y: 90, w: 100, h: 100 }]);
-    assert.equal(r.focus?.domid, a.domid);
-    const aAbs = await a.waitFor((x): x is Input => x.kind === 'input' && x.x === 128);
-    assert.equal(aAbs.y, 432);
-  } finally {
-    for (const g of guests) await host.destroyDomain(g.domid);
-    await daemon.stop();
-    await host.close();
-  }
+    ],
+    async (daemon, guests) => {
+      const [a, b] = guests as [SimGuest, SimGuest];
+      const r = daemon.input;
+      r.deliver([{ kind: 'motion', dx: 600, dy: 50 }]);
+      assert.equal(r.focus?.domid, a.domid, "x 600 of the panel is a's rectangle");
+      const aIn = await a.waitFor((x): x is Input => x.kind === 'input');
+      assert.deepEqual([aIn.x, aIn.y], [600, 50]);
+      r.deliver([{ kind: 'key', code: 30, pressed: true }]);
+      await a.waitFor((x): x is Input => x.kind === 'input' && x.down.includes(30));
+      r.deliver([{ kind: 'motion', dx: 300, dy: 100 }]);
+      assert.equal(r.focus?.domid, b.domid, "x 900: b's rectangle on the same output");
+      const bIn = await b.waitFor((x): x is Input => x.kind === 'input');
+      assert.deepEqual([bIn.x, bIn.y], [130, 75], "b's own pixels: (900-640)/2, 150/2");
+      await a.waitFor((x): x is Input => x.kind === 'input' && x.down.length === 0);
+      // A tablet over the panel: its point picks the guest.
+      r.deliver([{ kind: 'abs', x: 10, y: 90, w: 100, h: 100 }]);
+      assert.equal(r.focus?.domid, a.domid);
+      const aAbs = await a.waitFor((x): x is Input => x.kind === 'input' && x.x === 128);
+      assert.equal(aAbs.y, 432);
+    },
+  );
 });

@@ -4,13 +4,12 @@
 // simulator: two guests on two named outputs in the operator's order, input moving between them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon.js';
 import { parseHeadlessSpec } from '../../src/drm/headless/headless-backend.js';
 import { orderScreens, PointerDesktop, type Screen } from '../../src/input/desktop.js';
 import { InputRouter } from '../../src/input/router.js';
 import type { FrontendReport } from '../../src/sim/frontend/protocol.js';
-import { SimHost, type SimGuest } from '../../src/sim/host.js';
-import { silentLogger } from '../../src/util/log.js';
+import type { SimGuest } from '../../src/sim/host.js';
+import { withPointerDaemon } from './pointer-world.js';
 import { recordingTarget } from './recording-target.js';
 
 const screen = (output: string, domid: number, width: number, height: number): Screen => ({
@@ -107,56 +106,33 @@ void test('router: focus goes to the guest under the pointer; what the last one 
 type Input = Extract<FrontendReport, { kind: 'input' }>;
 
 void test('the daemon with --input-focus pointer: two guests on two outputs in the connector map order', async () => {
-  const host = await SimHost.start();
-  const daemon = await Daemon.start(
+  await withPointerDaemon(
     {
-      platform: 'sim',
-      simDir: host.dir,
-      xenstore: host.xenstoredPath,
-      output: 'headless',
       headlessOutputs: [parseHeadlessSpec('LEFT=800x600'), parseHeadlessSpec('RIGHT=640x480')],
       // The operator put guest "b" on the left output and "a" on the right one.
       connectorMap: new Map([
         ['b/id0', 'LEFT'],
         ['a/id0', 'RIGHT'],
       ]),
-      inputFocus: 'pointer',
     },
-    silentLogger(),
-  );
-  const guests: SimGuest[] = [];
-  try {
-    for (const [name, res] of [
+    [
       ['a', '640x480'],
       ['b', '800x600'],
-    ] as const) {
-      const g = await host.createDomain({
-        name,
-        vdispl: [`connectors=id0:${res}`],
-        vkb: ['backend-type=linux,unique-id=id0'],
-        frontend: { kind: 'display', maxFps: 20 },
-        verbose: false,
-      });
-      guests.push(g);
-      await g.waitFor((r) => r.kind === 'kbd-connected', { timeoutMs: 20_000 });
-      await g.waitFor((r) => r.kind === 'connected', { timeoutMs: 20_000 });
-    }
-    const [a, b] = guests as [SimGuest, SimGuest];
-    const r = daemon.input;
-    r.deliver([{ kind: 'motion', dx: 100, dy: 50 }]);
-    assert.equal(r.focus?.domid, b.domid, 'the left output shows b');
-    const bIn = await b.waitFor((x): x is Input => x.kind === 'input');
-    assert.deepEqual([bIn.x, bIn.y], [100, 50]);
-    r.deliver([{ kind: 'key', code: 30, pressed: true }]);
-    await b.waitFor((x): x is Input => x.kind === 'input' && x.down.includes(30));
-    r.deliver([{ kind: 'motion', dx: 750, dy: 500 }]);
-    assert.equal(r.focus?.domid, a.domid, 'past 800 pixels: the right output, a');
-    const aIn = await a.waitFor((x): x is Input => x.kind === 'input');
-    assert.deepEqual([aIn.x, aIn.y], [50, 479], 'x from the right output edge, y clamped to its 480 lines');
-    await b.waitFor((x): x is Input => x.kind === 'input' && x.down.length === 0);
-  } finally {
-    for (const g of guests) await host.destroyDomain(g.domid);
-    await daemon.stop();
-    await host.close();
-  }
+    ],
+    async (daemon, guests) => {
+      const [a, b] = guests as [SimGuest, SimGuest];
+      const r = daemon.input;
+      r.deliver([{ kind: 'motion', dx: 100, dy: 50 }]);
+      assert.equal(r.focus?.domid, b.domid, 'the left output shows b');
+      const bIn = await b.waitFor((x): x is Input => x.kind === 'input');
+      assert.deepEqual([bIn.x, bIn.y], [100, 50]);
+      r.deliver([{ kind: 'key', code: 30, pressed: true }]);
+      await b.waitFor((x): x is Input => x.kind === 'input' && x.down.includes(30));
+      r.deliver([{ kind: 'motion', dx: 750, dy: 500 }]);
+      assert.equal(r.focus?.domid, a.domid, 'past 800 pixels: the right output, a');
+      const aIn = await a.waitFor((x): x is Input => x.kind === 'input');
+      assert.deepEqual([aIn.x, aIn.y], [50, 479], 'x from the right output edge, y clamped to its 480 lines');
+      await b.waitFor((x): x is Input => x.kind === 'input' && x.down.length === 0);
+    },
+  );
 });
