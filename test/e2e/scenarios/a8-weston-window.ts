@@ -38,6 +38,10 @@ const SOCKET = 'wayland-vd';
 const FLIP_SECONDS = 20;
 /** Weston's own modes of vkms: one head, its preferred mode. */
 const OUTPUT = VKMS_MODE;
+/** vkms's one connector, as Weston names its head and output. */
+const OUTPUT_NAME = 'Virtual-1';
+/** Weston's configuration: the output's seat (see startWeston). */
+const CONFIG = `${RUNTIME}/weston.ini`;
 
 /** Where kiosk-shell puts a window smaller than the output: centred (integer halves). */
 export function centred(out: { width: number; height: number }, win: { width: number; height: number }) {
@@ -93,11 +97,16 @@ async function startWeston(ctx: Ctx): Promise<void> {
   const l = await ctx.dom0.exec(LINK_LAYER, 120);
   ctx.require("the image's Weston layer links into dom0", l.rc === 0, l.out.trim().split('\n').at(-1));
   // the DRM backend's launcher: Debian's Weston 10 has logind, weston-launch and the direct one (root
-  // on a VT; no libseat), so --tty names a VT of the kernel's dummy console; no input devices here
+  // on a VT; no libseat), so --tty names a VT of the kernel's dummy console; no input devices here.
+  // kiosk-shell puts a new toplevel into its layer only when it gives the window a seat's focus: with
+  // no seat the window is never drawn (and never gets a frame callback). A display-only dom0 names
+  // the seat of its output in weston.ini, which makes Weston create that seat without devices.
+  const ini = `[output]\\nname=${OUTPUT_NAME}\\nseat=seat0\\n`;
   const cmd =
     `mkdir -p ${RUNTIME} && chmod 0700 ${RUNTIME} && export XDG_RUNTIME_DIR=${RUNTIME} && ` +
+    `printf '${ini}' > ${CONFIG} && ` +
     `(setsid weston --backend=drm-backend.so --use-pixman --tty=2 --continue-without-input --shell=kiosk-shell.so ` +
-    `--socket=${SOCKET} --no-config --debug --idle-time=0 --log=/mnt/share/out/weston.log ` +
+    `--socket=${SOCKET} --config=${CONFIG} --debug --idle-time=0 --log=/mnt/share/out/weston.log ` +
     `> /mnt/share/out/weston.out 2>&1 < /dev/null &); ` +
     // (weston may not be running yet at the first look: only after 2 s does its absence end the wait)
     `i=0; while [ ! -S ${RUNTIME}/${SOCKET} ] && [ $i -lt 1200 ]; do [ $i -gt 20 ] && ! pidof weston >/dev/null && break; ` +
@@ -116,6 +125,7 @@ async function startWeston(ctx: Ctx): Promise<void> {
   const launchers = [...log.matchAll(/Trying (\S+) launcher/g)].map((m) => m[1]);
   ctx.figure("Weston's launcher (the last one it tried, its log)", launchers.at(-1) ?? 'not in its log');
   ctx.figure('Weston started in (s, to its socket)', Number(/after (\d+) s/.exec(r.out)?.[1] ?? NaN));
+  ctx.figure("Weston's configuration (its log)", /Using config file '([^']+)'/.exec(log)?.[1] ?? 'not in its log');
 }
 
 /** Weston's screenshot of its whole output, taken in dom0 and read on the host. */
