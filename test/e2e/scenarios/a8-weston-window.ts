@@ -1,22 +1,29 @@
 // a8. A guest as a window of a compositor in dom0 (`vdispld --output wayland`) on the Arm64 lab's
 // real kernel: Debian's Weston 10 runs in dom0 with its DRM backend on vkms and the pixman renderer
 // (the image's Weston layer, linked into dom0's root from the lab share), the kiosk shell centring
-// each window on black; the guest's xen-drm-front draws SMPTE bars at 640x480 and Weston's own
-// screenshot (weston-screenshooter, allowed by --debug: what Weston composed for vkms) must hold that
-// picture pixel for pixel at the window's place and nothing else. Then the guest flips as fast as it
-// can (modetest -v) and the flips are paced by Weston: the guest's rate against Weston's refresh and
-// vkms's vblank rate, the daemon's flips shown and dropped, bytes copied per flip.
+// each window on its background colour; the guest's xen-drm-front draws SMPTE bars at 640x480 and
+// the framebuffer vkms scans out (Weston's composition, read back in dom0) must hold that picture
+// pixel for pixel at the window's place and the background everywhere else. Weston 10's own
+// screenshot cannot be the judge: it reads its XRGB8888 output as it is and its client writes the
+// words as premultiplied ARGB, so every pixel whose unused byte is 0 (all of modetest's XR24 bars)
+// comes out transparent black. Then the guest flips as fast as it can (modetest -v) and the flips
+// are paced by Weston: the guest's rate against vkms's vblank rate, the daemon's flips shown and
+// dropped, bytes copied per flip.
 //
 // The buffer path is wl_shm (copied): Weston 10 creates zwp_linux_dmabuf_v1 only with its GL
 // renderer, and a7 measured that the kernel refuses both CPU reads a software renderer would make of
 // a guest's dma-buf. The daemon's own reason for the copy says whether the global was offered.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPng, type Rgb } from '../lib/picture.js';
+import { REPO_DIR } from '../lib/image.js';
+import type { Rgb } from '../lib/picture.js';
 import type { Ctx, Scenario } from '../lib/scenario.js';
 import { sleep } from '../lib/scenario.js';
 import { parseFlipRates } from '../lib/modetest.js';
 import { smpteAt } from '../lib/smpte.js';
 import { parseCrcLines, VKMS_MODE } from '../lib/vkms.js';
+import { HIDDEN_AFTER_MS } from '../../../src/drm/wayland/wayland-output.js';
 import { daemonAccount } from './arm64-steps.js';
 import { steadyMean } from './s3-flip.js';
 import {
@@ -29,6 +36,9 @@ import {
   waitConnected,
   type ConnectorSpec,
 } from './steps.js';
+
+/** A first answer that came too late for the frontend: its buffer creation or modeset timed out. */
+const LATE_ANSWER = /failed to create dumb buffer: Connection timed out|Failed to enable display: -110/;
 
 /** Smaller than vkms's 1024x768, so that the window's place on Weston's output is visible. */
 const GUEST: ConnectorSpec = { id: 'id0', width: 640, height: 480 };
@@ -58,7 +68,7 @@ export interface WindowCheck {
 }
 
 /**
- * Every pixel of a screenshot: the w x h rectangle at (x, y) against modetest's SMPTE model, and
+ * Every pixel of the screen: the w x h rectangle at (x, y) against modetest's SMPTE model, and
  * everything else against one uniform background colour (the top-left pixel when it is outside).
  */
 export function checkWindow(img: Rgb, at: { x: number; y: number }, w: number, h: number): WindowCheck {
@@ -101,7 +111,7 @@ async function startWeston(ctx: Ctx): Promise<void> {
   // kiosk-shell puts a new toplevel into its layer only when it gives the window a seat's focus: with
   // no seat the window is never drawn (and never gets a frame callback). A display-only dom0 names
   // the seat of its output in weston.ini, which makes Weston create that seat without devices.
-  const ini = `[output]\\nname=${OUTPUT_NAME}\\nseat=seat0\\n`;
+  const ini = `[shell]\\nbackground-color=0xff204060\\n[output]\\nname=${OUTPUT_NAME}\\nseat=seat0\\n`;
   const cmd =
     `mkdir -p ${RUNTIME} && chmod 0700 ${RUNTIME} && export XDG_RUNTIME_DIR=${RUNTIME} && ` +
     `printf '${ini}' > ${CONFIG} && ` +
@@ -128,19 +138,45 @@ async function startWeston(ctx: Ctx): Promise<void> {
   ctx.figure("Weston's configuration (its log)", /Using config file '([^']+)'/.exec(log)?.[1] ?? 'not in its log');
 }
 
-/** Weston's screenshot of its whole output, taken in dom0 and read on the host. */
-async function screenshot(ctx: Ctx, n: number): Promise<Rgb | undefined> {
-  const name = `weston-shot-${n}.png`;
-  const r = await ctx.dom0.exec(
-    `mkdir -p /tmp/shot && cd /tmp/shot && rm -f *.png && XDG_RUNTIME_DIR=${RUNTIME} WAYLAND_DISPLAY=${SOCKET} ` +
-      `timeout 60 weston-screenshooter && cp "$(ls *.png | head -1)" /mnt/share/out/${name}`,
-    90,
+/** Cross-builds the scan-out reader for arm64 into the scenario's share (a static binary, seconds to build). */
+function buildScanoutDump(ctx: Ctx): string {
+  const out = join(ctx.shareDir, 'scanout-dump');
+  const src = join(REPO_DIR, 'test/e2e/image-arm64/scanout-dump.c');
+  const r = spawnSync('aarch64-linux-gnu-gcc', ['-O2', '-Wall', '-static', '-o', out, src], { encoding: 'utf8' });
+  ctx.require(
+    'the scan-out reader cross-builds for arm64',
+    r.status === 0,
+    (r.stderr ?? '').trim().split('\n').slice(-2).join(' | '),
   );
-  if (r.rc !== 0) {
-    ctx.figure(`screenshot ${n}`, r.out.trim().split('\n').slice(-2).join(' | '));
-    return undefined;
+  return '/mnt/share/scanout-dump';
+}
+
+/**
+ * What vkms scans out, Weston's composition as the card holds it: its framebuffer read in dom0 by
+ * scanout-dump (XRGB8888 words, the unused byte ignored) and turned into RGB on the host.
+ */
+async function scanout(ctx: Ctx, tool: string, n: number): Promise<{ img?: Rgb; line: string }> {
+  const name = `scanout-${n}.raw`;
+  const r = await ctx.dom0.exec(`${tool} /dev/dri/card0 /mnt/share/out/${name}`, 90);
+  const line = r.out.trim().split('\n').slice(-1)[0] ?? '';
+  const m = /^fb \d+ (\d+)x(\d+) /.exec(line);
+  if (r.rc !== 0 || !m) return { line };
+  const width = Number(m[1]);
+  const height = Number(m[2]);
+  const raw = readFileSync(join(ctx.shareDir, 'out', name));
+  if (raw.length !== width * height * 4) return { line: `${line}; ${raw.length} bytes` };
+  return { img: xrgbToRgb(raw, width, height), line };
+}
+
+/** XRGB8888 words (little-endian B, G, R, X) as RGB; the unused byte, whatever it holds, is dropped. */
+export function xrgbToRgb(raw: Uint8Array, width: number, height: number): Rgb {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0, o = 0; o < data.length; i += 4, o += 3) {
+    data[o] = raw[i + 2]!;
+    data[o + 1] = raw[i + 1]!;
+    data[o + 2] = raw[i]!;
   }
-  return readPng(join(ctx.shareDir, 'out', name));
+  return { width, height, data };
 }
 
 /** vkms's vblank rate while Weston drives it: frame numbers of its CRC lines over a few seconds. */
@@ -159,23 +195,24 @@ async function vblankHz(ctx: Ctx): Promise<number | undefined> {
 export const a8WestonWindow: Scenario = {
   id: 'a8-weston-window',
   title:
-    "--output wayland into Weston on vkms in dom0: the guest's picture exact at its window's place (Weston's screenshot), wl_shm bytes per frame, pacing by Weston",
+    "--output wayland into Weston on vkms in dom0: the guest's picture exact at its window's place (the framebuffer vkms scans out), wl_shm bytes per frame, pacing by Weston",
   async run(ctx) {
+    const tool = buildScanoutDump(ctx);
     await startWeston(ctx);
     await startBackend(ctx, { id0: 'wayland' }, ['--output', 'wayland', '--wayland-display', `${RUNTIME}/${SOCKET}`]);
     const { guest, domid } = await createGuest(ctx, [GUEST], false);
     const conn = await waitConnected(ctx, guest, domid, 1);
     await startModetest(guest, 'mt', setArgs(conn, [GUEST]));
 
-    // the picture: Weston's screenshot until the window holds it (the first frames may predate it)
+    // the picture: what vkms scans out, until the window holds it (the first frames may predate it)
     const at = centred(OUTPUT, GUEST);
     const t0 = performance.now();
     let last: WindowCheck | undefined;
     let size = 'none';
     for (let n = 1; (performance.now() - t0) / 1000 < 180; n++) {
-      const img = await screenshot(ctx, n);
+      const { img, line } = await scanout(ctx, tool, n);
+      size = line;
       if (img) {
-        size = `${img.width}x${img.height}`;
         last =
           img.width === OUTPUT.width && img.height === OUTPUT.height
             ? checkWindow(img, at, GUEST.width, GUEST.height)
@@ -187,11 +224,11 @@ export const a8WestonWindow: Scenario = {
     ctx.mark('picture');
     const px = GUEST.width * GUEST.height;
     ctx.check(
-      `Weston's output holds the guest's ${GUEST.width}x${GUEST.height} SMPTE bars pixel for pixel at the window's place (${at.x},${at.y}), a uniform background around it`,
+      `vkms scans out Weston's composition holding the guest's ${GUEST.width}x${GUEST.height} SMPTE bars pixel for pixel at the window's place (${at.x},${at.y}), a uniform background around it`,
       !!last && last.inside === 0 && last.outside === 0,
       last
-        ? `screenshot ${size}; ${px - last.inside} of ${px} window pixels match, ${last.outside} outside differ from ${last.background.join(',')}${last.first ? `; first: ${last.first}` : ''}; after ${((performance.now() - t0) / 1000).toFixed(1)} s`
-        : `screenshot ${size}`,
+        ? `scan-out ${size}; ${px - last.inside} of ${px} window pixels match, ${last.outside} outside differ from ${last.background.join(',')}${last.first ? `; first: ${last.first}` : ''}; after ${((performance.now() - t0) / 1000).toFixed(1)} s`
+        : `scan-out ${size}`,
     );
     if (last)
       ctx.figure('pixels checked', `${OUTPUT.width * OUTPUT.height} (the window's ${px} against the SMPTE model)`);
@@ -222,11 +259,16 @@ export const a8WestonWindow: Scenario = {
     // pacing: the guest flips as fast as its flip events come back
     const before = await daemonAccount(ctx);
     const c = conn.connectors[0];
-    await startModetest(
-      guest,
-      'flip',
-      `-v -s ${c?.id ?? '?'}${conn.crtcs[0] !== undefined ? `@${conn.crtcs[0]}` : ''}:${GUEST.width}x${GUEST.height}`,
-    );
+    const flipArgs = `-v -s ${c?.id ?? '?'}${conn.crtcs[0] !== undefined ? `@${conn.crtcs[0]}` : ''}:${GUEST.width}x${GUEST.height}`;
+    await startModetest(guest, 'flip', flipArgs);
+    await sleep(8000);
+    // a first DBUF_CREATE answered after the frontend's 3 s (a loaded host, as in a1, a5 and a9) ends
+    // modetest: started once more, reported; any other failure stands
+    if (LATE_ANSWER.test(await guest.log('flip'))) {
+      ctx.figure("the guest's first buffer answered later than the frontend's 3 s, modetest -v started again", 'yes');
+      await guest.killall('modetest');
+      await startModetest(guest, 'flip', flipArgs);
+    }
     await sleep(FLIP_SECONDS * 1000);
     const vbl = await vblankHz(ctx);
     const after = await daemonAccount(ctx);
@@ -248,11 +290,19 @@ export const a8WestonWindow: Scenario = {
     ctx.check('the daemon showed flips in the window', shown > 0, `${shown} shown`);
     // the guest waits for each flip event, which the window answers on Weston's frame callback: a
     // window Weston stopped drawing would be answered at 10 Hz as dropped instead
-    ctx.check(
-      "flips answered as shown by Weston's callbacks, not as dropped (a hidden window's)",
-      dropped <= Math.max(2, shown / 20),
-      `${shown} shown, ${dropped} dropped`,
-    );
+    const dropName = "flips answered as shown by Weston's callbacks, not as dropped (a hidden window's)";
+    const dropDetail = `${shown} shown, ${dropped} dropped`;
+    const interval = hz > 0 ? 1000 / hz : Infinity;
+    // The daemon calls a window hidden when a commit is unanswered for HIDDEN_AFTER_MS. Where Weston's
+    // own frame cycle on this host (the guest's flip interval) is already over half of that, slow
+    // frames cross it while the window is drawn: the host, not the window, is judged, so the check
+    // is recorded as not judged (the scenario cannot pass) unless the window was not drawn at all.
+    if (dropped > Math.max(2, shown / 20) && shown > dropped && interval > HIDDEN_AFTER_MS / 2)
+      ctx.notJudged(
+        dropName,
+        `Weston's frame cycle here is ${interval.toFixed(0)} ms a flip, over half the ${HIDDEN_AFTER_MS} ms after which the daemon calls a window hidden; ${dropDetail}`,
+      );
+    else ctx.check(dropName, dropped <= Math.max(2, shown / 20), dropDetail);
     ctx.check(
       'never faster than Weston shows: the guest flips at most at the vblank rate',
       vbl !== undefined && hz <= vbl * 1.05,

@@ -7,7 +7,7 @@ import { lastLine, missingHostPackages, srcFiles } from '../lib/arm64-image.js';
 import { xlConfig } from '../lib/guest.js';
 import { parseCrcLines, stableCrc } from '../lib/vkms.js';
 import { parseProbe } from '../scenarios/a7-compositor-dmabuf.js';
-import { centred, checkWindow } from '../scenarios/a8-weston-window.js';
+import { centred, checkWindow, xrgbToRgb } from '../scenarios/a8-weston-window.js';
 import { parsePlanes } from '../scenarios/a9-overlay-planes.js';
 import { smpteAt } from '../lib/smpte.js';
 
@@ -146,4 +146,10 @@ void test("modetest -p's planes: each id with its type property's value", () => 
     { id: 44, type: 2 },
   ]);
   assert.deepEqual(parsePlanes('CRTCs:\n'), []);
+});
+
+void test("a8's scan-out read: XRGB8888 words to RGB, the unused byte ignored whatever it holds", () => {
+  // two pixels: grey with X 0 (what modetest's XR24 bars hold), red with X 0xff
+  const raw = Uint8Array.from([0xc0, 0xc0, 0xc0, 0x00, 0x00, 0x00, 0xff, 0xff]);
+  assert.deepEqual([...xrgbToRgb(raw, 2, 1).data], [0xc0, 0xc0, 0xc0, 0xff, 0x00, 0x00]);
 });
