@@ -7,11 +7,9 @@
 // is whether a dma-buf of gntdev's exporter (what the daemon makes of a guest's buffer) can be read
 // that way at all. image-arm64/cpu-read-probe.c asks the kernel exactly that; the compositor is
 // tried only when it can. docs/E2E-ARM64.md has the measurements.
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO_DIR } from '../lib/image.js';
-import type { Ctx, Scenario } from '../lib/scenario.js';
+import type { Scenario } from '../lib/scenario.js';
 import { VKMS_MODE } from '../lib/vkms.js';
+import { crossBuildTool } from './arm64-steps.js';
 
 /** One probe line: the step, ok with its time (and detail) or the errno the kernel returned. */
 export interface ProbeStep {
@@ -33,25 +31,12 @@ export function parseProbe(out: string): ProbeStep[] {
   });
 }
 
-/** Cross-builds the probe for arm64 into the scenario's share (a static binary, seconds to build). */
-function buildProbe(ctx: Ctx): string {
-  const out = join(ctx.shareDir, 'cpu-read-probe');
-  const src = join(REPO_DIR, 'test/e2e/image-arm64/cpu-read-probe.c');
-  const r = spawnSync('aarch64-linux-gnu-gcc', ['-O2', '-Wall', '-static', '-o', out, src], { encoding: 'utf8' });
-  ctx.require(
-    'the probe cross-builds for arm64',
-    r.status === 0,
-    (r.stderr ?? '').trim().split('\n').slice(-2).join(' | '),
-  );
-  return '/mnt/share/cpu-read-probe';
-}
-
 export const a7CompositorDmabuf: Scenario = {
   id: 'a7-compositor-dmabuf',
   title:
     "a compositor's software renderer reading a guest's dma-buf: can a gntdev export be read on the CPU (mmap), as kms_swrast and pixman must",
   async run(ctx) {
-    const probe = buildProbe(ctx);
+    const probe = crossBuildTool(ctx, 'cpu-read-probe', 'the probe');
     const { width, height } = VKMS_MODE;
     const r = await ctx.dom0.exec(`${probe} ${width} ${height}`, 120);
     const steps = parseProbe(r.out);

@@ -13,10 +13,8 @@
 // The buffer path is wl_shm (copied): Weston 10 creates zwp_linux_dmabuf_v1 only with its GL
 // renderer, and a7 measured that the kernel refuses both CPU reads a software renderer would make of
 // a guest's dma-buf. The daemon's own reason for the copy says whether the global was offered.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_DIR } from '../lib/image.js';
 import type { Rgb } from '../lib/picture.js';
 import type { Ctx, Scenario } from '../lib/scenario.js';
 import { sleep } from '../lib/scenario.js';
@@ -24,7 +22,7 @@ import { parseFlipRates } from '../lib/modetest.js';
 import { smpteAt } from '../lib/smpte.js';
 import { parseCrcLines, VKMS_MODE } from '../lib/vkms.js';
 import { HIDDEN_AFTER_MS } from '../../../src/drm/wayland/wayland-output.js';
-import { daemonAccount } from './arm64-steps.js';
+import { crossBuildTool, daemonAccount } from './arm64-steps.js';
 import { steadyMean } from './s3-flip.js';
 import {
   createGuest,
@@ -138,19 +136,6 @@ async function startWeston(ctx: Ctx): Promise<void> {
   ctx.figure("Weston's configuration (its log)", /Using config file '([^']+)'/.exec(log)?.[1] ?? 'not in its log');
 }
 
-/** Cross-builds the scan-out reader for arm64 into the scenario's share (a static binary, seconds to build). */
-function buildScanoutDump(ctx: Ctx): string {
-  const out = join(ctx.shareDir, 'scanout-dump');
-  const src = join(REPO_DIR, 'test/e2e/image-arm64/scanout-dump.c');
-  const r = spawnSync('aarch64-linux-gnu-gcc', ['-O2', '-Wall', '-static', '-o', out, src], { encoding: 'utf8' });
-  ctx.require(
-    'the scan-out reader cross-builds for arm64',
-    r.status === 0,
-    (r.stderr ?? '').trim().split('\n').slice(-2).join(' | '),
-  );
-  return '/mnt/share/scanout-dump';
-}
-
 /**
  * What vkms scans out, Weston's composition as the card holds it: its framebuffer read in dom0 by
  * scanout-dump (XRGB8888 words, the unused byte ignored) and turned into RGB on the host.
@@ -197,7 +182,7 @@ export const a8WestonWindow: Scenario = {
   title:
     "--output wayland into Weston on vkms in dom0: the guest's picture exact at its window's place (the framebuffer vkms scans out), wl_shm bytes per frame, pacing by Weston",
   async run(ctx) {
-    const tool = buildScanoutDump(ctx);
+    const tool = crossBuildTool(ctx, 'scanout-dump', 'the scan-out reader');
     await startWeston(ctx);
     await startBackend(ctx, { id0: 'wayland' }, ['--output', 'wayland', '--wayland-display', `${RUNTIME}/${SOCKET}`]);
     const { guest, domid } = await createGuest(ctx, [GUEST], false);

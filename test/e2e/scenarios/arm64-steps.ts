@@ -1,5 +1,8 @@
 // Steps the Arm64 lab's scenarios share: what the kernel and Xen must be, the daemon's capability
-// line, the reference picture and the daemon's own account of what it copied.
+// line, the reference picture, the daemon's own account of what it copied, and the lab's small tools.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_DIR } from '../lib/image.js';
 import type { Ctx } from '../lib/scenario.js';
 import { nativeCrc, vkmsPipe, type Pipe } from '../lib/vkms.js';
 import { daemonLog } from './steps.js';
@@ -104,4 +107,20 @@ export async function labPatches(ctx: Ctx): Promise<string[]> {
     .split('\n')
     .map((l) => l.trim().replace(/\.patch$/, ''))
     .filter(Boolean);
+}
+
+/**
+ * Cross-builds one of the lab's tools (test/e2e/image-arm64/NAME.c) for arm64 into the scenario's
+ * share, a static binary built in seconds, and returns its path in dom0. `what` names it in the check.
+ */
+export function crossBuildTool(ctx: Ctx, name: string, what: string): string {
+  const out = join(ctx.shareDir, name);
+  const src = join(REPO_DIR, `test/e2e/image-arm64/${name}.c`);
+  const r = spawnSync('aarch64-linux-gnu-gcc', ['-O2', '-Wall', '-static', '-o', out, src], { encoding: 'utf8' });
+  ctx.require(
+    `${what} cross-builds for arm64`,
+    r.status === 0,
+    (r.stderr ?? '').trim().split('\n').slice(-2).join(' | '),
+  );
+  return `/mnt/share/${name}`;
 }
