@@ -235,3 +235,37 @@ void test('plane scaling: a scaled entry on a plane that scales; where none does
   assert.equal(none.r.dev.overlayTests.refused, tests, 'what a plane cannot scale is remembered');
   await done(none);
 });
+
+void test('a still layout goes onto its planes once their imports finish, with no flip from its guests', async () => {
+  // As a guest drawing one picture (modetest without -v): SET_CONFIG and nothing after. The first
+  // frame is composed while the buffers are imported for planes; the import finishing is the only
+  // reason left for a frame, and it comes while that first frame waits for its vblank.
+  const r = rig({
+    connectors: [{ name: 'HDMI-A-1', modes: [mode(640, 480, 60, true)] }],
+    atomic: true,
+    overlays: [{}, {}],
+  });
+  const layout = parseLayout('HDMI-A-1', '1/a@320x240+0+0,2/b@320x240+320+0');
+  const composed = await ComposedOutput.open(r.backend.output('HDMI-A-1')!, layout, {
+    allocate: (s) => r.backend.allocateDrawBuffer(s),
+  });
+  const guests: Guest[] = [];
+  const model = new Map<string, ModelGuest>();
+  for (const [i, e] of layout.entries.entries()) {
+    const slot = composed.attach(e.key, { width: 320, height: 240 });
+    const fb = guestFb(r.dev, 320, 240, { tag: 20 + i });
+    const cfg = { fb: fb.desc, x: 0, y: 0, width: 320, height: 240 };
+    await slot.setConfig(cfg);
+    guests.push({ key: e.key, slot, fb });
+    model.set(e.key, { width: 320, height: 240, cfg });
+  }
+  const b: Bench = { r, composed, guests, model, layout };
+  // Vblanks only: each frame the composition asks for goes out; the guests send nothing.
+  for (let i = 0; i < 40 && r.dev.litOverlays(CRTC) < 2; i++) {
+    r.vblank();
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  assert.deepEqual(onPlanes(b), ['1/a', '2/b'], JSON.stringify(b.composed.stats.placements));
+  checkPixels(b, 'both on their planes');
+  await done(b);
+});

@@ -124,6 +124,8 @@ export class ComposedOutput {
   private composedBytes = 0;
   /** Guest framebuffers asked of the output for a plane: ready, refused, or being imported. */
   private readonly prepared = new Map<number, boolean | 'pending'>();
+  /** A frame was asked for while one was being made or in flight: make it after that one. */
+  private frameWanted = false;
   /** Entries on overlay planes in the last frame submitted, and where (key → layer). */
   private onPlanes = new Map<string, PlaneLayer>();
   /** Why each other entry was composed by the CPU in that frame (key → reason). */
@@ -466,7 +468,13 @@ export class ComposedOutput {
    * dom0 still has half a period to compose before the vblank.
    */
   private requestFrame(): void {
-    if (this.closed || this.composing || this.inflight || this.timer || this.reconfiguring) return;
+    if (this.closed || this.timer) return;
+    if (this.composing || this.inflight || this.reconfiguring) {
+      // Asked while a frame is being made or waits for its vblank (an import for a plane finished,
+      // say): remembered, or a still layout would never get the frame that shows it.
+      this.frameWanted = true;
+      return;
+    }
     const period = 1e12 / this.host.refreshMilliHz;
     let delayMs = 0;
     const since = this.lastVblankNs === undefined ? undefined : Number(process.hrtime.bigint() - this.lastVblankNs);
@@ -480,6 +488,7 @@ export class ComposedOutput {
 
   private readonly compose = (): void => {
     this.timer = undefined;
+    this.frameWanted = false;
     if (this.closed || this.inflight || this.reconfiguring) return;
     if (this.want) return void this.reconfigure(this.want);
     const surface = this.surface;
@@ -615,6 +624,7 @@ export class ComposedOutput {
     // Not shown: the buffer we drew into holds the newest picture and is drawn into again next time.
     for (const done of f.dones) done(r);
     if (
+      this.frameWanted ||
       this.want ||
       this.damage.length > 0 ||
       this.nextLayout ||
