@@ -120,6 +120,11 @@ export interface PlaneLayer {
   readonly dst: Rect;
 }
 
+/** Whether the plane must scale `l` (its source and destination sizes differ). */
+export function isScaledLayer(l: PlaneLayer): boolean {
+  return l.src.width !== l.dst.width || l.src.height !== l.dst.height;
+}
+
 export interface Output {
   readonly name: string;
   readonly modes: readonly Mode[];

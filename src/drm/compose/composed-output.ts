@@ -17,6 +17,7 @@ import type { DomId } from '../../util/ids.js';
 import type { Rect, Size } from '../../util/geometry.js';
 import {
   OutputError,
+  isScaledLayer,
   type DrawBuffer,
   type FlipResult,
   type FramebufferDesc,
@@ -428,7 +429,7 @@ export class ComposedOutput {
         ? 'the card cannot scan its buffer out'
         : 'its buffer is being imported for a plane';
     const fits =
-      this.physical.layerFits?.(over, layer) ?? (isScaled(layer) ? 'the output does not scale planes' : true);
+      this.physical.layerFits?.(over, layer) ?? (isScaledLayer(layer) ? 'the output does not scale planes' : true);
     return fits === true ? layer : fits;
   }
 
@@ -649,10 +650,6 @@ function layerOf(rect: Rect, cfg: OutputConfig): PlaneLayer | undefined {
 }
 
 const NO_PLANES = 'the output has no overlay plane';
-
-function isScaled(l: PlaneLayer): boolean {
-  return l.src.width !== l.dst.width || l.src.height !== l.dst.height;
-}
 
 function sameRect(a: Rect, b: Rect): boolean {
   return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;

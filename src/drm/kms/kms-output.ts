@@ -19,6 +19,7 @@ import type {
   PlaneLayer,
   ScanoutPath,
 } from '../output.js';
+import { isScaledLayer } from '../output.js';
 import type { Committer, OverlayLayer, ScanoutState } from './commit.js';
 import { EACCES, EIO, ENODEV, EPERM, KmsError } from './errors.js';
 import type { FallbackStats } from './fallbacks.js';
@@ -137,7 +138,7 @@ export class KmsOutput implements Output {
    * says which planes scale what; tried once per plane, format and sizes until the next modeset.
    */
   layerFits(fb: FramebufferDesc, layer: PlaneLayer): true | string {
-    if (!isScaled(layer)) return true;
+    if (!isScaledLayer(layer)) return true;
     const a = this.state.kind === 'on' ? this.state.active : undefined;
     const fbId = this.d.importer.fbIdOf(fb);
     const layerFbId = this.d.importer.fbIdOf(layer.fb);
@@ -542,7 +543,7 @@ export class KmsOutput implements Output {
       primary,
       this.d.committer.overlays(this.pipe),
       layers.length,
-      (i, p) => !isScaled(layers[i]!) || this.scaleTried.get(scaleKey(p.id, layers[i]!)) === true,
+      (i, p) => !isScaledLayer(layers[i]!) || this.scaleTried.get(scaleKey(p.id, layers[i]!)) === true,
     );
     if (typeof stacking === 'string') return stacking;
     return {
@@ -612,10 +613,6 @@ export class KmsOutput implements Output {
 const zero = { x: 0, y: 0, width: 0, height: 0 };
 /** Plane, format and sizes remembered at most before the memory starts again (guests changing sizes). */
 const MAX_SCALE_TRIES = 256;
-
-function isScaled(l: PlaneLayer): boolean {
-  return l.src.width !== l.dst.width || l.src.height !== l.dst.height;
-}
 
 function scaleKey(planeId: number, l: PlaneLayer): string {
   return `${planeId} ${l.fb.fourcc} ${l.src.width}x${l.src.height}>${l.dst.width}x${l.dst.height}`;
