@@ -12,7 +12,14 @@ import type { FlipResult, FramebufferDesc, OutputConfig } from '../../src/drm/ou
 import { FallbackStats } from '../../src/drm/kms/fallbacks.js';
 import type { WaylandConnection, WindowEvent } from '../../src/drm/wayland/wayland-connection.js';
 import { StandIn } from './helpers/stand-in.js';
-import { HIDDEN_AFTER_MS, HIDDEN_FLIP_HZ, WaylandOutput } from '../../src/drm/wayland/wayland-output.js';
+import {
+  HIDDEN_AFTER_MAX_MS,
+  HIDDEN_AFTER_MS,
+  HIDDEN_CYCLES,
+  HIDDEN_FLIP_HZ,
+  WaylandOutput,
+  type HiddenChange,
+} from '../../src/drm/wayland/wayland-output.js';
 import { DMABUF_REASONS, MOD_INVALID, MOD_LINEAR } from '../../src/drm/wayland/window-dmabufs.js';
 import { PlatformError } from '../../src/xen/platform.js';
 import { domId } from '../../src/util/ids.js';
@@ -316,5 +323,72 @@ void test(`a window the compositor stops drawing: flips answered at ${HIDDEN_FLI
   assert.equal(conn.commits.length, 3, 'the newest flip committed when the window is drawn again');
   assert.equal(out.stats.hidden, false);
   assert.equal(answers.length, waiting, 'its answer comes from the compositor now');
+  out.close();
+});
+
+void test(`a slow compositor is not a hidden window: a late frame is waited for up to ${HIDDEN_CYCLES} of its cycles (at most ${HIDDEN_AFTER_MAX_MS} ms)`, async () => {
+  const conn = new StandIn(null, -1);
+  const changes: HiddenChange[] = [];
+  const out = new WaylandOutput(
+    'wl-slow',
+    MODE,
+    { title: 't', appId: 'vdispld' },
+    { onHiddenChange: (_o, c) => changes.push(c) },
+  );
+  out.attach(conn as unknown as WaylandConnection);
+  const fb1 = framebuffer(1);
+  const fb2 = framebuffer(2);
+  await out.setConfig(whole(fb1));
+  // The compositor draws each commit CYCLE ms after it (the buffer before it released, then the
+  // frame callback), except those a test holds back longer.
+  const CYCLE = 200;
+  const draw = (after: number): Promise<void> =>
+    new Promise((r) =>
+      setTimeout(() => {
+        const n = conn.commits.length;
+        if (n >= 2) conn.send({ type: 'release', value: conn.commits[n - 2]! });
+        conn.send({ type: 'frame', value: 0 });
+        r();
+      }, after),
+    );
+  conn.send({ type: 'configure', value: 0 });
+  assert.equal(conn.commits.length, 1, 'the first picture');
+  const results: FlipResult[] = [];
+  let stop = false;
+  const flipNext = (i: number): void => {
+    if (stop) return;
+    out.flip(i % 2 ? fb2 : fb1, (r) => {
+      results.push(r);
+      flipNext(i + 1);
+    });
+  };
+  flipNext(1);
+  for (let i = 0; i < 5; i++) await draw(CYCLE);
+  assert.ok(out.stats.frameCycleMs >= CYCLE - 5, `cycle ${out.stats.frameCycleMs} ms`);
+  // Four cycles of 200 ms are over the cap: the wait is the cap.
+  assert.equal(out.stats.hiddenAfterMs, HIDDEN_AFTER_MAX_MS);
+  // A frame late by more than HIDDEN_AFTER_MS (what a fast compositor is allowed) but less than the
+  // cap: the window is still drawn, nothing dropped.
+  const held = HIDDEN_AFTER_MS + 100;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, held));
+  const waited = performance.now() - t0;
+  assert.equal(out.stats.hidden, false, `hidden after ${waited.toFixed(0)} ms`);
+  await draw(0);
+  await draw(CYCLE);
+  assert.equal(out.stats.hiddenSpells, 0);
+  assert.ok(results.length >= 6 && results.every((r) => r.shown), JSON.stringify(results.map((r) => r.shown)));
+  // Held past the cap: hidden, told once each way, the flips dropped meanwhile counted.
+  await new Promise((r) => setTimeout(r, HIDDEN_AFTER_MAX_MS + 250));
+  assert.equal(out.stats.hidden, true);
+  assert.equal(out.stats.hiddenSpells, 1);
+  await draw(0);
+  stop = true;
+  assert.equal(out.stats.hidden, false);
+  assert.equal(changes.length, 2, JSON.stringify(changes));
+  const [went, back] = changes;
+  assert.ok(went?.hidden && went.unansweredMs >= HIDDEN_AFTER_MAX_MS - 5, JSON.stringify(went));
+  const dropped = results.filter((r) => !r.shown).length;
+  assert.ok(back && !back.hidden && back.dropped === dropped && dropped >= 2, `${JSON.stringify(back)}; ${dropped}`);
   out.close();
 });

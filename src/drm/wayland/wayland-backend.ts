@@ -18,7 +18,7 @@ import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
 import { FallbackStats } from '../kms/fallbacks.js';
 import { WaylandModuleError } from '../../native/wayland.js';
 import { WaylandConnection } from './wayland-connection.js';
-import { WaylandOutput, type WindowSpec } from './wayland-output.js';
+import { HIDDEN_FLIP_HZ, WaylandOutput, type WindowSpec } from './wayland-output.js';
 import { WindowInput, type WindowInputRouter } from './window-input.js';
 
 export interface WaylandBackendOptions {
@@ -143,6 +143,16 @@ export class WaylandBackend implements OutputBackend {
           { output: o.name },
           `window ${JSON.stringify(o.title)} closed by the user: the connector runs headless`,
         ),
+      onHiddenChange: (o, c) =>
+        c.hidden
+          ? this.opts.log.info(
+              { output: o.name, unansweredMs: c.unansweredMs, frameCycleMs: c.cycleMs },
+              `window ${JSON.stringify(o.title)} not drawn by the compositor (a frame unanswered for ${c.unansweredMs} ms): the guest's flips are answered at ${HIDDEN_FLIP_HZ} Hz as dropped`,
+            )
+          : this.opts.log.info(
+              { output: o.name, hiddenMs: c.hiddenMs, dropped: c.dropped },
+              `window ${JSON.stringify(o.title)} drawn again after ${c.hiddenMs} ms (${c.dropped} flips dropped)`,
+            ),
       fallbacks: this.fallbacks,
       ...(this.opts.zeroCopy ? { zeroCopy: this.opts.zeroCopy } : {}),
     });

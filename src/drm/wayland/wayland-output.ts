@@ -8,9 +8,12 @@
 // A newer flip waiting behind a frame in flight replaces the waiting one, as on a display engine.
 //
 // A window the compositor stops drawing (minimised, on another workspace, covered where the
-// compositor culls) gets no callbacks: after HIDDEN_AFTER_MS the output calls the window hidden and
-// answers the guest's flips itself at HIDDEN_FLIP_HZ, as dropped, without copying them; the newest
-// one is shown when the compositor draws the window again. The guest keeps running at a low rate
+// compositor culls) gets no callbacks: after a commit is left unanswered for HIDDEN_CYCLES of the
+// compositor's own frame cycles (at least HIDDEN_AFTER_MS, at most HIDDEN_AFTER_MAX_MS) the output
+// calls the window hidden and answers the guest's flips itself at HIDDEN_FLIP_HZ, as dropped, without
+// copying them; the newest one is shown when the compositor draws the window again. Measuring the
+// cycle keeps a slow compositor (a loaded or emulated host drawing a few frames a second) from
+// counting as one that stopped drawing whenever one of its frames is late. The guest keeps running at a low rate
 // rather than stalling on its flips, and dom0 spends nothing on frames nobody sees.
 //
 // Without a window (the user closed it, or the compositor went away) the connector turns headless:
@@ -40,10 +43,17 @@ const ENODEV = 19;
 const CLOCK_MONOTONIC = 1;
 
 /**
- * A commit unanswered this long means the compositor is not drawing the window: half the backend's
- * 1 s flip deadline, long enough that a loaded compositor counts as slow, not as hidden.
+ * A commit unanswered this long means the compositor is not drawing the window, however fast it
+ * draws: half the backend's 1 s flip deadline.
  */
 export const HIDDEN_AFTER_MS = 500;
+/** A compositor slower than HIDDEN_AFTER_MS / HIDDEN_CYCLES a frame gets this many of its cycles. */
+export const HIDDEN_CYCLES = 4;
+/**
+ * Never later than this: the flip in flight may have waited a cycle behind the one before, and the
+ * backend's flip deadline (1 s from the guest's request) must not be the one to answer it.
+ */
+export const HIDDEN_AFTER_MAX_MS = 750;
 /** The rate a hidden window's guest is paced at. */
 export const HIDDEN_FLIP_HZ = 10;
 
@@ -94,10 +104,22 @@ interface Window {
   readonly unanswered: Unanswered[];
   /** What the window shows: an shm half, or a guest framebuffer as a dma-buf. */
   shows: { readonly kind: 'shm'; readonly b: 0 | 1 } | { readonly kind: 'dma-buf'; fb: FramebufferDesc | undefined };
-  /** No answer for HIDDEN_AFTER_MS: flips are answered by `hiddenTicker` until the compositor draws again. */
+  /** No answer for hiddenAfterMs(): flips are answered by `hiddenTicker` until the compositor draws again. */
   stallTimer: NodeJS.Timeout | undefined;
   hiddenTicker: NodeJS.Timeout | undefined;
+  /** When the commit awaiting its frame callback was made (performance.now()). */
+  committedAtMs: number;
+  /** The compositor's frame cycle: commit to frame callback, a moving average of drawn frames; 0 before one. */
+  cycleMs: number;
+  /** When the window was called hidden (performance.now()); the flips dropped since then. */
+  hiddenSinceMs: number;
+  hiddenDropped: number;
 }
+
+/** What the output tells its owner of a window going hidden and being drawn again (for its log). */
+export type HiddenChange =
+  | { readonly hidden: true; readonly unansweredMs: number; readonly cycleMs: number }
+  | { readonly hidden: false; readonly hiddenMs: number; readonly dropped: number };
 
 type Surface =
   { readonly kind: 'window'; readonly w: Window } | { readonly kind: 'none'; readonly why: WindowlessReason };
@@ -114,6 +136,11 @@ export interface WaylandOutputStats {
   readonly windowless: WindowlessReason | undefined;
   /** The window is not drawn by the compositor: the guest is paced at HIDDEN_FLIP_HZ. */
   readonly hidden: boolean;
+  /** Times the window was called hidden. */
+  readonly hiddenSpells: number;
+  /** The compositor's measured frame cycle (ms; 0 before a frame), and the wait that calls the window hidden. */
+  readonly frameCycleMs: number;
+  readonly hiddenAfterMs: number;
   /** How flips are answered while there is a window. */
   readonly pacing: WaylandPacing | undefined;
 }
@@ -128,6 +155,8 @@ export interface WindowSpec {
 export interface WaylandOutputOptions {
   /** Told when the user closes the window (a log line, status). */
   readonly onClosedByUser?: (o: WaylandOutput) => void;
+  /** Told when the compositor stops drawing the window and when it draws it again (a log line). */
+  readonly onHiddenChange?: (o: WaylandOutput, change: HiddenChange) => void;
   /** Why framebuffers are copied, counted once per framebuffer (the backend's, shared by its outputs). */
   readonly fallbacks?: FallbackStats;
   /** The operator's zero-copy switch (zero-copy = off copies every framebuffer). */
@@ -155,6 +184,7 @@ export class WaylandOutput implements Output {
   private presented = 0;
   private copied = 0;
   private sequence = 0;
+  private hiddenSpells = 0;
   private closed = false;
   /** Where the window's keyboard and pointer go (the guest's vkbd, through the router); none: display-only. */
   private input: WindowInput | undefined;
@@ -181,6 +211,9 @@ export class WaylandOutput implements Output {
       bytesCopied: this.copied,
       windowless: s.kind === 'none' ? s.why : undefined,
       hidden: s.kind === 'window' && s.w.hiddenTicker !== undefined,
+      hiddenSpells: this.hiddenSpells,
+      frameCycleMs: s.kind === 'window' ? s.w.cycleMs : 0,
+      hiddenAfterMs: s.kind === 'window' ? hiddenAfterMs(s.w) : HIDDEN_AFTER_MS,
       pacing: s.kind === 'window' ? s.w.pacing : undefined,
     };
   }
@@ -236,6 +269,10 @@ export class WaylandOutput implements Output {
         shows: { kind: 'dma-buf', fb: undefined },
         stallTimer: undefined,
         hiddenTicker: undefined,
+        committedAtMs: 0,
+        cycleMs: 0,
+        hiddenSinceMs: 0,
+        hiddenDropped: 0,
       },
     };
   }
@@ -365,6 +402,17 @@ export class WaylandOutput implements Output {
       case 'frame':
         if (w.pacing === 'frame-callback') this.answer(w, { shown: true, timestampNs: process.hrtime.bigint() });
         // The compositor draws the window (again) and wants the next frame.
+        if (w.hiddenTicker) {
+          this.opts.onHiddenChange?.(this, {
+            hidden: false,
+            hiddenMs: Math.round(performance.now() - w.hiddenSinceMs),
+            dropped: w.hiddenDropped,
+          });
+        } else if (w.frameDue) {
+          // A hidden spell's wait is not the compositor's cycle.
+          const took = performance.now() - w.committedAtMs;
+          w.cycleMs = w.cycleMs === 0 ? took : w.cycleMs + (took - w.cycleMs) / CYCLE_WEIGHT;
+        }
         w.frameDue = false;
         this.stopTimers(w);
         this.pump(w);
@@ -409,15 +457,24 @@ export class WaylandOutput implements Output {
     w.hiddenTicker = undefined;
   }
 
-  /** No answer for HIDDEN_AFTER_MS: the window is hidden; the guest is paced at HIDDEN_FLIP_HZ until it shows. */
+  /** No answer for hiddenAfterMs(): the window is hidden; the guest is paced at HIDDEN_FLIP_HZ until it shows. */
   private onStall(w: Window): void {
     w.stallTimer = undefined;
     if (this.surface.kind !== 'window' || this.surface.w !== w || !w.frameDue) return;
+    this.hiddenSpells++;
+    w.hiddenSinceMs = performance.now();
+    w.hiddenDropped = 0;
+    this.opts.onHiddenChange?.(this, {
+      hidden: true,
+      unansweredMs: Math.round(w.hiddenSinceMs - w.committedAtMs),
+      cycleMs: Math.round(w.cycleMs),
+    });
     for (const u of w.unanswered) {
       const done = u.done;
       u.done = undefined;
       if (!done) continue;
       this.dropped++;
+      w.hiddenDropped++;
       done(DROPPED.hidden);
     }
     w.hiddenTicker = setInterval(() => {
@@ -426,6 +483,7 @@ export class WaylandOutput implements Output {
       if (!done) return;
       this.pendingDone = undefined;
       this.dropped++;
+      w.hiddenDropped++;
       done(DROPPED.hidden);
     }, 1000 / HIDDEN_FLIP_HZ);
     // Pacing alone does not keep a stopping process alive.
@@ -480,9 +538,10 @@ export class WaylandOutput implements Output {
     this.commits++;
     this.sequence++;
     w.conn.commit(w.handle.id, buffer);
+    w.committedAtMs = performance.now();
     // A hidden window stays hidden until the compositor answers; otherwise watch for it going quiet.
     if (!w.hiddenTicker) {
-      w.stallTimer = setTimeout(() => this.onStall(w), HIDDEN_AFTER_MS);
+      w.stallTimer = setTimeout(() => this.onStall(w), hiddenAfterMs(w));
       w.stallTimer.unref();
     }
   }
@@ -500,6 +559,14 @@ export class WaylandOutput implements Output {
     this.dropped++;
     setImmediate(done, why);
   }
+}
+
+/** A new frame cycle moves the average by 1/CYCLE_WEIGHT: a few late frames do not make it. */
+const CYCLE_WEIGHT = 8;
+
+/** How long a commit may go unanswered before the window counts as hidden. */
+function hiddenAfterMs(w: Window): number {
+  return Math.round(Math.min(HIDDEN_AFTER_MAX_MS, Math.max(HIDDEN_AFTER_MS, HIDDEN_CYCLES * w.cycleMs)));
 }
 
 function sameViewport(a: OutputConfig | null, b: OutputConfig | null): boolean {
