@@ -35,6 +35,10 @@ import {
   type ConnectorSpec,
 } from './steps.js';
 
+/** The daemon's log lines calling the window hidden (one per spell). */
+const hiddenSpells = (ctx: Parameters<typeof daemonLog>[0]): string[] =>
+  daemonLog(ctx).filter((l) => l.includes('not drawn by the compositor'));
+
 /** A first answer that came too late for the frontend: its buffer creation or modeset timed out. */
 const LATE_ANSWER = /failed to create dumb buffer: Connection timed out|Failed to enable display: -110/;
 
@@ -243,6 +247,7 @@ export const a8WestonWindow: Scenario = {
 
     // pacing: the guest flips as fast as its flip events come back
     const before = await daemonAccount(ctx);
+    const spellsBefore = hiddenSpells(ctx).length;
     const c = conn.connectors[0];
     const flipArgs = `-v -s ${c?.id ?? '?'}${conn.crtcs[0] !== undefined ? `@${conn.crtcs[0]}` : ''}:${GUEST.width}x${GUEST.height}`;
     await startModetest(guest, 'flip', flipArgs);
@@ -257,6 +262,7 @@ export const a8WestonWindow: Scenario = {
     await sleep(FLIP_SECONDS * 1000);
     const vbl = await vblankHz(ctx);
     const after = await daemonAccount(ctx);
+    const spellsIn = hiddenSpells(ctx).length - spellsBefore;
     await guest.killall('modetest');
     const rates = parseFlipRates(await guest.log('flip'));
     const hz = steadyMean(rates);
@@ -281,7 +287,7 @@ export const a8WestonWindow: Scenario = {
     // The daemon's hidden-window verdicts, from its log: how long Weston left the frame unanswered,
     // the frame cycle it had measured, and how long each spell lasted.
     const log = daemonLog(ctx);
-    const spells = log.filter((l) => l.includes('not drawn by the compositor'));
+    const spells = hiddenSpells(ctx);
     const field = (l: string, k: string): string => new RegExp(`"${k}":(\\d+)`).exec(l)?.[1] ?? '?';
     ctx.figure(
       'hidden-window spells: frame unanswered (ms) / measured cycle (ms)',
@@ -312,8 +318,10 @@ export const a8WestonWindow: Scenario = {
     );
     ctx.check(
       'one whole frame copied per flip shown',
-      Number.isInteger(frames) && frames >= shown - 1 && frames <= shown + dropped + 2,
-      `${copied} bytes = ${frames} frames; ${shown} shown, ${dropped} dropped`,
+      // A hidden spell copies at most one frame no flip answer stands for: the newest flip, answered
+      // as dropped while hidden, is shown when the window is drawn again. Two more for the edges.
+      Number.isInteger(frames) && frames >= shown - 1 && frames <= shown + dropped + spellsIn + 2,
+      `${copied} bytes = ${frames} frames; ${shown} shown, ${dropped} dropped, ${spellsIn} hidden spell(s)`,
     );
     const lines = daemonLog(ctx).filter((l) => reasons.some((r) => l.includes(r)));
     ctx.check('the reason is logged once', lines.length === reasons.length, `${lines.length} line(s)`);
