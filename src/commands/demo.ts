@@ -41,7 +41,10 @@ export function register(program: Command): void {
         .default(2),
     )
     .addOption(
-      new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseSeconds),
+      new Option(
+        '--duration <seconds>',
+        'stop after this long with every guest showing (default: until Ctrl-C)',
+      ).argParser(parseSeconds),
     )
     .option('--snapshots <dir>', 'where PNG snapshots go (written on `s`, SIGUSR1, and at the end of --duration)')
     .option('--json', 'print one JSON document at the end instead of live lines')

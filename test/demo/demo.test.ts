@@ -96,6 +96,17 @@ void test('demo --guests 2 --duration --snapshots --json: one JSON document, a P
   }
 });
 
+void test('demo --duration is time with every guest showing: a run shorter than connecting takes still shows them all', async () => {
+  // Connecting a guest (its process, XenStore, buffers, the first flip) takes longer than 0.01 s; the
+  // time starts once every connector has had a flip answered, however loaded the machine is.
+  const r = await vdispld(['demo', '--guests', '1', '--duration', '0.01', '--json'], { timeoutMs: 90_000 });
+  assert.equal(r.code, 0, r.stderr || r.stdout);
+  const doc = JSON.parse(r.stdout) as { ok: boolean; connectors: DemoConnector[] };
+  assert.equal(doc.ok, true);
+  assert.equal(doc.connectors.length, 2);
+  for (const c of doc.connectors) assert.ok(c.flipEvents >= 1, `${c.uniqueId}: ${c.flipEvents} flip events`);
+});
+
 void test('demo without --duration runs until SIGINT, prints live lines, and stops cleanly', async () => {
   let sent = false;
   const r = await vdispld(['demo', '--guests', '1'], {
