@@ -66,6 +66,19 @@
               "process_outputs_as_sources": 1
             },
             {
+              "action_name": "xdg_output_client_header",
+              "inputs": ["<(protocols)/unstable/xdg-output/xdg-output-unstable-v1.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/xdg-output-unstable-v1-client-protocol.h"],
+              "action": ["<(scanner)", "client-header", "<@(_inputs)", "<@(_outputs)"]
+            },
+            {
+              "action_name": "xdg_output_code",
+              "inputs": ["<(protocols)/unstable/xdg-output/xdg-output-unstable-v1.xml"],
+              "outputs": ["<(INTERMEDIATE_DIR)/xdg-output-unstable-v1-protocol.c"],
+              "action": ["<(scanner)", "private-code", "<@(_inputs)", "<@(_outputs)"],
+              "process_outputs_as_sources": 1
+            },
+            {
               "action_name": "presentation_time_client_header",
               "inputs": ["<(protocols)/stable/presentation-time/presentation-time.xml"],
               "outputs": ["<(INTERMEDIATE_DIR)/presentation-time-client-protocol.h"],

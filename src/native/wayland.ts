@@ -48,6 +48,7 @@ export type WaylandEvent =
   | { readonly type: 'lost'; readonly window: number; readonly value: number };
 
 export interface WaylandOutputInfo {
+  /** wl_output v4's name, else xdg-output's (v2 and up); '' when the compositor gives neither. */
   readonly name: string;
   readonly description: string;
   readonly width: number;
@@ -104,6 +105,8 @@ export interface WaylandResources {
   readonly windows: number;
   readonly shmPools: number;
   readonly dmabufBuffers: number;
+  /** zxdg_output_v1 objects, one per compositor output while connected (where it offers xdg-output). */
+  readonly xdgOutputs: number;
 }
 
 interface WaylandModule {
@@ -156,5 +159,5 @@ export function waylandClientClass(): WaylandClientConstructor {
 }
 
 export function waylandResources(): WaylandResources {
-  return loaded ? loaded.resources() : { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 };
+  return loaded ? loaded.resources() : { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 0 };
 }

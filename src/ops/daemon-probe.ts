@@ -52,6 +52,7 @@ export function daemonProbe(daemon: Daemon, configRefusals?: LayoutRefusals): Da
       }
       return out;
     },
+    compositorOutputs: () => daemon.windows?.compositorOutputs(),
     frame(name: string): Frame | undefined {
       for (const b of backends()) {
         const o = b.output(name);

@@ -128,9 +128,20 @@ export interface InputProbe {
   readonly sources: readonly { readonly path: string; readonly kind: string; readonly grabbed: boolean }[];
 }
 
+/** An output of the dom0 Wayland compositor, by the name `wayland:NAME` gives it. */
+export interface CompositorOutputProbe {
+  readonly name: string;
+  readonly description: string;
+  readonly width: number;
+  readonly height: number;
+  readonly refreshMilliHz: number;
+}
+
 export interface DaemonProbe {
   devices(): readonly DeviceProbe[];
   outputs(): readonly OutputProbe[];
+  /** The Wayland compositor's outputs (empty while it is away); absent or undefined without Wayland output. */
+  compositorOutputs?(): readonly CompositorOutputProbe[] | undefined;
   /** The frame an output shows now, RGBA. */
   frame(outputName: string): Frame | undefined;
   resources(): ResourceProbe;
@@ -179,6 +190,9 @@ export class DeferredProbe implements DaemonProbe {
   }
   outputs(): readonly OutputProbe[] {
     return this.inner?.outputs() ?? [];
+  }
+  compositorOutputs(): readonly CompositorOutputProbe[] | undefined {
+    return this.inner?.compositorOutputs?.();
   }
   input(): InputRouter | undefined {
     return this.inner?.input?.();

@@ -44,7 +44,7 @@ void test(
       await waitFor('the output headless', () => out.stats.windowless === 'disconnected');
       assert.deepEqual(
         wayland(),
-        { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 },
+        { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 0 },
         'the dead connection and its windows released',
       );
       // The guest keeps flipping while there is no compositor: the inner headless output paces it.
@@ -56,11 +56,11 @@ void test(
       assert.ok(out.stats.flipsShown >= shown + 30, 'flips paced by the new compositor');
       await onScreen(w, expected(320, 240, 'XRGB8888', 120, g.domid, 0), 'frame 120 on the restarted compositor');
       assert.deepEqual(troubles(g), [], 'no timeout, no error while the compositor was away');
-      assert.deepEqual(wayland(), { connections: 1, windows: 1, shmPools: 1, dmabufBuffers: 0 });
+      assert.deepEqual(wayland(), { connections: 1, windows: 1, shmPools: 1, dmabufBuffers: 0, xdgOutputs: 1 });
     } finally {
       await w.close();
     }
-    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 });
+    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 0 });
     assert.equal(openFds(), fds, 'no descriptor left');
   },
 );
@@ -102,7 +102,7 @@ void test(
       assert.equal(side!.stats.windowless, 'closed');
       assert.deepEqual(
         wayland(),
-        { connections: 1, windows: 1, shmPools: 1, dmabufBuffers: 0 },
+        { connections: 1, windows: 1, shmPools: 1, dmabufBuffers: 0, xdgOutputs: 1 },
         'the closed window and its pool released',
       );
       const before = frames(g, 0, 1).length;
@@ -113,11 +113,11 @@ void test(
       await w.weston.start();
       await waitFor('the main window back', () => main!.stats.windowless === undefined, 20_000);
       assert.equal(side!.stats.windowless, 'closed');
-      assert.deepEqual(wayland(), { connections: 1, windows: 1, shmPools: 1, dmabufBuffers: 0 });
+      assert.deepEqual(wayland(), { connections: 1, windows: 1, shmPools: 1, dmabufBuffers: 0, xdgOutputs: 1 });
       assert.deepEqual(troubles(g), []);
     } finally {
       await w.close();
     }
-    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 });
+    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 0 });
   },
 );

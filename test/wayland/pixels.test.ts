@@ -55,20 +55,20 @@ void test(
       const nameOf = async (domid: number): Promise<string> =>
         (await w.host.xenstore(0)).read(`/local/domain/${domid}/name`);
       assert.deepEqual(titles, [`${await nameOf(a.domid)} main`, `${await nameOf(b.domid)} side`].sort());
-      assert.deepEqual(wayland(), { connections: 1, windows: 2, shmPools: 2, dmabufBuffers: 0 });
+      assert.deepEqual(wayland(), { connections: 1, windows: 2, shmPools: 2, dmabufBuffers: 0, xdgOutputs: 1 });
 
       await w.host.destroyDomain(a.domid);
       await w.host.destroyDomain(b.domid);
       await w.backend.settled();
       assert.deepEqual(
         wayland(),
-        { connections: 1, windows: 0, shmPools: 0, dmabufBuffers: 0 },
+        { connections: 1, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 1 },
         'a guest gone takes its window and pool',
       );
     } finally {
       await w.close();
     }
-    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 });
+    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 0 });
     assert.equal(openFds(), fds, 'no descriptor left (socket, memfds)');
   },
 );

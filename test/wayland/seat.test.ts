@@ -84,7 +84,7 @@ void test(
     } finally {
       await x.close();
     }
-    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0 });
+    assert.deepEqual(wayland(), { connections: 0, windows: 0, shmPools: 0, dmabufBuffers: 0, xdgOutputs: 0 });
     assert.equal(openFds(), fds, 'no descriptor left');
   },
 );

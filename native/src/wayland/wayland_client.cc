@@ -1,10 +1,10 @@
 // A Wayland client connection through libwayland-client: the registry, wl_shm pools,
-// xdg_toplevel windows, dma-buf buffers (zwp_linux_dmabuf_v1) and presentation feedback
-// (wp_presentation). Mechanism only: the TypeScript output (src/drm/wayland) decides what to show
-// and when; this file turns its calls into requests and the compositor's events into plain objects
-// returned by dispatch(). The protocol code (xdg-shell, linux-dmabuf, presentation-time) is
-// generated at build time by wayland-scanner from Debian's wayland-protocols; nothing here encodes
-// the wire format.
+// xdg_toplevel windows, dma-buf buffers (zwp_linux_dmabuf_v1), presentation feedback
+// (wp_presentation) and output names (wl_output v4, else xdg-output). Mechanism only: the
+// TypeScript output (src/drm/wayland) decides what to show and when; this file turns its calls
+// into requests and the compositor's events into plain objects returned by dispatch(). The
+// protocol code (xdg-shell, linux-dmabuf, presentation-time, xdg-output) is generated at build
+// time by wayland-scanner from Debian's wayland-protocols; nothing here encodes the wire format.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -20,6 +20,7 @@
 #include "wayland_stats.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "presentation-time-client-protocol.h"
+#include "xdg-output-unstable-v1-client-protocol.h"
 #include "xdg-shell-client-protocol.h"
 
 namespace vdispl {
@@ -51,12 +52,19 @@ struct DmabufBuffer {
   wl_buffer* buffer = nullptr;
 };
 
+// A compositor output. Its name (what `wayland:NAME` matches) comes from wl_output v4 where the
+// compositor has it, else from its xdg_output (v2 and up): Weston 10 and other wl_output v3
+// compositors name their outputs only there.
 struct OutputInfo {
   uint32_t globalName = 0;
   wl_output* proxy = nullptr;
-  std::string name;
-  std::string description;
+  zxdg_output_v1* xdg = nullptr;
+  std::string name, xdgName;
+  std::string description, xdgDescription;
   int32_t width = 0, height = 0, refresh = 0;
+
+  const std::string& Name() const { return name.empty() ? xdgName : name; }
+  const std::string& Description() const { return description.empty() ? xdgDescription : description; }
 };
 
 class WaylandClient;
@@ -178,17 +186,30 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
       out->proxy =
           static_cast<wl_output*>(wl_registry_bind(reg, name, &wl_output_interface, version < 4 ? version : 4));
       wl_output_add_listener(out->proxy, &kOutputListener, out.get());
+      self->WatchXdgOutput(*out);
       self->outputs_.push_back(std::move(out));
+    } else if (std::strcmp(iface, zxdg_output_manager_v1_interface.name) == 0 && self->xdgOutputs_ == nullptr &&
+               version >= 2) {
+      // Version 2 added the name event, the only thing taken from it; v3 changes nothing read here.
+      self->xdgOutputs_ = static_cast<zxdg_output_manager_v1*>(
+          wl_registry_bind(reg, name, &zxdg_output_manager_v1_interface, version < 3 ? version : 3));
+      self->xdgOutputsGlobal_ = name;
+      // Outputs announced before the manager.
+      for (auto& o : self->outputs_) self->WatchXdgOutput(*o);
     }
   }
   static void OnGlobalRemove(void* data, wl_registry*, uint32_t name) {
     auto* self = static_cast<WaylandClient*>(data);
+    if (self->xdgOutputs_ != nullptr && name == self->xdgOutputsGlobal_) {
+      // The names already learnt stay; outputs announced from now on have only wl_output's.
+      for (auto& o : self->outputs_) self->ReleaseXdgOutput(*o);
+      zxdg_output_manager_v1_destroy(self->xdgOutputs_);
+      self->xdgOutputs_ = nullptr;
+      return;
+    }
     for (auto it = self->outputs_.begin(); it != self->outputs_.end(); ++it) {
       if ((*it)->globalName != name) continue;
-      if (wl_output_get_version((*it)->proxy) >= 3)
-        wl_output_release((*it)->proxy);
-      else
-        wl_output_destroy((*it)->proxy);
+      self->ReleaseOutput(**it);
       self->outputs_.erase(it);
       return;
     }
@@ -345,6 +366,44 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   static constexpr wl_output_listener kOutputListener = {OnOutputGeometry, OnOutputMode, OnOutputDone,
                                                          OnOutputScale,    OnOutputName, OnOutputDescription};
 
+  static void OnXdgPosition(void*, zxdg_output_v1*, int32_t, int32_t) {}
+  static void OnXdgSize(void*, zxdg_output_v1*, int32_t, int32_t) {}
+  static void OnXdgDone(void*, zxdg_output_v1*) {}
+  static void OnXdgName(void* data, zxdg_output_v1*, const char* name) {
+    static_cast<OutputInfo*>(data)->xdgName = name;
+  }
+  static void OnXdgDescription(void* data, zxdg_output_v1*, const char* d) {
+    static_cast<OutputInfo*>(data)->xdgDescription = d;
+  }
+  static constexpr zxdg_output_v1_listener kXdgOutputListener = {OnXdgPosition, OnXdgSize, OnXdgDone, OnXdgName,
+                                                                 OnXdgDescription};
+
+  // The output's xdg_output, once both it and the manager are bound (whichever came first).
+  void WatchXdgOutput(OutputInfo& o) {
+    if (xdgOutputs_ == nullptr || o.xdg != nullptr) return;
+    o.xdg = zxdg_output_manager_v1_get_xdg_output(xdgOutputs_, o.proxy);
+    zxdg_output_v1_add_listener(o.xdg, &kXdgOutputListener, &o);
+    waylandCounters().xdgOutputs++;
+  }
+  // On a lost connection the proxies are only freed: there is no one to send a request to.
+  void ReleaseXdgOutput(OutputInfo& o) {
+    if (o.xdg == nullptr) return;
+    if (lost_)
+      wl_proxy_destroy(reinterpret_cast<wl_proxy*>(o.xdg));
+    else
+      zxdg_output_v1_destroy(o.xdg);
+    o.xdg = nullptr;
+    waylandCounters().xdgOutputs--;
+  }
+  void ReleaseOutput(OutputInfo& o) {
+    ReleaseXdgOutput(o);
+    if (wl_output_get_version(o.proxy) >= 3 && !lost_)
+      wl_output_release(o.proxy);
+    else
+      wl_output_destroy(o.proxy);
+    o.proxy = nullptr;
+  }
+
   // ---- window listeners --------------------------------------------------------------------
   static void OnSurfaceConfigure(void* data, xdg_surface* xs, uint32_t serial) {
     auto* w = static_cast<Window*>(data);
@@ -446,8 +505,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     for (size_t i = 0; i < outputs_.size(); i++) {
       const OutputInfo& o = *outputs_[i];
       Napi::Object x = Napi::Object::New(env);
-      x.Set("name", Napi::String::New(env, o.name));
-      x.Set("description", Napi::String::New(env, o.description));
+      x.Set("name", Napi::String::New(env, o.Name()));
+      x.Set("description", Napi::String::New(env, o.Description()));
       x.Set("width", Napi::Number::New(env, o.width));
       x.Set("height", Napi::Number::New(env, o.height));
       x.Set("refreshMilliHz", Napi::Number::New(env, o.refresh));
@@ -619,7 +678,7 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     wl_output* fullscreenOn = nullptr;
     if (!outputName.empty()) {
       for (auto& o : outputs_)
-        if (o->name == outputName) fullscreenOn = o->proxy;
+        if (o->Name() == outputName) fullscreenOn = o->proxy;
       if (fullscreenOn == nullptr) ThrowErrno(env, "createWindow: no wl_output " + outputName, ENODEV);
     }
     auto w = std::make_unique<Window>();
@@ -790,13 +849,10 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
     for (auto& [id, w] : windows_) FreeWindow(*w, detach);
     windows_.clear();
     events_.clear();
-    for (auto& o : outputs_) {
-      if (wl_output_get_version(o->proxy) >= 3 && !lost_)
-        wl_output_release(o->proxy);
-      else
-        wl_output_destroy(o->proxy);
-    }
+    for (auto& o : outputs_) ReleaseOutput(*o);
     outputs_.clear();
+    if (xdgOutputs_) zxdg_output_manager_v1_destroy(xdgOutputs_);
+    xdgOutputs_ = nullptr;
     if (wm_) xdg_wm_base_destroy(wm_);
     if (keyboard_) ReleaseKeyboard();
     if (pointer_) ReleasePointer();
@@ -842,6 +898,8 @@ class WaylandClient : public Napi::ObjectWrap<WaylandClient> {
   int32_t clockId_ = 1;  // CLOCK_MONOTONIC until the compositor says
   std::vector<std::pair<uint32_t, uint64_t>> dmabufFormats_;
   std::vector<std::unique_ptr<OutputInfo>> outputs_;
+  zxdg_output_manager_v1* xdgOutputs_ = nullptr;
+  uint32_t xdgOutputsGlobal_ = 0;
   std::vector<uint32_t> shmFormats_;
   std::map<uint32_t, std::unique_ptr<Window>> windows_;
   std::vector<Event> events_;
@@ -860,6 +918,7 @@ Napi::Value Resources(const Napi::CallbackInfo& info) {
   o.Set("windows", Napi::Number::New(env, static_cast<double>(c.windows.load())));
   o.Set("shmPools", Napi::Number::New(env, static_cast<double>(c.shmPools.load())));
   o.Set("dmabufBuffers", Napi::Number::New(env, static_cast<double>(c.dmabufBuffers.load())));
+  o.Set("xdgOutputs", Napi::Number::New(env, static_cast<double>(c.xdgOutputs.load())));
   return o;
 }
 

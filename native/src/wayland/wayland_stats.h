@@ -11,6 +11,7 @@ struct WaylandCounters {
   std::atomic<int64_t> windows{0};
   std::atomic<int64_t> shmPools{0};       // memfds behind wl_shm pools
   std::atomic<int64_t> dmabufBuffers{0};  // dma-buf wl_buffers (and their params) not yet destroyed
+  std::atomic<int64_t> xdgOutputs{0};     // zxdg_output_v1 objects (one per wl_output) not yet destroyed
 };
 
 inline WaylandCounters& waylandCounters() {

@@ -6,6 +6,7 @@ import type { Logger } from '../../util/log.js';
 import type { DomId } from '../../util/ids.js';
 import { XEN_PAGE_SIZE, type GrantedBuffer, type XenPlatform } from '../../xen/platform.js';
 import { emitter } from '../../util/events.js';
+import { Errno } from '../../util/errno.js';
 import type {
   Mode,
   Output,
@@ -16,10 +17,12 @@ import type {
 } from '../output.js';
 import { DEFAULT_REFRESH_MILLIHZ } from '../headless/headless-backend.js';
 import { FallbackStats } from '../kms/fallbacks.js';
-import { WaylandModuleError } from '../../native/wayland.js';
+import { WaylandModuleError, type WaylandOutputInfo } from '../../native/wayland.js';
 import { WaylandConnection } from './wayland-connection.js';
 import { HIDDEN_FLIP_HZ, WaylandOutput, type WindowSpec } from './wayland-output.js';
 import { WindowInput, type WindowInputRouter } from './window-input.js';
+
+const { ENODEV } = Errno;
 
 export interface WaylandBackendOptions {
   /** Socket name or path; undefined: $WAYLAND_DISPLAY (libwayland's default, wayland-0). */
@@ -107,9 +110,12 @@ export class WaylandBackend implements OutputBackend {
     for (const o of this.byName.values()) this.connectInput(o);
   }
 
-  /** The compositor's wl_outputs by name (for full-screen mappings and `vdispld outputs`). */
-  compositorOutputs(): string[] {
-    return this.conn?.outputs().map((o) => o.name) ?? [];
+  /**
+   * The compositor's outputs (for full-screen mappings and status), named as `wayland:NAME` names
+   * them: wl_output v4's name, else xdg-output's; empty while there is no connection.
+   */
+  compositorOutputs(): WaylandOutputInfo[] {
+    return this.conn?.alive ? this.conn.outputs() : [];
   }
 
   outputs(): readonly Output[] {
@@ -226,7 +232,19 @@ export class WaylandBackend implements OutputBackend {
     try {
       out.attach(conn);
     } catch (err) {
-      // A full screen on a wl_output that is not there (ENODEV): the connector runs headless.
+      const errno = (err as { errno?: unknown }).errno;
+      const on = out.fullscreenOn;
+      if (errno === ENODEV && on !== undefined) {
+        // A full screen on an output the compositor does not have: the connector runs headless,
+        // and the line says which names there are (what the mapping should have said).
+        const outputs = conn.outputs().map((o) => o.name);
+        const names = outputs.map((n) => JSON.stringify(n)).join(', ') || 'none';
+        this.opts.log.warn(
+          { output: out.name, fullscreenOn: on, errno, outputs },
+          `no window for ${out.name}: the compositor has no output ${JSON.stringify(on)} (its outputs: ${names}); the connector runs headless`,
+        );
+        return;
+      }
       this.opts.log.warn(
         { output: out.name, err },
         `no window for ${out.name}: ${(err as Error).message}; the connector runs headless`,

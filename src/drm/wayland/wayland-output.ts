@@ -222,6 +222,11 @@ export class WaylandOutput implements Output {
     return this.window.title;
   }
 
+  /** The compositor output this one is full screen on (its name), undefined for a window. */
+  get fullscreenOn(): string | undefined {
+    return this.window.fullscreenOn;
+  }
+
   /** A better title (the guest's name, once read), now and for windows made later. */
   retitle(title: string): void {
     this.window = { ...this.window, title };

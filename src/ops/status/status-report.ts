@@ -4,6 +4,7 @@ import type {
   BudgetReport,
   BufferOwner,
   BufferPath,
+  CompositorOutputProbe,
   DaemonProbe,
   FramebufferCounts,
   ShownVia,
@@ -84,6 +85,8 @@ export interface StatusReport {
   readonly version: typeof STATUS_VERSION;
   readonly daemon: { readonly version: string; readonly pid: number; readonly uptimeSeconds: number };
   readonly outputs: readonly OutputProbe[];
+  /** The Wayland compositor's outputs by the names `wayland:NAME` takes; null without Wayland output. */
+  readonly compositorOutputs: readonly CompositorOutputProbe[] | null;
   readonly devices: readonly DeviceReport[];
   readonly resources: ResourceProbe;
   /** The dom0-wide budget: limits, use, the share one guest may hold now, refusals, each guest's holdings. */
@@ -183,6 +186,7 @@ export function buildStatus(ctx: ReportContext): StatusReport {
       uptimeSeconds: Math.max(0, Math.round((ctx.nowMs - ctx.startedAtMs) / 1000)),
     },
     outputs: ctx.probe.outputs(),
+    compositorOutputs: ctx.probe.compositorOutputs?.() ?? null,
     devices,
     resources: ctx.probe.resources(),
     budget: ctx.probe.budget() ?? null,

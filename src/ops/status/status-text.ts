@@ -54,6 +54,11 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `outputs: ${r.outputs.map((o) => `${q(o.name)} (${o.kind}${o.width ? ` ${o.width}x${o.height}` : ''})`).join(', ') || 'none'}`,
   );
+  const c = r.compositorOutputs;
+  if (c)
+    out.push(
+      `compositor outputs (wayland:NAME): ${c.map((o) => `${q(o.name)} ${o.width}x${o.height}`).join(', ') || 'none (the compositor is away)'}`,
+    );
   for (const l of r.layouts ?? []) {
     out.push(
       `layout on ${q(l.output)}: ${l.guests.length} of ${l.entries} guest connectors there${l.guests.length ? ` (${l.guests.map(q).join(', ')})` : ''}, ${l.planes} plane${l.planes === 1 ? ' (composed by the CPU)' : 's'}, ${l.framesShown} frames, ${l.bytesComposed} bytes composed${l.planeRefusals ? `, ${l.planeRefusals} plane refusals` : ''}`,
