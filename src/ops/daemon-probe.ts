@@ -27,8 +27,11 @@ interface WithCopyPath {
  * (XenStore values that cannot be parsed), shown beside the outputs' own refusals.
  */
 export function daemonProbe(daemon: Daemon, configRefusals?: LayoutRefusals): DaemonProbe {
-  const backends = (): OutputBackend[] =>
-    daemon.primary === daemon.headless ? [daemon.primary] : [daemon.primary, daemon.headless];
+  // Wayland windows beside another primary (connectors mapped to `wayland[:NAME]`) are outputs too:
+  // listed, and their frames snapshotted, like the primary's.
+  const backends = (): OutputBackend[] => [
+    ...new Set<OutputBackend>([daemon.primary, daemon.headless, ...(daemon.windows ? [daemon.windows] : [])]),
+  ];
   // The primary backend and Wayland windows beside it (connectors mapped to `wayland`) both copy.
   const copyPaths = (): (OutputBackend & WithCopyPath)[] =>
     daemon.windows && daemon.windows !== daemon.primary ? [daemon.primary, daemon.windows] : [daemon.primary];

@@ -5,13 +5,14 @@
 // headless with one log line naming the outputs there are, and the guest's other connector shows.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDaemon } from '../../bench/lib/build.js';
 import { SimHost } from '../../src/sim/host.js';
-import { troubles, waitConnected } from '../backend/helpers/sim-world.js';
+import { decodePng } from '../../src/drm/headless/snapshot.js';
+import { killed, spawnDaemon, troubles, waitConnected } from '../backend/helpers/sim-world.js';
 import { waitFor } from '../backend/helpers/test-frontend.js';
 import { startWeston, westonAvailable } from './helpers/weston.js';
 import { expected, script, wayland } from './helpers/wayland-world.js';
@@ -32,17 +33,9 @@ before(async () => {
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function run(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; log: () => string } {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let log = '';
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  return { child, log: () => log };
-}
-
-function status(sock: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
+function status(sock: string, env: NodeJS.ProcessEnv, json: boolean): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [MAIN, 'status', '--json', '--socket', sock], {
+    const c = spawn(process.execPath, [MAIN, 'status', ...(json ? ['--json'] : []), '--socket', sock], {
       stdio: ['ignore', 'pipe', 'ignore'],
       env,
     });
@@ -68,46 +61,29 @@ void test(
     const host = await SimHost.start();
     const sock = join(host.dir, 'control.sock');
     const env = { ...weston.env, VDISPLD_CONFIG: '' };
-    const d = run(
-      [
-        'run',
-        '--platform',
-        'sim',
-        '--sim-dir',
-        host.dir,
-        '--xenstore',
-        host.xenstoredPath,
-        '--output',
-        'headless',
-        '--wayland-display',
-        `${weston.runtimeDir}/${weston.socket}`,
-        '--connector',
-        `vm/id0=wayland:${HEADLESS}`,
-        '--connector',
-        'vm/id1=wayland:HDMI-A-9',
-        '--control-socket',
-        sock,
-        '--log-level',
-        'info',
-        '--log-format',
-        'json',
-      ],
-      env,
-    );
+    let log = '';
     const lines = (): LogLine[] =>
-      d
-        .log()
+      log
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as LogLine);
+    let daemon: ChildProcess | undefined;
     try {
-      await waitFor(
-        'the daemon ready',
-        () => {
-          if (d.child.exitCode !== null) throw new Error(`vdispld run exited with ${d.child.exitCode}:\n${d.log()}`);
-          return d.log().includes('watching for vdispl devices');
-        },
-        120_000,
+      daemon = await spawnDaemon(
+        host,
+        [
+          '--wayland-display',
+          `${weston.runtimeDir}/${weston.socket}`,
+          '--connector',
+          `vm/id0=wayland:${HEADLESS}`,
+          '--connector',
+          'vm/id1=wayland:HDMI-A-9',
+          '--control-socket',
+          sock,
+          '--log-format',
+          'json',
+        ],
+        { main: MAIN, env, onLog: (chunk) => (log += chunk) },
       );
       const g = await host.createDomain({
         name: 'vm',
@@ -137,7 +113,7 @@ void test(
       );
       // The unknown name: one warning for that connector, with ENODEV and the outputs there are.
       const refused = lines().filter((l) => l.msg.includes('HDMI-A-9'));
-      assert.equal(refused.length, 1, d.log());
+      assert.equal(refused.length, 1, log);
       assert.equal(refused[0]!.level, 40);
       assert.equal(refused[0]!.errno, ENODEV);
       assert.deepEqual(refused[0]!.outputs, [HEADLESS]);
@@ -152,26 +128,59 @@ void test(
         ['HDMI-A-9'],
         'the connector mapped to an output that is there got its window',
       );
-      // Status names the compositor's outputs as the mapping does, and shows both connectors.
-      let doc: { compositorOutputs: { name: string; width: number; height: number }[] } | undefined;
+      // Status names the compositor's outputs as the mapping does; the full-screen connector's
+      // pixels are copied into wl_shm, the other's read in place by its headless output.
+      type Doc = {
+        compositorOutputs: { name: string; width: number; height: number }[];
+        outputs: { name: string; kind: string; width: number; height: number }[];
+        devices: { connectors: { uniqueId: string; output: string; path?: string }[] }[];
+      };
+      let doc: Doc | undefined;
       await waitFor('status', async () => {
-        const s = await status(sock, env);
-        if (s.code === 0) doc = JSON.parse(s.stdout) as typeof doc;
+        const s = await status(sock, env, true);
+        if (s.code === 0) doc = JSON.parse(s.stdout) as Doc;
         return doc !== undefined;
       });
       assert.deepEqual(
         doc!.compositorOutputs.map((o) => [o.name, o.width, o.height]),
         [[HEADLESS, 640, 480]],
       );
+      assert.deepEqual(
+        doc!.devices.flatMap((x) => x.connectors.map((c) => [c.uniqueId, c.path])),
+        [
+          ['id0', 'copied'],
+          ['id1', 'mapped'],
+        ],
+      );
+      const text = await status(sock, env, false);
+      assert.equal(text.code, 0);
+      assert.match(text.stdout, /^compositor outputs \(wayland:NAME\): headless 640x480$/m);
+      // Both are outputs of the Wayland backend beside the headless primary, listed as such, and
+      // `vdispld snapshot` reads what each shows: the full-screen one its window's picture.
+      const conns = doc!.devices.flatMap((x) => x.connectors);
+      assert.deepEqual(
+        doc!.outputs.filter((o) => o.kind === 'wayland').map((o) => [o.name, o.width, o.height]),
+        [
+          [conns[0]!.output, 640, 480],
+          [conns[1]!.output, 320, 240],
+        ],
+      );
+      const png = join(host.dir, 'id0.png');
+      const snap = spawnSync(process.execPath, [MAIN, 'snapshot', `${g.domid}/0/id0`, '-o', png, '--socket', sock], {
+        env,
+        encoding: 'utf8',
+      });
+      assert.equal(snap.status, 0, snap.stderr);
+      const pic = decodePng(readFileSync(png));
+      assert.equal(Buffer.compare(pic.rgba, want.rgba), 0, 'the snapshot is the frame on screen');
       assert.deepEqual(troubles(g), []);
       await host.destroyDomain(g.domid);
-      d.child.kill('SIGTERM');
-      const code = await new Promise<number | null>((res) =>
-        d.child.exitCode !== null ? res(d.child.exitCode) : d.child.once('exit', res),
-      );
-      assert.equal(code, 0, d.log());
+      daemon.kill('SIGTERM');
+      await killed(daemon);
+      assert.equal(daemon.exitCode, 0, log);
     } finally {
-      if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+      if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+      if (daemon) await killed(daemon);
       await host.close();
       await weston.close();
     }

@@ -98,14 +98,19 @@ export function waitConnected(g: SimGuest, devid = 0, fresh = false, timeoutMs =
 
 const MAIN = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
 
-/** `vdispld run` against the host, as a separate process; resolves once it watches XenStore. */
-export async function spawnDaemon(host: SimHost, extra: string[] = []): Promise<ChildProcess> {
+/**
+ * `vdispld run` against the host, as a separate process; resolves once it watches XenStore.
+ * `main`: a built bundle's main.js instead of the sources under tsx; `onLog`: its stderr as it comes.
+ */
+export async function spawnDaemon(
+  host: SimHost,
+  extra: string[] = [],
+  opts: { main?: string; env?: NodeJS.ProcessEnv; onLog?: (chunk: string) => void } = {},
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      MAIN,
+      ...(opts.main !== undefined ? [opts.main] : ['--import', 'tsx', MAIN]),
       'run',
       '--platform',
       'sim',
@@ -119,11 +124,12 @@ export async function spawnDaemon(host: SimHost, extra: string[] = []): Promise<
       'info',
       ...extra,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], ...(opts.env ? { env: opts.env } : {}) },
   );
   let log = '';
   child.stderr!.on('data', (d: Buffer) => {
     log += d.toString();
+    opts.onLog?.(d.toString());
     if (process.env.VDISPLD_TEST_LOG) process.stderr.write(d);
   });
   await waitFor(
