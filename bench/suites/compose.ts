@@ -1,5 +1,5 @@
 // CPU composition of a layout (drm/compose): 2 and 4 guests on one 1920x1080 output, every guest
-// flipping every frame, against memcpy in C of the bytes composed per frame. Each round runs the
+// flipping every frame, against a copy in C of the bytes composed per frame (copy-path.ts's floor). Each round runs the
 // compose worker (bench/suites/compose-worker.ts) and the memcpy floor, alternating which goes first.
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -10,6 +10,7 @@ import type { BenchContext } from '../lib/context.js';
 import { figure, type Figure } from '../lib/figures.js';
 import { median } from '../lib/stats.js';
 import type { ComposeWorkerResult } from './compose-worker.js';
+import { COPY_FLOOR, copyFloorUs } from './copy-path.js';
 
 const run = promisify(execFile);
 const FRAME = 1920 * 1080 * 4;
@@ -52,8 +53,7 @@ export async function composeSuite(ctx: BenchContext): Promise<Figure[]> {
         const floor = async (): Promise<void> => {
           // memcpy of the bytes composed per frame (a whole frame: every rectangle redrawn once).
           const { stdout } = await run(ctx.floors.memcpy, [source, String(FRAME), String(iterations)]);
-          const r = JSON.parse(stdout) as { cpuNs: number[] };
-          memcpy.push(median(r.cpuNs) / 1000);
+          memcpy.push(copyFloorUs(stdout));
         };
         if (round % 2 === 0) {
           await floor();
@@ -63,7 +63,7 @@ export async function composeSuite(ctx: BenchContext): Promise<Figure[]> {
           await floor();
         }
         ctx.log(
-          `compose ${guests} guests ${round + 1}/${ctx.opts.rounds}: ${frame.at(-1)!.toFixed(0)} µs CPU per frame, ${bytes.at(-1)} bytes, memcpy ${memcpy.at(-1)!.toFixed(0)} µs`,
+          `compose ${guests} guests ${round + 1}/${ctx.opts.rounds}: ${frame.at(-1)!.toFixed(0)} µs CPU per frame, ${bytes.at(-1)} bytes, floor ${memcpy.at(-1)!.toFixed(0)} µs`,
         );
       }
       figures.push(
@@ -73,7 +73,7 @@ export async function composeSuite(ctx: BenchContext): Promise<Figure[]> {
           what: `${guests} guests: CPU per composed frame (flips, composition, completions)`,
           unit: 'µs',
           vdispld: frame,
-          floorName: 'memcpy in C of the bytes composed',
+          floorName: `${COPY_FLOOR}, of the bytes composed`,
           floor: memcpy,
         }),
         figure({

@@ -38,6 +38,21 @@ export interface NativeAddon extends XenDeviceConstructors, DrmConstructors, FdF
   store32Release(view: Uint8Array, offset: number, value: number): void;
   fullBarrier(): void;
   copyOut(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void;
+  /**
+   * `rows` rows of `rowBytes`, row r from src[srcOffset + r*srcPitch] to dst[dstOffset + r*dstPitch],
+   * in one call (native/src/pixel_copy.cc: streaming stores for a frame-sized copy). RangeError for
+   * a byte outside either view, a row longer than its pitch, or overlapping regions.
+   */
+  copyRows(
+    dst: Uint8Array,
+    dstOffset: number,
+    dstPitch: number,
+    src: Uint8Array,
+    srcOffset: number,
+    srcPitch: number,
+    rowBytes: number,
+    rows: number,
+  ): void;
   /** io/ring.h's backend steps whole (native/src/ring_step.cc; the state layout is src/displif/ring-step.ts). */
   ringConsume(page: Uint8Array, state: Uint32Array, out: Uint8Array, max: number): number;
   ringPublish(page: Uint8Array, state: Uint32Array): boolean;

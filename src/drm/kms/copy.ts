@@ -1,8 +1,10 @@
 // The copy path: guest pixels into one of our XRGB8888 scanout buffers, row by row (the guest's
 // pitch is ceil(width*bpp/8), ours is whatever the driver chose), never reading a byte past what
-// the guest granted. XRGB8888/ARGB8888 rows are plain copies; the other frontend formats are
-// converted. Pure: works on byte views.
+// the guest granted. XRGB8888/ARGB8888 rows are plain copies, every row of a region in one native
+// call (native/src/pixel_copy.cc: streaming stores for a frame); the other frontend formats are
+// converted. Works on byte views.
 import { formatByFourcc } from '../../displif/formats.js';
+import { native } from '../../native/addon.js';
 import { drawRegion } from '../headless/pixel-convert.js';
 import type { Rect } from '../../util/geometry.js';
 
@@ -51,34 +53,45 @@ export function copyRegion(src: CopySource, from: Rect, dst: CopyTarget, toX: nu
   const fx = fmt.yuv ? from.x & ~1 : from.x;
   const rowBytes = fmt.yuv ? Math.ceil(cols / 2) * 4 : cols * fmt.cpp;
   const raw = src.fourcc === XR24 || src.fourcc === AR24;
-  if (raw && rowBytes === src.pitch && rowBytes === dst.pitch) {
-    // The rows lie end to end on both sides (a full-width picture at our pitch, the usual case): one
-    // copy of every row that fits. Row by row, the per-row calls cost as much again as the copy.
+  if (raw) {
+    // Every row that lies wholly inside what the guest granted, in one call.
     const s0 = src.offset + from.y * src.pitch + fx * fmt.cpp;
-    const fit = s0 < 0 ? 0 : Math.max(0, Math.min(rows, Math.floor((limit - s0 - rowBytes) / rowBytes) + 1));
-    if (fit > 0) dst.bytes.set(src.bytes.subarray(s0, s0 + fit * rowBytes), toY * dst.pitch + toX * 4);
+    const fit =
+      s0 < 0 || src.pitch <= 0 ? 0 : Math.max(0, Math.min(rows, Math.floor((limit - s0 - rowBytes) / src.pitch) + 1));
+    const d0 = toY * dst.pitch + toX * 4;
+    if (src.pitch >= rowBytes) {
+      if (fit > 0) native().copyRows(dst.bytes, d0, dst.pitch, src.bytes, s0, src.pitch, rowBytes, fit);
+    } else {
+      // Rows overlapping in the source (FB_ATTACH refuses such a pitch; callers here may not): one by one.
+      for (let r = 0; r < fit; r++)
+        native().copyRows(
+          dst.bytes,
+          d0 + r * dst.pitch,
+          dst.pitch,
+          src.bytes,
+          s0 + r * src.pitch,
+          src.pitch,
+          rowBytes,
+          1,
+        );
+    }
     return { rows: fit, bytes: fit * rowBytes, truncated: fit < rows };
   }
-  const scratch = raw ? undefined : new Uint8Array(cols * 4);
+  const scratch = new Uint8Array(cols * 4);
   let done = 0;
   for (let r = 0; r < rows; r++) {
     const s = src.offset + (from.y + r) * src.pitch + fx * fmt.cpp;
     if (s < 0 || s + rowBytes > limit) return { rows: done, bytes: done * rowBytes, truncated: true };
     const d = (toY + r) * dst.pitch + toX * 4;
-    if (raw) {
-      dst.bytes.set(src.bytes.subarray(s, s + rowBytes), d);
-    } else {
-      const rgba = scratch!;
-      drawRegion(
-        { src: src.bytes.subarray(0, limit), offset: s, pitch: src.pitch, width: cols, height: 1, fourcc: src.fourcc },
-        { rgba, width: cols, height: 1, x: 0, y: 0 },
-      );
-      for (let i = 0, o = d; i < cols * 4; i += 4, o += 4) {
-        dst.bytes[o] = rgba[i + 2]!;
-        dst.bytes[o + 1] = rgba[i + 1]!;
-        dst.bytes[o + 2] = rgba[i]!;
-        dst.bytes[o + 3] = 0xff;
-      }
+    drawRegion(
+      { src: src.bytes.subarray(0, limit), offset: s, pitch: src.pitch, width: cols, height: 1, fourcc: src.fourcc },
+      { rgba: scratch, width: cols, height: 1, x: 0, y: 0 },
+    );
+    for (let i = 0, o = d; i < cols * 4; i += 4, o += 4) {
+      dst.bytes[o] = scratch[i + 2]!;
+      dst.bytes[o + 1] = scratch[i + 1]!;
+      dst.bytes[o + 2] = scratch[i]!;
+      dst.bytes[o + 3] = 0xff;
     }
     done++;
   }
