@@ -33,7 +33,8 @@ if [ -n "${WAYLAND_DEB:-}" ]; then
   WL_SO=$(ls "$W"/wl/usr/lib/aarch64-linux-gnu/libwayland-client.so.0)
   for h in /usr/include/wayland-client*.h /usr/include/wayland-util.h /usr/include/wayland-version.h; do ln -s "$h" "$W/inc/"; done
   mkdir -p "$W/gen" "$W/wlobj"
-  for x in stable/xdg-shell/xdg-shell unstable/linux-dmabuf/linux-dmabuf-unstable-v1 stable/presentation-time/presentation-time; do
+  # The protocols binding.gyp generates (test/e2e/unit/arm64.test.ts keeps the two lists equal).
+  for x in stable/xdg-shell/xdg-shell unstable/linux-dmabuf/linux-dmabuf-unstable-v1 stable/presentation-time/presentation-time unstable/xdg-output/xdg-output-unstable-v1; do
     n=${x##*/}
     "$SCANNER" client-header "$PROTOCOLS/$x.xml" "$W/gen/$n-client-protocol.h"
     "$SCANNER" private-code "$PROTOCOLS/$x.xml" "$W/gen/$n-protocol.c"

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastLine, missingHostPackages, srcFiles } from '../lib/arm64-image.js';
@@ -152,4 +152,15 @@ void test("a8's scan-out read: XRGB8888 words to RGB, the unused byte ignored wh
   // two pixels: grey with X 0 (what modetest's XR24 bars hold), red with X 0xff
   const raw = Uint8Array.from([0xc0, 0xc0, 0xc0, 0x00, 0x00, 0x00, 0xff, 0xff]);
   assert.deepEqual([...xrgbToRgb(raw, 2, 1).data], [0xc0, 0xc0, 0xc0, 0xff, 0x00, 0x00]);
+});
+
+void test("the Arm64 lab's Wayland module is generated from the same protocols as binding.gyp's", () => {
+  const root = new URL('../../../', import.meta.url);
+  const gyp = readFileSync(new URL('binding.gyp', root), 'utf8');
+  const sh = readFileSync(new URL('test/e2e/image-arm64/addon.sh', root), 'utf8');
+  const fromGyp = new Set([...gyp.matchAll(/<\(protocols\)\/([\w/-]+)\.xml/g)].map((m) => m[1]!));
+  const loop = /for x in ([^;]+); do\n\s+n=\$\{x##\*\/\}/.exec(sh);
+  assert.ok(loop, "addon.sh's protocol loop");
+  assert.deepEqual(new Set(loop[1]!.trim().split(/\s+/)), fromGyp);
+  assert.ok(fromGyp.size >= 4, [...fromGyp].join(' '));
 });
