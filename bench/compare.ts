@@ -5,6 +5,7 @@
 //
 //   node --import tsx bench/compare.ts --base REV|MAIN_JS [--head REV|MAIN_JS] [--rounds N] [--profile DIR]
 //                                      [--sections rtt,load,startup] [--base-node-args=FLAGS] [--head-node-args=FLAGS]
+//                                      [--load-guests N]
 //
 // REV is any git revision (built from `git archive`, the working tree untouched); the head
 // defaults to the working tree. Figures: request round trips (one in flight), throughput and
@@ -14,6 +15,8 @@
 // that ignores them. `--base-node-args`/`--head-node-args` give one side's daemon node flags of its
 // own (V8's heap sizing, say): with the same build on both sides, that compares the flags alone.
 // Flags start with a dash, so give them with '=': --head-node-args='--max-semi-space-size=1'.
+// `--load-guests N` gives each build N guests x 4 connectors in the load section (default 2; 16 is
+// the pipeline's size, where V8's young generation grows and heap flags show their cost).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +31,7 @@ import type { BenchGuest } from './lib/guests.js';
 import { sampleProc } from './lib/proc.js';
 import { NotifySocket } from './lib/notify.js';
 import { Rig } from './lib/rig.js';
+import { pipelineQuota } from './suites/pipeline.js';
 import { RTT_QUOTA } from './suites/round-trip.js';
 import { percentile } from './lib/stats.js';
 import { table } from './lib/table.js';
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
       sections: { type: 'string' },
       'base-node-args': { type: 'string' },
       'head-node-args': { type: 'string' },
+      'load-guests': { type: 'string' },
     },
     strict: true,
   });
@@ -86,6 +91,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const rounds = Number(values.rounds ?? 5);
+  const loadGuests = Number(values['load-guests'] ?? 2);
+  if (!Number.isInteger(loadGuests) || loadGuests < 1) {
+    process.stderr.write(`compare: --load-guests ${values['load-guests']}: a whole number of guests, 1 or more\n`);
+    process.exit(2);
+  }
   const log = (l: string): void => void process.stderr.write(`compare: ${l}\n`);
   const workDir = mkdtempSync(join(tmpdir(), 'vdispld-compare-'));
   try {
@@ -169,20 +179,25 @@ async function main(): Promise<void> {
       }
     }
 
-    // Throughput and flips at 60 frames/s: 2 guests x 4 connectors per build.
+    // Throughput and flips at 60 frames/s: loadGuests guests x 4 connectors per build.
     if (sections.has('load')) {
       const ids = (s: Side, g: number): string[] => [0, 1, 2, 3].map((c) => `${s}${g}c${c}`);
-      const headless = SIDES.flatMap((s) => [0, 1].flatMap((g) => ids(s, g).map((id) => `${id}=1920x1080@${HZ}`)));
+      const guestIndexes = Array.from({ length: loadGuests }, (_, i) => i);
+      const headless = SIDES.flatMap((s) =>
+        guestIndexes.flatMap((g) => ids(s, g).map((id) => `${id}=1920x1080@${HZ}`)),
+      );
       const rig = await Rig.start(ctx, {
         name: 'compare-load',
         backends: SIDES.map((s) => ({ label: s, kind: 'vdispld' as const, mainJs: js[s], driverDomain: s === 'head' })),
         headless,
         vblankHz: HZ,
+        // The dom0-wide budget for that many guests, as the pipeline suite gives it (the default is four).
+        quota: pipelineQuota(loadGuests),
       });
       try {
         const g: Record<Side, BenchGuest[]> = {
-          base: await rig.addGuests('base', 2, (i) => ids('base', i)),
-          head: await rig.addGuests('head', 2, (i) => ids('head', i)),
+          base: await rig.addGuests('base', loadGuests, (i) => ids('base', i)),
+          head: await rig.addGuests('head', loadGuests, (i) => ids('head', i)),
         };
         for (const s of SIDES) for (const x of g[s]) await x.ask({ cmd: 'prepare' }, 'prepared', 120_000);
         for (let r = 0; r < rounds; r++) {
@@ -260,6 +275,7 @@ async function main(): Promise<void> {
       }
     }
 
+    const load = `Load (${loadGuests} guests x 4 connectors per build)`;
     const what: Record<string, [string, string, string]> = {
       'rtt.pgFlip.p50': ['Round trip', 'PG_FLIP p50', 'µs'],
       'rtt.pgFlip.p99': ['Round trip', 'PG_FLIP p99', 'µs'],
@@ -267,15 +283,11 @@ async function main(): Promise<void> {
       'rtt.fbAttach.p99': ['Round trip', 'FB_ATTACH p99', 'µs'],
       'rtt.dbufCreate.p50': ['Round trip', 'DBUF_CREATE 1920x1080 p50', 'µs'],
       'rtt.dbufCreate.p99': ['Round trip', 'DBUF_CREATE 1920x1080 p99', 'µs'],
-      'throughput.rps': [
-        'Load (2 guests x 4 connectors per build)',
-        'requests per second, PG_FLIP back to back',
-        'req/s',
-      ],
-      'throughput.cpu': ['Load (2 guests x 4 connectors per build)', 'backend CPU per request', 'µs'],
-      'flips.cpu': ['Load (2 guests x 4 connectors per build)', 'backend CPU per flip at 60 frames/s', 'µs'],
-      'flips.late': ['Load (2 guests x 4 connectors per build)', 'late flip events in 3 s', 'events'],
-      rss: ['Load (2 guests x 4 connectors per build)', 'backend RSS after each round', 'MiB'],
+      'throughput.rps': [load, 'requests per second, PG_FLIP back to back', 'req/s'],
+      'throughput.cpu': [load, 'backend CPU per request', 'µs'],
+      'flips.cpu': [load, 'backend CPU per flip at 60 frames/s', 'µs'],
+      'flips.late': [load, 'late flip events in 3 s', 'events'],
+      rss: [load, 'backend RSS after each round', 'MiB'],
       'startup.ready': ['Start-up', 'process start to READY=1 (no guests)', 'ms'],
     };
     const figures: Figure[] = [];
