@@ -80,6 +80,11 @@ export class EventProducer {
 
   /** Sends XENDISPL_EVT_PG_FLIP for `fbCookie`, behind any events already waiting. */
   pgFlip(fbCookie: Cookie): ProduceOutcome {
+    // Nothing waiting and the slot plainly free: one native step writes and publishes it.
+    if (this.queue.length === 0 && this.mem.putPgFlipEvent?.(this.inProd, this.nextId, fbCookie)) {
+      this.advance();
+      return WROTE_ONE;
+    }
     const room = this.drain();
     const written = this.drained;
     const lied = this.drainLied;
@@ -161,9 +166,14 @@ export class EventProducer {
 
   private put(fbCookie: Cookie): void {
     writePgFlipEventSlot(this.mem.bytes, eventSlotOffset(this.inProd), this.nextId, fbCookie);
+    this.mem.store32Release(EVT_PAGE.in_prod, (this.inProd + 1) >>> 0);
+    this.advance();
+  }
+
+  /** Counts the event just published at in_prod. */
+  private advance(): void {
     this.nextId = (this.nextId + 1) & 0xffff;
     this.inProd = (this.inProd + 1) >>> 0;
-    this.mem.store32Release(EVT_PAGE.in_prod, this.inProd);
     this.written++;
   }
 }

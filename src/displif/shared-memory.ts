@@ -21,6 +21,12 @@ export interface SharedMemory {
    * memory without them builds the same steps from the four operations above (ring-step.ts).
    */
   readonly ringStep?: RingStep;
+  /**
+   * The event page's producer step, one native call, where the memory has it: writes a PG_FLIP
+   * event at `inProd` and publishes in_prod + 1 when in_cons shows that slot plainly free; false,
+   * and nothing written, otherwise (event-page.ts then reads in_cons itself).
+   */
+  readonly putPgFlipEvent?: (inProd: number, id: number, fbCookie: bigint) => boolean;
 }
 
 /** Over memory mapped by the native addon (a grant mapping, a simulated guest's memory file). */
@@ -42,6 +48,12 @@ export function nativeSharedMemory(bytes: Uint8Array): SharedMemory {
             consume: (state: Uint32Array, out: Uint8Array, max: number) => n.ringConsume(bytes, state, out, max),
             publish: (state: Uint32Array) => n.ringPublish(bytes, state),
           },
+        }
+      : {}),
+    ...(typeof n.eventPutPgFlip === 'function'
+      ? {
+          putPgFlipEvent: (inProd: number, id: number, fbCookie: bigint) =>
+            n.eventPutPgFlip(bytes, inProd, id, fbCookie),
         }
       : {}),
   };

@@ -56,6 +56,8 @@ export interface NativeAddon extends XenDeviceConstructors, DrmConstructors, FdF
   /** io/ring.h's backend steps whole (native/src/ring_step.cc; the state layout is src/displif/ring-step.ts). */
   ringConsume(page: Uint8Array, state: Uint32Array, out: Uint8Array, max: number): number;
   ringPublish(page: Uint8Array, state: Uint32Array): boolean;
+  /** The event page's producer step (native/src/event_step.cc): true when the event was written and published. */
+  eventPutPgFlip(page: Uint8Array, inProd: number, id: number, fbCookie: bigint): boolean;
   memoryStats(): { mappings: number; mappedBytes: number };
   pageSize(): number;
   displifLayout(): Record<string, DisplifStructLayout> & {

@@ -9,6 +9,8 @@ import type { DecodedEvent } from '../../src/displif/events.js';
 import { readU32, writeU32 } from '../../src/displif/bytes.js';
 import { EVT_RING_LEN, EvtType } from '../../src/displif/constants.js';
 import { withSharedPage } from './helpers.js';
+import { plainSharedMemory } from '../../src/displif/shared-memory.js';
+import { prng } from '../../src/sim/frontend/hostile.js';
 
 const IN_CONS = 0;
 const IN_PROD = 4;
@@ -177,5 +179,56 @@ void test('the frontend side refuses an in_prod more than 63 ahead', () => {
     const consumer = EventConsumer.init(front);
     writeU32(bytes, IN_PROD, 64);
     assert.equal(consumer.consume(() => assert.fail('nothing may be read')).kind, 'violation');
+  });
+});
+
+void test('the native producer step writes what the TypeScript producer writes, on hostile in_cons values too', () => {
+  // The same events through EventProducer over the addon (putPgFlipEvent) and over plain memory
+  // (load32Acquire, the slot written in JavaScript, store32Release), the frontend moving in_cons
+  // honestly or anywhere, across the 2^32 wrap: every outcome, the pages and the stats must agree.
+  const rand = prng(0xe7);
+  withSharedPage(({ bytes, back }) => {
+    assert.equal(typeof back.putPgFlipEvent, 'function', 'the addon has the step');
+    let native = 0;
+    const nativeStep = back.putPgFlipEvent!;
+    const counted = {
+      ...back,
+      putPgFlipEvent: (inProd: number, id: number, c: bigint) => {
+        const wrote = nativeStep(inProd, id, c);
+        if (wrote) native++;
+        return wrote;
+      },
+    };
+    for (let trial = 0; trial < 60; trial++) {
+      const start = trial % 3 === 0 ? (0xffffffff - ((rand() * 70) | 0)) >>> 0 : (rand() * 0x100000000) >>> 0;
+      bytes.fill(0);
+      writeU32(bytes, IN_CONS, start);
+      writeU32(bytes, IN_PROD, start);
+      const plainPage = bytes.slice();
+      const nat = new EventProducer(counted, { startIndex: start, queueLimit: 8 });
+      const por = new EventProducer(plainSharedMemory(plainPage), { startIndex: start, queueLimit: 8 });
+      for (let step = 0; step < 120; step++) {
+        if (rand() < 0.3) {
+          // The frontend consumes some of what is outstanding, or writes anything at all.
+          const cons = readU32(bytes, IN_CONS);
+          const prod = readU32(bytes, IN_PROD);
+          const outstanding = (prod - cons) >>> 0;
+          const to =
+            rand() < 0.85 && outstanding <= EVT_RING_LEN
+              ? (cons + Math.floor(rand() * (outstanding + 1))) >>> 0
+              : (rand() * 0x100000000) >>> 0;
+          writeU32(bytes, IN_CONS, to);
+          writeU32(plainPage, IN_CONS, to);
+        }
+        const c = cookie(BigInt(step + 1) * 0x100000001n);
+        const flip = rand() < 0.9;
+        const a = flip ? nat.pgFlip(c) : nat.flush();
+        const b = flip ? por.pgFlip(c) : por.flush();
+        assert.deepEqual(a, b, `trial ${trial} step ${step}`);
+        assert.ok(Buffer.from(bytes).equals(Buffer.from(plainPage)), `trial ${trial} step ${step}: pages differ`);
+      }
+      assert.deepEqual(nat.stats, por.stats);
+    }
+    assert.ok(native > 1000, `the native step wrote ${native} events (the rest took the TypeScript path)`);
   });
 });
