@@ -1,35 +1,27 @@
 // The second half of `npm run build`: after tsc has emitted dist/src/ module by module, the
 // command line (src/main.ts and everything it imports, npm dependencies included) is bundled by
-// esbuild into one classic script, dist/src/vdispld.cjs, and the shipped entry dist/src/main.js
-// (src/boot/main.ts, replacing tsc's main.js) compiles it with V8's code cache, which
-// scripts/code-cache.ts makes last. Start-up was almost all module loading: one file costs one
-// resolution, one read and one compile where the tree costs a hundred and more, and Node 20 keeps
-// no compiled code for ES modules, while a classic script compiled from its code cache skips
-// parsing and compiling what a start runs (docs/PERFORMANCE.md, start-up). Modules loaded on
-// demand (import()) stay functions in the script that run only when first imported, so a daemon
-// that never needs them (the viewer, metrics, KMS, the other commands) never evaluates them.
+// esbuild into dist/src/main.js, replacing tsc's. Start-up is almost all module loading, and one
+// file costs one resolution, one read and one compile where the tree costs a hundred and more.
+// Modules loaded on demand (import()) become chunks beside main.js, so a daemon that never needs
+// them (the viewer, metrics, KMS, the other commands) never reads them.
 //
 // Some modules name files next to themselves at run time: the simulator forks sim/frontend/main.js
 // from beside sim/host.js, the PNG encoder starts ops/frames/png-worker.js beside itself, the addon
 // loader walks up from native/ to build/Release. In a bundle "next to myself" would be next to
-// vdispld.cjs, so the plugin below gives each bundled module the import.meta.url it has in tsc's
-// tree, and resolves computed import() specifiers from there. Those other programs (a forked
-// process, a worker thread) are bundled too, as ES modules, each over tsc's file of the same name,
-// with what they import inside them. What a host runs is then main.js, vdispld.cjs, its cache and
-// PROGRAMS (package.json `files` ships exactly those): the rest of tsc's tree is only where the URLs
-// point.
+// main.js, so the plugin below gives each bundled module the import.meta.url it has in tsc's tree,
+// and resolves computed import() specifiers from there. Those other programs (a forked process, a
+// worker thread) are bundled too, each over tsc's file of the same name, with what they import
+// inside them. What a host runs is then main.js, its chunks and PROGRAMS (package.json `files`
+// ships exactly those): the rest of tsc's tree is only where the URLs point.
 //
-//   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR] [--no-code-cache]   (default: this checkout, DIR/dist)
+//   node --import tsx scripts/bundle.ts [--root DIR] [--out DIR]   (default: this checkout, DIR/dist)
 import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BUILD_LINE_PREFIX } from '../src/util/code-cache-state.js';
-import { writeCodeCache } from './code-cache.js';
 
 // Which dependencies ship inside the bundle and which are required at run time: every plain
 // JavaScript one (commander, pino, prom-client, smol-toml, ws, pngjs) is inlined, so what ships
@@ -157,37 +149,18 @@ export interface BundleOptions {
   readonly sourcemap?: boolean;
 }
 
-/** The command line's bundle, a classic script beside the entry that compiles it (src/boot/main.ts). */
-export const BUNDLE = 'vdispld.cjs';
-
-// In the classic script, import.meta.url (which the tree plugin leaves in each module's URL) is the
-// script's own URL: vdispld.cjs sits at the tree's root as main.js does.
-const BUNDLE_URL = '__vdispldBundleUrl';
-// The bundle is one function expression, (function (exports, require, module, __filename, __dirname)
-// {...}): what V8 compiles (from the cache) is the file as it is, with no wrapper to add in memory.
-// Strict, as the ES module bundle it was (esbuild's own "use strict" comes after the banner, too
-// late to be a directive).
-const SCRIPT_OPEN = `(function (exports, require, module, __filename, __dirname) {'use strict';`;
-const SCRIPT_CLOSE = '})';
-const BUNDLE_URL_BANNER = `const ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename).href;`;
-
-/**
- * Bundles `root`/src/main.ts into `out`/src/vdispld.cjs, the entry src/boot/main.ts into
- * `out`/src/main.js and each of PROGRAMS over its file in the tree; returns the bytes written per
- * file. The bundle's last line names its build (the SHA-256 of the rest), which its code cache
- * must carry to be used.
- */
+/** Bundles `root`/src/main.ts into `out`/src/main.js (+ chunk-*.js) and each of PROGRAMS over its file in the tree; returns the bytes written per file. */
 export async function bundleDaemon(o: BundleOptions): Promise<Record<string, number>> {
   const srcRoot = join(o.root, 'src');
   const outDir = join(o.out, 'src');
-  // Chunks of earlier builds (the bundle had them when it was an ES module) and their maps.
+  // Chunk names carry a content hash: the last build's would stay behind beside the new ones.
   if (existsSync(outDir))
     for (const f of readdirSync(outDir)) if (/^chunk-\w+\.js(\.map)?$/.test(f)) rmSync(join(outDir, f));
-  rmSync(join(outDir, `${BUNDLE}.cache`), { force: true });
   // What the daemon and the programs it starts are built with alike.
   const common = {
     absWorkingDir: o.root,
     bundle: true,
+    format: 'esm',
     platform: 'node',
     target: 'node20',
     sourcemap: o.sourcemap ?? true,
@@ -195,73 +168,46 @@ export async function bundleDaemon(o: BundleOptions): Promise<Record<string, num
     minifyWhitespace: true,
     minifySyntax: true,
     external: [...NATIVE_DEPENDENCIES],
+    banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
     metafile: true,
     logLevel: 'warning',
   } satisfies BuildOptions;
-  const esm = {
-    ...common,
-    format: 'esm',
-    banner: { js: `${REQUIRE_BANNER}\n${TREE_IMPORT_BANNER}` },
-  } satisfies BuildOptions;
   const result = await build({
     ...common,
-    format: 'cjs',
-    entryPoints: [join(srcRoot, 'main.ts')],
-    outfile: join(outDir, BUNDLE),
-    // The script is CommonJS's module function itself, which the entry calls as Node calls a module's.
-    banner: { js: `${SCRIPT_OPEN}\n${BUNDLE_URL_BANNER}\n${TREE_IMPORT_BANNER}` },
-    footer: { js: SCRIPT_CLOSE },
-    define: { 'import.meta.url': BUNDLE_URL },
-    // import.meta.resolve is only reached from the sources under tsx (png-encoder.ts).
-    logOverride: { 'empty-import-meta': 'silent' },
+    entryPoints: { main: join(srcRoot, 'main.ts') },
+    outdir: outDir,
+    // Chunks in the tree's root (no sub-folder), so every output file's URL is the root's.
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
     plugins: [treeRelative(srcRoot), commonJsDynamicImports()],
-  });
-  const entry = await build({
-    ...common,
-    format: 'esm',
-    entryPoints: [join(srcRoot, 'boot', 'main.ts')],
-    outfile: join(outDir, 'main.js'),
-    sourcemap: false,
   });
   const programs = await Promise.all(
     PROGRAMS.map((p) =>
       build({
-        ...esm,
+        ...common,
         entryPoints: [join(srcRoot, p)],
         outfile: join(outDir, p.replace(/\.ts$/, '.js')),
         plugins: [treeRelative(srcRoot, dirname(p))],
       }),
     ),
   );
-  // The entry's #! line (esbuild keeps it first) would be a syntax error inside the function; the
-  // build line goes last.
-  const bundleFile = join(outDir, BUNDLE);
-  const text = readFileSync(bundleFile, 'utf8').replace(/^#!.*\n/, '');
-  const body = text.endsWith('\n') ? text : `${text}\n`;
-  writeFileSync(bundleFile, `${body}${BUILD_LINE_PREFIX}${createHash('sha256').update(body).digest('hex')}\n`);
   const sizes: Record<string, number> = {};
-  for (const r of [result, entry, ...programs])
+  for (const r of [result, ...programs])
     for (const [file, meta] of Object.entries(r.metafile.outputs))
-      if (/\.c?js$/.test(file)) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
+      if (file.endsWith('.js')) sizes[relative(o.out, resolve(o.root, file))] = meta.bytes;
   return sizes;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { root: { type: 'string' }, out: { type: 'string' }, 'no-code-cache': { type: 'boolean' } },
-  });
+  const { values } = parseArgs({ options: { root: { type: 'string' }, out: { type: 'string' } } });
   const root = resolve(values.root ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
   const out = resolve(values.out ?? join(root, 'dist'));
   const sizes = await bundleDaemon({ root, out });
-  const kib = (f: string): string => ((sizes[f] ?? 0) / 1024).toFixed(0);
-  const bundle = join('src', BUNDLE);
-  let cache = 'no code cache';
-  if (!values['no-code-cache']) {
-    const file = await writeCodeCache(join(out, 'src', 'main.js'));
-    cache = `code cache ${(readFileSync(file).length / 1024).toFixed(0)} KiB`;
-  }
+  const main = Object.entries(sizes).find(([f]) => f.endsWith('main.js'));
+  const chunks = Object.keys(sizes).filter((f) => /chunk-\w+\.js$/.test(f)).length;
+  const programs = Object.keys(sizes).length - chunks - 1;
   process.stdout.write(
-    `bundle: ${bundle} ${kib(bundle)} KiB (${cache}), entry src/main.js, ${PROGRAMS.length} program(s) it starts\n`,
+    `bundle: ${main?.[0] ?? 'main.js'} ${((main?.[1] ?? 0) / 1024).toFixed(0)} KiB, ${chunks} chunk(s) loaded on demand, ${programs} program(s) it starts\n`,
   );
 }
 

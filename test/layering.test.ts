@@ -10,7 +10,7 @@ const src = new URL('../src', import.meta.url).pathname;
 
 /** Top to bottom; units in one row are peers and import each other only where PEERS says. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['boot', 'main.ts', 'cli.ts'],
+  ['main.ts', 'cli.ts'],
   ['commands'],
   ['ops'],
   ['daemon.ts'],

@@ -88,10 +88,6 @@ export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'
     const e = err as { stdout?: string };
     process.stderr.write(`bench: tsc reported errors; benchmarking what it emitted:\n${e.stdout ?? ''}\n`);
   }
-  // The links first: the bundler runs the built daemon to make its code cache (scripts/code-cache.ts),
-  // and that daemon, like the bundler's simulated host, finds the addon by walking up to build/Release.
-  for (const link of ['build', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(outDir, link));
-  if (!existsSync(join(root, 'build'))) symlinkSync(join(REPO, 'build'), join(root, 'build'));
   const bundler = join(root, 'scripts', 'bundle.ts');
   if (existsSync(bundler)) {
     try {
@@ -101,6 +97,7 @@ export async function buildDaemon(workDir: string, root = REPO, name = 'vdispld'
       throw new Error(`bundling ${root} failed:\n${e.stderr ?? e.message}`);
     }
   }
+  for (const link of ['build', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(outDir, link));
   return join(outDir, 'src', 'main.js');
 }
 

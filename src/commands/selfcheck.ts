@@ -1,17 +1,7 @@
 // `vdispld selfcheck`: proves the install is whole (native addon loads, compiled against the
-// real displif.h), says whether the bundle was compiled from its code cache, and prints the wire
-// layout it was built with.
+// real displif.h) and prints the wire layout it was built with.
 import { Option, type Command } from 'commander';
-import { codeCacheReport } from '../util/code-cache-state.js';
 import { native } from '../native/addon.js';
-
-const CODE_CACHE_WORDS = {
-  accepted: 'used',
-  rejected: 'refused by V8 (another node, or other V8 flags): compiled from source',
-  stale: 'made for another build: compiled from source',
-  absent: 'none beside the bundle: compiled from source',
-  none: 'not started from the bundle',
-} as const;
 
 export function register(program: Command): void {
   program
@@ -30,10 +20,6 @@ export function register(program: Command): void {
       }
       const c = layout.constants;
       console.log(`native addon: ok (page size ${native().pageSize()})`);
-      const cache = codeCacheReport();
-      console.log(
-        `start-up code cache: ${CODE_CACHE_WORDS[cache.state]}${cache.bytes > 0 ? ` (${Math.round(cache.bytes / 1024)} KiB)` : ''}`,
-      );
       console.log(
         `displif protocol version ${c['XENDISPL_PROTOCOL_VERSION_INT']}, ring slots ${c['RING_SIZE']}, event slots ${c['XENDISPL_IN_RING_LEN']}`,
       );

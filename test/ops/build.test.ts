@@ -1,23 +1,20 @@
-// What `npm run build` makes: tsc's tree with the shipped entry as its main.js, the bundled command
-// line beside it (vdispld.cjs, with its code cache), and the programs it starts bundled over their
-// files in the tree. Built once into a temp dir as the
+// What `npm run build` makes: tsc's tree with the bundled command line as its main.js, and the
+// programs it starts bundled over their files in the tree. Built once into a temp dir as the
 // benchmark builds it (bench/lib/build.ts), then run: the daemon to its "serving" line on a
 // simulated host, the demo (whose guests are forked from beside sim/host.js), the xenbus transport
-// (loaded on demand), the code cache, what has not run at READY, the version; and what package.json ships of it, alone, with only the native npm
+// (a chunk), the version; and what package.json ships of it, alone, with only the native npm
 // dependencies installed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildDaemon } from '../../bench/lib/build.js';
 import { NotifySocket } from '../../bench/lib/notify.js';
 import { PNG } from 'pngjs';
 import WebSocket from 'ws';
-import { BUNDLE, commonJsFacade, NATIVE_DEPENDENCIES, PROGRAMS, treeRelativeSource } from '../../scripts/bundle.js';
-import { simRunArgs } from '../../scripts/code-cache.js';
-import { buildIdOf } from '../../src/util/code-cache-state.js';
+import { commonJsFacade, NATIVE_DEPENDENCIES, PROGRAMS, treeRelativeSource } from '../../scripts/bundle.js';
 import { SimHost } from '../../src/sim/host.js';
 import { tempDir } from './helpers.js';
 
@@ -76,126 +73,25 @@ before(async () => {
 after(() => work.remove());
 
 void test(
-  'the build: main.js, the entry, beside the bundle vdispld.cjs and its code cache, at the root of the tree tsc emitted',
+  'the build: a bundled main.js with its chunks at the root of the tree tsc emitted',
   { timeout: 120_000 },
   () => {
     const src = join(work.dir, 'vdispld', 'src');
     assert.equal(mainJs, join(src, 'main.js'));
     const text = readFileSync(mainJs, 'utf8');
     assert.match(text, /^#!\/usr\/bin\/env node\n/, 'executable as the package bin');
-    assert.doesNotMatch(text, /from ?"\.\/cli\.js"/, 'main.js is the entry, not tsc main.js importing cli.js');
-    assert.match(text, /vdispld\.cjs/, 'main.js runs the bundle');
-    const bundle = readFileSync(join(src, BUNDLE), 'utf8');
-    assert.doesNotMatch(bundle, /^#!/, 'a classic script: no #! line');
-    assert.equal(buildIdOf(bundle)?.length, 64, 'the bundle names its build on its last line');
-    const cache = readFileSync(join(src, `${BUNDLE}.cache`));
-    assert.equal(cache.toString('latin1', 0, cache.indexOf(10)), buildIdOf(bundle), 'the cache names the same build');
-    assert.deepEqual(
-      readdirSync(src).filter((f) => /^chunk-\w+\.js$/.test(f)),
-      [],
-      'no ES module chunks: one script',
-    );
+    assert.doesNotMatch(text, /from ?"\.\/cli\.js"/, 'main.js is the bundle, not tsc main.js importing cli.js');
+    const chunks = readdirSync(src).filter((f) => /^chunk-\w+\.js$/.test(f));
+    assert.ok(chunks.length > 0, 'modules loaded on demand are chunks beside main.js');
     // The programs main.js starts (a forked guest, a worker thread) are bundles too, over tsc's files.
     for (const p of PROGRAMS) {
       const text = readFileSync(join(src, p.replace(/\.ts$/, '.js')), 'utf8');
       assert.doesNotMatch(text, /from ?"\.{1,2}\//, `${p}: bundled, no import of tsc's tree`);
     }
-    // package.json ships exactly the build's part a host runs: the entry, the bundle and its cache, the programs.
+    // package.json ships exactly the bundle: main.js, every chunk, the programs.
     const shipped = shippedBuildFiles().sort();
-    const expected = ['main.js', BUNDLE, `${BUNDLE}.cache`, ...PROGRAMS.map((p) => p.replace(/\.ts$/, '.js'))].sort();
+    const expected = ['main.js', ...chunks, ...PROGRAMS.map((p) => p.replace(/\.ts$/, '.js'))].sort();
     assert.deepEqual(shipped, expected);
-  },
-);
-
-void test(
-  'built: the bundle is compiled from its code cache as shipped; a cache V8 refuses or made for another build is left aside',
-  { timeout: 120_000 },
-  async () => {
-    const mainJs = bareCopy();
-    const cacheLine = (r: Ran): string => /^start-up code cache: .*$/m.exec(r.stdout)?.[0] ?? r.stdout + r.stderr;
-    const used = await runBuilt(mainJs, ['selfcheck']);
-    assert.equal(used.code, 0, used.stderr);
-    assert.match(cacheLine(used), /^start-up code cache: used \(\d+ KiB\)$/);
-    // Other V8 flags: V8 refuses the cache, the bundle is compiled from source and runs alike.
-    const refused = await new Promise<Ran>((resolve) => {
-      const r = spawnSync(process.execPath, ['--max-semi-space-size=1', mainJs, 'selfcheck'], { encoding: 'utf8' });
-      resolve({ code: r.status, stdout: r.stdout, stderr: r.stderr });
-    });
-    assert.equal(refused.code, 0, refused.stderr);
-    assert.match(cacheLine(refused), /refused by V8 .*compiled from source/);
-    assert.match(refused.stdout, /native addon: ok/);
-    // A cache whose first line names another build is not offered to V8 at all.
-    const cacheFile = join(dirname(mainJs), `${BUNDLE}.cache`);
-    const cache = readFileSync(cacheFile);
-    writeFileSync(cacheFile, Buffer.concat([Buffer.from('0'.repeat(64), 'latin1'), cache.subarray(64)]));
-    try {
-      const stale = await runBuilt(mainJs, ['selfcheck']);
-      assert.equal(stale.code, 0, stale.stderr);
-      assert.match(cacheLine(stale), /made for another build: compiled from source/);
-    } finally {
-      writeFileSync(cacheFile, cache);
-    }
-  },
-);
-
-void test(
-  'built: at READY=1 of `run` the modules loaded on demand have not run (no KMS, Wayland, metrics, viewer, demo, xenbus, Linux platform)',
-  { timeout: 120_000 },
-  async () => {
-    // Which of the bundle's modules ran, by V8's precise coverage of their module functions
-    // (esbuild names each after its path), taken in the daemon at exit: it is stopped as soon as it
-    // says READY=1, and stopping imports nothing. Node's own module list says the same of http,
-    // zlib and crypto.
-    const probe = join(work.dir, 'ran-probe.cjs');
-    const report = join(work.dir, 'ran.json');
-    writeFileSync(
-      probe,
-      `const { Session } = require('node:inspector');
-const s = new Session();
-s.connect();
-s.post('Profiler.enable');
-s.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
-process.once('exit', () => s.post('Profiler.takePreciseCoverage', (err, r) => {
-  const ran = [];
-  for (const sc of r.result) if (sc.url.endsWith('vdispld.cjs'))
-    for (const f of sc.functions) if (f.ranges[0].count > 0 && (f.functionName.startsWith('src/') || f.functionName.startsWith('node_modules/'))) ran.push(f.functionName);
-  require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ ran, builtins: process.moduleLoadList }));
-}));
-`,
-    );
-    const host = await SimHost.start();
-    const notify = new NotifySocket();
-    try {
-      const r = await runBuilt(mainJs, simRunArgs(host, join(host.dir, 'control.sock')), {
-        env: { NOTIFY_SOCKET: notify.path, NODE_OPTIONS: `--require ${probe}` },
-        until: notify.nextReady(60_000),
-      });
-      assert.equal(r.code, 0, r.stderr);
-    } finally {
-      notify.close();
-      await host.close();
-    }
-    const { ran, builtins } = JSON.parse(readFileSync(report, 'utf8')) as { ran: string[]; builtins: string[] };
-    // What a start does run, so an empty list cannot pass.
-    for (const m of ['src/daemon.ts', 'src/sim/platform.ts', 'src/drm/headless/headless-backend.ts'])
-      assert.ok(ran.includes(m), `${m} ran`);
-    const onDemand = [
-      /^src\/drm\/kms\/(backend|kms-backend|kms-output)\.ts$/,
-      /^src\/drm\/wayland\//,
-      /^src\/ops\/metrics\//,
-      /^src\/ops\/viewer\//,
-      /^src\/commands\/demo-session\.ts$/,
-      /^src\/xenstore\/transport-xenbus\.ts$/,
-      /^src\/xen\/linux\//,
-      /^src\/sim\/xenstored\//,
-      /^node_modules\/(prom-client|ws|pngjs)\//,
-    ];
-    assert.deepEqual(
-      ran.filter((m) => onDemand.some((re) => re.test(m))),
-      [],
-    );
-    for (const b of ['http', 'https', 'zlib', 'crypto', 'tls'])
-      assert.ok(!builtins.includes(`NativeModule ${b}`), `node:${b} not loaded`);
   },
 );
 
@@ -214,10 +110,23 @@ void test(
     // systemd's side: SIGTERM once READY=1 came, as `systemctl stop` after a Type=notify start.
     const notify = new NotifySocket();
     try {
-      const r = await runBuilt(mainJs, simRunArgs(host, join(host.dir, 'control.sock')), {
-        env: { NOTIFY_SOCKET: notify.path },
-        until: notify.nextReady(60_000),
-      });
+      const r = await runBuilt(
+        mainJs,
+        [
+          'run',
+          '--platform',
+          'sim',
+          '--sim-dir',
+          host.dir,
+          '--xenstore',
+          host.xenstoredPath,
+          '--output',
+          'headless',
+          '--control-socket',
+          join(host.dir, 'control.sock'),
+        ],
+        { env: { NOTIFY_SOCKET: notify.path }, until: notify.nextReady(60_000) },
+      );
       assert.match(r.stderr, /serving vdispl devices on headless outputs/);
       assert.match(r.stderr, /SIGTERM: stopping/);
       assert.equal(r.code, 0, r.stderr);
@@ -228,7 +137,7 @@ void test(
   },
 );
 
-void test('built: the xenbus transport is found (a module loaded on demand)', { timeout: 60_000 }, async () => {
+void test('built: the xenbus transport is found (a chunk loaded on demand)', { timeout: 60_000 }, async () => {
   // No socket at XENSTORED_PATH: the client falls back to the xenbus device of that name, which
   // does not exist either. The failure must be the device's, not a module that was not found.
   const missing = join(work.dir, 'no-such-xenstore');
@@ -297,7 +206,6 @@ function shippedBuildFiles(): string[] {
  */
 function bareCopy(): string {
   const bare = join(work.dir, 'bare');
-  if (existsSync(bare)) return join(bare, 'src', 'main.js');
   for (const f of shippedBuildFiles()) {
     mkdirSync(dirname(join(bare, 'src', f)), { recursive: true });
     cpSync(join(work.dir, 'vdispld', 'src', f), join(bare, 'src', f));
