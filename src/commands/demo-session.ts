@@ -366,23 +366,27 @@ export async function runDemo(o: DemoOpts, log: Logger, ops?: RunOperations): Pr
     process.stdin.on('data', onKey);
   }
   process.on('SIGUSR1', snap);
+  // --duration is time with every guest showing: on a loaded machine connecting alone can take
+  // seconds. A guest that never shows does not hold the demo: after SHOW_WAIT_MS the time runs anyway.
+  // Both timers are cleared however the demo stops (a signal may come first).
+  let waiting: NodeJS.Timeout | undefined;
+  let running: NodeJS.Timeout | undefined;
   const stopped = new Promise<string>((res) => {
     process.once('SIGINT', () => res('interrupted'));
     process.once('SIGTERM', () => res('terminated'));
-    // --duration is time with every guest showing: on a loaded machine connecting alone can take
-    // seconds. A guest that never shows does not hold the demo: after SHOW_WAIT_MS the time runs anyway.
     const seconds = o.duration;
     if (seconds !== undefined) {
       const asked = performance.now();
-      const waiting = setInterval(() => {
+      waiting = setInterval(() => {
         if (!demo.allShowing() && performance.now() - asked < SHOW_WAIT_MS) return;
         clearInterval(waiting);
-        setTimeout(() => res('duration reached'), seconds * 1000).unref();
+        running = setTimeout(() => res('duration reached'), seconds * 1000);
       }, 50);
-      waiting.unref();
     }
   });
   const why = await stopped;
+  clearInterval(waiting);
+  clearTimeout(running);
   clearInterval(ticker);
   pointer?.stop();
   if (interactive) {

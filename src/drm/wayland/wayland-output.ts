@@ -13,8 +13,8 @@
 // calls the window hidden and answers the guest's flips itself at HIDDEN_FLIP_HZ, as dropped, without
 // copying them; the newest one is shown when the compositor draws the window again. Measuring the
 // cycle keeps a slow compositor (a loaded or emulated host drawing a few frames a second) from
-// counting as one that stopped drawing whenever one of its frames is late. The guest keeps running at a low rate
-// rather than stalling on its flips, and dom0 spends nothing on frames nobody sees.
+// counting as one that stopped drawing whenever one of its frames is late. The guest keeps running
+// at a low rate rather than stalling on its flips, and dom0 spends nothing on frames nobody sees.
 //
 // Without a window (the user closed it, or the compositor went away) the connector turns headless:
 // an inner headless output at the same mode paces and keeps the picture, so the guest runs on.
